@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite: type-check, start the real servers the tests need,
+# run every test with Node's test runner, stop the servers. `npm test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+started=$(date +%s)
+echo "== type-check (tsc --noEmit)"
+npx tsc --noEmit
+
+work=$(mktemp -d /tmp/stint-test-XXXXXX)
+servers_pid=""
+cleanup() {
+  if [ -n "$servers_pid" ] && kill -0 "$servers_pid" 2>/dev/null; then
+    kill -TERM "$servers_pid" 2>/dev/null || true
+    wait "$servers_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "== starting test servers"
+node --import tsx scripts/test-servers.ts >"$work/env" 2>"$work/servers.log" &
+servers_pid=$!
+for _ in $(seq 1 600); do
+  grep -q '^READY=1$' "$work/env" 2>/dev/null && break
+  if ! kill -0 "$servers_pid" 2>/dev/null; then cat "$work/servers.log" >&2; echo "test servers failed to start" >&2; exit 1; fi
+  sleep 0.2
+done
+grep -q '^READY=1$' "$work/env" || { cat "$work/servers.log" >&2; echo "test servers did not become ready" >&2; exit 1; }
+set -a; . <(grep -v '^READY=' "$work/env"); set +a
+
+echo "== tests"
+mapfile -t files < <(find src scripts bench -name '*.test.ts' 2>/dev/null | sort)
+node --import tsx --test --test-concurrency="${STINT_TEST_CONCURRENCY:-4}" "${files[@]}"
+echo "== suite wall time: $(( $(date +%s) - started ))s"

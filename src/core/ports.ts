@@ -1,0 +1,133 @@
+// Ports: everything core talks to. Core never imports a driver; app.ts wires
+// real implementations, tests wire small fakes or the real store.
+
+import type {
+  ApprovalRecord,
+  AuditEvent,
+  AuditInput,
+  GrantRecord,
+  GrantStatus,
+  RequestRecord,
+  RequestStatus,
+  TokenRecord,
+} from './types.js';
+
+export type { Connector } from '../connectors/contract.js';
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** Fields a compare-and-swap update may change (version is bumped by the store). */
+export type RequestPatch = Partial<Omit<RequestRecord, 'id' | 'version'>>;
+export type GrantPatch = Partial<Omit<GrantRecord, 'id' | 'version' | 'requestId'>>;
+
+export interface RequestFilter {
+  user?: string;
+  statuses?: RequestStatus[];
+  limit?: number;
+}
+
+export interface GrantFilter {
+  user?: string;
+  statuses?: readonly GrantStatus[];
+  target?: string;
+  profile?: string;
+  account?: string;
+  limit?: number;
+}
+
+export interface AuditFilter {
+  afterSeq?: number;
+  since?: number;
+  until?: number;
+  action?: string;
+  subjectUser?: string;
+  target?: string;
+  limit?: number;
+}
+
+/** Operations available inside and outside a transaction. */
+export interface StoreTx {
+  insertRequest(r: RequestRecord): Promise<void>;
+  getRequest(id: string): Promise<RequestRecord | undefined>;
+  /** Applies `patch` only if the stored version equals `version`; bumps version. */
+  casRequest(id: string, version: number, patch: RequestPatch): Promise<boolean>;
+  listRequests(filter: RequestFilter): Promise<RequestRecord[]>;
+  /** Pending requests whose approval window ended at or before `now`. */
+  listStalePendingRequests(now: number, limit: number): Promise<RequestRecord[]>;
+
+  insertApproval(a: ApprovalRecord): Promise<void>;
+  listApprovals(requestId: string): Promise<ApprovalRecord[]>;
+
+  insertGrant(g: GrantRecord): Promise<void>;
+  getGrant(id: string): Promise<GrantRecord | undefined>;
+  casGrant(id: string, version: number, patch: GrantPatch): Promise<boolean>;
+  listGrants(filter: GrantFilter): Promise<GrantRecord[]>;
+  /**
+   * Grants needing revocation work at `now`: active ones past `expiresAt`, and
+   * revoking / revoke-failing ones whose `nextAttemptAt` has come. Oldest first.
+   */
+  listDueGrants(now: number, limit: number): Promise<GrantRecord[]>;
+  /** Earliest future moment at which `listDueGrants` would return something. */
+  nextDueAt(): Promise<number | null>;
+  countGrantsByStatus(): Promise<Partial<Record<GrantStatus, number>>>;
+
+  /** Appends to the hash chain (see core/audit/chain.ts). */
+  appendAudit(e: AuditInput): Promise<AuditEvent>;
+  listAudit(filter: AuditFilter): Promise<AuditEvent[]>;
+  auditHead(): Promise<{ seq: number; hash: string } | null>;
+
+  insertToken(t: TokenRecord): Promise<void>;
+  findTokenByHash(hash: string): Promise<TokenRecord | undefined>;
+  listTokens(user?: string): Promise<TokenRecord[]>;
+  revokeToken(id: string, at: number): Promise<boolean>;
+
+  putTargetCredential(target: string, sealed: string, at: number): Promise<void>;
+  getTargetCredential(target: string): Promise<string | undefined>;
+
+  getMeta(key: string): Promise<string | undefined>;
+  setMeta(key: string, value: string): Promise<void>;
+}
+
+export interface Store extends StoreTx {
+  readonly dialect: 'sqlite' | 'postgres';
+  /** Runs `fn` atomically; state change and its audit event commit together. */
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type NotificationKind =
+  | 'request.pending'
+  | 'request.decided'
+  | 'grant.active'
+  | 'grant.revoked'
+  | 'grant.revoke-failing'
+  | 'grant.expiring';
+
+export interface Notification {
+  kind: NotificationKind;
+  at: number;
+  requestId?: string;
+  grantId?: string;
+  user?: string;
+  target?: string;
+  profile?: string;
+  message: string;
+}
+
+export interface Notifier {
+  notify(n: Notification): void;
+}
+
+export const nullNotifier: Notifier = { notify: () => {} };
+
+/** Envelope encryption of secrets at rest (vault/). */
+export interface Sealer {
+  seal(plaintext: string, context: string): string;
+  unseal(sealed: string, context: string): string;
+}

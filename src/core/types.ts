@@ -1,0 +1,173 @@
+// Domain vocabulary of Stint (see docs/concepts.md). Config-derived definitions
+// (users, targets, profiles, policies) are plain values; requests, grants and
+// audit events are records in the store.
+
+export type TargetKind = 'postgres';
+export const targetKinds: readonly TargetKind[] = ['postgres'];
+
+export type DeliveryMode = 'ephemeral-account' | 'own-account';
+
+export type RequestStatus = 'pending' | 'approved' | 'denied' | 'cancelled' | 'expired-unapproved';
+
+/**
+ * provisioning → active → revoking → revoked. A revocation that fails moves to
+ * `revoke-failing` and is retried forever; it is never silently given up.
+ * A provisioning that fails is cleaned up through the same revoke path.
+ */
+export type GrantStatus = 'provisioning' | 'active' | 'revoking' | 'revoke-failing' | 'revoked';
+
+/** Grants in these states may hold access on the target. */
+export const liveGrantStatuses: readonly GrantStatus[] = ['provisioning', 'active', 'revoking', 'revoke-failing'];
+
+export interface UserDef {
+  name: string;
+  groups: string[];
+  /** The person's own account per target, for `own-account` profiles. */
+  accounts: Record<string, string>;
+  admin: boolean;
+}
+
+export interface TargetDef {
+  name: string;
+  kind: TargetKind;
+  critical: boolean;
+  /** Kind-specific connection settings (validated by the config schema of the kind). */
+  settings: Record<string, unknown>;
+  /** Where the admin secret comes from; never the secret itself. */
+  adminUser: string;
+  adminSecretSource: { env: string } | { file: string } | { inline: 'demo' };
+}
+
+export interface ProfileDef {
+  name: string;
+  target: string;
+  mode: DeliveryMode;
+  /** Target-native permissions (roles/groups) the profile delivers. */
+  grants: string[];
+  maxDurationMs: number;
+  /** own-account: end the user's live sessions on the target at revoke. Ephemeral accounts always do. */
+  terminateSessionsOnRevoke: boolean;
+  description: string;
+}
+
+export type ApprovalRule =
+  | { kind: 'auto' }
+  | { kind: 'approvers'; users: string[]; groups: string[]; count: number };
+
+export interface PolicyDef {
+  name: string;
+  effect: 'allow' | 'deny';
+  subjects: { users: string[]; groups: string[] };
+  /** Profile names or globs (`pg-*`). */
+  profiles: string[];
+  maxDurationMs: number | null;
+  requireReason: boolean;
+  requireTicket: boolean;
+  approval: ApprovalRule;
+  /** How long a request may wait for approvers before it expires unapproved. */
+  pendingTimeoutMs: number | null;
+}
+
+export interface RequestRecord {
+  id: string;
+  user: string;
+  profile: string;
+  target: string;
+  mode: DeliveryMode;
+  policy: string;
+  durationMs: number;
+  maxDurationMs: number;
+  reason: string | null;
+  ticket: string | null;
+  status: RequestStatus;
+  requiredApprovals: number;
+  approverUsers: string[];
+  approverGroups: string[];
+  createdAt: number;
+  pendingExpiresAt: number | null;
+  decidedAt: number | null;
+  decidedBy: string | null;
+  decisionComment: string | null;
+  grantId: string | null;
+  version: number;
+}
+
+export interface ApprovalRecord {
+  requestId: string;
+  approver: string;
+  decision: 'approve' | 'deny';
+  comment: string | null;
+  at: number;
+}
+
+export interface GrantRecord {
+  id: string;
+  requestId: string;
+  user: string;
+  profile: string;
+  target: string;
+  mode: DeliveryMode;
+  /** Account name on the target: the ephemeral account, or the person's own. */
+  account: string;
+  /** Target-native permissions this grant holds. */
+  roles: string[];
+  durationMs: number;
+  maxDurationMs: number;
+  terminateSessions: boolean;
+  status: GrantStatus;
+  createdAt: number;
+  activatedAt: number | null;
+  expiresAt: number | null;
+  revokeReason: string | null;
+  revokeRequestedBy: string | null;
+  revokedAt: number | null;
+  lastError: string | null;
+  attempts: number;
+  nextAttemptAt: number | null;
+  failingSince: number | null;
+  /** Vault-sealed credential for ephemeral accounts; null for own-account. */
+  sealedSecret: string | null;
+  version: number;
+}
+
+export interface AuditInput {
+  at: number;
+  actor: string;
+  action: string;
+  requestId?: string | null;
+  grantId?: string | null;
+  target?: string | null;
+  subjectUser?: string | null;
+  details?: Record<string, unknown>;
+}
+
+export interface AuditEvent {
+  seq: number;
+  at: number;
+  actor: string;
+  action: string;
+  requestId: string | null;
+  grantId: string | null;
+  target: string | null;
+  subjectUser: string | null;
+  details: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+export interface TokenRecord {
+  id: string;
+  user: string;
+  hash: string;
+  description: string | null;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+/** Everything the config file defines, indexed for lookups. Immutable once loaded. */
+export interface Catalog {
+  targets: ReadonlyMap<string, TargetDef>;
+  profiles: ReadonlyMap<string, ProfileDef>;
+  policies: readonly PolicyDef[];
+  users: ReadonlyMap<string, UserDef>;
+}

