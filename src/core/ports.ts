@@ -131,3 +131,36 @@ export interface Sealer {
   seal(plaintext: string, context: string): string;
   unseal(sealed: string, context: string): string;
 }
+
+/** Structured logger (pino-compatible subset). Never pass a secret. */
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+export const nullLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };
+
+/** Counters and histograms core reports; app.ts maps them to Prometheus. */
+export interface Telemetry {
+  count(name: TelemetryCounter, labels: Record<string, string>, by?: number): void;
+  observe(name: TelemetryHistogram, labels: Record<string, string>, seconds: number): void;
+}
+
+export type TelemetryCounter =
+  | 'requests_created'
+  | 'requests_decided'
+  | 'grants_activated'
+  | 'grants_revoked'
+  | 'revoke_failures'
+  | 'provision_failures';
+
+export type TelemetryHistogram = 'provision_seconds' | 'revoke_seconds' | 'expiry_lag_seconds';
+
+export const nullTelemetry: Telemetry = { count() {}, observe() {} };
+
+/** Live connectors by target name. */
+export interface ConnectorRegistry {
+  get(target: string): import('../connectors/contract.js').Connector;
+}

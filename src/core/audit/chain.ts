@@ -45,44 +45,58 @@ export type VerifyResult =
   | { ok: false; events: number; firstBadSeq: number; problem: string };
 
 /**
- * Verifies a whole chain given in storage order. Names the first bad event.
- * With a checkpoint, also detects truncation or rewriting up to that point.
+ * Verifies a chain fed in storage order, page by page; names the first bad
+ * event. With a checkpoint, also detects truncation or rewriting up to it.
  */
+export class ChainVerifier {
+  private prevHash = genesisHash;
+  private expectedSeq = 1;
+  private count = 0;
+  private head: Checkpoint | null = null;
+  private checkpointSeen = false;
+  private failure: VerifyResult | null = null;
+
+  constructor(private readonly checkpoint?: Checkpoint) {}
+
+  /** Feeds the next event; returns false once the chain is known to be bad. */
+  push(e: AuditEvent): boolean {
+    if (this.failure) return false;
+    this.count++;
+    const fail = (firstBadSeq: number, problem: string) => {
+      this.failure = { ok: false, events: this.count, firstBadSeq, problem };
+      return false;
+    };
+    if (e.seq !== this.expectedSeq) {
+      return e.seq > this.expectedSeq
+        ? fail(this.expectedSeq, `event ${this.expectedSeq} is missing (found ${e.seq} next)`)
+        : fail(e.seq, `event ${e.seq} is out of order (expected ${this.expectedSeq})`);
+    }
+    if (e.prevHash !== this.prevHash) return fail(e.seq, `event ${e.seq} does not link to the previous event (an event before it was deleted, changed or reordered)`);
+    if (hashEvent(e) !== e.hash) return fail(e.seq, `event ${e.seq} was modified (its hash does not match its content)`);
+    if (this.checkpoint && e.seq === this.checkpoint.seq) {
+      this.checkpointSeen = true;
+      if (e.hash !== this.checkpoint.hash) return fail(e.seq, `event ${e.seq} differs from the checkpoint (the chain was rewritten)`);
+    }
+    this.prevHash = e.hash;
+    this.expectedSeq++;
+    this.head = { seq: e.seq, hash: e.hash };
+    return true;
+  }
+
+  finish(): VerifyResult {
+    if (this.failure) return this.failure;
+    if (this.checkpoint && !this.checkpointSeen) {
+      const last = this.head?.seq ?? 0;
+      return { ok: false, events: this.count, firstBadSeq: last + 1, problem: `the log ends at event ${last} but the checkpoint names event ${this.checkpoint.seq}: events ${last + 1}..${this.checkpoint.seq} were truncated` };
+    }
+    return { ok: true, events: this.count, head: this.head };
+  }
+}
+
 export function verifyChain(events: Iterable<AuditEvent>, checkpoint?: Checkpoint): VerifyResult {
-  let prevHash = genesisHash;
-  let expectedSeq = 1;
-  let count = 0;
-  let head: Checkpoint | null = null;
-  let checkpointSeen = false;
-  for (const e of events) {
-    count++;
-    if (e.seq !== expectedSeq) {
-      const problem = e.seq > expectedSeq
-        ? `event ${expectedSeq} is missing (found ${e.seq} next)`
-        : `event ${e.seq} is out of order (expected ${expectedSeq})`;
-      return { ok: false, events: count, firstBadSeq: Math.min(e.seq, expectedSeq), problem };
-    }
-    if (e.prevHash !== prevHash) {
-      return { ok: false, events: count, firstBadSeq: e.seq, problem: `event ${e.seq} does not link to the previous event (deleted or reordered before it)` };
-    }
-    if (hashEvent(e) !== e.hash) {
-      return { ok: false, events: count, firstBadSeq: e.seq, problem: `event ${e.seq} was modified (its hash does not match its content)` };
-    }
-    if (checkpoint && e.seq === checkpoint.seq) {
-      checkpointSeen = true;
-      if (e.hash !== checkpoint.hash) {
-        return { ok: false, events: count, firstBadSeq: e.seq, problem: `event ${e.seq} differs from the checkpoint (the chain was rewritten)` };
-      }
-    }
-    prevHash = e.hash;
-    expectedSeq++;
-    head = { seq: e.seq, hash: e.hash };
-  }
-  if (checkpoint && !checkpointSeen) {
-    const last = head?.seq ?? 0;
-    return { ok: false, events: count, firstBadSeq: last + 1, problem: `the log ends at event ${last} but the checkpoint names event ${checkpoint.seq}: events ${last + 1}..${checkpoint.seq} were truncated` };
-  }
-  return { ok: true, events: count, head };
+  const v = new ChainVerifier(checkpoint);
+  for (const e of events) if (!v.push(e)) break;
+  return v.finish();
 }
 
 export function formatCheckpoint(c: Checkpoint): string {

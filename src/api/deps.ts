@@ -1,0 +1,20 @@
+import type { AuditService } from '../core/audit/audit-service.js';
+import type { GrantService } from '../core/grant/grant-service.js';
+import type { Clock, ConnectorRegistry, Store } from '../core/ports.js';
+import type { RequestService } from '../core/request/request-service.js';
+import type { TokenService } from '../core/tokens/token-service.js';
+import type { Catalog } from '../core/types.js';
+
+/** What the HTTP layer needs; built in app.ts. */
+export interface ApiDeps {
+  version: string;
+  catalog: () => Catalog;
+  store: Store;
+  clock: Clock;
+  connectors: ConnectorRegistry;
+  requests: RequestService;
+  grants: GrantService;
+  tokens: TokenService;
+  audit: AuditService;
+  metrics: { contentType: string; render(): Promise<string> };
+}

@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { forbidden } from '../../core/errors.js';
+import { liveGrantStatuses } from '../../core/types.js';
+import type { ApiDeps } from '../deps.js';
+import { route } from '../route.js';
+import { durationSchema, grantIdParam, nameSchema } from '../schemas.js';
+import { grantView, toGrantView } from '../views.js';
+
+const statusEnum = z.enum(['provisioning', 'active', 'revoking', 'revoke-failing', 'revoked']);
+
+export function grantRoutes(deps: ApiDeps) {
+  const now = () => deps.clock.now();
+  return [
+    route({
+      method: 'GET', url: '/v1/grants', tag: 'grants', auth: 'user',
+      summary: 'Your grants that may hold access (default), or with history=true also ended ones; all=true lists everyone\'s (admins)',
+      query: z.object({
+        all: z.enum(['true', 'false']).default('false'),
+        history: z.enum(['true', 'false']).default('false'),
+        status: statusEnum.optional(),
+        target: nameSchema.optional(),
+        limit: z.coerce.number().int().min(1).max(5000).default(500),
+      }).strict(),
+      response: z.object({ grants: z.array(grantView) }),
+      handler: async ({ actor, query }) => {
+        if (query.all === 'true' && !actor.admin) throw forbidden('only admins may list every grant');
+        const statuses = query.status ? [query.status] : query.history === 'true' ? undefined : liveGrantStatuses;
+        const grants = await deps.store.listGrants({ user: query.all === 'true' ? undefined : actor.name, statuses, target: query.target, limit: query.limit });
+        const t = now();
+        return { grants: grants.map((g) => toGrantView(g, t)) };
+      },
+    }),
+    route({
+      method: 'GET', url: '/v1/grants/:id', tag: 'grants', auth: 'user', summary: 'One grant (its owner or an admin)',
+      params: grantIdParam, response: z.object({ grant: grantView }),
+      handler: async ({ actor, params }) => {
+        const g = await deps.grants.get(params.id);
+        if (g.user !== actor.name && !actor.admin) throw forbidden(`grant ${g.id} belongs to another user`);
+        return { grant: toGrantView(g, now()) };
+      },
+    }),
+    route({
+      method: 'GET', url: '/v1/grants/:id/credentials', tag: 'grants', auth: 'user',
+      summary: 'The credential of your active grant. The only response that carries a secret; audited.',
+      params: grantIdParam,
+      response: z.object({
+        credentials: z.object({
+          target: z.string(), kind: z.string(), username: z.string(), password: z.string().nullable(),
+          host: z.string().optional(), port: z.number().optional(), database: z.string().optional(),
+          connection: z.record(z.string(), z.union([z.string(), z.number()])),
+        }),
+      }),
+      handler: async ({ actor, params, reply }) => {
+        const c = await deps.grants.credentials({ grantId: params.id, actor });
+        reply.header('cache-control', 'no-store');
+        return { credentials: { target: c.target, kind: c.kind, username: c.account, password: c.password, ...c.connection, connection: c.connection } };
+      },
+    }),
+    route({
+      method: 'POST', url: '/v1/grants/:id/extend', tag: 'grants', auth: 'user', summary: 'Extend an active grant (never past its maximum from activation)',
+      params: grantIdParam, body: z.object({ by: durationSchema }).strict(), response: z.object({ grant: grantView }),
+      handler: async ({ actor, params, body }) => ({ grant: toGrantView(await deps.grants.extend({ grantId: params.id, actor, byMs: body.by }), now()) }),
+    }),
+    route({
+      method: 'POST', url: '/v1/grants/:id/revoke', tag: 'grants', auth: 'user',
+      summary: 'Check in your grant, or revoke anyone\'s (admins). Answers once the target confirmed (revoked) or with revoke-failing (retried until it succeeds)',
+      params: grantIdParam, response: z.object({ grant: grantView }),
+      handler: async ({ actor, params }) => ({ grant: toGrantView(await deps.grants.revoke({ grantId: params.id, actor }), now()) }),
+    }),
+  ];
+}

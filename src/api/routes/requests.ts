@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import type { ApiDeps } from '../deps.js';
+import { route } from '../route.js';
+import { commentSchema, durationSchema, nameSchema, reasonSchema, requestIdParam } from '../schemas.js';
+import { approvalView, grantView, requestView, toApprovalView, toGrantView, toRequestView } from '../views.js';
+
+const outcome = z.object({ request: requestView, grant: grantView.nullable() });
+const statusEnum = z.enum(['pending', 'approved', 'denied', 'cancelled', 'expired-unapproved']);
+
+export function requestRoutes(deps: ApiDeps) {
+  const now = () => deps.clock.now();
+  const asOutcome = (o: { request: Parameters<typeof toRequestView>[0]; grant: Parameters<typeof toGrantView>[0] | null }) => ({
+    request: toRequestView(o.request),
+    grant: o.grant ? toGrantView(o.grant, now()) : null,
+  });
+  return [
+    route({
+      method: 'POST', url: '/v1/requests', tag: 'requests', auth: 'user', status: 201,
+      summary: 'Request a profile for a time. Auto-approved requests return the active grant.',
+      body: z.object({ profile: nameSchema, duration: durationSchema, reason: reasonSchema.nullish(), ticket: z.string().max(200).nullish() }).strict(),
+      response: outcome,
+      handler: async ({ actor, body }) =>
+        asOutcome(await deps.requests.create({ actor, profile: body.profile, durationMs: body.duration, reason: body.reason ?? null, ticket: body.ticket ?? null })),
+    }),
+    route({
+      method: 'GET', url: '/v1/requests', tag: 'requests', auth: 'user',
+      summary: 'List requests: your own (default), those you may approve (scope=approvable), or all (admins)',
+      query: z.object({ scope: z.enum(['mine', 'approvable', 'all']).default('mine'), status: statusEnum.optional(), limit: z.coerce.number().int().min(1).max(1000).default(200) }).strict(),
+      response: z.object({ requests: z.array(requestView) }),
+      handler: async ({ actor, query }) => ({
+        requests: (await deps.requests.list({ actor, scope: query.scope, statuses: query.status ? [query.status] : undefined, limit: query.limit })).map(toRequestView),
+      }),
+    }),
+    route({
+      method: 'GET', url: '/v1/requests/:id', tag: 'requests', auth: 'user', summary: 'One request with its approvals',
+      params: requestIdParam,
+      response: z.object({ request: requestView, approvals: z.array(approvalView) }),
+      handler: async ({ actor, params }) => {
+        const r = await deps.requests.get({ actor, requestId: params.id });
+        return { request: toRequestView(r.request), approvals: r.approvals.map(toApprovalView) };
+      },
+    }),
+    route({
+      method: 'POST', url: '/v1/requests/:id/approve', tag: 'requests', auth: 'user', summary: 'Approve a pending request (never your own)',
+      params: requestIdParam, body: z.object({ comment: commentSchema.nullish() }).strict().default({}),
+      response: outcome,
+      handler: async ({ actor, params, body }) => asOutcome(await deps.requests.approve({ actor, requestId: params.id, comment: body.comment ?? null })),
+    }),
+    route({
+      method: 'POST', url: '/v1/requests/:id/deny', tag: 'requests', auth: 'user', summary: 'Deny a pending request, with a comment',
+      params: requestIdParam, body: z.object({ comment: commentSchema.min(1, 'a comment is required to deny a request') }).strict(),
+      response: outcome,
+      handler: async ({ actor, params, body }) => asOutcome(await deps.requests.deny({ actor, requestId: params.id, comment: body.comment })),
+    }),
+    route({
+      method: 'POST', url: '/v1/requests/:id/cancel', tag: 'requests', auth: 'user', summary: 'Cancel your pending request',
+      params: requestIdParam,
+      response: z.object({ request: requestView }),
+      handler: async ({ actor, params }) => ({ request: toRequestView(await deps.requests.cancel({ actor, requestId: params.id })) }),
+    }),
+  ];
+}

@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import type { ApiDeps } from '../deps.js';
+import { route } from '../route.js';
+import { nameSchema, tokenIdParam } from '../schemas.js';
+import { toTokenView, tokenView } from '../views.js';
+
+export function tokenRoutes(deps: ApiDeps) {
+  return [
+    route({
+      method: 'POST', url: '/v1/tokens', tag: 'tokens', auth: 'admin', status: 201,
+      summary: 'Issue an API token for a user (admins). The secret is in this response only; Stint keeps its hash.',
+      body: z.object({ user: nameSchema, description: z.string().max(200).nullish() }).strict(),
+      response: z.object({ token: tokenView, secret: z.string() }),
+      handler: async ({ actor, body, reply }) => {
+        const r = await deps.tokens.create({ actor, user: body.user, description: body.description ?? null });
+        reply.header('cache-control', 'no-store');
+        return { token: toTokenView(r.token), secret: r.secret };
+      },
+    }),
+    route({
+      method: 'GET', url: '/v1/tokens', tag: 'tokens', auth: 'user', summary: 'Your tokens (admins: everyone\'s, or one user\'s)',
+      query: z.object({ user: nameSchema.optional() }).strict(),
+      response: z.object({ tokens: z.array(tokenView) }),
+      handler: async ({ actor, query }) => ({ tokens: (await deps.tokens.list({ actor, user: query.user })).map(toTokenView) }),
+    }),
+    route({
+      method: 'DELETE', url: '/v1/tokens/:id', tag: 'tokens', auth: 'user', summary: 'Revoke a token (yours, or any as admin)',
+      params: tokenIdParam, response: z.object({ revoked: z.literal(true) }),
+      handler: async ({ actor, params }) => {
+        await deps.tokens.revoke({ actor, tokenId: params.id });
+        return { revoked: true as const };
+      },
+    }),
+  ];
+}

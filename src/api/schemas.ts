@@ -1,0 +1,32 @@
+// Input schemas shared by routes (and so by the OpenAPI document).
+
+import { z } from 'zod';
+import { parseDuration } from '../core/duration.js';
+
+export const nameSchema = z
+  .string()
+  .max(63, 'must be at most 63 characters')
+  .regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, 'must start with a letter and contain only letters, digits, _ . -');
+
+export const durationSchema = z
+  .string()
+  .max(40, 'is too long to be a duration')
+  .transform((text, ctx) => {
+    const r = parseDuration(text);
+    if (!r.ok) {
+      ctx.addIssue({ code: 'custom', message: r.error });
+      return z.NEVER;
+    }
+    return r.ms;
+  })
+  .describe('a duration such as 30m, 1h or 1h30m');
+
+const noNul = (s: string) => !s.includes('\u0000');
+export const reasonSchema = z.string().max(1000, 'must be at most 1000 characters').refine(noNul, 'must not contain NUL characters');
+export const commentSchema = reasonSchema;
+
+export const requestIdParam = z.object({ id: z.string().regex(/^req_[a-z0-9]{12}$/, 'is not a request id (req_…)') }).strict();
+export const grantIdParam = z.object({ id: z.string().regex(/^gr_[a-z0-9]{12}$/, 'is not a grant id (gr_…)') }).strict();
+export const tokenIdParam = z.object({ id: z.string().regex(/^tok_[a-z0-9]{12}$/, 'is not a token id (tok_…)') }).strict();
+
+export const isoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time').transform((s) => Date.parse(s));

@@ -1,0 +1,97 @@
+// HTTP API: Fastify with one error shape `{ error: { code, message, requestId } }`,
+// bearer-token auth, a body-size limit, and an OpenAPI document generated
+// from the route table.
+
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { randomBytes } from 'node:crypto';
+import type { Logger as PinoLogger } from 'pino';
+import { StintError, httpStatusOf, type ErrorCode } from '../core/errors.js';
+import { safeErrorText } from '../core/scrub.js';
+import type { UserDef } from '../core/types.js';
+import type { ApiDeps } from './deps.js';
+import { buildOpenApi, registerRoutes, type RouteDef } from './route.js';
+import { auditRoutes } from './routes/audit.js';
+import { grantRoutes } from './routes/grants.js';
+import { profileRoutes } from './routes/profiles.js';
+import { requestRoutes } from './routes/requests.js';
+import { tokenRoutes } from './routes/tokens.js';
+
+export const bodyLimitBytes = 64 * 1024;
+
+export interface ApiOptions {
+  logger?: PinoLogger;
+}
+
+export function allRoutes(deps: ApiDeps): RouteDef<any, any, any>[] {
+  return [...profileRoutes(deps), ...requestRoutes(deps), ...grantRoutes(deps), ...auditRoutes(deps), ...tokenRoutes(deps)];
+}
+
+export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
+    bodyLimit: bodyLimitBytes,
+    genReqId: () => `r-${randomBytes(6).toString('hex')}`,
+    disableRequestLogging: true,
+    // Unknown query keys are rejected by the route schemas; keep parsing plain.
+    routerOptions: { maxParamLength: 200 },
+  });
+
+  app.setErrorHandler((err: unknown, req, reply) => {
+    const { status, code, message } = toHttpError(err);
+    if (status >= 500 && code !== 'target_unavailable') {
+      req.log.error({ requestId: req.id, error: safeErrorText(err) }, 'request failed');
+    }
+    void reply.code(status).send({ error: { code, message, requestId: req.id } });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}`, requestId: req.id } });
+  });
+
+  async function authenticate(req: FastifyRequest): Promise<UserDef> {
+    const header = req.headers.authorization;
+    if (!header) throw new StintError('unauthenticated', 'missing bearer token (Authorization: Bearer <token>)');
+    const m = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!m) throw new StintError('unauthenticated', 'the Authorization header must be "Bearer <token>"');
+    const found = await deps.tokens.authenticate(m[1]!);
+    if (!found) throw new StintError('unauthenticated', 'invalid, revoked or unknown token');
+    return found.user;
+  }
+
+  const routes = allRoutes(deps);
+  registerRoutes(app, routes, { authenticate });
+
+  const openapi = buildOpenApi(routes, { version: deps.version });
+  app.get('/v1/openapi.json', async () => openapi);
+  app.get('/healthz', async (_req, reply) => {
+    try {
+      await deps.store.getMeta('schema');
+      return { status: 'ok', version: deps.version };
+    } catch (err) {
+      return reply.code(503).send({ status: 'unavailable', error: safeErrorText(err) });
+    }
+  });
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', deps.metrics.contentType);
+    return deps.metrics.render();
+  });
+  return app;
+}
+
+function toHttpError(err: unknown): { status: number; code: ErrorCode; message: string } {
+  if (err instanceof StintError) return { status: httpStatusOf[err.code], code: err.code, message: safeErrorText(err) };
+  const e = err as { code?: string; statusCode?: number; message?: string };
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, code: 'invalid', message: `request body is larger than the limit of ${bodyLimitBytes} bytes` };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, code: 'invalid', message: 'request body must be application/json' };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, code: 'invalid', message: 'request body is empty but the content type says JSON' };
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, code: 'invalid', message: 'request body is not valid JSON' };
+  }
+  if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
+    return { status: e.statusCode, code: 'invalid', message: safeErrorText(err) };
+  }
+  return { status: 500, code: 'internal', message: 'internal error; see the broker log with this requestId' };
+}

@@ -1,0 +1,99 @@
+// Checks between sections: unique names, profiles naming real targets,
+// policy patterns matching real profiles, accounts on real targets. Works on
+// the raw parsed YAML so these problems are reported together with schema
+// problems elsewhere in the file, not only after those are fixed.
+
+import { globMatches } from '../core/policy/evaluate.js';
+import type { PathProblem, PathSegment } from './issues.js';
+import { namePattern, profilePatternPattern, quoteValue } from './schema.js';
+
+type Section = 'targets' | 'profiles' | 'policies' | 'users';
+const singular: Record<Section, string> = { targets: 'target', profiles: 'profile', policies: 'policy', users: 'user' };
+
+export function crossCheck(raw: unknown, lineOf: (path: readonly PathSegment[]) => number): PathProblem[] {
+  const root = isRecord(raw) ? raw : {};
+  const items = (s: Section): unknown[] => (Array.isArray(root[s]) ? (root[s] as unknown[]) : []);
+  const problems: PathProblem[] = [];
+
+  for (const section of ['targets', 'profiles', 'policies', 'users'] as const) {
+    problems.push(...duplicateNames(section, items(section), lineOf));
+  }
+
+  // Names of entries that are otherwise invalid still count here, so one bad
+  // target does not also make every profile on it "unknown".
+  const targetNames = namesOf(items('targets'));
+  const profileNames = namesOf(items('profiles'));
+
+  items('profiles').forEach((p, i) => {
+    if (!isRecord(p)) return;
+    const target = p.target;
+    if (typeof target === 'string' && namePattern.test(target) && !targetNames.includes(target)) {
+      problems.push({ path: ['profiles', i, 'target'], message: `unknown target ${quoteValue(target)}; ${listing('targets', targetNames)}` });
+    }
+  });
+
+  items('policies').forEach((p, i) => {
+    if (!isRecord(p) || !Array.isArray(p.profiles)) return;
+    p.profiles.forEach((pattern: unknown, j) => {
+      if (typeof pattern !== 'string' || !profilePatternPattern.test(pattern)) return;
+      if (profileNames.some((name) => globMatches(pattern, name))) return;
+      // A pattern matching nothing is almost always a typo that silently grants or denies nothing.
+      const what = pattern.includes('*') ? `pattern ${quoteValue(pattern)} matches no profile` : `unknown profile ${quoteValue(pattern)}`;
+      problems.push({ path: ['policies', i, 'profiles', j], message: `${what}; ${listing('profiles', profileNames)}` });
+    });
+  });
+
+  items('users').forEach((u, i) => {
+    if (!isRecord(u) || !isRecord(u.accounts)) return;
+    for (const target of Object.keys(u.accounts)) {
+      if (namePattern.test(target) && !targetNames.includes(target)) {
+        problems.push({
+          path: ['users', i, 'accounts', target],
+          atKey: true,
+          message: `account on unknown target ${quoteValue(target)}; ${listing('targets', targetNames)}`,
+        });
+      }
+    }
+  });
+
+  return problems;
+}
+
+function duplicateNames(section: Section, entries: unknown[], lineOf: (path: readonly PathSegment[]) => number): PathProblem[] {
+  const problems: PathProblem[] = [];
+  // Case-insensitive: `Alice` and `alice` as two users is a mistake, and some
+  // targets fold unquoted identifiers, so the two could collide there.
+  const first = new Map<string, { name: string; index: number }>();
+  entries.forEach((e, index) => {
+    if (!isRecord(e) || typeof e.name !== 'string') return;
+    const name = e.name;
+    const prior = first.get(name.toLowerCase());
+    if (!prior) {
+      first.set(name.toLowerCase(), { name, index });
+      return;
+    }
+    const line = lineOf([section, prior.index, 'name']);
+    const message =
+      prior.name === name
+        ? `duplicate ${singular[section]} name ${quoteValue(name)} (first defined on line ${line})`
+        : `${singular[section]} name ${quoteValue(name)} differs only by case from ${quoteValue(prior.name)} (line ${line})`;
+    problems.push({ path: [section, index, 'name'], message });
+  });
+  return problems;
+}
+
+function namesOf(entries: unknown[]): string[] {
+  return entries.flatMap((e) => (isRecord(e) && typeof e.name === 'string' ? [e.name] : []));
+}
+
+function listing(what: string, all: readonly string[]): string {
+  // Only well-formed names go into the message; the bad ones get their own error.
+  const names = [...new Set(all.filter((n) => namePattern.test(n)))];
+  if (names.length === 0) return `no ${what} are defined`;
+  const shown = names.slice(0, 10).join(', ');
+  return `defined ${what}: ${shown}${names.length > 10 ? `, … (${names.length} in all)` : ''}`;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,198 @@
+// Loads the YAML config into core types. All problems in a file are collected
+// and reported together, each with file:line:column and the field path, so
+// one edit-and-retry fixes everything.
+
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { LineCounter, parseDocument, visit, type Document } from 'yaml';
+import type { Catalog, PolicyDef, ProfileDef, TargetDef, UserDef } from '../core/types.js';
+import { crossCheck } from './cross-check.js';
+import { ConfigError, createLocator, sortIssues } from './issues.js';
+import { configFileSchema, quoteValue, type ConfigFile, type TargetConfig } from './schema.js';
+import { explainIssues } from './zod-issues.js';
+
+export { ConfigError, formatIssue, type ConfigIssue } from './issues.js';
+
+export interface BrokerSettings {
+  /** Default wait for approvers before a request expires unapproved. */
+  pendingTimeoutMs: number;
+  /** Revoke retries back off exponentially (with jitter) from initial to max, forever. */
+  revokeRetryInitialMs: number;
+  revokeRetryMaxMs: number;
+  /** Concurrent revocations per target. */
+  revokeConcurrency: number;
+  reconcileIntervalMs: number;
+}
+
+export const defaultBrokerSettings: Readonly<BrokerSettings> = {
+  pendingTimeoutMs: 24 * 3_600_000,
+  revokeRetryInitialMs: 1000,
+  revokeRetryMaxMs: 60_000,
+  revokeConcurrency: 8,
+  reconcileIntervalMs: 5 * 60_000,
+};
+
+export interface LoadedConfig {
+  catalog: Catalog;
+  broker: BrokerSettings;
+  file: string;
+}
+
+/** Config files are hand-written; anything this big is a mistake or an attack. */
+const maxFileBytes = 4 * 1024 * 1024;
+/** Limit on alias expansion (billion-laughs): generous for sharing lists, far below harm. */
+const maxAliasCount = 100;
+
+export async function loadConfigFile(path: string): Promise<LoadedConfig> {
+  let text: string;
+  try {
+    const info = await stat(path);
+    if (!info.isFile()) throw fileProblem(path, 'is not a regular file');
+    if (info.size > maxFileBytes) throw fileProblem(path, `is larger than ${maxFileBytes / 1024 / 1024} MiB`);
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : `cannot read: ${(err as Error).message}`;
+    throw fileProblem(path, why);
+  }
+  return parseConfigText(text, path);
+}
+
+function fileProblem(file: string, message: string): ConfigError {
+  return new ConfigError([{ file, line: 0, column: 0, path: '', message }]);
+}
+
+/**
+ * Parses config text. `fileName` names the file in messages; relative
+ * `passwordFile` paths are resolved against its directory.
+ */
+export function parseConfigText(text: string, fileName: string): LoadedConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });
+  const locate = createLocator(doc, lineCounter, fileName);
+
+  // Syntax problems make the tree unreliable; report them alone.
+  const syntax = [...doc.errors, ...doc.warnings].map((e) => locate.at(e.pos[0], [], yamlMessage(e.code, e.message, text, e.pos)));
+  if (syntax.length > 0) throw new ConfigError(sortIssues(syntax));
+
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount });
+  } catch (err) {
+    throw new ConfigError([locate.at(firstAliasOffset(doc), [], `too many alias (*name) expansions; at most ${maxAliasCount} are allowed (${(err as Error).message})`)]);
+  }
+  if (raw === null || raw === undefined) {
+    throw new ConfigError([locate.at(0, [], 'the file is empty; expected a mapping with targets, profiles, policies and users')]);
+  }
+
+  const parsed = configFileSchema.safeParse(raw);
+  const problems = [...(parsed.success ? [] : explainIssues(parsed.error.issues, raw)), ...crossCheck(raw, locate.lineOf)];
+  if (problems.length > 0 || !parsed.success) {
+    throw new ConfigError(sortIssues(problems.map((p) => locate.issue(p))));
+  }
+
+  return {
+    catalog: toCatalog(parsed.data, dirname(resolve(fileName))),
+    broker: toBrokerSettings(parsed.data.broker),
+    file: fileName,
+  };
+}
+
+function yamlMessage(code: string, message: string, text: string, pos: [number, number]): string {
+  if (code === 'DUPLICATE_KEY') return `duplicate key ${quoteValue(text.slice(pos[0], pos[1]))}`;
+  // yaml sometimes appends its own position and a source excerpt; ours is in front already.
+  return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+}
+
+function firstAliasOffset(doc: Document): number {
+  let offset = 0;
+  visit(doc, {
+    Alias(_key, node) {
+      offset = node.range?.[0] ?? 0;
+      return visit.BREAK;
+    },
+  });
+  return offset;
+}
+
+function toCatalog(cfg: ConfigFile, baseDir: string): Catalog {
+  const targets = new Map<string, TargetDef>();
+  for (const t of cfg.targets ?? []) targets.set(t.name, toTarget(t, baseDir));
+
+  const profiles = new Map<string, ProfileDef>();
+  for (const p of cfg.profiles ?? []) {
+    profiles.set(p.name, {
+      name: p.name,
+      target: p.target,
+      mode: p.mode,
+      grants: p.grants,
+      maxDurationMs: p.maxDuration,
+      terminateSessionsOnRevoke: p.terminateSessionsOnRevoke ?? false,
+      description: p.description ?? '',
+    });
+  }
+
+  const policies: PolicyDef[] = (cfg.policies ?? []).map((p) => ({
+    name: p.name,
+    effect: p.effect ?? 'allow',
+    subjects: { users: p.subjects.users ?? [], groups: p.subjects.groups ?? [] },
+    profiles: p.profiles,
+    maxDurationMs: p.maxDuration ?? null,
+    requireReason: p.requireReason ?? false,
+    requireTicket: p.requireTicket ?? false,
+    // Deny policies have no approval (the schema rejects one); 'auto' is a placeholder never consulted.
+    approval:
+      p.approval === undefined || p.approval === 'auto'
+        ? { kind: 'auto' }
+        : {
+            kind: 'approvers',
+            users: p.approval.approvers.users ?? [],
+            groups: p.approval.approvers.groups ?? [],
+            count: p.approval.count ?? 1,
+          },
+    pendingTimeoutMs: p.pendingTimeout ?? null,
+  }));
+
+  const users = new Map<string, UserDef>();
+  for (const u of cfg.users ?? []) {
+    users.set(u.name, {
+      name: u.name,
+      groups: u.groups ?? [],
+      // Null prototype: a target named `constructor` must not find Object's.
+      accounts: Object.assign(Object.create(null) as Record<string, string>, u.accounts ?? {}),
+      admin: u.admin ?? false,
+    });
+  }
+
+  return { targets, profiles, policies, users };
+}
+
+function toTarget(t: TargetConfig, baseDir: string): TargetDef {
+  const { name, kind, admin, critical, ...settings } = t;
+  return {
+    name,
+    kind,
+    critical: critical ?? false,
+    settings,
+    adminUser: admin.user,
+    adminSecretSource:
+      admin.passwordEnv !== undefined ? { env: admin.passwordEnv } : { file: resolve(baseDir, admin.passwordFile!) },
+  };
+}
+
+function toBrokerSettings(b: ConfigFile['broker']): BrokerSettings {
+  const d = defaultBrokerSettings;
+  // When only one bound is given, the default for the other yields to it (the schema checks both-given).
+  const givenInitial = b?.revokeRetry?.initial;
+  const givenMax = b?.revokeRetry?.max;
+  const max = givenMax ?? Math.max(d.revokeRetryMaxMs, givenInitial ?? 0);
+  const initial = givenInitial ?? Math.min(d.revokeRetryInitialMs, max);
+  return {
+    pendingTimeoutMs: b?.pendingTimeout ?? d.pendingTimeoutMs,
+    revokeRetryInitialMs: initial,
+    revokeRetryMaxMs: max,
+    revokeConcurrency: b?.revokeConcurrency ?? d.revokeConcurrency,
+    reconcileIntervalMs: b?.reconcileInterval ?? d.reconcileIntervalMs,
+  };
+}

@@ -1,0 +1,287 @@
+// zod schemas of the YAML config file (targets, profiles, policies, users).
+// Every object is strict: a misspelt key is an error, never silently ignored,
+// because an ignored `requireReason` or `maxDuration` would widen access.
+// Cross-references between sections are checked in cross-check.ts.
+
+import { z } from 'zod';
+import { parseDuration } from '../core/duration.js';
+import type { TargetKind } from '../core/types.js';
+
+/** Names of targets, profiles, policies, users and groups: safe in logs, URLs and identifiers. */
+export const namePattern = /^[a-z][a-z0-9_.-]{0,62}$/i;
+/** Profile patterns in policies: a name in which `*` stands for any run of characters. */
+export const profilePatternPattern = /^[a-z0-9_.*-]{1,63}$/i;
+const envVarPattern = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+/** Prefix of the message a strict object gives for unknown keys; the loader lists them per key. */
+export const knownFieldsPrefix = 'known fields: ';
+
+/**
+ * Quotes a user-supplied value for an error message: escapes quotes,
+ * backslashes and invisible or control characters (NUL, bidi overrides, line
+ * separators) so a message cannot be forged or hide text, and truncates long
+ * values so one bad value cannot flood a log.
+ */
+export function quoteValue(value: string, max = 40): string {
+  const chars = Array.from(value);
+  const cut = chars.length > max ? chars.slice(0, max).join('') : value;
+  const escaped = cut
+    .replace(/["\\]/g, '\\$&')
+    .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return chars.length > max ? `"${escaped}…" (${chars.length} characters)` : `"${escaped}"`;
+}
+
+function nameSchema(what: string) {
+  return z.string().superRefine((v, ctx) => {
+    if (!namePattern.test(v)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${quoteValue(v)} is not a valid ${what} name: start with a letter, then use only letters, digits, _ . - (at most 63 characters)`,
+      });
+    }
+  });
+}
+
+/**
+ * Target-native identifiers (roles, accounts). The connector quotes them by
+ * the target's own rules, so any text is safe except NUL, which no target
+ * accepts and some drivers truncate at; 63 bytes is PostgreSQL's limit.
+ */
+function nativeNameSchema(what: string) {
+  return z.string().superRefine((v, ctx) => {
+    if (v.length === 0) ctx.addIssue({ code: 'custom', message: `${what} must not be empty` });
+    else if (v.includes('\0')) ctx.addIssue({ code: 'custom', message: `${what} ${quoteValue(v)} contains a NUL character` });
+    else if (Buffer.byteLength(v, 'utf8') > 63) {
+      ctx.addIssue({ code: 'custom', message: `${what} ${quoteValue(v)} is longer than 63 bytes` });
+    }
+  });
+}
+
+/** A duration written like 90s, 30m, 1h30m; becomes milliseconds. */
+function durationSchema(opts: { minMs?: number; maxMs?: number } = {}) {
+  return z.unknown().transform((v, ctx): number => {
+    if (typeof v !== 'string' && typeof v !== 'number') {
+      ctx.addIssue({ code: 'custom', message: 'must be a duration, written like 90s, 30m, 1h or 1h30m' });
+      return z.NEVER;
+    }
+    const parsed = parseDuration(String(v));
+    if (!parsed.ok) {
+      ctx.addIssue({ code: 'custom', message: parsed.error });
+      return z.NEVER;
+    }
+    if (opts.minMs !== undefined && parsed.ms < opts.minMs) {
+      ctx.addIssue({ code: 'custom', message: `duration ${quoteValue(String(v))} is shorter than the smallest allowed here (${opts.minMs / 1000}s)` });
+      return z.NEVER;
+    }
+    if (opts.maxMs !== undefined && parsed.ms > opts.maxMs) {
+      ctx.addIssue({ code: 'custom', message: `duration ${quoteValue(String(v))} is longer than the largest allowed here (${opts.maxMs / 60_000}m)` });
+      return z.NEVER;
+    }
+    return parsed.ms;
+  });
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, {
+    error: (iss) => {
+      const choices = `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`;
+      if (iss.input === undefined) return `is required (${choices})`;
+      return `must be ${choices}${typeof iss.input === 'string' ? `, not ${quoteValue(iss.input)}` : ''}`;
+    },
+  });
+}
+
+function intSchema(min: number, max: number) {
+  return z
+    .number()
+    .int({ error: 'must be a whole number' })
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: `must be at most ${max}` });
+}
+
+/** A strict object whose unknown-key issue carries the known keys, for "did you mean". */
+function strict<S extends z.ZodRawShape>(shape: S) {
+  const known = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (iss) => (iss.code === 'unrecognized_keys' ? `${knownFieldsPrefix}${known}` : undefined),
+  });
+}
+
+const isObject = (p: { value: unknown }) => typeof p.value === 'object' && p.value !== null;
+
+// Shorter than a second is a typo for these (a grant of 5ms cannot be used).
+const humanDuration = () => durationSchema({ minMs: 1000 });
+
+// ---- broker ----
+
+export const brokerSchema = strict({
+  pendingTimeout: humanDuration().optional(),
+  revokeRetry: strict({
+    initial: durationSchema({ minMs: 10 }).optional(),
+    // A longer pause leaves access in place for over an hour after a target comes back.
+    max: durationSchema({ minMs: 10, maxMs: 3_600_000 }).optional(),
+  })
+    .refine((r) => r.initial === undefined || r.max === undefined || r.initial <= r.max, {
+      message: 'must not be longer than max',
+      path: ['initial'],
+    })
+    .optional(),
+  revokeConcurrency: intSchema(1, 64).optional(),
+  reconcileInterval: humanDuration().optional(),
+});
+
+// ---- targets ----
+
+const adminSchema = strict({
+  user: nativeNameSchema('admin user'),
+  passwordEnv: z
+    .string()
+    .regex(envVarPattern, { error: (iss) => `${quoteValue(String(iss.input))} is not an environment variable name` })
+    .optional(),
+  passwordFile: z
+    .string()
+    .min(1, { error: 'must not be empty' })
+    .refine((p) => !p.includes('\0'), { error: 'contains a NUL character' })
+    .optional(),
+})
+  // Run even when other admin fields are invalid, so both problems show at once.
+  .refine((a) => a.passwordEnv !== undefined || a.passwordFile !== undefined, {
+    message: 'give the admin secret source: passwordEnv (an environment variable) or passwordFile',
+    when: isObject,
+  })
+  .refine((a) => a.passwordEnv === undefined || a.passwordFile === undefined, {
+    message: 'give passwordEnv or passwordFile, not both',
+    path: ['passwordFile'],
+    when: isObject,
+  });
+
+/** Fields every target has; everything else a kind declares becomes TargetDef.settings. */
+const targetBase = {
+  name: nameSchema('target'),
+  admin: adminSchema,
+  critical: z.boolean().optional(),
+};
+export const targetBaseKeys = ['name', 'kind', 'admin', 'critical'] as const;
+
+const postgresTarget = strict({
+  ...targetBase,
+  kind: z.literal('postgres'),
+  host: z.string().min(1, { error: 'must not be empty' }).max(253, { error: 'is longer than 253 characters' }),
+  port: intSchema(1, 65535),
+  database: nativeNameSchema('database'),
+  sslmode: oneOf(['disable', 'require']).default('disable'),
+});
+
+// Adding a kind: add it to TargetKind in core/types.ts and one schema here.
+export const targetSchema = z.discriminatedUnion('kind', [postgresTarget]);
+
+// Compile-time check that every TargetKind has a schema.
+type MissingKinds = Exclude<TargetKind, z.infer<typeof targetSchema>['kind']>;
+const everyKindHasSchema: [MissingKinds] extends [never] ? true : MissingKinds = true;
+void everyKindHasSchema;
+
+// ---- profiles ----
+
+export const profileSchema = strict({
+  name: nameSchema('profile'),
+  target: nameSchema('target'),
+  mode: oneOf(['ephemeral-account', 'own-account']),
+  grants: z.array(nativeNameSchema('grant')).min(1, { error: 'must list at least one target role' }),
+  maxDuration: humanDuration(),
+  terminateSessionsOnRevoke: z.boolean().optional(),
+  description: z.string().max(500, { error: 'is longer than 500 characters' }).optional(),
+}).refine((p) => !(p.mode === 'ephemeral-account' && p.terminateSessionsOnRevoke === false), {
+  // Removing an ephemeral account always ends its sessions; `false` would be a promise Stint breaks.
+  message: 'ephemeral accounts always have their sessions terminated on revoke; remove terminateSessionsOnRevoke',
+  path: ['terminateSessionsOnRevoke'],
+  when: isObject,
+});
+
+// ---- policies ----
+
+const subjectsSchema = strict({
+  users: z.array(nameSchema('user')).optional(),
+  groups: z.array(nameSchema('group')).optional(),
+}).refine((s) => (s.users?.length ?? 0) + (s.groups?.length ?? 0) > 0, {
+  message: 'name at least one user or group',
+});
+
+const approvalSchema = z.union(
+  [
+    z.literal('auto'),
+    strict({
+      approvers: strict({
+        users: z.array(nameSchema('user')).optional(),
+        groups: z.array(nameSchema('group')).optional(),
+      }).refine((s) => (s.users?.length ?? 0) + (s.groups?.length ?? 0) > 0, {
+        message: 'name at least one approving user or group',
+      }),
+      count: intSchema(1, 10).optional(),
+    }),
+  ],
+  {
+    error: (iss) =>
+      iss.code === 'invalid_union'
+        ? `must be auto or { approvers: { users, groups }, count }${typeof iss.input === 'string' ? `, not ${quoteValue(iss.input)}` : ''}`
+        : undefined,
+  },
+);
+
+const patternSchema = z.string().superRefine((v, ctx) => {
+  if (!profilePatternPattern.test(v)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${quoteValue(v)} is not a profile name or pattern: use letters, digits, _ . - and * (at most 63 characters)`,
+    });
+  }
+});
+
+/** Fields that only mean something on allow policies. */
+const allowOnlyFields = ['approval', 'maxDuration', 'requireReason', 'requireTicket', 'pendingTimeout'] as const;
+
+export const policySchema = strict({
+  name: nameSchema('policy'),
+  effect: oneOf(['allow', 'deny']).optional(),
+  subjects: subjectsSchema,
+  profiles: z.array(patternSchema).min(1, { error: 'must list at least one profile or pattern' }),
+  maxDuration: humanDuration().optional(),
+  requireReason: z.boolean().optional(),
+  requireTicket: z.boolean().optional(),
+  pendingTimeout: humanDuration().optional(),
+  approval: approvalSchema.optional(),
+}).superRefine((p, ctx) => {
+  if (p.effect === 'deny') {
+    for (const f of allowOnlyFields) {
+      if (p[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: `deny policies take no ${f}; remove it` });
+    }
+  } else if (p.approval === undefined) {
+    // No default: an allow policy must say out loud whether it approves automatically.
+    ctx.addIssue({
+      code: 'custom',
+      path: ['approval'],
+      message: 'allow policies need approval: write `approval: auto` or `approval: { approvers: { groups: [...] }, count: 1 }`',
+    });
+  }
+}, { when: isObject }); // runs despite other invalid fields: these only look at presence
+
+// ---- users ----
+
+export const userSchema = strict({
+  name: nameSchema('user'),
+  groups: z.array(nameSchema('group')).optional(),
+  accounts: z.record(nameSchema('target'), nativeNameSchema('account')).optional(),
+  admin: z.boolean().optional(),
+});
+
+// ---- the file ----
+
+export const configFileSchema = strict({
+  broker: brokerSchema.optional(),
+  targets: z.array(targetSchema).optional(),
+  profiles: z.array(profileSchema).optional(),
+  policies: z.array(policySchema).optional(),
+  users: z.array(userSchema).optional(),
+});
+
+export type ConfigFile = z.infer<typeof configFileSchema>;
+export type TargetConfig = z.infer<typeof targetSchema>;

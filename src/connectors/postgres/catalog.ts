@@ -1,0 +1,91 @@
+// Read-only catalog queries and session termination. Role names are always
+// bind parameters here; nothing is pasted into SQL.
+
+import type pg from 'pg';
+
+export interface RoleState {
+  exists: true;
+  /** Carries Stint's marker: a direct, non-ADMIN member of the marker role. */
+  marked: boolean;
+  validUntil: Date | null;
+  /** Roles the account is a direct member of, marker excluded, sorted. */
+  grants: string[];
+}
+
+type Queryable = Pick<pg.PoolClient, 'query'>;
+
+// A role is "marked" when it is a plain member of the marker role. ADMIN-only
+// memberships do not count: on PostgreSQL 16+ the role that created the
+// marker holds ADMIN OPTION on it, and that must not make the admin itself
+// look managed. The connecting admin and superusers are never managed.
+const markedPredicate = `
+  r.rolname <> current_user AND NOT r.rolsuper AND EXISTS (
+    SELECT 1 FROM pg_auth_members m JOIN pg_roles k ON k.oid = m.roleid
+    WHERE m.member = r.oid AND k.rolname = $MARKER AND NOT m.admin_option)`;
+
+const grantsExpr = `
+  ARRAY(SELECT DISTINCT g.rolname::text FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+        WHERE m.member = r.oid AND g.rolname <> $MARKER ORDER BY 1)`;
+
+const withMarker = (sql: string, n: number) => sql.replaceAll('$MARKER', `$${n}`);
+
+function validUntilOf(v: unknown): Date | null {
+  // 'infinity' and NULL both mean "no expiry".
+  return v instanceof Date && !Number.isNaN(v.getTime()) ? v : null;
+}
+
+export async function roleState(c: Queryable, account: string, marker: string): Promise<RoleState | null> {
+  const sql = withMarker(
+    `SELECT r.rolvaliduntil AS valid_until, (${markedPredicate}) AS marked, ${grantsExpr} AS grants
+       FROM pg_roles r WHERE r.rolname = $1`,
+    2,
+  );
+  const res = await c.query<{ valid_until: unknown; marked: boolean; grants: string[] }>(sql, [account, marker]);
+  const row = res.rows[0];
+  if (!row) return null;
+  return { exists: true, marked: row.marked, validUntil: validUntilOf(row.valid_until), grants: row.grants };
+}
+
+export interface ManagedRow {
+  account: string;
+  grants: string[];
+  expiresAt: Date | null;
+}
+
+export async function listMarked(c: Queryable, marker: string): Promise<ManagedRow[]> {
+  const sql = withMarker(
+    `SELECT r.rolname::text AS account, r.rolvaliduntil AS valid_until, ${grantsExpr} AS grants
+       FROM pg_roles r WHERE ${markedPredicate} ORDER BY 1`,
+    1,
+  );
+  const res = await c.query<{ account: string; valid_until: unknown; grants: string[] }>(sql, [marker]);
+  return res.rows.map((r) => ({ account: r.account, grants: r.grants, expiresAt: validUntilOf(r.valid_until) }));
+}
+
+/** Roles among `names` that exist. */
+export async function existingRoles(c: Queryable, names: string[]): Promise<Set<string>> {
+  if (names.length === 0) return new Set();
+  const res = await c.query<{ rolname: string }>(`SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1::text[])`, [names]);
+  return new Set(res.rows.map((r) => r.rolname));
+}
+
+export async function serverVersionNum(c: Queryable): Promise<number> {
+  const res = await c.query<{ v: number }>(`SELECT current_setting('server_version_num')::int AS v`);
+  return res.rows[0]?.v ?? 0;
+}
+
+/**
+ * Terminates every session of `account` (in any database of the cluster) and
+ * returns how many ended. On PostgreSQL 14+ each call waits up to
+ * `waitMs` for the backend to be gone, so a caller that next drops the role
+ * does not race the dying session's locks.
+ */
+export async function terminateSessions(c: Queryable, account: string, serverVersion: number, waitMs = 5000): Promise<number> {
+  const call = serverVersion >= 140000 ? `pg_terminate_backend(pid, ${Math.trunc(waitMs)})` : 'pg_terminate_backend(pid)';
+  const res = await c.query<{ n: number }>(
+    `SELECT count(*) FILTER (WHERE ${call})::int AS n
+       FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()`,
+    [account],
+  );
+  return res.rows[0]?.n ?? 0;
+}

@@ -1,0 +1,138 @@
+// Turns whatever the pg driver throws into a TargetError that names the
+// operation and the account, says whether retrying can help, and carries no
+// secret. The original error is deliberately not attached as `cause`: its
+// properties (query text, parameters) would travel into logs with it.
+
+import pg from 'pg';
+import { TargetError } from '../../core/errors.js';
+
+export interface ErrorContext {
+  target: string;
+  operation: string;
+  account?: string;
+  /** Database the connector is connected to (explains REASSIGN/DROP OWNED failures). */
+  database: string;
+  /** Every secret that may appear in driver text: passwords, verifiers, the admin secret. */
+  secrets: readonly string[];
+}
+
+// Conditions that go away on their own: the server is starting, stopping,
+// overloaded or unreachable, or a lock/serialisation conflict.
+const retryableSqlStates = new Set([
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now (starting up, recovery)
+  '57014', // query_canceled (statement/lock timeout)
+  '53000', // insufficient_resources
+  '53100', // disk_full
+  '53200', // out_of_memory
+  '53300', // too_many_connections
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected
+  '55P03', // lock_not_available (lock_timeout)
+  '58000', // system_error
+  '58030', // io_error
+]);
+
+const retryableNodeCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+]);
+
+// pg raises these without a code when a connection dies or cannot be made in time.
+const retryableDriverText = /timeout exceeded when trying to connect|Connection terminated|connection timeout|not queryable|server closed the connection/i;
+
+const hints: Record<string, (ctx: ErrorContext) => string> = {
+  '2BP01': (ctx) =>
+    `REASSIGN OWNED and DROP OWNED only act on the connected database ${JSON.stringify(ctx.database)}; ` +
+    'the role still owns objects or holds privileges in the database(s) named above. Run ' +
+    '`REASSIGN OWNED BY <role> TO <admin>; DROP OWNED BY <role>;` in each of them and retry',
+  '42501': () => 'the admin credential lacks a privilege this needs (see src/connectors/postgres/README.md)',
+  '28P01': () => 'the target refused the admin credential',
+  '28000': () => 'the target refused the admin credential',
+  '42704': () => 'a role named in the request does not exist on the target',
+};
+
+function redactionForms(secret: string): string[] {
+  // The forms a secret can take in text we might echo: raw, as a SQL literal
+  // body, JSON-escaped, URL-encoded.
+  return [
+    secret,
+    secret.replace(/'/g, "''").replace(/\\/g, '\\\\'),
+    JSON.stringify(secret).slice(1, -1),
+    encodeURIComponent(secret),
+  ];
+}
+
+/** Removes every form of every secret from `text`. */
+export function scrub(text: string, secrets: readonly string[]): string {
+  let out = text;
+  // Longest first, so a secret that contains another is removed whole.
+  const forms = secrets
+    .filter((s) => s.length > 0)
+    .flatMap(redactionForms)
+    .sort((a, b) => b.length - a.length);
+  for (const f of forms) out = out.split(f).join('[redacted]');
+  return out;
+}
+
+interface DriverErrorLike {
+  code?: unknown;
+  message?: unknown;
+  detail?: unknown;
+  errors?: unknown;
+}
+
+function codeOf(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as DriverErrorLike;
+  if (typeof e.code === 'string') return e.code;
+  // Node reports a failed multi-address connect as an AggregateError.
+  if (Array.isArray(e.errors)) for (const inner of e.errors) {
+    const c = codeOf(inner);
+    if (c) return c;
+  }
+  return undefined;
+}
+
+export function isRetryable(err: unknown): boolean {
+  if (err instanceof TargetError) return err.retryable;
+  const code = codeOf(err);
+  if (err instanceof pg.DatabaseError) {
+    // SQLSTATE from the server: class 08 is "connection exception".
+    return code !== undefined && (code.startsWith('08') || retryableSqlStates.has(code));
+  }
+  if (code !== undefined && retryableNodeCodes.has(code)) return true;
+  const message = err instanceof Error ? err.message : String(err);
+  return retryableDriverText.test(message);
+}
+
+/** Builds the message prefix every connector error starts with. */
+export function describeOperation(ctx: Pick<ErrorContext, 'target' | 'operation' | 'account'>): string {
+  const who = ctx.account === undefined ? '' : ` of account ${JSON.stringify(ctx.account)}`;
+  return `postgres target ${JSON.stringify(ctx.target)}: ${ctx.operation}${who} failed`;
+}
+
+export function toTargetError(ctx: ErrorContext, err: unknown): TargetError {
+  if (err instanceof TargetError) {
+    // Raised by the connector itself; still scrub, in case a caller put text in it.
+    return new TargetError(err.target, scrub(err.message, ctx.secrets), err.retryable);
+  }
+  const e = (typeof err === 'object' && err !== null ? err : {}) as DriverErrorLike;
+  const code = codeOf(err);
+  let text = typeof e.message === 'string' && e.message.length > 0 ? e.message : String(err);
+  if (typeof e.detail === 'string' && e.detail.length > 0) text += ` (${e.detail.replace(/\s+/g, ' ').trim()})`;
+  if (code) text += ` [${code}]`;
+  const hint = code ? hints[code]?.(ctx) : undefined;
+  if (hint) text += `. ${hint}`;
+  return new TargetError(ctx.target, scrub(`${describeOperation(ctx)}: ${text}`, ctx.secrets), isRetryable(err));
+}

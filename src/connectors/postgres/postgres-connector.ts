@@ -1,0 +1,367 @@
+// PostgreSQL connector: ephemeral login roles and own-account role grants.
+// Permissions are modelled as roles on the target (a profile's grants are role
+// names), so every operation is CREATE/ALTER/DROP ROLE and GRANT/REVOKE of
+// role membership. See README.md beside this file for the admin privileges
+// it needs and a setup snippet.
+//
+// Safety rules, enforced here rather than trusted to callers:
+// - identifiers go through pg.escapeIdentifier and literals through bind
+//   parameters or pg.escapeLiteral (DDL takes no bind parameters);
+// - only roles carrying the marker role are ever altered, removed or listed;
+// - passwords travel as client-computed SCRAM verifiers and are scrubbed from
+//   every error.
+
+import pg from 'pg';
+import { z } from 'zod';
+import { TargetError, invalid } from '../../core/errors.js';
+import type {
+  AccountInfo,
+  Connector,
+  ConnectorFactoryInput,
+  CreateAccountRequest,
+  ExtendAccountRequest,
+  GrantToAccountRequest,
+  ListManagedResponse,
+  RemoveAccountRequest,
+  RemoveAccountResponse,
+  RevokeFromAccountRequest,
+  RevokeFromAccountResponse,
+} from '../contract.js';
+import { existingRoles, listMarked, roleState, serverVersionNum, terminateSessions, type RoleState } from './catalog.js';
+import { describeOperation, toTargetError } from './pg-errors.js';
+import { scramSha256Verifier } from './scram.js';
+
+// PostgreSQL silently truncates longer identifiers (NAMEDATALEN - 1), which
+// would make the role we create differ from the one we later look up.
+const MAX_IDENTIFIER_BYTES = 63;
+
+const identifierSchema = z
+  .string()
+  .min(1)
+  .refine((s) => Buffer.byteLength(s, 'utf8') <= MAX_IDENTIFIER_BYTES && !s.includes('\0'), {
+    message: `must be at most ${MAX_IDENTIFIER_BYTES} bytes and contain no NUL`,
+  });
+
+export const postgresSettingsSchema = z.strictObject({
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535),
+  database: z.string().min(1),
+  /** `require` encrypts without verifying the server certificate, as libpq's sslmode=require. */
+  sslmode: z.enum(['disable', 'require']).optional(),
+  /** NOLOGIN role every ephemeral account is made a member of; only its members are ever removed. */
+  markerRole: identifierSchema.default('stint_managed'),
+  connectTimeoutMs: z.number().int().positive().optional(),
+  maxConnections: z.number().int().min(1).max(100).optional(),
+});
+
+export type PostgresSettings = z.infer<typeof postgresSettingsSchema>;
+
+const ident = (s: string) => pg.escapeIdentifier(s);
+const literal = (s: string) => pg.escapeLiteral(s);
+
+// Namespace for advisory locks that serialise operations on one role name.
+const LOCK_NAMESPACE = 'stint.role';
+
+export function createPostgresConnector(input: ConnectorFactoryInput): Connector {
+  const parsed = postgresSettingsSchema.safeParse(input.settings);
+  if (!parsed.success) {
+    throw invalid(`postgres target ${JSON.stringify(input.target)}: invalid settings: ${z.prettifyError(parsed.error)}`);
+  }
+  if (!input.adminUser) throw invalid(`postgres target ${JSON.stringify(input.target)}: adminUser is required`);
+  const settings = parsed.data;
+  const target = input.target;
+  const marker = settings.markerRole;
+
+  const pool = new pg.Pool({
+    host: settings.host,
+    port: settings.port,
+    database: settings.database,
+    user: input.adminUser,
+    password: input.adminSecret,
+    ssl: settings.sslmode === 'require' ? { rejectUnauthorized: false } : false,
+    connectionTimeoutMillis: settings.connectTimeoutMs ?? 10_000,
+    max: settings.maxConnections ?? 4,
+    idleTimeoutMillis: 30_000,
+    allowExitOnIdle: true,
+    application_name: 'stint',
+    // A stuck lock becomes a retryable error instead of a hung revocation.
+    lock_timeout: 30_000,
+  });
+  // An idle pooled connection that dies (server restart) emits 'error' on the
+  // pool; without a listener that would crash the broker. The next query
+  // reports the problem where it can be handled.
+  pool.on('error', () => {});
+
+  let closed = false;
+  let markerReady: Promise<void> | null = null;
+  let versionNum: Promise<number> | null = null;
+
+  const fail = (operation: string, account: string, reason: string) =>
+    new TargetError(target, `${describeOperation({ target, operation, account })}: ${reason}`, false);
+
+  /** Runs `fn`, converting anything thrown into a scrubbed TargetError. */
+  async function run<T>(operation: string, account: string | undefined, secrets: string[], fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      const ctx = { target, operation, database: settings.database, secrets: [...secrets, input.adminSecret] };
+      throw toTargetError(account === undefined ? ctx : { ...ctx, account }, err);
+    }
+  }
+
+  // Connections whose session state is unknown (a failed ROLLBACK or unlock,
+  // a broken socket): destroyed on release instead of going back to the pool.
+  const poisoned = new WeakSet<pg.PoolClient>();
+
+  async function withClient<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const c = await pool.connect();
+    try {
+      return await fn(c);
+    } catch (err) {
+      if (!(err instanceof pg.DatabaseError) && !(err instanceof TargetError)) poisoned.add(c);
+      throw err;
+    } finally {
+      c.release(poisoned.has(c));
+    }
+  }
+
+  async function inTransaction<T>(c: pg.PoolClient, fn: () => Promise<T>): Promise<T> {
+    await c.query('BEGIN');
+    try {
+      const out = await fn();
+      await c.query('COMMIT');
+      return out;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => poisoned.add(c));
+      throw err;
+    }
+  }
+
+  /**
+   * Holds a session-level advisory lock on the role name for the duration of
+   * `fn`, so two brokers (or a retry racing the original) never interleave the
+   * steps of create/remove on one account.
+   */
+  async function withAccountLock<T>(account: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return withClient(async (c) => {
+      await c.query('SELECT pg_advisory_lock(hashtext($1), hashtext($2))', [LOCK_NAMESPACE, account]);
+      try {
+        return await fn(c);
+      } finally {
+        // If unlocking fails the connection is destroyed, which ends the
+        // session and with it the lock; the operation's outcome stands.
+        await c.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', [LOCK_NAMESPACE, account]).catch(() => poisoned.add(c));
+      }
+    });
+  }
+
+  function serverVersion(c: pg.PoolClient): Promise<number> {
+    versionNum ??= serverVersionNum(c).catch((e: unknown) => {
+      versionNum = null;
+      throw e;
+    });
+    return versionNum;
+  }
+
+  /** Creates the NOLOGIN marker role once; a concurrent creator winning the race is success. */
+  function ensureMarker(): Promise<void> {
+    markerReady ??= withClient(async (c) => {
+      const res = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [marker]);
+      if (res.rowCount) return;
+      try {
+        await inTransaction(c, async () => {
+          await c.query(`CREATE ROLE ${ident(marker)} NOLOGIN`);
+          // Tells a DBA who finds this role what it is for.
+          await c.query(`COMMENT ON ROLE ${ident(marker)} IS ${literal('Stint marker: members are ephemeral accounts managed by Stint')}`);
+        });
+      } catch (err) {
+        // 42710 duplicate_object, or 23505 when both inserts hit the catalog's unique index.
+        const code = (err as { code?: unknown }).code;
+        if (code !== '42710' && code !== '23505') throw err;
+      }
+    }).catch((e: unknown) => {
+      markerReady = null;
+      throw e;
+    });
+    return markerReady;
+  }
+
+  function checkName(operation: string, account: string): void {
+    if (!identifierSchema.safeParse(account).success) {
+      throw fail(operation, account, `account name must be 1-${MAX_IDENTIFIER_BYTES} bytes with no NUL (PostgreSQL would truncate or reject it)`);
+    }
+  }
+
+  function checkGrants(operation: string, account: string, grants: string[]): string[] {
+    for (const g of grants) {
+      if (!identifierSchema.safeParse(g).success) throw fail(operation, account, `grant ${JSON.stringify(g)} is not a valid role name`);
+      // Granting the marker would make an own account look Stint-managed, and reconcile would then remove it.
+      if (g === marker) throw fail(operation, account, `the marker role ${JSON.stringify(marker)} cannot be granted`);
+    }
+    return [...new Set(grants)];
+  }
+
+  function checkExpiry(operation: string, account: string, at: Date): string {
+    if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw fail(operation, account, 'expiresAt is not a valid date');
+    // ISO 8601 with 'Z' is read as UTC whatever the session TimeZone is.
+    return at.toISOString();
+  }
+
+  function requireManaged(operation: string, account: string, state: RoleState): void {
+    if (!state.marked) {
+      throw fail(
+        operation,
+        account,
+        `the role exists but is not managed by Stint (not a member of marker role ${JSON.stringify(marker)}); it was left unchanged`,
+      );
+    }
+  }
+
+  return {
+    kind: 'postgres',
+    target,
+
+    async createAccount(req: CreateAccountRequest): Promise<void> {
+      const op = 'createAccount';
+      const secrets = [req.secret];
+      await run(op, req.account, secrets, async () => {
+        checkName(op, req.account);
+        const grants = checkGrants(op, req.account, req.grants);
+        const until = checkExpiry(op, req.account, req.expiresAt);
+        await ensureMarker();
+        const verifier = await scramSha256Verifier(req.secret);
+        secrets.push(verifier);
+        const who = ident(req.account);
+        await withAccountLock(req.account, (c) =>
+          // One transaction: a failure (say, a grant of a missing role) leaves no half-made account.
+          inTransaction(c, async () => {
+            const state = await roleState(c, req.account, marker);
+            if (!state) {
+              await c.query(`CREATE ROLE ${who} LOGIN PASSWORD ${literal(verifier)} VALID UNTIL ${literal(until)} IN ROLE ${ident(marker)}`);
+            } else {
+              requireManaged(op, req.account, state);
+              // Idempotent retry: bring the existing account to exactly the requested state.
+              await c.query(`ALTER ROLE ${who} LOGIN PASSWORD ${literal(verifier)} VALID UNTIL ${literal(until)}`);
+              for (const extra of state.grants.filter((g) => !grants.includes(g))) {
+                await c.query(`REVOKE ${ident(extra)} FROM ${who}`);
+              }
+            }
+            for (const g of grants) await c.query(`GRANT ${ident(g)} TO ${who}`);
+          }),
+        );
+      });
+    },
+
+    async extendAccount(req: ExtendAccountRequest): Promise<void> {
+      const op = 'extendAccount';
+      await run(op, req.account, [], async () => {
+        checkName(op, req.account);
+        const until = checkExpiry(op, req.account, req.expiresAt);
+        await withAccountLock(req.account, async (c) => {
+          const state = await roleState(c, req.account, marker);
+          if (!state) throw fail(op, req.account, 'the role does not exist');
+          requireManaged(op, req.account, state);
+          await c.query(`ALTER ROLE ${ident(req.account)} VALID UNTIL ${literal(until)}`);
+        });
+      });
+    },
+
+    async removeAccount(req: RemoveAccountRequest): Promise<RemoveAccountResponse> {
+      const op = 'removeAccount';
+      return run(op, req.account, [], async () => {
+        checkName(op, req.account);
+        const who = ident(req.account);
+        return withAccountLock(req.account, async (c) => {
+          const state = await roleState(c, req.account, marker);
+          if (!state) return { existed: false, terminatedSessions: 0 };
+          requireManaged(op, req.account, state);
+          // Committed on its own, first: even if a later step fails, no new
+          // session can start with this account.
+          await c.query(`ALTER ROLE ${who} NOLOGIN`);
+          // On PostgreSQL 16+ a CREATEROLE admin holds only ADMIN OPTION on
+          // roles it created, which is not enough to signal their backends or
+          // to REASSIGN/DROP OWNED; membership in the role is. It goes away
+          // with DROP ROLE.
+          await c.query(`GRANT ${who} TO CURRENT_USER`);
+          const terminatedSessions = await terminateSessions(c, req.account, await serverVersion(c));
+          // REASSIGN OWNED and DROP OWNED act on the connected database only
+          // (plus shared objects). Objects or privileges the role holds in
+          // other databases make DROP ROLE fail with 2BP01; the error then
+          // says so (pg-errors.ts), and the role stays NOLOGIN.
+          await inTransaction(c, async () => {
+            await c.query(`REASSIGN OWNED BY ${who} TO CURRENT_USER`);
+            await c.query(`DROP OWNED BY ${who}`);
+            await c.query(`DROP ROLE IF EXISTS ${who}`);
+          });
+          return { existed: true, terminatedSessions };
+        });
+      });
+    },
+
+    async grantToAccount(req: GrantToAccountRequest): Promise<void> {
+      const op = 'grantToAccount';
+      await run(op, req.account, [], async () => {
+        checkName(op, req.account);
+        const grants = checkGrants(op, req.account, req.grants);
+        await withAccountLock(req.account, (c) =>
+          inTransaction(c, async () => {
+            const state = await roleState(c, req.account, marker);
+            if (!state) throw fail(op, req.account, 'the account does not exist on the target');
+            for (const g of grants) await c.query(`GRANT ${ident(g)} TO ${ident(req.account)}`);
+          }),
+        );
+      });
+    },
+
+    async revokeFromAccount(req: RevokeFromAccountRequest): Promise<RevokeFromAccountResponse> {
+      const op = 'revokeFromAccount';
+      return run(op, req.account, [], async () => {
+        checkName(op, req.account);
+        const grants = checkGrants(op, req.account, req.grants);
+        return withAccountLock(req.account, async (c) => {
+          const state = await roleState(c, req.account, marker);
+          // Nothing to take away from an account that is gone.
+          if (!state) return { terminatedSessions: 0 };
+          // A role that does not exist cannot be held; skipping it keeps revoke idempotent.
+          const present = await existingRoles(c, grants);
+          await inTransaction(c, async () => {
+            // On PostgreSQL 16+ this removes the membership this admin granted;
+            // one granted by someone else (a standing grant) is left in place.
+            for (const g of grants.filter((x) => present.has(x))) await c.query(`REVOKE ${ident(g)} FROM ${ident(req.account)}`);
+          });
+          const terminatedSessions = req.terminateSessions ? await terminateSessions(c, req.account, await serverVersion(c)) : 0;
+          return { terminatedSessions };
+        });
+      });
+    },
+
+    async listManaged(): Promise<ListManagedResponse> {
+      return run('listManaged', undefined, [], async () => ({ accounts: await withClient((c) => listMarked(c, marker)) }));
+    },
+
+    async describeAccount(req: { account: string }): Promise<AccountInfo> {
+      const op = 'describeAccount';
+      return run(op, req.account, [], async () => {
+        checkName(op, req.account);
+        const state = await withClient((c) => roleState(c, req.account, marker));
+        return { account: req.account, exists: state !== null, grants: state?.grants ?? [] };
+      });
+    },
+
+    async checkHealth(): Promise<void> {
+      await run('checkHealth', undefined, [], async () => {
+        await pool.query('SELECT 1');
+      });
+    },
+
+    connectionInfo() {
+      return { host: settings.host, port: settings.port, database: settings.database };
+    },
+
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+    },
+  };
+}

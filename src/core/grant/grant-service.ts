@@ -1,0 +1,410 @@
+// Grants: delivering access on the target and taking it away again.
+//
+// The store is written before the target is touched: a grant is inserted as
+// `provisioning` (by the request service, in the approving transaction), the
+// target work happens, then the grant becomes `active` and its clock starts.
+// Revocation marks `revoking` first, then removes on the target, and is only
+// marked `revoked` once the target confirmed. Failures are retried forever
+// with capped exponential backoff and jitter (`revoke-failing`).
+
+import { StintError, TargetError, conflict, forbidden, invalid, notFound } from '../errors.js';
+import { formatDuration } from '../duration.js';
+import { newGrantId } from '../ids.js';
+import { KeyedMutex, KeyedSemaphore } from '../keyed-mutex.js';
+import type { Clock, ConnectorRegistry, Logger, Notifier, Sealer, Store, StoreTx, Telemetry } from '../ports.js';
+import { safeErrorText } from '../scrub.js';
+import type { Catalog, GrantRecord, RequestRecord, UserDef } from '../types.js';
+import { ephemeralAccountName, generateSecret } from './naming.js';
+
+export interface GrantSettings {
+  revokeRetryInitialMs: number;
+  revokeRetryMaxMs: number;
+  revokeConcurrency: number;
+  /** How long a `revoking` claim lasts before another worker may retry it (crash recovery). */
+  revokeLeaseMs: number;
+}
+
+export const defaultGrantSettings: GrantSettings = {
+  revokeRetryInitialMs: 1000,
+  revokeRetryMaxMs: 60_000,
+  revokeConcurrency: 8,
+  revokeLeaseMs: 30_000,
+};
+
+export interface GrantServiceDeps {
+  store: Store;
+  catalog: () => Catalog;
+  connectors: ConnectorRegistry;
+  sealer: Sealer;
+  clock: Clock;
+  notifier: Notifier;
+  log: Logger;
+  telemetry: Telemetry;
+  settings: GrantSettings;
+  /** Called when a grant's expiry may now be earlier than what the worker planned for. */
+  onScheduleChange?: () => void;
+}
+
+export interface Credentials {
+  target: string;
+  kind: string;
+  account: string;
+  password: string | null;
+  connection: Record<string, string | number>;
+}
+
+export type RevokeReason = 'expired' | 'checked-in' | 'revoked-by-admin' | 'provisioning-failed' | 'provisioning-interrupted';
+
+const secretContext = (grantId: string) => `grant:${grantId}`;
+
+/** Backoff for attempt n (1-based): initial·2^(n-1), capped, with ±50% jitter so retries spread out. */
+export function backoffMs(attempt: number, initialMs: number, maxMs: number, random = Math.random): number {
+  const base = Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 1, 30));
+  return Math.max(1, Math.round(base * (0.5 + random())));
+}
+
+export function createGrantService(deps: GrantServiceDeps) {
+  const { store, connectors, sealer, clock, notifier, log, telemetry, settings } = deps;
+  const accountLocks = new KeyedMutex();
+  const perTarget = new KeyedSemaphore(settings.revokeConcurrency);
+  /** Grants this broker is working on right now; the worker skips them. */
+  const inFlight = new Set<string>();
+
+  /** Builds the provisioning intent for an approved request; the caller inserts it in its transaction. */
+  function newGrant(request: RequestRecord, user: UserDef, now: number): GrantRecord {
+    const profile = deps.catalog().profiles.get(request.profile);
+    if (!profile) throw notFound(`profile ${request.profile} no longer exists`);
+    const id = newGrantId();
+    const ephemeral = request.mode === 'ephemeral-account';
+    const account = ephemeral ? ephemeralAccountName(user.name) : user.accounts[request.target];
+    if (!account) throw invalid(`${user.name} has no own account on target ${request.target} (set users[].accounts.${request.target} in the config)`);
+    return {
+      id,
+      requestId: request.id,
+      user: request.user,
+      profile: request.profile,
+      target: request.target,
+      mode: request.mode,
+      account,
+      roles: [...profile.grants],
+      durationMs: request.durationMs,
+      maxDurationMs: request.maxDurationMs,
+      terminateSessions: ephemeral || profile.terminateSessionsOnRevoke,
+      status: 'provisioning',
+      createdAt: now,
+      activatedAt: null,
+      expiresAt: null,
+      revokeReason: null,
+      revokeRequestedBy: null,
+      revokedAt: null,
+      lastError: null,
+      attempts: 0,
+      nextAttemptAt: null,
+      failingSince: null,
+      sealedSecret: ephemeral ? sealer.seal(generateSecret(), secretContext(id)) : null,
+      version: 1,
+    };
+  }
+
+  async function mustGet(id: string, tx: Pick<StoreTx, 'getGrant'> = store): Promise<GrantRecord> {
+    const g = await tx.getGrant(id);
+    if (!g) throw notFound(`grant ${id} not found`);
+    return g;
+  }
+
+  function secretOf(g: GrantRecord): string | null {
+    return g.sealedSecret ? sealer.unseal(g.sealedSecret, secretContext(g.id)) : null;
+  }
+
+  /** Does the target work for a `provisioning` grant and activates it. */
+  async function provision(grantId: string): Promise<GrantRecord> {
+    inFlight.add(grantId);
+    try {
+      const g = await mustGet(grantId);
+      if (g.status !== 'provisioning') return g;
+      const started = clock.now();
+      const secret = secretOf(g);
+      try {
+        const connector = connectors.get(g.target);
+        if (g.mode === 'ephemeral-account') {
+          // Target-side expiry (dead man's switch) from the planned activation;
+          // the store's expiresAt, counted from actual activation, is the truth.
+          await connector.createAccount({ account: g.account, secret: secret!, grants: g.roles, expiresAt: new Date(started + g.durationMs) });
+        } else {
+          await accountLocks.run(`${g.target}\u0000${g.account}`, () => connector.grantToAccount({ account: g.account, grants: g.roles }));
+        }
+      } catch (err) {
+        return await provisioningFailed(g, err, secret);
+      }
+      const now = clock.now();
+      const activated = await store.transaction(async (tx) => {
+        const cur = await mustGet(grantId, tx);
+        const patch = { status: 'active' as const, activatedAt: now, expiresAt: now + cur.durationMs };
+        if (cur.status !== 'provisioning' || !(await tx.casGrant(cur.id, cur.version, patch))) return null;
+        await tx.appendAudit({
+          at: now, actor: 'stint', action: 'grant.activated', requestId: cur.requestId, grantId: cur.id, target: cur.target, subjectUser: cur.user,
+          details: { account: cur.account, roles: cur.roles, mode: cur.mode, expiresAt: new Date(patch.expiresAt).toISOString() },
+        });
+        return { ...cur, ...patch, version: cur.version + 1 };
+      });
+      if (!activated) {
+        // Revoked while we were provisioning: the revoke path owns it now; make sure it runs.
+        const cur = await mustGet(grantId);
+        if (cur.status === 'revoking' || cur.status === 'revoke-failing') await performRevoke(cur);
+        return mustGet(grantId);
+      }
+      telemetry.count('grants_activated', { target: g.target, mode: g.mode });
+      telemetry.observe('provision_seconds', { target: g.target, mode: g.mode }, (now - started) / 1000);
+      log.info({ grantId, target: g.target, user: g.user, account: g.account, expiresAt: activated.expiresAt }, 'grant active');
+      notifier.notify({ kind: 'grant.active', at: now, grantId, requestId: g.requestId, user: g.user, target: g.target, profile: g.profile, message: `${g.user} has ${g.profile} until ${new Date(activated.expiresAt!).toISOString()}` });
+      deps.onScheduleChange?.();
+      return activated;
+    } finally {
+      inFlight.delete(grantId);
+    }
+  }
+
+  async function provisioningFailed(g: GrantRecord, err: unknown, secret: string | null): Promise<never> {
+    const message = safeErrorText(err, [secret]);
+    const now = clock.now();
+    telemetry.count('provision_failures', { target: g.target });
+    log.error({ grantId: g.id, target: g.target, error: message }, 'provisioning failed; rolling back');
+    await store.transaction(async (tx) => {
+      const cur = await mustGet(g.id, tx);
+      if (cur.status !== 'provisioning') return;
+      await tx.casGrant(cur.id, cur.version, {
+        status: 'revoking', revokeReason: 'provisioning-failed', revokeRequestedBy: 'stint', lastError: message, nextAttemptAt: now + settings.revokeLeaseMs,
+      });
+      await tx.appendAudit({ at: now, actor: 'stint', action: 'grant.provisioning-failed', requestId: cur.requestId, grantId: cur.id, target: cur.target, subjectUser: cur.user, details: { error: message } });
+    });
+    // Roll back whatever part of the work reached the target (idempotent).
+    const cur = await mustGet(g.id);
+    if (cur.status === 'revoking') await performRevoke(cur);
+    const retryable = err instanceof TargetError ? err.retryable : true;
+    throw new StintError(retryable ? 'target_unavailable' : 'invalid', `could not provision grant ${g.id} on target ${g.target}: ${message}; nothing was left on the target`);
+  }
+
+  /**
+   * Starts revocation: marks `revoking` (the intent) and then removes access.
+   * Returns the grant as it stands afterwards (`revoked`, or `revoke-failing`
+   * when the target did not confirm — it keeps being retried).
+   */
+  async function revoke(input: { grantId: string; actor: UserDef; reason?: RevokeReason }): Promise<GrantRecord> {
+    const g = await mustGet(input.grantId);
+    if (g.user !== input.actor.name && !input.actor.admin) throw forbidden(`grant ${g.id} belongs to ${g.user}; only its owner or an admin may revoke it`);
+    const reason: RevokeReason = input.reason ?? (g.user === input.actor.name ? 'checked-in' : 'revoked-by-admin');
+    if (g.status === 'revoked') return g;
+    const marked = await markRevoking(g.id, reason, input.actor.name);
+    if (marked.status === 'revoking' || marked.status === 'revoke-failing') {
+      // A revocation already under way elsewhere in this broker finishes it.
+      if (!inFlight.has(marked.id)) return performRevoke(marked);
+    }
+    return marked;
+  }
+
+  /** CAS active/provisioning → revoking, with audit. Returns the current record either way. */
+  async function markRevoking(grantId: string, reason: RevokeReason, actor: string): Promise<GrantRecord> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const now = clock.now();
+      const result = await store.transaction(async (tx) => {
+        const cur = await mustGet(grantId, tx);
+        if (cur.status !== 'active' && cur.status !== 'provisioning') return cur;
+        const patch = { status: 'revoking' as const, revokeReason: reason, revokeRequestedBy: actor, nextAttemptAt: now + settings.revokeLeaseMs };
+        if (!(await tx.casGrant(cur.id, cur.version, patch))) return null;
+        await tx.appendAudit({
+          at: now, actor, action: 'grant.revoking', requestId: cur.requestId, grantId: cur.id, target: cur.target, subjectUser: cur.user,
+          details: { reason, account: cur.account, expiresAt: cur.expiresAt === null ? null : new Date(cur.expiresAt).toISOString() },
+        });
+        return { ...cur, ...patch, version: cur.version + 1 };
+      });
+      if (result) return result;
+    }
+    throw conflict(`grant ${grantId} is changing too often to revoke; try again`);
+  }
+
+  /** Removes access on the target for a `revoking`/`revoke-failing` grant and records the outcome. */
+  async function performRevoke(g: GrantRecord): Promise<GrantRecord> {
+    if (inFlight.has(g.id)) return g;
+    inFlight.add(g.id);
+    try {
+      return await perTarget.run(g.target, () => revokeOnTarget(g));
+    } finally {
+      inFlight.delete(g.id);
+    }
+  }
+
+  async function revokeOnTarget(g0: GrantRecord): Promise<GrantRecord> {
+    // Re-read and extend the lease: another worker may have finished it meanwhile.
+    const g = await mustGet(g0.id);
+    if (g.status !== 'revoking' && g.status !== 'revoke-failing') return g;
+    const started = clock.now();
+    let outcome: { existed?: boolean; terminatedSessions: number; keptRoles?: string[] };
+    try {
+      const connector = connectors.get(g.target);
+      if (g.mode === 'ephemeral-account') {
+        const r = await connector.removeAccount({ account: g.account });
+        outcome = { existed: r.existed, terminatedSessions: r.terminatedSessions };
+      } else {
+        outcome = await accountLocks.run(`${g.target}\u0000${g.account}`, async () => {
+          // Overlap: a permission goes only when the last grant holding it ends.
+          const others = await store.listGrants({ target: g.target, account: g.account, statuses: ['provisioning', 'active'] });
+          const held = new Set(others.filter((o) => o.id !== g.id && o.mode === 'own-account').flatMap((o) => o.roles));
+          const toRevoke = g.roles.filter((r) => !held.has(r));
+          const kept = g.roles.filter((r) => held.has(r));
+          const r = await connector.revokeFromAccount({ account: g.account, grants: toRevoke, terminateSessions: g.terminateSessions && toRevoke.length > 0 });
+          return { terminatedSessions: r.terminatedSessions, keptRoles: kept };
+        });
+      }
+    } catch (err) {
+      return revokeFailed(g, err);
+    }
+    const now = clock.now();
+    const done = await store.transaction(async (tx) => {
+      const cur = await mustGet(g.id, tx);
+      if (cur.status !== 'revoking' && cur.status !== 'revoke-failing') return cur;
+      const patch = { status: 'revoked' as const, revokedAt: now, nextAttemptAt: null, lastError: null };
+      if (!(await tx.casGrant(cur.id, cur.version, patch))) return (await tx.getGrant(cur.id))!;
+      await tx.appendAudit({
+        at: now, actor: 'stint', action: 'grant.revoked', requestId: cur.requestId, grantId: cur.id, target: cur.target, subjectUser: cur.user,
+        details: {
+          reason: cur.revokeReason, account: cur.account, ...outcome,
+          attempts: cur.attempts + 1,
+          ...(cur.failingSince !== null ? { failingSince: new Date(cur.failingSince).toISOString(), lastError: cur.lastError } : {}),
+        },
+      });
+      return { ...cur, ...patch, version: cur.version + 1 };
+    });
+    if (done.status === 'revoked' && done.revokedAt === now) {
+      telemetry.count('grants_revoked', { target: g.target, reason: g.revokeReason ?? 'unknown' });
+      telemetry.observe('revoke_seconds', { target: g.target }, (now - started) / 1000);
+      if (g.revokeReason === 'expired' && g.expiresAt !== null) telemetry.observe('expiry_lag_seconds', { target: g.target }, Math.max(0, now - g.expiresAt) / 1000);
+      log.info({ grantId: g.id, target: g.target, account: g.account, reason: g.revokeReason }, 'grant revoked');
+      notifier.notify({ kind: 'grant.revoked', at: now, grantId: g.id, requestId: g.requestId, user: g.user, target: g.target, profile: g.profile, message: `${g.user}'s ${g.profile} was revoked (${g.revokeReason})` });
+    }
+    return done;
+  }
+
+  async function revokeFailed(g: GrantRecord, err: unknown): Promise<GrantRecord> {
+    const message = safeErrorText(err, [g.sealedSecret ? secretOf(g) : null]);
+    const now = clock.now();
+    const attempts = g.attempts + 1;
+    const next = now + backoffMs(attempts, settings.revokeRetryInitialMs, settings.revokeRetryMaxMs);
+    telemetry.count('revoke_failures', { target: g.target });
+    log.error({ grantId: g.id, target: g.target, account: g.account, attempts, nextAttemptAt: next, error: message }, 'revocation failed; will retry');
+    const updated = await store.transaction(async (tx) => {
+      const cur = await mustGet(g.id, tx);
+      if (cur.status !== 'revoking' && cur.status !== 'revoke-failing') return cur;
+      const firstFailure = cur.status === 'revoking';
+      const patch = { status: 'revoke-failing' as const, attempts, lastError: message, nextAttemptAt: next, failingSince: cur.failingSince ?? now };
+      if (!(await tx.casGrant(cur.id, cur.version, patch))) return (await tx.getGrant(cur.id))!;
+      // The failing period starts and ends in the audit; retries in between only log.
+      if (firstFailure) {
+        await tx.appendAudit({
+          at: now, actor: 'stint', action: 'grant.revoke-failing', requestId: cur.requestId, grantId: cur.id, target: cur.target, subjectUser: cur.user,
+          details: { reason: cur.revokeReason, account: cur.account, error: message },
+        });
+      }
+      return { ...cur, ...patch, version: cur.version + 1, firstFailure };
+    });
+    if ('firstFailure' in updated && updated.firstFailure) {
+      notifier.notify({ kind: 'grant.revoke-failing', at: now, grantId: g.id, requestId: g.requestId, user: g.user, target: g.target, profile: g.profile, message: `revocation of ${g.user}'s ${g.profile} on ${g.target} is failing: ${message}` });
+    }
+    deps.onScheduleChange?.();
+    return updated;
+  }
+
+  /** Extends an active grant; never past its maximum counted from activation. */
+  async function extend(input: { grantId: string; actor: UserDef; byMs: number }): Promise<GrantRecord> {
+    if (!Number.isSafeInteger(input.byMs) || input.byMs <= 0) throw invalid('extension must be a positive amount of time');
+    const g = await mustGet(input.grantId);
+    if (g.user !== input.actor.name && !input.actor.admin) throw forbidden(`grant ${g.id} belongs to ${g.user}`);
+    if (g.status !== 'active' || g.activatedAt === null || g.expiresAt === null) throw conflict(`grant ${g.id} is ${g.status}, not active; only active grants can be extended`);
+    const limit = g.activatedAt + g.maxDurationMs;
+    const newExpiry = g.expiresAt + input.byMs;
+    if (newExpiry > limit) {
+      const room = Math.max(0, limit - g.expiresAt);
+      throw invalid(
+        `extending by ${formatDuration(input.byMs)} would go past the maximum of ${formatDuration(g.maxDurationMs)} from activation (${new Date(limit).toISOString()}); ` +
+          (room >= 1000 ? `you can extend by at most ${formatDuration(room)}` : 'the grant is already at its maximum'),
+      );
+    }
+    if (g.mode === 'ephemeral-account') {
+      try {
+        await connectors.get(g.target).extendAccount({ account: g.account, expiresAt: new Date(newExpiry) });
+      } catch (err) {
+        const retryable = err instanceof TargetError ? err.retryable : true;
+        throw new StintError(retryable ? 'target_unavailable' : 'internal', `could not extend on target ${g.target}: ${safeErrorText(err, [secretOf(g)])}`);
+      }
+    }
+    const now = clock.now();
+    const updated = await store.transaction(async (tx) => {
+      const cur = await mustGet(g.id, tx);
+      if (cur.status !== 'active' || cur.expiresAt !== g.expiresAt) return null;
+      if (!(await tx.casGrant(cur.id, cur.version, { expiresAt: newExpiry }))) return null;
+      await tx.appendAudit({
+        at: now, actor: input.actor.name, action: 'grant.extended', requestId: cur.requestId, grantId: cur.id, target: cur.target, subjectUser: cur.user,
+        details: { by: formatDuration(input.byMs), previousExpiresAt: new Date(g.expiresAt!).toISOString(), expiresAt: new Date(newExpiry).toISOString() },
+      });
+      return { ...cur, expiresAt: newExpiry, version: cur.version + 1 };
+    });
+    // Lost a race with expiry or revoke: the store wins, and the revoke path removes the account.
+    if (!updated) throw conflict(`grant ${g.id} changed while extending (it expired or was revoked); it was not extended`);
+    return updated;
+  }
+
+  /** The credential of an active grant, for its owner only. Audited (without the secret). */
+  async function credentials(input: { grantId: string; actor: UserDef }): Promise<Credentials> {
+    const g = await mustGet(input.grantId);
+    if (g.user !== input.actor.name) throw forbidden(`only ${g.user} may see the credentials of grant ${g.id}`);
+    if (g.status !== 'active') throw conflict(`grant ${g.id} is ${g.status}; credentials exist only while it is active`);
+    const target = deps.catalog().targets.get(g.target);
+    const connector = connectors.get(g.target);
+    await store.appendAudit({
+      at: clock.now(), actor: input.actor.name, action: 'grant.credentials-viewed', requestId: g.requestId, grantId: g.id, target: g.target, subjectUser: g.user, details: { account: g.account },
+    });
+    return { target: g.target, kind: target?.kind ?? 'unknown', account: g.account, password: secretOf(g), connection: connector.connectionInfo() };
+  }
+
+  /**
+   * One pass of expiry and retry work: revokes active grants past expiry and
+   * retries revoking/revoke-failing ones that are due. Returns how many it handled.
+   */
+  async function processDue(limit = 500): Promise<number> {
+    const due = await store.listDueGrants(clock.now(), limit);
+    const work = due.filter((g) => !inFlight.has(g.id));
+    await Promise.all(
+      work.map(async (g) => {
+        try {
+          const cur = g.status === 'active' ? await markRevoking(g.id, 'expired', 'stint') : g;
+          if (cur.status === 'revoking' || cur.status === 'revoke-failing') await performRevoke(cur);
+        } catch (err) {
+          log.error({ grantId: g.id, error: safeErrorText(err) }, 'expiry work failed; will retry');
+        }
+      }),
+    );
+    return work.length;
+  }
+
+  /**
+   * After a restart: a grant left in `provisioning` was interrupted between
+   * intent and activation. It is rolled back (removed on the target, which is
+   * idempotent), never left half-made.
+   */
+  async function recoverInterrupted(): Promise<number> {
+    const stuck = await store.listGrants({ statuses: ['provisioning'] });
+    let n = 0;
+    for (const g of stuck) {
+      if (inFlight.has(g.id)) continue;
+      const cur = await markRevoking(g.id, 'provisioning-interrupted', 'stint');
+      if (cur.status === 'revoking') {
+        await performRevoke(cur);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  return { newGrant, provision, revoke, extend, credentials, processDue, recoverInterrupted, get: mustGet };
+}
+
+export type GrantService = ReturnType<typeof createGrantService>;

@@ -1,0 +1,270 @@
+// Requests: asking for a profile, and the approval workflow around it.
+// Decisions are pure (core/policy); this service records them atomically with
+// their audit events and hands approved requests to the grant service.
+
+import { conflict, denied, forbidden, invalid, notFound, StintError } from '../errors.js';
+import { formatDuration } from '../duration.js';
+import { newRequestId } from '../ids.js';
+import { evaluateRequest, mayDecide, tallyApprovals } from '../policy/evaluate.js';
+import type { Clock, Logger, Notifier, RequestFilter, Store, StoreTx, Telemetry } from '../ports.js';
+import type { ApprovalRecord, Catalog, GrantRecord, RequestRecord, UserDef } from '../types.js';
+import type { GrantService } from '../grant/grant-service.js';
+
+export interface RequestSettings {
+  /** Default approval window when the policy sets none. */
+  pendingTimeoutMs: number;
+}
+
+export interface RequestServiceDeps {
+  store: Store;
+  catalog: () => Catalog;
+  grants: GrantService;
+  clock: Clock;
+  notifier: Notifier;
+  log: Logger;
+  telemetry: Telemetry;
+  settings: RequestSettings;
+}
+
+export interface CreateRequestInput {
+  actor: UserDef;
+  profile: string;
+  durationMs: number;
+  reason: string | null;
+  ticket: string | null;
+}
+
+export interface RequestOutcome {
+  request: RequestRecord;
+  grant: GrantRecord | null;
+}
+
+const maxCasRetries = 5;
+
+export function createRequestService(deps: RequestServiceDeps) {
+  const { store, grants, clock, notifier, log, telemetry } = deps;
+
+  async function mustGet(id: string, tx: Pick<StoreTx, 'getRequest'> = store): Promise<RequestRecord> {
+    const r = await tx.getRequest(id);
+    if (!r) throw notFound(`request ${id} not found`);
+    return r;
+  }
+
+  /** Inserts the grant intent and its audit event inside the approving transaction. */
+  async function approveInTx(tx: StoreTx, request: RequestRecord, requester: UserDef, now: number, actor: string): Promise<GrantRecord> {
+    const grant = grants.newGrant(request, requester, now);
+    await tx.insertGrant(grant);
+    await tx.appendAudit({
+      at: now, actor, action: 'grant.provisioning', requestId: request.id, grantId: grant.id, target: grant.target, subjectUser: grant.user,
+      details: { profile: grant.profile, mode: grant.mode, account: grant.account, roles: grant.roles, duration: formatDuration(grant.durationMs) },
+    });
+    return grant;
+  }
+
+  async function create(input: CreateRequestInput): Promise<RequestOutcome> {
+    const catalog = deps.catalog();
+    const profile = catalog.profiles.get(input.profile);
+    if (!profile) throw notFound(`profile ${JSON.stringify(input.profile)} does not exist`);
+    const target = catalog.targets.get(profile.target);
+    if (!target) throw notFound(`target ${profile.target} of profile ${profile.name} does not exist`);
+    const user = input.actor;
+    if (profile.mode === 'own-account' && !user.accounts[target.name]) {
+      throw invalid(`profile ${profile.name} adds permissions to your own account on ${target.name}, but ${user.name} has none there (users[].accounts.${target.name} in the config)`);
+    }
+    const reason = input.reason?.trim() || null;
+    const ticket = input.ticket?.trim() || null;
+    const decision = evaluateRequest({ policies: catalog.policies, user, profile, ask: { durationMs: input.durationMs, reason, ticket } });
+    if (decision.outcome === 'rejected') {
+      throw decision.code === 'denied' ? denied(decision.message) : invalid(decision.message);
+    }
+    const now = clock.now();
+    const auto = decision.approval.kind === 'auto';
+    const policyTimeout = decision.policy.pendingTimeoutMs;
+    const request: RequestRecord = {
+      id: newRequestId(),
+      user: user.name,
+      profile: profile.name,
+      target: target.name,
+      mode: profile.mode,
+      policy: decision.policy.name,
+      durationMs: input.durationMs,
+      maxDurationMs: decision.maxDurationMs,
+      reason,
+      ticket,
+      status: auto ? 'approved' : 'pending',
+      requiredApprovals: decision.approval.kind === 'auto' ? 0 : decision.approval.count,
+      approverUsers: decision.approval.kind === 'auto' ? [] : decision.approval.users,
+      approverGroups: decision.approval.kind === 'auto' ? [] : decision.approval.groups,
+      createdAt: now,
+      pendingExpiresAt: auto ? null : now + (policyTimeout ?? deps.settings.pendingTimeoutMs),
+      decidedAt: auto ? now : null,
+      decidedBy: auto ? 'policy' : null,
+      decisionComment: null,
+      grantId: null,
+      version: 1,
+    };
+    const grant = await store.transaction(async (tx) => {
+      await tx.insertRequest(request);
+      await tx.appendAudit({
+        at: now, actor: user.name, action: 'request.created', requestId: request.id, target: request.target, subjectUser: user.name,
+        details: { profile: request.profile, duration: formatDuration(request.durationMs), reason, ticket, policy: request.policy, approval: auto ? 'auto' : `${request.requiredApprovals} of ${[...request.approverUsers, ...request.approverGroups.map((g) => `group:${g}`)].join(', ')}` },
+      });
+      if (!auto) return null;
+      await tx.appendAudit({ at: now, actor: 'policy', action: 'request.approved', requestId: request.id, target: request.target, subjectUser: user.name, details: { policy: request.policy, automatic: true } });
+      const g = await approveInTx(tx, request, user, now, 'policy');
+      await tx.casRequest(request.id, request.version, { grantId: g.id });
+      request.grantId = g.id;
+      request.version++;
+      return g;
+    });
+    telemetry.count('requests_created', { profile: profile.name, approval: auto ? 'auto' : 'approvers' });
+    log.info({ requestId: request.id, user: user.name, profile: profile.name, status: request.status }, 'request created');
+    if (!grant) {
+      notifier.notify({ kind: 'request.pending', at: now, requestId: request.id, user: user.name, target: target.name, profile: profile.name, message: `${user.name} requests ${profile.name} for ${formatDuration(request.durationMs)}${reason ? `: ${reason}` : ''}` });
+      return { request, grant: null };
+    }
+    return { request, grant: await grants.provision(grant.id) };
+  }
+
+  type Decision = 'approve' | 'deny';
+
+  async function decide(input: { actor: UserDef; requestId: string; decision: Decision; comment: string | null }): Promise<RequestOutcome> {
+    const comment = input.comment?.trim() || null;
+    if (input.decision === 'deny' && !comment) throw invalid('a comment is required to deny a request');
+    const requester = async (r: RequestRecord): Promise<UserDef> => {
+      const u = deps.catalog().users.get(r.user);
+      if (!u) throw conflict(`requester ${r.user} is no longer defined; the request cannot be approved`);
+      return u;
+    };
+    for (let attempt = 0; attempt < maxCasRetries; attempt++) {
+      const now = clock.now();
+      const result = await store.transaction(async (tx) => {
+        const r = await mustGet(input.requestId, tx);
+        // The requester never decides their own request, on any path, admin or not.
+        const may = mayDecide(r, input.actor);
+        if (!may.ok) throw forbidden(may.message);
+        if (r.status !== 'pending') throw conflict(`request ${r.id} is already ${r.status}`);
+        const existing = await tx.listApprovals(r.id);
+        if (existing.some((a) => a.approver === input.actor.name)) throw conflict(`${input.actor.name} already decided on request ${r.id}`);
+        const approval: ApprovalRecord = { requestId: r.id, approver: input.actor.name, decision: input.decision, comment, at: now };
+        await tx.insertApproval(approval);
+        await tx.appendAudit({
+          at: now, actor: input.actor.name, action: input.decision === 'approve' ? 'request.approval' : 'request.denial', requestId: r.id, target: r.target, subjectUser: r.user,
+          details: { comment },
+        });
+        const state = tallyApprovals(r, [...existing, approval]);
+        if (state === 'pending') {
+          if (!(await tx.casRequest(r.id, r.version, {}))) throw new LostRace();
+          return { request: { ...r, version: r.version + 1 }, grant: null };
+        }
+        if (state === 'denied') {
+          const patch = { status: 'denied' as const, decidedAt: now, decidedBy: input.actor.name, decisionComment: comment };
+          if (!(await tx.casRequest(r.id, r.version, patch))) throw new LostRace();
+          await tx.appendAudit({ at: now, actor: input.actor.name, action: 'request.denied', requestId: r.id, target: r.target, subjectUser: r.user, details: { comment } });
+          return { request: { ...r, ...patch, version: r.version + 1 }, grant: null };
+        }
+        const grant = await approveInTx(tx, r, await requester(r), now, input.actor.name);
+        const patch = { status: 'approved' as const, decidedAt: now, decidedBy: input.actor.name, decisionComment: comment, grantId: grant.id };
+        // Compare-and-swap: a deny or cancel that committed first wins, and this whole transaction rolls back.
+        if (!(await tx.casRequest(r.id, r.version, patch))) throw new LostRace();
+        await tx.appendAudit({ at: now, actor: input.actor.name, action: 'request.approved', requestId: r.id, target: r.target, subjectUser: r.user, details: { approvals: [...existing, approval].filter((a) => a.decision === 'approve').map((a) => a.approver) } });
+        return { request: { ...r, ...patch, version: r.version + 1 }, grant };
+      }).catch((err: unknown) => {
+        if (err instanceof LostRace) return null;
+        throw err;
+      });
+      if (!result) continue;
+      telemetry.count('requests_decided', { decision: result.request.status });
+      log.info({ requestId: result.request.id, actor: input.actor.name, decision: input.decision, status: result.request.status }, 'request decision');
+      if (result.request.status !== 'pending') {
+        notifier.notify({ kind: 'request.decided', at: now, requestId: result.request.id, user: result.request.user, target: result.request.target, profile: result.request.profile, message: `request ${result.request.id} for ${result.request.profile} was ${result.request.status} by ${input.actor.name}` });
+      }
+      if (result.grant) return { request: result.request, grant: await grants.provision(result.grant.id) };
+      return result;
+    }
+    throw conflict(`request ${input.requestId} is being decided concurrently; try again`);
+  }
+
+  async function cancel(input: { actor: UserDef; requestId: string }): Promise<RequestRecord> {
+    for (let attempt = 0; attempt < maxCasRetries; attempt++) {
+      const now = clock.now();
+      const r = await mustGet(input.requestId);
+      if (r.user !== input.actor.name && !input.actor.admin) throw forbidden(`request ${r.id} belongs to ${r.user}; only they or an admin may cancel it`);
+      if (r.status !== 'pending') throw conflict(`request ${r.id} is already ${r.status}; only pending requests can be cancelled${r.grantId ? ` (revoke grant ${r.grantId} instead)` : ''}`);
+      const patch = { status: 'cancelled' as const, decidedAt: now, decidedBy: input.actor.name };
+      const done = await store.transaction(async (tx) => {
+        if (!(await tx.casRequest(r.id, r.version, patch))) return false;
+        await tx.appendAudit({ at: now, actor: input.actor.name, action: 'request.cancelled', requestId: r.id, target: r.target, subjectUser: r.user, details: {} });
+        return true;
+      });
+      if (done) return { ...r, ...patch, version: r.version + 1 };
+    }
+    throw conflict(`request ${input.requestId} is changing concurrently; try again`);
+  }
+
+  /** Pending requests whose approval window passed become `expired-unapproved`, history kept. */
+  async function expireStale(limit = 500): Promise<number> {
+    const now = clock.now();
+    const stale = await store.listStalePendingRequests(now, limit);
+    let n = 0;
+    for (const r of stale) {
+      const ok = await store.transaction(async (tx) => {
+        const patch = { status: 'expired-unapproved' as const, decidedAt: now, decidedBy: 'stint' };
+        if (!(await tx.casRequest(r.id, r.version, patch))) return false;
+        await tx.appendAudit({ at: now, actor: 'stint', action: 'request.expired-unapproved', requestId: r.id, target: r.target, subjectUser: r.user, details: { waitedMs: now - r.createdAt } });
+        return true;
+      });
+      if (ok) {
+        n++;
+        notifier.notify({ kind: 'request.decided', at: now, requestId: r.id, user: r.user, target: r.target, profile: r.profile, message: `request ${r.id} for ${r.profile} expired without approval` });
+      }
+    }
+    return n;
+  }
+
+  /** Who may see a request: its requester, its possible approvers, admins. */
+  function mayView(r: RequestRecord, actor: UserDef): boolean {
+    return r.user === actor.name || actor.admin || r.approverUsers.includes(actor.name) || r.approverGroups.some((g) => actor.groups.includes(g));
+  }
+
+  async function get(input: { actor: UserDef; requestId: string }): Promise<{ request: RequestRecord; approvals: ApprovalRecord[] }> {
+    const r = await mustGet(input.requestId);
+    if (!mayView(r, input.actor)) throw notFound(`request ${input.requestId} not found`);
+    return { request: r, approvals: await store.listApprovals(r.id) };
+  }
+
+  /**
+   * `scope`: mine (default), approvable (pending ones the actor may decide), all (admin).
+   */
+  async function list(input: { actor: UserDef; scope: 'mine' | 'approvable' | 'all'; statuses?: RequestFilter['statuses']; limit?: number }): Promise<RequestRecord[]> {
+    const limit = input.limit ?? 200;
+    if (input.scope === 'all') {
+      if (!input.actor.admin) throw forbidden('only admins may list every request');
+      return store.listRequests({ statuses: input.statuses, limit });
+    }
+    if (input.scope === 'approvable') {
+      const pending = await store.listRequests({ statuses: ['pending'], limit: 5000 });
+      return pending.filter((r) => mayDecide(r, input.actor).ok).slice(0, limit);
+    }
+    return store.listRequests({ user: input.actor.name, statuses: input.statuses, limit });
+  }
+
+  return {
+    create,
+    approve: (i: { actor: UserDef; requestId: string; comment: string | null }) => decide({ ...i, decision: 'approve' }),
+    deny: (i: { actor: UserDef; requestId: string; comment: string | null }) => decide({ ...i, decision: 'deny' }),
+    cancel,
+    expireStale,
+    get,
+    list,
+  };
+}
+
+/** Internal signal for a lost compare-and-swap inside a transaction. */
+class LostRace extends StintError {
+  constructor() {
+    super('conflict', 'lost a concurrent update');
+  }
+}
+
+export type RequestService = ReturnType<typeof createRequestService>;

@@ -1,0 +1,82 @@
+// API tokens: random bearer secrets, stored only as SHA-256 hashes. The
+// secret is shown once, to whoever created it.
+
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { forbidden, invalid, notFound } from '../errors.js';
+import { newTokenId } from '../ids.js';
+import type { Clock, Store } from '../ports.js';
+import type { Catalog, TokenRecord, UserDef } from '../types.js';
+
+/** The built-in principal that owns the initial admin token. */
+export const builtinAdmin: UserDef = { name: 'admin', groups: [], accounts: {}, admin: true };
+
+export const tokenPattern = /^stint_[A-Za-z0-9_-]{43}$/;
+
+export function hashToken(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+export function createTokenService(deps: { store: Store; catalog: () => Catalog; clock: Clock }) {
+  const { store, clock } = deps;
+
+  function resolveUser(name: string): UserDef | undefined {
+    const u = deps.catalog().users.get(name);
+    if (u) return u;
+    return name === builtinAdmin.name ? builtinAdmin : undefined;
+  }
+
+  async function create(input: { actor: UserDef; user: string; description?: string | null }): Promise<{ token: TokenRecord; secret: string }> {
+    if (!input.actor.admin) throw forbidden('only admins may create tokens');
+    if (!resolveUser(input.user)) throw notFound(`user ${JSON.stringify(input.user)} is not defined in the config`);
+    return issue(input.user, input.description ?? null, input.actor.name);
+  }
+
+  async function issue(user: string, description: string | null, actor: string): Promise<{ token: TokenRecord; secret: string }> {
+    const secret = `stint_${randomBytes(32).toString('base64url')}`;
+    const now = clock.now();
+    const token: TokenRecord = { id: newTokenId(), user, hash: hashToken(secret), description, createdAt: now, revokedAt: null };
+    await store.transaction(async (tx) => {
+      await tx.insertToken(token);
+      await tx.appendAudit({ at: now, actor, action: 'token.created', subjectUser: user, details: { tokenId: token.id, description } });
+    });
+    return { token, secret };
+  }
+
+  /** Resolves a bearer secret to its user; undefined for unknown, revoked or orphaned tokens. */
+  async function authenticate(secret: string): Promise<{ user: UserDef; token: TokenRecord } | undefined> {
+    if (!tokenPattern.test(secret)) return undefined;
+    const hash = hashToken(secret);
+    const token = await store.findTokenByHash(hash);
+    if (!token || token.revokedAt !== null) return undefined;
+    // Constant-time comparison of the hash we looked up, belt and braces.
+    if (!timingSafeEqual(Buffer.from(token.hash, 'hex'), Buffer.from(hash, 'hex'))) return undefined;
+    const user = resolveUser(token.user);
+    return user ? { user, token } : undefined;
+  }
+
+  async function revoke(input: { actor: UserDef; tokenId: string }): Promise<void> {
+    const all = await store.listTokens();
+    const t = all.find((x) => x.id === input.tokenId);
+    if (!t) throw notFound(`token ${input.tokenId} not found`);
+    if (t.user !== input.actor.name && !input.actor.admin) throw notFound(`token ${input.tokenId} not found`);
+    const now = clock.now();
+    await store.transaction(async (tx) => {
+      await tx.revokeToken(t.id, now);
+      await tx.appendAudit({ at: now, actor: input.actor.name, action: 'token.revoked', subjectUser: t.user, details: { tokenId: t.id } });
+    });
+  }
+
+  async function list(input: { actor: UserDef; user?: string }): Promise<TokenRecord[]> {
+    if (input.user && input.user !== input.actor.name && !input.actor.admin) throw forbidden('only admins may list other users\' tokens');
+    if (!input.user && input.actor.admin) return store.listTokens();
+    return store.listTokens(input.user ?? input.actor.name);
+  }
+
+  function validateName(name: string): void {
+    if (!/^[a-z][a-z0-9_.-]{0,62}$/i.test(name)) throw invalid(`${JSON.stringify(name.slice(0, 64))} is not a valid user name`);
+  }
+
+  return { create, issue, authenticate, revoke, list, resolveUser, validateName };
+}
+
+export type TokenService = ReturnType<typeof createTokenService>;

@@ -1,0 +1,50 @@
+// Prometheus metrics: counters and histograms reported by core through the
+// Telemetry port, plus gauges read from the store at scrape time.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { StoreTx, Telemetry, TelemetryCounter, TelemetryHistogram } from './core/ports.js';
+import type { GrantStatus } from './core/types.js';
+
+const counterHelp: Record<TelemetryCounter, [string, string[]]> = {
+  requests_created: ['Access requests created', ['profile', 'approval']],
+  requests_decided: ['Access request decisions', ['decision']],
+  grants_activated: ['Grants that became active', ['target', 'mode']],
+  grants_revoked: ['Grants revoked with the target confirming', ['target', 'reason']],
+  revoke_failures: ['Failed revocation attempts (each is retried)', ['target']],
+  provision_failures: ['Failed provisionings (rolled back)', ['target']],
+};
+const histogramHelp: Record<TelemetryHistogram, [string, string[]]> = {
+  provision_seconds: ['Time to create access on the target', ['target', 'mode']],
+  revoke_seconds: ['Time to remove access on the target', ['target']],
+  expiry_lag_seconds: ['Delay between a grant\'s expiry and its confirmed revocation', ['target']],
+};
+const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+export function createMetrics(deps: { store: Pick<StoreTx, 'countGrantsByStatus'> }) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'stint_process_' });
+  const counters = new Map<TelemetryCounter, Counter>();
+  for (const [name, [help, labelNames]] of Object.entries(counterHelp) as [TelemetryCounter, [string, string[]]][]) {
+    counters.set(name, new Counter({ name: `stint_${name}_total`, help, labelNames, registers: [registry] }));
+  }
+  const histograms = new Map<TelemetryHistogram, Histogram>();
+  for (const [name, [help, labelNames]] of Object.entries(histogramHelp) as [TelemetryHistogram, [string, string[]]][]) {
+    histograms.set(name, new Histogram({ name: `stint_${name}`, help, labelNames, buckets, registers: [registry] }));
+  }
+  const statuses: GrantStatus[] = ['provisioning', 'active', 'revoking', 'revoke-failing', 'revoked'];
+  new Gauge({
+    name: 'stint_grants',
+    help: 'Grants by status (revoke-failing above zero needs attention)',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      const counts = await deps.store.countGrantsByStatus();
+      for (const s of statuses) this.set({ status: s }, counts[s] ?? 0);
+    },
+  });
+  const telemetry: Telemetry = {
+    count: (name, labels, by = 1) => counters.get(name)?.inc(labels, by),
+    observe: (name, labels, seconds) => histograms.get(name)?.observe(labels, seconds),
+  };
+  return { registry, telemetry, contentType: registry.contentType, render: () => registry.metrics() };
+}

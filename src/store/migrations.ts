@@ -1,0 +1,185 @@
+// Versioned schema migrations, kept in code so the binary carries its schema.
+// Kysely's Migrator records applied versions (and takes an advisory lock on
+// PostgreSQL, so brokers starting together do not race). Statements also use
+// IF NOT EXISTS so a half-recorded run can be repeated safely.
+//
+// Never edit a released migration; add a new one with the next number.
+
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { genesisHash } from '../core/audit/chain.js';
+import { migrationLockTableName, migrationTableName, type AuditHeadTable } from './schema.js';
+
+// Migrations take Kysely<unknown>: they must not depend on today's Database
+// type, which describes the schema after the *last* migration.
+const initial: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('requests')
+      .ifNotExists()
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('user_name', 'text', (c) => c.notNull())
+      .addColumn('profile', 'text', (c) => c.notNull())
+      .addColumn('target', 'text', (c) => c.notNull())
+      .addColumn('mode', 'text', (c) => c.notNull())
+      .addColumn('policy', 'text', (c) => c.notNull())
+      .addColumn('duration_ms', 'bigint', (c) => c.notNull())
+      .addColumn('max_duration_ms', 'bigint', (c) => c.notNull())
+      .addColumn('reason', 'text')
+      .addColumn('ticket', 'text')
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('required_approvals', 'integer', (c) => c.notNull())
+      .addColumn('approver_users', 'text', (c) => c.notNull())
+      .addColumn('approver_groups', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('pending_expires_at', 'bigint')
+      .addColumn('decided_at', 'bigint')
+      .addColumn('decided_by', 'text')
+      .addColumn('decision_comment', 'text')
+      .addColumn('grant_id', 'text')
+      .addColumn('version', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('requests_status_pending_expires').ifNotExists().on('requests').columns(['status', 'pending_expires_at']).execute();
+    await db.schema.createIndex('requests_user').ifNotExists().on('requests').columns(['user_name', 'created_at']).execute();
+    await db.schema.createIndex('requests_created').ifNotExists().on('requests').column('created_at').execute();
+
+    // One row per approver per request: a second vote from the same person
+    // fails in the database even if a caller forgets to check.
+    await db.schema
+      .createTable('approvals')
+      .ifNotExists()
+      .addColumn('request_id', 'text', (c) => c.notNull().references('requests.id').onDelete('cascade'))
+      .addColumn('approver', 'text', (c) => c.notNull())
+      .addColumn('decision', 'text', (c) => c.notNull())
+      .addColumn('comment', 'text')
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('approvals_pk', ['request_id', 'approver'])
+      .execute();
+
+    await db.schema
+      .createTable('grants')
+      .ifNotExists()
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('request_id', 'text', (c) => c.notNull())
+      .addColumn('user_name', 'text', (c) => c.notNull())
+      .addColumn('profile', 'text', (c) => c.notNull())
+      .addColumn('target', 'text', (c) => c.notNull())
+      .addColumn('mode', 'text', (c) => c.notNull())
+      .addColumn('account', 'text', (c) => c.notNull())
+      .addColumn('roles', 'text', (c) => c.notNull())
+      .addColumn('duration_ms', 'bigint', (c) => c.notNull())
+      .addColumn('max_duration_ms', 'bigint', (c) => c.notNull())
+      .addColumn('terminate_sessions', 'integer', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('activated_at', 'bigint')
+      .addColumn('expires_at', 'bigint')
+      .addColumn('revoke_reason', 'text')
+      .addColumn('revoke_requested_by', 'text')
+      .addColumn('revoked_at', 'bigint')
+      .addColumn('last_error', 'text')
+      .addColumn('attempts', 'integer', (c) => c.notNull())
+      .addColumn('next_attempt_at', 'bigint')
+      .addColumn('failing_since', 'bigint')
+      .addColumn('sealed_secret', 'text')
+      .addColumn('version', 'integer', (c) => c.notNull())
+      .execute();
+    // The expiry loop, the retry loop, "my grants" and the overlap check of
+    // own-account revocation; each stays an index range at 100k grants.
+    await db.schema.createIndex('grants_status_expires').ifNotExists().on('grants').columns(['status', 'expires_at']).execute();
+    await db.schema.createIndex('grants_status_next_attempt').ifNotExists().on('grants').columns(['status', 'next_attempt_at']).execute();
+    await db.schema.createIndex('grants_user_status').ifNotExists().on('grants').columns(['user_name', 'status']).execute();
+    await db.schema.createIndex('grants_target_account_status').ifNotExists().on('grants').columns(['target', 'account', 'status']).execute();
+    await db.schema.createIndex('grants_created').ifNotExists().on('grants').column('created_at').execute();
+
+    await db.schema
+      .createTable('audit_events')
+      .ifNotExists()
+      .addColumn('seq', 'bigint', (c) => c.primaryKey())
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .addColumn('actor', 'text', (c) => c.notNull())
+      .addColumn('action', 'text', (c) => c.notNull())
+      .addColumn('request_id', 'text')
+      .addColumn('grant_id', 'text')
+      .addColumn('target', 'text')
+      .addColumn('subject_user', 'text')
+      .addColumn('details', 'text', (c) => c.notNull())
+      .addColumn('prev_hash', 'text', (c) => c.notNull())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('audit_events_at').ifNotExists().on('audit_events').column('at').execute();
+    // "What happened to this person" is the common audit question.
+    await db.schema.createIndex('audit_events_subject_seq').ifNotExists().on('audit_events').columns(['subject_user', 'seq']).execute();
+
+    await db.schema
+      .createTable('audit_head')
+      .ifNotExists()
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('seq', 'bigint', (c) => c.notNull())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .addCheckConstraint('audit_head_single_row', sql`id = 1`)
+      .execute();
+    // The row exists from the start: on PostgreSQL, FOR UPDATE on an empty
+    // table locks nothing, and two first appends would both get seq 1.
+    await db
+      .withTables<{ audit_head: AuditHeadTable }>()
+      .insertInto('audit_head')
+      .values({ id: 1, seq: 0, hash: genesisHash })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+
+    await db.schema
+      .createTable('tokens')
+      .ifNotExists()
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('user_name', 'text', (c) => c.notNull())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .addColumn('description', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('revoked_at', 'bigint')
+      .execute();
+    await db.schema.createIndex('tokens_hash').ifNotExists().unique().on('tokens').column('hash').execute();
+    await db.schema.createIndex('tokens_user').ifNotExists().on('tokens').column('user_name').execute();
+
+    await db.schema
+      .createTable('target_credentials')
+      .ifNotExists()
+      .addColumn('target', 'text', (c) => c.primaryKey())
+      .addColumn('sealed', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('meta')
+      .ifNotExists()
+      .addColumn('key', 'text', (c) => c.primaryKey())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .execute();
+  },
+};
+
+/** All migrations by version. Names sort in application order. */
+export const migrations: Readonly<Record<string, Migration>> = {
+  '0001_initial': initial,
+};
+
+const provider: MigrationProvider = { getMigrations: async () => ({ ...migrations }) };
+
+/**
+ * Brings the schema to the latest version; a no-op when it is already there.
+ * `schema` (PostgreSQL only) is where the bookkeeping tables live.
+ */
+export async function migrateToLatest(db: Kysely<unknown>, schema?: string): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableName,
+    migrationLockTableName,
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    const why = error instanceof Error ? error.message : String(error);
+    throw new Error(`store migration ${failed ?? ''} failed: ${why}`.replace('  ', ' '), { cause: error });
+  }
+}

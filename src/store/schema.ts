@@ -1,0 +1,131 @@
+// Kysely table types shared by the SQLite and PostgreSQL stores. Column types
+// are what both drivers hand back: timestamps are integer milliseconds (int8
+// in PostgreSQL, parsed to JS numbers by the pool), list-valued fields are JSON
+// text, booleans are 0/1 integers, so one set of row mappers serves both.
+//
+// The person's name is `user_name`, not `user`: `user` is reserved in
+// PostgreSQL, and an unquoted `select user from grants` silently returns the
+// session's role name to whoever runs ad-hoc SQL.
+
+export interface RequestsTable {
+  id: string;
+  user_name: string;
+  profile: string;
+  target: string;
+  mode: string;
+  policy: string;
+  duration_ms: number;
+  max_duration_ms: number;
+  reason: string | null;
+  ticket: string | null;
+  status: string;
+  required_approvals: number;
+  /** JSON array of user names. */
+  approver_users: string;
+  /** JSON array of group names. */
+  approver_groups: string;
+  created_at: number;
+  pending_expires_at: number | null;
+  decided_at: number | null;
+  decided_by: string | null;
+  decision_comment: string | null;
+  grant_id: string | null;
+  version: number;
+}
+
+export interface ApprovalsTable {
+  request_id: string;
+  approver: string;
+  decision: string;
+  comment: string | null;
+  at: number;
+}
+
+export interface GrantsTable {
+  id: string;
+  request_id: string;
+  user_name: string;
+  profile: string;
+  target: string;
+  mode: string;
+  account: string;
+  /** JSON array of target-native roles. */
+  roles: string;
+  duration_ms: number;
+  max_duration_ms: number;
+  /** 0 or 1. */
+  terminate_sessions: number;
+  status: string;
+  created_at: number;
+  activated_at: number | null;
+  expires_at: number | null;
+  revoke_reason: string | null;
+  revoke_requested_by: string | null;
+  revoked_at: number | null;
+  last_error: string | null;
+  attempts: number;
+  next_attempt_at: number | null;
+  failing_since: number | null;
+  sealed_secret: string | null;
+  version: number;
+}
+
+export interface AuditEventsTable {
+  seq: number;
+  at: number;
+  actor: string;
+  action: string;
+  request_id: string | null;
+  grant_id: string | null;
+  target: string | null;
+  subject_user: string | null;
+  /** JSON object, exactly the bytes that were hashed (after JSON normalisation). */
+  details: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/**
+ * Always exactly one row (id = 1). Appenders lock it to take turns, so two
+ * brokers can never both compute the same next seq. seq 0 means empty chain.
+ */
+export interface AuditHeadTable {
+  id: number;
+  seq: number;
+  hash: string;
+}
+
+export interface TokensTable {
+  id: string;
+  user_name: string;
+  hash: string;
+  description: string | null;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export interface TargetCredentialsTable {
+  target: string;
+  sealed: string;
+  updated_at: number;
+}
+
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+export interface Database {
+  requests: RequestsTable;
+  approvals: ApprovalsTable;
+  grants: GrantsTable;
+  audit_events: AuditEventsTable;
+  audit_head: AuditHeadTable;
+  tokens: TokensTable;
+  target_credentials: TargetCredentialsTable;
+  meta: MetaTable;
+}
+
+/** Names of the migration bookkeeping tables (prefixed so they never clash with another Kysely app's). */
+export const migrationTableName = 'stint_migration';
+export const migrationLockTableName = 'stint_migration_lock';
