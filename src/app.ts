@@ -78,7 +78,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   try {
     await checkMasterKey(store, vault, masterKey.source);
     for (const target of catalog.targets.values()) {
-      const secret = await adminSecretFor(target, store, vault, env, clock);
+      const secret = await adminSecretFor(target, store, vault, env, clock, log);
       connectorsByTarget.set(target.name, connectorFactories[target.kind]({ target: target.name, settings: target.settings, adminUser: target.adminUser, adminSecret: secret }));
     }
   } catch (err) {
@@ -151,7 +151,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
  * in the store so a restart without the env var still works. It is never
  * logged or returned.
  */
-async function adminSecretFor(target: TargetDef, store: Store, vault: ReturnType<typeof createVault>, env: NodeJS.ProcessEnv, clock: Clock): Promise<string> {
+async function adminSecretFor(target: TargetDef, store: Store, vault: ReturnType<typeof createVault>, env: NodeJS.ProcessEnv, clock: Clock, log: PinoLogger): Promise<string> {
   const context = `target:${target.name}`;
   try {
     const secret = await readAdminSecret(target, env);
@@ -159,7 +159,10 @@ async function adminSecretFor(target: TargetDef, store: Store, vault: ReturnType
     return secret;
   } catch (err) {
     const sealed = await store.getTargetCredential(target.name);
-    if (sealed) return vault.unseal(sealed, context);
+    if (sealed) {
+      log.warn({ target: target.name, problem: safeErrorText(err) }, 'admin secret source unusable; using the copy sealed in the store');
+      return vault.unseal(sealed, context);
+    }
     throw new Error(`target ${target.name}: ${safeErrorText(err)}`);
   }
 }

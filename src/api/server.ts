@@ -2,7 +2,7 @@
 // bearer-token auth, a body-size limit, and an OpenAPI document generated
 // from the route table.
 
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import type { Logger as PinoLogger } from 'pino';
 import { StintError, httpStatusOf, type ErrorCode } from '../core/errors.js';
@@ -28,7 +28,7 @@ export function allRoutes(deps: ApiDeps): RouteDef<any, any, any>[] {
 
 export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
+    ...(opts.logger ? { loggerInstance: opts.logger as FastifyBaseLogger } : { logger: false }),
     bodyLimit: bodyLimitBytes,
     genReqId: () => `r-${randomBytes(6).toString('hex')}`,
     disableRequestLogging: true,

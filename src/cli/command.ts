@@ -6,6 +6,8 @@ export interface CliIO {
   env: NodeJS.ProcessEnv;
   /** True when stdout is a terminal (colours, progress). */
   isTTY: boolean;
+  /** True when stderr is a terminal (live progress of long waits). */
+  stderrIsTTY?: boolean;
 }
 
 export interface Command {

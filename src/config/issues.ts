@@ -20,10 +20,15 @@ export function formatIssue(i: ConfigIssue): string {
   return `${where}: ${i.path ? `${i.path}: ` : ''}${i.message}`;
 }
 
+/** Lines in the message; a generated file can have thousands of problems, `.issues` keeps them all. */
+const maxMessageLines = 100;
+
 export class ConfigError extends Error {
   readonly issues: ConfigIssue[];
   constructor(issues: ConfigIssue[]) {
-    super(issues.map(formatIssue).join('\n'));
+    const lines = issues.slice(0, maxMessageLines).map(formatIssue);
+    if (issues.length > maxMessageLines) lines.push(`… and ${issues.length - maxMessageLines} more problems`);
+    super(lines.join('\n'));
     this.name = 'ConfigError';
     this.issues = issues;
   }
@@ -62,8 +67,8 @@ export function createLocator(doc: Document, lineCounter: LineCounter, file: str
         const pair = node.items.find((p) => keyText(p.key) === String(seg));
         if (!pair) break;
         if (atKey && i === path.length - 1) return rangeStart(pair.key) ?? offset;
-        // An empty value (`host:`) has no useful range; point at its key.
-        node = rangeStart(pair.value) !== undefined ? pair.value : pair.key;
+        // An empty value (`host:`) sits after the colon; its key is easier to find.
+        node = isEmptyScalar(pair.value) ? pair.key : pair.value;
       } else if (isSeq(node) && typeof seg === 'number') {
         const item = node.items[seg];
         if (item === undefined) break;
@@ -101,6 +106,13 @@ function rangeStart(node: unknown): number | undefined {
     if (r) return r[0];
   }
   return undefined;
+}
+
+function isEmptyScalar(node: unknown): boolean {
+  if (node === null || node === undefined) return true;
+  if (!isScalar(node) || node.value !== null) return false;
+  const r = node.range;
+  return !r || r[0] === r[1];
 }
 
 function keyText(key: unknown): string {

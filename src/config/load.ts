@@ -80,7 +80,8 @@ export function parseConfigText(text: string, fileName: string): LoadedConfig {
   try {
     raw = doc.toJS({ maxAliasCount });
   } catch (err) {
-    throw new ConfigError([locate.at(firstAliasOffset(doc), [], `too many alias (*name) expansions; at most ${maxAliasCount} are allowed (${(err as Error).message})`)]);
+    const message = `too many alias (*name) expansions; at most ${maxAliasCount} are allowed (${(err as Error).message})`;
+    throw new ConfigError([locate.at(firstAliasOffset(doc), [], message)]);
   }
   if (raw === null || raw === undefined) {
     throw new ConfigError([locate.at(0, [], 'the file is empty; expected a mapping with targets, profiles, policies and users')]);
@@ -100,7 +101,12 @@ export function parseConfigText(text: string, fileName: string): LoadedConfig {
 }
 
 function yamlMessage(code: string, message: string, text: string, pos: [number, number]): string {
-  if (code === 'DUPLICATE_KEY') return `duplicate key ${quoteValue(text.slice(pos[0], pos[1]))}`;
+  if (code === 'DUPLICATE_KEY') {
+    // The error range covers only the key's first character; take the whole (possibly quoted) key.
+    const key = /^(?:"(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^:,{}[\]\n]+)/.exec(text.slice(pos[0]))?.[0].trim();
+    return key ? `duplicate key ${quoteValue(key.replace(/^(["'])(.*)\1$/s, '$2'))}` : 'duplicate key';
+  }
+  if (code === 'MULTIPLE_DOCS') return 'the file holds more than one YAML document (---); put all settings in one';
   // yaml sometimes appends its own position and a source excerpt; ours is in front already.
   return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
 }

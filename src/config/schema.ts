@@ -27,7 +27,10 @@ export function quoteValue(value: string, max = 40): string {
   const cut = chars.length > max ? chars.slice(0, max).join('') : value;
   const escaped = cut
     .replace(/["\\]/g, '\\$&')
-    .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu, (c) => {
+      const code = c.codePointAt(0)!;
+      return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
+    });
   return chars.length > max ? `"${escaped}…" (${chars.length} characters)` : `"${escaped}"`;
 }
 
@@ -66,7 +69,10 @@ function durationSchema(opts: { minMs?: number; maxMs?: number } = {}) {
     }
     const parsed = parseDuration(String(v));
     if (!parsed.ok) {
-      ctx.addIssue({ code: 'custom', message: parsed.error });
+      // parseDuration quotes the value as is; escape anything that is not plain printable ASCII.
+      const plain = /^[\x20-\x7e]*$/.test(String(v)) && !/["\\]/.test(String(v));
+      const message = plain ? parsed.error : `${quoteValue(String(v))} is not a duration; write it like 90s, 30m, 1h or 1h30m`;
+      ctx.addIssue({ code: 'custom', message });
       return z.NEVER;
     }
     if (opts.minMs !== undefined && parsed.ms < opts.minMs) {

@@ -53,9 +53,10 @@ const retryableDriverText = /timeout exceeded when trying to connect|Connection 
 
 const hints: Record<string, (ctx: ErrorContext) => string> = {
   '2BP01': (ctx) =>
-    `REASSIGN OWNED and DROP OWNED only act on the connected database ${JSON.stringify(ctx.database)}; ` +
-    'the role still owns objects or holds privileges in the database(s) named above. Run ' +
-    '`REASSIGN OWNED BY <role> TO <admin>; DROP OWNED BY <role>;` in each of them and retry',
+    'the role still owns objects or holds privileges listed above. REASSIGN OWNED and DROP OWNED only act on ' +
+    `the connected database ${JSON.stringify(ctx.database)}, and the admin can only revoke privileges granted by ` +
+    'itself or by roles whose privileges it has; remove the rest (in each database named) and retry' +
+    (ctx.operation === 'removeAccount' ? '. The account was already set NOLOGIN and its sessions ended' : ''),
   '42501': () => 'the admin credential lacks a privilege this needs (see src/connectors/postgres/README.md)',
   '28P01': () => 'the target refused the admin credential',
   '28000': () => 'the target refused the admin credential',

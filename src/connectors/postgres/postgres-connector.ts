@@ -247,6 +247,13 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
               }
             }
             for (const g of grants) await c.query(`GRANT ${ident(g)} TO ${who}`);
+            // The admin takes the privileges of every account it manages. On
+            // PostgreSQL 16+ a CREATEROLE admin otherwise holds only ADMIN
+            // OPTION, which is not enough to signal the account's backends, to
+            // REASSIGN/DROP OWNED it, or to revoke privileges it granted to
+            // another managed account when that one is removed. It gains
+            // nothing it could not grant itself already.
+            await c.query(`GRANT ${who} TO CURRENT_USER`);
           }),
         );
       });
@@ -278,10 +285,8 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
           // Committed on its own, first: even if a later step fails, no new
           // session can start with this account.
           await c.query(`ALTER ROLE ${who} NOLOGIN`);
-          // On PostgreSQL 16+ a CREATEROLE admin holds only ADMIN OPTION on
-          // roles it created, which is not enough to signal their backends or
-          // to REASSIGN/DROP OWNED; membership in the role is. It goes away
-          // with DROP ROLE.
+          // Normally already granted by createAccount (see there); repeated for
+          // accounts created before or by another broker. Goes away with DROP ROLE.
           await c.query(`GRANT ${who} TO CURRENT_USER`);
           const terminatedSessions = await terminateSessions(c, req.account, await serverVersion(c));
           // REASSIGN OWNED and DROP OWNED act on the connected database only

@@ -98,7 +98,7 @@ const arbPolicy = fc.record({
   name: fc.string({ minLength: 1, maxLength: 6, unit: fc.constantFrom('a', 'b', 'c', 'd', '1') }),
   effect: fc.constantFrom<'allow' | 'deny'>('allow', 'allow', 'allow', 'deny'),
   subjects: fc.record({ users: fc.subarray(names), groups: fc.subarray(groups) }),
-  profiles: fc.oneof(fc.subarray(profiles, { minLength: 1 }), fc.constant(['pg-*']), fc.constant(['*'])),
+  profiles: fc.oneof(fc.subarray(profiles, { minLength: 1 }), fc.constant<string[]>(['pg-*']), fc.constant<string[]>(['*'])),
   maxDurationMs: fc.option(fc.integer({ min: 1, max: 240 }).map((m) => m * min), { nil: null }),
   requireReason: fc.boolean(),
   requireTicket: fc.boolean(),
@@ -110,15 +110,15 @@ const arbPolicy = fc.record({
 });
 // Unique names keep the total order total, as the config loader guarantees.
 const arbPolicies = fc.uniqueArray(arbPolicy, { selector: (p) => p.name, maxLength: 6 });
-const arbUser = fc.record({ name: fc.constantFrom(...names), groups: fc.subarray(groups), accounts: fc.constant({}), admin: fc.boolean() });
+const arbUser = fc.record({ name: fc.constantFrom(...names), groups: fc.subarray(groups), accounts: fc.constant<Record<string, string>>({}), admin: fc.boolean() });
 const arbProfile = fc.record({
   name: fc.constantFrom(...profiles),
   target: fc.constant('t'),
   mode: fc.constantFrom<'ephemeral-account' | 'own-account'>('ephemeral-account', 'own-account'),
-  grants: fc.constant(['r']),
+  grants: fc.constant<string[]>(['r']),
   maxDurationMs: fc.integer({ min: 1, max: 480 }).map((m) => m * min),
   terminateSessionsOnRevoke: fc.boolean(),
-  description: fc.constant(''),
+  description: fc.constant<string>(''),
 });
 const arbAsk = fc.record({
   durationMs: fc.integer({ min: 1, max: 600 }).map((m) => m * min),

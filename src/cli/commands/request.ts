@@ -1,0 +1,144 @@
+import type { ApprovalView, GrantView, Outcome, RequestView } from '../api-types.js';
+import { parseDuration } from '../../core/duration.js';
+import { durationFlag } from '../args.js';
+import { CliError, usageError } from '../cli-error.js';
+import { exitCodes } from '../exit-codes.js';
+import { formatSpan } from '../output.js';
+import { grantBlock, grantHints, requestSummary } from '../render.js';
+import { defineCommand, seg, type CommandContext } from '../run.js';
+
+const defaultPollMs = 2000;
+
+export const requestCommand = defineCommand({
+  name: 'request',
+  summary: 'Ask for a profile for a bounded time',
+  usage: `Usage: stint request PROFILE --for DURATION [--reason TEXT] [--ticket ID] [--wait [--timeout DURATION]]
+
+Asks for PROFILE for DURATION. If policy approves it automatically, the grant
+is delivered at once and printed; otherwise the request waits for approvers.
+The grant's clock starts when it becomes active, not when you ask.
+
+Options:
+  --for DURATION       how long you need it: 90s, 30m, 1h, 1h30m (required)
+  --reason TEXT        why you need it (some policies require one)
+  --ticket ID          change/incident ticket (some policies require one)
+  --wait               wait until the request is decided and the grant active
+  --timeout DURATION   with --wait: give up after this long (default 10m);
+                       the request stays open
+Environment:
+  STINT_POLL_INTERVAL  with --wait: how often to ask the server (default 2s)
+
+Exit codes: 0 created (or, with --wait, approved and active); 4 denied,
+cancelled or expired unapproved; 9 --timeout reached while still pending;
+7 approved but the grant could not be delivered.
+
+Examples:
+  stint request pg-read --for 30m --reason "debug INC-42" --ticket INC-42
+  stint request pg-admin --for 1h --reason "migration" --wait --timeout 30m`,
+  parse: {
+    positionals: ['PROFILE'],
+    options: { for: { type: 'string' }, reason: { type: 'string' }, ticket: { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' } },
+  },
+  async run(ctx) {
+    const { args, out, now } = ctx;
+    const profile = args.positionals[0]!;
+    const forText = args.string('for');
+    if (forText === undefined) throw usageError('--for is required: how long you need the access, e.g. --for 30m');
+    const duration = durationFlag('for', forText);
+    const wait = args.boolean('wait');
+    const timeoutText = args.string('timeout');
+    if (timeoutText !== undefined && !wait) throw usageError('--timeout only applies with --wait');
+    const timeoutMs = timeoutText === undefined ? 10 * 60_000 : durationFlag('timeout', timeoutText).ms;
+    const pollText = ctx.io.env.STINT_POLL_INTERVAL;
+    const pollMs = pollText ? envDuration('STINT_POLL_INTERVAL', pollText) : defaultPollMs;
+    const reason = args.string('reason');
+    const ticket = args.string('ticket');
+
+    const created = await ctx.client().post<Outcome>('/v1/requests', {
+      profile, duration: duration.text, ...(reason !== undefined ? { reason } : {}), ...(ticket !== undefined ? { ticket } : {}),
+    });
+    if (!wait) {
+      if (out.json) out.document(created);
+      else printOutcome(ctx, created);
+      return 0;
+    }
+    const final = await waitForOutcome(ctx, created, now() + timeoutMs, pollMs);
+    if (out.json) out.document({ request: final.request, grant: final.grant });
+    else printOutcome(ctx, final);
+    return final.exitCode;
+  },
+});
+
+function printOutcome({ out, now }: CommandContext, o: Outcome): void {
+  out.line(requestSummary(out, o.request, now()));
+  if (o.grant) {
+    out.line();
+    out.line(grantBlock(out, o.grant, now()));
+    if (o.grant.status === 'active') {
+      out.line();
+      out.line(grantHints(o.grant));
+    }
+  } else if (o.request.status === 'pending') {
+    out.line(`approvers see it with: stint requests --approvable   ·   withdraw it with: stint cancel ${o.request.id}`);
+  }
+}
+
+/**
+ * Polls the request until it is decided, then the grant until it is no
+ * longer provisioning. Progress goes to stderr, only on a terminal.
+ */
+async function waitForOutcome(ctx: CommandContext, start: Outcome, deadline: number, pollMs: number): Promise<Outcome & { exitCode: number }> {
+  const { io, out, now } = ctx;
+  const api = ctx.client();
+  const live = io.stderrIsTTY === true;
+  const progress = (text: string) => { if (live) io.stderr(`\r\x1b[2K${text}`); };
+  const done = () => { if (live) io.stderr('\r\x1b[2K'); };
+  const began = now();
+  let request: RequestView = start.request;
+  let grant: GrantView | null = start.grant;
+  let approvals: ApprovalView[] = [];
+  try {
+    while (request.status === 'pending') {
+      const approved = approvals.filter((a) => a.decision === 'approve').length;
+      progress(`waiting for approval of ${request.id}: ${approved}/${request.requiredApprovals} approvals, ${formatSpan(now() - began)} so far (Ctrl-C stops waiting; the request stays open)`);
+      if (now() >= deadline) {
+        done();
+        throw new CliError('wait_timeout', `${request.id} is still pending after ${formatSpan(now() - began)}; it stays open (see stint requests, withdraw with stint cancel ${request.id})`);
+      }
+      await sleep(Math.min(pollMs, Math.max(0, deadline - now())));
+      const r = await api.get<{ request: RequestView; approvals: ApprovalView[] }>(`/v1/requests/${seg(request.id)}`);
+      request = r.request;
+      approvals = r.approvals;
+    }
+    if (request.status === 'approved' && request.grantId && (grant === null || grant.id !== request.grantId || grant.status === 'provisioning')) {
+      grant = (await api.get<{ grant: GrantView }>(`/v1/grants/${seg(request.grantId)}`)).grant;
+      while (grant.status === 'provisioning') {
+        if (now() >= deadline) {
+          done();
+          throw new CliError('wait_timeout', `${request.id} is approved but grant ${grant.id} is still being provisioned after ${formatSpan(now() - began)} (see stint grants)`);
+        }
+        progress(`approved; delivering grant ${grant.id} on ${grant.target}…`);
+        await sleep(Math.min(pollMs, Math.max(0, deadline - now())));
+        grant = (await api.get<{ grant: GrantView }>(`/v1/grants/${seg(grant.id)}`)).grant;
+      }
+    }
+  } finally {
+    done();
+  }
+  let exitCode: number = exitCodes.ok;
+  if (request.status !== 'approved') {
+    exitCode = exitCodes.denied;
+  } else if (!grant || grant.status !== 'active') {
+    exitCode = exitCodes.unavailable;
+    out.note(`stint: ${request.id} was approved but its grant is ${grant ? `${grant.status}${grant.lastError ? ` (${grant.lastError})` : ''}` : 'missing'}; access was not delivered`);
+  }
+  return { request, grant, exitCode };
+}
+
+function envDuration(name: string, text: string): number {
+  const r = parseDuration(text);
+  if (!r.ok) throw usageError(`${name}: ${r.error}`);
+  return r.ms;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

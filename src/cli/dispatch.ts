@@ -1,0 +1,140 @@
+// `stint <command> [args]`: finds the command, answers help and version, and
+// turns unknown commands into exit 2 with a suggestion. Options given before
+// the command (`stint --json grants`) are moved after it.
+
+import { readFileSync } from 'node:fs';
+import { closest, commonHelp, wantsJson } from './args.js';
+import { usageError } from './cli-error.js';
+import type { CliIO, Command } from './command.js';
+import { approveCommand } from './commands/approve.js';
+import { auditCommand } from './commands/audit.js';
+import { cancelCommand } from './commands/cancel.js';
+import { connectCommand } from './commands/connect.js';
+import { credsCommand } from './commands/creds.js';
+import { demoCommand } from './commands/demo.js';
+import { denyCommand } from './commands/deny.js';
+import { extendCommand } from './commands/extend.js';
+import { grantsCommand } from './commands/grants.js';
+import { profilesCommand } from './commands/profiles.js';
+import { requestCommand } from './commands/request.js';
+import { requestsCommand } from './commands/requests.js';
+import { revokeCommand } from './commands/revoke.js';
+import { serverCommand } from './commands/server.js';
+import { tokensCommand } from './commands/tokens.js';
+import { whoamiCommand } from './commands/whoami.js';
+import { exitCodeTable, exitCodes } from './exit-codes.js';
+import { reportError } from './output.js';
+
+export const commandGroups: ReadonlyArray<{ title: string; commands: Command[] }> = [
+  { title: 'Ask for access', commands: [profilesCommand, requestCommand, requestsCommand, cancelCommand] },
+  { title: 'Use it and end it', commands: [grantsCommand, credsCommand, connectCommand, extendCommand, revokeCommand] },
+  { title: 'Approve', commands: [approveCommand, denyCommand] },
+  { title: 'Administer and audit', commands: [auditCommand, tokensCommand, whoamiCommand] },
+  { title: 'Run a broker', commands: [serverCommand, demoCommand] },
+];
+
+export const commands: ReadonlyMap<string, Command> = new Map(commandGroups.flatMap((g) => g.commands).map((c) => [c.name, c]));
+
+/** Leading global options that take a value, so `stint --server URL grants` finds the command. */
+const leadingWithValue = new Set(['--server', '--token', '--token-file']);
+const leadingSwitches = new Set(['--json']);
+
+export async function runCli(argv: string[], io: CliIO): Promise<number> {
+  const json = wantsJson(argv);
+  try {
+    const leading: string[] = [];
+    let i = 0;
+    for (; i < argv.length; i++) {
+      const a = argv[i]!;
+      if (!a.startsWith('-') || a === '--') break;
+      if (a === '-h' || a === '--help') return help(io, argv.slice(i + 1).find((x) => !x.startsWith('-')));
+      if (a === '--version' || a === '-V') {
+        io.stdout(`stint ${version()}\n`);
+        return 0;
+      }
+      const name = a.replace(/=.*$/, '');
+      if (leadingSwitches.has(a)) leading.push(a);
+      else if (leadingWithValue.has(name)) {
+        if (a.includes('=')) leading.push(a);
+        else {
+          if (i + 1 >= argv.length) throw usageError(`${a} needs a value`);
+          leading.push(a, argv[++i]!);
+        }
+      } else throw usageError(`unknown option ${name} before the command; see stint --help`);
+    }
+    const name = argv[i];
+    const rest = argv.slice(i + 1);
+    if (name === undefined) {
+      if (leading.length) throw usageError('missing command; see stint --help');
+      io.stdout(generalHelp());
+      return exitCodes.usage;
+    }
+    if (name === 'help') return help(io, rest[0]);
+    if (name === 'version') {
+      io.stdout(`stint ${version()}\n`);
+      return 0;
+    }
+    const command = commands.get(name);
+    if (!command) {
+      const hint = closest(name, [...commands.keys()]);
+      throw usageError(`unknown command ${JSON.stringify(name)}${hint ? `; did you mean ${hint}?` : ''} (see stint --help)`);
+    }
+    return await command.run([...rest, ...leading], io);
+  } catch (err) {
+    return reportError(io, json, err);
+  }
+}
+
+function help(io: CliIO, topic: string | undefined): number {
+  if (topic === undefined) {
+    io.stdout(generalHelp());
+    return 0;
+  }
+  if (topic === 'exit-codes') {
+    io.stdout(exitCodesHelp());
+    return 0;
+  }
+  const command = commands.get(topic);
+  if (!command) {
+    const hint = closest(topic, [...commands.keys(), 'exit-codes']);
+    throw usageError(`no help for ${JSON.stringify(topic)}${hint ? `; did you mean ${hint}?` : ''} (see stint --help)`);
+  }
+  io.stdout(command.usage.endsWith('\n') ? command.usage : `${command.usage}\n`);
+  return 0;
+}
+
+export function generalHelp(): string {
+  const width = Math.max(...[...commands.keys()].map((n) => n.length));
+  const groups = commandGroups
+    .map((g) => `${g.title}:\n${g.commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}`)
+    .join('\n\n');
+  return `stint: just-in-time access, no standing privileges
+
+Usage: stint COMMAND [ARGS] [OPTIONS]
+
+${groups}
+
+${commonHelp}
+
+Environment:
+  STINT_SERVER       server URL (default http://127.0.0.1:8080)
+  STINT_TOKEN        API token; STINT_TOKEN_FILE reads it from a file
+  NO_COLOR           no colours even on a terminal
+
+Run "stint help COMMAND" for a command's options and examples,
+"stint help exit-codes" for the exit codes scripts can rely on.
+`;
+}
+
+export function exitCodesHelp(): string {
+  return `Exit codes of stint (the same with or without --json):\n\n${exitCodeTable.map((e) => `  ${String(e.code).padStart(2)}  ${e.meaning}`).join('\n')}\n`;
+}
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}

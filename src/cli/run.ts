@@ -1,0 +1,60 @@
+// The frame every command runs in: parse and validate flags (errors become
+// exit 2 before anything is sent), answer --help, build the output mode and
+// a lazily created API client, and turn any error into the right output and
+// exit code.
+
+import { commonHelp, parseCommandArgs, wantsJson, type ParseSpec, type ParsedArgs } from './args.js';
+import { createClient, resolveConfig, type ApiClient } from './client.js';
+import type { CliIO, Command } from './command.js';
+import { createOutput, reportError, type Output } from './output.js';
+
+export interface CommandContext {
+  args: ParsedArgs;
+  io: CliIO;
+  out: Output;
+  /** The API client; created on first use, so flag errors are reported before config errors. */
+  client(): ApiClient;
+  now(): number;
+}
+
+export interface CommandDef {
+  name: string;
+  summary: string;
+  /** Usage text without the common options, which are appended. */
+  usage: string;
+  parse?: Omit<ParseSpec, 'command'>;
+  run(ctx: CommandContext): Promise<number>;
+}
+
+export function defineCommand(def: CommandDef): Command {
+  const usage = `${def.usage.trimEnd()}\n\n${commonHelp}\n`;
+  return {
+    name: def.name,
+    summary: def.summary,
+    usage,
+    async run(argv, io) {
+      const json = wantsJson(argv);
+      try {
+        const args = parseCommandArgs(argv, { command: def.name, ...def.parse });
+        if (args.boolean('help')) {
+          io.stdout(usage);
+          return 0;
+        }
+        let client: ApiClient | undefined;
+        const ctx: CommandContext = {
+          args,
+          io,
+          out: createOutput(io, json),
+          client: () => (client ??= createClient(resolveConfig(args, io.env))),
+          now: () => Date.now(),
+        };
+        return await def.run(ctx);
+      } catch (err) {
+        return reportError(io, json, err);
+      }
+    },
+  };
+}
+
+/** Percent-encodes one path segment (ids are validated already; this is belt and braces). */
+export const seg = (s: string) => encodeURIComponent(s);

@@ -1,0 +1,273 @@
+// The PostgreSQL connector against a real server (PostgreSQL 17 in tests),
+// running as a least-privileged admin: the shared contract suite, then what is
+// specific to PostgreSQL (dependent objects, SCRAM, scrubbing, outages).
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { TargetError } from '../../core/errors.js';
+import { freePort } from '../../embedded/free-port.js';
+import { createTestDatabase } from '../../testing/postgres.js';
+import type { Connector } from '../contract.js';
+import { connectorContractSuite } from '../testing/contract-suite.js';
+import { createPgTestEnv, postgresHarness, testSecret, type PgTestEnv } from './postgres-test-env.js';
+
+const id = (s: string) => pg.escapeIdentifier(s);
+const inAnHour = () => new Date(Date.now() + 3600_000);
+
+connectorContractSuite({
+  name: 'postgres',
+  setup: async () => postgresHarness(await createPgTestEnv()),
+});
+
+async function rejectsTarget(p: Promise<unknown>): Promise<TargetError> {
+  const err = await p.then(
+    () => assert.fail('expected failure'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof TargetError, `expected TargetError, got ${String(err)}`);
+  return err;
+}
+
+describe('postgres connector specifics', () => {
+  let env: PgTestEnv;
+  let conn: Connector;
+  let n = 0;
+  const name = () => `stint_pg_${env.suffix}_${++n}`;
+
+  before(async () => {
+    env = await createPgTestEnv();
+    conn = env.newConnector();
+  });
+  after(async () => {
+    await env.teardown();
+  });
+
+  /** Creates an account that may create objects in public, logged in. */
+  async function creatorAccount() {
+    const account = name();
+    const secret = testSecret();
+    await conn.createAccount({ account, secret, grants: [env.roles.creator, env.roles.read], expiresAt: inAnHour() });
+    const client = await env.connect(account, secret);
+    return { account, secret, client };
+  }
+
+  async function ownerOf(relation: string): Promise<string | undefined> {
+    const r = await env.su.query<{ owner: string }>(
+      `SELECT pg_get_userbyid(c.relowner) AS owner FROM pg_class c WHERE c.oid = to_regclass($1)`,
+      [relation],
+    );
+    return r.rows[0]?.owner;
+  }
+
+  it('removes a role that owns a table, reassigning it to the admin, while that role holds a lock on it', async () => {
+    const { account, client } = await creatorAccount();
+    const table = `public.owned_${env.suffix}_${n}`;
+    await client.query(`CREATE TABLE ${table} (id int)`);
+    await client.query(`INSERT INTO ${table} VALUES (1)`);
+    // An open transaction holding a lock the REASSIGN needs: termination must clear it.
+    await client.query('BEGIN');
+    await client.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+    const res = await conn.removeAccount({ account });
+    assert.deepEqual(res, { existed: true, terminatedSessions: 1 });
+    assert.equal(await ownerOf(table), env.admin.user);
+    const rows = await env.su.query(`SELECT count(*)::int AS n FROM ${table}`);
+    assert.equal(rows.rows[0].n, 1, 'data kept');
+  });
+
+  it('removes a role that owns a sequence', async () => {
+    const { account, client } = await creatorAccount();
+    const seq = `public.seq_${env.suffix}_${n}`;
+    await client.query(`CREATE SEQUENCE ${seq}`);
+    await client.query(`SELECT nextval('${seq}')`);
+    await client.end();
+    assert.equal((await conn.removeAccount({ account })).existed, true);
+    assert.equal(await ownerOf(seq), env.admin.user);
+  });
+
+  it('removes a role that set default privileges', async () => {
+    const { account, client } = await creatorAccount();
+    await client.query(`ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO ${id(env.roles.read)}`);
+    await client.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE ON SEQUENCES TO ${id(env.roles.read)}`);
+    await client.end();
+    const oid = (await env.su.query<{ oid: number }>('SELECT oid FROM pg_roles WHERE rolname = $1', [account])).rows[0]!.oid;
+    const countAcl = async () =>
+      (await env.su.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_default_acl WHERE defaclrole = $1', [oid])).rows[0]!.n;
+    assert.equal(await countAcl(), 2);
+    assert.equal((await conn.removeAccount({ account })).existed, true);
+    assert.equal((await conn.describeAccount({ account })).exists, false);
+    assert.equal(await countAcl(), 0);
+  });
+
+  it('removes a role holding privileges it received from another account that Stint may revoke', async () => {
+    const { account: grantor, client } = await creatorAccount();
+    const table = `public.shared_${env.suffix}_${n}`;
+    await client.query(`CREATE TABLE ${table} (id int)`);
+    const { account: receiver } = await creatorAccount();
+    // Ephemeral role A grants on its table to ephemeral role B; removing B must revoke it.
+    await client.query(`GRANT SELECT, INSERT ON ${table} TO ${id(receiver)}`);
+    assert.equal((await conn.removeAccount({ account: receiver })).existed, true);
+    assert.equal((await conn.removeAccount({ account: grantor })).existed, true);
+  });
+
+  it('a privilege a DBA granted directly blocks DROP ROLE with a clear error; access is cut anyway', async () => {
+    const { account, secret, client } = await creatorAccount();
+    await client.end();
+    // Granted by the table owner (superuser): a CREATEROLE admin cannot revoke it.
+    await env.su.query(`GRANT SELECT ON public.secrets TO ${id(account)}`);
+    const err = await rejectsTarget(conn.removeAccount({ account }));
+    assert.equal(err.retryable, false);
+    assert.match(err.message, /privileges for table secrets.*\[2BP01\].*NOLOGIN/);
+    await assert.rejects(env.connect(account, secret));
+    await env.su.query(`REVOKE SELECT ON public.secrets FROM ${id(account)}`);
+    assert.equal((await conn.removeAccount({ account })).existed, true);
+  });
+
+  it('objects in another database stop DROP ROLE with a clear, non-retryable error; the role can no longer log in', async () => {
+    const other = await createTestDatabase('conn_other');
+    const su2 = new pg.Client({ connectionString: other.url });
+    await su2.connect();
+    try {
+      const { account, secret, client } = await creatorAccount();
+      await client.end();
+      await su2.query(`GRANT CREATE ON SCHEMA public TO ${id(account)}`);
+      const elsewhere = await env.connect(account, secret, other.name);
+      await elsewhere.query('CREATE TABLE stray (id int)');
+      await elsewhere.end();
+
+      const err = await rejectsTarget(conn.removeAccount({ account }));
+      assert.equal(err.retryable, false);
+      assert.match(err.message, /removeAccount/);
+      assert.ok(err.message.includes(account));
+      assert.ok(err.message.includes(other.name), `names the other database: ${err.message}`);
+      assert.match(err.message, /only act on the connected database/);
+      // Access is cut even though the role could not be dropped, and it stays marked for a retry.
+      await assert.rejects(env.connect(account, secret));
+      assert.ok((await conn.listManaged()).accounts.some((a) => a.account === account));
+
+      await su2.query(`DROP OWNED BY ${id(account)}`);
+      assert.deepEqual(await conn.removeAccount({ account }), { existed: true, terminatedSessions: 0 });
+    } finally {
+      await su2.end();
+      await other.drop();
+    }
+  });
+
+  it('stores a client-computed SCRAM verifier, never the plaintext, and login works with it', async () => {
+    const account = name();
+    // Non-ASCII but SASLprep-stable, with quote and backslash for the literal escaping.
+    const secret = `pässwörd-✓-'\\-${testSecret()}`;
+    await conn.createAccount({ account, secret, grants: [env.roles.read], expiresAt: inAnHour() });
+    const r = await env.su.query<{ rolpassword: string }>('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [account]);
+    const stored = r.rows[0]!.rolpassword;
+    assert.match(stored, /^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
+    assert.ok(!stored.includes(secret));
+    const c = await env.connect(account, secret);
+    await c.query('SELECT count(*) FROM public.items');
+    await c.end();
+    await conn.removeAccount({ account });
+  });
+
+  it('createAccount on an existing managed account brings it to the requested state', async () => {
+    const account = name();
+    const first = testSecret();
+    const second = testSecret();
+    await conn.createAccount({ account, secret: first, grants: [env.roles.read, env.roles.write], expiresAt: inAnHour() });
+    const later = new Date(Date.now() + 7200_000);
+    await conn.createAccount({ account, secret: second, grants: [env.roles.read], expiresAt: later });
+    await assert.rejects(env.connect(account, first), 'the old secret no longer works');
+    const c = await env.connect(account, second);
+    await assert.rejects(c.query('SELECT * FROM public.secrets'), 'the dropped grant is gone');
+    await c.end();
+    const m = (await conn.listManaged()).accounts.find((a) => a.account === account);
+    assert.deepEqual(m, { account, grants: [env.roles.read], expiresAt: later });
+    await conn.removeAccount({ account });
+  });
+
+  it('scrubs the secret and its verifier from errors', async () => {
+    const account = name();
+    const canary = `CANARY-${testSecret()}`;
+    const err = await rejectsTarget(
+      conn.createAccount({ account, secret: canary, grants: [`missing_${env.suffix}`], expiresAt: inAnHour() }),
+    );
+    assert.equal(err.retryable, false);
+    assert.match(err.message, /createAccount of account "stint_pg_[^"]*" failed: role "missing_[^"]*" does not exist \[42704\]/);
+    assert.ok(!err.message.includes('CANARY') && !err.message.includes('SCRAM-SHA-256$'), err.message);
+    assert.equal(err.cause, undefined, 'the driver error is not attached');
+    assert.equal((await conn.describeAccount({ account })).exists, false);
+  });
+
+  it('refuses names PostgreSQL would silently truncate, and grants of the marker role', async () => {
+    const long = `stint_${env.suffix}_${'x'.repeat(60)}`;
+    const err = await rejectsTarget(conn.createAccount({ account: long, secret: testSecret(), grants: [], expiresAt: inAnHour() }));
+    assert.equal(err.retryable, false);
+    assert.equal((await env.su.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [long.slice(0, 63)])).rowCount, 0);
+    const own = await rejectsTarget(conn.grantToAccount({ account: env.own.user, grants: [env.marker] }));
+    assert.equal(own.retryable, false);
+  });
+
+  it('creates the marker once when connectors race, and concurrent creates of one account converge', async () => {
+    const marker = `stint_managed_${env.suffix}_race`;
+    const a = env.newConnector({ markerRole: marker });
+    const b = env.newConnector({ markerRole: marker });
+    const names = [name(), name()];
+    await Promise.all([
+      a.createAccount({ account: names[0]!, secret: testSecret(), grants: [env.roles.read], expiresAt: inAnHour() }),
+      b.createAccount({ account: names[1]!, secret: testSecret(), grants: [env.roles.read], expiresAt: inAnHour() }),
+    ]);
+    const m = await env.su.query<{ rolcanlogin: boolean }>('SELECT rolcanlogin FROM pg_roles WHERE rolname = $1', [marker]);
+    assert.deepEqual(m.rows, [{ rolcanlogin: false }]);
+    assert.deepEqual((await a.listManaged()).accounts.map((x) => x.account).sort(), [...names].sort());
+
+    const same = name();
+    const secrets = [testSecret(), testSecret()];
+    await Promise.all([a, b].map((c, i) => c.createAccount({ account: same, secret: secrets[i]!, grants: [env.roles.read], expiresAt: inAnHour() })));
+    const logins = await Promise.allSettled(secrets.map((s) => env.connect(same, s)));
+    assert.equal(logins.filter((l) => l.status === 'fulfilled').length, 1, 'exactly one of the two definitions won');
+    for (const acct of [...names, same]) assert.equal((await a.removeAccount({ account: acct })).existed, true);
+    // The other test marker's accounts are unaffected.
+    assert.ok(!(await conn.listManaged()).accounts.some((x) => x.account === same));
+  });
+
+  it('reports an unreachable server as retryable, naming the operation and account, without secrets', async () => {
+    const dead = env.newConnector({ port: await freePort() });
+    const secret = `CANARY-${testSecret()}`;
+    const err = await rejectsTarget(dead.createAccount({ account: 'acct_x', secret, grants: [], expiresAt: inAnHour() }));
+    assert.equal(err.retryable, true, err.message);
+    assert.match(err.message, /createAccount of account "acct_x"/);
+    assert.ok(!err.message.includes('CANARY') && !err.message.includes(env.admin.secret));
+    for (const p of [dead.checkHealth(), dead.removeAccount({ account: 'acct_x' }), dead.listManaged()]) {
+      assert.equal((await rejectsTarget(p)).retryable, true);
+    }
+  });
+
+  it('reports a refused admin credential as non-retryable, without the secret', async () => {
+    const wrong = `WRONG-${testSecret()}`;
+    const bad = env.newConnector({ adminSecret: wrong });
+    const err = await rejectsTarget(bad.checkHealth());
+    assert.equal(err.retryable, false);
+    assert.match(err.message, /28P01/);
+    assert.ok(!err.message.includes(wrong));
+  });
+
+  it('measures create and remove latency', async (t) => {
+    const runs = 20;
+    const create: number[] = [];
+    const remove: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const account = name();
+      let s = performance.now();
+      await conn.createAccount({ account, secret: testSecret(), grants: [env.roles.read], expiresAt: inAnHour() });
+      create.push(performance.now() - s);
+      s = performance.now();
+      await conn.removeAccount({ account });
+      remove.push(performance.now() - s);
+    }
+    const stat = (xs: number[]) => {
+      const s = [...xs].sort((a, b) => a - b);
+      return `median ${s[Math.floor(s.length / 2)]!.toFixed(1)} ms, p95 ${s[Math.floor(s.length * 0.95)]!.toFixed(1)} ms`;
+    };
+    t.diagnostic(`createAccount (${runs} runs): ${stat(create)}`);
+    t.diagnostic(`removeAccount (${runs} runs): ${stat(remove)}`);
+  });
+});

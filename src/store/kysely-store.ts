@@ -1,0 +1,422 @@
+// The one Store implementation, over Kysely, for SQLite and PostgreSQL alike.
+// Dialect differences are confined to two spots: PostgreSQL locks the audit
+// head row with FOR UPDATE (SQLite write transactions are already exclusive),
+// and the dialect name reported by the store.
+//
+// Concurrency contract:
+// - casRequest/casGrant are single conditional UPDATEs on `version`; under
+//   PostgreSQL's READ COMMITTED the loser re-checks the WHERE clause after the
+//   winner commits, so exactly one of two racing writers with the same version
+//   succeeds, across brokers too.
+// - appendAudit serializes on the audit_head row; append audit events last in a
+//   transaction, after its CAS updates, so lock order is always rows → head.
+// - SQLite has one connection guarded by a mutex: inside `transaction(fn)` use
+//   the `tx` argument only; calling the outer store there would wait forever.
+
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { genesisHash, hashEvent, type HashableEvent } from '../core/audit/chain.js';
+import type { AuditFilter, GrantFilter, GrantPatch, RequestFilter, RequestPatch, Store, StoreTx } from '../core/ports.js';
+import type {
+  ApprovalRecord,
+  AuditEvent,
+  AuditInput,
+  GrantRecord,
+  GrantStatus,
+  RequestRecord,
+  TokenRecord,
+} from '../core/types.js';
+import { migrateToLatest } from './migrations.js';
+import {
+  grantPatchToRow,
+  grantToRow,
+  requestPatchToRow,
+  requestToRow,
+  rowToApproval,
+  rowToAuditEvent,
+  rowToGrant,
+  rowToRequest,
+  rowToToken,
+  tokenToRow,
+} from './rows.js';
+import type { Database } from './schema.js';
+
+export type StoreDialect = Store['dialect'];
+
+const retryingStatuses = ['revoking', 'revoke-failing'] as const satisfies readonly GrantStatus[];
+
+/** Limits come from callers and config; negative or fractional ones would mean different things per dialect. */
+function clampLimit(limit: number | undefined): number | undefined {
+  if (limit === undefined) return undefined;
+  return Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : undefined;
+}
+
+/** Details go through JSON once before hashing, so what is hashed is exactly what is stored and read back (no Dates, no undefined). */
+function normalizeDetails(details: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (details === undefined) return {};
+  const copy: unknown = JSON.parse(JSON.stringify(details));
+  if (copy === null || typeof copy !== 'object' || Array.isArray(copy)) throw new TypeError('audit details must be a JSON object');
+  return copy as Record<string, unknown>;
+}
+
+export class KyselyStoreTx implements StoreTx {
+  constructor(
+    protected readonly db: Kysely<Database> | Transaction<Database>,
+    protected readonly dialectName: StoreDialect,
+  ) {}
+
+  // ---- requests and approvals
+
+  async insertRequest(r: RequestRecord): Promise<void> {
+    await this.db.insertInto('requests').values(requestToRow(r)).execute();
+  }
+
+  async getRequest(id: string): Promise<RequestRecord | undefined> {
+    const row = await this.db.selectFrom('requests').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? rowToRequest(row) : undefined;
+  }
+
+  async casRequest(id: string, version: number, patch: RequestPatch): Promise<boolean> {
+    const r = await this.db
+      .updateTable('requests')
+      .set({ ...requestPatchToRow(patch), version: version + 1 })
+      .where('id', '=', id)
+      .where('version', '=', version)
+      .executeTakeFirst();
+    return r.numUpdatedRows === 1n;
+  }
+
+  /** Newest first. */
+  async listRequests(filter: RequestFilter): Promise<RequestRecord[]> {
+    if (filter.statuses && filter.statuses.length === 0) return [];
+    const limit = clampLimit(filter.limit);
+    const rows = await this.db
+      .selectFrom('requests')
+      .selectAll()
+      .$if(filter.user !== undefined, (q) => q.where('user_name', '=', filter.user!))
+      .$if(filter.statuses !== undefined, (q) => q.where('status', 'in', filter.statuses!))
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .$if(limit !== undefined, (q) => q.limit(limit!))
+      .execute();
+    return rows.map(rowToRequest);
+  }
+
+  /** Oldest deadline first. */
+  async listStalePendingRequests(now: number, limit: number): Promise<RequestRecord[]> {
+    const rows = await this.db
+      .selectFrom('requests')
+      .selectAll()
+      .where('status', '=', 'pending')
+      .where('pending_expires_at', '<=', now)
+      .orderBy('pending_expires_at')
+      .orderBy('id')
+      .limit(clampLimit(limit) ?? 0)
+      .execute();
+    return rows.map(rowToRequest);
+  }
+
+  async insertApproval(a: ApprovalRecord): Promise<void> {
+    await this.db
+      .insertInto('approvals')
+      .values({ request_id: a.requestId, approver: a.approver, decision: a.decision, comment: a.comment, at: a.at })
+      .execute();
+  }
+
+  /** In the order they were cast. */
+  async listApprovals(requestId: string): Promise<ApprovalRecord[]> {
+    const rows = await this.db.selectFrom('approvals').selectAll().where('request_id', '=', requestId).orderBy('at').orderBy('approver').execute();
+    return rows.map(rowToApproval);
+  }
+
+  // ---- grants
+
+  async insertGrant(g: GrantRecord): Promise<void> {
+    await this.db.insertInto('grants').values(grantToRow(g)).execute();
+  }
+
+  async getGrant(id: string): Promise<GrantRecord | undefined> {
+    const row = await this.db.selectFrom('grants').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? rowToGrant(row) : undefined;
+  }
+
+  async casGrant(id: string, version: number, patch: GrantPatch): Promise<boolean> {
+    const r = await this.db
+      .updateTable('grants')
+      .set({ ...grantPatchToRow(patch), version: version + 1 })
+      .where('id', '=', id)
+      .where('version', '=', version)
+      .executeTakeFirst();
+    return r.numUpdatedRows === 1n;
+  }
+
+  /** Newest first. */
+  async listGrants(filter: GrantFilter): Promise<GrantRecord[]> {
+    if (filter.statuses && filter.statuses.length === 0) return [];
+    const limit = clampLimit(filter.limit);
+    const rows = await this.db
+      .selectFrom('grants')
+      .selectAll()
+      .$if(filter.user !== undefined, (q) => q.where('user_name', '=', filter.user!))
+      .$if(filter.statuses !== undefined, (q) => q.where('status', 'in', [...filter.statuses!]))
+      .$if(filter.target !== undefined, (q) => q.where('target', '=', filter.target!))
+      .$if(filter.profile !== undefined, (q) => q.where('profile', '=', filter.profile!))
+      .$if(filter.account !== undefined, (q) => q.where('account', '=', filter.account!))
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .$if(limit !== undefined, (q) => q.limit(limit!))
+      .execute();
+    return rows.map(rowToGrant);
+  }
+
+  /**
+   * Two index range scans (one per kind of due time) merged here, rather than
+   * one OR with an ORDER BY over a CASE, which no index can serve.
+   */
+  async listDueGrants(now: number, limit: number): Promise<GrantRecord[]> {
+    const n = clampLimit(limit) ?? 0;
+    if (n === 0) return [];
+    const [expired, retrying] = await Promise.all([
+      this.db
+        .selectFrom('grants')
+        .selectAll()
+        .where('status', '=', 'active')
+        .where('expires_at', '<=', now)
+        .orderBy('expires_at')
+        .orderBy('id')
+        .limit(n)
+        .execute(),
+      this.db
+        .selectFrom('grants')
+        .selectAll()
+        .where('status', 'in', retryingStatuses)
+        .where('next_attempt_at', '<=', now)
+        .orderBy('next_attempt_at')
+        .orderBy('id')
+        .limit(n)
+        .execute(),
+    ]);
+    const due = (g: GrantRecord) => (g.status === 'active' ? g.expiresAt! : g.nextAttemptAt!);
+    return [...expired, ...retrying]
+      .map(rowToGrant)
+      .sort((a, b) => due(a) - due(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .slice(0, n);
+  }
+
+  /** The earliest due time, past or future; each part is an index lookup. */
+  async nextDueAt(): Promise<number | null> {
+    const row = await this.db
+      .selectNoFrom((eb) => [
+        eb.selectFrom('grants').select('expires_at').where('status', '=', 'active').where('expires_at', 'is not', null).orderBy('expires_at').limit(1).as('expiry'),
+        ...retryingStatuses.map((s, i) =>
+          eb
+            .selectFrom('grants')
+            .select('next_attempt_at')
+            .where('status', '=', s)
+            .where('next_attempt_at', 'is not', null)
+            .orderBy('next_attempt_at')
+            .limit(1)
+            .as(`retry${i}`),
+        ),
+      ])
+      .executeTakeFirstOrThrow();
+    const times = Object.values(row as Record<string, number | null>).filter((t): t is number => t !== null);
+    return times.length === 0 ? null : Math.min(...times);
+  }
+
+  async countGrantsByStatus(): Promise<Partial<Record<GrantStatus, number>>> {
+    const rows = await this.db.selectFrom('grants').select((eb) => ['status', eb.fn.countAll<number>().as('n')]).groupBy('status').execute();
+    const out: Partial<Record<GrantStatus, number>> = {};
+    for (const r of rows) out[r.status as GrantStatus] = Number(r.n);
+    return out;
+  }
+
+  // ---- audit
+
+  async appendAudit(input: AuditInput): Promise<AuditEvent> {
+    return this.appendInTransaction(this.db, input);
+  }
+
+  /** Caller guarantees `db` is inside a transaction (the head lock lasts until commit). */
+  protected async appendInTransaction(db: Kysely<Database>, input: AuditInput): Promise<AuditEvent> {
+    const head = await db
+      .selectFrom('audit_head')
+      .select(['seq', 'hash'])
+      .where('id', '=', 1)
+      .$if(this.dialectName === 'postgres', (q) => q.forUpdate())
+      .executeTakeFirst();
+    if (!head) throw new Error('audit_head row is missing; the store is not migrated');
+    const event: HashableEvent = {
+      seq: head.seq + 1,
+      at: input.at,
+      actor: input.actor,
+      action: input.action,
+      requestId: input.requestId ?? null,
+      grantId: input.grantId ?? null,
+      target: input.target ?? null,
+      subjectUser: input.subjectUser ?? null,
+      details: normalizeDetails(input.details),
+      prevHash: head.seq === 0 ? genesisHash : head.hash,
+    };
+    const full: AuditEvent = { ...event, hash: hashEvent(event) };
+    await db
+      .insertInto('audit_events')
+      .values({
+        seq: full.seq,
+        at: full.at,
+        actor: full.actor,
+        action: full.action,
+        request_id: full.requestId,
+        grant_id: full.grantId,
+        target: full.target,
+        subject_user: full.subjectUser,
+        details: JSON.stringify(full.details),
+        prev_hash: full.prevHash,
+        hash: full.hash,
+      })
+      .execute();
+    // Guarded by the old seq as well: should the lock ever be missing, a lost
+    // race fails loudly here (or on the seq primary key) instead of forking the chain.
+    const moved = await db
+      .updateTable('audit_head')
+      .set({ seq: full.seq, hash: full.hash })
+      .where('id', '=', 1)
+      .where('seq', '=', head.seq)
+      .executeTakeFirst();
+    if (moved.numUpdatedRows !== 1n) throw new Error(`audit head moved during append of event ${full.seq}`);
+    return full;
+  }
+
+  async listAudit(filter: AuditFilter): Promise<AuditEvent[]> {
+    const limit = clampLimit(filter.limit);
+    const rows = await this.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .$if(filter.afterSeq !== undefined, (q) => q.where('seq', '>', filter.afterSeq!))
+      .$if(filter.since !== undefined, (q) => q.where('at', '>=', filter.since!))
+      .$if(filter.until !== undefined, (q) => q.where('at', '<=', filter.until!))
+      .$if(filter.action !== undefined, (q) => q.where('action', '=', filter.action!))
+      .$if(filter.subjectUser !== undefined, (q) => q.where('subject_user', '=', filter.subjectUser!))
+      .$if(filter.target !== undefined, (q) => q.where('target', '=', filter.target!))
+      .orderBy('seq')
+      .$if(limit !== undefined, (q) => q.limit(limit!))
+      .execute();
+    return rows.map(rowToAuditEvent);
+  }
+
+  async auditHead(): Promise<{ seq: number; hash: string } | null> {
+    const head = await this.db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirst();
+    return head && head.seq > 0 ? { seq: head.seq, hash: head.hash } : null;
+  }
+
+  // ---- tokens
+
+  async insertToken(t: TokenRecord): Promise<void> {
+    await this.db.insertInto('tokens').values(tokenToRow(t)).execute();
+  }
+
+  async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
+    const row = await this.db.selectFrom('tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
+    return row ? rowToToken(row) : undefined;
+  }
+
+  /** Oldest first. */
+  async listTokens(user?: string): Promise<TokenRecord[]> {
+    const rows = await this.db
+      .selectFrom('tokens')
+      .selectAll()
+      .$if(user !== undefined, (q) => q.where('user_name', '=', user!))
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(rowToToken);
+  }
+
+  /** True when this call revoked it; false when unknown or already revoked (the first revocation time stays). */
+  async revokeToken(id: string, at: number): Promise<boolean> {
+    const r = await this.db.updateTable('tokens').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+    return r.numUpdatedRows === 1n;
+  }
+
+  // ---- target credentials and meta
+
+  async putTargetCredential(target: string, sealed: string, at: number): Promise<void> {
+    await this.db
+      .insertInto('target_credentials')
+      .values({ target, sealed, updated_at: at })
+      .onConflict((oc) => oc.column('target').doUpdateSet({ sealed, updated_at: at }))
+      .execute();
+  }
+
+  async getTargetCredential(target: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom('target_credentials').select('sealed').where('target', '=', target).executeTakeFirst();
+    return row?.sealed;
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst();
+    return row?.value;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    await this.db
+      .insertInto('meta')
+      .values({ key, value })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
+      .execute();
+  }
+}
+
+export interface KyselyStoreOptions {
+  dialect: StoreDialect;
+  /** PostgreSQL schema holding the tables (created by migrate()); the connection's search_path must point at it. */
+  schema?: string;
+}
+
+export class KyselyStore extends KyselyStoreTx implements Store {
+  readonly dialect: StoreDialect;
+
+  constructor(
+    private readonly root: Kysely<Database>,
+    private readonly options: KyselyStoreOptions,
+  ) {
+    super(root, options.dialect);
+    this.dialect = options.dialect;
+  }
+
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return this.root.transaction().execute((trx) => fn(new KyselyStoreTx(trx, this.dialect)));
+  }
+
+  /** Outside a transaction, an append gets its own so the head lock is held until the event commits. */
+  override appendAudit(input: AuditInput): Promise<AuditEvent> {
+    return this.root.transaction().execute((trx) => this.appendInTransaction(trx, input));
+  }
+
+  async migrate(): Promise<void> {
+    const schema = this.options.schema;
+    if (schema !== undefined) {
+      // Before the migrator: with search_path set to a missing schema, its
+      // unqualified CREATE TABLEs would have nowhere to go. Checked first
+      // because CREATE SCHEMA IF NOT EXISTS still needs CREATE on the
+      // database, which a least-privileged broker role may lack.
+      const exists = async () =>
+        (await sql<{ n: number }>`select count(*)::int as n from pg_namespace where nspname = ${schema}`.execute(this.root)).rows[0]?.n === 1;
+      if (!(await exists())) {
+        await sql`create schema if not exists ${sql.id(schema)}`.execute(this.root).catch(async (err: unknown) => {
+          // Two brokers creating it at once: the loser's error is harmless if it now exists.
+          if (!(await exists())) throw err;
+        });
+      }
+    }
+    await migrateToLatest(this.root as Kysely<unknown>, schema);
+  }
+
+  async close(): Promise<void> {
+    await this.root.destroy();
+  }
+}
+
+/** Wraps an open Kysely instance (which the store then owns and closes). */
+export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOptions): Store {
+  return new KyselyStore(db, options);
+}

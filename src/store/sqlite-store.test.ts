@@ -1,0 +1,64 @@
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { verifyChain } from '../core/audit/chain.js';
+import { openStore } from './index.js';
+import { storeSuite } from './testing/store-suite.js';
+
+const dir = await mkdtemp(join(tmpdir(), 'stint-sqlite-'));
+after(() => rm(dir, { recursive: true, force: true }));
+let n = 0;
+
+storeSuite('sqlite (file)', async () => {
+  const path = join(dir, `store-${++n}.db`);
+  const store = await openStore({ kind: 'sqlite', path });
+  return { store, cleanup: () => store.close() };
+});
+
+storeSuite('sqlite (:memory:)', async () => {
+  const store = await openStore({ kind: 'sqlite', path: ':memory:' });
+  return { store, cleanup: () => store.close() };
+});
+
+describe('sqlite store specifics', () => {
+  it('keeps data across close and reopen, and reopening migrates nothing', async () => {
+    const path = join(dir, 'reopen.db');
+    const a = await openStore({ kind: 'sqlite', path });
+    await a.setMeta('k', 'v');
+    const e = await a.appendAudit({ at: 1, actor: 'stint', action: 'x' });
+    await a.close();
+    const b = await openStore({ kind: 'sqlite', path });
+    assert.equal(await b.getMeta('k'), 'v');
+    assert.deepEqual(await b.auditHead(), { seq: 1, hash: e.hash });
+    await b.close();
+  });
+
+  it('two processes appending to one file produce one valid chain', async () => {
+    const path = join(dir, 'shared.db');
+    const store = await openStore({ kind: 'sqlite', path });
+    const worker = fileURLToPath(new URL('./testing/sqlite-append-child.ts', import.meta.url));
+    const child = fork(worker, [path, '60'], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    await once(child, 'message');
+    child.send('go');
+    for (let i = 0; i < 60; i++) {
+      await store.transaction(async (tx) => {
+        await tx.setMeta(`parent${i}`, 'x');
+        await tx.appendAudit({ at: i, actor: 'parent', action: 'append' });
+      });
+    }
+    assert.equal(await exited, 0);
+    const events = await store.listAudit({});
+    assert.equal(events.length, 120);
+    assert.ok(verifyChain(events).ok);
+    // Both wrote while the other was writing (not one after the other).
+    const switches = events.filter((e, i) => i > 0 && e.actor !== events[i - 1]!.actor).length;
+    assert.ok(switches > 1, `appends did not interleave (${switches} switches)`);
+    await store.close();
+  });
+});

@@ -1,0 +1,58 @@
+// SQLite store: one better-sqlite3 connection (Kysely serializes its use).
+// Fits a single broker, the demo and tests; several brokers should share
+// PostgreSQL instead, though two processes on one file stay correct.
+
+import BetterSqlite3 from 'better-sqlite3';
+import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
+import type { Store } from '../../core/ports.js';
+import { createKyselyStore } from '../kysely-store.js';
+import type { Database } from '../schema.js';
+
+/**
+ * BEGIN IMMEDIATE takes the write lock when the transaction starts. With a
+ * plain (deferred) BEGIN, a read-then-write transaction racing another
+ * process fails with SQLITE_BUSY at the upgrade instead of waiting out
+ * busy_timeout, and every store transaction here reads before it writes.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig;
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.#config = config;
+  }
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#config);
+  }
+}
+
+export interface SqliteStoreOptions {
+  /** File path, or ':memory:' for a private in-memory database. */
+  path: string;
+  /** How long to wait for another process's write lock (ms). */
+  busyTimeoutMs?: number;
+}
+
+/** Opens (creating if needed) the database file; call `migrate()` before use. */
+export function createSqliteStore({ path, busyTimeoutMs = 5000 }: SqliteStoreOptions): Store {
+  const database = new BetterSqlite3(path);
+  try {
+    // WAL lets readers in other processes run during a write; NORMAL sync is
+    // durable against process crashes and only risks the last commits on
+    // power loss, which WAL keeps consistent.
+    database.pragma('journal_mode = WAL');
+    database.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+    database.pragma('synchronous = NORMAL');
+    database.pragma('foreign_keys = ON');
+  } catch (err) {
+    database.close();
+    throw err;
+  }
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database }) });
+  return createKyselyStore(db, { dialect: 'sqlite' });
+}
