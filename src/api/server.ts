@@ -2,7 +2,7 @@
 // bearer-token auth, a body-size limit, and an OpenAPI document generated
 // from the route table.
 
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import type { Logger as PinoLogger } from 'pino';
 import { StintError, httpStatusOf, type ErrorCode } from '../core/errors.js';
@@ -31,7 +31,8 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
     ...(opts.logger ? { loggerInstance: opts.logger as FastifyBaseLogger } : { logger: false }),
     bodyLimit: bodyLimitBytes,
     genReqId: () => `r-${randomBytes(6).toString('hex')}`,
-    disableRequestLogging: true,
+    // Per-request access lines are left to the reverse proxy; errors are logged below.
+    logController: new LogController({ disableRequestLogging: true }),
     // Unknown query keys are rejected by the route schemas; keep parsing plain.
     routerOptions: { maxParamLength: 200 },
   });

@@ -2,7 +2,7 @@
 // ship inside the package; nothing is downloaded at run time). Used by
 // `stint demo` and by the test servers.
 
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -40,6 +40,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
   const log = opts.onLog ?? (() => {});
   // As root the server runs as the `postgres` OS user, which must be able to
   // traverse (not list) the base folder; pgdata itself is 0700 and its own.
+  await mkdir(base, { recursive: true, mode: 0o700 });
   if (isRoot) await chmod(base, 0o711);
   const make = () =>
     new EmbeddedPostgres({

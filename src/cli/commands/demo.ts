@@ -135,7 +135,7 @@ export const demoCommand: Command = {
     try {
       say('Stint demo: zero standing privileges on a real PostgreSQL');
       say(`   data folder ${dir}`);
-      server = await startEmbeddedPostgres({ dataDir: join(dir, 'target') });
+      server = await startEmbeddedPostgres();
       const adminPassword = generateSecret();
       const alicePassword = generateSecret();
       await prepareTarget(server, adminPassword, alicePassword);
