@@ -73,7 +73,7 @@ export function parseCommandArgs(args: string[], spec: ParseSpec): ParsedArgs {
     }
     if (parsed.positionals.length > names.length) {
       const extra = parsed.positionals.slice(names.length);
-      throw usageError(`stint ${spec.command}: unexpected argument${extra.length > 1 ? 's' : ''} ${extra.map((e) => JSON.stringify(e)).join(' ')} (see stint help ${spec.command})`);
+      throw usageError(`unexpected argument${extra.length > 1 ? 's' : ''} ${extra.map((e) => JSON.stringify(e)).join(' ')} for stint ${spec.command} (see stint help ${spec.command})`);
     }
   }
   for (const [name, value] of Object.entries(values)) {
@@ -101,15 +101,15 @@ function describeParseError(err: unknown, options: OptionSpecs): string {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
       const known = Object.keys(options).map((o) => `--${o}`);
       const hint = quoted ? closest(quoted.replace(/=.*$/, ''), known) : undefined;
-      return `unknown option ${quoted ?? ''}${hint ? `; did you mean ${hint}?` : ''}`.replace(/ ;/, ';');
+      if (!quoted) return msg;
+      return `unknown option ${quoted}${hint ? `; did you mean ${hint}?` : ''}`;
     }
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
       if (quoted && /argument missing/.test(msg)) return `${quoted.split(' ')[0]} needs a value`;
       if (quoted && /does not take an argument/.test(msg)) return `${quoted.replace(/=.*$/, '')} is a switch and takes no value`;
+      if (quoted && /ambiguous/.test(msg)) return `${quoted} needs a value; to give one that starts with "-", write ${quoted}=-…`;
       return msg;
     }
-    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
-      return msg;
     default:
       return msg;
   }

@@ -11,7 +11,6 @@ import { auditCommand } from './commands/audit.js';
 import { cancelCommand } from './commands/cancel.js';
 import { connectCommand } from './commands/connect.js';
 import { credsCommand } from './commands/creds.js';
-import { demoCommand } from './commands/demo.js';
 import { denyCommand } from './commands/deny.js';
 import { extendCommand } from './commands/extend.js';
 import { grantsCommand } from './commands/grants.js';
@@ -19,21 +18,33 @@ import { profilesCommand } from './commands/profiles.js';
 import { requestCommand } from './commands/request.js';
 import { requestsCommand } from './commands/requests.js';
 import { revokeCommand } from './commands/revoke.js';
-import { serverCommand } from './commands/server.js';
 import { tokensCommand } from './commands/tokens.js';
 import { whoamiCommand } from './commands/whoami.js';
 import { exitCodeTable, exitCodes } from './exit-codes.js';
 import { reportError } from './output.js';
 
-export const commandGroups: ReadonlyArray<{ title: string; commands: Command[] }> = [
-  { title: 'Ask for access', commands: [profilesCommand, requestCommand, requestsCommand, cancelCommand] },
-  { title: 'Use it and end it', commands: [grantsCommand, credsCommand, connectCommand, extendCommand, revokeCommand] },
-  { title: 'Approve', commands: [approveCommand, denyCommand] },
-  { title: 'Administer and audit', commands: [auditCommand, tokensCommand, whoamiCommand] },
-  { title: 'Run a broker', commands: [serverCommand, demoCommand] },
+export interface CommandEntry {
+  name: string;
+  summary: string;
+  load(): Promise<Command>;
+}
+
+const eager = (c: Command): CommandEntry => ({ name: c.name, summary: c.summary, load: async () => c });
+
+// server and demo pull in the whole broker (Fastify, drivers, SQLite); load
+// them only when asked, so every other command starts fast.
+const serverEntry: CommandEntry = { name: 'server', summary: 'Run the broker (API, expiry worker, connectors)', load: async () => (await import('./commands/server.js')).serverCommand };
+const demoEntry: CommandEntry = { name: 'demo', summary: 'Run the whole flow on this machine against an embedded PostgreSQL', load: async () => (await import('./commands/demo.js')).demoCommand };
+
+export const commandGroups: ReadonlyArray<{ title: string; commands: CommandEntry[] }> = [
+  { title: 'Ask for access', commands: [profilesCommand, requestCommand, requestsCommand, cancelCommand].map(eager) },
+  { title: 'Use it and end it', commands: [grantsCommand, credsCommand, connectCommand, extendCommand, revokeCommand].map(eager) },
+  { title: 'Approve', commands: [approveCommand, denyCommand].map(eager) },
+  { title: 'Administer and audit', commands: [auditCommand, tokensCommand, whoamiCommand].map(eager) },
+  { title: 'Run a broker', commands: [serverEntry, demoEntry] },
 ];
 
-export const commands: ReadonlyMap<string, Command> = new Map(commandGroups.flatMap((g) => g.commands).map((c) => [c.name, c]));
+export const commands: ReadonlyMap<string, CommandEntry> = new Map(commandGroups.flatMap((g) => g.commands).map((c) => [c.name, c]));
 
 /** Leading global options that take a value, so `stint --server URL grants` finds the command. */
 const leadingWithValue = new Set(['--server', '--token', '--token-file']);
@@ -47,7 +58,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     for (; i < argv.length; i++) {
       const a = argv[i]!;
       if (!a.startsWith('-') || a === '--') break;
-      if (a === '-h' || a === '--help') return help(io, argv.slice(i + 1).find((x) => !x.startsWith('-')));
+      if (a === '-h' || a === '--help') return await help(io, argv.slice(i + 1).find((x) => !x.startsWith('-')));
       if (a === '--version' || a === '-V') {
         io.stdout(`stint ${version()}\n`);
         return 0;
@@ -69,23 +80,24 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       io.stdout(generalHelp());
       return exitCodes.usage;
     }
-    if (name === 'help') return help(io, rest[0]);
+    if (name === 'help') return await help(io, rest[0]);
     if (name === 'version') {
       io.stdout(`stint ${version()}\n`);
       return 0;
     }
-    const command = commands.get(name);
-    if (!command) {
+    const entry = commands.get(name);
+    if (!entry) {
       const hint = closest(name, [...commands.keys()]);
       throw usageError(`unknown command ${JSON.stringify(name)}${hint ? `; did you mean ${hint}?` : ''} (see stint --help)`);
     }
+    const command = await entry.load();
     return await command.run([...rest, ...leading], io);
   } catch (err) {
     return reportError(io, json, err);
   }
 }
 
-function help(io: CliIO, topic: string | undefined): number {
+async function help(io: CliIO, topic: string | undefined): Promise<number> {
   if (topic === undefined) {
     io.stdout(generalHelp());
     return 0;
@@ -94,11 +106,12 @@ function help(io: CliIO, topic: string | undefined): number {
     io.stdout(exitCodesHelp());
     return 0;
   }
-  const command = commands.get(topic);
-  if (!command) {
+  const entry = commands.get(topic);
+  if (!entry) {
     const hint = closest(topic, [...commands.keys(), 'exit-codes']);
     throw usageError(`no help for ${JSON.stringify(topic)}${hint ? `; did you mean ${hint}?` : ''} (see stint --help)`);
   }
+  const command = await entry.load();
   io.stdout(command.usage.endsWith('\n') ? command.usage : `${command.usage}\n`);
   return 0;
 }

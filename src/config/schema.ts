@@ -176,6 +176,8 @@ const postgresTarget = strict({
   port: intSchema(1, 65535),
   database: nativeNameSchema('database'),
   sslmode: oneOf(['disable', 'require']).default('disable'),
+  // The NOLOGIN role every Stint-made account is a member of; only its members are ever removed.
+  markerRole: nativeNameSchema('markerRole').optional(),
 });
 
 // Adding a kind: add it to TargetKind in core/types.ts and one schema here.

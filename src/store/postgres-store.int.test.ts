@@ -1,10 +1,16 @@
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { verifyChain } from '../core/audit/chain.js';
-import { createTestDatabase } from '../testing/postgres.js';
+import { createTestDatabase, ownEmbeddedServer } from '../testing/postgres.js';
 import { createPostgresStore, openStore } from './index.js';
 import { storeSuite } from './testing/store-suite.js';
+
+// A server this file started itself (STINT_TEST_PG_URL unset) keeps the
+// process alive, so the 'beforeExit' cleanup in testing/postgres.ts never runs.
+after(async () => {
+  await (await ownEmbeddedServer())?.destroy();
+});
 
 storeSuite('postgres', async () => {
   const db = await createTestDatabase('store');

@@ -44,10 +44,15 @@ describe('sqlite store specifics', () => {
     const worker = fileURLToPath(new URL('./testing/sqlite-append-child.ts', import.meta.url));
     const child = fork(worker, [path, '60'], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    // Both start together, so each meets the other's write lock (with a
+    // deferred BEGIN this test fails with SQLITE_BUSY). How finely they
+    // interleave is up to SQLite's busy back-off, so it is not asserted.
     await once(child, 'message');
     child.send('go');
     for (let i = 0; i < 60; i++) {
       await store.transaction(async (tx) => {
+        // Read first, then write, like every real store transaction.
+        await tx.getMeta('parent');
         await tx.setMeta(`parent${i}`, 'x');
         await tx.appendAudit({ at: i, actor: 'parent', action: 'append' });
       });
@@ -56,9 +61,6 @@ describe('sqlite store specifics', () => {
     const events = await store.listAudit({});
     assert.equal(events.length, 120);
     assert.ok(verifyChain(events).ok);
-    // Both wrote while the other was writing (not one after the other).
-    const switches = events.filter((e, i) => i > 0 && e.actor !== events[i - 1]!.actor).length;
-    assert.ok(switches > 1, `appends did not interleave (${switches} switches)`);
     await store.close();
   });
 });

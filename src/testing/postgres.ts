@@ -13,7 +13,7 @@ let own: Promise<EmbeddedPostgresServer> | null = null;
 export async function testPostgresUrl(): Promise<string> {
   const fromEnv = process.env.STINT_TEST_PG_URL;
   if (fromEnv) return fromEnv;
-  own ??= startEmbeddedPostgres();
+  own ??= startEmbeddedPostgres({ unref: true });
   const s = await own;
   return s.url();
 }
@@ -67,6 +67,12 @@ export async function createTestDatabase(prefix = 't'): Promise<TestDatabase> {
   };
 }
 
-process.once('beforeExit', () => {
-  if (own) void own.then((s) => s.destroy());
+// The server does not hold the event loop open (unref), so this runs when the
+// tests are done; it stops the server and deletes its data once.
+let destroyed = false;
+process.on('beforeExit', () => {
+  if (own && !destroyed) {
+    destroyed = true;
+    void own.then((s) => s.destroy());
+  }
 });

@@ -25,6 +25,7 @@ Options:
   --wait               wait until the request is decided and the grant active
   --timeout DURATION   with --wait: give up after this long (default 10m);
                        the request stays open
+
 Environment:
   STINT_POLL_INTERVAL  with --wait: how often to ask the server (default 2s)
 

@@ -68,14 +68,14 @@ export function createRequestService(deps: RequestServiceDeps) {
     const target = catalog.targets.get(profile.target);
     if (!target) throw notFound(`target ${profile.target} of profile ${profile.name} does not exist`);
     const user = input.actor;
-    if (profile.mode === 'own-account' && !user.accounts[target.name]) {
-      throw invalid(`profile ${profile.name} adds permissions to your own account on ${target.name}, but ${user.name} has none there (users[].accounts.${target.name} in the config)`);
-    }
     const reason = input.reason?.trim() || null;
     const ticket = input.ticket?.trim() || null;
     const decision = evaluateRequest({ policies: catalog.policies, user, profile, ask: { durationMs: input.durationMs, reason, ticket } });
     if (decision.outcome === 'rejected') {
       throw decision.code === 'denied' ? denied(decision.message) : invalid(decision.message);
+    }
+    if (profile.mode === 'own-account' && !user.accounts[target.name]) {
+      throw invalid(`profile ${profile.name} adds permissions to your own account on ${target.name}, but ${user.name} has none there (users[].accounts.${target.name} in the config)`);
     }
     const now = clock.now();
     const auto = decision.approval.kind === 'auto';

@@ -11,6 +11,8 @@ process.send?.('ready');
 await once(process, 'message');
 for (let i = 0; i < Number(count); i++) {
   await store.transaction(async (tx) => {
+    // Read first, then write, like every real store transaction.
+    await tx.getMeta('child');
     await tx.setMeta(`child${i}`, 'x');
     await tx.appendAudit({ at: i, actor: 'child', action: 'append' });
   });
