@@ -170,7 +170,8 @@ users:
 }
 
 export class FakeClock implements Clock {
-  constructor(public t = Date.UTC(2026, 0, 1, 12)) {}
+  // Starts at real time: targets enforce VALID UNTIL against their own clock.
+  constructor(public t = Date.now()) {}
   now = () => this.t;
   advance(ms: number) {
     this.t += ms;
