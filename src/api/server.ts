@@ -37,6 +37,9 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
     routerOptions: { maxParamLength: 200 },
   });
 
+  // JSON only: a text body is refused with 415 rather than half-understood.
+  app.removeContentTypeParser('text/plain');
+
   app.setErrorHandler((err: unknown, req, reply) => {
     const { status, code, message } = toHttpError(err);
     if (status >= 500 && code !== 'target_unavailable') {

@@ -63,13 +63,13 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
       onLog: log,
       onError: (e) => log(String(e)),
     });
-  const detach = (instance: EmbeddedPostgres) => {
+  type Refable = { ref?: () => void; unref?: () => void } | null | undefined;
+  const setRef = (instance: EmbeddedPostgres, held: boolean) => {
     if (!opts.unref) return;
     const child = (instance as unknown as { process?: ChildProcess }).process;
-    child?.unref();
-    (child?.stdout as { unref?: () => void } | null)?.unref?.();
-    (child?.stderr as { unref?: () => void } | null)?.unref?.();
+    for (const h of [child, child?.stdout, child?.stderr] as Refable[]) held ? h?.ref?.() : h?.unref?.();
   };
+  const detach = (instance: EmbeddedPostgres) => setRef(instance, false);
   let pg = make();
   await pg.initialise();
   await pg.start();
@@ -85,6 +85,8 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
       `postgres://${superuser}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
     async stop() {
       if (!running) return;
+      // Hold the event loop while waiting for the server to exit.
+      setRef(pg, true);
       await pg.stop();
       running = false;
     },

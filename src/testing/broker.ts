@@ -33,8 +33,8 @@ export interface TestTarget {
 }
 
 /** A database with a readable and a secret table, profile roles, a CREATEROLE-only admin and an own account. */
-export async function createTestTarget(opts: { canary?: string } = {}): Promise<TestTarget> {
-  const db = await createTestDatabase('tgt');
+export async function createTestTarget(opts: { canary?: string; serverUrl?: string } = {}): Promise<TestTarget> {
+  const db = await createTestDatabase('tgt', opts.serverUrl);
   const suffix = randomId(6);
   const readRole = `app_read_${suffix}`;
   const adminRole = `app_admin_${suffix}`;

@@ -39,8 +39,8 @@ export interface TestDatabase {
 }
 
 /** Creates a fresh, uniquely named database; `drop()` removes it. */
-export async function createTestDatabase(prefix = 't'): Promise<TestDatabase> {
-  const base = await testPostgresUrl();
+export async function createTestDatabase(prefix = 't', serverUrl?: string): Promise<TestDatabase> {
+  const base = serverUrl ?? (await testPostgresUrl());
   const name = `${prefix}_${randomId(10)}`;
   const admin = new pg.Client({ connectionString: base });
   await admin.connect();
