@@ -288,7 +288,7 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
           // Normally already granted by createAccount (see there); repeated for
           // accounts created before or by another broker. Goes away with DROP ROLE.
           await c.query(`GRANT ${who} TO CURRENT_USER`);
-          const terminatedSessions = 0;
+          const terminatedSessions = await terminateSessions(c, req.account, await serverVersion(c));
           // REASSIGN OWNED and DROP OWNED act on the connected database only
           // (plus shared objects). Objects or privileges the role holds in
           // other databases make DROP ROLE fail with 2BP01; the error then

@@ -1,0 +1,101 @@
+// The real `stint` binary against a real broker over real HTTP, with a real
+// PostgreSQL target and the real psql.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } from '../testing/broker.js';
+import { runBinary } from './testing/fake-api.js';
+
+describe('stint CLI against a real broker', () => {
+  let target: TestTarget;
+  let broker: TestBroker;
+  let url: string;
+  const as = async (user: string | 'admin', ...args: string[]) => {
+    const token = user === 'admin' ? broker.adminToken : await broker.token(user);
+    return runBinary(args, { PATH: process.env.PATH, HOME: process.env.HOME, STINT_SERVER: url, STINT_TOKEN: token });
+  };
+
+  before(async () => {
+    target = await createTestTarget();
+    broker = await startTestBroker({ target });
+    url = await broker.app.listen('127.0.0.1', 0);
+  });
+  after(async () => {
+    await broker?.close();
+    await target?.drop();
+  });
+
+  it('request → creds → connect (real psql) → extend refused past max → revoke', async () => {
+    const r = await as('alice', 'request', 'pg-read', '--for', '10m', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    const g = out.grant;
+    assert.equal(g.status, 'active');
+    assert.ok(g.expiresAt);
+    const creds = await as('alice', 'creds', g.id, '--json');
+    assert.equal(creds.code, 0, creds.stderr);
+    assert.equal(JSON.parse(creds.stdout).credentials.username, g.account);
+    const peek = await as('bob', 'creds', g.id);
+    assert.equal(peek.code, 3);
+    const psql = await as('alice', 'connect', g.id, '--', '-tAc', 'SELECT count(*) FROM public.items');
+    assert.equal(psql.code, 0, psql.stderr);
+    assert.equal(psql.stdout.trim(), '2');
+    const denied = await as('alice', 'connect', g.id, '--', '-tAc', 'SELECT * FROM public.secrets');
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.stderr, /permission denied/);
+    const ext = await as('alice', 'extend', g.id, '--by', '2h');
+    assert.equal(ext.code, 2);
+    const rev = await as('alice', 'revoke', g.id, '--json');
+    assert.equal(rev.code, 0, rev.stderr);
+    assert.equal(JSON.parse(rev.stdout).grant.status, 'revoked');
+    assert.equal(await target.roleExists(g.account), false);
+  });
+
+  it('self-approval is refused on the CLI path too, for users and admins', async () => {
+    const r = JSON.parse((await as('root', 'request', 'pg-dba', '--for', '5m', '--reason', 'mine', '--json')).stdout);
+    assert.equal(r.request.status, 'pending');
+    const self = await as('root', 'approve', r.request.id);
+    assert.equal(self.code, 3);
+    assert.match(self.stderr, /your own request/);
+    const bob = await as('bob', 'approve', r.request.id, '--json');
+    assert.equal(bob.code, 0, bob.stderr);
+    await as('root', 'revoke', JSON.parse(bob.stdout).grant.id);
+  });
+
+  it('exit codes scripts rely on: denied 4, not found 5, invalid 2, unavailable 7', async () => {
+    assert.equal((await as('eve', 'request', 'pg-read', '--for', '5m')).code, 4);
+    assert.equal((await as('alice', 'request', 'nope', '--for', '5m')).code, 5);
+    assert.equal((await as('alice', 'request', 'pg-read', '--for', '5h')).code, 2);
+    assert.equal((await as('bob', 'deny', 'req_aaaaaaaaaaaa')).code, 2, '--comment is required');
+    const down = await runBinary(['grants'], { PATH: process.env.PATH, STINT_SERVER: 'http://127.0.0.1:1', STINT_TOKEN: broker.adminToken });
+    assert.equal(down.code, 7);
+  });
+
+  it('tokens create (admin) issues a working token', async () => {
+    const t = await as('admin', 'tokens', 'create', '--user', 'carol');
+    assert.equal(t.code, 0, t.stderr);
+    const secret = t.stdout.trim();
+    const who = await runBinary(['whoami', '--json'], { PATH: process.env.PATH, STINT_SERVER: url, STINT_TOKEN: secret });
+    assert.equal(JSON.parse(who.stdout).user, 'carol');
+    assert.equal((await as('bob', 'tokens', 'create', '--user', 'bob')).code, 3);
+  });
+
+  it('audit --verify passes, then detects an edited event and names it', async () => {
+    const ok = await as('admin', 'audit', '--verify', '--json');
+    assert.equal(ok.code, 0, ok.stderr);
+    const verified = JSON.parse(ok.stdout);
+    assert.equal(verified.ok, true);
+    // Tamper with the store directly, as an attacker with file access would.
+    const db = new Database(join(broker.dataDir, 'stint.db'));
+    try {
+      db.prepare("UPDATE audit_events SET actor = 'nobody' WHERE seq = 3").run();
+    } finally {
+      db.close();
+    }
+    const bad = await as('admin', 'audit', '--verify');
+    assert.equal(bad.code, 8);
+    assert.match(bad.stdout + bad.stderr, /event 3 was modified/);
+  });
+});
