@@ -229,6 +229,35 @@ describe('postgres connector specifics', () => {
     assert.ok(!(await conn.listManaged()).accounts.some((x) => x.account === same));
   });
 
+  it('never treats the admin or a co-administrator of the marker role as managed', async () => {
+    // Make sure the marker exists, then give it to a second admin WITH ADMIN
+    // OPTION (another broker's admin) and, plainly, to the connector's admin itself.
+    const probe = name();
+    await conn.createAccount({ account: probe, secret: testSecret(), grants: [], expiresAt: inAnHour() });
+    const coAdmin = name();
+    await env.createUnmanaged(coAdmin);
+    await env.su.query(`GRANT ${id(env.marker)} TO ${id(coAdmin)} WITH ADMIN OPTION`);
+    // A separate grantor gives a separate, plain (non-ADMIN) membership row.
+    await env.su.query(`GRANT ${id(env.marker)} TO ${id(env.admin.user)} GRANTED BY ${id(coAdmin)}`);
+    const plain = await env.su.query(
+      `SELECT 1 FROM pg_auth_members WHERE roleid = to_regrole($1) AND member = to_regrole($2) AND NOT admin_option`,
+      [id(env.marker), id(env.admin.user)],
+    );
+    assert.equal(plain.rowCount, 1);
+    try {
+      const listed = (await conn.listManaged()).accounts.map((a) => a.account);
+      assert.ok(listed.includes(probe), 'the marker works');
+      assert.ok(!listed.includes(coAdmin) && !listed.includes(env.admin.user), listed.join(', '));
+      for (const account of [coAdmin, env.admin.user]) {
+        assert.equal((await rejectsTarget(conn.removeAccount({ account }))).retryable, false);
+        assert.equal((await conn.describeAccount({ account })).exists, true);
+      }
+    } finally {
+      await env.su.query(`REVOKE ${id(env.marker)} FROM ${id(env.admin.user)} GRANTED BY ${id(coAdmin)}`);
+      await conn.removeAccount({ account: probe });
+    }
+  });
+
   it('reports an unreachable server as retryable, naming the operation and account, without secrets', async () => {
     const dead = env.newConnector({ port: await freePort() });
     const secret = `CANARY-${testSecret()}`;
