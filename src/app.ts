@@ -15,7 +15,7 @@ import { createRequestService, type RequestService } from './core/request/reques
 import { safeErrorText } from './core/scrub.js';
 import { builtinAdmin, createTokenService, type TokenService } from './core/tokens/token-service.js';
 import type { Catalog, TargetDef } from './core/types.js';
-import { connectorFactories } from './connectors/registry.js';
+import { connectorModules } from './connectors/registry.js';
 import { loadConfigFile } from './config/load.js';
 import { readAdminSecret } from './config/secrets.js';
 import { createLogger } from './log.js';
@@ -79,7 +79,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     await checkMasterKey(store, vault, masterKey.source);
     for (const target of catalog.targets.values()) {
       const secret = await adminSecretFor(target, store, vault, env, clock, log);
-      connectorsByTarget.set(target.name, connectorFactories[target.kind]({ target: target.name, settings: target.settings, adminUser: target.adminUser, adminSecret: secret }));
+      connectorsByTarget.set(target.name, connectorModules[target.kind].create({ target: target.name, settings: target.settings, adminUser: target.adminUser, adminSecret: secret }));
     }
   } catch (err) {
     await Promise.all([...connectorsByTarget.values()].map((c) => c.close().catch(() => {})));

@@ -3,6 +3,8 @@
 // the raw parsed YAML so these problems are reported together with schema
 // problems elsewhere in the file, not only after those are fixed.
 
+import { connectorModules } from '../connectors/registry.js';
+import type { ConnectorModule } from '../connectors/module.js';
 import { globMatches } from '../core/policy/evaluate.js';
 import type { PathProblem, PathSegment } from './issues.js';
 import { namePattern, profilePatternPattern, quoteValue } from './schema.js';
@@ -24,11 +26,31 @@ export function crossCheck(raw: unknown, lineOf: (path: readonly PathSegment[]) 
   const targetNames = namesOf(items('targets'));
   const profileNames = namesOf(items('profiles'));
 
+  // The kind of each target, where it is a known kind: it checks grants, modes and accounts.
+  const moduleOf = new Map<string, ConnectorModule>();
+  for (const t of items('targets')) {
+    if (isRecord(t) && typeof t.name === 'string' && typeof t.kind === 'string' && Object.hasOwn(connectorModules, t.kind)) {
+      moduleOf.set(t.name, connectorModules[t.kind as keyof typeof connectorModules]);
+    }
+  }
+
   items('profiles').forEach((p, i) => {
     if (!isRecord(p)) return;
     const target = p.target;
     if (typeof target === 'string' && namePattern.test(target) && !targetNames.includes(target)) {
       problems.push({ path: ['profiles', i, 'target'], message: `unknown target ${quoteValue(target)}; ${listing('targets', targetNames)}` });
+    }
+    const mod = typeof target === 'string' ? moduleOf.get(target) : undefined;
+    if (!mod) return;
+    if (typeof p.mode === 'string' && (p.mode === 'ephemeral-account' || p.mode === 'own-account') && !mod.modes.includes(p.mode)) {
+      problems.push({ path: ['profiles', i, 'mode'], message: `${mod.kind} targets do not support mode ${p.mode}; supported: ${mod.modes.join(', ')}` });
+    }
+    if (Array.isArray(p.grants)) {
+      p.grants.forEach((g: unknown, j) => {
+        if (typeof g !== 'string' || g.length === 0 || g.length > 1024 || /[\0\r\n]/.test(g)) return;
+        const why = mod.checkGrant(g);
+        if (why) problems.push({ path: ['profiles', i, 'grants', j], message: `${quoteValue(g)} is not a valid ${mod.kind} grant: ${why}` });
+      });
     }
   });
 
@@ -45,7 +67,12 @@ export function crossCheck(raw: unknown, lineOf: (path: readonly PathSegment[]) 
 
   items('users').forEach((u, i) => {
     if (!isRecord(u) || !isRecord(u.accounts)) return;
-    for (const target of Object.keys(u.accounts)) {
+    for (const [target, account] of Object.entries(u.accounts)) {
+      const mod = moduleOf.get(target);
+      if (mod && typeof account === 'string' && account.length > 0 && account.length <= 1024 && !/[\0\r\n]/.test(account)) {
+        const why = mod.checkAccount(account);
+        if (why) problems.push({ path: ['users', i, 'accounts', target], message: `${quoteValue(account)} is not a valid ${mod.kind} account: ${why}` });
+      }
       if (namePattern.test(target) && !targetNames.includes(target)) {
         problems.push({
           path: ['users', i, 'accounts', target],

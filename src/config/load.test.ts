@@ -280,8 +280,8 @@ describe('parseConfigText: each problem names file:line:column, path and what is
     assert.deepStrictEqual(ok.catalog.profiles.get('pg-main-read')!.grants, ['App Read; x']);
     const text = base.replace('grants: [app_read]', `grants: ["a\\0b", ${'ä'.repeat(32)}]`);
     assert.deepStrictEqual(problems(text), [
-      `${at(text, '"a\\0b"')}: profiles[0].grants[0]: grant "a\\u0000b" contains a NUL character`,
-      `${at(text, 'ää')}: profiles[0].grants[1]: grant "${'ä'.repeat(32)}" is longer than 63 bytes`,
+      `${at(text, '"a\\0b"')}: profiles[0].grants[0]: grant "a\\u0000b" contains a NUL or line break`,
+      `${at(text, 'ää')}: profiles[0].grants[1]: "${'ä'.repeat(32)}" is not a valid postgres grant: longer than 63 bytes (PostgreSQL's identifier limit)`,
     ]);
   });
 

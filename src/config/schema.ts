@@ -5,7 +5,7 @@
 
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
-import type { TargetKind } from '../core/types.js';
+import { connectorModules } from '../connectors/registry.js';
 
 /** Names of targets, profiles, policies, users and groups: safe in logs, URLs and identifiers. */
 export const namePattern = /^[a-z][a-z0-9_.-]{0,62}$/i;
@@ -57,6 +57,15 @@ function nativeNameSchema(what: string) {
     else if (Buffer.byteLength(v, 'utf8') > 63) {
       ctx.addIssue({ code: 'custom', message: `${what} ${quoteValue(v)} is longer than 63 bytes` });
     }
+  });
+}
+
+/** A target-native permission or account (role, group DN, ACL rule, sudo rule…): one line of text. */
+function grantSchema() {
+  return z.string().superRefine((v, ctx) => {
+    if (v.length === 0) ctx.addIssue({ code: 'custom', message: 'grant must not be empty' });
+    else if (/[\0\r\n]/.test(v)) ctx.addIssue({ code: 'custom', message: `grant ${quoteValue(v)} contains a NUL or line break` });
+    else if (v.length > 1024) ctx.addIssue({ code: 'custom', message: `grant ${quoteValue(v)} is longer than 1024 characters` });
   });
 }
 
@@ -169,24 +178,13 @@ const targetBase = {
 };
 export const targetBaseKeys = ['name', 'kind', 'admin', 'critical'] as const;
 
-const postgresTarget = strict({
-  ...targetBase,
-  kind: z.literal('postgres'),
-  host: z.string().min(1, { error: 'must not be empty' }).max(253, { error: 'is longer than 253 characters' }),
-  port: intSchema(1, 65535),
-  database: nativeNameSchema('database'),
-  sslmode: oneOf(['disable', 'require']).default('disable'),
-  // The NOLOGIN role every Stint-made account is a member of; only its members are ever removed.
-  markerRole: nativeNameSchema('markerRole').optional(),
-});
-
-// Adding a kind: add it to TargetKind in core/types.ts and one schema here.
-export const targetSchema = z.discriminatedUnion('kind', [postgresTarget]);
+// One strict schema per kind: the common fields plus the kind's own (declared
+// by its connector module, so adding a kind touches only connectors/).
+const kindSchemas = Object.values(connectorModules).map((m) => strict({ ...targetBase, kind: z.literal(m.kind), ...m.settings }));
+export const targetSchema = z.discriminatedUnion('kind', kindSchemas as unknown as [typeof kindSchemas[number], ...typeof kindSchemas]);
 
 // Compile-time check that every TargetKind has a schema.
-type MissingKinds = Exclude<TargetKind, z.infer<typeof targetSchema>['kind']>;
-const everyKindHasSchema: [MissingKinds] extends [never] ? true : MissingKinds = true;
-void everyKindHasSchema;
+// (connectorModules is a Record over TargetKind, so every kind has one.)
 
 // ---- profiles ----
 
@@ -194,7 +192,8 @@ export const profileSchema = strict({
   name: nameSchema('profile'),
   target: nameSchema('target'),
   mode: oneOf(['ephemeral-account', 'own-account']),
-  grants: z.array(nativeNameSchema('grant')).min(1, { error: 'must list at least one target role' }),
+  // Target-native permissions; the target kind checks their form (cross-check.ts).
+  grants: z.array(grantSchema()).min(1, { error: 'must list at least one target permission' }),
   maxDuration: humanDuration(),
   terminateSessionsOnRevoke: z.boolean().optional(),
   description: z.string().max(500, { error: 'is longer than 500 characters' }).optional(),
@@ -277,7 +276,8 @@ export const policySchema = strict({
 export const userSchema = strict({
   name: nameSchema('user'),
   groups: z.array(nameSchema('group')).optional(),
-  accounts: z.record(nameSchema('target'), nativeNameSchema('account')).optional(),
+  // The person's own account per target; the target kind checks its form (cross-check.ts).
+  accounts: z.record(nameSchema('target'), grantSchema()).optional(),
   admin: z.boolean().optional(),
 });
 

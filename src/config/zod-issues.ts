@@ -43,6 +43,26 @@ function explain(issue: Issue, base: PathSegment[], raw: unknown): PathProblem[]
       if (viable.length === 1) return viable[0]!.flatMap((i) => explain(i, path, raw));
       return [{ path, message: issue.message }];
     }
+    // Plain zod bounds and enums (as connector modules declare them) in the same words as ours.
+    case 'too_small':
+    case 'too_big': {
+      if (!/^Too (small|big)/.test(issue.message)) return [{ path, message: issue.message }];
+      const small = issue.code === 'too_small';
+      const bound = Number(small ? (issue as { minimum: unknown }).minimum : (issue as { maximum: unknown }).maximum);
+      const inclusive = (issue as { inclusive?: boolean }).inclusive !== false;
+      const origin = (issue as { origin?: string }).origin;
+      const unit = origin === 'string' ? ' characters' : origin === 'array' ? ' entries' : '';
+      const words = small ? (inclusive ? 'at least' : 'more than') : inclusive ? 'at most' : 'less than';
+      return [{ path, message: `must be ${words} ${bound}${unit}` }];
+    }
+    case 'invalid_value': {
+      if (!issue.message.startsWith('Invalid option') && !issue.message.startsWith('Invalid input')) return [{ path, message: issue.message }];
+      const values = issue.values.map(String);
+      const choices = values.length > 1 ? `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}` : String(values[0]);
+      const value = valueAt(raw, path);
+      if (value === undefined) return [{ path, message: `is required (${choices})` }];
+      return [{ path, message: `must be ${choices}${typeof value === 'string' ? `, not ${quoteValue(value)}` : ''}` }];
+    }
     case 'invalid_key':
       return issue.issues.map((i) => ({ path, atKey: true, message: i.message }));
     default:

@@ -1,10 +1,10 @@
-// Every target kind maps to its connector factory; a kind without an
-// implementation does not compile.
+// Every target kind maps to its module; a kind without an implementation does
+// not compile (Record over the TargetKind union).
 
 import type { TargetKind } from '../core/types.js';
-import type { ConnectorFactory } from './contract.js';
-import { createPostgresConnector } from './postgres/postgres-connector.js';
+import type { ConnectorModule } from './module.js';
+import { postgresModule } from './postgres/module.js';
 
-export const connectorFactories: Record<TargetKind, ConnectorFactory> = {
-  postgres: createPostgresConnector,
+export const connectorModules: Record<TargetKind, ConnectorModule> = {
+  postgres: postgresModule,
 };
