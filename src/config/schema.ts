@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { connectorModules } from '../connectors/registry.js';
+import type { TargetKind } from '../core/types.js';
 
 /** Names of targets, profiles, policies, users and groups: safe in logs, URLs and identifiers. */
 export const namePattern = /^[a-z][a-z0-9_.-]{0,62}$/i;
@@ -180,7 +181,7 @@ export const targetBaseKeys = ['name', 'kind', 'admin', 'critical'] as const;
 
 // One strict schema per kind: the common fields plus the kind's own (declared
 // by its connector module, so adding a kind touches only connectors/).
-const kindSchemas = Object.values(connectorModules).map((m) => strict({ ...targetBase, kind: z.literal(m.kind), ...m.settings }));
+const kindSchemas = (Object.keys(connectorModules) as TargetKind[]).map((kind) => strict({ ...targetBase, kind: z.literal(kind), ...connectorModules[kind].settings }));
 export const targetSchema = z.discriminatedUnion('kind', kindSchemas as unknown as [typeof kindSchemas[number], ...typeof kindSchemas]);
 
 // Compile-time check that every TargetKind has a schema.

@@ -3,11 +3,12 @@
 // connector factory. registry.ts maps every TargetKind to one of these.
 
 import type { z } from 'zod';
-import type { DeliveryMode, TargetKind } from '../core/types.js';
+import type { DeliveryMode } from '../core/types.js';
 import type { ConnectorFactory } from './contract.js';
 
 export interface ConnectorModule {
-  kind: TargetKind;
+  /** Equals its key in the registry (checked there). */
+  kind: string;
   /** Kind-specific target fields in the config file, beside name, kind, admin and critical. */
   settings: z.ZodRawShape;
   /** Delivery modes this kind can honour; the config rejects profiles asking for another. */

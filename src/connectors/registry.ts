@@ -8,3 +8,7 @@ import { postgresModule } from './postgres/module.js';
 export const connectorModules: Record<TargetKind, ConnectorModule> = {
   postgres: postgresModule,
 };
+
+for (const [kind, m] of Object.entries(connectorModules)) {
+  if (m.kind !== kind) throw new Error(`connector module for ${kind} says it is ${m.kind}`);
+}
