@@ -12,6 +12,7 @@ import { createGrantService, defaultGrantSettings, type GrantService } from './c
 import type { Clock, Connector, ConnectorRegistry, Notifier, Store } from './core/ports.js';
 import { systemClock } from './core/ports.js';
 import { createRequestService, type RequestService } from './core/request/request-service.js';
+import { faultsFromEnv } from './core/faults.js';
 import { safeErrorText } from './core/scrub.js';
 import { builtinAdmin, createTokenService, type TokenService } from './core/tokens/token-service.js';
 import type { Catalog, TargetDef } from './core/types.js';
@@ -106,6 +107,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       revokeConcurrency: config.broker.revokeConcurrency,
     },
     onScheduleChange: () => worker?.wake(),
+    faults: faultsFromEnv(env.STINT_FAULTS),
   });
   const requests = createRequestService({
     store, catalog: getCatalog, grants, clock, notifier, log, telemetry: metrics.telemetry,

@@ -15,6 +15,7 @@ import type { Clock, ConnectorRegistry, Logger, Notifier, Sealer, Store, StoreTx
 import { safeErrorText } from '../scrub.js';
 import type { Catalog, GrantRecord, RequestRecord, UserDef } from '../types.js';
 import { ephemeralAccountName, generateSecret } from './naming.js';
+import { noFaults, type Faults } from '../faults.js';
 
 export interface GrantSettings {
   revokeRetryInitialMs: number;
@@ -28,7 +29,8 @@ export const defaultGrantSettings: GrantSettings = {
   revokeRetryInitialMs: 1000,
   revokeRetryMaxMs: 60_000,
   revokeConcurrency: 8,
-  revokeLeaseMs: 30_000,
+  // Revocation is idempotent, so a short lease is safe: at worst two workers both remove what is gone.
+  revokeLeaseMs: 5_000,
 };
 
 export interface GrantServiceDeps {
@@ -43,6 +45,8 @@ export interface GrantServiceDeps {
   settings: GrantSettings;
   /** Called when a grant's expiry may now be earlier than what the worker planned for. */
   onScheduleChange?: () => void;
+  /** Crash points for tests (core/faults.ts); no-ops in production. */
+  faults?: Faults;
 }
 
 export interface Credentials {
@@ -65,6 +69,7 @@ export function backoffMs(attempt: number, initialMs: number, maxMs: number, ran
 
 export function createGrantService(deps: GrantServiceDeps) {
   const { store, connectors, sealer, clock, notifier, log, telemetry, settings } = deps;
+  const faults = deps.faults ?? noFaults;
   const accountLocks = new KeyedMutex();
   const perTarget = new KeyedSemaphore(settings.revokeConcurrency);
   /** Grants this broker is working on right now; the worker skips them. */
@@ -124,6 +129,7 @@ export function createGrantService(deps: GrantServiceDeps) {
       if (g.status !== 'provisioning') return g;
       const started = clock.now();
       const secret = secretOf(g);
+      faults.hit('provision.after-intent');
       try {
         const connector = connectors.get(g.target);
         if (g.mode === 'ephemeral-account') {
@@ -136,6 +142,7 @@ export function createGrantService(deps: GrantServiceDeps) {
       } catch (err) {
         return await provisioningFailed(g, err, secret);
       }
+      faults.hit('provision.after-target');
       const now = clock.now();
       const activated = await store.transaction(async (tx) => {
         const cur = await mustGet(grantId, tx);
@@ -145,6 +152,7 @@ export function createGrantService(deps: GrantServiceDeps) {
           at: now, actor: 'stint', action: 'grant.activated', requestId: cur.requestId, grantId: cur.id, target: cur.target, subjectUser: cur.user,
           details: { account: cur.account, roles: cur.roles, mode: cur.mode, expiresAt: new Date(patch.expiresAt).toISOString() },
         });
+        faults.hit('provision.before-commit');
         return { ...cur, ...patch, version: cur.version + 1 };
       });
       if (!activated) {
@@ -238,6 +246,7 @@ export function createGrantService(deps: GrantServiceDeps) {
     const g = await mustGet(g0.id);
     if (g.status !== 'revoking' && g.status !== 'revoke-failing') return g;
     const started = clock.now();
+    faults.hit('revoke.after-intent');
     let outcome: { existed?: boolean; terminatedSessions: number; keptRoles?: string[] };
     try {
       const connector = connectors.get(g.target);
@@ -258,6 +267,7 @@ export function createGrantService(deps: GrantServiceDeps) {
     } catch (err) {
       return revokeFailed(g, err);
     }
+    faults.hit('revoke.after-target');
     const now = clock.now();
     const done = await store.transaction(async (tx) => {
       const cur = await mustGet(g.id, tx);
@@ -272,6 +282,7 @@ export function createGrantService(deps: GrantServiceDeps) {
           ...(cur.failingSince !== null ? { failingSince: new Date(cur.failingSince).toISOString(), lastError: cur.lastError } : {}),
         },
       });
+      faults.hit('revoke.before-commit');
       return { ...cur, ...patch, version: cur.version + 1 };
     });
     if (done.status === 'revoked' && done.revokedAt === now) {
@@ -391,16 +402,19 @@ export function createGrantService(deps: GrantServiceDeps) {
    * idempotent), never left half-made.
    */
   async function recoverInterrupted(): Promise<number> {
-    const stuck = await store.listGrants({ statuses: ['provisioning'] });
+    const stuck = await store.listGrants({ statuses: ['provisioning', 'revoking'] });
     let n = 0;
-    for (const g of stuck) {
-      if (inFlight.has(g.id)) continue;
-      const cur = await markRevoking(g.id, 'provisioning-interrupted', 'stint');
-      if (cur.status === 'revoking') {
-        await performRevoke(cur);
-        n++;
-      }
-    }
+    await Promise.all(
+      stuck.map(async (g) => {
+        if (inFlight.has(g.id)) return;
+        // A revocation cut short is finished now rather than after its lease.
+        const cur = g.status === 'provisioning' ? await markRevoking(g.id, 'provisioning-interrupted', 'stint') : g;
+        if (cur.status === 'revoking') {
+          await performRevoke(cur);
+          n++;
+        }
+      }),
+    );
     return n;
   }
 
