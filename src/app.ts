@@ -8,17 +8,18 @@ import type { Logger as PinoLogger } from 'pino';
 import { buildApi } from './api/server.js';
 import { createAuditService } from './core/audit/audit-service.js';
 import { createExpiryWorker, type ExpiryWorker } from './core/expiry/expiry-worker.js';
-import { createGrantService, defaultGrantSettings, type GrantService } from './core/grant/grant-service.js';
-import type { Clock, Connector, ConnectorRegistry, Notifier, Store } from './core/ports.js';
+import { createGrantService, defaultGrantSettings, type GrantService, type RevokeReason } from './core/grant/grant-service.js';
+import type { Clock, ConnectorRegistry, Notifier, Store } from './core/ports.js';
 import { systemClock } from './core/ports.js';
 import { createRequestService, type RequestService } from './core/request/request-service.js';
+import { blocksConfig, describeOrphans, findOrphans, type Orphans } from './core/catalog-change.js';
+import { StintError } from './core/errors.js';
+import { createTargetConnectors } from './target-connectors.js';
 import { faultsFromEnv } from './core/faults.js';
 import { safeErrorText } from './core/scrub.js';
 import { builtinAdmin, createTokenService, type TokenService } from './core/tokens/token-service.js';
-import type { Catalog, TargetDef } from './core/types.js';
-import { connectorModules } from './connectors/registry.js';
+import { liveGrantStatuses, type Catalog, type GrantRecord, type UserDef } from './core/types.js';
 import { loadConfigFile } from './config/load.js';
-import { readAdminSecret } from './config/secrets.js';
 import { createLogger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { openStore } from './store/index.js';
@@ -27,6 +28,9 @@ import { createVault } from './vault/vault.js';
 import { createLogNotifier } from './notify.js';
 
 export const version = '0.1.0';
+
+/** The broker itself, acting on its own (expiry, config changes). */
+const systemActor: UserDef = { name: 'stint', groups: [], accounts: {}, admin: true };
 
 export interface AppOptions {
   configPath: string;
@@ -38,6 +42,8 @@ export interface AppOptions {
   logger?: PinoLogger;
   /** Expiry worker's longest sleep; tests shorten it. */
   workerMaxSleepMs?: number;
+  /** Revoke live grants whose profile or target the config removed, instead of refusing to start. */
+  revokeOrphans?: boolean;
   /** Overrides of the config's broker settings (tests). */
   revokeRetry?: { initialMs: number; maxMs: number };
 }
@@ -53,6 +59,8 @@ export interface App {
   connectors: ConnectorRegistry;
   /** Written on first start only; undefined afterwards. */
   initialAdminToken: string | undefined;
+  /** Re-reads the config file; refused when it would orphan live grants unless revokeOrphans. */
+  reload(input?: { revokeOrphans?: boolean }): Promise<{ orphansRevoked: number }>;
   listen(host: string, port: number): Promise<string>;
   close(): Promise<void>;
 }
@@ -64,8 +72,6 @@ export async function createApp(opts: AppOptions): Promise<App> {
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
 
   const config = await loadConfigFile(opts.configPath);
-  const catalog = config.catalog;
-  const getCatalog = () => catalog;
 
   const masterKey = await loadMasterKey({ env, dataDir: opts.dataDir });
   const vault = createVault(masterKey.key);
@@ -75,25 +81,21 @@ export async function createApp(opts: AppOptions): Promise<App> {
       ? { kind: 'postgres', connectionString: storeUrl }
       : { kind: 'sqlite', path: storeUrl ?? join(opts.dataDir, 'stint.db') },
   );
-  const connectorsByTarget = new Map<string, Connector>();
+  const targets = createTargetConnectors({ store, vault, env, clock, log });
+  const connectors = targets.registry;
+  let catalog: Catalog = config.catalog;
+  const getCatalog = () => catalog;
+  let startupOrphans: Orphans;
   try {
     await checkMasterKey(store, vault, masterKey.source);
-    for (const target of catalog.targets.values()) {
-      const secret = await adminSecretFor(target, store, vault, env, clock, log);
-      connectorsByTarget.set(target.name, connectorModules[target.kind].create({ target: target.name, settings: target.settings, adminUser: target.adminUser, adminSecret: secret }));
-    }
+    startupOrphans = findOrphans(await store.listGrants({ statuses: liveGrantStatuses }), catalog);
+    if (blocksConfig(startupOrphans) && !opts.revokeOrphans) throw new StintError('conflict', describeOrphans(startupOrphans, clock.now()));
+    await targets.apply(catalog, new Set(startupOrphans.targetRemoved.map((g) => g.target)));
   } catch (err) {
-    await Promise.all([...connectorsByTarget.values()].map((c) => c.close().catch(() => {})));
+    await targets.closeAll();
     await store.close();
     throw err;
   }
-  const connectors: ConnectorRegistry = {
-    get(name) {
-      const c = connectorsByTarget.get(name);
-      if (!c) throw new Error(`target ${name} is not configured`);
-      return c;
-    },
-  };
 
   const metrics = createMetrics({ store });
   const notifier: Notifier = createLogNotifier(log);
@@ -123,12 +125,49 @@ export async function createApp(opts: AppOptions): Promise<App> {
   // Work the previous run left unfinished: interrupted provisioning is rolled
   // back; expired and failing grants are picked up by the worker's first pass.
   const recovered = await grants.recoverInterrupted();
-  if (recovered > 0) log.warn({ recovered }, 'rolled back grants whose provisioning was interrupted');
+  if (recovered > 0) log.warn({ recovered }, 'finished grants whose provisioning or revocation was interrupted');
+  await revokeOrphans(startupOrphans, true);
   worker.start();
+
+  /** Revokes what a config change orphaned: removed users always, removed profiles/targets when allowed. */
+  async function revokeOrphans(o: Orphans, includeRemovedDefs: boolean): Promise<void> {
+    const work: [GrantRecord, RevokeReason][] = [
+      ...o.userRemoved.map((g) => [g, 'user-removed'] as [GrantRecord, RevokeReason]),
+      ...(includeRemovedDefs ? o.profileRemoved.map((g) => [g, 'profile-removed'] as [GrantRecord, RevokeReason]) : []),
+      ...(includeRemovedDefs ? o.targetRemoved.map((g) => [g, 'target-removed'] as [GrantRecord, RevokeReason]) : []),
+    ];
+    for (const [g, reason] of work) {
+      log.warn({ grantId: g.id, user: g.user, profile: g.profile, target: g.target, reason }, 'revoking access the config no longer backs');
+      await grants.revoke({ grantId: g.id, actor: systemActor, reason }).catch((err) => log.error({ grantId: g.id, error: safeErrorText(err) }, 'revoking an orphaned grant failed; the worker retries'));
+    }
+  }
+
+  /**
+   * Applies an edited config file (SIGHUP). Refused, leaving the running
+   * config in place, when it would orphan live grants — unless
+   * `revokeOrphans`, which revokes them first.
+   */
+  async function reload(input: { revokeOrphans?: boolean } = {}): Promise<{ orphansRevoked: number }> {
+    const next = await loadConfigFile(opts.configPath);
+    const orphans = findOrphans(await store.listGrants({ statuses: liveGrantStatuses }), next.catalog);
+    if (blocksConfig(orphans) && !input.revokeOrphans) throw new StintError('conflict', describeOrphans(orphans, clock.now()));
+    await targets.apply(next.catalog, new Set(orphans.targetRemoved.map((g) => g.target)));
+    await revokeOrphans(orphans, true);
+    catalog = next.catalog;
+    await store.appendAudit({
+      at: clock.now(), actor: 'stint', action: 'config.reloaded',
+      details: { file: opts.configPath, targets: next.catalog.targets.size, profiles: next.catalog.profiles.size, policies: next.catalog.policies.length, users: next.catalog.users.size },
+    });
+    log.info({ file: opts.configPath }, 'config reloaded');
+    return { orphansRevoked: orphans.userRemoved.length + orphans.profileRemoved.length + orphans.targetRemoved.length };
+  }
 
   let closed = false;
   return {
-    api, store, catalog, requests, grants, tokens, worker, connectors, initialAdminToken,
+    api, store, requests, grants, tokens, worker, connectors, initialAdminToken, reload,
+    get catalog() {
+      return catalog;
+    },
     async listen(host, port) {
       await api.listen({ host, port });
       const addr = api.server.address();
@@ -142,31 +181,10 @@ export async function createApp(opts: AppOptions): Promise<App> {
       closed = true;
       await worker!.stop();
       await api.close();
-      await Promise.all([...connectorsByTarget.values()].map((c) => c.close().catch(() => {})));
+      await targets.closeAll();
       await store.close();
     },
   };
-}
-
-/**
- * The admin secret comes from the config's env var or file; it is kept sealed
- * in the store so a restart without the env var still works. It is never
- * logged or returned.
- */
-async function adminSecretFor(target: TargetDef, store: Store, vault: ReturnType<typeof createVault>, env: NodeJS.ProcessEnv, clock: Clock, log: PinoLogger): Promise<string> {
-  const context = `target:${target.name}`;
-  try {
-    const secret = await readAdminSecret(target, env);
-    await store.putTargetCredential(target.name, vault.seal(secret, context), clock.now());
-    return secret;
-  } catch (err) {
-    const sealed = await store.getTargetCredential(target.name);
-    if (sealed) {
-      log.warn({ target: target.name, problem: safeErrorText(err) }, 'admin secret source unusable; using the copy sealed in the store');
-      return vault.unseal(sealed, context);
-    }
-    throw new Error(`target ${target.name}: ${safeErrorText(err)}`);
-  }
 }
 
 /** On first start, issues the admin token and writes it to DATA_DIR/admin.token (0600). */

@@ -197,12 +197,16 @@ export async function startTestBroker(opts: {
   dataDir?: string;
   env?: NodeJS.ProcessEnv;
   adminPassword?: string;
+  /** Rewrites the generated config text before the broker reads it. */
+  editConfig?: (text: string) => string;
+  revokeOrphans?: boolean;
 }): Promise<TestBroker> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'stint-broker-')));
   const passwordFile = join(dataDir, 'pg-admin.secret');
   await writeFile(passwordFile, `${opts.adminPassword ?? opts.target.adminPassword}\n`, { mode: 0o600 });
   const configPath = join(dataDir, 'stint.yaml');
-  await writeFile(configPath, testConfigYaml(opts.target, passwordFile, opts.config));
+  const text = testConfigYaml(opts.target, passwordFile, opts.config);
+  await writeFile(configPath, opts.editConfig ? opts.editConfig(text) : text);
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -215,6 +219,7 @@ export async function startTestBroker(opts: {
     configPath, dataDir, clock: opts.clock, logger, workerMaxSleepMs: 50,
     env: opts.env ?? { STINT_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') },
     revokeRetry: { initialMs: 50, maxMs: 200 },
+    revokeOrphans: opts.revokeOrphans,
   });
   const admin = app.initialAdminToken ?? (await readFile(join(dataDir, 'admin.token'), 'utf8')).trim();
   const call: TestBroker['call'] = async (token, method, url, body, headers = {}) => {

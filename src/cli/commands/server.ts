@@ -13,6 +13,13 @@ Runs the broker: HTTP API, expiry worker, connectors.
   --listen HOST:PORT address to listen on (default 127.0.0.1:8080)
   --store URL        postgres://… to share a store between brokers
                      (default: SQLite in DIR/stint.db; env STINT_STORE_URL)
+  --revoke-orphans   if the config removed profiles or targets that live
+                     grants still use, revoke those grants instead of
+                     refusing to start (also applies to reloads)
+
+SIGHUP re-reads the config file. A config that would orphan live grants is
+refused (the running config stays) unless --revoke-orphans was given.
+Users removed from the config lose their live grants.
 
 On first start the initial admin token is written to DIR/admin.token (0600).`;
 
@@ -33,7 +40,7 @@ export const serverCommand: Command = {
     try {
       ({ values } = parseArgs({
         args,
-        options: { config: { type: 'string' }, 'data-dir': { type: 'string' }, listen: { type: 'string' }, store: { type: 'string' }, help: { type: 'boolean' } },
+        options: { config: { type: 'string' }, 'data-dir': { type: 'string' }, listen: { type: 'string' }, store: { type: 'string' }, 'revoke-orphans': { type: 'boolean' }, help: { type: 'boolean' } },
         strict: true,
         allowPositionals: false,
       }));
@@ -56,7 +63,7 @@ export const serverCommand: Command = {
     }
     let app;
     try {
-      app = await createApp({ configPath: values.config, dataDir: values['data-dir'], storeUrl: values.store, env: io.env });
+      app = await createApp({ configPath: values.config, dataDir: values['data-dir'], storeUrl: values.store, env: io.env, revokeOrphans: values['revoke-orphans'] });
     } catch (err) {
       io.stderr(`stint server: ${(err as Error).message}\n`);
       return 2;
@@ -64,11 +71,20 @@ export const serverCommand: Command = {
     const url = await app.listen(listen.host, listen.port);
     io.stderr(`stint broker listening on ${url}\n`);
     if (app.initialAdminToken) io.stderr(`initial admin token written to ${join(values['data-dir'], 'admin.token')} (mode 0600)\n`);
+    const running = app;
+    const onHup = () => {
+      running.reload({ revokeOrphans: values['revoke-orphans'] }).then(
+        (r) => io.stderr(`config reloaded${r.orphansRevoked ? `; revoked ${r.orphansRevoked} orphaned grant(s)` : ''}\n`),
+        (err: Error) => io.stderr(`config reload refused; the running config stays:\n${err.message}\n`),
+      );
+    };
+    process.on('SIGHUP', onHup);
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
+    process.removeListener('SIGHUP', onHup);
     io.stderr('stint broker stopping\n');
     await app.close();
     return 0;

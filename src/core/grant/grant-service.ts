@@ -57,7 +57,16 @@ export interface Credentials {
   connection: Record<string, string | number>;
 }
 
-export type RevokeReason = 'expired' | 'checked-in' | 'revoked-by-admin' | 'provisioning-failed' | 'provisioning-interrupted';
+export type RevokeReason =
+  | 'expired'
+  | 'checked-in'
+  | 'revoked-by-admin'
+  | 'provisioning-failed'
+  | 'provisioning-interrupted'
+  | 'user-removed'
+  | 'profile-removed'
+  | 'target-removed'
+  | 'drift';
 
 const secretContext = (grantId: string) => `grant:${grantId}`;
 
