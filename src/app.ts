@@ -25,7 +25,7 @@ import { createMetrics } from './metrics.js';
 import { openStore } from './store/index.js';
 import { checkMasterKey, loadMasterKey } from './vault/master-key.js';
 import { createVault } from './vault/vault.js';
-import { createLogNotifier } from './notify.js';
+import { createLogNotifier, createWebhookNotifier, fanOut } from './notify.js';
 
 export const version = '0.1.0';
 
@@ -98,7 +98,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
   }
 
   const metrics = createMetrics({ store });
-  const notifier: Notifier = createLogNotifier(log);
+  const webhooks = createWebhookNotifier({ hooks: config.broker.webhooks, env, log });
+  const notifier: Notifier = fanOut(createLogNotifier(log), webhooks);
   let worker: ExpiryWorker | undefined;
   const grants = createGrantService({
     store, catalog: getCatalog, connectors, sealer: vault, clock, notifier, log, telemetry: metrics.telemetry,
@@ -181,6 +182,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       closed = true;
       await worker!.stop();
       await api.close();
+      await webhooks.flush();
       await targets.closeAll();
       await store.close();
     },

@@ -22,6 +22,14 @@ export interface BrokerSettings {
   /** Concurrent revocations per target. */
   revokeConcurrency: number;
   reconcileIntervalMs: number;
+  webhooks: WebhookSettings[];
+}
+
+export interface WebhookSettings {
+  url: string;
+  /** Notification kinds to send; null for all. */
+  events: string[] | null;
+  secretEnv: string | null;
 }
 
 export const defaultBrokerSettings: Readonly<BrokerSettings> = {
@@ -30,6 +38,7 @@ export const defaultBrokerSettings: Readonly<BrokerSettings> = {
   revokeRetryMaxMs: 60_000,
   revokeConcurrency: 8,
   reconcileIntervalMs: 5 * 60_000,
+  webhooks: [],
 };
 
 export interface LoadedConfig {
@@ -200,5 +209,6 @@ function toBrokerSettings(b: ConfigFile['broker']): BrokerSettings {
     revokeRetryMaxMs: max,
     revokeConcurrency: b?.revokeConcurrency ?? d.revokeConcurrency,
     reconcileIntervalMs: b?.reconcileInterval ?? d.reconcileIntervalMs,
+    webhooks: (b?.webhooks ?? []).map((w) => ({ url: w.url, events: w.events ?? null, secretEnv: w.secretEnv ?? null })),
   };
 }

@@ -144,6 +144,18 @@ export const brokerSchema = strict({
     .optional(),
   revokeConcurrency: intSchema(1, 64).optional(),
   reconcileInterval: humanDuration().optional(),
+  webhooks: z
+    .array(
+      strict({
+        url: z.string().refine((u) => /^https?:\/\/[^\s]+$/.test(u) && URL.canParse(u), { error: 'must be an http:// or https:// URL' }),
+        // Which notifications to send; all of them when omitted.
+        events: z.array(oneOf(['request.pending', 'request.decided', 'grant.active', 'grant.revoked', 'grant.revoke-failing', 'grant.expiring'])).min(1).optional(),
+        // HMAC-SHA256 key for the X-Stint-Signature header, from the environment.
+        secretEnv: z.string().regex(envVarPattern, { error: (iss) => `${quoteValue(String(iss.input))} is not an environment variable name` }).optional(),
+      }),
+    )
+    .max(20)
+    .optional(),
 });
 
 // ---- targets ----

@@ -66,6 +66,7 @@ export async function createTestTarget(opts: { canary?: string; serverUrl?: stri
     GRANT ALL ON ALL TABLES IN SCHEMA public TO ${id(adminRole)};
     CREATE ROLE ${id(adminUser)} LOGIN CREATEROLE PASSWORD ${lit(adminPassword)};
     GRANT ${id(readRole)}, ${id(adminRole)} TO ${id(adminUser)} WITH ADMIN OPTION;
+    GRANT pg_signal_backend TO ${id(adminUser)};
     CREATE ROLE ${id(own.name)} LOGIN PASSWORD ${lit(own.password)};
     GRANT USAGE ON SCHEMA public TO ${id(own.name)};
   `);
@@ -122,6 +123,7 @@ export interface ConfigOptions {
   pendingTimeout?: string;
   extraPolicies?: string;
   port?: number;
+  webhookUrl?: string;
 }
 
 /** alice (dev, own account on pg), bob and carol (dba), dave (dev), eve (contractors, denied), root (admin, dba). */
@@ -130,7 +132,7 @@ export function testConfigYaml(t: TestTarget, passwordFile: string, o: ConfigOpt
 broker:
   pendingTimeout: ${o.pendingTimeout ?? '1h'}
   revokeRetry: { initial: 1s, max: 5s }
-targets:
+${o.webhookUrl ? `  webhooks: [{ url: ${JSON.stringify(o.webhookUrl)}, events: [grant.revoke-failing, grant.revoked] }]\n` : ''}targets:
   - name: pg
     kind: postgres
     host: ${t.host}

@@ -88,6 +88,7 @@ async function prepareTarget(server: EmbeddedPostgresServer, adminPassword: stri
       REVOKE ALL ON SCHEMA public FROM PUBLIC;
       CREATE ROLE stint_admin LOGIN CREATEROLE PASSWORD ${lit(adminPassword)};
       GRANT app_read, app_admin TO stint_admin WITH ADMIN OPTION;
+      GRANT pg_signal_backend TO stint_admin;
       GRANT CONNECT ON DATABASE app TO stint_admin;
       CREATE ROLE alice LOGIN PASSWORD ${lit(alicePassword)};
       GRANT USAGE ON SCHEMA public TO alice;

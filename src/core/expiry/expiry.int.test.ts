@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../../embedded/postgres.js';
 import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } from '../../testing/broker.js';
 import { generateSecret } from '../grant/naming.js';
@@ -104,7 +106,18 @@ describe('expiry with real time', () => {
   });
 
   it('target down across expiry: revoke-failing with the error and an alert, retried until the target is back, never marked revoked early', async () => {
-    const broker = await startTestBroker({ target });
+    const hooks: any[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        hooks.push(JSON.parse(body));
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const webhookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/stint`;
+    const broker = await startTestBroker({ target, config: { webhookUrl } });
     try {
       const alice = await broker.token('alice');
       const eph = (await broker.call(alice, 'POST', '/v1/requests', { profile: 'pg-read', duration: '1s' })).body.grant;
@@ -121,6 +134,8 @@ describe('expiry with real time', () => {
       assert.match(metrics.body, /stint_grants\{status="revoke-failing"\} 2/);
       assert.match(metrics.body, /stint_revoke_failures_total\{target="pg"\} [1-9]/);
       assert.ok(broker.logs.some((l) => l.includes('ALERT') && l.includes(eph.id)), 'an alert was logged');
+      await waitFor('webhook alert', async () => hooks.filter((h) => h.kind === 'grant.revoke-failing').map((h) => h.grantId).sort(), (ids) => ids.length === 2);
+      assert.deepEqual(hooks.filter((h) => h.kind === 'grant.revoke-failing').map((h) => h.grantId).sort(), [eph.id, own.id].sort(), 'one webhook alert per failing grant, not one per retry');
       await sleep(600); // more failed attempts: still not given up
       assert.equal((await broker.app.store.getGrant(eph.id))!.status, 'revoke-failing');
 
@@ -139,9 +154,11 @@ describe('expiry with real time', () => {
       const revoked = events.at(-1);
       assert.ok(revoked.details.failingSince, 'the audit shows when the failing period began');
       assert.ok(revoked.details.attempts >= 3);
+      await waitFor('webhook recovery', async () => hooks.filter((h) => h.kind === 'grant.revoked').length, (n) => n === 2);
     } finally {
       await server.start().catch(() => {});
       await broker.close();
+      receiver.close();
     }
   });
 
