@@ -23,6 +23,8 @@ export interface GrantSettings {
   revokeConcurrency: number;
   /** How long a `revoking` claim lasts before another worker may retry it (crash recovery). */
   revokeLeaseMs: number;
+  /** A grant still `provisioning` after this long was abandoned by a dead broker and is rolled back. */
+  provisionTimeoutMs: number;
 }
 
 export const defaultGrantSettings: GrantSettings = {
@@ -31,6 +33,7 @@ export const defaultGrantSettings: GrantSettings = {
   revokeConcurrency: 8,
   // Revocation is idempotent, so a short lease is safe: at worst two workers both remove what is gone.
   revokeLeaseMs: 5_000,
+  provisionTimeoutMs: 120_000,
 };
 
 export interface GrantServiceDeps {
@@ -352,8 +355,11 @@ export function createGrantService(deps: GrantServiceDeps) {
       try {
         await connectors.get(g.target).extendAccount({ account: g.account, expiresAt: new Date(newExpiry) });
       } catch (err) {
+        // Lost a race with expiry or revoke (the account is already gone): say so plainly.
+        const cur = await mustGet(g.id);
+        if (cur.status !== 'active') throw conflict(`grant ${g.id} is no longer active (it expired or was revoked); it was not extended`);
         const retryable = err instanceof TargetError ? err.retryable : true;
-        throw new StintError(retryable ? 'target_unavailable' : 'internal', `could not extend on target ${g.target}: ${safeErrorText(err, [secretOf(g)])}`);
+        throw new StintError(retryable ? 'target_unavailable' : 'conflict', `could not extend on target ${g.target}: ${safeErrorText(err, [secretOf(g)])}`);
       }
     }
     const now = clock.now();
@@ -390,7 +396,14 @@ export function createGrantService(deps: GrantServiceDeps) {
    * retries revoking/revoke-failing ones that are due. Returns how many it handled.
    */
   async function processDue(limit = 500): Promise<number> {
-    const due = await store.listDueGrants(clock.now(), limit);
+    const now = clock.now();
+    const due = await store.listDueGrants(now, limit);
+    // Provisioning abandoned by a broker that died (another one, or this one before a restart).
+    const abandoned = (await store.listGrants({ statuses: ['provisioning'], limit })).filter((g) => g.createdAt + settings.provisionTimeoutMs <= now && !inFlight.has(g.id));
+    for (const g of abandoned) {
+      const cur = await markRevoking(g.id, 'provisioning-interrupted', 'stint');
+      if (cur.status === 'revoking') due.push(cur);
+    }
     const work = due.filter((g) => !inFlight.has(g.id));
     await Promise.all(
       work.map(async (g) => {
