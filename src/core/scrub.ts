@@ -1,20 +1,31 @@
 // Removes secrets from text before it reaches a log, an error, an audit event
-// or an API response. Known secrets are replaced wherever they appear; common
-// shapes of secrets (PASSWORD '...', password=..., URLs with credentials) are
-// masked even when the secret is not known here.
+// or an API response. Known secrets are replaced in every form they can take
+// in echoed text; common shapes of secrets (PASSWORD '...', password=...,
+// URLs with credentials, SCRAM verifiers) are masked even when unknown here.
+
+const redacted = '[redacted]';
 
 const shapes: [RegExp, string][] = [
-  [/(PASSWORD\s+)'(?:[^']|'')*'/gi, "$1'***'"],
-  [/(password\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;&]+)/gi, '$1***'],
-  [/([a-z][a-z0-9+.-]*:\/\/[^:/\s@]+:)[^@\s]+@/gi, '$1***@'],
-  [/SCRAM-SHA-256\$[^\s']+/g, 'SCRAM-SHA-256$***'],
+  [/(PASSWORD\s+)'(?:[^']|'')*'/gi, `$1'${redacted}'`],
+  [/(password\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;&]+)/gi, `$1${redacted}`],
+  [/([a-z][a-z0-9+.-]*:\/\/[^:/\s@]+:)[^@\s]+@/gi, `$1${redacted}@`],
+  [/SCRAM-SHA-256\$[^\s']+/g, `SCRAM-SHA-256$${redacted}`],
 ];
 
+/** The forms a secret takes in text a driver or server may echo: raw, SQL literal body, JSON-escaped, URL-encoded. */
+function redactionForms(secret: string): string[] {
+  return [secret, secret.replace(/'/g, "''").replace(/\\/g, '\\\\'), JSON.stringify(secret).slice(1, -1), encodeURIComponent(secret)];
+}
+
+/** Removes every form of every known secret, then masks secret-shaped text. */
 export function scrub(text: string, secrets: readonly (string | null | undefined)[] = []): string {
   let out = text;
-  for (const s of secrets) {
-    if (s && s.length >= 4) out = out.split(s).join('***');
-  }
+  // Longest first, so a secret that contains another is removed whole.
+  const forms = secrets
+    .filter((s): s is string => typeof s === 'string' && s.length > 0)
+    .flatMap(redactionForms)
+    .sort((a, b) => b.length - a.length);
+  for (const f of forms) out = out.split(f).join(redacted);
   for (const [re, repl] of shapes) out = out.replace(re, repl);
   return out;
 }

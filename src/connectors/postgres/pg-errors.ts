@@ -5,6 +5,9 @@
 
 import pg from 'pg';
 import { TargetError } from '../../core/errors.js';
+import { scrub } from '../../core/scrub.js';
+
+export { scrub };
 
 export interface ErrorContext {
   target: string;
@@ -62,29 +65,6 @@ const hints: Record<string, (ctx: ErrorContext) => string> = {
   '28000': () => 'the target refused the admin credential',
   '42704': () => 'a role named in the request does not exist on the target',
 };
-
-function redactionForms(secret: string): string[] {
-  // The forms a secret can take in text we might echo: raw, as a SQL literal
-  // body, JSON-escaped, URL-encoded.
-  return [
-    secret,
-    secret.replace(/'/g, "''").replace(/\\/g, '\\\\'),
-    JSON.stringify(secret).slice(1, -1),
-    encodeURIComponent(secret),
-  ];
-}
-
-/** Removes every form of every secret from `text`. */
-export function scrub(text: string, secrets: readonly string[]): string {
-  let out = text;
-  // Longest first, so a secret that contains another is removed whole.
-  const forms = secrets
-    .filter((s) => s.length > 0)
-    .flatMap(redactionForms)
-    .sort((a, b) => b.length - a.length);
-  for (const f of forms) out = out.split(f).join('[redacted]');
-  return out;
-}
 
 interface DriverErrorLike {
   code?: unknown;
