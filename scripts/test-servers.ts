@@ -2,7 +2,21 @@
 // choosing, prints their connection settings as `KEY=value` lines on stdout,
 // then waits; on SIGTERM/SIGINT it stops them and deletes their data.
 
-import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../src/embedded/postgres.js';
+import { startEmbeddedPostgres } from '../src/embedded/postgres.js';
+import { startRedisTestServer } from '../src/testing/servers/redis.js';
+
+interface Started {
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+const servers: Record<string, () => Promise<Started>> = {
+  postgres: async () => {
+    const pg = await startEmbeddedPostgres();
+    return { env: { STINT_TEST_PG_URL: pg.url() }, stop: () => pg.destroy() };
+  },
+  redis: startRedisTestServer,
+};
 
 const started: { name: string; stop: () => Promise<void> }[] = [];
 let stopping = false;
@@ -10,22 +24,27 @@ let stopping = false;
 async function stopAll(code: number): Promise<never> {
   if (stopping) process.exit(code);
   stopping = true;
-  for (const s of started.reverse()) {
-    await s.stop().catch((e) => process.stderr.write(`stopping ${s.name}: ${String(e)}\n`));
-  }
+  await Promise.all(started.map((s) => s.stop().catch((e) => process.stderr.write(`stopping ${s.name}: ${String(e)}\n`))));
   process.exit(code);
 }
 process.on('SIGTERM', () => void stopAll(0));
 process.on('SIGINT', () => void stopAll(0));
 
-try {
-  const pg: EmbeddedPostgresServer = await startEmbeddedPostgres();
-  started.push({ name: 'postgres', stop: () => pg.destroy() });
-  process.stdout.write(`STINT_TEST_PG_URL=${pg.url()}\n`);
-  process.stdout.write('READY=1\n');
-} catch (e) {
-  process.stderr.write(`test servers failed to start: ${e instanceof Error ? e.stack : String(e)}\n`);
+const results = await Promise.allSettled(
+  Object.entries(servers).map(async ([name, start]) => {
+    const t0 = Date.now();
+    const s = await start();
+    started.push({ name, stop: s.stop });
+    process.stderr.write(`${name} ready in ${Date.now() - t0} ms\n`);
+    return s.env;
+  }),
+);
+const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${Object.keys(servers)[i]}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`] : []));
+if (failed.length > 0) {
+  process.stderr.write(`test servers failed to start:\n${failed.join('\n')}\n`);
   await stopAll(1);
 }
+for (const r of results) if (r.status === 'fulfilled') for (const [k, v] of Object.entries(r.value)) process.stdout.write(`${k}=${v}\n`);
+process.stdout.write('READY=1\n');
 // Keep running until told to stop.
 setInterval(() => {}, 1 << 30);

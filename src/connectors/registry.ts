@@ -4,9 +4,11 @@
 import type { TargetKind } from '../core/types.js';
 import type { ConnectorModule } from './module.js';
 import { postgresModule } from './postgres/module.js';
+import { redisModule } from './redis/module.js';
 
 export const connectorModules: Record<TargetKind, ConnectorModule> = {
   postgres: postgresModule,
+  redis: redisModule,
 };
 
 for (const [kind, m] of Object.entries(connectorModules)) {
