@@ -16,6 +16,9 @@ import { blocksConfig, describeOrphans, findOrphans, type Orphans } from './core
 import { StintError } from './core/errors.js';
 import { createTargetConnectors } from './target-connectors.js';
 import { faultsFromEnv } from './core/faults.js';
+import { KeyedMutex } from './core/keyed-mutex.js';
+import { createReconcileService, type ReconcileService } from './core/reconcile/reconcile-service.js';
+import { createReconcileWorker } from './core/reconcile/reconcile-worker.js';
 import { safeErrorText } from './core/scrub.js';
 import { builtinAdmin, createTokenService, type TokenService } from './core/tokens/token-service.js';
 import { liveGrantStatuses, type Catalog, type GrantRecord, type UserDef } from './core/types.js';
@@ -59,6 +62,7 @@ export interface App {
   connectors: ConnectorRegistry;
   /** Written on first start only; undefined afterwards. */
   initialAdminToken: string | undefined;
+  reconcile: ReconcileService;
   /** Re-reads the config file; refused when it would orphan live grants unless revokeOrphans. */
   reload(input?: { revokeOrphans?: boolean }): Promise<{ orphansRevoked: number }>;
   listen(host: string, port: number): Promise<string>;
@@ -98,6 +102,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   }
 
   const metrics = createMetrics({ store });
+  const accountLocks = new KeyedMutex();
   const webhooks = createWebhookNotifier({ hooks: config.broker.webhooks, env, log });
   const notifier: Notifier = fanOut(createLogNotifier(log), webhooks);
   let worker: ExpiryWorker | undefined;
@@ -111,6 +116,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     },
     onScheduleChange: () => worker?.wake(),
     faults: faultsFromEnv(env.STINT_FAULTS),
+    accountLocks,
   });
   const requests = createRequestService({
     store, catalog: getCatalog, grants, clock, notifier, log, telemetry: metrics.telemetry,
@@ -118,10 +124,12 @@ export async function createApp(opts: AppOptions): Promise<App> {
   });
   const tokens = createTokenService({ store, catalog: getCatalog, clock });
   const audit = createAuditService({ store });
+  const reconcile = createReconcileService({ store, catalog: getCatalog, connectors, clock, log, grantLocks: accountLocks });
+  const reconcileWorker = createReconcileWorker({ reconcile, log, intervalMs: config.broker.reconcileIntervalMs });
   worker = createExpiryWorker({ store, grants, requests, clock, log, maxSleepMs: opts.workerMaxSleepMs });
 
   const initialAdminToken = await ensureAdminToken(store, tokens, opts.dataDir);
-  const api = await buildApi({ version, catalog: getCatalog, store, clock, connectors, requests, grants, tokens, audit, metrics }, { logger: log });
+  const api = await buildApi({ version, catalog: getCatalog, store, clock, connectors, requests, grants, tokens, audit, reconcile, metrics }, { logger: log });
 
   // Work the previous run left unfinished: interrupted provisioning is rolled
   // back; expired and failing grants are picked up by the worker's first pass.
@@ -129,6 +137,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   if (recovered > 0) log.warn({ recovered }, 'finished grants whose provisioning or revocation was interrupted');
   await revokeOrphans(startupOrphans, true);
   worker.start();
+  reconcileWorker.start();
 
   /** Revokes what a config change orphaned: removed users always, removed profiles/targets when allowed. */
   async function revokeOrphans(o: Orphans, includeRemovedDefs: boolean): Promise<void> {
@@ -165,7 +174,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
 
   let closed = false;
   return {
-    api, store, requests, grants, tokens, worker, connectors, initialAdminToken, reload,
+    api, store, requests, grants, tokens, worker, connectors, initialAdminToken, reload, reconcile,
     get catalog() {
       return catalog;
     },
@@ -181,6 +190,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       if (closed) return;
       closed = true;
       await worker!.stop();
+      await reconcileWorker.stop();
       await api.close();
       await webhooks.flush();
       await targets.closeAll();

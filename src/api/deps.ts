@@ -1,6 +1,7 @@
 import type { AuditService } from '../core/audit/audit-service.js';
 import type { GrantService } from '../core/grant/grant-service.js';
 import type { Clock, ConnectorRegistry, Store } from '../core/ports.js';
+import type { ReconcileService } from '../core/reconcile/reconcile-service.js';
 import type { RequestService } from '../core/request/request-service.js';
 import type { TokenService } from '../core/tokens/token-service.js';
 import type { Catalog } from '../core/types.js';
@@ -16,5 +17,7 @@ export interface ApiDeps {
   grants: GrantService;
   tokens: TokenService;
   audit: AuditService;
+  /** Optional until app.ts wires it; POST /v1/reconcile answers 503 without it. */
+  reconcile?: Pick<ReconcileService, 'reconcile'>;
   metrics: { contentType: string; render(): Promise<string> };
 }

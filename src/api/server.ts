@@ -13,6 +13,7 @@ import { buildOpenApi, registerRoutes, type RouteDef } from './route.js';
 import { auditRoutes } from './routes/audit.js';
 import { grantRoutes } from './routes/grants.js';
 import { profileRoutes } from './routes/profiles.js';
+import { reconcileRoutes } from './routes/reconcile.js';
 import { requestRoutes } from './routes/requests.js';
 import { tokenRoutes } from './routes/tokens.js';
 
@@ -23,7 +24,7 @@ export interface ApiOptions {
 }
 
 export function allRoutes(deps: ApiDeps): RouteDef<any, any, any>[] {
-  return [...profileRoutes(deps), ...requestRoutes(deps), ...grantRoutes(deps), ...auditRoutes(deps), ...tokenRoutes(deps)];
+  return [...profileRoutes(deps), ...requestRoutes(deps), ...grantRoutes(deps), ...auditRoutes(deps), ...tokenRoutes(deps), ...reconcileRoutes(deps)];
 }
 
 export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<FastifyInstance> {

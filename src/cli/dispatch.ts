@@ -15,6 +15,7 @@ import { denyCommand } from './commands/deny.js';
 import { extendCommand } from './commands/extend.js';
 import { grantsCommand } from './commands/grants.js';
 import { profilesCommand } from './commands/profiles.js';
+import { reconcileCommand } from './commands/reconcile.js';
 import { requestCommand } from './commands/request.js';
 import { requestsCommand } from './commands/requests.js';
 import { revokeCommand } from './commands/revoke.js';
@@ -40,7 +41,7 @@ export const commandGroups: ReadonlyArray<{ title: string; commands: CommandEntr
   { title: 'Ask for access', commands: [profilesCommand, requestCommand, requestsCommand, cancelCommand].map(eager) },
   { title: 'Use it and end it', commands: [grantsCommand, credsCommand, connectCommand, extendCommand, revokeCommand].map(eager) },
   { title: 'Approve', commands: [approveCommand, denyCommand].map(eager) },
-  { title: 'Administer and audit', commands: [auditCommand, tokensCommand, whoamiCommand].map(eager) },
+  { title: 'Administer and audit', commands: [auditCommand, reconcileCommand, tokensCommand, whoamiCommand].map(eager) },
   { title: 'Run a broker', commands: [serverEntry, demoEntry] },
 ];
 

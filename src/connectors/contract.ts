@@ -63,6 +63,26 @@ export interface AccountInfo {
   grants: string[];
 }
 
+export interface ListHoldersRequest {
+  /** Target-native permissions (a target's profile grants) whose holders are wanted. */
+  grants: string[];
+}
+
+export interface Holder {
+  account: string;
+  grant: string;
+  /** Carries Stint's marker (an ephemeral account). */
+  managed: boolean;
+  /** The holding was granted by Stint's admin credential; null when the kind cannot tell. Always false for an indirect holding. */
+  grantedByStint: boolean | null;
+  /** Intermediate principals (nearest the holder first) when held indirectly; absent or empty for a direct holding. */
+  via?: string[];
+}
+
+export interface ListHoldersResponse {
+  holders: Holder[];
+}
+
 export interface Connector {
   readonly kind: string;
   readonly target: string;
@@ -73,6 +93,12 @@ export interface Connector {
   revokeFromAccount(req: RevokeFromAccountRequest): Promise<RevokeFromAccountResponse>;
   /** What Stint manages on the target (for reconcile and tests). */
   listManaged(): Promise<ListManagedResponse>;
+  /**
+   * Every principal holding one of `grants` (reconcile: standing privileges and
+   * own-account drift). The admin itself and the marker are never listed.
+   * Optional: reconcile skips those checks for kinds without it.
+   */
+  listHolders?(req: ListHoldersRequest): Promise<ListHoldersResponse>;
   /** Current state of one account (own or ephemeral) as the target sees it. */
   describeAccount(req: { account: string }): Promise<AccountInfo>;
   /** Cheap reachability check with the admin credential. */

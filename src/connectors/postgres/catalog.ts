@@ -89,3 +89,41 @@ export async function terminateSessions(c: Queryable, account: string, serverVer
   );
   return res.rows[0]?.n ?? 0;
 }
+
+export interface HolderRow {
+  account: string;
+  grant: string;
+  managed: boolean;
+  grantedByStint: boolean;
+  /** Roles between the holder and the grant, nearest the holder first; empty for a direct membership. */
+  via: string[];
+}
+
+// Every role holding one of the grants, directly or through other roles (a
+// member of a member holds the privileges too). A direct membership granted
+// by the connecting admin is Stint's (grantor = admin; PostgreSQL 16+ keeps
+// one row per grantor, so Stint's and someone else's grant of the same role
+// are told apart). Per holder, grant and grantor kind, the shortest path is
+// kept. The admin itself and the marker role are not holders worth listing.
+const holdersSql = `
+  WITH RECURSIVE admin AS (SELECT oid FROM pg_roles WHERE rolname = current_user),
+  chain(member, granted, by_stint, via, path, depth) AS (
+    SELECT m.member, m.roleid, COALESCE(m.grantor = (SELECT oid FROM admin), false), ARRAY[]::name[], ARRAY[m.member], 1
+      FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+     WHERE g.rolname = ANY($1::text[])
+    UNION ALL
+    SELECT m.member, c.granted, false, ARRAY[(SELECT rolname FROM pg_roles WHERE oid = c.member)] || c.via, c.path || m.member, c.depth + 1
+      FROM chain c JOIN pg_auth_members m ON m.roleid = c.member
+     WHERE c.depth < 16 AND NOT m.member = ANY(c.path)
+  )
+  SELECT DISTINCT ON (r.rolname, g.rolname, c.by_stint)
+         r.rolname::text AS account, g.rolname::text AS grant, c.by_stint, c.via::text[] AS via, (${markedPredicate}) AS managed
+    FROM chain c JOIN pg_roles r ON r.oid = c.member JOIN pg_roles g ON g.oid = c.granted
+   WHERE r.rolname <> current_user AND r.rolname <> $MARKER
+   ORDER BY r.rolname, g.rolname, c.by_stint, c.depth`;
+
+export async function listHolders(c: Queryable, grants: string[], marker: string): Promise<HolderRow[]> {
+  if (grants.length === 0) return [];
+  const res = await c.query<{ account: string; grant: string; by_stint: boolean; via: string[]; managed: boolean }>(withMarker(holdersSql, 2), [grants, marker]);
+  return res.rows.map((r) => ({ account: r.account, grant: r.grant, managed: r.managed, grantedByStint: r.by_stint, via: r.via }));
+}

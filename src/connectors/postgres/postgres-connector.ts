@@ -21,13 +21,15 @@ import type {
   CreateAccountRequest,
   ExtendAccountRequest,
   GrantToAccountRequest,
+  ListHoldersRequest,
+  ListHoldersResponse,
   ListManagedResponse,
   RemoveAccountRequest,
   RemoveAccountResponse,
   RevokeFromAccountRequest,
   RevokeFromAccountResponse,
 } from '../contract.js';
-import { existingRoles, listMarked, roleState, serverVersionNum, terminateSessions, type RoleState } from './catalog.js';
+import { existingRoles, listHolders, listMarked, roleState, serverVersionNum, terminateSessions, type RoleState } from './catalog.js';
 import { describeOperation, toTargetError } from './pg-errors.js';
 import { scramSha256Verifier } from './scram.js';
 
@@ -342,6 +344,14 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
 
     async listManaged(): Promise<ListManagedResponse> {
       return run('listManaged', undefined, [], async () => ({ accounts: await withClient((c) => listMarked(c, marker)) }));
+    },
+
+    async listHolders(req: ListHoldersRequest): Promise<ListHoldersResponse> {
+      return run('listHolders', undefined, [], async () => {
+        // Names PostgreSQL could not hold (too long, NUL) and the marker itself are nobody's privilege.
+        const grants = [...new Set(req.grants)].filter((g) => g !== marker && identifierSchema.safeParse(g).success);
+        return { holders: await withClient((c) => listHolders(c, grants, marker)) };
+      });
     },
 
     async describeAccount(req: { account: string }): Promise<AccountInfo> {

@@ -50,6 +50,8 @@ export interface GrantServiceDeps {
   onScheduleChange?: () => void;
   /** Crash points for tests (core/faults.ts); no-ops in production. */
   faults?: Faults;
+  /** Per target+account lock, shared with reconcile so both see one consistent picture of own accounts. */
+  accountLocks?: KeyedMutex;
 }
 
 export interface Credentials {
@@ -82,7 +84,7 @@ export function backoffMs(attempt: number, initialMs: number, maxMs: number, ran
 export function createGrantService(deps: GrantServiceDeps) {
   const { store, connectors, sealer, clock, notifier, log, telemetry, settings } = deps;
   const faults = deps.faults ?? noFaults;
-  const accountLocks = new KeyedMutex();
+  const accountLocks = deps.accountLocks ?? new KeyedMutex();
   const perTarget = new KeyedSemaphore(settings.revokeConcurrency);
   /** Grants this broker is working on right now; the worker skips them. */
   const inFlight = new Set<string>();
