@@ -3,6 +3,7 @@
 // then waits; on SIGTERM/SIGINT it stops them and deletes their data.
 
 import { startEmbeddedPostgres } from '../src/embedded/postgres.js';
+import { startMysqlTestServer } from '../src/testing/servers/mysql.js';
 import { startRedisTestServer } from '../src/testing/servers/redis.js';
 
 interface Started {
@@ -15,6 +16,7 @@ const servers: Record<string, () => Promise<Started>> = {
     const pg = await startEmbeddedPostgres();
     return { env: { STINT_TEST_PG_URL: pg.url() }, stop: () => pg.destroy() };
   },
+  mysql: startMysqlTestServer,
   redis: startRedisTestServer,
 };
 

@@ -3,11 +3,13 @@
 
 import type { TargetKind } from '../core/types.js';
 import type { ConnectorModule } from './module.js';
+import { mysqlModule } from './mysql/module.js';
 import { postgresModule } from './postgres/module.js';
 import { redisModule } from './redis/module.js';
 
 export const connectorModules: Record<TargetKind, ConnectorModule> = {
   postgres: postgresModule,
+  mysql: mysqlModule,
   redis: redisModule,
 };
 
