@@ -6,11 +6,13 @@ import type { ConnectorModule } from './module.js';
 import { mysqlModule } from './mysql/module.js';
 import { postgresModule } from './postgres/module.js';
 import { redisModule } from './redis/module.js';
+import { scriptModule } from './script/module.js';
 
 export const connectorModules: Record<TargetKind, ConnectorModule> = {
   postgres: postgresModule,
   mysql: mysqlModule,
   redis: redisModule,
+  script: scriptModule,
 };
 
 for (const [kind, m] of Object.entries(connectorModules)) {
