@@ -3,6 +3,7 @@
 // then waits; on SIGTERM/SIGINT it stops them and deletes their data.
 
 import { startEmbeddedPostgres } from '../src/embedded/postgres.js';
+import { startLdapTestServer } from '../src/testing/servers/ldap.js';
 import { startMysqlTestServer } from '../src/testing/servers/mysql.js';
 import { startRedisTestServer } from '../src/testing/servers/redis.js';
 
@@ -18,6 +19,7 @@ const servers: Record<string, () => Promise<Started>> = {
   },
   mysql: startMysqlTestServer,
   redis: startRedisTestServer,
+  ldap: startLdapTestServer,
 };
 
 const started: { name: string; stop: () => Promise<void> }[] = [];

@@ -11,6 +11,7 @@ missing=()
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 { command -v mariadbd || command -v mysqld; } >/dev/null 2>&1 || missing+=(mariadb-server)
+[ -x /usr/sbin/slapd ] || missing+=(slapd ldap-utils)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -3,6 +3,7 @@
 
 import type { TargetKind } from '../core/types.js';
 import type { ConnectorModule } from './module.js';
+import { ldapModule } from './ldap/module.js';
 import { mysqlModule } from './mysql/module.js';
 import { postgresModule } from './postgres/module.js';
 import { redisModule } from './redis/module.js';
@@ -12,6 +13,7 @@ export const connectorModules: Record<TargetKind, ConnectorModule> = {
   postgres: postgresModule,
   mysql: mysqlModule,
   redis: redisModule,
+  ldap: ldapModule,
   script: scriptModule,
 };
 
