@@ -6,6 +6,7 @@ import { startEmbeddedPostgres } from '../src/embedded/postgres.js';
 import { startLdapTestServer } from '../src/testing/servers/ldap.js';
 import { startMysqlTestServer } from '../src/testing/servers/mysql.js';
 import { startRedisTestServer } from '../src/testing/servers/redis.js';
+import { startSshTestServer } from '../src/testing/servers/ssh.js';
 
 interface Started {
   env: Record<string, string>;
@@ -20,6 +21,7 @@ const servers: Record<string, () => Promise<Started>> = {
   mysql: startMysqlTestServer,
   redis: startRedisTestServer,
   ldap: startLdapTestServer,
+  ssh: startSshTestServer,
 };
 
 const started: { name: string; stop: () => Promise<void> }[] = [];

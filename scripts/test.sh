@@ -12,6 +12,10 @@ command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 { command -v mariadbd || command -v mysqld; } >/dev/null 2>&1 || missing+=(mariadb-server)
 [ -x /usr/sbin/slapd ] || missing+=(slapd ldap-utils)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v sudo >/dev/null 2>&1 || missing+=(sudo)
+command -v crontab >/dev/null 2>&1 || missing+=(cron)
+command -v atq >/dev/null 2>&1 || missing+=(at)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

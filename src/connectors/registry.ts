@@ -8,11 +8,13 @@ import { mysqlModule } from './mysql/module.js';
 import { postgresModule } from './postgres/module.js';
 import { redisModule } from './redis/module.js';
 import { scriptModule } from './script/module.js';
+import { sshModule } from './ssh/module.js';
 
 export const connectorModules: Record<TargetKind, ConnectorModule> = {
   postgres: postgresModule,
   mysql: mysqlModule,
   redis: redisModule,
+  ssh: sshModule,
   ldap: ldapModule,
   script: scriptModule,
 };

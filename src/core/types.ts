@@ -2,7 +2,7 @@
 // (users, targets, profiles, policies) are plain values; requests, grants and
 // audit events are records in the store.
 
-export type TargetKind = 'postgres' | 'mysql' | 'redis' | 'ldap' | 'script';
+export type TargetKind = 'postgres' | 'mysql' | 'redis' | 'ssh' | 'ldap' | 'script';
 
 export type DeliveryMode = 'ephemeral-account' | 'own-account';
 
