@@ -1,0 +1,78 @@
+// Every target kind is reachable from the config file: its fields parse, its
+// grants and accounts are checked by the kind, and mistakes point at the line.
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, parseConfigText } from './load.js';
+
+const all = `
+targets:
+  - { name: pg, kind: postgres, host: 127.0.0.1, port: 5432, database: app, admin: { user: stint_admin, passwordEnv: PG } }
+  - { name: db, kind: mysql, host: 127.0.0.1, port: 3306, admin: { user: stint_admin, passwordEnv: MY } }
+  - { name: cache, kind: redis, host: 127.0.0.1, port: 6379, admin: { user: stint-admin, passwordEnv: RD } }
+  - name: host
+    kind: ssh
+    host: 127.0.0.1
+    port: 22
+    hostKeySha256: "SHA256:${'A'.repeat(43)}"
+    uidMin: 60000
+    uidMax: 60999
+    admin: { user: stintop, passwordFile: /etc/stint/operator.key }
+  - { name: dir, kind: ldap, url: "ldap://127.0.0.1:389", baseDN: "dc=example,dc=com", ephemeralOU: "ou=stint,dc=example,dc=com", admin: { user: "cn=stint,ou=services,dc=example,dc=com", passwordEnv: LD } }
+  - name: plc
+    kind: script
+    commands:
+      create: [/opt/stint/plc-admin, create]
+      remove: [/opt/stint/plc-admin, remove]
+      grant: [/opt/stint/plc-admin, grant]
+      revoke: [/opt/stint/plc-admin, revoke]
+      list: [/opt/stint/plc-admin, list]
+      health: [/opt/stint/plc-admin, health]
+    timeout: 20s
+    admin: { user: plc-admin, passwordEnv: PLC }
+profiles:
+  - { name: pg-read, target: pg, mode: ephemeral-account, grants: [app_read], maxDuration: 1h }
+  - { name: db-read, target: db, mode: ephemeral-account, grants: ["SELECT ON app.*"], maxDuration: 1h }
+  - { name: cache-read, target: cache, mode: ephemeral-account, grants: ["~app:*", "+@read"], maxDuration: 1h }
+  - { name: host-deploy, target: host, mode: ephemeral-account, grants: ["group:deploy"], maxDuration: 1h }
+  - { name: dir-admins, target: dir, mode: own-account, grants: ["cn=admins,ou=groups,dc=example,dc=com"], maxDuration: 1h }
+  - { name: plc-operate, target: plc, mode: ephemeral-account, grants: [operator], maxDuration: 1h }
+policies:
+  - { name: all, subjects: { groups: [ops] }, profiles: ["*"], approval: auto }
+users:
+  - { name: alice, groups: [ops], accounts: { dir: "uid=alice,ou=people,dc=example,dc=com", host: alice, db: "alice@%" } }
+`;
+
+describe('config: every target kind', () => {
+  it('parses a target of each kind with its own settings', () => {
+    const { catalog } = parseConfigText(all, 'stint.yaml');
+    assert.deepEqual([...catalog.targets.values()].map((t) => t.kind), ['postgres', 'mysql', 'redis', 'ssh', 'ldap', 'script']);
+    assert.equal(catalog.targets.get('host')!.settings.uidMin, 60000);
+    assert.equal(catalog.targets.get('plc')!.settings.timeout, 20_000);
+    assert.deepEqual(catalog.profiles.get('cache-read')!.grants, ['~app:*', '+@read']);
+  });
+
+  it('each kind checks its own grants and accounts, pointing at the line', () => {
+    const bad = all
+      .replace('grants: ["~app:*", "+@read"]', 'grants: ["~app:*", "nopass"]')
+      .replace('grants: ["SELECT ON app.*"]', 'grants: ["ALL ON *.*"]')
+      .replace('host: alice,', 'host: "alice; rm -rf /",');
+    assert.throws(() => parseConfigText(bad, 'stint.yaml'), (err: ConfigError) => {
+      const text = err.issues.map((i) => `${i.line}: ${i.path}: ${i.message}`).join('\n');
+      assert.match(text, /profiles\[1\]\.grants\[0\]: "ALL ON \*\.\*" is not a valid mysql grant/);
+      assert.match(text, /profiles\[2\]\.grants\[1\]: "nopass" is not a valid redis grant/);
+      assert.match(text, /users\[0\]\.accounts\.host: "alice; rm -rf \/" is not a valid ssh account/);
+      return true;
+    });
+  });
+
+  it('kind-specific fields are validated like any other', () => {
+    const bad = all.replace('uidMin: 60000', 'uidMin: 5').replace('timeout: 20s', 'timeout: forever');
+    assert.throws(() => parseConfigText(bad, 'stint.yaml'), (err: ConfigError) => {
+      const paths = err.issues.map((i) => i.path);
+      assert.ok(paths.includes('targets[3].uidMin'), paths.join(', '));
+      assert.ok(paths.includes('targets[5].timeout'), paths.join(', '));
+      return true;
+    });
+  });
+});
