@@ -174,6 +174,10 @@ describe('API edge', () => {
     const fail = await broker.call(alice, 'POST', '/v1/requests', { profile: 'pg-read', duration: '5m' });
     assert.ok(fail.status >= 400, fail.raw);
     assert.match(fail.body.error.message, /nothing was left on the target/);
+    const rolledBack = (await broker.app.store.listGrants({})).filter((x) => x.revokeReason === 'provisioning-failed');
+    assert.equal(rolledBack.length, 1);
+    assert.equal(rolledBack[0]!.status, 'revoked', 'the rollback finished before the answer');
+    assert.equal(await target.roleExists(rolledBack[0]!.account), false);
     await target.superQuery(`ALTER ROLE "${target.adminUser}" CREATEROLE`);
     await broker.call(alice, 'POST', `/v1/grants/${g.id}/revoke`);
     const audit = (await broker.call(broker.adminToken, 'GET', '/v1/audit?limit=5000')).raw;

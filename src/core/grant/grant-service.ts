@@ -172,7 +172,7 @@ export function createGrantService(deps: GrantServiceDeps) {
       if (!activated) {
         // Revoked while we were provisioning: the revoke path owns it now; make sure it runs.
         const cur = await mustGet(grantId);
-        if (cur.status === 'revoking' || cur.status === 'revoke-failing') await performRevoke(cur);
+        if (cur.status === 'revoking' || cur.status === 'revoke-failing') await revokeOwned(cur);
         return mustGet(grantId);
       }
       telemetry.count('grants_activated', { target: g.target, mode: g.mode });
@@ -201,7 +201,7 @@ export function createGrantService(deps: GrantServiceDeps) {
     });
     // Roll back whatever part of the work reached the target (idempotent).
     const cur = await mustGet(g.id);
-    if (cur.status === 'revoking') await performRevoke(cur);
+    if (cur.status === 'revoking') await revokeOwned(cur);
     const retryable = err instanceof TargetError ? err.retryable : true;
     throw new StintError(retryable ? 'target_unavailable' : 'invalid', `could not provision grant ${g.id} on target ${g.target}: ${message}; nothing was left on the target`);
   }
@@ -242,6 +242,12 @@ export function createGrantService(deps: GrantServiceDeps) {
       if (result) return result;
     }
     throw conflict(`grant ${grantId} is changing too often to revoke; try again`);
+  }
+
+  /** Provisioning holds the grant in flight; when it hands over to revocation it releases it first, so the cleanup runs now. */
+  async function revokeOwned(g: GrantRecord): Promise<GrantRecord> {
+    inFlight.delete(g.id);
+    return performRevoke(g);
   }
 
   /** Removes access on the target for a `revoking`/`revoke-failing` grant and records the outcome. */
