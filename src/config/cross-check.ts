@@ -66,6 +66,10 @@ export function crossCheck(raw: unknown, lineOf: (path: readonly PathSegment[]) 
   });
 
   items('users').forEach((u, i) => {
+    // The initial admin token belongs to the built-in `admin`; a config user of that name would take it over.
+    if (isRecord(u) && typeof u.name === 'string' && u.name.toLowerCase() === 'admin') {
+      problems.push({ path: ['users', i, 'name'], message: '"admin" is reserved for the built-in administrator that owns the initial admin token; choose another name (and set admin: true on it if needed)' });
+    }
     if (!isRecord(u) || !isRecord(u.accounts)) return;
     for (const [target, account] of Object.entries(u.accounts)) {
       const mod = moduleOf.get(target);

@@ -66,6 +66,10 @@ describe('config: every target kind', () => {
     });
   });
 
+  it('the user name admin is reserved for the built-in administrator', () => {
+    assert.throws(() => parseConfigText(`${all}  - { name: admin, groups: [ops] }\n`, 'stint.yaml'), /users\[1\]\.name: "admin" is reserved/);
+  });
+
   it('kind-specific fields are validated like any other', () => {
     const bad = all.replace('uidMin: 60000', 'uidMin: 5').replace('timeout: 20s', 'timeout: forever');
     assert.throws(() => parseConfigText(bad, 'stint.yaml'), (err: ConfigError) => {

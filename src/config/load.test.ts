@@ -133,6 +133,7 @@ describe('parseConfigText: valid config', () => {
       revokeRetryMaxMs: 60_000,
       revokeConcurrency: 8,
       reconcileIntervalMs: 300_000,
+      webhooks: [],
     });
     assert.equal(loaded.file, 'stint.yaml');
   });
@@ -337,8 +338,8 @@ describe('parseConfigText: each problem names file:line:column, path and what is
   });
 
   test('unknown target kind', () => {
-    const text = base.replace('kind: postgres', 'kind: mysql');
-    assert.deepStrictEqual(problems(text), ['stint.yaml:3:11: targets[0].kind: "mysql" is not a known kind; one of: postgres']);
+    const text = base.replace('kind: postgres', 'kind: oracle');
+    assert.deepStrictEqual(problems(text), ['stint.yaml:3:11: targets[0].kind: "oracle" is not a known kind; one of: postgres, mysql, redis, ssh, ldap, script']);
   });
 
   test('port out of range and of the wrong type', () => {
