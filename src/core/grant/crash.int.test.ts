@@ -29,42 +29,49 @@ async function grants(b: ChildBroker, admin: string): Promise<any[]> {
 }
 
 describe('crash anywhere (SIGKILL at every fault point)', () => {
-  let target: TestTarget;
   let root: string;
+  const targets: TestTarget[] = [];
 
   before(async () => {
-    target = await createTestTarget();
     root = await mkdtemp(join(tmpdir(), 'stint-crash-'));
   });
   after(async () => {
-    await target?.drop();
+    for (const t of targets) await t.drop();
     await rm(root, { recursive: true, force: true });
   });
 
   for (const point of faultPoints) {
     it(`${point}: restart completes or rolls back, revokes what expired meanwhile, target equals store`, async () => {
+      // A target of its own per case, so one case's leftovers cannot blur another's comparison.
+      const target = await createTestTarget();
+      targets.push(target);
       const dataDir = join(root, point);
       await mkdir(dataDir);
       const configPath = await writeBrokerConfig(dataDir, target);
       const provisioning = point.startsWith('provision');
 
-      // Before the crash: a grant that will expire while the broker is down.
       let b = await startChildBroker({ configPath, dataDir });
       const admin = await b.adminToken();
       const alice = (await http(b.url, admin, 'POST', '/v1/tokens', { user: 'alice' })).body.secret as string;
-      const expiring = (await http(b.url, alice, 'POST', '/v1/requests', { profile: 'pg-read', duration: '4s' })).body.grant;
-      assert.equal(expiring.status, 'active');
+      let expiring: { id: string; expiresAt: string; status: string };
       let victim: { id: string; account: string } | undefined;
-      if (!provisioning) {
+      let action: Promise<{ status: number }>;
+      if (provisioning) {
+        // A grant that expires while the broker is down; the armed broker dies on its first provisioning.
+        expiring = (await http(b.url, alice, 'POST', '/v1/requests', { profile: 'pg-read', duration: '6s' })).body.grant;
+        await b.stop();
+        b = await startChildBroker({ configPath, dataDir, faults: point });
+        action = http(b.url, alice, 'POST', '/v1/requests', { profile: 'pg-read', duration: '10m' });
+      } else {
+        // The armed broker issues both grants, then dies on the first revocation (the check-in),
+        // well before the short grant expires.
+        await b.stop();
+        b = await startChildBroker({ configPath, dataDir, faults: point });
+        expiring = (await http(b.url, alice, 'POST', '/v1/requests', { profile: 'pg-read', duration: '3s' })).body.grant;
         victim = (await http(b.url, alice, 'POST', '/v1/requests', { profile: 'pg-read', duration: '10m' })).body.grant;
+        action = http(b.url, alice, 'POST', `/v1/grants/${victim!.id}/revoke`);
       }
-      await b.stop();
-
-      // The armed broker dies at the fault point.
-      b = await startChildBroker({ configPath, dataDir, faults: point });
-      const action = provisioning
-        ? http(b.url, alice, 'POST', '/v1/requests', { profile: 'pg-read', duration: '10m' })
-        : http(b.url, alice, 'POST', `/v1/grants/${victim!.id}/revoke`);
+      assert.equal(expiring.status, 'active');
       const [res, exit] = await Promise.all([action, b.exited]);
       assert.equal(exit.signal, 'SIGKILL', `died at ${point}: ${b.stderr()}`);
       assert.equal(res.status, 0, 'the caller saw the connection drop, not an answer');
