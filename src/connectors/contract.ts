@@ -86,6 +86,13 @@ export interface ListHoldersResponse {
 export interface Connector {
   readonly kind: string;
   readonly target: string;
+  /**
+   * True when a grant's permissions are applied to an own account as one
+   * indivisible unit (a Redis selector): the broker then reference-counts the
+   * whole set, revoking it exactly when no other live grant holds the same set.
+   * False or absent: each permission is counted on its own (roles, groups).
+   */
+  readonly grantsFormOneUnit?: boolean;
   createAccount(req: CreateAccountRequest): Promise<void>;
   extendAccount(req: ExtendAccountRequest): Promise<void>;
   removeAccount(req: RemoveAccountRequest): Promise<RemoveAccountResponse>;

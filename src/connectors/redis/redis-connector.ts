@@ -247,6 +247,8 @@ export function createRedisConnector(input: ConnectorFactoryInput): Connector {
 
   return {
     kind: 'redis',
+    // Each own-account grant is one selector: the broker counts whole sets, not single rules.
+    grantsFormOneUnit: true,
     target,
 
     async createAccount(req: CreateAccountRequest): Promise<void> {

@@ -71,9 +71,11 @@ export type RevokeReason =
   | 'user-removed'
   | 'profile-removed'
   | 'target-removed'
-  | 'drift';
+  | 'drift'
+  | 'session-ended';
 
 const secretContext = (grantId: string) => `grant:${grantId}`;
+const canonicalSet = (roles: readonly string[]) => JSON.stringify([...new Set(roles)].sort());
 
 /** Backoff for attempt n (1-based): initial·2^(n-1), capped, with ±50% jitter so retries spread out. */
 export function backoffMs(attempt: number, initialMs: number, maxMs: number, random = Math.random): number {
@@ -276,10 +278,19 @@ export function createGrantService(deps: GrantServiceDeps) {
       } else {
         outcome = await accountLocks.run(`${g.target}\u0000${g.account}`, async () => {
           // Overlap: a permission goes only when the last grant holding it ends.
-          const others = await store.listGrants({ target: g.target, account: g.account, statuses: ['provisioning', 'active'] });
-          const held = new Set(others.filter((o) => o.id !== g.id && o.mode === 'own-account').flatMap((o) => o.roles));
-          const toRevoke = g.roles.filter((r) => !held.has(r));
-          const kept = g.roles.filter((r) => held.has(r));
+          const others = (await store.listGrants({ target: g.target, account: g.account, statuses: ['provisioning', 'active'] })).filter(
+            (o) => o.id !== g.id && o.mode === 'own-account',
+          );
+          let toRevoke: string[];
+          if (connector.grantsFormOneUnit) {
+            // The set is the unit on this kind: it goes unless another grant holds exactly the same set.
+            const key = canonicalSet(g.roles);
+            toRevoke = others.some((o) => canonicalSet(o.roles) === key) ? [] : g.roles;
+          } else {
+            const held = new Set(others.flatMap((o) => o.roles));
+            toRevoke = g.roles.filter((r) => !held.has(r));
+          }
+          const kept = g.roles.filter((r) => !toRevoke.includes(r));
           const r = await connector.revokeFromAccount({ account: g.account, grants: toRevoke, terminateSessions: g.terminateSessions && toRevoke.length > 0 });
           return { terminatedSessions: r.terminatedSessions, keptRoles: kept };
         });
