@@ -12,7 +12,7 @@ import { createGrantService, defaultGrantSettings, type GrantService, type Revok
 import type { Clock, ConnectorRegistry, Notifier, Store } from './core/ports.js';
 import { systemClock } from './core/ports.js';
 import { createRequestService, type RequestService } from './core/request/request-service.js';
-import { blocksConfig, describeOrphans, findOrphans, type Orphans } from './core/catalog-change.js';
+import { blocksConfig, describeOrphans, findOrphans, targetsToKeep, type Orphans } from './core/catalog-change.js';
 import { StintError } from './core/errors.js';
 import { createTargetConnectors } from './target-connectors.js';
 import { faultsFromEnv } from './core/faults.js';
@@ -94,7 +94,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     await checkMasterKey(store, vault, masterKey.source);
     startupOrphans = findOrphans(await store.listGrants({ statuses: liveGrantStatuses }), catalog);
     if (blocksConfig(startupOrphans) && !opts.revokeOrphans) throw new StintError('conflict', describeOrphans(startupOrphans, clock.now()));
-    await targets.apply(catalog, new Set(startupOrphans.targetRemoved.map((g) => g.target)));
+    await targets.apply(catalog, targetsToKeep(startupOrphans, catalog));
   } catch (err) {
     await targets.closeAll();
     await store.close();
@@ -129,11 +129,13 @@ export async function createApp(opts: AppOptions): Promise<App> {
   worker = createExpiryWorker({ store, grants, requests, clock, log, maxSleepMs: opts.workerMaxSleepMs });
 
   const initialAdminToken = await ensureAdminToken(store, tokens, opts.dataDir);
-  const api = await buildApi({ version, catalog: getCatalog, store, clock, connectors, requests, grants, tokens, audit, reconcile, metrics }, { logger: log });
+  const api = await buildApi({ version, catalog: getCatalog, store, clock, connectors, requests, grants, tokens, audit, reconcile, metrics, configPath: opts.configPath }, { logger: log });
 
   // Work the previous run left unfinished: interrupted provisioning is rolled
   // back; expired and failing grants are picked up by the worker's first pass.
-  const recovered = await grants.recoverInterrupted();
+  // One broker owns a SQLite store, so everything in flight there was its own; a shared
+  // PostgreSQL store may have other brokers mid-work, whose grants are left to their leases.
+  const recovered = await grants.recoverInterrupted({ onlyAbandoned: store.dialect !== 'sqlite' });
   if (recovered > 0) log.warn({ recovered }, 'finished grants whose provisioning or revocation was interrupted');
   await revokeOrphans(startupOrphans, true);
   worker.start();
@@ -161,7 +163,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     const next = await loadConfigFile(opts.configPath);
     const orphans = findOrphans(await store.listGrants({ statuses: liveGrantStatuses }), next.catalog);
     if (blocksConfig(orphans) && !input.revokeOrphans) throw new StintError('conflict', describeOrphans(orphans, clock.now()));
-    await targets.apply(next.catalog, new Set(orphans.targetRemoved.map((g) => g.target)));
+    await targets.apply(next.catalog, targetsToKeep(orphans, next.catalog));
     await revokeOrphans(orphans, true);
     catalog = next.catalog;
     await store.appendAudit({

@@ -149,7 +149,7 @@ export const brokerSchema = strict({
       strict({
         url: z.string().refine((u) => /^https?:\/\/[^\s]+$/.test(u) && URL.canParse(u), { error: 'must be an http:// or https:// URL' }),
         // Which notifications to send; all of them when omitted.
-        events: z.array(oneOf(['request.pending', 'request.decided', 'grant.active', 'grant.revoked', 'grant.revoke-failing', 'grant.expiring'])).min(1).optional(),
+        events: z.array(oneOf(['request.pending', 'request.decided', 'grant.active', 'grant.revoked', 'grant.revoke-failing'])).min(1).optional(),
         // HMAC-SHA256 key for the X-Stint-Signature header, from the environment.
         secretEnv: z.string().regex(envVarPattern, { error: (iss) => `${quoteValue(String(iss.input))} is not an environment variable name` }).optional(),
       }),
@@ -161,7 +161,8 @@ export const brokerSchema = strict({
 // ---- targets ----
 
 const adminSchema = strict({
-  user: nativeNameSchema('admin user'),
+  // A role, a Unix user or an LDAP bind DN: one line of text; the kind's connector checks its form.
+  user: grantSchema(),
   passwordEnv: z
     .string()
     .regex(envVarPattern, { error: (iss) => `${quoteValue(String(iss.input))} is not an environment variable name` })

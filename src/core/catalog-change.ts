@@ -10,16 +10,25 @@ export interface Orphans {
   targetRemoved: GrantRecord[];
   profileRemoved: GrantRecord[];
   userRemoved: GrantRecord[];
+  /** Already being revoked; they block nothing, but their targets must stay reachable until done. */
+  draining: GrantRecord[];
 }
 
 export function findOrphans(live: readonly GrantRecord[], catalog: Catalog): Orphans {
-  const out: Orphans = { targetRemoved: [], profileRemoved: [], userRemoved: [] };
+  const out: Orphans = { targetRemoved: [], profileRemoved: [], userRemoved: [], draining: [] };
   for (const g of live) {
-    if (!catalog.targets.has(g.target)) out.targetRemoved.push(g);
+    const unbacked = !catalog.targets.has(g.target) || !catalog.profiles.has(g.profile) || !catalog.users.has(g.user);
+    if (unbacked && (g.status === 'revoking' || g.status === 'revoke-failing')) out.draining.push(g);
+    else if (!catalog.targets.has(g.target)) out.targetRemoved.push(g);
     else if (!catalog.profiles.has(g.profile)) out.profileRemoved.push(g);
     else if (!catalog.users.has(g.user)) out.userRemoved.push(g);
   }
   return out;
+}
+
+/** Targets no longer in the config that must stay reachable to finish revoking. */
+export function targetsToKeep(o: Orphans, catalog: Catalog): Set<string> {
+  return new Set([...o.targetRemoved, ...o.draining].map((g) => g.target).filter((t) => !catalog.targets.has(t)));
 }
 
 /** True when applying the config needs the operator's explicit consent. */

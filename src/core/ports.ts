@@ -106,8 +106,7 @@ export type NotificationKind =
   | 'request.decided'
   | 'grant.active'
   | 'grant.revoked'
-  | 'grant.revoke-failing'
-  | 'grant.expiring';
+  | 'grant.revoke-failing';
 
 export interface Notification {
   kind: NotificationKind;

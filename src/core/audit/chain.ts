@@ -104,6 +104,6 @@ export function formatCheckpoint(c: Checkpoint): string {
 }
 
 export function parseCheckpoint(s: string): Checkpoint | null {
-  const m = /^(\d+):([0-9a-f]{64})$/.exec(s.trim());
+  const m = /^(\d+):([0-9a-f]{64})$/.exec(s.trim().toLowerCase());
   return m ? { seq: Number(m[1]), hash: m[2]! } : null;
 }

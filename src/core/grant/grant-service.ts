@@ -202,10 +202,11 @@ export function createGrantService(deps: GrantServiceDeps) {
       await tx.appendAudit({ at: now, actor: 'stint', action: 'grant.provisioning-failed', requestId: cur.requestId, grantId: cur.id, target: cur.target, subjectUser: cur.user, details: { error: message } });
     });
     // Roll back whatever part of the work reached the target (idempotent).
-    const cur = await mustGet(g.id);
-    if (cur.status === 'revoking') await revokeOwned(cur);
+    let cur = await mustGet(g.id);
+    if (cur.status === 'revoking') cur = await revokeOwned(cur);
     const retryable = err instanceof TargetError ? err.retryable : true;
-    throw new StintError(retryable ? 'target_unavailable' : 'invalid', `could not provision grant ${g.id} on target ${g.target}: ${message}; nothing was left on the target`);
+    const aftermath = cur.status === 'revoked' ? 'nothing was left on the target' : `cleaning up on the target is still being retried (grant ${g.id} is ${cur.status})`;
+    throw new StintError(retryable ? 'target_unavailable' : 'invalid', `could not provision grant ${g.id} on target ${g.target}: ${message}; ${aftermath}`);
   }
 
   /**
@@ -442,8 +443,13 @@ export function createGrantService(deps: GrantServiceDeps) {
    * intent and activation. It is rolled back (removed on the target, which is
    * idempotent), never left half-made.
    */
-  async function recoverInterrupted(): Promise<number> {
-    const stuck = await store.listGrants({ statuses: ['provisioning', 'revoking'] });
+  async function recoverInterrupted(opts: { onlyAbandoned: boolean }): Promise<number> {
+    // With a store shared by several brokers, another one may be working on a grant right now:
+    // only take over what is older than the provisioning timeout or past its revoke lease.
+    const now = clock.now();
+    const stuck = (await store.listGrants({ statuses: ['provisioning', 'revoking'] })).filter(
+      (g) => !opts.onlyAbandoned || (g.status === 'provisioning' ? g.createdAt + settings.provisionTimeoutMs <= now : (g.nextAttemptAt ?? 0) <= now),
+    );
     let n = 0;
     await Promise.all(
       stuck.map(async (g) => {
