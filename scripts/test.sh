@@ -16,6 +16,7 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v sudo >/dev/null 2>&1 || missing+=(sudo)
 command -v crontab >/dev/null 2>&1 || missing+=(cron)
 command -v atq >/dev/null 2>&1 || missing+=(at)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -25,6 +26,10 @@ fi
 
 echo "== type-check (tsc --noEmit)"
 npx tsc --noEmit
+npx tsc -p web --noEmit
+
+# The web UI the broker serves (npm ci's prepare builds it; build it if missing).
+[ -f web/dist/index.html ] || { echo "== building the web UI"; npm run build:web; }
 
 work=$(mktemp -d /tmp/stint-test-XXXXXX)
 servers_pid=""

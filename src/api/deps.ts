@@ -20,4 +20,12 @@ export interface ApiDeps {
   /** Optional until app.ts wires it; POST /v1/reconcile answers 503 without it. */
   reconcile?: Pick<ReconcileService, 'reconcile'>;
   metrics: { contentType: string; render(): Promise<string> };
+  /** The config file the catalog came from (shown on the admin page). */
+  configPath?: string;
+  /** Built web UI; defaults to web/dist beside the sources. */
+  webDir?: string;
+  /** How often each /v1/events stream polls the store (default 1 s). */
+  eventsPollMs?: number;
+  /** Browser session lifetime (default 8 h). */
+  sessionTtlMs?: number;
 }

@@ -16,6 +16,10 @@ import { profileRoutes } from './routes/profiles.js';
 import { reconcileRoutes } from './routes/reconcile.js';
 import { requestRoutes } from './routes/requests.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { adminRoutes } from './routes/admin.js';
+import { registerEvents } from './routes/events.js';
+import { createSessionAuth } from './session-auth.js';
+import { registerWeb } from './web.js';
 
 export const bodyLimitBytes = 64 * 1024;
 
@@ -24,7 +28,7 @@ export interface ApiOptions {
 }
 
 export function allRoutes(deps: ApiDeps): RouteDef<any, any, any>[] {
-  return [...profileRoutes(deps), ...requestRoutes(deps), ...grantRoutes(deps), ...auditRoutes(deps), ...tokenRoutes(deps), ...reconcileRoutes(deps)];
+  return [...profileRoutes(deps), ...requestRoutes(deps), ...grantRoutes(deps), ...auditRoutes(deps), ...tokenRoutes(deps), ...reconcileRoutes(deps), ...adminRoutes(deps)];
 }
 
 export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<FastifyInstance> {
@@ -52,9 +56,16 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
     void reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}`, requestId: req.id } });
   });
 
+  // Browser sessions (web UI): a cookie stands in for the bearer token; see session-auth.ts.
+  const sessions = createSessionAuth({ tokens: deps.tokens, store: deps.store, clock: deps.clock, ttlMs: deps.sessionTtlMs });
+
   async function authenticate(req: FastifyRequest): Promise<UserDef> {
     const header = req.headers.authorization;
-    if (!header) throw new StintError('unauthenticated', 'missing bearer token (Authorization: Bearer <token>)');
+    if (!header) {
+      const user = await sessions.authenticate(req);
+      if (user) return user;
+      throw new StintError('unauthenticated', 'missing bearer token (Authorization: Bearer <token>)');
+    }
     const m = /^Bearer\s+(\S+)$/i.exec(header);
     if (!m) throw new StintError('unauthenticated', 'the Authorization header must be "Bearer <token>"');
     const found = await deps.tokens.authenticate(m[1]!);
@@ -62,8 +73,10 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
     return found.user;
   }
 
-  const routes = allRoutes(deps);
+  const routes = [...allRoutes(deps), ...sessions.routes];
   registerRoutes(app, routes, { authenticate });
+  registerEvents(app, deps, authenticate);
+  registerWeb(app, { dir: deps.webDir });
 
   const openapi = buildOpenApi(routes, { version: deps.version });
   app.get('/v1/openapi.json', async () => openapi);

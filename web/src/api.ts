@@ -1,0 +1,151 @@
+// The UI's only way to the broker: the public /v1 API, signed in by an
+// HttpOnly session cookie. Every call carries X-Stint-CSRF, which the broker
+// requires for cookie-authenticated state changes.
+
+export type Mode = 'ephemeral-account' | 'own-account';
+export type RequestStatus = 'pending' | 'approved' | 'denied' | 'cancelled' | 'expired-unapproved';
+export type GrantStatus = 'provisioning' | 'active' | 'revoking' | 'revoke-failing' | 'revoked';
+
+export interface Session { user: string; groups: string[]; admin: boolean; expiresAt: string; methods: string[] }
+export interface Profile {
+  name: string; description: string; target: string; targetKind: string; critical: boolean; mode: Mode; grants: string[];
+  maxDuration: string; maxDurationMs: number; requestable: boolean; approval: string; requireReason: boolean; requireTicket: boolean;
+}
+export interface AccessRequest {
+  id: string; user: string; profile: string; target: string; mode: Mode; status: RequestStatus; duration: string; durationMs: number;
+  reason: string | null; ticket: string | null; policy: string; requiredApprovals: number; createdAt: string; pendingExpiresAt: string | null;
+  decidedAt: string | null; decidedBy: string | null; decisionComment: string | null; grantId: string | null;
+}
+export interface Grant {
+  id: string; requestId: string; user: string; profile: string; target: string; mode: Mode; account: string; roles: string[]; status: GrantStatus;
+  duration: string; maxDuration: string; createdAt: string; activatedAt: string | null; expiresAt: string | null; remainingMs: number | null;
+  revokeReason: string | null; revokedAt: string | null; lastError: string | null; attempts: number; failingSince: string | null;
+}
+export interface Credentials {
+  target: string; kind: string; username: string; password: string | null; host?: string; port?: number; database?: string;
+  connection: Record<string, string | number>;
+}
+export interface AuditEvent {
+  seq: number; at: string; actor: string; action: string; requestId: string | null; grantId: string | null; target: string | null; user: string | null;
+  details: Record<string, unknown>; prevHash: string; hash: string;
+}
+export interface Verify { ok: boolean; events: number; head: string | null; firstBadSeq: number | null; problem: string | null }
+export interface TargetInfo { name: string; kind: string; critical: boolean }
+export interface TargetHealth extends TargetInfo {
+  health: { ok: boolean; checkedAt: string; latencyMs: number; error: string | null };
+  grants: { provisioning: number; active: number; revoking: number; 'revoke-failing': number };
+}
+export interface PolicyInfo {
+  name: string; effect: 'allow' | 'deny'; subjects: { users: string[]; groups: string[] }; profiles: string[]; maxDuration: string | null;
+  requireReason: boolean; requireTicket: boolean; approval: string; pendingTimeout: string | null;
+}
+export interface ConfigInfo {
+  file: string | null;
+  profiles: { name: string; target: string; mode: Mode; grants: string[]; maxDuration: string; terminateSessionsOnRevoke: boolean; description: string }[];
+  policies: PolicyInfo[];
+}
+
+export class ApiError extends Error {
+  constructor(public status: number, public code: string, message: string) {
+    super(message);
+  }
+}
+
+async function call<T>(method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method,
+      credentials: 'same-origin',
+      headers: { 'x-stint-csrf': '1', accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, 'network', 'The broker cannot be reached. Check your connection and try again.');
+  }
+  const text = await res.text();
+  let data: unknown = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!res.ok) {
+    const e = (data as { error?: { code?: string; message?: string } } | null)?.error;
+    throw new ApiError(res.status, e?.code ?? 'internal', e?.message ?? `The broker answered ${res.status}.`);
+  }
+  return data as T;
+}
+
+const q = (params: Record<string, string | undefined>) => {
+  const s = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') s.set(k, v);
+  const t = s.toString();
+  return t ? `?${t}` : '';
+};
+
+export const api = {
+  session: () => call<Session>('GET', '/v1/session'),
+  signIn: (token: string) => call<Session>('POST', '/v1/session', { token }),
+  signOut: () => call<{ signedOut: true }>('DELETE', '/v1/session'),
+  profiles: (all = false) => call<{ profiles: Profile[] }>('GET', `/v1/profiles${all ? '?all=true' : ''}`),
+  targets: () => call<{ targets: TargetInfo[] }>('GET', '/v1/targets'),
+  createRequest: (b: { profile: string; duration: string; reason?: string; ticket?: string }) =>
+    call<{ request: AccessRequest; grant: Grant | null }>('POST', '/v1/requests', b),
+  requests: (scope: 'mine' | 'approvable' | 'all', status?: RequestStatus) => call<{ requests: AccessRequest[] }>('GET', `/v1/requests${q({ scope, status })}`),
+  approve: (id: string, comment: string) => call<{ request: AccessRequest }>('POST', `/v1/requests/${id}/approve`, comment ? { comment } : {}),
+  deny: (id: string, comment: string) => call<{ request: AccessRequest }>('POST', `/v1/requests/${id}/deny`, { comment }),
+  cancel: (id: string) => call<{ request: AccessRequest }>('POST', `/v1/requests/${id}/cancel`),
+  grants: (opts: { all?: boolean; history?: boolean; limit?: number } = {}) =>
+    call<{ grants: Grant[] }>('GET', `/v1/grants${q({ all: opts.all ? 'true' : undefined, history: opts.history ? 'true' : undefined, limit: opts.limit?.toString() })}`),
+  credentials: (id: string) => call<{ credentials: Credentials }>('GET', `/v1/grants/${id}/credentials`),
+  extend: (id: string, by: string) => call<{ grant: Grant }>('POST', `/v1/grants/${id}/extend`, { by }),
+  revoke: (id: string) => call<{ grant: Grant }>('POST', `/v1/grants/${id}/revoke`),
+  audit: (f: { user?: string; target?: string; action?: string; since?: string; until?: string; afterSeq?: number; limit?: number }) =>
+    call<{ events: AuditEvent[]; head: string | null }>('GET', `/v1/audit${q({ ...f, afterSeq: f.afterSeq?.toString(), limit: f.limit?.toString() })}`),
+  verify: () => call<Verify>('GET', '/v1/audit/verify'),
+  adminTargets: () => call<{ targets: TargetHealth[] }>('GET', '/v1/admin/targets'),
+  adminConfig: () => call<ConfigInfo>('GET', '/v1/admin/config'),
+};
+
+/** Durations as Stint writes them: 90s, 30m, 1h30m, 2d. */
+export function parseDuration(text: string): number | null {
+  const s = text.trim();
+  if (!/^(?:\d+(?:ms|s|m|h|d))+$/.test(s)) return null;
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+  let ms = 0;
+  for (const m of s.matchAll(/(\d+)(ms|s|m|h|d)/g)) ms += Number(m[1]) * unit[m[2]!]!;
+  return ms > 0 ? ms : null;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms <= 0) return '0s';
+  const out: string[] = [];
+  let rest = Math.round(ms);
+  for (const [u, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    const n = Math.floor(rest / size);
+    if (n > 0) { out.push(`${n}${u}`); rest -= n * size; }
+  }
+  return out.length ? out.join('') : `${rest}ms`;
+}
+
+/** "4 min ago", "2 h ago". */
+export function age(iso: string, now = Date.now()): string {
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} d ago`;
+}
+
+/** Countdown text: 1:02:03 or 4:05. */
+export function clock(ms: number): string {
+  const t = Math.max(0, Math.ceil(ms / 1000));
+  const h = Math.floor(t / 3600);
+  const m = Math.floor((t % 3600) / 60);
+  const s = t % 60;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return h > 0 ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
+}
+
+export const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' }) : '—');
