@@ -9,6 +9,7 @@ started=$(date +%s)
 # Debian packages the tests use as real clients (psql for `stint connect`).
 missing=()
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 { command -v mariadbd || command -v mysqld; } >/dev/null 2>&1 || missing+=(mariadb-server)
 [ -x /usr/sbin/slapd ] || missing+=(slapd ldap-utils)

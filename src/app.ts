@@ -1,11 +1,12 @@
 // The one composition root: loads config, opens the store and the vault,
 // builds connectors and services, and wires the HTTP API and the expiry worker.
 
-import { mkdir, writeFile, chmod } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import { buildApi } from './api/server.js';
+import { createPostgresGateway, type PostgresGateway } from './gateways/postgres/index.js';
 import { createAuditService } from './core/audit/audit-service.js';
 import { createExpiryWorker, type ExpiryWorker } from './core/expiry/expiry-worker.js';
 import { createGrantService, defaultGrantSettings, type GrantService, type RevokeReason } from './core/grant/grant-service.js';
@@ -63,6 +64,8 @@ export interface App {
   /** Written on first start only; undefined afterwards. */
   initialAdminToken: string | undefined;
   reconcile: ReconcileService;
+  /** The PostgreSQL session gateway, when the config has `gateways.postgres`. */
+  postgresGateway: PostgresGateway | null;
   /** Re-reads the config file; refused when it would orphan live grants unless revokeOrphans. */
   reload(input?: { revokeOrphans?: boolean }): Promise<{ orphansRevoked: number }>;
   listen(host: string, port: number): Promise<string>;
@@ -128,6 +131,18 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const reconcileWorker = createReconcileWorker({ reconcile, log, intervalMs: config.broker.reconcileIntervalMs });
   worker = createExpiryWorker({ store, grants, requests, clock, log, maxSleepMs: opts.workerMaxSleepMs });
 
+  const gw = config.gateways.postgres;
+  const postgresGateway: PostgresGateway | null = gw
+    ? createPostgresGateway({
+        tokens, requests, grants, catalog: getCatalog, store, clock, log,
+        tls: gw.tlsCert && gw.tlsKey ? { cert: await readFile(gw.tlsCert), key: await readFile(gw.tlsKey) } : null,
+        listen: gw.listen,
+        sessionDir: join(opts.dataDir, 'sessions'),
+        requireTls: gw.requireTls,
+        maxSessionMs: gw.maxSessionMs ?? undefined,
+      })
+    : null;
+
   const initialAdminToken = await ensureAdminToken(store, tokens, opts.dataDir);
   const api = await buildApi({ version, catalog: getCatalog, store, clock, connectors, requests, grants, tokens, audit, reconcile, metrics, configPath: opts.configPath }, { logger: log });
 
@@ -176,12 +191,13 @@ export async function createApp(opts: AppOptions): Promise<App> {
 
   let closed = false;
   return {
-    api, store, requests, grants, tokens, worker, connectors, initialAdminToken, reload, reconcile,
+    api, store, requests, grants, tokens, worker, connectors, initialAdminToken, reload, reconcile, postgresGateway,
     get catalog() {
       return catalog;
     },
     async listen(host, port) {
       await api.listen({ host, port });
+      if (postgresGateway) await postgresGateway.listen();
       const addr = api.server.address();
       const actualPort = typeof addr === 'object' && addr ? addr.port : port;
       const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
@@ -191,6 +207,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
     async close() {
       if (closed) return;
       closed = true;
+      // Session-bound grants are revoked as their connections close: before the worker and store go.
+      await postgresGateway?.close();
       await worker!.stop();
       await reconcileWorker.stop();
       await api.close();

@@ -44,7 +44,19 @@ export const defaultBrokerSettings: Readonly<BrokerSettings> = {
 export interface LoadedConfig {
   catalog: Catalog;
   broker: BrokerSettings;
+  gateways: GatewaySettings;
   file: string;
+}
+
+export interface GatewaySettings {
+  postgres: {
+    listen: { host: string; port: number };
+    /** Absolute paths (relative ones are resolved against the config file's folder). */
+    tlsCert: string | null;
+    tlsKey: string | null;
+    requireTls: boolean;
+    maxSessionMs: number | null;
+  } | null;
 }
 
 /** Config files are hand-written; anything this big is a mistake or an attack. */
@@ -105,7 +117,22 @@ export function parseConfigText(text: string, fileName: string): LoadedConfig {
   return {
     catalog: toCatalog(parsed.data, dirname(resolve(fileName))),
     broker: toBrokerSettings(parsed.data.broker),
+    gateways: toGatewaySettings(parsed.data.gateways, dirname(resolve(fileName))),
     file: fileName,
+  };
+}
+
+function toGatewaySettings(g: ConfigFile['gateways'], baseDir: string): GatewaySettings {
+  const pg = g?.postgres;
+  if (!pg) return { postgres: null };
+  return {
+    postgres: {
+      listen: pg.listen,
+      tlsCert: pg.tlsCert ? resolve(baseDir, pg.tlsCert) : null,
+      tlsKey: pg.tlsKey ? resolve(baseDir, pg.tlsKey) : null,
+      requireTls: pg.requireTls ?? true,
+      maxSessionMs: pg.maxSession ?? null,
+    },
   };
 }
 

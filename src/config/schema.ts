@@ -297,8 +297,39 @@ export const userSchema = strict({
 
 // ---- the file ----
 
+const hostPort = z.string().transform((v, ctx) => {
+  const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(v);
+  if (!m || Number(m[3]) > 65535) {
+    ctx.addIssue({ code: 'custom', message: `${quoteValue(v)} is not HOST:PORT` });
+    return z.NEVER;
+  }
+  return { host: m[1] ?? m[2]!, port: Number(m[3]) };
+});
+
+const filePath = () =>
+  z
+    .string()
+    .min(1, { error: 'must not be empty' })
+    .refine((p) => !p.includes('\0'), { error: 'contains a NUL character' });
+
+/** Session gateways: people connect to Stint, which makes their account and relays the session. */
+export const gatewaysSchema = strict({
+  postgres: strict({
+    listen: hostPort,
+    tlsCert: filePath().optional(),
+    tlsKey: filePath().optional(),
+    // Clients must negotiate TLS (sslmode=require); false is accepted only on a loopback listener.
+    requireTls: z.boolean().optional(),
+    // Longest grant a connection may create for itself, whatever the profile allows.
+    maxSession: humanDuration().optional(),
+  })
+    .refine((g) => (g.tlsCert === undefined) === (g.tlsKey === undefined), { message: 'give both tlsCert and tlsKey, or neither', path: ['tlsKey'], when: isObject })
+    .optional(),
+});
+
 export const configFileSchema = strict({
   broker: brokerSchema.optional(),
+  gateways: gatewaysSchema.optional(),
   targets: z.array(targetSchema).optional(),
   profiles: z.array(profileSchema).optional(),
   policies: z.array(policySchema).optional(),

@@ -398,17 +398,32 @@ export function createGrantService(deps: GrantServiceDeps) {
     return updated;
   }
 
-  /** The credential of an active grant, for its owner only. Audited (without the secret). */
-  async function credentials(input: { grantId: string; actor: UserDef }): Promise<Credentials> {
-    const g = await mustGet(input.grantId);
-    if (g.user !== input.actor.name) throw forbidden(`only ${g.user} may see the credentials of grant ${g.id}`);
+  /** An active grant's credential, for its owner's use. */
+  async function credentialOf(grantId: string, owner: UserDef): Promise<{ grant: GrantRecord; credentials: Credentials }> {
+    const g = await mustGet(grantId);
+    if (g.user !== owner.name) throw forbidden(`only ${g.user} may see the credentials of grant ${g.id}`);
     if (g.status !== 'active') throw conflict(`grant ${g.id} is ${g.status}; credentials exist only while it is active`);
     const target = deps.catalog().targets.get(g.target);
     const connector = connectors.get(g.target);
+    return { grant: g, credentials: { target: g.target, kind: target?.kind ?? 'unknown', account: g.account, password: secretOf(g), connection: connector.connectionInfo() } };
+  }
+
+  /** The credential handed to its owner: the one response that carries a secret. Audited (without the secret). */
+  async function credentials(input: { grantId: string; actor: UserDef }): Promise<Credentials> {
+    const { grant: g, credentials: c } = await credentialOf(input.grantId, input.actor);
     await store.appendAudit({
       at: clock.now(), actor: input.actor.name, action: 'grant.credentials-viewed', requestId: g.requestId, grantId: g.id, target: g.target, subjectUser: g.user, details: { account: g.account },
     });
-    return { target: g.target, kind: target?.kind ?? 'unknown', account: g.account, password: secretOf(g), connection: connector.connectionInfo() };
+    return c;
+  }
+
+  /**
+   * The credential a session gateway uses upstream on the owner's behalf. The
+   * person never sees it, so it is not a credentials-viewed event; the gateway
+   * audits the session it opens with it.
+   */
+  async function upstreamCredentials(input: { grantId: string; owner: UserDef }): Promise<Credentials> {
+    return (await credentialOf(input.grantId, input.owner)).credentials;
   }
 
   /**
@@ -465,7 +480,7 @@ export function createGrantService(deps: GrantServiceDeps) {
     return n;
   }
 
-  return { newGrant, provision, revoke, extend, credentials, processDue, recoverInterrupted, get: mustGet };
+  return { newGrant, provision, revoke, extend, credentials, upstreamCredentials, processDue, recoverInterrupted, get: mustGet };
 }
 
 export type GrantService = ReturnType<typeof createGrantService>;

@@ -1,0 +1,430 @@
+// PostgreSQL session gateway: clients connect to Stint with plain psql (user =
+// Stint user, dbname = profile, password = Stint token); Stint creates an
+// ephemeral role for exactly this connection, logs in upstream as it with a
+// secret only Stint knows, relays the session frame by frame while recording
+// every statement, and removes the role when the connection closes. See
+// README.md beside this file.
+
+import net from 'node:net';
+import tls from 'node:tls';
+import { randomInt, timingSafeEqual } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import { invalid } from '../../core/errors.js';
+import type { GrantService } from '../../core/grant/grant-service.js';
+import { randomId } from '../../core/ids.js';
+import type { Clock, Logger, Store } from '../../core/ports.js';
+import type { RequestService } from '../../core/request/request-service.js';
+import { safeErrorText } from '../../core/scrub.js';
+import type { TokenService } from '../../core/tokens/token-service.js';
+import type { Catalog, UserDef } from '../../core/types.js';
+import { Refusal, admit, type Admission } from './admission.js';
+import {
+  FrameScanner,
+  MessageReader,
+  PROTOCOL_3_0,
+  ProtocolError,
+  authenticationCleartextPassword,
+  backendFrame,
+  backendKeyData,
+  errorResponse,
+  parseStartupPacket,
+  readCString,
+  type StartupPacket,
+} from './frames.js';
+import { createSessionLog, type SessionLog, type SessionLogHandle } from './session-log.js';
+import { CLIENT_CAPTURE, SERVER_CAPTURE, StatementTracker } from './statement-tracker.js';
+import { UpstreamError, cancelUpstream, connectUpstream, type Upstream } from './upstream.js';
+
+export interface PostgresGatewayDeps {
+  tokens: Pick<TokenService, 'authenticate'>;
+  requests: Pick<RequestService, 'create'>;
+  grants: Pick<GrantService, 'upstreamCredentials' | 'revoke' | 'get'>;
+  catalog: () => Catalog;
+  store: Pick<Store, 'appendAudit' | 'listGrants'>;
+  clock: Clock;
+  log: Logger;
+  /** PEM certificate and key clients see; null only with requireTls false (tests on loopback). */
+  tls: { cert: string | Buffer; key: string | Buffer } | null;
+  listen: { host: string; port: number };
+  /** JSON-lines recordings, one file per session (DATA_DIR/sessions). */
+  sessionDir: string;
+  /** Refuse clients that do not negotiate TLS. false is accepted only on a loopback listener. */
+  requireTls: boolean;
+  /** Longest session-bound grant, whatever the profile allows. Default 8h. */
+  maxSessionMs?: number;
+  /** Startup + authentication must finish within this. Default 30s. */
+  handshakeTimeoutMs?: number;
+  /** Upstream login timeout. Default 15s. */
+  upstreamTimeoutMs?: number;
+}
+
+export interface PostgresGateway {
+  /** Starts listening; returns the bound address (port 0 picks a free one). */
+  listen(): Promise<{ host: string; port: number }>;
+  /** Live and recent sessions (the files hold everything). */
+  readonly sessions: SessionLog;
+  /** Sessions open right now. */
+  liveCount(): number;
+  /** Stops accepting, ends every live session (revoking session-bound grants), waits for cleanup. */
+  close(): Promise<void>;
+}
+
+/** The broker acting on its own when a session ends. */
+const gatewayActor: UserDef = { name: 'stint', groups: [], accounts: {}, admin: true };
+
+const MAX_PASSWORD_MESSAGE = 4096;
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+interface LiveSession {
+  end(reason: string, notice?: { code: string; message: string }): Promise<void>;
+}
+
+export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGateway {
+  const { log, clock } = deps;
+  if (deps.requireTls && !deps.tls) throw invalid('postgres gateway: requireTls needs a certificate and key');
+  // The token travels as a cleartext password; without TLS only a loopback listener may carry it.
+  if (!deps.requireTls && !isLoopback(deps.listen.host)) throw invalid(`postgres gateway: requireTls may be turned off only on a loopback listener, not ${deps.listen.host}`);
+  const secureContext = deps.tls ? tls.createSecureContext({ cert: deps.tls.cert, key: deps.tls.key, minVersion: 'TLSv1.2' }) : null;
+  const maxSessionMs = deps.maxSessionMs ?? 8 * 3600_000;
+  const handshakeTimeoutMs = deps.handshakeTimeoutMs ?? 30_000;
+  const upstreamTimeoutMs = deps.upstreamTimeoutMs ?? 15_000;
+  const sessions = createSessionLog({ dir: deps.sessionDir });
+  const live = new Set<LiveSession>();
+  /** Gateway-issued cancel keys → the upstream backend they stand for. */
+  const cancelKeys = new Map<number, { secretKey: number; host: string; port: number; ssl: boolean; processId: number; upstreamSecret: number }>();
+  const sockets = new Set<net.Socket>();
+  let closing = false;
+
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    void handle(socket).catch((err) => {
+      log.error({ error: safeErrorText(err) }, 'postgres gateway: connection failed');
+      socket.destroy();
+    });
+  });
+
+  function fatal(client: Duplex, code: string, message: string): void {
+    client.end(errorResponse('FATAL', code, message));
+    setTimeout(() => client.destroy(), 1000).unref();
+  }
+
+  async function handle(raw: net.Socket): Promise<void> {
+    raw.setNoDelay(true);
+    const peer = `${raw.remoteAddress ?? '?'}:${raw.remotePort ?? '?'}`;
+    let client: Duplex = raw;
+    let reader = new MessageReader(raw);
+    let secure = false;
+    const timer = setTimeout(() => raw.destroy(), handshakeTimeoutMs);
+    let startup: Extract<StartupPacket, { kind: 'startup' }>;
+    let user: UserDef;
+    let admission: Admission;
+    let upstream: Upstream;
+    try {
+      for (;;) {
+        const pkt = parseStartupPacket(await reader.readUntyped());
+        if (pkt.kind === 'ssl') {
+          if (secure || !secureContext) {
+            client.write('N');
+            continue;
+          }
+          // Bytes sent before the TLS handshake would be trusted as if encrypted (CVE-2021-23214): refuse.
+          if (reader.detach().length) throw new ProtocolError('data received after SSLRequest before the TLS handshake');
+          raw.write('S');
+          const t = new tls.TLSSocket(raw, { isServer: true, secureContext });
+          await new Promise<void>((resolve, reject) => {
+            t.once('secure', resolve);
+            t.once('error', reject);
+          });
+          t.on('error', () => {});
+          client = t;
+          reader = new MessageReader(t);
+          secure = true;
+          continue;
+        }
+        if (pkt.kind === 'gssenc') {
+          client.write('N');
+          continue;
+        }
+        if (pkt.kind === 'cancel') {
+          cancel(pkt.processId, pkt.secretKey);
+          raw.destroy();
+          return;
+        }
+        if (pkt.kind === 'unsupported') {
+          fatal(client, '08P01', `unsupported frontend protocol ${pkt.code >>> 16}.${pkt.code & 0xffff}: the gateway speaks 3.0`);
+          return;
+        }
+        startup = pkt;
+        break;
+      }
+      if (deps.requireTls && !secure) {
+        fatal(client, '28000', 'the Stint gateway accepts only TLS connections: connect with sslmode=require');
+        return;
+      }
+      const name = startup.params.user ?? '';
+      const profile = startup.params.database || name;
+      if (!name) {
+        fatal(client, '28000', 'no user name in the startup packet');
+        return;
+      }
+      if (startup.version !== PROTOCOL_3_0) {
+        // Newer minor versions: tell the client we speak 3.0 and ignore protocol options.
+        const unknown = Object.keys(startup.params).filter((k) => k.startsWith('_pq_.'));
+        const body = Buffer.alloc(8);
+        body.writeInt32BE(PROTOCOL_3_0, 0);
+        body.writeInt32BE(unknown.length, 4);
+        client.write(backendFrame('v', Buffer.concat([body, ...unknown.map((k) => Buffer.from(`${k}\0`))])));
+      }
+      client.write(authenticationCleartextPassword());
+      const msg = await reader.readTyped(MAX_PASSWORD_MESSAGE);
+      if (msg.type !== 'p') throw new ProtocolError(`expected a password message, got ${JSON.stringify(msg.type)}`);
+      const token = readCString(msg.body, 0).value;
+      const auth = await deps.tokens.authenticate(token);
+      if (!auth || auth.user.name !== name) {
+        log.warn({ user: name.slice(0, 64), profile: profile.slice(0, 64), client: peer }, 'postgres gateway: authentication failed');
+        // The same words PostgreSQL uses, so clients show the familiar message.
+        fatal(client, '28P01', `password authentication failed for user "${name}"`);
+        return;
+      }
+      user = auth.user;
+      try {
+        admission = await admit({ ...deps, maxSessionMs }, user, profile);
+      } catch (err) {
+        const r = err instanceof Refusal ? err : new Refusal('XX000', 'internal error');
+        log.warn({ user: user.name, profile, client: peer, reason: r.message }, 'postgres gateway: session refused');
+        fatal(client, r.sqlState, r.message);
+        return;
+      }
+      const c = admission.credentials;
+      const passthrough = Object.fromEntries(Object.entries(startup.params).filter(([k]) => k !== 'user' && k !== 'database' && k !== 'replication' && !k.startsWith('_pq_.')));
+      try {
+        upstream = await connectUpstream({
+          host: String(c.connection.host), port: Number(c.connection.port), database: String(c.connection.database),
+          user: c.account, password: c.password ?? '', ssl: admission.upstreamSsl, params: passthrough, timeoutMs: upstreamTimeoutMs,
+        });
+      } catch (err) {
+        const message = safeErrorText(err, [c.password]);
+        log.error({ user: user.name, profile, grantId: admission.grant.id, error: message }, 'postgres gateway: login to the target failed');
+        if (admission.kind === 'session-bound') await revokeQuietly(admission.grant.id);
+        fatal(client, err instanceof UpstreamError && err.sqlState ? err.sqlState : '08006', `the target refused the session: ${message}`);
+        return;
+      }
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        log.warn({ client: peer, error: err.message }, 'postgres gateway: protocol error during the handshake');
+        fatal(client, '08P01', err.message);
+        return;
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    const rest = reader.detach();
+    await relay({ client, rest, upstream, admission, user, profile: admission.grant.profile, peer, secure });
+  }
+
+  function cancel(processId: number, secretKey: number): void {
+    const k = cancelKeys.get(processId);
+    if (!k) return;
+    const a = Buffer.alloc(4);
+    const b = Buffer.alloc(4);
+    a.writeInt32BE(k.secretKey);
+    b.writeInt32BE(secretKey);
+    if (!timingSafeEqual(a, b)) return;
+    cancelUpstream({ host: k.host, port: k.port, ssl: k.ssl, processId: k.processId, secretKey: k.upstreamSecret });
+  }
+
+  async function revokeQuietly(grantId: string): Promise<void> {
+    try {
+      await deps.grants.revoke({ grantId, actor: gatewayActor, reason: 'session-ended' });
+    } catch (err) {
+      // The expiry worker retries whatever is left (the grant is revoking or still expires on time).
+      log.error({ grantId, error: safeErrorText(err) }, 'postgres gateway: revoking the session grant failed');
+    }
+  }
+
+  async function relay(s: { client: Duplex; rest: Buffer; upstream: Upstream; admission: Admission; user: UserDef; profile: string; peer: string; secure: boolean }): Promise<void> {
+    const { client, upstream, admission, user } = s;
+    const grant = admission.grant;
+    const up = upstream.socket;
+    const sessionId = `ses_${randomId(12)}`;
+    const startedAt = clock.now();
+    let processId: number;
+    do processId = randomInt(1, 2 ** 31 - 1);
+    while (cancelKeys.has(processId));
+    const secretKey = randomInt(-(2 ** 31), 2 ** 31 - 1);
+    const conn = admission.credentials.connection;
+    cancelKeys.set(processId, { secretKey, host: String(conn.host), port: Number(conn.port), ssl: admission.upstreamSsl, processId: upstream.processId, upstreamSecret: upstream.secretKey });
+
+    let record: SessionLogHandle;
+    try {
+      record = await sessions.open({
+        sessionId, user: user.name, profile: s.profile, target: grant.target, grantId: grant.id, account: grant.account,
+        grantKind: admission.kind, client: s.peer, tls: s.secure, startedAt: new Date(startedAt).toISOString(),
+      });
+      await deps.store.appendAudit({
+        at: startedAt, actor: user.name, action: 'session.started', requestId: grant.requestId, grantId: grant.id, target: grant.target, subjectUser: user.name,
+        details: { sessionId, gateway: 'postgres', account: grant.account, profile: s.profile, grantKind: admission.kind, client: s.peer, tls: s.secure },
+      });
+    } catch (err) {
+      // No recording, no session.
+      cancelKeys.delete(processId);
+      up.destroy();
+      log.error({ sessionId, error: safeErrorText(err) }, 'postgres gateway: could not start the session record');
+      fatal(client, 'XX000', 'the gateway could not record the session; it was not opened');
+      if (admission.kind === 'session-bound') await revokeQuietly(grant.id);
+      return;
+    }
+    log.info({ sessionId, user: user.name, profile: s.profile, grantId: grant.id, account: grant.account, client: s.peer }, 'postgres gateway: session started');
+
+    let bytesIn = 0;
+    let bytesOut = 0;
+    const tracker = new StatementTracker(clock.now, (st) => record.statement(st));
+    const track = (fn: () => void) => {
+      try {
+        fn();
+      } catch (err) {
+        log.warn({ sessionId, error: safeErrorText(err) }, 'postgres gateway: could not decode a message for the session log');
+      }
+    };
+    const clientScan = new FrameScanner((t) => CLIENT_CAPTURE.has(t), (t, body) => track(() => tracker.fromClient(t, body)), 64 * 1024);
+    const serverScan = new FrameScanner((t) => SERVER_CAPTURE.has(t), (t, body) => track(() => tracker.fromServer(t, body)));
+
+    let expiryTimer: NodeJS.Timeout | null = null;
+    let ended: Promise<void> | null = null;
+    const session: LiveSession = {
+      end(reason, notice) {
+        ended ??= finish(reason, notice);
+        return ended;
+      },
+    };
+    live.add(session);
+
+    async function finish(reason: string, notice?: { code: string; message: string }): Promise<void> {
+      if (expiryTimer) clearTimeout(expiryTimer);
+      cancelKeys.delete(processId);
+      up.destroy();
+      if (notice && client.writable) client.end(errorResponse('FATAL', notice.code, notice.message));
+      else client.end();
+      setTimeout(() => client.destroy(), 1000).unref();
+      tracker.flush(reason);
+      if (admission.kind === 'session-bound') await revokeQuietly(grant.id);
+      const at = clock.now();
+      try {
+        await record.end({ at, reason, bytesIn, bytesOut });
+        await deps.store.appendAudit({
+          at, actor: 'stint', action: 'session.ended', requestId: grant.requestId, grantId: grant.id, target: grant.target, subjectUser: user.name,
+          details: { sessionId, gateway: 'postgres', account: grant.account, reason, bytesIn, bytesOut, statements: record.record.statements.length + record.record.statementsDropped, durationMs: at - startedAt },
+        });
+      } catch (err) {
+        log.error({ sessionId, error: safeErrorText(err) }, 'postgres gateway: could not finish the session record');
+      }
+      live.delete(session);
+      log.info({ sessionId, user: user.name, grantId: grant.id, account: grant.account, reason, bytesIn, bytesOut }, 'postgres gateway: session ended');
+    }
+
+    /** Why the target closed on us: the grant ended (expiry, revoke) or something else. */
+    async function upstreamClosed(): Promise<void> {
+      let reason = 'target-closed';
+      try {
+        const g = await deps.grants.get(grant.id);
+        if (g.status !== 'active') reason = `grant-${g.revokeReason ?? g.status}`;
+      } catch {
+        // keep the generic reason
+      }
+      await session.end(reason);
+    }
+
+    // Belt and braces with the expiry worker: the session ends when the grant does.
+    function armExpiry(expiresAt: number | null): void {
+      if (expiresAt === null) return;
+      const delay = Math.min(Math.max(0, expiresAt - clock.now()), 2 ** 31 - 1);
+      expiryTimer = setTimeout(() => {
+        void (async () => {
+          const g = await deps.grants.get(grant.id).catch(() => null);
+          if (g && g.status === 'active' && g.expiresAt !== null && g.expiresAt > clock.now()) return armExpiry(g.expiresAt); // extended
+          await session.end('grant-expired', { code: '57P01', message: `terminating connection: the Stint grant ${grant.id} for ${grant.profile} expired` });
+        })();
+      }, delay + 250);
+      expiryTimer.unref();
+    }
+    armExpiry(grant.expiresAt);
+
+    // Startup frames with the gateway's own cancel key in place of the target's.
+    const frames = upstream.frames;
+    const z = frames[frames.length - 1]!;
+    client.write(Buffer.concat([...frames.slice(0, -1), backendKeyData(processId, secretKey), z]));
+
+    const fromClient = (chunk: Buffer) => {
+      bytesIn += chunk.length;
+      try {
+        clientScan.push(chunk);
+      } catch (err) {
+        void session.end('protocol-error', { code: '08P01', message: (err as Error).message });
+        return;
+      }
+      if (!up.write(chunk)) {
+        client.pause();
+        up.once('drain', () => client.resume());
+      }
+    };
+    const fromServer = (chunk: Buffer) => {
+      bytesOut += chunk.length;
+      try {
+        serverScan.push(chunk);
+      } catch (err) {
+        void session.end('protocol-error', { code: '08P01', message: `target: ${(err as Error).message}` });
+        return;
+      }
+      if (!client.write(chunk)) {
+        up.pause();
+        client.once('drain', () => up.resume());
+      }
+    };
+    client.on('data', fromClient);
+    up.on('data', fromServer);
+    client.on('error', () => void session.end('client-error'));
+    client.on('close', () => void session.end('client-disconnected'));
+    up.on('error', () => void upstreamClosed());
+    up.on('close', () => void upstreamClosed());
+    if (s.rest.length) fromClient(s.rest);
+    if (upstream.rest.length) fromServer(upstream.rest);
+    client.resume();
+    up.resume();
+    // The client may have gone while the role was being made (its close event is then past): end now, not at expiry.
+    if (client.destroyed || !client.readable) void session.end('client-disconnected');
+    else if (up.destroyed) void upstreamClosed();
+  }
+
+  return {
+    sessions,
+    liveCount: () => live.size,
+    listen() {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(deps.listen.port, deps.listen.host, () => {
+          server.off('error', reject);
+          const a = server.address() as net.AddressInfo;
+          log.info({ host: a.address, port: a.port, tls: !!secureContext, requireTls: deps.requireTls }, 'postgres gateway listening');
+          resolve({ host: a.address, port: a.port });
+        });
+      });
+    },
+    async close() {
+      closing = true;
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all([...live].map((s) => s.end('gateway-shutdown', { code: '57P01', message: 'terminating connection: the Stint gateway is shutting down' })));
+      for (const s of sockets) s.destroy();
+      if (server.listening) await stopped;
+    },
+  };
+}

@@ -1,0 +1,152 @@
+// Follows the conversation in both directions and turns it into statements:
+// a simple Query runs until its ReadyForQuery; an Execute (extended protocol)
+// until its CommandComplete / EmptyQuery / PortalSuspended / ErrorResponse.
+// Row counts come from the command tag. Bind parameters are never recorded,
+// only how many there were; SQL text is scrubbed of password literals.
+
+import type { CommandCompleteMessage, DatabaseError } from 'pg-protocol/dist/messages.js';
+import { scrub } from '../../core/scrub.js';
+import { decodeBackend, parseBind, parseExecute, parseParse, parseQuery } from './frames.js';
+
+export interface StatementEntry {
+  /** ISO time the statement was sent. */
+  at: string;
+  protocol: 'simple' | 'extended';
+  sql: string;
+  ms: number;
+  /** Rows from the command tag (SELECT n, INSERT 0 n, UPDATE n, …); null for tags without a count. */
+  rows: number | null;
+  /** Bind parameters (extended protocol): the count only, values redacted. */
+  params?: number;
+  error?: string;
+}
+
+interface Pending {
+  protocol: 'simple' | 'extended';
+  sql: string;
+  startedAt: number;
+  rows: number | null;
+  params?: number;
+  error?: string;
+}
+
+/** Longest SQL text kept in the log per statement. */
+export const MAX_LOGGED_SQL = 16 * 1024;
+
+const countedTags = /^(?:SELECT|INSERT \d+|UPDATE|DELETE|COPY|FETCH|MOVE|MERGE) (\d+)$/;
+
+export function rowsFromTag(tag: string): number | null {
+  const m = countedTags.exec(tag);
+  return m ? Number(m[1]) : null;
+}
+
+function clip(sql: string): string {
+  const clean = scrub(sql);
+  return clean.length > MAX_LOGGED_SQL ? `${clean.slice(0, MAX_LOGGED_SQL)}…` : clean;
+}
+
+/** Frontend types captured: Query, Parse, Bind, Execute, Close. */
+export const CLIENT_CAPTURE = new Set(['Q', 'P', 'B', 'E', 'C'].map((c) => c.charCodeAt(0)));
+/** Backend types captured: CommandComplete, ErrorResponse, ReadyForQuery, EmptyQueryResponse, PortalSuspended. */
+export const SERVER_CAPTURE = new Set(['C', 'E', 'Z', 'I', 's'].map((c) => c.charCodeAt(0)));
+
+export class StatementTracker {
+  private readonly statements = new Map<string, string>();
+  private readonly portals = new Map<string, { sql: string; params: number | null }>();
+  private readonly queue: Pending[] = [];
+
+  constructor(
+    private readonly now: () => number,
+    private readonly emit: (s: StatementEntry) => void,
+  ) {}
+
+  fromClient(type: number, body: Buffer): void {
+    switch (String.fromCharCode(type)) {
+      case 'Q':
+        this.queue.push({ protocol: 'simple', sql: clip(parseQuery(body)), startedAt: this.now(), rows: null });
+        break;
+      case 'P': {
+        const p = parseParse(body);
+        this.statements.set(p.statement, clip(p.sql));
+        break;
+      }
+      case 'B': {
+        const b = parseBind(body);
+        this.portals.set(b.portal, { sql: this.statements.get(b.statement) ?? `<prepared statement ${JSON.stringify(b.statement)}>`, params: b.paramCount });
+        break;
+      }
+      case 'E': {
+        const { portal } = parseExecute(body);
+        const p = this.portals.get(portal);
+        this.queue.push({ protocol: 'extended', sql: p?.sql ?? `<portal ${JSON.stringify(portal)}>`, startedAt: this.now(), rows: null, ...(p?.params != null ? { params: p.params } : {}) });
+        break;
+      }
+      case 'C': {
+        // Close: 'S' statement or 'P' portal, then its name.
+        const kind = String.fromCharCode(body[0] ?? 0);
+        const end = body.indexOf(0, 1);
+        const name = body.toString('utf8', 1, end < 0 ? body.length : end);
+        (kind === 'S' ? this.statements : this.portals).delete(name);
+        break;
+      }
+    }
+  }
+
+  fromServer(type: number, body: Buffer): void {
+    const t = String.fromCharCode(type);
+    const head = this.queue[0];
+    if (t === 'C') {
+      const tag = (decodeBackend(frame(type, body)) as CommandCompleteMessage).text;
+      const rows = rowsFromTag(tag);
+      if (!head) return;
+      if (head.protocol === 'simple') {
+        // One Query may hold several statements; their counts add up.
+        if (rows !== null) head.rows = (head.rows ?? 0) + rows;
+      } else {
+        head.rows = rows;
+        this.finish();
+      }
+    } else if (t === 'E') {
+      const e = decodeBackend(frame(type, body)) as DatabaseError;
+      if (!head) return;
+      head.error ??= `${e.code ?? ''} ${e.message}`.trim();
+      // After an error in the extended protocol the server skips to Sync.
+      if (head.protocol === 'extended') this.finish();
+    } else if (t === 'I' || t === 's') {
+      if (head?.protocol === 'extended') this.finish();
+    } else if (t === 'Z') {
+      // A simple Query ends here; Executes still queued were skipped after an error.
+      if (head?.protocol === 'simple') this.finish();
+      while (this.queue[0]?.protocol === 'extended') {
+        this.queue[0].error ??= 'not executed: an earlier message in the same batch failed';
+        this.finish();
+      }
+    }
+  }
+
+  /** Statements still running when the session ends are logged as cut. */
+  flush(reason: string): void {
+    while (this.queue.length) {
+      this.queue[0]!.error ??= `session ended (${reason}) before the statement completed`;
+      this.finish();
+    }
+  }
+
+  private finish(): void {
+    const p = this.queue.shift();
+    if (!p) return;
+    const end = this.now();
+    this.emit({
+      at: new Date(p.startedAt).toISOString(), protocol: p.protocol, sql: p.sql, ms: end - p.startedAt, rows: p.rows,
+      ...(p.params !== undefined ? { params: p.params } : {}),
+      ...(p.error !== undefined ? { error: p.error } : {}),
+    });
+  }
+}
+
+function frame(type: number, body: Buffer): Buffer {
+  const head = Buffer.alloc(5);
+  head[0] = type;
+  head.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([head, body]);
+}
