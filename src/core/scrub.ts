@@ -7,7 +7,8 @@ const redacted = '[redacted]';
 
 const shapes: [RegExp, string][] = [
   [/(PASSWORD\s+)'(?:[^']|'')*'/gi, `$1'${redacted}'`],
-  [/(password\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;&]+)/gi, `$1${redacted}`],
+  // "(using password: YES)" in MySQL's access-denied message says whether one was sent, not what it is.
+  [/(password\s*[=:]\s*)(?!(?:YES|NO)\))("[^"]*"|'[^']*'|[^\s,;&)]+)/gi, `$1${redacted}`],
   [/([a-z][a-z0-9+.-]*:\/\/[^:/\s@]+:)[^@\s]+@/gi, `$1${redacted}@`],
   [/SCRAM-SHA-256\$[^\s']+/g, `SCRAM-SHA-256$${redacted}`],
 ];

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { InsufficientAccessError, InvalidCredentialsError, UnavailableError, BusyError, NoSuchObjectError } from 'ldapts';
 import { TargetError } from '../../core/errors.js';
-import { isRetryable, scrubSecrets, toTargetError } from './ldap-errors.js';
+import { isRetryable, scrub, toTargetError } from './ldap-errors.js';
 
 const ctx = { target: 't', operation: 'createAccount', account: 'acct', secrets: ['hunter2-secret', '{SSHA}abcdef'] };
 
@@ -22,7 +22,7 @@ describe('ldap errors', () => {
     assert.equal(e.retryable, false);
     assert.match(e.message, /^ldap target "t": createAccount of account "acct" failed: insufficientAccessRights \(LDAP result 50\): no write access to \[redacted\] and \[redacted\]\. the admin credential lacks/);
     assert.equal(e.cause, undefined);
-    assert.equal(scrubSecrets('x "hunter2-secret" y', ctx.secrets), 'x "[redacted]" y');
+    assert.equal(scrub('x "hunter2-secret" y', ctx.secrets), 'x "[redacted]" y');
   });
 
   it('keeps a connector TargetError, scrubbed', () => {

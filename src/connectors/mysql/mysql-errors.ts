@@ -4,15 +4,13 @@
 // statement text, password hash included.
 
 import { TargetError } from '../../core/errors.js';
+import { scrub as scrubText } from '../../core/scrub.js';
+import * as shared from '../errors.js';
+import type { ErrorContext } from '../errors.js';
 import { nativePasswordHash } from './grammar.js';
 
-export interface ErrorContext {
-  target: string;
-  operation: string;
-  account?: string;
-  /** Every secret that may appear in driver text; their password hashes are removed too. */
-  secrets: readonly string[];
-}
+// Every secret in `secrets` has its password hash removed too (see scrub below).
+export type { ErrorContext } from '../errors.js';
 
 // Server errors that go away on their own: shutdown, overload, lock and
 // deadlock conflicts, a killed connection.
@@ -39,18 +37,8 @@ const retryableErrnos = new Set([
   4031, // ER_CLIENT_INTERACTION_TIMEOUT (MySQL 8)
 ]);
 
-const retryableCodes = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'EHOSTDOWN',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EPIPE',
-  'EAI_AGAIN',
-  'ENOTFOUND',
+// mysql2's own codes for a connection that died or lost sync, besides node's network codes.
+const retryableDriverCodes = new Set([
   'PROTOCOL_CONNECTION_LOST',
   'PROTOCOL_SEQUENCE_TIMEOUT',
   'PROTOCOL_PACKETS_OUT_OF_ORDER',
@@ -70,62 +58,37 @@ const hints: Record<number, string> = {
   1146: 'a table named in a grant does not exist',
 };
 
-function redactionForms(secret: string): string[] {
-  // Raw, as a SQL literal body (backslash or quote doubling), JSON-escaped,
-  // URL-encoded, and the stored hash the connector computes from it.
-  return [
-    secret,
-    secret.replace(/\\/g, '\\\\').replace(/'/g, "\\'"),
-    secret.replace(/'/g, "''"),
-    JSON.stringify(secret).slice(1, -1),
-    encodeURIComponent(secret),
-    nativePasswordHash(secret),
-    nativePasswordHash(secret).slice(1),
-  ];
+/** The forms only MySQL gives a secret: SQL literal bodies (backslash escaping, or quote doubling alone) and the stored hash the connector computes from it. */
+function mysqlForms(secret: string): string[] {
+  const hash = nativePasswordHash(secret);
+  return [secret.replace(/\\/g, '\\\\').replace(/'/g, "\\'"), secret.replace(/'/g, "''"), hash, hash.slice(1)];
 }
 
-/** Removes every form of every secret from `text`. */
+/** Removes every form of every secret (the shared ones and MySQL's) from `text`, and any password hash. */
 export function scrub(text: string, secrets: readonly string[]): string {
-  const forms = secrets
-    .filter((s) => s.length > 0)
-    .flatMap(redactionForms)
-    .sort((a, b) => b.length - a.length);
-  let out = text;
-  for (const f of forms) out = out.split(f).join('[redacted]');
+  const known = secrets.filter((s) => s.length > 0);
+  const out = scrubText(text, [...known, ...known.flatMap(mysqlForms)]);
   // Any password hash, known or not.
   return out.replace(/\*[0-9A-F]{40}\b/g, '*[redacted]');
 }
 
 interface DriverErrorLike {
-  code?: unknown;
   errno?: unknown;
   message?: unknown;
   sqlMessage?: unknown;
   fatal?: unknown;
-  errors?: unknown;
 }
 
 function props(err: unknown): DriverErrorLike {
   return (typeof err === 'object' && err !== null ? err : {}) as DriverErrorLike;
 }
 
-function codeOf(err: unknown): string | undefined {
-  const e = props(err);
-  if (typeof e.code === 'string') return e.code;
-  // Node reports a failed multi-address connect as an AggregateError.
-  if (Array.isArray(e.errors)) for (const inner of e.errors) {
-    const c = codeOf(inner);
-    if (c) return c;
-  }
-  return undefined;
-}
-
 export function isRetryable(err: unknown): boolean {
   if (err instanceof TargetError) return err.retryable;
   const e = props(err);
   if (typeof e.errno === 'number' && retryableErrnos.has(e.errno)) return true;
-  const code = codeOf(err);
-  if (code !== undefined && retryableCodes.has(code)) return true;
+  const code = shared.errorCodeOf(err);
+  if (code !== undefined && (shared.networkErrorCodes.has(code) || retryableDriverCodes.has(code))) return true;
   // A server error with a number is final unless listed above.
   if (typeof e.errno === 'number' && typeof e.sqlMessage === 'string') return false;
   const message = typeof e.message === 'string' ? e.message : String(err);
@@ -134,14 +97,13 @@ export function isRetryable(err: unknown): boolean {
 
 /** Builds the message prefix every connector error starts with. */
 export function describeOperation(ctx: Pick<ErrorContext, 'target' | 'operation' | 'account'>): string {
-  const who = ctx.account === undefined ? '' : ` of account ${JSON.stringify(ctx.account)}`;
-  return `mysql target ${JSON.stringify(ctx.target)}: ${ctx.operation}${who} failed`;
+  return shared.describeOperation('mysql', ctx);
 }
 
 export function toTargetError(ctx: ErrorContext, err: unknown): TargetError {
   if (err instanceof TargetError) return new TargetError(err.target, scrub(err.message, ctx.secrets), err.retryable);
   const e = props(err);
-  const code = codeOf(err);
+  const code = shared.errorCodeOf(err);
   let text = typeof e.sqlMessage === 'string' && e.sqlMessage ? e.sqlMessage : typeof e.message === 'string' && e.message ? e.message : String(err);
   if (typeof e.errno === 'number' && typeof e.sqlMessage === 'string') text += ` [${e.errno}]`;
   else if (code) text += ` [${code}]`;

@@ -5,18 +5,13 @@
 
 import pg from 'pg';
 import { TargetError } from '../../core/errors.js';
-import { scrub } from '../../core/scrub.js';
+import * as shared from '../errors.js';
 
-export { scrub };
+export { scrub } from '../../core/scrub.js';
 
-export interface ErrorContext {
-  target: string;
-  operation: string;
-  account?: string;
+export interface ErrorContext extends shared.ErrorContext {
   /** Database the connector is connected to (explains REASSIGN/DROP OWNED failures). */
   database: string;
-  /** Every secret that may appear in driver text: passwords, verifiers, the admin secret. */
-  secrets: readonly string[];
 }
 
 // Conditions that go away on their own: the server is starting, stopping,
@@ -37,20 +32,6 @@ const retryableSqlStates = new Set([
   '58030', // io_error
 ]);
 
-const retryableNodeCodes = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'EHOSTDOWN',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EPIPE',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-]);
-
 // pg raises these without a code when a connection dies or cannot be made in time.
 const retryableDriverText = /timeout exceeded when trying to connect|Connection terminated|connection timeout|not queryable|server closed the connection/i;
 
@@ -67,53 +48,35 @@ const hints: Record<string, (ctx: ErrorContext) => string> = {
 };
 
 interface DriverErrorLike {
-  code?: unknown;
   message?: unknown;
   detail?: unknown;
-  errors?: unknown;
-}
-
-function codeOf(err: unknown): string | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const e = err as DriverErrorLike;
-  if (typeof e.code === 'string') return e.code;
-  // Node reports a failed multi-address connect as an AggregateError.
-  if (Array.isArray(e.errors)) for (const inner of e.errors) {
-    const c = codeOf(inner);
-    if (c) return c;
-  }
-  return undefined;
 }
 
 export function isRetryable(err: unknown): boolean {
   if (err instanceof TargetError) return err.retryable;
-  const code = codeOf(err);
+  const code = shared.errorCodeOf(err);
   if (err instanceof pg.DatabaseError) {
     // SQLSTATE from the server: class 08 is "connection exception".
     return code !== undefined && (code.startsWith('08') || retryableSqlStates.has(code));
   }
-  if (code !== undefined && retryableNodeCodes.has(code)) return true;
+  if (shared.isNetworkError(err)) return true;
   const message = err instanceof Error ? err.message : String(err);
   return retryableDriverText.test(message);
 }
 
 /** Builds the message prefix every connector error starts with. */
 export function describeOperation(ctx: Pick<ErrorContext, 'target' | 'operation' | 'account'>): string {
-  const who = ctx.account === undefined ? '' : ` of account ${JSON.stringify(ctx.account)}`;
-  return `postgres target ${JSON.stringify(ctx.target)}: ${ctx.operation}${who} failed`;
+  return shared.describeOperation('postgres', ctx);
 }
 
 export function toTargetError(ctx: ErrorContext, err: unknown): TargetError {
-  if (err instanceof TargetError) {
-    // Raised by the connector itself; still scrub, in case a caller put text in it.
-    return new TargetError(err.target, scrub(err.message, ctx.secrets), err.retryable);
-  }
+  if (err instanceof TargetError) return shared.rescrub(err, ctx.secrets);
   const e = (typeof err === 'object' && err !== null ? err : {}) as DriverErrorLike;
-  const code = codeOf(err);
+  const code = shared.errorCodeOf(err);
   let text = typeof e.message === 'string' && e.message.length > 0 ? e.message : String(err);
   if (typeof e.detail === 'string' && e.detail.length > 0) text += ` (${e.detail.replace(/\s+/g, ' ').trim()})`;
   if (code) text += ` [${code}]`;
   const hint = code ? hints[code]?.(ctx) : undefined;
   if (hint) text += `. ${hint}`;
-  return new TargetError(ctx.target, scrub(`${describeOperation(ctx)}: ${text}`, ctx.secrets), isRetryable(err));
+  return shared.targetError('postgres', ctx, text, isRetryable(err));
 }

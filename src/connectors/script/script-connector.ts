@@ -32,6 +32,7 @@ import type {
   RevokeFromAccountRequest,
   RevokeFromAccountResponse,
 } from '../contract.js';
+import { describeOperation } from '../errors.js';
 import { PROTOCOL_VERSION, interpret, secretForms, type Answer, type ScriptRequest } from './protocol.js';
 import { runCommand } from './run-command.js';
 import { checkText, parseScriptSettings, type Operation } from './settings.js';
@@ -65,11 +66,8 @@ export function createScriptConnector(input: ConnectorFactoryInput): Connector {
   const slots = new KeyedSemaphore(settings.maxConcurrency);
   let closed = false;
 
-  const describeOp = (operation: string, account: string | undefined) =>
-    `script target ${JSON.stringify(target)}: ${operation}${account === undefined ? '' : ` of account ${JSON.stringify(account)}`} failed`;
-
   const fail = (operation: string, account: string | undefined, reason: string, retryable = false) =>
-    new TargetError(target, `${describeOp(operation, account)}: ${reason}`, retryable);
+    new TargetError(target, `${describeOperation('script', { target, operation, account })}: ${reason}`, retryable);
 
   function commandLabel(op: Operation): string {
     const argv = settings.commands[op]!.join(' ');
