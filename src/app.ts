@@ -144,7 +144,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     : null;
 
   const initialAdminToken = await ensureAdminToken(store, tokens, opts.dataDir);
-  const api = await buildApi({ version, catalog: getCatalog, store, clock, connectors, requests, grants, tokens, audit, reconcile, metrics, configPath: opts.configPath }, { logger: log });
+  const api = await buildApi({ version, catalog: getCatalog, store, clock, connectors, requests, grants, tokens, audit, reconcile, metrics, configPath: opts.configPath, sessionDir: join(opts.dataDir, 'sessions'), liveSessions: () => postgresGateway?.sessions.list() ?? [] }, { logger: log });
 
   // Work the previous run left unfinished: interrupted provisioning is rolled
   // back; expired and failing grants are picked up by the worker's first pass.

@@ -5,6 +5,7 @@ import type { ReconcileService } from '../core/reconcile/reconcile-service.js';
 import type { RequestService } from '../core/request/request-service.js';
 import type { TokenService } from '../core/tokens/token-service.js';
 import type { Catalog } from '../core/types.js';
+import type { LiveSessionRecord } from './sessions-reader.js';
 
 /** What the HTTP layer needs; built in app.ts. */
 export interface ApiDeps {
@@ -28,4 +29,8 @@ export interface ApiDeps {
   eventsPollMs?: number;
   /** Browser session lifetime (default 8 h). */
   sessionTtlMs?: number;
+  /** Gateway session recordings (DATA_DIR/sessions; layout in sessions-reader.ts). Without it GET /v1/sessions lists nothing. */
+  sessionDir?: string;
+  /** Sessions the running gateways hold in memory (open ones are told apart from ones a crash cut). */
+  liveSessions?: () => Iterable<LiveSessionRecord>;
 }

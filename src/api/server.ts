@@ -14,6 +14,7 @@ import { auditRoutes } from './routes/audit.js';
 import { grantRoutes } from './routes/grants.js';
 import { profileRoutes } from './routes/profiles.js';
 import { reconcileRoutes } from './routes/reconcile.js';
+import { sessionRoutes } from './routes/sessions.js';
 import { requestRoutes } from './routes/requests.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { adminRoutes } from './routes/admin.js';
@@ -28,7 +29,7 @@ export interface ApiOptions {
 }
 
 export function allRoutes(deps: ApiDeps): RouteDef<any, any, any>[] {
-  return [...profileRoutes(deps), ...requestRoutes(deps), ...grantRoutes(deps), ...auditRoutes(deps), ...tokenRoutes(deps), ...reconcileRoutes(deps), ...adminRoutes(deps)];
+  return [...profileRoutes(deps), ...requestRoutes(deps), ...grantRoutes(deps), ...auditRoutes(deps), ...tokenRoutes(deps), ...reconcileRoutes(deps), ...adminRoutes(deps), ...sessionRoutes(deps)];
 }
 
 export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<FastifyInstance> {

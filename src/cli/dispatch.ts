@@ -41,6 +41,7 @@ export const commandGroups: ReadonlyArray<{ title: string; commands: CommandEntr
   { title: 'Ask for access', commands: [profilesCommand, requestCommand, requestsCommand, cancelCommand].map(eager) },
   { title: 'Use it and end it', commands: [grantsCommand, credsCommand, connectCommand, extendCommand, revokeCommand].map(eager) },
   { title: 'Approve', commands: [approveCommand, denyCommand].map(eager) },
+  { title: 'Review sessions', commands: [{ name: 'sessions', summary: 'Gateway sessions: list, statement logs, terminal replay', load: async () => (await import('./commands/sessions.js')).sessionsCommand }] },
   { title: 'Administer and audit', commands: [auditCommand, reconcileCommand, tokensCommand, whoamiCommand].map(eager) },
   { title: 'Run a broker', commands: [serverEntry, demoEntry] },
 ];

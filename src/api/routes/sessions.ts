@@ -1,0 +1,115 @@
+// Gateway sessions: who connected with which grant and account, when, how
+// much went through, the statements they ran and (SSH) the terminal
+// recording. Owners see their own sessions, admins everyone's. The files are
+// described in ../sessions-reader.ts.
+
+import { z } from 'zod';
+import { forbidden, notFound } from '../../core/errors.js';
+import type { UserDef } from '../../core/types.js';
+import type { ApiDeps } from '../deps.js';
+import { route } from '../route.js';
+import { createSessionsReader, sessionIdPattern, type SessionSummary } from '../sessions-reader.js';
+
+const sessionIdParam = z.object({ id: z.string().regex(sessionIdPattern, 'is not a session id (ses_…)') }).strict();
+
+export const sessionView = z.object({
+  id: z.string(),
+  gateway: z.string().describe('postgres, ssh'),
+  user: z.string(),
+  profile: z.string(),
+  target: z.string(),
+  grantId: z.string(),
+  account: z.string(),
+  grantKind: z.string().describe('session-bound (made for this connection) or existing (an approved grant)'),
+  client: z.string(),
+  tls: z.boolean().nullable().describe('postgres: the client negotiated TLS; null for ssh'),
+  startedAt: z.string(),
+  endedAt: z.string().nullable(),
+  endReason: z.string().nullable(),
+  status: z.enum(['live', 'ended', 'interrupted']),
+  bytesIn: z.number().nullable(),
+  bytesOut: z.number().nullable(),
+  statements: z.number().nullable(),
+  recording: z.boolean(),
+  recordings: z.array(z.number()).describe('channels with a terminal recording (GET …/recording?channel=N)'),
+});
+
+const channelView = z.object({
+  channel: z.number(),
+  at: z.string(),
+  kind: z.string().describe('shell, exec, subsystem, direct-tcpip'),
+  detail: z.string().nullable(),
+  pty: z.boolean(),
+  recording: z.boolean(),
+  endedAt: z.string().nullable(),
+  exit: z.union([z.object({ code: z.number() }), z.object({ signal: z.string() })]).nullable(),
+});
+
+const statementView = z.object({
+  at: z.string(),
+  protocol: z.string(),
+  sql: z.string(),
+  ms: z.number(),
+  rows: z.number().nullable(),
+  params: z.number().optional(),
+  error: z.string().optional(),
+});
+
+function mayRead(actor: UserDef, s: SessionSummary): void {
+  if (s.user !== actor.name && !actor.admin) throw forbidden(`session ${s.id} belongs to another user`);
+}
+
+export function sessionRoutes(deps: ApiDeps) {
+  const reader = createSessionsReader({ dir: deps.sessionDir, live: deps.liveSessions });
+  const found = <T>(v: T | undefined, id: string): T => {
+    if (v === undefined) throw notFound(`no session ${id}`);
+    return v;
+  };
+  return [
+    route({
+      method: 'GET', url: '/v1/sessions', tag: 'sessions', auth: 'user',
+      summary: 'Your gateway sessions, newest first; all=true lists everyone\'s (admins)',
+      query: z.object({
+        all: z.enum(['true', 'false']).default('false'),
+        grant: z.string().regex(/^gr_[a-z0-9]{12}$/, 'is not a grant id (gr_…)').optional(),
+        limit: z.coerce.number().int().min(1).max(5000).default(500),
+      }).strict(),
+      response: z.object({ sessions: z.array(sessionView) }),
+      handler: async ({ actor, query }) => {
+        if (query.all === 'true' && !actor.admin) throw forbidden('only admins may list every session');
+        const sessions = await reader.list({ user: query.all === 'true' ? undefined : actor.name, grantId: query.grant, limit: query.limit });
+        return { sessions };
+      },
+    }),
+    route({
+      method: 'GET', url: '/v1/sessions/:id', tag: 'sessions', auth: 'user',
+      summary: 'One session, its statement log (postgres) and channels (ssh); its owner or an admin',
+      params: sessionIdParam,
+      query: z.object({ limit: z.coerce.number().int().min(1).max(100_000).default(10_000) }).strict(),
+      response: z.object({ session: sessionView, statements: z.array(statementView), statementsTotal: z.number(), channels: z.array(channelView) }),
+      handler: async ({ actor, params, query, reply }) => {
+        mayRead(actor, found(await reader.summary(params.id), params.id));
+        const detail = found(await reader.get(params.id, { statementsLimit: query.limit }), params.id);
+        reply.header('cache-control', 'no-store');
+        return detail;
+      },
+    }),
+    route({
+      method: 'GET', url: '/v1/sessions/:id/recording', tag: 'sessions', auth: 'user',
+      summary: 'A terminal recording of a session as asciicast v2 text (application/x-asciicast): channel N, else the first; 404 when there is none',
+      params: sessionIdParam,
+      query: z.object({ channel: z.coerce.number().int().min(0).max(999_999_999).optional() }).strict(),
+      response: z.string().describe('asciicast v2: a JSON header line, then one [seconds, code, data] event per line'),
+      handler: async ({ actor, params, query, reply }) => {
+        const s = found(await reader.summary(params.id), params.id);
+        mayRead(actor, s);
+        const channel = query.channel ?? s.recordings[0];
+        const stream = channel === undefined ? null : await reader.openRecording(params.id, channel);
+        if (!stream) throw notFound(`session ${params.id} has no terminal recording${query.channel !== undefined ? ` of channel ${query.channel}` : ''}`);
+        reply.header('cache-control', 'no-store');
+        reply.type('application/x-asciicast; charset=utf-8');
+        return stream;
+      },
+    }),
+  ];
+}

@@ -1,0 +1,353 @@
+// Read model over the session recordings the gateways write, for the API
+// (`GET /v1/sessions…`). Sessions still open come from the gateways' in-memory
+// lists; everything else from the files. Nothing here writes.
+//
+// File layout (every gateway follows it; the postgres gateway's
+// session-log.ts is the reference writer):
+//
+//   DATA_DIR/sessions/                     directory, 0700
+//     <sessionId>.jsonl                    every session, 0600, JSON lines written as the session goes:
+//       {"type":"session", sessionId, user, profile, target, grantId, account, grantKind,
+//        client, startedAt [, gateway] [, tls] [, clientKey]}
+//                                          first line. `gateway`: "postgres" or "ssh"; when absent it
+//                                          is "ssh" if the line has clientKey, else "postgres"
+//       {"type":"statement", sessionId, at, protocol, sql, ms, rows [, params] [, error]}
+//                                          postgres: one per completed statement
+//       {"type":"channel", sessionId, channel, at, kind, detail, pty, recording}
+//       {"type":"channel-end", sessionId, channel, endedAt, exit}
+//                                          ssh: a shell / exec / subsystem / forward and its end
+//       {"type":"end", sessionId, endedAt, reason [, bytesIn, bytesOut] [, statements]}
+//                                          last line, at the close (absent: the session is open,
+//                                          or the broker died while it was)
+//     <sessionId>-<channel>.cast           0600, optional: asciicast v2 recording of one terminal
+//                                          (ssh: one per pty channel; a header line, then
+//                                          [seconds, "o"|"i"|"r", data] events)
+//
+//   sessionId = "ses_" + 12 characters [a-z0-9] (randomId(12)); channel = a whole number.
+//   No other name is ever opened. Line types this reader does not know are
+//   skipped, so a gateway may add its own.
+
+import type { ReadStream } from 'node:fs';
+import { open, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { invalid } from '../core/errors.js';
+
+export const sessionIdPattern = /^ses_[a-z0-9]{12}$/;
+
+export function isSessionId(id: string): boolean {
+  return sessionIdPattern.test(id);
+}
+
+/** Paths of one session's files; refuses anything that is not a gateway-issued id (no traversal). */
+export function sessionFiles(dir: string, sessionId: string): { log: string; cast(channel: number): string } {
+  if (!isSessionId(sessionId)) throw invalid(`${JSON.stringify(sessionId.slice(0, 40))} is not a session id (ses_ and 12 characters a-z 0-9)`);
+  return {
+    log: join(dir, `${sessionId}.jsonl`),
+    cast: (channel) => {
+      if (!Number.isSafeInteger(channel) || channel < 0) throw invalid(`channel must be a whole number, got ${channel}`);
+      return join(dir, `${sessionId}-${channel}.cast`);
+    },
+  };
+}
+
+const castName = /^(ses_[a-z0-9]{12})-(\d{1,9})\.cast$/;
+
+/** Session id → channels with a recording, from a directory listing. */
+function castsOf(files: Iterable<string>): Map<string, number[]> {
+  const m = new Map<string, number[]>();
+  for (const f of files) {
+    const r = castName.exec(f);
+    if (!r) continue;
+    const list = m.get(r[1]!) ?? [];
+    list.push(Number(r[2]));
+    m.set(r[1]!, list);
+  }
+  for (const l of m.values()) l.sort((a, b) => a - b);
+  return m;
+}
+
+/** The `session` line (what every gateway writes at the start). */
+export interface SessionHeader {
+  sessionId: string;
+  user: string;
+  profile: string;
+  target: string;
+  grantId: string;
+  account: string;
+  grantKind: string;
+  client: string;
+  startedAt: string;
+  tls?: boolean;
+  gateway?: string;
+  clientKey?: string;
+}
+
+/** What a gateway keeps in memory for a session (the postgres SessionRecord and the ssh SshSessionRecord fit). */
+export interface LiveSessionRecord extends SessionHeader {
+  endedAt: string | null;
+  endReason: string | null;
+  bytesIn?: number;
+  bytesOut?: number;
+}
+
+export interface SessionChannel {
+  channel: number;
+  at: string;
+  kind: string;
+  detail: string | null;
+  pty: boolean;
+  /** A terminal recording of this channel exists. */
+  recording: boolean;
+  endedAt: string | null;
+  exit: { code: number } | { signal: string } | null;
+}
+
+export interface SessionStatement {
+  at: string;
+  protocol: string;
+  sql: string;
+  ms: number;
+  rows: number | null;
+  params?: number;
+  error?: string;
+}
+
+export interface SessionSummary {
+  id: string;
+  gateway: string;
+  user: string;
+  profile: string;
+  target: string;
+  grantId: string;
+  account: string;
+  grantKind: string;
+  client: string;
+  /** postgres: the client negotiated TLS; null where it does not apply (ssh is always encrypted). */
+  tls: boolean | null;
+  startedAt: string;
+  endedAt: string | null;
+  endReason: string | null;
+  /** live: open now; ended: closed normally; interrupted: no end line and no gateway holds it (the broker stopped during it). */
+  status: 'live' | 'ended' | 'interrupted';
+  /** Bytes from the client and to it; null until the session ends. */
+  bytesIn: number | null;
+  bytesOut: number | null;
+  /** Statements recorded (from the end line); null while open. */
+  statements: number | null;
+  /** Some terminal recording exists (see recordings). */
+  recording: boolean;
+  /** Channels with a terminal recording (<sessionId>-<channel>.cast), ascending. */
+  recordings: number[];
+}
+
+export interface SessionDetail {
+  session: SessionSummary;
+  statements: SessionStatement[];
+  /** Statements in the file (the list holds the first `limit`). */
+  statementsTotal: number;
+  /** ssh: the channels the session opened (shell, exec, subsystem, forward). */
+  channels: SessionChannel[];
+}
+
+export interface SessionsReader {
+  /** Newest first. */
+  list(filter?: { user?: string; grantId?: string; limit?: number }): Promise<SessionSummary[]>;
+  /** undefined when there is no such session. */
+  get(sessionId: string, opts?: { statementsLimit?: number }): Promise<SessionDetail | undefined>;
+  /** The session's summary without reading its statements. */
+  summary(sessionId: string): Promise<SessionSummary | undefined>;
+  /** A stream of one channel's asciicast v2 file, or null when there is none. */
+  openRecording(sessionId: string, channel: number): Promise<ReadStream | null>;
+}
+
+interface EndLine {
+  endedAt: string;
+  reason: string;
+  bytesIn: number;
+  bytesOut: number;
+  statements: number;
+}
+
+const HEAD_BYTES = 64 * 1024;
+const TAIL_BYTES = 8 * 1024;
+const READ_CONCURRENCY = 16;
+
+export function createSessionsReader(opts: { dir: string | undefined; live?: () => Iterable<LiveSessionRecord> }): SessionsReader {
+  const liveMap = () => {
+    const m = new Map<string, LiveSessionRecord>();
+    for (const r of opts.live?.() ?? []) m.set(r.sessionId, r);
+    return m;
+  };
+
+  async function names(): Promise<Set<string>> {
+    if (!opts.dir) return new Set();
+    try {
+      return new Set(await readdir(opts.dir));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Set();
+      throw err;
+    }
+  }
+
+  /** Header and end line from the file's first and last bytes; null when the file is missing or has no readable header yet. */
+  async function readEnds(file: string): Promise<{ header: SessionHeader; end: EndLine | null } | null> {
+    let fh;
+    try {
+      fh = await open(file, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    try {
+      const { size } = await fh.stat();
+      const head = Buffer.alloc(Math.min(HEAD_BYTES, size));
+      await fh.read(head, 0, head.length, 0);
+      const nl = head.indexOf(10);
+      if (nl < 0) return null;
+      const header = parseLine(head.subarray(0, nl).toString('utf8'));
+      if (!header || header.type !== 'session' || typeof header.sessionId !== 'string') return null;
+      const tailLen = Math.min(TAIL_BYTES, size);
+      const tail = Buffer.alloc(tailLen);
+      await fh.read(tail, 0, tailLen, size - tailLen);
+      const lines = tail.toString('utf8').split('\n').filter((l) => l.length > 0);
+      const last = parseLine(lines[lines.length - 1] ?? '');
+      const end = last && last.type === 'end' ? (last as unknown as EndLine) : null;
+      return { header: header as unknown as SessionHeader, end };
+    } finally {
+      await fh.close();
+    }
+  }
+
+  function summarise(id: string, header: SessionHeader, end: EndLine | null, live: LiveSessionRecord | undefined, casts: number[]): SessionSummary {
+    const memEnded = live && live.endedAt !== null ? live : undefined;
+    const endedAt = end?.endedAt ?? memEnded?.endedAt ?? null;
+    return {
+      id,
+      gateway: header.gateway ?? (header.clientKey !== undefined ? 'ssh' : 'postgres'),
+      user: header.user,
+      profile: header.profile,
+      target: header.target,
+      grantId: header.grantId,
+      account: header.account,
+      grantKind: header.grantKind,
+      client: header.client,
+      tls: typeof header.tls === 'boolean' ? header.tls : null,
+      startedAt: header.startedAt,
+      endedAt,
+      endReason: end?.reason ?? memEnded?.endReason ?? null,
+      status: endedAt !== null ? 'ended' : live ? 'live' : 'interrupted',
+      bytesIn: end?.bytesIn ?? memEnded?.bytesIn ?? null,
+      bytesOut: end?.bytesOut ?? memEnded?.bytesOut ?? null,
+      statements: typeof end?.statements === 'number' ? end.statements : null,
+      recording: casts.length > 0,
+      recordings: casts,
+    };
+  }
+
+  async function summaryOf(id: string, files: Set<string>, casts: Map<string, number[]>, live: Map<string, LiveSessionRecord>): Promise<SessionSummary | undefined> {
+    const mem = live.get(id);
+    const read = files.has(`${id}.jsonl`) && opts.dir ? await readEnds(join(opts.dir, `${id}.jsonl`)) : null;
+    // A session just opened may not have its first line on disk yet: the gateway's record stands in.
+    const header = (read?.header.sessionId === id ? read.header : undefined) ?? mem;
+    if (!header) return undefined;
+    return summarise(id, header, read?.end ?? null, mem, casts.get(id) ?? []);
+  }
+
+  async function summary(sessionId: string): Promise<SessionSummary | undefined> {
+    if (!isSessionId(sessionId)) throw invalid(`${JSON.stringify(sessionId.slice(0, 40))} is not a session id (ses_ and 12 characters a-z 0-9)`);
+    const files = await names();
+    return summaryOf(sessionId, files, castsOf(files), liveMap());
+  }
+
+  return {
+    async list(filter = {}) {
+      const files = await names();
+      const casts = castsOf(files);
+      const live = liveMap();
+      const ids = new Set<string>(live.keys());
+      for (const f of files) {
+        const id = f.endsWith('.jsonl') ? f.slice(0, -'.jsonl'.length) : null;
+        if (id && isSessionId(id)) ids.add(id);
+      }
+      const all = [...ids];
+      const out: SessionSummary[] = [];
+      for (let i = 0; i < all.length; i += READ_CONCURRENCY) {
+        const batch = await Promise.all(all.slice(i, i + READ_CONCURRENCY).map((id) => summaryOf(id, files, casts, live)));
+        for (const s of batch) {
+          if (!s) continue;
+          if (filter.user !== undefined && s.user !== filter.user) continue;
+          if (filter.grantId !== undefined && s.grantId !== filter.grantId) continue;
+          out.push(s);
+        }
+      }
+      out.sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : a.id < b.id ? 1 : -1));
+      return filter.limit !== undefined ? out.slice(0, filter.limit) : out;
+    },
+
+    summary,
+
+    async get(sessionId, o = {}) {
+      const s = await summary(sessionId);
+      if (!s) return undefined;
+      if (!opts.dir) return { session: s, statements: [], statementsTotal: 0, channels: [] };
+      const limit = o.statementsLimit ?? Number.POSITIVE_INFINITY;
+      const statements: SessionStatement[] = [];
+      let total = 0;
+      let input: ReadStream;
+      try {
+        const fh = await open(sessionFiles(opts.dir, sessionId).log, 'r');
+        input = fh.createReadStream({ encoding: 'utf8' });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { session: s, statements: [], statementsTotal: 0, channels: [] };
+        throw err;
+      }
+      const rl = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+      const channels = new Map<number, SessionChannel>();
+      for await (const line of rl) {
+        const entry = parseLine(line);
+        if (entry?.type === 'channel' && typeof entry.channel === 'number') {
+          channels.set(entry.channel, {
+            channel: entry.channel, at: String(entry.at), kind: String(entry.kind), detail: typeof entry.detail === 'string' ? entry.detail : null,
+            pty: entry.pty === true, recording: s.recordings.includes(entry.channel), endedAt: null, exit: null,
+          });
+          continue;
+        }
+        if (entry?.type === 'channel-end' && typeof entry.channel === 'number') {
+          const c = channels.get(entry.channel);
+          if (c) Object.assign(c, { endedAt: typeof entry.endedAt === 'string' ? entry.endedAt : null, exit: (entry.exit ?? null) as SessionChannel['exit'] });
+          continue;
+        }
+        if (!entry || entry.type !== 'statement') continue;
+        total++;
+        if (statements.length < limit) {
+          const { type: _t, sessionId: _s, ...st } = entry;
+          statements.push(st as unknown as SessionStatement);
+        }
+      }
+      return { session: s, statements, statementsTotal: total, channels: [...channels.values()] };
+    },
+
+    async openRecording(sessionId, channel) {
+      if (!opts.dir) return null;
+      try {
+        const fh = await open(sessionFiles(opts.dir, sessionId).cast(channel), 'r');
+        return fh.createReadStream();
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw err;
+      }
+    },
+  };
+}
+
+function parseLine(line: string): Record<string, unknown> | null {
+  if (!line.startsWith('{')) return null;
+  try {
+    const v = JSON.parse(line) as unknown;
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    // A line still being written (live session) or cut by a crash.
+    return null;
+  }
+}
