@@ -179,8 +179,10 @@ export async function startSshTestServer(): Promise<SshTestServer> {
         'AuthorizedKeysFile .ssh/authorized_keys',
         'StrictModes yes',
         'PermitRootLogin no',
-        // Nothing but test accounts can log in here.
-        'AllowUsers stintop_* st_*',
+        // Nothing but test accounts can log in here (stint_* are the broker's ephemeral accounts).
+        'AllowUsers stintop_* st_* stint_*',
+        // The SSH gateway relays SFTP to the target.
+        'Subsystem sftp internal-sftp',
         'MaxSessions 32',
         'MaxStartups 100:30:200',
         'PrintMotd no',

@@ -1,0 +1,258 @@
+// The SSH gateway with the real OpenSSH clients: `ssh alice+host-shell@gw`
+// and scp log in with a key registered in Stint; Stint creates an ephemeral
+// Unix account on a real sshd through the ssh connector, relays the session
+// as that account, and removes the account when the connection ends.
+//
+// Needs root (the ssh connector makes real accounts on this machine). Only
+// test accounts are made: the broker names them `stint_<user>_<6>` with UIDs
+// in the test env's block and its private marker group; cleanup removes only
+// accounts with that name prefix, that marker group and a UID in that block.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { connect } from 'node:net';
+import pino from 'pino';
+import ssh2 from 'ssh2';
+import { createApp, type App } from '../../app.js';
+import { createSshTestEnv, type SshTestEnv } from '../../connectors/ssh/ssh-test-env.js';
+import { freePort } from '../../embedded/free-port.js';
+import { SSH_TEST_ENV, startSshTestServer, type SshTestServer } from '../../testing/servers/ssh.js';
+import { createSshGateway, type SshGateway } from './index.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(what: string, ok: () => Promise<boolean> | boolean, ms: number): Promise<void> {
+  const start = Date.now();
+  while (!(await ok())) {
+    if (Date.now() - start > ms) throw new Error(`${what} did not happen within ${ms} ms`);
+    await sleep(50);
+  }
+}
+const tryRun = (file: string, args: string[]) => {
+  try {
+    return execFileSync(file, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+  } catch {
+    return null;
+  }
+};
+const accountExists = (name: string) => tryRun('getent', ['passwd', name]) !== null;
+
+describe('ssh gateway (real ssh/scp clients, real sshd)', () => {
+  let own: SshTestServer | null = null;
+  let env: SshTestEnv;
+  let dir: string;
+  let app: App;
+  let gateway: SshGateway;
+  let shortGateway: SshGateway;
+  let port: number;
+  let shortPort: number;
+  const aliceKey = ssh2.utils.generateKeyPairSync('ed25519');
+  const otherKey = ssh2.utils.generateKeyPairSync('ed25519');
+  const children: ChildProcess[] = [];
+
+  before(async () => {
+    if (!process.env[SSH_TEST_ENV.port]) {
+      own = await startSshTestServer();
+      Object.assign(process.env, own.env);
+    }
+    env = await createSshTestEnv();
+    dir = mkdtempSync(join(tmpdir(), 'stint-sshgw-'));
+    chmodSync(dir, 0o700);
+    writeFileSync(join(dir, 'operator.key'), env.server.adminKey, { mode: 0o600 });
+    writeFileSync(join(dir, 'alice_key'), aliceKey.private, { mode: 0o600 });
+    writeFileSync(join(dir, 'other_key'), otherKey.private, { mode: 0o600 });
+    const s = env.settings({});
+    writeFileSync(
+      join(dir, 'stint.yaml'),
+      `targets:
+  - name: host
+    kind: ssh
+    host: ${s.host}
+    port: ${s.port}
+    hostKeySha256: "${s.hostKeySha256}"
+    uidMin: ${s.uidMin}
+    uidMax: ${s.uidMax}
+    markerGroup: ${s.markerGroup}
+    homeBase: ${s.homeBase}
+    shell: /bin/sh
+    stateDir: ${s.stateDir}
+    reclaimScanPaths: [${env.dir}]
+    admin: { user: ${env.server.adminUser}, passwordFile: ${join(dir, 'operator.key')} }
+profiles:
+  - { name: host-shell, target: host, mode: ephemeral-account, grants: ["group:${env.group}"], maxDuration: 1h }
+  - { name: host-short, target: host, mode: ephemeral-account, grants: ["group:${env.group}"], maxDuration: 1h }
+  - { name: host-approved, target: host, mode: ephemeral-account, grants: ["group:${env.group}"], maxDuration: 1h }
+policies:
+  - { name: ops, subjects: { users: [alice] }, profiles: ["host-shell", "host-short"], approval: auto }
+  - { name: ops-approved, subjects: { users: [alice] }, profiles: ["host-approved"], approval: { approvers: { users: [bob] }, count: 1 } }
+users:
+  - { name: alice, groups: [] }
+  - { name: bob, groups: [] }
+`,
+    );
+    app = await createApp({
+      configPath: join(dir, 'stint.yaml'), dataDir: join(dir, 'data'), workerMaxSleepMs: 50,
+      env: { STINT_MASTER_KEY: Buffer.alloc(32, 5).toString('base64') }, logger: pino({ level: process.env.GWDBG ? 'debug' : 'silent' }, pino.destination(2)),
+      revokeRetry: { initialMs: 50, maxMs: 200 },
+    });
+    const hostKey = ssh2.utils.generateKeyPairSync('ed25519').private;
+    const make = (sessionDir: string, maxSessionMs?: number) =>
+      createSshGateway({
+        requests: app.requests, grants: app.grants, catalog: () => app.catalog, store: app.store,
+        clock: { now: () => Date.now() }, log: process.env.GWDBG ? { info: (o, m) => console.error('I', m, o), warn: (o, m) => console.error('W', m, o), error: (o, m) => console.error('E', m, o), debug: (o, m) => console.error('D', m, o) } : { info() {}, warn() {}, error() {}, debug() {} },
+        hostKey, authorizedKeys: (u) => (u === 'alice' ? [`${aliceKey.public} alice@laptop`] : u === 'bob' ? [otherKey.public] : []),
+        listen: { host: '127.0.0.1', port: 0 }, sessionDir, maxSessionMs,
+      });
+    gateway = make(join(dir, 'data', 'sessions'));
+    port = (await gateway.listen()).port;
+    shortGateway = make(join(dir, 'data', 'sessions-short'), 3000);
+    shortPort = (await shortGateway.listen()).port;
+  });
+
+  after(async () => {
+    for (const c of children) c.kill('SIGKILL');
+    await gateway?.close();
+    await shortGateway?.close();
+    await app?.close();
+    // Leftover ephemeral accounts of this env only: stint_ name, env's marker group, env's UID block.
+    const markerGid = Number((tryRun('getent', ['group', env.marker]) ?? '::-1').split(':')[2]);
+    for (const line of (tryRun('getent', ['passwd']) ?? '').split('\n')) {
+      const f = line.split(':');
+      const uid = Number(f[2]);
+      if (f.length === 7 && f[0]!.startsWith('stint_') && Number(f[3]) === markerGid && uid >= env.uidMin && uid <= env.uidMax) {
+        tryRun('pkill', ['-KILL', '-u', String(uid)]);
+        rmSync(`/etc/sudoers.d/stint-eph-${f[0]}`, { force: true });
+        tryRun('userdel', ['-f', f[0]!]);
+      }
+    }
+    await env?.teardown();
+    await own?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const sshArgs = (key: string, p: number) => ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '-o', 'IdentitiesOnly=yes', '-i', join(dir, key)].concat(p ? ['-p', String(p)] : []);
+
+  function run(cmd: string, args: string[], input?: string): Promise<{ code: number | null; out: string; err: string }> {
+    return new Promise((resolve) => {
+      const c = spawn(cmd, args, { env: { PATH: process.env.PATH, HOME: dir }, stdio: ['pipe', 'pipe', 'pipe'] });
+      children.push(c);
+      let out = '';
+      let err = '';
+      c.stdout.on('data', (d) => (out += d));
+      c.stderr.on('data', (d) => (err += d));
+      c.on('close', (code) => resolve({ code, out, err }));
+      c.stdin.end(input ?? '');
+    });
+  }
+  const ssh = (login: string, command: string, o: { key?: string; port?: number; tty?: boolean } = {}) =>
+    run('ssh', [...sshArgs(o.key ?? 'alice_key', o.port ?? port), ...(o.tty ? ['-tt'] : ['-T']), `${login}@127.0.0.1`, command]);
+
+  it('ssh alice+host-shell@gateway whoami runs as a fresh ephemeral account, removed when the command ends', async () => {
+    const r = await ssh('alice+host-shell', 'whoami; id -Gn');
+    assert.equal(r.code, 0, r.err);
+    const [account, groups] = r.out.trim().split('\n');
+    assert.match(account!, /^stint_alice_[a-z0-9]{6}$/);
+    assert.ok(groups!.split(' ').includes(env.group), groups);
+    await until('account removed', () => !accountExists(account!), 15_000);
+    await until('session recorded as ended', () => gateway.sessions.list().some((x) => x.account === account && x.endedAt !== null), 10_000);
+
+    const audit = await app.store.listAudit({ subjectUser: 'alice', limit: 5000 });
+    const started = audit.find((e) => e.action === 'session.started' && e.details.account === account);
+    const ended = audit.find((e) => e.action === 'session.ended' && e.details.account === account);
+    assert.ok(started && ended, 'session audit');
+    assert.equal(ended.details.reason, 'client-disconnected');
+    const revoked = audit.find((e) => e.action === 'grant.revoked' && e.grantId === started.grantId);
+    assert.equal(revoked?.details.reason, 'session-ended');
+    // The record names the command; no terminal, so no recording.
+    const rec = gateway.sessions.list().find((x) => x.account === account)!;
+    assert.equal(rec.channels[0]?.kind, 'exec');
+    assert.equal(rec.channels[0]?.detail, 'whoami; id -Gn');
+    assert.deepEqual(rec.channels[0]?.exit, { code: 0 });
+  });
+
+  it('exit status and stderr come through', async () => {
+    const r = await ssh('alice+host-shell', 'echo oops >&2; exit 7');
+    assert.equal(r.code, 7);
+    assert.match(r.err, /oops/);
+  });
+
+  it('scp a file up and back (SFTP mode and legacy scp mode)', async () => {
+    const src = join(dir, 'up.txt');
+    const content = `hello ${Date.now()}\n${'x'.repeat(100_000)}\n`;
+    writeFileSync(src, content);
+    for (const legacy of [false, true]) {
+      const back = join(dir, `back-${legacy}.txt`);
+      const login = 'alice+host-shell';
+      const scpArgs = [...sshArgs('alice_key', 0), '-P', String(port), ...(legacy ? ['-O'] : [])];
+      const up = await run('scp', [...scpArgs, src, `${login}@127.0.0.1:up.txt`]);
+      assert.equal(up.code, 0, up.err);
+      // scp down: a file only the profile's group may read.
+      const down = join(dir, `down-${legacy}.txt`);
+      const dl = await run('scp', [...scpArgs, `${login}@127.0.0.1:${env.files.groupOk}`, down]);
+      assert.equal(dl.code, 0, dl.err);
+      assert.equal(readFileSync(down, 'utf8'), 'group-ok\n');
+      // The account (and its home, with the upload) is gone after the connection: a new one gets a fresh home.
+      const r = await ssh(login, 'test -e up.txt && echo present || echo absent');
+      assert.equal(r.out.trim(), 'absent');
+      // Up and back within one connection (one account): sftp batch.
+      const batch = join(dir, `batch-${legacy}`);
+      writeFileSync(batch, `put ${src} up.txt\nget up.txt ${back}\n`);
+      const sf = await run('sftp', [...sshArgs('alice_key', 0), '-P', String(port), '-b', batch, `${login}@127.0.0.1`]);
+      assert.equal(sf.code, 0, sf.err);
+      assert.equal(readFileSync(back, 'utf8'), content);
+    }
+  });
+
+  it('refuses a key alice never registered, a wrong user, a malformed login and an unknown profile', async () => {
+    const wrongKey = await ssh('alice+host-shell', 'whoami', { key: 'other_key' });
+    assert.equal(wrongKey.code, 255);
+    assert.match(wrongKey.err, /Permission denied \(publickey\)/);
+    const noPlus = await ssh('alice', 'whoami');
+    assert.match(noPlus.err, /Permission denied/);
+    const unknown = await ssh('alice+no-such', 'whoami');
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.err, /profile "no-such" does not exist/);
+    const approval = await ssh('alice+host-approved', 'whoami');
+    assert.match(approval.err, /needs approval/);
+    assert.equal((await app.store.listGrants({ user: 'alice', statuses: ['provisioning', 'active'] })).length, 0);
+  });
+
+  it('records a terminal session as asciicast v2', async () => {
+    const r = await ssh('alice+host-shell', 'echo hello-cast; stty size', { tty: true });
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /hello-cast/);
+    await until('session ended', () => gateway.sessions.list().some((s) => s.endedAt && s.channels.some((c) => c.pty)), 10_000);
+    const rec = gateway.sessions.list().find((s) => s.channels.some((c) => c.pty))!;
+    const file = rec.channels[0]!.recording!;
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(lines[0].version, 2);
+    assert.ok(lines[0].width > 0 && lines[0].height > 0 && lines[0].timestamp > 1_600_000_000);
+    assert.ok(lines.slice(1).every((e: unknown[]) => typeof e[0] === 'number' && e[1] === 'o'));
+    assert.match(lines.slice(1).map((e: string[]) => e[2]).join(''), /hello-cast/);
+    assert.ok(readdirSync(dirname(file)).some((f) => f === `${rec.sessionId}.jsonl`));
+  });
+
+  it('an interactive shell is cut when its session-bound grant expires, and the account is removed', async () => {
+    const c = spawn('ssh', [...sshArgs('alice_key', shortPort), '-tt', 'alice+host-short@127.0.0.1'], { env: { PATH: process.env.PATH, HOME: dir }, stdio: ['pipe', 'pipe', 'pipe'] });
+    children.push(c);
+    let out = '';
+    c.stdout!.on('data', (d) => (out += d));
+    c.stderr!.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((resolve) => c.on('close', (code) => resolve(code)));
+    c.stdin!.write('whoami\n');
+    await until('shell answers', () => /stint_alice_[a-z0-9]{6}/.test(out), 15_000);
+    const account = /stint_alice_[a-z0-9]{6}/.exec(out)![0];
+    const t0 = Date.now();
+    const code = await Promise.race([exited, sleep(20_000).then(() => 'timeout' as const)]);
+    assert.notEqual(code, 'timeout', 'the client was disconnected at expiry');
+    assert.ok(Date.now() - t0 < 15_000);
+    await until('account removed', () => !accountExists(account), 15_000);
+    await until('session recorded as ended', () => shortGateway.sessions.list().some((x) => x.account === account && x.endedAt !== null), 10_000);
+    const rec = shortGateway.sessions.list().find((s) => s.account === account)!;
+    assert.match(rec.endReason!, /^grant-expired$|^grant-/);
+    await until('grant revoked', async () => (await app.grants.get(rec.grantId)).status === 'revoked', 15_000);
+  });
+});

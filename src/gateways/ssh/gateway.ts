@@ -1,0 +1,492 @@
+// SSH session gateway: a person runs plain `ssh -p PORT alice+web-1@stint`
+// (or scp/sftp) with a public key registered in Stint; Stint creates an
+// ephemeral Unix account on the target through the ssh connector, logs in as
+// it with a key derived from a secret only the broker holds, relays shell,
+// exec, SFTP and (when allowed) direct-tcpip channels, records terminals as
+// asciicast v2, and removes the account when the connection ends. See
+// README.md beside this file.
+
+import net from 'node:net';
+import ssh2 from 'ssh2';
+import type { AuthContext, ClientChannel, Connection, PseudoTtyInfo, ServerChannel, Session } from 'ssh2';
+import { invalid } from '../../core/errors.js';
+import type { GrantService } from '../../core/grant/grant-service.js';
+import { randomId } from '../../core/ids.js';
+import type { Clock, Logger, Store } from '../../core/ports.js';
+import type { RequestService } from '../../core/request/request-service.js';
+import { safeErrorText } from '../../core/scrub.js';
+import type { Catalog, ProfileDef, UserDef } from '../../core/types.js';
+import { fingerprintOf, privateKeyFromSecret } from '../../connectors/ssh/keys.js';
+import { Refusal, admit, type Admission } from './admission.js';
+import { openAsciicast, type AsciicastWriter } from './asciicast.js';
+import { parseLoginName, printable } from './login-name.js';
+import { createSshSessionLog, type SshSessionLog, type SshSessionLogHandle } from './session-log.js';
+
+export interface SshGatewayDeps {
+  requests: Pick<RequestService, 'create'>;
+  grants: Pick<GrantService, 'upstreamCredentials' | 'revoke' | 'get'>;
+  catalog: () => Catalog;
+  store: Pick<Store, 'appendAudit' | 'listGrants'>;
+  clock: Clock;
+  log: Logger;
+  /** The gateway's own host key (PEM or OpenSSH private key). Clients pin it. */
+  hostKey: string | Buffer;
+  /**
+   * The OpenSSH public key lines (`ssh-ed25519 AAAA… comment`) a Stint user
+   * registered. The seam for key storage: the broker will back this with
+   * `stint keys add`; an unknown user or no keys is `[]`.
+   */
+  authorizedKeys: (user: string) => string[] | Promise<string[]>;
+  listen: { host: string; port: number };
+  /** JSON-lines session records and asciicast files (DATA_DIR/sessions). */
+  sessionDir: string;
+  /** Longest session-bound grant, whatever the profile allows. Default 8h. */
+  maxSessionMs?: number;
+  /**
+   * Whether `direct-tcpip` (ssh -L / -W) is relayed for a profile. Default:
+   * refused for every profile (profiles have no field for it yet).
+   */
+  allowPortForwarding?: (profile: ProfileDef) => boolean;
+  /** Authentication must finish within this. Default 30s. */
+  handshakeTimeoutMs?: number;
+  /** Upstream login timeout. Default 15s. */
+  upstreamTimeoutMs?: number;
+}
+
+export interface SshGateway {
+  listen(): Promise<{ host: string; port: number }>;
+  readonly sessions: SshSessionLog;
+  liveCount(): number;
+  /** Stops accepting, ends every live session (revoking session-bound grants), waits for cleanup. */
+  close(): Promise<void>;
+}
+
+const gatewayActor: UserDef = { name: 'stint', groups: [], accounts: {}, admin: true };
+
+interface LiveSession {
+  end(reason: string): Promise<void>;
+}
+
+interface Upstream {
+  client: ssh2.Client;
+  admission: Admission;
+  record: SshSessionLogHandle;
+  sessionId: string;
+}
+
+export function createSshGateway(deps: SshGatewayDeps): SshGateway {
+  const { log, clock } = deps;
+  const maxSessionMs = deps.maxSessionMs ?? 8 * 3600_000;
+  const handshakeTimeoutMs = deps.handshakeTimeoutMs ?? 30_000;
+  const upstreamTimeoutMs = deps.upstreamTimeoutMs ?? 15_000;
+  const allowForward = deps.allowPortForwarding ?? (() => false);
+  const parsedHostKey = ssh2.utils.parseKey(deps.hostKey);
+  if (parsedHostKey instanceof Error || (Array.isArray(parsedHostKey) ? !parsedHostKey[0]?.isPrivateKey() : !parsedHostKey.isPrivateKey())) {
+    throw invalid('ssh gateway: hostKey must be an unencrypted private key (PEM or OpenSSH)');
+  }
+  const sessions = createSshSessionLog({ dir: deps.sessionDir });
+  const live = new Set<LiveSession>();
+  const conns = new Set<Connection>();
+  let closing = false;
+
+  const server = new ssh2.Server({ hostKeys: [deps.hostKey], ident: 'Stint' }, (conn, info) => {
+    if (closing) {
+      conn.end();
+      return;
+    }
+    conns.add(conn);
+    conn.on('close', () => conns.delete(conn));
+    conn.on('error', (err: Error) => log.debug({ error: safeErrorText(err) }, 'ssh gateway: client connection error'));
+    handle(conn, `${info.ip}:${info.port}`);
+  });
+
+  async function revokeQuietly(grantId: string): Promise<void> {
+    try {
+      await deps.grants.revoke({ grantId, actor: gatewayActor, reason: 'session-ended' });
+    } catch (err) {
+      log.error({ grantId, error: safeErrorText(err) }, 'ssh gateway: revoking the session grant failed');
+    }
+  }
+
+  async function keyMatches(userName: string, ctx: Extract<AuthContext, { method: 'publickey' }>): Promise<ssh2.ParsedKey | null> {
+    let lines: string[];
+    try {
+      lines = await deps.authorizedKeys(userName);
+    } catch (err) {
+      log.error({ user: userName, error: safeErrorText(err) }, 'ssh gateway: could not read the registered keys');
+      return null;
+    }
+    for (const line of lines) {
+      const k = ssh2.utils.parseKey(line.trim());
+      const key = Array.isArray(k) ? k[0] : k;
+      if (!key || key instanceof Error) continue;
+      if (key.getPublicSSH().equals(ctx.key.data)) return key;
+    }
+    return null;
+  }
+
+  function handle(conn: Connection, peer: string): void {
+    let user: UserDef | null = null;
+    let profileName = '';
+    let clientKey = '';
+    const authTimer = setTimeout(() => conn.end(), handshakeTimeoutMs);
+    authTimer.unref();
+
+    conn.on('authentication', (ctx: AuthContext) => {
+      void (async () => {
+        if (ctx.method !== 'publickey') return ctx.reject(['publickey']);
+        const parsed = parseLoginName(ctx.username);
+        if ('error' in parsed) {
+          log.warn({ login: printable(ctx.username), client: peer, reason: parsed.error }, 'ssh gateway: authentication failed');
+          return ctx.reject(['publickey']);
+        }
+        const u = deps.catalog().users.get(parsed.user);
+        const key = u ? await keyMatches(u.name, ctx) : null;
+        if (!u || !key) {
+          if (ctx.signature) log.warn({ user: parsed.user, profile: parsed.profile, client: peer }, 'ssh gateway: authentication failed (no such user or key not registered)');
+          return ctx.reject(['publickey']);
+        }
+        // Without a signature the client only asks whether the key would do.
+        if (!ctx.signature || !ctx.blob) return ctx.accept();
+        if (key.verify(ctx.blob, ctx.signature, ctx.hashAlgo) !== true) {
+          log.warn({ user: u.name, client: peer }, 'ssh gateway: bad public key signature');
+          return ctx.reject(['publickey']);
+        }
+        user = u;
+        profileName = parsed.profile;
+        clientKey = fingerprintOf(ctx.key.data);
+        ctx.accept();
+      })().catch((err) => {
+        log.error({ error: safeErrorText(err) }, 'ssh gateway: authentication failed with an error');
+        ctx.reject();
+      });
+    });
+
+    conn.on('ready', () => {
+      clearTimeout(authTimer);
+      if (!user) return conn.end();
+      const session = startSession(conn, peer, user, profileName, clientKey);
+      // Channels may be asked for before the account exists: they wait for it.
+      conn.on('session', (accept) => onSession(accept(), session.upstream, session));
+      conn.on('tcpip', (accept, reject, info) => {
+        void session.upstream.then((up) => {
+          if (!up || !allowForward(up.admission.profile)) return reject();
+          up.client.forwardOut(info.srcIP, info.srcPort, info.destIP, info.destPort, (err, ch) => {
+            if (err) return reject();
+            const n = session.nextChannel();
+            up.record.channel({ channel: n, at: new Date(clock.now()).toISOString(), kind: 'direct-tcpip', detail: `${info.destIP}:${info.destPort}`, pty: false, recording: null });
+            relayChannel(accept(), ch, { onEnd: (exit) => up.record.channelEnd(n, clock.now(), exit) });
+          });
+        });
+      });
+      // Remote forwarding (tcpip-forward), streamlocal and the like: refused.
+      conn.on('request', (_accept, reject) => reject?.());
+    });
+  }
+
+  interface SessionCtl {
+    upstream: Promise<Upstream | null>;
+    refusal: () => string;
+    nextChannel: () => number;
+    /** Open terminal recordings, closed when the session ends. */
+    casts: Set<AsciicastWriter>;
+  }
+
+  function startSession(conn: Connection, peer: string, user: UserDef, profileName: string, clientKey: string): SessionCtl {
+    let refusal = 'the session could not be opened';
+    let channelNo = 0;
+    let ended: Promise<void> | null = null;
+    let expiryTimer: NodeJS.Timeout | null = null;
+    let up: Upstream | null = null;
+    let upstreamClient: ssh2.Client | null = null;
+    const casts = new Set<AsciicastWriter>();
+    const startedAt = clock.now();
+    let clientGone = false;
+
+    const liveSession: LiveSession = {
+      end(reason) {
+        ended ??= finish(reason);
+        return ended;
+      },
+    };
+
+    async function finish(reason: string): Promise<void> {
+      if (expiryTimer) clearTimeout(expiryTimer);
+      upstreamClient?.end();
+      conn.end();
+      await Promise.all([...casts].map((c) => c.close()));
+      if (!up) return;
+      const { admission, record, sessionId } = up;
+      const grant = admission.grant;
+      if (admission.kind === 'session-bound') await revokeQuietly(grant.id);
+      const at = clock.now();
+      try {
+        await record.end({ at, reason });
+        await deps.store.appendAudit({
+          at, actor: 'stint', action: 'session.ended', requestId: grant.requestId, grantId: grant.id, target: grant.target, subjectUser: user.name,
+          details: { sessionId, gateway: 'ssh', account: grant.account, reason, channels: record.record.channels.length, durationMs: at - startedAt },
+        });
+      } catch (err) {
+        log.error({ sessionId, error: safeErrorText(err) }, 'ssh gateway: could not finish the session record');
+      }
+      live.delete(liveSession);
+      log.info({ sessionId, user: user.name, grantId: grant.id, account: grant.account, reason }, 'ssh gateway: session ended');
+    }
+
+    conn.on('close', () => {
+      clientGone = true;
+      void liveSession.end('client-disconnected');
+    });
+
+    async function open(): Promise<Upstream | null> {
+      let admission: Admission;
+      try {
+        admission = await admit({ ...deps, maxSessionMs }, user, profileName);
+      } catch (err) {
+        const r = err instanceof Refusal ? err : new Refusal('internal error');
+        refusal = r.message;
+        log.warn({ user: user.name, profile: profileName, client: peer, reason: r.message }, 'ssh gateway: session refused');
+        return null;
+      }
+      const grant = admission.grant;
+      const c = admission.credentials;
+      const pinned = String(c.connection.hostKeySha256 ?? '');
+      const client = new ssh2.Client();
+      upstreamClient = client;
+      try {
+        if (!c.password) throw new Error('the grant has no secret to log in with');
+        const privateKey = privateKeyFromSecret(c.password);
+        await new Promise<void>((resolve, reject) => {
+          client.once('ready', () => resolve());
+          client.once('error', reject);
+          client.once('close', () => reject(new Error('the target closed the connection during login')));
+          client.connect({
+            host: String(c.connection.host), port: Number(c.connection.port), username: c.account, privateKey,
+            readyTimeout: upstreamTimeoutMs, keepaliveInterval: 15_000,
+            hostVerifier: (key: Buffer) => fingerprintOf(key) === pinned,
+          });
+        });
+        client.removeAllListeners('error');
+        client.on('error', (err: Error) => log.debug({ grantId: grant.id, error: safeErrorText(err, [c.password]) }, 'ssh gateway: target connection error'));
+      } catch (err) {
+        client.end();
+        refusal = `the target refused the session: ${safeErrorText(err, [c.password])}`;
+        log.error({ user: user.name, profile: profileName, grantId: grant.id, error: refusal }, 'ssh gateway: login to the target failed');
+        if (admission.kind === 'session-bound') await revokeQuietly(grant.id);
+        return null;
+      }
+
+      const sessionId = `ses_${randomId(12)}`;
+      let record: SshSessionLogHandle;
+      try {
+        record = await sessions.open({
+          sessionId, user: user.name, profile: admission.profile.name, target: grant.target, grantId: grant.id, account: grant.account,
+          grantKind: admission.kind, client: peer, clientKey, startedAt: new Date(startedAt).toISOString(),
+        });
+        await deps.store.appendAudit({
+          at: clock.now(), actor: user.name, action: 'session.started', requestId: grant.requestId, grantId: grant.id, target: grant.target, subjectUser: user.name,
+          details: { sessionId, gateway: 'ssh', account: grant.account, profile: admission.profile.name, grantKind: admission.kind, client: peer, clientKey },
+        });
+      } catch (err) {
+        client.end();
+        refusal = 'the gateway could not record the session; it was not opened';
+        log.error({ sessionId, error: safeErrorText(err) }, 'ssh gateway: could not start the session record');
+        if (admission.kind === 'session-bound') await revokeQuietly(grant.id);
+        return null;
+      }
+      up = { client, admission, record, sessionId };
+      live.add(liveSession);
+      log.info({ sessionId, user: user.name, profile: admission.profile.name, grantId: grant.id, account: grant.account, client: peer }, 'ssh gateway: session started');
+
+      // Expiry or revoke: the connector kills the account's processes, so the target drops us.
+      client.on('close', () => void upstreamClosed());
+      armExpiry(grant.expiresAt);
+      if (clientGone) void liveSession.end('client-disconnected');
+      return up;
+    }
+
+    async function upstreamClosed(): Promise<void> {
+      let reason = 'target-closed';
+      try {
+        const g = await deps.grants.get(up!.admission.grant.id);
+        if (g.status !== 'active') reason = `grant-${g.revokeReason ?? g.status}`;
+      } catch {
+        // keep the generic reason
+      }
+      await liveSession.end(reason);
+    }
+
+    function armExpiry(expiresAt: number | null): void {
+      if (expiresAt === null || !up) return;
+      const grantId = up.admission.grant.id;
+      const delay = Math.min(Math.max(0, expiresAt - clock.now()), 2 ** 31 - 1);
+      expiryTimer = setTimeout(() => {
+        void (async () => {
+          const g = await deps.grants.get(grantId).catch(() => null);
+          if (g && g.status === 'active' && g.expiresAt !== null && g.expiresAt > clock.now()) return armExpiry(g.expiresAt);
+          await liveSession.end('grant-expired');
+        })();
+      }, delay + 250);
+      expiryTimer.unref();
+    }
+
+    const upstream = open();
+    // A refused session still lets the client open one channel to read why; then it is closed.
+    void upstream.then((u) => {
+      if (!u) setTimeout(() => conn.end(), 10_000).unref();
+    });
+    return {
+      upstream,
+      refusal: () => refusal,
+      nextChannel: () => ++channelNo,
+      casts,
+    };
+  }
+
+  function onSession(ch: Session, upstreamP: Promise<Upstream | null>, s: SessionCtl): void {
+    let pty: PseudoTtyInfo | null = null;
+    const env: Record<string, string> = {};
+    let upChannel: ClientChannel | null = null;
+    let cast: AsciicastWriter | null = null;
+    let started = false;
+    const casts = s.casts;
+
+    ch.on('pty', (accept, _reject, info) => {
+      pty = info;
+      accept?.();
+    });
+    ch.on('env', (accept, _reject, info) => {
+      if (Object.keys(env).length < 64) env[info.key] = info.val;
+      accept?.();
+    });
+    ch.on('window-change', (accept, _reject, info) => {
+      accept?.();
+      if (pty) Object.assign(pty, { cols: info.cols, rows: info.rows, width: info.width, height: info.height });
+      upChannel?.setWindow(info.rows, info.cols, info.height, info.width);
+      cast?.resize(info.cols, info.rows);
+    });
+    ch.on('signal', (accept, _reject, info) => {
+      accept?.();
+      upChannel?.signal(info.name);
+    });
+    ch.on('x11', (_a, reject) => reject?.());
+    ch.on('auth-agent', (_a, reject) => reject?.());
+
+    const start = (kind: 'shell' | 'exec' | 'subsystem', detail: string | null, accept: () => ServerChannel, reject: (() => void) | undefined) => {
+      if (started) return reject?.();
+      started = true;
+      // Accepted at once: OpenSSH sends EOF right after the request when stdin is empty, and
+      // ssh2 drops an EOF that arrives before the channel exists. Input waits in the stream.
+      const channel = accept();
+      channel.pause();
+      void upstreamP.then((up) => {
+        if (!up) {
+          channel.stderr.write(`stint: ${s.refusal()}\r\n`);
+          channel.exit(1);
+          channel.end();
+          return;
+        }
+        const n = s.nextChannel();
+        const window = pty ? { rows: pty.rows, cols: pty.cols, width: pty.width, height: pty.height, term: pty.term, modes: pty.modes } : false;
+        const opened = (err: Error | undefined, upc: ClientChannel) => {
+          if (err) {
+            channel.stderr.write(`stint: the target refused the ${kind}: ${safeErrorText(err)}\r\n`);
+            channel.exit(1);
+            channel.end();
+            return;
+          }
+          upChannel = upc;
+          let recording: string | null = null;
+          if (pty && kind !== 'subsystem') {
+            recording = up.record.castFile(n);
+            // A client without a real terminal (ssh -tt from a script) reports 0x0: players need a size.
+            cast = openAsciicast(recording, { width: pty.cols || 80, height: pty.rows || 24, title: `${up.admission.grant.user}@${up.admission.grant.target} as ${up.admission.grant.account}`, env: { TERM: pty.term } }, { now: clock.now });
+            casts.add(cast);
+          }
+          up.record.channel({ channel: n, at: new Date(clock.now()).toISOString(), kind, detail, pty: !!pty, recording });
+          const c = cast;
+          relayChannel(channel, upc, {
+            onOutput: c ? (d) => c.output(d) : undefined,
+            onEnd: (exit) => {
+              up.record.channelEnd(n, clock.now(), exit);
+              if (c) {
+                casts.delete(c);
+                void c.close();
+              }
+            },
+          });
+        };
+        if (kind === 'shell') up.client.shell(window, { env }, opened);
+        else if (kind === 'exec') up.client.exec(detail!, { pty: window || undefined, env }, opened);
+        else up.client.subsys(detail!, opened);
+      });
+    };
+    ch.on('shell', (accept, reject) => start('shell', null, accept, reject));
+    ch.on('exec', (accept, reject, info) => start('exec', info.command, accept, reject));
+    ch.on('subsystem', (accept, reject, info) => start('subsystem', info.name, accept, reject));
+  }
+
+  /**
+   * Bytes both ways with backpressure; stderr, EOF, exit status and close
+   * carried over. The client channel closes once the target's has, after its
+   * last output.
+   */
+  function relayChannel(client: ServerChannel, up: ClientChannel, opts: { onOutput?: (d: Buffer) => void; onEnd: (exit: { code: number } | { signal: string } | null) => void }): void {
+    let exit: { code: number } | { signal: string } | null = null;
+    let done = false;
+    client.on('error', () => {});
+    up.on('error', () => {});
+    if (opts.onOutput) {
+      up.on('data', (d: Buffer) => opts.onOutput!(d));
+      up.stderr?.on('data', (d: Buffer) => opts.onOutput!(d));
+    }
+    up.pipe(client, { end: false });
+    if (client.stderr && up.stderr) up.stderr.pipe(client.stderr, { end: false });
+    client.pipe(up);
+    up.on('exit', (code: number | null, signal?: string) => {
+      exit = typeof code === 'number' ? { code } : { signal: signal ?? 'KILL' };
+    });
+    const finish = () => {
+      if (done) return;
+      done = true;
+      if (exit && 'code' in exit) client.exit(exit.code);
+      else if (exit) client.exit(exit.signal, false, '');
+      client.end();
+      opts.onEnd(exit);
+    };
+    up.on('close', () => {
+      if (up.readableEnded) finish();
+      else {
+        up.once('end', finish);
+        setTimeout(finish, 2000).unref();
+      }
+    });
+    client.on('close', () => {
+      up.close();
+      setTimeout(finish, 2000).unref();
+    });
+  }
+
+  return {
+    sessions,
+    liveCount: () => live.size,
+    listen() {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(deps.listen.port, deps.listen.host, () => {
+          server.off('error', reject);
+          const a = server.address() as net.AddressInfo;
+          log.info({ host: a.address, port: a.port }, 'ssh gateway listening');
+          resolve({ host: a.address, port: a.port });
+        });
+      });
+    },
+    async close() {
+      closing = true;
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all([...live].map((s) => s.end('gateway-shutdown')));
+      for (const c of conns) c.end();
+      await stopped;
+    },
+  };
+}
