@@ -140,6 +140,9 @@ describe('postgres gateway', () => {
     b.proc.stdin!.end();
     await until('role B removed at disconnect', async () => !(await target.roleExists(roleB)), 10_000);
 
+    // The gateway records the end of a session as its connection winds down, possibly just after the role goes.
+    const endedFor = async (role: string) => (await broker.app.store.listAudit({ subjectUser: 'alice', action: 'session.ended', limit: 5000 })).some((e) => e.details.account === role);
+    await until('sessions audited as ended', async () => (await endedFor(roleA)) && (await endedFor(roleB)), 10_000);
     const audit = await broker.app.store.listAudit({ subjectUser: 'alice', limit: 5000 });
     for (const role of [roleA, roleB]) {
       const started = audit.find((e) => e.action === 'session.started' && e.details.account === role);

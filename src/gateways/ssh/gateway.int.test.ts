@@ -159,6 +159,7 @@ users:
     await until('account removed', () => !accountExists(account!), 15_000);
     await until('session recorded as ended', () => gateway.sessions.list().some((x) => x.account === account && x.endedAt !== null), 10_000);
 
+    await until('session audited as ended', async () => (await app.store.listAudit({ subjectUser: 'alice', action: 'session.ended', limit: 5000 })).some((e) => e.details.account === account), 10_000);
     const audit = await app.store.listAudit({ subjectUser: 'alice', limit: 5000 });
     const started = audit.find((e) => e.action === 'session.started' && e.details.account === account);
     const ended = audit.find((e) => e.action === 'session.ended' && e.details.account === account);
