@@ -1,0 +1,466 @@
+// Shared pieces of the benchmarks: an embedded PostgreSQL target set up like
+// the tests' (src/testing/broker.ts), a broker from createApp over real HTTP,
+// bounded concurrent loops, percentiles and plain-text tables.
+//
+// Benchmarks print figures and never assert. Everything talks to 127.0.0.1.
+
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os, { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import pino from 'pino';
+import { createApp, type App, type AppOptions } from '../src/app.js';
+import type { Clock } from '../src/core/ports.js';
+import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../src/embedded/postgres.js';
+import { createLogger } from '../src/log.js';
+
+// ---------------------------------------------------------------- progress
+
+const t0 = performance.now();
+export function progress(msg: string): void {
+  process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${msg}\n`);
+}
+
+// ---------------------------------------------------------------- numbers
+
+export interface Stats {
+  n: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+/** Nearest-rank percentile of an ascending array. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+export function stats(values: readonly number[]): Stats {
+  const s = [...values].sort((a, b) => a - b);
+  const sum = s.reduce((a, b) => a + b, 0);
+  return { n: s.length, p50: percentile(s, 50), p90: percentile(s, 90), p99: percentile(s, 99), max: s.length ? s[s.length - 1]! : Number.NaN, mean: s.length ? sum / s.length : Number.NaN };
+}
+
+export const fmt = (x: number, digits = 1): string => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
+export const fmtInt = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : 'n/a');
+export const ratio = (a: number, b: number): string => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${(a / b).toFixed(2)}x` : 'n/a');
+
+/** A plain-text table; first row is the header. Numbers are right-aligned. */
+export function table(rows: (string | number)[][]): string {
+  const cells = rows.map((r) => r.map(String));
+  const widths: number[] = [];
+  for (const r of cells) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const out = [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  ')];
+  for (const r of cells.slice(1)) out.push(line(r));
+  return out.join('\n');
+}
+
+// ---------------------------------------------------------------- loops
+
+export interface LoopResult {
+  /** Wall time of the whole loop, ms. */
+  wallMs: number;
+  /** Per-operation latency of the successful operations, ms. */
+  latencies: number[];
+  ok: number;
+  errors: number;
+  firstError: string | null;
+  /** Operations per second over the wall time (successful only). */
+  rate: number;
+}
+
+/**
+ * Runs `fn(i)` for i in [0, n) with at most `concurrency` in flight. Errors
+ * are counted, not thrown. Stops early (counting the rest as not run) when
+ * `deadline` (performance.now() ms) passes.
+ */
+export async function runLoop(
+  n: number,
+  concurrency: number,
+  fn: (i: number) => Promise<void>,
+  opts: { label?: string; deadline?: number; progressEvery?: number } = {},
+): Promise<LoopResult> {
+  const latencies: number[] = [];
+  let next = 0;
+  let errors = 0;
+  let firstError: string | null = null;
+  const every = opts.progressEvery ?? Math.max(1, Math.ceil(n / 5));
+  const start = performance.now();
+  let done = 0;
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= n) return;
+      if (opts.deadline !== undefined && performance.now() > opts.deadline) {
+        next = n;
+        return;
+      }
+      const s = performance.now();
+      try {
+        await fn(i);
+        latencies.push(performance.now() - s);
+      } catch (err) {
+        errors++;
+        firstError ??= err instanceof Error ? err.message : String(err);
+      }
+      done++;
+      if (opts.label && done % every === 0) progress(`${opts.label}: ${done}/${n}`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, n)) }, worker));
+  const wallMs = performance.now() - start;
+  return { wallMs, latencies, ok: latencies.length, errors, firstError, rate: (latencies.length / wallMs) * 1000 };
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------- flags
+
+export function intFlag(v: string | undefined, name: string, dflt: number, min = 1): number {
+  if (v === undefined) return dflt;
+  const n = Number(v.replace(/_/g, ''));
+  if (!Number.isInteger(n) || n < min) {
+    process.stderr.write(`--${name} must be a whole number >= ${min}, not ${JSON.stringify(v)}\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+export function storeFlag(v: string | undefined): 'sqlite' | 'postgres' {
+  if (v === undefined || v === 'sqlite' || v === 'postgres') return v ?? 'sqlite';
+  process.stderr.write(`--store must be sqlite or postgres, not ${JSON.stringify(v)}\n`);
+  process.exit(2);
+}
+
+export function machineInfo() {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+  };
+}
+
+/** The exact command line this process was started with (for the report). */
+export function commandLine(): string {
+  const argv = process.argv.slice(1).map((a) => a.replace(process.cwd() + '/', ''));
+  return ['node', ...process.execArgv, ...argv].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
+}
+
+// ---------------------------------------------------------------- environment
+
+export interface BenchTarget {
+  host: string;
+  port: number;
+  database: string;
+  adminUser: string;
+  adminPassword: string;
+  readRole: string;
+  /** Marker of the Stint-made accounts (the connector creates it). */
+  marker: string;
+  /** Marker for the raw comparison roles (made here, by the admin). */
+  rawMarker: string;
+}
+
+export interface BenchEnv {
+  server: EmbeddedPostgresServer;
+  target: BenchTarget;
+  workDir: string;
+  storeKind: 'sqlite' | 'postgres';
+  /** A pool logged in as the target's CREATEROLE admin (what Stint uses), for raw operations. */
+  adminPool(max: number): Promise<pg.Pool>;
+  /** A data dir and store location for one broker; `name` keeps several apart. */
+  newBrokerHome(name: string, config?: ConfigOptions): Promise<BrokerHome>;
+  destroy(): Promise<void>;
+}
+
+export interface ConfigOptions {
+  revokeConcurrency?: number;
+  maxDuration?: string;
+}
+
+export interface BrokerHome {
+  dataDir: string;
+  configPath: string;
+  /** undefined for SQLite (the default file in dataDir). */
+  storeUrl: string | undefined;
+  env: NodeJS.ProcessEnv;
+}
+
+export const masterKey = Buffer.alloc(32, 7).toString('base64');
+
+const id = pg.escapeIdentifier;
+const lit = pg.escapeLiteral;
+
+/** Starts its own embedded PostgreSQL and sets up a target database like the tests do. */
+export async function startBenchEnv(storeKind: 'sqlite' | 'postgres'): Promise<BenchEnv> {
+  const workDir = await mkdtemp(join(tmpdir(), 'stint-bench-'));
+  progress('starting embedded PostgreSQL');
+  const server = await startEmbeddedPostgres({ unref: false });
+  const target: BenchTarget = {
+    host: server.host,
+    port: server.port,
+    database: 'bench_target',
+    adminUser: 'stint_admin',
+    adminPassword: randomBytes(18).toString('base64url'),
+    readRole: 'app_read',
+    marker: 'stint_managed',
+    rawMarker: 'raw_managed',
+  };
+  const su = new pg.Client({ connectionString: server.url() });
+  await su.connect();
+  try {
+    await su.query(`CREATE DATABASE ${id(target.database)}`);
+  } finally {
+    await su.end();
+  }
+  const tc = new pg.Client({ connectionString: server.url(target.database) });
+  await tc.connect();
+  try {
+    // As src/testing/broker.ts: a readable table, a profile role, and a
+    // CREATEROLE-only admin holding the profile role WITH ADMIN OPTION.
+    await tc.query(`
+      CREATE ROLE ${id(target.readRole)} NOLOGIN;
+      CREATE TABLE public.items (id serial PRIMARY KEY, name text NOT NULL);
+      INSERT INTO public.items (name) VALUES ('widget'), ('gadget');
+      REVOKE ALL ON SCHEMA public FROM PUBLIC;
+      GRANT USAGE ON SCHEMA public TO ${id(target.readRole)};
+      GRANT SELECT ON public.items TO ${id(target.readRole)};
+      CREATE ROLE ${id(target.adminUser)} LOGIN CREATEROLE PASSWORD ${lit(target.adminPassword)};
+      GRANT ${id(target.readRole)} TO ${id(target.adminUser)} WITH ADMIN OPTION;
+    `);
+  } finally {
+    await tc.end();
+  }
+  // The raw marker is made by the admin itself, so it holds ADMIN OPTION on it (PostgreSQL 16+).
+  const ac = new pg.Client({ host: target.host, port: target.port, database: target.database, user: target.adminUser, password: target.adminPassword });
+  await ac.connect();
+  try {
+    await ac.query(`CREATE ROLE ${id(target.rawMarker)} NOLOGIN`);
+  } finally {
+    await ac.end();
+  }
+  const pools: pg.Pool[] = [];
+  let storeDbs = 0;
+  const env: BenchEnv = {
+    server, target, workDir, storeKind,
+    async adminPool(max) {
+      const pool = new pg.Pool({
+        host: target.host, port: target.port, database: target.database, user: target.adminUser, password: target.adminPassword,
+        max, connectionTimeoutMillis: 30_000, statement_timeout: 60_000, application_name: 'stint-bench-raw',
+      });
+      pool.on('error', () => {});
+      pools.push(pool);
+      // Open every connection before timing (authentication is not the operation measured).
+      const clients = await Promise.all(Array.from({ length: max }, () => pool.connect()));
+      for (const c of clients) c.release();
+      return pool;
+    },
+    async newBrokerHome(name, config = {}) {
+      const dataDir = join(workDir, name);
+      await mkdir(dataDir, { recursive: true, mode: 0o700 });
+      const passwordFile = join(dataDir, 'pg-admin.secret');
+      await writeFile(passwordFile, `${target.adminPassword}\n`, { mode: 0o600 });
+      const configPath = join(dataDir, 'stint.yaml');
+      await writeFile(configPath, benchConfigYaml(target, passwordFile, config));
+      let storeUrl: string | undefined;
+      if (storeKind === 'postgres') {
+        const db = `bench_store_${++storeDbs}`;
+        const c = new pg.Client({ connectionString: server.url() });
+        await c.connect();
+        try {
+          await c.query(`CREATE DATABASE ${id(db)}`);
+        } finally {
+          await c.end();
+        }
+        storeUrl = server.url(db);
+      }
+      return { dataDir, configPath, storeUrl, env: { STINT_MASTER_KEY: masterKey } };
+    },
+    async destroy() {
+      await Promise.all(pools.map((p) => p.end().catch(() => {})));
+      progress('stopping embedded PostgreSQL');
+      await server.destroy().catch(() => {});
+      await rm(workDir, { recursive: true, force: true }).catch(() => {});
+    },
+  };
+  return env;
+}
+
+export function benchConfigYaml(t: BenchTarget, passwordFile: string, o: ConfigOptions = {}): string {
+  return `# written by bench/lib.ts
+broker:
+  revokeConcurrency: ${o.revokeConcurrency ?? 8}
+targets:
+  - name: pg
+    kind: postgres
+    host: ${t.host}
+    port: ${t.port}
+    database: ${t.database}
+    markerRole: ${t.marker}
+    admin: { user: ${t.adminUser}, passwordFile: ${JSON.stringify(passwordFile)} }
+    critical: true
+profiles:
+  - { name: pg-read, target: pg, mode: ephemeral-account, grants: [${t.readRole}], maxDuration: ${o.maxDuration ?? '8h'} }
+policies:
+  - { name: devs-read, subjects: { groups: [dev] }, profiles: [pg-read], approval: auto }
+users:
+  - { name: alice, groups: [dev] }
+  - { name: root, groups: [ops], admin: true }
+`;
+}
+
+// ---------------------------------------------------------------- broker
+
+/** A clock the benchmark can move forward (to make grants due on purpose). */
+export class OffsetClock implements Clock {
+  offsetMs = 0;
+  now = () => Date.now() + this.offsetMs;
+}
+
+export interface BenchBroker {
+  app: App;
+  url: string;
+  adminToken: string;
+  aliceToken: string;
+  /** Real HTTP (fetch, keep-alive) to the listening broker. */
+  http(method: 'GET' | 'POST', path: string, token: string, body?: unknown): Promise<{ status: number; body: any }>;
+  /** Lines the broker logged at warn or above, counted at close. */
+  close(): Promise<{ warnings: number; errors: number; firstProblem: string | null }>;
+}
+
+/** createApp + listen on 127.0.0.1:0, logging at info to a file (not the terminal). */
+export async function startBroker(home: BrokerHome, opts: Partial<Pick<AppOptions, 'clock' | 'workerMaxSleepMs'>> = {}): Promise<BenchBroker> {
+  const logFile = join(home.dataDir, `broker-${Date.now()}.log`);
+  const dest = pino.destination({ dest: logFile, sync: false, mkdir: true });
+  const logger = createLogger({ level: 'info', destination: dest });
+  const app = await createApp({ configPath: home.configPath, dataDir: home.dataDir, storeUrl: home.storeUrl, env: home.env, logger, ...opts });
+  const url = await app.listen('127.0.0.1', 0);
+  const adminToken = app.initialAdminToken ?? (await readFile(join(home.dataDir, 'admin.token'), 'utf8')).trim();
+  const http: BenchBroker['http'] = async (method, path, token, body) => {
+    const res = await fetch(url + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(120_000),
+    });
+    const text = await res.text();
+    let parsed: unknown = null;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = text;
+    }
+    return { status: res.status, body: parsed };
+  };
+  const tok = await http('POST', '/v1/tokens', adminToken, { user: 'alice' });
+  if (tok.status !== 201) throw new Error(`could not issue a token for alice: ${tok.status} ${JSON.stringify(tok.body)}`);
+  return {
+    app, url, adminToken, aliceToken: (tok.body as { secret: string }).secret, http,
+    async close() {
+      await app.close();
+      dest.flushSync();
+      dest.end();
+      return countProblems(logFile);
+    },
+  };
+}
+
+export function countProblems(logFile: string): { warnings: number; errors: number; firstProblem: string | null } {
+  let warnings = 0;
+  let errors = 0;
+  let firstProblem: string | null = null;
+  let text = '';
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return { warnings, errors, firstProblem };
+  }
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    try {
+      const o = JSON.parse(line) as { level?: number; msg?: string; error?: string };
+      if ((o.level ?? 0) >= 50) errors++;
+      else if ((o.level ?? 0) >= 40) warnings++;
+      else continue;
+      firstProblem ??= `${o.msg ?? ''}${o.error ? `: ${o.error}` : ''}`.slice(0, 300);
+    } catch {
+      /* partial line */
+    }
+  }
+  return { warnings, errors, firstProblem };
+}
+
+// ---------------------------------------------------------------- raw target operations
+
+export const rawSecret = () => randomBytes(32).toString('base64url');
+
+/** One transaction on one pooled connection, as a plain client would do it. */
+export async function inTx(pool: pg.Pool, statements: string[]): Promise<void> {
+  const c = await pool.connect();
+  let broken = false;
+  try {
+    await c.query('BEGIN');
+    try {
+      for (const s of statements) await c.query(s);
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => (broken = true));
+      throw err;
+    }
+  } finally {
+    c.release(broken);
+  }
+}
+
+export function rawCreateStatements(t: BenchTarget, name: string, password: string, validUntil: Date): string[] {
+  return [
+    `CREATE ROLE ${id(name)} LOGIN PASSWORD ${lit(password)} VALID UNTIL ${lit(validUntil.toISOString())} IN ROLE ${id(t.rawMarker)}`,
+    `GRANT ${id(t.readRole)} TO ${id(name)}`,
+  ];
+}
+
+export const dropRoleSql = (name: string) => `DROP ROLE IF EXISTS ${id(name)}`;
+
+// ---------------------------------------------------------------- process lifetime
+
+/**
+ * Cleans up once on SIGINT/SIGTERM or when the hard time limit passes, then
+ * exits; the benchmark always stops by itself.
+ */
+export function guardProcess(cleanup: () => Promise<void>, limitMs: number): { done(): void } {
+  let running = false;
+  const stop = async (why: string, code: number) => {
+    if (running) return;
+    running = true;
+    progress(`${why}; cleaning up`);
+    await Promise.race([cleanup().catch(() => {}), sleep(30_000)]);
+    process.exit(code);
+  };
+  const onSig = (s: string) => void stop(`received ${s}`, 130);
+  process.on('SIGINT', onSig);
+  process.on('SIGTERM', onSig);
+  const timer = setTimeout(() => void stop(`time limit of ${Math.round(limitMs / 1000)}s reached`, 124), limitMs);
+  timer.unref();
+  return {
+    done() {
+      clearTimeout(timer);
+      process.removeListener('SIGINT', onSig);
+      process.removeListener('SIGTERM', onSig);
+    },
+  };
+}
+
+export async function writeJson(path: string | undefined, value: unknown): Promise<void> {
+  if (path) await writeFile(path, JSON.stringify(value, null, 2));
+}

@@ -1,0 +1,153 @@
+// Runs bench/issue-rate.ts and bench/scale.ts (each in its own process, each
+// with its own embedded PostgreSQL), prints their tables, then a summary block
+// for the README's "Performance" section. Prints figures; asserts nothing.
+//
+//   node --import tsx bench/run.ts            # full size (several minutes)
+//   node --import tsx bench/run.ts --quick    # smoke run (< 60 s): --n 200 --scale-grants 5000 --expiry 300 --drain 500
+
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { commandLine, fmt, fmtInt, machineInfo, progress, ratio } from './lib.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean' },
+    only: { type: 'string' },
+    n: { type: 'string' },
+    concurrency: { type: 'string', short: 'c' },
+    store: { type: 'string' },
+    'scale-grants': { type: 'string' },
+    expiry: { type: 'string' },
+    'expiry-rate': { type: 'string' },
+    drain: { type: 'string' },
+    'create-concurrency': { type: 'string' },
+    'revoke-concurrency': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+  strict: true,
+});
+
+if (flags.help) {
+  process.stdout.write(`node --import tsx bench/run.ts [options]
+  --quick                 smoke run: --n 200 --scale-grants 5000 --expiry 300 --drain 500 (explicit flags win)
+  --only issue|scale      run one of the two
+  --n, --concurrency, --store                        passed to issue-rate.ts (and --concurrency, --store to scale.ts)
+  --scale-grants, --expiry, --expiry-rate, --drain,
+  --create-concurrency, --revoke-concurrency         passed to scale.ts
+`);
+  process.exit(0);
+}
+
+const quick = flags.quick
+  ? { n: '200', 'scale-grants': '5000', expiry: '300', drain: '500' }
+  : ({} as Record<string, string>);
+const pick = (name: keyof typeof flags): string | undefined => (flags[name] as string | undefined) ?? (quick as Record<string, string>)[name];
+const pass = (names: (keyof typeof flags)[]): string[] =>
+  names.flatMap((n) => {
+    const v = pick(n);
+    return v === undefined ? [] : [`--${n}`, v];
+  });
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+function runScript(script: string, args: string[]): Promise<{ code: number; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(here, script), ...args], { cwd: join(here, '..'), stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += String(d);
+      process.stdout.write(d);
+    });
+    const forward = (s: NodeJS.Signals) => child.kill(s);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    child.on('exit', (code) => {
+      process.removeListener('SIGINT', forward);
+      process.removeListener('SIGTERM', forward);
+      resolve({ code: code ?? 1, stdout });
+    });
+  });
+}
+
+async function main() {
+  const dir = await mkdtemp(join(tmpdir(), 'stint-bench-run-'));
+  const only = flags.only;
+  try {
+    let issue: any = null;
+    let scale: any = null;
+    if (!only || only === 'issue') {
+      progress('== bench/issue-rate.ts');
+      const r = await runScript('issue-rate.ts', [...pass(['n', 'concurrency', 'store']), '--json', join(dir, 'issue.json')]);
+      if (r.code === 0) issue = JSON.parse(await readFile(join(dir, 'issue.json'), 'utf8'));
+      else process.stderr.write(`issue-rate.ts exited with ${r.code}\n`);
+    }
+    if (!only || only === 'scale') {
+      progress('== bench/scale.ts');
+      const r = await runScript('scale.ts', [
+        ...pass(['concurrency', 'store', 'scale-grants', 'expiry', 'expiry-rate', 'drain', 'create-concurrency', 'revoke-concurrency']),
+        '--json', join(dir, 'scale.json'),
+      ]);
+      if (r.code === 0) scale = JSON.parse(await readFile(join(dir, 'scale.json'), 'utf8'));
+      else process.stderr.write(`scale.ts exited with ${r.code}\n`);
+    }
+    process.stdout.write(summary(issue, scale));
+    process.exitCode = issue === null && (!only || only === 'issue') ? 1 : scale === null && (!only || only === 'scale') ? 1 : 0;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function summary(issue: any, scale: any): string {
+  const m = machineInfo();
+  const L: string[] = [];
+  L.push('');
+  L.push('==================== summary (paste into README "Performance") ====================');
+  L.push('');
+  L.push('### Performance');
+  L.push('');
+  L.push(`Measured with \`${commandLine()}\` on ${m.cpus} CPUs (${m.cpuModel}), ${m.memGiB} GiB, ${m.os}, Node ${m.node}.`);
+  L.push(`Each run starts its own embedded PostgreSQL 17 (fsync=off) and a broker (createApp, ${issue?.store ?? scale?.store ?? 'sqlite'} store); all`);
+  L.push('traffic is on 127.0.0.1. "raw" is the same target operation done directly as the admin role in the same run; ratios compare the two,');
+  L.push('because absolute numbers on a small, shared machine move from run to run.');
+  L.push('');
+  L.push('| measure | Stint | raw PostgreSQL | Stint cost |');
+  L.push('| --- | --- | --- | --- |');
+  if (issue) {
+    const s = issue.stint;
+    const r = issue.raw;
+    L.push(`| issue an ephemeral account (auto-approved, HTTP, ${issue.n} at concurrency ${issue.concurrency}) | ${fmt(s.issueRate)} grants/s; p50 ${fmt(s.issueP50, 0)} ms, p99 ${fmt(s.issueP99, 0)} ms | ${fmt(r.createRate)} roles/s; p50 ${fmt(r.createP50, 0)} ms, p99 ${fmt(r.createP99, 0)} ms (CREATE ROLE … IN ROLE + GRANT, SCRAM verifier) | ${ratio(r.createRate, s.issueRate)} throughput; +${fmt(s.issueP50 - r.createP50, 0)} ms at p50 |`);
+    L.push(`| revoke / check-in (HTTP, concurrency ${issue.concurrency}) | ${fmt(s.revokeRate)} grants/s; p50 ${fmt(s.revokeP50, 0)} ms, p99 ${fmt(s.revokeP99, 0)} ms | ${fmt(r.dropRate)} roles/s; p50 ${fmt(r.dropP50, 0)} ms, p99 ${fmt(r.dropP99, 0)} ms (DROP ROLE) | ${ratio(r.dropRate, s.revokeRate)} throughput; +${fmt(s.revokeP50 - r.dropP50, 0)} ms at p50 |`);
+  }
+  const a = scale?.a;
+  if (a) {
+    const n = fmtInt(scale.params.scaleGrants);
+    L.push(`| broker start to first /healthz 200 with ${n} active grants | ${fmt(a.full.ready.readyMs, 0)} ms (empty store: ${fmt(a.empty.ready.readyMs, 0)} ms) | — | ${ratio(a.full.ready.readyMs, a.empty.ready.readyMs)} of empty |`);
+    L.push(`| broker RSS${a.full.ready.gc ? ' after GC' : ''} with ${n} active grants | ${fmt(a.full.ready.rss / 2 ** 20, 0)} MiB (empty store: ${fmt(a.empty.ready.rss / 2 ** 20, 0)} MiB) | — | ${ratio(a.full.ready.rss, a.empty.ready.rss)} of empty |`);
+  }
+  const b = scale?.b;
+  if (b) {
+    L.push(`| expiry lag (revokedAt − expiresAt) at ${scale.params.expiryRate} expiries/s, ${b.revoked} grants | p50 ${fmt(b.lag.p50, 0)} ms, p99 ${fmt(b.lag.p99, 0)} ms, max ${fmt(b.lag.max, 0)} ms | — | — |`);
+  }
+  const c = scale?.c;
+  if (c) {
+    const s = c.stint;
+    L.push(`| drain: ${fmtInt(s.revoked)} grants due in the same second (revokeConcurrency ${c.revokeConcurrency}) | all revoked in ${fmt(s.drainMs / 1000, 1)} s (${fmt(s.drainRate, 0)} grants/s) | ${fmt(c.raw.dropMs / 1000, 1)} s (${fmt(c.raw.dropRate, 0)} DROP ROLE/s at concurrency ${c.revokeConcurrency}) | ${ratio(s.drainMs, c.raw.dropMs)} time |`);
+    L.push(`| API during that drain: GET /v1/grants?all=true&limit=100 every 50 ms | p50 ${fmt(s.poll.p50, 0)} ms, p99 ${fmt(s.poll.p99, 0)} ms (${s.poll.n} calls, ${s.pollErrors} errors) | — | — |`);
+    L.push(`| creating those ${fmtInt(s.created)} accounts (request service in-process, concurrency ${scale.params.createConcurrency}) | ${fmt(s.createRate, 0)} grants/s | ${fmt(c.raw.createRate, 0)} roles/s (concurrency ${scale.params.concurrency}) | ${ratio(c.raw.createRate, s.createRate)} throughput |`);
+  }
+  L.push('');
+  L.push('Stint\'s issue path writes the request, its approval, the grant intent and their audit events, computes the SCRAM verifier,');
+  L.push('creates the role under an advisory lock and records the activation; its revoke path marks the intent, ends the account\'s');
+  L.push('sessions, runs REASSIGN/DROP OWNED and DROP ROLE, and records the outcome. Run it yourself: `npm run bench` (`-- --quick` for a smoke run).');
+  L.push('');
+  return L.join('\n') + '\n';
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench/run.ts failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
