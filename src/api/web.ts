@@ -13,7 +13,9 @@ export const defaultWebDir = fileURLToPath(new URL('../../web/dist', import.meta
 
 export const contentSecurityPolicy = [
   "default-src 'self'",
-  "script-src 'self'",
+  // 'wasm-unsafe-eval': the bundled terminal player (asciinema-player) compiles its WebAssembly terminal
+  // emulator; it allows WebAssembly compilation only, not eval() or inline scripts.
+  "script-src 'self' 'wasm-unsafe-eval'",
   "style-src 'self'",
   "img-src 'self' data:",
   "font-src 'self'",

@@ -45,9 +45,30 @@ export interface ConfigInfo {
   policies: PolicyInfo[];
 }
 
+export type GatewaySessionStatus = 'live' | 'ended' | 'interrupted';
+export interface GatewaySession {
+  id: string; gateway: string; user: string; profile: string; target: string; grantId: string; account: string; grantKind: string; client: string;
+  tls: boolean | null; startedAt: string; endedAt: string | null; endReason: string | null; status: GatewaySessionStatus;
+  bytesIn: number | null; bytesOut: number | null; statements: number | null; recording: boolean; recordings: number[];
+}
+export interface SessionStatement { at: string; protocol: string; sql: string; ms: number; rows: number | null; params?: number; error?: string }
+export interface SessionChannel {
+  channel: number; at: string; kind: string; detail: string | null; pty: boolean; recording: boolean; endedAt: string | null;
+  exit: { code: number } | { signal: string } | null;
+}
+export interface SessionDetail { session: GatewaySession; statements: SessionStatement[]; statementsTotal: number; channels: SessionChannel[] }
+
 export class ApiError extends Error {
   constructor(public status: number, public code: string, message: string) {
     super(message);
+  }
+}
+
+async function fetchOrFail(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch {
+    throw new ApiError(0, 'network', 'The broker cannot be reached. Check your connection and try again.');
   }
 }
 
@@ -106,7 +127,33 @@ export const api = {
   verify: () => call<Verify>('GET', '/v1/audit/verify'),
   adminTargets: () => call<{ targets: TargetHealth[] }>('GET', '/v1/admin/targets'),
   adminConfig: () => call<ConfigInfo>('GET', '/v1/admin/config'),
+  sessions: (all = false) => call<{ sessions: GatewaySession[] }>('GET', `/v1/sessions${all ? '?all=true' : ''}`),
+  sessionDetail: (id: string) => call<SessionDetail>('GET', `/v1/sessions/${encodeURIComponent(id)}`),
+  /** A terminal recording as asciicast v2 text. */
+  recording: async (id: string, channel: number): Promise<string> => {
+    const res = await fetchOrFail(recordingUrl(id, channel), { credentials: 'same-origin', headers: { 'x-stint-csrf': '1', accept: 'application/x-asciicast, application/json' } });
+    const text = await res.text();
+    if (!res.ok) {
+      let e: { code?: string; message?: string } | undefined;
+      try { e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error; } catch { e = undefined; }
+      throw new ApiError(res.status, e?.code ?? 'internal', e?.message ?? `The broker answered ${res.status}.`);
+    }
+    return text;
+  },
 };
+
+export const recordingUrl = (id: string, channel: number) => `/v1/sessions/${encodeURIComponent(id)}/recording?channel=${channel}`;
+
+/** 1.2 kB, 3.4 MB. */
+export function formatBytes(n: number | null): string {
+  if (n === null) return '—';
+  if (n < 1000) return `${n} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = -1;
+  while (v >= 1000 && i < units.length - 1) { v /= 1000; i++; }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
 
 /** Durations as Stint writes them: 90s, 30m, 1h30m, 2d. */
 export function parseDuration(text: string): number | null {

@@ -7,7 +7,16 @@ import { AdminPage } from './pages/admin.tsx';
 import { ApprovalsPage } from './pages/approvals.tsx';
 import { AuditPage } from './pages/audit.tsx';
 import { RequestPage } from './pages/request.tsx';
+import { SessionDetailPage, SessionsPage } from './pages/sessions.tsx';
 import { ErrorNote, Link, LiveContext, errorText, navigate, usePath } from './ui.tsx';
+
+const safeDecode = (s: string) => {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+};
 
 interface Toast { id: number; text: string; kind: 'ok' | 'bad' | 'info' }
 
@@ -114,10 +123,13 @@ function Shell({ session, onSignedOut }: { session: Session; onSignedOut: () => 
     { path: '/', label: 'My access' },
     { path: '/request', label: 'Request access' },
     { path: '/approvals', label: 'Approvals', count: pendingApprovals },
+    { path: '/sessions', label: 'Sessions' },
     { path: '/audit', label: 'Audit' },
     ...(session.admin ? [{ path: '/admin', label: 'Admin' }] : []),
   ];
-  const known = pages.some((p) => p.path === path);
+  const sessionId = /^\/sessions\/([^/]+)$/.exec(path)?.[1];
+  const section = sessionId !== undefined ? '/sessions' : path;
+  const known = pages.some((p) => p.path === section);
 
   return (
     <LiveContext.Provider value={{ version, connected }}>
@@ -127,7 +139,7 @@ function Shell({ session, onSignedOut }: { session: Session; onSignedOut: () => 
           <div className="brand"><span className="logo" aria-hidden="true" />Stint</div>
           <nav aria-label="Main" className="nav">
             {pages.map((p) => (
-              <Link key={p.path} to={p.path} current={p.path === path} className="nav-link">
+              <Link key={p.path} to={p.path} current={p.path === section} className="nav-link">
                 {p.label}
                 {p.count ? <span className="count" aria-label={`${p.count} waiting`}>{p.count}</span> : null}
               </Link>
@@ -144,6 +156,8 @@ function Shell({ session, onSignedOut }: { session: Session; onSignedOut: () => 
           {path === '/' ? <AccessPage user={session.user} /> : null}
           {path === '/request' ? <RequestPage onRequested={(msg) => { toast(msg, 'ok'); navigate('/'); }} /> : null}
           {path === '/approvals' ? <ApprovalsPage user={session.user} toast={toast} /> : null}
+          {path === '/sessions' ? <SessionsPage admin={session.admin} /> : null}
+          {sessionId !== undefined ? <SessionDetailPage id={safeDecode(sessionId)} /> : null}
           {path === '/audit' ? <AuditPage admin={session.admin} /> : null}
           {path === '/admin' && session.admin ? <AdminPage toast={toast} /> : null}
           {!known ? (
