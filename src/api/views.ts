@@ -75,6 +75,7 @@ export const grantView = z.object({
   lastError: z.string().nullable(),
   attempts: z.number(),
   failingSince: z.string().nullable(),
+  sessionBound: z.boolean().describe('made by a session gateway for one connection; revoked when it closes'),
 });
 
 export function toGrantView(g: GrantRecord, now: number): z.infer<typeof grantView> {
@@ -99,6 +100,7 @@ export function toGrantView(g: GrantRecord, now: number): z.infer<typeof grantVi
     lastError: g.lastError,
     attempts: g.attempts,
     failingSince: iso(g.failingSince),
+    sessionBound: g.sessionLeaseUntil !== null,
   };
 }
 

@@ -16,3 +16,4 @@ export function randomId(length: number): string {
 export const newRequestId = () => `req_${randomId(12)}`;
 export const newGrantId = () => `gr_${randomId(12)}`;
 export const newTokenId = () => `tok_${randomId(12)}`;
+export const newSshKeyId = () => `key_${randomId(12)}`;

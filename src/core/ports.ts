@@ -9,6 +9,7 @@ import type {
   GrantStatus,
   RequestRecord,
   RequestStatus,
+  SshKeyRecord,
   TokenRecord,
 } from './types.js';
 
@@ -37,6 +38,8 @@ export interface GrantFilter {
   target?: string;
   profile?: string;
   account?: string;
+  /** true: only session-bound grants (sessionLeaseUntil set); false: only the others. */
+  sessionBound?: boolean;
   limit?: number;
 }
 
@@ -68,10 +71,18 @@ export interface StoreTx {
   casGrant(id: string, version: number, patch: GrantPatch): Promise<boolean>;
   listGrants(filter: GrantFilter): Promise<GrantRecord[]>;
   /**
-   * Grants needing revocation work at `now`: active ones past `expiresAt`, and
-   * revoking / revoke-failing ones whose `nextAttemptAt` has come. Oldest first.
+   * Grants needing revocation work at `now`: active ones past `expiresAt` or
+   * past their session lease, and revoking / revoke-failing ones whose
+   * `nextAttemptAt` has come. Oldest first.
    */
   listDueGrants(now: number, limit: number): Promise<GrantRecord[]>;
+  /**
+   * Moves the session lease of these active session-bound grants to `until`
+   * (never backwards). Not a CAS change: the lease is written only here and
+   * read only by the expiry loop, so it does not bump `version`. Returns how
+   * many were renewed; a grant that is no longer active is not.
+   */
+  renewSessionLeases(grantIds: readonly string[], until: number): Promise<number>;
   /** Earliest future moment at which `listDueGrants` would return something. */
   nextDueAt(): Promise<number | null>;
   countGrantsByStatus(): Promise<Partial<Record<GrantStatus, number>>>;
@@ -85,6 +96,14 @@ export interface StoreTx {
   findTokenByHash(hash: string): Promise<TokenRecord | undefined>;
   listTokens(user?: string): Promise<TokenRecord[]>;
   revokeToken(id: string, at: number): Promise<boolean>;
+
+  insertSshKey(k: SshKeyRecord): Promise<void>;
+  getSshKey(id: string): Promise<SshKeyRecord | undefined>;
+  findSshKeyByFingerprint(fingerprint: string): Promise<SshKeyRecord | undefined>;
+  /** Oldest first; everyone's when `user` is undefined. */
+  listSshKeys(user?: string): Promise<SshKeyRecord[]>;
+  /** True when this call deleted it. */
+  deleteSshKey(id: string): Promise<boolean>;
 
   putTargetCredential(target: string, sealed: string, at: number): Promise<void>;
   getTargetCredential(target: string): Promise<string | undefined>;

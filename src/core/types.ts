@@ -126,6 +126,14 @@ export interface GrantRecord {
   failingSince: number | null;
   /** Vault-sealed credential for ephemeral accounts; null for own-account. */
   sealedSecret: string | null;
+  /**
+   * Session-bound grants only (made by a gateway for one connection): the
+   * gateway keeps pushing this forward while the connection lives. Once it
+   * passes, the grant is due for revocation (`session-lost`), so a gateway or
+   * broker that dies cannot leave a session's account behind until expiry.
+   * null for every other grant.
+   */
+  sessionLeaseUntil: number | null;
   version: number;
 }
 
@@ -161,6 +169,21 @@ export interface TokenRecord {
   description: string | null;
   createdAt: number;
   revokedAt: number | null;
+}
+
+/** A public key a user registered to log in to the SSH gateway (`stint keys add`). */
+export interface SshKeyRecord {
+  id: string;
+  user: string;
+  /** Key algorithm, e.g. ssh-ed25519. */
+  type: string;
+  /** `type base64`, without comment or options: what is compared at login. */
+  publicKey: string;
+  /** `SHA256:…`, as ssh-keygen -lf prints it. Unique across all users. */
+  fingerprint: string;
+  comment: string | null;
+  createdAt: number;
+  createdBy: string;
 }
 
 /** Everything the config file defines, indexed for lookups. Immutable once loaded. */

@@ -24,6 +24,7 @@ import type {
   GrantRecord,
   GrantStatus,
   RequestRecord,
+  SshKeyRecord,
   TokenRecord,
 } from '../core/types.js';
 import { migrateToLatest } from './migrations.js';
@@ -36,7 +37,9 @@ import {
   rowToAuditEvent,
   rowToGrant,
   rowToRequest,
+  rowToSshKey,
   rowToToken,
+  sshKeyToRow,
   tokenToRow,
 } from './rows.js';
 import type { Database } from './schema.js';
@@ -44,6 +47,12 @@ import type { Database } from './schema.js';
 export type StoreDialect = Store['dialect'];
 
 const retryingStatuses = ['revoking', 'revoke-failing'] as const satisfies readonly GrantStatus[];
+
+/** When a grant returned by listDueGrants became due. */
+function dueAt(g: GrantRecord): number {
+  if (g.status !== 'active') return g.nextAttemptAt!;
+  return g.sessionLeaseUntil === null ? g.expiresAt! : Math.min(g.expiresAt ?? Infinity, g.sessionLeaseUntil);
+}
 
 /** Limits come from callers and config; negative or fractional ones would mean different things per dialect. */
 function clampLimit(limit: number | undefined): number | undefined {
@@ -162,6 +171,7 @@ export class KyselyStoreTx implements StoreTx {
       .$if(filter.target !== undefined, (q) => q.where('target', '=', filter.target!))
       .$if(filter.profile !== undefined, (q) => q.where('profile', '=', filter.profile!))
       .$if(filter.account !== undefined, (q) => q.where('account', '=', filter.account!))
+      .$if(filter.sessionBound !== undefined, (q) => q.where('session_lease_until', filter.sessionBound ? 'is not' : 'is', null))
       .orderBy('created_at', 'desc')
       .orderBy('id', 'desc')
       .$if(limit !== undefined, (q) => q.limit(limit!))
@@ -170,19 +180,28 @@ export class KyselyStoreTx implements StoreTx {
   }
 
   /**
-   * Two index range scans (one per kind of due time) merged here, rather than
-   * one OR with an ORDER BY over a CASE, which no index can serve.
+   * Three index range scans (one per kind of due time) merged here, rather
+   * than one OR with an ORDER BY over a CASE, which no index can serve.
    */
   async listDueGrants(now: number, limit: number): Promise<GrantRecord[]> {
     const n = clampLimit(limit) ?? 0;
     if (n === 0) return [];
-    const [expired, retrying] = await Promise.all([
+    const [expired, leaseLapsed, retrying] = await Promise.all([
       this.db
         .selectFrom('grants')
         .selectAll()
         .where('status', '=', 'active')
         .where('expires_at', '<=', now)
         .orderBy('expires_at')
+        .orderBy('id')
+        .limit(n)
+        .execute(),
+      this.db
+        .selectFrom('grants')
+        .selectAll()
+        .where('status', '=', 'active')
+        .where('session_lease_until', '<=', now)
+        .orderBy('session_lease_until')
         .orderBy('id')
         .limit(n)
         .execute(),
@@ -196,10 +215,10 @@ export class KyselyStoreTx implements StoreTx {
         .limit(n)
         .execute(),
     ]);
-    const due = (g: GrantRecord) => (g.status === 'active' ? g.expiresAt! : g.nextAttemptAt!);
-    return [...expired, ...retrying]
-      .map(rowToGrant)
-      .sort((a, b) => due(a) - due(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    const byId = new Map<string, GrantRecord>();
+    for (const row of [...expired, ...leaseLapsed, ...retrying]) byId.set(row.id, rowToGrant(row));
+    return [...byId.values()]
+      .sort((a, b) => dueAt(a) - dueAt(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
       .slice(0, n);
   }
 
@@ -208,6 +227,7 @@ export class KyselyStoreTx implements StoreTx {
     const row = await this.db
       .selectNoFrom((eb) => [
         eb.selectFrom('grants').select('expires_at').where('status', '=', 'active').where('expires_at', 'is not', null).orderBy('expires_at').limit(1).as('expiry'),
+        eb.selectFrom('grants').select('session_lease_until').where('status', '=', 'active').where('session_lease_until', 'is not', null).orderBy('session_lease_until').limit(1).as('lease'),
         ...retryingStatuses.map((s, i) =>
           eb
             .selectFrom('grants')
@@ -222,6 +242,24 @@ export class KyselyStoreTx implements StoreTx {
       .executeTakeFirstOrThrow();
     const times = Object.values(row as Record<string, number | null>).filter((t): t is number => t !== null);
     return times.length === 0 ? null : Math.min(...times);
+  }
+
+  async renewSessionLeases(grantIds: readonly string[], until: number): Promise<number> {
+    if (grantIds.length === 0) return 0;
+    let renewed = 0;
+    // Bounded IN lists: SQLite allows at most 32766 bound parameters per statement.
+    for (let i = 0; i < grantIds.length; i += 500) {
+      const r = await this.db
+        .updateTable('grants')
+        .set({ session_lease_until: until })
+        .where('id', 'in', grantIds.slice(i, i + 500))
+        .where('status', '=', 'active')
+        .where('session_lease_until', 'is not', null)
+        .where('session_lease_until', '<', until)
+        .executeTakeFirst();
+      renewed += Number(r.numUpdatedRows);
+    }
+    return renewed;
   }
 
   async countGrantsByStatus(): Promise<Partial<Record<GrantStatus, number>>> {
@@ -336,6 +374,38 @@ export class KyselyStoreTx implements StoreTx {
   async revokeToken(id: string, at: number): Promise<boolean> {
     const r = await this.db.updateTable('tokens').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
     return r.numUpdatedRows === 1n;
+  }
+
+  // ---- ssh keys
+
+  async insertSshKey(k: SshKeyRecord): Promise<void> {
+    await this.db.insertInto('ssh_keys').values(sshKeyToRow(k)).execute();
+  }
+
+  async getSshKey(id: string): Promise<SshKeyRecord | undefined> {
+    const row = await this.db.selectFrom('ssh_keys').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? rowToSshKey(row) : undefined;
+  }
+
+  async findSshKeyByFingerprint(fingerprint: string): Promise<SshKeyRecord | undefined> {
+    const row = await this.db.selectFrom('ssh_keys').selectAll().where('fingerprint', '=', fingerprint).executeTakeFirst();
+    return row ? rowToSshKey(row) : undefined;
+  }
+
+  async listSshKeys(user?: string): Promise<SshKeyRecord[]> {
+    const rows = await this.db
+      .selectFrom('ssh_keys')
+      .selectAll()
+      .$if(user !== undefined, (q) => q.where('user_name', '=', user!))
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(rowToSshKey);
+  }
+
+  async deleteSshKey(id: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('ssh_keys').where('id', '=', id).executeTakeFirst();
+    return r.numDeletedRows === 1n;
   }
 
   // ---- target credentials and meta

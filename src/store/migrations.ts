@@ -157,12 +157,48 @@ const initial: Migration = {
   },
 };
 
-/** All migrations by version. Names sort in application order. */
-export const migrations: Readonly<Record<string, Migration>> = {
-  '0001_initial': initial,
-};
+// Registered SSH public keys (the SSH gateway's logins) and the session lease
+// of gateway-made grants (see GrantRecord.sessionLeaseUntil).
+const sshKeysAndSessionLeases = (schema: string | undefined): Migration => ({
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('ssh_keys')
+      .ifNotExists()
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('user_name', 'text', (c) => c.notNull())
+      .addColumn('type', 'text', (c) => c.notNull())
+      .addColumn('public_key', 'text', (c) => c.notNull())
+      .addColumn('fingerprint', 'text', (c) => c.notNull())
+      .addColumn('comment', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('created_by', 'text', (c) => c.notNull())
+      .execute();
+    // One key, one person: a key shared by two users would let either log in as the other.
+    await db.schema.createIndex('ssh_keys_fingerprint').ifNotExists().unique().on('ssh_keys').column('fingerprint').execute();
+    await db.schema.createIndex('ssh_keys_user').ifNotExists().on('ssh_keys').columns(['user_name', 'created_at']).execute();
 
-const provider: MigrationProvider = { getMigrations: async () => ({ ...migrations }) };
+    // ADD COLUMN has no IF NOT EXISTS on SQLite: look first, so a half-recorded run can repeat.
+    // (PostgreSQL lists every schema's tables; several brokers' stores may share one database.)
+    const grants = (await db.introspection.getTables()).find((t) => t.name === 'grants' && (schema === undefined || t.schema === schema));
+    const grantColumns = grants?.columns.map((c) => c.name) ?? [];
+    if (!grantColumns.includes('session_lease_until')) {
+      await db.schema.alterTable('grants').addColumn('session_lease_until', 'bigint').execute();
+    }
+    // The expiry loop's third range: active session-bound grants whose gateway stopped renewing.
+    await db.schema.createIndex('grants_status_session_lease').ifNotExists().on('grants').columns(['status', 'session_lease_until']).execute();
+  },
+});
+
+/**
+ * All migrations by version; names sort in application order. `schema` is
+ * the PostgreSQL schema holding the tables (undefined on SQLite).
+ */
+export function migrations(schema: string | undefined): Readonly<Record<string, Migration>> {
+  return {
+    '0001_initial': initial,
+    '0002_ssh_keys_and_session_leases': sshKeysAndSessionLeases(schema),
+  };
+}
 
 /**
  * Brings the schema to the latest version; a no-op when it is already there.
@@ -171,7 +207,7 @@ const provider: MigrationProvider = { getMigrations: async () => ({ ...migration
 export async function migrateToLatest(db: Kysely<unknown>, schema?: string): Promise<void> {
   const migrator = new Migrator({
     db,
-    provider,
+    provider: { getMigrations: async () => ({ ...migrations(schema) }) } satisfies MigrationProvider,
     migrationTableName,
     migrationLockTableName,
     ...(schema ? { migrationTableSchema: schema } : {}),

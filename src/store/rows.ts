@@ -3,8 +3,8 @@
 // patches and reads alike, and the `satisfies` clauses make the compiler
 // reject a record field or table column that is not mapped.
 
-import type { ApprovalRecord, AuditEvent, GrantRecord, RequestRecord, TokenRecord } from '../core/types.js';
-import type { AuditEventsTable, GrantsTable, RequestsTable, TokensTable } from './schema.js';
+import type { ApprovalRecord, AuditEvent, GrantRecord, RequestRecord, SshKeyRecord, TokenRecord } from '../core/types.js';
+import type { AuditEventsTable, GrantsTable, RequestsTable, SshKeysTable, TokensTable } from './schema.js';
 
 /** Fails to compile unless every table column is the target of some field. */
 type CoversColumns<Map extends Record<string, string>, Table> = Exclude<keyof Table, Map[keyof Map]> extends never ? Map : never;
@@ -58,6 +58,7 @@ const grantColumns = {
   nextAttemptAt: 'next_attempt_at',
   failingSince: 'failing_since',
   sealedSecret: 'sealed_secret',
+  sessionLeaseUntil: 'session_lease_until',
   version: 'version',
 } as const satisfies { [K in keyof GrantRecord]-?: keyof GrantsTable };
 const grantMap: CoversColumns<typeof grantColumns, GrantsTable> = grantColumns;
@@ -134,4 +135,18 @@ export function rowToToken(row: TokensTable): TokenRecord {
 
 export function tokenToRow(t: TokenRecord): TokensTable {
   return { id: t.id, user_name: t.user, hash: t.hash, description: t.description, created_at: t.createdAt, revoked_at: t.revokedAt };
+}
+
+export function rowToSshKey(row: SshKeysTable): SshKeyRecord {
+  return {
+    id: row.id, user: row.user_name, type: row.type, publicKey: row.public_key, fingerprint: row.fingerprint,
+    comment: row.comment, createdAt: row.created_at, createdBy: row.created_by,
+  };
+}
+
+export function sshKeyToRow(k: SshKeyRecord): SshKeysTable {
+  return {
+    id: k.id, user_name: k.user, type: k.type, public_key: k.publicKey, fingerprint: k.fingerprint,
+    comment: k.comment, created_at: k.createdAt, created_by: k.createdBy,
+  };
 }

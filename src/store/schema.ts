@@ -67,6 +67,8 @@ export interface GrantsTable {
   next_attempt_at: number | null;
   failing_since: number | null;
   sealed_secret: string | null;
+  /** Added in 0002. */
+  session_lease_until: number | null;
   version: number;
 }
 
@@ -104,6 +106,17 @@ export interface TokensTable {
   revoked_at: number | null;
 }
 
+export interface SshKeysTable {
+  id: string;
+  user_name: string;
+  type: string;
+  public_key: string;
+  fingerprint: string;
+  comment: string | null;
+  created_at: number;
+  created_by: string;
+}
+
 export interface TargetCredentialsTable {
   target: string;
   sealed: string;
@@ -122,6 +135,7 @@ export interface Database {
   audit_events: AuditEventsTable;
   audit_head: AuditHeadTable;
   tokens: TokensTable;
+  ssh_keys: SshKeysTable;
   target_credentials: TargetCredentialsTable;
   meta: MetaTable;
 }

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { verifyChain } from '../core/audit/chain.js';
 import { openStore } from './index.js';
+import Database from 'better-sqlite3';
+import { makeGrant } from './testing/fixtures.js';
 import { storeSuite } from './testing/store-suite.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'stint-sqlite-'));
@@ -36,6 +38,30 @@ describe('sqlite store specifics', () => {
     assert.equal(await b.getMeta('k'), 'v');
     assert.deepEqual(await b.auditHead(), { seq: 1, hash: e.hash });
     await b.close();
+  });
+
+  it('upgrades a store made before 0002 (grants kept, no session lease), and repeats a half-recorded 0002 safely', async () => {
+    const path = join(dir, 'upgrade.db');
+    const a = await openStore({ kind: 'sqlite', path });
+    const g = makeGrant();
+    await a.insertGrant(g);
+    await a.close();
+    // Take the file back to its 0001 shape, with its data.
+    const raw = new Database(path);
+    raw.exec(`DROP INDEX grants_status_session_lease; ALTER TABLE grants DROP COLUMN session_lease_until; DROP TABLE ssh_keys;
+              DELETE FROM stint_migration WHERE name = '0002_ssh_keys_and_session_leases';`);
+    raw.close();
+    const b = await openStore({ kind: 'sqlite', path });
+    assert.deepEqual(await b.getGrant(g.id), { ...g, sessionLeaseUntil: null });
+    assert.deepEqual(await b.listSshKeys(), []);
+    await b.close();
+    // 0002 applied but not recorded (a crash between the two): it runs again without failing.
+    const raw2 = new Database(path);
+    raw2.exec(`DELETE FROM stint_migration WHERE name = '0002_ssh_keys_and_session_leases';`);
+    raw2.close();
+    const c = await openStore({ kind: 'sqlite', path });
+    assert.deepEqual(await c.getGrant(g.id), { ...g, sessionLeaseUntil: null });
+    await c.close();
   });
 
   it('two processes appending to one file produce one valid chain', async () => {

@@ -122,7 +122,7 @@ export function grant(over: Partial<GrantView> = {}): GrantView {
     mode: 'ephemeral-account', account: 'stint_alice_k3j9', roles: ['app_read'], status: 'active',
     duration: '30m', maxDuration: '1h', createdAt: '2025-01-01T10:00:00.000Z', activatedAt: '2025-01-01T10:00:01.000Z',
     expiresAt: '2025-01-01T10:30:01.000Z', remainingMs: 29 * 60_000 + 30_000, revokeReason: null, revokedAt: null,
-    lastError: null, attempts: 0, failingSince: null, ...over,
+    lastError: null, attempts: 0, failingSince: null, sessionBound: false, ...over,
   };
 }
 

@@ -6,7 +6,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import ssh2 from 'ssh2';
 import { TargetError } from '../../core/errors.js';
 import { freePort } from '../../embedded/free-port.js';
 import { startSshTestServer } from '../../testing/servers/ssh.js';
@@ -15,6 +14,7 @@ import { connectorContractSuite, defaultHostileNames } from '../testing/contract
 import { sshModule } from './module.js';
 import { sudoersTime } from './names.js';
 import { createSshTestEnv, sshHarness, testSecret, type SshTestEnv } from './ssh-test-env.js';
+import { testKeyPair } from '../../testing/ssh-keys.js';
 
 connectorContractSuite({
   name: 'ssh',
@@ -213,7 +213,7 @@ describe('ssh connector specifics', () => {
   });
 
   it('accepts an OpenSSH public key as the secret (a registered key) and logs in with its private key', async () => {
-    const keys = ssh2.utils.generateKeyPairSync('ed25519');
+    const keys = testKeyPair();
     const account = name();
     created.push(account);
     await conn.createAccount({ account, secret: keys.public, grants: [], expiresAt: inAnHour() });
@@ -247,7 +247,7 @@ describe('ssh connector specifics', () => {
     const hostErr = await rejectsTarget(wrongHost.checkHealth());
     assert.equal(hostErr.retryable, false);
     assert.match(hostErr.message, /host key/);
-    const otherKey = ssh2.utils.generateKeyPairSync('ed25519').private;
+    const otherKey = testKeyPair().private;
     const keyErr = await rejectsTarget(env.newConnector({}, { key: otherKey }).checkHealth());
     assert.equal(keyErr.retryable, false);
     assert.ok(!keyErr.message.includes(otherKey.split('\n')[1]!));

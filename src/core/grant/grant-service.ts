@@ -72,7 +72,9 @@ export type RevokeReason =
   | 'profile-removed'
   | 'target-removed'
   | 'drift'
-  | 'session-ended';
+  | 'session-ended'
+  /** A session-bound grant whose gateway stopped renewing its lease (it or the broker died). */
+  | 'session-lost';
 
 const secretContext = (grantId: string) => `grant:${grantId}`;
 const canonicalSet = (roles: readonly string[]) => JSON.stringify([...new Set(roles)].sort());
@@ -92,7 +94,7 @@ export function createGrantService(deps: GrantServiceDeps) {
   const inFlight = new Set<string>();
 
   /** Builds the provisioning intent for an approved request; the caller inserts it in its transaction. */
-  function newGrant(request: RequestRecord, user: UserDef, now: number): GrantRecord {
+  function newGrant(request: RequestRecord, user: UserDef, now: number, sessionLeaseMs?: number): GrantRecord {
     const profile = deps.catalog().profiles.get(request.profile);
     if (!profile) throw notFound(`profile ${request.profile} no longer exists`);
     const id = newGrantId();
@@ -123,6 +125,7 @@ export function createGrantService(deps: GrantServiceDeps) {
       nextAttemptAt: null,
       failingSince: null,
       sealedSecret: ephemeral ? sealer.seal(generateSecret(), secretContext(id)) : null,
+      sessionLeaseUntil: sessionLeaseMs === undefined ? null : now + sessionLeaseMs,
       version: 1,
     };
   }
@@ -443,7 +446,8 @@ export function createGrantService(deps: GrantServiceDeps) {
     await Promise.all(
       work.map(async (g) => {
         try {
-          const cur = g.status === 'active' ? await markRevoking(g.id, 'expired', 'stint') : g;
+          const reason: RevokeReason = g.expiresAt !== null && g.expiresAt <= now ? 'expired' : 'session-lost';
+          const cur = g.status === 'active' ? await markRevoking(g.id, reason, 'stint') : g;
           if (cur.status === 'revoking' || cur.status === 'revoke-failing') await performRevoke(cur);
         } catch (err) {
           log.error({ grantId: g.id, error: safeErrorText(err) }, 'expiry work failed; will retry');
@@ -465,10 +469,23 @@ export function createGrantService(deps: GrantServiceDeps) {
     const stuck = (await store.listGrants({ statuses: ['provisioning', 'revoking'] })).filter(
       (g) => !opts.onlyAbandoned || (g.status === 'provisioning' ? g.createdAt + settings.provisionTimeoutMs <= now : (g.nextAttemptAt ?? 0) <= now),
     );
+    // Session-bound grants belong to connections, and no connection outlives
+    // its broker. A broker that owns its store (SQLite) knows every such grant
+    // was its own and revokes them now; with a shared store another broker's
+    // live sessions may hold some, so their leases decide (processDue).
+    if (!opts.onlyAbandoned) stuck.push(...(await store.listGrants({ statuses: ['active'], sessionBound: true })));
     let n = 0;
     await Promise.all(
       stuck.map(async (g) => {
         if (inFlight.has(g.id)) return;
+        if (g.status === 'active') {
+          const cur = await markRevoking(g.id, 'session-lost', 'stint');
+          if (cur.status === 'revoking') {
+            await performRevoke(cur);
+            n++;
+          }
+          return;
+        }
         // A revocation cut short is finished now rather than after its lease.
         const cur = g.status === 'provisioning' ? await markRevoking(g.id, 'provisioning-interrupted', 'stint') : g;
         if (cur.status === 'revoking') {
@@ -480,7 +497,17 @@ export function createGrantService(deps: GrantServiceDeps) {
     return n;
   }
 
-  return { newGrant, provision, revoke, extend, credentials, upstreamCredentials, processDue, recoverInterrupted, get: mustGet };
+  /**
+   * A gateway's heartbeat for the session-bound grants of its live
+   * connections: moves their leases to now + leaseMs. A grant whose lease
+   * lapses is revoked by the expiry loop (`session-lost`).
+   */
+  async function renewSessionLeases(grantIds: readonly string[], leaseMs: number): Promise<number> {
+    if (grantIds.length === 0) return 0;
+    return store.renewSessionLeases(grantIds, clock.now() + leaseMs);
+  }
+
+  return { newGrant, provision, revoke, extend, credentials, upstreamCredentials, processDue, recoverInterrupted, renewSessionLeases, get: mustGet };
 }
 
 export type GrantService = ReturnType<typeof createGrantService>;

@@ -32,6 +32,13 @@ export interface CreateRequestInput {
   durationMs: number;
   reason: string | null;
   ticket: string | null;
+  /**
+   * A session gateway asking for a grant that lives as long as one
+   * connection: the grant is written with a session lease of this length,
+   * which the gateway renews (GrantService.renewSessionLeases). Only for
+   * requests a policy approves automatically.
+   */
+  sessionLeaseMs?: number;
 }
 
 export interface RequestOutcome {
@@ -51,12 +58,15 @@ export function createRequestService(deps: RequestServiceDeps) {
   }
 
   /** Inserts the grant intent and its audit event inside the approving transaction. */
-  async function approveInTx(tx: StoreTx, request: RequestRecord, requester: UserDef, now: number, actor: string): Promise<GrantRecord> {
-    const grant = grants.newGrant(request, requester, now);
+  async function approveInTx(tx: StoreTx, request: RequestRecord, requester: UserDef, now: number, actor: string, sessionLeaseMs?: number): Promise<GrantRecord> {
+    const grant = grants.newGrant(request, requester, now, sessionLeaseMs);
     await tx.insertGrant(grant);
     await tx.appendAudit({
       at: now, actor, action: 'grant.provisioning', requestId: request.id, grantId: grant.id, target: grant.target, subjectUser: grant.user,
-      details: { profile: grant.profile, mode: grant.mode, account: grant.account, roles: grant.roles, duration: formatDuration(grant.durationMs) },
+      details: {
+        profile: grant.profile, mode: grant.mode, account: grant.account, roles: grant.roles, duration: formatDuration(grant.durationMs),
+        ...(grant.sessionLeaseUntil !== null ? { sessionBound: true } : {}),
+      },
     });
     return grant;
   }
@@ -77,8 +87,13 @@ export function createRequestService(deps: RequestServiceDeps) {
     if (profile.mode === 'own-account' && !user.accounts[target.name]) {
       throw invalid(`profile ${profile.name} adds permissions to your own account on ${target.name}, but ${user.name} has none there (users[].accounts.${target.name} in the config)`);
     }
-    const now = clock.now();
     const auto = decision.approval.kind === 'auto';
+    if (input.sessionLeaseMs !== undefined) {
+      if (!auto) throw invalid(`profile ${profile.name} needs approvers, so it cannot be granted for a single session`);
+      if (profile.mode !== 'ephemeral-account') throw invalid(`profile ${profile.name} adds permissions to your own account; only ephemeral accounts are made per session`);
+      if (!Number.isSafeInteger(input.sessionLeaseMs) || input.sessionLeaseMs <= 0) throw invalid('the session lease must be a positive whole number of milliseconds');
+    }
+    const now = clock.now();
     const policyTimeout = decision.policy.pendingTimeoutMs;
     const request: RequestRecord = {
       id: newRequestId(),
@@ -111,7 +126,7 @@ export function createRequestService(deps: RequestServiceDeps) {
       });
       if (!auto) return null;
       await tx.appendAudit({ at: now, actor: 'policy', action: 'request.approved', requestId: request.id, target: request.target, subjectUser: user.name, details: { policy: request.policy, automatic: true } });
-      const g = await approveInTx(tx, request, user, now, 'policy');
+      const g = await approveInTx(tx, request, user, now, 'policy', input.sessionLeaseMs);
       await tx.casRequest(request.id, request.version, { grantId: g.id });
       request.grantId = g.id;
       request.version++;

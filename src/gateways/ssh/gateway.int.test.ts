@@ -16,12 +16,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { connect } from 'node:net';
 import pino from 'pino';
-import ssh2 from 'ssh2';
 import { createApp, type App } from '../../app.js';
 import { createSshTestEnv, type SshTestEnv } from '../../connectors/ssh/ssh-test-env.js';
 import { freePort } from '../../embedded/free-port.js';
 import { SSH_TEST_ENV, startSshTestServer, type SshTestServer } from '../../testing/servers/ssh.js';
 import { createSshGateway, type SshGateway } from './index.js';
+import { testKeyPair } from '../../testing/ssh-keys.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(what: string, ok: () => Promise<boolean> | boolean, ms: number): Promise<void> {
@@ -49,8 +49,8 @@ describe('ssh gateway (real ssh/scp clients, real sshd)', () => {
   let shortGateway: SshGateway;
   let port: number;
   let shortPort: number;
-  const aliceKey = ssh2.utils.generateKeyPairSync('ed25519');
-  const otherKey = ssh2.utils.generateKeyPairSync('ed25519');
+  const aliceKey = testKeyPair();
+  const otherKey = testKeyPair();
   const children: ChildProcess[] = [];
 
   before(async () => {
@@ -98,7 +98,7 @@ users:
       env: { STINT_MASTER_KEY: Buffer.alloc(32, 5).toString('base64') }, logger: pino({ level: process.env.GWDBG ? 'debug' : 'silent' }, pino.destination(2)),
       revokeRetry: { initialMs: 50, maxMs: 200 },
     });
-    const hostKey = ssh2.utils.generateKeyPairSync('ed25519').private;
+    const hostKey = testKeyPair().private;
     const make = (sessionDir: string, maxSessionMs?: number) =>
       createSshGateway({
         requests: app.requests, grants: app.grants, catalog: () => app.catalog, store: app.store,

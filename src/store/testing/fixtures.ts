@@ -1,6 +1,6 @@
 // Records for store tests: complete, valid, and easy to vary.
 
-import type { GrantRecord, RequestRecord, TokenRecord } from '../../core/types.js';
+import type { GrantRecord, RequestRecord, SshKeyRecord, TokenRecord } from '../../core/types.js';
 
 let counter = 0;
 /** Unique, sortable ids, so tests never collide inside one database. */
@@ -73,7 +73,23 @@ export function makeGrant(over: Partial<GrantRecord> = {}): GrantRecord {
     nextAttemptAt: null,
     failingSince: null,
     sealedSecret: 'v1:sealed:abc',
+    sessionLeaseUntil: null,
     version: 1,
+    ...over,
+  };
+}
+
+export function makeSshKey(over: Partial<SshKeyRecord> = {}): SshKeyRecord {
+  const id = uniqueId('key');
+  return {
+    id,
+    user: 'alice',
+    type: 'ssh-ed25519',
+    publicKey: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${id}`,
+    fingerprint: `SHA256:${id}`,
+    comment: 'alice@laptop',
+    createdAt: t0,
+    createdBy: 'alice',
     ...over,
   };
 }

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { verifyChain } from '../../core/audit/chain.js';
 import type { Store } from '../../core/ports.js';
 import type { GrantRecord, GrantStatus } from '../../core/types.js';
-import { hostileStrings, makeGrant, makeRequest, makeToken, t0 } from './fixtures.js';
+import { hostileStrings, makeGrant, makeRequest, makeSshKey, makeToken, t0 } from './fixtures.js';
 
 export type MakeStore = () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
 
@@ -239,7 +239,58 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
         assert.equal(await store.casGrant(failing.id, 1, { status: 'revoked', nextAttemptAt: null }), true);
         assert.equal(await store.nextDueAt(), t0 + 4000);
       });
+      it('session leases: a lapsed lease makes an active grant due; renewal moves it forward only, for active session-bound grants', async () => {
+        const now = t0 + 100_000;
+        const bound = makeGrant({ status: 'active', expiresAt: now + 3_600_000, sessionLeaseUntil: now - 10 });
+        const boundLive = makeGrant({ status: 'active', expiresAt: now + 3_600_000, sessionLeaseUntil: now + 30_000 });
+        const plain = makeGrant({ status: 'active', expiresAt: now + 3_600_000 });
+        // Expired and lease lapsed: listed once, at the earlier of the two times.
+        const both = makeGrant({ status: 'active', expiresAt: now - 50, sessionLeaseUntil: now - 20 });
+        const revoked = makeGrant({ status: 'revoked', expiresAt: now + 3_600_000, sessionLeaseUntil: now - 999 });
+        for (const g of [bound, boundLive, plain, both, revoked]) await store.insertGrant(g);
+        assert.deepEqual(await store.getGrant(bound.id), bound);
+        assert.deepEqual((await store.listDueGrants(now, 100)).map((g) => g.id), [both.id, bound.id]);
+        assert.equal(await store.nextDueAt(), now - 50);
+        assert.deepEqual((await store.listGrants({ sessionBound: true, statuses: ['active'] })).map((g) => g.id).sort(), [bound.id, boundLive.id, both.id].sort());
+        assert.deepEqual((await store.listGrants({ sessionBound: false })).map((g) => g.id), [plain.id]);
+
+        assert.equal(await store.renewSessionLeases([bound.id, boundLive.id, plain.id, revoked.id, 'gr_missing'], now + 60_000), 2);
+        assert.equal((await store.getGrant(bound.id))!.sessionLeaseUntil, now + 60_000);
+        assert.equal((await store.getGrant(plain.id))!.sessionLeaseUntil, null, 'a grant that is not session-bound never gets a lease');
+        assert.equal((await store.getGrant(revoked.id))!.sessionLeaseUntil, now - 999, 'a revoked grant keeps its record');
+        assert.equal((await store.getGrant(bound.id))!.version, bound.version, 'renewal is not a CAS change');
+        assert.equal(await store.renewSessionLeases([bound.id], now + 1), 0, 'never backwards');
+        assert.deepEqual((await store.listDueGrants(now, 100)).map((g) => g.id), [both.id]);
+        assert.equal(await store.renewSessionLeases([], now), 0);
+        // Many ids at once (past SQLite's bound-parameter batches).
+        const many = Array.from({ length: 1200 }, () => makeGrant({ status: 'active', sessionLeaseUntil: now }));
+        await store.transaction(async (tx) => {
+          for (const g of many) await tx.insertGrant(g);
+        });
+        assert.equal(await store.renewSessionLeases(many.map((g) => g.id), now + 5), 1200);
+      });
     });
+
+    describe('ssh keys', () => {
+      it('insert, get, find by fingerprint, list per user oldest first, delete once; fingerprints are unique', async () => {
+        const a1 = makeSshKey({ user: 'alice', createdAt: t0 + 1 });
+        const b = makeSshKey({ user: hostileStrings[0]!, comment: hostileStrings[7]!, createdAt: t0 + 2 });
+        const a2 = makeSshKey({ user: 'alice', comment: null, createdAt: t0 + 3 });
+        for (const k of [a1, b, a2]) await store.insertSshKey(k);
+        assert.deepEqual(await store.getSshKey(a1.id), a1);
+        assert.deepEqual(await store.findSshKeyByFingerprint(b.fingerprint), b);
+        assert.equal(await store.findSshKeyByFingerprint('SHA256:nope'), undefined);
+        assert.deepEqual(await store.listSshKeys('alice'), [a1, a2]);
+        assert.deepEqual(await store.listSshKeys(), [a1, b, a2]);
+        assert.deepEqual(await store.listSshKeys(hostileStrings[0]), [b]);
+        await assert.rejects(store.insertSshKey(makeSshKey({ user: 'bob', fingerprint: a1.fingerprint })), 'one key belongs to one user');
+        assert.equal(await store.deleteSshKey(a1.id), true);
+        assert.equal(await store.deleteSshKey(a1.id), false);
+        assert.equal(await store.getSshKey(a1.id), undefined);
+        assert.deepEqual(await store.listSshKeys('alice'), [a2]);
+      });
+    });
+
 
     describe('audit chain', () => {
       it('appends a verifiable chain and lists it back exactly', async () => {

@@ -16,11 +16,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
 import { randomId } from '../../core/ids.js';
 import { freePort } from '../../embedded/free-port.js';
 import { fingerprintOf } from '../../connectors/ssh/keys.js';
 import { operatorSudoers } from '../../connectors/ssh/operator-sudoers.js';
+import { testKeyPair } from '../ssh-keys.js';
 
 export interface SshTestServerInfo {
   host: string;
@@ -136,7 +136,7 @@ export async function startSshTestServer(): Promise<SshTestServer> {
     sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'stint-test-host', '-f', hostKey]);
     const hostKeySha256 = fingerprintOf(Buffer.from(readFileSync(`${hostKey}.pub`, 'utf8').split(' ')[1]!, 'base64'));
 
-    const keys = ssh2.utils.generateKeyPairSync('ed25519', { comment: operator });
+    const keys = testKeyPair(operator);
     const home = join(dir, 'operator');
     for (let attempt = 0; operatorUid === null; attempt++) {
       const uid = OPERATOR_UIDS[0] + Math.floor(Math.random() * (OPERATOR_UIDS[1] - OPERATOR_UIDS[0] + 1));
