@@ -165,4 +165,37 @@ describe('grant lifecycle', () => {
     assert.ok(all.body.grants.some((x: any) => x.id === g.id));
     await broker.call(alice, 'POST', `/v1/grants/${g.id}/revoke`);
   });
+
+  it('session-bound: lives while its gateway renews the lease, and is revoked as session-lost once the renewals stop', async () => {
+    const aliceDef = broker.app.catalog.users.get('alice')!;
+    const alice = await broker.token('alice');
+    const out = await broker.app.requests.create({ actor: aliceDef, profile: 'pg-read', durationMs: 60 * min, reason: null, ticket: null, sessionLeaseMs: 60_000 });
+    const g = out.grant!;
+    assert.equal(g.status, 'active');
+    assert.equal(g.sessionLeaseUntil, clock.now() + 60_000);
+    assert.equal((await broker.call(alice, 'GET', `/v1/grants/${g.id}`)).body.grant.sessionBound, true);
+    assert.equal(await target.roleExists(g.account), true);
+    for (let i = 0; i < 4; i++) {
+      clock.advance(40_000);
+      assert.equal(await broker.app.grants.renewSessionLeases([g.id], 60_000), 1);
+      await broker.app.worker.runOnce();
+    }
+    assert.equal((await broker.app.grants.get(g.id)).status, 'active', 'renewed for 160 s: still active');
+    clock.advance(60_001);
+    await broker.app.worker.runOnce();
+    const done = await broker.app.grants.get(g.id);
+    assert.equal(done.status, 'revoked');
+    assert.equal(done.revokeReason, 'session-lost');
+    assert.equal(await target.roleExists(g.account), false);
+    assert.equal(await broker.app.grants.renewSessionLeases([g.id], 60_000), 0, 'a revoked grant is not renewed');
+    const revoking = (await broker.app.store.listAudit({ action: 'grant.revoking' })).filter((e) => e.grantId === g.id);
+    assert.deepEqual(revoking.map((e) => e.details.reason), ['session-lost']);
+  });
+
+  it('session-bound grants only for automatic, ephemeral-account profiles', async () => {
+    const aliceDef = broker.app.catalog.users.get('alice')!;
+    const ask = (profile: string) => broker.app.requests.create({ actor: aliceDef, profile, durationMs: 10 * min, reason: 'x', ticket: null, sessionLeaseMs: 60_000 });
+    await assert.rejects(ask('pg-dba'), /needs approvers, so it cannot be granted for a single session/);
+    assert.equal((await broker.app.store.listRequests({ user: 'alice', statuses: ['pending'] })).filter((r) => r.reason === 'x').length, 0, 'nothing was written');
+  });
 });
