@@ -7,6 +7,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import { buildApi } from './api/server.js';
 import { createPostgresGateway, type PostgresGateway } from './gateways/postgres/index.js';
+import { createSshGateway, type SshGateway } from './gateways/ssh/index.js';
+import { loadHostKey } from './gateways/ssh/host-key.js';
+import { createKeyService, type KeyService } from './core/keys/key-service.js';
+import type { GatewaysInfo } from './api/deps.js';
 import { createAuditService } from './core/audit/audit-service.js';
 import { createExpiryWorker, type ExpiryWorker } from './core/expiry/expiry-worker.js';
 import { createGrantService, defaultGrantSettings, type GrantService, type RevokeReason } from './core/grant/grant-service.js';
@@ -59,6 +63,7 @@ export interface App {
   requests: RequestService;
   grants: GrantService;
   tokens: TokenService;
+  keys: KeyService;
   worker: ExpiryWorker;
   connectors: ConnectorRegistry;
   /** Written on first start only; undefined afterwards. */
@@ -66,6 +71,8 @@ export interface App {
   reconcile: ReconcileService;
   /** The PostgreSQL session gateway, when the config has `gateways.postgres`. */
   postgresGateway: PostgresGateway | null;
+  /** The SSH session gateway, when the config has `gateways.ssh`. */
+  sshGateway: SshGateway | null;
   /** Re-reads the config file; refused when it would orphan live grants unless revokeOrphans. */
   reload(input?: { revokeOrphans?: boolean }): Promise<{ orphansRevoked: number }>;
   listen(host: string, port: number): Promise<string>;
@@ -126,6 +133,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     settings: { pendingTimeoutMs: config.broker.pendingTimeoutMs },
   });
   const tokens = createTokenService({ store, catalog: getCatalog, clock });
+  const keys = createKeyService({ store, catalog: getCatalog, clock });
   const audit = createAuditService({ store });
   const reconcile = createReconcileService({ store, catalog: getCatalog, connectors, clock, log, grantLocks: accountLocks });
   const reconcileWorker = createReconcileWorker({ reconcile, log, intervalMs: config.broker.reconcileIntervalMs });
@@ -143,8 +151,32 @@ export async function createApp(opts: AppOptions): Promise<App> {
       })
     : null;
 
+  const sshCfg = config.gateways.ssh;
+  const sshHostKey = sshCfg ? await loadHostKey({ file: sshCfg.hostKeyFile, dataDir: opts.dataDir }) : null;
+  const sshGateway: SshGateway | null = sshCfg && sshHostKey
+    ? createSshGateway({
+        requests, grants, catalog: getCatalog, store, clock, log,
+        hostKey: sshHostKey.privateKey,
+        authorizedKeys: (user) => keys.authorizedKeys(user),
+        listen: sshCfg.listen,
+        sessionDir: join(opts.dataDir, 'sessions'),
+        maxSessionMs: sshCfg.maxSessionMs ?? undefined,
+      })
+    : null;
+  const hostPort = (a: { host: string; port: number }) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+  let gatewayAddresses: { postgres: { host: string; port: number } | null; ssh: { host: string; port: number } | null } = { postgres: null, ssh: null };
+  const gatewaysInfo = (): GatewaysInfo => ({
+    postgres: gw ? { listen: hostPort(gatewayAddresses.postgres ?? gw.listen), tls: !!gw.tlsCert, requireTls: gw.requireTls } : null,
+    ssh: sshCfg && sshHostKey ? { listen: hostPort(gatewayAddresses.ssh ?? sshCfg.listen), hostKey: sshHostKey.publicKey, fingerprint: sshHostKey.fingerprint } : null,
+  });
+
   const initialAdminToken = await ensureAdminToken(store, tokens, opts.dataDir);
-  const api = await buildApi({ version, catalog: getCatalog, store, clock, connectors, requests, grants, tokens, audit, reconcile, metrics, configPath: opts.configPath, sessionDir: join(opts.dataDir, 'sessions'), liveSessions: () => postgresGateway?.sessions.list() ?? [] }, { logger: log });
+  const api = await buildApi({
+    version, catalog: getCatalog, store, clock, connectors, requests, grants, tokens, keys, audit, reconcile, metrics, configPath: opts.configPath,
+    sessionDir: join(opts.dataDir, 'sessions'),
+    liveSessions: () => [...(postgresGateway?.sessions.list() ?? []), ...(sshGateway?.sessions.list() ?? [])],
+    gateways: gatewaysInfo,
+  }, { logger: log });
 
   // Work the previous run left unfinished: interrupted provisioning is rolled
   // back; expired and failing grants are picked up by the worker's first pass.
@@ -191,13 +223,17 @@ export async function createApp(opts: AppOptions): Promise<App> {
 
   let closed = false;
   return {
-    api, store, requests, grants, tokens, worker, connectors, initialAdminToken, reload, reconcile, postgresGateway,
+    api, store, requests, grants, tokens, keys, worker, connectors, initialAdminToken, reload, reconcile, postgresGateway, sshGateway,
     get catalog() {
       return catalog;
     },
     async listen(host, port) {
       await api.listen({ host, port });
-      if (postgresGateway) await postgresGateway.listen();
+      if (postgresGateway) gatewayAddresses = { ...gatewayAddresses, postgres: await postgresGateway.listen() };
+      if (sshGateway) {
+        gatewayAddresses = { ...gatewayAddresses, ssh: await sshGateway.listen() };
+        log.info({ hostKey: sshHostKey!.publicKey, fingerprint: sshHostKey!.fingerprint, file: sshHostKey!.file }, 'ssh gateway host key (clients put it in known_hosts)');
+      }
       const addr = api.server.address();
       const actualPort = typeof addr === 'object' && addr ? addr.port : port;
       const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
@@ -208,7 +244,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       if (closed) return;
       closed = true;
       // Session-bound grants are revoked as their connections close: before the worker and store go.
-      await postgresGateway?.close();
+      await Promise.all([postgresGateway?.close(), sshGateway?.close()]);
       await worker!.stop();
       await reconcileWorker.stop();
       await api.close();

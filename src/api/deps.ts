@@ -1,5 +1,6 @@
 import type { AuditService } from '../core/audit/audit-service.js';
 import type { GrantService } from '../core/grant/grant-service.js';
+import type { KeyService } from '../core/keys/key-service.js';
 import type { Clock, ConnectorRegistry, Store } from '../core/ports.js';
 import type { ReconcileService } from '../core/reconcile/reconcile-service.js';
 import type { RequestService } from '../core/request/request-service.js';
@@ -17,6 +18,7 @@ export interface ApiDeps {
   requests: RequestService;
   grants: GrantService;
   tokens: TokenService;
+  keys: KeyService;
   audit: AuditService;
   /** Optional until app.ts wires it; POST /v1/reconcile answers 503 without it. */
   reconcile?: Pick<ReconcileService, 'reconcile'>;
@@ -33,4 +35,11 @@ export interface ApiDeps {
   sessionDir?: string;
   /** Sessions the running gateways hold in memory (open ones are told apart from ones a crash cut). */
   liveSessions?: () => Iterable<LiveSessionRecord>;
+  /** What GET /v1/gateways answers (addresses as HOST:PORT). */
+  gateways?: () => GatewaysInfo;
+}
+
+export interface GatewaysInfo {
+  postgres: { listen: string; tls: boolean; requireTls: boolean } | null;
+  ssh: { listen: string; hostKey: string; fingerprint: string } | null;
 }

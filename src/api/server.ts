@@ -12,6 +12,7 @@ import type { ApiDeps } from './deps.js';
 import { buildOpenApi, registerRoutes, type RouteDef } from './route.js';
 import { auditRoutes } from './routes/audit.js';
 import { grantRoutes } from './routes/grants.js';
+import { keyRoutes } from './routes/keys.js';
 import { profileRoutes } from './routes/profiles.js';
 import { reconcileRoutes } from './routes/reconcile.js';
 import { sessionRoutes } from './routes/sessions.js';
@@ -29,7 +30,7 @@ export interface ApiOptions {
 }
 
 export function allRoutes(deps: ApiDeps): RouteDef<any, any, any>[] {
-  return [...profileRoutes(deps), ...requestRoutes(deps), ...grantRoutes(deps), ...auditRoutes(deps), ...tokenRoutes(deps), ...reconcileRoutes(deps), ...adminRoutes(deps), ...sessionRoutes(deps)];
+  return [...profileRoutes(deps), ...requestRoutes(deps), ...grantRoutes(deps), ...auditRoutes(deps), ...tokenRoutes(deps), ...keyRoutes(deps), ...reconcileRoutes(deps), ...adminRoutes(deps), ...sessionRoutes(deps)];
 }
 
 export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<FastifyInstance> {

@@ -14,6 +14,7 @@ import { credsCommand } from './commands/creds.js';
 import { denyCommand } from './commands/deny.js';
 import { extendCommand } from './commands/extend.js';
 import { grantsCommand } from './commands/grants.js';
+import { keysCommand } from './commands/keys.js';
 import { profilesCommand } from './commands/profiles.js';
 import { reconcileCommand } from './commands/reconcile.js';
 import { requestCommand } from './commands/request.js';
@@ -39,7 +40,7 @@ const demoEntry: CommandEntry = { name: 'demo', summary: 'Run the whole flow on 
 
 export const commandGroups: ReadonlyArray<{ title: string; commands: CommandEntry[] }> = [
   { title: 'Ask for access', commands: [profilesCommand, requestCommand, requestsCommand, cancelCommand].map(eager) },
-  { title: 'Use it and end it', commands: [grantsCommand, credsCommand, connectCommand, extendCommand, revokeCommand].map(eager) },
+  { title: 'Use it and end it', commands: [grantsCommand, credsCommand, connectCommand, extendCommand, revokeCommand, keysCommand].map(eager) },
   { title: 'Approve', commands: [approveCommand, denyCommand].map(eager) },
   { title: 'Review sessions', commands: [{ name: 'sessions', summary: 'Gateway sessions: list, statement logs, terminal replay', load: async () => (await import('./commands/sessions.js')).sessionsCommand }] },
   { title: 'Administer and audit', commands: [auditCommand, reconcileCommand, tokensCommand, whoamiCommand].map(eager) },

@@ -42,6 +42,14 @@ export function crossCheck(raw: unknown, lineOf: (path: readonly PathSegment[]) 
     }
     const mod = typeof target === 'string' ? moduleOf.get(target) : undefined;
     if (!mod) return;
+    if (p.portForwarding !== undefined && (mod.kind !== 'ssh' || p.mode !== 'ephemeral-account')) {
+      problems.push({
+        path: ['profiles', i, 'portForwarding'],
+        message: mod.kind !== 'ssh'
+          ? `portForwarding applies to the SSH gateway, and ${quoteValue(String(target))} is a ${mod.kind} target; remove it`
+          : 'portForwarding applies to ephemeral-account profiles (the SSH gateway serves only those); remove it or use mode ephemeral-account',
+      });
+    }
     if (typeof p.mode === 'string' && (p.mode === 'ephemeral-account' || p.mode === 'own-account') && !mod.modes.includes(p.mode)) {
       problems.push({ path: ['profiles', i, 'mode'], message: `${mod.kind} targets do not support mode ${p.mode}; supported: ${mod.modes.join(', ')}` });
     }

@@ -80,3 +80,37 @@ describe('config: every target kind', () => {
     });
   });
 });
+
+describe('config: SSH gateway', () => {
+  const withGateway = (extra: string) => `gateways:\n  ssh: { listen: "0.0.0.0:2222", hostKeyFile: keys/host_key, maxSession: 2h }\n${all.replace(
+    '{ name: host-deploy, target: host, mode: ephemeral-account, grants: ["group:deploy"], maxDuration: 1h }',
+    `{ name: host-deploy, target: host, mode: ephemeral-account, grants: ["group:deploy"], maxDuration: 1h${extra} }`,
+  )}`;
+
+  it('gateways.ssh and a profile\'s portForwarding parse; relative host key paths are resolved against the config file', () => {
+    const cfg = parseConfigText(withGateway(', portForwarding: ["DB.internal:5432", "127.0.0.1:*", "[::1]:8080"]'), '/etc/stint/stint.yaml');
+    assert.deepEqual(cfg.gateways.ssh, { listen: { host: '0.0.0.0', port: 2222 }, hostKeyFile: '/etc/stint/keys/host_key', maxSessionMs: 2 * 3_600_000 });
+    assert.equal(cfg.gateways.postgres, null);
+    assert.deepEqual(cfg.catalog.profiles.get('host-deploy')!.portForwarding, ['db.internal:5432', '127.0.0.1:*', '[::1]:8080']);
+    assert.deepEqual(cfg.catalog.profiles.get('pg-read')!.portForwarding, [], 'no forwarding unless a profile lists it');
+  });
+
+  it('a forwarding destination must be HOST:PORT or HOST:*, on an ssh ephemeral-account profile only', () => {
+    assert.throws(() => parseConfigText(withGateway(', portForwarding: ["db.internal", "*:22", "db:99999", "a b:1"]'), 'stint.yaml'), (err: ConfigError) => {
+      const text = err.issues.map((i) => `${i.path}: ${i.message}`).join('\n');
+      for (const j of [0, 1, 2, 3]) assert.match(text, new RegExp(`profiles\\[3\\]\\.portForwarding\\[${j}\\]: .* is not a forwarding destination`));
+      return true;
+    });
+    const onPg = all.replace('grants: [app_read], maxDuration: 1h }', 'grants: [app_read], maxDuration: 1h, portForwarding: ["db:5432"] }');
+    assert.throws(() => parseConfigText(onPg, 'stint.yaml'), /profiles\[0\]\.portForwarding: portForwarding applies to the SSH gateway, and "pg" is a postgres target/);
+  });
+
+  it('gateways.ssh is strict like the rest', () => {
+    assert.throws(() => parseConfigText(`gateways:\n  ssh: { listen: "2222", hostKeyfile: x }\n${all}`, 'stint.yaml'), (err: ConfigError) => {
+      const text = err.issues.map((i) => `${i.path}: ${i.message}`).join('\n');
+      assert.match(text, /gateways\.ssh\.listen: "2222" is not HOST:PORT/);
+      assert.match(text, /gateways\.ssh\.hostKeyfile: unknown field "hostKeyfile" \(did you mean "hostKeyFile"\?\)/);
+      return true;
+    });
+  });
+});

@@ -97,11 +97,11 @@ describe('parseConfigText: valid config', () => {
     };
     const read: ProfileDef = {
       name: 'pg-main-read', target: 'pg-main', mode: 'ephemeral-account', grants: ['app_read'],
-      maxDurationMs: 3_600_000, terminateSessionsOnRevoke: false, description: '...',
+      maxDurationMs: 3_600_000, terminateSessionsOnRevoke: false, description: '...', portForwarding: [],
     };
     const dba: ProfileDef = {
       name: 'pg-main-dba', target: 'pg-main', mode: 'own-account', grants: ['app_admin'],
-      maxDurationMs: 1_800_000, terminateSessionsOnRevoke: true, description: '',
+      maxDurationMs: 1_800_000, terminateSessionsOnRevoke: true, description: '', portForwarding: [],
     };
     const policies: PolicyDef[] = [
       {
@@ -189,7 +189,7 @@ describe('parseConfigText: each problem names file:line:column, path and what is
     const text = base.replace('maxDuration: 1h }', 'maxDuration: 1h, maxDuraton: 2h }');
     assert.deepStrictEqual(problems(text), [
       `${at(text, 'maxDuraton')}: profiles[0].maxDuraton: unknown field "maxDuraton" (did you mean "maxDuration"?); ` +
-        'known fields: name, target, mode, grants, maxDuration, terminateSessionsOnRevoke, description',
+        'known fields: name, target, mode, grants, maxDuration, terminateSessionsOnRevoke, description, portForwarding',
     ]);
     assert.equal(at(text, 'maxDuraton'), 'stint.yaml:9:106');
   });

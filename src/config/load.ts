@@ -57,6 +57,12 @@ export interface GatewaySettings {
     requireTls: boolean;
     maxSessionMs: number | null;
   } | null;
+  ssh: {
+    listen: { host: string; port: number };
+    /** Absolute path; null: DATA_DIR/ssh_host_ed25519_key, generated on first start. */
+    hostKeyFile: string | null;
+    maxSessionMs: number | null;
+  } | null;
 }
 
 /** Config files are hand-written; anything this big is a mistake or an attack. */
@@ -124,15 +130,18 @@ export function parseConfigText(text: string, fileName: string): LoadedConfig {
 
 function toGatewaySettings(g: ConfigFile['gateways'], baseDir: string): GatewaySettings {
   const pg = g?.postgres;
-  if (!pg) return { postgres: null };
+  const ssh = g?.ssh;
   return {
-    postgres: {
-      listen: pg.listen,
-      tlsCert: pg.tlsCert ? resolve(baseDir, pg.tlsCert) : null,
-      tlsKey: pg.tlsKey ? resolve(baseDir, pg.tlsKey) : null,
-      requireTls: pg.requireTls ?? true,
-      maxSessionMs: pg.maxSession ?? null,
-    },
+    postgres: pg
+      ? {
+          listen: pg.listen,
+          tlsCert: pg.tlsCert ? resolve(baseDir, pg.tlsCert) : null,
+          tlsKey: pg.tlsKey ? resolve(baseDir, pg.tlsKey) : null,
+          requireTls: pg.requireTls ?? true,
+          maxSessionMs: pg.maxSession ?? null,
+        }
+      : null,
+    ssh: ssh ? { listen: ssh.listen, hostKeyFile: ssh.hostKeyFile ? resolve(baseDir, ssh.hostKeyFile) : null, maxSessionMs: ssh.maxSession ?? null } : null,
   };
 }
 
@@ -172,6 +181,7 @@ function toCatalog(cfg: ConfigFile, baseDir: string): Catalog {
       maxDurationMs: p.maxDuration,
       terminateSessionsOnRevoke: p.terminateSessionsOnRevoke ?? false,
       description: p.description ?? '',
+      portForwarding: (p.portForwarding ?? []).map((r) => r.toLowerCase()),
     });
   }
 

@@ -202,6 +202,21 @@ export const targetSchema = z.discriminatedUnion('kind', kindSchemas as unknown 
 
 // ---- profiles ----
 
+/**
+ * A destination the SSH gateway may forward to (ssh -L / -W) for a profile:
+ * `HOST:PORT` or `HOST:*`, HOST a DNS name, an IPv4 address or a bracketed
+ * IPv6 address, as the target host resolves it.
+ */
+export const forwardRulePattern = /^(?:\[[0-9a-f:]+\]|[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?):(?:\*|[1-9][0-9]{0,4})$/i;
+function forwardRuleSchema() {
+  return z.string().superRefine((v, ctx) => {
+    const port = v.slice(v.lastIndexOf(':') + 1);
+    if (!forwardRulePattern.test(v) || (port !== '*' && Number(port) > 65535)) {
+      ctx.addIssue({ code: 'custom', message: `${quoteValue(v)} is not a forwarding destination: write HOST:PORT or HOST:* (e.g. db.internal:5432, 127.0.0.1:8080, [::1]:*)` });
+    }
+  });
+}
+
 export const profileSchema = strict({
   name: nameSchema('profile'),
   target: nameSchema('target'),
@@ -211,6 +226,8 @@ export const profileSchema = strict({
   maxDuration: humanDuration(),
   terminateSessionsOnRevoke: z.boolean().optional(),
   description: z.string().max(500, { error: 'is longer than 500 characters' }).optional(),
+  // SSH gateway only: where ssh -L / -W may reach through the target. None by default.
+  portForwarding: z.array(forwardRuleSchema()).max(100, { error: 'lists more than 100 destinations' }).optional(),
 }).refine((p) => !(p.mode === 'ephemeral-account' && p.terminateSessionsOnRevoke === false), {
   // Removing an ephemeral account always ends its sessions; `false` would be a promise Stint breaks.
   message: 'ephemeral accounts always have their sessions terminated on revoke; remove terminateSessionsOnRevoke',
@@ -325,6 +342,14 @@ export const gatewaysSchema = strict({
   })
     .refine((g) => (g.tlsCert === undefined) === (g.tlsKey === undefined), { message: 'give both tlsCert and tlsKey, or neither', path: ['tlsKey'], when: isObject })
     .optional(),
+  ssh: strict({
+    listen: hostPort,
+    // The gateway's own host key (unencrypted OpenSSH or PEM private key, mode 0600). Default:
+    // DATA_DIR/ssh_host_ed25519_key, generated on first start.
+    hostKeyFile: filePath().optional(),
+    // Longest grant a connection may create for itself, whatever the profile allows.
+    maxSession: humanDuration().optional(),
+  }).optional(),
 });
 
 export const configFileSchema = strict({

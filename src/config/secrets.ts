@@ -26,7 +26,14 @@ export async function readAdminSecret(def: TargetDef, env: NodeJS.ProcessEnv = p
 }
 
 async function readSecretFile(target: string, path: string): Promise<string> {
-  const what = `admin secret file ${path} for target ${target}`;
+  return readPrivateFile(`admin secret file ${path} for target ${target}`, path);
+}
+
+/**
+ * Reads a file that holds a secret (an admin password, a private key): it
+ * must be a regular file readable by its owner only. `what` names it in errors.
+ */
+export async function readPrivateFile(what: string, path: string): Promise<string> {
   let handle;
   try {
     handle = await open(path, 'r');

@@ -47,6 +47,8 @@ export interface ProfileDef {
   /** own-account: end the user's live sessions on the target at revoke. Ephemeral accounts always do. */
   terminateSessionsOnRevoke: boolean;
   description: string;
+  /** SSH gateway: `HOST:PORT` / `HOST:*` destinations ssh -L / -W may reach (lowercase); empty: none. */
+  portForwarding: string[];
 }
 
 export type ApprovalRule =

@@ -14,6 +14,7 @@ const profile = (over: Partial<ProfileDef> = {}): ProfileDef => ({
   maxDurationMs: 60 * min,
   terminateSessionsOnRevoke: false,
   description: '',
+  portForwarding: [],
   ...over,
 });
 
@@ -118,6 +119,7 @@ const arbProfile = fc.record({
   grants: fc.constant<string[]>(['r']),
   maxDurationMs: fc.integer({ min: 1, max: 480 }).map((m) => m * min),
   terminateSessionsOnRevoke: fc.boolean(),
+  portForwarding: fc.constant<string[]>([]),
   description: fc.constant<string>(''),
 });
 const arbAsk = fc.record({

@@ -17,7 +17,8 @@ import type { RequestService } from '../../core/request/request-service.js';
 import { safeErrorText } from '../../core/scrub.js';
 import type { TokenService } from '../../core/tokens/token-service.js';
 import type { Catalog, UserDef } from '../../core/types.js';
-import { Refusal, admit, type Admission } from './admission.js';
+import { Refusal, admit, type Admission, type RefusalKind } from '../shared/admission.js';
+import { createLeaseKeeper, defaultSessionLeaseMs } from '../shared/lease-keeper.js';
 import {
   FrameScanner,
   MessageReader,
@@ -38,11 +39,13 @@ import { UpstreamError, cancelUpstream, connectUpstream, type Upstream } from '.
 export interface PostgresGatewayDeps {
   tokens: Pick<TokenService, 'authenticate'>;
   requests: Pick<RequestService, 'create'>;
-  grants: Pick<GrantService, 'upstreamCredentials' | 'revoke' | 'get'>;
+  grants: Pick<GrantService, 'upstreamCredentials' | 'revoke' | 'get' | 'renewSessionLeases'>;
   catalog: () => Catalog;
   store: Pick<Store, 'appendAudit' | 'listGrants'>;
   clock: Clock;
   log: Logger;
+  /** Session lease of session-bound grants (shared/lease-keeper.ts). Default 60s. */
+  sessionLeaseMs?: number;
   /** PEM certificate and key clients see; null only with requireTls false (tests on loopback). */
   tls: { cert: string | Buffer; key: string | Buffer } | null;
   listen: { host: string; port: number };
@@ -74,6 +77,20 @@ const gatewayActor: UserDef = { name: 'stint', groups: [], accounts: {}, admin: 
 
 const MAX_PASSWORD_MESSAGE = 4096;
 
+/** The SQLSTATE a client sees for each way a session can be refused. */
+const refusalCodes: Record<RefusalKind, string> = {
+  'unknown-profile': '3D000',
+  'wrong-target-kind': '3D000',
+  'own-account': '28000',
+  denied: '42501',
+  'needs-approval': '42501',
+  unavailable: '57P03',
+  refused: '28000',
+  internal: 'XX000',
+};
+
+const gatewayKind = { targetKind: 'postgres', label: 'PostgreSQL', howToName: 'connect with dbname=<profile>' } as const;
+
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
@@ -92,6 +109,8 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
   const handshakeTimeoutMs = deps.handshakeTimeoutMs ?? 30_000;
   const upstreamTimeoutMs = deps.upstreamTimeoutMs ?? 15_000;
   const sessions = createSessionLog({ dir: deps.sessionDir });
+  const sessionLeaseMs = deps.sessionLeaseMs ?? defaultSessionLeaseMs;
+  const leases = createLeaseKeeper({ grants: deps.grants, log, leaseMs: sessionLeaseMs, gateway: 'postgres' });
   const live = new Set<LiveSession>();
   /** Gateway-issued cancel keys → the upstream backend they stand for. */
   const cancelKeys = new Map<number, { secretKey: number; host: string; port: number; ssl: boolean; processId: number; upstreamSecret: number }>();
@@ -197,11 +216,11 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
       }
       user = auth.user;
       try {
-        admission = await admit({ ...deps, maxSessionMs }, user, profile);
+        admission = await admit({ ...deps, maxSessionMs, sessionLeaseMs }, gatewayKind, user, profile);
       } catch (err) {
-        const r = err instanceof Refusal ? err : new Refusal('XX000', 'internal error');
+        const r = err instanceof Refusal ? err : new Refusal('internal', 'internal error');
         log.warn({ user: user.name, profile, client: peer, reason: r.message }, 'postgres gateway: session refused');
-        fatal(client, r.sqlState, r.message);
+        fatal(client, refusalCodes[r.kind], r.message);
         return;
       }
       const c = admission.credentials;
@@ -209,12 +228,12 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
       try {
         upstream = await connectUpstream({
           host: String(c.connection.host), port: Number(c.connection.port), database: String(c.connection.database),
-          user: c.account, password: c.password ?? '', ssl: admission.upstreamSsl, params: passthrough, timeoutMs: upstreamTimeoutMs,
+          user: c.account, password: c.password ?? '', ssl: upstreamSsl(admission), params: passthrough, timeoutMs: upstreamTimeoutMs,
         });
       } catch (err) {
         const message = safeErrorText(err, [c.password]);
         log.error({ user: user.name, profile, grantId: admission.grant.id, error: message }, 'postgres gateway: login to the target failed');
-        if (admission.kind === 'session-bound') await revokeQuietly(admission.grant.id);
+        await endGrant(admission);
         fatal(client, err instanceof UpstreamError && err.sqlState ? err.sqlState : '08006', `the target refused the session: ${message}`);
         return;
       }
@@ -243,12 +262,22 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
     cancelUpstream({ host: k.host, port: k.port, ssl: k.ssl, processId: k.processId, secretKey: k.upstreamSecret });
   }
 
-  async function revokeQuietly(grantId: string): Promise<void> {
+  /** TLS to the target when the target says sslmode=require. */
+  function upstreamSsl(a: Admission): boolean {
+    return a.target.settings.sslmode === 'require';
+  }
+
+  /** The session is over: a session-bound grant goes with it. */
+  async function endGrant(a: Admission): Promise<void> {
+    if (a.kind !== 'session-bound') return;
+    const grantId = a.grant.id;
     try {
       await deps.grants.revoke({ grantId, actor: gatewayActor, reason: 'session-ended' });
     } catch (err) {
-      // The expiry worker retries whatever is left (the grant is revoking or still expires on time).
+      // The expiry worker retries whatever is left (the grant is revoking, or its lease lapses).
       log.error({ grantId, error: safeErrorText(err) }, 'postgres gateway: revoking the session grant failed');
+    } finally {
+      leases.release(grantId);
     }
   }
 
@@ -263,7 +292,7 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
     while (cancelKeys.has(processId));
     const secretKey = randomInt(-(2 ** 31), 2 ** 31 - 1);
     const conn = admission.credentials.connection;
-    cancelKeys.set(processId, { secretKey, host: String(conn.host), port: Number(conn.port), ssl: admission.upstreamSsl, processId: upstream.processId, upstreamSecret: upstream.secretKey });
+    cancelKeys.set(processId, { secretKey, host: String(conn.host), port: Number(conn.port), ssl: upstreamSsl(admission), processId: upstream.processId, upstreamSecret: upstream.secretKey });
 
     let record: SessionLogHandle;
     try {
@@ -281,7 +310,7 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
       up.destroy();
       log.error({ sessionId, error: safeErrorText(err) }, 'postgres gateway: could not start the session record');
       fatal(client, 'XX000', 'the gateway could not record the session; it was not opened');
-      if (admission.kind === 'session-bound') await revokeQuietly(grant.id);
+      await endGrant(admission);
       return;
     }
     log.info({ sessionId, user: user.name, profile: s.profile, grantId: grant.id, account: grant.account, client: s.peer }, 'postgres gateway: session started');
@@ -308,6 +337,8 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
       },
     };
     live.add(session);
+    // Held only once the session is live: if anything fails before, nothing renews the lease and it lapses.
+    if (admission.kind === 'session-bound') leases.hold(grant.id);
 
     async function finish(reason: string, notice?: { code: string; message: string }): Promise<void> {
       if (expiryTimer) clearTimeout(expiryTimer);
@@ -317,7 +348,7 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
       else client.end();
       setTimeout(() => client.destroy(), 1000).unref();
       tracker.flush(reason);
-      if (admission.kind === 'session-bound') await revokeQuietly(grant.id);
+      await endGrant(admission);
       const at = clock.now();
       try {
         await record.end({ at, reason, bytesIn, bytesOut });
@@ -424,6 +455,7 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       await Promise.all([...live].map((s) => s.end('gateway-shutdown', { code: '57P01', message: 'terminating connection: the Stint gateway is shutting down' })));
       for (const s of sockets) s.destroy();
+      leases.stop();
       if (server.listening) await stopped;
     },
   };

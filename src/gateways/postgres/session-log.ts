@@ -1,28 +1,12 @@
-// Session recordings: one JSON-lines file per session (DIR/<sessionId>.jsonl,
-// 0600) written as the session goes — a `session` line at the start, one
-// `statement` line per completed statement, an `end` line at the close — so a
-// broker crash loses at most the statement in flight. Recent sessions are also
-// kept in memory for the API.
+// The PostgreSQL gateway's session records (shared/session-log.ts): the
+// `session` line, one `statement` line per completed statement, and an `end`
+// line with the byte counts.
 
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createSessionRecords, type BaseSessionRecord } from '../shared/session-log.js';
 import type { StatementEntry } from './statement-tracker.js';
 
-export interface SessionRecord {
-  sessionId: string;
-  user: string;
-  profile: string;
-  target: string;
-  grantId: string;
-  account: string;
-  /** Session-bound grant (made for this connection, revoked at its end) or an existing approved grant. */
-  grantKind: 'session-bound' | 'existing';
-  client: string;
+export interface SessionRecord extends BaseSessionRecord {
   tls: boolean;
-  startedAt: string;
-  endedAt: string | null;
-  endReason: string | null;
   bytesIn: number;
   bytesOut: number;
   statements: StatementEntry[];
@@ -45,29 +29,16 @@ export interface SessionLog {
 }
 
 export function createSessionLog(opts: { dir: string; keepSessions?: number; keepStatements?: number }): SessionLog {
-  const keepSessions = opts.keepSessions ?? 500;
   const keepStatements = opts.keepStatements ?? 1000;
-  const recent: SessionRecord[] = [];
-  let dirReady: Promise<unknown> | null = null;
-  const fileOf = (id: string) => join(opts.dir, `${id}.jsonl`);
+  const records = createSessionRecords<SessionRecord>({ dir: opts.dir, gateway: 'postgres', keepSessions: opts.keepSessions });
 
   async function open(header: Parameters<SessionLog['open']>[0]): Promise<SessionLogHandle> {
-    dirReady ??= mkdir(opts.dir, { recursive: true, mode: 0o700 });
-    await dirReady;
     const record: SessionRecord = { ...header, endedAt: null, endReason: null, bytesIn: 0, bytesOut: 0, statements: [], statementsDropped: 0 };
-    const out: WriteStream = createWriteStream(fileOf(header.sessionId), { flags: 'wx', mode: 0o600 });
-    out.on('error', () => {});
-    const write = (o: object) => out.write(`${JSON.stringify(o)}\n`);
-    write({ type: 'session', ...header });
-    recent.unshift(record);
-    if (recent.length > keepSessions) {
-      const i = recent.findLastIndex((r) => r.endedAt !== null);
-      if (i >= 0) recent.splice(i, 1);
-    }
+    const file = await records.open(record, header);
     return {
       record,
       statement(s) {
-        write({ type: 'statement', sessionId: header.sessionId, ...s });
+        file.write('statement', s);
         record.statements.push(s);
         if (record.statements.length > keepStatements) {
           record.statements.shift();
@@ -75,20 +46,12 @@ export function createSessionLog(opts: { dir: string; keepSessions?: number; kee
         }
       },
       async end(input) {
-        record.endedAt = new Date(input.at).toISOString();
-        record.endReason = input.reason;
         record.bytesIn = input.bytesIn;
         record.bytesOut = input.bytesOut;
-        write({ type: 'end', sessionId: header.sessionId, endedAt: record.endedAt, reason: input.reason, bytesIn: input.bytesIn, bytesOut: input.bytesOut, statements: record.statements.length + record.statementsDropped });
-        await new Promise<void>((resolve) => out.end(resolve));
+        await file.end(input, { bytesIn: input.bytesIn, bytesOut: input.bytesOut, statements: record.statements.length + record.statementsDropped });
       },
     };
   }
 
-  return {
-    open,
-    list: () => [...recent],
-    get: (id) => recent.find((r) => r.sessionId === id),
-    fileOf,
-  };
+  return { open, list: records.list, get: records.get, fileOf: records.fileOf };
 }

@@ -211,8 +211,12 @@ users:
     const wrongKey = await ssh('alice+host-shell', 'whoami', { key: 'other_key' });
     assert.equal(wrongKey.code, 255);
     assert.match(wrongKey.err, /Permission denied \(publickey\)/);
+    // A login without +profile only jumps (ssh -J); a command on it is refused with how to do it.
     const noPlus = await ssh('alice', 'whoami');
-    assert.match(noPlus.err, /Permission denied/);
+    assert.equal(noPlus.code, 1);
+    assert.match(noPlus.err, /stint: alice without a profile only jumps: ssh -J alice@<gateway> <profile>, or log in as alice\+<profile>/);
+    const twoPlus = await ssh('alice+host-shell+x', 'whoami');
+    assert.match(twoPlus.err, /Permission denied/);
     const unknown = await ssh('alice+no-such', 'whoami');
     assert.notEqual(unknown.code, 0);
     assert.match(unknown.err, /profile "no-such" does not exist/);

@@ -1,10 +1,10 @@
 // SSH session gateway: a person runs plain `ssh -p PORT alice+web-1@stint`
-// (or scp/sftp) with a public key registered in Stint; Stint creates an
-// ephemeral Unix account on the target through the ssh connector, logs in as
-// it with a key derived from a secret only the broker holds, relays shell,
-// exec, SFTP and (when allowed) direct-tcpip channels, records terminals as
-// asciicast v2, and removes the account when the connection ends. See
-// README.md beside this file.
+// (or scp/sftp, or `ssh -J alice@stint:PORT web-1`) with a public key
+// registered in Stint; Stint creates an ephemeral Unix account on the target
+// through the ssh connector, logs in as it with a key derived from a secret
+// only the broker holds, relays shell, exec, SFTP and the port forwarding the
+// profile allows, records terminals as asciicast v2, and removes the account
+// when the connection ends. See README.md beside this file.
 
 import net from 'node:net';
 import ssh2 from 'ssh2';
@@ -17,14 +17,15 @@ import type { RequestService } from '../../core/request/request-service.js';
 import { safeErrorText } from '../../core/scrub.js';
 import type { Catalog, ProfileDef, UserDef } from '../../core/types.js';
 import { fingerprintOf, privateKeyFromSecret } from '../../connectors/ssh/keys.js';
-import { Refusal, admit, type Admission } from './admission.js';
+import { Refusal, admit, type Admission } from '../shared/admission.js';
+import { createLeaseKeeper, defaultSessionLeaseMs } from '../shared/lease-keeper.js';
 import { openAsciicast, type AsciicastWriter } from './asciicast.js';
-import { parseLoginName, printable } from './login-name.js';
+import { parseLoginName, printable, profileFromHost } from './login-name.js';
 import { createSshSessionLog, type SshSessionLog, type SshSessionLogHandle } from './session-log.js';
 
 export interface SshGatewayDeps {
   requests: Pick<RequestService, 'create'>;
-  grants: Pick<GrantService, 'upstreamCredentials' | 'revoke' | 'get'>;
+  grants: Pick<GrantService, 'upstreamCredentials' | 'revoke' | 'get' | 'renewSessionLeases'>;
   catalog: () => Catalog;
   store: Pick<Store, 'appendAudit' | 'listGrants'>;
   clock: Clock;
@@ -32,9 +33,9 @@ export interface SshGatewayDeps {
   /** The gateway's own host key (PEM or OpenSSH private key). Clients pin it. */
   hostKey: string | Buffer;
   /**
-   * The OpenSSH public key lines (`ssh-ed25519 AAAA… comment`) a Stint user
-   * registered. The seam for key storage: the broker will back this with
-   * `stint keys add`; an unknown user or no keys is `[]`.
+   * The OpenSSH public key lines (`ssh-ed25519 AAAA…`) a Stint user
+   * registered (`stint keys add`; the broker wires the key service here).
+   * An unknown user or no keys is `[]`.
    */
   authorizedKeys: (user: string) => string[] | Promise<string[]>;
   listen: { host: string; port: number };
@@ -42,11 +43,8 @@ export interface SshGatewayDeps {
   sessionDir: string;
   /** Longest session-bound grant, whatever the profile allows. Default 8h. */
   maxSessionMs?: number;
-  /**
-   * Whether `direct-tcpip` (ssh -L / -W) is relayed for a profile. Default:
-   * refused for every profile (profiles have no field for it yet).
-   */
-  allowPortForwarding?: (profile: ProfileDef) => boolean;
+  /** Session lease of session-bound grants (shared/lease-keeper.ts). Default 60s. */
+  sessionLeaseMs?: number;
   /** Authentication must finish within this. Default 30s. */
   handshakeTimeoutMs?: number;
   /** Upstream login timeout. Default 15s. */
@@ -74,12 +72,34 @@ interface Upstream {
   sessionId: string;
 }
 
+/** A connection forwarded through a jump login: the Stint user is already known; the destination host names the profile. */
+interface Jump {
+  user: UserDef;
+  profile: string;
+  /** The outer connection's peer, for the records. */
+  peer: string;
+}
+
+const gatewayKind = { targetKind: 'ssh', label: 'SSH', howToName: 'log in as <user>+<profile>, or ssh -J <user>@gateway <profile>' } as const;
+
+/** Whether a profile's portForwarding rules allow HOST:PORT (rules are lowercase `host:port` or `host:*`). */
+export function forwardAllowed(profile: Pick<ProfileDef, 'portForwarding'>, host: string, port: number): boolean {
+  const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  return profile.portForwarding.some((rule) => {
+    const i = rule.lastIndexOf(':');
+    const rh = rule.slice(0, i).replace(/^\[(.*)\]$/, '$1');
+    const rp = rule.slice(i + 1);
+    return rh === h && (rp === '*' || Number(rp) === port);
+  });
+}
+
 export function createSshGateway(deps: SshGatewayDeps): SshGateway {
   const { log, clock } = deps;
   const maxSessionMs = deps.maxSessionMs ?? 8 * 3600_000;
   const handshakeTimeoutMs = deps.handshakeTimeoutMs ?? 30_000;
   const upstreamTimeoutMs = deps.upstreamTimeoutMs ?? 15_000;
-  const allowForward = deps.allowPortForwarding ?? (() => false);
+  const sessionLeaseMs = deps.sessionLeaseMs ?? defaultSessionLeaseMs;
+  const leases = createLeaseKeeper({ grants: deps.grants, log, leaseMs: sessionLeaseMs, gateway: 'ssh' });
   const parsedHostKey = ssh2.utils.parseKey(deps.hostKey);
   if (parsedHostKey instanceof Error || (Array.isArray(parsedHostKey) ? !parsedHostKey[0]?.isPrivateKey() : !parsedHostKey.isPrivateKey())) {
     throw invalid('ssh gateway: hostKey must be an unencrypted private key (PEM or OpenSSH)');
@@ -89,7 +109,8 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
   const conns = new Set<Connection>();
   let closing = false;
 
-  const server = new ssh2.Server({ hostKeys: [deps.hostKey], ident: 'Stint' }, (conn, info) => {
+  /** Takes one SSH connection (a TCP client, or a channel forwarded through a jump login) into `handle`. */
+  const accepting = (jump: Jump | null) => (conn: Connection, info: { ip?: string; port?: number }) => {
     if (closing) {
       conn.end();
       return;
@@ -97,14 +118,21 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
     conns.add(conn);
     conn.on('close', () => conns.delete(conn));
     conn.on('error', (err: Error) => log.debug({ error: safeErrorText(err) }, 'ssh gateway: client connection error'));
-    handle(conn, `${info.ip}:${info.port}`);
-  });
+    handle(conn, jump ? jump.peer : `${info.ip}:${info.port}`, jump);
+  };
+  const server = new ssh2.Server({ hostKeys: [deps.hostKey], ident: 'Stint' }, accepting(null));
 
-  async function revokeQuietly(grantId: string): Promise<void> {
+  /** The session is over: a session-bound grant goes with it. */
+  async function endGrant(a: Admission): Promise<void> {
+    if (a.kind !== 'session-bound') return;
+    const grantId = a.grant.id;
     try {
       await deps.grants.revoke({ grantId, actor: gatewayActor, reason: 'session-ended' });
     } catch (err) {
+      // The expiry worker retries whatever is left (the grant is revoking, or its lease lapses).
       log.error({ grantId, error: safeErrorText(err) }, 'ssh gateway: revoking the session grant failed');
+    } finally {
+      leases.release(grantId);
     }
   }
 
@@ -125,9 +153,9 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
     return null;
   }
 
-  function handle(conn: Connection, peer: string): void {
+  function handle(conn: Connection, peer: string, jump: Jump | null): void {
     let user: UserDef | null = null;
-    let profileName = '';
+    let profileName: string | null = null;
     let clientKey = '';
     const authTimer = setTimeout(() => conn.end(), handshakeTimeoutMs);
     authTimer.unref();
@@ -135,7 +163,8 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
     conn.on('authentication', (ctx: AuthContext) => {
       void (async () => {
         if (ctx.method !== 'publickey') return ctx.reject(['publickey']);
-        const parsed = parseLoginName(ctx.username);
+        // Through a jump login the person is known already; the key must be theirs again (the login name is ignored).
+        const parsed = jump ? { user: jump.user.name, profile: jump.profile } : parseLoginName(ctx.username);
         if ('error' in parsed) {
           log.warn({ login: printable(ctx.username), client: peer, reason: parsed.error }, 'ssh gateway: authentication failed');
           return ctx.reject(['publickey']);
@@ -165,12 +194,17 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
     conn.on('ready', () => {
       clearTimeout(authTimer);
       if (!user) return conn.end();
-      const session = startSession(conn, peer, user, profileName, clientKey);
+      if (profileName === null) return jumpHost(conn, peer, user);
+      const session = startSession(conn, peer, user, profileName, clientKey, jump ? 'jump' : 'login');
       // Channels may be asked for before the account exists: they wait for it.
       conn.on('session', (accept) => onSession(accept(), session.upstream, session));
       conn.on('tcpip', (accept, reject, info) => {
         void session.upstream.then((up) => {
-          if (!up || !allowForward(up.admission.profile)) return reject();
+          if (!up) return reject();
+          if (!forwardAllowed(up.admission.profile, info.destIP, info.destPort)) {
+            log.warn({ sessionId: up.sessionId, user: up.admission.grant.user, profile: up.admission.profile.name, destination: `${printable(info.destIP)}:${info.destPort}` }, 'ssh gateway: port forwarding refused (not in the profile\'s portForwarding)');
+            return reject();
+          }
           up.client.forwardOut(info.srcIP, info.srcPort, info.destIP, info.destPort, (err, ch) => {
             if (err) return reject();
             const n = session.nextChannel();
@@ -184,6 +218,43 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
     });
   }
 
+  /**
+   * A jump login (`ssh -J alice@gateway web-1-deploy`): no session of its
+   * own. Each forwarded connection names a profile by its destination host
+   * and is a second SSH connection that ends here, in this gateway: the client
+   * authenticates again with the same person's key, and the profile's account
+   * is made for it as for `alice+web-1-deploy`. The destination port is not
+   * used (the profile's target decides where the account is).
+   */
+  function jumpHost(conn: Connection, peer: string, user: UserDef): void {
+    conn.on('tcpip', (accept, reject, info) => {
+      const profile = profileFromHost(info.destIP);
+      if (!profile) {
+        log.warn({ user: user.name, client: peer, destination: printable(info.destIP) }, 'ssh gateway: jump to something that is not a profile name');
+        return reject();
+      }
+      const channel = accept();
+      const inner = new ssh2.Server({ hostKeys: [deps.hostKey], ident: 'Stint' }, accepting({ user, profile, peer }));
+      inner.injectSocket(channel as unknown as net.Socket);
+    });
+    conn.on('session', (accept) => {
+      const ch = accept();
+      const refuse = (acc: (() => ServerChannel) | undefined) => {
+        const c = acc?.();
+        if (!c) return;
+        c.stderr.write(`stint: ${user.name} without a profile only jumps: ssh -J ${user.name}@<gateway> <profile>, or log in as ${user.name}+<profile>\r\n`);
+        c.exit(1);
+        c.end();
+      };
+      ch.on('pty', (a) => a?.());
+      ch.on('env', (a) => a?.());
+      ch.on('shell', (a) => refuse(a));
+      ch.on('exec', (a) => refuse(a));
+      ch.on('subsystem', (a) => refuse(a));
+    });
+    conn.on('request', (_accept, reject) => reject?.());
+  }
+
   interface SessionCtl {
     upstream: Promise<Upstream | null>;
     refusal: () => string;
@@ -192,7 +263,7 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
     casts: Set<AsciicastWriter>;
   }
 
-  function startSession(conn: Connection, peer: string, user: UserDef, profileName: string, clientKey: string): SessionCtl {
+  function startSession(conn: Connection, peer: string, user: UserDef, profileName: string, clientKey: string, via: 'login' | 'jump'): SessionCtl {
     let refusal = 'the session could not be opened';
     let channelNo = 0;
     let ended: Promise<void> | null = null;
@@ -218,13 +289,13 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
       if (!up) return;
       const { admission, record, sessionId } = up;
       const grant = admission.grant;
-      if (admission.kind === 'session-bound') await revokeQuietly(grant.id);
+      await endGrant(admission);
       const at = clock.now();
       try {
         await record.end({ at, reason });
         await deps.store.appendAudit({
           at, actor: 'stint', action: 'session.ended', requestId: grant.requestId, grantId: grant.id, target: grant.target, subjectUser: user.name,
-          details: { sessionId, gateway: 'ssh', account: grant.account, reason, channels: record.record.channels.length, durationMs: at - startedAt },
+          details: { sessionId, gateway: 'ssh', via, account: grant.account, reason, channels: record.record.channels.length, durationMs: at - startedAt },
         });
       } catch (err) {
         log.error({ sessionId, error: safeErrorText(err) }, 'ssh gateway: could not finish the session record');
@@ -241,9 +312,9 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
     async function open(): Promise<Upstream | null> {
       let admission: Admission;
       try {
-        admission = await admit({ ...deps, maxSessionMs }, user, profileName);
+        admission = await admit({ ...deps, maxSessionMs, sessionLeaseMs }, gatewayKind, user, profileName);
       } catch (err) {
-        const r = err instanceof Refusal ? err : new Refusal('internal error');
+        const r = err instanceof Refusal ? err : new Refusal('internal', 'internal error');
         refusal = r.message;
         log.warn({ user: user.name, profile: profileName, client: peer, reason: r.message }, 'ssh gateway: session refused');
         return null;
@@ -272,7 +343,7 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
         client.end();
         refusal = `the target refused the session: ${safeErrorText(err, [c.password])}`;
         log.error({ user: user.name, profile: profileName, grantId: grant.id, error: refusal }, 'ssh gateway: login to the target failed');
-        if (admission.kind === 'session-bound') await revokeQuietly(grant.id);
+        await endGrant(admission);
         return null;
       }
 
@@ -281,22 +352,24 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
       try {
         record = await sessions.open({
           sessionId, user: user.name, profile: admission.profile.name, target: grant.target, grantId: grant.id, account: grant.account,
-          grantKind: admission.kind, client: peer, clientKey, startedAt: new Date(startedAt).toISOString(),
+          grantKind: admission.kind, client: peer, clientKey, via, startedAt: new Date(startedAt).toISOString(),
         });
         await deps.store.appendAudit({
           at: clock.now(), actor: user.name, action: 'session.started', requestId: grant.requestId, grantId: grant.id, target: grant.target, subjectUser: user.name,
-          details: { sessionId, gateway: 'ssh', account: grant.account, profile: admission.profile.name, grantKind: admission.kind, client: peer, clientKey },
+          details: { sessionId, gateway: 'ssh', via, account: grant.account, profile: admission.profile.name, grantKind: admission.kind, client: peer, clientKey },
         });
       } catch (err) {
         client.end();
         refusal = 'the gateway could not record the session; it was not opened';
         log.error({ sessionId, error: safeErrorText(err) }, 'ssh gateway: could not start the session record');
-        if (admission.kind === 'session-bound') await revokeQuietly(grant.id);
+        await endGrant(admission);
         return null;
       }
       up = { client, admission, record, sessionId };
       live.add(liveSession);
-      log.info({ sessionId, user: user.name, profile: admission.profile.name, grantId: grant.id, account: grant.account, client: peer }, 'ssh gateway: session started');
+      // Held only once the session is live: if anything fails before, nothing renews the lease and it lapses.
+      if (admission.kind === 'session-bound') leases.hold(grant.id);
+      log.info({ sessionId, user: user.name, profile: admission.profile.name, grantId: grant.id, account: grant.account, client: peer, via }, 'ssh gateway: session started');
 
       // Expiry or revoke: the connector kills the account's processes, so the target drops us.
       client.on('close', () => void upstreamClosed());
@@ -486,6 +559,7 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       await Promise.all([...live].map((s) => s.end('gateway-shutdown')));
       for (const c of conns) c.end();
+      leases.stop();
       await stopped;
     },
   };

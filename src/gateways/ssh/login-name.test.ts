@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseLoginName, printable } from './login-name.js';
+import { parseLoginName, printable, profileFromHost } from './login-name.js';
 
 describe('ssh gateway login name', () => {
   it('splits <user>+<profile>', () => {
@@ -8,12 +8,22 @@ describe('ssh gateway login name', () => {
     assert.deepEqual(parseLoginName('svc.deploy+web-1_ro'), { user: 'svc.deploy', profile: 'web-1_ro' });
   });
 
-  it('refuses names without exactly one +', () => {
-    for (const bad of ['alice', 'alice+', '+prod', 'a+b+c', '', 'alice++prod']) {
+  it('a name without + is a jump login; more than one +, or an empty part, is refused', () => {
+    assert.deepEqual(parseLoginName('alice'), { user: 'alice', profile: null });
+    for (const bad of ['alice+', '+prod', 'a+b+c', '', 'alice++prod']) {
       const r = parseLoginName(bad);
       assert.ok('error' in r, bad);
     }
-    assert.match((parseLoginName('alice') as { error: string }).error, /<stint user>\+<profile>/);
+    assert.match((parseLoginName('a+b+c') as { error: string }).error, /<stint user>\+<profile>.*ssh -J/);
+  });
+
+  it('a ProxyJump destination host names the profile, with or without a .stint suffix', () => {
+    assert.equal(profileFromHost('web-1-deploy'), 'web-1-deploy');
+    assert.equal(profileFromHost('web-1-deploy.stint'), 'web-1-deploy');
+    assert.equal(profileFromHost('WEB.Stint'), 'WEB');
+    assert.equal(profileFromHost('10.0.0.1'), null);
+    assert.equal(profileFromHost('a b'), null);
+    assert.equal(profileFromHost(''), null);
   });
 
   it('refuses what is not a Stint name, and never echoes control characters', () => {

@@ -1,13 +1,9 @@
-// Session records of the SSH gateway: one JSON-lines file per SSH connection
-// (DIR/<sessionId>.jsonl, 0600) written as the session goes — a `session`
+// The SSH gateway's session records (shared/session-log.ts): the `session`
 // line, a `channel` line when a shell, command, subsystem or forward starts,
 // a `channel-end` line with its exit status, and an `end` line — plus one
-// asciicast v2 file per terminal (DIR/<sessionId>-<channel>.cast). Recent
-// sessions are kept in memory too.
+// asciicast v2 file per terminal (DIR/<sessionId>-<channel>.cast).
 
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createSessionRecords, type BaseSessionRecord } from '../shared/session-log.js';
 
 export interface SshChannelRecord {
   channel: number;
@@ -22,20 +18,11 @@ export interface SshChannelRecord {
   exit: { code: number } | { signal: string } | null;
 }
 
-export interface SshSessionRecord {
-  sessionId: string;
-  user: string;
-  profile: string;
-  target: string;
-  grantId: string;
-  account: string;
-  grantKind: 'session-bound' | 'existing';
-  client: string;
+export interface SshSessionRecord extends BaseSessionRecord {
   /** SHA256 fingerprint of the public key the person logged in with. */
   clientKey: string;
-  startedAt: string;
-  endedAt: string | null;
-  endReason: string | null;
+  /** How the person reached the gateway: `login` (user+profile@gateway) or `jump` (ssh -J). */
+  via: 'login' | 'jump';
   channels: SshChannelRecord[];
 }
 
@@ -55,47 +42,29 @@ export interface SshSessionLog {
 }
 
 export function createSshSessionLog(opts: { dir: string; keepSessions?: number; keepChannels?: number }): SshSessionLog {
-  const keepSessions = opts.keepSessions ?? 500;
   const keepChannels = opts.keepChannels ?? 200;
-  const recent: SshSessionRecord[] = [];
-  let dirReady: Promise<unknown> | null = null;
-  const fileOf = (id: string) => join(opts.dir, `${id}.jsonl`);
+  const records = createSessionRecords<SshSessionRecord>({ dir: opts.dir, gateway: 'ssh', keepSessions: opts.keepSessions });
 
   async function open(header: Parameters<SshSessionLog['open']>[0]): Promise<SshSessionLogHandle> {
-    dirReady ??= mkdir(opts.dir, { recursive: true, mode: 0o700 });
-    await dirReady;
     const record: SshSessionRecord = { ...header, endedAt: null, endReason: null, channels: [] };
-    const out: WriteStream = createWriteStream(fileOf(header.sessionId), { flags: 'wx', mode: 0o600 });
-    out.on('error', () => {});
-    const write = (o: object) => out.write(`${JSON.stringify(o)}\n`);
-    write({ type: 'session', ...header });
-    recent.unshift(record);
-    if (recent.length > keepSessions) {
-      const i = recent.findLastIndex((r) => r.endedAt !== null);
-      if (i >= 0) recent.splice(i, 1);
-    }
+    const file = await records.open(record, header);
     return {
       record,
-      castFile: (n) => join(opts.dir, `${header.sessionId}-${n}.cast`),
+      castFile: (n) => records.castFile(header.sessionId, n),
       channel(c) {
-        write({ type: 'channel', sessionId: header.sessionId, ...c });
+        file.write('channel', c);
         record.channels.push({ ...c, endedAt: null, exit: null });
         if (record.channels.length > keepChannels) record.channels.shift();
       },
       channelEnd(channel, at, exit) {
         const endedAt = new Date(at).toISOString();
-        write({ type: 'channel-end', sessionId: header.sessionId, channel, endedAt, exit });
+        file.write('channel-end', { channel, endedAt, exit });
         const c = record.channels.find((x) => x.channel === channel);
         if (c) Object.assign(c, { endedAt, exit });
       },
-      async end(input) {
-        record.endedAt = new Date(input.at).toISOString();
-        record.endReason = input.reason;
-        write({ type: 'end', sessionId: header.sessionId, endedAt: record.endedAt, reason: input.reason });
-        await new Promise<void>((resolve) => out.end(resolve));
-      },
+      end: (input) => file.end(input),
     };
   }
 
-  return { open, list: () => [...recent], get: (id) => recent.find((r) => r.sessionId === id), fileOf };
+  return { open, list: records.list, get: records.get, fileOf: records.fileOf };
 }

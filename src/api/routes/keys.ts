@@ -1,0 +1,60 @@
+// Registered SSH public keys: what people log in to the SSH gateway with.
+// Yours to add and remove; admins manage anyone's. Public keys are not
+// secrets, but only their owner and admins see them.
+
+import { z } from 'zod';
+import type { SshKeyRecord } from '../../core/types.js';
+import type { ApiDeps } from '../deps.js';
+import { route } from '../route.js';
+import { nameSchema, sshKeyIdParam } from '../schemas.js';
+
+export const sshKeyView = z.object({
+  id: z.string(),
+  user: z.string(),
+  type: z.string().describe('ssh-ed25519, ecdsa-sha2-nistp256, ssh-rsa, …'),
+  publicKey: z.string().describe('type and base64, as in authorized_keys'),
+  fingerprint: z.string().describe('SHA256:…, as ssh-keygen -lf prints it'),
+  comment: z.string().nullable(),
+  createdAt: z.string(),
+  createdBy: z.string(),
+});
+
+export function toSshKeyView(k: SshKeyRecord): z.infer<typeof sshKeyView> {
+  return { ...k, createdAt: new Date(k.createdAt).toISOString() };
+}
+
+export function keyRoutes(deps: ApiDeps) {
+  return [
+    route({
+      method: 'POST', url: '/v1/keys', tag: 'keys', auth: 'user', status: 201,
+      summary: 'Register an SSH public key for logging in to the SSH gateway (yours; admins: anyone\'s with user)',
+      body: z.object({
+        publicKey: z.string().min(1).max(16_384).describe('one OpenSSH public key line: the contents of ~/.ssh/id_ed25519.pub'),
+        user: nameSchema.optional(),
+        comment: z.string().max(200).nullish(),
+      }).strict(),
+      response: z.object({ key: sshKeyView }),
+      handler: async ({ actor, body }) => ({ key: toSshKeyView(await deps.keys.add({ actor, user: body.user, publicKey: body.publicKey, comment: body.comment ?? null })) }),
+    }),
+    route({
+      method: 'GET', url: '/v1/keys', tag: 'keys', auth: 'user', summary: 'Your SSH keys (admins: everyone\'s, or one user\'s)',
+      query: z.object({ user: nameSchema.optional() }).strict(),
+      response: z.object({ keys: z.array(sshKeyView) }),
+      handler: async ({ actor, query }) => ({ keys: (await deps.keys.list({ actor, user: query.user })).map(toSshKeyView) }),
+    }),
+    route({
+      method: 'DELETE', url: '/v1/keys/:id', tag: 'keys', auth: 'user', summary: 'Remove an SSH key (yours, or any as admin)',
+      params: sshKeyIdParam, response: z.object({ removed: sshKeyView }),
+      handler: async ({ actor, params }) => ({ removed: toSshKeyView(await deps.keys.remove({ actor, keyId: params.id })) }),
+    }),
+    route({
+      method: 'GET', url: '/v1/gateways', tag: 'sessions', auth: 'user',
+      summary: 'The session gateways this broker runs: where they listen, and the SSH gateway\'s host key for known_hosts',
+      response: z.object({
+        postgres: z.object({ listen: z.string(), tls: z.boolean(), requireTls: z.boolean() }).nullable(),
+        ssh: z.object({ listen: z.string(), hostKey: z.string(), fingerprint: z.string() }).nullable(),
+      }),
+      handler: async () => deps.gateways?.() ?? { postgres: null, ssh: null },
+    }),
+  ];
+}

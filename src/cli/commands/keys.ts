@@ -1,0 +1,211 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { MeView } from '../api-types.js';
+import { closest } from '../args.js';
+import { usageError } from '../cli-error.js';
+import type { CliIO } from '../command.js';
+import { relativeTime, table, truncate } from '../output.js';
+import { defineCommand, seg, type CommandContext } from '../run.js';
+
+/** GET /v1/keys objects (src/api/routes/keys.ts). */
+export interface SshKeyView {
+  id: string;
+  user: string;
+  type: string;
+  publicKey: string;
+  fingerprint: string;
+  comment: string | null;
+  createdAt: string;
+  createdBy: string;
+}
+
+interface GatewaysView {
+  postgres: { listen: string; tls: boolean; requireTls: boolean } | null;
+  ssh: { listen: string; hostKey: string; fingerprint: string } | null;
+}
+
+const subcommands = ['list', 'add', 'remove', 'ssh-config'];
+/** Tried in this order when `stint keys add` is given no file, as ssh itself prefers them. */
+const defaultKeyFiles = ['id_ed25519.pub', 'id_ecdsa.pub', 'id_rsa.pub'];
+
+export const keysCommand = defineCommand({
+  name: 'keys',
+  summary: 'Register the SSH keys you log in to the SSH gateway with',
+  usage: `Usage: stint keys [list] [--user NAME]
+       stint keys add [FILE|-] [--user NAME] [--comment TEXT]
+       stint keys remove KEY
+       stint keys ssh-config [--host NAME] [--known-hosts]
+
+The SSH gateway lets you in with a public key registered here, then makes a
+fresh account on the target for your session; you never see its key.
+
+list shows your keys (admins: everyone's, or --user NAME's).
+add registers a public key: FILE (a .pub file), - (standard input), or
+  without FILE the first of ~/.ssh/id_ed25519.pub, id_ecdsa.pub, id_rsa.pub.
+  A private key is refused before anything is sent. Admins may add a key
+  for --user NAME. One key belongs to one person.
+remove deletes a key (yours, or any as admin); logins with it stop at once.
+ssh-config prints an ~/.ssh/config block (stdout) and the gateway's host
+  key lines for ~/.ssh/known_hosts (stderr; with --known-hosts only those,
+  on stdout), so that both "ssh you+PROFILE@gateway -p PORT" and
+  "ssh PROFILE.stint" (ProxyJump through the gateway) work. --host is the
+  name you reach the gateway by (default: the server's host name).
+
+Options:
+  --user NAME      list/add: whose keys (admins)
+  --comment TEXT   add: a label instead of the key file's comment
+  --host NAME      ssh-config: the gateway's host name as clients reach it
+  --known-hosts    ssh-config: print only the known_hosts lines
+
+Examples:
+  stint keys add
+  stint keys add ~/.ssh/work_ed25519.pub --comment "work laptop"
+  stint keys list --json
+  stint keys remove key_0123456789ab
+  stint keys ssh-config --known-hosts >> ~/.ssh/known_hosts
+  stint keys ssh-config 2>/dev/null >> ~/.ssh/config`,
+  parse: {
+    positionals: ['list|add|remove|ssh-config', 'FILE|KEY'],
+    options: { user: { type: 'string' }, comment: { type: 'string' }, host: { type: 'string' }, 'known-hosts': { type: 'boolean' } },
+  },
+  async run(ctx) {
+    const [given, arg] = ctx.args.positionals as [string | undefined, string | undefined];
+    const sub = given ?? 'list';
+    if (!subcommands.includes(sub)) {
+      const hint = closest(sub, subcommands);
+      throw usageError(`unknown keys subcommand ${JSON.stringify(sub)}${hint ? `; did you mean ${hint}?` : ''} (one of: ${subcommands.join(', ')})`);
+    }
+    const onlyWith = (flag: string, allowed: string[]) => {
+      if (ctx.args.has(flag) && !allowed.includes(sub)) throw usageError(`--${flag} does not apply to stint keys ${sub}`);
+    };
+    onlyWith('user', ['list', 'add']);
+    onlyWith('comment', ['add']);
+    onlyWith('host', ['ssh-config']);
+    onlyWith('known-hosts', ['ssh-config']);
+    if ((sub === 'list' || sub === 'ssh-config') && arg !== undefined) throw usageError(`stint keys ${sub} takes no argument`);
+    if (sub === 'list') return list(ctx);
+    if (sub === 'add') return add(ctx, arg);
+    if (sub === 'ssh-config') return sshConfig(ctx);
+    if (arg === undefined) throw usageError('stint keys remove needs KEY (a key_… id; see stint keys list)');
+    if (!/^key_[a-z0-9]{12}$/.test(arg)) throw usageError(`${JSON.stringify(arg.slice(0, 40))} is not an SSH key id (they look like key_…; see stint keys list)`);
+    return remove(ctx, arg);
+  },
+});
+
+/** The public key text to register, read and checked locally: a private key never leaves this machine. */
+function readPublicKey(io: CliIO, file: string | undefined): { text: string; from: string } {
+  let path: string;
+  let text: string;
+  if (file === '-') {
+    path = 'standard input';
+    text = readFileSync(0, 'utf8');
+  } else {
+    if (file === undefined) {
+      const dir = join(io.env.HOME || homedir(), '.ssh');
+      const found = defaultKeyFiles.map((f) => join(dir, f)).find((p) => existsSync(p));
+      if (!found) throw usageError(`no public key found in ${dir} (${defaultKeyFiles.join(', ')}); make one with ssh-keygen -t ed25519, or give FILE`);
+      path = found;
+    } else path = file;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw usageError(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code ?? 'error'}`);
+    }
+  }
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) {
+    const pub = file && file !== '-' && existsSync(`${file}.pub`) ? `; register ${file}.pub instead` : '; register its .pub file instead';
+    throw usageError(`${path} is a private key and was not sent${pub}`);
+  }
+  if (text.length > 16_384) throw usageError(`${path} is too large to be one public key`);
+  return { text: text.trim(), from: path };
+}
+
+async function add({ args, io, out, client }: CommandContext, file: string | undefined): Promise<number> {
+  const { text, from } = readPublicKey(io, file);
+  const user = args.string('user');
+  const comment = args.string('comment');
+  const res = await client().post<{ key: SshKeyView }>('/v1/keys', { publicKey: text, ...(user !== undefined ? { user } : {}), ...(comment !== undefined ? { comment } : {}) });
+  if (out.json) {
+    out.document(res);
+    return 0;
+  }
+  out.line(`registered ${res.key.type} key ${res.key.fingerprint} for ${res.key.user} as ${res.key.id} (from ${from})`);
+  return 0;
+}
+
+async function list({ args, out, client, now }: CommandContext): Promise<number> {
+  const res = await client().get<{ keys: SshKeyView[] }>('/v1/keys', { user: args.string('user') });
+  if (out.json) {
+    out.document(res);
+    return 0;
+  }
+  if (res.keys.length === 0) {
+    out.line('No SSH keys. Register one with: stint keys add');
+    return 0;
+  }
+  out.line(table(res.keys, [
+    { header: 'ID', value: (k) => k.id },
+    { header: 'USER', value: (k) => k.user },
+    { header: 'TYPE', value: (k) => k.type },
+    { header: 'FINGERPRINT', value: (k) => k.fingerprint },
+    { header: 'ADDED', value: (k) => relativeTime(k.createdAt, now()) },
+    { header: 'COMMENT', value: (k) => truncate(k.comment, 40) },
+  ], out.color));
+  return 0;
+}
+
+async function remove({ out, client }: CommandContext, id: string): Promise<number> {
+  const res = await client().delete<{ removed: SshKeyView }>(`/v1/keys/${seg(id)}`);
+  if (out.json) out.document(res);
+  else out.line(`removed ${res.removed.type} key ${res.removed.fingerprint} of ${res.removed.user} (${id})`);
+  return 0;
+}
+
+/** A host name safe to put in ssh_config and known_hosts. */
+const hostNamePattern = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:]+\]|[0-9A-Fa-f:]+)$/;
+
+async function sshConfig({ args, out, client }: CommandContext): Promise<number> {
+  const api = client();
+  const [gw, me] = await Promise.all([api.get<GatewaysView>('/v1/gateways'), api.get<MeView>('/v1/me')]);
+  if (!gw.ssh) throw usageError('this broker runs no SSH gateway (gateways.ssh in its config)');
+  const port = Number(gw.ssh.listen.slice(gw.ssh.listen.lastIndexOf(':') + 1));
+  const listenHost = gw.ssh.listen.slice(0, gw.ssh.listen.lastIndexOf(':'));
+  const wildcard = listenHost === '0.0.0.0' || listenHost === '[::]' || listenHost === '::';
+  const host = args.string('host') ?? (wildcard ? new URL(api.server).hostname : listenHost);
+  if (!hostNamePattern.test(host)) throw usageError(`${JSON.stringify(host.slice(0, 60))} is not a host name`);
+  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  const hostPort = port === 22 ? bare : `[${bare}]:${port}`;
+  const alias = 'stint-gateway';
+  const doc = {
+    knownHosts: [`${hostPort} ${gw.ssh.hostKey}`, `${alias} ${gw.ssh.hostKey}`],
+    sshConfig: [
+      `# Stint SSH gateway (${gw.ssh.fingerprint})`,
+      `Host ${alias}`,
+      `  HostName ${bare}`,
+      `  Port ${port}`,
+      `  User ${me.user}`,
+      `  HostKeyAlias ${hostPort}`,
+      `# ssh PROFILE.stint: a fresh account for PROFILE, reached through the gateway`,
+      `Host *.stint`,
+      `  ProxyJump ${alias}`,
+      `  HostKeyAlias ${alias}`,
+      `  User ${me.user}`,
+    ],
+    fingerprint: gw.ssh.fingerprint,
+  };
+  if (out.json) {
+    out.document(doc);
+    return 0;
+  }
+  if (args.boolean('known-hosts')) {
+    out.line(doc.knownHosts.join('\n'));
+    return 0;
+  }
+  out.note(`# add to ~/.ssh/known_hosts (the gateway's host key ${gw.ssh.fingerprint}):`);
+  for (const l of doc.knownHosts) out.note(l);
+  out.note('# and the block below to ~/.ssh/config:');
+  out.line(doc.sshConfig.join('\n'));
+  return 0;
+}

@@ -1,0 +1,38 @@
+// The SSH gateway's host key: the operator's file (gateways.ssh.hostKeyFile,
+// mode 0600), or DATA_DIR/ssh_host_ed25519_key, made on first start and kept,
+// so clients that pinned it keep trusting the gateway across restarts.
+
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import ssh2 from 'ssh2';
+import { readPrivateFile } from '../../config/secrets.js';
+import { invalid } from '../../core/errors.js';
+import { fingerprintOf, privateKeyFromSecret } from '../../connectors/ssh/keys.js';
+
+export interface HostKey {
+  privateKey: string;
+  /** `ssh-ed25519 AAAA…`: the known_hosts entry clients need. */
+  publicKey: string;
+  fingerprint: string;
+  file: string;
+}
+
+export async function loadHostKey(opts: { file: string | null; dataDir: string }): Promise<HostKey> {
+  const file = opts.file ?? join(opts.dataDir, 'ssh_host_ed25519_key');
+  if (opts.file === null) {
+    // 'wx': never overwrite a key clients already trust; a second broker starting at once simply reads the first one's.
+    const fresh = privateKeyFromSecret(randomBytes(32).toString('base64url'), 'stint-gateway');
+    await writeFile(file, fresh, { mode: 0o600, flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+  }
+  const privateKey = `${await readPrivateFile(`SSH gateway host key ${file}`, file)}\n`;
+  const parsed = ssh2.utils.parseKey(privateKey);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!key || key instanceof Error || !key.isPrivateKey()) {
+    throw invalid(`SSH gateway host key ${file} is not an unencrypted private key (OpenSSH or PEM); make one with: ssh-keygen -t ed25519 -N '' -f ${file}`);
+  }
+  const blob = key.getPublicSSH();
+  return { privateKey, publicKey: `${key.type} ${blob.toString('base64')}`, fingerprint: fingerprintOf(blob), file };
+}
