@@ -67,6 +67,7 @@ Examples:
   stint keys ssh-config 2>/dev/null >> ~/.ssh/config`,
   parse: {
     positionals: ['list|add|remove|ssh-config', 'FILE|KEY'],
+    minPositionals: 0,
     options: { user: { type: 'string' }, comment: { type: 'string' }, host: { type: 'string' }, 'known-hosts': { type: 'boolean' } },
   },
   async run(ctx) {

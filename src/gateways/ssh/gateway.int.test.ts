@@ -10,39 +10,16 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { connect } from 'node:net';
 import pino from 'pino';
 import { createApp, type App } from '../../app.js';
-import { createSshTestEnv, type SshTestEnv } from '../../connectors/ssh/ssh-test-env.js';
-import { freePort } from '../../embedded/free-port.js';
-import { SSH_TEST_ENV, startSshTestServer, type SshTestServer } from '../../testing/servers/ssh.js';
-import { createSshGateway, type SshGateway } from './index.js';
 import { testKeyPair } from '../../testing/ssh-keys.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, ok: () => Promise<boolean> | boolean, ms: number): Promise<void> {
-  const start = Date.now();
-  while (!(await ok())) {
-    if (Date.now() - start > ms) throw new Error(`${what} did not happen within ${ms} ms`);
-    await sleep(50);
-  }
-}
-const tryRun = (file: string, args: string[]) => {
-  try {
-    return execFileSync(file, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
-  } catch {
-    return null;
-  }
-};
-const accountExists = (name: string) => tryRun('getent', ['passwd', name]) !== null;
+import { createSshGateway, type SshGateway } from './index.js';
+import { accountExists, createSshGatewayTestEnv, sleep, until, type SshGatewayTestEnv } from './ssh-gateway-test-env.js';
 
 describe('ssh gateway (real ssh/scp clients, real sshd)', () => {
-  let own: SshTestServer | null = null;
-  let env: SshTestEnv;
+  let t: SshGatewayTestEnv;
   let dir: string;
   let app: App;
   let gateway: SshGateway;
@@ -51,37 +28,17 @@ describe('ssh gateway (real ssh/scp clients, real sshd)', () => {
   let shortPort: number;
   const aliceKey = testKeyPair();
   const otherKey = testKeyPair();
-  const children: ChildProcess[] = [];
 
   before(async () => {
-    if (!process.env[SSH_TEST_ENV.port]) {
-      own = await startSshTestServer();
-      Object.assign(process.env, own.env);
-    }
-    env = await createSshTestEnv();
-    dir = mkdtempSync(join(tmpdir(), 'stint-sshgw-'));
-    chmodSync(dir, 0o700);
-    writeFileSync(join(dir, 'operator.key'), env.server.adminKey, { mode: 0o600 });
-    writeFileSync(join(dir, 'alice_key'), aliceKey.private, { mode: 0o600 });
-    writeFileSync(join(dir, 'other_key'), otherKey.private, { mode: 0o600 });
-    const s = env.settings({});
+    t = await createSshGatewayTestEnv('stint-sshgw-');
+    dir = t.dir;
+    const env = t.env;
+    t.writeKey('alice_key', aliceKey.private);
+    t.writeKey('other_key', otherKey.private);
     writeFileSync(
       join(dir, 'stint.yaml'),
       `targets:
-  - name: host
-    kind: ssh
-    host: ${s.host}
-    port: ${s.port}
-    hostKeySha256: "${s.hostKeySha256}"
-    uidMin: ${s.uidMin}
-    uidMax: ${s.uidMax}
-    markerGroup: ${s.markerGroup}
-    homeBase: ${s.homeBase}
-    shell: /bin/sh
-    stateDir: ${s.stateDir}
-    reclaimScanPaths: [${env.dir}]
-    admin: { user: ${env.server.adminUser}, passwordFile: ${join(dir, 'operator.key')} }
-profiles:
+${t.targetYaml}profiles:
   - { name: host-shell, target: host, mode: ephemeral-account, grants: ["group:${env.group}"], maxDuration: 1h }
   - { name: host-short, target: host, mode: ephemeral-account, grants: ["group:${env.group}"], maxDuration: 1h }
   - { name: host-approved, target: host, mode: ephemeral-account, grants: ["group:${env.group}"], maxDuration: 1h }
@@ -113,40 +70,14 @@ users:
   });
 
   after(async () => {
-    for (const c of children) c.kill('SIGKILL');
     await gateway?.close();
     await shortGateway?.close();
     await app?.close();
-    // Leftover ephemeral accounts of this env only: stint_ name, env's marker group, env's UID block.
-    const markerGid = Number((tryRun('getent', ['group', env.marker]) ?? '::-1').split(':')[2]);
-    for (const line of (tryRun('getent', ['passwd']) ?? '').split('\n')) {
-      const f = line.split(':');
-      const uid = Number(f[2]);
-      if (f.length === 7 && f[0]!.startsWith('stint_') && Number(f[3]) === markerGid && uid >= env.uidMin && uid <= env.uidMax) {
-        tryRun('pkill', ['-KILL', '-u', String(uid)]);
-        rmSync(`/etc/sudoers.d/stint-eph-${f[0]}`, { force: true });
-        tryRun('userdel', ['-f', f[0]!]);
-      }
-    }
-    await env?.teardown();
-    await own?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await t?.teardown();
   });
 
-  const sshArgs = (key: string, p: number) => ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '-o', 'IdentitiesOnly=yes', '-i', join(dir, key)].concat(p ? ['-p', String(p)] : []);
-
-  function run(cmd: string, args: string[], input?: string): Promise<{ code: number | null; out: string; err: string }> {
-    return new Promise((resolve) => {
-      const c = spawn(cmd, args, { env: { PATH: process.env.PATH, HOME: dir }, stdio: ['pipe', 'pipe', 'pipe'] });
-      children.push(c);
-      let out = '';
-      let err = '';
-      c.stdout.on('data', (d) => (out += d));
-      c.stderr.on('data', (d) => (err += d));
-      c.on('close', (code) => resolve({ code, out, err }));
-      c.stdin.end(input ?? '');
-    });
-  }
+  const sshArgs = (key: string, p: number) => t.sshArgs(join(dir, key), p);
+  const run = (cmd: string, args: string[], input?: string) => t.run(cmd, args, input);
   const ssh = (login: string, command: string, o: { key?: string; port?: number; tty?: boolean } = {}) =>
     run('ssh', [...sshArgs(o.key ?? 'alice_key', o.port ?? port), ...(o.tty ? ['-tt'] : ['-T']), `${login}@127.0.0.1`, command]);
 
@@ -155,7 +86,7 @@ users:
     assert.equal(r.code, 0, r.err);
     const [account, groups] = r.out.trim().split('\n');
     assert.match(account!, /^stint_alice_[a-z0-9]{6}$/);
-    assert.ok(groups!.split(' ').includes(env.group), groups);
+    assert.ok(groups!.split(' ').includes(t.env.group), groups);
     await until('account removed', () => !accountExists(account!), 15_000);
     await until('session recorded as ended', () => gateway.sessions.list().some((x) => x.account === account && x.endedAt !== null), 10_000);
 
@@ -192,7 +123,7 @@ users:
       assert.equal(up.code, 0, up.err);
       // scp down: a file only the profile's group may read.
       const down = join(dir, `down-${legacy}.txt`);
-      const dl = await run('scp', [...scpArgs, `${login}@127.0.0.1:${env.files.groupOk}`, down]);
+      const dl = await run('scp', [...scpArgs, `${login}@127.0.0.1:${t.env.files.groupOk}`, down]);
       assert.equal(dl.code, 0, dl.err);
       assert.equal(readFileSync(down, 'utf8'), 'group-ok\n');
       // The account (and its home, with the upload) is gone after the connection: a new one gets a fresh home.
@@ -241,8 +172,7 @@ users:
   });
 
   it('an interactive shell is cut when its session-bound grant expires, and the account is removed', async () => {
-    const c = spawn('ssh', [...sshArgs('alice_key', shortPort), '-tt', 'alice+host-short@127.0.0.1'], { env: { PATH: process.env.PATH, HOME: dir }, stdio: ['pipe', 'pipe', 'pipe'] });
-    children.push(c);
+    const c = t.spawn('ssh', [...sshArgs('alice_key', shortPort), '-tt', 'alice+host-short@127.0.0.1']);
     let out = '';
     c.stdout!.on('data', (d) => (out += d));
     c.stderr!.on('data', (d) => (out += d));

@@ -286,6 +286,10 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
       upstreamClient?.end();
       conn.end();
       await Promise.all([...casts].map((c) => c.close()));
+      // The client may leave while its account is still being made: wait for that, so the grant goes too.
+      // (open() sees clientGone and hands back null after cleaning up itself when it had not got that far.)
+      await upstream;
+      upstreamClient?.end();
       if (!up) return;
       const { admission, record, sessionId } = up;
       const grant = admission.grant;
@@ -320,6 +324,10 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
         return null;
       }
       const grant = admission.grant;
+      if (clientGone) {
+        await endGrant(admission);
+        return null;
+      }
       const c = admission.credentials;
       const pinned = String(c.connection.hostKeySha256 ?? '');
       const client = new ssh2.Client();
