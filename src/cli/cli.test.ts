@@ -334,7 +334,7 @@ describe('the real binary (node bin/stint.js)', () => {
     assert.equal(unknown.stderr, 'stint: unknown command "grnats"; did you mean grants? (see stint --help)\n');
     const help = await bin(['help', 'connect']);
     assert.equal(help.code, 0);
-    assert.match(help.stdout, /^Usage: stint connect GRANT \[-- PSQL-ARGS…\]/);
+    assert.match(help.stdout, /^Usage: stint connect PROFILE \[--host NAME\] \[-- PSQL-ARGS…\]\n {7}stint connect GRANT \[-- PSQL-ARGS…\]/);
     assert.match(help.stdout, /--token-file PATH/);
     const general = await bin(['--help']);
     assert.match(general.stdout, /Use it and end it:\n {2}grants/);

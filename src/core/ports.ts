@@ -4,6 +4,7 @@
 import type {
   ApprovalRecord,
   AuditEvent,
+  ConnectTokenRecord,
   AuditInput,
   GrantRecord,
   GrantStatus,
@@ -96,6 +97,15 @@ export interface StoreTx {
   findTokenByHash(hash: string): Promise<TokenRecord | undefined>;
   listTokens(user?: string): Promise<TokenRecord[]>;
   revokeToken(id: string, at: number): Promise<boolean>;
+
+  /** Also drops connect tokens that expired before `pruneBefore`. */
+  insertConnectToken(t: ConnectTokenRecord, pruneBefore: number): Promise<void>;
+  /**
+   * Marks the token used, once: returns it only when it exists, is for
+   * `profile`, was unused and had not expired at `now`. Two racing logins
+   * with one token: exactly one gets it.
+   */
+  useConnectToken(hash: string, profile: string, now: number): Promise<ConnectTokenRecord | undefined>;
 
   insertSshKey(k: SshKeyRecord): Promise<void>;
   getSshKey(id: string): Promise<SshKeyRecord | undefined>;

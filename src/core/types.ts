@@ -173,6 +173,17 @@ export interface TokenRecord {
   revokedAt: number | null;
 }
 
+/** A one-time token for one gateway login to one profile (`stint connect PROFILE`). */
+export interface ConnectTokenRecord {
+  /** SHA-256 of the secret; the secret itself is never stored. */
+  hash: string;
+  user: string;
+  profile: string;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+}
+
 /** A public key a user registered to log in to the SSH gateway (`stint keys add`). */
 export interface SshKeyRecord {
   id: string;

@@ -23,6 +23,7 @@ import type {
   AuditInput,
   GrantRecord,
   GrantStatus,
+  ConnectTokenRecord,
   RequestRecord,
   SshKeyRecord,
   TokenRecord,
@@ -374,6 +375,31 @@ export class KyselyStoreTx implements StoreTx {
   async revokeToken(id: string, at: number): Promise<boolean> {
     const r = await this.db.updateTable('tokens').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
     return r.numUpdatedRows === 1n;
+  }
+
+  // ---- connect tokens
+
+  async insertConnectToken(t: ConnectTokenRecord, pruneBefore: number): Promise<void> {
+    await this.db.deleteFrom('connect_tokens').where('expires_at', '<', pruneBefore).execute();
+    await this.db
+      .insertInto('connect_tokens')
+      .values({ hash: t.hash, user_name: t.user, profile: t.profile, created_at: t.createdAt, expires_at: t.expiresAt, used_at: t.usedAt })
+      .execute();
+  }
+
+  async useConnectToken(hash: string, profile: string, now: number): Promise<ConnectTokenRecord | undefined> {
+    // One conditional UPDATE decides who uses it; the read after it only reports.
+    const r = await this.db
+      .updateTable('connect_tokens')
+      .set({ used_at: now })
+      .where('hash', '=', hash)
+      .where('profile', '=', profile)
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    if (r.numUpdatedRows !== 1n) return undefined;
+    const row = await this.db.selectFrom('connect_tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
+    return row ? { hash: row.hash, user: row.user_name, profile: row.profile, createdAt: row.created_at, expiresAt: row.expires_at, usedAt: row.used_at } : undefined;
   }
 
   // ---- ssh keys

@@ -157,9 +157,11 @@ const initial: Migration = {
   },
 };
 
-// Registered SSH public keys (the SSH gateway's logins) and the session lease
-// of gateway-made grants (see GrantRecord.sessionLeaseUntil).
-const sshKeysAndSessionLeases = (schema: string | undefined): Migration => ({
+// What the session gateways need: registered SSH public keys (the SSH
+// gateway's logins), one-time connect tokens (the PostgreSQL gateway's
+// `stint connect PROFILE`), and the session lease of gateway-made grants
+// (see GrantRecord.sessionLeaseUntil).
+const gateways = (schema: string | undefined): Migration => ({
   async up(db: Kysely<unknown>) {
     await db.schema
       .createTable('ssh_keys')
@@ -176,6 +178,18 @@ const sshKeysAndSessionLeases = (schema: string | undefined): Migration => ({
     // One key, one person: a key shared by two users would let either log in as the other.
     await db.schema.createIndex('ssh_keys_fingerprint').ifNotExists().unique().on('ssh_keys').column('fingerprint').execute();
     await db.schema.createIndex('ssh_keys_user').ifNotExists().on('ssh_keys').columns(['user_name', 'created_at']).execute();
+
+    await db.schema
+      .createTable('connect_tokens')
+      .ifNotExists()
+      .addColumn('hash', 'text', (c) => c.primaryKey())
+      .addColumn('user_name', 'text', (c) => c.notNull())
+      .addColumn('profile', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('used_at', 'bigint')
+      .execute();
+    await db.schema.createIndex('connect_tokens_expires').ifNotExists().on('connect_tokens').column('expires_at').execute();
 
     // ADD COLUMN has no IF NOT EXISTS on SQLite: look first, so a half-recorded run can repeat.
     // (PostgreSQL lists every schema's tables; several brokers' stores may share one database.)
@@ -196,7 +210,7 @@ const sshKeysAndSessionLeases = (schema: string | undefined): Migration => ({
 export function migrations(schema: string | undefined): Readonly<Record<string, Migration>> {
   return {
     '0001_initial': initial,
-    '0002_ssh_keys_and_session_leases': sshKeysAndSessionLeases(schema),
+    '0002_gateways': gateways(schema),
   };
 }
 

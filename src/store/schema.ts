@@ -117,6 +117,16 @@ export interface SshKeysTable {
   created_by: string;
 }
 
+export interface ConnectTokensTable {
+  /** SHA-256 of the secret. */
+  hash: string;
+  user_name: string;
+  profile: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
 export interface TargetCredentialsTable {
   target: string;
   sealed: string;
@@ -136,6 +146,7 @@ export interface Database {
   audit_head: AuditHeadTable;
   tokens: TokensTable;
   ssh_keys: SshKeysTable;
+  connect_tokens: ConnectTokensTable;
   target_credentials: TargetCredentialsTable;
   meta: MetaTable;
 }

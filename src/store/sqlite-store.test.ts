@@ -48,8 +48,8 @@ describe('sqlite store specifics', () => {
     await a.close();
     // Take the file back to its 0001 shape, with its data.
     const raw = new Database(path);
-    raw.exec(`DROP INDEX grants_status_session_lease; ALTER TABLE grants DROP COLUMN session_lease_until; DROP TABLE ssh_keys;
-              DELETE FROM stint_migration WHERE name = '0002_ssh_keys_and_session_leases';`);
+    raw.exec(`DROP INDEX grants_status_session_lease; ALTER TABLE grants DROP COLUMN session_lease_until; DROP TABLE ssh_keys; DROP TABLE connect_tokens;
+              DELETE FROM stint_migration WHERE name = '0002_gateways';`);
     raw.close();
     const b = await openStore({ kind: 'sqlite', path });
     assert.deepEqual(await b.getGrant(g.id), { ...g, sessionLeaseUntil: null });
@@ -57,7 +57,7 @@ describe('sqlite store specifics', () => {
     await b.close();
     // 0002 applied but not recorded (a crash between the two): it runs again without failing.
     const raw2 = new Database(path);
-    raw2.exec(`DELETE FROM stint_migration WHERE name = '0002_ssh_keys_and_session_leases';`);
+    raw2.exec(`DELETE FROM stint_migration WHERE name = '0002_gateways';`);
     raw2.close();
     const c = await openStore({ kind: 'sqlite', path });
     assert.deepEqual(await c.getGrant(g.id), { ...g, sessionLeaseUntil: null });

@@ -44,7 +44,16 @@ export async function startChildBroker(opts: { configPath: string; dataDir: stri
   proc.stderr!.on('data', (d) => (err += d));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
+  // Generous: on a loaded 2-core machine a cold start (tsx compiling the sources) takes a while.
+  const deadline = Date.now() + 60_000;
+  const giveUp = async (why: string): Promise<never> => {
+    // A child left running would hold this test process open (its stderr pipe) and hang the suite.
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL');
+      await exited;
+    }
+    throw new Error(`${why}: ${err}`);
+  };
   for (;;) {
     if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`broker exited during start: ${err}`);
     try {
@@ -53,7 +62,7 @@ export async function startChildBroker(opts: { configPath: string; dataDir: stri
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`broker did not become ready: ${err}`);
+    if (Date.now() > deadline) await giveUp('broker did not become ready within 60 s');
     await new Promise((r) => setTimeout(r, 50));
   }
   return {

@@ -18,6 +18,17 @@ export function tokenRoutes(deps: ApiDeps) {
       },
     }),
     route({
+      method: 'POST', url: '/v1/connect-tokens', tag: 'tokens', auth: 'user', status: 201,
+      summary: 'A one-time token to log in to the PostgreSQL gateway as yourself for one profile, within 2 minutes (stint connect PROFILE). Not an API token.',
+      body: z.object({ profile: nameSchema }).strict(),
+      response: z.object({ token: z.string(), expiresAt: z.string(), user: z.string(), profile: z.string() }),
+      handler: async ({ actor, body, reply }) => {
+        const r = await deps.tokens.issueConnectToken({ actor, profile: body.profile });
+        reply.header('cache-control', 'no-store');
+        return { token: r.secret, expiresAt: new Date(r.expiresAt).toISOString(), user: actor.name, profile: body.profile };
+      },
+    }),
+    route({
       method: 'GET', url: '/v1/tokens', tag: 'tokens', auth: 'user', summary: 'Your tokens (admins: everyone\'s, or one user\'s)',
       query: z.object({ user: nameSchema.optional() }).strict(),
       response: z.object({ tokens: z.array(tokenView) }),

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { idArg } from '../args.js';
-import { CliError } from '../cli-error.js';
+import { CliError, usageError } from '../cli-error.js';
 import { defineCommand } from '../run.js';
 import { fetchCredentials } from './creds.js';
 
@@ -10,40 +10,75 @@ const overriding = ['PGHOSTADDR', 'PGSERVICE', 'PGSERVICEFILE', 'PGPASSFILE'];
 
 export const connectCommand = defineCommand({
   name: 'connect',
-  summary: 'Open psql with your active grant\'s credential',
-  usage: `Usage: stint connect GRANT [-- PSQL-ARGS…]
+  summary: 'Open psql: through the PostgreSQL gateway for a profile, or with your active grant\'s credential',
+  usage: `Usage: stint connect PROFILE [--host NAME] [-- PSQL-ARGS…]
+       stint connect GRANT [-- PSQL-ARGS…]
 
-Fetches the credential of your active GRANT and runs psql with it. The
-connection settings and the password go to psql through its environment
-(PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD), never on its command line,
-so other users cannot see them in the process list. Arguments after "--" go
-to psql unchanged. Exits with psql's exit code.
+With a PROFILE, psql connects to the broker's PostgreSQL gateway: Stint makes
+a role for this one connection (when a policy approves the profile
+automatically, or as your approved grant's account), and removes it when psql
+exits. psql logs in with a one-time connect token (valid 2 minutes, for this
+profile only) rather than your API token, and you never see the role's
+password. --host is the gateway's host name as you reach it (default: the
+gateway's listen address, or the server's host when it listens on all).
 
-Only postgres targets for now; for other kinds use stint creds GRANT.
-Needs psql on PATH (the PostgreSQL client package).
+With a GRANT (gr_…), psql connects straight to the target with that grant's
+credential.
+
+Either way the settings and the secret go to psql through its environment
+(PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSSLMODE), never on its
+command line, so other users cannot see them in the process list. Arguments
+after "--" go to psql unchanged. Exits with psql's exit code. Needs psql on
+PATH (the PostgreSQL client package). Only postgres targets; for other kinds
+use stint creds GRANT.
 
 Examples:
-  stint connect gr_0123456789ab
-  stint connect gr_0123456789ab -- -c 'select current_user'`,
-  parse: { positionals: ['GRANT'], allowPassthrough: true },
+  stint connect pg-read
+  stint connect pg-read -- -c 'select current_user'
+  stint connect gr_0123456789ab`,
+  parse: { positionals: ['PROFILE|GRANT'], allowPassthrough: true, options: { host: { type: 'string' } } },
   async run({ args, io, client }) {
-    const id = idArg('grant', args.positionals[0]!);
-    const { credentials: c } = await fetchCredentials(client(), id);
-    if (c.kind !== 'postgres') {
-      throw new CliError('invalid', `stint connect does not support ${c.kind} targets yet (${c.target} is ${c.kind}); use stint creds ${id}`);
-    }
+    const arg = args.positionals[0]!;
     const env: NodeJS.ProcessEnv = { ...io.env };
     for (const name of overriding) delete env[name];
     delete env.PGPASSWORD;
     const set = (name: string, value: string | number | undefined) => { if (value !== undefined && value !== '') env[name] = String(value); };
-    set('PGHOST', c.host);
-    set('PGPORT', c.port);
-    set('PGDATABASE', c.database);
-    set('PGUSER', c.username);
-    set('PGPASSWORD', c.password ?? undefined);
+    if (arg.startsWith('gr_') || arg.startsWith('req_') || arg.startsWith('tok_')) {
+      if (args.has('host')) throw usageError('--host applies to stint connect PROFILE (through the gateway), not to a grant');
+      const id = idArg('grant', arg);
+      const { credentials: c } = await fetchCredentials(client(), id);
+      if (c.kind !== 'postgres') {
+        throw new CliError('invalid', `stint connect does not support ${c.kind} targets yet (${c.target} is ${c.kind}); use stint creds ${id}`);
+      }
+      set('PGHOST', c.host);
+      set('PGPORT', c.port);
+      set('PGDATABASE', c.database);
+      set('PGUSER', c.username);
+      set('PGPASSWORD', c.password ?? undefined);
+      return runPsql(args.passthrough, env);
+    }
+    if (!profileName.test(arg)) throw usageError(`${JSON.stringify(arg.slice(0, 40))} is neither a profile name nor a grant id (gr_…)`);
+    const api = client();
+    const gw = await api.get<{ postgres: { listen: string; tls: boolean; requireTls: boolean } | null }>('/v1/gateways');
+    if (!gw.postgres) throw new CliError('invalid', `this broker runs no PostgreSQL gateway (gateways.postgres in its config); request the profile and use stint connect GRANT`);
+    const i = gw.postgres.listen.lastIndexOf(':');
+    const listenHost = gw.postgres.listen.slice(0, i).replace(/^\[(.*)\]$/, '$1');
+    const wildcard = listenHost === '0.0.0.0' || listenHost === '::';
+    const host = args.string('host') ?? (wildcard ? new URL(api.server).hostname.replace(/^\[(.*)\]$/, '$1') : listenHost);
+    const t = await api.post<{ token: string; user: string; profile: string }>('/v1/connect-tokens', { profile: arg });
+    set('PGHOST', host);
+    set('PGPORT', gw.postgres.listen.slice(i + 1));
+    set('PGDATABASE', arg);
+    set('PGUSER', t.user);
+    set('PGPASSWORD', t.token);
+    // TLS whenever the gateway has a certificate; it carries the token.
+    set('PGSSLMODE', gw.postgres.tls ? 'require' : 'disable');
     return runPsql(args.passthrough, env);
   },
 });
+
+/** Stint profile names (config namePattern). */
+const profileName = /^[a-z][a-z0-9_.-]{0,62}$/i;
 
 function runPsql(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve, reject) => {

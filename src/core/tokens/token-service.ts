@@ -1,5 +1,10 @@
 // API tokens: random bearer secrets, stored only as SHA-256 hashes. The
 // secret is shown once, to whoever created it.
+//
+// Connect tokens: one login to one profile through the PostgreSQL gateway,
+// within a couple of minutes (`stint connect PROFILE`), so psql never holds
+// the person's long-lived API token. They are not API tokens: the API refuses
+// them; only the gateway takes them, and only once.
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { forbidden, invalid, notFound } from '../errors.js';
@@ -11,6 +16,9 @@ import type { Catalog, TokenRecord, UserDef } from '../types.js';
 export const builtinAdmin: UserDef = { name: 'admin', groups: [], accounts: {}, admin: true };
 
 export const tokenPattern = /^stint_[A-Za-z0-9_-]{43}$/;
+export const connectTokenPattern = /^stintc_[A-Za-z0-9_-]{43}$/;
+/** Long enough to start psql, short enough that a leaked one is useless soon. */
+export const connectTokenTtlMs = 2 * 60_000;
 
 export function hashToken(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
@@ -54,6 +62,35 @@ export function createTokenService(deps: { store: Store; catalog: () => Catalog;
     return user ? { user, token } : undefined;
   }
 
+  /** A one-time connect token for `profile` (a profile the caller could request; the gateway decides the rest). */
+  async function issueConnectToken(input: { actor: UserDef; profile: string }): Promise<{ secret: string; expiresAt: number }> {
+    const profile = deps.catalog().profiles.get(input.profile);
+    if (!profile) throw notFound(`profile ${JSON.stringify(input.profile)} does not exist`);
+    if (!deps.catalog().users.has(input.actor.name)) throw forbidden(`${input.actor.name} is not a user in the config; only configured users connect through gateways`);
+    const secret = `stintc_${randomBytes(32).toString('base64url')}`;
+    const now = clock.now();
+    const expiresAt = now + connectTokenTtlMs;
+    await store.transaction(async (tx) => {
+      await tx.insertConnectToken({ hash: hashToken(secret), user: input.actor.name, profile: profile.name, createdAt: now, expiresAt, usedAt: null }, now - 86_400_000);
+      await tx.appendAudit({ at: now, actor: input.actor.name, action: 'connect-token.issued', subjectUser: input.actor.name, details: { profile: profile.name, expiresAt: new Date(expiresAt).toISOString() } });
+    });
+    return { secret, expiresAt };
+  }
+
+  /**
+   * A gateway login's password: an API token of the user, or a connect token
+   * for exactly this profile (used up by this call).
+   */
+  async function authenticateGateway(secret: string, profile: string): Promise<{ user: UserDef; via: 'api-token' | 'connect-token' } | undefined> {
+    if (connectTokenPattern.test(secret)) {
+      const t = await store.useConnectToken(hashToken(secret), profile, clock.now());
+      const user = t ? deps.catalog().users.get(t.user) : undefined;
+      return user ? { user, via: 'connect-token' } : undefined;
+    }
+    const found = await authenticate(secret);
+    return found ? { user: found.user, via: 'api-token' } : undefined;
+  }
+
   async function revoke(input: { actor: UserDef; tokenId: string }): Promise<void> {
     const all = await store.listTokens();
     const t = all.find((x) => x.id === input.tokenId);
@@ -76,7 +113,7 @@ export function createTokenService(deps: { store: Store; catalog: () => Catalog;
     if (!/^[a-z][a-z0-9_.-]{0,62}$/i.test(name)) throw invalid(`${JSON.stringify(name.slice(0, 64))} is not a valid user name`);
   }
 
-  return { create, issue, authenticate, revoke, list, resolveUser, validateName };
+  return { create, issue, authenticate, issueConnectToken, authenticateGateway, revoke, list, resolveUser, validateName };
 }
 
 export type TokenService = ReturnType<typeof createTokenService>;

@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../embedded/free-port.js';
+import { runBinary } from '../../cli/testing/fake-api.js';
 import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } from '../../testing/broker.js';
 
 describe('gateways.postgres in the config', () => {
@@ -15,6 +16,7 @@ describe('gateways.postgres in the config', () => {
   let broker: TestBroker;
   let certDir: string;
   let port: number;
+  let url: string;
 
   before(async () => {
     target = await createTestTarget();
@@ -25,7 +27,7 @@ describe('gateways.postgres in the config', () => {
       target,
       editConfig: (t) => `gateways:\n  postgres: { listen: "127.0.0.1:${port}", tlsCert: ${JSON.stringify(join(certDir, 'cert.pem'))}, tlsKey: ${JSON.stringify(join(certDir, 'key.pem'))}, maxSession: 10m }\n${t}`,
     });
-    await broker.app.listen('127.0.0.1', 0);
+    url = await broker.app.listen('127.0.0.1', 0);
   });
   after(async () => {
     await broker?.close();
@@ -48,5 +50,40 @@ describe('gateways.postgres in the config', () => {
     assert.equal(ended.length, 1);
     const viewed = await broker.app.store.listAudit({ action: 'grant.credentials-viewed' });
     assert.equal(viewed.length, 0, 'the person never saw the credential the gateway used');
+  });
+
+  it('stint connect PROFILE: psql through the gateway with a one-time connect token, never the API token', async () => {
+    const token = await broker.token('alice');
+    const env = { PATH: process.env.PATH, HOME: certDir, NO_COLOR: '1', STINT_SERVER: url, STINT_TOKEN: token };
+    const r = await runBinary(['connect', 'pg-read', '--', '-tAc', "SELECT current_user || ' ' || current_database()"], env);
+    assert.equal(r.code, 0, r.stderr);
+    const [account, db] = r.stdout.trim().split(' ');
+    assert.match(account!, /^stint_alice_[a-z0-9]{6}$/);
+    assert.equal(db, target.db.name);
+    const started = (await broker.app.store.listAudit({ action: 'session.started' })).find((e) => e.details.account === account)!;
+    assert.equal(started.details.auth, 'connect-token');
+    assert.equal((await broker.app.store.listAudit({ action: 'connect-token.issued' })).length, 1);
+
+    // The token is good for one login to that one profile, within two minutes, and is no API token.
+    const issued = await fetch(`${url}/v1/connect-tokens`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ profile: 'pg-read' }) });
+    assert.equal(issued.status, 201);
+    assert.equal(issued.headers.get('cache-control'), 'no-store');
+    const once = ((await issued.json()) as { token: string }).token;
+    assert.match(once, /^stintc_/);
+    assert.equal((await broker.call(once, 'GET', '/v1/grants')).status, 401, 'the API refuses a connect token');
+    const psql = (password: string, dbname: string) => new Promise<{ ok: boolean; out: string }>((resolve) =>
+      execFile('psql', [`host=127.0.0.1 port=${port} user=alice dbname=${dbname} sslmode=require`, '-tAc', 'SELECT 1'], { env: { PATH: process.env.PATH, PGPASSWORD: password } }, (err, stdout, stderr) =>
+        resolve({ ok: !err, out: `${stdout}${stderr}` }),
+      ),
+    );
+    const wrongProfile = await psql(once, 'pg-dba');
+    assert.equal(wrongProfile.ok, false);
+    assert.match(wrongProfile.out, /password authentication failed for user "alice"/);
+    assert.equal((await psql(once, 'pg-read')).ok, true, 'first use');
+    const again = await psql(once, 'pg-read');
+    assert.equal(again.ok, false, 'second use');
+    assert.match(again.out, /password authentication failed/);
+    assert.equal((await broker.call(token, 'POST', '/v1/connect-tokens', { profile: 'no-such' })).status, 404);
+    assert.ok(!JSON.stringify(await broker.app.store.listAudit({})).includes(once.slice(7)), 'the token is in no audit record');
   });
 });

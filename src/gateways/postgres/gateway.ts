@@ -37,7 +37,7 @@ import { CLIENT_CAPTURE, SERVER_CAPTURE, StatementTracker } from './statement-tr
 import { UpstreamError, cancelUpstream, connectUpstream, type Upstream } from './upstream.js';
 
 export interface PostgresGatewayDeps {
-  tokens: Pick<TokenService, 'authenticate'>;
+  tokens: Pick<TokenService, 'authenticateGateway'>;
   requests: Pick<RequestService, 'create'>;
   grants: Pick<GrantService, 'upstreamCredentials' | 'revoke' | 'get' | 'renewSessionLeases'>;
   catalog: () => Catalog;
@@ -145,6 +145,7 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
     const timer = setTimeout(() => raw.destroy(), handshakeTimeoutMs);
     let startup: Extract<StartupPacket, { kind: 'startup' }>;
     let user: UserDef;
+    let authVia: 'api-token' | 'connect-token';
     let admission: Admission;
     let upstream: Upstream;
     try {
@@ -207,7 +208,7 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
       const msg = await reader.readTyped(MAX_PASSWORD_MESSAGE);
       if (msg.type !== 'p') throw new ProtocolError(`expected a password message, got ${JSON.stringify(msg.type)}`);
       const token = readCString(msg.body, 0).value;
-      const auth = await deps.tokens.authenticate(token);
+      const auth = await deps.tokens.authenticateGateway(token, profile);
       if (!auth || auth.user.name !== name) {
         log.warn({ user: name.slice(0, 64), profile: profile.slice(0, 64), client: peer }, 'postgres gateway: authentication failed');
         // The same words PostgreSQL uses, so clients show the familiar message.
@@ -215,6 +216,7 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
         return;
       }
       user = auth.user;
+      authVia = auth.via;
       try {
         admission = await admit({ ...deps, maxSessionMs, sessionLeaseMs }, gatewayKind, user, profile);
       } catch (err) {
@@ -248,7 +250,7 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
       clearTimeout(timer);
     }
     const rest = reader.detach();
-    await relay({ client, rest, upstream, admission, user, profile: admission.grant.profile, peer, secure });
+    await relay({ client, rest, upstream, admission, user, authVia, profile: admission.grant.profile, peer, secure });
   }
 
   function cancel(processId: number, secretKey: number): void {
@@ -281,7 +283,7 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
     }
   }
 
-  async function relay(s: { client: Duplex; rest: Buffer; upstream: Upstream; admission: Admission; user: UserDef; profile: string; peer: string; secure: boolean }): Promise<void> {
+  async function relay(s: { client: Duplex; rest: Buffer; upstream: Upstream; admission: Admission; user: UserDef; authVia: 'api-token' | 'connect-token'; profile: string; peer: string; secure: boolean }): Promise<void> {
     const { client, upstream, admission, user } = s;
     const grant = admission.grant;
     const up = upstream.socket;
@@ -302,7 +304,7 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
       });
       await deps.store.appendAudit({
         at: startedAt, actor: user.name, action: 'session.started', requestId: grant.requestId, grantId: grant.id, target: grant.target, subjectUser: user.name,
-        details: { sessionId, gateway: 'postgres', account: grant.account, profile: s.profile, grantKind: admission.kind, client: s.peer, tls: s.secure },
+        details: { sessionId, gateway: 'postgres', account: grant.account, profile: s.profile, grantKind: admission.kind, client: s.peer, tls: s.secure, auth: s.authVia },
       });
     } catch (err) {
       // No recording, no session.

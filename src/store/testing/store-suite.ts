@@ -271,6 +271,26 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
       });
     });
 
+    describe('connect tokens', () => {
+      it('used once, only for their profile, only before they expire; racing uses: exactly one wins; old ones are pruned', async () => {
+        const tok = (hash: string, expiresAt: number, profile = 'pg-read') => ({ hash, user: 'alice', profile, createdAt: t0, expiresAt, usedAt: null });
+        await store.insertConnectToken(tok('h1', t0 + 60_000), 0);
+        await store.insertConnectToken(tok('h2', t0 + 60_000), 0);
+        await store.insertConnectToken(tok('old', t0 - 1), 0);
+        assert.equal(await store.useConnectToken('h1', 'pg-other', t0), undefined, 'another profile');
+        assert.deepEqual(await store.useConnectToken('h1', 'pg-read', t0 + 5), { ...tok('h1', t0 + 60_000), usedAt: t0 + 5 });
+        assert.equal(await store.useConnectToken('h1', 'pg-read', t0 + 6), undefined, 'used already');
+        assert.equal(await store.useConnectToken('h2', 'pg-read', t0 + 60_000), undefined, 'expired');
+        assert.equal(await store.useConnectToken('nope', 'pg-read', t0), undefined);
+        await store.insertConnectToken(tok('h3', t0 + 60_000), 0);
+        const wins = await Promise.all(Array.from({ length: 8 }, () => store.useConnectToken('h3', 'pg-read', t0)));
+        assert.equal(wins.filter(Boolean).length, 1);
+        // Inserting prunes what expired before the cut-off.
+        await store.insertConnectToken(tok('h4', t0 + 60_000), t0);
+        await store.insertConnectToken(tok('old', t0 + 60_000), t0);
+      });
+    });
+
     describe('ssh keys', () => {
       it('insert, get, find by fingerprint, list per user oldest first, delete once; fingerprints are unique', async () => {
         const a1 = makeSshKey({ user: 'alice', createdAt: t0 + 1 });
