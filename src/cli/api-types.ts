@@ -3,12 +3,14 @@
 
 import type { z } from 'zod';
 import type { approvalView, auditView, grantView, requestView, tokenView } from '../api/views.js';
+import type { sshKeyView } from '../api/routes/keys.js';
 
 export type GrantView = z.infer<typeof grantView>;
 export type RequestView = z.infer<typeof requestView>;
 export type ApprovalView = z.infer<typeof approvalView>;
 export type AuditView = z.infer<typeof auditView>;
 export type TokenView = z.infer<typeof tokenView>;
+export type SshKeyView = z.infer<typeof sshKeyView>;
 
 export type GrantStatus = GrantView['status'];
 export type RequestStatus = RequestView['status'];

@@ -1,24 +1,12 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { MeView } from '../api-types.js';
+import type { MeView, SshKeyView } from '../api-types.js';
 import { closest } from '../args.js';
 import { usageError } from '../cli-error.js';
 import type { CliIO } from '../command.js';
 import { relativeTime, table, truncate } from '../output.js';
 import { defineCommand, seg, type CommandContext } from '../run.js';
-
-/** GET /v1/keys objects (src/api/routes/keys.ts). */
-export interface SshKeyView {
-  id: string;
-  user: string;
-  type: string;
-  publicKey: string;
-  fingerprint: string;
-  comment: string | null;
-  createdAt: string;
-  createdBy: string;
-}
 
 interface GatewaysView {
   postgres: { listen: string; tls: boolean; requireTls: boolean } | null;
