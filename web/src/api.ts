@@ -58,6 +58,12 @@ export interface SessionChannel {
 }
 export interface SessionDetail { session: GatewaySession; statements: SessionStatement[]; statementsTotal: number; channels: SessionChannel[] }
 
+export interface SshKey { id: string; user: string; type: string; publicKey: string; fingerprint: string; comment: string | null; createdAt: string; createdBy: string }
+export interface Gateways {
+  postgres: { listen: string; tls: boolean; requireTls: boolean } | null;
+  ssh: { listen: string; hostKey: string; fingerprint: string } | null;
+}
+
 export class ApiError extends Error {
   constructor(public status: number, public code: string, message: string) {
     super(message);
@@ -127,6 +133,10 @@ export const api = {
   verify: () => call<Verify>('GET', '/v1/audit/verify'),
   adminTargets: () => call<{ targets: TargetHealth[] }>('GET', '/v1/admin/targets'),
   adminConfig: () => call<ConfigInfo>('GET', '/v1/admin/config'),
+  keys: () => call<{ keys: SshKey[] }>('GET', '/v1/keys'),
+  addKey: (publicKey: string, comment?: string) => call<{ key: SshKey }>('POST', '/v1/keys', { publicKey, ...(comment ? { comment } : {}) }),
+  removeKey: (id: string) => call<{ removed: SshKey }>('DELETE', `/v1/keys/${encodeURIComponent(id)}`),
+  gateways: () => call<Gateways>('GET', '/v1/gateways'),
   sessions: (all = false) => call<{ sessions: GatewaySession[] }>('GET', `/v1/sessions${all ? '?all=true' : ''}`),
   sessionDetail: (id: string) => call<SessionDetail>('GET', `/v1/sessions/${encodeURIComponent(id)}`),
   /** A terminal recording as asciicast v2 text. */

@@ -6,6 +6,7 @@ import { AccessPage } from './pages/access.tsx';
 import { AdminPage } from './pages/admin.tsx';
 import { ApprovalsPage } from './pages/approvals.tsx';
 import { AuditPage } from './pages/audit.tsx';
+import { KeysPage } from './pages/keys.tsx';
 import { RequestPage } from './pages/request.tsx';
 import { SessionDetailPage, SessionsPage } from './pages/sessions.tsx';
 import { ErrorNote, Link, LiveContext, errorText, navigate, usePath } from './ui.tsx';
@@ -124,6 +125,7 @@ function Shell({ session, onSignedOut }: { session: Session; onSignedOut: () => 
     { path: '/request', label: 'Request access' },
     { path: '/approvals', label: 'Approvals', count: pendingApprovals },
     { path: '/sessions', label: 'Sessions' },
+    { path: '/keys', label: 'SSH keys' },
     { path: '/audit', label: 'Audit' },
     ...(session.admin ? [{ path: '/admin', label: 'Admin' }] : []),
   ];
@@ -158,6 +160,7 @@ function Shell({ session, onSignedOut }: { session: Session; onSignedOut: () => 
           {path === '/approvals' ? <ApprovalsPage user={session.user} toast={toast} /> : null}
           {path === '/sessions' ? <SessionsPage admin={session.admin} /> : null}
           {sessionId !== undefined ? <SessionDetailPage id={safeDecode(sessionId)} /> : null}
+          {path === '/keys' ? <KeysPage user={session.user} toast={toast} /> : null}
           {path === '/audit' ? <AuditPage admin={session.admin} /> : null}
           {path === '/admin' && session.admin ? <AdminPage toast={toast} /> : null}
           {!known ? (
