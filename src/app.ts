@@ -140,10 +140,11 @@ export async function createApp(opts: AppOptions): Promise<App> {
   worker = createExpiryWorker({ store, grants, requests, clock, log, maxSleepMs: opts.workerMaxSleepMs });
 
   const gw = config.gateways.postgres;
+  const gatewayCert = gw?.tlsCert && gw.tlsKey ? await readFile(gw.tlsCert) : null;
   const postgresGateway: PostgresGateway | null = gw
     ? createPostgresGateway({
         tokens, requests, grants, catalog: getCatalog, store, clock, log,
-        tls: gw.tlsCert && gw.tlsKey ? { cert: await readFile(gw.tlsCert), key: await readFile(gw.tlsKey) } : null,
+        tls: gatewayCert && gw.tlsKey ? { cert: gatewayCert, key: await readFile(gw.tlsKey) } : null,
         listen: gw.listen,
         sessionDir: join(opts.dataDir, 'sessions'),
         requireTls: gw.requireTls,
@@ -166,7 +167,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const hostPort = (a: { host: string; port: number }) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
   let gatewayAddresses: { postgres: { host: string; port: number } | null; ssh: { host: string; port: number } | null } = { postgres: null, ssh: null };
   const gatewaysInfo = (): GatewaysInfo => ({
-    postgres: gw ? { listen: hostPort(gatewayAddresses.postgres ?? gw.listen), tls: !!gw.tlsCert, requireTls: gw.requireTls } : null,
+    postgres: gw ? { listen: hostPort(gatewayAddresses.postgres ?? gw.listen), tls: !!gatewayCert, requireTls: gw.requireTls, certificate: gatewayCert ? gatewayCert.toString('utf8') : null } : null,
     ssh: sshCfg && sshHostKey ? { listen: hostPort(gatewayAddresses.ssh ?? sshCfg.listen), hostKey: sshHostKey.publicKey, fingerprint: sshHostKey.fingerprint } : null,
   });
 

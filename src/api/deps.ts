@@ -40,6 +40,7 @@ export interface ApiDeps {
 }
 
 export interface GatewaysInfo {
-  postgres: { listen: string; tls: boolean; requireTls: boolean } | null;
+  /** certificate: the PEM the gateway presents (public), so clients can verify it. */
+  postgres: { listen: string; tls: boolean; requireTls: boolean; certificate: string | null } | null;
   ssh: { listen: string; hostKey: string; fingerprint: string } | null;
 }

@@ -360,6 +360,8 @@ for v in PGHOST PGPORT PGDATABASE PGUSER PGPASSWORD PGHOSTADDR PGSERVICE; do
 done
 if [ "$PGPASSWORD" = '${PASSWORD}' ]; then echo 'password ok'; fi
 printf 'host %s port %s db %s user %s\\n' "$PGHOST" "$PGPORT" "$PGDATABASE" "$PGUSER"
+if [ -n "$PGSSLMODE" ]; then printf 'sslmode %s\\n' "$PGSSLMODE"; fi
+if [ -n "$PGSSLROOTCERT" ]; then printf 'rootcert %s\\n' "$(cat "$PGSSLROOTCERT")"; fi
 exit 3
 `);
       await chmod(join(dir, 'psql'), 0o755);
@@ -372,6 +374,24 @@ exit 3
       assert.equal(r.code, 3, r.stderr);
       assert.equal(r.stdout, 'arg -c\narg select 1\nenv PGHOST\nenv PGPORT\nenv PGDATABASE\nenv PGUSER\nenv PGPASSWORD\npassword ok\nhost 127.0.0.1 port 5433 db app user stint_alice_k3j9\n');
       assert.ok(!r.stdout.includes(PASSWORD) && !r.stderr.includes(PASSWORD));
+    });
+
+    test('PROFILE: psql to the gateway with a one-time connect token, checking the certificate the broker published', async () => {
+      const PEM = '-----BEGIN CERTIFICATE-----\nMIIBgateway\n-----END CERTIFICATE-----\n';
+      api.on('GET /v1/gateways', { body: { postgres: { listen: '0.0.0.0:6432', tls: true, requireTls: true, certificate: PEM }, ssh: null } });
+      api.on('POST /v1/connect-tokens', { status: 201, body: { token: PASSWORD, expiresAt: '2025-01-01T10:02:00.000Z', user: 'alice', profile: 'pg-read' } });
+      const r = await bin(['connect', 'pg-read', '--', '-c', 'select 1'], { PATH: `${dir}:${process.env.PATH}` });
+      assert.equal(r.code, 3, r.stderr);
+      const host = new URL(api.url).hostname;
+      assert.equal(r.stdout, `arg -c\narg select 1\nenv PGHOST\nenv PGPORT\nenv PGDATABASE\nenv PGUSER\nenv PGPASSWORD\npassword ok\nhost ${host} port 6432 db pg-read user alice\nsslmode verify-ca\nrootcert ${PEM.trim()}\n`);
+      assert.ok(!r.stdout.includes(PASSWORD) && !r.stderr.includes(PASSWORD));
+      // Your own TLS settings win; a gateway without TLS is not sent the token encrypted (and says so by sslmode).
+      const own = await bin(['connect', 'pg-read', '--host', 'gw.example'], { PATH: `${dir}:${process.env.PATH}`, PGSSLMODE: 'verify-full' });
+      assert.match(own.stdout, /host gw\.example port 6432 db pg-read user alice\nsslmode verify-full\n$/);
+      api.on('GET /v1/gateways', { body: { postgres: null, ssh: null } });
+      const none = await bin(['connect', 'pg-read'], { PATH: `${dir}:${process.env.PATH}` });
+      assert.equal(none.code, 2);
+      assert.match(none.stderr, /runs no PostgreSQL gateway/);
     });
 
     test('says so when psql is missing (exit 7) or the target is not postgres (exit 2)', async () => {

@@ -96,9 +96,11 @@ describe('config: SSH gateway', () => {
   });
 
   it('a forwarding destination must be HOST:PORT or HOST:*, on an ssh ephemeral-account profile only', () => {
-    assert.throws(() => parseConfigText(withGateway(', portForwarding: ["db.internal", "*:22", "db:99999", "a b:1"]'), 'stint.yaml'), (err: ConfigError) => {
+    assert.throws(() => parseConfigText(withGateway(', portForwarding: ["db.internal", "*:22", "db:99999", "a b:1", "010.0.0.5:22", "2130706433:80", "0x7f000001:80"]'), 'stint.yaml'), (err: ConfigError) => {
       const text = err.issues.map((i) => `${i.path}: ${i.message}`).join('\n');
       for (const j of [0, 1, 2, 3]) assert.match(text, new RegExp(`profiles\\[3\\]\\.portForwarding\\[${j}\\]: .* is not a forwarding destination`));
+      for (const j of [4, 5]) assert.match(text, new RegExp(`profiles\\[3\\]\\.portForwarding\\[${j}\\]: .* is a numeric host but not a dotted-quad`));
+      assert.match(text, /profiles\[3\]\.portForwarding\[6\]: .* hexadecimal/);
       return true;
     });
     const onPg = all.replace('grants: [app_read], maxDuration: 1h }', 'grants: [app_read], maxDuration: 1h, portForwarding: ["db:5432"] }');

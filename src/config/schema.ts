@@ -211,8 +211,14 @@ export const forwardRulePattern = /^(?:\[[0-9a-f:]+\]|[a-z0-9](?:[a-z0-9.-]{0,25
 function forwardRuleSchema() {
   return z.string().superRefine((v, ctx) => {
     const port = v.slice(v.lastIndexOf(':') + 1);
+    const host = v.slice(0, v.lastIndexOf(':'));
     if (!forwardRulePattern.test(v) || (port !== '*' && Number(port) > 65535)) {
       ctx.addIssue({ code: 'custom', message: `${quoteValue(v)} is not a forwarding destination: write HOST:PORT or HOST:* (e.g. db.internal:5432, 127.0.0.1:8080, [::1]:*)` });
+    } else if (/^[0-9.]+$/.test(host) && !/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(host)) {
+      // inet_aton reads 010.0.0.5 as octal and 2130706433 as 127.0.0.1: only plain dotted quads say what they mean.
+      ctx.addIssue({ code: 'custom', message: `${quoteValue(host)} is a numeric host but not a dotted-quad IPv4 address (like 10.0.0.5); write the address that way` });
+    } else if (/^0x/i.test(host)) {
+      ctx.addIssue({ code: 'custom', message: `${quoteValue(host)} looks like a hexadecimal address; write it as a dotted quad` });
     }
   });
 }

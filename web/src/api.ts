@@ -60,7 +60,7 @@ export interface SessionDetail { session: GatewaySession; statements: SessionSta
 
 export interface SshKey { id: string; user: string; type: string; publicKey: string; fingerprint: string; comment: string | null; createdAt: string; createdBy: string }
 export interface Gateways {
-  postgres: { listen: string; tls: boolean; requireTls: boolean } | null;
+  postgres: { listen: string; tls: boolean; requireTls: boolean; certificate: string | null } | null;
   ssh: { listen: string; hostKey: string; fingerprint: string } | null;
 }
 

@@ -51,7 +51,7 @@ export function keyRoutes(deps: ApiDeps) {
       method: 'GET', url: '/v1/gateways', tag: 'sessions', auth: 'user',
       summary: 'The session gateways this broker runs: where they listen, and the SSH gateway\'s host key for known_hosts',
       response: z.object({
-        postgres: z.object({ listen: z.string(), tls: z.boolean(), requireTls: z.boolean() }).nullable(),
+        postgres: z.object({ listen: z.string(), tls: z.boolean(), requireTls: z.boolean(), certificate: z.string().nullable().describe('the PEM certificate the gateway presents, for sslrootcert') }).nullable(),
         ssh: z.object({ listen: z.string(), hostKey: z.string(), fingerprint: z.string() }).nullable(),
       }),
       handler: async () => deps.gateways?.() ?? { postgres: null, ssh: null },

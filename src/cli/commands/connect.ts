@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { constants } from 'node:os';
 import { idArg } from '../args.js';
 import { CliError, usageError } from '../cli-error.js';
@@ -19,14 +22,15 @@ a role for this one connection (when a policy approves the profile
 automatically, or as your approved grant's account), and removes it when psql
 exits. psql logs in with a one-time connect token (valid 2 minutes, for this
 profile only) rather than your API token, and you never see the role's
-password. --host is the gateway's host name as you reach it (default: the
+password. psql verifies the gateway's certificate against the one the broker
+publishes (PGSSLMODE=verify-ca), unless you set PGSSLMODE or PGSSLROOTCERT. --host is the gateway's host name as you reach it (default: the
 gateway's listen address, or the server's host when it listens on all).
 
 With a GRANT (gr_…), psql connects straight to the target with that grant's
 credential.
 
 Either way the settings and the secret go to psql through its environment
-(PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSSLMODE), never on its
+(PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSSLMODE, PGSSLROOTCERT), never on its
 command line, so other users cannot see them in the process list. Arguments
 after "--" go to psql unchanged. Exits with psql's exit code. Needs psql on
 PATH (the PostgreSQL client package). Only postgres targets; for other kinds
@@ -43,7 +47,8 @@ Examples:
     for (const name of overriding) delete env[name];
     delete env.PGPASSWORD;
     const set = (name: string, value: string | number | undefined) => { if (value !== undefined && value !== '') env[name] = String(value); };
-    if (arg.startsWith('gr_') || arg.startsWith('req_') || arg.startsWith('tok_')) {
+    // Ids have a fixed shape; anything else is a profile name (which may itself start with gr_).
+    if (/^(gr|req|tok)_[a-z0-9]{12}$/.test(arg)) {
       if (args.has('host')) throw usageError('--host applies to stint connect PROFILE (through the gateway), not to a grant');
       const id = idArg('grant', arg);
       const { credentials: c } = await fetchCredentials(client(), id);
@@ -59,7 +64,7 @@ Examples:
     }
     if (!profileName.test(arg)) throw usageError(`${JSON.stringify(arg.slice(0, 40))} is neither a profile name nor a grant id (gr_…)`);
     const api = client();
-    const gw = await api.get<{ postgres: { listen: string; tls: boolean; requireTls: boolean } | null }>('/v1/gateways');
+    const gw = await api.get<{ postgres: { listen: string; tls: boolean; requireTls: boolean; certificate: string | null } | null }>('/v1/gateways');
     if (!gw.postgres) throw new CliError('invalid', `this broker runs no PostgreSQL gateway (gateways.postgres in its config); request the profile and use stint connect GRANT`);
     const i = gw.postgres.listen.lastIndexOf(':');
     const listenHost = gw.postgres.listen.slice(0, i).replace(/^\[(.*)\]$/, '$1');
@@ -71,9 +76,26 @@ Examples:
     set('PGDATABASE', arg);
     set('PGUSER', t.user);
     set('PGPASSWORD', t.token);
-    // TLS whenever the gateway has a certificate; it carries the token.
-    set('PGSSLMODE', gw.postgres.tls ? 'require' : 'disable');
-    return runPsql(args.passthrough, env);
+    if (!gw.postgres.tls) {
+      set('PGSSLMODE', 'disable');
+      return runPsql(args.passthrough, env);
+    }
+    // The token travels inside TLS, to the gateway whose certificate the broker published: psql checks
+    // it (verify-ca), so a man in the middle cannot take the token. Your own PGSSLMODE/PGSSLROOTCERT win.
+    if (io.env.PGSSLMODE || io.env.PGSSLROOTCERT || !gw.postgres.certificate) {
+      if (!io.env.PGSSLMODE) set('PGSSLMODE', io.env.PGSSLROOTCERT ? 'verify-ca' : 'require');
+      return runPsql(args.passthrough, env);
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'stint-connect-'));
+    try {
+      const cert = join(dir, 'gateway.crt');
+      writeFileSync(cert, gw.postgres.certificate, { mode: 0o600 });
+      set('PGSSLROOTCERT', cert);
+      set('PGSSLMODE', 'verify-ca');
+      return await runPsql(args.passthrough, env);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   },
 });
 

@@ -1,9 +1,10 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { parsePublicKeyLine } from '../../core/keys/public-key.js';
 import type { MeView, SshKeyView } from '../api-types.js';
 import { closest } from '../args.js';
-import { usageError } from '../cli-error.js';
+import { CliError, usageError } from '../cli-error.js';
 import type { CliIO } from '../command.js';
 import { relativeTime, table, truncate } from '../output.js';
 import { defineCommand, seg, type CommandContext } from '../run.js';
@@ -103,12 +104,15 @@ function readPublicKey(io: CliIO, file: string | undefined): { text: string; fro
       throw usageError(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code ?? 'error'}`);
     }
   }
-  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) {
-    const pub = file && file !== '-' && existsSync(`${file}.pub`) ? `; register ${file}.pub instead` : '; register its .pub file instead';
-    throw usageError(`${path} is a private key and was not sent${pub}`);
+  // Parsed here, and only the key line is sent: whatever else the file holds (a private key in any
+  // format, PuTTY's included) never leaves this machine.
+  const parsed = parsePublicKeyLine(text.length > 16_384 ? text.slice(0, 16_385) : text);
+  if (parsed instanceof Error) {
+    const pub = file && file !== '-' && existsSync(`${file}.pub`) ? `; register ${file}.pub instead` : '';
+    const privateKey = /PRIVATE KEY|PuTTY-User-Key-File|Private-Lines:/.test(text);
+    throw usageError(privateKey ? `${path} is a private key and was not sent${pub || '; register its .pub file instead'}` : `${path} is not a usable SSH public key (nothing was sent): ${parsed.message}${pub}`);
   }
-  if (text.length > 16_384) throw usageError(`${path} is too large to be one public key`);
-  return { text: text.trim(), from: path };
+  return { text: parsed.comment ? `${parsed.line} ${parsed.comment}` : parsed.line, from: path };
 }
 
 async function add({ args, io, out, client }: CommandContext, file: string | undefined): Promise<number> {
@@ -159,6 +163,11 @@ async function sshConfig({ args, out, client }: CommandContext): Promise<number>
   const api = client();
   const [gw, me] = await Promise.all([api.get<GatewaysView>('/v1/gateways'), api.get<MeView>('/v1/me')]);
   if (!gw.ssh) throw usageError('this broker runs no SSH gateway (gateways.ssh in its config)');
+  // These go into ~/.ssh/config and known_hosts: nothing but the expected shapes, whatever the server says.
+  if (!/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,2}$/.test(gw.ssh.hostKey) || !/^SHA256:[A-Za-z0-9+/]{43}$/.test(gw.ssh.fingerprint) ||
+      !/^[a-z][a-z0-9_.-]{0,62}$/i.test(me.user) || !/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+):\d{1,5}$/i.test(gw.ssh.listen)) {
+    throw new CliError('internal', 'the server\'s gateway details are not in the expected form; refusing to write them into an ssh config');
+  }
   const port = Number(gw.ssh.listen.slice(gw.ssh.listen.lastIndexOf(':') + 1));
   const listenHost = gw.ssh.listen.slice(0, gw.ssh.listen.lastIndexOf(':'));
   const wildcard = listenHost === '0.0.0.0' || listenHost === '[::]' || listenHost === '::';

@@ -172,9 +172,18 @@ describe('grant lifecycle', () => {
     const out = await broker.app.requests.create({ actor: aliceDef, profile: 'pg-read', durationMs: 60 * min, reason: null, ticket: null, sessionLeaseMs: 60_000 });
     const g = out.grant!;
     assert.equal(g.status, 'active');
-    assert.equal(g.sessionLeaseUntil, clock.now() + 60_000);
+    assert.equal(g.sessionLeaseUntil, g.activatedAt! + 60_000, 'the lease runs from activation');
     assert.equal((await broker.call(alice, 'GET', `/v1/grants/${g.id}`)).body.grant.sessionBound, true);
     assert.equal(await target.roleExists(g.account), true);
+    // Attack: the person reads the credential of the account the gateway made for them, to skip the gateway.
+    const creds = await broker.call(alice, 'GET', `/v1/grants/${g.id}/credentials`);
+    assert.equal(creds.status, 403);
+    assert.match(creds.body.error.message, /made by a session gateway for one connection; its credential stays with the gateway/);
+    assert.ok(!creds.raw.includes('password'));
+    // Its length is the gateway's cap: no extending past it.
+    const ext = await broker.call(alice, 'POST', `/v1/grants/${g.id}/extend`, { by: '10m' });
+    assert.equal(ext.status, 409);
+    assert.match(ext.body.error.message, /cannot be extended; reconnect/);
     for (let i = 0; i < 4; i++) {
       clock.advance(40_000);
       assert.equal(await broker.app.grants.renewSessionLeases([g.id], 60_000), 1);

@@ -165,7 +165,11 @@ export function createGrantService(deps: GrantServiceDeps) {
       const now = clock.now();
       const activated = await store.transaction(async (tx) => {
         const cur = await mustGet(grantId, tx);
-        const patch = { status: 'active' as const, activatedAt: now, expiresAt: now + cur.durationMs };
+        const patch = {
+          status: 'active' as const, activatedAt: now, expiresAt: now + cur.durationMs,
+          // A session lease runs from activation, however long provisioning took (its length is what the gateway asked for).
+          ...(cur.sessionLeaseUntil !== null ? { sessionLeaseUntil: now + Math.max(0, cur.sessionLeaseUntil - cur.createdAt) } : {}),
+        };
         if (cur.status !== 'provisioning' || !(await tx.casGrant(cur.id, cur.version, patch))) return null;
         await tx.appendAudit({
           at: now, actor: 'stint', action: 'grant.activated', requestId: cur.requestId, grantId: cur.id, target: cur.target, subjectUser: cur.user,
@@ -365,6 +369,8 @@ export function createGrantService(deps: GrantServiceDeps) {
     const g = await mustGet(input.grantId);
     if (g.user !== input.actor.name && !input.actor.admin) throw forbidden(`grant ${g.id} belongs to ${g.user}`);
     if (g.status !== 'active' || g.activatedAt === null || g.expiresAt === null) throw conflict(`grant ${g.id} is ${g.status}, not active; only active grants can be extended`);
+    // Its length is the gateway's maxSession cap; a longer session is a new connection.
+    if (g.sessionLeaseUntil !== null) throw conflict(`grant ${g.id} belongs to one gateway connection and cannot be extended; reconnect for a new one`);
     const limit = g.activatedAt + g.maxDurationMs;
     const newExpiry = g.expiresAt + input.byMs;
     if (newExpiry > limit) {
@@ -413,6 +419,11 @@ export function createGrantService(deps: GrantServiceDeps) {
 
   /** The credential handed to its owner: the one response that carries a secret. Audited (without the secret). */
   async function credentials(input: { grantId: string; actor: UserDef }): Promise<Credentials> {
+    const cur = await mustGet(input.grantId);
+    // A gateway made it for one connection it relays and records; its secret never reaches the person.
+    if (cur.sessionLeaseUntil !== null && cur.user === input.actor.name) {
+      throw forbidden(`grant ${cur.id} was made by a session gateway for one connection; its credential stays with the gateway`);
+    }
     const { grant: g, credentials: c } = await credentialOf(input.grantId, input.actor);
     await store.appendAudit({
       at: clock.now(), actor: input.actor.name, action: 'grant.credentials-viewed', requestId: g.requestId, grantId: g.id, target: g.target, subjectUser: g.user, details: { account: g.account },

@@ -77,6 +77,16 @@ describe('OpenSSH public key lines', () => {
     refused(`${type} ${Buffer.concat([Buffer.from(b64, 'base64'), Buffer.from([0, 0, 0, 0])]).toString('base64')}`, /extra bytes/);
     refused(`${type} ${Buffer.from(b64, 'base64').subarray(0, 40).toString('base64')}`, /not 32 bytes/);
     refused('', /empty/);
+    // The same RSA key with a zero byte in front of its modulus: another fingerprint, so refused.
+    const [rsaType, rsaB64] = keys.rsa.pub.trim().split(' ') as [string, string];
+    const blob = Buffer.from(rsaB64, 'base64');
+    const eLen = blob.readUInt32BE(11);
+    const nAt = 15 + eLen;
+    const n = blob.subarray(nAt + 4, nAt + 4 + blob.readUInt32BE(nAt));
+    const padded = Buffer.concat([blob.subarray(0, nAt), Buffer.from([0, 0, 0, n.length + 1, 0]), n]);
+    refused(`${rsaType} ${padded.toString('base64')}`, /minimal encoding/);
+    refused(`toString ${b64}`, /unknown key type/);
+    refused(`__proto__ ${b64}`, /unknown key type/);
     refused('-----BEGIN SSH2 PUBLIC KEY-----', /RFC 4716/);
     refused(`${type} ${b64} ${'x'.repeat(201)}`, /comment is longer/);
     refused(`${type} ${b64} evil\u202Etxt`, /control or invisible/);

@@ -52,6 +52,20 @@ class BlobReader {
   }
 }
 
+const isEcdsa = (t: string) => Object.hasOwn(ecdsaCurves, t);
+
+/**
+ * A positive SSH mpint in its one minimal encoding (RFC 4251): no leading
+ * zero byte unless the next has its high bit set, and not negative. Another
+ * encoding of the same key would get another fingerprint and slip past
+ * "one key, one person".
+ */
+function canonicalPositive(m: Buffer): boolean {
+  if (m.length === 0) return false;
+  if (m[0]! & 0x80) return false;
+  return !(m[0] === 0 && (m.length === 1 || !(m[1]! & 0x80)));
+}
+
 /** Bit length of an SSH mpint (big-endian, two's complement, positive here). */
 function mpintBits(m: Buffer): number {
   let i = 0;
@@ -80,9 +94,9 @@ export function parsePublicKeyLine(input: string): ParsedPublicKey | Error {
   if (type.startsWith('sk-')) return new Error(`${type} (FIDO security key) keys are not supported by the SSH gateway yet; register an ed25519, ecdsa or RSA key`);
   if (type === 'ssh-dss') return new Error('ssh-dss (DSA) keys are insecure and not accepted; register an ed25519, ecdsa or RSA (2048 bits or more) key');
   if (type.endsWith('-cert-v01@openssh.com')) return new Error('SSH certificates are not supported; register the plain public key');
-  if (!(type === 'ssh-ed25519' || type === 'ssh-rsa' || type in ecdsaCurves)) {
+  if (!(type === 'ssh-ed25519' || type === 'ssh-rsa' || isEcdsa(type))) {
     // An authorized_keys line may start with options: command="…",from="…" ssh-ed25519 AAAA…
-    if (parts.slice(1).some((p) => p === 'ssh-ed25519' || p === 'ssh-rsa' || p in ecdsaCurves) || /^[a-z-]+[=,]/i.test(type)) {
+    if (parts.slice(1).some((p) => p === 'ssh-ed25519' || p === 'ssh-rsa' || isEcdsa(p)) || /^[a-z-]+[=,]/i.test(type)) {
       return new Error('the line starts with authorized_keys options; give just the key (type, base64, optional comment) — Stint decides what the key may do');
     }
     return new Error(`unknown key type ${JSON.stringify(type.slice(0, 40))}; expected ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa`);
@@ -104,7 +118,9 @@ export function parsePublicKeyLine(input: string): ParsedPublicKey | Error {
   } else if (type === 'ssh-rsa') {
     const e = r.string();
     const n = r.string();
-    if (!e || !n || mpintBits(e) < 2 || (e[e.length - 1]! & 1) === 0) return new Error('the ssh-rsa key is malformed (bad public exponent or modulus)');
+    if (!e || !n || !canonicalPositive(e) || !canonicalPositive(n) || mpintBits(e) < 2 || (e[e.length - 1]! & 1) === 0) {
+      return new Error('the ssh-rsa key is malformed (bad public exponent or modulus, or not in its minimal encoding)');
+    }
     bits = mpintBits(n);
     if (bits < minRsaBits) return new Error(`the RSA key has ${bits} bits; at least ${minRsaBits} are required`);
     if (bits > 16384) return new Error(`the RSA key has ${bits} bits; at most 16384 are accepted`);

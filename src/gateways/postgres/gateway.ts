@@ -115,6 +115,7 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
   /** Gateway-issued cancel keys → the upstream backend they stand for. */
   const cancelKeys = new Map<number, { secretKey: number; host: string; port: number; ssl: boolean; processId: number; upstreamSecret: number }>();
   const sockets = new Set<net.Socket>();
+  const handshakes = new Set<Promise<void>>();
   let closing = false;
 
   const server = net.createServer((socket) => {
@@ -125,10 +126,13 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
       socket.destroy();
       return;
     }
-    void handle(socket).catch((err) => {
+    const h = handle(socket).catch((err) => {
       log.error({ error: safeErrorText(err) }, 'postgres gateway: connection failed');
       socket.destroy();
     });
+    // close() waits for handshakes under way, so a grant being made for one is not left behind.
+    handshakes.add(h);
+    void h.finally(() => handshakes.delete(h));
   });
 
   function fatal(client: Duplex, code: string, message: string): void {
@@ -138,6 +142,8 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
 
   async function handle(raw: net.Socket): Promise<void> {
     raw.setNoDelay(true);
+    // A client that vanished (laptop asleep, NAT state gone) is found out, and its session and role end.
+    raw.setKeepAlive(true, 15_000);
     const peer = `${raw.remoteAddress ?? '?'}:${raw.remotePort ?? '?'}`;
     let client: Duplex = raw;
     let reader = new MessageReader(raw);
@@ -457,6 +463,8 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       await Promise.all([...live].map((s) => s.end('gateway-shutdown', { code: '57P01', message: 'terminating connection: the Stint gateway is shutting down' })));
       for (const s of sockets) s.destroy();
+      await Promise.all([...handshakes]);
+      await Promise.all([...live].map((s) => s.end('gateway-shutdown')));
       leases.stop();
       if (server.listening) await stopped;
     },

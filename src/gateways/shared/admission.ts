@@ -59,6 +59,8 @@ export interface AdmissionDeps {
   clock: Clock;
   maxSessionMs: number;
   sessionLeaseMs: number;
+  /** Session-bound grants one person may hold at once (each is an account on a target). Default 20. */
+  maxSessionsPerUser?: number;
 }
 
 /** What a gateway serves, for the words of its refusals. */
@@ -83,6 +85,10 @@ export async function admit(deps: AdmissionDeps, gateway: GatewayKind, user: Use
   const durationMs = Math.min(profile.maxDurationMs, deps.maxSessionMs);
   const decision = evaluateRequest({ policies: catalog.policies, user, profile, ask: { durationMs, reason: null, ticket: null } });
   if (decision.outcome === 'allowed' && decision.approval.kind === 'auto') {
+    // One login can open many channels (a jump login, many connections): each is an account on a target.
+    const cap = deps.maxSessionsPerUser ?? 20;
+    const open = await deps.store.listGrants({ user: user.name, statuses: ['provisioning', 'active'], sessionBound: true, limit: cap });
+    if (open.length >= cap) throw new Refusal('denied', `you have ${cap} gateway sessions open, the most allowed at once; close one first`);
     let grant: GrantRecord | null;
     try {
       const out = await deps.requests.create({

@@ -29,6 +29,7 @@ export function createLeaseKeeper(deps: { grants: Pick<GrantService, 'renewSessi
 
   async function beat(): Promise<void> {
     if (held.size === 0) return;
+    // A beat already on its way covers the grants it was given; one that came in since waits for the next.
     running ??= deps.grants
       .renewSessionLeases([...held], deps.leaseMs)
       .then(() => undefined, (err: unknown) => {
@@ -47,6 +48,8 @@ export function createLeaseKeeper(deps: { grants: Pick<GrantService, 'renewSessi
         timer = setInterval(() => void beat(), everyMs);
         timer.unref();
       }
+      // Renewed now, not a beat later: the lease was counted from activation, and the session took a moment to open.
+      void beat();
     },
     release(grantId) {
       held.delete(grantId);

@@ -144,6 +144,16 @@ describe('gateways.ssh in the config (keys, ProxyJump, forwarding, crash)', () =
     assert.equal(rec.via, 'jump');
     assert.equal(rec.profile, 'host-shell');
 
+    // A jump client killed outright (no goodbye on either connection): its account still goes.
+    const killed = t.spawn('ssh', ['-F', config, '-T', 'host-shell.stint', 'echo ready; whoami; sleep 600']);
+    let killedOut = '';
+    killed.stdout!.on('data', (d) => (killedOut += d));
+    await until('jumped session ready', () => /ready\nstint_alice_[a-z0-9]{6}\n/.test(killedOut), 20_000);
+    const killedAccount = /stint_alice_[a-z0-9]{6}/.exec(killedOut)![0];
+    killed.kill('SIGKILL');
+    await until(`${killedAccount} removed after its client was killed`, () => !accountExists(killedAccount), 30_000);
+    await until('its session ended', () => app.sshGateway!.sessions.list().some((x) => x.account === killedAccount && x.endedAt !== null), 10_000);
+
     // A wrong host key is caught: the printed lines are what makes the connection trusted.
     writeFileSync(join(t.dir, 'known_hosts'), known.stdout.replace(/ssh-ed25519 \S+/g, testKeyPair().public));
     const mitm = await t.run('ssh', ['-F', config, '-T', 'host-shell.stint', 'whoami']);

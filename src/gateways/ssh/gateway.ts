@@ -78,19 +78,32 @@ interface Jump {
   profile: string;
   /** The outer connection's peer, for the records. */
   peer: string;
+  /**
+   * Settles when the forwarded channel or the whole outer connection is gone.
+   * The inner SSH connection runs over that channel and does not always see it
+   * go (a SIGKILLed client, a dropped network): this ends it.
+   */
+  gone: Promise<void>;
 }
 
 const gatewayKind = { targetKind: 'ssh', label: 'SSH', howToName: 'log in as <user>+<profile>, or ssh -J <user>@gateway <profile>' } as const;
 
-/** Whether a profile's portForwarding rules allow HOST:PORT (rules are lowercase `host:port` or `host:*`). */
-export function forwardAllowed(profile: Pick<ProfileDef, 'portForwarding'>, host: string, port: number): boolean {
+/**
+ * The destination to forward to when a profile's portForwarding rules
+ * (lowercase `host:port` / `host:*`) allow HOST:PORT, else null. What is
+ * forwarded is exactly the string that matched: printable ASCII only, so no
+ * Unicode case folding (`\u212A` is not `k`) can match one name and send another.
+ */
+export function allowedForward(profile: Pick<ProfileDef, 'portForwarding'>, host: string, port: number): string | null {
+  if (!/^[\x21-\x7e]{1,255}$/.test(host) || !Number.isInteger(port) || port < 1 || port > 65535) return null;
   const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
-  return profile.portForwarding.some((rule) => {
+  const ok = profile.portForwarding.some((rule) => {
     const i = rule.lastIndexOf(':');
     const rh = rule.slice(0, i).replace(/^\[(.*)\]$/, '$1');
     const rp = rule.slice(i + 1);
     return rh === h && (rp === '*' || Number(rp) === port);
   });
+  return ok ? h : null;
 }
 
 export function createSshGateway(deps: SshGatewayDeps): SshGateway {
@@ -159,6 +172,7 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
     let clientKey = '';
     const authTimer = setTimeout(() => conn.end(), handshakeTimeoutMs);
     authTimer.unref();
+    void jump?.gone.then(() => conn.end());
 
     conn.on('authentication', (ctx: AuthContext) => {
       void (async () => {
@@ -195,20 +209,21 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
       clearTimeout(authTimer);
       if (!user) return conn.end();
       if (profileName === null) return jumpHost(conn, peer, user);
-      const session = startSession(conn, peer, user, profileName, clientKey, jump ? 'jump' : 'login');
+      const session = startSession(conn, peer, user, profileName, clientKey, jump ? 'jump' : 'login', jump?.gone);
       // Channels may be asked for before the account exists: they wait for it.
       conn.on('session', (accept) => onSession(accept(), session.upstream, session));
       conn.on('tcpip', (accept, reject, info) => {
         void session.upstream.then((up) => {
           if (!up) return reject();
-          if (!forwardAllowed(up.admission.profile, info.destIP, info.destPort)) {
+          const dest = allowedForward(up.admission.profile, info.destIP, info.destPort);
+          if (dest === null) {
             log.warn({ sessionId: up.sessionId, user: up.admission.grant.user, profile: up.admission.profile.name, destination: `${printable(info.destIP)}:${info.destPort}` }, 'ssh gateway: port forwarding refused (not in the profile\'s portForwarding)');
             return reject();
           }
-          up.client.forwardOut(info.srcIP, info.srcPort, info.destIP, info.destPort, (err, ch) => {
+          up.client.forwardOut(info.srcIP, info.srcPort, dest, info.destPort, (err, ch) => {
             if (err) return reject();
             const n = session.nextChannel();
-            up.record.channel({ channel: n, at: new Date(clock.now()).toISOString(), kind: 'direct-tcpip', detail: `${info.destIP}:${info.destPort}`, pty: false, recording: null });
+            up.record.channel({ channel: n, at: new Date(clock.now()).toISOString(), kind: 'direct-tcpip', detail: `${dest.includes(':') ? `[${dest}]` : dest}:${info.destPort}`, pty: false, recording: null });
             relayChannel(accept(), ch, { onEnd: (exit) => up.record.channelEnd(n, clock.now(), exit) });
           });
         });
@@ -227,6 +242,7 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
    * used (the profile's target decides where the account is).
    */
   function jumpHost(conn: Connection, peer: string, user: UserDef): void {
+    const outerGone = new Promise<void>((resolve) => conn.once('close', () => resolve()));
     conn.on('tcpip', (accept, reject, info) => {
       const profile = profileFromHost(info.destIP);
       if (!profile) {
@@ -234,7 +250,13 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
         return reject();
       }
       const channel = accept();
-      const inner = new ssh2.Server({ hostKeys: [deps.hostKey], ident: 'Stint' }, accepting({ user, profile, peer }));
+      // EOF counts: an SSH connection cannot go on once its byte stream has ended, and a jump client
+      // that died (its orphaned ssh -W sees stdin close) sends EOF but never closes the channel.
+      const channelGone = new Promise<void>((resolve) => {
+        channel.once('close', () => resolve());
+        channel.once('end', () => resolve());
+      });
+      const inner = new ssh2.Server({ hostKeys: [deps.hostKey], ident: 'Stint' }, accepting({ user, profile, peer, gone: Promise.race([outerGone, channelGone]) }));
       inner.injectSocket(channel as unknown as net.Socket);
     });
     conn.on('session', (accept) => {
@@ -263,7 +285,7 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
     casts: Set<AsciicastWriter>;
   }
 
-  function startSession(conn: Connection, peer: string, user: UserDef, profileName: string, clientKey: string, via: 'login' | 'jump'): SessionCtl {
+  function startSession(conn: Connection, peer: string, user: UserDef, profileName: string, clientKey: string, via: 'login' | 'jump', gone?: Promise<void>): SessionCtl {
     let refusal = 'the session could not be opened';
     let channelNo = 0;
     let ended: Promise<void> | null = null;
@@ -290,7 +312,10 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
       // (open() sees clientGone and hands back null after cleaning up itself when it had not got that far.)
       await upstream;
       upstreamClient?.end();
-      if (!up) return;
+      if (!up) {
+        live.delete(liveSession);
+        return;
+      }
       const { admission, record, sessionId } = up;
       const grant = admission.grant;
       await endGrant(admission);
@@ -308,10 +333,15 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
       log.info({ sessionId, user: user.name, grantId: grant.id, account: grant.account, reason }, 'ssh gateway: session ended');
     }
 
-    conn.on('close', () => {
+    // Listed from the start, so close() waits for a session still being opened and ends it too.
+    live.add(liveSession);
+    let upstreamGone = false;
+    const clientLeft = () => {
       clientGone = true;
       void liveSession.end('client-disconnected');
-    });
+    };
+    conn.on('close', clientLeft);
+    void gone?.then(clientLeft);
 
     async function open(): Promise<Upstream | null> {
       let admission: Admission;
@@ -347,6 +377,12 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
         });
         client.removeAllListeners('error');
         client.on('error', (err: Error) => log.debug({ grantId: grant.id, error: safeErrorText(err, [c.password]) }, 'ssh gateway: target connection error'));
+        // Expiry or revoke: the connector kills the account's processes, so the target drops us. Listened
+        // for from here: the target may go while the session record is still being opened.
+        client.once('close', () => {
+          upstreamGone = true;
+          if (up) void upstreamClosed();
+        });
       } catch (err) {
         client.end();
         refusal = `the target refused the session: ${safeErrorText(err, [c.password])}`;
@@ -374,15 +410,13 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
         return null;
       }
       up = { client, admission, record, sessionId };
-      live.add(liveSession);
       // Held only once the session is live: if anything fails before, nothing renews the lease and it lapses.
       if (admission.kind === 'session-bound') leases.hold(grant.id);
       log.info({ sessionId, user: user.name, profile: admission.profile.name, grantId: grant.id, account: grant.account, client: peer, via }, 'ssh gateway: session started');
 
-      // Expiry or revoke: the connector kills the account's processes, so the target drops us.
-      client.on('close', () => void upstreamClosed());
       armExpiry(grant.expiresAt);
       if (clientGone) void liveSession.end('client-disconnected');
+      else if (upstreamGone) void upstreamClosed();
       return up;
     }
 

@@ -3,7 +3,7 @@
 // so clients that pinned it keep trusting the gateway across restarts.
 
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { link, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { readPrivateFile } from '../../config/secrets.js';
@@ -21,11 +21,18 @@ export interface HostKey {
 export async function loadHostKey(opts: { file: string | null; dataDir: string }): Promise<HostKey> {
   const file = opts.file ?? join(opts.dataDir, 'ssh_host_ed25519_key');
   if (opts.file === null) {
-    // 'wx': never overwrite a key clients already trust; a second broker starting at once simply reads the first one's.
+    // Written whole beside it, then linked into place: link never replaces a key clients already trust,
+    // and a second broker starting at the same moment reads a complete file (the first one's).
     const fresh = privateKeyFromSecret(randomBytes(32).toString('base64url'), 'stint-gateway');
-    await writeFile(file, fresh, { mode: 0o600, flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
-    });
+    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(tmp, fresh, { mode: 0o600, flag: 'wx' });
+    try {
+      await link(tmp, file).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
+    } finally {
+      await rm(tmp, { force: true });
+    }
   }
   const privateKey = `${await readPrivateFile(`SSH gateway host key ${file}`, file)}\n`;
   const parsed = ssh2.utils.parseKey(privateKey);

@@ -204,6 +204,9 @@ export async function startSshTestServer(): Promise<SshTestServer> {
       if (!c || c.exitCode !== null) return;
       await new Promise<void>((resolve) => {
         c.once('exit', () => resolve());
+        // Held while we wait: an unref'd child lets the event loop empty, and the test runner then
+        // ends the file quietly in the middle of an after hook, skipping every test still to come.
+        c.ref();
         c.kill('SIGTERM');
       });
     };
