@@ -1,6 +1,7 @@
 // The one composition root: loads config, opens the store and the vault,
 // builds connectors and services, and wires the HTTP API and the expiry worker.
 
+import { hkdfSync } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -133,7 +134,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     settings: { pendingTimeoutMs: config.broker.pendingTimeoutMs },
   });
   const tokens = createTokenService({ store, catalog: getCatalog, clock });
-  const keys = createKeyService({ store, catalog: getCatalog, clock });
+  const keys = createKeyService({ store, catalog: getCatalog, clock, challengeSecret: Buffer.from(hkdfSync('sha256', masterKey.key, 'stint', 'ssh-key-registration-challenge', 32)) });
   const audit = createAuditService({ store });
   const reconcile = createReconcileService({ store, catalog: getCatalog, connectors, clock, log, grantLocks: accountLocks });
   const reconcileWorker = createReconcileWorker({ reconcile, log, intervalMs: config.broker.reconcileIntervalMs });

@@ -15,7 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { freePort } from '../embedded/free-port.js';
 import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } from '../testing/broker.js';
-import { testKeyPair } from '../testing/ssh-keys.js';
+import { keyProofNamespace } from '../core/keys/key-service.js';
+import { sshKeygenSign, testKeyPair } from '../testing/ssh-keys.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const artifacts = join(root, 'test-artifacts', 'ui');
@@ -81,8 +82,22 @@ describe('web UI: SSH keys in Chromium', { skip }, () => {
     assert.equal(requests.length, posted, 'no request carried the private key');
     assert.ok(!requests.some((r) => r.includes('PRIVATE KEY')));
 
+    // A public key: the page asks for proof, with the exact ssh-keygen command to run.
     await page.getByLabel('Public key').fill(key.public);
+    const command = page.getByTestId('sign-command');
+    await command.waitFor({ timeout: uiWait });
+    const cmd = await command.innerText();
+    const challenge = /^printf '%s' '([^']+)' \| ssh-keygen -Y sign -n stint-key-registration@stint -f ~\/\.ssh\/id_ed25519$/.exec(cmd.trim())?.[1];
+    assert.ok(challenge, cmd);
+    assert.equal(await page.getByRole('button', { name: 'Add key' }).isDisabled(), true, 'not without the signature');
+    // A signature by some other key is refused by the broker, with its reason.
+    await page.getByLabel('Proof that the key is yours').fill(sshKeygenSign(testKeyPair().private, keyProofNamespace, challenge));
+    await page.getByRole('button', { name: 'Add key' }).click();
+    await page.getByText(/made with another key than the one being registered/).waitFor({ timeout: uiWait });
+    assert.deepEqual(await broker.app.store.listSshKeys('alice'), []);
+    await page.getByLabel('Proof that the key is yours').fill(sshKeygenSign(key.private, keyProofNamespace, challenge));
     await page.getByLabel('Label (optional)').fill('work laptop');
+    await page.screenshot({ path: join(artifacts, '19-keys-proof.png'), fullPage: true });
     await page.getByRole('button', { name: 'Add key' }).click();
     const stored = async () => broker.app.store.listSshKeys('alice');
     for (let i = 0; i < 100 && (await stored()).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
@@ -96,6 +111,9 @@ describe('web UI: SSH keys in Chromium', { skip }, () => {
 
     // The same key again: the broker's reason is shown.
     await page.getByLabel('Public key').fill(key.public);
+    await page.getByTestId('sign-command').waitFor({ timeout: uiWait });
+    const again = /'([^']+)' \|/.exec(await page.getByTestId('sign-command').innerText())![1]!;
+    await page.getByLabel('Proof that the key is yours').fill(sshKeygenSign(key.private, keyProofNamespace, again));
     await page.getByRole('button', { name: 'Add key' }).click();
     await page.getByText(/already registered for alice/).waitFor({ timeout: uiWait });
 

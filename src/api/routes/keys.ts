@@ -26,15 +26,34 @@ export function toSshKeyView(k: SshKeyRecord): z.infer<typeof sshKeyView> {
 export function keyRoutes(deps: ApiDeps) {
   return [
     route({
+      method: 'POST', url: '/v1/keys/challenge', tag: 'keys', auth: 'user', status: 201,
+      summary: 'A challenge to sign with the key you register (ssh-keygen -Y sign -n <namespace>), valid 10 minutes',
+      response: z.object({ challenge: z.string(), namespace: z.string(), expiresAt: z.string(), command: z.string().describe('how to sign it with OpenSSH') }),
+      handler: async ({ actor }) => {
+        const c = deps.keys.challenge({ actor });
+        return {
+          challenge: c.challenge, namespace: c.namespace, expiresAt: new Date(c.expiresAt).toISOString(),
+          command: `printf '%s' '${c.challenge}' | ssh-keygen -Y sign -n ${c.namespace} -f ~/.ssh/id_ed25519`,
+        };
+      },
+    }),
+    route({
       method: 'POST', url: '/v1/keys', tag: 'keys', auth: 'user', status: 201,
-      summary: 'Register an SSH public key for logging in to the SSH gateway (yours; admins: anyone\'s with user)',
+      summary: 'Register an SSH public key for logging in to the SSH gateway: yours with proof (a signed challenge); admins: another user\'s with user',
       body: z.object({
         publicKey: z.string().min(1).max(16_384).describe('one OpenSSH public key line: the contents of ~/.ssh/id_ed25519.pub'),
         user: nameSchema.optional(),
         comment: z.string().max(200).nullish(),
+        challenge: z.string().max(300).optional().describe('from POST /v1/keys/challenge; required for your own key'),
+        signature: z.string().max(16_384).optional().describe('ssh-keygen -Y sign output over the challenge; required for your own key'),
       }).strict(),
       response: z.object({ key: sshKeyView }),
-      handler: async ({ actor, body }) => ({ key: toSshKeyView(await deps.keys.add({ actor, user: body.user, publicKey: body.publicKey, comment: body.comment ?? null })) }),
+      handler: async ({ actor, body }) => ({
+        key: toSshKeyView(await deps.keys.add({
+          actor, user: body.user, publicKey: body.publicKey, comment: body.comment ?? null,
+          proof: body.challenge !== undefined && body.signature !== undefined ? { challenge: body.challenge, signature: body.signature } : undefined,
+        })),
+      }),
     }),
     route({
       method: 'GET', url: '/v1/keys', tag: 'keys', auth: 'user', summary: 'Your SSH keys (admins: everyone\'s, or one user\'s)',

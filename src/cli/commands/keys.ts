@@ -1,5 +1,6 @@
-import { readFileSync, existsSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parsePublicKeyLine } from '../../core/keys/public-key.js';
 import type { MeView, SshKeyView } from '../api-types.js';
@@ -22,7 +23,7 @@ export const keysCommand = defineCommand({
   name: 'keys',
   summary: 'Register the SSH keys you log in to the SSH gateway with',
   usage: `Usage: stint keys [list] [--user NAME]
-       stint keys add [FILE|-] [--user NAME] [--comment TEXT]
+       stint keys add [FILE|-] [--identity PRIVATE-KEY] [--comment TEXT] [--user NAME]
        stint keys remove KEY
        stint keys ssh-config [--host NAME] [--known-hosts]
 
@@ -32,8 +33,12 @@ fresh account on the target for your session; you never see its key.
 list shows your keys (admins: everyone's, or --user NAME's).
 add registers a public key: FILE (a .pub file), - (standard input), or
   without FILE the first of ~/.ssh/id_ed25519.pub, id_ecdsa.pub, id_rsa.pub.
-  A private key is refused before anything is sent. Admins may add a key
-  for --user NAME. One key belongs to one person.
+  Only the key line is sent; a private key is refused before anything is
+  sent. To show the key is yours, ssh-keygen signs a challenge from the
+  broker with its private key: the file beside the .pub, --identity PATH, or
+  your ssh-agent. The private key never leaves this machine. Admins may add
+  a key for --user NAME without that (they vouch for it). One key belongs
+  to one person.
 remove deletes a key (yours, or any as admin); logins with it stop at once.
 ssh-config prints an ~/.ssh/config block (stdout) and the gateway's host
   key lines for ~/.ssh/known_hosts (stderr; with --known-hosts only those,
@@ -44,6 +49,7 @@ ssh-config prints an ~/.ssh/config block (stdout) and the gateway's host
 Options:
   --user NAME      list/add: whose keys (admins)
   --comment TEXT   add: a label instead of the key file's comment
+  --identity PATH  add: the private key that signs the challenge
   --host NAME      ssh-config: the gateway's host name as clients reach it
   --known-hosts    ssh-config: print only the known_hosts lines
 
@@ -57,7 +63,7 @@ Examples:
   parse: {
     positionals: ['list|add|remove|ssh-config', 'FILE|KEY'],
     minPositionals: 0,
-    options: { user: { type: 'string' }, comment: { type: 'string' }, host: { type: 'string' }, 'known-hosts': { type: 'boolean' } },
+    options: { user: { type: 'string' }, comment: { type: 'string' }, identity: { type: 'string' }, host: { type: 'string' }, 'known-hosts': { type: 'boolean' } },
   },
   async run(ctx) {
     const [given, arg] = ctx.args.positionals as [string | undefined, string | undefined];
@@ -71,6 +77,8 @@ Examples:
     };
     onlyWith('user', ['list', 'add']);
     onlyWith('comment', ['add']);
+    onlyWith('identity', ['add']);
+    if (ctx.args.has('identity') && ctx.args.has('user')) throw usageError('--identity proves your own key; an admin adding a key for --user vouches for it instead');
     onlyWith('host', ['ssh-config']);
     onlyWith('known-hosts', ['ssh-config']);
     if ((sub === 'list' || sub === 'ssh-config') && arg !== undefined) throw usageError(`stint keys ${sub} takes no argument`);
@@ -115,11 +123,49 @@ function readPublicKey(io: CliIO, file: string | undefined): { text: string; fro
   return { text: parsed.comment ? `${parsed.line} ${parsed.comment}` : parsed.line, from: path };
 }
 
+/**
+ * Proof that you hold the key: `ssh-keygen -Y sign` over the broker's
+ * challenge, with the private key beside the .pub file (or --identity), or
+ * through your ssh-agent when only the public key is at hand. A passphrase
+ * prompt, if any, comes from ssh-keygen on your terminal.
+ */
+function signChallenge(io: CliIO, pubText: string, pubPath: string | null, identity: string | undefined, challenge: { challenge: string; namespace: string }): string {
+  let dir: string | null = null;
+  let signer: string;
+  if (identity !== undefined) signer = identity;
+  else if (pubPath && pubPath.endsWith('.pub') && existsSync(pubPath.slice(0, -4))) signer = pubPath.slice(0, -4);
+  else if (io.env.SSH_AUTH_SOCK) {
+    // ssh-keygen signs with the agent's key when given the public key.
+    dir = mkdtempSync(join(tmpdir(), 'stint-keys-'));
+    signer = join(dir, 'key.pub');
+    writeFileSync(signer, `${pubText}\n`, { mode: 0o600 });
+  } else {
+    throw usageError('to register your own key, Stint needs a signature by it: give the private key with --identity PATH (it never leaves this machine), keep it beside the .pub file, or load it into ssh-agent');
+  }
+  try {
+    const r = spawnSync('ssh-keygen', ['-q', '-Y', 'sign', '-n', challenge.namespace, '-f', signer], { input: challenge.challenge, env: io.env, stdio: ['pipe', 'pipe', 'inherit'], timeout: 120_000 });
+    if (r.error) {
+      const code = (r.error as NodeJS.ErrnoException).code;
+      throw new CliError('unavailable', code === 'ENOENT' ? 'ssh-keygen is not installed or not on PATH (the OpenSSH client package); it signs the registration challenge' : `could not run ssh-keygen: ${code ?? r.error.message}`);
+    }
+    if (r.status !== 0) throw new CliError('invalid', `ssh-keygen could not sign with ${signer} (exit ${r.status}); is it the private key of this public key?`);
+    return r.stdout.toString();
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function add({ args, io, out, client }: CommandContext, file: string | undefined): Promise<number> {
   const { text, from } = readPublicKey(io, file);
   const user = args.string('user');
   const comment = args.string('comment');
-  const res = await client().post<{ key: SshKeyView }>('/v1/keys', { publicKey: text, ...(user !== undefined ? { user } : {}), ...(comment !== undefined ? { comment } : {}) });
+  const api = client();
+  let proof = {};
+  if (user === undefined) {
+    const c = await api.post<{ challenge: string; namespace: string }>('/v1/keys/challenge');
+    proof = { challenge: c.challenge, signature: signChallenge(io, text, from === 'standard input' ? null : from, args.string('identity'), c) };
+  }
+  const res = await api.post<{ key: SshKeyView }>('/v1/keys', { publicKey: text, ...(user !== undefined ? { user } : {}), ...(comment !== undefined ? { comment } : {}), ...proof });
   if (out.json) {
     out.document(res);
     return 0;

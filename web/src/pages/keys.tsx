@@ -2,7 +2,7 @@
 // connect through the gateways this broker runs. Pasting a private key is
 // refused here, before anything is sent.
 
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { api, when, type Gateways, type SshKey } from '../api.ts';
 import { Empty, ErrorNote, Loading, PageHeader, errorText, useLoad } from '../ui.tsx';
 
@@ -59,18 +59,31 @@ function KeyRow({ k, onRemoved }: { k: SshKey; onRemoved: () => void }) {
 function AddKey({ onAdded }: { onAdded: (k: SshKey) => void }) {
   const [text, setText] = useState('');
   const [comment, setComment] = useState('');
+  const [signature, setSignature] = useState('');
+  const [challenge, setChallenge] = useState<{ challenge: string; namespace: string; expiresAt: string }>();
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
-  const isPrivate = looksPrivate(text);
+  const isPrivate = looksPrivate(text) || looksPrivate(signature);
+  const keyFile = /^ssh-rsa /.test(text.trim()) ? '~/.ssh/id_rsa' : /^ecdsa-/.test(text.trim()) ? '~/.ssh/id_ecdsa' : '~/.ssh/id_ed25519';
+  // A challenge to sign, fetched once a key is pasted (and again when it is about to expire).
+  useEffect(() => {
+    if (!text.trim() || isPrivate) return;
+    if (challenge && Date.parse(challenge.expiresAt) - Date.now() > 60_000) return;
+    let live = true;
+    api.keyChallenge().then((c) => { if (live) setChallenge(c); }, (err: unknown) => { if (live) setError(errorText(err)); });
+    return () => { live = false; };
+  }, [text, isPrivate, challenge]);
   async function submit(e: FormEvent) {
     e.preventDefault();
-    if (isPrivate) return;
+    if (isPrivate || !challenge) return;
     setBusy(true);
     setError(undefined);
     try {
-      const r = await api.addKey(text.trim(), comment.trim() || undefined);
+      const r = await api.addKey({ publicKey: text.trim(), comment: comment.trim() || undefined, challenge: challenge.challenge, signature: signature.trim() });
       setText('');
       setComment('');
+      setSignature('');
+      setChallenge(undefined);
       onAdded(r.key);
     } catch (err) {
       setError(errorText(err));
@@ -78,18 +91,29 @@ function AddKey({ onAdded }: { onAdded: (k: SshKey) => void }) {
       setBusy(false);
     }
   }
+  const command = challenge ? `printf '%s' '${challenge.challenge}' | ssh-keygen -Y sign -n ${challenge.namespace} -f ${keyFile}` : '';
   return (
     <form className="add-key" onSubmit={submit} aria-labelledby="add-key-title">
       <h3 id="add-key-title">Add a key</h3>
       <label htmlFor="public-key">Public key</label>
       <textarea id="public-key" rows={3} spellCheck={false} value={text} onChange={(e) => setText(e.target.value)}
-        placeholder="ssh-ed25519 AAAAC3Nza… you@laptop" aria-describedby="public-key-hint" aria-invalid={isPrivate} />
+        placeholder="ssh-ed25519 AAAAC3Nza… you@laptop" aria-describedby="public-key-hint" aria-invalid={looksPrivate(text)} />
       <p id="public-key-hint" className="hint">One line: the contents of a <code>.pub</code> file (ed25519, ECDSA, or RSA of 2048 bits or more).</p>
       {isPrivate ? <ErrorNote>That is a private key. It was not sent. Paste the <code>.pub</code> file beside it instead, and keep the private key to yourself.</ErrorNote> : null}
+      {challenge && !isPrivate ? (
+        <>
+          <label htmlFor="key-signature">Proof that the key is yours</label>
+          <p className="hint" id="key-signature-hint">Run this where the private key is (it never leaves your machine), and paste what it prints:</p>
+          <pre className="cmd" data-testid="sign-command">{command}</pre>
+          <textarea id="key-signature" rows={4} spellCheck={false} value={signature} onChange={(e) => setSignature(e.target.value)}
+            placeholder={'-----BEGIN SSH SIGNATURE-----\n…\n-----END SSH SIGNATURE-----'} aria-describedby="key-signature-hint" />
+        </>
+      ) : null}
       <label htmlFor="key-comment">Label (optional)</label>
       <input id="key-comment" type="text" maxLength={200} value={comment} onChange={(e) => setComment(e.target.value)} placeholder="the key's own comment" />
       {error ? <ErrorNote>{error}</ErrorNote> : null}
-      <button type="submit" className="btn btn-primary" disabled={busy || !text.trim() || isPrivate}>{busy ? 'Adding…' : 'Add key'}</button>
+      <button type="submit" className="btn btn-primary" disabled={busy || !text.trim() || isPrivate || !challenge || !signature.trim()}>{busy ? 'Adding…' : 'Add key'}</button>
+      <p className="hint">Or from a terminal: <code>stint keys add</code> does all of this.</p>
     </form>
   );
 }
