@@ -1,8 +1,11 @@
 // Session recordings: one JSON-lines file per session (DIR/<sessionId>.jsonl,
 // 0600) written as the session goes — a `session` line at the start, one
-// `statement` line per completed statement, an `end` line at the close — so a
-// broker crash loses at most the statement in flight. Recent sessions are also
-// kept in memory for the API.
+// `statement` line per completed statement, an `end` line at the close.
+// Statement lines are written in batches (within FLUSH_MS of the statement's
+// end, or once FLUSH_BYTES are waiting): one file write per statement cost
+// more than relaying the statement itself (bench/gateways.ts), and a broker
+// crash loses at most the last FLUSH_MS of statements. Recent sessions are
+// also kept in memory for the API, at once.
 
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -44,6 +47,11 @@ export interface SessionLog {
   fileOf(sessionId: string): string;
 }
 
+/** Longest a statement line waits before it is written. */
+export const FLUSH_MS = 50;
+/** Waiting lines are written at once when they reach this size. */
+const FLUSH_BYTES = 64 * 1024;
+
 export function createSessionLog(opts: { dir: string; keepSessions?: number; keepStatements?: number }): SessionLog {
   const keepSessions = opts.keepSessions ?? 500;
   const keepStatements = opts.keepStatements ?? 1000;
@@ -58,6 +66,22 @@ export function createSessionLog(opts: { dir: string; keepSessions?: number; kee
     const out: WriteStream = createWriteStream(fileOf(header.sessionId), { flags: 'wx', mode: 0o600 });
     out.on('error', () => {});
     const write = (o: object) => out.write(`${JSON.stringify(o)}\n`);
+    let pending = '';
+    let timer: NodeJS.Timeout | null = null;
+    const flush = () => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      if (pending) out.write(pending);
+      pending = '';
+    };
+    const writeSoon = (o: object) => {
+      pending += `${JSON.stringify(o)}\n`;
+      if (pending.length >= FLUSH_BYTES) flush();
+      else if (!timer) {
+        timer = setTimeout(flush, FLUSH_MS);
+        timer.unref();
+      }
+    };
     write({ type: 'session', ...header });
     recent.unshift(record);
     if (recent.length > keepSessions) {
@@ -67,7 +91,7 @@ export function createSessionLog(opts: { dir: string; keepSessions?: number; kee
     return {
       record,
       statement(s) {
-        write({ type: 'statement', sessionId: header.sessionId, ...s });
+        writeSoon({ type: 'statement', sessionId: header.sessionId, ...s });
         record.statements.push(s);
         if (record.statements.length > keepStatements) {
           record.statements.shift();
@@ -79,6 +103,7 @@ export function createSessionLog(opts: { dir: string; keepSessions?: number; kee
         record.endReason = input.reason;
         record.bytesIn = input.bytesIn;
         record.bytesOut = input.bytesOut;
+        flush();
         write({ type: 'end', sessionId: header.sessionId, endedAt: record.endedAt, reason: input.reason, bytesIn: input.bytesIn, bytesOut: input.bytesOut, statements: record.statements.length + record.statementsDropped });
         await new Promise<void>((resolve) => out.end(resolve));
       },
