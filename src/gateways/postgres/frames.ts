@@ -141,6 +141,8 @@ export function parseExecute(body: Buffer): { portal: string } {
  * Splits a byte stream into typed frames without holding large ones: frames
  * whose type `capture` accepts are delivered whole (up to `captureLimit` bytes
  * of body; `truncated` says when the rest was skipped), others are only counted.
+ * The body may be a view of the pushed chunk: `onFrame` reads it at once and
+ * must not keep it.
  */
 export class FrameScanner {
   private header = Buffer.alloc(5);
@@ -192,7 +194,8 @@ export class FrameScanner {
   private finish(): void {
     this.headerHave = 0;
     if (this.capturing) {
-      const body = Buffer.concat(this.parts);
+      // Usually the whole frame sits in one chunk: hand out a view, not a copy (onFrame must not keep it).
+      const body = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
       this.parts = [];
       this.onFrame(this.type, body, body.length < this.total);
     }
