@@ -44,7 +44,9 @@
 //     the account creation); `ssh … true` times that part alone. Downloads
 //     are checked by SHA-256, uploads by size. Needs root (real accounts).
 
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -140,9 +142,9 @@ for (const p of only) {
   }
 }
 
-type PathName = 'direct' | 'pgbouncer' | 'gateway';
-const PATHS: PathName[] = ['direct', 'pgbouncer', 'gateway'];
-const pathsWanted = new Set((flags.paths ?? PATHS.join(',')).split(',').map((s) => s.trim()) as PathName[]);
+type PathName = 'direct' | 'pgbouncer' | 'gateway' | 'relay';
+const PATHS: PathName[] = ['direct', 'pgbouncer', 'gateway', 'relay'];
+const pathsWanted = new Set((flags.paths ?? 'direct,pgbouncer,gateway,relay').split(',').map((s) => s.trim()) as PathName[]);
 for (const p of pathsWanted) {
   if (!PATHS.includes(p)) {
     process.stderr.write(`--paths takes a list of ${PATHS.join(', ')}, not ${JSON.stringify(p)}\n`);
@@ -153,6 +155,7 @@ const PATH_LABEL: Record<PathName, string> = {
   direct: 'PostgreSQL direct',
   pgbouncer: `PgBouncer (${poolMode} pooling)`,
   gateway: 'Stint PostgreSQL gateway',
+  relay: 'bare Node.js relay (reference)',
 };
 
 interface Endpoint {
@@ -189,12 +192,14 @@ async function main() {
   let env: BenchEnv | undefined;
   let broker: BenchBroker | undefined;
   let bouncer: PgBouncer | undefined;
+  let relay: { port: number; close(): Promise<void> } | undefined;
   let ssh: SshBench | undefined;
   let dir: string | undefined;
   const cleanup = async () => {
     killChildren();
     await ssh?.close().catch(() => {});
     await bouncer?.stop().catch(() => {});
+    await relay?.close().catch(() => {});
     await broker?.close().catch(() => {});
     await env?.destroy();
     if (dir) await rm(dir, { recursive: true, force: true, maxRetries: 5 }).catch((err) => progress(`could not remove ${dir}: ${(err as Error).message}`));
@@ -263,7 +268,8 @@ async function main() {
           });
           pgb = { ...direct, port: bouncer.port };
         }
-        const endpoints: Partial<Record<PathName, Endpoint>> = { direct, gateway, ...(pgb ? { pgbouncer: pgb } : {}) };
+        relay = await startBareRelay(t.port, cert);
+        const endpoints: Partial<Record<PathName, Endpoint>> = { direct, gateway, ...(pgb ? { pgbouncer: pgb } : {}), relay: { ...direct, port: relay.port } };
         const r = await pgbenchPhase(endpoints, settle);
         pgbenchRows = r.kept;
         reconnectRows = r.reconnect;
@@ -273,6 +279,8 @@ async function main() {
       broker = undefined;
       await bouncer?.stop();
       bouncer = undefined;
+      await relay?.close();
+      relay = undefined;
       await env.destroy();
       env = undefined;
     }
@@ -332,6 +340,54 @@ async function pgbenchPhase(endpoints: Partial<Record<PathName, Endpoint>>, sett
   progress(`pgbench -C (a new connection per transaction), sslmode=require, -T ${TC}`);
   for (const path of paths) reconnect.push({ path, sslmode: 'require', runs: [await once(path, 'require', TC, true)] });
   return { kept, reconnect };
+}
+
+/**
+ * The floor of a PostgreSQL relay written in Node.js, as a reference: it
+ * answers SSLRequest and terminates TLS as the gateway does (same
+ * certificate), then copies bytes both ways to PostgreSQL over plain TCP —
+ * no parsing, no authentication, no recording. Not a product path: it shows
+ * how much of the gateway's cost is the extra hop and TLS in Node itself.
+ */
+async function startBareRelay(pgPort: number, cert: { certFile: string; keyFile: string }): Promise<{ port: number; close(): Promise<void> }> {
+  const secureContext = tls.createSecureContext({ cert: await readFile(cert.certFile), key: await readFile(cert.keyFile), minVersion: 'TLSv1.2' });
+  const sockets = new Set<net.Socket | tls.TLSSocket>();
+  const track = (s: net.Socket | tls.TLSSocket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => s.destroy());
+  };
+  const server = net.createServer((raw) => {
+    raw.setNoDelay(true);
+    track(raw);
+    raw.once('readable', function first() {
+      const head = raw.read(8) as Buffer | null;
+      if (!head) return raw.once('readable', first);
+      const isSsl = head.readInt32BE(0) === 8 && head.readInt32BE(4) === 80877103;
+      let client: net.Socket | tls.TLSSocket = raw;
+      if (isSsl) {
+        raw.write('S');
+        client = new tls.TLSSocket(raw, { isServer: true, secureContext });
+        track(client);
+      } else raw.unshift(head);
+      const u = net.connect({ host: '127.0.0.1', port: pgPort });
+      u.setNoDelay(true);
+      track(u);
+      client.pipe(u);
+      u.pipe(client);
+      client.on('close', () => u.destroy());
+      u.on('close', () => client.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 // ---------------------------------------------------------------- (2) connection setup
