@@ -5,6 +5,7 @@
 // always stopped (also on error and Ctrl-C). Everything on 127.0.0.1.
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { chown, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
@@ -148,7 +149,30 @@ export async function enablePostgresTls(server: EmbeddedPostgresServer, cert: { 
 export interface PgBouncer {
   port: number;
   poolMode: string;
+  /** CPU time (user + system) PgBouncer has used so far, ms. */
+  cpuMs(): number;
   stop(): Promise<void>;
+}
+
+let clockTicks: number | null = null;
+
+/** CPU time (user + system) of a running process so far, ms, from /proc (Linux). */
+export function processCpuMs(pid: number): number {
+  try {
+    clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / clockTicks;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU time (user + system) of this process so far, ms: the broker, its gateways and the reference relay live here. */
+export function selfCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
 }
 
 /**
@@ -224,7 +248,7 @@ export async function startPgBouncer(o: {
     if (await canConnect(port)) break;
     await sleep(50);
   }
-  return { port, poolMode: o.poolMode, stop };
+  return { port, poolMode: o.poolMode, cpuMs: () => processCpuMs(child.pid!), stop };
 }
 
 function userName(uid: number): string {
@@ -246,6 +270,8 @@ function canConnect(port: number): Promise<boolean> {
 
 export interface PgbenchResult {
   ok: boolean;
+  /** CPU the proxy in the path (gateway, relay, PgBouncer) used per transaction, µs; NaN when not measured. */
+  proxyCpuUsPerTx: number;
   tps: number;
   transactions: number;
   failed: number;
@@ -260,20 +286,26 @@ export interface PgbenchResult {
 export async function pgbench(o: {
   host: string; port: number; user: string; password: string; dbname: string; sslmode: 'require' | 'disable';
   clients: number; threads: number; seconds: number; protocol: string; reconnect: boolean;
+  /** Reads the proxy's CPU time so far (ms); measured around the run. */
+  proxyCpuMs?: () => number;
 }): Promise<PgbenchResult> {
   const args = ['-h', o.host, '-p', String(o.port), '-U', o.user, '-S', '-n', '-M', o.protocol, '-c', String(o.clients), '-j', String(o.threads), '-T', String(o.seconds), ...(o.reconnect ? ['-C'] : []), o.dbname];
   const env = { PATH: process.env.PATH, PGPASSWORD: o.password, PGSSLMODE: o.sslmode, PGCONNECT_TIMEOUT: '30', PGAPPNAME: 'stint-bench' };
+  const cpu0 = o.proxyCpuMs?.() ?? Number.NaN;
   const r = await run('pgbench', args, { env, timeoutMs: (o.seconds + 300) * 1000 });
+  const cpuMs = (o.proxyCpuMs?.() ?? Number.NaN) - cpu0;
   const num = (re: RegExp) => {
     const m = re.exec(r.stdout);
     return m ? Number(m[1]) : Number.NaN;
   };
   const tps = num(/^tps = ([\d.]+)/m);
+  const transactions = num(/number of transactions actually processed: (\d+)/);
   const errLine = r.stderr.split('\n').find((l) => /error|abort|fatal/i.test(l)) ?? null;
   return {
     ok: r.code === 0 && Number.isFinite(tps),
+    proxyCpuUsPerTx: (cpuMs * 1000) / transactions,
     tps,
-    transactions: num(/number of transactions actually processed: (\d+)/),
+    transactions,
     failed: num(/number of failed transactions: (\d+)/) || 0,
     latencyMs: num(/latency average = ([\d.]+) ms/),
     connMs: o.reconnect ? num(/average connection time = ([\d.]+) ms/) : num(/initial connection time = ([\d.]+) ms/),

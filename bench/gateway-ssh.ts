@@ -23,7 +23,7 @@ import { createSshTestEnv, type SshTestEnv } from '../src/connectors/ssh/ssh-tes
 import { createSshGateway, type SshGateway } from '../src/gateways/ssh/index.js';
 import { createLogger } from '../src/log.js';
 import { startSshTestServer, type SshTestServer } from '../src/testing/servers/ssh.js';
-import { run, type RunResult } from './gateway-env.js';
+import { run, selfCpuMs, type RunResult } from './gateway-env.js';
 import { countProblems, masterKey, progress, sleep } from './lib.js';
 
 export interface ScpEndpoint {
@@ -207,6 +207,8 @@ export async function sha256File(path: string): Promise<string> {
 export interface Transfer {
   ok: boolean;
   ms: number;
+  /** CPU time of this process (the SSH gateway and its broker) during the transfer, ms. */
+  cpuMs: number;
   error: string | null;
 }
 
@@ -219,7 +221,9 @@ export interface Transfer {
 export async function scp(bench: SshBench, ep: ScpEndpoint, o: { direction: 'up' | 'down'; legacy: boolean; local: string; bytes: number; expectSha: string }): Promise<Transfer> {
   const args = [...bench.clientArgs(ep), '-q', '-P', String(ep.port), ...(o.legacy ? ['-O'] : [])];
   const remote = `${ep.login}@127.0.0.1:${o.direction === 'up' ? 'bench-up.bin' : bench.remoteSource}`;
+  const cpu0 = selfCpuMs();
   const r: RunResult = await run('scp', o.direction === 'up' ? [...args, o.local, remote] : [...args, remote, o.local], { env: clientEnv(), timeoutMs: 600_000 });
+  const cpuMs = selfCpuMs() - cpu0;
   let error = r.code === 0 ? null : r.stderr.trim().slice(0, 300) || `scp exited ${r.code}`;
   if (!error && o.direction === 'down') {
     const st = await stat(o.local).catch(() => null);
@@ -232,13 +236,14 @@ export async function scp(bench: SshBench, ep: ScpEndpoint, o: { direction: 'up'
     if (!st || st.size !== o.bytes) error = `uploaded ${st?.size ?? 0} bytes, expected ${o.bytes}`;
   }
   if (ep.uploadPath) await rm(ep.uploadPath, { force: true });
-  return { ok: error === null, ms: r.ms, error };
+  return { ok: error === null, ms: r.ms, cpuMs, error };
 }
 
 /** `ssh … true`: the handshake (and, through the gateway, the account) without a transfer. */
 export async function sshTrue(bench: SshBench, ep: ScpEndpoint): Promise<Transfer> {
+  const cpu0 = selfCpuMs();
   const r = await run('ssh', [...bench.clientArgs(ep), '-T', '-p', String(ep.port), `${ep.login}@127.0.0.1`, 'true'], { env: clientEnv(), timeoutMs: 120_000 });
-  return { ok: r.code === 0, ms: r.ms, error: r.code === 0 ? null : r.stderr.trim().slice(0, 300) };
+  return { ok: r.code === 0, ms: r.ms, cpuMs: selfCpuMs() - cpu0, error: r.code === 0 ? null : r.stderr.trim().slice(0, 300) };
 }
 
 /** The cipher and MAC OpenSSH negotiated with the endpoint (from `ssh -v`). */

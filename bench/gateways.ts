@@ -58,7 +58,7 @@ import {
   benchConfigYaml, commandLine, dropRoleSql, fmt, guardProcess, inTx, intFlag, machineInfo, progress, ratio, rawCreateStatements, rawSecret,
   runLoop, sleep, startBenchEnv, startBroker, stats, table, writeJson, type BenchBroker, type BenchEnv, type Stats,
 } from './lib.js';
-import { enablePostgresTls, ensurePackages, killChildren, pgbench, pgbenchInit, selfSignedCert, startPgBouncer, type PgBouncer, type PgbenchResult } from './gateway-env.js';
+import { enablePostgresTls, ensurePackages, killChildren, pgbench, pgbenchInit, selfCpuMs, selfSignedCert, startPgBouncer, type PgBouncer, type PgbenchResult } from './gateway-env.js';
 import { negotiated, randomFile, scp, setClientHome, sha256File, sshTrue, startSshBench, type ScpEndpoint, type SshBench, type Transfer } from './gateway-ssh.js';
 
 const { values: flags } = parseArgs({
@@ -163,6 +163,8 @@ interface Endpoint {
   user: string;
   password: string;
   dbname: string;
+  /** CPU time of the proxy in this path so far (ms), if there is one. */
+  proxyCpuMs?: () => number;
 }
 
 interface PgbenchRow {
@@ -266,10 +268,13 @@ async function main() {
             pgHost: t.host, pgPort: t.port, database: t.database, user: direct.user, password: direct.password, cert,
             poolMode, poolSize: C, runAs: isRoot ? { uid: owner.uid, gid: owner.gid } : null,
           });
-          pgb = { ...direct, port: bouncer.port };
+          pgb = { ...direct, port: bouncer.port, proxyCpuMs: bouncer.cpuMs };
         }
         relay = await startBareRelay(t.port, cert);
-        const endpoints: Partial<Record<PathName, Endpoint>> = { direct, gateway, ...(pgb ? { pgbouncer: pgb } : {}), relay: { ...direct, port: relay.port } };
+        // The gateway and the reference relay run in this process: its CPU time is theirs (pgbench is a child process).
+        const endpoints: Partial<Record<PathName, Endpoint>> = {
+          direct, gateway: { ...gateway, proxyCpuMs: selfCpuMs }, ...(pgb ? { pgbouncer: pgb } : {}), relay: { ...direct, port: relay.port, proxyCpuMs: selfCpuMs },
+        };
         const r = await pgbenchPhase(endpoints, settle);
         pgbenchRows = r.kept;
         reconnectRows = r.reconnect;
@@ -320,8 +325,8 @@ async function pgbenchPhase(endpoints: Partial<Record<PathName, Endpoint>>, sett
   for (const sslmode of ['require', 'disable'] as const) for (const path of paths) kept.push({ path, sslmode, runs: [] });
   const once = async (path: PathName, sslmode: 'require' | 'disable', seconds: number, reconnect: boolean) => {
     const e = endpoints[path]!;
-    const r = await pgbench({ host: '127.0.0.1', port: e.port, user: e.user, password: e.password, dbname: e.dbname, sslmode, clients: C, threads: J, seconds, protocol, reconnect });
-    progress(`  ${PATH_LABEL[path]}, sslmode=${sslmode}${reconnect ? ', -C' : ''}: ${r.ok ? `${fmt(r.tps, 0)} tps, conn ${fmt(r.connMs)} ms` : `FAILED: ${r.error}`}`);
+    const r = await pgbench({ host: '127.0.0.1', port: e.port, user: e.user, password: e.password, dbname: e.dbname, sslmode, clients: C, threads: J, seconds, protocol, reconnect, proxyCpuMs: e.proxyCpuMs });
+    progress(`  ${PATH_LABEL[path]}, sslmode=${sslmode}${reconnect ? ', -C' : ''}: ${r.ok ? `${fmt(r.tps, 0)} tps, conn ${fmt(r.connMs)} ms, proxy CPU ${fmt(r.proxyCpuUsPerTx)} µs/tx` : `FAILED: ${r.error}`}`);
     if (path === 'gateway') await settle();
     return r;
   };
@@ -495,7 +500,7 @@ async function scpPhase(dir: string, keep: (s: SshBench) => void): Promise<{ row
       const order: ('direct' | 'gateway')[] = round % 2 === 0 ? ['direct', 'gateway'] : ['gateway', 'direct'];
       for (const p of order) {
         const r = await scp(bench, eps[p], { direction: k.direction, legacy: k.legacy, local: k.direction === 'up' ? src : join(dir, `scp-down-${p}.bin`), bytes, expectSha: sha });
-        progress(`  ${k.label}, ${p}: ${r.ok ? `${fmt(SCP_MB / (r.ms / 1000))} MB/s (${fmt(r.ms / 1000, 2)} s)` : `FAILED: ${r.error}`}`);
+        progress(`  ${k.label}, ${p}: ${r.ok ? `${fmt(SCP_MB / (r.ms / 1000))} MB/s (${fmt(r.ms / 1000, 2)} s${p === 'gateway' ? `, gateway CPU ${fmt(r.cpuMs / 1000, 2)} s` : ''})` : `FAILED: ${r.error}`}`);
         rows.find((x) => x.name === k.label && x.path === p)!.runs.push(r);
         if (p === 'gateway') await bench.settle();
       }
@@ -532,12 +537,13 @@ function report(r: {
     L.push('');
     L.push(`-- (1) pgbench -S -n -M ${protocol} -c ${C} -j ${J} -T ${T}, scale ${SCALE}, ${ROUNDS} round(s); TPS excludes the initial connections`);
     L.push('');
-    const head = ['path', 'sslmode', ...Array.from({ length: ROUNDS }, (_, i) => `run ${i + 1} tps`), 'mean tps', 'latency ms', 'initial conn ms', 'vs direct', 'vs PgBouncer'];
+    const head = ['path', 'sslmode', ...Array.from({ length: ROUNDS }, (_, i) => `run ${i + 1} tps`), 'mean tps', 'latency ms', 'initial conn ms', 'proxy CPU µs/tx', 'vs direct', 'vs PgBouncer'];
     const rows: (string | number)[][] = [head];
     for (const x of r.pgbenchRows) {
       const tps = okTps(x);
       rows.push([
         PATH_LABEL[x.path], x.sslmode, ...x.runs.map((y) => (y.ok ? fmt(y.tps, 0) : 'failed')), fmt(tps, 0), fmt(mean(x.runs.map((y) => y.latencyMs)), 3), fmt(mean(x.runs.map((y) => y.connMs)), 1),
+        x.path === 'direct' ? '—' : fmt(mean(x.runs.filter((y) => y.ok).map((y) => y.proxyCpuUsPerTx)), 1),
         ratio(tps, okTps(find('direct', x.sslmode))), ratio(tps, okTps(find('pgbouncer', x.sslmode))),
       ]);
     }
@@ -549,10 +555,10 @@ function report(r: {
       L.push('');
       const rd = r.reconnectRows.find((x) => x.path === 'direct');
       const rb = r.reconnectRows.find((x) => x.path === 'pgbouncer');
-      const rrows: (string | number)[][] = [['path', 'tps (incl. connecting)', 'transactions', 'avg connection ms', 'vs direct', 'vs PgBouncer']];
+      const rrows: (string | number)[][] = [['path', 'tps (incl. connecting)', 'transactions', 'pgbench avg connection ms', 'proxy CPU µs/tx', 'vs direct', 'vs PgBouncer']];
       for (const x of r.reconnectRows) {
         const y = x.runs[0]!;
-        rrows.push([PATH_LABEL[x.path], y.ok ? fmt(y.tps, 1) : 'failed', y.ok ? y.transactions : 'n/a', fmt(y.connMs, 1), ratio(y.tps, rd?.runs[0]?.tps ?? Number.NaN), ratio(y.tps, rb?.runs[0]?.tps ?? Number.NaN)]);
+        rrows.push([PATH_LABEL[x.path], y.ok ? fmt(y.tps, 1) : 'failed', y.ok ? y.transactions : 'n/a', fmt(y.connMs, 1), x.path === 'direct' ? '—' : fmt(y.proxyCpuUsPerTx, 0), ratio(y.tps, rd?.runs[0]?.tps ?? Number.NaN), ratio(y.tps, rb?.runs[0]?.tps ?? Number.NaN)]);
       }
       L.push(table(rrows));
       for (const x of r.reconnectRows) for (const y of x.runs) if (!y.ok) L.push(`failed: ${PATH_LABEL[x.path]} -C: ${y.error}`);
@@ -598,11 +604,12 @@ function report(r: {
     L.push('');
     L.push(`-- (3) scp (OpenSSH ${info.mb} MB random file, wall time of the scp process incl. handshake); ciphers: direct ${info.ciphers.direct}, gateway ${info.ciphers.gateway}`);
     L.push('');
-    const rows: (string | number)[][] = [['transfer', 'path', ...Array.from({ length: SCP_ROUNDS }, (_, i) => `run ${i + 1} MB/s`), 'mean MB/s', 'vs direct']];
+    const rows: (string | number)[][] = [['transfer', 'path', ...Array.from({ length: SCP_ROUNDS }, (_, i) => `run ${i + 1} MB/s`), 'mean MB/s', 'gateway CPU s', 'vs direct']];
     const meanOf = (x: ScpRow) => mean(x.runs.filter((y) => y.ok).map(mbps));
     for (const x of r.scpRows) {
       const d = r.scpRows.find((y) => y.name === x.name && y.path === 'direct')!;
-      rows.push([x.name, x.path === 'direct' ? 'direct to sshd' : 'Stint SSH gateway', ...x.runs.map((y) => (y.ok ? fmt(mbps(y)) : 'failed')), fmt(meanOf(x)), ratio(meanOf(x), meanOf(d))]);
+      const cpu = x.path === 'gateway' ? fmt(mean(x.runs.filter((y) => y.ok).map((y) => y.cpuMs / 1000)), 2) : '—';
+      rows.push([x.name, x.path === 'direct' ? 'direct to sshd' : 'Stint SSH gateway', ...x.runs.map((y) => (y.ok ? fmt(mbps(y)) : 'failed')), fmt(meanOf(x)), cpu, ratio(meanOf(x), meanOf(d))]);
     }
     L.push(table(rows));
     for (const x of r.scpRows) for (const y of x.runs) if (!y.ok) L.push(`failed: ${x.name} ${x.path}: ${y.error}`);
