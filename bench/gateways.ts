@@ -26,7 +26,14 @@
 //     gateway: C session-bound accounts, made at start and counted in its
 //     "initial connection time", not in TPS); then the same with -C (a new
 //     connection per transaction, sslmode=require), which through the gateway
-//     means a new account per transaction.
+//     means a new account per transaction. "proxy CPU µs/tx" is the CPU time
+//     (user + system) the proxy used during a run divided by its
+//     transactions: this process for the gateway and the reference relay
+//     (pgbench is a child process), /proc/<pid>/stat for PgBouncer; it moves
+//     less with the machine's load than TPS does. A reference path runs
+//     beside them: a bare Node.js relay in this process that terminates TLS
+//     like the gateway and copies bytes to PostgreSQL (no parsing, no
+//     recording), the floor of any relay written in Node on this machine.
 // (2) Connection setup: N sequential connects with the pg driver
 //     (sslmode=require) through the gateway, timed from connect() to ready
 //     (TLS, token check, policy, request + grant + CREATE ROLE on the target,
