@@ -103,8 +103,9 @@ export function createSessionLog(opts: { dir: string; keepSessions?: number; kee
         record.endReason = input.reason;
         record.bytesIn = input.bytesIn;
         record.bytesOut = input.bytesOut;
+        // The waiting statement lines and the end line go out in one write, as the end line alone did before batching.
+        pending += `${JSON.stringify({ type: 'end', sessionId: header.sessionId, endedAt: record.endedAt, reason: input.reason, bytesIn: input.bytesIn, bytesOut: input.bytesOut, statements: record.statements.length + record.statementsDropped })}\n`;
         flush();
-        write({ type: 'end', sessionId: header.sessionId, endedAt: record.endedAt, reason: input.reason, bytesIn: input.bytesIn, bytesOut: input.bytesOut, statements: record.statements.length + record.statementsDropped });
         await new Promise<void>((resolve) => out.end(resolve));
       },
     };
