@@ -77,12 +77,12 @@ function runScript(script: string, args: string[]): Promise<{ code: number; stdo
 }
 
 async function main() {
-  const dir = await mkdtemp(join(tmpdir(), 'stint-bench-run-'));
   const only = flags.only;
   if (only !== undefined && !['issue', 'scale', 'gateways'].includes(only)) {
     process.stderr.write(`--only must be issue, scale or gateways, not ${JSON.stringify(only)}\n`);
     process.exit(2);
   }
+  const dir = await mkdtemp(join(tmpdir(), 'stint-bench-run-'));
   try {
     let issue: any = null;
     let scale: any = null;
