@@ -1,9 +1,11 @@
-// Runs bench/issue-rate.ts and bench/scale.ts (each in its own process, each
-// with its own embedded PostgreSQL), prints their tables, then a summary block
-// for the README's "Performance" section. Prints figures; asserts nothing.
+// Runs bench/issue-rate.ts, bench/scale.ts and bench/gateways.ts (each in its
+// own process, each with its own embedded PostgreSQL), prints their tables,
+// then a summary block for the README's "Performance" section. Prints
+// figures; asserts nothing.
 //
 //   node --import tsx bench/run.ts            # full size (several minutes)
-//   node --import tsx bench/run.ts --quick    # smoke run (< 60 s): --n 200 --scale-grants 5000 --expiry 300 --drain 500
+//   node --import tsx bench/run.ts --quick    # smoke run (~3 min): --n 200 --scale-grants 5000 --expiry 300 --drain 500, gateways.ts --quick
+//   node --import tsx bench/run.ts --only gateways   # one of issue, scale, gateways
 
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -33,11 +35,12 @@ const { values: flags } = parseArgs({
 
 if (flags.help) {
   process.stdout.write(`node --import tsx bench/run.ts [options]
-  --quick                 smoke run: --n 200 --scale-grants 5000 --expiry 300 --drain 500 (explicit flags win)
-  --only issue|scale      run one of the two
+  --quick                 smoke run: --n 200 --scale-grants 5000 --expiry 300 --drain 500, and gateways.ts --quick (explicit flags win)
+  --only issue|scale|gateways   run one of the three
   --n, --concurrency, --store                        passed to issue-rate.ts (and --concurrency, --store to scale.ts)
   --scale-grants, --expiry, --expiry-rate, --drain,
   --create-concurrency, --revoke-concurrency         passed to scale.ts
+  (bench/gateways.ts takes its own flags: run it directly for those, --help lists them)
 `);
   process.exit(0);
 }
@@ -74,11 +77,16 @@ function runScript(script: string, args: string[]): Promise<{ code: number; stdo
 }
 
 async function main() {
-  const dir = await mkdtemp(join(tmpdir(), 'stint-bench-run-'));
   const only = flags.only;
+  if (only !== undefined && !['issue', 'scale', 'gateways'].includes(only)) {
+    process.stderr.write(`--only must be issue, scale or gateways, not ${JSON.stringify(only)}\n`);
+    process.exit(2);
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'stint-bench-run-'));
   try {
     let issue: any = null;
     let scale: any = null;
+    let gateways: any = null;
     if (!only || only === 'issue') {
       progress('== bench/issue-rate.ts');
       const r = await runScript('issue-rate.ts', [...pass(['n', 'concurrency', 'store']), '--json', join(dir, 'issue.json')]);
@@ -94,14 +102,21 @@ async function main() {
       if (r.code === 0) scale = JSON.parse(await readFile(join(dir, 'scale.json'), 'utf8'));
       else process.stderr.write(`scale.ts exited with ${r.code}\n`);
     }
-    process.stdout.write(summary(issue, scale));
-    process.exitCode = issue === null && (!only || only === 'issue') ? 1 : scale === null && (!only || only === 'scale') ? 1 : 0;
+    if (!only || only === 'gateways') {
+      progress('== bench/gateways.ts');
+      const r = await runScript('gateways.ts', [...(flags.quick ? ['--quick'] : []), '--json', join(dir, 'gateways.json')]);
+      if (r.code === 0) gateways = JSON.parse(await readFile(join(dir, 'gateways.json'), 'utf8'));
+      else process.stderr.write(`gateways.ts exited with ${r.code}\n`);
+    }
+    process.stdout.write(summary(issue, scale, gateways));
+    const failed = (name: string, result: unknown) => result === null && (!only || only === name);
+    process.exitCode = failed('issue', issue) || failed('scale', scale) || failed('gateways', gateways) ? 1 : 0;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-function summary(issue: any, scale: any): string {
+function summary(issue: any, scale: any, gateways: any): string {
   const m = machineInfo();
   const L: string[] = [];
   L.push('');
@@ -139,12 +154,36 @@ function summary(issue: any, scale: any): string {
     L.push(`| API during that drain: GET /v1/grants?all=true&limit=100 every 50 ms | p50 ${fmt(s.poll.p50, 0)} ms, p99 ${fmt(s.poll.p99, 0)} ms (${s.poll.n} calls, ${s.pollErrors} errors) | — | — |`);
     L.push(`| creating those ${fmtInt(s.created)} accounts (request service in-process, concurrency ${scale.params.createConcurrency}) | ${fmt(s.createRate, 0)} grants/s | ${fmt(c.raw.createRate, 0)} roles/s (concurrency ${scale.params.concurrency}) | ${ratio(c.raw.createRate, s.createRate)} throughput |`);
   }
+  if (gateways) L.push(...gatewaySummary(gateways));
   L.push('');
   L.push('Stint\'s issue path writes the request, its approval, the grant intent and their audit events, computes the SCRAM verifier,');
   L.push('creates the role under an advisory lock and records the activation; its revoke path marks the intent, ends the account\'s');
   L.push('sessions, runs REASSIGN/DROP OWNED and DROP ROLE, and records the outcome. Run it yourself: `npm run bench` (`-- --quick` for a smoke run).');
   L.push('');
   return L.join('\n') + '\n';
+}
+
+function gatewaySummary(g: any): string[] {
+  const L: string[] = [];
+  const p = g.params;
+  const pgb = g.pgbench;
+  if (pgb) {
+    L.push(`| pgbench -S -c ${p.clients} -j ${p.threads} -T ${p.duration} (kept connections), sslmode=require | gateway ${fmt(pgb.tps.gateway, 0)} tps | direct ${fmt(pgb.tps.direct, 0)} tps; PgBouncer (${p.poolMode}) ${fmt(pgb.tps.pgbouncer, 0)} tps | ${ratio(pgb.tps.gateway, pgb.tps.direct)} of direct, ${ratio(pgb.tps.gateway, pgb.tps.pgbouncer)} of PgBouncer |`);
+    L.push(`| the same, sslmode=disable | gateway ${fmt(pgb.tps.gatewayPlain, 0)} tps | direct ${fmt(pgb.tps.directPlain, 0)} tps; PgBouncer ${fmt(pgb.tps.pgbouncerPlain, 0)} tps | ${ratio(pgb.tps.gatewayPlain, pgb.tps.directPlain)} of direct |`);
+    const rc = (path: string) => pgb.reconnect.find((x: any) => x.path === path);
+    if (rc('gateway')) L.push(`| pgbench -S -C (a new connection, and through the gateway a new account, per transaction) | gateway ${fmt(rc('gateway').tps, 1)} tps | direct ${fmt(rc('direct')?.tps ?? NaN, 1)} tps; PgBouncer ${fmt(rc('pgbouncer')?.tps ?? NaN, 1)} tps | ${ratio(rc('gateway').tps, rc('direct')?.tps ?? NaN)} of direct |`);
+  }
+  for (const mode of ['sequential', 'concurrent']) {
+    const gw = g.connect?.find((x: any) => x.mode === mode && x.name.startsWith('gateway'));
+    const raw = g.connect?.find((x: any) => x.mode === mode && x.name.startsWith('raw: CREATE'));
+    if (gw && raw) L.push(`| connect through the gateway incl. account creation, ${mode}${mode === 'concurrent' ? ` (${p.connectConcurrency} in flight)` : ''} | p50 ${fmt(gw.latency.p50)} ms, p99 ${fmt(gw.latency.p99)} ms | CREATE ROLE + GRANT + login: p50 ${fmt(raw.latency.p50)} ms, p99 ${fmt(raw.latency.p99)} ms | +${fmt(gw.latency.p99 - raw.latency.p99)} ms at p99 |`);
+  }
+  for (const row of g.scp?.rows ?? []) {
+    if (row.path !== 'gateway') continue;
+    const d = g.scp.rows.find((x: any) => x.name === row.name && x.path === 'direct');
+    L.push(`| ${row.name} through the SSH gateway | ${fmt(row.mbps)} MB/s | direct to sshd ${fmt(d?.mbps ?? NaN)} MB/s | ${ratio(row.mbps, d?.mbps ?? NaN)} of direct |`);
+  }
+  return L;
 }
 
 main().catch((err) => {

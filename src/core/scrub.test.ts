@@ -17,6 +17,15 @@ describe('scrub', () => {
     assert.equal(scrub('SCRAM-SHA-256$4096:abc$def:ghi'), 'SCRAM-SHA-256$[redacted]');
   });
 
+  it('masks them in any case and anywhere in longer text (the quick pre-check misses none)', () => {
+    assert.equal(scrub("SELECT 1; alter role x pAsSwOrD 'hunter2' VALID UNTIL 'x'"), "SELECT 1; alter role x pAsSwOrD '[redacted]' VALID UNTIL 'x'");
+    assert.equal(scrub('see Redis://u:p4ss@h:6379 now'), 'see Redis://u:[redacted]@h:6379 now');
+    assert.equal(scrub('dsn host=a PASSWORD: hunter2 port=1'), 'dsn host=a PASSWORD: [redacted] port=1');
+    assert.equal(scrub("x 'SCRAM-SHA-256$4096:a$b:c' y"), "x 'SCRAM-SHA-256$[redacted]' y");
+    const plain = 'SELECT abalance FROM pgbench_accounts WHERE aid = 42;';
+    assert.equal(scrub(plain), plain);
+  });
+
   it('keeps MySQL\'s "(using password: YES)", which says nothing secret', () => {
     assert.equal(scrub("Access denied for user 'a'@'h' (using password: YES)"), "Access denied for user 'a'@'h' (using password: YES)");
   });

@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { PassThrough } from 'node:stream';
 import { serialize } from 'pg-protocol';
 import type { DatabaseError } from 'pg-protocol/dist/messages.js';
@@ -85,6 +86,31 @@ describe('FrameScanner', () => {
     const s = new FrameScanner((t) => t === 0x64, (_t, b, truncated) => seen.push({ len: b.length, truncated }), 1024);
     s.push(frames);
     assert.deepEqual(seen, [{ len: 1024, truncated: true }]);
+  });
+
+  it('any frames cut into any chunks: every captured frame once, in order, cut at the limit', () => {
+    const frame = fc.record({ type: fc.constantFrom(0x51, 0x43, 0x44, 0x5a), body: fc.uint8Array({ maxLength: 300 }) });
+    fc.assert(
+      fc.property(fc.array(frame, { maxLength: 20 }), fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 40 }), (frames, cuts) => {
+        const limit = 100;
+        const stream = Buffer.concat(frames.map((f) => {
+          const head = Buffer.alloc(5);
+          head[0] = f.type;
+          head.writeInt32BE(f.body.length + 4, 1);
+          return Buffer.concat([head, Buffer.from(f.body)]);
+        }));
+        const want = frames.filter((f) => f.type !== 0x44).map((f) => ({ type: f.type as number, body: Buffer.from(f.body.subarray(0, limit)).toString('hex'), truncated: f.body.length > limit }));
+        const got: typeof want = [];
+        const s = new FrameScanner((t) => t !== 0x44, (type, body, truncated) => got.push({ type, body: body.toString('hex'), truncated }), limit);
+        for (let at = 0, i = 0; at < stream.length; i++) {
+          const n = cuts[i % cuts.length]!;
+          s.push(stream.subarray(at, at + n));
+          at += n;
+        }
+        assert.deepEqual(got, want);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('refuses a frame length below 4', () => {

@@ -141,6 +141,8 @@ export function parseExecute(body: Buffer): { portal: string } {
  * Splits a byte stream into typed frames without holding large ones: frames
  * whose type `capture` accepts are delivered whole (up to `captureLimit` bytes
  * of body; `truncated` says when the rest was skipped), others are only counted.
+ * The body may be a view of the pushed chunk: `onFrame` reads it at once and
+ * must not keep it.
  */
 export class FrameScanner {
   private header = Buffer.alloc(5);
@@ -151,33 +153,55 @@ export class FrameScanner {
   private parts: Buffer[] = [];
   private captured = 0;
   private total = 0;
+  /** capture(type) for every type byte, computed once: this runs for every message relayed. */
+  private readonly captures = new Uint8Array(256);
 
   constructor(
-    private readonly capture: (type: number) => boolean,
+    capture: (type: number) => boolean,
     private readonly onFrame: (type: number, body: Buffer, truncated: boolean) => void,
     private readonly captureLimit = 1 << 20,
-  ) {}
+  ) {
+    for (let t = 0; t < 256; t++) this.captures[t] = capture(t) ? 1 : 0;
+  }
 
   push(chunk: Buffer): void {
     let at = 0;
-    while (at < chunk.length) {
+    const end = chunk.length;
+    while (at < end) {
+      if (this.headerHave === 0 && end - at >= 5) {
+        // Fast path, the usual case: a frame whose header is in this chunk
+        // is read in place; if its body is here too, it is done at once.
+        const type = chunk[at]!;
+        const len = chunk.readInt32BE(at + 1);
+        if (len < 4) throw new ProtocolError(`invalid message length ${len}`);
+        const bodyAt = at + 5;
+        const bodyEnd = bodyAt + len - 4;
+        if (bodyEnd <= end) {
+          if (this.captures[type] === 1) {
+            const cut = Math.min(bodyEnd, bodyAt + this.captureLimit);
+            this.onFrame(type, chunk.subarray(bodyAt, cut), cut < bodyEnd);
+          }
+          at = bodyEnd;
+          continue;
+        }
+        // The body goes on in later chunks.
+        this.begin(type, len);
+        at = bodyAt;
+        continue;
+      }
       if (this.headerHave < 5) {
-        const n = Math.min(5 - this.headerHave, chunk.length - at);
+        const n = Math.min(5 - this.headerHave, end - at);
         chunk.copy(this.header, this.headerHave, at, at + n);
         this.headerHave += n;
         at += n;
         if (this.headerHave < 5) return;
-        this.type = this.header[0]!;
         const len = this.header.readInt32BE(1);
         if (len < 4) throw new ProtocolError(`invalid message length ${len}`);
-        this.remaining = this.total = len - 4;
-        this.capturing = this.capture(this.type);
-        this.parts = [];
-        this.captured = 0;
+        this.begin(this.header[0]!, len);
         if (this.remaining === 0) this.finish();
         continue;
       }
-      const n = Math.min(this.remaining, chunk.length - at);
+      const n = Math.min(this.remaining, end - at);
       if (this.capturing && this.captured < this.captureLimit) {
         const take = Math.min(n, this.captureLimit - this.captured);
         this.parts.push(chunk.subarray(at, at + take));
@@ -189,10 +213,20 @@ export class FrameScanner {
     }
   }
 
+  /** Enters the body of a frame that spans chunks (header read, `len` from it). */
+  private begin(type: number, len: number): void {
+    this.headerHave = 5;
+    this.type = type;
+    this.remaining = this.total = len - 4;
+    this.capturing = this.captures[type] === 1;
+    this.parts = [];
+    this.captured = 0;
+  }
+
   private finish(): void {
     this.headerHave = 0;
     if (this.capturing) {
-      const body = Buffer.concat(this.parts);
+      const body = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
       this.parts = [];
       this.onFrame(this.type, body, body.length < this.total);
     }

@@ -1,8 +1,10 @@
 // The PostgreSQL gateway's session records (shared/session-log.ts): the
-// `session` line, one `statement` line per completed statement, and an `end`
-// line with the byte counts.
+// `session` line, one `statement` line per completed statement (batched:
+// within FLUSH_MS), and an `end` line with the byte counts.
 
 import { createSessionRecords, type BaseSessionRecord } from '../shared/session-log.js';
+
+export { FLUSH_MS } from '../shared/session-log.js';
 import type { StatementEntry } from './statement-tracker.js';
 
 export interface SessionRecord extends BaseSessionRecord {
@@ -38,7 +40,7 @@ export function createSessionLog(opts: { dir: string; keepSessions?: number; kee
     return {
       record,
       statement(s) {
-        file.write('statement', s);
+        file.writeSoon('statement', s);
         record.statements.push(s);
         if (record.statements.length > keepStatements) {
           record.statements.shift();

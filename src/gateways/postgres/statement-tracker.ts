@@ -4,7 +4,7 @@
 // Row counts come from the command tag. Bind parameters are never recorded,
 // only how many there were; SQL text is scrubbed of password literals.
 
-import type { CommandCompleteMessage, DatabaseError } from 'pg-protocol/dist/messages.js';
+import type { DatabaseError } from 'pg-protocol/dist/messages.js';
 import { scrub } from '../../core/scrub.js';
 import { decodeBackend, parseBind, parseExecute, parseParse, parseQuery } from './frames.js';
 
@@ -21,14 +21,27 @@ export interface StatementEntry {
   error?: string;
 }
 
+// One shape for every pending statement (fields always present): this runs for every message.
 interface Pending {
   protocol: 'simple' | 'extended';
   sql: string;
   startedAt: number;
   rows: number | null;
-  params?: number;
-  error?: string;
+  params: number | undefined;
+  error: string | undefined;
 }
+
+// Message type bytes, compared as numbers on the hot path.
+const Query = 0x51; // Q
+const Parse = 0x50; // P
+const Bind = 0x42; // B
+const Execute = 0x45; // E
+const Close = 0x43; // C
+const CommandComplete = 0x43; // C
+const ErrorResponse = 0x45; // E
+const ReadyForQuery = 0x5a; // Z
+const EmptyQueryResponse = 0x49; // I
+const PortalSuspended = 0x73; // s
 
 /** Longest SQL text kept in the log per statement. */
 export const MAX_LOGGED_SQL = 16 * 1024;
@@ -61,27 +74,27 @@ export class StatementTracker {
   ) {}
 
   fromClient(type: number, body: Buffer): void {
-    switch (String.fromCharCode(type)) {
-      case 'Q':
-        this.queue.push({ protocol: 'simple', sql: clip(parseQuery(body)), startedAt: this.now(), rows: null });
+    switch (type) {
+      case Query:
+        this.queue.push({ protocol: 'simple', sql: clip(parseQuery(body)), startedAt: this.now(), rows: null, params: undefined, error: undefined });
         break;
-      case 'P': {
+      case Parse: {
         const p = parseParse(body);
         this.statements.set(p.statement, clip(p.sql));
         break;
       }
-      case 'B': {
+      case Bind: {
         const b = parseBind(body);
         this.portals.set(b.portal, { sql: this.statements.get(b.statement) ?? `<prepared statement ${JSON.stringify(b.statement)}>`, params: b.paramCount });
         break;
       }
-      case 'E': {
+      case Execute: {
         const { portal } = parseExecute(body);
         const p = this.portals.get(portal);
-        this.queue.push({ protocol: 'extended', sql: p?.sql ?? `<portal ${JSON.stringify(portal)}>`, startedAt: this.now(), rows: null, ...(p?.params != null ? { params: p.params } : {}) });
+        this.queue.push({ protocol: 'extended', sql: p?.sql ?? `<portal ${JSON.stringify(portal)}>`, startedAt: this.now(), rows: null, params: p?.params ?? undefined, error: undefined });
         break;
       }
-      case 'C': {
+      case Close: {
         // Close: 'S' statement or 'P' portal, then its name.
         const kind = String.fromCharCode(body[0] ?? 0);
         const end = body.indexOf(0, 1);
@@ -93,10 +106,11 @@ export class StatementTracker {
   }
 
   fromServer(type: number, body: Buffer): void {
-    const t = String.fromCharCode(type);
     const head = this.queue[0];
-    if (t === 'C') {
-      const tag = (decodeBackend(frame(type, body)) as CommandCompleteMessage).text;
+    if (type === CommandComplete) {
+      // CommandComplete is one C string, the tag (pg-protocol's parser would cost a copy and a parser per message).
+      const end = body.indexOf(0);
+      const tag = body.toString('utf8', 0, end < 0 ? body.length : end);
       const rows = rowsFromTag(tag);
       if (!head) return;
       if (head.protocol === 'simple') {
@@ -106,15 +120,15 @@ export class StatementTracker {
         head.rows = rows;
         this.finish();
       }
-    } else if (t === 'E') {
+    } else if (type === ErrorResponse) {
       const e = decodeBackend(frame(type, body)) as DatabaseError;
       if (!head) return;
       head.error ??= `${e.code ?? ''} ${e.message}`.trim();
       // After an error in the extended protocol the server skips to Sync.
       if (head.protocol === 'extended') this.finish();
-    } else if (t === 'I' || t === 's') {
+    } else if (type === EmptyQueryResponse || type === PortalSuspended) {
       if (head?.protocol === 'extended') this.finish();
-    } else if (t === 'Z') {
+    } else if (type === ReadyForQuery) {
       // A simple Query ends here; Executes still queued were skipped after an error.
       if (head?.protocol === 'simple') this.finish();
       while (this.queue[0]?.protocol === 'extended') {
@@ -136,11 +150,10 @@ export class StatementTracker {
     const p = this.queue.shift();
     if (!p) return;
     const end = this.now();
-    this.emit({
-      at: new Date(p.startedAt).toISOString(), protocol: p.protocol, sql: p.sql, ms: end - p.startedAt, rows: p.rows,
-      ...(p.params !== undefined ? { params: p.params } : {}),
-      ...(p.error !== undefined ? { error: p.error } : {}),
-    });
+    const entry: StatementEntry = { at: new Date(p.startedAt).toISOString(), protocol: p.protocol, sql: p.sql, ms: end - p.startedAt, rows: p.rows };
+    if (p.params !== undefined) entry.params = p.params;
+    if (p.error !== undefined) entry.error = p.error;
+    this.emit(entry);
   }
 }
 

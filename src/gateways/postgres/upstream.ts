@@ -49,6 +49,8 @@ export async function connectUpstream(o: UpstreamOptions): Promise<Upstream> {
     const s = net.connect({ host: o.host, port: o.port });
     s.once('connect', () => {
       s.off('error', reject);
+      // Request/response traffic: each relayed message goes out at once (as the client side).
+      s.setNoDelay(true);
       resolve(s);
     });
     s.once('error', reject);

@@ -129,6 +129,10 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
       return;
     }
     conns.add(conn);
+    // ssh2 leaves Nagle on: a relay's small packets (window adjusts, SFTP
+    // status replies, the tail of a split write) would wait for ACKs.
+    // (ssh2's Connection has setNoDelay; its type definitions omit it.)
+    (conn as Connection & { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
     conn.on('close', () => conns.delete(conn));
     conn.on('error', (err: Error) => log.debug({ error: safeErrorText(err) }, 'ssh gateway: client connection error'));
     handle(conn, jump ? jump.peer : `${info.ip}:${info.port}`, jump);
@@ -375,6 +379,7 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
             hostVerifier: (key: Buffer) => fingerprintOf(key) === pinned,
           });
         });
+        client.setNoDelay(true); // as the client side, above
         client.removeAllListeners('error');
         client.on('error', (err: Error) => log.debug({ grantId: grant.id, error: safeErrorText(err, [c.password]) }, 'ssh gateway: target connection error'));
         // Expiry or revoke: the connector kills the account's processes, so the target drops us. Listened
