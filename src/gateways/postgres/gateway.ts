@@ -333,7 +333,17 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
         log.warn({ sessionId, error: safeErrorText(err) }, 'postgres gateway: could not decode a message for the session log');
       }
     };
-    const clientScan = new FrameScanner((t) => CLIENT_CAPTURE.has(t), (t, body) => track(() => tracker.fromClient(t, body)), 64 * 1024);
+    // Terminate ('X'): the client is leaving, and the target closing right after is its doing, not the target's.
+    let clientTerminated = false;
+    const TERMINATE = 0x58;
+    const clientScan = new FrameScanner(
+      (t) => CLIENT_CAPTURE.has(t) || t === TERMINATE,
+      (t, body) => {
+        if (t === TERMINATE) clientTerminated = true;
+        else track(() => tracker.fromClient(t, body));
+      },
+      64 * 1024,
+    );
     const serverScan = new FrameScanner((t) => SERVER_CAPTURE.has(t), (t, body) => track(() => tracker.fromServer(t, body)));
 
     let expiryTimer: NodeJS.Timeout | null = null;
@@ -373,6 +383,7 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
 
     /** Why the target closed on us: the grant ended (expiry, revoke) or something else. */
     async function upstreamClosed(): Promise<void> {
+      if (clientTerminated) return session.end('client-disconnected');
       let reason = 'target-closed';
       try {
         const g = await deps.grants.get(grant.id);

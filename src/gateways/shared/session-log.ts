@@ -1,8 +1,11 @@
 // Session records: one JSON-lines file per session (DIR/<sessionId>.jsonl,
 // 0600) written as the session goes — a `session` line at the start, the
-// gateway's own lines as things happen, an `end` line at the close — so a
-// broker crash loses at most the line in flight. Recent sessions are also
-// kept in memory for the API. The layout is documented in
+// gateway's own lines as things happen, an `end` line at the close. Frequent
+// lines (statements) may be written in batches (`writeSoon`: within FLUSH_MS,
+// or once FLUSH_BYTES are waiting): one file write per statement cost more
+// than relaying the statement itself (bench/gateways.ts), and a broker crash
+// loses at most the last FLUSH_MS of them. Recent sessions are also kept in
+// memory for the API, at once. The layout is documented in
 // api/sessions-reader.ts, which reads it.
 
 import { createWriteStream, type WriteStream } from 'node:fs';
@@ -25,9 +28,16 @@ export interface BaseSessionRecord {
   endReason: string | null;
 }
 
+/** Longest a batched line waits before it is written. */
+export const FLUSH_MS = 50;
+/** Waiting lines are written at once when they reach this size. */
+const FLUSH_BYTES = 64 * 1024;
+
 export interface SessionFile {
-  /** Appends one line `{ type, sessionId, ...fields }`. */
+  /** Appends one line `{ type, sessionId, ...fields }` now (after any waiting batched lines). */
   write(type: string, fields: object): void;
+  /** The same, batched: written within FLUSH_MS. */
+  writeSoon(type: string, fields: object): void;
   /** Marks the record ended, writes the `end` line with `fields`, and closes the file. */
   end(input: { at: number; reason: string }, fields?: object): Promise<void>;
 }
@@ -53,7 +63,27 @@ export function createSessionRecords<R extends BaseSessionRecord>(opts: { dir: s
     await dirReady;
     const out: WriteStream = createWriteStream(fileOf(record.sessionId), { flags: 'wx', mode: 0o600 });
     out.on('error', () => {});
-    const line = (o: object) => out.write(`${JSON.stringify(o)}\n`);
+    let pending = '';
+    let timer: NodeJS.Timeout | null = null;
+    const flush = () => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      if (pending) out.write(pending);
+      pending = '';
+    };
+    // Lines stay in order: an immediate line first lets the waiting ones out.
+    const line = (o: object) => {
+      pending += `${JSON.stringify(o)}\n`;
+      flush();
+    };
+    const lineSoon = (o: object) => {
+      pending += `${JSON.stringify(o)}\n`;
+      if (pending.length >= FLUSH_BYTES) flush();
+      else if (!timer) {
+        timer = setTimeout(flush, FLUSH_MS);
+        timer.unref();
+      }
+    };
     line({ type: 'session', gateway: opts.gateway, ...header });
     recent.unshift(record);
     if (recent.length > keepSessions) {
@@ -63,9 +93,11 @@ export function createSessionRecords<R extends BaseSessionRecord>(opts: { dir: s
     }
     return {
       write: (type, fields) => line({ type, sessionId: record.sessionId, ...fields }),
+      writeSoon: (type, fields) => lineSoon({ type, sessionId: record.sessionId, ...fields }),
       async end(input, fields = {}) {
         record.endedAt = new Date(input.at).toISOString();
         record.endReason = input.reason;
+        // The waiting lines and the end line go out in one write.
         line({ type: 'end', sessionId: record.sessionId, endedAt: record.endedAt, reason: input.reason, ...fields });
         await new Promise<void>((resolve) => out.end(resolve));
       },
