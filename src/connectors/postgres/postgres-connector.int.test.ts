@@ -258,6 +258,44 @@ describe('postgres connector specifics', () => {
     }
   });
 
+  it('removal reads the role after its lock is granted, even when the admin defaults to REPEATABLE READ', async () => {
+    // removeAccount takes the lock and reads the role in one message; with a
+    // snapshot from before the lock it would miss a role created meanwhile
+    // by whoever held the lock, and leave it behind.
+    const probe = name();
+    await conn.createAccount({ account: probe, secret: testSecret(), grants: [], expiresAt: inAnHour() }); // the marker exists
+    await conn.removeAccount({ account: probe });
+    await env.su.query(`ALTER ROLE ${id(env.admin.user)} SET default_transaction_isolation = 'repeatable read'`);
+    const holder = new pg.Client(suParams());
+    try {
+      const fresh = env.newConnector();
+      const account = name();
+      await holder.connect();
+      const key = [`stint.role`, account];
+      await holder.query('SELECT pg_advisory_lock(hashtext($1), hashtext($2))', key);
+      const removal = fresh.removeAccount({ account });
+      // Let the removal reach the lock and wait there, then create the account and let go.
+      for (let i = 0; i < 100; i++) {
+        const w = await env.su.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`);
+        if (w.rowCount) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await holder.query(`CREATE ROLE ${id(account)} LOGIN IN ROLE ${id(env.marker)}`);
+      await holder.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', key);
+      assert.deepEqual(await removal, { existed: true, terminatedSessions: 0 });
+      assert.equal((await conn.describeAccount({ account })).exists, false);
+    } finally {
+      await holder.end().catch(() => {});
+      await env.su.query(`ALTER ROLE ${id(env.admin.user)} RESET default_transaction_isolation`);
+    }
+
+    function suParams() {
+      const p = (env.su as unknown as { connectionParameters: { host: string; port: number; database: string; user: string; password: string } }).connectionParameters;
+      // The admin itself holds the lock and creates the role, as a retried createAccount would.
+      return { host: p.host, port: p.port, database: p.database, user: env.admin.user, password: env.admin.secret };
+    }
+  });
+
   it('reports an unreachable server as retryable, naming the operation and account, without secrets', async () => {
     const dead = env.newConnector({ port: await freePort() });
     const secret = `CANARY-${testSecret()}`;
