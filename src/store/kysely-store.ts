@@ -59,6 +59,24 @@ function normalizeDetails(details: Record<string, unknown> | undefined): Record<
   return copy as Record<string, unknown>;
 }
 
+const auditInsertChunk = 500;
+
+function auditEventToRow(e: AuditEvent) {
+  return {
+    seq: e.seq,
+    at: e.at,
+    actor: e.actor,
+    action: e.action,
+    request_id: e.requestId,
+    grant_id: e.grantId,
+    target: e.target,
+    subject_user: e.subjectUser,
+    details: JSON.stringify(e.details),
+    prev_hash: e.prevHash,
+    hash: e.hash,
+  };
+}
+
 export class KyselyStoreTx implements StoreTx {
   constructor(
     protected readonly db: Kysely<Database> | Transaction<Database>,
@@ -233,19 +251,29 @@ export class KyselyStoreTx implements StoreTx {
 
   // ---- audit
 
-  async appendAudit(input: AuditInput): Promise<AuditEvent> {
-    return this.appendInTransaction(this.db, input);
-  }
+  /**
+   * Inside a transaction the head is read (and on PostgreSQL locked) once, at
+   * the first append; the events and the head's new position are written
+   * together when the transaction's callback is done (flushAudit), in one
+   * multi-row INSERT and one guarded UPDATE. Hashes and seqs are computed at
+   * append time, so the returned event is final. Nothing is written if the
+   * callback throws: the transaction rolls back as before.
+   */
+  private head: { seq: number; hash: string; writtenSeq: number } | null = null;
+  private pending: AuditEvent[] = [];
 
-  /** Caller guarantees `db` is inside a transaction (the head lock lasts until commit). */
-  protected async appendInTransaction(db: Kysely<Database>, input: AuditInput): Promise<AuditEvent> {
-    const head = await db
-      .selectFrom('audit_head')
-      .select(['seq', 'hash'])
-      .where('id', '=', 1)
-      .$if(this.dialectName === 'postgres', (q) => q.forUpdate())
-      .executeTakeFirst();
-    if (!head) throw new Error('audit_head row is missing; the store is not migrated');
+  async appendAudit(input: AuditInput): Promise<AuditEvent> {
+    if (!this.head) {
+      const row = await this.db
+        .selectFrom('audit_head')
+        .select(['seq', 'hash'])
+        .where('id', '=', 1)
+        .$if(this.dialectName === 'postgres', (q) => q.forUpdate())
+        .executeTakeFirst();
+      if (!row) throw new Error('audit_head row is missing; the store is not migrated');
+      this.head = { seq: row.seq, hash: row.hash, writtenSeq: row.seq };
+    }
+    const head = this.head;
     const event: HashableEvent = {
       seq: head.seq + 1,
       at: input.at,
@@ -259,35 +287,39 @@ export class KyselyStoreTx implements StoreTx {
       prevHash: head.seq === 0 ? genesisHash : head.hash,
     };
     const full: AuditEvent = { ...event, hash: hashEvent(event) };
-    await db
-      .insertInto('audit_events')
-      .values({
-        seq: full.seq,
-        at: full.at,
-        actor: full.actor,
-        action: full.action,
-        request_id: full.requestId,
-        grant_id: full.grantId,
-        target: full.target,
-        subject_user: full.subjectUser,
-        details: JSON.stringify(full.details),
-        prev_hash: full.prevHash,
-        hash: full.hash,
-      })
-      .execute();
-    // Guarded by the old seq as well: should the lock ever be missing, a lost
-    // race fails loudly here (or on the seq primary key) instead of forking the chain.
-    const moved = await db
-      .updateTable('audit_head')
-      .set({ seq: full.seq, hash: full.hash })
-      .where('id', '=', 1)
-      .where('seq', '=', head.seq)
-      .executeTakeFirst();
-    if (moved.numUpdatedRows !== 1n) throw new Error(`audit head moved during append of event ${full.seq}`);
+    this.pending.push(full);
+    head.seq = full.seq;
+    head.hash = full.hash;
     return full;
   }
 
+  /** Writes the events appended so far in this transaction and moves the head. */
+  async flushAudit(): Promise<void> {
+    const head = this.head;
+    if (!head || this.pending.length === 0) return;
+    const events = this.pending;
+    this.pending = [];
+    // Well under SQLite's 32766 bound parameters per statement (11 per row).
+    for (let i = 0; i < events.length; i += auditInsertChunk) {
+      await this.db
+        .insertInto('audit_events')
+        .values(events.slice(i, i + auditInsertChunk).map(auditEventToRow))
+        .execute();
+    }
+    // Guarded by the old seq as well: should the lock ever be missing, a lost
+    // race fails loudly here (or on the seq primary key) instead of forking the chain.
+    const moved = await this.db
+      .updateTable('audit_head')
+      .set({ seq: head.seq, hash: head.hash })
+      .where('id', '=', 1)
+      .where('seq', '=', head.writtenSeq)
+      .executeTakeFirst();
+    if (moved.numUpdatedRows !== 1n) throw new Error(`audit head moved during append of events ${events[0]!.seq}..${head.seq}`);
+    head.writtenSeq = head.seq;
+  }
+
   async listAudit(filter: AuditFilter): Promise<AuditEvent[]> {
+    await this.flushAudit();
     const limit = clampLimit(filter.limit);
     const rows = await this.db
       .selectFrom('audit_events')
@@ -305,6 +337,7 @@ export class KyselyStoreTx implements StoreTx {
   }
 
   async auditHead(): Promise<{ seq: number; hash: string } | null> {
+    await this.flushAudit();
     const head = await this.db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirst();
     return head && head.seq > 0 ? { seq: head.seq, hash: head.hash } : null;
   }
@@ -385,12 +418,21 @@ export class KyselyStore extends KyselyStoreTx implements Store {
   }
 
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    return this.root.transaction().execute((trx) => fn(new KyselyStoreTx(trx, this.dialect)));
+    return this.root.transaction().execute(async (trx) => {
+      const tx = new KyselyStoreTx(trx, this.dialect);
+      const out = await fn(tx);
+      await tx.flushAudit();
+      return out;
+    });
   }
 
   /** Outside a transaction, an append gets its own so the head lock is held until the event commits. */
   override appendAudit(input: AuditInput): Promise<AuditEvent> {
-    return this.root.transaction().execute((trx) => this.appendInTransaction(trx, input));
+    return this.transaction((tx) => tx.appendAudit(input));
+  }
+
+  override async flushAudit(): Promise<void> {
+    // Outside a transaction nothing is ever pending (appendAudit above has its own).
   }
 
   async migrate(): Promise<void> {

@@ -3,7 +3,7 @@
 // PostgreSQL instead, though two processes on one file stay correct.
 
 import BetterSqlite3 from 'better-sqlite3';
-import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
+import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDatabase, type SqliteDialectConfig } from 'kysely';
 import type { Store } from '../../core/ports.js';
 import { createKyselyStore } from '../kysely-store.js';
 import type { Database } from '../schema.js';
@@ -31,6 +31,33 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
 }
 
+/**
+ * Kysely's SQLite driver prepares every query anew; preparing costs more than
+ * running the small statements a store issues. The store's statements come
+ * from a fixed set of query shapes, so a bounded cache of prepared statements
+ * keyed by SQL text serves nearly all of them. Safe because Kysely runs one
+ * query at a time on the single connection and the store never streams.
+ */
+function withStatementCache(database: BetterSqlite3.Database, max = 500): SqliteDatabase {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return {
+    prepare(sql: string) {
+      let stmt = cache.get(sql);
+      if (!stmt) {
+        stmt = database.prepare(sql);
+        // Oldest first out; shapes beyond the bound (IN lists of many lengths) simply get prepared again.
+        if (cache.size >= max) cache.delete(cache.keys().next().value!);
+        cache.set(sql, stmt);
+      }
+      return stmt;
+    },
+    close() {
+      cache.clear();
+      database.close();
+    },
+  };
+}
+
 export interface SqliteStoreOptions {
   /** File path, or ':memory:' for a private in-memory database. */
   path: string;
@@ -53,6 +80,6 @@ export function createSqliteStore({ path, busyTimeoutMs = 5000 }: SqliteStoreOpt
     database.close();
     throw err;
   }
-  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database }) });
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(database) }) });
   return createKyselyStore(db, { dialect: 'sqlite' });
 }

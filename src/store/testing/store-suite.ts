@@ -295,6 +295,41 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
         assert.ok(result.ok, JSON.stringify(result));
         assert.deepEqual(await store.auditHead(), { seq: 101, hash: listed[100]!.hash });
       });
+
+      it('several appends in one transaction, racing other transactions, commit as one consecutive run of the chain', async () => {
+        await store.appendAudit({ at: t0, actor: 'stint', action: 'start' });
+        const runs = Array.from({ length: 20 }, (_, i) =>
+          store.transaction(async (tx) => {
+            const mine = [];
+            for (let k = 0; k < 3; k++) mine.push(await tx.appendAudit({ at: t0 + i, actor: `worker${i}`, action: 'tx.append', details: { i, k } }));
+            // Reads inside the transaction see what it appended.
+            const head = await tx.auditHead();
+            assert.deepEqual(head, { seq: mine[2]!.seq, hash: mine[2]!.hash });
+            assert.deepEqual((await tx.listAudit({ afterSeq: mine[0]!.seq - 1 })).map((e) => e.seq), mine.map((e) => e.seq));
+            mine.push(await tx.appendAudit({ at: t0 + i, actor: `worker${i}`, action: 'tx.after-read', details: { i } }));
+            return mine;
+          }),
+        );
+        const all = await Promise.all(runs);
+        for (const mine of all) assert.deepEqual(mine.map((e) => e.seq - mine[0]!.seq), [0, 1, 2, 3], 'one transaction\'s events are consecutive');
+        const listed = await store.listAudit({});
+        assert.equal(listed.length, 81);
+        assert.deepEqual(listed.slice(1), all.flat().sort((a, b) => a.seq - b.seq), 'what appendAudit returned is what was stored');
+        assert.ok(verifyChain(listed).ok);
+      });
+
+      it('a transaction appending more events than one insert statement carries forms a valid chain', async () => {
+        const n = 1203;
+        const events = await store.transaction(async (tx) => {
+          const out = [];
+          for (let i = 0; i < n; i++) out.push(await tx.appendAudit({ at: t0 + i, actor: 'stint', action: 'bulk', details: { i } }));
+          return out;
+        });
+        const listed = await store.listAudit({});
+        assert.deepEqual(listed, events);
+        assert.ok(verifyChain(listed, { seq: n, hash: events[n - 1]!.hash }).ok);
+        assert.equal((await store.appendAudit({ at: t0, actor: 'stint', action: 'next' })).seq, n + 1);
+      });
     });
 
     describe('transactions', () => {
