@@ -137,11 +137,15 @@ export function createGrantService(deps: GrantServiceDeps) {
     return g.sealedSecret ? sealer.unseal(g.sealedSecret, secretContext(g.id)) : null;
   }
 
-  /** Does the target work for a `provisioning` grant and activates it. */
-  async function provision(grantId: string): Promise<GrantRecord> {
+  /**
+   * Does the target work for a `provisioning` grant and activates it. `known`
+   * is the record as its caller just wrote it (saves a read); a change made
+   * meanwhile is caught by the activation's compare-and-swap.
+   */
+  async function provision(grantId: string, known?: GrantRecord): Promise<GrantRecord> {
     inFlight.add(grantId);
     try {
-      const g = await mustGet(grantId);
+      const g = known?.id === grantId && known.status === 'provisioning' ? known : await mustGet(grantId);
       if (g.status !== 'provisioning') return g;
       const started = clock.now();
       const secret = secretOf(g);
@@ -161,9 +165,13 @@ export function createGrantService(deps: GrantServiceDeps) {
       faults.hit('provision.after-target');
       const now = clock.now();
       const activated = await store.transaction(async (tx) => {
-        const cur = await mustGet(grantId, tx);
-        const patch = { status: 'active' as const, activatedAt: now, expiresAt: now + cur.durationMs };
-        if (cur.status !== 'provisioning' || !(await tx.casGrant(cur.id, cur.version, patch))) return null;
+        const patch = { status: 'active' as const, activatedAt: now, expiresAt: now + g.durationMs };
+        // Usually nothing changed since the intent: swap on the version we hold; otherwise look.
+        let cur = g;
+        if (!(await tx.casGrant(g.id, g.version, patch))) {
+          cur = await mustGet(grantId, tx);
+          if (cur.status !== 'provisioning' || cur.durationMs !== g.durationMs || !(await tx.casGrant(cur.id, cur.version, patch))) return null;
+        }
         await tx.appendAudit({
           at: now, actor: 'stint', action: 'grant.activated', requestId: cur.requestId, grantId: cur.id, target: cur.target, subjectUser: cur.user,
           details: { account: cur.account, roles: cur.roles, mode: cur.mode, expiresAt: new Date(patch.expiresAt).toISOString() },
@@ -219,7 +227,7 @@ export function createGrantService(deps: GrantServiceDeps) {
     if (g.user !== input.actor.name && !input.actor.admin) throw forbidden(`grant ${g.id} belongs to ${g.user}; only its owner or an admin may revoke it`);
     const reason: RevokeReason = input.reason ?? (g.user === input.actor.name ? 'checked-in' : 'revoked-by-admin');
     if (g.status === 'revoked') return g;
-    const marked = await markRevoking(g.id, reason, input.actor.name);
+    const marked = await markRevoking(g.id, reason, input.actor.name, g);
     if (marked.status === 'revoking' || marked.status === 'revoke-failing') {
       // A revocation already under way elsewhere in this broker finishes it.
       if (!inFlight.has(marked.id)) return performRevoke(marked);
@@ -227,24 +235,36 @@ export function createGrantService(deps: GrantServiceDeps) {
     return marked;
   }
 
-  /** CAS active/provisioning → revoking, with audit. Returns the current record either way. */
-  async function markRevoking(grantId: string, reason: RevokeReason, actor: string): Promise<GrantRecord> {
+  /**
+   * CAS active/provisioning → revoking, with audit. Returns the current record
+   * either way. `known` (a record just read) is tried first, saving a read.
+   */
+  async function markRevoking(grantId: string, reason: RevokeReason, actor: string, known?: GrantRecord): Promise<GrantRecord> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const now = clock.now();
+      const guess = attempt === 0 && known?.id === grantId && (known.status === 'active' || known.status === 'provisioning') ? known : undefined;
       const result = await store.transaction(async (tx) => {
-        const cur = await mustGet(grantId, tx);
-        if (cur.status !== 'active' && cur.status !== 'provisioning') return cur;
         const patch = { status: 'revoking' as const, revokeReason: reason, revokeRequestedBy: actor, nextAttemptAt: now + settings.revokeLeaseMs };
+        const cur = guess && (await tx.casGrant(guess.id, guess.version, patch)) ? guess : await mustGet(grantId, tx);
+        if (cur === guess) {
+          await tx.appendAudit(revokingEvent(cur, now, actor, reason));
+          return { ...cur, ...patch, version: cur.version + 1 };
+        }
+        if (cur.status !== 'active' && cur.status !== 'provisioning') return cur;
         if (!(await tx.casGrant(cur.id, cur.version, patch))) return null;
-        await tx.appendAudit({
-          at: now, actor, action: 'grant.revoking', requestId: cur.requestId, grantId: cur.id, target: cur.target, subjectUser: cur.user,
-          details: { reason, account: cur.account, expiresAt: cur.expiresAt === null ? null : new Date(cur.expiresAt).toISOString() },
-        });
+        await tx.appendAudit(revokingEvent(cur, now, actor, reason));
         return { ...cur, ...patch, version: cur.version + 1 };
       });
       if (result) return result;
     }
     throw conflict(`grant ${grantId} is changing too often to revoke; try again`);
+  }
+
+  function revokingEvent(cur: GrantRecord, now: number, actor: string, reason: RevokeReason) {
+    return {
+      at: now, actor, action: 'grant.revoking', requestId: cur.requestId, grantId: cur.id, target: cur.target, subjectUser: cur.user,
+      details: { reason, account: cur.account, expiresAt: cur.expiresAt === null ? null : new Date(cur.expiresAt).toISOString() },
+    };
   }
 
   /** Provisioning holds the grant in flight; when it hands over to revocation it releases it first, so the cleanup runs now. */
@@ -253,20 +273,24 @@ export function createGrantService(deps: GrantServiceDeps) {
     return performRevoke(g);
   }
 
-  /** Removes access on the target for a `revoking`/`revoke-failing` grant and records the outcome. */
+  /**
+   * Removes access on the target for a `revoking`/`revoke-failing` grant and
+   * records the outcome. At most `revokeConcurrency` of these run per target.
+   */
   async function performRevoke(g: GrantRecord): Promise<GrantRecord> {
     if (inFlight.has(g.id)) return g;
     inFlight.add(g.id);
     try {
-      return await perTarget.run(g.target, () => revokeOnTarget(g));
+      return await perTarget.run(g.target, (waited) => revokeOnTarget(g, waited));
     } finally {
       inFlight.delete(g.id);
     }
   }
 
-  async function revokeOnTarget(g0: GrantRecord): Promise<GrantRecord> {
-    // Re-read and extend the lease: another worker may have finished it meanwhile.
-    const g = await mustGet(g0.id);
+  async function revokeOnTarget(g0: GrantRecord, stale: boolean): Promise<GrantRecord> {
+    // After waiting for a slot, re-read: another broker may have finished it
+    // meanwhile. Either way the final compare-and-swap decides.
+    const g = stale ? await mustGet(g0.id) : g0;
     if (g.status !== 'revoking' && g.status !== 'revoke-failing') return g;
     const started = clock.now();
     faults.hit('revoke.after-intent');
@@ -302,10 +326,14 @@ export function createGrantService(deps: GrantServiceDeps) {
     faults.hit('revoke.after-target');
     const now = clock.now();
     const done = await store.transaction(async (tx) => {
-      const cur = await mustGet(g.id, tx);
-      if (cur.status !== 'revoking' && cur.status !== 'revoke-failing') return cur;
       const patch = { status: 'revoked' as const, revokedAt: now, nextAttemptAt: null, lastError: null };
-      if (!(await tx.casGrant(cur.id, cur.version, patch))) return (await tx.getGrant(cur.id))!;
+      // Usually nothing changed while the target worked: swap on the version we hold; otherwise look.
+      let cur = g;
+      if (!(await tx.casGrant(g.id, g.version, patch))) {
+        cur = await mustGet(g.id, tx);
+        if (cur.status !== 'revoking' && cur.status !== 'revoke-failing') return cur;
+        if (!(await tx.casGrant(cur.id, cur.version, patch))) return (await tx.getGrant(cur.id))!;
+      }
       await tx.appendAudit({
         at: now, actor: 'stint', action: 'grant.revoked', requestId: cur.requestId, grantId: cur.id, target: cur.target, subjectUser: cur.user,
         details: {
@@ -443,7 +471,7 @@ export function createGrantService(deps: GrantServiceDeps) {
     await Promise.all(
       work.map(async (g) => {
         try {
-          const cur = g.status === 'active' ? await markRevoking(g.id, 'expired', 'stint') : g;
+          const cur = g.status === 'active' ? await markRevoking(g.id, 'expired', 'stint', g) : g;
           if (cur.status === 'revoking' || cur.status === 'revoke-failing') await performRevoke(cur);
         } catch (err) {
           log.error({ grantId: g.id, error: safeErrorText(err) }, 'expiry work failed; will retry');
