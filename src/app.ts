@@ -117,7 +117,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       revokeRetryMaxMs: opts.revokeRetry?.maxMs ?? config.broker.revokeRetryMaxMs,
       revokeConcurrency: config.broker.revokeConcurrency,
     },
-    onScheduleChange: () => worker?.wake(),
+    onScheduleChange: (at) => worker?.dueBy(at),
     faults: faultsFromEnv(env.STINT_FAULTS),
     accountLocks,
   });

@@ -46,8 +46,8 @@ export interface GrantServiceDeps {
   log: Logger;
   telemetry: Telemetry;
   settings: GrantSettings;
-  /** Called when a grant's expiry may now be earlier than what the worker planned for. */
-  onScheduleChange?: () => void;
+  /** Called with a moment at which work becomes due (an activated grant's expiry, a retry), which may be earlier than what the worker planned for. */
+  onScheduleChange?: (dueAt: number) => void;
   /** Crash points for tests (core/faults.ts); no-ops in production. */
   faults?: Faults;
   /** Per target+account lock, shared with reconcile so both see one consistent picture of own accounts. */
@@ -189,7 +189,7 @@ export function createGrantService(deps: GrantServiceDeps) {
       telemetry.observe('provision_seconds', { target: g.target, mode: g.mode }, (now - started) / 1000);
       log.info({ grantId, target: g.target, user: g.user, account: g.account, expiresAt: activated.expiresAt }, 'grant active');
       notifier.notify({ kind: 'grant.active', at: now, grantId, requestId: g.requestId, user: g.user, target: g.target, profile: g.profile, message: `${g.user} has ${g.profile} until ${new Date(activated.expiresAt!).toISOString()}` });
-      deps.onScheduleChange?.();
+      deps.onScheduleChange?.(activated.expiresAt!);
       return activated;
     } finally {
       inFlight.delete(grantId);
@@ -380,7 +380,7 @@ export function createGrantService(deps: GrantServiceDeps) {
     if ('firstFailure' in updated && updated.firstFailure) {
       notifier.notify({ kind: 'grant.revoke-failing', at: now, grantId: g.id, requestId: g.requestId, user: g.user, target: g.target, profile: g.profile, message: `revocation of ${g.user}'s ${g.profile} on ${g.target} is failing: ${message}` });
     }
-    deps.onScheduleChange?.();
+    deps.onScheduleChange?.(next);
     return updated;
   }
 
