@@ -88,7 +88,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       ? { kind: 'postgres', connectionString: storeUrl }
       : { kind: 'sqlite', path: storeUrl ?? join(opts.dataDir, 'stint.db') },
   );
-  const targets = createTargetConnectors({ store, vault, env, clock, log });
+  const targets = createTargetConnectors({ store, vault, env, clock, log, concurrency: config.broker.revokeConcurrency });
   const connectors = targets.registry;
   let catalog: Catalog = config.catalog;
   const getCatalog = () => catalog;

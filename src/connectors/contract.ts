@@ -120,6 +120,18 @@ export interface ConnectorFactoryInput {
   settings: Record<string, unknown>;
   adminUser: string;
   adminSecret: string;
+  /**
+   * Revocations the broker runs at once on this target (broker.revokeConcurrency);
+   * provisioning, extensions and reconcile come on top. A connector with a
+   * connection pool sizes it from this when its settings do not fix one, so
+   * that the configured concurrency is what really reaches the target.
+   */
+  concurrency?: number;
+}
+
+/** Pool size for a connector given the broker's concurrency: room for the revocations plus a few other operations. */
+export function defaultPoolSize(concurrency: number | undefined, floor = 4): number {
+  return concurrency === undefined ? floor : Math.max(floor, Math.ceil(concurrency) + 4);
 }
 
 export type ConnectorFactory = (input: ConnectorFactoryInput) => Connector;

@@ -29,6 +29,7 @@ import type {
   RevokeFromAccountRequest,
   RevokeFromAccountResponse,
 } from '../contract.js';
+import { defaultPoolSize } from '../contract.js';
 import { existingRoles, listHolders, listMarked, roleState, roleStateOf, roleStateSql, serverVersionNum, terminateSessions, terminateSessionsSql, type RoleState } from './catalog.js';
 import { describeOperation, toTargetError } from './pg-errors.js';
 import { scramSha256Verifier } from './scram.js';
@@ -96,7 +97,7 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
     password: input.adminSecret,
     ssl: settings.sslmode === 'require' ? { rejectUnauthorized: false } : false,
     connectionTimeoutMillis: settings.connectTimeoutMs ?? 10_000,
-    max: settings.maxConnections ?? 4,
+    max: settings.maxConnections ?? defaultPoolSize(input.concurrency),
     idleTimeoutMillis: 30_000,
     allowExitOnIdle: true,
     application_name: 'stint',
