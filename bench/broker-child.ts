@@ -1,12 +1,38 @@
-// A broker in a process of its own, so its start time and memory are its own
-// (used by bench/scale.ts). Reads BENCH_CHILD (JSON: configPath, dataDir,
-// storeUrl), starts createApp + listen on 127.0.0.1:0, waits for the first
-// GET /healthz 200, prints one JSON line to stdout, and closes when stdin ends.
+// A broker in a process of its own, so that its CPU, start time and memory are
+// its own and the benchmark's HTTP client does not share its event loop.
+// Started by bench/lib.ts startChildBroker (fork, with an IPC channel).
+//
+// Reads BENCH_CHILD (JSON: configPath, dataDir, storeUrl, masterKey,
+// offsetClock), times createApp → listen → first GET /healthz 200, and sends
+// { type: 'ready', … } with RSS after GC (when started with --expose-gc).
+// Then answers commands from the parent ({ id, cmd, … } → { id, ok, value | error }):
+//
+//   counts               grants by status
+//   offset { ms }        moves the broker's clock (offsetClock only) forward by ms
+//   wake                 wakes the expiry worker
+//   create { n, concurrency, durationMs }
+//                        n auto-approved requests through the request service in
+//                        process (every step but HTTP); returns ids and rate
+//   live { user }        how many of the user's grants are not revoked yet
+//   grants { ids }       id, status, expiresAt, revokedAt, revokeReason, attempts of those grants
+//   timings { reset }    inside-the-broker figures per route (see below), then reset
+//   inflight { reset }   highest number of concurrent target calls seen, per target and kind
+//   close                closes the broker and exits
+//
+// Inside-the-broker timing, for the "broker-added latency" figure: each HTTP
+// request is timed from Fastify's onRequest to onResponse, and the target
+// calls it made (createAccount/removeAccount on the connector, found through
+// AsyncLocalStorage) are subtracted. What is left is time the request spent in
+// the broker itself: routing, auth, validation, store transactions, audit,
+// logging, and waiting for the event loop or the store.
 
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
 import { createApp } from '../src/app.js';
+import type { Connector } from '../src/connectors/contract.js';
+import type { Clock } from '../src/core/ports.js';
 import { createLogger } from '../src/log.js';
 
 interface ChildSpec {
@@ -14,16 +40,87 @@ interface ChildSpec {
   dataDir: string;
   storeUrl?: string;
   masterKey: string;
+  offsetClock?: boolean;
+  logLevel?: string;
 }
 
+interface RequestTiming {
+  targetMs: number;
+}
+
+const spec = JSON.parse(process.env.BENCH_CHILD ?? '{}') as ChildSpec;
+const send = (m: unknown) => process.send!(m);
+
 async function main() {
-  const spec = JSON.parse(process.env.BENCH_CHILD ?? '{}') as ChildSpec;
   const dest = pino.destination({ dest: join(spec.dataDir, `child-${process.pid}.log`), sync: false });
-  const logger = createLogger({ level: 'info', destination: dest });
+  const logger = createLogger({ level: spec.logLevel ?? 'info', destination: dest });
+  let offsetMs = 0;
+  const clock: Clock | undefined = spec.offsetClock ? { now: () => Date.now() + offsetMs } : undefined;
   const rssBefore = process.memoryUsage().rss;
   const t0 = performance.now();
-  const app = await createApp({ configPath: spec.configPath, dataDir: spec.dataDir, storeUrl: spec.storeUrl, env: { STINT_MASTER_KEY: spec.masterKey }, logger });
+  const app = await createApp({ configPath: spec.configPath, dataDir: spec.dataDir, storeUrl: spec.storeUrl, env: { STINT_MASTER_KEY: spec.masterKey }, logger, clock });
   const createdMs = performance.now() - t0;
+
+  // ---- instrumentation (hooks must be added before listen)
+  const als = new AsyncLocalStorage<RequestTiming>();
+  const timings = new Map<string, { total: number[]; target: number[]; added: number[] }>();
+  const started = new WeakMap<object, number>();
+  app.api.addHook('onRequest', (req, _reply, done) => {
+    started.set(req, performance.now());
+    als.enterWith({ targetMs: 0 });
+    done();
+  });
+  app.api.addHook('onResponse', (req, _reply, done) => {
+    const s = started.get(req);
+    const t = als.getStore();
+    if (s !== undefined && t) {
+      const total = performance.now() - s;
+      const key = `${req.method} ${req.routeOptions.url ?? req.url}`;
+      let rec = timings.get(key);
+      if (!rec) timings.set(key, (rec = { total: [], target: [], added: [] }));
+      rec.total.push(total);
+      rec.target.push(t.targetMs);
+      rec.added.push(total - t.targetMs);
+    }
+    done();
+  });
+  const inflight = new Map<string, { now: number; max: number; calls: number }>();
+  const wrapped = new Map<string, Connector>();
+  const registry = app.connectors as { get(name: string): Connector };
+  const realGet = registry.get.bind(registry);
+  registry.get = (name: string) => {
+    const real = realGet(name);
+    let w = wrapped.get(name);
+    if (!w || (w as unknown as { real: Connector }).real !== real) {
+      const timed = <A extends unknown[], R>(kind: string, fn: (...a: A) => Promise<R>) =>
+        async (...a: A): Promise<R> => {
+          const key = `${name} ${kind}`;
+          let c = inflight.get(key);
+          if (!c) inflight.set(key, (c = { now: 0, max: 0, calls: 0 }));
+          c.now++;
+          c.calls++;
+          c.max = Math.max(c.max, c.now);
+          const s = performance.now();
+          try {
+            return await fn(...a);
+          } finally {
+            c.now--;
+            const t = als.getStore();
+            if (t) t.targetMs += performance.now() - s;
+          }
+        };
+      w = Object.assign(Object.create(real) as Connector, {
+        real,
+        createAccount: timed('createAccount', real.createAccount.bind(real)),
+        removeAccount: timed('removeAccount', real.removeAccount.bind(real)),
+        grantToAccount: timed('grantToAccount', real.grantToAccount.bind(real)),
+        revokeFromAccount: timed('revokeFromAccount', real.revokeFromAccount.bind(real)),
+      });
+      wrapped.set(name, w);
+    }
+    return w;
+  };
+
   const url = await app.listen('127.0.0.1', 0);
   const listeningMs = performance.now() - t0;
   for (;;) {
@@ -43,14 +140,83 @@ async function main() {
     gc();
   }
   const mem = process.memoryUsage();
-  process.stdout.write(
-    `${JSON.stringify({ url, createdMs, listeningMs, readyMs, rss: mem.rss, heapUsed: mem.heapUsed, rssBefore, gc: Boolean(gc), adminToken: app.initialAdminToken ?? null })}\n`,
-  );
-  process.stdin.resume();
-  await new Promise<void>((r) => process.stdin.once('end', () => r()));
-  await app.close();
-  dest.flushSync();
-  process.exit(0);
+  send({ type: 'ready', url, createdMs, listeningMs, readyMs, rss: mem.rss, heapUsed: mem.heapUsed, rssBefore, gc: Boolean(gc), adminToken: app.initialAdminToken ?? null, pid: process.pid });
+
+  const commands: Record<string, (m: any) => Promise<unknown>> = {
+    counts: async () => app.store.countGrantsByStatus(),
+    offset: async (m: { ms: number }) => {
+      if (!spec.offsetClock) throw new Error('this broker runs on the system clock');
+      offsetMs += m.ms;
+      return offsetMs;
+    },
+    now: async () => (clock ?? { now: () => Date.now() }).now(),
+    wake: async () => app.worker.wake(),
+    create: async (m: { n: number; concurrency: number; durationMs: number; user?: string }) => {
+      const actor = app.catalog.users.get(m.user ?? 'alice');
+      if (!actor) throw new Error(`user ${m.user ?? 'alice'} is not in the config`);
+      const ids: string[] = [];
+      let errors = 0;
+      let firstError: string | null = null;
+      let next = 0;
+      const s = performance.now();
+      await Promise.all(
+        Array.from({ length: m.concurrency }, async () => {
+          while (next < m.n) {
+            next++;
+            try {
+              const o = await app.requests.create({ actor, profile: 'pg-read', durationMs: m.durationMs, reason: 'bench', ticket: null });
+              if (o.grant?.status !== 'active') throw new Error(`grant not active: ${o.grant?.status}`);
+              ids.push(o.grant.id);
+            } catch (err) {
+              errors++;
+              firstError ??= err instanceof Error ? err.message : String(err);
+            }
+          }
+        }),
+      );
+      const ms = performance.now() - s;
+      return { ids, errors, firstError, ms, rate: (ids.length / ms) * 1000 };
+    },
+    live: async (m: { user: string }) => (await app.store.listGrants({ user: m.user, statuses: ['provisioning', 'active', 'revoking', 'revoke-failing'] })).length,
+    grants: async (m: { ids: string[] }) => {
+      const found = await Promise.all(m.ids.map((id) => app.store.getGrant(id)));
+      return found
+        .filter((g) => g !== undefined)
+        .map((g) => ({ id: g.id, status: g.status, expiresAt: g.expiresAt, revokedAt: g.revokedAt, revokeReason: g.revokeReason, attempts: g.attempts, failingSince: g.failingSince }));
+    },
+    timings: async (m: { reset?: boolean }) => {
+      const out = Object.fromEntries([...timings].map(([k, v]) => [k, v]));
+      if (m.reset) timings.clear();
+      return out;
+    },
+    inflight: async (m: { reset?: boolean }) => {
+      const out = Object.fromEntries([...inflight].map(([k, v]) => [k, { max: v.max, calls: v.calls }]));
+      if (m.reset) for (const v of inflight.values()) (v.max = v.now), (v.calls = 0);
+      return out;
+    },
+    memory: async () => {
+      if (gc) gc();
+      return process.memoryUsage();
+    },
+    close: async () => {
+      await app.close();
+      dest.flushSync();
+      setImmediate(() => process.exit(0));
+      return true;
+    },
+  };
+  process.on('message', (m: { id: number; cmd: string }) => {
+    const fn = commands[m.cmd];
+    if (!fn) return send({ id: m.id, ok: false, error: `unknown command ${m.cmd}` });
+    fn(m).then(
+      (value) => send({ id: m.id, ok: true, value }),
+      (err: unknown) => send({ id: m.id, ok: false, error: err instanceof Error ? err.message : String(err) }),
+    );
+  });
+  // The parent going away (even by SIGKILL) ends this process too.
+  process.on('disconnect', () => {
+    void app.close().finally(() => process.exit(0));
+  });
 }
 
 main().catch((err) => {
