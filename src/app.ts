@@ -95,7 +95,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
   let startupOrphans: Orphans;
   try {
     await checkMasterKey(store, vault, masterKey.source);
-    startupOrphans = findOrphans(await store.listGrants({ statuses: liveGrantStatuses }), catalog);
+    // Only the grants the config does not back are read: a store with 100k live grants starts without loading them all.
+    startupOrphans = findOrphans(await store.listGrants({ statuses: liveGrantStatuses, unbackedBy: catalogNames(catalog) }), catalog);
     if (blocksConfig(startupOrphans) && !opts.revokeOrphans) throw new StintError('conflict', describeOrphans(startupOrphans, clock.now()));
     await targets.apply(catalog, targetsToKeep(startupOrphans, catalog));
   } catch (err) {
@@ -176,7 +177,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
    */
   async function reload(input: { revokeOrphans?: boolean } = {}): Promise<{ orphansRevoked: number }> {
     const next = await loadConfigFile(opts.configPath);
-    const orphans = findOrphans(await store.listGrants({ statuses: liveGrantStatuses }), next.catalog);
+    const orphans = findOrphans(await store.listGrants({ statuses: liveGrantStatuses, unbackedBy: catalogNames(next.catalog) }), next.catalog);
     if (blocksConfig(orphans) && !input.revokeOrphans) throw new StintError('conflict', describeOrphans(orphans, clock.now()));
     await targets.apply(next.catalog, targetsToKeep(orphans, next.catalog));
     await revokeOrphans(orphans, true);
@@ -217,6 +218,10 @@ export async function createApp(opts: AppOptions): Promise<App> {
       await store.close();
     },
   };
+}
+
+function catalogNames(c: Catalog) {
+  return { users: [...c.users.keys()], profiles: [...c.profiles.keys()], targets: [...c.targets.keys()] };
 }
 
 /** On first start, issues the admin token and writes it to DATA_DIR/admin.token (0600). */

@@ -37,6 +37,8 @@ export interface GrantFilter {
   target?: string;
   profile?: string;
   account?: string;
+  /** Only grants whose user, profile or target is not among these (what a config would orphan). */
+  unbackedBy?: { users: readonly string[]; profiles: readonly string[]; targets: readonly string[] };
   limit?: number;
 }
 

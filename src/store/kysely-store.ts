@@ -180,6 +180,15 @@ export class KyselyStoreTx implements StoreTx {
       .$if(filter.target !== undefined, (q) => q.where('target', '=', filter.target!))
       .$if(filter.profile !== undefined, (q) => q.where('profile', '=', filter.profile!))
       .$if(filter.account !== undefined, (q) => q.where('account', '=', filter.account!))
+      .$if(filter.unbackedBy !== undefined, (q) =>
+        q.where((eb) => {
+          const { users, profiles, targets } = filter.unbackedBy!;
+          // An empty set backs nothing: every grant is outside it (and `not in ()` is not SQL everywhere).
+          const outside = (column: 'user_name' | 'profile' | 'target', names: readonly string[]) =>
+            names.length === 0 ? eb.lit(true) : eb(column, 'not in', [...names]);
+          return eb.or([outside('user_name', users), outside('profile', profiles), outside('target', targets)]);
+        }),
+      )
       .orderBy('created_at', 'desc')
       .orderBy('id', 'desc')
       .$if(limit !== undefined, (q) => q.limit(limit!))

@@ -200,6 +200,14 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
         assert.deepEqual(await ids({ statuses: [] }), []);
         assert.deepEqual(await ids({ limit: 1 }), [3]);
         assert.deepEqual(await store.countGrantsByStatus(), { active: 1, revoked: 1, provisioning: 1, 'revoke-failing': 1 });
+        // What a config would orphan: grants whose user, profile or target it does not name.
+        const all = { users: ['alice', 'bob'], profiles: ['p1', 'p2'], targets: ['t1', 't2'] };
+        assert.deepEqual(await ids({ unbackedBy: all }), []);
+        assert.deepEqual(await ids({ unbackedBy: { ...all, users: ['alice'] } }), [3, 2]);
+        assert.deepEqual(await ids({ unbackedBy: { ...all, profiles: ['p1'] } }), [1]);
+        assert.deepEqual(await ids({ unbackedBy: { ...all, targets: ['t2'] } }), [3, 1, 0]);
+        assert.deepEqual(await ids({ unbackedBy: { ...all, targets: [] }, statuses: ['active', 'revoke-failing'] }), [3, 0]);
+        assert.deepEqual(await ids({ unbackedBy: { users: [hostileStrings[0]!], profiles: ['p1', 'p2'], targets: ['t1', 't2'] }, user: 'bob' }), [3, 2]);
       });
 
       it('listDueGrants: expired active ones and retries that are due, by due time', async () => {
