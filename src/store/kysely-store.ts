@@ -426,6 +426,8 @@ export interface KyselyStoreOptions {
   dialect: StoreDialect;
   /** PostgreSQL schema holding the tables (created by migrate()); the connection's search_path must point at it. */
   schema?: string;
+  /** Runs before the connection closes (the SQLite checkpoint worker stops). */
+  beforeClose?: () => Promise<void>;
 }
 
 export class KyselyStore extends KyselyStoreTx implements Store {
@@ -477,6 +479,7 @@ export class KyselyStore extends KyselyStoreTx implements Store {
   }
 
   async close(): Promise<void> {
+    await this.options.beforeClose?.();
     await this.root.destroy();
   }
 }

@@ -2,12 +2,14 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { verifyChain } from '../core/audit/chain.js';
 import { openStore } from './index.js';
+import { makeGrant } from './testing/fixtures.js';
 import { storeSuite } from './testing/store-suite.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'stint-sqlite-'));
@@ -62,5 +64,31 @@ describe('sqlite store specifics', () => {
     assert.equal(events.length, 120);
     assert.ok(verifyChain(events).ok);
     await store.close();
+  });
+
+  it('checkpoints the WAL in the background, without a commit doing it, and leaves no WAL behind on close', async () => {
+    const path = join(dir, 'checkpoint.db');
+    const store = await openStore({ kind: 'sqlite', path });
+    const before = statSync(path).size;
+    // Fewer WAL pages than even SQLite's default autocheckpoint (1000): only the worker checkpoints them.
+    for (let i = 0; i < 40; i++) {
+      await store.transaction(async (tx) => {
+        await tx.insertGrant(makeGrant());
+        await tx.appendAudit({ at: i, actor: 'stint', action: 'x', details: { i } });
+      });
+    }
+    // Pages reach the database file only through a checkpoint.
+    const deadline = Date.now() + 10_000;
+    while (statSync(path).size <= before) {
+      assert.ok(Date.now() < deadline, 'the database file never grew: nothing was checkpointed');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal((await store.listGrants({})).length, 40);
+    await store.close();
+    assert.equal(existsSync(`${path}-wal`), false, 'the last connection to close removed the WAL');
+    const again = await openStore({ kind: 'sqlite', path });
+    assert.equal((await again.listGrants({})).length, 40);
+    assert.ok(verifyChain(await again.listAudit({})).ok);
+    await again.close();
   });
 });

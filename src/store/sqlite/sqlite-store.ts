@@ -7,6 +7,7 @@ import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, type DatabaseConnec
 import type { Store } from '../../core/ports.js';
 import { createKyselyStore } from '../kysely-store.js';
 import type { Database } from '../schema.js';
+import { startCheckpointer } from './checkpointer.js';
 
 /**
  * BEGIN IMMEDIATE takes the write lock when the transaction starts. With a
@@ -80,6 +81,15 @@ export function createSqliteStore({ path, busyTimeoutMs = 5000 }: SqliteStoreOpt
     database.close();
     throw err;
   }
+  // A file database checkpoints in a worker thread (checkpointer.ts); its own
+  // commits only checkpoint if the WAL grows past ~40 MB regardless.
+  const file = path !== ':memory:' && path !== '' && !path.startsWith('file::memory:');
+  const checkpointer = file ? startCheckpointer(path) : null;
+  if (checkpointer) {
+    database.pragma('wal_autocheckpoint = 10000');
+    // When the WAL starts over, its file is cut back to 16 MiB instead of keeping its high-water mark.
+    database.pragma(`journal_size_limit = ${16 * 2 ** 20}`);
+  }
   const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(database) }) });
-  return createKyselyStore(db, { dialect: 'sqlite' });
+  return createKyselyStore(db, { dialect: 'sqlite', beforeClose: () => checkpointer?.stop() ?? Promise.resolve() });
 }
