@@ -379,6 +379,38 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
         assert.ok(verifyChain(await store.listAudit({})).ok);
       });
 
+      it('of many concurrent transactions, those that throw leave nothing behind and the others all commit', async () => {
+        const boom = new Error('boom');
+        const grants = Array.from({ length: 30 }, () => makeGrant());
+        const results = await Promise.allSettled(
+          grants.map((g, i) =>
+            store.transaction(async (tx) => {
+              await tx.insertGrant(g);
+              await tx.setMeta(`k${i}`, String(i));
+              const e = await tx.appendAudit({ at: t0 + i, actor: 'stint', action: 'grant.created', grantId: g.id });
+              if (i % 3 === 1) throw boom;
+              return e.seq;
+            }),
+          ),
+        );
+        for (const [i, r] of results.entries()) {
+          if (i % 3 === 1) assert.ok(r.status === 'rejected' && r.reason === boom, `transaction ${i} rejects with its own error`);
+          else assert.equal(r.status, 'fulfilled', `transaction ${i} commits`);
+        }
+        for (const [i, g] of grants.entries()) {
+          const kept = i % 3 !== 1;
+          assert.equal((await store.getGrant(g.id)) !== undefined, kept, `grant ${i}`);
+          assert.equal(await store.getMeta(`k${i}`), kept ? String(i) : undefined, `meta ${i}`);
+        }
+        const events = await store.listAudit({});
+        assert.equal(events.length, 20);
+        assert.deepEqual(new Set(events.map((e) => e.grantId)), new Set(grants.filter((_, i) => i % 3 !== 1).map((g) => g.id)));
+        // The seqs handed out by the committed ones are exactly the chain.
+        const seqs = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])).sort((a, b) => a - b);
+        assert.deepEqual(seqs, events.map((e) => e.seq));
+        assert.ok(verifyChain(events).ok);
+      });
+
       it('commits everything together and returns the callback result', async () => {
         const g = makeGrant();
         const out = await store.transaction(async (tx) => {
