@@ -33,7 +33,7 @@ import pino from 'pino';
 import { createApp } from '../src/app.js';
 import type { Connector } from '../src/connectors/contract.js';
 import type { Clock } from '../src/core/ports.js';
-import { createLogger } from '../src/log.js';
+import { createLogger, logDestination } from '../src/log.js';
 
 interface ChildSpec {
   configPath: string;
@@ -49,7 +49,8 @@ const spec = JSON.parse(process.env.BENCH_CHILD ?? '{}') as ChildSpec;
 const send = (m: unknown) => process.send!(m);
 
 async function main() {
-  const dest = pino.destination({ dest: join(spec.dataDir, `child-${process.pid}.log`), sync: false });
+  // Written the way the broker writes its log in production (src/log.ts).
+  const dest = logDestination(join(spec.dataDir, `child-${process.pid}.log`)) as ReturnType<typeof pino.destination>;
   const logger = createLogger({ level: spec.logLevel ?? 'info', destination: dest });
   let offsetMs = 0;
   const clock: Clock | undefined = spec.offsetClock ? { now: () => Date.now() + offsetMs } : undefined;
