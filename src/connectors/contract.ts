@@ -94,6 +94,13 @@ export interface Connector {
    */
   readonly grantsFormOneUnit?: boolean;
   createAccount(req: CreateAccountRequest): Promise<void>;
+  /**
+   * Optional: the broker announces a secret it will pass to createAccount
+   * later, so that the connector can do the costly part of using it ahead of
+   * time (PostgreSQL: the SCRAM verifier). Returns at once; createAccount
+   * behaves the same whether or not the secret was announced.
+   */
+  prepareSecret?(secret: string): void;
   extendAccount(req: ExtendAccountRequest): Promise<void>;
   removeAccount(req: RemoveAccountRequest): Promise<RemoveAccountResponse>;
   grantToAccount(req: GrantToAccountRequest): Promise<void>;

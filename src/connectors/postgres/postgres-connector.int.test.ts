@@ -168,6 +168,27 @@ describe('postgres connector specifics', () => {
     await conn.removeAccount({ account });
   });
 
+  it('a secret announced ahead (prepareSecret) logs in like any other, once prepared or while still being prepared', async () => {
+    for (const wait of [true, false]) {
+      const account = name();
+      const secret = testSecret();
+      conn.prepareSecret!(secret);
+      if (wait) await new Promise((r) => setTimeout(r, 50));
+      await conn.createAccount({ account, secret, grants: [env.roles.read], expiresAt: inAnHour() });
+      const c = await env.connect(account, secret);
+      await c.query('SELECT count(*) FROM public.items');
+      await c.end();
+      await conn.removeAccount({ account });
+    }
+    // An announced secret never used is harmless, and one announced for another account's secret does not leak into it.
+    conn.prepareSecret!(testSecret());
+    const account = name();
+    const secret = testSecret();
+    await conn.createAccount({ account, secret, grants: [], expiresAt: inAnHour() });
+    await (await env.connect(account, secret)).end();
+    await conn.removeAccount({ account });
+  });
+
   it('createAccount on an existing managed account brings it to the requested state', async () => {
     const account = name();
     const first = testSecret();

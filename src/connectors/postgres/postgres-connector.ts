@@ -115,6 +115,9 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
 
   let closed = false;
   let markerReady: Promise<void> | null = null;
+  /** Verifiers computed ahead for secrets the broker announced (prepareSecret); each used once. */
+  const prepared = new Map<string, Promise<string>>();
+  const maxPrepared = 256;
   let versionNum: Promise<number> | null = null;
 
   const fail = (operation: string, account: string, reason: string) =>
@@ -250,7 +253,9 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
         const grants = checkGrants(op, req.account, req.grants);
         const until = checkExpiry(op, req.account, req.expiresAt);
         await ensureMarker();
-        const verifier = await scramSha256Verifier(req.secret);
+        const ahead = prepared.get(req.secret);
+        prepared.delete(req.secret);
+        const verifier = await (ahead ?? scramSha256Verifier(req.secret));
         secrets.push(verifier);
         const who = ident(req.account);
         const create = `CREATE ROLE ${who} LOGIN PASSWORD ${literal(verifier)} VALID UNTIL ${literal(until)} IN ROLE ${ident(marker)}`;
@@ -288,6 +293,14 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
           }),
         );
       });
+    },
+
+    prepareSecret(secret: string): void {
+      if (prepared.size >= maxPrepared || prepared.has(secret)) return;
+      const verifier = scramSha256Verifier(secret);
+      // A failure here is found again, and reported, by createAccount computing it afresh.
+      verifier.catch(() => prepared.delete(secret));
+      prepared.set(secret, verifier);
     },
 
     async extendAccount(req: ExtendAccountRequest): Promise<void> {
@@ -429,6 +442,7 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      prepared.clear();
       await pool.end();
     },
   };

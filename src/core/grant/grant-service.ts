@@ -14,7 +14,8 @@ import { KeyedMutex, KeyedSemaphore } from '../keyed-mutex.js';
 import type { Clock, ConnectorRegistry, Logger, Notifier, Sealer, Store, StoreTx, Telemetry } from '../ports.js';
 import { safeErrorText } from '../scrub.js';
 import type { Catalog, GrantRecord, RequestRecord, UserDef } from '../types.js';
-import { ephemeralAccountName, generateSecret } from './naming.js';
+import { ephemeralAccountName } from './naming.js';
+import { createSecretPool } from './secret-pool.js';
 import { noFaults, type Faults } from '../faults.js';
 
 export interface GrantSettings {
@@ -25,6 +26,8 @@ export interface GrantSettings {
   revokeLeaseMs: number;
   /** A grant still `provisioning` after this long was abandoned by a dead broker and is rolled back. */
   provisionTimeoutMs: number;
+  /** Secrets for ephemeral accounts kept prepared ahead per target (default 16; 0 turns it off). */
+  preparedSecrets?: number;
 }
 
 export const defaultGrantSettings: GrantSettings = {
@@ -90,6 +93,16 @@ export function createGrantService(deps: GrantServiceDeps) {
   const perTarget = new KeyedSemaphore(settings.revokeConcurrency);
   /** Grants this broker is working on right now; the worker skips them. */
   const inFlight = new Set<string>();
+  // Secrets prepared a little ahead on targets whose connector can use that (secret-pool.ts).
+  const secrets = createSecretPool({
+    size: settings.preparedSecrets ?? 16,
+    prepare(target, secret) {
+      const connector = connectors.get(target);
+      if (!connector.prepareSecret) return false;
+      connector.prepareSecret(secret);
+      return true;
+    },
+  });
 
   /** Builds the provisioning intent for an approved request; the caller inserts it in its transaction. */
   function newGrant(request: RequestRecord, user: UserDef, now: number): GrantRecord {
@@ -122,7 +135,7 @@ export function createGrantService(deps: GrantServiceDeps) {
       attempts: 0,
       nextAttemptAt: null,
       failingSince: null,
-      sealedSecret: ephemeral ? sealer.seal(generateSecret(), secretContext(id)) : null,
+      sealedSecret: ephemeral ? sealer.seal(secrets.take(request.target), secretContext(id)) : null,
       version: 1,
     };
   }
