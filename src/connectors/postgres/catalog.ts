@@ -53,6 +53,38 @@ export async function roleState(c: Queryable, account: string, marker: string): 
   return roleStateOf(res.rows[0]);
 }
 
+export interface RemovalState extends RoleState {
+  /** The connecting admin already has the role's privileges (createAccount made it an inheriting member). */
+  adminMember: boolean;
+  /**
+   * Something in the cluster depends on the role (pg_shdepend: objects it owns,
+   * privileges granted to or by it, policies, default privileges, in any
+   * database): only then can REASSIGN OWNED / DROP OWNED have work to do.
+   */
+  hasDependents: boolean;
+}
+
+/**
+ * roleState plus what removeAccount needs to skip steps that would do nothing,
+ * with the name and marker as escaped literals (a multi-statement simple query).
+ * Use removalStateOf on its row.
+ */
+export function removalStateSql(accountLiteral: string, markerLiteral: string, serverVersion: number): string {
+  // Since PostgreSQL 16 a membership carries its own INHERIT option; before, the member role's INHERIT decides.
+  const inherits = serverVersion >= 160000 ? ' AND m.inherit_option' : '';
+  const extra =
+    `, EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.roleid = r.oid AND m.member = (SELECT oid FROM pg_roles WHERE rolname = current_user)${inherits}) AS admin_member` +
+    `, EXISTS (SELECT 1 FROM pg_shdepend d WHERE d.refclassid = 'pg_authid'::regclass AND d.refobjid = r.oid) AS has_dependents`;
+  return roleStateSql(accountLiteral, markerLiteral).replace(' FROM pg_roles r WHERE r.rolname = ', `${extra} FROM pg_roles r WHERE r.rolname = `);
+}
+
+export function removalStateOf(row: unknown): RemovalState | null {
+  const base = roleStateOf(row);
+  if (!base) return null;
+  const r = row as { admin_member: boolean; has_dependents: boolean };
+  return { ...base, adminMember: r.admin_member === true, hasDependents: r.has_dependents !== false };
+}
+
 /**
  * The same query with the role name and marker as literals already escaped by
  * pg.escapeLiteral, for a multi-statement simple query (which takes no parameters).

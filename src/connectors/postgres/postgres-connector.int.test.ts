@@ -75,6 +75,31 @@ describe('postgres connector specifics', () => {
     assert.equal(rows.rows[0].n, 1, 'data kept');
   });
 
+  it('removes a role that came to own an object after removal read its state (the lean path falls back to REASSIGN/DROP OWNED)', async () => {
+    const account = name();
+    const secret = testSecret();
+    await conn.createAccount({ account, secret, grants: [env.roles.read], expiresAt: inAnHour() });
+    const table = `public.late_${env.suffix}_${n}`;
+    // Hold ALTER ROLE (the first statement after the state is read) back with a lock on pg_authid...
+    await env.su.query('BEGIN');
+    await env.su.query('LOCK TABLE pg_catalog.pg_authid IN SHARE MODE');
+    const removal = conn.removeAccount({ account });
+    for (let i = 0; ; i++) {
+      const w = await env.su.query(`SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'pg_authid' AND NOT l.granted`);
+      if (w.rowCount) break;
+      assert.ok(i < 500, 'the removal never waited for the lock');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // ...and meanwhile give the role something it owns: the state it read no longer holds.
+    await env.su.query(`CREATE TABLE ${table} (id int)`);
+    await env.su.query(`ALTER TABLE ${table} OWNER TO ${id(account)}`);
+    await env.su.query('COMMIT');
+    assert.equal((await removal).existed, true);
+    assert.equal((await conn.describeAccount({ account })).exists, false);
+    assert.equal(await ownerOf(table), env.admin.user, 'the table went to the admin');
+    await assert.rejects(env.connect(account, secret));
+  });
+
   it('removes a role that owns a sequence', async () => {
     const { account, client } = await creatorAccount();
     const seq = `public.seq_${env.suffix}_${n}`;

@@ -30,7 +30,7 @@ import type {
   RevokeFromAccountResponse,
 } from '../contract.js';
 import { defaultPoolSize } from '../contract.js';
-import { existingRoles, listHolders, listMarked, roleState, roleStateOf, roleStateSql, serverVersionNum, terminateSessions, terminateSessionsSql, type RoleState } from './catalog.js';
+import { existingRoles, listHolders, listMarked, removalStateOf, removalStateSql, roleState, serverVersionNum, terminateSessions, terminateSessionsSql, type RoleState } from './catalog.js';
 import { describeOperation, toTargetError } from './pg-errors.js';
 import { scramSha256Verifier } from './scram.js';
 
@@ -263,8 +263,14 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
         // trip. A multi-statement simple query runs as one implicit
         // transaction, so a failure (say, a grant of a missing role) leaves no
         // half-made account; the transaction-level advisory lock conflicts
-        // with removeAccount's session-level one on the same name.
-        const fresh = [lockSql('pg_advisory_xact_lock', req.account), create, ...grants.map((g) => `GRANT ${ident(g)} TO ${who}`), adminSelfGrant(who)];
+        // with removeAccount's session-level one on the same name. One CREATE
+        // ROLE gives the memberships (IN ROLE: marker and grants; ROLE: the
+        // admin, see adminSelfGrant) exactly as separate GRANTs would — same
+        // grantor and options — but checks the admin's rights once instead of
+        // once per statement, which on PostgreSQL 16+ walks every membership the
+        // admin has, one per account it manages.
+        const oneStatement = `CREATE ROLE ${who} LOGIN PASSWORD ${literal(verifier)} VALID UNTIL ${literal(until)} IN ROLE ${[marker, ...grants].map(ident).join(', ')} ROLE CURRENT_USER`;
+        const fresh = [lockSql('pg_advisory_xact_lock', req.account), oneStatement];
         try {
           await withClient((c) => c.query(fresh.join(';\n')));
           return;
@@ -330,33 +336,51 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
             // Round trip 1: the session-level lock on the name, then (a statement
             // later, so with a snapshot taken after the lock was granted: the
             // pool forces READ COMMITTED) what the role is now.
-            const first = (await c.query(`${lockSql('pg_advisory_lock', req.account)};\n${roleStateSql(name, literal(marker))}`)) as unknown as pg.QueryResult[];
-            const state = roleStateOf(first[1]!.rows[0]);
+            const first = (await c.query(`${lockSql('pg_advisory_lock', req.account)};\n${removalStateSql(name, literal(marker), version)}`)) as unknown as pg.QueryResult[];
+            const state = removalStateOf(first[1]!.rows[0]);
             if (!state) return { existed: false, terminatedSessions: 0 };
             requireManaged(op, req.account, state);
             // Round trip 2, in order, stopping at the first error:
             // - NOLOGIN committed on its own, first: even if a later step fails,
             //   no new session can start with this account. The admin takes the
-            //   account's privileges (normally done by createAccount already;
-            //   repeated for accounts made before or by another broker; it goes
-            //   away with DROP ROLE), which it needs to end its sessions and to
-            //   REASSIGN/DROP OWNED it on PostgreSQL 16+.
+            //   account's privileges if it does not hold them yet (createAccount
+            //   gives them; accounts made before or by another broker may lack
+            //   them; they go away with DROP ROLE): it needs them to end the
+            //   account's sessions and to REASSIGN/DROP OWNED it on PostgreSQL 16+.
             // - its sessions are ended, each waited for (14+), so the DROP below
             //   does not race a dying session's locks;
-            // - REASSIGN OWNED and DROP OWNED act on the connected database only
-            //   (plus shared objects). Objects or privileges the role holds in
-            //   other databases make DROP ROLE fail with 2BP01; the error then
-            //   says so (pg-errors.ts), and the role stays NOLOGIN.
+            // - REASSIGN OWNED and DROP OWNED, when anything depends on the role.
+            //   They act on the connected database only (plus shared objects).
+            //   Objects or privileges the role holds in other databases make DROP
+            //   ROLE fail with 2BP01; the error then says so (pg-errors.ts), and
+            //   the role stays NOLOGIN.
             // - the lock is released.
+            // Skipping what would do nothing matters: on PostgreSQL 16+ each
+            // statement that checks the admin's rights on a role walks every
+            // membership the admin has, one per account it manages.
+            const cleanup = [`REASSIGN OWNED BY ${who} TO CURRENT_USER`, `DROP OWNED BY ${who}`];
+            const terminate = terminateSessionsSql(name, version);
             const batch = [
-              'BEGIN', `ALTER ROLE ${who} NOLOGIN`, adminSelfGrant(who), 'COMMIT',
-              terminateSessionsSql(name, version),
-              'BEGIN', `REASSIGN OWNED BY ${who} TO CURRENT_USER`, `DROP OWNED BY ${who}`, `DROP ROLE IF EXISTS ${who}`, 'COMMIT',
+              'BEGIN', `ALTER ROLE ${who} NOLOGIN`, ...(state.adminMember ? [] : [adminSelfGrant(who)]), 'COMMIT',
+              terminate,
+              'BEGIN', ...(state.hasDependents ? cleanup : []), `DROP ROLE IF EXISTS ${who}`, 'COMMIT',
               unlockSql(req.account),
             ];
-            const results = (await c.query(batch.join(';\n'))) as unknown as pg.QueryResult[];
+            let results: pg.QueryResult[];
+            try {
+              results = (await c.query(batch.join(';\n'))) as unknown as pg.QueryResult[];
+            } catch (err) {
+              // Something came to depend on the role after it was read (a session
+              // it still had made an object): clean up after all, in one more trip.
+              if (state.hasDependents || (err as { code?: unknown }).code !== '2BP01') throw err;
+              await c.query('ROLLBACK');
+              await c.query(['BEGIN', adminSelfGrant(who), ...cleanup, `DROP ROLE IF EXISTS ${who}`, 'COMMIT', unlockSql(req.account)].join(';\n'));
+              locked = false;
+              // The sessions were ended by the first trip (which committed NOLOGIN and got that far).
+              return { existed: true, terminatedSessions: 0 };
+            }
             locked = false;
-            const terminatedSessions = (results[4]?.rows[0] as { n?: number } | undefined)?.n ?? 0;
+            const terminatedSessions = (results[batch.indexOf(terminate)]?.rows[0] as { n?: number } | undefined)?.n ?? 0;
             return { existed: true, terminatedSessions };
           } catch (err) {
             // A failed statement leaves an explicit block aborted; end it before unlocking.
