@@ -13,6 +13,9 @@
 //   create { n, concurrency, durationMs }
 //                        n auto-approved requests through the request service in
 //                        process (every step but HTTP); returns ids and rate
+//   adopt { accounts, user, expiresAt }
+//                        active grants (profile pg-read on target pg) for accounts that already
+//                        exist on the target, written straight into the store
 //   live { user }        how many of the user's grants are not revoked yet
 //   grants { ids }       id, status, expiresAt, revokedAt, revokeReason, attempts of those grants
 //   timings { reset }    inside-the-broker figures per route (see below), then reset
@@ -187,6 +190,25 @@ async function main() {
       const ms = performance.now() - s;
       return { ids, errors, firstError, ms, rate: (ids.length / ms) * 1000 };
     },
+    adopt: async (m: { accounts: string[]; user: string; expiresAt: number }) => {
+      const { makeGrant } = await import('../src/store/testing/fixtures.js');
+      const now = (clock ?? { now: () => Date.now() }).now();
+      const ids: string[] = [];
+      for (let i = 0; i < m.accounts.length; i += 1000) {
+        await app.store.transaction(async (tx) => {
+          for (const account of m.accounts.slice(i, i + 1000)) {
+            const g = makeGrant({
+              user: m.user, profile: 'pg-read', target: 'pg', account, roles: ['app_read'], status: 'active',
+              createdAt: now, activatedAt: now, expiresAt: m.expiresAt, durationMs: m.expiresAt - now, maxDurationMs: 8 * 3_600_000, sealedSecret: null,
+            });
+            await tx.insertGrant(g);
+            ids.push(g.id);
+          }
+        });
+      }
+      app.worker.dueBy(m.expiresAt);
+      return ids;
+    },
     live: async (m: { user: string }) => (await app.store.listGrants({ user: m.user, statuses: ['provisioning', 'active', 'revoking', 'revoke-failing'] })).length,
     grants: async (m: { ids: string[] }) => {
       const found = await Promise.all(m.ids.map((id) => app.store.getGrant(id)));
@@ -205,6 +227,24 @@ async function main() {
       return out;
     },
     cpu: async () => process.cpuUsage(),
+    /** CPU ticks (1/100 s) per thread of this process, by thread name (Linux). */
+    threads: async () => {
+      const { readdirSync, readFileSync } = await import('node:fs');
+      const out: Record<string, number> = {};
+      for (const tid of readdirSync('/proc/self/task')) {
+        try {
+          const st = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+          const m = /^\d+ \((.*?)\) (.*)$/s.exec(st);
+          if (!m) continue;
+          const f = m[2]!.split(' ');
+          const name = tid === String(process.pid) ? 'main' : m[1]!;
+          out[name] = (out[name] ?? 0) + Number(f[11]) + Number(f[12]);
+        } catch {
+          /* thread gone */
+        }
+      }
+      return out;
+    },
     memory: async () => {
       if (gc) gc();
       return process.memoryUsage();

@@ -24,7 +24,6 @@ const { values: flags } = parseArgs({
     expiry: { type: 'string' },
     'expiry-rate': { type: 'string' },
     drain: { type: 'string' },
-    'create-concurrency': { type: 'string' },
     'revoke-concurrency': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -37,7 +36,7 @@ if (flags.help) {
   --only issue|scale      run one of the two
   --n, --concurrency, --store                        passed to issue-rate.ts (and --concurrency, --store to scale.ts)
   --scale-grants, --expiry, --expiry-rate, --drain,
-  --create-concurrency, --revoke-concurrency         passed to scale.ts
+  --revoke-concurrency                               passed to scale.ts
 `);
   process.exit(0);
 }
@@ -88,7 +87,7 @@ async function main() {
     if (!only || only === 'scale') {
       progress('== bench/scale.ts');
       const r = await runScript('scale.ts', [
-        ...pass(['concurrency', 'store', 'scale-grants', 'expiry', 'expiry-rate', 'drain', 'create-concurrency', 'revoke-concurrency']),
+        ...pass(['concurrency', 'store', 'scale-grants', 'expiry', 'expiry-rate', 'drain', 'revoke-concurrency']),
         '--json', join(dir, 'scale.json'),
       ]);
       if (r.code === 0) scale = JSON.parse(await readFile(join(dir, 'scale.json'), 'utf8'));

@@ -19,11 +19,13 @@
 //     chosen so that their expiries are 1/RATE s apart; the broker's clock is
 //     then moved so that the first is 3 s away, and they expire steadily in real
 //     time. Lag = revokedAt - expiresAt, from the grant records.
-// (c) Drain. D grants of bob (real accounts on the target) are created through
-//     the request service inside the broker (every step but HTTP); the clock is
-//     moved past the last expiry and the worker woken: all D are due at once.
-//     GET /v1/grants?all=true&limit=100 is polled every ~50 ms meanwhile. Raw:
-//     D × CREATE ROLE+GRANT, then D × DROP ROLE at broker.revokeConcurrency.
+// (c) Drain. D accounts are made on the target directly (as its superuser, in
+//     the state Stint's createAccount leaves them: through the admin, creating
+//     10k roles takes PostgreSQL 16+ many minutes, see makeRoles) and D active
+//     grants of bob for them written into the store; the clock is moved past
+//     their expiry and the worker woken: all D are due at once. GET
+//     /v1/grants?all=true&limit=100 is polled every ~50 ms meanwhile. Raw: as
+//     many roles made the same way, D × DROP ROLE at broker.revokeConcurrency.
 
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -45,7 +47,6 @@ const { values: flags } = parseArgs({
     'expiry-rate': { type: 'string' },
     drain: { type: 'string' },
     concurrency: { type: 'string', short: 'c' },
-    'create-concurrency': { type: 'string' },
     'revoke-concurrency': { type: 'string' },
     store: { type: 'string' },
     only: { type: 'string' },
@@ -64,7 +65,6 @@ if (flags.help) {
   --expiry-rate R         expiries per second in the expiry-lag test (default 100)
   --drain D               grants expiring at once in the drain test (default 10000)
   --concurrency C         HTTP concurrency creating the expiry-lag grants; raw pool size for raw creates (default 8)
-  --create-concurrency K  in-broker concurrency creating the drain grants (default 8)
   --revoke-concurrency V  broker.revokeConcurrency written to the config (default 8; raw DROP ROLE runs at this)
   --store KIND            sqlite (default) or postgres (second database on the same server)
   --only LIST             run only some parts: a (start/RSS), b (expiry lag), c (drain); default a,b,c
@@ -80,7 +80,6 @@ const E = intFlag(flags.expiry, 'expiry', 2000);
 const RATE = intFlag(flags['expiry-rate'], 'expiry-rate', 100);
 const D = intFlag(flags.drain, 'drain', 10_000);
 const C = intFlag(flags.concurrency, 'concurrency', 8);
-const K = intFlag(flags['create-concurrency'], 'create-concurrency', 8);
 const V = intFlag(flags['revoke-concurrency'], 'revoke-concurrency', 8);
 const storeKind = storeFlag(flags.store);
 const limitMs = intFlag(flags['time-limit'], 'time-limit', 3600) * 1000;
@@ -235,42 +234,61 @@ async function partB(b: Broker) {
 
 // ---------------------------------------------------------------- (c) drain
 
-async function partC(env: BenchEnv, b: Broker) {
-  progress(`(c) creating ${fmtInt(D)} grants (real accounts) through the request service inside the broker at concurrency ${K}`);
-  const windows: number[] = [];
-  const ids: string[] = [];
-  let createMs = 0;
-  let createErrors = 0;
-  let createFirstError: string | null = null;
-  for (let done = 0; done < D; ) {
-    const n = Math.min(1000, D - done);
-    const r = await b.child.call<{ ids: string[]; errors: number; firstError: string | null; ms: number; rate: number }>('create', { n, concurrency: K, durationMs: 3_600_000, user: 'bob' });
-    ids.push(...r.ids);
-    createMs += r.ms;
-    createErrors += r.errors;
-    createFirstError ??= r.firstError;
-    windows.push(r.rate);
-    done += n;
-    progress(`(c) created ${fmtInt(ids.length)}/${fmtInt(D)} (${fmt(r.rate, 0)}/s)`);
+/**
+ * D login roles made directly as the target's superuser, in the state a
+ * CREATEROLE admin's own CREATE ROLE leaves them (the admin holds ADMIN OPTION
+ * on each; `inherit`: it is also an inheriting member, as Stint's createAccount
+ * makes it). Fast: as a superuser none of PostgreSQL's per-statement checks of
+ * the admin's memberships run, which, for the admin itself, grow with every
+ * role it manages.
+ */
+async function makeRoles(env: BenchEnv, names: string[], marker: string, inherit: boolean) {
+  const { default: pg } = await import('pg');
+  const id = pg.escapeIdentifier;
+  const t = env.target;
+  const su = new pg.Pool({ connectionString: env.server.url(t.database), max: 4 });
+  try {
+    const verifier = await scramSha256Verifier(rawSecret());
+    const until = new Date(Date.now() + 8 * 3_600_000).toISOString();
+    await runLoop(names.length, 4, async (i) => {
+      const w = id(names[i]!);
+      await su.query(
+        `CREATE ROLE ${w} LOGIN PASSWORD ${pg.escapeLiteral(verifier)} VALID UNTIL ${pg.escapeLiteral(until)} IN ROLE ${id(marker)}, ${id(t.readRole)};` +
+          `GRANT ${w} TO ${id(t.adminUser)} WITH ADMIN OPTION${inherit ? `; GRANT ${w} TO ${id(t.adminUser)}` : ''}`,
+      );
+    });
+  } finally {
+    await su.end();
   }
-  const recs0 = await b.child.call<GrantRow[]>('grants', { ids });
-  const exps = recs0.map((g) => g.expiresAt!).filter((x) => x !== null);
-  const maxExp = Math.max(...exps);
-  const minExp = Math.min(...exps);
+}
 
-  // Everything due at once: the clock moves past the last expiry and the worker
-  // wakes, as it would when its timer fires at the first of a same-second batch.
+async function partC(env: BenchEnv, b: Broker) {
+  const t = env.target;
+  const accounts = Array.from({ length: D }, (_, i) => `stint_bob_d${i.toString(36).padStart(5, '0')}`);
+  progress(`(c) making ${fmtInt(D)} accounts on the target (as its superuser, in the state Stint's createAccount leaves them)`);
+  // The marker exists once the broker made an account; if (b) did not run, the admin makes it, as the connector would.
+  const { default: pg } = await import('pg');
+  const admin = await env.adminPool(1);
+  await admin.query(`CREATE ROLE ${pg.escapeIdentifier(t.marker)} NOLOGIN`).catch(() => {});
+  const setupStart = performance.now();
+  await makeRoles(env, accounts, t.marker, true);
   const now = await b.child.call<number>('now');
+  const expiresAt = now + 3_600_000;
+  const ids = await b.child.call<string[]>('adopt', { accounts, user: 'bob', expiresAt });
+  const setupS = (performance.now() - setupStart) / 1000;
+  progress(`(c) ${fmtInt(ids.length)} active grants for them in the store (${fmt(setupS)} s); moving the clock past their expiry`);
+
+  // Everything due at once: the clock moves past their expiry and the worker
+  // wakes, as it would when its timer fires at the first of a same-second batch.
   await b.child.call('inflight', { reset: true });
-  await b.child.call('offset', { ms: maxExp + 1 - now });
+  await b.child.call('offset', { ms: expiresAt + 1 - now });
   const jumpFake = await b.child.call<number>('now');
   const jumpReal = performance.now();
-  progress(`(c) ${fmtInt(ids.length)} grants due now (their expiresAt spanned ${fmt((maxExp - minExp) / 1000)} s of creation); draining`);
   await b.child.call('wake');
 
   const pollLat: number[] = [];
   let pollErrors = 0;
-  const deadline = jumpReal + Math.max(600_000, D * 200);
+  const deadline = jumpReal + Math.max(1_800_000, D * 300);
   let drained = false;
   let lastCheck = jumpReal;
   let lastReport = jumpReal;
@@ -283,9 +301,9 @@ async function partC(env: BenchEnv, b: Broker) {
     if (performance.now() - lastCheck > 250) {
       lastCheck = performance.now();
       const open = await openOf(b);
-      if (performance.now() - lastReport > 5000) {
+      if (performance.now() - lastReport > 10_000) {
         lastReport = performance.now();
-        progress(`(c) draining: ${fmtInt(open)} of bob's grants not revoked yet`);
+        progress(`(c) draining: ${fmtInt(open)} of ${fmtInt(D)} not revoked yet`);
       }
       if (open === 0) {
         drained = true;
@@ -303,8 +321,7 @@ async function partC(env: BenchEnv, b: Broker) {
   const drainMs = toRevoked.length ? Math.max(...toRevoked) : Number.NaN;
   const retried = recs.filter((g) => g.attempts > 0 || g.failingSince !== null).length;
   const stint = {
-    created: ids.length, createErrors, createFirstError, createRate: (ids.length / createMs) * 1000, createWindows: windows,
-    expiresSpreadS: (maxExp - minExp) / 1000,
+    adopted: ids.length, setupS,
     drained, revoked: revoked.length, notRevoked: recs.length - revoked.length, retried,
     drainMs, drainRate: (revoked.length / drainMs) * 1000, timeToRevoked: stats(toRevoked),
     pollMs: pollEndReal - jumpReal, poll: stats(pollLat), pollErrors,
@@ -312,22 +329,18 @@ async function partC(env: BenchEnv, b: Broker) {
   };
   progress(`(c) drain done in ${fmt(drainMs / 1000)} s`);
 
-  // Raw: the same number of roles, created at concurrency C, dropped at the broker's revoke concurrency.
-  const createPool = await env.adminPool(C);
-  const t = env.target;
-  const validUntil = new Date(Date.now() + 3_600_000);
-  progress(`(c) raw: creating ${fmtInt(D)} roles at concurrency ${C}`);
-  const rawCreate = await runLoop(D, C, async (i) => {
-    await inTx(createPool, rawCreateStatements(t, `rawd_${i}`, await scramSha256Verifier(rawSecret()), validUntil));
-  }, { label: '(c) raw create' });
+  // Raw: as many roles in the state the admin's own CREATE ROLE leaves, dropped by the admin at the broker's revoke concurrency.
+  const raw = Array.from({ length: D }, (_, i) => `rawd_${i}`);
+  progress(`(c) raw: making ${fmtInt(D)} roles`);
+  await makeRoles(env, raw, t.rawMarker, false);
   const dropPool = await env.adminPool(V);
   progress(`(c) raw: DROP ROLE ×${fmtInt(D)} at concurrency ${V}`);
   const rawDrop = await runLoop(D, V, async (i) => {
-    await dropPool.query(dropRoleSql(`rawd_${i}`));
-  }, { label: '(c) raw drop' });
+    await dropPool.query(dropRoleSql(raw[i]!));
+  }, { label: '(c) raw drop', progressEvery: Math.max(1, Math.floor(D / 5)) });
   return {
     stint, revokeConcurrency: V,
-    raw: { createRate: rawCreate.rate, createErrors: rawCreate.errors, dropRate: rawDrop.rate, dropMs: rawDrop.wallMs, dropErrors: rawDrop.errors, dropFirstError: rawDrop.firstError, drop: stats(rawDrop.latencies) },
+    raw: { dropRate: rawDrop.rate, dropMs: rawDrop.wallMs, dropErrors: rawDrop.errors, dropFirstError: rawDrop.firstError, drop: stats(rawDrop.latencies) },
   };
 }
 
@@ -406,10 +419,8 @@ function report(
   if (c) {
     const s = c.stint;
     L.push('');
-    L.push(`(c) drain: ${fmtInt(s.created)} grants (real accounts) created inside the broker at concurrency ${K}: ${fmt(s.createRate)}/s` +
-      `${s.createErrors ? ` (${s.createErrors} errors: ${s.createFirstError})` : ''}; raw CREATE ROLE+GRANT of as many at concurrency ${C}: ${fmt(c.raw.createRate)}/s (${ratio(s.createRate, c.raw.createRate)} of raw)`);
-    if (s.createWindows.length > 1) L.push(`    creation rate per 1000 grants, first → last: ${s.createWindows.map((x) => fmt(x, 0)).join(', ')} /s`);
-    L.push(`    all due at once (broker clock moved past the last expiresAt); revoked ${fmtInt(s.revoked)}, not revoked ${s.notRevoked}, needed a retry ${s.retried}${s.drained ? '' : ' — DID NOT FINISH before the deadline'}`);
+    L.push(`(c) drain: ${fmtInt(s.adopted)} active grants whose accounts exist on the target (made directly as its superuser in ${fmt(s.setupS)} s, see makeRoles),`);
+    L.push(`    all due at once (broker clock moved past their expiresAt); revoked ${fmtInt(s.revoked)}, not revoked ${s.notRevoked}, needed a retry ${s.retried}${s.drained ? '' : ' — DID NOT FINISH before the deadline'}`);
     L.push(`    concurrent removeAccount calls on the target: at most ${s.maxInFlightRemoves} (broker.revokeConcurrency ${c.revokeConcurrency}), ${fmtInt(s.removeCalls)} calls`);
     L.push(table([
       ['drain', `Stint (revokeConcurrency ${c.revokeConcurrency})`, `raw DROP ROLE (concurrency ${c.revokeConcurrency})`, 'Stint / raw'],
@@ -431,7 +442,7 @@ function report(
     text: L.join('\n') + '\n',
     summary: {
       bench: 'scale', store: storeKind, machine: m, command: commandLine(),
-      params: { scaleGrants: S, batch: BATCH, expiry: E, expiryRate: RATE, drain: D, concurrency: C, createConcurrency: K, revokeConcurrency: V },
+      params: { scaleGrants: S, batch: BATCH, expiry: E, expiryRate: RATE, drain: D, concurrency: C, revokeConcurrency: V },
       a, b, c, brokerLog: problems, wallS, liveStatuses,
     },
   };
