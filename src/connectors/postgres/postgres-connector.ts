@@ -33,6 +33,7 @@ import { defaultPoolSize } from '../contract.js';
 import { existingRoles, listHolders, listMarked, removalStateOf, removalStateSql, roleState, serverVersionNum, terminateSessions, terminateSessionsSql, type RoleState } from './catalog.js';
 import { describeOperation, toTargetError } from './pg-errors.js';
 import { scramSha256Verifier } from './scram.js';
+import { startScramWorker, workerCanHash } from './scram-worker.js';
 
 // PostgreSQL silently truncates longer identifiers (NAMEDATALEN - 1), which
 // would make the role we create differ from the one we later look up.
@@ -118,6 +119,25 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
   /** Verifiers computed ahead for secrets the broker announced (prepareSecret); each used once. */
   const prepared = new Map<string, Promise<string>>();
   const maxPrepared = 256;
+  // Announced secrets go to the SCRAM worker in batches: those announced in one turn of the event loop together.
+  const scram = startScramWorker();
+  let batch: { secret: string; resolve(v: string): void; reject(e: unknown): void }[] = [];
+  function hashAhead(secret: string): Promise<string> {
+    if (!workerCanHash(secret)) return scramSha256Verifier(secret);
+    return new Promise<string>((resolve, reject) => {
+      if (batch.length === 0) {
+        setImmediate(() => {
+          const mine = batch;
+          batch = [];
+          scram.verifiers(mine.map((b) => b.secret)).then(
+            (vs) => mine.forEach((b, i) => b.resolve(vs[i]!)),
+            (err: unknown) => mine.forEach((b) => b.reject(err)),
+          );
+        });
+      }
+      batch.push({ secret, resolve, reject });
+    });
+  }
   let versionNum: Promise<number> | null = null;
 
   const fail = (operation: string, account: string, reason: string) =>
@@ -255,7 +275,8 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
         await ensureMarker();
         const ahead = prepared.get(req.secret);
         prepared.delete(req.secret);
-        const verifier = await (ahead ?? scramSha256Verifier(req.secret));
+        // Should the worker have failed, compute it here after all.
+        const verifier = await (ahead ? ahead.catch(() => scramSha256Verifier(req.secret)) : scramSha256Verifier(req.secret));
         secrets.push(verifier);
         const who = ident(req.account);
         const create = `CREATE ROLE ${who} LOGIN PASSWORD ${literal(verifier)} VALID UNTIL ${literal(until)} IN ROLE ${ident(marker)}`;
@@ -302,8 +323,8 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
     },
 
     prepareSecret(secret: string): void {
-      if (prepared.size >= maxPrepared || prepared.has(secret)) return;
-      const verifier = scramSha256Verifier(secret);
+      if (closed || prepared.size >= maxPrepared || prepared.has(secret)) return;
+      const verifier = hashAhead(secret);
       // A failure here is found again, and reported, by createAccount computing it afresh.
       verifier.catch(() => prepared.delete(secret));
       prepared.set(secret, verifier);
@@ -467,6 +488,7 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
       if (closed) return;
       closed = true;
       prepared.clear();
+      await scram.close();
       await pool.end();
     },
   };

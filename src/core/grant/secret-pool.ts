@@ -50,9 +50,11 @@ export function createSecretPool(opts: SecretPoolOptions): SecretPool {
   return {
     take(target) {
       if (unprepared.has(target)) return generate();
-      const secret = pools.get(target)?.shift();
-      // Topped up after this request has gone on its way, not in its path.
-      if (!filling.has(target)) {
+      const pool = pools.get(target);
+      const secret = pool?.shift();
+      // Topped up after this request has gone on its way, not in its path, and
+      // in batches (once half is used), so a connector can prepare several at once.
+      if (!filling.has(target) && (pool?.length ?? 0) <= opts.size / 2) {
         filling.add(target);
         setImmediate(() => fill(target));
       }
