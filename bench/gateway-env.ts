@@ -13,7 +13,10 @@ import { join } from 'node:path';
 import pg from 'pg';
 import type { EmbeddedPostgresServer } from '../src/embedded/postgres.js';
 import { freePort } from '../src/embedded/free-port.js';
-import { progress, sleep } from './lib.js';
+import pino from 'pino';
+import { createApp, type App, type AppOptions } from '../src/app.js';
+import { createLogger } from '../src/log.js';
+import { countProblems, progress, sleep, type BrokerHome } from './lib.js';
 
 // ---------------------------------------------------------------- packages
 
@@ -356,4 +359,59 @@ export async function pgbenchInit(server: EmbeddedPostgresServer, database: stri
   } finally {
     await c.end();
   }
+}
+
+// ---------------------------------------------------------------- an in-process broker
+
+/**
+ * The gateway bench runs the broker in its own process (createApp + listen):
+ * it watches the gateway's live sessions and the store between runs. Its CPU
+ * is measured from /proc like the other proxies'.
+ */
+export interface BenchBroker {
+  app: App;
+  url: string;
+  adminToken: string;
+  aliceToken: string;
+  /** Real HTTP (fetch, keep-alive) to the listening broker. */
+  http(method: 'GET' | 'POST', path: string, token: string, body?: unknown): Promise<{ status: number; body: any }>;
+  /** Lines the broker logged at warn or above, counted at close. */
+  close(): Promise<{ warnings: number; errors: number; firstProblem: string | null }>;
+}
+
+/** createApp + listen on 127.0.0.1:0, logging at info to a file (not the terminal). */
+export async function startBroker(home: BrokerHome, opts: Partial<Pick<AppOptions, 'clock' | 'workerMaxSleepMs'>> = {}): Promise<BenchBroker> {
+  const logFile = join(home.dataDir, `broker-${Date.now()}.log`);
+  const dest = pino.destination({ dest: logFile, sync: false, mkdir: true });
+  const logger = createLogger({ level: 'info', destination: dest });
+  const app = await createApp({ configPath: home.configPath, dataDir: home.dataDir, storeUrl: home.storeUrl, env: home.env, logger, ...opts });
+  const url = await app.listen('127.0.0.1', 0);
+  const adminToken = app.initialAdminToken ?? (await readFile(join(home.dataDir, 'admin.token'), 'utf8')).trim();
+  const http: BenchBroker['http'] = async (method, path, token, body) => {
+    const res = await fetch(url + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(120_000),
+    });
+    const text = await res.text();
+    let parsed: unknown = null;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = text;
+    }
+    return { status: res.status, body: parsed };
+  };
+  const tok = await http('POST', '/v1/tokens', adminToken, { user: 'alice' });
+  if (tok.status !== 201) throw new Error(`could not issue a token for alice: ${tok.status} ${JSON.stringify(tok.body)}`);
+  return {
+    app, url, adminToken, aliceToken: (tok.body as { secret: string }).secret, http,
+    async close() {
+      await app.close();
+      dest.flushSync();
+      dest.end();
+      return countProblems(logFile);
+    },
+  };
 }

@@ -63,9 +63,9 @@ import { scramSha256Verifier } from '../src/connectors/postgres/scram.js';
 import { freePort } from '../src/embedded/free-port.js';
 import {
   benchConfigYaml, commandLine, dropRoleSql, fmt, guardProcess, inTx, intFlag, machineInfo, progress, ratio, rawCreateStatements, rawSecret,
-  runLoop, sleep, startBenchEnv, startBroker, stats, table, writeJson, type BenchBroker, type BenchEnv, type Stats,
+  runLoop, sleep, startBenchEnv, stats, table, writeJson, type BenchEnv, type Stats,
 } from './lib.js';
-import { enablePostgresTls, ensurePackages, killChildren, pgbench, pgbenchInit, removeOnExit, selfCpuMs, selfSignedCert, startPgBouncer, type PgBouncer, type PgbenchResult } from './gateway-env.js';
+import { enablePostgresTls, ensurePackages, killChildren, pgbench, pgbenchInit, removeOnExit, selfCpuMs, selfSignedCert, startBroker, startPgBouncer, type BenchBroker, type PgBouncer, type PgbenchResult } from './gateway-env.js';
 import { negotiated, randomFile, scp, setClientHome, sha256File, sshTrue, startSshBench, type ScpEndpoint, type Transfer } from './gateway-ssh.js';
 
 const { values: flags } = parseArgs({

@@ -1,28 +1,43 @@
 // Issue and revoke rate: Stint end to end over HTTP versus the same work done
-// raw on the target, measured in the same run (ratios, because the machine is
-// noisy). Prints figures; asserts nothing.
+// raw on the target, measured in the same run at the same concurrency (ratios,
+// because the machine is noisy). Prints figures; asserts nothing.
 //
-//   node --import tsx bench/issue-rate.ts [--n 2000] [--concurrency 8] [--store sqlite|postgres] [--json out.json]
+//   node --import tsx bench/issue-rate.ts [--n 2000] [--concurrency 8] [--rounds 8] [--store sqlite|postgres] [--json out.json]
 //
-// Raw: N × (BEGIN; CREATE ROLE x LOGIN PASSWORD '<verifier>' VALID UNTIL … IN ROLE marker;
-// GRANT app_read TO x; COMMIT) as the CREATEROLE admin through a pg.Pool of size C
-// (verifier computed client-side in the timed op, as Stint does), the same with a
-// plaintext password (the server computes SCRAM), and N × DROP ROLE.
-// Stint: N auto-approved ephemeral-account requests (POST /v1/requests) at
-// concurrency C over keep-alive HTTP, then N check-ins (POST /v1/grants/:id/revoke).
+// Every kind of operation runs N times at concurrency C, split into R rounds;
+// a round runs a slice of each kind back to back, alternating which of raw and
+// Stint goes first, so drift in the machine's load hits both alike and the
+// server's catalogue is the same size for both:
+//
+//   raw create   BEGIN; CREATE ROLE x LOGIN PASSWORD '<SCRAM verifier>' VALID UNTIL … IN ROLE marker;
+//                GRANT app_read TO x; COMMIT — as the CREATEROLE admin through a pg.Pool of size C,
+//                verifier computed client-side in the timed operation, as Stint does
+//   Stint issue  POST /v1/requests, auto-approved ephemeral account, over keep-alive HTTP
+//   raw drop     DROP ROLE x
+//   Stint revoke POST /v1/grants/:id/revoke (check-in)
+//   and, for reference, raw create with a plaintext password (the server computes SCRAM),
+//   and Stint's PostgreSQL connector called directly (createAccount / removeAccount, no broker).
+//
+// The broker runs in a child process (bench/broker-child.ts): its CPU and event
+// loop are its own, and the client here uses node:http (fetch costs several
+// times more CPU per request, which on 2 cores would be charged to Stint). The
+// child also times each request inside the broker, excluding the target calls
+// it made: that is the "broker-added latency".
 
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { createPostgresConnector } from '../src/connectors/postgres/postgres-connector.js';
 import { scramSha256Verifier } from '../src/connectors/postgres/scram.js';
 import {
-  commandLine, dropRoleSql, fmt, fmtInt, guardProcess, inTx, intFlag, machineInfo, progress, ratio, rawCreateStatements, rawSecret,
-  runLoop, startBenchEnv, startBroker, stats, storeFlag, table, writeJson, type BenchBroker, type BenchEnv, type LoopResult, type Stats,
+  commandLine, dropRoleSql, fmt, guardProcess, httpClient, inTx, intFlag, machineInfo, progress, ratio, rawCreateStatements, rawSecret,
+  runLoop, startBenchEnv, startChildBroker, stats, storeFlag, table, writeJson, type BenchEnv, type ChildBroker, type LoopResult, type Stats,
 } from './lib.js';
 
 const { values: flags } = parseArgs({
   options: {
     n: { type: 'string' },
     concurrency: { type: 'string', short: 'c' },
+    rounds: { type: 'string' },
     warmup: { type: 'string' },
     store: { type: 'string' },
     json: { type: 'string' },
@@ -34,9 +49,10 @@ const { values: flags } = parseArgs({
 
 if (flags.help) {
   process.stdout.write(`node --import tsx bench/issue-rate.ts [options]
-  --n N               operations per measured phase (default 2000)
+  --n N               operations of each kind (default 2000)
   --concurrency C     in-flight operations, and raw pool size (default 8)
-  --warmup W          unmeasured operations before each phase (default 50)
+  --rounds R          rounds the N operations are split into, alternating raw/Stint order (default 8)
+  --warmup W          unmeasured operations of each kind first (default 100)
   --store KIND        broker store: sqlite (default) or postgres (a second database on the same server)
   --json FILE         also write the results as JSON
   --time-limit S      hard stop after S seconds, cleaning up (default 1800)
@@ -46,9 +62,32 @@ if (flags.help) {
 
 const N = intFlag(flags.n, 'n', 2000);
 const C = intFlag(flags.concurrency, 'concurrency', 8);
-const W = intFlag(flags.warmup, 'warmup', 50, 0);
+const R = Math.min(N, intFlag(flags.rounds, 'rounds', 8));
+const W = intFlag(flags.warmup, 'warmup', 100, 0);
 const storeKind = storeFlag(flags.store);
 const limitMs = intFlag(flags['time-limit'], 'time-limit', 1800) * 1000;
+
+type Kind = 'rawCreate' | 'stintIssue' | 'rawDrop' | 'stintRevoke' | 'rawPlainCreate' | 'rawPlainDrop' | 'connCreate' | 'connRemove';
+
+const labels: Record<Kind, string> = {
+  rawCreate: 'raw CREATE ROLE+GRANT (SCRAM verifier)',
+  stintIssue: 'Stint POST /v1/requests (auto-approved, ephemeral)',
+  rawDrop: 'raw DROP ROLE',
+  stintRevoke: 'Stint POST /v1/grants/:id/revoke',
+  rawPlainCreate: 'raw CREATE ROLE+GRANT (plaintext password)',
+  rawPlainDrop: 'raw DROP ROLE (plaintext roles)',
+  connCreate: 'connector createAccount, no broker',
+  connRemove: 'connector removeAccount, no broker',
+};
+
+interface Acc {
+  ok: number;
+  errors: number;
+  firstError: string | null;
+  wallMs: number;
+  latencies: number[];
+  perRound: number[];
+}
 
 export interface PhaseResult {
   name: string;
@@ -58,86 +97,152 @@ export interface PhaseResult {
   rate: number;
   wallMs: number;
   latency: Stats;
+  roundRates: number[];
 }
-
-const phase = (name: string, r: LoopResult): PhaseResult => ({ name, ok: r.ok, errors: r.errors, firstError: r.firstError, rate: r.rate, wallMs: r.wallMs, latency: stats(r.latencies) });
 
 async function main() {
   let env: BenchEnv | undefined;
-  let broker: BenchBroker | undefined;
+  let broker: ChildBroker | undefined;
   const guard = guardProcess(async () => {
     await broker?.close().catch(() => {});
     await env?.destroy();
   }, limitMs);
   const started = performance.now();
-  const results: PhaseResult[] = [];
-  let brokerProblems = { warnings: 0, errors: 0, firstProblem: null as string | null };
   try {
     env = await startBenchEnv(storeKind);
     const t = env.target;
     const validUntil = () => new Date(Date.now() + 3_600_000);
     const pool = await env.adminPool(C);
+    // Stint's connector on its own, against roles under the raw marker (which it then treats as its own).
+    const conn = createPostgresConnector({
+      target: 'bench', settings: { host: t.host, port: t.port, database: t.database, markerRole: t.rawMarker, maxConnections: C },
+      adminUser: t.adminUser, adminSecret: t.adminPassword,
+    });
 
-    const rawCreate = (prefix: string, plain: boolean) => async (i: number) => {
-      const secret = rawSecret();
-      const password = plain ? secret : await scramSha256Verifier(secret);
-      await inTx(pool, rawCreateStatements(t, `${prefix}_${i}`, password, validUntil()));
-    };
-    const rawDrop = (prefix: string) => async (i: number) => {
-      await pool.query(dropRoleSql(`${prefix}_${i}`));
-    };
-
-    // Each raw phase starts and ends with no extra roles on the server, so
-    // every comparison runs against the same catalogue size.
-    const rawPair = async (label: string, prefix: string, plain: boolean) => {
-      if (W > 0) {
-        await runLoop(W, C, rawCreate(`${prefix}w`, plain));
-        await runLoop(W, C, rawDrop(`${prefix}w`));
-      }
-      progress(`raw: ${label} create ×${N} at concurrency ${C}`);
-      const create = phase(`raw CREATE ROLE+GRANT (${label})`, await runLoop(N, C, rawCreate(prefix, plain), { label: `raw ${label} create` }));
-      progress(`raw: DROP ROLE ×${N} at concurrency ${C}`);
-      const drop = phase(`raw DROP ROLE (${label} roles)`, await runLoop(N, C, rawDrop(prefix), { label: 'raw drop' }));
-      return { create, drop };
-    };
-
-    const rawV = await rawPair('SCRAM verifier', 'rawv', false);
-    const rawP = await rawPair('plaintext', 'rawp', true);
-
-    progress('starting the broker (createApp + listen)');
-    const home = await env.newBrokerHome('issue', { revokeConcurrency: 8 });
-    broker = await startBroker(home);
+    progress('starting the broker in a child process');
+    const home = await env.newBrokerHome('issue', { revokeConcurrency: C });
+    broker = await startChildBroker(home);
     const b = broker;
-    const grantIds: string[] = new Array<string>(N);
-    const request = (into: string[] | null) => async (i: number) => {
-      const r = await b.http('POST', '/v1/requests', b.aliceToken, { profile: 'pg-read', duration: '1h', reason: 'bench' });
-      if (r.status !== 201 || r.body?.grant?.status !== 'active') throw new Error(`request: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
-      if (into) into[i] = r.body.grant.id as string;
+    const client = httpClient(b.ready.url, C);
+    const tok = await client.request('POST', '/v1/tokens', b.adminToken, { user: 'alice' });
+    if (tok.status !== 201) throw new Error(`could not issue a token for alice: ${tok.status} ${JSON.stringify(tok.body)}`);
+    const alice = (tok.body as { secret: string }).secret;
+
+    const names = (prefix: string, from: number, n: number) => Array.from({ length: n }, (_, i) => `${prefix}_${from + i}`);
+    const ops = {
+      rawCreate: (ns: string[]) => async (i: number) => {
+        const password = await scramSha256Verifier(rawSecret());
+        await inTx(pool, rawCreateStatements(t, ns[i]!, password, validUntil()));
+      },
+      rawPlainCreate: (ns: string[]) => async (i: number) => {
+        await inTx(pool, rawCreateStatements(t, ns[i]!, rawSecret(), validUntil()));
+      },
+      rawDrop: (ns: string[]) => async (i: number) => {
+        await pool.query(dropRoleSql(ns[i]!));
+      },
+      connCreate: (ns: string[]) => async (i: number) => {
+        await conn.createAccount({ account: ns[i]!, secret: rawSecret(), grants: [t.readRole], expiresAt: validUntil() });
+      },
+      connRemove: (ns: string[]) => async (i: number) => {
+        const r = await conn.removeAccount({ account: ns[i]! });
+        if (!r.existed) throw new Error(`${ns[i]} was not there to remove`);
+      },
+      stintIssue: (into: string[]) => async (i: number) => {
+        const r = await client.request('POST', '/v1/requests', alice, { profile: 'pg-read', duration: '1h', reason: 'bench' });
+        if (r.status !== 201 || r.body?.grant?.status !== 'active') throw new Error(`request: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+        into[i] = r.body.grant.id as string;
+      },
+      stintRevoke: (ids: string[]) => async (i: number) => {
+        const r = await client.request('POST', `/v1/grants/${ids[i]}/revoke`, alice);
+        if (r.status !== 200 || r.body?.grant?.status !== 'revoked') throw new Error(`revoke: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+      },
     };
-    const revoke = (ids: string[]) => async (i: number) => {
-      const r = await b.http('POST', `/v1/grants/${ids[i]}/revoke`, b.aliceToken);
-      if (r.status !== 200 || r.body?.grant?.status !== 'revoked') throw new Error(`revoke: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
-    };
+
     if (W > 0) {
-      const warm: string[] = new Array<string>(W);
-      await runLoop(W, C, request(warm));
-      await runLoop(W, C, revoke(warm.filter(Boolean)));
+      progress(`warm-up: ${W} of each`);
+      const ns = names('warm', 0, W);
+      await runLoop(W, C, ops.rawCreate(ns));
+      await runLoop(W, C, ops.rawDrop(ns));
+      await runLoop(W, C, ops.connCreate(ns));
+      await runLoop(W, C, ops.connRemove(ns));
+      const ids: string[] = [];
+      await runLoop(W, C, ops.stintIssue(ids));
+      await runLoop(W, C, ops.stintRevoke(ids.filter(Boolean)));
+      await b.call('timings', { reset: true });
     }
-    progress(`stint: ${N} ephemeral-account requests over HTTP at concurrency ${C}`);
-    const stintCreate = phase('Stint POST /v1/requests (auto-approved, ephemeral)', await runLoop(N, C, request(grantIds), { label: 'stint request' }));
-    const live = grantIds.filter(Boolean);
-    progress(`stint: ${live.length} check-ins over HTTP at concurrency ${C}`);
-    const stintRevoke = phase('Stint POST /v1/grants/:id/revoke', await runLoop(live.length, C, revoke(live), { label: 'stint revoke' }));
 
-    // Drift check: the first raw phase again, after everything else.
-    const rawV2 = await rawPair('SCRAM verifier, re-run', 'rawv2', false);
-    brokerProblems = await b.close();
+    const acc = new Map<Kind, Acc>();
+    const record = (kind: Kind, r: LoopResult) => {
+      let a = acc.get(kind);
+      if (!a) acc.set(kind, (a = { ok: 0, errors: 0, firstError: null, wallMs: 0, latencies: [], perRound: [] }));
+      a.ok += r.ok;
+      a.errors += r.errors;
+      a.firstError ??= r.firstError;
+      a.wallMs += r.wallMs;
+      a.latencies.push(...r.latencies);
+      a.perRound.push(r.rate);
+    };
+    const inBroker = { issue: { total: [] as number[], target: [] as number[], added: [] as number[] }, revoke: { total: [] as number[], target: [] as number[], added: [] as number[] } };
+    const collect = async (into: typeof inBroker.issue, route: string) => {
+      const tm = (await b.call('timings', { reset: true })) as Record<string, { total: number[]; target: number[]; added: number[] }>;
+      const r = tm[route];
+      if (!r) return;
+      into.total.push(...r.total);
+      into.target.push(...r.target);
+      into.added.push(...r.added);
+    };
+
+    let done = 0;
+    for (let round = 0; round < R; round++) {
+      const n = Math.floor(((round + 1) * N) / R) - Math.floor((round * N) / R);
+      const from = done;
+      done += n;
+      const rawFirst = round % 2 === 0;
+      progress(`round ${round + 1}/${R}: ${n} of each (${rawFirst ? 'raw' : 'Stint'} first)`);
+      const rawV = names('rawv', from, n);
+      const ids: string[] = new Array<string>(n);
+      const run = async (kind: Kind, fn: (i: number) => Promise<void>) => record(kind, await runLoop(n, C, fn));
+      const rawCreate = () => run('rawCreate', ops.rawCreate(rawV));
+      const stintIssue = async () => {
+        await run('stintIssue', ops.stintIssue(ids));
+        await collect(inBroker.issue, 'POST /v1/requests');
+      };
+      const rawDrop = () => run('rawDrop', ops.rawDrop(rawV));
+      const stintRevoke = async () => {
+        const live = ids.filter(Boolean);
+        record('stintRevoke', await runLoop(live.length, C, ops.stintRevoke(live)));
+        await collect(inBroker.revoke, 'POST /v1/grants/:id/revoke');
+      };
+      if (rawFirst) {
+        await rawCreate();
+        await stintIssue();
+        await rawDrop();
+        await stintRevoke();
+      } else {
+        await stintIssue();
+        await rawCreate();
+        await stintRevoke();
+        await rawDrop();
+      }
+      const rawP = names('rawp', from, n);
+      await run('rawPlainCreate', ops.rawPlainCreate(rawP));
+      await run('rawPlainDrop', ops.rawDrop(rawP));
+      const direct = names('conn', from, n);
+      await run('connCreate', ops.connCreate(direct));
+      await run('connRemove', ops.connRemove(direct));
+    }
+    client.close();
+    await conn.close();
+    const brokerProblems = await b.close();
     broker = undefined;
-    results.push(rawV.create, rawP.create, stintCreate, rawV2.create, rawV.drop, rawP.drop, stintRevoke, rawV2.drop);
 
-    const out = report({ rawV, rawP, rawV2, stintCreate, stintRevoke, brokerProblems, wallS: (performance.now() - started) / 1000 });
+    const phases = new Map<Kind, PhaseResult>();
+    for (const [kind, a] of acc) {
+      phases.set(kind, { name: labels[kind], ok: a.ok, errors: a.errors, firstError: a.firstError, wallMs: a.wallMs, rate: (a.ok / a.wallMs) * 1000, latency: stats(a.latencies), roundRates: a.perRound });
+    }
+    const out = report(phases, inBroker, brokerProblems, (performance.now() - started) / 1000);
     process.stdout.write(out.text);
-    await writeJson(flags.json, { ...out.summary, phases: results });
+    await writeJson(flags.json, out.summary);
   } finally {
     await broker?.close().catch(() => {});
     await env?.destroy();
@@ -145,65 +250,79 @@ async function main() {
   }
 }
 
-function report(r: {
-  rawV: { create: PhaseResult; drop: PhaseResult };
-  rawP: { create: PhaseResult; drop: PhaseResult };
-  rawV2: { create: PhaseResult; drop: PhaseResult };
-  stintCreate: PhaseResult;
-  stintRevoke: PhaseResult;
-  brokerProblems: { warnings: number; errors: number; firstProblem: string | null };
-  wallS: number;
-}) {
+const median = (xs: number[]) => stats(xs).p50;
+
+function report(
+  phases: Map<Kind, PhaseResult>,
+  inBroker: Record<'issue' | 'revoke', { total: number[]; target: number[]; added: number[] }>,
+  brokerProblems: { warnings: number; errors: number; firstProblem: string | null },
+  wallS: number,
+) {
   const m = machineInfo();
-  // The raw baseline is the mean of the two verifier runs (before and after Stint), to damp drift.
-  const rawCreateRate = (r.rawV.create.rate + r.rawV2.create.rate) / 2;
-  const rawCreateP50 = (r.rawV.create.latency.p50 + r.rawV2.create.latency.p50) / 2;
-  const rawCreateP99 = (r.rawV.create.latency.p99 + r.rawV2.create.latency.p99) / 2;
-  const rawDropRate = (r.rawV.drop.rate + r.rawV2.drop.rate) / 2;
-  const rawDropP50 = (r.rawV.drop.latency.p50 + r.rawV2.drop.latency.p50) / 2;
-  const rawDropP99 = (r.rawV.drop.latency.p99 + r.rawV2.drop.latency.p99) / 2;
-  const row = (p: PhaseResult) => [p.name, `${p.ok}${p.errors ? ` (+${p.errors} err)` : ''}`, fmt(p.rate), fmt(p.latency.p50), fmt(p.latency.p90), fmt(p.latency.p99), fmt(p.latency.max)];
-  const lines: string[] = [];
-  lines.push('');
-  lines.push(`== Stint issue/revoke rate vs raw PostgreSQL (N=${N}, concurrency ${C}, store ${storeKind})`);
-  lines.push(`machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memGiB} GiB, ${m.os}, node ${m.node}`);
-  lines.push(`command: ${commandLine()}`);
-  lines.push('');
-  lines.push(table([
-    ['operation', 'ok', 'ops/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'],
-    row(r.rawV.create), row(r.rawP.create), row(r.stintCreate), row(r.rawV2.create),
-    row(r.rawV.drop), row(r.rawP.drop), row(r.stintRevoke), row(r.rawV2.drop),
-  ]));
-  lines.push('');
-  lines.push(table([
-    ['Stint vs raw (raw = mean of the two SCRAM-verifier runs)', 'raw', 'Stint', 'Stint - raw', 'Stint cost'],
-    ['issue rate, ops/s', fmt(rawCreateRate), fmt(r.stintCreate.rate), fmt(r.stintCreate.rate - rawCreateRate), ratio(rawCreateRate, r.stintCreate.rate)],
-    ['issue latency p50, ms', fmt(rawCreateP50), fmt(r.stintCreate.latency.p50), fmt(r.stintCreate.latency.p50 - rawCreateP50), ratio(r.stintCreate.latency.p50, rawCreateP50).replace('x', 'x slower')],
-    ['issue latency p99, ms', fmt(rawCreateP99), fmt(r.stintCreate.latency.p99), fmt(r.stintCreate.latency.p99 - rawCreateP99), ratio(r.stintCreate.latency.p99, rawCreateP99).replace('x', 'x slower')],
-    ['revoke rate, ops/s', fmt(rawDropRate), fmt(r.stintRevoke.rate), fmt(r.stintRevoke.rate - rawDropRate), ratio(rawDropRate, r.stintRevoke.rate)],
-    ['revoke latency p50, ms', fmt(rawDropP50), fmt(r.stintRevoke.latency.p50), fmt(r.stintRevoke.latency.p50 - rawDropP50), ratio(r.stintRevoke.latency.p50, rawDropP50).replace('x', 'x slower')],
-    ['revoke latency p99, ms', fmt(rawDropP99), fmt(r.stintRevoke.latency.p99), fmt(r.stintRevoke.latency.p99 - rawDropP99), ratio(r.stintRevoke.latency.p99, rawDropP99).replace('x', 'x slower')],
-  ]));
-  lines.push('');
-  lines.push(`broker-added issue latency (difference of medians): ${fmt(r.stintCreate.latency.p50 - rawCreateP50)} ms; at p99: ${fmt(r.stintCreate.latency.p99 - rawCreateP99)} ms`);
-  lines.push(`broker-added revoke latency (difference of medians): ${fmt(r.stintRevoke.latency.p50 - rawDropP50)} ms; at p99: ${fmt(r.stintRevoke.latency.p99 - rawDropP99)} ms`);
-  lines.push(`raw drift (verifier run 2 / run 1): create ${ratio(r.rawV2.create.rate, r.rawV.create.rate)}, drop ${ratio(r.rawV2.drop.rate, r.rawV.drop.rate)}`);
-  lines.push(`broker log: ${r.brokerProblems.errors} error and ${r.brokerProblems.warnings} warning lines${r.brokerProblems.firstProblem ? ` (first: ${r.brokerProblems.firstProblem})` : ''}`);
-  const failed = [r.rawV.create, r.rawP.create, r.stintCreate, r.stintRevoke, r.rawV.drop].filter((p) => p.errors > 0);
-  for (const p of failed) lines.push(`errors in "${p.name}": ${p.errors}, first: ${p.firstError}`);
-  lines.push('notes: raw ops use separate round trips (BEGIN, CREATE, GRANT, COMMIT); Stint latency is client-side over keep-alive HTTP in the same');
-  lines.push('       process, and includes the request + approval + grant intent + audit writes, SCRAM hashing, the advisory lock, and the');
-  lines.push('       activation write; its revoke also ends sessions and runs REASSIGN/DROP OWNED. Embedded PostgreSQL runs with fsync=off.');
-  lines.push(`wall time: ${fmt(r.wallS, 0)} s`);
-  lines.push('');
-  const summary = {
-    bench: 'issue-rate', n: N, concurrency: C, store: storeKind, machine: m, command: commandLine(),
-    raw: { createRate: rawCreateRate, createP50: rawCreateP50, createP99: rawCreateP99, plainCreateRate: r.rawP.create.rate, plainCreateP50: r.rawP.create.latency.p50, dropRate: rawDropRate, dropP50: rawDropP50, dropP99: rawDropP99 },
-    stint: { issueRate: r.stintCreate.rate, issueP50: r.stintCreate.latency.p50, issueP99: r.stintCreate.latency.p99, revokeRate: r.stintRevoke.rate, revokeP50: r.stintRevoke.latency.p50, revokeP99: r.stintRevoke.latency.p99, issueErrors: r.stintCreate.errors, revokeErrors: r.stintRevoke.errors },
-    brokerLog: r.brokerProblems,
-    wallS: r.wallS,
+  const p = (k: Kind) => phases.get(k)!;
+  const roundRatios = (a: Kind, b: Kind) => p(a).roundRates.map((x, i) => x / p(b).roundRates[i]!);
+  const issueRatio = p('stintIssue').rate / p('rawCreate').rate;
+  const revokeRatio = p('stintRevoke').rate / p('rawDrop').rate;
+  const issueRound = roundRatios('stintIssue', 'rawCreate');
+  const revokeRound = roundRatios('stintRevoke', 'rawDrop');
+  const added = { issue: stats(inBroker.issue.added), revoke: stats(inBroker.revoke.added) };
+  const target = { issue: stats(inBroker.issue.target), revoke: stats(inBroker.revoke.target) };
+  const total = { issue: stats(inBroker.issue.total), revoke: stats(inBroker.revoke.total) };
+  const row = (k: Kind) => {
+    const x = p(k);
+    return [x.name, `${x.ok}${x.errors ? ` (+${x.errors} err)` : ''}`, fmt(x.rate), fmt(x.latency.p50), fmt(x.latency.p90), fmt(x.latency.p99), fmt(x.latency.max)];
   };
-  return { text: lines.join('\n') + '\n', summary };
+  const L: string[] = [''];
+  L.push(`== Stint issue/revoke rate vs raw PostgreSQL (N=${N} of each, concurrency ${C}, ${R} rounds, store ${storeKind})`);
+  L.push(`machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memGiB} GiB, ${m.os}, node ${m.node}`);
+  L.push(`command: ${commandLine()}`);
+  L.push('');
+  L.push(table([
+    ['operation (client-side latency)', 'ok', 'ops/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'],
+    row('rawCreate'), row('stintIssue'), row('rawPlainCreate'), row('connCreate'),
+    row('rawDrop'), row('stintRevoke'), row('rawPlainDrop'), row('connRemove'),
+  ]));
+  L.push('');
+  L.push(table([
+    ['Stint / raw', 'overall', 'per round: median', 'min', 'max'],
+    ['issue rate / raw CREATE ROLE+GRANT (verifier)', ratio(p('stintIssue').rate, p('rawCreate').rate), fmt(median(issueRound), 2) + 'x', fmt(Math.min(...issueRound), 2) + 'x', fmt(Math.max(...issueRound), 2) + 'x'],
+    ['issue rate / raw CREATE ROLE+GRANT (plaintext)', ratio(p('stintIssue').rate, p('rawPlainCreate').rate), '', '', ''],
+    ['revoke rate / raw DROP ROLE', ratio(p('stintRevoke').rate, p('rawDrop').rate), fmt(median(revokeRound), 2) + 'x', fmt(Math.min(...revokeRound), 2) + 'x', fmt(Math.max(...revokeRound), 2) + 'x'],
+    ['connector removeAccount alone / raw DROP ROLE', ratio(p('connRemove').rate, p('rawDrop').rate), '', '', ''],
+  ]));
+  L.push('');
+  L.push(table([
+    ['inside the broker, per request, ms', 'p50', 'p90', 'p99', 'max', 'mean'],
+    ['issue: total (onRequest → onResponse)', fmt(total.issue.p50, 2), fmt(total.issue.p90, 2), fmt(total.issue.p99, 2), fmt(total.issue.max, 2), fmt(total.issue.mean, 2)],
+    ['issue: target call (createAccount)', fmt(target.issue.p50, 2), fmt(target.issue.p90, 2), fmt(target.issue.p99, 2), fmt(target.issue.max, 2), fmt(target.issue.mean, 2)],
+    ['issue: broker-added (total - target)', fmt(added.issue.p50, 2), fmt(added.issue.p90, 2), fmt(added.issue.p99, 2), fmt(added.issue.max, 2), fmt(added.issue.mean, 2)],
+    ['revoke: total', fmt(total.revoke.p50, 2), fmt(total.revoke.p90, 2), fmt(total.revoke.p99, 2), fmt(total.revoke.max, 2), fmt(total.revoke.mean, 2)],
+    ['revoke: target call (removeAccount)', fmt(target.revoke.p50, 2), fmt(target.revoke.p90, 2), fmt(target.revoke.p99, 2), fmt(target.revoke.max, 2), fmt(target.revoke.mean, 2)],
+    ['revoke: broker-added (total - target)', fmt(added.revoke.p50, 2), fmt(added.revoke.p90, 2), fmt(added.revoke.p99, 2), fmt(added.revoke.max, 2), fmt(added.revoke.mean, 2)],
+  ]));
+  L.push('');
+  L.push(`broker log: ${brokerProblems.errors} error and ${brokerProblems.warnings} warning lines${brokerProblems.firstProblem ? ` (first: ${brokerProblems.firstProblem})` : ''}`);
+  for (const x of phases.values()) if (x.errors) L.push(`errors in "${x.name}": ${x.errors}, first: ${x.firstError}`);
+  L.push('notes: raw ops run as separate round trips (BEGIN, CREATE, GRANT, COMMIT) on a pool of C connections; Stint runs in its own');
+  L.push('       process, reached over keep-alive HTTP (node:http, C connections) and includes auth, the request + approval + grant intent');
+  L.push('       and their audit events, SCRAM hashing, the target call and the activation with its audit event. Its revoke records the');
+  L.push('       intent, sets NOLOGIN, ends sessions, runs REASSIGN/DROP OWNED and DROP ROLE, and records the outcome; the raw baseline');
+  L.push('       is a bare DROP ROLE. "connector … no broker" is Stint\'s PostgreSQL connector called directly: the target-side part.');
+  L.push('       Client and broker share the machine\'s cores with PostgreSQL. Embedded PostgreSQL runs with fsync=off.');
+  L.push(`wall time: ${fmt(wallS, 0)} s`);
+  L.push('');
+  const summary = {
+    bench: 'issue-rate', n: N, concurrency: C, rounds: R, store: storeKind, machine: m, command: commandLine(),
+    ratios: { issue: issueRatio, issuePerRound: issueRound, issueVsPlain: p('stintIssue').rate / p('rawPlainCreate').rate, revoke: revokeRatio, revokePerRound: revokeRound },
+    raw: { createRate: p('rawCreate').rate, createP50: p('rawCreate').latency.p50, createP99: p('rawCreate').latency.p99, plainCreateRate: p('rawPlainCreate').rate, dropRate: p('rawDrop').rate, dropP50: p('rawDrop').latency.p50, dropP99: p('rawDrop').latency.p99 },
+    stint: { issueRate: p('stintIssue').rate, issueP50: p('stintIssue').latency.p50, issueP99: p('stintIssue').latency.p99, revokeRate: p('stintRevoke').rate, revokeP50: p('stintRevoke').latency.p50, revokeP99: p('stintRevoke').latency.p99, issueErrors: p('stintIssue').errors, revokeErrors: p('stintRevoke').errors },
+    connector: { createRate: p('connCreate').rate, removeRate: p('connRemove').rate },
+    brokerAdded: { issue: added.issue, revoke: added.revoke }, inBroker: { total, target },
+    phases: [...phases.values()],
+    brokerLog: brokerProblems,
+    wallS,
+  };
+  return { text: L.join('\n') + '\n', summary };
 }
 
 main().then(

@@ -1,21 +1,20 @@
 // Shared pieces of the benchmarks: an embedded PostgreSQL target set up like
-// the tests' (src/testing/broker.ts), a broker from createApp over real HTTP,
+// the tests' (src/testing/broker.ts), a broker in a child process reached over real HTTP,
 // bounded concurrent loops, percentiles and plain-text tables.
 //
 // Benchmarks print figures and never assert. Everything talks to 127.0.0.1.
 
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import pino from 'pino';
-import { createApp, type App, type AppOptions } from '../src/app.js';
-import type { Clock } from '../src/core/ports.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../src/embedded/postgres.js';
-import { createLogger } from '../src/log.js';
 
 // ---------------------------------------------------------------- progress
 
@@ -187,6 +186,8 @@ export interface BenchEnv {
 export interface ConfigOptions {
   revokeConcurrency?: number;
   maxDuration?: string;
+  /** Default 1h: a reconcile pass over 100k grants would be a benchmark of its own. */
+  reconcileInterval?: string;
 }
 
 export interface BrokerHome {
@@ -301,6 +302,7 @@ export function benchConfigYaml(t: BenchTarget, passwordFile: string, o: ConfigO
   return `# written by bench/lib.ts
 broker:
   revokeConcurrency: ${o.revokeConcurrency ?? 8}
+  reconcileInterval: ${o.reconcileInterval ?? '1h'}
 targets:
   - name: pg
     kind: postgres
@@ -316,65 +318,12 @@ policies:
   - { name: devs-read, subjects: { groups: [dev] }, profiles: [pg-read], approval: auto }
 users:
   - { name: alice, groups: [dev] }
+  - { name: bob, groups: [dev] }
   - { name: root, groups: [ops], admin: true }
 `;
 }
 
-// ---------------------------------------------------------------- broker
-
-/** A clock the benchmark can move forward (to make grants due on purpose). */
-export class OffsetClock implements Clock {
-  offsetMs = 0;
-  now = () => Date.now() + this.offsetMs;
-}
-
-export interface BenchBroker {
-  app: App;
-  url: string;
-  adminToken: string;
-  aliceToken: string;
-  /** Real HTTP (fetch, keep-alive) to the listening broker. */
-  http(method: 'GET' | 'POST', path: string, token: string, body?: unknown): Promise<{ status: number; body: any }>;
-  /** Lines the broker logged at warn or above, counted at close. */
-  close(): Promise<{ warnings: number; errors: number; firstProblem: string | null }>;
-}
-
-/** createApp + listen on 127.0.0.1:0, logging at info to a file (not the terminal). */
-export async function startBroker(home: BrokerHome, opts: Partial<Pick<AppOptions, 'clock' | 'workerMaxSleepMs'>> = {}): Promise<BenchBroker> {
-  const logFile = join(home.dataDir, `broker-${Date.now()}.log`);
-  const dest = pino.destination({ dest: logFile, sync: false, mkdir: true });
-  const logger = createLogger({ level: 'info', destination: dest });
-  const app = await createApp({ configPath: home.configPath, dataDir: home.dataDir, storeUrl: home.storeUrl, env: home.env, logger, ...opts });
-  const url = await app.listen('127.0.0.1', 0);
-  const adminToken = app.initialAdminToken ?? (await readFile(join(home.dataDir, 'admin.token'), 'utf8')).trim();
-  const http: BenchBroker['http'] = async (method, path, token, body) => {
-    const res = await fetch(url + path, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(120_000),
-    });
-    const text = await res.text();
-    let parsed: unknown = null;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = text;
-    }
-    return { status: res.status, body: parsed };
-  };
-  const tok = await http('POST', '/v1/tokens', adminToken, { user: 'alice' });
-  if (tok.status !== 201) throw new Error(`could not issue a token for alice: ${tok.status} ${JSON.stringify(tok.body)}`);
-  return {
-    app, url, adminToken, aliceToken: (tok.body as { secret: string }).secret, http,
-    async close() {
-      await app.close();
-      dest.flushSync();
-      dest.end();
-      return countProblems(logFile);
-    },
-  };
-}
+// ---------------------------------------------------------------- broker logs
 
 export function countProblems(logFile: string): { warnings: number; errors: number; firstProblem: string | null } {
   let warnings = 0;
@@ -399,6 +348,135 @@ export function countProblems(logFile: string): { warnings: number; errors: numb
     }
   }
   return { warnings, errors, firstProblem };
+}
+
+// ---------------------------------------------------------------- a broker in its own process
+
+/**
+ * A keep-alive HTTP/1.1 client on node:http, at most `maxSockets` connections.
+ * Much cheaper per request than fetch (undici), whose CPU would otherwise be
+ * counted against the broker on a 2-core machine.
+ */
+export function httpClient(baseUrl: string, maxSockets: number) {
+  const u = new URL(baseUrl);
+  const agent = new http.Agent({ keepAlive: true, maxSockets });
+  function request(method: 'GET' | 'POST', path: string, token: string, body?: unknown): Promise<{ status: number; body: any }> {
+    return new Promise((resolve, reject) => {
+      const data = body === undefined ? undefined : JSON.stringify(body);
+      const headers: Record<string, string | number> = { authorization: `Bearer ${token}` };
+      if (data !== undefined) {
+        headers['content-type'] = 'application/json';
+        headers['content-length'] = Buffer.byteLength(data);
+      }
+      const req = http.request({ agent, host: u.hostname, port: u.port, method, path, headers, timeout: 120_000 }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            /* not JSON */
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed });
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer in 120 s`)));
+      req.on('error', reject);
+      req.end(data);
+    });
+  }
+  return { request, close: () => agent.destroy() };
+}
+
+export interface ChildReady {
+  url: string;
+  createdMs: number;
+  listeningMs: number;
+  readyMs: number;
+  rss: number;
+  heapUsed: number;
+  gc: boolean;
+  adminToken: string | null;
+  pid: number;
+  /** From fork to the ready message, including node and tsx start-up. */
+  spawnToReadyMs: number;
+}
+
+export interface ChildBroker {
+  ready: ChildReady;
+  proc: ChildProcess;
+  adminToken: string;
+  /** One of the commands bench/broker-child.ts answers. */
+  call<T = any>(cmd: string, args?: Record<string, unknown>): Promise<T>;
+  /** Closes the broker (its log is counted for warnings and errors). */
+  close(): Promise<{ warnings: number; errors: number; firstProblem: string | null }>;
+}
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+
+/** bench/broker-child.ts in a forked process with --expose-gc; `offsetClock` lets the bench move its clock. */
+export async function startChildBroker(home: BrokerHome, opts: { offsetClock?: boolean; logLevel?: string } = {}): Promise<ChildBroker> {
+  const start = performance.now();
+  // STINT_BENCH_CHILD_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the child.
+  const extra = (process.env.STINT_BENCH_CHILD_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const proc = fork(join(benchDir, 'broker-child.ts'), [], {
+    cwd: join(benchDir, '..'),
+    execArgv: ['--expose-gc', ...extra, '--import', 'tsx'],
+    env: { ...process.env, BENCH_CHILD: JSON.stringify({ configPath: home.configPath, dataDir: home.dataDir, storeUrl: home.storeUrl, masterKey, offsetClock: opts.offsetClock ?? false, logLevel: opts.logLevel }) },
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + String(d)).slice(-4000)));
+  const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  let nextId = 1;
+  const ready = await new Promise<ChildReady>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`broker child did not become ready in 300 s: ${stderr.slice(-500)}`)), 300_000);
+    proc.on('message', (m: any) => {
+      if (m?.type === 'ready') {
+        clearTimeout(timer);
+        resolve({ ...m, spawnToReadyMs: performance.now() - start });
+        return;
+      }
+      const p = pending.get(m?.id);
+      if (!p) return;
+      pending.delete(m.id);
+      if (m.ok) p.resolve(m.value);
+      else p.reject(new Error(`broker child: ${m.error}`));
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`broker child exited (${code}): ${stderr.slice(-1000)}`));
+      for (const p of pending.values()) p.reject(new Error(`broker child exited (${code}): ${stderr.slice(-1000)}`));
+    });
+  });
+  const adminToken = ready.adminToken ?? (await readFile(join(home.dataDir, 'admin.token'), 'utf8')).trim();
+  const call = <T>(cmd: string, args: Record<string, unknown> = {}) =>
+    new Promise<T>((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      proc.send({ ...args, id, cmd });
+    });
+  return {
+    ready, proc, adminToken, call,
+    async close() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+        const kill = setTimeout(() => proc.kill('SIGKILL'), 60_000);
+        await call('close').catch(() => {});
+        await exited;
+        clearTimeout(kill);
+      }
+      let problems = { warnings: 0, errors: 0, firstProblem: null as string | null };
+      for (const f of await import('node:fs/promises').then((fs) => fs.readdir(home.dataDir))) {
+        if (!f.startsWith(`child-${proc.pid}`)) continue;
+        problems = countProblems(join(home.dataDir, f));
+      }
+      return problems;
+    },
+  };
 }
 
 // ---------------------------------------------------------------- raw target operations

@@ -96,14 +96,15 @@ export async function createApp(opts: AppOptions): Promise<App> {
       ? { kind: 'postgres', connectionString: storeUrl }
       : { kind: 'sqlite', path: storeUrl ?? join(opts.dataDir, 'stint.db') },
   );
-  const targets = createTargetConnectors({ store, vault, env, clock, log });
+  const targets = createTargetConnectors({ store, vault, env, clock, log, concurrency: config.broker.revokeConcurrency });
   const connectors = targets.registry;
   let catalog: Catalog = config.catalog;
   const getCatalog = () => catalog;
   let startupOrphans: Orphans;
   try {
     await checkMasterKey(store, vault, masterKey.source);
-    startupOrphans = findOrphans(await store.listGrants({ statuses: liveGrantStatuses }), catalog);
+    // Only the grants the config does not back are read: a store with 100k live grants starts without loading them all.
+    startupOrphans = findOrphans(await store.listGrants({ statuses: liveGrantStatuses, unbackedBy: catalogNames(catalog) }), catalog);
     if (blocksConfig(startupOrphans) && !opts.revokeOrphans) throw new StintError('conflict', describeOrphans(startupOrphans, clock.now()));
     await targets.apply(catalog, targetsToKeep(startupOrphans, catalog));
   } catch (err) {
@@ -125,7 +126,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       revokeRetryMaxMs: opts.revokeRetry?.maxMs ?? config.broker.revokeRetryMaxMs,
       revokeConcurrency: config.broker.revokeConcurrency,
     },
-    onScheduleChange: () => worker?.wake(),
+    onScheduleChange: (at) => worker?.dueBy(at),
     faults: faultsFromEnv(env.STINT_FAULTS),
     accountLocks,
   });
@@ -210,7 +211,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
    */
   async function reload(input: { revokeOrphans?: boolean } = {}): Promise<{ orphansRevoked: number }> {
     const next = await loadConfigFile(opts.configPath);
-    const orphans = findOrphans(await store.listGrants({ statuses: liveGrantStatuses }), next.catalog);
+    const orphans = findOrphans(await store.listGrants({ statuses: liveGrantStatuses, unbackedBy: catalogNames(next.catalog) }), next.catalog);
     if (blocksConfig(orphans) && !input.revokeOrphans) throw new StintError('conflict', describeOrphans(orphans, clock.now()));
     await targets.apply(next.catalog, targetsToKeep(orphans, next.catalog));
     await revokeOrphans(orphans, true);
@@ -255,6 +256,10 @@ export async function createApp(opts: AppOptions): Promise<App> {
       await store.close();
     },
   };
+}
+
+function catalogNames(c: Catalog) {
+  return { users: [...c.users.keys()], profiles: [...c.profiles.keys()], targets: [...c.targets.keys()] };
 }
 
 /** On first start, issues the admin token and writes it to DATA_DIR/admin.token (0600). */

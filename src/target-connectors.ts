@@ -17,7 +17,7 @@ interface Snapshot {
 
 const snapshotKey = (name: string) => `target-def:${name}`;
 
-export function createTargetConnectors(deps: { store: Store; vault: Sealer; env: NodeJS.ProcessEnv; clock: Clock; log: PinoLogger }) {
+export function createTargetConnectors(deps: { store: Store; vault: Sealer; env: NodeJS.ProcessEnv; clock: Clock; log: PinoLogger; concurrency?: number }) {
   const { store, vault, log } = deps;
   const live = new Map<string, { connector: Connector; fingerprint: string }>();
 
@@ -42,7 +42,7 @@ export function createTargetConnectors(deps: { store: Store; vault: Sealer; env:
     const fingerprint = JSON.stringify(snap);
     const cur = live.get(name);
     if (cur?.fingerprint === fingerprint) return;
-    const connector = connectorModules[snap.kind].create({ target: name, settings: snap.settings, adminUser: snap.adminUser, adminSecret: secret });
+    const connector = connectorModules[snap.kind].create({ target: name, settings: snap.settings, adminUser: snap.adminUser, adminSecret: secret, concurrency: deps.concurrency });
     live.set(name, { connector, fingerprint });
     // A changed definition replaces the connector; the old one finishes its in-flight work first.
     if (cur) setTimeout(() => void cur.connector.close().catch(() => {}), 30_000).unref();

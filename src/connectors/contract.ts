@@ -94,6 +94,13 @@ export interface Connector {
    */
   readonly grantsFormOneUnit?: boolean;
   createAccount(req: CreateAccountRequest): Promise<void>;
+  /**
+   * Optional: the broker announces a secret it will pass to createAccount
+   * later, so that the connector can do the costly part of using it ahead of
+   * time (PostgreSQL: the SCRAM verifier). Returns at once; createAccount
+   * behaves the same whether or not the secret was announced.
+   */
+  prepareSecret?(secret: string): void;
   extendAccount(req: ExtendAccountRequest): Promise<void>;
   removeAccount(req: RemoveAccountRequest): Promise<RemoveAccountResponse>;
   grantToAccount(req: GrantToAccountRequest): Promise<void>;
@@ -120,6 +127,18 @@ export interface ConnectorFactoryInput {
   settings: Record<string, unknown>;
   adminUser: string;
   adminSecret: string;
+  /**
+   * Revocations the broker runs at once on this target (broker.revokeConcurrency);
+   * provisioning, extensions and reconcile come on top. A connector with a
+   * connection pool sizes it from this when its settings do not fix one, so
+   * that the configured concurrency is what really reaches the target.
+   */
+  concurrency?: number;
+}
+
+/** Pool size for a connector given the broker's concurrency: room for the revocations plus a few other operations. */
+export function defaultPoolSize(concurrency: number | undefined, floor = 4): number {
+  return concurrency === undefined ? floor : Math.max(floor, Math.ceil(concurrency) + 4);
 }
 
 export type ConnectorFactory = (input: ConnectorFactoryInput) => Connector;

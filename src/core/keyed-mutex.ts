@@ -26,8 +26,10 @@ export class KeyedSemaphore {
   private readonly waiting = new Map<string, (() => void)[]>();
   constructor(private readonly limit: number) {}
 
-  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    if ((this.active.get(key) ?? 0) >= this.limit) {
+  /** `fn` learns whether it had to wait for a slot. */
+  async run<T>(key: string, fn: (waited: boolean) => Promise<T>): Promise<T> {
+    const waited = (this.active.get(key) ?? 0) >= this.limit;
+    if (waited) {
       await new Promise<void>((resolve) => {
         const q = this.waiting.get(key) ?? [];
         q.push(resolve);
@@ -37,7 +39,7 @@ export class KeyedSemaphore {
       this.active.set(key, (this.active.get(key) ?? 0) + 1);
     }
     try {
-      return await fn();
+      return await fn(waited);
     } finally {
       const next = this.waiting.get(key)?.shift();
       if (next) next();

@@ -41,6 +41,8 @@ export interface GrantFilter {
   account?: string;
   /** true: only session-bound grants (sessionLeaseUntil set); false: only the others. */
   sessionBound?: boolean;
+  /** Only grants whose user, profile or target is not among these (what a config would orphan). */
+  unbackedBy?: { users: readonly string[]; profiles: readonly string[]; targets: readonly string[] };
   limit?: number;
 }
 

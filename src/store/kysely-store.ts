@@ -69,6 +69,24 @@ function normalizeDetails(details: Record<string, unknown> | undefined): Record<
   return copy as Record<string, unknown>;
 }
 
+const auditInsertChunk = 500;
+
+function auditEventToRow(e: AuditEvent) {
+  return {
+    seq: e.seq,
+    at: e.at,
+    actor: e.actor,
+    action: e.action,
+    request_id: e.requestId,
+    grant_id: e.grantId,
+    target: e.target,
+    subject_user: e.subjectUser,
+    details: JSON.stringify(e.details),
+    prev_hash: e.prevHash,
+    hash: e.hash,
+  };
+}
+
 export class KyselyStoreTx implements StoreTx {
   constructor(
     protected readonly db: Kysely<Database> | Transaction<Database>,
@@ -160,10 +178,23 @@ export class KyselyStoreTx implements StoreTx {
     return r.numUpdatedRows === 1n;
   }
 
-  /** Newest first. */
+  /**
+   * Newest first. With several statuses, a limit and no user or account (the
+   * admin's "every live grant" page), one query per status, each a range of
+   * the (status, created_at, id) index, merged here: a single query with
+   * `status IN (…) ORDER BY created_at` would sort every live grant (100k in
+   * SQLite when it has no statistics) to return a page of them.
+   */
   async listGrants(filter: GrantFilter): Promise<GrantRecord[]> {
     if (filter.statuses && filter.statuses.length === 0) return [];
     const limit = clampLimit(filter.limit);
+    if (limit !== undefined && filter.statuses && filter.statuses.length > 1 && filter.user === undefined && filter.account === undefined) {
+      const parts = await Promise.all([...new Set(filter.statuses)].map((s) => this.listGrants({ ...filter, statuses: [s] })));
+      return parts
+        .flat()
+        .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+        .slice(0, limit);
+    }
     const rows = await this.db
       .selectFrom('grants')
       .selectAll()
@@ -173,6 +204,15 @@ export class KyselyStoreTx implements StoreTx {
       .$if(filter.profile !== undefined, (q) => q.where('profile', '=', filter.profile!))
       .$if(filter.account !== undefined, (q) => q.where('account', '=', filter.account!))
       .$if(filter.sessionBound !== undefined, (q) => q.where('session_lease_until', filter.sessionBound ? 'is not' : 'is', null))
+      .$if(filter.unbackedBy !== undefined, (q) =>
+        q.where((eb) => {
+          const { users, profiles, targets } = filter.unbackedBy!;
+          // An empty set backs nothing: every grant is outside it (and `not in ()` is not SQL everywhere).
+          const outside = (column: 'user_name' | 'profile' | 'target', names: readonly string[]) =>
+            names.length === 0 ? eb.lit(true) : eb(column, 'not in', [...names]);
+          return eb.or([outside('user_name', users), outside('profile', profiles), outside('target', targets)]);
+        }),
+      )
       .orderBy('created_at', 'desc')
       .orderBy('id', 'desc')
       .$if(limit !== undefined, (q) => q.limit(limit!))
@@ -272,19 +312,29 @@ export class KyselyStoreTx implements StoreTx {
 
   // ---- audit
 
-  async appendAudit(input: AuditInput): Promise<AuditEvent> {
-    return this.appendInTransaction(this.db, input);
-  }
+  /**
+   * Inside a transaction the head is read (and on PostgreSQL locked) once, at
+   * the first append; the events and the head's new position are written
+   * together when the transaction's callback is done (flushAudit), in one
+   * multi-row INSERT and one guarded UPDATE. Hashes and seqs are computed at
+   * append time, so the returned event is final. Nothing is written if the
+   * callback throws: the transaction rolls back as before.
+   */
+  private head: { seq: number; hash: string; writtenSeq: number } | null = null;
+  private pending: AuditEvent[] = [];
 
-  /** Caller guarantees `db` is inside a transaction (the head lock lasts until commit). */
-  protected async appendInTransaction(db: Kysely<Database>, input: AuditInput): Promise<AuditEvent> {
-    const head = await db
-      .selectFrom('audit_head')
-      .select(['seq', 'hash'])
-      .where('id', '=', 1)
-      .$if(this.dialectName === 'postgres', (q) => q.forUpdate())
-      .executeTakeFirst();
-    if (!head) throw new Error('audit_head row is missing; the store is not migrated');
+  async appendAudit(input: AuditInput): Promise<AuditEvent> {
+    if (!this.head) {
+      const row = await this.db
+        .selectFrom('audit_head')
+        .select(['seq', 'hash'])
+        .where('id', '=', 1)
+        .$if(this.dialectName === 'postgres', (q) => q.forUpdate())
+        .executeTakeFirst();
+      if (!row) throw new Error('audit_head row is missing; the store is not migrated');
+      this.head = { seq: row.seq, hash: row.hash, writtenSeq: row.seq };
+    }
+    const head = this.head;
     const event: HashableEvent = {
       seq: head.seq + 1,
       at: input.at,
@@ -298,35 +348,39 @@ export class KyselyStoreTx implements StoreTx {
       prevHash: head.seq === 0 ? genesisHash : head.hash,
     };
     const full: AuditEvent = { ...event, hash: hashEvent(event) };
-    await db
-      .insertInto('audit_events')
-      .values({
-        seq: full.seq,
-        at: full.at,
-        actor: full.actor,
-        action: full.action,
-        request_id: full.requestId,
-        grant_id: full.grantId,
-        target: full.target,
-        subject_user: full.subjectUser,
-        details: JSON.stringify(full.details),
-        prev_hash: full.prevHash,
-        hash: full.hash,
-      })
-      .execute();
-    // Guarded by the old seq as well: should the lock ever be missing, a lost
-    // race fails loudly here (or on the seq primary key) instead of forking the chain.
-    const moved = await db
-      .updateTable('audit_head')
-      .set({ seq: full.seq, hash: full.hash })
-      .where('id', '=', 1)
-      .where('seq', '=', head.seq)
-      .executeTakeFirst();
-    if (moved.numUpdatedRows !== 1n) throw new Error(`audit head moved during append of event ${full.seq}`);
+    this.pending.push(full);
+    head.seq = full.seq;
+    head.hash = full.hash;
     return full;
   }
 
+  /** Writes the events appended so far in this transaction and moves the head. */
+  async flushAudit(): Promise<void> {
+    const head = this.head;
+    if (!head || this.pending.length === 0) return;
+    const events = this.pending;
+    this.pending = [];
+    // Well under SQLite's 32766 bound parameters per statement (11 per row).
+    for (let i = 0; i < events.length; i += auditInsertChunk) {
+      await this.db
+        .insertInto('audit_events')
+        .values(events.slice(i, i + auditInsertChunk).map(auditEventToRow))
+        .execute();
+    }
+    // Guarded by the old seq as well: should the lock ever be missing, a lost
+    // race fails loudly here (or on the seq primary key) instead of forking the chain.
+    const moved = await this.db
+      .updateTable('audit_head')
+      .set({ seq: head.seq, hash: head.hash })
+      .where('id', '=', 1)
+      .where('seq', '=', head.writtenSeq)
+      .executeTakeFirst();
+    if (moved.numUpdatedRows !== 1n) throw new Error(`audit head moved during append of events ${events[0]!.seq}..${head.seq}`);
+    head.writtenSeq = head.seq;
+  }
+
   async listAudit(filter: AuditFilter): Promise<AuditEvent[]> {
+    await this.flushAudit();
     const limit = clampLimit(filter.limit);
     const rows = await this.db
       .selectFrom('audit_events')
@@ -344,6 +398,7 @@ export class KyselyStoreTx implements StoreTx {
   }
 
   async auditHead(): Promise<{ seq: number; hash: string } | null> {
+    await this.flushAudit();
     const head = await this.db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirst();
     return head && head.seq > 0 ? { seq: head.seq, hash: head.hash } : null;
   }
@@ -467,6 +522,8 @@ export interface KyselyStoreOptions {
   dialect: StoreDialect;
   /** PostgreSQL schema holding the tables (created by migrate()); the connection's search_path must point at it. */
   schema?: string;
+  /** Runs before the connection closes (the SQLite checkpoint worker stops). */
+  beforeClose?: () => Promise<void>;
 }
 
 export class KyselyStore extends KyselyStoreTx implements Store {
@@ -481,12 +538,21 @@ export class KyselyStore extends KyselyStoreTx implements Store {
   }
 
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    return this.root.transaction().execute((trx) => fn(new KyselyStoreTx(trx, this.dialect)));
+    return this.root.transaction().execute(async (trx) => {
+      const tx = new KyselyStoreTx(trx, this.dialect);
+      const out = await fn(tx);
+      await tx.flushAudit();
+      return out;
+    });
   }
 
   /** Outside a transaction, an append gets its own so the head lock is held until the event commits. */
   override appendAudit(input: AuditInput): Promise<AuditEvent> {
-    return this.root.transaction().execute((trx) => this.appendInTransaction(trx, input));
+    return this.transaction((tx) => tx.appendAudit(input));
+  }
+
+  override async flushAudit(): Promise<void> {
+    // Outside a transaction nothing is ever pending (appendAudit above has its own).
   }
 
   async migrate(): Promise<void> {
@@ -509,6 +575,7 @@ export class KyselyStore extends KyselyStoreTx implements Store {
   }
 
   async close(): Promise<void> {
+    await this.options.beforeClose?.();
     await this.root.destroy();
   }
 }

@@ -2,6 +2,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,7 +41,7 @@ describe('sqlite store specifics', () => {
     await b.close();
   });
 
-  it('upgrades a store made before 0002 (grants kept, no session lease), and repeats a half-recorded 0002 safely', async () => {
+  it('upgrades a store made before 0002 (grants kept, no session lease), and repeats half-recorded migrations safely', async () => {
     const path = join(dir, 'upgrade.db');
     const a = await openStore({ kind: 'sqlite', path });
     const g = makeGrant();
@@ -48,16 +49,16 @@ describe('sqlite store specifics', () => {
     await a.close();
     // Take the file back to its 0001 shape, with its data.
     const raw = new Database(path);
-    raw.exec(`DROP INDEX grants_status_session_lease; ALTER TABLE grants DROP COLUMN session_lease_until; DROP TABLE ssh_keys; DROP TABLE connect_tokens;
-              DELETE FROM stint_migration WHERE name = '0002_gateways';`);
+    raw.exec(`DROP INDEX grants_status_session_lease; DROP INDEX grants_status_created; ALTER TABLE grants DROP COLUMN session_lease_until;
+              DROP TABLE ssh_keys; DROP TABLE connect_tokens; DELETE FROM stint_migration WHERE name > '0001_initial';`);
     raw.close();
     const b = await openStore({ kind: 'sqlite', path });
     assert.deepEqual(await b.getGrant(g.id), { ...g, sessionLeaseUntil: null });
     assert.deepEqual(await b.listSshKeys(), []);
     await b.close();
-    // 0002 applied but not recorded (a crash between the two): it runs again without failing.
+    // Applied but not recorded (a crash between the two): they run again without failing.
     const raw2 = new Database(path);
-    raw2.exec(`DELETE FROM stint_migration WHERE name = '0002_gateways';`);
+    raw2.exec(`DELETE FROM stint_migration WHERE name > '0001_initial';`);
     raw2.close();
     const c = await openStore({ kind: 'sqlite', path });
     assert.deepEqual(await c.getGrant(g.id), { ...g, sessionLeaseUntil: null });
@@ -88,5 +89,31 @@ describe('sqlite store specifics', () => {
     assert.equal(events.length, 120);
     assert.ok(verifyChain(events).ok);
     await store.close();
+  });
+
+  it('checkpoints the WAL in the background, without a commit doing it, and leaves no WAL behind on close', async () => {
+    const path = join(dir, 'checkpoint.db');
+    const store = await openStore({ kind: 'sqlite', path });
+    const before = statSync(path).size;
+    // Fewer WAL pages than even SQLite's default autocheckpoint (1000): only the worker checkpoints them.
+    for (let i = 0; i < 40; i++) {
+      await store.transaction(async (tx) => {
+        await tx.insertGrant(makeGrant());
+        await tx.appendAudit({ at: i, actor: 'stint', action: 'x', details: { i } });
+      });
+    }
+    // Pages reach the database file only through a checkpoint.
+    const deadline = Date.now() + 10_000;
+    while (statSync(path).size <= before) {
+      assert.ok(Date.now() < deadline, 'the database file never grew: nothing was checkpointed');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal((await store.listGrants({})).length, 40);
+    await store.close();
+    assert.equal(existsSync(`${path}-wal`), false, 'the last connection to close removed the WAL');
+    const again = await openStore({ kind: 'sqlite', path });
+    assert.equal((await again.listGrants({})).length, 40);
+    assert.ok(verifyChain(await again.listAudit({})).ok);
+    await again.close();
   });
 });

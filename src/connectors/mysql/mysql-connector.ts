@@ -27,6 +27,7 @@ import type {
   RevokeFromAccountRequest,
   RevokeFromAccountResponse,
 } from '../contract.js';
+import { defaultPoolSize } from '../contract.js';
 import { accountState, currentAccount, existingRoles, expiryEvents, grantsOf, killSessions, listMarked, type AccountState } from './catalog.js';
 import { createExpiryEventSql, dropExpiryEventSql } from './expiry-event.js';
 import {
@@ -66,7 +67,8 @@ export const mysqlSettingsSchema = z.strictObject({
   /** Database holding the expiry events; the admin needs EVENT on it. */
   eventSchema: z.string().min(1).max(MAX_IDENT_CHARS).refine((s) => !s.includes('\0') && !/\s$/.test(s), 'must be a database name').default('stint'),
   connectTimeoutMs: z.number().int().positive().max(120_000).default(10_000),
-  maxConnections: z.number().int().min(1).max(100).default(4),
+  /** Default: room for broker.revokeConcurrency revocations plus a few other operations (at least 4). */
+  maxConnections: z.number().int().min(1).max(100).optional(),
 });
 
 export type MysqlSettings = z.infer<typeof mysqlSettingsSchema>;
@@ -96,8 +98,8 @@ export function createMysqlConnector(input: ConnectorFactoryInput): Connector {
     password: input.adminSecret,
     ...(ssl ? { ssl } : {}),
     connectTimeout: settings.connectTimeoutMs,
-    connectionLimit: settings.maxConnections,
-    maxIdle: settings.maxConnections,
+    connectionLimit: settings.maxConnections ?? defaultPoolSize(input.concurrency),
+    maxIdle: settings.maxConnections ?? defaultPoolSize(input.concurrency),
     idleTimeout: 30_000,
     enableKeepAlive: true,
     multipleStatements: false,

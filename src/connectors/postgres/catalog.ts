@@ -34,16 +34,65 @@ function validUntilOf(v: unknown): Date | null {
   return v instanceof Date && !Number.isNaN(v.getTime()) ? v : null;
 }
 
-export async function roleState(c: Queryable, account: string, marker: string): Promise<RoleState | null> {
-  const sql = withMarker(
-    `SELECT r.rolvaliduntil AS valid_until, (${markedPredicate}) AS marked, ${grantsExpr} AS grants
-       FROM pg_roles r WHERE r.rolname = $1`,
-    2,
-  );
-  const res = await c.query<{ valid_until: unknown; marked: boolean; grants: string[] }>(sql, [account, marker]);
-  const row = res.rows[0];
+const roleStateSelect = `SELECT r.rolvaliduntil AS valid_until, (${markedPredicate}) AS marked, ${grantsExpr} AS grants FROM pg_roles r WHERE r.rolname = `;
+
+interface RoleStateRow {
+  valid_until: unknown;
+  marked: boolean;
+  grants: string[];
+}
+
+export function roleStateOf(row: unknown): RoleState | null {
   if (!row) return null;
-  return { exists: true, marked: row.marked, validUntil: validUntilOf(row.valid_until), grants: row.grants };
+  const r = row as RoleStateRow;
+  return { exists: true, marked: r.marked, validUntil: validUntilOf(r.valid_until), grants: r.grants };
+}
+
+export async function roleState(c: Queryable, account: string, marker: string): Promise<RoleState | null> {
+  const res = await c.query<RoleStateRow>(`${withMarker(roleStateSelect, 2)}$1`, [account, marker]);
+  return roleStateOf(res.rows[0]);
+}
+
+export interface RemovalState extends RoleState {
+  /** The connecting admin already has the role's privileges (createAccount made it an inheriting member). */
+  adminMember: boolean;
+  /**
+   * Something in the cluster depends on the role (pg_shdepend: objects it owns,
+   * privileges granted to or by it, policies, default privileges, in any
+   * database): only then can REASSIGN OWNED / DROP OWNED have work to do.
+   */
+  hasDependents: boolean;
+}
+
+/**
+ * roleState plus what removeAccount needs to skip steps that would do nothing,
+ * with the name and marker as escaped literals (a multi-statement simple query).
+ * Use removalStateOf on its row.
+ */
+export function removalStateSql(accountLiteral: string, markerLiteral: string, serverVersion: number): string {
+  // Since PostgreSQL 16 a membership carries its own INHERIT option; before, the member role's INHERIT decides.
+  const inherits = serverVersion >= 160000 ? ' AND m.inherit_option' : '';
+  const extra =
+    `, EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.roleid = r.oid AND m.member = (SELECT oid FROM pg_roles WHERE rolname = current_user)${inherits}) AS admin_member` +
+    `, EXISTS (SELECT 1 FROM pg_shdepend d WHERE d.refclassid = 'pg_authid'::regclass AND d.refobjid = r.oid) AS has_dependents`;
+  return roleStateSql(accountLiteral, markerLiteral).replace(' FROM pg_roles r WHERE r.rolname = ', `${extra} FROM pg_roles r WHERE r.rolname = `);
+}
+
+export function removalStateOf(row: unknown): RemovalState | null {
+  const base = roleStateOf(row);
+  if (!base) return null;
+  const r = row as { admin_member: boolean; has_dependents: boolean };
+  return { ...base, adminMember: r.admin_member === true, hasDependents: r.has_dependents !== false };
+}
+
+/**
+ * The same query with the role name and marker as literals already escaped by
+ * pg.escapeLiteral, for a multi-statement simple query (which takes no parameters).
+ * Use roleStateOf on its row.
+ */
+export function roleStateSql(accountLiteral: string, markerLiteral: string): string {
+  // A function replacement: a literal may contain `$`, which a string replacement would interpret.
+  return `${roleStateSelect.replaceAll('$MARKER', () => markerLiteral)}${accountLiteral}`;
 }
 
 export interface ManagedRow {
@@ -81,13 +130,18 @@ export async function serverVersionNum(c: Queryable): Promise<number> {
  * does not race the dying session's locks.
  */
 export async function terminateSessions(c: Queryable, account: string, serverVersion: number, waitMs = 5000): Promise<number> {
-  const call = serverVersion >= 140000 ? `pg_terminate_backend(pid, ${Math.trunc(waitMs)})` : 'pg_terminate_backend(pid)';
-  const res = await c.query<{ n: number }>(
-    `SELECT count(*) FILTER (WHERE ${call})::int AS n
-       FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()`,
-    [account],
-  );
+  const res = await c.query<{ n: number }>(terminateSelect(serverVersion, waitMs, '$1'), [account]);
   return res.rows[0]?.n ?? 0;
+}
+
+/** terminateSessions as one statement with the name as an escaped literal (row: `{ n }`). */
+export function terminateSessionsSql(accountLiteral: string, serverVersion: number, waitMs = 5000): string {
+  return terminateSelect(serverVersion, waitMs, accountLiteral);
+}
+
+function terminateSelect(serverVersion: number, waitMs: number, account: string): string {
+  const call = serverVersion >= 140000 ? `pg_terminate_backend(pid, ${Math.trunc(waitMs)})` : 'pg_terminate_backend(pid)';
+  return `SELECT count(*) FILTER (WHERE ${call})::int AS n FROM pg_stat_activity WHERE usename = ${account} AND pid <> pg_backend_pid()`;
 }
 
 export interface HolderRow {

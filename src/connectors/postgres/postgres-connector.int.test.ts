@@ -75,6 +75,31 @@ describe('postgres connector specifics', () => {
     assert.equal(rows.rows[0].n, 1, 'data kept');
   });
 
+  it('removes a role that came to own an object after removal read its state (the lean path falls back to REASSIGN/DROP OWNED)', async () => {
+    const account = name();
+    const secret = testSecret();
+    await conn.createAccount({ account, secret, grants: [env.roles.read], expiresAt: inAnHour() });
+    const table = `public.late_${env.suffix}_${n}`;
+    // Hold ALTER ROLE (the first statement after the state is read) back with a lock on pg_authid...
+    await env.su.query('BEGIN');
+    await env.su.query('LOCK TABLE pg_catalog.pg_authid IN SHARE MODE');
+    const removal = conn.removeAccount({ account });
+    for (let i = 0; ; i++) {
+      const w = await env.su.query(`SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'pg_authid' AND NOT l.granted`);
+      if (w.rowCount) break;
+      assert.ok(i < 500, 'the removal never waited for the lock');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // ...and meanwhile give the role something it owns: the state it read no longer holds.
+    await env.su.query(`CREATE TABLE ${table} (id int)`);
+    await env.su.query(`ALTER TABLE ${table} OWNER TO ${id(account)}`);
+    await env.su.query('COMMIT');
+    assert.equal((await removal).existed, true);
+    assert.equal((await conn.describeAccount({ account })).exists, false);
+    assert.equal(await ownerOf(table), env.admin.user, 'the table went to the admin');
+    await assert.rejects(env.connect(account, secret));
+  });
+
   it('removes a role that owns a sequence', async () => {
     const { account, client } = await creatorAccount();
     const seq = `public.seq_${env.suffix}_${n}`;
@@ -168,6 +193,27 @@ describe('postgres connector specifics', () => {
     await conn.removeAccount({ account });
   });
 
+  it('a secret announced ahead (prepareSecret) logs in like any other, once prepared or while still being prepared', async () => {
+    for (const wait of [true, false]) {
+      const account = name();
+      const secret = testSecret();
+      conn.prepareSecret!(secret);
+      if (wait) await new Promise((r) => setTimeout(r, 50));
+      await conn.createAccount({ account, secret, grants: [env.roles.read], expiresAt: inAnHour() });
+      const c = await env.connect(account, secret);
+      await c.query('SELECT count(*) FROM public.items');
+      await c.end();
+      await conn.removeAccount({ account });
+    }
+    // An announced secret never used is harmless, and one announced for another account's secret does not leak into it.
+    conn.prepareSecret!(testSecret());
+    const account = name();
+    const secret = testSecret();
+    await conn.createAccount({ account, secret, grants: [], expiresAt: inAnHour() });
+    await (await env.connect(account, secret)).end();
+    await conn.removeAccount({ account });
+  });
+
   it('createAccount on an existing managed account brings it to the requested state', async () => {
     const account = name();
     const first = testSecret();
@@ -255,6 +301,44 @@ describe('postgres connector specifics', () => {
     } finally {
       await env.su.query(`REVOKE ${id(env.marker)} FROM ${id(env.admin.user)} GRANTED BY ${id(coAdmin)}`);
       await conn.removeAccount({ account: probe });
+    }
+  });
+
+  it('removal reads the role after its lock is granted, even when the admin defaults to REPEATABLE READ', async () => {
+    // removeAccount takes the lock and reads the role in one message; with a
+    // snapshot from before the lock it would miss a role created meanwhile
+    // by whoever held the lock, and leave it behind.
+    const probe = name();
+    await conn.createAccount({ account: probe, secret: testSecret(), grants: [], expiresAt: inAnHour() }); // the marker exists
+    await conn.removeAccount({ account: probe });
+    await env.su.query(`ALTER ROLE ${id(env.admin.user)} SET default_transaction_isolation = 'repeatable read'`);
+    const holder = new pg.Client(suParams());
+    try {
+      const fresh = env.newConnector();
+      const account = name();
+      await holder.connect();
+      const key = [`stint.role`, account];
+      await holder.query('SELECT pg_advisory_lock(hashtext($1), hashtext($2))', key);
+      const removal = fresh.removeAccount({ account });
+      // Let the removal reach the lock and wait there, then create the account and let go.
+      for (let i = 0; i < 100; i++) {
+        const w = await env.su.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`);
+        if (w.rowCount) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await holder.query(`CREATE ROLE ${id(account)} LOGIN IN ROLE ${id(env.marker)}`);
+      await holder.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', key);
+      assert.deepEqual(await removal, { existed: true, terminatedSessions: 0 });
+      assert.equal((await conn.describeAccount({ account })).exists, false);
+    } finally {
+      await holder.end().catch(() => {});
+      await env.su.query(`ALTER ROLE ${id(env.admin.user)} RESET default_transaction_isolation`);
+    }
+
+    function suParams() {
+      const p = (env.su as unknown as { connectionParameters: { host: string; port: number; database: string; user: string; password: string } }).connectionParameters;
+      // The admin itself holds the lock and creates the role, as a retried createAccount would.
+      return { host: p.host, port: p.port, database: p.database, user: env.admin.user, password: env.admin.secret };
     }
   });
 

@@ -29,9 +29,11 @@ import type {
   RevokeFromAccountRequest,
   RevokeFromAccountResponse,
 } from '../contract.js';
-import { existingRoles, listHolders, listMarked, roleState, serverVersionNum, terminateSessions, type RoleState } from './catalog.js';
+import { defaultPoolSize } from '../contract.js';
+import { existingRoles, listHolders, listMarked, removalStateOf, removalStateSql, roleState, serverVersionNum, terminateSessions, terminateSessionsSql, type RoleState } from './catalog.js';
 import { describeOperation, toTargetError } from './pg-errors.js';
 import { scramSha256Verifier } from './scram.js';
+import { startScramWorker, workerCanHash } from './scram-worker.js';
 
 // PostgreSQL silently truncates longer identifiers (NAMEDATALEN - 1), which
 // would make the role we create differ from the one we later look up.
@@ -64,6 +66,20 @@ const literal = (s: string) => pg.escapeLiteral(s);
 // Namespace for advisory locks that serialise operations on one role name.
 const LOCK_NAMESPACE = 'stint.role';
 
+/** `SELECT <fn>(ns, name)` with both keys as literals (for multi-statement simple queries, which take no parameters). */
+const lockSql = (fn: 'pg_advisory_lock' | 'pg_advisory_xact_lock', account: string) =>
+  `SELECT ${fn}(hashtext(${literal(LOCK_NAMESPACE)}), hashtext(${literal(account)}))`;
+const unlockSql = (account: string) => `SELECT pg_advisory_unlock(hashtext(${literal(LOCK_NAMESPACE)}), hashtext(${literal(account)}))`;
+
+/**
+ * The admin takes the privileges of every account it manages. On
+ * PostgreSQL 16+ a CREATEROLE admin otherwise holds only ADMIN OPTION, which
+ * is not enough to signal the account's backends, to REASSIGN/DROP OWNED it,
+ * or to revoke privileges it granted to another managed account when that one
+ * is removed. It gains nothing it could not grant itself already.
+ */
+const adminSelfGrant = (who: string) => `GRANT ${who} TO CURRENT_USER`;
+
 export function createPostgresConnector(input: ConnectorFactoryInput): Connector {
   const parsed = postgresSettingsSchema.safeParse(input.settings);
   if (!parsed.success) {
@@ -82,12 +98,16 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
     password: input.adminSecret,
     ssl: settings.sslmode === 'require' ? { rejectUnauthorized: false } : false,
     connectionTimeoutMillis: settings.connectTimeoutMs ?? 10_000,
-    max: settings.maxConnections ?? 4,
+    max: settings.maxConnections ?? defaultPoolSize(input.concurrency),
     idleTimeoutMillis: 30_000,
     allowExitOnIdle: true,
     application_name: 'stint',
     // A stuck lock becomes a retryable error instead of a hung revocation.
     lock_timeout: 30_000,
+    // removeAccount reads the role's state in the statement after taking its
+    // lock, in one message: that needs a fresh snapshot per statement, whatever
+    // default a DBA set for the admin role (client options win over ALTER ROLE SET).
+    options: '-c default_transaction_isolation=read\\ committed',
   });
   // An idle pooled connection that dies (server restart) emits 'error' on the
   // pool; without a listener that would crash the broker. The next query
@@ -96,6 +116,28 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
 
   let closed = false;
   let markerReady: Promise<void> | null = null;
+  /** Verifiers computed ahead for secrets the broker announced (prepareSecret); each used once. */
+  const prepared = new Map<string, Promise<string>>();
+  const maxPrepared = 256;
+  // Announced secrets go to the SCRAM worker in batches: those announced in one turn of the event loop together.
+  const scram = startScramWorker();
+  let batch: { secret: string; resolve(v: string): void; reject(e: unknown): void }[] = [];
+  function hashAhead(secret: string): Promise<string> {
+    if (!workerCanHash(secret)) return scramSha256Verifier(secret);
+    return new Promise<string>((resolve, reject) => {
+      if (batch.length === 0) {
+        setImmediate(() => {
+          const mine = batch;
+          batch = [];
+          scram.verifiers(mine.map((b) => b.secret)).then(
+            (vs) => mine.forEach((b, i) => b.resolve(vs[i]!)),
+            (err: unknown) => mine.forEach((b) => b.reject(err)),
+          );
+        });
+      }
+      batch.push({ secret, resolve, reject });
+    });
+  }
   let versionNum: Promise<number> | null = null;
 
   const fail = (operation: string, account: string, reason: string) =>
@@ -152,7 +194,7 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
       } finally {
         // If unlocking fails the connection is destroyed, which ends the
         // session and with it the lock; the operation's outcome stands.
-        await c.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', [LOCK_NAMESPACE, account]).catch(() => poisoned.add(c));
+        await c.query(unlockSql(account)).catch(() => poisoned.add(c));
       }
     });
   }
@@ -231,15 +273,40 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
         const grants = checkGrants(op, req.account, req.grants);
         const until = checkExpiry(op, req.account, req.expiresAt);
         await ensureMarker();
-        const verifier = await scramSha256Verifier(req.secret);
+        const ahead = prepared.get(req.secret);
+        prepared.delete(req.secret);
+        // Should the worker have failed, compute it here after all.
+        const verifier = await (ahead ? ahead.catch(() => scramSha256Verifier(req.secret)) : scramSha256Verifier(req.secret));
         secrets.push(verifier);
         const who = ident(req.account);
+        const create = `CREATE ROLE ${who} LOGIN PASSWORD ${literal(verifier)} VALID UNTIL ${literal(until)} IN ROLE ${ident(marker)}`;
+        // The common case is a fresh name the broker just chose: one round
+        // trip. A multi-statement simple query runs as one implicit
+        // transaction, so a failure (say, a grant of a missing role) leaves no
+        // half-made account; the transaction-level advisory lock conflicts
+        // with removeAccount's session-level one on the same name. One CREATE
+        // ROLE gives the memberships (IN ROLE: marker and grants; ROLE: the
+        // admin, see adminSelfGrant) exactly as separate GRANTs would — same
+        // grantor and options — but checks the admin's rights once instead of
+        // once per statement, which on PostgreSQL 16+ walks every membership the
+        // admin has, one per account it manages.
+        const oneStatement = `CREATE ROLE ${who} LOGIN PASSWORD ${literal(verifier)} VALID UNTIL ${literal(until)} IN ROLE ${[marker, ...grants].map(ident).join(', ')} ROLE CURRENT_USER`;
+        const fresh = [lockSql('pg_advisory_xact_lock', req.account), oneStatement];
+        try {
+          await withClient((c) => c.query(fresh.join(';\n')));
+          return;
+        } catch (err) {
+          // 42710 duplicate_object (or 23505 when two creators hit the catalog's unique index at once):
+          // the name exists already, typically a retry of this very grant. Take the careful path.
+          const code = (err as { code?: unknown }).code;
+          if (code !== '42710' && code !== '23505') throw err;
+        }
         await withAccountLock(req.account, (c) =>
           // One transaction: a failure (say, a grant of a missing role) leaves no half-made account.
           inTransaction(c, async () => {
             const state = await roleState(c, req.account, marker);
             if (!state) {
-              await c.query(`CREATE ROLE ${who} LOGIN PASSWORD ${literal(verifier)} VALID UNTIL ${literal(until)} IN ROLE ${ident(marker)}`);
+              await c.query(create);
             } else {
               requireManaged(op, req.account, state);
               // Idempotent retry: bring the existing account to exactly the requested state.
@@ -249,16 +316,18 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
               }
             }
             for (const g of grants) await c.query(`GRANT ${ident(g)} TO ${who}`);
-            // The admin takes the privileges of every account it manages. On
-            // PostgreSQL 16+ a CREATEROLE admin otherwise holds only ADMIN
-            // OPTION, which is not enough to signal the account's backends, to
-            // REASSIGN/DROP OWNED it, or to revoke privileges it granted to
-            // another managed account when that one is removed. It gains
-            // nothing it could not grant itself already.
-            await c.query(`GRANT ${who} TO CURRENT_USER`);
+            await c.query(adminSelfGrant(who));
           }),
         );
       });
+    },
+
+    prepareSecret(secret: string): void {
+      if (closed || prepared.size >= maxPrepared || prepared.has(secret)) return;
+      const verifier = hashAhead(secret);
+      // A failure here is found again, and reported, by createAccount computing it afresh.
+      verifier.catch(() => prepared.delete(secret));
+      prepared.set(secret, verifier);
     },
 
     async extendAccount(req: ExtendAccountRequest): Promise<void> {
@@ -280,27 +349,69 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
       return run(op, req.account, [], async () => {
         checkName(op, req.account);
         const who = ident(req.account);
-        return withAccountLock(req.account, async (c) => {
-          const state = await roleState(c, req.account, marker);
-          if (!state) return { existed: false, terminatedSessions: 0 };
-          requireManaged(op, req.account, state);
-          // Committed on its own, first: even if a later step fails, no new
-          // session can start with this account.
-          await c.query(`ALTER ROLE ${who} NOLOGIN`);
-          // Normally already granted by createAccount (see there); repeated for
-          // accounts created before or by another broker. Goes away with DROP ROLE.
-          await c.query(`GRANT ${who} TO CURRENT_USER`);
-          const terminatedSessions = await terminateSessions(c, req.account, await serverVersion(c));
-          // REASSIGN OWNED and DROP OWNED act on the connected database only
-          // (plus shared objects). Objects or privileges the role holds in
-          // other databases make DROP ROLE fail with 2BP01; the error then
-          // says so (pg-errors.ts), and the role stays NOLOGIN.
-          await inTransaction(c, async () => {
-            await c.query(`REASSIGN OWNED BY ${who} TO CURRENT_USER`);
-            await c.query(`DROP OWNED BY ${who}`);
-            await c.query(`DROP ROLE IF EXISTS ${who}`);
-          });
-          return { existed: true, terminatedSessions };
+        const name = literal(req.account);
+        return withClient(async (c) => {
+          const version = await serverVersion(c);
+          let locked = true;
+          try {
+            // Round trip 1: the session-level lock on the name, then (a statement
+            // later, so with a snapshot taken after the lock was granted: the
+            // pool forces READ COMMITTED) what the role is now.
+            const first = (await c.query(`${lockSql('pg_advisory_lock', req.account)};\n${removalStateSql(name, literal(marker), version)}`)) as unknown as pg.QueryResult[];
+            const state = removalStateOf(first[1]!.rows[0]);
+            if (!state) return { existed: false, terminatedSessions: 0 };
+            requireManaged(op, req.account, state);
+            // Round trip 2, in order, stopping at the first error:
+            // - NOLOGIN committed on its own, first: even if a later step fails,
+            //   no new session can start with this account. The admin takes the
+            //   account's privileges if it does not hold them yet (createAccount
+            //   gives them; accounts made before or by another broker may lack
+            //   them; they go away with DROP ROLE): it needs them to end the
+            //   account's sessions and to REASSIGN/DROP OWNED it on PostgreSQL 16+.
+            // - its sessions are ended, each waited for (14+), so the DROP below
+            //   does not race a dying session's locks;
+            // - REASSIGN OWNED and DROP OWNED, when anything depends on the role.
+            //   They act on the connected database only (plus shared objects).
+            //   Objects or privileges the role holds in other databases make DROP
+            //   ROLE fail with 2BP01; the error then says so (pg-errors.ts), and
+            //   the role stays NOLOGIN.
+            // - the lock is released.
+            // Skipping what would do nothing matters: on PostgreSQL 16+ each
+            // statement that checks the admin's rights on a role walks every
+            // membership the admin has, one per account it manages.
+            const cleanup = [`REASSIGN OWNED BY ${who} TO CURRENT_USER`, `DROP OWNED BY ${who}`];
+            const terminate = terminateSessionsSql(name, version);
+            const batch = [
+              'BEGIN', `ALTER ROLE ${who} NOLOGIN`, ...(state.adminMember ? [] : [adminSelfGrant(who)]), 'COMMIT',
+              terminate,
+              'BEGIN', ...(state.hasDependents ? cleanup : []), `DROP ROLE IF EXISTS ${who}`, 'COMMIT',
+              unlockSql(req.account),
+            ];
+            let results: pg.QueryResult[];
+            try {
+              results = (await c.query(batch.join(';\n'))) as unknown as pg.QueryResult[];
+            } catch (err) {
+              // Something came to depend on the role after it was read (a session
+              // it still had made an object): clean up after all, in one more trip.
+              if (state.hasDependents || (err as { code?: unknown }).code !== '2BP01') throw err;
+              await c.query('ROLLBACK');
+              await c.query(['BEGIN', adminSelfGrant(who), ...cleanup, `DROP ROLE IF EXISTS ${who}`, 'COMMIT', unlockSql(req.account)].join(';\n'));
+              locked = false;
+              // The sessions were ended by the first trip (which committed NOLOGIN and got that far).
+              return { existed: true, terminatedSessions: 0 };
+            }
+            locked = false;
+            const terminatedSessions = (results[batch.indexOf(terminate)]?.rows[0] as { n?: number } | undefined)?.n ?? 0;
+            return { existed: true, terminatedSessions };
+          } catch (err) {
+            // A failed statement leaves an explicit block aborted; end it before unlocking.
+            await c.query('ROLLBACK').catch(() => poisoned.add(c));
+            throw err;
+          } finally {
+            // If unlocking fails the connection is destroyed, which ends the
+            // session and with it the lock; the operation's outcome stands.
+            if (locked && !poisoned.has(c)) await c.query(unlockSql(req.account)).catch(() => poisoned.add(c));
+          }
         });
       });
     },
@@ -376,6 +487,8 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      prepared.clear();
+      await scram.close();
       await pool.end();
     },
   };

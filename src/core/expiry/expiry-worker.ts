@@ -22,7 +22,14 @@ export interface ExpiryWorkerDeps {
 export interface ExpiryWorker {
   start(): void;
   stop(): Promise<void>;
+  /** Look now. */
   wake(): void;
+  /**
+   * Something becomes due at `at` (a grant just activated, a retry was
+   * scheduled): the timer is brought forward if it would fire later. Cheaper
+   * than wake(), which runs a whole pass.
+   */
+  dueBy(at: number): void;
   /** Runs passes until nothing is due now (tests and `stint` one-shot commands). */
   runOnce(): Promise<number>;
 }
@@ -35,8 +42,23 @@ export function createExpiryWorker(deps: ExpiryWorkerDeps): ExpiryWorker {
   let stopped = true;
   let again = false;
   let active: Promise<void> | null = null;
+  /** When the timer fires (clock time), while one is set. */
+  let plannedAt = Number.POSITIVE_INFINITY;
+  /** Earliest due time announced by dueBy and not yet looked at; covers a hint racing schedule()'s read. */
+  let hintAt = Number.POSITIVE_INFINITY;
+
+  function setTimer(delay: number): void {
+    if (timer) clearTimeout(timer);
+    plannedAt = deps.clock.now() + delay;
+    timer = setTimeout(() => {
+      timer = null;
+      plannedAt = Number.POSITIVE_INFINITY;
+      loop();
+    }, delay);
+  }
 
   async function pass(): Promise<number> {
+    if (hintAt <= deps.clock.now()) hintAt = Number.POSITIVE_INFINITY;
     let total = 0;
     for (;;) {
       const n = await deps.grants.processDue(batch);
@@ -81,11 +103,10 @@ export function createExpiryWorker(deps: ExpiryWorkerDeps): ExpiryWorker {
       deps.log.error({ error: safeErrorText(err) }, 'could not read the next due time');
     }
     if (stopped) return;
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(() => {
-      timer = null;
-      loop();
-    }, delay);
+    // A wake() or dueBy() while the read was under way may have set a timer already; the earliest wins.
+    delay = Math.min(delay, Math.max(0, hintAt - deps.clock.now()));
+    if (timer && plannedAt <= deps.clock.now() + delay) return;
+    setTimer(delay);
   }
 
   return {
@@ -105,8 +126,17 @@ export function createExpiryWorker(deps: ExpiryWorkerDeps): ExpiryWorker {
       if (timer) {
         clearTimeout(timer);
         timer = null;
+        plannedAt = Number.POSITIVE_INFINITY;
       }
       loop();
+    },
+    dueBy(at) {
+      if (stopped) return;
+      hintAt = Math.min(hintAt, at);
+      // While a pass runs, its schedule() at the end takes the hint into account.
+      if (running) return;
+      if (timer && plannedAt <= at) return;
+      setTimer(Math.min(maxSleepMs, Math.max(0, at - deps.clock.now())));
     },
     runOnce: pass,
   };

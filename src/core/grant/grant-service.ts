@@ -14,7 +14,8 @@ import { KeyedMutex, KeyedSemaphore } from '../keyed-mutex.js';
 import type { Clock, ConnectorRegistry, Logger, Notifier, Sealer, Store, StoreTx, Telemetry } from '../ports.js';
 import { safeErrorText } from '../scrub.js';
 import type { Catalog, GrantRecord, RequestRecord, UserDef } from '../types.js';
-import { ephemeralAccountName, generateSecret } from './naming.js';
+import { ephemeralAccountName } from './naming.js';
+import { createSecretPool } from './secret-pool.js';
 import { noFaults, type Faults } from '../faults.js';
 
 export interface GrantSettings {
@@ -25,6 +26,8 @@ export interface GrantSettings {
   revokeLeaseMs: number;
   /** A grant still `provisioning` after this long was abandoned by a dead broker and is rolled back. */
   provisionTimeoutMs: number;
+  /** Secrets for ephemeral accounts kept prepared ahead per target (default 16; 0 turns it off). */
+  preparedSecrets?: number;
 }
 
 export const defaultGrantSettings: GrantSettings = {
@@ -46,8 +49,8 @@ export interface GrantServiceDeps {
   log: Logger;
   telemetry: Telemetry;
   settings: GrantSettings;
-  /** Called when a grant's expiry may now be earlier than what the worker planned for. */
-  onScheduleChange?: () => void;
+  /** Called with a moment at which work becomes due (an activated grant's expiry, a retry), which may be earlier than what the worker planned for. */
+  onScheduleChange?: (dueAt: number) => void;
   /** Crash points for tests (core/faults.ts); no-ops in production. */
   faults?: Faults;
   /** Per target+account lock, shared with reconcile so both see one consistent picture of own accounts. */
@@ -92,6 +95,16 @@ export function createGrantService(deps: GrantServiceDeps) {
   const perTarget = new KeyedSemaphore(settings.revokeConcurrency);
   /** Grants this broker is working on right now; the worker skips them. */
   const inFlight = new Set<string>();
+  // Secrets prepared a little ahead on targets whose connector can use that (secret-pool.ts).
+  const secrets = createSecretPool({
+    size: settings.preparedSecrets ?? 16,
+    prepare(target, secret) {
+      const connector = connectors.get(target);
+      if (!connector.prepareSecret) return false;
+      connector.prepareSecret(secret);
+      return true;
+    },
+  });
 
   /** Builds the provisioning intent for an approved request; the caller inserts it in its transaction. */
   function newGrant(request: RequestRecord, user: UserDef, now: number, sessionLeaseMs?: number): GrantRecord {
@@ -124,7 +137,7 @@ export function createGrantService(deps: GrantServiceDeps) {
       attempts: 0,
       nextAttemptAt: null,
       failingSince: null,
-      sealedSecret: ephemeral ? sealer.seal(generateSecret(), secretContext(id)) : null,
+      sealedSecret: ephemeral ? sealer.seal(secrets.take(request.target), secretContext(id)) : null,
       sessionLeaseUntil: sessionLeaseMs === undefined ? null : now + sessionLeaseMs,
       version: 1,
     };
@@ -140,11 +153,15 @@ export function createGrantService(deps: GrantServiceDeps) {
     return g.sealedSecret ? sealer.unseal(g.sealedSecret, secretContext(g.id)) : null;
   }
 
-  /** Does the target work for a `provisioning` grant and activates it. */
-  async function provision(grantId: string): Promise<GrantRecord> {
+  /**
+   * Does the target work for a `provisioning` grant and activates it. `known`
+   * is the record as its caller just wrote it (saves a read); a change made
+   * meanwhile is caught by the activation's compare-and-swap.
+   */
+  async function provision(grantId: string, known?: GrantRecord): Promise<GrantRecord> {
     inFlight.add(grantId);
     try {
-      const g = await mustGet(grantId);
+      const g = known?.id === grantId && known.status === 'provisioning' ? known : await mustGet(grantId);
       if (g.status !== 'provisioning') return g;
       const started = clock.now();
       const secret = secretOf(g);
@@ -164,13 +181,17 @@ export function createGrantService(deps: GrantServiceDeps) {
       faults.hit('provision.after-target');
       const now = clock.now();
       const activated = await store.transaction(async (tx) => {
-        const cur = await mustGet(grantId, tx);
         const patch = {
-          status: 'active' as const, activatedAt: now, expiresAt: now + cur.durationMs,
+          status: 'active' as const, activatedAt: now, expiresAt: now + g.durationMs,
           // A session lease runs from activation, however long provisioning took (its length is what the gateway asked for).
-          ...(cur.sessionLeaseUntil !== null ? { sessionLeaseUntil: now + Math.max(0, cur.sessionLeaseUntil - cur.createdAt) } : {}),
+          ...(g.sessionLeaseUntil !== null ? { sessionLeaseUntil: now + Math.max(0, g.sessionLeaseUntil - g.createdAt) } : {}),
         };
-        if (cur.status !== 'provisioning' || !(await tx.casGrant(cur.id, cur.version, patch))) return null;
+        // Usually nothing changed since the intent: swap on the version we hold; otherwise look.
+        let cur = g;
+        if (!(await tx.casGrant(g.id, g.version, patch))) {
+          cur = await mustGet(grantId, tx);
+          if (cur.status !== 'provisioning' || cur.durationMs !== g.durationMs || !(await tx.casGrant(cur.id, cur.version, patch))) return null;
+        }
         await tx.appendAudit({
           at: now, actor: 'stint', action: 'grant.activated', requestId: cur.requestId, grantId: cur.id, target: cur.target, subjectUser: cur.user,
           details: { account: cur.account, roles: cur.roles, mode: cur.mode, expiresAt: new Date(patch.expiresAt).toISOString() },
@@ -188,7 +209,7 @@ export function createGrantService(deps: GrantServiceDeps) {
       telemetry.observe('provision_seconds', { target: g.target, mode: g.mode }, (now - started) / 1000);
       log.info({ grantId, target: g.target, user: g.user, account: g.account, expiresAt: activated.expiresAt }, 'grant active');
       notifier.notify({ kind: 'grant.active', at: now, grantId, requestId: g.requestId, user: g.user, target: g.target, profile: g.profile, message: `${g.user} has ${g.profile} until ${new Date(activated.expiresAt!).toISOString()}` });
-      deps.onScheduleChange?.();
+      deps.onScheduleChange?.(activated.expiresAt!);
       return activated;
     } finally {
       inFlight.delete(grantId);
@@ -226,7 +247,7 @@ export function createGrantService(deps: GrantServiceDeps) {
     if (g.user !== input.actor.name && !input.actor.admin) throw forbidden(`grant ${g.id} belongs to ${g.user}; only its owner or an admin may revoke it`);
     const reason: RevokeReason = input.reason ?? (g.user === input.actor.name ? 'checked-in' : 'revoked-by-admin');
     if (g.status === 'revoked') return g;
-    const marked = await markRevoking(g.id, reason, input.actor.name);
+    const marked = await markRevoking(g.id, reason, input.actor.name, g);
     if (marked.status === 'revoking' || marked.status === 'revoke-failing') {
       // A revocation already under way elsewhere in this broker finishes it.
       if (!inFlight.has(marked.id)) return performRevoke(marked);
@@ -234,24 +255,36 @@ export function createGrantService(deps: GrantServiceDeps) {
     return marked;
   }
 
-  /** CAS active/provisioning → revoking, with audit. Returns the current record either way. */
-  async function markRevoking(grantId: string, reason: RevokeReason, actor: string): Promise<GrantRecord> {
+  /**
+   * CAS active/provisioning → revoking, with audit. Returns the current record
+   * either way. `known` (a record just read) is tried first, saving a read.
+   */
+  async function markRevoking(grantId: string, reason: RevokeReason, actor: string, known?: GrantRecord): Promise<GrantRecord> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const now = clock.now();
+      const guess = attempt === 0 && known?.id === grantId && (known.status === 'active' || known.status === 'provisioning') ? known : undefined;
       const result = await store.transaction(async (tx) => {
-        const cur = await mustGet(grantId, tx);
-        if (cur.status !== 'active' && cur.status !== 'provisioning') return cur;
         const patch = { status: 'revoking' as const, revokeReason: reason, revokeRequestedBy: actor, nextAttemptAt: now + settings.revokeLeaseMs };
+        const cur = guess && (await tx.casGrant(guess.id, guess.version, patch)) ? guess : await mustGet(grantId, tx);
+        if (cur === guess) {
+          await tx.appendAudit(revokingEvent(cur, now, actor, reason));
+          return { ...cur, ...patch, version: cur.version + 1 };
+        }
+        if (cur.status !== 'active' && cur.status !== 'provisioning') return cur;
         if (!(await tx.casGrant(cur.id, cur.version, patch))) return null;
-        await tx.appendAudit({
-          at: now, actor, action: 'grant.revoking', requestId: cur.requestId, grantId: cur.id, target: cur.target, subjectUser: cur.user,
-          details: { reason, account: cur.account, expiresAt: cur.expiresAt === null ? null : new Date(cur.expiresAt).toISOString() },
-        });
+        await tx.appendAudit(revokingEvent(cur, now, actor, reason));
         return { ...cur, ...patch, version: cur.version + 1 };
       });
       if (result) return result;
     }
     throw conflict(`grant ${grantId} is changing too often to revoke; try again`);
+  }
+
+  function revokingEvent(cur: GrantRecord, now: number, actor: string, reason: RevokeReason) {
+    return {
+      at: now, actor, action: 'grant.revoking', requestId: cur.requestId, grantId: cur.id, target: cur.target, subjectUser: cur.user,
+      details: { reason, account: cur.account, expiresAt: cur.expiresAt === null ? null : new Date(cur.expiresAt).toISOString() },
+    };
   }
 
   /** Provisioning holds the grant in flight; when it hands over to revocation it releases it first, so the cleanup runs now. */
@@ -260,20 +293,24 @@ export function createGrantService(deps: GrantServiceDeps) {
     return performRevoke(g);
   }
 
-  /** Removes access on the target for a `revoking`/`revoke-failing` grant and records the outcome. */
+  /**
+   * Removes access on the target for a `revoking`/`revoke-failing` grant and
+   * records the outcome. At most `revokeConcurrency` of these run per target.
+   */
   async function performRevoke(g: GrantRecord): Promise<GrantRecord> {
     if (inFlight.has(g.id)) return g;
     inFlight.add(g.id);
     try {
-      return await perTarget.run(g.target, () => revokeOnTarget(g));
+      return await perTarget.run(g.target, (waited) => revokeOnTarget(g, waited));
     } finally {
       inFlight.delete(g.id);
     }
   }
 
-  async function revokeOnTarget(g0: GrantRecord): Promise<GrantRecord> {
-    // Re-read and extend the lease: another worker may have finished it meanwhile.
-    const g = await mustGet(g0.id);
+  async function revokeOnTarget(g0: GrantRecord, stale: boolean): Promise<GrantRecord> {
+    // After waiting for a slot, re-read: another broker may have finished it
+    // meanwhile. Either way the final compare-and-swap decides.
+    const g = stale ? await mustGet(g0.id) : g0;
     if (g.status !== 'revoking' && g.status !== 'revoke-failing') return g;
     const started = clock.now();
     faults.hit('revoke.after-intent');
@@ -309,10 +346,14 @@ export function createGrantService(deps: GrantServiceDeps) {
     faults.hit('revoke.after-target');
     const now = clock.now();
     const done = await store.transaction(async (tx) => {
-      const cur = await mustGet(g.id, tx);
-      if (cur.status !== 'revoking' && cur.status !== 'revoke-failing') return cur;
       const patch = { status: 'revoked' as const, revokedAt: now, nextAttemptAt: null, lastError: null };
-      if (!(await tx.casGrant(cur.id, cur.version, patch))) return (await tx.getGrant(cur.id))!;
+      // Usually nothing changed while the target worked: swap on the version we hold; otherwise look.
+      let cur = g;
+      if (!(await tx.casGrant(g.id, g.version, patch))) {
+        cur = await mustGet(g.id, tx);
+        if (cur.status !== 'revoking' && cur.status !== 'revoke-failing') return cur;
+        if (!(await tx.casGrant(cur.id, cur.version, patch))) return (await tx.getGrant(cur.id))!;
+      }
       await tx.appendAudit({
         at: now, actor: 'stint', action: 'grant.revoked', requestId: cur.requestId, grantId: cur.id, target: cur.target, subjectUser: cur.user,
         details: {
@@ -359,7 +400,7 @@ export function createGrantService(deps: GrantServiceDeps) {
     if ('firstFailure' in updated && updated.firstFailure) {
       notifier.notify({ kind: 'grant.revoke-failing', at: now, grantId: g.id, requestId: g.requestId, user: g.user, target: g.target, profile: g.profile, message: `revocation of ${g.user}'s ${g.profile} on ${g.target} is failing: ${message}` });
     }
-    deps.onScheduleChange?.();
+    deps.onScheduleChange?.(next);
     return updated;
   }
 
@@ -458,7 +499,7 @@ export function createGrantService(deps: GrantServiceDeps) {
       work.map(async (g) => {
         try {
           const reason: RevokeReason = g.expiresAt !== null && g.expiresAt <= now ? 'expired' : 'session-lost';
-          const cur = g.status === 'active' ? await markRevoking(g.id, reason, 'stint') : g;
+          const cur = g.status === 'active' ? await markRevoking(g.id, reason, 'stint', g) : g;
           if (cur.status === 'revoking' || cur.status === 'revoke-failing') await performRevoke(cur);
         } catch (err) {
           log.error({ grantId: g.id, error: safeErrorText(err) }, 'expiry work failed; will retry');

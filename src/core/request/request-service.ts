@@ -7,7 +7,7 @@ import { formatDuration } from '../duration.js';
 import { newRequestId } from '../ids.js';
 import { evaluateRequest, mayDecide, tallyApprovals } from '../policy/evaluate.js';
 import type { Clock, Logger, Notifier, RequestFilter, Store, StoreTx, Telemetry } from '../ports.js';
-import type { ApprovalRecord, Catalog, GrantRecord, RequestRecord, UserDef } from '../types.js';
+import type { ApprovalRecord, AuditInput, Catalog, GrantRecord, RequestRecord, UserDef } from '../types.js';
 import type { GrantService } from '../grant/grant-service.js';
 
 export interface RequestSettings {
@@ -58,17 +58,21 @@ export function createRequestService(deps: RequestServiceDeps) {
   }
 
   /** Inserts the grant intent and its audit event inside the approving transaction. */
-  async function approveInTx(tx: StoreTx, request: RequestRecord, requester: UserDef, now: number, actor: string, sessionLeaseMs?: number): Promise<GrantRecord> {
-    const grant = grants.newGrant(request, requester, now, sessionLeaseMs);
+  async function approveInTx(tx: StoreTx, request: RequestRecord, requester: UserDef, now: number, actor: string): Promise<GrantRecord> {
+    const grant = grants.newGrant(request, requester, now);
     await tx.insertGrant(grant);
-    await tx.appendAudit({
-      at: now, actor, action: 'grant.provisioning', requestId: request.id, grantId: grant.id, target: grant.target, subjectUser: grant.user,
+    await tx.appendAudit(provisioningEvent(grant, now, actor));
+    return grant;
+  }
+
+  function provisioningEvent(grant: GrantRecord, now: number, actor: string): AuditInput {
+    return {
+      at: now, actor, action: 'grant.provisioning', requestId: grant.requestId, grantId: grant.id, target: grant.target, subjectUser: grant.user,
       details: {
         profile: grant.profile, mode: grant.mode, account: grant.account, roles: grant.roles, duration: formatDuration(grant.durationMs),
         ...(grant.sessionLeaseUntil !== null ? { sessionBound: true } : {}),
       },
-    });
-    return grant;
+    };
   }
 
   async function create(input: CreateRequestInput): Promise<RequestOutcome> {
@@ -118,19 +122,21 @@ export function createRequestService(deps: RequestServiceDeps) {
       grantId: null,
       version: 1,
     };
+    // Auto-approved: the request is born approved and pointing at its grant
+    // intent, and both are inserted with their three audit events in one transaction.
+    const intent = auto ? grants.newGrant(request, user, now, input.sessionLeaseMs) : null;
+    if (intent) request.grantId = intent.id;
     const grant = await store.transaction(async (tx) => {
       await tx.insertRequest(request);
+      if (intent) await tx.insertGrant(intent);
       await tx.appendAudit({
         at: now, actor: user.name, action: 'request.created', requestId: request.id, target: request.target, subjectUser: user.name,
         details: { profile: request.profile, duration: formatDuration(request.durationMs), reason, ticket, policy: request.policy, approval: auto ? 'auto' : `${request.requiredApprovals} of ${[...request.approverUsers, ...request.approverGroups.map((g) => `group:${g}`)].join(', ')}` },
       });
-      if (!auto) return null;
+      if (!intent) return null;
       await tx.appendAudit({ at: now, actor: 'policy', action: 'request.approved', requestId: request.id, target: request.target, subjectUser: user.name, details: { policy: request.policy, automatic: true } });
-      const g = await approveInTx(tx, request, user, now, 'policy', input.sessionLeaseMs);
-      await tx.casRequest(request.id, request.version, { grantId: g.id });
-      request.grantId = g.id;
-      request.version++;
-      return g;
+      await tx.appendAudit(provisioningEvent(intent, now, 'policy'));
+      return intent;
     });
     telemetry.count('requests_created', { profile: profile.name, approval: auto ? 'auto' : 'approvers' });
     log.info({ requestId: request.id, user: user.name, profile: profile.name, status: request.status }, 'request created');
@@ -138,7 +144,7 @@ export function createRequestService(deps: RequestServiceDeps) {
       notifier.notify({ kind: 'request.pending', at: now, requestId: request.id, user: user.name, target: target.name, profile: profile.name, message: `${user.name} requests ${profile.name} for ${formatDuration(request.durationMs)}${reason ? `: ${reason}` : ''}` });
       return { request, grant: null };
     }
-    return { request, grant: await grants.provision(grant.id) };
+    return { request, grant: await grants.provision(grant.id, grant) };
   }
 
   type Decision = 'approve' | 'deny';

@@ -3,10 +3,11 @@
 // PostgreSQL instead, though two processes on one file stay correct.
 
 import BetterSqlite3 from 'better-sqlite3';
-import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
+import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDatabase, type SqliteDialectConfig } from 'kysely';
 import type { Store } from '../../core/ports.js';
 import { createKyselyStore } from '../kysely-store.js';
 import type { Database } from '../schema.js';
+import { startCheckpointer } from './checkpointer.js';
 
 /**
  * BEGIN IMMEDIATE takes the write lock when the transaction starts. With a
@@ -31,6 +32,33 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
 }
 
+/**
+ * Kysely's SQLite driver prepares every query anew; preparing costs more than
+ * running the small statements a store issues. The store's statements come
+ * from a fixed set of query shapes, so a bounded cache of prepared statements
+ * keyed by SQL text serves nearly all of them. Safe because Kysely runs one
+ * query at a time on the single connection and the store never streams.
+ */
+function withStatementCache(database: BetterSqlite3.Database, max = 500): SqliteDatabase {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return {
+    prepare(sql: string) {
+      let stmt = cache.get(sql);
+      if (!stmt) {
+        stmt = database.prepare(sql);
+        // Oldest first out; shapes beyond the bound (IN lists of many lengths) simply get prepared again.
+        if (cache.size >= max) cache.delete(cache.keys().next().value!);
+        cache.set(sql, stmt);
+      }
+      return stmt;
+    },
+    close() {
+      cache.clear();
+      database.close();
+    },
+  };
+}
+
 export interface SqliteStoreOptions {
   /** File path, or ':memory:' for a private in-memory database. */
   path: string;
@@ -53,6 +81,15 @@ export function createSqliteStore({ path, busyTimeoutMs = 5000 }: SqliteStoreOpt
     database.close();
     throw err;
   }
-  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database }) });
-  return createKyselyStore(db, { dialect: 'sqlite' });
+  // A file database checkpoints in a worker thread (checkpointer.ts); its own
+  // commits only checkpoint if the WAL grows past ~40 MB regardless.
+  const file = path !== ':memory:' && path !== '' && !path.startsWith('file::memory:');
+  const checkpointer = file ? startCheckpointer(path) : null;
+  if (checkpointer) {
+    database.pragma('wal_autocheckpoint = 10000');
+    // When the WAL starts over, its file is cut back to 16 MiB instead of keeping its high-water mark.
+    database.pragma(`journal_size_limit = ${16 * 2 ** 20}`);
+  }
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(database) }) });
+  return createKyselyStore(db, { dialect: 'sqlite', beforeClose: () => checkpointer?.stop() ?? Promise.resolve() });
 }

@@ -200,6 +200,14 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
         assert.deepEqual(await ids({ statuses: [] }), []);
         assert.deepEqual(await ids({ limit: 1 }), [3]);
         assert.deepEqual(await store.countGrantsByStatus(), { active: 1, revoked: 1, provisioning: 1, 'revoke-failing': 1 });
+        // What a config would orphan: grants whose user, profile or target it does not name.
+        const all = { users: ['alice', 'bob'], profiles: ['p1', 'p2'], targets: ['t1', 't2'] };
+        assert.deepEqual(await ids({ unbackedBy: all }), []);
+        assert.deepEqual(await ids({ unbackedBy: { ...all, users: ['alice'] } }), [3, 2]);
+        assert.deepEqual(await ids({ unbackedBy: { ...all, profiles: ['p1'] } }), [1]);
+        assert.deepEqual(await ids({ unbackedBy: { ...all, targets: ['t2'] } }), [3, 1, 0]);
+        assert.deepEqual(await ids({ unbackedBy: { ...all, targets: [] }, statuses: ['active', 'revoke-failing'] }), [3, 0]);
+        assert.deepEqual(await ids({ unbackedBy: { users: [hostileStrings[0]!], profiles: ['p1', 'p2'], targets: ['t1', 't2'] }, user: 'bob' }), [3, 2]);
       });
 
       it('listDueGrants: expired active ones and retries that are due, by due time', async () => {
@@ -366,6 +374,41 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
         assert.ok(result.ok, JSON.stringify(result));
         assert.deepEqual(await store.auditHead(), { seq: 101, hash: listed[100]!.hash });
       });
+
+      it('several appends in one transaction, racing other transactions, commit as one consecutive run of the chain', async () => {
+        await store.appendAudit({ at: t0, actor: 'stint', action: 'start' });
+        const runs = Array.from({ length: 20 }, (_, i) =>
+          store.transaction(async (tx) => {
+            const mine = [];
+            for (let k = 0; k < 3; k++) mine.push(await tx.appendAudit({ at: t0 + i, actor: `worker${i}`, action: 'tx.append', details: { i, k } }));
+            // Reads inside the transaction see what it appended.
+            const head = await tx.auditHead();
+            assert.deepEqual(head, { seq: mine[2]!.seq, hash: mine[2]!.hash });
+            assert.deepEqual((await tx.listAudit({ afterSeq: mine[0]!.seq - 1 })).map((e) => e.seq), mine.map((e) => e.seq));
+            mine.push(await tx.appendAudit({ at: t0 + i, actor: `worker${i}`, action: 'tx.after-read', details: { i } }));
+            return mine;
+          }),
+        );
+        const all = await Promise.all(runs);
+        for (const mine of all) assert.deepEqual(mine.map((e) => e.seq - mine[0]!.seq), [0, 1, 2, 3], 'one transaction\'s events are consecutive');
+        const listed = await store.listAudit({});
+        assert.equal(listed.length, 81);
+        assert.deepEqual(listed.slice(1), all.flat().sort((a, b) => a.seq - b.seq), 'what appendAudit returned is what was stored');
+        assert.ok(verifyChain(listed).ok);
+      });
+
+      it('a transaction appending more events than one insert statement carries forms a valid chain', async () => {
+        const n = 1203;
+        const events = await store.transaction(async (tx) => {
+          const out = [];
+          for (let i = 0; i < n; i++) out.push(await tx.appendAudit({ at: t0 + i, actor: 'stint', action: 'bulk', details: { i } }));
+          return out;
+        });
+        const listed = await store.listAudit({});
+        assert.deepEqual(listed, events);
+        assert.ok(verifyChain(listed, { seq: n, hash: events[n - 1]!.hash }).ok);
+        assert.equal((await store.appendAudit({ at: t0, actor: 'stint', action: 'next' })).seq, n + 1);
+      });
     });
 
     describe('transactions', () => {
@@ -405,6 +448,38 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
         // The chain continues from the last committed event.
         assert.equal((await store.appendAudit({ at: t0, actor: 'stint', action: 'after' })).seq, 2);
         assert.ok(verifyChain(await store.listAudit({})).ok);
+      });
+
+      it('of many concurrent transactions, those that throw leave nothing behind and the others all commit', async () => {
+        const boom = new Error('boom');
+        const grants = Array.from({ length: 30 }, () => makeGrant());
+        const results = await Promise.allSettled(
+          grants.map((g, i) =>
+            store.transaction(async (tx) => {
+              await tx.insertGrant(g);
+              await tx.setMeta(`k${i}`, String(i));
+              const e = await tx.appendAudit({ at: t0 + i, actor: 'stint', action: 'grant.created', grantId: g.id });
+              if (i % 3 === 1) throw boom;
+              return e.seq;
+            }),
+          ),
+        );
+        for (const [i, r] of results.entries()) {
+          if (i % 3 === 1) assert.ok(r.status === 'rejected' && r.reason === boom, `transaction ${i} rejects with its own error`);
+          else assert.equal(r.status, 'fulfilled', `transaction ${i} commits`);
+        }
+        for (const [i, g] of grants.entries()) {
+          const kept = i % 3 !== 1;
+          assert.equal((await store.getGrant(g.id)) !== undefined, kept, `grant ${i}`);
+          assert.equal(await store.getMeta(`k${i}`), kept ? String(i) : undefined, `meta ${i}`);
+        }
+        const events = await store.listAudit({});
+        assert.equal(events.length, 20);
+        assert.deepEqual(new Set(events.map((e) => e.grantId)), new Set(grants.filter((_, i) => i % 3 !== 1).map((g) => g.id)));
+        // The seqs handed out by the committed ones are exactly the chain.
+        const seqs = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])).sort((a, b) => a - b);
+        assert.deepEqual(seqs, events.map((e) => e.seq));
+        assert.ok(verifyChain(events).ok);
       });
 
       it('commits everything together and returns the callback result', async () => {
