@@ -123,7 +123,8 @@ describe('web UI: Sessions in Chromium', { skip }, () => {
 
     await alice.getByRole('button', { name: 'Refresh' }).click();
     const table = alice.getByRole('table', { name: /My sessions/ });
-    const row = table.locator('tbody tr', { hasText: sessionId });
+    // The page may still show what it loaded while the session was live, until the refresh lands.
+    const row = table.locator('tbody tr', { hasText: sessionId }).filter({ hasText: /\bended\b/ });
     await row.waitFor({ timeout: uiWait });
     const text = await row.innerText();
     for (const want of ['postgres', 'pg-read', 'on pg', s.account, s.grantId, 'ended']) assert.ok(text.includes(want), `row shows ${want}: ${text}`);

@@ -310,11 +310,13 @@ describe('script connector: the device simulator', () => {
   it('the device itself refuses an expired account, also on an open session', async () => {
     const account = name();
     const secret = testSecret();
-    await conn.createAccount({ account, secret, grants: ['viewer'], expiresAt: new Date(Date.now() + 1500) });
+    // Long enough that creating the account (a node process per call, slow on a loaded machine) and one read fit before it.
+    const expiresAt = Date.now() + 6000;
+    await conn.createAccount({ account, secret, grants: ['viewer'], expiresAt: new Date(expiresAt) });
     const s = await DeviceClient.login(env.device.port, account, secret);
     try {
       await s.must({ op: 'read', tag: 'temperature' });
-      await new Promise((r) => setTimeout(r, 1600));
+      await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now()) + 200));
       assert.equal((await s.call({ op: 'read', tag: 'temperature' })).ok, false);
       await assert.rejects(DeviceClient.login(env.device.port, account, secret));
     } finally {
