@@ -121,10 +121,11 @@ describe('web UI: Sessions in Chromium', { skip }, () => {
     const s = (await broker.call(token, 'GET', '/v1/sessions')).body.sessions[0];
     sessionId = s.id;
 
-    await alice.getByRole('button', { name: 'Refresh' }).click();
+    // A fresh load: the page may hold what it fetched while the session was live (live events reload it),
+    // and a Refresh click is ignored while a load is still under way.
+    await alice.reload();
     const table = alice.getByRole('table', { name: /My sessions/ });
-    // The page may still show what it loaded while the session was live, until the refresh lands.
-    const row = table.locator('tbody tr', { hasText: sessionId }).filter({ hasText: /\bended\b/ });
+    const row = table.locator('tbody tr', { hasText: sessionId }).filter({ hasText: 'ended' });
     await row.waitFor({ timeout: uiWait });
     const text = await row.innerText();
     for (const want of ['postgres', 'pg-read', 'on pg', s.account, s.grantId, 'ended']) assert.ok(text.includes(want), `row shows ${want}: ${text}`);
