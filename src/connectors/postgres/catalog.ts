@@ -18,10 +18,11 @@ type Queryable = Pick<pg.PoolClient, 'query'>;
 // memberships do not count: on PostgreSQL 16+ the role that created the
 // marker holds ADMIN OPTION on it, and that must not make the admin itself
 // look managed. The connecting admin and superusers are never managed.
-const markedPredicate = `
-  r.rolname <> current_user AND NOT r.rolsuper AND EXISTS (
+const markedPredicateOf = (alias: string) => `
+  ${alias}.rolname <> current_user AND NOT ${alias}.rolsuper AND EXISTS (
     SELECT 1 FROM pg_auth_members m JOIN pg_roles k ON k.oid = m.roleid
-    WHERE m.member = r.oid AND k.rolname = $MARKER AND NOT m.admin_option)`;
+    WHERE m.member = ${alias}.oid AND k.rolname = $MARKER AND NOT m.admin_option)`;
+const markedPredicate = markedPredicateOf('r');
 
 const grantsExpr = `
   ARRAY(SELECT DISTINCT g.rolname::text FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
@@ -54,7 +55,7 @@ export async function roleState(c: Queryable, account: string, marker: string): 
 }
 
 export interface RemovalState extends RoleState {
-  /** The connecting admin already has the role's privileges (createAccount made it an inheriting member). */
+  /** The connecting admin already has the role's privileges (an inheriting member of it). */
   adminMember: boolean;
   /**
    * Something in the cluster depends on the role (pg_shdepend: objects it owns,
@@ -62,6 +63,14 @@ export interface RemovalState extends RoleState {
    * database): only then can REASSIGN OWNED / DROP OWNED have work to do.
    */
   hasDependents: boolean;
+  /** It has sessions right now (ending them on PostgreSQL 16+ takes its privileges or pg_signal_backend). */
+  hasSessions: boolean;
+  /**
+   * Other Stint-managed accounts owning objects on which this one holds
+   * privileges (in this database or shared): revoking those privileges takes
+   * the owner's privileges, which the admin then needs too.
+   */
+  grantingAccounts: string[];
 }
 
 /**
@@ -74,15 +83,24 @@ export function removalStateSql(accountLiteral: string, markerLiteral: string, s
   const inherits = serverVersion >= 160000 ? ' AND m.inherit_option' : '';
   const extra =
     `, EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.roleid = r.oid AND m.member = (SELECT oid FROM pg_roles WHERE rolname = current_user)${inherits}) AS admin_member` +
-    `, EXISTS (SELECT 1 FROM pg_shdepend d WHERE d.refclassid = 'pg_authid'::regclass AND d.refobjid = r.oid) AS has_dependents`;
-  return roleStateSql(accountLiteral, markerLiteral).replace(' FROM pg_roles r WHERE r.rolname = ', `${extra} FROM pg_roles r WHERE r.rolname = `);
+    `, EXISTS (SELECT 1 FROM pg_shdepend d WHERE d.refclassid = 'pg_authid'::regclass AND d.refobjid = r.oid) AS has_dependents` +
+    `, EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.usesysid = r.oid) AS has_sessions` +
+    // Owners (owner dependencies of the same objects) of what the role holds privileges on (ACL dependencies).
+    `, ARRAY(SELECT DISTINCT o.rolname::text FROM pg_shdepend a
+         JOIN pg_shdepend d ON d.dbid = a.dbid AND d.classid = a.classid AND d.objid = a.objid AND d.deptype = 'o' AND d.refclassid = 'pg_authid'::regclass
+         JOIN pg_roles o ON o.oid = d.refobjid
+        WHERE a.refclassid = 'pg_authid'::regclass AND a.refobjid = r.oid AND a.deptype = 'a'
+          AND a.dbid IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+          AND o.oid <> r.oid AND ${markedPredicateOf('o')} ORDER BY 1) AS granting_accounts`;
+  const extraSql = extra.replaceAll('$MARKER', () => markerLiteral);
+  return roleStateSql(accountLiteral, markerLiteral).replace(' FROM pg_roles r WHERE r.rolname = ', () => `${extraSql} FROM pg_roles r WHERE r.rolname = `);
 }
 
 export function removalStateOf(row: unknown): RemovalState | null {
   const base = roleStateOf(row);
   if (!base) return null;
-  const r = row as { admin_member: boolean; has_dependents: boolean };
-  return { ...base, adminMember: r.admin_member === true, hasDependents: r.has_dependents !== false };
+  const r = row as { admin_member: boolean; has_dependents: boolean; has_sessions: boolean; granting_accounts: string[] };
+  return { ...base, adminMember: r.admin_member === true, hasDependents: r.has_dependents !== false, hasSessions: r.has_sessions !== false, grantingAccounts: r.granting_accounts ?? [] };
 }
 
 /**

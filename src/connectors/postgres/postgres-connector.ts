@@ -72,11 +72,14 @@ const lockSql = (fn: 'pg_advisory_lock' | 'pg_advisory_xact_lock', account: stri
 const unlockSql = (account: string) => `SELECT pg_advisory_unlock(hashtext(${literal(LOCK_NAMESPACE)}), hashtext(${literal(account)}))`;
 
 /**
- * The admin takes the privileges of every account it manages. On
- * PostgreSQL 16+ a CREATEROLE admin otherwise holds only ADMIN OPTION, which
- * is not enough to signal the account's backends, to REASSIGN/DROP OWNED it,
- * or to revoke privileges it granted to another managed account when that one
- * is removed. It gains nothing it could not grant itself already.
+ * The admin takes the privileges of an account it manages, at removal and
+ * only when it needs them: on PostgreSQL 16+ a CREATEROLE admin otherwise
+ * holds only ADMIN OPTION, which is not enough to signal the account's
+ * backends, to REASSIGN/DROP OWNED it, or to revoke privileges another managed
+ * account granted it. It gains nothing it could not grant itself already, and
+ * the membership goes with DROP ROLE. Not at creation: an admin that inherits
+ * every live account makes each of PostgreSQL's checks of its rights walk all
+ * of them (DROP ROLE ran 3x slower with 3000 accounts).
  */
 const adminSelfGrant = (who: string) => `GRANT ${who} TO CURRENT_USER`;
 
@@ -285,12 +288,12 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
         // transaction, so a failure (say, a grant of a missing role) leaves no
         // half-made account; the transaction-level advisory lock conflicts
         // with removeAccount's session-level one on the same name. One CREATE
-        // ROLE gives the memberships (IN ROLE: marker and grants; ROLE: the
-        // admin, see adminSelfGrant) exactly as separate GRANTs would — same
-        // grantor and options — but checks the admin's rights once instead of
-        // once per statement, which on PostgreSQL 16+ walks every membership the
-        // admin has, one per account it manages.
-        const oneStatement = `CREATE ROLE ${who} LOGIN PASSWORD ${literal(verifier)} VALID UNTIL ${literal(until)} IN ROLE ${[marker, ...grants].map(ident).join(', ')} ROLE CURRENT_USER`;
+        // ROLE gives the memberships (IN ROLE: marker and grants) exactly as
+        // separate GRANTs would — same grantor and options — but checks the
+        // admin's rights once instead of once per statement, which on
+        // PostgreSQL 16+ walks every membership the admin has, one per account
+        // it manages.
+        const oneStatement = `CREATE ROLE ${who} LOGIN PASSWORD ${literal(verifier)} VALID UNTIL ${literal(until)} IN ROLE ${[marker, ...grants].map(ident).join(', ')}`;
         const fresh = [lockSql('pg_advisory_xact_lock', req.account), oneStatement];
         try {
           await withClient((c) => c.query(fresh.join(';\n')));
@@ -316,7 +319,6 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
               }
             }
             for (const g of grants) await c.query(`GRANT ${ident(g)} TO ${who}`);
-            await c.query(adminSelfGrant(who));
           }),
         );
       });
@@ -363,11 +365,9 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
             requireManaged(op, req.account, state);
             // Round trip 2, in order, stopping at the first error:
             // - NOLOGIN committed on its own, first: even if a later step fails,
-            //   no new session can start with this account. The admin takes the
-            //   account's privileges if it does not hold them yet (createAccount
-            //   gives them; accounts made before or by another broker may lack
-            //   them; they go away with DROP ROLE): it needs them to end the
-            //   account's sessions and to REASSIGN/DROP OWNED it on PostgreSQL 16+.
+            //   no new session can start with this account. When it has sessions
+            //   or dependents, the admin takes its privileges (adminSelfGrant)
+            //   and those of the managed accounts that granted it privileges.
             // - its sessions are ended, each waited for (14+), so the DROP below
             //   does not race a dying session's locks;
             // - REASSIGN OWNED and DROP OWNED, when anything depends on the role.
@@ -381,8 +381,12 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
             // membership the admin has, one per account it manages.
             const cleanup = [`REASSIGN OWNED BY ${who} TO CURRENT_USER`, `DROP OWNED BY ${who}`];
             const terminate = terminateSessionsSql(name, version);
+            const rights = [
+              ...(!state.adminMember && (state.hasSessions || state.hasDependents) ? [adminSelfGrant(who)] : []),
+              ...(state.hasDependents ? state.grantingAccounts.map((a) => adminSelfGrant(ident(a))) : []),
+            ];
             const batch = [
-              'BEGIN', `ALTER ROLE ${who} NOLOGIN`, ...(state.adminMember ? [] : [adminSelfGrant(who)]), 'COMMIT',
+              'BEGIN', `ALTER ROLE ${who} NOLOGIN`, ...rights, 'COMMIT',
               terminate,
               'BEGIN', ...(state.hasDependents ? cleanup : []), `DROP ROLE IF EXISTS ${who}`, 'COMMIT',
               unlockSql(req.account),
