@@ -84,7 +84,7 @@ export function removalStateSql(accountLiteral: string, markerLiteral: string, s
   const extra =
     `, EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.roleid = r.oid AND m.member = (SELECT oid FROM pg_roles WHERE rolname = current_user)${inherits}) AS admin_member` +
     `, EXISTS (SELECT 1 FROM pg_shdepend d WHERE d.refclassid = 'pg_authid'::regclass AND d.refobjid = r.oid) AS has_dependents` +
-    `, EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.usesysid = r.oid) AS has_sessions` +
+    `, EXISTS (${backendsOf('r.oid')}) AS has_sessions` +
     // Owners (owner dependencies of the same objects) of what the role holds privileges on (ACL dependencies).
     `, ARRAY(SELECT DISTINCT o.rolname::text FROM pg_shdepend a
          JOIN pg_shdepend d ON d.dbid = a.dbid AND d.classid = a.classid AND d.objid = a.objid AND d.deptype = 'o' AND d.refclassid = 'pg_authid'::regclass
@@ -157,9 +157,17 @@ export function terminateSessionsSql(accountLiteral: string, serverVersion: numb
   return terminateSelect(serverVersion, waitMs, accountLiteral);
 }
 
+// The backends are found with the pg_stat_get_backend_* functions rather than
+// the pg_stat_activity view: the view checks the caller's rights on each
+// backend's role, and on PostgreSQL 16+ the first such check after any role
+// change walks every membership the admin has (one per account it manages) —
+// during a storm of removals, in every removal.
+const backendsOf = (roleOid: string) =>
+  `SELECT pg_stat_get_backend_pid(s.id) AS pid FROM pg_stat_get_backend_idset() AS s(id) WHERE pg_stat_get_backend_userid(s.id) = ${roleOid}`;
+
 function terminateSelect(serverVersion: number, waitMs: number, account: string): string {
   const call = serverVersion >= 140000 ? `pg_terminate_backend(pid, ${Math.trunc(waitMs)})` : 'pg_terminate_backend(pid)';
-  return `SELECT count(*) FILTER (WHERE ${call})::int AS n FROM pg_stat_activity WHERE usename = ${account} AND pid <> pg_backend_pid()`;
+  return `SELECT count(*) FILTER (WHERE ${call})::int AS n FROM (${backendsOf(`(SELECT oid FROM pg_roles WHERE rolname = ${account})`)}) b WHERE pid <> pg_backend_pid()`;
 }
 
 export interface HolderRow {
