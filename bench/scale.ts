@@ -237,7 +237,7 @@ async function partB(b: Broker) {
 /**
  * D login roles made directly as the target's superuser, in the state a
  * CREATEROLE admin's own CREATE ROLE … IN ROLE marker, app_read leaves them
- * (the admin holds ADMIN OPTION on each), which is also what Stint's
+ * (the admin holds ADMIN OPTION on each, without INHERIT or SET), which is also what Stint's
  * createAccount leaves. Fast: as a superuser none of PostgreSQL's
  * per-statement checks of the admin's memberships run, which, for the admin
  * itself, grow with every role it manages.
@@ -254,7 +254,7 @@ async function makeRoles(env: BenchEnv, names: string[], marker: string) {
       const w = id(names[i]!);
       await su.query(
         `CREATE ROLE ${w} LOGIN PASSWORD ${pg.escapeLiteral(verifier)} VALID UNTIL ${pg.escapeLiteral(until)} IN ROLE ${id(marker)}, ${id(t.readRole)};` +
-          `GRANT ${w} TO ${id(t.adminUser)} WITH ADMIN OPTION`,
+          `GRANT ${w} TO ${id(t.adminUser)} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE`,
       );
     });
   } finally {

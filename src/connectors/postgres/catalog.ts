@@ -55,6 +55,8 @@ export async function roleState(c: Queryable, account: string, marker: string): 
 }
 
 export interface RemovalState extends RoleState {
+  /** The role's OID, as text: its sessions are found by it, also once the role is dropped. */
+  oid: string;
   /** The connecting admin already has the role's privileges (an inheriting member of it). */
   adminMember: boolean;
   /**
@@ -82,6 +84,7 @@ export function removalStateSql(accountLiteral: string, markerLiteral: string, s
   // Since PostgreSQL 16 a membership carries its own INHERIT option; before, the member role's INHERIT decides.
   const inherits = serverVersion >= 160000 ? ' AND m.inherit_option' : '';
   const extra =
+    `, r.oid::text AS oid` +
     `, EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.roleid = r.oid AND m.member = (SELECT oid FROM pg_roles WHERE rolname = current_user)${inherits}) AS admin_member` +
     `, EXISTS (SELECT 1 FROM pg_shdepend d WHERE d.refclassid = 'pg_authid'::regclass AND d.refobjid = r.oid) AS has_dependents` +
     `, EXISTS (${backendsOf('r.oid')}) AS has_sessions` +
@@ -99,8 +102,8 @@ export function removalStateSql(accountLiteral: string, markerLiteral: string, s
 export function removalStateOf(row: unknown): RemovalState | null {
   const base = roleStateOf(row);
   if (!base) return null;
-  const r = row as { admin_member: boolean; has_dependents: boolean; has_sessions: boolean; granting_accounts: string[] };
-  return { ...base, adminMember: r.admin_member === true, hasDependents: r.has_dependents !== false, hasSessions: r.has_sessions !== false, grantingAccounts: r.granting_accounts ?? [] };
+  const r = row as { oid: string; admin_member: boolean; has_dependents: boolean; has_sessions: boolean; granting_accounts: string[] };
+  return { ...base, oid: String(r.oid), adminMember: r.admin_member === true, hasDependents: r.has_dependents !== false, hasSessions: r.has_sessions !== false, grantingAccounts: r.granting_accounts ?? [] };
 }
 
 /**
@@ -166,8 +169,24 @@ const backendsOf = (roleOid: string) =>
   `SELECT pg_stat_get_backend_pid(s.id) AS pid FROM pg_stat_get_backend_idset() AS s(id) WHERE pg_stat_get_backend_userid(s.id) = ${roleOid}`;
 
 function terminateSelect(serverVersion: number, waitMs: number, account: string): string {
+  return terminateByOid(serverVersion, waitMs, `(SELECT oid FROM pg_roles WHERE rolname = ${account})`);
+}
+
+function terminateByOid(serverVersion: number, waitMs: number, oid: string): string {
   const call = serverVersion >= 140000 ? `pg_terminate_backend(pid, ${Math.trunc(waitMs)})` : 'pg_terminate_backend(pid)';
-  return `SELECT count(*) FILTER (WHERE ${call})::int AS n FROM (${backendsOf(`(SELECT oid FROM pg_roles WHERE rolname = ${account})`)}) b WHERE pid <> pg_backend_pid()`;
+  return `SELECT count(*) FILTER (WHERE ${call})::int AS n FROM (${backendsOf(oid)}) b WHERE pid <> pg_backend_pid()`;
+}
+
+/**
+ * terminateSessions for the role with this OID (RemovalState.oid), which
+ * still finds its sessions after the role was dropped in the same
+ * transaction; signalling them then needs pg_signal_backend (the dropped
+ * role's privileges are gone), so without it a session makes this fail with
+ * 42501 — which is how removeAccount's one-statement path notices one.
+ */
+export function terminateSessionsOfOidSql(oid: string, serverVersion: number, waitMs = 5000): string {
+  if (!/^[0-9]+$/.test(oid)) throw new Error(`not an OID: ${JSON.stringify(oid)}`);
+  return terminateByOid(serverVersion, waitMs, `${oid}::oid`);
 }
 
 export interface HolderRow {
