@@ -89,14 +89,44 @@ export function removalStateSql(accountLiteral: string, markerLiteral: string, s
     `, EXISTS (SELECT 1 FROM pg_shdepend d WHERE d.refclassid = 'pg_authid'::regclass AND d.refobjid = r.oid) AS has_dependents` +
     `, EXISTS (${backendsOf('r.oid')}) AS has_sessions` +
     // Owners (owner dependencies of the same objects) of what the role holds privileges on (ACL dependencies).
-    `, ARRAY(SELECT DISTINCT o.rolname::text FROM pg_shdepend a
+    // Only looked for when something depends on the role (the CASE runs the subquery only then).
+    `, CASE WHEN EXISTS (SELECT 1 FROM pg_shdepend d WHERE d.refclassid = 'pg_authid'::regclass AND d.refobjid = r.oid) THEN ARRAY(SELECT DISTINCT o.rolname::text FROM pg_shdepend a
          JOIN pg_shdepend d ON d.dbid = a.dbid AND d.classid = a.classid AND d.objid = a.objid AND d.deptype = 'o' AND d.refclassid = 'pg_authid'::regclass
          JOIN pg_roles o ON o.oid = d.refobjid
         WHERE a.refclassid = 'pg_authid'::regclass AND a.refobjid = r.oid AND a.deptype = 'a'
           AND a.dbid IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
-          AND o.oid <> r.oid AND ${markedPredicateOf('o')} ORDER BY 1) AS granting_accounts`;
+          AND o.oid <> r.oid AND ${markedPredicateOf('o')} ORDER BY 1) ELSE '{}'::text[] END AS granting_accounts`;
   const extraSql = extra.replaceAll('$MARKER', () => markerLiteral);
   return roleStateSql(accountLiteral, markerLiteral).replace(' FROM pg_roles r WHERE r.rolname = ', () => `${extraSql} FROM pg_roles r WHERE r.rolname = `);
+}
+
+/** What the one-statement removal needs to know: less to plan and to run than removalStateSql. */
+export interface QuickRemovalState {
+  oid: string;
+  marked: boolean;
+  hasDependents: boolean;
+}
+
+/**
+ * The lean read before a one-statement removal (row: quickRemovalStateOf),
+ * literals as for removalStateSql. Each part is an index lookup: no list of
+ * the role's grants, nothing that grows with the number of managed accounts;
+ * and no look at the backends, whose status a transaction reads once and
+ * keeps: the removal's own look, after DROP ROLE, must be the first.
+ */
+export function quickRemovalStateSql(accountLiteral: string, markerLiteral: string): string {
+  return (
+    `SELECT r.oid::text AS oid, (r.rolname <> current_user AND NOT r.rolsuper AND EXISTS (SELECT 1 FROM pg_auth_members m ` +
+    `WHERE m.member = r.oid AND m.roleid = (SELECT k.oid FROM pg_roles k WHERE k.rolname = ${markerLiteral}) AND NOT m.admin_option)) AS marked, ` +
+    `EXISTS (SELECT 1 FROM pg_shdepend d WHERE d.refclassid = 'pg_authid'::regclass AND d.refobjid = r.oid) AS has_dependents ` +
+    `FROM pg_roles r WHERE r.rolname = ${accountLiteral}`
+  );
+}
+
+export function quickRemovalStateOf(row: unknown): QuickRemovalState | null {
+  if (!row) return null;
+  const r = row as { oid: string; marked: boolean; has_dependents: boolean };
+  return { oid: String(r.oid), marked: r.marked === true, hasDependents: r.has_dependents !== false };
 }
 
 export function removalStateOf(row: unknown): RemovalState | null {

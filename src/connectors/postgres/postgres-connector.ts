@@ -31,8 +31,8 @@ import type {
 } from '../contract.js';
 import { defaultPoolSize } from '../contract.js';
 import {
-  existingRoles, listHolders, listMarked, removalStateOf, removalStateSql, roleState, serverVersionNum, terminateSessions, terminateSessionsOfOidSql, terminateSessionsSql,
-  type RoleState,
+  existingRoles, listHolders, listMarked, quickRemovalStateOf, quickRemovalStateSql, removalStateOf, removalStateSql, roleState, serverVersionNum, terminateSessions, terminateSessionsOfOidSql, terminateSessionsSql,
+  type QuickRemovalState, type RoleState,
 } from './catalog.js';
 import { describeOperation, toTargetError } from './pg-errors.js';
 import { scramSha256Verifier } from './scram.js';
@@ -274,48 +274,45 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
   }
 
   /**
-   * The usual removal — a role with no sessions and nothing depending on it —
-   * with one role statement, in two round trips and one transaction under a
-   * transaction-level advisory lock on the name: read the role; then DROP
-   * ROLE, end its sessions by OID, COMMIT, end its sessions by OID again. On
-   * PostgreSQL 16+ every statement that checks a CREATEROLE admin's rights
-   * walks all its memberships (one per account it manages), so a removal with
-   * one such statement goes as fast as a bare DROP ROLE; with NOLOGIN first,
-   * half as fast.
+   * The usual removal — a role nothing depends on — with one role statement,
+   * in two round trips and one transaction under a transaction-level advisory
+   * lock on the name: read the role; then DROP ROLE, end its sessions (found by
+   * OID), COMMIT, end its sessions by OID again. On PostgreSQL 16+ every
+   * statement that checks a CREATEROLE admin's rights walks all its
+   * memberships (one per account it manages), so a removal with one such
+   * statement goes as fast as a bare DROP ROLE; with NOLOGIN first, half as
+   * fast.
    *
-   * NOLOGIN first is not needed for a role without sessions: a login that
-   * gets in before the COMMIT is one of its sessions by the time they are
-   * ended, before the COMMIT or just after it (the dropped role's sessions are
-   * still found by OID; ending them then takes pg_signal_backend, which the
-   * admin is documented to hold). Without pg_signal_backend, a session before
-   * the COMMIT fails with 42501 and the transaction is rolled back; one after
-   * it is reported as an error naming the problem. Sessions or dependents at
-   * the read, or 2BP01/42501 before the COMMIT, return 'careful': the caller
-   * runs removeCarefully, which reads the role again.
+   * Its sessions are ended before the COMMIT, while the role's privileges are
+   * still its own (the DROP is not visible to them yet); a login that gets in
+   * after that is ended just after the COMMIT, found by OID. Ending a session
+   * of a role dropped in this transaction takes pg_signal_backend, which the
+   * admin is documented to hold; without it the first try fails with 42501,
+   * the drop is rolled back, and this returns 'careful', as it does for a role
+   * with dependents or a 2BP01 (something came to depend on it): the caller
+   * runs removeCarefully, which reads the role again. A session that got in
+   * after the COMMIT and could not be ended is reported as an error.
    */
   async function removeInOneStatement(c: pg.PoolClient, account: string, version: number): Promise<RemoveAccountResponse | 'careful'> {
     const first = (await c.query(
-      ['BEGIN', lockSql('pg_advisory_xact_lock', account), removalStateSql(literal(account), literal(marker), version)].join(';\n'),
+      ['BEGIN', lockSql('pg_advisory_xact_lock', account), quickRemovalStateSql(literal(account), literal(marker))].join(';\n'),
     )) as unknown as pg.QueryResult[];
-    let state: ReturnType<typeof removalStateOf> = null;
+    let state: QuickRemovalState | null = null;
     try {
-      state = removalStateOf(first[2]!.rows[0]);
+      state = quickRemovalStateOf(first[2]!.rows[0]);
       if (!state) {
         await c.query('COMMIT');
         return { existed: false, terminatedSessions: 0 };
       }
-      requireManaged('removeAccount', account, state);
-      if (state.hasSessions || state.hasDependents) {
+      // Not managed: the careful path says so, with the role's full state.
+      if (!state.marked || state.hasDependents) {
         await c.query('COMMIT');
         return 'careful';
       }
       const terminate = terminateSessionsOfOidSql(state.oid, version);
-      // A transaction reads the backends' status once and keeps it (the read
-      // above did): pg_stat_clear_snapshot makes the check see them now.
-      const batch = [`DROP ROLE IF EXISTS ${ident(account)}`, 'SELECT pg_stat_clear_snapshot()', terminate, 'COMMIT', terminate];
-      const done = (await c.query(batch.join(';\n'))) as unknown as pg.QueryResult[];
+      const done = (await c.query([`DROP ROLE IF EXISTS ${ident(account)}`, terminate, 'COMMIT', terminate].join(';\n'))) as unknown as pg.QueryResult[];
       const n = (i: number) => (done[i]?.rows[0] as { n?: number } | undefined)?.n ?? 0;
-      return { existed: true, terminatedSessions: n(2) + n(4) };
+      return { existed: true, terminatedSessions: n(1) + n(3) };
     } catch (err) {
       await c.query('ROLLBACK').catch(() => poisoned.add(c));
       if (!state || !CAREFUL_AFTER.has((err as { code?: string }).code ?? '')) throw err;
