@@ -16,7 +16,7 @@
 //   adopt { accounts, user, expiresAt }
 //                        active grants (profile pg-read on target pg) for accounts that already
 //                        exist on the target, written straight into the store
-//   live { user }        how many of the user's grants are not revoked yet
+//   live { user, limit } how many of the user's grants are not revoked yet (at most limit)
 //   grants { ids }       id, status, expiresAt, revokedAt, revokeReason, attempts of those grants
 //   timings { reset }    inside-the-broker figures per route (see below), then reset
 //   inflight { reset }   highest number of concurrent target calls seen, per target and kind
@@ -209,7 +209,8 @@ async function main() {
       app.worker.dueBy(m.expiresAt);
       return ids;
     },
-    live: async (m: { user: string }) => (await app.store.listGrants({ user: m.user, statuses: ['provisioning', 'active', 'revoking', 'revoke-failing'] })).length,
+    live: async (m: { user: string; limit?: number }) =>
+      (await app.store.listGrants({ user: m.user, statuses: ['provisioning', 'active', 'revoking', 'revoke-failing'], limit: m.limit })).length,
     grants: async (m: { ids: string[] }) => {
       const found = await Promise.all(m.ids.map((id) => app.store.getGrant(id)));
       return found

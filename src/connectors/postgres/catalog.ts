@@ -18,10 +18,11 @@ type Queryable = Pick<pg.PoolClient, 'query'>;
 // memberships do not count: on PostgreSQL 16+ the role that created the
 // marker holds ADMIN OPTION on it, and that must not make the admin itself
 // look managed. The connecting admin and superusers are never managed.
-const markedPredicate = `
-  r.rolname <> current_user AND NOT r.rolsuper AND EXISTS (
+const markedPredicateOf = (alias: string) => `
+  ${alias}.rolname <> current_user AND NOT ${alias}.rolsuper AND EXISTS (
     SELECT 1 FROM pg_auth_members m JOIN pg_roles k ON k.oid = m.roleid
-    WHERE m.member = r.oid AND k.rolname = $MARKER AND NOT m.admin_option)`;
+    WHERE m.member = ${alias}.oid AND k.rolname = $MARKER AND NOT m.admin_option)`;
+const markedPredicate = markedPredicateOf('r');
 
 const grantsExpr = `
   ARRAY(SELECT DISTINCT g.rolname::text FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
@@ -54,7 +55,9 @@ export async function roleState(c: Queryable, account: string, marker: string): 
 }
 
 export interface RemovalState extends RoleState {
-  /** The connecting admin already has the role's privileges (createAccount made it an inheriting member). */
+  /** The role's OID, as text: its sessions are found by it, also once the role is dropped. */
+  oid: string;
+  /** The connecting admin already has the role's privileges (an inheriting member of it). */
   adminMember: boolean;
   /**
    * Something in the cluster depends on the role (pg_shdepend: objects it owns,
@@ -62,6 +65,14 @@ export interface RemovalState extends RoleState {
    * database): only then can REASSIGN OWNED / DROP OWNED have work to do.
    */
   hasDependents: boolean;
+  /** It has sessions right now (ending them on PostgreSQL 16+ takes its privileges or pg_signal_backend). */
+  hasSessions: boolean;
+  /**
+   * Other Stint-managed accounts owning objects on which this one holds
+   * privileges (in this database or shared): revoking those privileges takes
+   * the owner's privileges, which the admin then needs too.
+   */
+  grantingAccounts: string[];
 }
 
 /**
@@ -73,16 +84,56 @@ export function removalStateSql(accountLiteral: string, markerLiteral: string, s
   // Since PostgreSQL 16 a membership carries its own INHERIT option; before, the member role's INHERIT decides.
   const inherits = serverVersion >= 160000 ? ' AND m.inherit_option' : '';
   const extra =
+    `, r.oid::text AS oid` +
     `, EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.roleid = r.oid AND m.member = (SELECT oid FROM pg_roles WHERE rolname = current_user)${inherits}) AS admin_member` +
-    `, EXISTS (SELECT 1 FROM pg_shdepend d WHERE d.refclassid = 'pg_authid'::regclass AND d.refobjid = r.oid) AS has_dependents`;
-  return roleStateSql(accountLiteral, markerLiteral).replace(' FROM pg_roles r WHERE r.rolname = ', `${extra} FROM pg_roles r WHERE r.rolname = `);
+    `, EXISTS (SELECT 1 FROM pg_shdepend d WHERE d.refclassid = 'pg_authid'::regclass AND d.refobjid = r.oid) AS has_dependents` +
+    `, EXISTS (${backendsOf('r.oid')}) AS has_sessions` +
+    // Owners (owner dependencies of the same objects) of what the role holds privileges on (ACL dependencies).
+    // Only looked for when something depends on the role (the CASE runs the subquery only then).
+    `, CASE WHEN EXISTS (SELECT 1 FROM pg_shdepend d WHERE d.refclassid = 'pg_authid'::regclass AND d.refobjid = r.oid) THEN ARRAY(SELECT DISTINCT o.rolname::text FROM pg_shdepend a
+         JOIN pg_shdepend d ON d.dbid = a.dbid AND d.classid = a.classid AND d.objid = a.objid AND d.deptype = 'o' AND d.refclassid = 'pg_authid'::regclass
+         JOIN pg_roles o ON o.oid = d.refobjid
+        WHERE a.refclassid = 'pg_authid'::regclass AND a.refobjid = r.oid AND a.deptype = 'a'
+          AND a.dbid IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+          AND o.oid <> r.oid AND ${markedPredicateOf('o')} ORDER BY 1) ELSE '{}'::text[] END AS granting_accounts`;
+  const extraSql = extra.replaceAll('$MARKER', () => markerLiteral);
+  return roleStateSql(accountLiteral, markerLiteral).replace(' FROM pg_roles r WHERE r.rolname = ', () => `${extraSql} FROM pg_roles r WHERE r.rolname = `);
+}
+
+/** What the one-statement removal needs to know: less to plan and to run than removalStateSql. */
+export interface QuickRemovalState {
+  oid: string;
+  marked: boolean;
+  hasDependents: boolean;
+}
+
+/**
+ * The lean read before a one-statement removal (row: quickRemovalStateOf),
+ * literals as for removalStateSql. Each part is an index lookup: no list of
+ * the role's grants, nothing that grows with the number of managed accounts;
+ * and no look at the backends, whose status a transaction reads once and
+ * keeps: the removal's own look, after DROP ROLE, must be the first.
+ */
+export function quickRemovalStateSql(accountLiteral: string, markerLiteral: string): string {
+  return (
+    `SELECT r.oid::text AS oid, (r.rolname <> current_user AND NOT r.rolsuper AND EXISTS (SELECT 1 FROM pg_auth_members m ` +
+    `WHERE m.member = r.oid AND m.roleid = (SELECT k.oid FROM pg_roles k WHERE k.rolname = ${markerLiteral}) AND NOT m.admin_option)) AS marked, ` +
+    `EXISTS (SELECT 1 FROM pg_shdepend d WHERE d.refclassid = 'pg_authid'::regclass AND d.refobjid = r.oid) AS has_dependents ` +
+    `FROM pg_roles r WHERE r.rolname = ${accountLiteral}`
+  );
+}
+
+export function quickRemovalStateOf(row: unknown): QuickRemovalState | null {
+  if (!row) return null;
+  const r = row as { oid: string; marked: boolean; has_dependents: boolean };
+  return { oid: String(r.oid), marked: r.marked === true, hasDependents: r.has_dependents !== false };
 }
 
 export function removalStateOf(row: unknown): RemovalState | null {
   const base = roleStateOf(row);
   if (!base) return null;
-  const r = row as { admin_member: boolean; has_dependents: boolean };
-  return { ...base, adminMember: r.admin_member === true, hasDependents: r.has_dependents !== false };
+  const r = row as { oid: string; admin_member: boolean; has_dependents: boolean; has_sessions: boolean; granting_accounts: string[] };
+  return { ...base, oid: String(r.oid), adminMember: r.admin_member === true, hasDependents: r.has_dependents !== false, hasSessions: r.has_sessions !== false, grantingAccounts: r.granting_accounts ?? [] };
 }
 
 /**
@@ -139,9 +190,33 @@ export function terminateSessionsSql(accountLiteral: string, serverVersion: numb
   return terminateSelect(serverVersion, waitMs, accountLiteral);
 }
 
+// The backends are found with the pg_stat_get_backend_* functions rather than
+// the pg_stat_activity view: the view checks the caller's rights on each
+// backend's role, and on PostgreSQL 16+ the first such check after any role
+// change walks every membership the admin has (one per account it manages) —
+// during a storm of removals, in every removal.
+const backendsOf = (roleOid: string) =>
+  `SELECT pg_stat_get_backend_pid(s.id) AS pid FROM pg_stat_get_backend_idset() AS s(id) WHERE pg_stat_get_backend_userid(s.id) = ${roleOid}`;
+
 function terminateSelect(serverVersion: number, waitMs: number, account: string): string {
+  return terminateByOid(serverVersion, waitMs, `(SELECT oid FROM pg_roles WHERE rolname = ${account})`);
+}
+
+function terminateByOid(serverVersion: number, waitMs: number, oid: string): string {
   const call = serverVersion >= 140000 ? `pg_terminate_backend(pid, ${Math.trunc(waitMs)})` : 'pg_terminate_backend(pid)';
-  return `SELECT count(*) FILTER (WHERE ${call})::int AS n FROM pg_stat_activity WHERE usename = ${account} AND pid <> pg_backend_pid()`;
+  return `SELECT count(*) FILTER (WHERE ${call})::int AS n FROM (${backendsOf(oid)}) b WHERE pid <> pg_backend_pid()`;
+}
+
+/**
+ * terminateSessions for the role with this OID (RemovalState.oid), which
+ * still finds its sessions after the role was dropped in the same
+ * transaction; signalling them then needs pg_signal_backend (the dropped
+ * role's privileges are gone), so without it a session makes this fail with
+ * 42501 — which is how removeAccount's one-statement path notices one.
+ */
+export function terminateSessionsOfOidSql(oid: string, serverVersion: number, waitMs = 5000): string {
+  if (!/^[0-9]+$/.test(oid)) throw new Error(`not an OID: ${JSON.stringify(oid)}`);
+  return terminateByOid(serverVersion, waitMs, `${oid}::oid`);
 }
 
 export interface HolderRow {

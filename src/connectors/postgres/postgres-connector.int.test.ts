@@ -100,6 +100,69 @@ describe('postgres connector specifics', () => {
     await assert.rejects(env.connect(account, secret));
   });
 
+  /** Holds DROP ROLE (it needs RowExclusiveLock on pg_authid) back while `meanwhile` runs, then lets it go. */
+  async function whileDropWaits<T>(removal: () => Promise<T>, meanwhile: () => Promise<void>): Promise<T> {
+    await env.su.query('BEGIN');
+    await env.su.query('LOCK TABLE pg_catalog.pg_authid IN SHARE MODE');
+    const result = removal();
+    try {
+      for (let i = 0; ; i++) {
+        const w = await env.su.query(`SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'pg_authid' AND NOT l.granted`);
+        if (w.rowCount) break;
+        assert.ok(i < 500, 'the removal never waited for the lock');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await meanwhile();
+    } finally {
+      await env.su.query('COMMIT');
+    }
+    return result;
+  }
+
+  it('ends a session that logged in after removal read the role (no NOLOGIN on the one-statement path)', async () => {
+    const account = name();
+    const secret = testSecret();
+    await conn.createAccount({ account, secret, grants: [env.roles.read], expiresAt: inAnHour() });
+    let late: pg.Client | undefined;
+    const res = await whileDropWaits(
+      () => conn.removeAccount({ account }),
+      async () => {
+        late = await env.connect(account, secret);
+      },
+    );
+    assert.deepEqual(res, { existed: true, terminatedSessions: 1 });
+    await assert.rejects(late!.query('SELECT 1'), 'the late session was ended');
+    assert.equal((await conn.describeAccount({ account })).exists, false);
+    await assert.rejects(env.connect(account, secret));
+  });
+
+  it('an admin without pg_signal_backend still ends such a session: it takes the role\'s privileges and removes it carefully', async () => {
+    const admin2 = `stint_admin2_${env.suffix}`;
+    const secret2 = testSecret();
+    await env.createUnmanaged(admin2, secret2);
+    await env.su.query(`ALTER ROLE ${id(admin2)} CREATEROLE; GRANT ${id(env.roles.read)} TO ${id(admin2)} WITH ADMIN OPTION`);
+    const conn2 = env.newConnector({ adminUser: admin2, adminSecret: secret2, markerRole: `${env.marker}_b` });
+    const account = name();
+    const secret = testSecret();
+    await conn2.createAccount({ account, secret, grants: [env.roles.read], expiresAt: inAnHour() });
+    let late: pg.Client | undefined;
+    const res = await whileDropWaits(
+      () => conn2.removeAccount({ account }),
+      async () => {
+        late = await env.connect(account, secret);
+      },
+    );
+    assert.deepEqual(res, { existed: true, terminatedSessions: 1 });
+    await assert.rejects(late!.query('SELECT 1'), 'the late session was ended');
+    assert.equal((await conn2.describeAccount({ account })).exists, false);
+    // A session open from the start takes the careful path directly.
+    const other = name();
+    await conn2.createAccount({ account: other, secret, grants: [env.roles.read], expiresAt: inAnHour() });
+    const open = await env.connect(other, secret);
+    assert.deepEqual(await conn2.removeAccount({ account: other }), { existed: true, terminatedSessions: 1 });
+    await assert.rejects(open.query('SELECT 1'));
+  });
+
   it('removes a role that owns a sequence', async () => {
     const { account, client } = await creatorAccount();
     const seq = `public.seq_${env.suffix}_${n}`;

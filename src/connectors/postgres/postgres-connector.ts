@@ -30,7 +30,10 @@ import type {
   RevokeFromAccountResponse,
 } from '../contract.js';
 import { defaultPoolSize } from '../contract.js';
-import { existingRoles, listHolders, listMarked, removalStateOf, removalStateSql, roleState, serverVersionNum, terminateSessions, terminateSessionsSql, type RoleState } from './catalog.js';
+import {
+  existingRoles, listHolders, listMarked, quickRemovalStateOf, quickRemovalStateSql, removalStateOf, removalStateSql, roleState, serverVersionNum, terminateSessions, terminateSessionsOfOidSql, terminateSessionsSql,
+  type QuickRemovalState, type RoleState,
+} from './catalog.js';
 import { describeOperation, toTargetError } from './pg-errors.js';
 import { scramSha256Verifier } from './scram.js';
 import { startScramWorker, workerCanHash } from './scram-worker.js';
@@ -72,13 +75,22 @@ const lockSql = (fn: 'pg_advisory_lock' | 'pg_advisory_xact_lock', account: stri
 const unlockSql = (account: string) => `SELECT pg_advisory_unlock(hashtext(${literal(LOCK_NAMESPACE)}), hashtext(${literal(account)}))`;
 
 /**
- * The admin takes the privileges of every account it manages. On
- * PostgreSQL 16+ a CREATEROLE admin otherwise holds only ADMIN OPTION, which
- * is not enough to signal the account's backends, to REASSIGN/DROP OWNED it,
- * or to revoke privileges it granted to another managed account when that one
- * is removed. It gains nothing it could not grant itself already.
+ * The admin takes the privileges of an account it manages, at removal and
+ * only when it needs them: on PostgreSQL 16+ a CREATEROLE admin otherwise
+ * holds only ADMIN OPTION, which is not enough to signal the account's
+ * backends, to REASSIGN/DROP OWNED it, or to revoke privileges another managed
+ * account granted it. It gains nothing it could not grant itself already, and
+ * the membership goes with DROP ROLE. Not at creation: an admin that inherits
+ * every live account makes each of PostgreSQL's checks of its rights walk all
+ * of them (DROP ROLE ran 3x slower with 3000 accounts).
  */
 const adminSelfGrant = (who: string) => `GRANT ${who} TO CURRENT_USER`;
+
+/** Errors after which removeInOneStatement hands over to removeCarefully. */
+const CAREFUL_AFTER = new Set([
+  '2BP01', // something depends on the role (it came to, after it was read)
+  '42501', // a session of the role: ending it needs the privileges DROP ROLE just took away
+]);
 
 export function createPostgresConnector(input: ConnectorFactoryInput): Connector {
   const parsed = postgresSettingsSchema.safeParse(input.settings);
@@ -261,6 +273,116 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
     }
   }
 
+  /**
+   * The usual removal — a role nothing depends on — with one role statement,
+   * in two round trips and one transaction under a transaction-level advisory
+   * lock on the name: read the role; then DROP ROLE, end its sessions (found by
+   * OID), COMMIT, end its sessions by OID again. On PostgreSQL 16+ every
+   * statement that checks a CREATEROLE admin's rights walks all its
+   * memberships (one per account it manages), so a removal with one such
+   * statement goes as fast as a bare DROP ROLE; with NOLOGIN first, half as
+   * fast.
+   *
+   * Its sessions are ended before the COMMIT, while the role's privileges are
+   * still its own (the DROP is not visible to them yet); a login that gets in
+   * after that is ended just after the COMMIT, found by OID. Ending a session
+   * of a role dropped in this transaction takes pg_signal_backend, which the
+   * admin is documented to hold; without it the first try fails with 42501,
+   * the drop is rolled back, and this returns 'careful', as it does for a role
+   * with dependents or a 2BP01 (something came to depend on it): the caller
+   * runs removeCarefully, which reads the role again. A session that got in
+   * after the COMMIT and could not be ended is reported as an error.
+   */
+  async function removeInOneStatement(c: pg.PoolClient, account: string, version: number): Promise<RemoveAccountResponse | 'careful'> {
+    const first = (await c.query(
+      ['BEGIN', lockSql('pg_advisory_xact_lock', account), quickRemovalStateSql(literal(account), literal(marker))].join(';\n'),
+    )) as unknown as pg.QueryResult[];
+    let state: QuickRemovalState | null = null;
+    try {
+      state = quickRemovalStateOf(first[2]!.rows[0]);
+      if (!state) {
+        await c.query('COMMIT');
+        return { existed: false, terminatedSessions: 0 };
+      }
+      // Not managed: the careful path says so, with the role's full state.
+      if (!state.marked || state.hasDependents) {
+        await c.query('COMMIT');
+        return 'careful';
+      }
+      const terminate = terminateSessionsOfOidSql(state.oid, version);
+      const done = (await c.query([`DROP ROLE IF EXISTS ${ident(account)}`, terminate, 'COMMIT', terminate].join(';\n'))) as unknown as pg.QueryResult[];
+      const n = (i: number) => (done[i]?.rows[0] as { n?: number } | undefined)?.n ?? 0;
+      return { existed: true, terminatedSessions: n(1) + n(3) };
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => poisoned.add(c));
+      if (!state || !CAREFUL_AFTER.has((err as { code?: string }).code ?? '')) throw err;
+      // Did the COMMIT go through? Then it was the last step that failed: a
+      // session got in while the role was being dropped and cannot be ended.
+      const still = await c.query('SELECT 1 FROM pg_roles WHERE oid = $1::oid', [state.oid]);
+      if (still.rowCount) return 'careful';
+      throw fail(
+        'removeAccount',
+        account,
+        'the role was dropped, but a session that logged in during the removal could not be ended: grant pg_signal_backend to the admin (see src/connectors/postgres/README.md) and end it with pg_terminate_backend',
+      );
+    }
+  }
+
+  /**
+   * Removal that takes every step: under a session-level advisory lock on the
+   * name, read the role; then, in one round trip, stopping at the first error:
+   * - NOLOGIN committed on its own, first: even if a later step fails, no new
+   *   session can start with this account. When it has sessions or dependents
+   *   (or `force`), the admin takes its privileges (adminSelfGrant) and those of
+   *   the managed accounts that granted it privileges;
+   * - its sessions are ended, each waited for (14+), so the DROP below does not
+   *   race a dying session's locks;
+   * - REASSIGN OWNED and DROP OWNED, when anything depends on the role. They act
+   *   on the connected database only (plus shared objects). Objects or
+   *   privileges the role holds in other databases make DROP ROLE fail with
+   *   2BP01; the error then says so (pg-errors.ts), and the role stays NOLOGIN;
+   * - DROP ROLE, and the lock is released.
+   * If a session or a dependent appeared after the read (42501 ending a session
+   * without the role's privileges, 2BP01), it runs once more with every step.
+   */
+  async function removeCarefully(c: pg.PoolClient, account: string, version: number, force = false): Promise<RemoveAccountResponse> {
+    const who = ident(account);
+    const name = literal(account);
+    let locked = true;
+    try {
+      const first = (await c.query(`${lockSql('pg_advisory_lock', account)};\n${removalStateSql(name, literal(marker), version)}`)) as unknown as pg.QueryResult[];
+      const state = removalStateOf(first[1]!.rows[0]);
+      if (!state) return { existed: false, terminatedSessions: 0 };
+      requireManaged('removeAccount', account, state);
+      const cleanup = state.hasDependents || force ? [`REASSIGN OWNED BY ${who} TO CURRENT_USER`, `DROP OWNED BY ${who}`] : [];
+      const rights = [
+        ...(!state.adminMember && (state.hasSessions || state.hasDependents || force) ? [adminSelfGrant(who)] : []),
+        ...(state.hasDependents || force ? state.grantingAccounts.map((a) => adminSelfGrant(ident(a))) : []),
+      ];
+      const terminate = terminateSessionsSql(name, version);
+      const batch = ['BEGIN', `ALTER ROLE ${who} NOLOGIN`, ...rights, 'COMMIT', terminate, 'BEGIN', ...cleanup, `DROP ROLE IF EXISTS ${who}`, 'COMMIT', unlockSql(account)];
+      try {
+        const results = (await c.query(batch.join(';\n'))) as unknown as pg.QueryResult[];
+        locked = false;
+        return { existed: true, terminatedSessions: (results[batch.indexOf(terminate)]?.rows[0] as { n?: number } | undefined)?.n ?? 0 };
+      } catch (err) {
+        if (force || !CAREFUL_AFTER.has((err as { code?: string }).code ?? '')) throw err;
+        await c.query('ROLLBACK');
+        await c.query(unlockSql(account));
+        locked = false;
+        return await removeCarefully(c, account, version, true);
+      }
+    } catch (err) {
+      // A failed statement leaves an explicit block aborted; end it before unlocking.
+      await c.query('ROLLBACK').catch(() => poisoned.add(c));
+      throw err;
+    } finally {
+      // If unlocking fails the connection is destroyed, which ends the
+      // session and with it the lock; the operation's outcome stands.
+      if (locked && !poisoned.has(c)) await c.query(unlockSql(account)).catch(() => poisoned.add(c));
+    }
+  }
+
   return {
     kind: 'postgres',
     target,
@@ -285,12 +407,12 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
         // transaction, so a failure (say, a grant of a missing role) leaves no
         // half-made account; the transaction-level advisory lock conflicts
         // with removeAccount's session-level one on the same name. One CREATE
-        // ROLE gives the memberships (IN ROLE: marker and grants; ROLE: the
-        // admin, see adminSelfGrant) exactly as separate GRANTs would — same
-        // grantor and options — but checks the admin's rights once instead of
-        // once per statement, which on PostgreSQL 16+ walks every membership the
-        // admin has, one per account it manages.
-        const oneStatement = `CREATE ROLE ${who} LOGIN PASSWORD ${literal(verifier)} VALID UNTIL ${literal(until)} IN ROLE ${[marker, ...grants].map(ident).join(', ')} ROLE CURRENT_USER`;
+        // ROLE gives the memberships (IN ROLE: marker and grants) exactly as
+        // separate GRANTs would — same grantor and options — but checks the
+        // admin's rights once instead of once per statement, which on
+        // PostgreSQL 16+ walks every membership the admin has, one per account
+        // it manages.
+        const oneStatement = `CREATE ROLE ${who} LOGIN PASSWORD ${literal(verifier)} VALID UNTIL ${literal(until)} IN ROLE ${[marker, ...grants].map(ident).join(', ')}`;
         const fresh = [lockSql('pg_advisory_xact_lock', req.account), oneStatement];
         try {
           await withClient((c) => c.query(fresh.join(';\n')));
@@ -316,7 +438,6 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
               }
             }
             for (const g of grants) await c.query(`GRANT ${ident(g)} TO ${who}`);
-            await c.query(adminSelfGrant(who));
           }),
         );
       });
@@ -348,70 +469,11 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
       const op = 'removeAccount';
       return run(op, req.account, [], async () => {
         checkName(op, req.account);
-        const who = ident(req.account);
-        const name = literal(req.account);
         return withClient(async (c) => {
           const version = await serverVersion(c);
-          let locked = true;
-          try {
-            // Round trip 1: the session-level lock on the name, then (a statement
-            // later, so with a snapshot taken after the lock was granted: the
-            // pool forces READ COMMITTED) what the role is now.
-            const first = (await c.query(`${lockSql('pg_advisory_lock', req.account)};\n${removalStateSql(name, literal(marker), version)}`)) as unknown as pg.QueryResult[];
-            const state = removalStateOf(first[1]!.rows[0]);
-            if (!state) return { existed: false, terminatedSessions: 0 };
-            requireManaged(op, req.account, state);
-            // Round trip 2, in order, stopping at the first error:
-            // - NOLOGIN committed on its own, first: even if a later step fails,
-            //   no new session can start with this account. The admin takes the
-            //   account's privileges if it does not hold them yet (createAccount
-            //   gives them; accounts made before or by another broker may lack
-            //   them; they go away with DROP ROLE): it needs them to end the
-            //   account's sessions and to REASSIGN/DROP OWNED it on PostgreSQL 16+.
-            // - its sessions are ended, each waited for (14+), so the DROP below
-            //   does not race a dying session's locks;
-            // - REASSIGN OWNED and DROP OWNED, when anything depends on the role.
-            //   They act on the connected database only (plus shared objects).
-            //   Objects or privileges the role holds in other databases make DROP
-            //   ROLE fail with 2BP01; the error then says so (pg-errors.ts), and
-            //   the role stays NOLOGIN.
-            // - the lock is released.
-            // Skipping what would do nothing matters: on PostgreSQL 16+ each
-            // statement that checks the admin's rights on a role walks every
-            // membership the admin has, one per account it manages.
-            const cleanup = [`REASSIGN OWNED BY ${who} TO CURRENT_USER`, `DROP OWNED BY ${who}`];
-            const terminate = terminateSessionsSql(name, version);
-            const batch = [
-              'BEGIN', `ALTER ROLE ${who} NOLOGIN`, ...(state.adminMember ? [] : [adminSelfGrant(who)]), 'COMMIT',
-              terminate,
-              'BEGIN', ...(state.hasDependents ? cleanup : []), `DROP ROLE IF EXISTS ${who}`, 'COMMIT',
-              unlockSql(req.account),
-            ];
-            let results: pg.QueryResult[];
-            try {
-              results = (await c.query(batch.join(';\n'))) as unknown as pg.QueryResult[];
-            } catch (err) {
-              // Something came to depend on the role after it was read (a session
-              // it still had made an object): clean up after all, in one more trip.
-              if (state.hasDependents || (err as { code?: unknown }).code !== '2BP01') throw err;
-              await c.query('ROLLBACK');
-              await c.query(['BEGIN', adminSelfGrant(who), ...cleanup, `DROP ROLE IF EXISTS ${who}`, 'COMMIT', unlockSql(req.account)].join(';\n'));
-              locked = false;
-              // The sessions were ended by the first trip (which committed NOLOGIN and got that far).
-              return { existed: true, terminatedSessions: 0 };
-            }
-            locked = false;
-            const terminatedSessions = (results[batch.indexOf(terminate)]?.rows[0] as { n?: number } | undefined)?.n ?? 0;
-            return { existed: true, terminatedSessions };
-          } catch (err) {
-            // A failed statement leaves an explicit block aborted; end it before unlocking.
-            await c.query('ROLLBACK').catch(() => poisoned.add(c));
-            throw err;
-          } finally {
-            // If unlocking fails the connection is destroyed, which ends the
-            // session and with it the lock; the operation's outcome stands.
-            if (locked && !poisoned.has(c)) await c.query(unlockSql(req.account)).catch(() => poisoned.add(c));
-          }
+          const quick = await removeInOneStatement(c, req.account, version);
+          if (quick !== 'careful') return quick;
+          return removeCarefully(c, req.account, version);
         });
       });
     },

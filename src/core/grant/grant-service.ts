@@ -295,54 +295,42 @@ export function createGrantService(deps: GrantServiceDeps) {
 
   /**
    * Removes access on the target for a `revoking`/`revoke-failing` grant and
-   * records the outcome. At most `revokeConcurrency` of these run per target.
+   * records the outcome. At most `revokeConcurrency` target calls run per
+   * target; the outcome is recorded after the slot is given back, so the next
+   * removal starts while this one waits for the store.
    */
   async function performRevoke(g: GrantRecord): Promise<GrantRecord> {
     if (inFlight.has(g.id)) return g;
     inFlight.add(g.id);
     try {
-      return await perTarget.run(g.target, (waited) => revokeOnTarget(g, waited));
+      return await revokeOnTarget(g);
     } finally {
       inFlight.delete(g.id);
     }
   }
 
-  async function revokeOnTarget(g0: GrantRecord, stale: boolean): Promise<GrantRecord> {
-    // After waiting for a slot, re-read: another broker may have finished it
-    // meanwhile. Either way the final compare-and-swap decides.
-    const g = stale ? await mustGet(g0.id) : g0;
-    if (g.status !== 'revoking' && g.status !== 'revoke-failing') return g;
-    const started = clock.now();
-    faults.hit('revoke.after-intent');
-    let outcome: { existed?: boolean; terminatedSessions: number; keptRoles?: string[] };
-    try {
-      const connector = connectors.get(g.target);
-      if (g.mode === 'ephemeral-account') {
-        const r = await connector.removeAccount({ account: g.account });
-        outcome = { existed: r.existed, terminatedSessions: r.terminatedSessions };
-      } else {
-        outcome = await accountLocks.run(`${g.target}\u0000${g.account}`, async () => {
-          // Overlap: a permission goes only when the last grant holding it ends.
-          const others = (await store.listGrants({ target: g.target, account: g.account, statuses: ['provisioning', 'active'] })).filter(
-            (o) => o.id !== g.id && o.mode === 'own-account',
-          );
-          let toRevoke: string[];
-          if (connector.grantsFormOneUnit) {
-            // The set is the unit on this kind: it goes unless another grant holds exactly the same set.
-            const key = canonicalSet(g.roles);
-            toRevoke = others.some((o) => canonicalSet(o.roles) === key) ? [] : g.roles;
-          } else {
-            const held = new Set(others.flatMap((o) => o.roles));
-            toRevoke = g.roles.filter((r) => !held.has(r));
-          }
-          const kept = g.roles.filter((r) => !toRevoke.includes(r));
-          const r = await connector.revokeFromAccount({ account: g.account, grants: toRevoke, terminateSessions: g.terminateSessions && toRevoke.length > 0 });
-          return { terminatedSessions: r.terminatedSessions, keptRoles: kept };
-        });
+  type TargetOutcome = { existed?: boolean; terminatedSessions: number; keptRoles?: string[] };
+  /** What a slot on the target yielded: the grant was settled meanwhile, or the target call's outcome or error. */
+  type TargetAttempt = { settled: GrantRecord } | { g: GrantRecord; started: number; outcome?: TargetOutcome; error?: unknown };
+
+  async function revokeOnTarget(g0: GrantRecord): Promise<GrantRecord> {
+    const attempt = await perTarget.run(g0.target, async (waited): Promise<TargetAttempt> => {
+      // After waiting for a slot, re-read: another broker may have finished it
+      // meanwhile. Either way the final compare-and-swap decides.
+      const g = waited ? await mustGet(g0.id) : g0;
+      if (g.status !== 'revoking' && g.status !== 'revoke-failing') return { settled: g };
+      const started = clock.now();
+      faults.hit('revoke.after-intent');
+      try {
+        return { g, started, outcome: await removeOnTarget(g) };
+      } catch (error) {
+        return { g, started, error };
       }
-    } catch (err) {
-      return revokeFailed(g, err);
-    }
+    });
+    if ('settled' in attempt) return attempt.settled;
+    const { g, started } = attempt;
+    if (!attempt.outcome) return revokeFailed(g, attempt.error);
+    const outcome = attempt.outcome;
     faults.hit('revoke.after-target');
     const now = clock.now();
     const done = await store.transaction(async (tx) => {
@@ -373,6 +361,33 @@ export function createGrantService(deps: GrantServiceDeps) {
       notifier.notify({ kind: 'grant.revoked', at: now, grantId: g.id, requestId: g.requestId, user: g.user, target: g.target, profile: g.profile, message: `${g.user}'s ${g.profile} was revoked (${g.revokeReason})` });
     }
     return done;
+  }
+
+  /** The target side of a revocation: the account removed, or the grant's permissions taken away. */
+  async function removeOnTarget(g: GrantRecord): Promise<TargetOutcome> {
+    const connector = connectors.get(g.target);
+    if (g.mode === 'ephemeral-account') {
+      const r = await connector.removeAccount({ account: g.account });
+      return { existed: r.existed, terminatedSessions: r.terminatedSessions };
+    }
+    return accountLocks.run(`${g.target}\u0000${g.account}`, async () => {
+      // Overlap: a permission goes only when the last grant holding it ends.
+      const others = (await store.listGrants({ target: g.target, account: g.account, statuses: ['provisioning', 'active'] })).filter(
+        (o) => o.id !== g.id && o.mode === 'own-account',
+      );
+      let toRevoke: string[];
+      if (connector.grantsFormOneUnit) {
+        // The set is the unit on this kind: it goes unless another grant holds exactly the same set.
+        const key = canonicalSet(g.roles);
+        toRevoke = others.some((o) => canonicalSet(o.roles) === key) ? [] : g.roles;
+      } else {
+        const held = new Set(others.flatMap((o) => o.roles));
+        toRevoke = g.roles.filter((r) => !held.has(r));
+      }
+      const kept = g.roles.filter((r) => !toRevoke.includes(r));
+      const r = await connector.revokeFromAccount({ account: g.account, grants: toRevoke, terminateSessions: g.terminateSessions && toRevoke.length > 0 });
+      return { terminatedSessions: r.terminatedSessions, keptRoles: kept };
+    });
   }
 
   async function revokeFailed(g: GrantRecord, err: unknown): Promise<GrantRecord> {
