@@ -306,7 +306,7 @@ function report(
   L.push('notes: raw ops run as separate round trips (BEGIN, CREATE, GRANT, COMMIT) on a pool of C connections; Stint runs in its own');
   L.push('       process, reached over keep-alive HTTP (node:http, C connections) and includes auth, the request + approval + grant intent');
   L.push('       and their audit events, SCRAM hashing, the target call and the activation with its audit event. Its revoke records the');
-  L.push('       intent, sets NOLOGIN, ends sessions, runs REASSIGN/DROP OWNED and DROP ROLE, and records the outcome; the raw baseline');
+  L.push('       intent, reads the role under an advisory lock, drops it and ends its sessions, and records the outcome; the raw baseline');
   L.push('       is a bare DROP ROLE. "connector … no broker" is Stint\'s PostgreSQL connector called directly: the target-side part.');
   L.push('       Client and broker share the machine\'s cores with PostgreSQL. Embedded PostgreSQL runs with fsync=off.');
   L.push(`wall time: ${fmt(wallS, 0)} s`);

@@ -435,7 +435,7 @@ function report(
   L.push('');
   L.push(`broker log: ${problems.errors} error and ${problems.warnings} warning lines${problems.firstProblem ? ` (first: ${problems.firstProblem})` : ''}`);
   L.push('notes: the broker runs in its own process; the client (node:http) and PostgreSQL share the same cores. Stint revocation =');
-  L.push('       intent in the store, advisory lock, NOLOGIN committed first, sessions ended, REASSIGN/DROP OWNED, DROP ROLE, outcome');
+  L.push('       intent in the store, advisory lock, the role read, DROP ROLE and its sessions ended (by OID), outcome');
   L.push('       in the store, each with its audit event; raw = a bare DROP ROLE. Embedded PostgreSQL runs with fsync=off.');
   L.push(`wall time: ${fmt(wallS, 0)} s`);
   L.push('');
