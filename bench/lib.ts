@@ -228,8 +228,9 @@ export async function startBenchEnv(storeKind: 'sqlite' | 'postgres'): Promise<B
   const tc = new pg.Client({ connectionString: server.url(target.database) });
   await tc.connect();
   try {
-    // As src/testing/broker.ts: a readable table, a profile role, and a
-    // CREATEROLE-only admin holding the profile role WITH ADMIN OPTION.
+    // As src/testing/broker.ts: a readable table, a profile role, and the
+    // documented least-privileged admin (CREATEROLE, pg_signal_backend, the
+    // profile role WITH ADMIN OPTION).
     await tc.query(`
       CREATE ROLE ${id(target.readRole)} NOLOGIN;
       CREATE TABLE public.items (id serial PRIMARY KEY, name text NOT NULL);
@@ -239,6 +240,7 @@ export async function startBenchEnv(storeKind: 'sqlite' | 'postgres'): Promise<B
       GRANT SELECT ON public.items TO ${id(target.readRole)};
       CREATE ROLE ${id(target.adminUser)} LOGIN CREATEROLE PASSWORD ${lit(target.adminPassword)};
       GRANT ${id(target.readRole)} TO ${id(target.adminUser)} WITH ADMIN OPTION;
+      GRANT pg_signal_backend TO ${id(target.adminUser)};
     `);
   } finally {
     await tc.end();

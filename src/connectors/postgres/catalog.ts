@@ -1,5 +1,6 @@
-// Read-only catalog queries and session termination. Role names are always
-// bind parameters here; nothing is pasted into SQL.
+// Read-only catalog queries and session termination. Role names are bind
+// parameters, or — in the *Sql builders, for multi-statement simple queries,
+// which take no parameters — literals the caller escaped with pg.escapeLiteral.
 
 import type pg from 'pg';
 

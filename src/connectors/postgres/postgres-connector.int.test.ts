@@ -163,6 +163,45 @@ describe('postgres connector specifics', () => {
     await assert.rejects(open.query('SELECT 1'));
   });
 
+  it('removes a role whose session holds a lock DROP ROLE needs (an uncommitted temporary table), ending that session', async () => {
+    const account = name();
+    const secret = testSecret();
+    await conn.createAccount({ account, secret, grants: [env.roles.read], expiresAt: inAnHour() });
+    const client = await env.connect(account, secret);
+    // PUBLIC may create temporary tables: no privilege needed to hold up DROP ROLE this way.
+    await client.query('BEGIN');
+    await client.query('CREATE TEMP TABLE hold_up (id int)');
+    const res = await conn.removeAccount({ account });
+    assert.equal(res.existed, true);
+    assert.ok(res.terminatedSessions >= 1, `ended ${res.terminatedSessions} sessions`);
+    await assert.rejects(client.query('SELECT 1'), 'the session was ended');
+    assert.equal((await conn.describeAccount({ account })).exists, false);
+    await assert.rejects(env.connect(account, secret));
+  });
+
+  it('a removal cancelled while it waits for the account lock leaves no aborted transaction on the pooled connection', async () => {
+    const single = env.newConnector({ maxConnections: 1 });
+    const account = name();
+    await single.createAccount({ account, secret: testSecret(), grants: [env.roles.read], expiresAt: inAnHour() });
+    const holder = await env.connect(env.admin.user, env.admin.secret);
+    await holder.query(`SELECT pg_advisory_lock(hashtext('stint.role'), hashtext($1))`, [account]);
+    const removal = single.removeAccount({ account });
+    for (let i = 0; ; i++) {
+      const w = await env.su.query<{ pid: number }>(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`);
+      if (w.rowCount) {
+        await env.su.query('SELECT pg_cancel_backend($1)', [w.rows[0]!.pid]);
+        break;
+      }
+      assert.ok(i < 500, 'the removal never waited for the lock');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await rejectsTarget(removal);
+    await holder.query(`SELECT pg_advisory_unlock(hashtext('stint.role'), hashtext($1))`, [account]);
+    // The one pooled connection works again: not "current transaction is aborted".
+    assert.equal((await single.describeAccount({ account })).exists, true);
+    assert.equal((await single.removeAccount({ account })).existed, true);
+  });
+
   it('removes a role that owns a sequence', async () => {
     const { account, client } = await creatorAccount();
     const seq = `public.seq_${env.suffix}_${n}`;

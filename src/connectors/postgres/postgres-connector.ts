@@ -34,6 +34,7 @@ import {
   existingRoles, listHolders, listMarked, quickRemovalStateOf, quickRemovalStateSql, removalStateOf, removalStateSql, roleState, serverVersionNum, terminateSessions, terminateSessionsOfOidSql, terminateSessionsSql,
   type QuickRemovalState, type RoleState,
 } from './catalog.js';
+import { safeErrorText } from '../../core/scrub.js';
 import { describeOperation, toTargetError } from './pg-errors.js';
 import { scramSha256Verifier } from './scram.js';
 import { startScramWorker, workerCanHash } from './scram-worker.js';
@@ -84,13 +85,22 @@ const unlockSql = (account: string) => `SELECT pg_advisory_unlock(hashtext(${lit
  * every live account makes each of PostgreSQL's checks of its rights walk all
  * of them (DROP ROLE ran 3x slower with 3000 accounts).
  */
-const adminSelfGrant = (who: string) => `GRANT ${who} TO CURRENT_USER`;
+// WITH INHERIT TRUE: on 16+ a membership's INHERIT otherwise follows the
+// admin's own rolinherit, and a NOINHERIT admin would gain nothing from it.
+const adminSelfGrant = (who: string, serverVersion: number) => `GRANT ${who} TO CURRENT_USER${serverVersion >= 160000 ? ' WITH INHERIT TRUE' : ''}`;
 
 /** Errors after which removeInOneStatement hands over to removeCarefully. */
 const CAREFUL_AFTER = new Set([
   '2BP01', // something depends on the role (it came to, after it was read)
-  '42501', // a session of the role: ending it needs the privileges DROP ROLE just took away
+  '42501', // ending a session of the role took a privilege the admin lacks
+  '55P03', // DROP ROLE waited too long for a lock: a session of the role holds one (an uncommitted temporary table, say)
 ]);
+
+/** Errors after which removeCarefully runs once more with every step. */
+const FORCE_AFTER = new Set(['2BP01', '42501']);
+
+/** How long the one-statement removal's DROP ROLE waits for a lock before going the careful way. */
+const QUICK_DROP_LOCK_TIMEOUT = '200ms';
 
 export function createPostgresConnector(input: ConnectorFactoryInput): Connector {
   const parsed = postgresSettingsSchema.safeParse(input.settings);
@@ -175,6 +185,8 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
       return await fn(c);
     } catch (err) {
       if (!(err instanceof pg.DatabaseError) && !(err instanceof TargetError)) poisoned.add(c);
+      // Second line of defence: an explicit block a failed step left open (ROLLBACK outside one only warns).
+      else if (!poisoned.has(c)) await c.query('ROLLBACK').catch(() => poisoned.add(c));
       throw err;
     } finally {
       c.release(poisoned.has(c));
@@ -209,6 +221,22 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
         await c.query(unlockSql(account)).catch(() => poisoned.add(c));
       }
     });
+  }
+
+  // Whether the admin holds pg_signal_backend's rights, looked at again after a minute (a DBA may grant it meanwhile).
+  let signal: { at: number; ok: Promise<boolean> } | null = null;
+  function canSignal(c: pg.PoolClient): Promise<boolean> {
+    if (!signal || Date.now() - signal.at > 60_000) {
+      const ok = c
+        .query<{ ok: boolean }>(`SELECT pg_has_role(current_user, 'pg_signal_backend', 'USAGE') AS ok`)
+        .then((r) => r.rows[0]?.ok === true)
+        .catch((e: unknown) => {
+          signal = null;
+          throw e;
+        });
+      signal = { at: Date.now(), ok };
+    }
+    return signal.ok;
   }
 
   function serverVersion(c: pg.PoolClient): Promise<number> {
@@ -274,58 +302,59 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
   }
 
   /**
-   * The usual removal — a role nothing depends on — with one role statement,
-   * in two round trips and one transaction under a transaction-level advisory
-   * lock on the name: read the role; then DROP ROLE, end its sessions (found by
-   * OID), COMMIT, end its sessions by OID again. On PostgreSQL 16+ every
-   * statement that checks a CREATEROLE admin's rights walks all its
-   * memberships (one per account it manages), so a removal with one such
-   * statement goes as fast as a bare DROP ROLE; with NOLOGIN first, half as
-   * fast.
+   * The usual removal — a role nothing depends on, by an admin holding
+   * pg_signal_backend — with one role statement, under a transaction-level
+   * advisory lock on the name: read the role; DROP ROLE and end its sessions
+   * (found by OID), COMMIT; then end any session that got in meanwhile. On
+   * PostgreSQL 16+ every statement that checks a CREATEROLE admin's rights
+   * walks all its memberships (one per account it manages), so a removal with
+   * one such statement goes as fast as a bare DROP ROLE; with NOLOGIN first,
+   * half as fast.
    *
-   * Its sessions are ended before the COMMIT, while the role's privileges are
-   * still its own (the DROP is not visible to them yet); a login that gets in
-   * after that is ended just after the COMMIT, found by OID. Ending a session
-   * of a role dropped in this transaction takes pg_signal_backend, which the
-   * admin is documented to hold; without it the first try fails with 42501,
-   * the drop is rolled back, and this returns 'careful', as it does for a role
-   * with dependents or a 2BP01 (something came to depend on it): the caller
-   * runs removeCarefully, which reads the role again. A session that got in
-   * after the COMMIT and could not be ended is reported as an error.
+   * The sessions are ended before the COMMIT, while the DROP is not visible to
+   * them; a login that gets in after that is found by OID just after it.
+   * Ending a session of a role that is (being) dropped takes pg_signal_backend,
+   * so without it this returns 'careful' at once. It also does so for a role
+   * with dependents, one that is not managed (the careful path says so), and
+   * on 2BP01 (something came to depend on it), 42501, or 55P03: a session of
+   * the role holds a lock DROP ROLE needs (say, an uncommitted temporary
+   * table), so the DROP waits at most QUICK_DROP_LOCK_TIMEOUT and the careful
+   * path's NOLOGIN and termination clear it. The caller then runs
+   * removeCarefully, which reads the role again.
    */
   async function removeInOneStatement(c: pg.PoolClient, account: string, version: number): Promise<RemoveAccountResponse | 'careful'> {
-    const first = (await c.query(
-      ['BEGIN', lockSql('pg_advisory_xact_lock', account), quickRemovalStateSql(literal(account), literal(marker))].join(';\n'),
-    )) as unknown as pg.QueryResult[];
-    let state: QuickRemovalState | null = null;
+    if (!(await canSignal(c))) return 'careful';
+    let oid: string;
+    let dropped: pg.QueryResult[];
     try {
-      state = quickRemovalStateOf(first[2]!.rows[0]);
+      const first = (await c.query(
+        ['BEGIN', lockSql('pg_advisory_xact_lock', account), quickRemovalStateSql(literal(account), literal(marker))].join(';\n'),
+      )) as unknown as pg.QueryResult[];
+      const state = quickRemovalStateOf(first[2]!.rows[0]);
       if (!state) {
         await c.query('COMMIT');
         return { existed: false, terminatedSessions: 0 };
       }
-      // Not managed: the careful path says so, with the role's full state.
       if (!state.marked || state.hasDependents) {
         await c.query('COMMIT');
         return 'careful';
       }
-      const terminate = terminateSessionsOfOidSql(state.oid, version);
-      const done = (await c.query([`DROP ROLE IF EXISTS ${ident(account)}`, terminate, 'COMMIT', terminate].join(';\n'))) as unknown as pg.QueryResult[];
-      const n = (i: number) => (done[i]?.rows[0] as { n?: number } | undefined)?.n ?? 0;
-      return { existed: true, terminatedSessions: n(1) + n(3) };
+      oid = state.oid;
+      dropped = (await c.query(
+        [`SET LOCAL lock_timeout = ${literal(QUICK_DROP_LOCK_TIMEOUT)}`, `DROP ROLE IF EXISTS ${ident(account)}`, terminateSessionsOfOidSql(oid, version), 'COMMIT'].join(';\n'),
+      )) as unknown as pg.QueryResult[];
     } catch (err) {
+      // Whatever failed, no block is left open on a connection that goes back to the pool.
       await c.query('ROLLBACK').catch(() => poisoned.add(c));
-      if (!state || !CAREFUL_AFTER.has((err as { code?: string }).code ?? '')) throw err;
-      // Did the COMMIT go through? Then it was the last step that failed: a
-      // session got in while the role was being dropped and cannot be ended.
-      const still = await c.query('SELECT 1 FROM pg_roles WHERE oid = $1::oid', [state.oid]);
-      if (still.rowCount) return 'careful';
-      throw fail(
-        'removeAccount',
-        account,
-        'the role was dropped, but a session that logged in during the removal could not be ended: grant pg_signal_backend to the admin (see src/connectors/postgres/README.md) and end it with pg_terminate_backend',
-      );
+      if (CAREFUL_AFTER.has((err as { code?: string }).code ?? '')) return 'careful';
+      throw err;
     }
+    const n = (r: pg.QueryResult | undefined) => (r?.rows[0] as { n?: number } | undefined)?.n ?? 0;
+    // The role is gone. A failure from here on is reported (and the grant retried, which then finds no role).
+    const late = await c.query<{ n: number }>(terminateSessionsOfOidSql(oid, version)).catch((err: unknown) => {
+      throw fail('removeAccount', account, `the role was dropped, but ending a session that logged in during the removal failed (${safeErrorText(err)}); look for backends of role OID ${oid} and end them with pg_terminate_backend`);
+    });
+    return { existed: true, terminatedSessions: n(dropped[2]) + n(late) };
   }
 
   /**
@@ -356,17 +385,23 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
       requireManaged('removeAccount', account, state);
       const cleanup = state.hasDependents || force ? [`REASSIGN OWNED BY ${who} TO CURRENT_USER`, `DROP OWNED BY ${who}`] : [];
       const rights = [
-        ...(!state.adminMember && (state.hasSessions || state.hasDependents || force) ? [adminSelfGrant(who)] : []),
-        ...(state.hasDependents || force ? state.grantingAccounts.map((a) => adminSelfGrant(ident(a))) : []),
+        ...(!state.adminMember && (state.hasSessions || state.hasDependents || force) ? [adminSelfGrant(who, version)] : []),
+        ...(state.hasDependents || force ? state.grantingAccounts.map((a) => adminSelfGrant(ident(a), version)) : []),
       ];
       const terminate = terminateSessionsSql(name, version);
-      const batch = ['BEGIN', `ALTER ROLE ${who} NOLOGIN`, ...rights, 'COMMIT', terminate, 'BEGIN', ...cleanup, `DROP ROLE IF EXISTS ${who}`, 'COMMIT', unlockSql(account)];
+      const batch = [
+        'BEGIN', `ALTER ROLE ${who} NOLOGIN`, 'COMMIT',
+        ...(rights.length ? ['BEGIN', ...rights, 'COMMIT'] : []),
+        terminate,
+        'BEGIN', ...cleanup, `DROP ROLE IF EXISTS ${who}`, 'COMMIT',
+        unlockSql(account),
+      ];
       try {
         const results = (await c.query(batch.join(';\n'))) as unknown as pg.QueryResult[];
         locked = false;
         return { existed: true, terminatedSessions: (results[batch.indexOf(terminate)]?.rows[0] as { n?: number } | undefined)?.n ?? 0 };
       } catch (err) {
-        if (force || !CAREFUL_AFTER.has((err as { code?: string }).code ?? '')) throw err;
+        if (force || !FORCE_AFTER.has((err as { code?: string }).code ?? '')) throw err;
         await c.query('ROLLBACK');
         await c.query(unlockSql(account));
         locked = false;

@@ -23,7 +23,7 @@ export interface PgTestEnv {
   marker: string;
   /** Superuser connection to the test database. */
   su: pg.Client;
-  newConnector(overrides?: { markerRole?: string; port?: number; adminUser?: string; adminSecret?: string }): Connector;
+  newConnector(overrides?: { markerRole?: string; port?: number; adminUser?: string; adminSecret?: string; maxConnections?: number }): Connector;
   /** Logs in (throws when refused); errors after a server-side kill are swallowed. */
   connect(user: string, secret: string, database?: string): Promise<pg.Client>;
   /** Creates a login role as the superuser and drops it in teardown. */
@@ -79,7 +79,7 @@ export async function createPgTestEnv(): Promise<PgTestEnv> {
     newConnector(o = {}) {
       const c = createPostgresConnector({
         target: `pg-test-${suffix}`,
-        settings: { host: db.host, port: o.port ?? db.port, database: db.name, markerRole: o.markerRole ?? marker, connectTimeoutMs: 3000 },
+        settings: { host: db.host, port: o.port ?? db.port, database: db.name, markerRole: o.markerRole ?? marker, connectTimeoutMs: 3000, ...(o.maxConnections ? { maxConnections: o.maxConnections } : {}) },
         adminUser: o.adminUser ?? admin.user,
         adminSecret: o.adminSecret ?? admin.secret,
       });
