@@ -119,21 +119,26 @@ describe('postgres connector specifics', () => {
     return result;
   }
 
-  it('ends a session that logged in after removal read the role (no NOLOGIN on the one-statement path)', async () => {
+  /** Creates an account with `c`, logs in while its removal waits, and checks that removal ended that session. */
+  async function removesLateSession(c: Connector): Promise<void> {
     const account = name();
     const secret = testSecret();
-    await conn.createAccount({ account, secret, grants: [env.roles.read], expiresAt: inAnHour() });
+    await c.createAccount({ account, secret, grants: [env.roles.read], expiresAt: inAnHour() });
     let late: pg.Client | undefined;
     const res = await whileDropWaits(
-      () => conn.removeAccount({ account }),
+      () => c.removeAccount({ account }),
       async () => {
         late = await env.connect(account, secret);
       },
     );
     assert.deepEqual(res, { existed: true, terminatedSessions: 1 });
     await assert.rejects(late!.query('SELECT 1'), 'the late session was ended');
-    assert.equal((await conn.describeAccount({ account })).exists, false);
+    assert.equal((await c.describeAccount({ account })).exists, false);
     await assert.rejects(env.connect(account, secret));
+  }
+
+  it('ends a session that logged in after removal read the role (no NOLOGIN on the one-statement path)', async () => {
+    await removesLateSession(conn);
   });
 
   it('an admin without pg_signal_backend still ends such a session: it takes the role\'s privileges and removes it carefully', async () => {
@@ -142,20 +147,9 @@ describe('postgres connector specifics', () => {
     await env.createUnmanaged(admin2, secret2);
     await env.su.query(`ALTER ROLE ${id(admin2)} CREATEROLE; GRANT ${id(env.roles.read)} TO ${id(admin2)} WITH ADMIN OPTION`);
     const conn2 = env.newConnector({ adminUser: admin2, adminSecret: secret2, markerRole: `${env.marker}_b` });
-    const account = name();
+    await removesLateSession(conn2);
+    // And a session open from the start.
     const secret = testSecret();
-    await conn2.createAccount({ account, secret, grants: [env.roles.read], expiresAt: inAnHour() });
-    let late: pg.Client | undefined;
-    const res = await whileDropWaits(
-      () => conn2.removeAccount({ account }),
-      async () => {
-        late = await env.connect(account, secret);
-      },
-    );
-    assert.deepEqual(res, { existed: true, terminatedSessions: 1 });
-    await assert.rejects(late!.query('SELECT 1'), 'the late session was ended');
-    assert.equal((await conn2.describeAccount({ account })).exists, false);
-    // A session open from the start takes the careful path directly.
     const other = name();
     await conn2.createAccount({ account: other, secret, grants: [env.roles.read], expiresAt: inAnHour() });
     const open = await env.connect(other, secret);
