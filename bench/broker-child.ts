@@ -18,6 +18,7 @@
 //                        exist on the target, written straight into the store
 //   live { user, limit } how many of the user's grants are not revoked yet (at most limit)
 //   grants { ids }       id, status, expiresAt, revokedAt, revokeReason, attempts of those grants
+//   load { reset }       event loop utilization and process CPU (cores) since the last reset
 //   timings { reset }    inside-the-broker figures per route (see below), then reset
 //   inflight { reset }   highest number of concurrent target calls seen, per target and kind
 //   close                closes the broker and exits
@@ -155,6 +156,7 @@ async function main() {
   const mem = process.memoryUsage();
   send({ type: 'ready', url, createdMs, listeningMs, readyMs, rss: mem.rss, heapUsed: mem.heapUsed, rssBefore, gc: Boolean(gc), adminToken: app.initialAdminToken ?? null, pid: process.pid });
 
+  let loadMark = { elu: performance.eventLoopUtilization(), cpu: process.cpuUsage(), at: performance.now() };
   const commands: Record<string, (m: any) => Promise<unknown>> = {
     counts: async () => app.store.countGrantsByStatus(),
     offset: async (m: { ms: number }) => {
@@ -216,6 +218,17 @@ async function main() {
       return found
         .filter((g) => g !== undefined)
         .map((g) => ({ id: g.id, status: g.status, expiresAt: g.expiresAt, revokedAt: g.revokedAt, revokeReason: g.revokeReason, attempts: g.attempts, failingSince: g.failingSince }));
+    },
+    // Event loop utilization and the process's CPU (all its threads, in cores) since the last reset.
+    load: async (m: { reset?: boolean }) => {
+      const now = { elu: performance.eventLoopUtilization(), cpu: process.cpuUsage(), at: performance.now() };
+      const out = {
+        eventLoop: performance.eventLoopUtilization(now.elu, loadMark.elu).utilization,
+        cores: (now.cpu.user - loadMark.cpu.user + now.cpu.system - loadMark.cpu.system) / 1000 / Math.max(1, now.at - loadMark.at),
+        ms: now.at - loadMark.at,
+      };
+      if (m.reset) loadMark = now;
+      return out;
     },
     timings: async (m: { reset?: boolean }) => {
       const out = Object.fromEntries([...timings].map(([k, v]) => [k, v]));

@@ -67,6 +67,13 @@ const W = intFlag(flags.warmup, 'warmup', 100, 0);
 const storeKind = storeFlag(flags.store);
 const limitMs = intFlag(flags['time-limit'], 'time-limit', 1800) * 1000;
 
+/** The broker child's `load` answer: event loop utilization (0-1), CPU in cores, over ms. */
+interface Load {
+  eventLoop: number;
+  cores: number;
+  ms: number;
+}
+
 type Kind = 'rawCreate' | 'stintIssue' | 'rawDrop' | 'stintRevoke' | 'rawPlainCreate' | 'rawPlainDrop' | 'connCreate' | 'connRemove';
 
 const labels: Record<Kind, string> = {
@@ -182,6 +189,7 @@ async function main() {
       a.latencies.push(...r.latencies);
       a.perRound.push(r.rate);
     };
+    const brokerLoad = { issue: [] as Load[], revoke: [] as Load[] };
     const inBroker = { issue: { total: [] as number[], target: [] as number[], added: [] as number[] }, revoke: { total: [] as number[], target: [] as number[], added: [] as number[] } };
     const collect = async (into: typeof inBroker.issue, route: string) => {
       const tm = (await b.call('timings', { reset: true })) as Record<string, { total: number[]; target: number[]; added: number[] }>;
@@ -204,13 +212,17 @@ async function main() {
       const run = async (kind: Kind, fn: (i: number) => Promise<void>) => record(kind, await runLoop(n, C, fn));
       const rawCreate = () => run('rawCreate', ops.rawCreate(rawV));
       const stintIssue = async () => {
+        await b.call('load', { reset: true });
         await run('stintIssue', ops.stintIssue(ids));
+        brokerLoad.issue.push((await b.call('load', { reset: true })) as Load);
         await collect(inBroker.issue, 'POST /v1/requests');
       };
       const rawDrop = () => run('rawDrop', ops.rawDrop(rawV));
       const stintRevoke = async () => {
         const live = ids.filter(Boolean);
+        await b.call('load', { reset: true });
         record('stintRevoke', await runLoop(live.length, C, ops.stintRevoke(live)));
+        brokerLoad.revoke.push((await b.call('load', { reset: true })) as Load);
         await collect(inBroker.revoke, 'POST /v1/grants/:id/revoke');
       };
       if (rawFirst) {
@@ -240,7 +252,7 @@ async function main() {
     for (const [kind, a] of acc) {
       phases.set(kind, { name: labels[kind], ok: a.ok, errors: a.errors, firstError: a.firstError, wallMs: a.wallMs, rate: (a.ok / a.wallMs) * 1000, latency: stats(a.latencies), roundRates: a.perRound });
     }
-    const out = report(phases, inBroker, brokerProblems, (performance.now() - started) / 1000);
+    const out = report(phases, inBroker, brokerLoad, brokerProblems, (performance.now() - started) / 1000);
     process.stdout.write(out.text);
     await writeJson(flags.json, out.summary);
   } finally {
@@ -255,6 +267,7 @@ const median = (xs: number[]) => stats(xs).p50;
 function report(
   phases: Map<Kind, PhaseResult>,
   inBroker: Record<'issue' | 'revoke', { total: number[]; target: number[]; added: number[] }>,
+  brokerLoad: Record<'issue' | 'revoke', Load[]>,
   brokerProblems: { warnings: number; errors: number; firstProblem: string | null },
   wallS: number,
 ) {
@@ -300,6 +313,18 @@ function report(
     ['revoke: target call (removeAccount)', fmt(target.revoke.p50, 2), fmt(target.revoke.p90, 2), fmt(target.revoke.p99, 2), fmt(target.revoke.max, 2), fmt(target.revoke.mean, 2)],
     ['revoke: broker-added (total - target)', fmt(added.revoke.p50, 2), fmt(added.revoke.p90, 2), fmt(added.revoke.p99, 2), fmt(added.revoke.max, 2), fmt(added.revoke.mean, 2)],
   ]));
+  // Weighted by each slice's length: the broker's own load while Stint's operations ran.
+  const loadOf = (xs: Load[]) => {
+    const ms = xs.reduce((a, x) => a + x.ms, 0) || 1;
+    return { eventLoop: xs.reduce((a, x) => a + x.eventLoop * x.ms, 0) / ms, cores: xs.reduce((a, x) => a + x.cores * x.ms, 0) / ms };
+  };
+  const load = { issue: loadOf(brokerLoad.issue), revoke: loadOf(brokerLoad.revoke) };
+  const perOp = (k: Kind, cores: number) => (cores / p(k).rate) * 1000;
+  L.push(
+    `broker process while Stint ran: issue — event loop busy ${fmt(load.issue.eventLoop * 100, 0)}%, CPU ${fmt(load.issue.cores, 2)} cores ` +
+      `(${fmt(perOp('stintIssue', load.issue.cores), 2)} ms per request); revoke — ${fmt(load.revoke.eventLoop * 100, 0)}%, ` +
+      `${fmt(load.revoke.cores, 2)} cores (${fmt(perOp('stintRevoke', load.revoke.cores), 2)} ms per request)`,
+  );
   L.push('');
   L.push(`broker log: ${brokerProblems.errors} error and ${brokerProblems.warnings} warning lines${brokerProblems.firstProblem ? ` (first: ${brokerProblems.firstProblem})` : ''}`);
   for (const x of phases.values()) if (x.errors) L.push(`errors in "${x.name}": ${x.errors}, first: ${x.firstError}`);
@@ -317,7 +342,7 @@ function report(
     raw: { createRate: p('rawCreate').rate, createP50: p('rawCreate').latency.p50, createP99: p('rawCreate').latency.p99, plainCreateRate: p('rawPlainCreate').rate, dropRate: p('rawDrop').rate, dropP50: p('rawDrop').latency.p50, dropP99: p('rawDrop').latency.p99 },
     stint: { issueRate: p('stintIssue').rate, issueP50: p('stintIssue').latency.p50, issueP99: p('stintIssue').latency.p99, revokeRate: p('stintRevoke').rate, revokeP50: p('stintRevoke').latency.p50, revokeP99: p('stintRevoke').latency.p99, issueErrors: p('stintIssue').errors, revokeErrors: p('stintRevoke').errors },
     connector: { createRate: p('connCreate').rate, removeRate: p('connRemove').rate },
-    brokerAdded: { issue: added.issue, revoke: added.revoke }, inBroker: { total, target },
+    brokerAdded: { issue: added.issue, revoke: added.revoke }, inBroker: { total, target }, brokerLoad: load,
     phases: [...phases.values()],
     brokerLog: brokerProblems,
     wallS,
