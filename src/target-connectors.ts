@@ -42,7 +42,10 @@ export function createTargetConnectors(deps: { store: Store; vault: Sealer; env:
     const fingerprint = JSON.stringify(snap);
     const cur = live.get(name);
     if (cur?.fingerprint === fingerprint) return;
-    const connector = connectorModules[snap.kind].create({ target: name, settings: snap.settings, adminUser: snap.adminUser, adminSecret: secret, concurrency: deps.concurrency });
+    const connector = connectorModules[snap.kind].create({
+      target: name, settings: snap.settings, adminUser: snap.adminUser, adminSecret: secret, concurrency: deps.concurrency,
+      warn: (message) => log.warn({ target: name }, message),
+    });
     live.set(name, { connector, fingerprint });
     // A changed definition replaces the connector; the old one finishes its in-flight work first.
     if (cur) setTimeout(() => void cur.connector.close().catch(() => {}), 30_000).unref();

@@ -134,6 +134,12 @@ export interface ConnectorFactoryInput {
    * that the configured concurrency is what really reaches the target.
    */
   concurrency?: number;
+  /**
+   * Something the operator should know that is not an operation's result (say,
+   * sessions ended by a background check); the broker logs it with the target
+   * named. Never given a secret.
+   */
+  warn?: (message: string) => void;
 }
 
 /** Pool size for a connector given the broker's concurrency: room for the revocations plus a few other operations. */

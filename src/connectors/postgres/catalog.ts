@@ -186,6 +186,23 @@ export async function terminateSessions(c: Queryable, account: string, serverVer
   return res.rows[0]?.n ?? 0;
 }
 
+/**
+ * Ends the sessions of roles that no longer exist, among the given OIDs
+ * (those of roles removeAccount dropped): a login that was still starting up
+ * when its role was dropped is listed among the backends only a moment later.
+ * Roles that exist again under a reused OID are left alone. Returns how many
+ * ended; ending them takes pg_signal_backend.
+ */
+export async function terminateOrphanSessions(c: Queryable, oids: readonly string[]): Promise<number> {
+  const res = await c.query<{ n: number }>(
+    `SELECT count(*) FILTER (WHERE pg_terminate_backend(b.pid))::int AS n FROM (
+       SELECT pg_stat_get_backend_pid(s.id) AS pid, pg_stat_get_backend_userid(s.id) AS userid FROM pg_stat_get_backend_idset() AS s(id)) b
+     WHERE b.userid = ANY($1::oid[]) AND b.pid <> pg_backend_pid() AND NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = b.userid)`,
+    [oids.filter((o) => /^[0-9]+$/.test(o))],
+  );
+  return res.rows[0]?.n ?? 0;
+}
+
 /** terminateSessions as one statement with the name as an escaped literal (row: `{ n }`). */
 export function terminateSessionsSql(accountLiteral: string, serverVersion: number, waitMs = 5000): string {
   return terminateSelect(serverVersion, waitMs, accountLiteral);

@@ -10,6 +10,7 @@ import { freePort } from '../../embedded/free-port.js';
 import { createTestDatabase } from '../../testing/postgres.js';
 import type { Connector } from '../contract.js';
 import { connectorContractSuite } from '../testing/contract-suite.js';
+import { terminateOrphanSessions } from './catalog.js';
 import { createPgTestEnv, postgresHarness, testSecret, type PgTestEnv } from './postgres-test-env.js';
 
 const id = (s: string) => pg.escapeIdentifier(s);
@@ -194,6 +195,24 @@ describe('postgres connector specifics', () => {
     // The one pooled connection works again: not "current transaction is aborted".
     assert.equal((await single.describeAccount({ account })).exists, true);
     assert.equal((await single.removeAccount({ account })).existed, true);
+  });
+
+  it('ends the sessions of a dropped role by OID (the sweep after removals), leaving roles that exist alone', async () => {
+    const gone = `stint_orphan_${env.suffix}`;
+    await env.createUnmanaged(gone, 'orphan-secret-1');
+    const kept = `stint_kept_${env.suffix}`;
+    await env.createUnmanaged(kept, 'kept-secret-1');
+    const orphan = await env.connect(gone, 'orphan-secret-1');
+    const live = await env.connect(kept, 'kept-secret-1');
+    const oidOf = async (r: string) => (await env.su.query<{ oid: string }>('SELECT oid::text AS oid FROM pg_roles WHERE rolname = $1', [r])).rows[0]!.oid;
+    const goneOid = await oidOf(gone);
+    const keptOid = await oidOf(kept);
+    // Dropped while its session lives on: what a login still starting up at the drop would look like.
+    await env.su.query(`DROP ROLE ${id(gone)}`);
+    const admin = await env.connect(env.admin.user, env.admin.secret);
+    assert.equal(await terminateOrphanSessions(admin, [goneOid, keptOid, 'not-an-oid']), 1);
+    await assert.rejects(orphan.query('SELECT 1'), 'the orphaned session was ended');
+    assert.deepEqual((await live.query('SELECT 1 AS x')).rows, [{ x: 1 }], 'a role that exists is left alone');
   });
 
   it('removes a role that owns a sequence', async () => {

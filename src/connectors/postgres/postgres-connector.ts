@@ -31,7 +31,7 @@ import type {
 } from '../contract.js';
 import { defaultPoolSize } from '../contract.js';
 import {
-  existingRoles, listHolders, listMarked, quickRemovalStateOf, quickRemovalStateSql, removalStateOf, removalStateSql, roleState, serverVersionNum, terminateSessions, terminateSessionsOfOidSql, terminateSessionsSql,
+  existingRoles, listHolders, listMarked, quickRemovalStateOf, quickRemovalStateSql, removalStateOf, removalStateSql, roleState, serverVersionNum, terminateOrphanSessions, terminateSessions, terminateSessionsOfOidSql, terminateSessionsSql,
   type QuickRemovalState, type RoleState,
 } from './catalog.js';
 import { safeErrorText } from '../../core/scrub.js';
@@ -223,6 +223,31 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
     });
   }
 
+  // OIDs of roles removeAccount dropped, looked at once more a second later
+  // (at most one query a second, whatever the removal rate): a login that was
+  // still starting up at the drop shows up among the backends only then, and is
+  // ended (terminateOrphanSessions). Kept until a look succeeds, at most 10,000.
+  const dropped = new Set<string>();
+  let sweepTimer: NodeJS.Timeout | null = null;
+  function sweepLater(oid: string): void {
+    if (dropped.size < 10_000) dropped.add(oid);
+    if (sweepTimer || closed) return;
+    sweepTimer = setTimeout(() => {
+      sweepTimer = null;
+      const oids = [...dropped];
+      dropped.clear();
+      withClient((c) => terminateOrphanSessions(c, oids)).then(
+        (n) => {
+          if (n > 0) input.warn?.(`ended ${n} session(s) of dropped ephemeral accounts that logged in while they were being removed`);
+        },
+        () => {
+          for (const o of oids) sweepLater(o);
+        },
+      );
+    }, 1000);
+    sweepTimer.unref();
+  }
+
   // Whether the admin holds pg_signal_backend's rights, looked at again after a minute (a DBA may grant it meanwhile).
   let signal: { at: number; ok: Promise<boolean> } | null = null;
   function canSignal(c: pg.PoolClient): Promise<boolean> {
@@ -325,7 +350,7 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
   async function removeInOneStatement(c: pg.PoolClient, account: string, version: number): Promise<RemoveAccountResponse | 'careful'> {
     if (!(await canSignal(c))) return 'careful';
     let oid: string;
-    let dropped: pg.QueryResult[];
+    let done: pg.QueryResult[];
     try {
       const first = (await c.query(
         ['BEGIN', lockSql('pg_advisory_xact_lock', account), quickRemovalStateSql(literal(account), literal(marker))].join(';\n'),
@@ -340,7 +365,7 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
         return 'careful';
       }
       oid = state.oid;
-      dropped = (await c.query(
+      done = (await c.query(
         [`SET LOCAL lock_timeout = ${literal(QUICK_DROP_LOCK_TIMEOUT)}`, `DROP ROLE IF EXISTS ${ident(account)}`, terminateSessionsOfOidSql(oid, version), 'COMMIT'].join(';\n'),
       )) as unknown as pg.QueryResult[];
     } catch (err) {
@@ -354,7 +379,8 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
     const late = await c.query<{ n: number }>(terminateSessionsOfOidSql(oid, version)).catch((err: unknown) => {
       throw fail('removeAccount', account, `the role was dropped, but ending a session that logged in during the removal failed (${safeErrorText(err)}); look for backends of role OID ${oid} and end them with pg_terminate_backend`);
     });
-    return { existed: true, terminatedSessions: n(dropped[2]) + n(late) };
+    sweepLater(oid);
+    return { existed: true, terminatedSessions: n(done[2]) + n(late) };
   }
 
   /**
@@ -399,6 +425,7 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
       try {
         const results = (await c.query(batch.join(';\n'))) as unknown as pg.QueryResult[];
         locked = false;
+        sweepLater(state.oid);
         return { existed: true, terminatedSessions: (results[batch.indexOf(terminate)]?.rows[0] as { n?: number } | undefined)?.n ?? 0 };
       } catch (err) {
         if (force || !FORCE_AFTER.has((err as { code?: string }).code ?? '')) throw err;
@@ -584,6 +611,8 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      if (sweepTimer) clearTimeout(sweepTimer);
+      sweepTimer = null;
       prepared.clear();
       await scram.close();
       await pool.end();
