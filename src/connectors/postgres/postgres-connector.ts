@@ -35,6 +35,7 @@ import {
   type QuickRemovalState, type RoleState,
 } from './catalog.js';
 import { safeErrorText } from '../../core/scrub.js';
+import { createOrphanSweep } from './orphan-sweep.js';
 import { describeOperation, toTargetError } from './pg-errors.js';
 import { scramSha256Verifier } from './scram.js';
 import { startScramWorker, workerCanHash } from './scram-worker.js';
@@ -223,30 +224,13 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
     });
   }
 
-  // OIDs of roles removeAccount dropped, looked at once more a second later
-  // (at most one query a second, whatever the removal rate): a login that was
-  // still starting up at the drop shows up among the backends only then, and is
-  // ended (terminateOrphanSessions). Kept until a look succeeds, at most 10,000.
-  const dropped = new Set<string>();
-  let sweepTimer: NodeJS.Timeout | null = null;
-  function sweepLater(oid: string): void {
-    if (dropped.size < 10_000) dropped.add(oid);
-    if (sweepTimer || closed) return;
-    sweepTimer = setTimeout(() => {
-      sweepTimer = null;
-      const oids = [...dropped];
-      dropped.clear();
-      withClient((c) => terminateOrphanSessions(c, oids)).then(
-        (n) => {
-          if (n > 0) input.warn?.(`ended ${n} session(s) of dropped ephemeral accounts that logged in while they were being removed`);
-        },
-        () => {
-          for (const o of oids) sweepLater(o);
-        },
-      );
-    }, 1000);
-    sweepTimer.unref();
-  }
+  // Sessions of dropped roles that got in while they were being removed (orphan-sweep.ts).
+  const orphans = createOrphanSweep({
+    look: (oids) => withClient((c) => terminateOrphanSessions(c, oids)),
+    warn: (message) => input.warn?.(message),
+    describeError: (err) => safeErrorText(err, [input.adminSecret]),
+  });
+  const sweepLater = (oid: string) => orphans.add(oid);
 
   // Whether the admin holds pg_signal_backend's rights, looked at again after a minute (a DBA may grant it meanwhile).
   let signal: { at: number; ok: Promise<boolean> } | null = null;
@@ -365,13 +349,15 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
         return 'careful';
       }
       oid = state.oid;
+      // Looked at again whatever happens next: the drop may commit and a later step fail.
+      sweepLater(oid);
       done = (await c.query(
         [`SET LOCAL lock_timeout = ${literal(QUICK_DROP_LOCK_TIMEOUT)}`, `DROP ROLE IF EXISTS ${ident(account)}`, terminateSessionsOfOidSql(oid, version), 'COMMIT'].join(';\n'),
       )) as unknown as pg.QueryResult[];
     } catch (err) {
       // Whatever failed, no block is left open on a connection that goes back to the pool.
       await c.query('ROLLBACK').catch(() => poisoned.add(c));
-      if (CAREFUL_AFTER.has((err as { code?: string }).code ?? '')) return 'careful';
+      if (!poisoned.has(c) && CAREFUL_AFTER.has((err as { code?: string }).code ?? '')) return 'careful';
       throw err;
     }
     const n = (r: pg.QueryResult | undefined) => (r?.rows[0] as { n?: number } | undefined)?.n ?? 0;
@@ -379,7 +365,6 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
     const late = await c.query<{ n: number }>(terminateSessionsOfOidSql(oid, version)).catch((err: unknown) => {
       throw fail('removeAccount', account, `the role was dropped, but ending a session that logged in during the removal failed (${safeErrorText(err)}); look for backends of role OID ${oid} and end them with pg_terminate_backend`);
     });
-    sweepLater(oid);
     return { existed: true, terminatedSessions: n(done[2]) + n(late) };
   }
 
@@ -409,6 +394,7 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
       const state = removalStateOf(first[1]!.rows[0]);
       if (!state) return { existed: false, terminatedSessions: 0 };
       requireManaged('removeAccount', account, state);
+      sweepLater(state.oid);
       const cleanup = state.hasDependents || force ? [`REASSIGN OWNED BY ${who} TO CURRENT_USER`, `DROP OWNED BY ${who}`] : [];
       const rights = [
         ...(!state.adminMember && (state.hasSessions || state.hasDependents || force) ? [adminSelfGrant(who, version)] : []),
@@ -425,7 +411,6 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
       try {
         const results = (await c.query(batch.join(';\n'))) as unknown as pg.QueryResult[];
         locked = false;
-        sweepLater(state.oid);
         return { existed: true, terminatedSessions: (results[batch.indexOf(terminate)]?.rows[0] as { n?: number } | undefined)?.n ?? 0 };
       } catch (err) {
         if (force || !FORCE_AFTER.has((err as { code?: string }).code ?? '')) throw err;
@@ -611,8 +596,7 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
-      if (sweepTimer) clearTimeout(sweepTimer);
-      sweepTimer = null;
+      orphans.close();
       prepared.clear();
       await scram.close();
       await pool.end();
