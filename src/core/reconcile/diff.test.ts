@@ -101,8 +101,9 @@ const holderArb: fc.Arbitrary<Holder> = fc.record({
 const inputArb: fc.Arbitrary<DiffInput> = fc.record({
   adminAccount: fc.constant(admin),
   managed: fc.uniqueArray(accountArb, { maxLength: 5 }),
-  liveGrants: fc.array(grantArb, { maxLength: 6 }),
-  activeBefore: fc.array(grantArb, { maxLength: 4 }),
+  // Grant ids are unique in the store: two records with one id would be one grant in two states.
+  liveGrants: fc.uniqueArray(grantArb, { maxLength: 6, selector: (g) => g.id }),
+  activeBefore: fc.uniqueArray(grantArb, { maxLength: 4, selector: (g) => g.id }),
   ownAccounts: fc.array(fc.tuple(accountArb, fc.record({ exists: fc.boolean(), grants: fc.uniqueArray(roleArb) })), { maxLength: 4 }).map((e) => new Map(e)),
   holders: fc.option(fc.array(holderArb, { maxLength: 10 }), { nil: null }),
 });
