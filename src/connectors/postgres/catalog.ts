@@ -36,7 +36,12 @@ function validUntilOf(v: unknown): Date | null {
   return v instanceof Date && !Number.isNaN(v.getTime()) ? v : null;
 }
 
-const roleStateSelect = `SELECT r.rolvaliduntil AS valid_until, (${markedPredicate}) AS marked, ${grantsExpr} AS grants FROM pg_roles r WHERE r.rolname = `;
+const roleStateColumns = `r.rolvaliduntil AS valid_until, (${markedPredicate}) AS marked, ${grantsExpr} AS grants`;
+/** The role-state query with more columns, up to the role name (to append), $MARKER still in place. */
+const roleStateSelectWith = (extraColumns: string) => `SELECT ${roleStateColumns}${extraColumns} FROM pg_roles r WHERE r.rolname = `;
+const roleStateSelect = roleStateSelectWith('');
+/** Fills in the marker literal (a function replacement: a literal may contain `$`) and the account literal. */
+const withLiterals = (template: string, accountLiteral: string, markerLiteral: string) => `${template.replaceAll('$MARKER', () => markerLiteral)}${accountLiteral}`;
 
 interface RoleStateRow {
   valid_until: unknown;
@@ -97,8 +102,7 @@ export function removalStateSql(accountLiteral: string, markerLiteral: string, s
         WHERE a.refclassid = 'pg_authid'::regclass AND a.refobjid = r.oid AND a.deptype = 'a'
           AND a.dbid IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
           AND o.oid <> r.oid AND ${markedPredicateOf('o')} ORDER BY 1) ELSE '{}'::text[] END AS granting_accounts`;
-  const extraSql = extra.replaceAll('$MARKER', () => markerLiteral);
-  return roleStateSql(accountLiteral, markerLiteral).replace(' FROM pg_roles r WHERE r.rolname = ', () => `${extraSql} FROM pg_roles r WHERE r.rolname = `);
+  return withLiterals(roleStateSelectWith(extra), accountLiteral, markerLiteral);
 }
 
 /** What the one-statement removal needs to know: less to plan and to run than removalStateSql. */
@@ -143,8 +147,7 @@ export function removalStateOf(row: unknown): RemovalState | null {
  * Use roleStateOf on its row.
  */
 export function roleStateSql(accountLiteral: string, markerLiteral: string): string {
-  // A function replacement: a literal may contain `$`, which a string replacement would interpret.
-  return `${roleStateSelect.replaceAll('$MARKER', () => markerLiteral)}${accountLiteral}`;
+  return withLiterals(roleStateSelect, accountLiteral, markerLiteral);
 }
 
 export interface ManagedRow {

@@ -215,6 +215,29 @@ describe('postgres connector specifics', () => {
     assert.deepEqual((await live.query('SELECT 1 AS x')).rows, [{ x: 1 }], 'a role that exists is left alone');
   });
 
+  it('a marker role whose name looks like SQL (quotes, $, the text of the role query) works as any other', async () => {
+    const marker = `m'$1 FROM pg_roles r WHERE r.rolname = ${env.suffix}`;
+    const odd = env.newConnector({ markerRole: marker });
+    try {
+      const { account, client } = await (async () => {
+        const account = name();
+        const secret = testSecret();
+        await odd.createAccount({ account, secret, grants: [env.roles.creator, env.roles.read], expiresAt: inAnHour() });
+        return { account, client: await env.connect(account, secret) };
+      })();
+      await client.query(`CREATE TABLE public.odd_${env.suffix} (id int)`); // a dependent: the careful path's full read
+      assert.equal((await odd.describeAccount({ account })).exists, true);
+      assert.deepEqual(await odd.removeAccount({ account }), { existed: true, terminatedSessions: 1 });
+      assert.equal((await odd.describeAccount({ account })).exists, false);
+      const other = name();
+      await odd.createAccount({ account: other, secret: testSecret(), grants: [env.roles.read], expiresAt: inAnHour() });
+      assert.deepEqual(await odd.removeAccount({ account: other }), { existed: true, terminatedSessions: 0 }, 'the one-statement path');
+    } finally {
+      await odd.close();
+      await env.su.query(`DROP ROLE IF EXISTS ${id(marker)}`);
+    }
+  });
+
   it('removes a role that owns a sequence', async () => {
     const { account, client } = await creatorAccount();
     const seq = `public.seq_${env.suffix}_${n}`;
