@@ -40,7 +40,7 @@ describe('orphan sweep (late looks for sessions of dropped roles)', () => {
     await advance(5000);
     assert.equal(looks.length, n, 'no looks once nothing is waiting');
     assert.deepEqual(warnings, []);
-    sweep.close();
+    await sweep.close();
   });
 
   it('reports sessions it ended, and a failing look at most once a minute while retrying it', async () => {
@@ -66,20 +66,25 @@ describe('orphan sweep (late looks for sessions of dropped roles)', () => {
     await advance(1000);
     assert.match(warnings.at(-1)!, /ended 2 session\(s\) of dropped ephemeral accounts/);
     assert.equal(sweep.pending(), 1, 'still waiting for its 10 s look');
-    sweep.close();
+    await sweep.close();
   });
 
-  it('keeps at most `cap` OIDs, and says which it left out; close stops it', async () => {
+  it('keeps at most `cap` OIDs, and says which it left out; close takes one last look, then stops', async () => {
     const warnings: string[] = [];
-    let calls = 0;
-    const sweep = createOrphanSweep({ look: async () => (calls++, 0), warn: (m) => warnings.push(m), describeError: String, cap: 2, now: () => t });
+    const looks: string[][] = [];
+    const sweep = createOrphanSweep({ look: async (oids) => (looks.push([...oids]), 1), warn: (m) => warnings.push(m), describeError: String, cap: 2, now: () => t });
     sweep.add('1');
     sweep.add('2');
     sweep.add('3');
     assert.equal(sweep.pending(), 2);
     assert.match(warnings[0]!, /2 dropped accounts are waiting .* role OID 3 is not looked at/);
-    sweep.close();
+    await sweep.close();
+    assert.deepEqual(looks, [['1', '2']], 'one last look at what was waiting, young as it was');
+    assert.match(warnings.at(-1)!, /ended 1 session/);
     await advance(3000);
-    assert.equal(calls, 0, 'no look after close');
+    assert.equal(looks.length, 1, 'no look after close');
+    sweep.add('4');
+    await advance(3000);
+    assert.equal(looks.length, 1, 'nor for OIDs added after it');
   });
 });

@@ -4,7 +4,8 @@
 // is looked at again after each of `agesMs` (1 s and 10 s by default), in one
 // look per tick for all the OIDs due, whatever the removal rate. A failing look
 // is retried on the next tick and reported at most once a minute, as is an OID
-// left out because `cap` are waiting.
+// left out because `cap` are waiting. Closing takes one last look at whatever
+// is still waiting.
 
 export interface OrphanSweepOptions {
   /** Ends the sessions of those roles that no longer exist; resolves to how many ended. */
@@ -21,7 +22,8 @@ export interface OrphanSweep {
   add(oid: string): void;
   /** OIDs still to be looked at (for tests and diagnostics). */
   pending(): number;
-  close(): void;
+  /** Stops, after one last look at every OID still waiting, however young (bounded by timeoutMs; errors are reported). */
+  close(timeoutMs?: number): Promise<void>;
 }
 
 export function createOrphanSweep(opts: OrphanSweepOptions): OrphanSweep {
@@ -77,10 +79,26 @@ export function createOrphanSweep(opts: OrphanSweepOptions): OrphanSweep {
       schedule();
     },
     pending: () => waiting.size,
-    close() {
+    async close(timeoutMs = 2_000) {
+      if (closed) return;
       closed = true;
       if (timer) clearTimeout(timer);
       timer = null;
+      const last = [...waiting.keys()];
+      waiting.clear();
+      if (last.length === 0) return;
+      let bound: NodeJS.Timeout | undefined;
+      const expired = new Promise<never>((_, reject) => {
+        bound = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
+      });
+      try {
+        const n = await Promise.race([opts.look(last), expired]);
+        if (n > 0) opts.warn(`ended ${n} session(s) of dropped ephemeral accounts that logged in while they were being removed`);
+      } catch (err) {
+        opts.warn(`could not look for sessions of ${last.length} dropped account(s) before closing: ${opts.describeError(err)}`);
+      } finally {
+        clearTimeout(bound);
+      }
     },
   };
 }

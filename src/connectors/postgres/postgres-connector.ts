@@ -596,7 +596,8 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
-      orphans.close();
+      // Before the pool goes: one last look for late sessions of the accounts dropped in the last seconds.
+      await orphans.close();
       prepared.clear();
       await scram.close();
       await pool.end();
