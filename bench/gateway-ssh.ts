@@ -86,26 +86,12 @@ export async function startSshBench(dir: string, sourceFile: string, onClose: (c
     Object.assign(process.env, own.env);
     env = await createSshTestEnv();
     progress(`ssh: sshd on 127.0.0.1:${own.info.port} (operator ${own.info.adminUser}), test accounts st_*_${env.suffix} in ${env.dir}`);
-    const s = env.settings({}) as Record<string, string | number>;
     await writeFile(join(dir, 'operator.key'), env.server.adminKey, { mode: 0o600 });
     await writeFile(
       join(dir, 'stint.yaml'),
       `# written by bench/gateway-ssh.ts
 targets:
-  - name: host
-    kind: ssh
-    host: ${s.host}
-    port: ${s.port}
-    hostKeySha256: "${s.hostKeySha256}"
-    uidMin: ${s.uidMin}
-    uidMax: ${s.uidMax}
-    markerGroup: ${s.markerGroup}
-    homeBase: ${s.homeBase}
-    shell: /bin/sh
-    stateDir: ${s.stateDir}
-    reclaimScanPaths: [${env.dir}]
-    admin: { user: ${env.server.adminUser}, passwordFile: ${join(dir, 'operator.key')} }
-profiles:
+${env.targetYaml(join(dir, 'operator.key'))}profiles:
   - { name: ${PROFILE}, target: host, mode: ephemeral-account, grants: ["group:${env.group}"], maxDuration: 1h }
 policies:
   - { name: ops, subjects: { users: [alice] }, profiles: ["${PROFILE}"], approval: auto }
@@ -147,7 +133,7 @@ users:
     await copyFile(sourceFile, remoteSource);
     await chmod(remoteSource, 0o644);
 
-    const ownHome = join(String(s.homeBase), env.own.user);
+    const ownHome = join(String(env.settings().homeBase), env.own.user);
     const clientArgs = (ep: ScpEndpoint, verbose = false) => [
       '-F', '/dev/null', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'GlobalKnownHostsFile=/dev/null',
       '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', 'ConnectTimeout=30', '-o', `LogLevel=${verbose ? 'DEBUG1' : 'ERROR'}`, '-i', ep.keyFile,

@@ -32,6 +32,7 @@ import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { invalid } from '../core/errors.js';
+import type { BaseSessionRecord } from '../gateways/shared/session-log.js';
 
 export const sessionIdPattern = /^ses_[a-z0-9]{12}$/;
 
@@ -67,17 +68,12 @@ function castsOf(files: Iterable<string>): Map<string, number[]> {
   return m;
 }
 
-/** The `session` line (what every gateway writes at the start). */
-export interface SessionHeader {
-  sessionId: string;
-  user: string;
-  profile: string;
-  target: string;
-  grantId: string;
-  account: string;
+/**
+ * The `session` line (what every gateway writes at the start): the gateways'
+ * record without its end, read leniently (grantKind as written).
+ */
+export interface SessionHeader extends Omit<BaseSessionRecord, 'grantKind' | 'endedAt' | 'endReason'> {
   grantKind: string;
-  client: string;
-  startedAt: string;
   tls?: boolean;
   gateway?: string;
   clientKey?: string;

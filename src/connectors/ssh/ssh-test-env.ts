@@ -47,6 +47,8 @@ export interface SshTestEnv {
   allowed: string[];
   own: { user: string; secret: string };
   settings(overrides?: Record<string, unknown>): Record<string, unknown>;
+  /** This env's server as a `targets:` item of a broker config (target `host`), its operator key read from `keyFile`. */
+  targetYaml(keyFile: string): string;
   newConnector(overrides?: Record<string, unknown>, admin?: { user?: string; key?: string }): Connector;
   /** Logs in over SSH with the key a secret stands for; throws when refused. */
   ssh(account: string, secret: string): Promise<ssh2.Client>;
@@ -182,6 +184,23 @@ export async function createSshTestEnv(): Promise<SshTestEnv> {
     allowed: [`group:${group}`, `sudo:/usr/bin/cat ${files.sudoOnly}`],
     own,
     settings,
+    targetYaml(keyFile) {
+      const t = settings();
+      return `  - name: host
+    kind: ssh
+    host: ${t.host}
+    port: ${t.port}
+    hostKeySha256: "${t.hostKeySha256}"
+    uidMin: ${t.uidMin}
+    uidMax: ${t.uidMax}
+    markerGroup: ${t.markerGroup}
+    homeBase: ${t.homeBase}
+    shell: ${t.shell}
+    stateDir: ${t.stateDir}
+    reclaimScanPaths: [${dir}]
+    admin: { user: ${server.adminUser}, passwordFile: ${keyFile} }
+`;
+    },
     newConnector(o = {}, admin = {}) {
       const c = createSshConnector({
         target: `ssh-test-${suffix}`,

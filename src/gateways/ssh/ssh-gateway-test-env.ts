@@ -72,21 +72,7 @@ export async function createSshGatewayTestEnv(prefix: string): Promise<SshGatewa
     return file;
   };
   const operatorKey = writeKey('operator.key', env.server.adminKey);
-  const s = env.settings({});
-  const targetYaml = `  - name: host
-    kind: ssh
-    host: ${s.host}
-    port: ${s.port}
-    hostKeySha256: "${s.hostKeySha256}"
-    uidMin: ${s.uidMin}
-    uidMax: ${s.uidMax}
-    markerGroup: ${s.markerGroup}
-    homeBase: ${s.homeBase}
-    shell: /bin/sh
-    stateDir: ${s.stateDir}
-    reclaimScanPaths: [${env.dir}]
-    admin: { user: ${env.server.adminUser}, passwordFile: ${operatorKey} }
-`;
+  const targetYaml = env.targetYaml(operatorKey);
   const children: ChildProcess[] = [];
   const start = (cmd: string, args: string[]) => {
     const c = spawn(cmd, args, { env: { PATH: process.env.PATH, HOME: dir }, stdio: ['pipe', 'pipe', 'pipe'] });
