@@ -8,7 +8,7 @@
 
 import net from 'node:net';
 import ssh2 from 'ssh2';
-import type { AuthContext, ClientChannel, Connection, PseudoTtyInfo, ServerChannel, Session } from 'ssh2';
+import type { AuthContext, Connection, ServerChannel } from 'ssh2';
 import { invalid } from '../../core/errors.js';
 import type { GrantService } from '../../core/grant/grant-service.js';
 import { randomId } from '../../core/ids.js';
@@ -19,7 +19,8 @@ import type { Catalog, ProfileDef, UserDef } from '../../core/types.js';
 import { fingerprintOf, privateKeyFromSecret } from '../../connectors/ssh/keys.js';
 import { Refusal, admit, type Admission } from '../shared/admission.js';
 import { createLeaseKeeper, defaultSessionLeaseMs } from '../shared/lease-keeper.js';
-import { openAsciicast, type AsciicastWriter } from './asciicast.js';
+import type { AsciicastWriter } from './asciicast.js';
+import { serveSessionChannel, relayChannel, type SessionCtl, type Upstream } from './channels.js';
 import { parseLoginName, printable, profileFromHost } from './login-name.js';
 import { createSshSessionLog, type SshSessionLog, type SshSessionLogHandle } from './session-log.js';
 
@@ -63,13 +64,6 @@ const gatewayActor: UserDef = { name: 'stint', groups: [], accounts: {}, admin: 
 
 interface LiveSession {
   end(reason: string): Promise<void>;
-}
-
-interface Upstream {
-  client: ssh2.Client;
-  admission: Admission;
-  record: SshSessionLogHandle;
-  sessionId: string;
 }
 
 /** A connection forwarded through a jump login: the Stint user is already known; the destination host names the profile. */
@@ -215,7 +209,7 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
       if (profileName === null) return jumpHost(conn, peer, user);
       const session = startSession(conn, peer, user, profileName, clientKey, jump ? 'jump' : 'login', jump?.gone);
       // Channels may be asked for before the account exists: they wait for it.
-      conn.on('session', (accept) => onSession(accept(), session.upstream, session));
+      conn.on('session', (accept) => serveSessionChannel(accept(), session.upstream, session, clock));
       conn.on('tcpip', (accept, reject, info) => {
         void session.upstream.then((up) => {
           if (!up) return reject();
@@ -281,13 +275,6 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
     conn.on('request', (_accept, reject) => reject?.());
   }
 
-  interface SessionCtl {
-    upstream: Promise<Upstream | null>;
-    refusal: () => string;
-    nextChannel: () => number;
-    /** Open terminal recordings, closed when the session ends. */
-    casts: Set<AsciicastWriter>;
-  }
 
   function startSession(conn: Connection, peer: string, user: UserDef, profileName: string, clientKey: string, via: 'login' | 'jump', gone?: Promise<void>): SessionCtl {
     let refusal = 'the session could not be opened';
@@ -461,130 +448,6 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
       nextChannel: () => ++channelNo,
       casts,
     };
-  }
-
-  function onSession(ch: Session, upstreamP: Promise<Upstream | null>, s: SessionCtl): void {
-    let pty: PseudoTtyInfo | null = null;
-    const env: Record<string, string> = {};
-    let upChannel: ClientChannel | null = null;
-    let cast: AsciicastWriter | null = null;
-    let started = false;
-    const casts = s.casts;
-
-    ch.on('pty', (accept, _reject, info) => {
-      pty = info;
-      accept?.();
-    });
-    ch.on('env', (accept, _reject, info) => {
-      if (Object.keys(env).length < 64) env[info.key] = info.val;
-      accept?.();
-    });
-    ch.on('window-change', (accept, _reject, info) => {
-      accept?.();
-      if (pty) Object.assign(pty, { cols: info.cols, rows: info.rows, width: info.width, height: info.height });
-      upChannel?.setWindow(info.rows, info.cols, info.height, info.width);
-      cast?.resize(info.cols, info.rows);
-    });
-    ch.on('signal', (accept, _reject, info) => {
-      accept?.();
-      upChannel?.signal(info.name);
-    });
-    ch.on('x11', (_a, reject) => reject?.());
-    ch.on('auth-agent', (_a, reject) => reject?.());
-
-    const start = (kind: 'shell' | 'exec' | 'subsystem', detail: string | null, accept: () => ServerChannel, reject: (() => void) | undefined) => {
-      if (started) return reject?.();
-      started = true;
-      // Accepted at once: OpenSSH sends EOF right after the request when stdin is empty, and
-      // ssh2 drops an EOF that arrives before the channel exists. Input waits in the stream.
-      const channel = accept();
-      channel.pause();
-      void upstreamP.then((up) => {
-        if (!up) {
-          channel.stderr.write(`stint: ${s.refusal()}\r\n`);
-          channel.exit(1);
-          channel.end();
-          return;
-        }
-        const n = s.nextChannel();
-        const window = pty ? { rows: pty.rows, cols: pty.cols, width: pty.width, height: pty.height, term: pty.term, modes: pty.modes } : false;
-        const opened = (err: Error | undefined, upc: ClientChannel) => {
-          if (err) {
-            channel.stderr.write(`stint: the target refused the ${kind}: ${safeErrorText(err)}\r\n`);
-            channel.exit(1);
-            channel.end();
-            return;
-          }
-          upChannel = upc;
-          let recording: string | null = null;
-          if (pty && kind !== 'subsystem') {
-            recording = up.record.castFile(n);
-            // A client without a real terminal (ssh -tt from a script) reports 0x0: players need a size.
-            cast = openAsciicast(recording, { width: pty.cols || 80, height: pty.rows || 24, title: `${up.admission.grant.user}@${up.admission.grant.target} as ${up.admission.grant.account}`, env: { TERM: pty.term } }, { now: clock.now });
-            casts.add(cast);
-          }
-          up.record.channel({ channel: n, at: new Date(clock.now()).toISOString(), kind, detail, pty: !!pty, recording });
-          const c = cast;
-          relayChannel(channel, upc, {
-            onOutput: c ? (d) => c.output(d) : undefined,
-            onEnd: (exit) => {
-              up.record.channelEnd(n, clock.now(), exit);
-              if (c) {
-                casts.delete(c);
-                void c.close();
-              }
-            },
-          });
-        };
-        if (kind === 'shell') up.client.shell(window, { env }, opened);
-        else if (kind === 'exec') up.client.exec(detail!, { pty: window || undefined, env }, opened);
-        else up.client.subsys(detail!, opened);
-      });
-    };
-    ch.on('shell', (accept, reject) => start('shell', null, accept, reject));
-    ch.on('exec', (accept, reject, info) => start('exec', info.command, accept, reject));
-    ch.on('subsystem', (accept, reject, info) => start('subsystem', info.name, accept, reject));
-  }
-
-  /**
-   * Bytes both ways with backpressure; stderr, EOF, exit status and close
-   * carried over. The client channel closes once the target's has, after its
-   * last output.
-   */
-  function relayChannel(client: ServerChannel, up: ClientChannel, opts: { onOutput?: (d: Buffer) => void; onEnd: (exit: { code: number } | { signal: string } | null) => void }): void {
-    let exit: { code: number } | { signal: string } | null = null;
-    let done = false;
-    client.on('error', () => {});
-    up.on('error', () => {});
-    if (opts.onOutput) {
-      up.on('data', (d: Buffer) => opts.onOutput!(d));
-      up.stderr?.on('data', (d: Buffer) => opts.onOutput!(d));
-    }
-    up.pipe(client, { end: false });
-    if (client.stderr && up.stderr) up.stderr.pipe(client.stderr, { end: false });
-    client.pipe(up);
-    up.on('exit', (code: number | null, signal?: string) => {
-      exit = typeof code === 'number' ? { code } : { signal: signal ?? 'KILL' };
-    });
-    const finish = () => {
-      if (done) return;
-      done = true;
-      if (exit && 'code' in exit) client.exit(exit.code);
-      else if (exit) client.exit(exit.signal, false, '');
-      client.end();
-      opts.onEnd(exit);
-    };
-    up.on('close', () => {
-      if (up.readableEnded) finish();
-      else {
-        up.once('end', finish);
-        setTimeout(finish, 2000).unref();
-      }
-    });
-    client.on('close', () => {
-      up.close();
-      setTimeout(finish, 2000).unref();
-    });
   }
 
   return {
