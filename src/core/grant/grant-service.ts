@@ -10,11 +10,12 @@
 import { StintError, TargetError, conflict, forbidden, invalid, notFound } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import { newGrantId } from '../ids.js';
-import { KeyedMutex, KeyedSemaphore } from '../keyed-mutex.js';
+import { KeyedMutex } from '../keyed-mutex.js';
 import type { Clock, ConnectorRegistry, Logger, Notifier, Sealer, Store, StoreTx, Telemetry } from '../ports.js';
 import { safeErrorText } from '../scrub.js';
 import type { Catalog, GrantRecord, RequestRecord, UserDef } from '../types.js';
 import { ephemeralAccountName } from './naming.js';
+import { createRevocation } from './revocation.js';
 import { createSecretPool } from './secret-pool.js';
 import { noFaults, type Faults } from '../faults.js';
 
@@ -80,19 +81,11 @@ export type RevokeReason =
   | 'session-lost';
 
 const secretContext = (grantId: string) => `grant:${grantId}`;
-const canonicalSet = (roles: readonly string[]) => JSON.stringify([...new Set(roles)].sort());
-
-/** Backoff for attempt n (1-based): initial·2^(n-1), capped, with ±50% jitter so retries spread out. */
-export function backoffMs(attempt: number, initialMs: number, maxMs: number, random = Math.random): number {
-  const base = Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 1, 30));
-  return Math.max(1, Math.round(base * (0.5 + random())));
-}
 
 export function createGrantService(deps: GrantServiceDeps) {
   const { store, connectors, sealer, clock, notifier, log, telemetry, settings } = deps;
   const faults = deps.faults ?? noFaults;
   const accountLocks = deps.accountLocks ?? new KeyedMutex();
-  const perTarget = new KeyedSemaphore(settings.revokeConcurrency);
   /** Grants this broker is working on right now; the worker skips them. */
   const inFlight = new Set<string>();
   // Secrets prepared a little ahead on targets whose connector can use that (secret-pool.ts).
@@ -152,6 +145,11 @@ export function createGrantService(deps: GrantServiceDeps) {
   function secretOf(g: GrantRecord): string | null {
     return g.sealedSecret ? sealer.unseal(g.sealedSecret, secretContext(g.id)) : null;
   }
+
+  const { markRevoking, performRevoke, revokeOwned } = createRevocation({
+    store, connectors, clock, notifier, log, telemetry, settings, faults, accountLocks, inFlight, mustGet, secretOf,
+    onScheduleChange: deps.onScheduleChange,
+  });
 
   /**
    * Does the target work for a `provisioning` grant and activates it. `known`
@@ -253,170 +251,6 @@ export function createGrantService(deps: GrantServiceDeps) {
       if (!inFlight.has(marked.id)) return performRevoke(marked);
     }
     return marked;
-  }
-
-  /**
-   * CAS active/provisioning → revoking, with audit. Returns the current record
-   * either way. `known` (a record just read) is tried first, saving a read.
-   */
-  async function markRevoking(grantId: string, reason: RevokeReason, actor: string, known?: GrantRecord): Promise<GrantRecord> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const now = clock.now();
-      const guess = attempt === 0 && known?.id === grantId && (known.status === 'active' || known.status === 'provisioning') ? known : undefined;
-      const result = await store.transaction(async (tx) => {
-        const patch = { status: 'revoking' as const, revokeReason: reason, revokeRequestedBy: actor, nextAttemptAt: now + settings.revokeLeaseMs };
-        const cur = guess && (await tx.casGrant(guess.id, guess.version, patch)) ? guess : await mustGet(grantId, tx);
-        if (cur === guess) {
-          await tx.appendAudit(revokingEvent(cur, now, actor, reason));
-          return { ...cur, ...patch, version: cur.version + 1 };
-        }
-        if (cur.status !== 'active' && cur.status !== 'provisioning') return cur;
-        if (!(await tx.casGrant(cur.id, cur.version, patch))) return null;
-        await tx.appendAudit(revokingEvent(cur, now, actor, reason));
-        return { ...cur, ...patch, version: cur.version + 1 };
-      });
-      if (result) return result;
-    }
-    throw conflict(`grant ${grantId} is changing too often to revoke; try again`);
-  }
-
-  function revokingEvent(cur: GrantRecord, now: number, actor: string, reason: RevokeReason) {
-    return {
-      at: now, actor, action: 'grant.revoking', requestId: cur.requestId, grantId: cur.id, target: cur.target, subjectUser: cur.user,
-      details: { reason, account: cur.account, expiresAt: cur.expiresAt === null ? null : new Date(cur.expiresAt).toISOString() },
-    };
-  }
-
-  /** Provisioning holds the grant in flight; when it hands over to revocation it releases it first, so the cleanup runs now. */
-  async function revokeOwned(g: GrantRecord): Promise<GrantRecord> {
-    inFlight.delete(g.id);
-    return performRevoke(g);
-  }
-
-  /**
-   * Removes access on the target for a `revoking`/`revoke-failing` grant and
-   * records the outcome. At most `revokeConcurrency` target calls run per
-   * target; the outcome is recorded after the slot is given back, so the next
-   * removal starts while this one waits for the store.
-   */
-  async function performRevoke(g: GrantRecord): Promise<GrantRecord> {
-    if (inFlight.has(g.id)) return g;
-    inFlight.add(g.id);
-    try {
-      return await revokeOnTarget(g);
-    } finally {
-      inFlight.delete(g.id);
-    }
-  }
-
-  type TargetOutcome = { existed?: boolean; terminatedSessions: number; keptRoles?: string[] };
-  /** What a slot on the target yielded: the grant was settled meanwhile, or the target call's outcome or error. */
-  type TargetAttempt = { settled: GrantRecord } | { g: GrantRecord; started: number; outcome?: TargetOutcome; error?: unknown };
-
-  async function revokeOnTarget(g0: GrantRecord): Promise<GrantRecord> {
-    const attempt = await perTarget.run(g0.target, async (waited): Promise<TargetAttempt> => {
-      // After waiting for a slot, re-read: another broker may have finished it
-      // meanwhile. Either way the final compare-and-swap decides.
-      const g = waited ? await mustGet(g0.id) : g0;
-      if (g.status !== 'revoking' && g.status !== 'revoke-failing') return { settled: g };
-      const started = clock.now();
-      faults.hit('revoke.after-intent');
-      try {
-        return { g, started, outcome: await removeOnTarget(g) };
-      } catch (error) {
-        return { g, started, error };
-      }
-    });
-    if ('settled' in attempt) return attempt.settled;
-    const { g, started } = attempt;
-    if (!attempt.outcome) return revokeFailed(g, attempt.error);
-    const outcome = attempt.outcome;
-    faults.hit('revoke.after-target');
-    const now = clock.now();
-    const done = await store.transaction(async (tx) => {
-      const patch = { status: 'revoked' as const, revokedAt: now, nextAttemptAt: null, lastError: null };
-      // Usually nothing changed while the target worked: swap on the version we hold; otherwise look.
-      let cur = g;
-      if (!(await tx.casGrant(g.id, g.version, patch))) {
-        cur = await mustGet(g.id, tx);
-        if (cur.status !== 'revoking' && cur.status !== 'revoke-failing') return cur;
-        if (!(await tx.casGrant(cur.id, cur.version, patch))) return (await tx.getGrant(cur.id))!;
-      }
-      await tx.appendAudit({
-        at: now, actor: 'stint', action: 'grant.revoked', requestId: cur.requestId, grantId: cur.id, target: cur.target, subjectUser: cur.user,
-        details: {
-          reason: cur.revokeReason, account: cur.account, ...outcome,
-          attempts: cur.attempts + 1,
-          ...(cur.failingSince !== null ? { failingSince: new Date(cur.failingSince).toISOString(), lastError: cur.lastError } : {}),
-        },
-      });
-      faults.hit('revoke.before-commit');
-      return { ...cur, ...patch, version: cur.version + 1 };
-    });
-    if (done.status === 'revoked' && done.revokedAt === now) {
-      telemetry.count('grants_revoked', { target: g.target, reason: g.revokeReason ?? 'unknown' });
-      telemetry.observe('revoke_seconds', { target: g.target }, (now - started) / 1000);
-      if (g.revokeReason === 'expired' && g.expiresAt !== null) telemetry.observe('expiry_lag_seconds', { target: g.target }, Math.max(0, now - g.expiresAt) / 1000);
-      log.info({ grantId: g.id, target: g.target, account: g.account, reason: g.revokeReason }, 'grant revoked');
-      notifier.notify({ kind: 'grant.revoked', at: now, grantId: g.id, requestId: g.requestId, user: g.user, target: g.target, profile: g.profile, message: `${g.user}'s ${g.profile} was revoked (${g.revokeReason})` });
-    }
-    return done;
-  }
-
-  /** The target side of a revocation: the account removed, or the grant's permissions taken away. */
-  async function removeOnTarget(g: GrantRecord): Promise<TargetOutcome> {
-    const connector = connectors.get(g.target);
-    if (g.mode === 'ephemeral-account') {
-      const r = await connector.removeAccount({ account: g.account });
-      return { existed: r.existed, terminatedSessions: r.terminatedSessions };
-    }
-    return accountLocks.run(`${g.target}\u0000${g.account}`, async () => {
-      // Overlap: a permission goes only when the last grant holding it ends.
-      const others = (await store.listGrants({ target: g.target, account: g.account, statuses: ['provisioning', 'active'] })).filter(
-        (o) => o.id !== g.id && o.mode === 'own-account',
-      );
-      let toRevoke: string[];
-      if (connector.grantsFormOneUnit) {
-        // The set is the unit on this kind: it goes unless another grant holds exactly the same set.
-        const key = canonicalSet(g.roles);
-        toRevoke = others.some((o) => canonicalSet(o.roles) === key) ? [] : g.roles;
-      } else {
-        const held = new Set(others.flatMap((o) => o.roles));
-        toRevoke = g.roles.filter((r) => !held.has(r));
-      }
-      const kept = g.roles.filter((r) => !toRevoke.includes(r));
-      const r = await connector.revokeFromAccount({ account: g.account, grants: toRevoke, terminateSessions: g.terminateSessions && toRevoke.length > 0 });
-      return { terminatedSessions: r.terminatedSessions, keptRoles: kept };
-    });
-  }
-
-  async function revokeFailed(g: GrantRecord, err: unknown): Promise<GrantRecord> {
-    const message = safeErrorText(err, [g.sealedSecret ? secretOf(g) : null]);
-    const now = clock.now();
-    const attempts = g.attempts + 1;
-    const next = now + backoffMs(attempts, settings.revokeRetryInitialMs, settings.revokeRetryMaxMs);
-    telemetry.count('revoke_failures', { target: g.target });
-    log.error({ grantId: g.id, target: g.target, account: g.account, attempts, nextAttemptAt: next, error: message }, 'revocation failed; will retry');
-    const updated = await store.transaction(async (tx) => {
-      const cur = await mustGet(g.id, tx);
-      if (cur.status !== 'revoking' && cur.status !== 'revoke-failing') return cur;
-      const firstFailure = cur.status === 'revoking';
-      const patch = { status: 'revoke-failing' as const, attempts, lastError: message, nextAttemptAt: next, failingSince: cur.failingSince ?? now };
-      if (!(await tx.casGrant(cur.id, cur.version, patch))) return (await tx.getGrant(cur.id))!;
-      // The failing period starts and ends in the audit; retries in between only log.
-      if (firstFailure) {
-        await tx.appendAudit({
-          at: now, actor: 'stint', action: 'grant.revoke-failing', requestId: cur.requestId, grantId: cur.id, target: cur.target, subjectUser: cur.user,
-          details: { reason: cur.revokeReason, account: cur.account, error: message },
-        });
-      }
-      return { ...cur, ...patch, version: cur.version + 1, firstFailure };
-    });
-    if ('firstFailure' in updated && updated.firstFailure) {
-      notifier.notify({ kind: 'grant.revoke-failing', at: now, grantId: g.id, requestId: g.requestId, user: g.user, target: g.target, profile: g.profile, message: `revocation of ${g.user}'s ${g.profile} on ${g.target} is failing: ${message}` });
-    }
-    deps.onScheduleChange?.(next);
-    return updated;
   }
 
   /** Extends an active grant; never past its maximum counted from activation. */
