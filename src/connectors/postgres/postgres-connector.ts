@@ -274,7 +274,7 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
         // trip. A multi-statement simple query runs as one implicit
         // transaction, so a failure (say, a grant of a missing role) leaves no
         // half-made account; the transaction-level advisory lock conflicts
-        // with removeAccount's session-level one on the same name. One CREATE
+        // with removal's locks on the same name (removal.ts). One CREATE
         // ROLE gives the memberships (IN ROLE: marker and grants) exactly as
         // separate GRANTs would — same grantor and options — but checks the
         // admin's rights once instead of once per statement, which on
