@@ -29,8 +29,8 @@ import { parseArgs } from 'node:util';
 import { createPostgresConnector } from '../src/connectors/postgres/postgres-connector.js';
 import { scramSha256Verifier } from '../src/connectors/postgres/scram.js';
 import {
-  commandLine, dropRoleSql, fmt, guardProcess, httpClient, inTx, intFlag, machineInfo, progress, ratio, rawCreateStatements, rawSecret,
-  runLoop, startBenchEnv, startChildBroker, stats, storeFlag, table, writeJson, type BenchEnv, type ChildBroker, type LoopResult, type Stats,
+  addCpu, commandLine, dropRoleSql, fmt, guardProcess, httpClient, inTx, intFlag, machineInfo, progress, ratio, rawCreateStatements, rawSecret,
+  runLoop, startBenchEnv, startChildBroker, startCpuMeter, stats, storeFlag, table, writeJson, type BenchEnv, type ChildBroker, type CpuSpent, type LoopResult, type Stats,
 } from './lib.js';
 
 const { values: flags } = parseArgs({
@@ -190,6 +190,14 @@ async function main() {
       a.perRound.push(r.rate);
     };
     const brokerLoad = { issue: [] as Load[], revoke: [] as Load[] };
+    // Where the machine's CPU went in each kind's stretches (/proc; Linux).
+    const cpu = new Map<Kind, CpuSpent | null>();
+    const metered = async (kind: Kind, n: number, fn: (i: number) => Promise<void>) => {
+      const stop = startCpuMeter(b.ready.pid);
+      const r = await runLoop(n, C, fn);
+      cpu.set(kind, addCpu(cpu.get(kind) ?? null, stop()));
+      record(kind, r);
+    };
     const inBroker = { issue: { total: [] as number[], target: [] as number[], added: [] as number[] }, revoke: { total: [] as number[], target: [] as number[], added: [] as number[] } };
     const collect = async (into: typeof inBroker.issue, route: string) => {
       const tm = (await b.call('timings', { reset: true })) as Record<string, { total: number[]; target: number[]; added: number[] }>;
@@ -209,7 +217,7 @@ async function main() {
       progress(`round ${round + 1}/${R}: ${n} of each (${rawFirst ? 'raw' : 'Stint'} first)`);
       const rawV = names('rawv', from, n);
       const ids: string[] = new Array<string>(n);
-      const run = async (kind: Kind, fn: (i: number) => Promise<void>) => record(kind, await runLoop(n, C, fn));
+      const run = (kind: Kind, fn: (i: number) => Promise<void>) => metered(kind, n, fn);
       const rawCreate = () => run('rawCreate', ops.rawCreate(rawV));
       const stintIssue = async () => {
         await b.call('load', { reset: true });
@@ -221,7 +229,7 @@ async function main() {
       const stintRevoke = async () => {
         const live = ids.filter(Boolean);
         await b.call('load', { reset: true });
-        record('stintRevoke', await runLoop(live.length, C, ops.stintRevoke(live)));
+        await metered('stintRevoke', live.length, ops.stintRevoke(live));
         brokerLoad.revoke.push((await b.call('load', { reset: true })) as Load);
         await collect(inBroker.revoke, 'POST /v1/grants/:id/revoke');
       };
@@ -252,7 +260,7 @@ async function main() {
     for (const [kind, a] of acc) {
       phases.set(kind, { name: labels[kind], ok: a.ok, errors: a.errors, firstError: a.firstError, wallMs: a.wallMs, rate: (a.ok / a.wallMs) * 1000, latency: stats(a.latencies), roundRates: a.perRound });
     }
-    const out = report(phases, inBroker, brokerLoad, brokerProblems, (performance.now() - started) / 1000);
+    const out = report(phases, inBroker, brokerLoad, cpu, brokerProblems, (performance.now() - started) / 1000);
     process.stdout.write(out.text);
     await writeJson(flags.json, out.summary);
   } finally {
@@ -268,6 +276,7 @@ function report(
   phases: Map<Kind, PhaseResult>,
   inBroker: Record<'issue' | 'revoke', { total: number[]; target: number[]; added: number[] }>,
   brokerLoad: Record<'issue' | 'revoke', Load[]>,
+  cpu: Map<Kind, CpuSpent | null>,
   brokerProblems: { warnings: number; errors: number; firstProblem: string | null },
   wallS: number,
 ) {
@@ -326,6 +335,32 @@ function report(
       `${fmt(load.revoke.cores, 2)} cores (${fmt(perOp('stintRevoke', load.revoke.cores), 2)} ms per request)`,
   );
   L.push('');
+  // Per operation: the whole machine's CPU, split into the load generator (this process), the
+  // broker child, and the rest (PostgreSQL's backends, the kernel, anything else running).
+  const cpuRows: Kind[] = ['rawCreate', 'stintIssue', 'connCreate', 'rawDrop', 'stintRevoke', 'connRemove'];
+  const cpuPerOp = Object.fromEntries(
+    cpuRows.flatMap((k) => {
+      const c = cpu.get(k);
+      const ok = p(k).ok;
+      if (!c || ok === 0) return [];
+      const per = (ms: number) => ms / ok;
+      return [[k, {
+        machineBusy: c.machineBusyMs / Math.max(1, c.machineCapacityMs), machine: per(c.machineBusyMs), loadGenerator: per(c.benchMs),
+        broker: k.startsWith('stint') ? per(c.brokerMs) : 0, brokerMain: k.startsWith('stint') ? per(c.brokerMainMs) : 0, brokerMainWait: k.startsWith('stint') ? per(c.brokerMainWaitMs) : 0,
+        rest: per(c.machineBusyMs - c.benchMs - (k.startsWith('stint') ? c.brokerMs : 0)),
+      }]];
+    }),
+  ) as Record<Kind, { machineBusy: number; machine: number; loadGenerator: number; broker: number; brokerMain: number; brokerMainWait: number; rest: number }>;
+  if (Object.keys(cpuPerOp).length > 0) {
+    L.push(table([
+      ['CPU per operation, ms (all cores)', 'machine busy', 'machine', 'load generator', 'broker', 'its event loop: on a core / waiting for one', 'PostgreSQL + rest'],
+      ...cpuRows.filter((k) => cpuPerOp[k]).map((k) => {
+        const c = cpuPerOp[k];
+        return [p(k).name, `${fmt(c.machineBusy * 100, 0)}%`, fmt(c.machine, 2), fmt(c.loadGenerator, 2), k.startsWith('stint') ? fmt(c.broker, 2) : '-', k.startsWith('stint') ? `${fmt(c.brokerMain, 2)} / ${fmt(c.brokerMainWait, 2)}` : '-', fmt(c.rest, 2)];
+      }),
+    ]));
+    L.push('');
+  }
   L.push(`broker log: ${brokerProblems.errors} error and ${brokerProblems.warnings} warning lines${brokerProblems.firstProblem ? ` (first: ${brokerProblems.firstProblem})` : ''}`);
   for (const x of phases.values()) if (x.errors) L.push(`errors in "${x.name}": ${x.errors}, first: ${x.firstError}`);
   L.push('notes: raw ops run as separate round trips (BEGIN, CREATE, GRANT, COMMIT) on a pool of C connections; Stint runs in its own');
@@ -334,6 +369,9 @@ function report(
   L.push('       intent, reads the role under an advisory lock, drops it and ends its sessions, and records the outcome; the raw baseline');
   L.push('       is a bare DROP ROLE. "connector … no broker" is Stint\'s PostgreSQL connector called directly: the target-side part.');
   L.push('       Client and broker share the machine\'s cores with PostgreSQL. Embedded PostgreSQL runs with fsync=off.');
+  L.push('       CPU per operation is read from /proc over each kind\'s stretches: "load generator" is this process (HTTP or pg');
+  L.push('       client, and the raw SCRAM hashing), "broker" the broker child\'s threads, its event loop\'s time on a core and');
+  L.push('       waiting in the run queue (schedstat), and "PostgreSQL + rest" whatever else was busy.');
   L.push(`wall time: ${fmt(wallS, 0)} s`);
   L.push('');
   const summary = {
@@ -342,7 +380,7 @@ function report(
     raw: { createRate: p('rawCreate').rate, createP50: p('rawCreate').latency.p50, createP99: p('rawCreate').latency.p99, plainCreateRate: p('rawPlainCreate').rate, dropRate: p('rawDrop').rate, dropP50: p('rawDrop').latency.p50, dropP99: p('rawDrop').latency.p99 },
     stint: { issueRate: p('stintIssue').rate, issueP50: p('stintIssue').latency.p50, issueP99: p('stintIssue').latency.p99, revokeRate: p('stintRevoke').rate, revokeP50: p('stintRevoke').latency.p50, revokeP99: p('stintRevoke').latency.p99, issueErrors: p('stintIssue').errors, revokeErrors: p('stintRevoke').errors },
     connector: { createRate: p('connCreate').rate, removeRate: p('connRemove').rate },
-    brokerAdded: { issue: added.issue, revoke: added.revoke }, inBroker: { total, target }, brokerLoad: load,
+    brokerAdded: { issue: added.issue, revoke: added.revoke }, inBroker: { total, target }, brokerLoad: load, cpuPerOp,
     phases: [...phases.values()],
     brokerLog: brokerProblems,
     wallS,

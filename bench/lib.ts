@@ -121,6 +121,77 @@ export async function runLoop(
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+// ---------------------------------------------------------------- where the CPU went
+
+/** CPU spent during one stretch, in ms. Linux only (read from /proc); `null` where /proc is missing. */
+export interface CpuSpent {
+  wallMs: number;
+  /** All cores: capacity (wall × cores) and the part of it not idle, for every process on the machine. */
+  machineCapacityMs: number;
+  machineBusyMs: number;
+  /** This process: the load generator (HTTP or pg client, raw SCRAM hashing). */
+  benchMs: number;
+  /** The broker child, all its threads; and its main thread (the event loop) on a CPU and runnable but waiting for one. */
+  brokerMs: number;
+  brokerMainMs: number;
+  brokerMainWaitMs: number;
+}
+
+const procTicksMs = 10; // USER_HZ is 100 on Linux
+
+function readMachine(): { busy: number; all: number } {
+  // cpu user nice system idle iowait irq softirq steal …; busy excludes idle and iowait.
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  return { busy: (f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!) * procTicksMs, all: f.reduce((a, x) => a + x, 0) * procTicksMs };
+}
+
+function readProcessMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * procTicksMs; // utime, stime
+}
+
+/** On-CPU and run-queue-wait ns of the process's main thread. */
+function readMainThread(pid: number): { run: number; wait: number } {
+  const [run, wait] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+  return { run: run! / 1e6, wait: wait! / 1e6 };
+}
+
+/** Starts measuring; the returned function ends the stretch. `brokerPid` 0 leaves the broker columns 0. */
+export function startCpuMeter(brokerPid: number): () => CpuSpent | null {
+  let start: { at: number; machine: { busy: number; all: number }; bench: NodeJS.CpuUsage; broker: number; main: { run: number; wait: number } };
+  try {
+    start = {
+      at: performance.now(), machine: readMachine(), bench: process.cpuUsage(),
+      broker: brokerPid ? readProcessMs(brokerPid) : 0, main: brokerPid ? readMainThread(brokerPid) : { run: 0, wait: 0 },
+    };
+  } catch {
+    return () => null;
+  }
+  return () => {
+    const machine = readMachine();
+    const bench = process.cpuUsage(start.bench);
+    const main = brokerPid ? readMainThread(brokerPid) : { run: 0, wait: 0 };
+    return {
+      wallMs: performance.now() - start.at,
+      machineCapacityMs: machine.all - start.machine.all,
+      machineBusyMs: machine.busy - start.machine.busy,
+      benchMs: (bench.user + bench.system) / 1000,
+      brokerMs: brokerPid ? readProcessMs(brokerPid) - start.broker : 0,
+      brokerMainMs: main.run - start.main.run,
+      brokerMainWaitMs: main.wait - start.main.wait,
+    };
+  };
+}
+
+/** Sums stretches (null ones count as nothing measured). */
+export function addCpu(into: CpuSpent | null, x: CpuSpent | null): CpuSpent | null {
+  if (!x) return into;
+  if (!into) return { ...x };
+  for (const k of Object.keys(x) as (keyof CpuSpent)[]) into[k] += x[k];
+  return into;
+}
+
 // ---------------------------------------------------------------- flags
 
 export function intFlag(v: string | undefined, name: string, dflt: number, min = 1): number {
