@@ -14,7 +14,7 @@
 //   store there waits forever: on SQLite for the one connection, on
 //   PostgreSQL (after an append) for the audit head row this transaction holds.
 
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { genesisHash, hashEvent, type HashableEvent } from '../core/audit/chain.js';
 import type { AuditFilter, GrantFilter, GrantPatch, RequestFilter, RequestPatch, Store, StoreTx } from '../core/ports.js';
 import type {
@@ -44,6 +44,7 @@ import {
   tokenToRow,
 } from './rows.js';
 import type { Database } from './schema.js';
+import { rowShape, StatementCache } from './statement-cache.js';
 
 export type StoreDialect = Store['dialect'];
 
@@ -87,31 +88,50 @@ function auditEventToRow(e: AuditEvent) {
   };
 }
 
+type Row<T extends keyof Database> = Selectable<Database[T]>;
+
 export class KyselyStoreTx implements StoreTx {
   constructor(
     protected readonly db: Kysely<Database> | Transaction<Database>,
     protected readonly dialectName: StoreDialect,
+    /** Shared by the store and all its transactions. */
+    protected readonly statements: StatementCache,
   ) {}
+
+  // ---- the hot statements, compiled once per shape (statement-cache.ts)
+
+  private async insertRow<T extends keyof Database & string>(table: T, row: object): Promise<void> {
+    const { shape, values } = rowShape(table, row);
+    await this.db.executeQuery(this.statements.get(`insert ${shape}`, values, () => this.db.insertInto(table).values(row as never)));
+  }
+
+  private async byKey<T extends 'requests' | 'grants' | 'tokens'>(table: T, column: 'id' | 'hash', key: string): Promise<Row<T> | undefined> {
+    const q = this.statements.get(`select ${table} by ${column}`, [key], () => this.db.selectFrom(table as 'grants').selectAll().where(column as 'id', '=', key));
+    return (await this.db.executeQuery(q)).rows[0] as Row<T> | undefined;
+  }
+
+  /** UPDATE table SET … WHERE id = ? AND version = ?; true when it matched. */
+  private async casRow(table: 'requests' | 'grants', id: string, version: number, set: Record<string, unknown>): Promise<boolean> {
+    const { shape, values } = rowShape(table, set);
+    const q = this.statements.get(`cas ${shape}`, [...values, id, version], () =>
+      this.db.updateTable(table as 'grants').set(set as never).where('id', '=', id).where('version', '=', version),
+    );
+    return (await this.db.executeQuery(q)).numAffectedRows === 1n;
+  }
 
   // ---- requests and approvals
 
   async insertRequest(r: RequestRecord): Promise<void> {
-    await this.db.insertInto('requests').values(requestToRow(r)).execute();
+    await this.insertRow('requests', requestToRow(r));
   }
 
   async getRequest(id: string): Promise<RequestRecord | undefined> {
-    const row = await this.db.selectFrom('requests').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.byKey('requests', 'id', id);
     return row ? rowToRequest(row) : undefined;
   }
 
   async casRequest(id: string, version: number, patch: RequestPatch): Promise<boolean> {
-    const r = await this.db
-      .updateTable('requests')
-      .set({ ...requestPatchToRow(patch), version: version + 1 })
-      .where('id', '=', id)
-      .where('version', '=', version)
-      .executeTakeFirst();
-    return r.numUpdatedRows === 1n;
+    return this.casRow('requests', id, version, { ...requestPatchToRow(patch), version: version + 1 });
   }
 
   /** Newest first. */
@@ -160,22 +180,16 @@ export class KyselyStoreTx implements StoreTx {
   // ---- grants
 
   async insertGrant(g: GrantRecord): Promise<void> {
-    await this.db.insertInto('grants').values(grantToRow(g)).execute();
+    await this.insertRow('grants', grantToRow(g));
   }
 
   async getGrant(id: string): Promise<GrantRecord | undefined> {
-    const row = await this.db.selectFrom('grants').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.byKey('grants', 'id', id);
     return row ? rowToGrant(row) : undefined;
   }
 
   async casGrant(id: string, version: number, patch: GrantPatch): Promise<boolean> {
-    const r = await this.db
-      .updateTable('grants')
-      .set({ ...grantPatchToRow(patch), version: version + 1 })
-      .where('id', '=', id)
-      .where('version', '=', version)
-      .executeTakeFirst();
-    return r.numUpdatedRows === 1n;
+    return this.casRow('grants', id, version, { ...grantPatchToRow(patch), version: version + 1 });
   }
 
   /**
@@ -325,12 +339,10 @@ export class KyselyStoreTx implements StoreTx {
 
   async appendAudit(input: AuditInput): Promise<AuditEvent> {
     if (!this.head) {
-      const row = await this.db
-        .selectFrom('audit_head')
-        .select(['seq', 'hash'])
-        .where('id', '=', 1)
-        .$if(this.dialectName === 'postgres', (q) => q.forUpdate())
-        .executeTakeFirst();
+      const q = this.statements.get('select audit_head for append', [1], () =>
+        this.db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).$if(this.dialectName === 'postgres', (q) => q.forUpdate()),
+      );
+      const row = (await this.db.executeQuery(q)).rows[0] as Pick<Row<'audit_head'>, 'seq' | 'hash'> | undefined;
       if (!row) throw new Error('audit_head row is missing; the store is not migrated');
       this.head = { seq: row.seq, hash: row.hash, writtenSeq: row.seq };
     }
@@ -362,20 +374,17 @@ export class KyselyStoreTx implements StoreTx {
     this.pending = [];
     // Well under SQLite's 32766 bound parameters per statement (11 per row).
     for (let i = 0; i < events.length; i += auditInsertChunk) {
-      await this.db
-        .insertInto('audit_events')
-        .values(events.slice(i, i + auditInsertChunk).map(auditEventToRow))
-        .execute();
+      const rows = events.slice(i, i + auditInsertChunk).map(auditEventToRow);
+      const values = rows.flatMap((r) => Object.values(r));
+      await this.db.executeQuery(this.statements.get(`insert audit_events x${rows.length}`, values, () => this.db.insertInto('audit_events').values(rows)));
     }
     // Guarded by the old seq as well: should the lock ever be missing, a lost
     // race fails loudly here (or on the seq primary key) instead of forking the chain.
-    const moved = await this.db
-      .updateTable('audit_head')
-      .set({ seq: head.seq, hash: head.hash })
-      .where('id', '=', 1)
-      .where('seq', '=', head.writtenSeq)
-      .executeTakeFirst();
-    if (moved.numUpdatedRows !== 1n) throw new Error(`audit head moved during append of events ${events[0]!.seq}..${head.seq}`);
+    const q = this.statements.get('move audit_head', [head.seq, head.hash, 1, head.writtenSeq], () =>
+      this.db.updateTable('audit_head').set({ seq: head.seq, hash: head.hash }).where('id', '=', 1).where('seq', '=', head.writtenSeq),
+    );
+    const moved = await this.db.executeQuery(q);
+    if (moved.numAffectedRows !== 1n) throw new Error(`audit head moved during append of events ${events[0]!.seq}..${head.seq}`);
     head.writtenSeq = head.seq;
   }
 
@@ -410,7 +419,7 @@ export class KyselyStoreTx implements StoreTx {
   }
 
   async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
-    const row = await this.db.selectFrom('tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
+    const row = await this.byKey('tokens', 'hash', hash);
     return row ? rowToToken(row) : undefined;
   }
 
@@ -533,13 +542,13 @@ export class KyselyStore extends KyselyStoreTx implements Store {
     private readonly root: Kysely<Database>,
     private readonly options: KyselyStoreOptions,
   ) {
-    super(root, options.dialect);
+    super(root, options.dialect, new StatementCache());
     this.dialect = options.dialect;
   }
 
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     return this.root.transaction().execute(async (trx) => {
-      const tx = new KyselyStoreTx(trx, this.dialect);
+      const tx = new KyselyStoreTx(trx, this.dialect, this.statements);
       const out = await fn(tx);
       await tx.flushAudit();
       return out;
