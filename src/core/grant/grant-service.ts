@@ -107,7 +107,9 @@ export function createGrantService(deps: GrantServiceDeps) {
     const ephemeral = request.mode === 'ephemeral-account';
     const account = ephemeral ? ephemeralAccountName(user.name) : user.accounts[request.target];
     if (!account) throw invalid(`${user.name} has no own account on target ${request.target} (set users[].accounts.${request.target} in the config)`);
-    return {
+    const secret = ephemeral ? secrets.take(request.target) : null;
+    const sealedSecret = secret === null ? null : sealer.seal(secret, secretContext(id));
+    const grant: GrantRecord = {
       id,
       requestId: request.id,
       user: request.user,
@@ -130,11 +132,20 @@ export function createGrantService(deps: GrantServiceDeps) {
       attempts: 0,
       nextAttemptAt: null,
       failingSince: null,
-      sealedSecret: ephemeral ? sealer.seal(secrets.take(request.target), secretContext(id)) : null,
+      sealedSecret,
       sessionLeaseUntil: sessionLeaseMs === undefined ? null : now + sessionLeaseMs,
       version: 1,
     };
+    if (secret !== null && sealedSecret !== null) justSealed.set(grant, { sealed: sealedSecret, secret });
+    return grant;
   }
+
+  /**
+   * The plaintext of a secret sealed moments ago, kept with the very record
+   * newGrant returned (which the auto-approving caller hands to provision), so
+   * that provisioning does not open what it just sealed. Gone with the record.
+   */
+  const justSealed = new WeakMap<GrantRecord, { sealed: string; secret: string }>();
 
   async function mustGet(id: string, tx: Pick<StoreTx, 'getGrant'> = store): Promise<GrantRecord> {
     const g = await tx.getGrant(id);
@@ -143,7 +154,9 @@ export function createGrantService(deps: GrantServiceDeps) {
   }
 
   function secretOf(g: GrantRecord): string | null {
-    return g.sealedSecret ? sealer.unseal(g.sealedSecret, secretContext(g.id)) : null;
+    if (!g.sealedSecret) return null;
+    const known = justSealed.get(g);
+    return known?.sealed === g.sealedSecret ? known.secret : sealer.unseal(g.sealedSecret, secretContext(g.id));
   }
 
   const { markRevoking, performRevoke, revokeOwned } = createRevocation({
