@@ -3,7 +3,7 @@
 // from the route table.
 
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../core/random.js';
 import type { Logger as PinoLogger } from 'pino';
 import { StintError, httpStatusOf, type ErrorCode } from '../core/errors.js';
 import { safeErrorText } from '../core/scrub.js';

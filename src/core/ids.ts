@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from './random.js';
 
 const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
 

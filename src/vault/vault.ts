@@ -5,7 +5,8 @@
 //
 // Format: v1.<base64url(keyIv | wrappedKey | keyTag)>.<base64url(iv | ciphertext | tag)>
 
-import { createCipheriv, createDecipheriv, createHash, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createSecretKey, type KeyObject } from 'node:crypto';
+import { randomBytes } from '../core/random.js';
 import type { Sealer } from '../core/ports.js';
 
 export const masterKeyBytes = 32;
