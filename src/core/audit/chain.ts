@@ -19,20 +19,22 @@ export function canonicalJson(value: unknown): string {
 
 export type HashableEvent = Omit<AuditEvent, 'hash'>;
 
+/** The fields an event's hash covers, in canonicalJson's (sorted) order. */
+const hashedFields = (['seq', 'at', 'actor', 'action', 'requestId', 'grantId', 'target', 'subjectUser', 'details', 'prevHash'] as const).slice().sort();
+
+/**
+ * SHA-256 of canonicalJson of the event's hashed fields. The object is
+ * written out field by field in sorted order rather than built and sorted
+ * (every append hashes one): byte for byte the same text.
+ */
 export function hashEvent(e: HashableEvent): string {
-  const body = canonicalJson({
-    seq: e.seq,
-    at: e.at,
-    actor: e.actor,
-    action: e.action,
-    requestId: e.requestId,
-    grantId: e.grantId,
-    target: e.target,
-    subjectUser: e.subjectUser,
-    details: e.details,
-    prevHash: e.prevHash,
-  });
-  return createHash('sha256').update(body).digest('hex');
+  let body = '{';
+  for (const k of hashedFields) {
+    const v = e[k];
+    if (v === undefined) continue;
+    body += `${body.length > 1 ? ',' : ''}"${k}":${canonicalJson(v)}`;
+  }
+  return createHash('sha256').update(`${body}}`).digest('hex');
 }
 
 export interface Checkpoint {
