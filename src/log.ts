@@ -3,10 +3,32 @@
 
 import pino, { type Logger, type DestinationStream } from 'pino';
 
-export const redactPaths = [
-  'password', '*.password', 'secret', '*.secret', 'token', '*.token', 'authorization', '*.authorization',
-  'req.headers.authorization', 'req.headers.cookie', 'adminSecret', '*.adminSecret',
-];
+/** Field names censored at the top of a log line and one level down. */
+const sensitiveFields = ['password', 'secret', 'token', 'authorization', 'adminSecret'] as const;
+
+/** pino's redaction: the top-level fields and two request headers. */
+export const redactPaths = [...sensitiveFields, 'req.headers.authorization', 'req.headers.cookie'];
+
+/**
+ * One level down (`{ target: { adminSecret } }`), the same fields are
+ * censored here rather than with pino's `*.field` paths: a wildcard path made
+ * every line cost three times as much to write, nested objects or not. Copies
+ * what it censors; the caller's object is left as it was. Arrays are not
+ * looked into, as pino's wildcards did not.
+ */
+export function censorNested(line: Record<string, unknown>): Record<string, unknown> {
+  let out: Record<string, unknown> | null = null;
+  for (const key in line) {
+    const value = line[key];
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) continue;
+    let copy: Record<string, unknown> | null = null;
+    for (const field of sensitiveFields) {
+      if (Object.hasOwn(value, field)) (copy ??= { ...(value as Record<string, unknown>) })[field] = '***';
+    }
+    if (copy) (out ??= { ...line })[key] = copy;
+  }
+  return out ?? line;
+}
 
 /**
  * JSON lines to a file descriptor or path, asynchronously and in chunks:
@@ -24,6 +46,7 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
       level: opts.level ?? process.env.STINT_LOG_LEVEL ?? 'info',
       base: { service: 'stint' },
       redact: { paths: redactPaths, censor: '***' },
+      formatters: { log: censorNested },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     opts.destination ?? logDestination(2),

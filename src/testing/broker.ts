@@ -7,11 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pg from 'pg';
-import pino from 'pino';
 import { createApp, type App } from '../app.js';
 import { randomId } from '../core/ids.js';
 import type { Clock } from '../core/ports.js';
-import { redactPaths } from '../log.js';
+import { createLogger } from '../log.js';
 import { createTestDatabase, type TestDatabase } from './postgres.js';
 
 export interface TestTarget {
@@ -216,7 +215,7 @@ export async function startTestBroker(opts: {
       cb();
     },
   });
-  const logger = pino({ level: 'debug', redact: { paths: redactPaths, censor: '***' } }, sink);
+  const logger = createLogger({ level: 'debug', destination: sink });
   const app = await createApp({
     configPath, dataDir, clock: opts.clock, logger, workerMaxSleepMs: 50,
     env: opts.env ?? { STINT_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') },
