@@ -212,6 +212,28 @@ const grantsStatusCreated: Migration = {
 };
 
 /**
+ * The expiry loop's three ranges hold only the grants that can be in them:
+ * an expiry, a retry time or a session lease that is set. A grant being
+ * issued then writes none of these index entries, and its activation adds
+ * one instead of moving three (two of them over to another status). Every
+ * query on them compares the column (`<=`, `is not null`), which the partial
+ * index's condition follows from, on SQLite and PostgreSQL alike.
+ */
+const partialDueIndexes: Migration = {
+  async up(db: Kysely<unknown>) {
+    const partial = [
+      ['grants_status_expires', 'expires_at'],
+      ['grants_status_next_attempt', 'next_attempt_at'],
+      ['grants_status_session_lease', 'session_lease_until'],
+    ] as const;
+    for (const [name, column] of partial) {
+      await db.schema.dropIndex(name).ifExists().execute();
+      await db.schema.createIndex(name).on('grants').columns(['status', column]).where(column, 'is not', null).execute();
+    }
+  },
+};
+
+/**
  * All migrations by version; names sort in application order. `schema` is
  * the PostgreSQL schema holding the tables (undefined on SQLite).
  */
@@ -220,6 +242,7 @@ export function migrations(schema: string | undefined): Readonly<Record<string, 
     '0001_initial': initial,
     '0002_gateways': gateways(schema),
     '0003_grants_status_created': grantsStatusCreated,
+    '0004_partial_due_indexes': partialDueIndexes,
   };
 }
 

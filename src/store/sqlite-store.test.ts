@@ -10,6 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { verifyChain } from '../core/audit/chain.js';
 import { openStore } from './index.js';
 import Database from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { migrations } from './migrations.js';
+import { migrationLockTableName, migrationTableName } from './schema.js';
 import { makeGrant } from './testing/fixtures.js';
 import { storeSuite } from './testing/store-suite.js';
 
@@ -115,5 +118,39 @@ describe('sqlite store specifics', () => {
     assert.equal((await again.listGrants({})).length, 40);
     assert.ok(verifyChain(await again.listAudit({})).ok);
     await again.close();
+  });
+
+  it('turns the due indexes partial on a database made before 0004, and the expiry queries still find what is due', async () => {
+    const path = join(dir, 'before-0004.db');
+    const old = new Kysely<unknown>({ dialect: new SqliteDialect({ database: new Database(path) }) });
+    const migrator = new Migrator({ db: old, provider: { getMigrations: async () => ({ ...migrations(undefined) }) }, migrationTableName, migrationLockTableName });
+    const { error } = await migrator.migrateTo('0003_grants_status_created');
+    assert.equal(error, undefined);
+    await old.destroy();
+
+    const store = await openStore({ kind: 'sqlite', path });
+    const t = 1_800_000_000_000;
+    const due = makeGrant({ status: 'active', expiresAt: t - 1 });
+    const later = makeGrant({ status: 'active', expiresAt: t + 60_000 });
+    const issuing = makeGrant({ status: 'provisioning', activatedAt: null, expiresAt: null });
+    const retrying = makeGrant({ status: 'revoke-failing', nextAttemptAt: t - 5 });
+    const leased = makeGrant({ status: 'active', expiresAt: t + 3_600_000, sessionLeaseUntil: t - 2 });
+    await store.transaction(async (tx) => {
+      for (const g of [due, later, issuing, retrying, leased]) await tx.insertGrant(g);
+    });
+    assert.deepEqual(new Set((await store.listDueGrants(t, 10)).map((g) => g.id)), new Set([due.id, retrying.id, leased.id]));
+    assert.equal(await store.nextDueAt(), t - 5);
+    await store.close();
+
+    const db = new Database(path, { readonly: true });
+    const indexes = [['grants_status_expires', 'expires_at', 4], ['grants_status_next_attempt', 'next_attempt_at', 1], ['grants_status_session_lease', 'session_lease_until', 1]] as const;
+    for (const [name, column, holds] of indexes) {
+      const { sql } = db.prepare(`select sql from sqlite_master where type = 'index' and name = ?`).get(name) as { sql: string };
+      assert.match(sql, new RegExp(`where "${column}" is not null$`, 'i'));
+      // The grant being issued has none of those times, so it is in none of these indexes.
+      const { n } = db.prepare(`select count(*) as n from grants indexed by ${name} where ${column} is not null`).get() as { n: number };
+      assert.equal(n, holds, name);
+    }
+    db.close();
   });
 });
