@@ -48,3 +48,24 @@ test('lines without secrets are written as given', async () => {
   assert.deepEqual(lines[0]!.roles, ['app_read']);
   assert.equal(lines[0]!.msg, 'plain');
 });
+
+test('nested errors, objects with toJSON and child bindings are censored too', async () => {
+  const { log, lines } = capture();
+  const err = Object.assign(new Error('could not connect'), { token: 't4' });
+  const shown = { toJSON: () => ({ host: 'db', password: 'p5' }) };
+  log.error({ failure: err, conn: shown, at: new Date(0) }, 'x');
+  log.child({ target: { name: 'pg', adminSecret: 'x6' } }).info({ n: 1 }, 'from a child');
+  log.child({ a: 1 }).child({ conn: { password: 'p7' } }).info({ n: 2 }, 'from a grandchild');
+  await flush();
+  const text = JSON.stringify(lines);
+  for (const secret of ['t4', 'p5', 'x6', 'p7']) assert.ok(!text.includes(secret), `${secret} reached the log`);
+  const failure = lines[0]!.failure as Record<string, unknown>;
+  assert.equal(failure.message, 'could not connect');
+  assert.equal(failure.type, 'Error');
+  assert.match(String(failure.stack), /could not connect/);
+  assert.equal(failure.token, '***');
+  assert.deepEqual(lines[0]!.conn, { host: 'db', password: '***' });
+  assert.equal(lines[0]!.at, new Date(0).toISOString());
+  assert.deepEqual(lines[1]!.target, { name: 'pg', adminSecret: '***' });
+  assert.deepEqual([lines[2]!.a, lines[2]!.conn, lines[2]!.n], [1, { password: '***' }, 2]);
+});

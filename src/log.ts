@@ -12,22 +12,40 @@ export const redactPaths = [...sensitiveFields, 'req.headers.authorization', 're
 /**
  * One level down (`{ target: { adminSecret } }`), the same fields are
  * censored here rather than with pino's `*.field` paths: a wildcard path made
- * every line cost three times as much to write, nested objects or not. Copies
- * what it censors; the caller's object is left as it was. Arrays are not
- * looked into, as pino's wildcards did not.
+ * every line cost three times as much to write, nested objects or not. Runs
+ * on each line's fields and on a child logger's bindings (createLogger); copies what it
+ * censors, so the caller's object is left as it was. Arrays, and objects
+ * interpolated into the message (`%j`), are not looked into: log secrets in
+ * neither (nothing in Stint does).
  */
 export function censorNested(line: Record<string, unknown>): Record<string, unknown> {
   let out: Record<string, unknown> | null = null;
   for (const key in line) {
     const value = line[key];
     if (value === null || typeof value !== 'object' || Array.isArray(value)) continue;
-    let copy: Record<string, unknown> | null = null;
-    for (const field of sensitiveFields) {
-      if (Object.hasOwn(value, field)) (copy ??= { ...(value as Record<string, unknown>) })[field] = '***';
-    }
-    if (copy) (out ??= { ...line })[key] = copy;
+    const shownAs = typeof (value as { toJSON?: unknown }).toJSON === 'function';
+    if (!shownAs && !sensitiveFields.some((f) => Object.hasOwn(value, f))) continue;
+    (out ??= { ...line })[key] = censoredCopy(value);
   }
   return out ?? line;
+}
+
+/** A copy of `value` as it would be logged, with the sensitive fields censored. */
+function censoredCopy(value: object): unknown {
+  let copy: Record<string, unknown>;
+  if (value instanceof Error) {
+    // What pino's error serializer would have written, which a plain copy would lose.
+    copy = { ...value, type: value.name, message: value.message, stack: value.stack };
+  } else if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    // Logged as its toJSON() gives it; censored only if that still carries the fields.
+    const shown: unknown = (value as { toJSON(): unknown }).toJSON();
+    if (shown === null || typeof shown !== 'object' || Array.isArray(shown)) return shown;
+    copy = { ...(shown as Record<string, unknown>) };
+  } else {
+    copy = { ...(value as Record<string, unknown>) };
+  }
+  for (const field of sensitiveFields) if (Object.hasOwn(copy, field)) copy[field] = '***';
+  return copy;
 }
 
 /**
@@ -41,7 +59,7 @@ export function logDestination(dest: number | string): DestinationStream {
 }
 
 export function createLogger(opts: { level?: string; destination?: DestinationStream } = {}): Logger {
-  return pino(
+  const logger = pino(
     {
       level: opts.level ?? process.env.STINT_LOG_LEVEL ?? 'info',
       base: { service: 'stint' },
@@ -51,4 +69,12 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
     },
     opts.destination ?? logDestination(2),
   );
+  // A child's bindings skip formatters.log (and pino resets formatters.bindings
+  // for children), so they are censored on the way in. Children inherit this
+  // child(), with `this` the logger it is called on.
+  const child = logger.child;
+  logger.child = function (this: Logger, bindings, options) {
+    return child.call(this, censorNested(bindings), options);
+  } as Logger['child'];
+  return logger;
 }
