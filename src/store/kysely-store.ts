@@ -44,7 +44,7 @@ import {
   tokenToRow,
 } from './rows.js';
 import type { Database } from './schema.js';
-import { rowShape, StatementCache } from './statement-cache.js';
+import { rowOf, rowShape, StatementCache } from './statement-cache.js';
 
 export type StoreDialect = Store['dialect'];
 
@@ -101,20 +101,24 @@ export class KyselyStoreTx implements StoreTx {
   // ---- the hot statements, compiled once per shape (statement-cache.ts)
 
   private async insertRow<T extends keyof Database & string>(table: T, row: object): Promise<void> {
-    const { shape, values } = rowShape(table, row);
-    await this.db.executeQuery(this.statements.get(`insert ${shape}`, values, () => this.db.insertInto(table).values(row as never)));
+    const { shape, keys, values } = rowShape(table, row);
+    await this.db.executeQuery(this.statements.get(`insert ${shape}`, values, (v) => this.db.insertInto(table).values(rowOf(keys, v) as never)));
   }
 
   private async byKey<T extends 'requests' | 'grants' | 'tokens'>(table: T, column: 'id' | 'hash', key: string): Promise<Row<T> | undefined> {
-    const q = this.statements.get(`select ${table} by ${column}`, [key], () => this.db.selectFrom(table as 'grants').selectAll().where(column as 'id', '=', key));
+    const q = this.statements.get(`select ${table} by ${column}`, [key], ([k]) => this.db.selectFrom(table as 'grants').selectAll().where(column as 'id', '=', k as string));
     return (await this.db.executeQuery(q)).rows[0] as Row<T> | undefined;
   }
 
   /** UPDATE table SET … WHERE id = ? AND version = ?; true when it matched. */
   private async casRow(table: 'requests' | 'grants', id: string, version: number, set: Record<string, unknown>): Promise<boolean> {
-    const { shape, values } = rowShape(table, set);
-    const q = this.statements.get(`cas ${shape}`, [...values, id, version], () =>
-      this.db.updateTable(table as 'grants').set(set as never).where('id', '=', id).where('version', '=', version),
+    const { shape, keys, values } = rowShape(table, set);
+    const q = this.statements.get(`cas ${shape}`, [...values, id, version], (v) =>
+      this.db
+        .updateTable(table as 'grants')
+        .set(rowOf(keys, v) as never)
+        .where('id', '=', v[keys.length] as string)
+        .where('version', '=', v[keys.length + 1] as number),
     );
     return (await this.db.executeQuery(q)).numAffectedRows === 1n;
   }
@@ -339,8 +343,8 @@ export class KyselyStoreTx implements StoreTx {
 
   async appendAudit(input: AuditInput): Promise<AuditEvent> {
     if (!this.head) {
-      const q = this.statements.get('select audit_head for append', [1], () =>
-        this.db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).$if(this.dialectName === 'postgres', (q) => q.forUpdate()),
+      const q = this.statements.get('select audit_head for append', [1], ([id]) =>
+        this.db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', id as number).$if(this.dialectName === 'postgres', (q) => q.forUpdate()),
       );
       const row = (await this.db.executeQuery(q)).rows[0] as Pick<Row<'audit_head'>, 'seq' | 'hash'> | undefined;
       if (!row) throw new Error('audit_head row is missing; the store is not migrated');
@@ -375,13 +379,21 @@ export class KyselyStoreTx implements StoreTx {
     // Well under SQLite's 32766 bound parameters per statement (11 per row).
     for (let i = 0; i < events.length; i += auditInsertChunk) {
       const rows = events.slice(i, i + auditInsertChunk).map(auditEventToRow);
+      const keys = Object.keys(rows[0]!);
       const values = rows.flatMap((r) => Object.values(r));
-      await this.db.executeQuery(this.statements.get(`insert audit_events x${rows.length}`, values, () => this.db.insertInto('audit_events').values(rows)));
+      const q = this.statements.get(`insert audit_events(${keys.join(',')}) x${rows.length}`, values, (v) =>
+        this.db.insertInto('audit_events').values(rows.map((_, r) => rowOf(keys, v.slice(r * keys.length, (r + 1) * keys.length))) as never),
+      );
+      await this.db.executeQuery(q);
     }
     // Guarded by the old seq as well: should the lock ever be missing, a lost
     // race fails loudly here (or on the seq primary key) instead of forking the chain.
-    const q = this.statements.get('move audit_head', [head.seq, head.hash, 1, head.writtenSeq], () =>
-      this.db.updateTable('audit_head').set({ seq: head.seq, hash: head.hash }).where('id', '=', 1).where('seq', '=', head.writtenSeq),
+    const q = this.statements.get('move audit_head', [head.seq, head.hash, 1, head.writtenSeq], ([seq, hash, id, from]) =>
+      this.db
+        .updateTable('audit_head')
+        .set({ seq: seq as number, hash: hash as string })
+        .where('id', '=', id as number)
+        .where('seq', '=', from as number),
     );
     const moved = await this.db.executeQuery(q);
     if (moved.numAffectedRows !== 1n) throw new Error(`audit head moved during append of events ${events[0]!.seq}..${head.seq}`);

@@ -4,36 +4,45 @@
 // than SQLite takes to run one of these small statements, and the issuance
 // path runs about a dozen of them.
 //
-// A shape is named by its caller (the table and the columns it sets). The
-// first build of each shape is checked: its parameters must be exactly the
-// values the caller will pass for the next ones, in the same order. A shape
-// that fails the check is never cached and is built every time, so a
-// surprise in how Kysely orders parameters costs speed, not correctness.
+// A shape is named by its caller (the table and the columns it sets), and its
+// builder makes the query from a list of values in the caller's order. The
+// first time, the builder is given a distinct placeholder object per value:
+// the shape is cached only if Kysely binds exactly those placeholders, in that
+// order, and nothing else. A shape that fails the check, and a call with a
+// value that is not a plain datum (Kysely could have turned an expression
+// into SQL), are built by Kysely every time: a surprise costs speed, not
+// correctness.
 
 import { CompiledQuery, type Compilable } from 'kysely';
+
+/** Stands for the value at `index` while a shape's parameter order is checked. */
+class Slot {
+  constructor(readonly index: number) {}
+}
+
+/** Values bound as they are whatever the query: no expression, list or builder among them. */
+const plainDatum = (v: unknown) => v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean' || Buffer.isBuffer(v);
 
 export class StatementCache {
   readonly #shapes = new Map<string, string | null>();
 
-  /**
-   * The compiled statement for `params`. `build` makes the Kysely query for
-   * exactly these values; it runs on the first call for `shape` (and always,
-   * for a shape whose check failed).
-   */
-  get(shape: string, params: readonly unknown[], build: () => Compilable): CompiledQuery {
-    const sql = this.#shapes.get(shape);
-    if (sql) return CompiledQuery.raw(sql, params as unknown[]);
-    const compiled = build().compile();
+  /** The compiled statement for `params`; `build(values)` makes the Kysely query for any values in that order. */
+  get(shape: string, params: readonly unknown[], build: (values: readonly unknown[]) => Compilable): CompiledQuery {
+    if (!params.every(plainDatum)) return build(params).compile();
+    let sql = this.#shapes.get(shape);
     if (sql === undefined) {
-      const same = compiled.parameters.length === params.length && compiled.parameters.every((p, i) => p === params[i]);
-      this.#shapes.set(shape, same ? compiled.sql : null);
+      const slots = params.map((_, i) => new Slot(i));
+      const probe = build(slots).compile();
+      const bound = probe.parameters.length === slots.length && probe.parameters.every((p, i) => p === slots[i]);
+      sql = bound ? probe.sql : null;
+      this.#shapes.set(shape, sql);
     }
-    return compiled;
+    return sql === null ? build(params).compile() : CompiledQuery.raw(sql, params as unknown[]);
   }
 }
 
-/** The values of `row` in its key order, and the shape naming those keys (undefined values have no column, as in Kysely). */
-export function rowShape(table: string, row: object): { shape: string; values: unknown[] } {
+/** The keys of `row` that have a value (undefined ones have no column, as in Kysely), its values in that order, and the shape naming them. */
+export function rowShape(table: string, row: object): { shape: string; keys: string[]; values: unknown[] } {
   const keys: string[] = [];
   const values: unknown[] = [];
   for (const [k, v] of Object.entries(row)) {
@@ -41,5 +50,8 @@ export function rowShape(table: string, row: object): { shape: string; values: u
     keys.push(k);
     values.push(v);
   }
-  return { shape: `${table}(${keys.join(',')})`, values };
+  return { shape: `${table}(${keys.join(',')})`, keys, values };
 }
+
+/** The row with `keys` and `values` (rowShape's inverse), for a shape's builder. */
+export const rowOf = (keys: readonly string[], values: readonly unknown[]): Record<string, unknown> => Object.fromEntries(keys.map((k, i) => [k, values[i]]));
