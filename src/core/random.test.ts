@@ -18,6 +18,9 @@ test('randomBytes gives buffers of the asked length, of their own, across block 
   const before = taken[0]!.toString('hex');
   for (let i = 0; i < 500; i++) randomBytes(32);
   assert.equal(taken[0]!.toString('hex'), before);
+  // …and shares no ArrayBuffer with anything else.
+  assert.equal(taken[0]!.buffer.byteLength, 24);
+  assert.notEqual(taken[0]!.buffer, taken[1]!.buffer);
 });
 
 test('randomBytes looks uniform: every byte value turns up over 256 KiB', () => {

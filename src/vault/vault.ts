@@ -5,8 +5,8 @@
 //
 // Format: v1.<base64url(keyIv | wrappedKey | keyTag)>.<base64url(iv | ciphertext | tag)>
 
-import { createCipheriv, createDecipheriv, createHash, createSecretKey, type KeyObject } from 'node:crypto';
-import { randomBytes } from '../core/random.js';
+import { createCipheriv, createDecipheriv, createHash, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { randomBytes as publicRandomBytes } from '../core/random.js';
 import type { Sealer } from '../core/ports.js';
 
 export const masterKeyBytes = 32;
@@ -79,7 +79,8 @@ function aad(layer: 'key' | 'data', context: string): Buffer {
 }
 
 function encrypt(key: KeyObject, plaintext: Buffer, additional: Buffer): Buffer {
-  const iv = randomBytes(ivBytes);
+  // IVs are public (they are stored with the ciphertext); the data key is not, and comes straight from the CSPRNG.
+  const iv = publicRandomBytes(ivBytes);
   const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: tagBytes });
   cipher.setAAD(additional);
   const ct = Buffer.concat([cipher.update(plaintext), cipher.final()]);

@@ -1,7 +1,7 @@
 // Names and secrets for ephemeral accounts are chosen by the broker, never by
 // a connector or a person.
 
-import { randomBytes } from '../random.js';
+import { randomBytes } from 'node:crypto';
 import { randomId } from '../ids.js';
 
 /** Longest identifier every supported kind accepts (PostgreSQL: 63 bytes). */
