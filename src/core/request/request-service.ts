@@ -200,7 +200,7 @@ export function createRequestService(deps: RequestServiceDeps) {
       if (result.request.status !== 'pending') {
         notifier.notify({ kind: 'request.decided', at: now, requestId: result.request.id, user: result.request.user, target: result.request.target, profile: result.request.profile, message: `request ${result.request.id} for ${result.request.profile} was ${result.request.status} by ${input.actor.name}` });
       }
-      if (result.grant) return { request: result.request, grant: await grants.provision(result.grant.id) };
+      if (result.grant) return { request: result.request, grant: await grants.provision(result.grant.id, result.grant) };
       return result;
     }
     throw conflict(`request ${input.requestId} is being decided concurrently; try again`);
