@@ -11,7 +11,7 @@
 // Profile the broker with STINT_BENCH_CHILD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
 
 import { parseArgs } from 'node:util';
-import { addCpu, dropRoleSql, fmt, guardProcess, httpClient, intFlag, progress, runLoop, startBenchEnv, startChildBroker, startCpuMeter, storeFlag, type BenchEnv, type ChildBroker, type CpuSpent } from './lib.js';
+import { addCpu, dropRoleSql, fmt, httpClient, intFlag, progress, runLoop, startCpuMeter, storeFlag, withBenchEnv, type CpuSpent } from './lib.js';
 
 const { values: flags } = parseArgs({
   options: { n: { type: 'string' }, concurrency: { type: 'string', short: 'c' }, batch: { type: 'string' }, store: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
@@ -27,17 +27,9 @@ const B = intFlag(flags.batch, 'batch', 250);
 const storeKind = storeFlag(flags.store);
 
 async function main() {
-  let env: BenchEnv | undefined;
-  let broker: ChildBroker | undefined;
-  const guard = guardProcess(async () => {
-    await broker?.close().catch(() => {});
-    await env?.destroy();
-  }, 900_000);
-  try {
-    env = await startBenchEnv(storeKind);
+  await withBenchEnv(storeKind, 900_000, async (env, startBroker) => {
     const home = await env.newBrokerHome('loop', { revokeConcurrency: C });
-    broker = await startChildBroker(home);
-    const b = broker;
+    const b = await startBroker(home);
     const pool = await env.adminPool(2);
     const client = httpClient(b.ready.url, C);
     const tok = await client.request('POST', '/v1/tokens', b.adminToken, { user: 'alice' });
@@ -50,7 +42,7 @@ async function main() {
     const dropAccounts = async () => {
       const { rows } = await pool.query<{ rolname: string }>(
         `SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member WHERE m.roleid = $1::regrole AND r.rolname <> current_user`,
-        [env!.target.marker],
+        [env.target.marker],
       );
       for (const { rolname } of rows) await pool.query(dropRoleSql(rolname));
     };
@@ -74,7 +66,6 @@ async function main() {
     }
     client.close();
     const problems = await b.close();
-    broker = undefined;
     const per = (ms: number) => fmt(ms / Math.max(1, ok), 2);
     const lines = [
       '',
@@ -90,11 +81,7 @@ async function main() {
     }
     lines.push(`broker log: ${problems.errors} error and ${problems.warnings} warning lines`, '');
     process.stdout.write(lines.join('\n'));
-  } finally {
-    await broker?.close().catch(() => {});
-    await env?.destroy();
-    guard.done();
-  }
+  });
 }
 
 main().then(

@@ -29,8 +29,8 @@ import { parseArgs } from 'node:util';
 import { createPostgresConnector } from '../src/connectors/postgres/postgres-connector.js';
 import { scramSha256Verifier } from '../src/connectors/postgres/scram.js';
 import {
-  addCpu, commandLine, dropRoleSql, fmt, guardProcess, httpClient, inTx, intFlag, machineInfo, progress, ratio, rawCreateStatements, rawSecret,
-  runLoop, startBenchEnv, startChildBroker, startCpuMeter, stats, storeFlag, table, writeJson, type BenchEnv, type ChildBroker, type CpuSpent, type LoopResult, type Stats,
+  addCpu, commandLine, dropRoleSql, fmt, httpClient, inTx, intFlag, machineInfo, progress, ratio, rawCreateStatements, rawSecret,
+  runLoop, startCpuMeter, stats, storeFlag, table, withBenchEnv, writeJson, type CpuSpent, type LoopResult, type Stats,
 } from './lib.js';
 
 const { values: flags } = parseArgs({
@@ -108,15 +108,8 @@ export interface PhaseResult {
 }
 
 async function main() {
-  let env: BenchEnv | undefined;
-  let broker: ChildBroker | undefined;
-  const guard = guardProcess(async () => {
-    await broker?.close().catch(() => {});
-    await env?.destroy();
-  }, limitMs);
   const started = performance.now();
-  try {
-    env = await startBenchEnv(storeKind);
+  await withBenchEnv(storeKind, limitMs, async (env, startBroker) => {
     const t = env.target;
     const validUntil = () => new Date(Date.now() + 3_600_000);
     const pool = await env.adminPool(C);
@@ -128,8 +121,7 @@ async function main() {
 
     progress('starting the broker in a child process');
     const home = await env.newBrokerHome('issue', { revokeConcurrency: C });
-    broker = await startChildBroker(home);
-    const b = broker;
+    const b = await startBroker(home);
     const client = httpClient(b.ready.url, C);
     const tok = await client.request('POST', '/v1/tokens', b.adminToken, { user: 'alice' });
     if (tok.status !== 201) throw new Error(`could not issue a token for alice: ${tok.status} ${JSON.stringify(tok.body)}`);
@@ -254,7 +246,6 @@ async function main() {
     client.close();
     await conn.close();
     const brokerProblems = await b.close();
-    broker = undefined;
 
     const phases = new Map<Kind, PhaseResult>();
     for (const [kind, a] of acc) {
@@ -263,11 +254,7 @@ async function main() {
     const out = report(phases, inBroker, brokerLoad, cpu, brokerProblems, (performance.now() - started) / 1000);
     process.stdout.write(out.text);
     await writeJson(flags.json, out.summary);
-  } finally {
-    await broker?.close().catch(() => {});
-    await env?.destroy();
-    guard.done();
-  }
+  });
 }
 
 const median = (xs: number[]) => stats(xs).p50;

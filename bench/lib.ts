@@ -612,6 +612,37 @@ export function guardProcess(cleanup: () => Promise<void>, limitMs: number): { d
   };
 }
 
+/**
+ * Runs `body` with its own embedded PostgreSQL (startBenchEnv); the brokers it
+ * starts through `startBroker` are closed and the environment destroyed
+ * however it ends: returning, throwing, a signal, or `limitMs` passing.
+ */
+export async function withBenchEnv<T>(
+  storeKind: 'sqlite' | 'postgres',
+  limitMs: number,
+  body: (env: BenchEnv, startBroker: typeof startChildBroker) => Promise<T>,
+): Promise<T> {
+  let env: BenchEnv | undefined;
+  const brokers: ChildBroker[] = [];
+  const cleanup = async () => {
+    // Closing a broker the body closed already only counts its log again.
+    for (const b of brokers) await b.close().catch(() => {});
+    await env?.destroy();
+  };
+  const guard = guardProcess(cleanup, limitMs);
+  try {
+    env = await startBenchEnv(storeKind);
+    return await body(env, async (home, opts) => {
+      const b = await startChildBroker(home, opts);
+      brokers.push(b);
+      return b;
+    });
+  } finally {
+    await cleanup();
+    guard.done();
+  }
+}
+
 export async function writeJson(path: string | undefined, value: unknown): Promise<void> {
   if (path) await writeFile(path, JSON.stringify(value, null, 2));
 }
