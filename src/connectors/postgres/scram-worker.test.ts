@@ -1,7 +1,8 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SCRAM_ITERATIONS, scramSha256Verifier } from './scram.js';
-import { startScramWorker, workerCanHash } from './scram-worker.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { startScramWorker, workerCanHash, workerNice } from './scram-worker.js';
 
 describe('SCRAM worker', () => {
   const worker = startScramWorker();
@@ -20,6 +21,28 @@ describe('SCRAM worker', () => {
       assert.equal(v, await scramSha256Verifier(secrets[i]!, salt), `secret ${i}`);
     }
     assert.notEqual(verifiers[0], (await worker.verifiers([secrets[0]!]))[0], 'a fresh salt every time');
+  });
+
+  it('runs at a lower priority than the event loop on Linux, leaving every other thread as it was', { skip: process.platform !== 'linux' }, async () => {
+    const niceOf = () =>
+      new Map(
+        readdirSync('/proc/self/task').map((tid) => {
+          const st = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+          return [tid, Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[16])] as const;
+        }),
+      );
+    const before = niceOf();
+    const w = startScramWorker();
+    try {
+      await w.verifiers(['abc']);
+      const after = niceOf();
+      const fresh = [...after].filter(([tid]) => !before.has(tid));
+      assert.ok(fresh.some(([, nice]) => nice === workerNice), `no new thread at nice ${workerNice}: ${JSON.stringify(fresh)}`);
+      for (const [tid, nice] of before) if (after.has(tid)) assert.equal(after.get(tid), nice, `thread ${tid} changed priority`);
+      assert.equal(after.get(String(process.pid)), before.get(String(process.pid)));
+    } finally {
+      await w.close();
+    }
   });
 
   it('takes only printable ASCII, where SASLprep changes nothing', () => {
