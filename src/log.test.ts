@@ -49,23 +49,38 @@ test('lines without secrets are written as given', async () => {
   assert.equal(lines[0]!.msg, 'plain');
 });
 
-test('nested errors, objects with toJSON and child bindings are censored too', async () => {
+test('errors, objects with toJSON and child bindings are censored too', async () => {
   const { log, lines } = capture();
-  const err = Object.assign(new Error('could not connect'), { token: 't4' });
+  class AuthError extends Error {}
+  const err = Object.assign(new AuthError('could not connect', { cause: new Error('refused') }), { token: 't4' });
   const shown = { toJSON: () => ({ host: 'db', password: 'p5' }) };
-  log.error({ failure: err, conn: shown, at: new Date(0) }, 'x');
+  log.error({ err, conn: shown, at: new Date(0) }, 'x');
   log.child({ target: { name: 'pg', adminSecret: 'x6' } }).info({ n: 1 }, 'from a child');
   log.child({ a: 1 }).child({ conn: { password: 'p7' } }).info({ n: 2 }, 'from a grandchild');
   await flush();
   const text = JSON.stringify(lines);
   for (const secret of ['t4', 'p5', 'x6', 'p7']) assert.ok(!text.includes(secret), `${secret} reached the log`);
-  const failure = lines[0]!.failure as Record<string, unknown>;
-  assert.equal(failure.message, 'could not connect');
-  assert.equal(failure.type, 'Error');
-  assert.match(String(failure.stack), /could not connect/);
-  assert.equal(failure.token, '***');
+  // pino's error serializer still sees the error as what it is.
+  const logged = lines[0]!.err as Record<string, unknown>;
+  assert.equal(logged.type, 'AuthError');
+  assert.match(String(logged.message), /^could not connect/);
+  assert.match(String(logged.stack), /could not connect[\s\S]*caused by: Error: refused/);
+  assert.equal(logged.token, '***');
+  assert.equal(err.token, 't4', 'the error itself is left as it was');
   assert.deepEqual(lines[0]!.conn, { host: 'db', password: '***' });
   assert.equal(lines[0]!.at, new Date(0).toISOString());
   assert.deepEqual(lines[1]!.target, { name: 'pg', adminSecret: '***' });
   assert.deepEqual([lines[2]!.a, lines[2]!.conn, lines[2]!.n], [1, { password: '***' }, 2]);
+});
+
+test('a field that cannot be read or shown is written as a placeholder, and logging never throws', async () => {
+  const { log, lines } = capture();
+  const throwingToJSON = { toJSON: () => { throw new Error('no'); } };
+  const throwingGetter = { get secret(): string { throw new Error('no'); } };
+  const trap = new Proxy({}, { getOwnPropertyDescriptor: () => { throw new Error('no'); }, ownKeys: () => { throw new Error('no'); } });
+  log.info({ a: throwingToJSON, b: throwingGetter, c: trap, ok: 1 }, 'odd');
+  assert.doesNotThrow(() => log.child({ a: throwingToJSON }).info('from a child'));
+  await flush();
+  assert.deepEqual([lines[0]!.a, lines[0]!.b, lines[0]!.c, lines[0]!.ok], ['[unserializable]', '[unserializable]', '[unserializable]', 1]);
+  assert.equal(lines[1]!.a, '[unserializable]');
 });

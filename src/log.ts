@@ -23,28 +23,37 @@ export function censorNested(line: Record<string, unknown>): Record<string, unkn
   for (const key in line) {
     const value = line[key];
     if (value === null || typeof value !== 'object' || Array.isArray(value)) continue;
-    const shownAs = typeof (value as { toJSON?: unknown }).toJSON === 'function';
-    if (!shownAs && !sensitiveFields.some((f) => Object.hasOwn(value, f))) continue;
-    (out ??= { ...line })[key] = censoredCopy(value);
+    let shown: unknown;
+    try {
+      const viaToJSON = typeof (value as { toJSON?: unknown }).toJSON === 'function';
+      if (!viaToJSON && !sensitiveFields.some((f) => Object.hasOwn(value, f))) continue;
+      shown = censoredCopy(value, viaToJSON);
+    } catch {
+      // A getter, trap or toJSON that throws: pino would have written a placeholder for the
+      // line; this writes one for the field, never the field itself, and never throws.
+      shown = '[unserializable]';
+    }
+    (out ??= { ...line })[key] = shown;
   }
   return out ?? line;
 }
 
-/** A copy of `value` as it would be logged, with the sensitive fields censored. */
-function censoredCopy(value: object): unknown {
-  let copy: Record<string, unknown>;
-  if (value instanceof Error) {
-    // What pino's error serializer would have written, which a plain copy would lose.
-    copy = { ...value, type: value.name, message: value.message, stack: value.stack };
-  } else if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
-    // Logged as its toJSON() gives it; censored only if that still carries the fields.
+/** `value` as it would be logged, with the sensitive fields censored in a copy. */
+function censoredCopy(value: object, viaToJSON: boolean): unknown {
+  if (viaToJSON) {
+    // Logged as its toJSON() gives it; censored if that carries the fields.
     const shown: unknown = (value as { toJSON(): unknown }).toJSON();
     if (shown === null || typeof shown !== 'object' || Array.isArray(shown)) return shown;
-    copy = { ...(shown as Record<string, unknown>) };
-  } else {
-    copy = { ...(value as Record<string, unknown>) };
+    return censoredCopy(shown, false);
   }
-  for (const field of sensitiveFields) if (Object.hasOwn(copy, field)) copy[field] = '***';
+  const proto: unknown = Object.getPrototypeOf(value);
+  // Anything but a plain object (an Error, say) keeps its prototype and every own property,
+  // message, stack and cause included, so pino's serializers see it as what it is.
+  const copy: Record<string, unknown> =
+    proto === Object.prototype || proto === null ? { ...(value as Record<string, unknown>) } : Object.create(proto as object, Object.getOwnPropertyDescriptors(value));
+  for (const field of sensitiveFields) {
+    if (Object.hasOwn(copy, field)) Object.defineProperty(copy, field, { value: '***', enumerable: true, writable: true, configurable: true });
+  }
   return copy;
 }
 
