@@ -9,11 +9,14 @@
 // else is left to scram.ts.
 //
 // Its work is ahead of need, so on Linux the worker thread lowers its own
-// priority (nice 5; setpriority on the calling thread affects that thread
-// only there): where cores are scarce the event loop, which every request
-// waits on, runs first. With the broker sharing 2 cores with PostgreSQL this
-// raised the issue rate 4% (bench/issue-loop.ts, 373-377/s -> 390-393/s).
-// Elsewhere the same call would lower the whole process, so it is not made.
+// priority by 5 (setpriority on the calling thread affects that thread only
+// there): where cores are scarce the event loop, which every request waits
+// on, runs first. With the broker sharing 2 cores with PostgreSQL this raised
+// the issue rate 4% (bench/issue-loop.ts, 373-377/s -> 390-393/s). At nice +5
+// the scheduler still gives the worker about a third of a competing normal
+// thread's share, and 16 secrets are prepared ahead (grant service), so an
+// issuance waits on it only when the machine is saturated anyway. Elsewhere
+// the same call would lower the whole process, so it is not made.
 
 import { Worker } from 'node:worker_threads';
 import { SCRAM_ITERATIONS } from './scram.js';
@@ -23,7 +26,8 @@ const { parentPort, workerData } = require('node:worker_threads');
 const { createHash, createHmac, pbkdf2Sync, randomBytes } = require('node:crypto');
 const iterations = workerData.iterations;
 if (workerData.nice !== 0) {
-  try { require('node:os').setPriority(0, workerData.nice); } catch { /* not allowed: keep the normal priority */ }
+  // Relative to the process's own priority (a broker run at nice 10 gets a worker at 15), never above it.
+  try { const os = require('node:os'); os.setPriority(0, Math.min(19, os.getPriority(0) + workerData.nice)); } catch { /* not allowed: keep the priority */ }
 }
 const hmac = (key, text) => createHmac('sha256', key).update(text, 'utf8').digest();
 parentPort.on('message', ({ id, secrets }) => {
@@ -38,7 +42,7 @@ parentPort.on('message', ({ id, secrets }) => {
 });
 `;
 
-/** The worker thread's nice value on Linux. */
+/** How much the worker thread lowers its priority on Linux (nice increment). */
 export const workerNice = 5;
 
 /** Secrets the worker handles: printable ASCII, where SASLprep changes nothing. */
