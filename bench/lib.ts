@@ -638,8 +638,11 @@ export async function withBenchEnv<T>(
       return b;
     });
   } finally {
-    await cleanup();
-    guard.done();
+    try {
+      await cleanup();
+    } finally {
+      guard.done();
+    }
   }
 }
 
