@@ -7,6 +7,8 @@
 // PostgreSQL, and an unquoted `select user from grants` silently returns the
 // session's role name to whoever runs ad-hoc SQL.
 
+import type { Selectable } from 'kysely';
+
 export interface RequestsTable {
   id: string;
   user_name: string;
@@ -154,3 +156,6 @@ export interface Database {
 /** Names of the migration bookkeeping tables (prefixed so they never clash with another Kysely app's). */
 export const migrationTableName = 'stint_migration';
 export const migrationLockTableName = 'stint_migration_lock';
+
+/** A row of table T as read back. */
+export type Row<T extends keyof Database> = Selectable<Database[T]>;
