@@ -9,9 +9,8 @@
 //
 // Needs root: the ssh connector makes real (test-only) Unix accounts here.
 
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { chmod, copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -66,7 +65,7 @@ export async function startSshBench(dir: string, sourceFile: string, onClose: (c
       // so no account appears after the sweep below.
       if (app) await waitForIdleGrants(app, 20_000).catch(() => {});
       await app?.close().catch(() => {});
-      if (env) removeLeftoverAccounts(env);
+      // Also removes the broker's leftover accounts (this env's marker group and UID block only).
       await env?.teardown().catch(() => {});
       await own?.stop().catch(() => {});
       dest.flushSync();
@@ -165,30 +164,6 @@ async function waitForIdleGrants(app: App, ms: number): Promise<void> {
   }
 }
 
-/** Leftover ephemeral accounts of this env only (stint_ name, env's marker group, env's UID block), as the gateway test's after(). */
-function removeLeftoverAccounts(env: SshTestEnv): void {
-  const tryRun = (file: string, args: string[]) => {
-    try {
-      return execFileSync(file, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
-    } catch {
-      return null;
-    }
-  };
-  const markerGid = Number((tryRun('getent', ['group', env.marker]) ?? '::-1').split(':')[2]);
-  for (const line of (tryRun('getent', ['passwd']) ?? '').split('\n')) {
-    const f = line.split(':');
-    const uid = Number(f[2]);
-    if (f.length === 7 && f[0]!.startsWith('stint_') && Number(f[3]) === markerGid && uid >= env.uidMin && uid <= env.uidMax) {
-      tryRun('pkill', ['-KILL', '-u', String(uid)]);
-      rmSync(`/etc/sudoers.d/stint-eph-${f[0]}`, { force: true });
-      tryRun('userdel', ['-f', f[0]!]);
-    }
-  }
-}
-
-// ---------------------------------------------------------------- transfers
-
-/** A file of `bytes` random bytes (incompressible), written in 1 MiB blocks. */
 export async function randomFile(path: string, bytes: number): Promise<void> {
   const out = createWriteStream(path, { mode: 0o600 });
   for (let left = bytes; left > 0; left -= 1 << 20) {

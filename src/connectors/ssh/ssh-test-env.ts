@@ -5,8 +5,10 @@
 // THIS MACHINE'S OWN ACCOUNTS ARE NEVER TOUCHED: every account or group made
 // here is named `st_*` (except the contract suite's `admin` bystander, made
 // only when no `admin` exists) and has a UID in 61000-61999; cleanup removes
-// only names it created whose UID is still the one it gave them, and runs from
-// `teardown` and from a process 'exit' handler.
+// only names it created whose UID is still the one it gave them, plus the
+// `stint_*` accounts a broker made through this env's target (this env's
+// marker group and UID block), and runs from `teardown` and from a process
+// 'exit' handler.
 
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -88,7 +90,10 @@ export async function createSshTestEnv(): Promise<SshTestEnv> {
 
   /** Removes one account this env is responsible for, and what a connector may have left of it. */
   const purge = (name: string, uid: number) => {
-    if (!(name.startsWith('st_') || name === 'admin') || uid < TEST_UIDS[0] || uid > 61999) return;
+    const made = (name.startsWith('st_') || name === 'admin') && uid >= TEST_UIDS[0] && uid <= 61999;
+    // An ephemeral account a broker made through this env's target (`stint_<user>_…`), in this env's own UID block.
+    const brokerMade = name.startsWith('stint_') && uid >= uidMin && uid <= uidMax;
+    if (!made && !brokerMade) return;
     if (uidOf(name) !== uid) return;
     tryRun('pkill', ['-KILL', '-u', String(uid)]);
     for (const f of [`stint-eph-${name}`, `.stint-eph-${name}.new`, `stint-own-${name}`, `.stint-own-${name}.new`]) rmSync(`/etc/sudoers.d/${f}`, { force: true });
@@ -105,7 +110,7 @@ export async function createSshTestEnv(): Promise<SshTestEnv> {
     if (markerGid !== null) {
       for (const line of (tryRun('getent', ['passwd']) ?? '').split('\n')) {
         const f = line.split(':');
-        if (f.length === 7 && Number(f[3]) === markerGid && f[0]!.startsWith('st_')) purge(f[0]!, Number(f[2]));
+        if (f.length === 7 && Number(f[3]) === markerGid) purge(f[0]!, Number(f[2]));
       }
     }
     for (const [name, uid] of createdUsers) purge(name, uid);

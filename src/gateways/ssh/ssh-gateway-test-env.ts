@@ -103,17 +103,7 @@ export async function createSshGatewayTestEnv(prefix: string): Promise<SshGatewa
     spawn: start,
     async teardown() {
       for (const c of children) c.kill('SIGKILL');
-      // Leftover ephemeral accounts of this env only: stint_ name, env's marker group, env's UID block.
-      const markerGid = Number((tryRun('getent', ['group', env.marker]) ?? '::-1').split(':')[2]);
-      for (const line of (tryRun('getent', ['passwd']) ?? '').split('\n')) {
-        const f = line.split(':');
-        const uid = Number(f[2]);
-        if (f.length === 7 && f[0]!.startsWith('stint_') && Number(f[3]) === markerGid && uid >= env.uidMin && uid <= env.uidMax) {
-          tryRun('pkill', ['-KILL', '-u', String(uid)]);
-          rmSync(`/etc/sudoers.d/stint-eph-${f[0]}`, { force: true });
-          tryRun('userdel', ['-f', f[0]!]);
-        }
-      }
+      // Leftover ephemeral accounts go with env.teardown() (this env's marker group and UID block only).
       await env.teardown();
       if (own) {
         await own.stop();
