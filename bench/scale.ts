@@ -34,7 +34,7 @@ import { scramSha256Verifier } from '../src/connectors/postgres/scram.js';
 import { openStore } from '../src/store/index.js';
 import { makeGrant } from '../src/store/testing/fixtures.js';
 import {
-  commandLine, dropRoleSql, fmt, fmtInt, guardProcess, httpClient, inTx, intFlag, machineInfo, progress, ratio, rawCreateStatements,
+  commandLine, dropRoleSql, fmt, fmtInt, guardProcess, httpClient, intFlag, machineInfo, progress, ratio,
   rawSecret, runLoop, sleep, startBenchEnv, startChildBroker, stats, storeFlag, table, writeJson,
   type BenchEnv, type BrokerHome, type ChildBroker, type ChildReady, type Stats,
 } from './lib.js';

@@ -46,21 +46,6 @@ function nameSchema(what: string) {
   });
 }
 
-/**
- * Target-native identifiers (roles, accounts). The connector quotes them by
- * the target's own rules, so any text is safe except NUL, which no target
- * accepts and some drivers truncate at; 63 bytes is PostgreSQL's limit.
- */
-function nativeNameSchema(what: string) {
-  return z.string().superRefine((v, ctx) => {
-    if (v.length === 0) ctx.addIssue({ code: 'custom', message: `${what} must not be empty` });
-    else if (v.includes('\0')) ctx.addIssue({ code: 'custom', message: `${what} ${quoteValue(v)} contains a NUL character` });
-    else if (Buffer.byteLength(v, 'utf8') > 63) {
-      ctx.addIssue({ code: 'custom', message: `${what} ${quoteValue(v)} is longer than 63 bytes` });
-    }
-  });
-}
-
 /** A target-native permission or account (role, group DN, ACL rule, sudo rule…): one line of text. */
 function grantSchema() {
   return z.string().superRefine((v, ctx) => {

@@ -5,7 +5,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from 'ldapts';
-import { TargetError } from '../../core/errors.js';
 import { freePort } from '../../embedded/free-port.js';
 import { startLdapServer } from '../../testing/servers/ldap.js';
 import type { Connector } from '../contract.js';
@@ -14,6 +13,7 @@ import { equals, or } from './filter.js';
 import { createLdapConnector } from './ldap-connector.js';
 import { createLdapTestEnv, ldapHarness, testSecret, type LdapTestEnv } from './ldap-test-env.js';
 import { checkSsha } from './ldap-values.js';
+import { rejectsTarget } from '../testing/rejects-target.js';
 
 const inAnHour = () => new Date(Date.now() + 3600_000);
 
@@ -21,15 +21,6 @@ connectorContractSuite({
   name: 'ldap',
   setup: async () => ldapHarness(await createLdapTestEnv()),
 });
-
-async function rejectsTarget(p: Promise<unknown>): Promise<TargetError> {
-  const err = await p.then(
-    () => assert.fail('expected failure'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof TargetError, `expected TargetError, got ${String(err)}`);
-  return err;
-}
 
 describe('ldap connector specifics', () => {
   let env: LdapTestEnv;

@@ -6,25 +6,16 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
-import { TargetError } from '../../core/errors.js';
 import { freePort } from '../../embedded/free-port.js';
 import { startMysqlServer } from '../../testing/servers/mysql.js';
 import type { Connector } from '../contract.js';
 import { quoteAccount, quoteId } from './grammar.js';
 import { createMysqlConnector } from './mysql-connector.js';
 import { adminGrantStatements, createMysqlTestEnv, sessionOf, testSecret, type MysqlTestEnv } from './mysql-test-env.js';
+import { rejectsTarget } from '../testing/rejects-target.js';
 
 const inAnHour = () => new Date(Date.now() + 3600_000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function rejectsTarget(p: Promise<unknown>): Promise<TargetError> {
-  const err = await p.then(
-    () => assert.fail('expected failure'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof TargetError, `expected TargetError, got ${String(err)}`);
-  return err;
-}
 
 describe('mysql connector specifics', () => {
   let env: MysqlTestEnv;

@@ -9,7 +9,8 @@ import pg from 'pg';
 import { freePort } from '../../embedded/free-port.js';
 import type { Connector } from '../contract.js';
 import { connectorContractSuite } from '../testing/contract-suite.js';
-import { createPgTestEnv, rejectsTarget, postgresHarness, testSecret, type PgTestEnv } from './postgres-test-env.js';
+import { createPgTestEnv, postgresHarness, testSecret, type PgTestEnv } from './postgres-test-env.js';
+import { rejectsTarget } from '../testing/rejects-target.js';
 
 const id = (s: string) => pg.escapeIdentifier(s);
 const inAnHour = () => new Date(Date.now() + 3600_000);
@@ -166,8 +167,8 @@ describe('postgres connector specifics', () => {
     assert.equal(err.retryable, true, err.message);
     assert.match(err.message, /createAccount of account "acct_x"/);
     assert.ok(!err.message.includes('CANARY') && !err.message.includes(env.admin.secret));
-    for (const p of [dead.checkHealth(), dead.removeAccount({ account: 'acct_x' }), dead.listManaged()]) {
-      assert.equal((await rejectsTarget(p)).retryable, true);
+    for (const op of [() => dead.checkHealth(), () => dead.removeAccount({ account: 'acct_x' }), () => dead.listManaged()]) {
+      assert.equal((await rejectsTarget(op())).retryable, true);
     }
   });
 

@@ -40,14 +40,14 @@ describe('postgres connector settings', () => {
     const c = make(base);
     try {
       const cases = [
-        c.createAccount({ account: 'é'.repeat(32), secret: 'long-enough-secret', grants: [], expiresAt: new Date(Date.now() + 1000) }),
-        c.createAccount({ account: 'ok', secret: 'long-enough-secret', grants: [], expiresAt: new Date('nope') }),
-        c.createAccount({ account: 'ok', secret: 'long-enough-secret', grants: ['stint_managed'], expiresAt: new Date(Date.now() + 1000) }),
-        c.grantToAccount({ account: 'ok', grants: ['bad\0role'] }),
-        c.removeAccount({ account: '' }),
+        () => c.createAccount({ account: 'é'.repeat(32), secret: 'long-enough-secret', grants: [], expiresAt: new Date(Date.now() + 1000) }),
+        () => c.createAccount({ account: 'ok', secret: 'long-enough-secret', grants: [], expiresAt: new Date('nope') }),
+        () => c.createAccount({ account: 'ok', secret: 'long-enough-secret', grants: ['stint_managed'], expiresAt: new Date(Date.now() + 1000) }),
+        () => c.grantToAccount({ account: 'ok', grants: ['bad\0role'] }),
+        () => c.removeAccount({ account: '' }),
       ];
-      for (const p of cases) {
-        await assert.rejects(p, (e: unknown) => e instanceof TargetError && !e.retryable && e.message.startsWith('postgres target "t1": '));
+      for (const op of cases) {
+        await assert.rejects(op(), (e: unknown) => e instanceof TargetError && !e.retryable && e.message.startsWith('postgres target "t1": '));
       }
     } finally {
       await c.close();

@@ -9,7 +9,8 @@ import pg from 'pg';
 import { createTestDatabase } from '../../testing/postgres.js';
 import type { Connector } from '../contract.js';
 import { terminateOrphanSessions } from './catalog.js';
-import { createPgTestEnv, rejectsTarget, testSecret, type PgTestEnv } from './postgres-test-env.js';
+import { createPgTestEnv, testSecret, type PgTestEnv } from './postgres-test-env.js';
+import { rejectsTarget } from '../testing/rejects-target.js';
 
 const id = (s: string) => pg.escapeIdentifier(s);
 const inAnHour = () => new Date(Date.now() + 3600_000);
@@ -164,7 +165,8 @@ describe('postgres connector: removal', () => {
     await single.createAccount({ account, secret: testSecret(), grants: [env.roles.read], expiresAt: inAnHour() });
     const holder = await env.connect(env.admin.user, env.admin.secret);
     await holder.query(`SELECT pg_advisory_lock(hashtext('stint.role'), hashtext($1))`, [account]);
-    const removal = single.removeAccount({ account });
+    // Its handler is attached now: the cancel can make it fail before the cancelling query returns.
+    const removal = rejectsTarget(single.removeAccount({ account }));
     for (let i = 0; ; i++) {
       const w = await env.su.query<{ pid: number }>(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`);
       if (w.rowCount) {
@@ -174,7 +176,7 @@ describe('postgres connector: removal', () => {
       assert.ok(i < 500, 'the removal never waited for the lock');
       await new Promise((r) => setTimeout(r, 10));
     }
-    await rejectsTarget(removal);
+    await removal;
     await holder.query(`SELECT pg_advisory_unlock(hashtext('stint.role'), hashtext($1))`, [account]);
     // The one pooled connection works again: not "current transaction is aborted".
     assert.equal((await single.describeAccount({ account })).exists, true);

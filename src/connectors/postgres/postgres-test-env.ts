@@ -5,9 +5,7 @@
 // own account. Role names are cluster-wide, so every one carries a random
 // suffix and test files can share one server.
 
-import assert from 'node:assert/strict';
 import pg from 'pg';
-import { TargetError } from '../../core/errors.js';
 import { randomBytes } from 'node:crypto';
 import { randomId } from '../../core/ids.js';
 import { createTestDatabase, type TestDatabase } from '../../testing/postgres.js';
@@ -35,16 +33,6 @@ export interface PgTestEnv {
 
 const id = (s: string) => pg.escapeIdentifier(s);
 const lit = (s: string) => pg.escapeLiteral(s);
-/** Awaits a rejection that must be a TargetError, and returns it. */
-export async function rejectsTarget(p: Promise<unknown>): Promise<TargetError> {
-  const err = await p.then(
-    () => assert.fail('expected failure'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof TargetError, `expected TargetError, got ${String(err)}`);
-  return err;
-}
-
 export const testSecret = () => `T${randomBytes(18).toString('base64url')}`;
 
 export async function createPgTestEnv(): Promise<PgTestEnv> {

@@ -8,7 +8,7 @@ import { safeErrorText } from '../../core/scrub.js';
 import type { RemoveAccountResponse } from '../contract.js';
 import {
   quickRemovalStateOf, quickRemovalStateSql, removalStateOf, removalStateSql, terminateOrphanSessions, terminateSessionsOfOidSql, terminateSessionsSql,
-  type QuickRemovalState, type RoleState,
+  type RoleState,
 } from './catalog.js';
 import { createOrphanSweep } from './orphan-sweep.js';
 import { ident, literal, lockSql, unlockSql } from './sql.js';

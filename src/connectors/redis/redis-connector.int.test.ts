@@ -6,13 +6,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { TargetError } from '../../core/errors.js';
 import { freePort } from '../../embedded/free-port.js';
 import { startRedisServer } from '../../testing/servers/redis.js';
 import type { Connector } from '../contract.js';
 import { connectorContractSuite } from '../testing/contract-suite.js';
 import { createRedisConnector } from './redis-connector.js';
 import { createRedisTestEnv, plainClient, redisHarness, testSecret, type RedisTestEnv } from './redis-test-env.js';
+import { rejectsTarget } from '../testing/rejects-target.js';
 
 const inAnHour = () => new Date(Date.now() + 3600_000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -21,15 +21,6 @@ connectorContractSuite({
   name: 'redis',
   setup: async () => redisHarness(await createRedisTestEnv()),
 });
-
-async function rejectsTarget(p: Promise<unknown>): Promise<TargetError> {
-  const err = await p.then(
-    () => assert.fail('expected failure'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof TargetError, `expected TargetError, got ${String(err)}`);
-  return err;
-}
 
 describe('redis connector specifics', () => {
   let env: RedisTestEnv;
@@ -186,8 +177,8 @@ describe('redis connector specifics', () => {
       assert.equal(err.retryable, true, err.message);
       assert.match(err.message, /createAccount of account "acct_y"/);
       assert.ok(!err.message.includes('CANARY') && !err.message.includes(server.password), err.message);
-      for (const p of [c.checkHealth(), c.removeAccount({ account: 'acct_x' }), c.listManaged(), c.describeAccount({ account: 'acct_x' })]) {
-        assert.equal((await rejectsTarget(p)).retryable, true);
+      for (const op of [() => c.checkHealth(), () => c.removeAccount({ account: 'acct_x' }), () => c.listManaged(), () => c.describeAccount({ account: 'acct_x' })]) {
+        assert.equal((await rejectsTarget(op())).retryable, true);
       }
       await server.start();
       await c.checkHealth();

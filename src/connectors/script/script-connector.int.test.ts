@@ -10,13 +10,14 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { StintError, TargetError } from '../../core/errors.js';
+import { StintError } from '../../core/errors.js';
 import { freePort } from '../../embedded/free-port.js';
 import type { Connector } from '../contract.js';
 import { connectorContractSuite } from '../testing/contract-suite.js';
 import { createDeviceTestEnv, deviceHarness, DeviceClient, testSecret, type DeviceTestEnv } from './device-test-env.js';
 import { createScriptConnector } from './script-connector.js';
 import type { Operation } from './settings.js';
+import { rejectsTarget } from '../testing/rejects-target.js';
 
 const inAnHour = () => new Date(Date.now() + 3600_000);
 const fakeScript = fileURLToPath(new URL('./fixtures/fake-script.mjs', import.meta.url));
@@ -25,15 +26,6 @@ connectorContractSuite({
   name: 'script (device simulator)',
   setup: async () => deviceHarness(await createDeviceTestEnv()),
 });
-
-async function rejectsTarget(p: Promise<unknown>): Promise<TargetError> {
-  const err = await p.then(
-    () => assert.fail('expected failure'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof TargetError, `expected TargetError, got ${String(err)}`);
-  return err;
-}
 
 function assertClean(err: Error, ...secrets: string[]): void {
   for (const s of secrets) {

@@ -6,7 +6,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { TargetError } from '../../core/errors.js';
 import { freePort } from '../../embedded/free-port.js';
 import { startSshTestServer } from '../../testing/servers/ssh.js';
 import type { Connector } from '../contract.js';
@@ -15,20 +14,12 @@ import { sshModule } from './module.js';
 import { sudoersTime } from './names.js';
 import { createSshTestEnv, sshHarness, testSecret, type SshTestEnv } from './ssh-test-env.js';
 import { testKeyPair } from '../../testing/ssh-keys.js';
+import { rejectsTarget } from '../testing/rejects-target.js';
 
 connectorContractSuite({
   name: 'ssh',
   setup: async () => sshHarness(await createSshTestEnv()),
 });
-
-async function rejectsTarget(p: Promise<unknown>): Promise<TargetError> {
-  const err = await p.then(
-    () => assert.fail('expected failure'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof TargetError, `expected TargetError, got ${String(err)}`);
-  return err;
-}
 
 describe('ssh connector specifics', () => {
   let env: SshTestEnv;
@@ -68,12 +59,12 @@ describe('ssh connector specifics', () => {
     const dead = env.newConnector({ port: await freePort() });
     for (const account of defaultHostileNames()) assert.notEqual(sshModule.checkAccount(account), null, account);
     for (const account of [...defaultHostileNames(), 'root', 'ALL', '-rf', '1000', 'a'.repeat(33), 'Upper', 'x\ny']) {
-      for (const p of [
-        dead.createAccount({ account, secret: testSecret(), grants: [], expiresAt: inAnHour() }),
-        dead.removeAccount({ account }),
-        dead.extendAccount({ account, expiresAt: inAnHour() }),
+      for (const op of [
+        () => dead.createAccount({ account, secret: testSecret(), grants: [], expiresAt: inAnHour() }),
+        () => dead.removeAccount({ account }),
+        () => dead.extendAccount({ account, expiresAt: inAnHour() }),
       ]) {
-        const err = await rejectsTarget(p);
+        const err = await rejectsTarget(op());
         assert.equal(err.retryable, false, `${JSON.stringify(account)}: ${err.message}`);
       }
     }
@@ -224,8 +215,13 @@ describe('ssh connector specifics', () => {
 
   it('reports a stopped sshd as retryable and a wrong host key or admin key as final', async () => {
     const dead = env.newConnector({ port: await freePort() });
-    for (const p of [dead.checkHealth(), dead.createAccount({ account: name(), secret: testSecret(), grants: [], expiresAt: inAnHour() }), dead.removeAccount({ account: name() }), dead.listManaged()]) {
-      assert.equal((await rejectsTarget(p)).retryable, true);
+    for (const op of [
+      () => dead.checkHealth(),
+      () => dead.createAccount({ account: name(), secret: testSecret(), grants: [], expiresAt: inAnHour() }),
+      () => dead.removeAccount({ account: name() }),
+      () => dead.listManaged(),
+    ]) {
+      assert.equal((await rejectsTarget(op())).retryable, true);
     }
     // A real sshd that stops, then comes back on the same port.
     const server = await startSshTestServer();

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../../embedded/postgres.js';
-import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } from '../../testing/broker.js';
+import { createTestTarget, startTestBroker, type TestTarget } from '../../testing/broker.js';
 import { generateSecret } from '../grant/naming.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
