@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../src/embedded/postgres.js';
+import { createPgPool } from '../src/pg-pool.js';
 
 // ---------------------------------------------------------------- progress
 
@@ -329,11 +330,10 @@ export async function startBenchEnv(storeKind: 'sqlite' | 'postgres'): Promise<B
   const env: BenchEnv = {
     server, target, workDir, storeKind,
     async adminPool(max) {
-      const pool = new pg.Pool({
+      const pool = createPgPool({
         host: target.host, port: target.port, database: target.database, user: target.adminUser, password: target.adminPassword,
         max, connectionTimeoutMillis: 30_000, statement_timeout: 60_000, application_name: 'stint-bench-raw',
       });
-      pool.on('error', () => {});
       pools.push(pool);
       // Open every connection before timing (authentication is not the operation measured).
       const clients = await Promise.all(Array.from({ length: max }, () => pool.connect()));
@@ -503,8 +503,11 @@ export async function startChildBroker(home: BrokerHome, opts: { offsetClock?: b
   });
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + String(d)).slice(-4000)));
+  // A failed spawn or kill: what it means reaches the caller through 'exit' or the failed call.
+  proc.on('error', (err) => (stderr = `${stderr}\n${err.message}`.slice(-4000)));
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   let nextId = 1;
+  let exited: string | null = null;
   const ready = await new Promise<ChildReady>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`broker child did not become ready in 300 s: ${stderr.slice(-500)}`)), 300_000);
     proc.on('message', (m: any) => {
@@ -521,16 +524,22 @@ export async function startChildBroker(home: BrokerHome, opts: { offsetClock?: b
     });
     proc.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`broker child exited (${code}): ${stderr.slice(-1000)}`));
-      for (const p of pending.values()) p.reject(new Error(`broker child exited (${code}): ${stderr.slice(-1000)}`));
+      exited = `broker child exited (${code}): ${stderr.slice(-1000)}`;
+      reject(new Error(exited));
+      for (const p of pending.values()) p.reject(new Error(exited));
+      pending.clear();
     });
   });
   const adminToken = ready.adminToken ?? (await readFile(join(home.dataDir, 'admin.token'), 'utf8')).trim();
   const call = <T>(cmd: string, args: Record<string, unknown> = {}) =>
     new Promise<T>((resolve, reject) => {
+      if (exited) return reject(new Error(exited));
       const id = nextId++;
       pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      proc.send({ ...args, id, cmd });
+      // With a callback, a send to a child that has gone fails the call instead of emitting 'error'.
+      proc.send({ ...args, id, cmd }, (err) => {
+        if (err && pending.delete(id)) reject(err);
+      });
     });
   return {
     ready, proc, adminToken, call,

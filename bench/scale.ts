@@ -31,6 +31,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { scramSha256Verifier } from '../src/connectors/postgres/scram.js';
+import { createPgPool } from '../src/pg-pool.js';
 import { openStore } from '../src/store/index.js';
 import { makeGrant } from '../src/store/testing/fixtures.js';
 import {
@@ -246,7 +247,7 @@ async function makeRoles(env: BenchEnv, names: string[], marker: string) {
   const { default: pg } = await import('pg');
   const id = pg.escapeIdentifier;
   const t = env.target;
-  const su = new pg.Pool({ connectionString: env.server.url(t.database), max: 4 });
+  const su = createPgPool({ connectionString: env.server.url(t.database), max: 4 });
   try {
     const verifier = await scramSha256Verifier(rawSecret());
     const until = new Date(Date.now() + 8 * 3_600_000).toISOString();

@@ -29,6 +29,7 @@ import type {
   RevokeFromAccountRequest,
   RevokeFromAccountResponse,
 } from '../contract.js';
+import { createPgPool } from '../../pg-pool.js';
 import { defaultPoolSize } from '../contract.js';
 import { existingRoles, listHolders, listMarked, roleState, serverVersionNum, terminateSessions, type RoleState } from './catalog.js';
 import { createRemoval } from './removal.js';
@@ -72,7 +73,7 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
   const target = input.target;
   const marker = settings.markerRole;
 
-  const pool = new pg.Pool({
+  const pool = createPgPool({
     host: settings.host,
     port: settings.port,
     database: settings.database,
@@ -91,10 +92,6 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
     // default a DBA set for the admin role (client options win over ALTER ROLE SET).
     options: '-c default_transaction_isolation=read\\ committed',
   });
-  // An idle pooled connection that dies (server restart) emits 'error' on the
-  // pool; without a listener that would crash the broker. The next query
-  // reports the problem where it can be handled.
-  pool.on('error', () => {});
 
   let closed = false;
   let markerReady: Promise<void> | null = null;

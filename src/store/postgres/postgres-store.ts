@@ -5,6 +5,7 @@
 import pg from 'pg';
 import { Kysely, PostgresDialect } from 'kysely';
 import type { Store } from '../../core/ports.js';
+import { createPgPool } from '../../pg-pool.js';
 import { createKyselyStore } from '../kysely-store.js';
 import type { Database } from '../schema.js';
 
@@ -14,7 +15,7 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** Pool size; default 10. */
   maxConnections?: number;
-  /** Errors of idle pooled connections (server restart, network); they are otherwise dropped. */
+  /** Errors of pooled connections (server restart, network) that no query took; they are otherwise dropped. */
   onPoolError?: (err: Error) => void;
 }
 
@@ -36,17 +37,14 @@ const schemaName = /^[a-z_][a-z0-9_]{0,62}$/;
 export function createPostgresStore(opts: PostgresStoreOptions): Store {
   const schema = opts.schema ?? 'public';
   if (!schemaName.test(schema)) throw new Error(`invalid PostgreSQL schema name ${JSON.stringify(schema)}: use lowercase letters, digits and _`);
-  const pool = new pg.Pool({
+  const pool = createPgPool({
     connectionString: opts.connectionString,
     max: opts.maxConnections ?? 10,
     types: { getTypeParser },
     // An explicit search_path, so tables never land in a "$user" schema that
     // happens to exist, and unqualified names always mean Stint's tables.
     options: `-c search_path=${schema}`,
-  });
-  // Without a listener an idle client's error (e.g. the server restarting)
-  // would crash the process; the next query reports the problem instead.
-  pool.on('error', (err) => opts.onPoolError?.(err));
+  }, opts.onPoolError);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return createKyselyStore(db, { dialect: 'postgres', schema });
 }
