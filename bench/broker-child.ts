@@ -48,9 +48,9 @@ interface ChildSpec {
   logLevel?: string;
 }
 
-
 const spec = JSON.parse(process.env.BENCH_CHILD ?? '{}') as ChildSpec;
-const send = (m: unknown) => process.send!(m);
+// The parent may be gone (it ended the run): a failed send is not an error of ours, and we exit on disconnect.
+const send = (m: unknown) => process.send!(m, undefined, undefined, () => {});
 
 async function main() {
   // Written the way the broker writes its log in production (src/log.ts).

@@ -463,6 +463,8 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
         server.once('error', reject);
         server.listen(deps.listen.port, deps.listen.host, () => {
           server.off('error', reject);
+          // Listening, a server still emits 'error' (a failed accept): logged, never thrown.
+          server.on('error', (err: Error) => log.error({ error: safeErrorText(err) }, 'postgres gateway: listener error'));
           const a = server.address() as net.AddressInfo;
           log.info({ host: a.address, port: a.port, tls: !!secureContext, requireTls: deps.requireTls }, 'postgres gateway listening');
           resolve({ host: a.address, port: a.port });

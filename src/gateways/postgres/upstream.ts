@@ -47,6 +47,11 @@ const MAX_BACKEND_HANDSHAKE_MESSAGE = 1 << 20;
 export async function connectUpstream(o: UpstreamOptions): Promise<Upstream> {
   let socket: Duplex = await new Promise<net.Socket>((resolve, reject) => {
     const s = net.connect({ host: o.host, port: o.port });
+    // For its whole life: between the owners that listen for its errors (the
+    // login's reader, then the relay) it is held across awaits with nobody
+    // listening, and an 'error' event nobody listens for ends the process. A
+    // failed socket also closes, which is what the relay acts on.
+    s.on('error', () => {});
     s.once('connect', () => {
       s.off('error', reject);
       // Request/response traffic: each relayed message goes out at once (as the client side).
@@ -131,6 +136,7 @@ function startTls(socket: net.Socket, host: string): Promise<tls.TLSSocket> {
         if (rest.length) throw new UpstreamError('the target sent data before the TLS handshake');
         // As the connector's sslmode=require: encrypted, certificate not verified.
         const t = tls.connect({ socket, rejectUnauthorized: false, servername: net.isIP(host) ? undefined : host });
+        t.on('error', () => {}); // as the plain socket's, in connectUpstream
         t.once('secureConnect', () => {
           t.off('error', reject);
           resolve(t);
@@ -157,10 +163,7 @@ export function cancelUpstream(o: { host: string; port: number; ssl: boolean; pr
       return;
     }
     startTls(s, o.host)
-      .then((t) => {
-        t.on('error', () => {});
-        t.end(serialize.cancel(o.processId, o.secretKey));
-      })
+      .then((t) => t.end(serialize.cancel(o.processId, o.secretKey)))
       .catch(() => s.destroy());
   });
 }

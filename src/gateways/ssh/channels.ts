@@ -1,13 +1,16 @@
 // The channels of an SSH gateway session: shell, exec and subsystem requests
-// (with pty, env, window changes and signals) opened on the upstream
-// connection, terminals recorded as asciicast v2, and bytes relayed both ways.
+// (with pty, env, window changes and signals) and the port forwards the
+// profile allows, opened on the upstream connection; terminals recorded as
+// asciicast v2, and bytes relayed both ways.
 
 import type ssh2 from 'ssh2';
-import type { ClientChannel, PseudoTtyInfo, ServerChannel, Session } from 'ssh2';
-import type { Clock } from '../../core/ports.js';
+import type { AcceptConnection, ClientChannel, PseudoTtyInfo, RejectConnection, ServerChannel, Session, TcpipRequestInfo } from 'ssh2';
+import type { Clock, Logger } from '../../core/ports.js';
 import { safeErrorText } from '../../core/scrub.js';
+import type { ProfileDef } from '../../core/types.js';
 import type { Admission } from '../shared/admission.js';
 import { openAsciicast, type AsciicastWriter } from './asciicast.js';
+import { printable } from './login-name.js';
 import type { SshSessionLogHandle } from './session-log.js';
 
 /** The target side of a gateway session, once its account exists and the gateway is logged in as it. */
@@ -72,9 +75,9 @@ export function serveSessionChannel(ch: Session, upstreamP: Promise<Upstream | n
       }
       const n = s.nextChannel();
       const window = pty ? { rows: pty.rows, cols: pty.cols, width: pty.width, height: pty.height, term: pty.term, modes: pty.modes } : false;
-      const opened = (err: Error | undefined, upc: ClientChannel) => {
-        if (err) {
-          channel.stderr.write(`stint: the target refused the ${kind}: ${safeErrorText(err)}\r\n`);
+      const opened = (err: Error | undefined, upc: ClientChannel | undefined) => {
+        if (err || !upc) {
+          channel.stderr.write(`stint: the target refused the ${kind}: ${safeErrorText(err ?? new Error('no channel'))}\r\n`);
           channel.exit(1);
           channel.end();
           return;
@@ -100,14 +103,55 @@ export function serveSessionChannel(ch: Session, upstreamP: Promise<Upstream | n
           },
         });
       };
-      if (kind === 'shell') up.client.shell(window, { env }, opened);
-      else if (kind === 'exec') up.client.exec(detail!, { pty: window || undefined, env }, opened);
-      else up.client.subsys(detail!, opened);
+      openUpstream<ClientChannel>((cb) => {
+        if (kind === 'shell') up.client.shell(window, { env }, cb);
+        else if (kind === 'exec') up.client.exec(detail!, { pty: window || undefined, env }, cb);
+        else up.client.subsys(detail!, cb);
+      }, opened);
     });
   };
   ch.on('shell', (accept, reject) => start('shell', null, accept, reject));
   ch.on('exec', (accept, reject, info) => start('exec', info.command, accept, reject));
   ch.on('subsystem', (accept, reject, info) => start('subsystem', info.name, accept, reject));
+}
+
+/**
+ * A direct-tcpip channel (`ssh -L`, `ssh -W`): opened on the target's side to
+ * a destination the profile's portForwarding allows, else refused.
+ */
+export function serveForward(accept: AcceptConnection<ServerChannel>, reject: RejectConnection, info: TcpipRequestInfo, s: SessionCtl, clock: Clock, log: Logger): void {
+  void s.upstream.then((up) => {
+    if (!up) return reject();
+    const dest = allowedForward(up.admission.profile, info.destIP, info.destPort);
+    if (dest === null) {
+      log.warn({ sessionId: up.sessionId, user: up.admission.grant.user, profile: up.admission.profile.name, destination: `${printable(info.destIP)}:${info.destPort}` }, 'ssh gateway: port forwarding refused (not in the profile\'s portForwarding)');
+      return reject();
+    }
+    openUpstream<ClientChannel>((cb) => up.client.forwardOut(info.srcIP, info.srcPort, dest, info.destPort, cb), (err, ch) => {
+      if (err || !ch) return reject();
+      const n = s.nextChannel();
+      up.record.channel({ channel: n, at: new Date(clock.now()).toISOString(), kind: 'direct-tcpip', detail: `${dest.includes(':') ? `[${dest}]` : dest}:${info.destPort}`, pty: false, recording: null });
+      relayChannel(accept(), ch, { onEnd: (exit) => up.record.channelEnd(n, clock.now(), exit) });
+    });
+  });
+}
+
+/**
+ * The destination to forward to when a profile's portForwarding rules
+ * (lowercase `host:port` / `host:*`) allow HOST:PORT, else null. What is
+ * forwarded is exactly the string that matched: printable ASCII only, so no
+ * Unicode case folding (`\u212A` is not `k`) can match one name and send another.
+ */
+export function allowedForward(profile: Pick<ProfileDef, 'portForwarding'>, host: string, port: number): string | null {
+  if (!/^[\x21-\x7e]{1,255}$/.test(host) || !Number.isInteger(port) || port < 1 || port > 65535) return null;
+  const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  const ok = profile.portForwarding.some((rule) => {
+    const i = rule.lastIndexOf(':');
+    const rh = rule.slice(0, i).replace(/^\[(.*)\]$/, '$1');
+    const rp = rule.slice(i + 1);
+    return rh === h && (rp === '*' || Number(rp) === port);
+  });
+  return ok ? h : null;
 }
 
 /**
@@ -149,4 +193,26 @@ export function relayChannel(client: ServerChannel, up: ClientChannel, opts: { o
     up.close();
     setTimeout(finish, 2000).unref();
   });
+}
+
+/**
+ * Opens a channel on the target's connection. ssh2's Client fails an open in
+ * two ways: an error to the callback, or a synchronous throw ("Not
+ * connected") once its socket has gone, as when a revoke kills the account's
+ * processes while the client is still asking for channels. Both reach `done`,
+ * exactly once; neither may escape into a promise nobody awaits.
+ */
+function openUpstream<T>(open: (cb: (err: Error | undefined, ch: T) => void) => void, done: (err: Error | undefined, ch: T | undefined) => void): void {
+  let called = false;
+  const once = (err: Error | undefined, ch: T | undefined) => {
+    if (called) return;
+    called = true;
+    done(err, ch);
+  };
+  try {
+    open(once);
+  } catch (err) {
+    if (called) throw err; // thrown by `done` itself, not by the open
+    once(err instanceof Error ? err : new Error(String(err)), undefined);
+  }
 }

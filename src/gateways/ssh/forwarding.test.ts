@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { allowedForward } from './gateway.js';
+import { allowedForward } from './channels.js';
 
 describe('ssh gateway: portForwarding rules', () => {
   const profile = { portForwarding: ['db.internal:5432', '127.0.0.1:*', '[::1]:8080', 'kube.internal:*'] };

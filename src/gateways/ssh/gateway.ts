@@ -15,12 +15,12 @@ import { randomId } from '../../core/ids.js';
 import type { Clock, Logger, Store } from '../../core/ports.js';
 import type { RequestService } from '../../core/request/request-service.js';
 import { safeErrorText } from '../../core/scrub.js';
-import type { Catalog, ProfileDef, UserDef } from '../../core/types.js';
+import type { Catalog, UserDef } from '../../core/types.js';
 import { fingerprintOf, privateKeyFromSecret } from '../../connectors/ssh/keys.js';
 import { Refusal, admit, type Admission } from '../shared/admission.js';
 import { createLeaseKeeper, defaultSessionLeaseMs } from '../shared/lease-keeper.js';
 import type { AsciicastWriter } from './asciicast.js';
-import { serveSessionChannel, relayChannel, type SessionCtl, type Upstream } from './channels.js';
+import { serveForward, serveSessionChannel, type SessionCtl, type Upstream } from './channels.js';
 import { parseLoginName, printable, profileFromHost } from './login-name.js';
 import { createSshSessionLog, type SshSessionLog, type SshSessionLogHandle } from './session-log.js';
 
@@ -82,24 +82,6 @@ interface Jump {
 
 const gatewayKind = { targetKind: 'ssh', label: 'SSH', howToName: 'log in as <user>+<profile>, or ssh -J <user>@gateway <profile>' } as const;
 
-/**
- * The destination to forward to when a profile's portForwarding rules
- * (lowercase `host:port` / `host:*`) allow HOST:PORT, else null. What is
- * forwarded is exactly the string that matched: printable ASCII only, so no
- * Unicode case folding (`\u212A` is not `k`) can match one name and send another.
- */
-export function allowedForward(profile: Pick<ProfileDef, 'portForwarding'>, host: string, port: number): string | null {
-  if (!/^[\x21-\x7e]{1,255}$/.test(host) || !Number.isInteger(port) || port < 1 || port > 65535) return null;
-  const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
-  const ok = profile.portForwarding.some((rule) => {
-    const i = rule.lastIndexOf(':');
-    const rh = rule.slice(0, i).replace(/^\[(.*)\]$/, '$1');
-    const rp = rule.slice(i + 1);
-    return rh === h && (rp === '*' || Number(rp) === port);
-  });
-  return ok ? h : null;
-}
-
 export function createSshGateway(deps: SshGatewayDeps): SshGateway {
   const { log, clock } = deps;
   const maxSessionMs = deps.maxSessionMs ?? 8 * 3600_000;
@@ -118,6 +100,8 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
 
   /** Takes one SSH connection (a TCP client, or a channel forwarded through a jump login) into `handle`. */
   const accepting = (jump: Jump | null) => (conn: Connection, info: { ip?: string; port?: number }) => {
+    // First: a connection turned away below can still fail, and an 'error' nobody listens for ends the process.
+    conn.on('error', (err: Error) => log.debug({ error: safeErrorText(err) }, 'ssh gateway: client connection error'));
     if (closing) {
       conn.end();
       return;
@@ -128,7 +112,6 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
     // (ssh2's Connection has setNoDelay; its type definitions omit it.)
     (conn as Connection & { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
     conn.on('close', () => conns.delete(conn));
-    conn.on('error', (err: Error) => log.debug({ error: safeErrorText(err) }, 'ssh gateway: client connection error'));
     handle(conn, jump ? jump.peer : `${info.ip}:${info.port}`, jump);
   };
   const server = new ssh2.Server({ hostKeys: [deps.hostKey], ident: 'Stint' }, accepting(null));
@@ -210,22 +193,7 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
       const session = startSession(conn, peer, user, profileName, clientKey, jump ? 'jump' : 'login', jump?.gone);
       // Channels may be asked for before the account exists: they wait for it.
       conn.on('session', (accept) => serveSessionChannel(accept(), session.upstream, session, clock));
-      conn.on('tcpip', (accept, reject, info) => {
-        void session.upstream.then((up) => {
-          if (!up) return reject();
-          const dest = allowedForward(up.admission.profile, info.destIP, info.destPort);
-          if (dest === null) {
-            log.warn({ sessionId: up.sessionId, user: up.admission.grant.user, profile: up.admission.profile.name, destination: `${printable(info.destIP)}:${info.destPort}` }, 'ssh gateway: port forwarding refused (not in the profile\'s portForwarding)');
-            return reject();
-          }
-          up.client.forwardOut(info.srcIP, info.srcPort, dest, info.destPort, (err, ch) => {
-            if (err) return reject();
-            const n = session.nextChannel();
-            up.record.channel({ channel: n, at: new Date(clock.now()).toISOString(), kind: 'direct-tcpip', detail: `${dest.includes(':') ? `[${dest}]` : dest}:${info.destPort}`, pty: false, recording: null });
-            relayChannel(accept(), ch, { onEnd: (exit) => up.record.channelEnd(n, clock.now(), exit) });
-          });
-        });
-      });
+      conn.on('tcpip', (accept, reject, info) => serveForward(accept, reject, info, session, clock, log));
       // Remote forwarding (tcpip-forward), streamlocal and the like: refused.
       conn.on('request', (_accept, reject) => reject?.());
     });
@@ -458,6 +426,8 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
         server.once('error', reject);
         server.listen(deps.listen.port, deps.listen.host, () => {
           server.off('error', reject);
+          // Listening, a server still emits 'error' (a failed accept): logged, never thrown.
+          server.on('error', (err: Error) => log.error({ error: safeErrorText(err) }, 'ssh gateway: listener error'));
           const a = server.address() as net.AddressInfo;
           log.info({ host: a.address, port: a.port }, 'ssh gateway listening');
           resolve({ host: a.address, port: a.port });
