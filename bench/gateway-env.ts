@@ -259,6 +259,7 @@ export async function startPgBouncer(o: {
   children.add(child);
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += String(d)));
+  child.on('error', (err) => (stderr += `\n${err.message}`));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {

@@ -73,6 +73,6 @@ let destroyed = false;
 process.on('beforeExit', () => {
   if (own && !destroyed) {
     destroyed = true;
-    void own.then((s) => s.destroy());
+    void own.then((s) => s.destroy()).catch(() => {});
   }
 });

@@ -250,6 +250,8 @@ export async function startLdapServer(): Promise<LdapTestServer> {
         for (const s of [c.stdout, c.stderr]) {
           s?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-2000)));
         }
+        // A failed spawn: shown with the start-up error (an 'error' nobody listens for ends the process).
+        c.on('error', (err) => (output = `${output}\n${err.message}`.slice(-2000)));
         child = c;
         try {
           await waitForPort(port, c, () => output);

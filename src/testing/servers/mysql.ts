@@ -126,13 +126,18 @@ export async function startMysqlServer(opts: StartMysqlOptions = {}): Promise<My
     child = p;
     exited = new Promise((resolve) => p.once('exit', () => resolve()));
     let dead = false;
+    let spawnError = '';
     p.once('exit', () => {
       dead = true;
+    });
+    p.on('error', (err) => {
+      dead = true;
+      spawnError = `${err.message}\n`;
     });
     if (opts.unref) p.unref();
     const deadline = Date.now() + 60_000;
     while (!(existsSync(socket) && (await canConnect(port)))) {
-      if (dead) throw new Error(`mariadbd exited during start-up:\n${logTail()}`);
+      if (dead) throw new Error(`mariadbd exited during start-up:\n${spawnError}${logTail()}`);
       if (Date.now() > deadline) throw new Error(`mariadbd did not start within 60 s:\n${logTail()}`);
       await sleep(50);
     }

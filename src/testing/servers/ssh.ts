@@ -195,6 +195,8 @@ export async function startSshTestServer(): Promise<SshTestServer> {
     const startSshd = async () => {
       if (child && child.exitCode === null) return;
       const c = spawn(SSHD, ['-D', '-f', config, '-E', log], { stdio: 'ignore' });
+      // A failed spawn shows as sshd never answering (waitForBanner); an 'error' nobody listens for would end the process.
+      c.on('error', () => {});
       c.unref();
       child = c;
       await waitForBanner(port, log);
