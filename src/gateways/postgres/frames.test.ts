@@ -46,6 +46,24 @@ describe('startup packets', () => {
     s.write(huge);
     await assert.rejects(r.readUntyped(), /invalid startup packet length/);
   });
+
+  it('the message reader reads only while a message is awaited: what a peer sends ahead waits in the stream', async () => {
+    const s = new PassThrough({ highWaterMark: 1024 });
+    const r = new MessageReader(s);
+    const startup = Buffer.alloc(8);
+    startup.writeInt32BE(8);
+    startup.writeInt32BE(PROTOCOL_3_0, 4);
+    const ahead = Buffer.alloc(1 << 20, 0x51);
+    s.write(Buffer.concat([startup, ahead]));
+    assert.equal((await r.readUntyped()).readInt32BE(0), PROTOCOL_3_0);
+    assert.equal(s.isPaused(), true, 'paused between messages');
+    for (let i = 0; i < 5; i++) await new Promise((res) => setImmediate(res));
+    assert.equal(r.buffered, ahead.length, 'the one chunk already read');
+    s.write(Buffer.alloc(1 << 20, 0x51));
+    for (let i = 0; i < 5; i++) await new Promise((res) => setImmediate(res));
+    assert.equal(r.buffered, ahead.length, 'nothing more taken in while nobody reads');
+    assert.ok(s.readableLength > 0, 'it waits in the stream (and, on a socket, in TCP)');
+  });
 });
 
 describe('frontend messages', () => {

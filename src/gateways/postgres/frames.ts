@@ -238,6 +238,10 @@ export class FrameScanner {
  * negotiation, authentication), where the peer waits for our answer after
  * each message. `detach` hands over to the relay (or to TLS) with the bytes
  * already received.
+ *
+ * The socket is read only while a message is awaited and paused otherwise
+ * (while the gateway checks a token, admits, logs in upstream): a peer that
+ * sends ahead is held back by TCP, not buffered here without limit.
  */
 export class MessageReader {
   private buf: Buffer = Buffer.alloc(0);
@@ -261,6 +265,7 @@ export class MessageReader {
     socket.on('end', this.onEnd);
     socket.on('close', this.onEnd);
     socket.on('error', this.onError);
+    socket.pause();
   }
 
   private wake(): void {
@@ -272,8 +277,11 @@ export class MessageReader {
   private async need(n: number): Promise<void> {
     while (this.buf.length < n) {
       if (this.failure) throw this.failure;
-      await new Promise<void>((r) => (this.waiter = r));
+      const more = new Promise<void>((r) => (this.waiter = r));
+      this.socket.resume();
+      await more;
     }
+    this.socket.pause();
   }
 
   private take(n: number): Buffer {

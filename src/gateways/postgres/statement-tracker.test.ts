@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { serialize } from 'pg-protocol';
 import { backendFrame, errorResponse } from './frames.js';
-import { StatementTracker, rowsFromTag, type StatementEntry } from './statement-tracker.js';
+import { MAX_LOGGED_SQL, MAX_TRACKED, MAX_TRACKED_SQL_CHARS, StatementTracker, rowsFromTag, type StatementEntry } from './statement-tracker.js';
 
 const tag = (t: string) => backendFrame('C', Buffer.from(`${t}\0`));
 const ready = () => backendFrame('Z', Buffer.from('I'));
@@ -88,6 +88,34 @@ describe('StatementTracker', () => {
       h.server(ready());
     }
     assert.deepEqual(h.out.map((s) => [s.sql, s.rows]), [['UPDATE t SET a = $1', 3], ['UPDATE t SET a = $1', 3]]);
+  });
+
+  it('remembers at most MAX_TRACKED prepared statements (and MAX_TRACKED_SQL_CHARS of their text): the oldest are forgotten', () => {
+    const h = harness();
+    const run = (statement: string) => {
+      h.client(serialize.bind({ statement, values: [] }));
+      h.client(serialize.execute({}));
+      h.server(tag('SELECT 1'));
+      return h.out.at(-1)!.sql;
+    };
+    // Never closed, and the server may have refused them all: the gateway still must not keep every one.
+    for (let i = 0; i < MAX_TRACKED + 10; i++) h.client(serialize.parse({ name: `s${i}`, text: `SELECT ${i}` }));
+    assert.equal(run('s0'), '<prepared statement "s0">');
+    assert.equal(run('s9'), '<prepared statement "s9">');
+    assert.equal(run('s10'), 'SELECT 10');
+    assert.equal(run(`s${MAX_TRACKED + 9}`), `SELECT ${MAX_TRACKED + 9}`);
+    // Re-preparing a name makes it the newest; closing one frees its place.
+    h.client(serialize.parse({ name: 's10', text: 'SELECT ten' }));
+    h.client(serialize.close({ type: 'S', name: 's11' }));
+    h.client(serialize.parse({ name: 'extra', text: 'SELECT extra' }));
+    assert.equal(run('s12'), 'SELECT 12', 'the closed one made room: nothing else was forgotten');
+    assert.equal(run('s10'), 'SELECT ten');
+    // Long statements: bounded by their text too (each is clipped to MAX_LOGGED_SQL).
+    const long = (i: number) => `SELECT '${String(i).padEnd(MAX_LOGGED_SQL + 100, 'x')}'`;
+    const fit = Math.floor(MAX_TRACKED_SQL_CHARS / (MAX_LOGGED_SQL + 1));
+    for (let i = 0; i < fit + 5; i++) h.client(serialize.parse({ name: `long${i}`, text: long(i) }));
+    assert.equal(run('long0'), '<prepared statement "long0">');
+    assert.equal(run(`long${fit + 4}`), `${long(fit + 4).slice(0, MAX_LOGGED_SQL)}…`);
   });
 
   it('password literals in SQL are scrubbed', () => {

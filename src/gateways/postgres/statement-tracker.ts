@@ -46,6 +46,15 @@ const PortalSuspended = 0x73; // s
 /** Longest SQL text kept in the log per statement. */
 export const MAX_LOGGED_SQL = 16 * 1024;
 
+/**
+ * Prepared statements and portals remembered per connection, to name the SQL
+ * an Execute runs. PostgreSQL sets no limit (and a statement the server
+ * refused is still seen here), so past these the oldest are forgotten: an
+ * Execute of one then logs as `<prepared statement "name">`.
+ */
+export const MAX_TRACKED = 4096;
+export const MAX_TRACKED_SQL_CHARS = 4 * 1024 * 1024;
+
 const countedTags = /^(?:SELECT|INSERT \d+|UPDATE|DELETE|COPY|FETCH|MOVE|MERGE) (\d+)$/;
 
 export function rowsFromTag(tag: string): number | null {
@@ -55,7 +64,9 @@ export function rowsFromTag(tag: string): number | null {
 
 function clip(sql: string): string {
   const clean = scrub(sql);
-  return clean.length > MAX_LOGGED_SQL ? `${clean.slice(0, MAX_LOGGED_SQL)}…` : clean;
+  if (clean.length <= MAX_LOGGED_SQL) return clean;
+  // A copy, not a slice: V8 keeps a slice's whole parent string alive with it.
+  return `${Buffer.from(clean.slice(0, MAX_LOGGED_SQL), 'utf8').toString('utf8')}…`;
 }
 
 /** Frontend types captured: Query, Parse, Bind, Execute, Close. */
@@ -65,6 +76,7 @@ export const SERVER_CAPTURE = new Set(['C', 'E', 'Z', 'I', 's'].map((c) => c.cha
 
 export class StatementTracker {
   private readonly statements = new Map<string, string>();
+  private statementChars = 0;
   private readonly portals = new Map<string, { sql: string; params: number | null }>();
   private readonly queue: Pending[] = [];
 
@@ -80,12 +92,24 @@ export class StatementTracker {
         break;
       case Parse: {
         const p = parseParse(body);
-        this.statements.set(p.statement, clip(p.sql));
+        this.forgetStatement(p.statement);
+        const sql = clip(p.sql);
+        this.statements.set(p.statement, sql);
+        this.statementChars += sql.length;
+        for (const oldest of this.statements.keys()) {
+          if (this.statements.size <= MAX_TRACKED && this.statementChars <= MAX_TRACKED_SQL_CHARS) break;
+          this.forgetStatement(oldest);
+        }
         break;
       }
       case Bind: {
         const b = parseBind(body);
+        this.portals.delete(b.portal);
         this.portals.set(b.portal, { sql: this.statements.get(b.statement) ?? `<prepared statement ${JSON.stringify(b.statement)}>`, params: b.paramCount });
+        for (const oldest of this.portals.keys()) {
+          if (this.portals.size <= MAX_TRACKED) break;
+          this.portals.delete(oldest);
+        }
         break;
       }
       case Execute: {
@@ -99,7 +123,8 @@ export class StatementTracker {
         const kind = String.fromCharCode(body[0] ?? 0);
         const end = body.indexOf(0, 1);
         const name = body.toString('utf8', 1, end < 0 ? body.length : end);
-        (kind === 'S' ? this.statements : this.portals).delete(name);
+        if (kind === 'S') this.forgetStatement(name);
+        else this.portals.delete(name);
         break;
       }
     }
@@ -136,6 +161,13 @@ export class StatementTracker {
         this.finish();
       }
     }
+  }
+
+  private forgetStatement(name: string): void {
+    const sql = this.statements.get(name);
+    if (sql === undefined) return;
+    this.statements.delete(name);
+    this.statementChars -= sql.length;
   }
 
   /** Statements still running when the session ends are logged as cut. */

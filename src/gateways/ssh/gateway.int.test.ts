@@ -11,11 +11,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import net from 'node:net';
 import { dirname, join } from 'node:path';
 import pino from 'pino';
 import { createApp, type App } from '../../app.js';
 import { testKeyPair } from '../../testing/ssh-keys.js';
-import { createSshGateway, type SshGateway } from './index.js';
+import { createSshGateway, type SshGateway, type SshGatewayDeps } from './index.js';
 import { accountExists, createSshGatewayTestEnv, sleep, until, type SshGatewayTestEnv } from './ssh-gateway-test-env.js';
 
 describe('ssh gateway (real ssh/scp clients, real sshd)', () => {
@@ -26,6 +28,7 @@ describe('ssh gateway (real ssh/scp clients, real sshd)', () => {
   let shortGateway: SshGateway;
   let port: number;
   let shortPort: number;
+  let make: (sessionDir: string, maxSessionMs?: number, more?: Partial<SshGatewayDeps>) => SshGateway;
   const aliceKey = testKeyPair();
   const otherKey = testKeyPair();
 
@@ -56,12 +59,12 @@ users:
       revokeRetry: { initialMs: 50, maxMs: 200 },
     });
     const hostKey = testKeyPair().private;
-    const make = (sessionDir: string, maxSessionMs?: number) =>
+    make = (sessionDir: string, maxSessionMs?: number, more: Partial<SshGatewayDeps> = {}) =>
       createSshGateway({
         requests: app.requests, grants: app.grants, catalog: () => app.catalog, store: app.store,
         clock: { now: () => Date.now() }, log: process.env.GWDBG ? { info: (o, m) => console.error('I', m, o), warn: (o, m) => console.error('W', m, o), error: (o, m) => console.error('E', m, o), debug: (o, m) => console.error('D', m, o) } : { info() {}, warn() {}, error() {}, debug() {} },
         hostKey, authorizedKeys: (u) => (u === 'alice' ? [`${aliceKey.public} alice@laptop`] : u === 'bob' ? [otherKey.public] : []),
-        listen: { host: '127.0.0.1', port: 0 }, sessionDir, maxSessionMs,
+        listen: { host: '127.0.0.1', port: 0 }, sessionDir, maxSessionMs, ...more,
       });
     gateway = make(join(dir, 'data', 'sessions'));
     port = (await gateway.listen()).port;
@@ -103,6 +106,19 @@ users:
     assert.equal(rec.channels[0]?.kind, 'exec');
     assert.equal(rec.channels[0]?.detail, 'whoami; id -Gn');
     assert.deepEqual(rec.channels[0]?.exit, { code: 0 });
+  });
+
+  it('close() finishes even with a client that stopped reading and never closes: its socket is destroyed after the grace period', { timeout: 30_000 }, async () => {
+    const gw = make(join(dir, 'data', 'sessions-stalled'), undefined, { endGraceMs: 300 });
+    const p = (await gw.listen()).port;
+    const sock = net.connect(p, '127.0.0.1');
+    sock.on('error', () => {});
+    await once(sock, 'connect');
+    sock.write('SSH-2.0-stalled\r\n');
+    sock.pause(); // never reads the gateway's key exchange, never closes
+    await sleep(100);
+    await gw.close(); // waits for every connection: without the destroy, for ever
+    sock.destroy();
   });
 
   it('exit status and stderr come through', async () => {

@@ -50,6 +50,8 @@ export interface SshGatewayDeps {
   handshakeTimeoutMs?: number;
   /** Upstream login timeout. Default 15s. */
   upstreamTimeoutMs?: number;
+  /** A client connection the gateway ended that is still open after this is destroyed. Default 5s. */
+  endGraceMs?: number;
 }
 
 export interface SshGateway {
@@ -87,6 +89,7 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
   const maxSessionMs = deps.maxSessionMs ?? 8 * 3600_000;
   const handshakeTimeoutMs = deps.handshakeTimeoutMs ?? 30_000;
   const upstreamTimeoutMs = deps.upstreamTimeoutMs ?? 15_000;
+  const endGraceMs = deps.endGraceMs ?? 5_000;
   const sessionLeaseMs = deps.sessionLeaseMs ?? defaultSessionLeaseMs;
   const leases = createLeaseKeeper({ grants: deps.grants, log, leaseMs: sessionLeaseMs, gateway: 'ssh' });
   const parsedHostKey = ssh2.utils.parseKey(deps.hostKey);
@@ -98,12 +101,24 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
   const conns = new Set<Connection>();
   let closing = false;
 
+  /**
+   * Ends a client connection. ssh2's end() only sends a disconnect and half-
+   * closes: a client that never reads nor closes would hold its socket (and
+   * close(), which waits for every connection) for ever, so what is still
+   * open after the grace period is destroyed.
+   */
+  function endConnection(conn: Connection): void {
+    conn.end();
+    const sock = (conn as Connection & { _sock?: { destroyed?: boolean; destroy(): void } })._sock;
+    if (sock && !sock.destroyed) setTimeout(() => sock.destroyed || sock.destroy(), endGraceMs).unref();
+  }
+
   /** Takes one SSH connection (a TCP client, or a channel forwarded through a jump login) into `handle`. */
   const accepting = (jump: Jump | null) => (conn: Connection, info: { ip?: string; port?: number }) => {
     // First: a connection turned away below can still fail, and an 'error' nobody listens for ends the process.
     conn.on('error', (err: Error) => log.debug({ error: safeErrorText(err) }, 'ssh gateway: client connection error'));
     if (closing) {
-      conn.end();
+      endConnection(conn);
       return;
     }
     conns.add(conn);
@@ -151,9 +166,9 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
     let user: UserDef | null = null;
     let profileName: string | null = null;
     let clientKey = '';
-    const authTimer = setTimeout(() => conn.end(), handshakeTimeoutMs);
+    const authTimer = setTimeout(() => endConnection(conn), handshakeTimeoutMs);
     authTimer.unref();
-    void jump?.gone.then(() => conn.end());
+    void jump?.gone.then(() => endConnection(conn));
 
     conn.on('authentication', (ctx: AuthContext) => {
       void (async () => {
@@ -188,7 +203,7 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
 
     conn.on('ready', () => {
       clearTimeout(authTimer);
-      if (!user) return conn.end();
+      if (!user) return endConnection(conn);
       if (profileName === null) return jumpHost(conn, peer, user);
       const session = startSession(conn, peer, user, profileName, clientKey, jump ? 'jump' : 'login', jump?.gone);
       // Channels may be asked for before the account exists: they wait for it.
@@ -265,7 +280,7 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
     async function finish(reason: string): Promise<void> {
       if (expiryTimer) clearTimeout(expiryTimer);
       upstreamClient?.end();
-      conn.end();
+      endConnection(conn);
       await Promise.all([...casts].map((c) => c.close()));
       // The client may leave while its account is still being made: wait for that, so the grant goes too.
       // (open() sees clientGone and hands back null after cleaning up itself when it had not got that far.)
@@ -408,7 +423,7 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
     const upstream = open();
     // A refused session still lets the client open one channel to read why; then it is closed.
     void upstream.then((u) => {
-      if (!u) setTimeout(() => conn.end(), 10_000).unref();
+      if (!u) setTimeout(() => endConnection(conn), 10_000).unref();
     });
     return {
       upstream,
@@ -438,7 +453,7 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
       closing = true;
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       await Promise.all([...live].map((s) => s.end('gateway-shutdown')));
-      for (const c of conns) c.end();
+      for (const c of conns) endConnection(c);
       leases.stop();
       await stopped;
     },
