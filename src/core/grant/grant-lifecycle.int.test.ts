@@ -107,6 +107,23 @@ describe('grant lifecycle', () => {
     assert.equal(afterRevoke.status, 409);
   });
 
+  it('extends sent at once all count, one after another, and the target\'s VALID UNTIL ends where the store\'s expiry does', async () => {
+    const alice = await broker.token('alice');
+    const g = (await broker.call(alice, 'POST', '/v1/requests', { profile: 'pg-read', duration: '10m' })).body.grant;
+    const start = Date.parse(g.expiresAt);
+    const bys = [6, 1, 5, 2, 4, 3];
+    const rs = await Promise.all(bys.map((m) => broker.call(alice, 'POST', `/v1/grants/${g.id}/extend`, { by: `${m}m` })));
+    assert.deepEqual(rs.map((r) => r.status), bys.map(() => 200), rs.map((r) => r.raw).join('\n'));
+    const ends = rs.map((r) => Date.parse(r.body.grant.expiresAt)).sort((a, b) => a - b);
+    assert.equal(ends.at(-1), start + 21 * min, 'every extension counted');
+    assert.equal(new Set(ends).size, bys.length, 'each started from the one before');
+    const stored = Date.parse((await broker.call(alice, 'GET', `/v1/grants/${g.id}`)).body.grant.expiresAt);
+    const vu = await target.superQuery('SELECT rolvaliduntil FROM pg_roles WHERE rolname = $1', [g.account]);
+    assert.equal(stored, start + 21 * min);
+    assert.equal((vu.rows[0].rolvaliduntil as Date).getTime(), stored, 'the target agrees with the store');
+    await broker.call(alice, 'POST', `/v1/grants/${g.id}/revoke`);
+  });
+
   it('own-account: overlapping grants of the same role are reference-counted', async () => {
     const alice = await broker.token('alice');
     const bob = await broker.token('bob');

@@ -88,6 +88,7 @@ export function createGrantService(deps: GrantServiceDeps) {
   const accountLocks = deps.accountLocks ?? new KeyedMutex();
   /** Grants this broker is working on right now; the worker skips them. */
   const inFlight = new Set<string>();
+  const extendLocks = new KeyedMutex();
   // Secrets prepared a little ahead on targets whose connector can use that (secret-pool.ts).
   const secrets = createSecretPool({
     size: settings.preparedSecrets ?? 16,
@@ -266,11 +267,22 @@ export function createGrantService(deps: GrantServiceDeps) {
     return marked;
   }
 
-  /** Extends an active grant; never past its maximum counted from activation. */
+  /**
+   * Extends an active grant; never past its maximum counted from activation.
+   * One extension of a grant at a time in this broker: each starts from the
+   * expiry the one before left, so the account's expiry on the target ends
+   * where the store's does (extends that overlapped used to set the target
+   * in one order and the store in another).
+   */
   async function extend(input: { grantId: string; actor: UserDef; byMs: number }): Promise<GrantRecord> {
     if (!Number.isSafeInteger(input.byMs) || input.byMs <= 0) throw invalid('extension must be a positive amount of time');
+    const first = await mustGet(input.grantId);
+    if (first.user !== input.actor.name && !input.actor.admin) throw forbidden(`grant ${first.id} belongs to ${first.user}`);
+    return extendLocks.run(first.id, () => extendNow(input));
+  }
+
+  async function extendNow(input: { grantId: string; actor: UserDef; byMs: number }): Promise<GrantRecord> {
     const g = await mustGet(input.grantId);
-    if (g.user !== input.actor.name && !input.actor.admin) throw forbidden(`grant ${g.id} belongs to ${g.user}`);
     if (g.status !== 'active' || g.activatedAt === null || g.expiresAt === null) throw conflict(`grant ${g.id} is ${g.status}, not active; only active grants can be extended`);
     // Its length is the gateway's maxSession cap; a longer session is a new connection.
     if (g.sessionLeaseUntil !== null) throw conflict(`grant ${g.id} belongs to one gateway connection and cannot be extended; reconnect for a new one`);
@@ -305,8 +317,18 @@ export function createGrantService(deps: GrantServiceDeps) {
       });
       return { ...cur, expiresAt: newExpiry, version: cur.version + 1 };
     });
-    // Lost a race with expiry or revoke: the store wins, and the revoke path removes the account.
-    if (!updated) throw conflict(`grant ${g.id} changed while extending (it expired or was revoked); it was not extended`);
+    if (!updated) {
+      const cur = await mustGet(g.id);
+      // Lost a race with expiry or revoke: the store wins, and the revoke path removes the account.
+      if (cur.status !== 'active' || cur.expiresAt === null) throw conflict(`grant ${g.id} changed while extending (it expired or was revoked); it was not extended`);
+      // Extended meanwhile by another broker sharing the store: the target's expiry follows the store's again.
+      if (g.mode === 'ephemeral-account') {
+        await connectors.get(g.target).extendAccount({ account: g.account, expiresAt: new Date(cur.expiresAt) }).catch((err: unknown) =>
+          log.warn({ grantId: g.id, target: g.target, error: safeErrorText(err, [secretOf(g)]) }, 'could not set the account\'s expiry on the target back to the grant\'s'),
+        );
+      }
+      throw conflict(`grant ${g.id} changed while extending (it now expires at ${new Date(cur.expiresAt).toISOString()}); this extension was not applied, try again`);
+    }
     return updated;
   }
 
