@@ -4,7 +4,9 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import net, { type AddressInfo } from 'node:net';
 import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } from '../testing/broker.js';
+import { idleTimeoutMs, requestTimeoutMs } from './server.js';
 
 const canary = 'CANARY-adm1n-p4ss-7f3e9c';
 
@@ -52,6 +54,9 @@ describe('API edge', () => {
     ['200-char unicode profile', { profile: 'é'.repeat(200), duration: '5m' }, /at most 63/],
     ['NUL in reason', { profile: 'pg-read', duration: '5m', reason: 'a\u0000b' }, /NUL/],
     ['huge reason', { profile: 'pg-read', duration: '5m', reason: 'x'.repeat(5000) }, /at most 1000/],
+    ['lone surrogate in reason', { profile: 'pg-read', duration: '5m', reason: 'a\ud800b' }, /reason: must be well-formed Unicode/],
+    ['NUL in ticket', { profile: 'pg-read', duration: '5m', ticket: 'OPS-1\u0000' }, /ticket: must not contain NUL/],
+    ['huge ticket', { profile: 'pg-read', duration: '5m', ticket: 'x'.repeat(201) }, /ticket: must be at most 200 characters/],
     ['array body', [1, 2], /expected object/],
   ];
 
@@ -112,6 +117,9 @@ describe('API edge', () => {
     assert.equal((await broker.call(bob, 'POST', `/v1/grants/${g.id}/revoke`)).status, 403);
     assert.equal((await broker.call(bob, 'POST', '/v1/tokens', { user: 'bob' })).status, 403, 'only admins issue tokens');
     assert.equal((await broker.call(broker.adminToken, 'POST', '/v1/tokens', { user: 'mallory' })).status, 404);
+    const nul = await broker.call(broker.adminToken, 'POST', '/v1/tokens', { user: 'dave', description: 'a\u0000' });
+    assert.equal(nul.status, 400, nul.raw);
+    assert.match(nul.body.error.message, /description: must not contain NUL/);
     await broker.call(alice, 'POST', `/v1/grants/${g.id}/revoke`);
   });
 
@@ -189,5 +197,57 @@ describe('API edge', () => {
     // The admin credential is sealed at rest, not stored in clear.
     const sealed = await broker.app.store.getTargetCredential('pg');
     assert.ok(sealed && !sealed.includes(canary) && sealed.startsWith('v1.'));
+  });
+
+  describe('what never reaches a route: bad URLs and what Node\'s HTTP parser refuses get the one error shape', () => {
+    let port: number;
+    before(async () => {
+      await broker.app.api.listen({ host: '127.0.0.1', port: 0 });
+      port = (broker.app.api.server.address() as AddressInfo).port;
+    });
+
+    /** Sends raw bytes, reads until the server closes or answers in full. */
+    function raw(request: string): Promise<{ status: number; body: any }> {
+      return new Promise((resolve, reject) => {
+        const sock = net.connect(port, '127.0.0.1');
+        let text = '';
+        sock.on('data', (d) => (text += d.toString()));
+        sock.on('error', reject);
+        sock.on('close', () => {
+          const [head = '', body = ''] = text.split('\r\n\r\n');
+          resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]), body: JSON.parse(body) });
+        });
+        sock.end(request);
+      });
+    }
+    const shape = (r: { body: any }, message: RegExp) => {
+      assert.equal(r.body.error.code, 'invalid');
+      assert.match(r.body.error.message, message);
+      assert.match(r.body.error.requestId, /^r-[0-9a-f]{12}$/);
+    };
+
+    it('a URL that is not valid percent-encoding → 400', async () => {
+      for (const url of ['/v1/requests/%E0%A4%A', '/foo%', '/%FF']) {
+        const r = await raw(`GET ${url} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+        assert.equal(r.status, 400, url);
+        shape(r, /the request URL is not valid/);
+      }
+    });
+
+    it('headers over the limit → 431; a NUL in a header or a bad Content-Length → 400', async () => {
+      const big = await raw(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+      assert.equal(big.status, 431);
+      shape(big, /headers are too large/);
+      for (const bad of [`GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n`, `POST /v1/requests HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n`]) {
+        const r = await raw(bad);
+        assert.equal(r.status, 400);
+        shape(r, /not valid HTTP/);
+      }
+    });
+
+    it('requests and idle connections have time limits (a client dripping its body cannot hold a connection)', () => {
+      assert.equal(broker.app.api.server.requestTimeout, requestTimeoutMs);
+      assert.equal(broker.app.api.server.timeout, idleTimeoutMs);
+    });
   });
 });

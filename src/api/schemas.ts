@@ -21,8 +21,19 @@ export const durationSchema = z
   })
   .describe('a duration such as 30m, 1h or 1h30m');
 
-const noNul = (s: string) => !s.includes('\u0000');
-export const reasonSchema = z.string().max(1000, 'must be at most 1000 characters').refine(noNul, 'must not contain NUL characters');
+/**
+ * Free text a person writes (a reason, a ticket, a description): at most `max`
+ * characters, no NUL (PostgreSQL's text refuses it) and no lone surrogate
+ * (it would be stored as U+FFFD, not as sent).
+ */
+export function freeText(max: number) {
+  return z
+    .string()
+    .max(max, `must be at most ${max} characters`)
+    .refine((s) => !s.includes('\u0000'), 'must not contain NUL characters')
+    .refine((s) => !/\p{Cs}/u.test(s), 'must be well-formed Unicode (it contains a lone surrogate)');
+}
+export const reasonSchema = freeText(1000);
 export const commentSchema = reasonSchema;
 
 export const requestIdParam = z.object({ id: z.string().regex(/^req_[a-z0-9]{12}$/, 'is not a request id (req_…)') }).strict();

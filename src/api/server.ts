@@ -2,7 +2,7 @@
 // bearer-token auth, a body-size limit, and an OpenAPI document generated
 // from the route table.
 
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { randomBytes } from '../core/random.js';
 import type { Logger as PinoLogger } from 'pino';
 import { StintError, httpStatusOf, type ErrorCode } from '../core/errors.js';
@@ -24,6 +24,13 @@ import { createSessionAuth } from './session-auth.js';
 import { registerWeb } from './web.js';
 
 export const bodyLimitBytes = 64 * 1024;
+/** The whole request (headers and body) must arrive within this: a client dripping its body cannot hold a connection. */
+export const requestTimeoutMs = 30_000;
+/** A connection with no traffic either way for this long is closed (event streams write a keep-alive every 15 s). */
+export const idleTimeoutMs = 120_000;
+
+const newRequestId = () => `r-${randomBytes(6).toString('hex')}`;
+const errorBody = (code: ErrorCode, message: string, requestId: string) => JSON.stringify({ error: { code, message, requestId } });
 
 export interface ApiOptions {
   logger?: PinoLogger;
@@ -37,7 +44,24 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger as FastifyBaseLogger } : { logger: false }),
     bodyLimit: bodyLimitBytes,
-    genReqId: () => `r-${randomBytes(6).toString('hex')}`,
+    requestTimeout: requestTimeoutMs,
+    connectionTimeout: idleTimeoutMs,
+    genReqId: newRequestId,
+    // A URL that is not valid percent-encoding: the one error shape, like every other.
+    frameworkErrors: (err, req, reply) => {
+      void (reply as FastifyReply).code(400).type('application/json').send(errorBody('invalid', `the request URL is not valid: ${safeErrorText(err)}`, req.id));
+    },
+    // What Node's HTTP parser refuses before Fastify sees a request (oversized headers, a NUL in one, a bad
+    // chunked body, a request that took too long): answered in the same shape, on the raw socket.
+    clientErrorHandler: (err: Error & { code?: string }, socket) => {
+      if (err.code === 'ECONNRESET' || !socket.writable) return;
+      const [status, reason, message] =
+        err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'the request headers are too large']
+          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', `the request did not arrive within ${requestTimeoutMs / 1000} s`]
+            : [400, 'Bad Request', 'the request is not valid HTTP'];
+      const body = errorBody('invalid', message, newRequestId());
+      socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    },
     // Per-request access lines are left to the reverse proxy; errors are logged below.
     logController: new LogController({ disableRequestLogging: true }),
     // Unknown query keys are rejected by the route schemas; keep parsing plain.
@@ -54,6 +78,7 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
     }
     void reply.code(status).send({ error: { code, message, requestId: req.id } });
   });
+
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}`, requestId: req.id } });
   });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ApiDeps } from '../deps.js';
 import { route } from '../route.js';
-import { commentSchema, durationSchema, nameSchema, reasonSchema, requestIdParam } from '../schemas.js';
+import { commentSchema, durationSchema, freeText, nameSchema, reasonSchema, requestIdParam } from '../schemas.js';
 import { approvalView, grantView, requestView, toApprovalView, toGrantView, toRequestView } from '../views.js';
 
 const outcome = z.object({ request: requestView, grant: grantView.nullable() });
@@ -17,7 +17,7 @@ export function requestRoutes(deps: ApiDeps) {
     route({
       method: 'POST', url: '/v1/requests', tag: 'requests', auth: 'user', status: 201,
       summary: 'Request a profile for a time. Auto-approved requests return the active grant.',
-      body: z.object({ profile: nameSchema, duration: durationSchema, reason: reasonSchema.nullish(), ticket: z.string().max(200).nullish() }).strict(),
+      body: z.object({ profile: nameSchema, duration: durationSchema, reason: reasonSchema.nullish(), ticket: freeText(200).nullish() }).strict(),
       response: outcome,
       handler: async ({ actor, body }) =>
         asOutcome(await deps.requests.create({ actor, profile: body.profile, durationMs: body.duration, reason: body.reason ?? null, ticket: body.ticket ?? null })),

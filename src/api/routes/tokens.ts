@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ApiDeps } from '../deps.js';
 import { route } from '../route.js';
-import { nameSchema, tokenIdParam } from '../schemas.js';
+import { freeText, nameSchema, tokenIdParam } from '../schemas.js';
 import { toTokenView, tokenView } from '../views.js';
 
 export function tokenRoutes(deps: ApiDeps) {
@@ -9,7 +9,7 @@ export function tokenRoutes(deps: ApiDeps) {
     route({
       method: 'POST', url: '/v1/tokens', tag: 'tokens', auth: 'admin', status: 201,
       summary: 'Issue an API token for a user (admins). The secret is in this response only; Stint keeps its hash.',
-      body: z.object({ user: nameSchema, description: z.string().max(200).nullish() }).strict(),
+      body: z.object({ user: nameSchema, description: freeText(200).nullish() }).strict(),
       response: z.object({ token: tokenView, secret: z.string() }),
       handler: async ({ actor, body, reply }) => {
         const r = await deps.tokens.create({ actor, user: body.user, description: body.description ?? null });
