@@ -5,6 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } from '../testing/broker.js';
+import { maxSessionsPerUser } from './session-auth.js';
 
 describe('cookie sessions for the web UI', () => {
   let target: TestTarget;
@@ -113,4 +114,19 @@ describe('cookie sessions for the web UI', () => {
     const r = await broker.call(null, 'GET', '/v1/events');
     assert.equal(r.status, 401);
   });
+
+  it(`one user keeps at most ${maxSessionsPerUser} browser sessions: signing in again ends that user's oldest, nobody else's`, async () => {
+    const bob = await signIn('bob');
+    const token = await broker.token('carol');
+    const cookies: string[] = [];
+    for (let i = 0; i < maxSessionsPerUser + 2; i++) {
+      const res = await broker.app.api.inject({ method: 'POST', url: '/v1/session', headers: { 'content-type': 'application/json', ...csrf }, payload: JSON.stringify({ token }) });
+      assert.equal(res.statusCode, 201, res.body);
+      cookies.push(String(res.headers['set-cookie']).split(';')[0]!);
+    }
+    const status = async (cookie: string) => (await broker.call(null, 'GET', '/v1/session', undefined, { cookie })).status;
+    assert.deepEqual(await Promise.all(cookies.map(status)), cookies.map((_, i) => (i < 2 ? 401 : 200)));
+    assert.equal(await status(bob.cookie), 200, "another user's session is untouched");
+  });
 });
+

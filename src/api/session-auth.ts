@@ -19,6 +19,9 @@ import { route, type RouteDef } from './route.js';
 export const sessionCookie = 'stint_session';
 export const csrfHeader = 'x-stint-csrf';
 export const defaultSessionTtlMs = 8 * 3_600_000;
+/** Browser sessions one user may have open; signing in once more ends that user's oldest. */
+export const maxSessionsPerUser = 10;
+/** Browser sessions kept in all; past it the oldest ends (it takes a thousand users' tokens to get there). */
 const maxSessions = 10_000;
 
 interface Session {
@@ -100,7 +103,13 @@ export function createSessionAuth(deps: { tokens: Pick<TokenService, 'authentica
   function signIn(user: string, tokenHash: string): { id: string; session: Session } {
     const now = deps.clock.now();
     prune(now);
-    if (sessions.size >= maxSessions) throw new StintError('target_unavailable', 'too many open sessions; try again later');
+    // Oldest first: a Map keeps insertion order.
+    const mine = [...sessions].filter(([, s]) => s.user === user).map(([id]) => id);
+    for (const old of mine.slice(0, Math.max(0, mine.length - maxSessionsPerUser + 1))) sessions.delete(old);
+    for (const old of sessions.keys()) {
+      if (sessions.size < maxSessions) break;
+      sessions.delete(old);
+    }
     const id = randomBytes(32).toString('base64url');
     const session: Session = { user, tokenHash, expiresAt: now + ttlMs };
     sessions.set(id, session);
