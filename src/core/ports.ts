@@ -124,10 +124,21 @@ export interface StoreTx {
   setMeta(key: string, value: string): Promise<void>;
 }
 
+/** What only a transaction can do. */
+export interface TxLocks {
+  /**
+   * Holds `key` until this transaction ends: another transaction asking for
+   * the same key waits, across brokers sharing the store. For a check and the
+   * write that depends on it (a count and an insert) that row locks cannot
+   * cover. Take it first, before any row is written.
+   */
+  lock(key: string): Promise<void>;
+}
+
 export interface Store extends StoreTx {
   readonly dialect: 'sqlite' | 'postgres';
   /** Runs `fn` atomically; state change and its audit event commit together. */
-  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: StoreTx & TxLocks) => Promise<T>): Promise<T>;
   migrate(): Promise<void>;
   close(): Promise<void>;
 }

@@ -15,7 +15,7 @@
 //   PostgreSQL (after an append) for the audit head row this transaction holds.
 
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { AuditFilter, GrantFilter, GrantPatch, RequestFilter, RequestPatch, Store, StoreTx } from '../core/ports.js';
+import type { AuditFilter, GrantFilter, GrantPatch, RequestFilter, RequestPatch, Store, StoreTx, TxLocks } from '../core/ports.js';
 import type {
   ApprovalRecord,
   AuditEvent,
@@ -462,6 +462,15 @@ export interface KyselyStoreOptions {
   beforeClose?: () => Promise<void>;
 }
 
+/** A transaction: the store's reads and writes, and its locks. */
+class KyselyTx extends KyselyStoreTx implements TxLocks {
+  async lock(key: string): Promise<void> {
+    // SQLite: a write transaction already excludes every other (one connection, in order).
+    if (this.dialectName !== 'postgres') return;
+    await sql`SELECT pg_advisory_xact_lock(hashtext('stint.store'), hashtext(${key}))`.execute(this.db);
+  }
+}
+
 export class KyselyStore extends KyselyStoreTx implements Store {
   readonly dialect: StoreDialect;
 
@@ -473,9 +482,9 @@ export class KyselyStore extends KyselyStoreTx implements Store {
     this.dialect = options.dialect;
   }
 
-  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (tx: StoreTx & TxLocks) => Promise<T>): Promise<T> {
     return this.root.transaction().execute(async (trx) => {
-      const tx = new KyselyStoreTx(trx, this.dialect, this.statements);
+      const tx = new KyselyTx(trx, this.dialect, this.statements);
       const out = await fn(tx);
       await tx.flushAudit();
       return out;

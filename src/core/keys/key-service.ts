@@ -98,6 +98,8 @@ export function createKeyService(deps: KeyServiceDeps) {
     };
     try {
       await store.transaction(async (tx) => {
+        // The count and the insert as one step: adds racing for the last place (or past it) take turns.
+        await tx.lock(`ssh-keys:${user}`);
         if ((await tx.listSshKeys(user)).length >= maxKeysPerUser) {
           throw conflict(`${user} already has ${maxKeysPerUser} SSH keys, the most allowed; remove one first (stint keys remove KEY)`);
         }

@@ -412,6 +412,20 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
     });
 
     describe('transactions', () => {
+      it('lock(key): a count and the insert that depends on it, run 20 times at once over two keys, stay exact for each', async () => {
+        const addIfRoom = (user: string) =>
+          store.transaction(async (tx) => {
+            await tx.lock(`ssh-keys:${user}`);
+            if ((await tx.listSshKeys(user)).length >= 5) return false;
+            await tx.insertSshKey(makeSshKey({ user }));
+            return true;
+          });
+        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => addIfRoom(i % 2 ? 'locked-a' : 'locked-b')));
+        assert.equal(results.filter(Boolean).length, 10);
+        assert.equal((await store.listSshKeys('locked-a')).length, 5);
+        assert.equal((await store.listSshKeys('locked-b')).length, 5);
+      });
+
       it('a throw rolls back every change, including the audit event', async () => {
         const kept = makeGrant();
         await store.insertGrant(kept);
