@@ -150,7 +150,8 @@ export interface SessionsReader {
   /** Newest first. */
   list(filter?: { user?: string; grantId?: string; limit?: number }): Promise<SessionSummary[]>;
   /** undefined when there is no such session. */
-  get(sessionId: string, opts?: { statementsLimit?: number }): Promise<SessionDetail | undefined>;
+  /** The session and its statements from index `statementsOffset` (0 = the first), at most `statementsLimit` of them. */
+  get(sessionId: string, opts?: { statementsLimit?: number; statementsOffset?: number }): Promise<SessionDetail | undefined>;
   /** The session's summary without reading its statements. */
   summary(sessionId: string): Promise<SessionSummary | undefined>;
   /** A stream of one channel's asciicast v2 file, or null when there is none. */
@@ -288,6 +289,7 @@ export function createSessionsReader(opts: { dir: string | undefined; live?: () 
       if (!s) return undefined;
       if (!opts.dir) return { session: s, statements: [], statementsTotal: 0, channels: [] };
       const limit = o.statementsLimit ?? Number.POSITIVE_INFINITY;
+      const offset = o.statementsOffset ?? 0;
       const statements: SessionStatement[] = [];
       let total = 0;
       let input: ReadStream;
@@ -316,7 +318,7 @@ export function createSessionsReader(opts: { dir: string | undefined; live?: () 
         }
         if (!entry || entry.type !== 'statement') continue;
         total++;
-        if (statements.length < limit) {
+        if (total > offset && statements.length < limit) {
           const { type: _t, sessionId: _s, ...st } = entry;
           statements.push(st as unknown as SessionStatement);
         }

@@ -101,6 +101,12 @@ describe('GET /v1/sessions and stint sessions over the postgres gateway', () => 
       ['simple', "SELECT name FROM public.items WHERE name = 'widget'", 1],
     ]);
     assert.equal(detail.body.statements[0].sessionId, undefined, 'file-only fields are not repeated');
+    // A page at a time.
+    const page = async (q: string) => (await broker.call(alice, 'GET', `/v1/sessions/${s.id}?${q}`)).body;
+    assert.deepEqual((await page('limit=1&offset=1')).statements.map((x: { sql: string }) => x.sql), ["SELECT name FROM public.items WHERE name = 'widget'"]);
+    assert.deepEqual(await page('offset=2').then((b) => [b.statements.length, b.statementsTotal]), [0, 2]);
+    const tooMany = await broker.call(alice, 'GET', `/v1/sessions/${s.id}?limit=5001`);
+    assert.equal(tooMany.status, 400, tooMany.raw);
     const rec = await broker.call(alice, 'GET', `/v1/sessions/${s.id}/recording`);
     assert.equal(rec.status, 404);
     assert.match(rec.body.error.message, /no terminal recording/);

@@ -85,11 +85,15 @@ export function sessionRoutes(deps: ApiDeps) {
       method: 'GET', url: '/v1/sessions/:id', tag: 'sessions', auth: 'user',
       summary: 'One session, its statement log (postgres) and channels (ssh); its owner or an admin',
       params: sessionIdParam,
-      query: z.object({ limit: z.coerce.number().int().min(1).max(100_000).default(10_000) }).strict(),
+      // A page of the statement log: a long session's whole log would be read into memory at once.
+      query: z.object({
+        limit: z.coerce.number().int().min(1).max(5000).default(1000),
+        offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+      }).strict(),
       response: z.object({ session: sessionView, statements: z.array(statementView), statementsTotal: z.number(), channels: z.array(channelView) }),
       handler: async ({ actor, params, query, reply }) => {
         mayRead(actor, found(await reader.summary(params.id), params.id));
-        const detail = found(await reader.get(params.id, { statementsLimit: query.limit }), params.id);
+        const detail = found(await reader.get(params.id, { statementsLimit: query.limit, statementsOffset: query.offset }), params.id);
         reply.header('cache-control', 'no-store');
         return detail;
       },

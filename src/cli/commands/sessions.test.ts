@@ -120,6 +120,20 @@ describe('stint sessions play against a fake API', () => {
     assert.equal((await runCommand(sessionsCommand, ['shwo', 'ses_aaaaaaaaaaaa'], env())).code, 2);
   });
 
+  it('show pages through statements with --limit and --offset, and says where the next page starts', async () => {
+    api.reset();
+    const st = (i: number) => ({ at: '2025-01-01T10:00:01.000Z', protocol: 'simple', sql: `SELECT ${i}`, ms: 1, rows: 1 });
+    api.on('GET /v1/sessions/ses_bbbbbbbbbbbb', { body: { session: session({ id: 'ses_bbbbbbbbbbbb', gateway: 'postgres', recordings: [] }), statements: [st(3), st(4)], statementsTotal: 10, channels: [] } });
+    const r = await runCommand(sessionsCommand, ['show', 'ses_bbbbbbbbbbbb', '--limit', '2', '--offset', '2'], env());
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual([api.seen.at(-1)?.query.get('limit'), api.seen.at(-1)?.query.get('offset')], ['2', '2']);
+    assert.match(r.stdout, /SELECT 3[\s\S]*SELECT 4/);
+    assert.match(r.stderr, /statements 3-4 of 10; the next: --offset 4/);
+    assert.equal((await runCommand(sessionsCommand, ['show', 'ses_bbbbbbbbbbbb', '--offset', '-1'], env())).code, 2);
+    assert.equal((await runCommand(sessionsCommand, ['show', 'ses_bbbbbbbbbbbb', '--limit', '5001'], env())).code, 2);
+    assert.equal((await runCommand(sessionsCommand, ['ses_bbbbbbbbbbbb', '--offset', '1'], env())).code, 2, '--offset is for show');
+  });
+
   it('show prints recorded SQL with control characters escaped', async () => {
     api.reset();
     api.on('GET /v1/sessions/ses_aaaaaaaaaaaa', {

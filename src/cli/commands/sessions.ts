@@ -54,7 +54,7 @@ export const sessionsCommand = defineCommand({
   name: 'sessions',
   summary: 'Gateway sessions: list them, show a statement log, replay a terminal',
   usage: `Usage: stint sessions [--all] [--grant GRANT] [--limit N]
-       stint sessions show SESSION [--limit N]
+       stint sessions show SESSION [--limit N] [--offset K]
        stint sessions play SESSION [--channel N] [--speed N] [--idle-limit S]
 
 Sessions are connections made through Stint's gateways (psql to the
@@ -72,7 +72,8 @@ Options:
   --all            everyone's sessions (admins)
   --grant GRANT    only sessions of this grant
   --limit N        list: at most N sessions (1-5000, default 500);
-                   show: at most N statements (default 10000)
+                   show: at most N statements (1-5000, default 1000)
+  --offset K       show: skip the first K statements (default 0)
   --channel N      play: which terminal of the session (default: the first)
   --speed N        play: N times faster (0.1-100, default 1)
   --idle-limit S   play: no pause longer than S seconds (default: the
@@ -87,7 +88,7 @@ Examples:
     positionals: ['show|play', 'SESSION'],
     minPositionals: 0,
     options: {
-      all: { type: 'boolean' }, grant: { type: 'string' }, limit: { type: 'string' },
+      all: { type: 'boolean' }, grant: { type: 'string' }, limit: { type: 'string' }, offset: { type: 'string' },
       channel: { type: 'string' }, speed: { type: 'string' }, 'idle-limit': { type: 'string' },
     },
   },
@@ -105,6 +106,7 @@ Examples:
     onlyWith('all', ['list']);
     onlyWith('grant', ['list']);
     onlyWith('limit', ['list', 'show']);
+    onlyWith('offset', ['show']);
     onlyWith('speed', ['play']);
     onlyWith('channel', ['play']);
     onlyWith('idle-limit', ['play']);
@@ -160,8 +162,11 @@ export function sessionsTable(out: Pick<Output, 'color'>, sessions: SessionView[
 
 async function show({ args, out, client }: CommandContext, id: string): Promise<number> {
   const limitText = args.string('limit');
+  const offsetText = args.string('offset');
+  const offset = offsetText === undefined ? 0 : intFlag('offset', offsetText, 0, Number.MAX_SAFE_INTEGER);
   const res = await client().get<{ session: SessionView; statements: StatementView[]; statementsTotal: number; channels: ChannelView[] }>(`/v1/sessions/${seg(id)}`, {
-    limit: limitText === undefined ? undefined : intFlag('limit', limitText, 1, 100_000),
+    limit: limitText === undefined ? undefined : intFlag('limit', limitText, 1, 5000),
+    offset: offsetText === undefined ? undefined : offset,
   });
   if (out.json) {
     out.document(res);
@@ -199,7 +204,11 @@ async function show({ args, out, client }: CommandContext, id: string): Promise<
     out.line(`${shortTime(st.at)}  ${st.ms}ms${rows}${params}  ${safe(st.sql)}`);
     if (st.error) out.line(`    error: ${safe(st.error)}`);
   }
-  if (res.statementsTotal > res.statements.length) out.note(`stint: showing ${res.statements.length} of ${res.statementsTotal} statements; raise --limit or use --json`);
+  const shownTo = offset + res.statements.length;
+  if (offset > 0 || shownTo < res.statementsTotal) {
+    const next = shownTo < res.statementsTotal ? `; the next: --offset ${shownTo}` : '';
+    out.note(`stint: statements ${res.statements.length ? `${offset + 1}-${shownTo}` : 'none'} of ${res.statementsTotal}${next}`);
+  }
   return 0;
 }
 
