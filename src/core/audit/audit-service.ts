@@ -19,8 +19,30 @@ export function createAuditService(deps: { store: Pick<Store, 'listAudit' | 'aud
     return store.listAudit({ ...filter, subjectUser: input.actor.name });
   }
 
+  // Any user may verify, and a run reads the whole chain: runs go one at a time, and a
+  // request for a run already waiting or under way (the same checkpoint) shares its result.
+  let queue: Promise<unknown> = Promise.resolve();
+  const pending = new Map<string, Promise<VerifyResult>>();
+
   /** Walks the whole chain in pages; with a checkpoint, also catches truncation. */
-  async function verify(checkpoint?: Checkpoint): Promise<VerifyResult> {
+  function verify(checkpoint?: Checkpoint): Promise<VerifyResult> {
+    const key = checkpoint ? `${checkpoint.seq}:${checkpoint.hash}` : '';
+    const shared = pending.get(key);
+    if (shared) return shared;
+    const run = queue.then(() => verifyNow(checkpoint));
+    queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    pending.set(key, run);
+    const done = () => {
+      if (pending.get(key) === run) pending.delete(key);
+    };
+    run.then(done, done);
+    return run;
+  }
+
+  async function verifyNow(checkpoint?: Checkpoint): Promise<VerifyResult> {
     const v = new ChainVerifier(checkpoint);
     let after = 0;
     for (;;) {
