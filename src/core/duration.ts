@@ -15,8 +15,9 @@ export function parseDuration(text: string): { ok: true; ms: number } | { ok: fa
   }
   let ms = 0;
   for (const m of s.matchAll(part)) ms += Number(m[1]) * unitMs[m[2]!]!;
-  if (!Number.isSafeInteger(ms) || ms <= 0) return { ok: false, error: `duration "${truncate(s)}" must be greater than zero` };
-  if (ms > maxDurationMs) return { ok: false, error: `duration "${truncate(s)}" is longer than the largest allowed (366d)` };
+  // Past a safe integer the sum is no longer exact, but it is certainly too long.
+  if (!Number.isSafeInteger(ms) || ms > maxDurationMs) return { ok: false, error: `duration "${truncate(s)}" is longer than the largest allowed (366d)` };
+  if (ms <= 0) return { ok: false, error: `duration "${truncate(s)}" must be greater than zero` };
   return { ok: true, ms };
 }
 

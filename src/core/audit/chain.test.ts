@@ -117,6 +117,9 @@ describe('audit hash chain', () => {
     const cp = { seq: 42, hash: 'a'.repeat(64) };
     assert.deepEqual(parseCheckpoint(formatCheckpoint(cp)), cp);
     assert.equal(parseCheckpoint('42:xyz'), null);
+    // seq counts from 1 and must be exact: no 0, no leading zeros, nothing past 15 digits.
+    for (const bad of ['0', '042', '1234567890123456', '100000000000000000000']) assert.equal(parseCheckpoint(`${bad}:${'a'.repeat(64)}`), null, bad);
+    assert.deepEqual(parseCheckpoint(`999999999999999:${'a'.repeat(64)}`), { seq: 999_999_999_999_999, hash: 'a'.repeat(64) });
   });
 
   it('property: any single-field change anywhere is caught at that event', () => {

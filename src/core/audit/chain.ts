@@ -105,7 +105,8 @@ export function formatCheckpoint(c: Checkpoint): string {
   return `${c.seq}:${c.hash}`;
 }
 
+/** SEQ:HASH as formatCheckpoint writes it: seq counts from 1 and is exact (at most 15 digits). */
 export function parseCheckpoint(s: string): Checkpoint | null {
-  const m = /^(\d+):([0-9a-f]{64})$/.exec(s.trim().toLowerCase());
+  const m = /^([1-9]\d{0,14}):([0-9a-f]{64})$/.exec(s.trim().toLowerCase());
   return m ? { seq: Number(m[1]), hash: m[2]! } : null;
 }
