@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { forbidden } from '../../core/errors.js';
+import { forbidden, notFound } from '../../core/errors.js';
 import { liveGrantStatuses } from '../../core/types.js';
 import type { ApiDeps } from '../deps.js';
 import { route } from '../route.js';
@@ -35,7 +35,7 @@ export function grantRoutes(deps: ApiDeps) {
       params: grantIdParam, response: z.object({ grant: grantView }),
       handler: async ({ actor, params }) => {
         const g = await deps.grants.get(params.id);
-        if (g.user !== actor.name && !actor.admin) throw forbidden(`grant ${g.id} belongs to another user`);
+        if (g.user !== actor.name && !actor.admin) throw notFound(`grant ${params.id} not found`);
         return { grant: toGrantView(g, now()) };
       },
     }),

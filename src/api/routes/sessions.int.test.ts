@@ -115,8 +115,8 @@ describe('GET /v1/sessions and stint sessions over the postgres gateway', () => 
   it('only the owner or an admin sees a session; ids are validated', async () => {
     const bob = await broker.token('bob');
     assert.deepEqual((await broker.call(bob, 'GET', '/v1/sessions')).body.sessions, []);
-    assert.equal((await broker.call(bob, 'GET', `/v1/sessions/${sessionId}`)).status, 403);
-    assert.equal((await broker.call(bob, 'GET', `/v1/sessions/${sessionId}/recording`)).status, 403);
+    assert.equal((await broker.call(bob, 'GET', `/v1/sessions/${sessionId}`)).status, 404);
+    assert.equal((await broker.call(bob, 'GET', `/v1/sessions/${sessionId}/recording`)).status, 404);
     assert.equal((await broker.call(bob, 'GET', '/v1/sessions?all=true')).status, 403);
     const root = await broker.token('root');
     const all = await broker.call(root, 'GET', '/v1/sessions?all=true');
@@ -221,7 +221,7 @@ describe('GET /v1/sessions and stint sessions over the postgres gateway', () => 
     assert.equal(play.stdout, '$ id\r\nuid=1001(stint_alice)\r\n');
 
     const bob = await cli('bob', 'sessions', 'show', sessionId);
-    assert.equal(bob.code, 3);
+    assert.equal(bob.code, 5, "another user's session is not there for bob");
     assert.equal(JSON.parse((await cli('bob', 'sessions', '--json')).stdout).sessions.length, 0);
     assert.equal((await cli('alice', 'sessions', 'show', '../../stint.db')).code, 2);
     assert.equal((await cli('alice', 'sessions', 'show', 'ses_aaaaaaaaaaaa')).code, 5);

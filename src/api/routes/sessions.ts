@@ -56,7 +56,7 @@ const statementView = z.object({
 });
 
 function mayRead(actor: UserDef, s: SessionSummary): void {
-  if (s.user !== actor.name && !actor.admin) throw forbidden(`session ${s.id} belongs to another user`);
+  if (s.user !== actor.name && !actor.admin) throw notFound(`session ${s.id} not found`);
 }
 
 export function sessionRoutes(deps: ApiDeps) {

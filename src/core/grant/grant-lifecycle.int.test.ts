@@ -48,18 +48,20 @@ describe('grant lifecycle', () => {
     assert.equal(again.status, 409);
   });
 
-  it('credentials go only to the grant\'s owner, not to another user or an admin', async () => {
+  it('credentials go only to the grant\'s owner, not to another user (to whom the grant is not there) or an admin', async () => {
     const alice = await broker.token('alice');
     const bob = await broker.token('bob');
     const root = await broker.token('root');
     const g = (await broker.call(alice, 'POST', '/v1/requests', { profile: 'pg-read', duration: '10m' })).body.grant;
-    for (const t of [bob, root, broker.adminToken]) {
+    for (const [t, status] of [[bob, 404], [root, 403], [broker.adminToken, 403]] as const) {
       const r = await broker.call(t, 'GET', `/v1/grants/${g.id}/credentials`);
-      assert.equal(r.status, 403);
+      assert.equal(r.status, status);
       assert.ok(!r.raw.includes('password"'), 'no password field in the refusal');
     }
+    const none = await broker.call(bob, 'GET', '/v1/grants/gr_000000000000/credentials');
+    assert.equal((await broker.call(bob, 'GET', `/v1/grants/${g.id}/credentials`)).body.error.message, none.body.error.message.replace('gr_000000000000', g.id), 'the same answer as for no grant at all');
     const byBob = await broker.call(bob, 'POST', `/v1/grants/${g.id}/revoke`);
-    assert.equal(byBob.status, 403, 'bob may not revoke alice\'s grant');
+    assert.equal(byBob.status, 404, 'bob may not revoke alice\'s grant (nor learn it exists)');
     const byAdmin = await broker.call(root, 'POST', `/v1/grants/${g.id}/revoke`);
     assert.equal(byAdmin.body.grant.status, 'revoked');
     assert.equal(byAdmin.body.grant.revokeReason, 'revoked-by-admin');
@@ -101,7 +103,7 @@ describe('grant lifecycle', () => {
     const rest = await broker.call(alice, 'POST', `/v1/grants/${g.id}/extend`, { by: '11m' });
     assert.equal(rest.status, 400);
     const other = await broker.call(await broker.token('bob'), 'POST', `/v1/grants/${g.id}/extend`, { by: '1m' });
-    assert.equal(other.status, 403);
+    assert.equal(other.status, 404);
     await broker.call(alice, 'POST', `/v1/grants/${g.id}/revoke`);
     const afterRevoke = await broker.call(alice, 'POST', `/v1/grants/${g.id}/extend`, { by: '1m' });
     assert.equal(afterRevoke.status, 409);

@@ -256,7 +256,7 @@ export function createGrantService(deps: GrantServiceDeps) {
    */
   async function revoke(input: { grantId: string; actor: UserDef; reason?: RevokeReason }): Promise<GrantRecord> {
     const g = await mustGet(input.grantId);
-    if (g.user !== input.actor.name && !input.actor.admin) throw forbidden(`grant ${g.id} belongs to ${g.user}; only its owner or an admin may revoke it`);
+    if (g.user !== input.actor.name && !input.actor.admin) throw notFound(`grant ${input.grantId} not found`);
     const reason: RevokeReason = input.reason ?? (g.user === input.actor.name ? 'checked-in' : 'revoked-by-admin');
     if (g.status === 'revoked') return g;
     const marked = await markRevoking(g.id, reason, input.actor.name, g);
@@ -277,7 +277,7 @@ export function createGrantService(deps: GrantServiceDeps) {
   async function extend(input: { grantId: string; actor: UserDef; byMs: number }): Promise<GrantRecord> {
     if (!Number.isSafeInteger(input.byMs) || input.byMs <= 0) throw invalid('extension must be a positive amount of time');
     const first = await mustGet(input.grantId);
-    if (first.user !== input.actor.name && !input.actor.admin) throw forbidden(`grant ${first.id} belongs to ${first.user}`);
+    if (first.user !== input.actor.name && !input.actor.admin) throw notFound(`grant ${input.grantId} not found`);
     return extendLocks.run(first.id, () => extendNow(input));
   }
 
@@ -335,7 +335,8 @@ export function createGrantService(deps: GrantServiceDeps) {
   /** An active grant's credential, for its owner's use. */
   async function credentialOf(grantId: string, owner: UserDef): Promise<{ grant: GrantRecord; credentials: Credentials }> {
     const g = await mustGet(grantId);
-    if (g.user !== owner.name) throw forbidden(`only ${g.user} may see the credentials of grant ${g.id}`);
+    // An admin may see the grant, but not its secret; to anyone else it is not there.
+    if (g.user !== owner.name) throw owner.admin ? forbidden(`only ${g.user} may see the credentials of grant ${g.id}`) : notFound(`grant ${grantId} not found`);
     if (g.status !== 'active') throw conflict(`grant ${g.id} is ${g.status}; credentials exist only while it is active`);
     const target = deps.catalog().targets.get(g.target);
     const connector = connectors.get(g.target);

@@ -76,13 +76,17 @@ describe('requests and approvals', () => {
     await broker.call(root, 'POST', `/v1/grants/${byAdmin.body.grant.id}/revoke`);
   });
 
-  it('a non-approver cannot approve', async () => {
+  it('a non-approver cannot approve, deny or cancel, nor learn that the request exists', async () => {
     const alice = await broker.token('alice');
     const dave = await broker.token('dave');
     const r = await broker.call(alice, 'POST', '/v1/requests', { profile: 'pg-dba', duration: '10m', reason: 'x' });
-    const d = await broker.call(dave, 'POST', `/v1/requests/${r.body.request.id}/approve`, {});
-    assert.equal(d.status, 403);
-    assert.match(d.body.error.message, /not an approver/);
+    const id = r.body.request.id;
+    for (const [path, body] of [['approve', {}], ['deny', { comment: 'no' }], ['cancel', undefined]] as const) {
+      const d = await broker.call(dave, 'POST', `/v1/requests/${id}/${path}`, body);
+      assert.equal(d.status, 404, `${path}: ${d.raw}`);
+      assert.equal(d.body.error.message, `request ${id} not found`);
+    }
+    assert.equal((await broker.call(alice, 'GET', `/v1/requests/${id}`)).body.request.status, 'pending', 'nothing changed');
     await broker.call(alice, 'POST', `/v1/requests/${r.body.request.id}/cancel`);
   });
 

@@ -161,6 +161,8 @@ export function createRequestService(deps: RequestServiceDeps) {
       const now = clock.now();
       const result = await store.transaction(async (tx) => {
         const r = await mustGet(input.requestId, tx);
+        // One the actor may not see is not found, as for GET: its existence is not told.
+        if (!mayView(r, input.actor)) throw notFound(`request ${input.requestId} not found`);
         // The requester never decides their own request, on any path, admin or not.
         const may = mayDecide(r, input.actor);
         if (!may.ok) throw forbidden(may.message);
@@ -210,6 +212,7 @@ export function createRequestService(deps: RequestServiceDeps) {
     for (let attempt = 0; attempt < maxCasRetries; attempt++) {
       const now = clock.now();
       const r = await mustGet(input.requestId);
+      if (!mayView(r, input.actor)) throw notFound(`request ${input.requestId} not found`);
       if (r.user !== input.actor.name && !input.actor.admin) throw forbidden(`request ${r.id} belongs to ${r.user}; only they or an admin may cancel it`);
       if (r.status !== 'pending') throw conflict(`request ${r.id} is already ${r.status}; only pending requests can be cancelled${r.grantId ? ` (revoke grant ${r.grantId} instead)` : ''}`);
       const patch = { status: 'cancelled' as const, decidedAt: now, decidedBy: input.actor.name };
