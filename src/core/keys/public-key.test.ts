@@ -91,6 +91,15 @@ describe('OpenSSH public key lines', () => {
     refused(`${type} ${b64} ${'x'.repeat(201)}`, /comment is longer/);
     refused(`${type} ${b64} evil\u202Etxt`, /control or invisible/);
     refused('x'.repeat(20_000), /longer than/);
+    // Two keys on one line: the second is not a comment.
+    refused(`${keys.ed25519.pub.trim().split(' ').slice(0, 2).join(' ')} ${keys.rsa.pub.trim()}`, /more than one key/);
+    // An ECDSA point of the right length and prefix that is not on its curve.
+    for (const k of [keys.ecdsa256, keys.ecdsa384, keys.ecdsa521]) {
+      const [t, kb64] = k.pub.trim().split(' ') as [string, string];
+      const bad = Buffer.from(kb64, 'base64');
+      bad[bad.length - 1]! ^= 1;
+      refused(`${t} ${bad.toString('base64')}`, /point is not on its curve/);
+    }
   });
 
   it('never throws, whatever the input (property)', () => {

@@ -4,7 +4,7 @@
 // least 2048 bits, and anything else on the line (authorized_keys options,
 // a second key, a private key) is refused with a message saying what it is.
 
-import { createHash } from 'node:crypto';
+import { ECDH, createHash } from 'node:crypto';
 
 export type PublicKeyType = 'ssh-ed25519' | 'ecdsa-sha2-nistp256' | 'ecdsa-sha2-nistp384' | 'ecdsa-sha2-nistp521' | 'ssh-rsa';
 
@@ -25,11 +25,21 @@ const maxLineLength = 16 * 1024;
 const maxCommentLength = 200;
 
 /** Point sizes of uncompressed ECDSA public keys (0x04 ‖ X ‖ Y) per curve. */
-const ecdsaCurves: Record<string, { curve: string; pointBytes: number; bits: number }> = {
-  'ecdsa-sha2-nistp256': { curve: 'nistp256', pointBytes: 65, bits: 256 },
-  'ecdsa-sha2-nistp384': { curve: 'nistp384', pointBytes: 97, bits: 384 },
-  'ecdsa-sha2-nistp521': { curve: 'nistp521', pointBytes: 133, bits: 521 },
+const ecdsaCurves: Record<string, { curve: string; pointBytes: number; bits: number; openssl: string }> = {
+  'ecdsa-sha2-nistp256': { curve: 'nistp256', pointBytes: 65, bits: 256, openssl: 'prime256v1' },
+  'ecdsa-sha2-nistp384': { curve: 'nistp384', pointBytes: 97, bits: 384, openssl: 'secp384r1' },
+  'ecdsa-sha2-nistp521': { curve: 'nistp521', pointBytes: 133, bits: 521, openssl: 'secp521r1' },
 };
+
+/** OpenSSL's check that the point lies on its curve (a point that does not is no key at all). */
+function onCurve(q: Buffer, opensslCurve: string): boolean {
+  try {
+    ECDH.convertKey(q, opensslCurve, undefined, undefined, 'compressed');
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export function fingerprintOfBlob(blob: Buffer): string {
   return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
@@ -130,10 +140,14 @@ export function parsePublicKeyLine(input: string): ParsedPublicKey | Error {
     const q = r.string();
     if (!curve || curve.toString('latin1') !== spec.curve) return new Error(`the ${type} key names the wrong curve`);
     if (!q || q.length !== spec.pointBytes || q[0] !== 0x04) return new Error(`the ${type} key's point is malformed`);
+    if (!onCurve(q, spec.openssl)) return new Error(`the ${type} key's point is not on its curve`);
     bits = spec.bits;
   }
   if (!r.done) return new Error(`the ${type} key has extra bytes after the key`);
 
+  if (parts.slice(2).some((p) => p === 'ssh-ed25519' || p === 'ssh-rsa' || p === 'ssh-dss' || isEcdsa(p) || p.endsWith('@openssh.com'))) {
+    return new Error('the line holds more than one key; register one key per line');
+  }
   const comment = parts.slice(2).join(' ').trim() || null;
   if (comment !== null && comment.length > maxCommentLength) return new Error(`the key's comment is longer than ${maxCommentLength} characters`);
   if (comment !== null && /[\p{Cc}\p{Cf}]/u.test(comment)) return new Error("the key's comment contains control or invisible characters");
