@@ -21,7 +21,7 @@ describe('postgres session log', () => {
     const log = createSessionLog({ dir });
     const h = await log.open(header('ses_batch1'));
     for (let i = 1; i <= 3; i++) h.statement(statement(i));
-    // In memory at once, for the API.
+    // In memory at once (the file within FLUSH_MS).
     assert.equal(log.get('ses_batch1')!.statements.length, 3);
     await sleep(FLUSH_MS + 150);
     const got = lines(log.fileOf('ses_batch1'));
@@ -41,4 +41,21 @@ describe('postgres session log', () => {
     assert.deepEqual(got.slice(1, -1).map((l) => l.sql), Array.from({ length: 1000 }, (_, i) => `SELECT ${i + 1}`));
     assert.equal(got.at(-1)!.type, 'end');
   });
+
+  it('memory keeps the newest statements, bounded by count and by SQL text; the file keeps them all', async () => {
+    const log = createSessionLog({ dir, keepStatements: 5, keepStatementChars: 120 });
+    const h = await log.open(header('ses_bounded'));
+    for (let i = 1; i <= 8; i++) h.statement(statement(i));
+    assert.deepEqual(log.get('ses_bounded')!.statements.map((s) => s.sql), ['SELECT 4', 'SELECT 5', 'SELECT 6', 'SELECT 7', 'SELECT 8']);
+    const long = (n: number) => ({ ...statement(n), sql: `SELECT '${'x'.repeat(40)}' AS c${n}` });
+    for (let i = 9; i <= 11; i++) h.statement(long(i));
+    const kept = log.get('ses_bounded')!;
+    assert.deepEqual(kept.statements.map((s) => s.sql), [long(10).sql, long(11).sql], 'at most 120 characters of SQL');
+    assert.equal(kept.statementsDropped, 9);
+    h.statement({ ...statement(12), sql: 'y'.repeat(500) });
+    assert.equal(log.get('ses_bounded')!.statements.length, 1, 'the newest is kept even alone over the budget');
+    await h.end({ at: 10, reason: 'client-disconnected', bytesIn: 1, bytesOut: 2 });
+    assert.equal(lines(log.fileOf('ses_bounded')).filter((l) => l.type === 'statement').length, 12);
+  });
 });
+

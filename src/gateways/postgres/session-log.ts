@@ -30,20 +30,29 @@ export interface SessionLog {
   fileOf(sessionId: string): string;
 }
 
-export function createSessionLog(opts: { dir: string; keepSessions?: number; keepStatements?: number }): SessionLog {
+/**
+ * The newest statements of each session kept in memory: at most
+ * `keepStatements` of them and `keepStatementChars` of their SQL (the file has
+ * them all). With up to 500 recent sessions kept, this bounds the memory the
+ * log holds (a statement's SQL may be 16 KiB).
+ */
+export function createSessionLog(opts: { dir: string; keepSessions?: number; keepStatements?: number; keepStatementChars?: number }): SessionLog {
   const keepStatements = opts.keepStatements ?? 1000;
+  const keepStatementChars = opts.keepStatementChars ?? 64 * 1024;
   const records = createSessionRecords<SessionRecord>({ dir: opts.dir, gateway: 'postgres', keepSessions: opts.keepSessions });
 
   async function open(header: Parameters<SessionLog['open']>[0]): Promise<SessionLogHandle> {
     const record: SessionRecord = { ...header, endedAt: null, endReason: null, bytesIn: 0, bytesOut: 0, statements: [], statementsDropped: 0 };
     const file = await records.open(record, header);
+    let chars = 0;
     return {
       record,
       statement(s) {
         file.writeSoon('statement', s);
         record.statements.push(s);
-        if (record.statements.length > keepStatements) {
-          record.statements.shift();
+        chars += s.sql.length;
+        while (record.statements.length > 1 && (record.statements.length > keepStatements || chars > keepStatementChars)) {
+          chars -= record.statements.shift()!.sql.length;
           record.statementsDropped++;
         }
       },
