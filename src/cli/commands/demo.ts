@@ -203,7 +203,7 @@ export const demoCommand: Command = {
       step(2, 'alice fetches her credential (shown to her only) and logs in with it');
       const creds = (await must(alice, 'GET', `/v1/grants/${g1.id}/credentials`)).credentials;
       const bobPeek = await call(bob, 'GET', `/v1/grants/${g1.id}/credentials`);
-      check(bobPeek.status === 403, 'bob cannot read alice\'s credential (403)');
+      check(bobPeek.status === 404, 'bob cannot read alice\'s credential: to him the grant is not there (404)');
       const allowed = await tryLogin(creds.username, creds.password, 'SELECT * FROM public.items');
       check(allowed.ok, `SELECT * FROM items works (${allowed.ok ? allowed.rows : 0} rows)`);
       const forbidden = await tryLogin(creds.username, creds.password, 'SELECT * FROM public.salaries');

@@ -17,7 +17,9 @@ import { dirname, join } from 'node:path';
 import pino from 'pino';
 import { createApp, type App } from '../../app.js';
 import { testKeyPair } from '../../testing/ssh-keys.js';
+import ssh2 from 'ssh2';
 import { createSshGateway, type SshGateway, type SshGatewayDeps } from './index.js';
+import { maxAuthTries, maxChannelsPerConnection } from './gateway.js';
 import { accountExists, createSshGatewayTestEnv, sleep, until, type SshGatewayTestEnv } from './ssh-gateway-test-env.js';
 
 describe('ssh gateway (real ssh/scp clients, real sshd)', () => {
@@ -106,6 +108,49 @@ users:
     assert.equal(rec.channels[0]?.kind, 'exec');
     assert.equal(rec.channels[0]?.detail, 'whoami; id -Gn');
     assert.deepEqual(rec.channels[0]?.exit, { code: 0 });
+  });
+
+  it(`after ${maxAuthTries} failed key attempts the connection is closed: a registered key tried next never gets in`, { timeout: 30_000 }, async () => {
+    const keys = [...Array.from({ length: maxAuthTries }, () => testKeyPair().private), aliceKey.private];
+    let tried = 0;
+    const c = new ssh2.Client();
+    const outcome = await new Promise<string>((resolve) => {
+      c.on('ready', () => resolve('ready'));
+      c.on('error', () => {});
+      c.on('close', () => resolve('closed'));
+      c.connect({
+        host: '127.0.0.1', port, username: 'alice+host-shell', hostVerifier: () => true,
+        authHandler: (_methods, _partial, next) => (tried < keys.length ? next({ type: 'publickey', username: 'alice+host-shell', key: keys[tried++]! }) : next(false as never)),
+      });
+    });
+    assert.equal(outcome, 'closed');
+    assert.ok(tried <= maxAuthTries + 1, `tried ${tried}`);
+  });
+
+  it(`at most ${maxChannelsPerConnection} session channels open at once on one connection; one more is refused, the rest run`, { timeout: 60_000 }, async () => {
+    const c = new ssh2.Client();
+    await new Promise<void>((resolve, reject) => {
+      c.once('ready', () => resolve());
+      c.once('error', reject);
+      c.connect({ host: '127.0.0.1', port, username: 'alice+host-shell', privateKey: aliceKey.private, hostVerifier: () => true });
+    });
+    try {
+      const exec = () =>
+        new Promise<string>((resolve) => {
+          c.exec('sleep 1; echo done', (err, ch) => {
+            if (err) return resolve(`refused: ${err.message}`);
+            let out = '';
+            ch.on('data', (d: Buffer) => (out += d.toString()));
+            ch.on('close', () => resolve(out.trim()));
+          });
+        });
+      const results = await Promise.all(Array.from({ length: maxChannelsPerConnection + 1 }, exec));
+      assert.equal(results.filter((r) => r === 'done').length, maxChannelsPerConnection, results.join(' | '));
+      assert.equal(results.filter((r) => /^refused: .*open failure/i.test(r)).length, 1, results.join(' | '));
+      assert.equal(await exec(), 'done', 'the places are free again once those channels closed');
+    } finally {
+      c.end();
+    }
   });
 
   it('close() finishes even with a client that stopped reading and never closes: its socket is destroyed after the grace period', { timeout: 30_000 }, async () => {

@@ -82,6 +82,11 @@ interface Jump {
   gone: Promise<void>;
 }
 
+/** Failed public-key attempts one connection may make (OpenSSH's MaxAuthTries); then it is closed. */
+export const maxAuthTries = 6;
+/** Session channels, or jumps, open at once on one connection (OpenSSH's MaxSessions); more are refused. */
+export const maxChannelsPerConnection = 10;
+
 const gatewayKind = { targetKind: 'ssh', label: 'SSH', howToName: 'log in as <user>+<profile>, or ssh -J <user>@gateway <profile>' } as const;
 
 export function createSshGateway(deps: SshGatewayDeps): SshGateway {
@@ -170,6 +175,13 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
     authTimer.unref();
     void jump?.gone.then(() => endConnection(conn));
 
+    let authFailures = 0;
+    const refuse = (ctx: AuthContext) => {
+      if (++authFailures < maxAuthTries) return ctx.reject(['publickey']);
+      log.warn({ client: peer, login: printable(ctx.username) }, `ssh gateway: ${maxAuthTries} failed authentication attempts; connection closed`);
+      ctx.reject();
+      endConnection(conn);
+    };
     conn.on('authentication', (ctx: AuthContext) => {
       void (async () => {
         if (ctx.method !== 'publickey') return ctx.reject(['publickey']);
@@ -177,19 +189,19 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
         const parsed = jump ? { user: jump.user.name, profile: jump.profile } : parseLoginName(ctx.username);
         if ('error' in parsed) {
           log.warn({ login: printable(ctx.username), client: peer, reason: parsed.error }, 'ssh gateway: authentication failed');
-          return ctx.reject(['publickey']);
+          return refuse(ctx);
         }
         const u = deps.catalog().users.get(parsed.user);
         const key = u ? await keyMatches(u.name, ctx) : null;
         if (!u || !key) {
           if (ctx.signature) log.warn({ user: parsed.user, profile: parsed.profile, client: peer }, 'ssh gateway: authentication failed (no such user or key not registered)');
-          return ctx.reject(['publickey']);
+          return refuse(ctx);
         }
         // Without a signature the client only asks whether the key would do.
         if (!ctx.signature || !ctx.blob) return ctx.accept();
         if (key.verify(ctx.blob, ctx.signature, ctx.hashAlgo) !== true) {
           log.warn({ user: u.name, client: peer }, 'ssh gateway: bad public key signature');
-          return ctx.reject(['publickey']);
+          return refuse(ctx);
         }
         user = u;
         profileName = parsed.profile;
@@ -207,7 +219,14 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
       if (profileName === null) return jumpHost(conn, peer, user);
       const session = startSession(conn, peer, user, profileName, clientKey, jump ? 'jump' : 'login', jump?.gone);
       // Channels may be asked for before the account exists: they wait for it.
-      conn.on('session', (accept) => serveSessionChannel(accept(), session.upstream, session, clock));
+      let open = 0;
+      conn.on('session', (accept, reject) => {
+        if (open >= maxChannelsPerConnection) return reject();
+        open++;
+        const ch = accept();
+        ch.once('close', () => open--);
+        serveSessionChannel(ch, session.upstream, session, clock);
+      });
       conn.on('tcpip', (accept, reject, info) => serveForward(accept, reject, info, session, clock, log));
       // Remote forwarding (tcpip-forward), streamlocal and the like: refused.
       conn.on('request', (_accept, reject) => reject?.());
@@ -224,12 +243,16 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
    */
   function jumpHost(conn: Connection, peer: string, user: UserDef): void {
     const outerGone = new Promise<void>((resolve) => conn.once('close', () => resolve()));
+    let open = 0;
     conn.on('tcpip', (accept, reject, info) => {
       const profile = profileFromHost(info.destIP);
       if (!profile) {
         log.warn({ user: user.name, client: peer, destination: printable(info.destIP) }, 'ssh gateway: jump to something that is not a profile name');
         return reject();
       }
+      // Each jump is a login of its own (and an account on the target).
+      if (open >= maxChannelsPerConnection) return reject();
+      open++;
       const channel = accept();
       // EOF counts: an SSH connection cannot go on once its byte stream has ended, and a jump client
       // that died (its orphaned ssh -W sees stdin close) sends EOF but never closes the channel.
@@ -237,6 +260,7 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
         channel.once('close', () => resolve());
         channel.once('end', () => resolve());
       });
+      void channelGone.then(() => open--);
       const inner = new ssh2.Server({ hostKeys: [deps.hostKey], ident: 'Stint' }, accepting({ user, profile, peer, gone: Promise.race([outerGone, channelGone]) }));
       inner.injectSocket(channel as unknown as net.Socket);
     });
