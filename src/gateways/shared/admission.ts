@@ -72,6 +72,14 @@ export interface GatewayKind {
   howToName: string;
 }
 
+/**
+ * Session-bound admissions under way, per store (so per broker, shared by its
+ * gateways) and user. They count towards the cap with the user's active
+ * session-bound grants, so logins made at once cannot all pass a count that
+ * none of them is in yet.
+ */
+const underWay = new WeakMap<object, Map<string, number>>();
+
 export async function admit(deps: AdmissionDeps, gateway: GatewayKind, user: UserDef, profileName: string): Promise<Admission> {
   const catalog = deps.catalog();
   const profile = catalog.profiles.get(profileName);
@@ -87,8 +95,12 @@ export async function admit(deps: AdmissionDeps, gateway: GatewayKind, user: Use
   if (decision.outcome === 'allowed' && decision.approval.kind === 'auto') {
     // One login can open many channels (a jump login, many connections): each is an account on a target.
     const cap = deps.maxSessionsPerUser ?? 20;
-    const open = await deps.store.listGrants({ user: user.name, statuses: ['provisioning', 'active'], sessionBound: true, limit: cap });
-    if (open.length >= cap) throw new Refusal('denied', `you have ${cap} gateway sessions open, the most allowed at once; close one first`);
+    const mine = underWay.get(deps.store) ?? new Map<string, number>();
+    underWay.set(deps.store, mine);
+    const open = await deps.store.listGrants({ user: user.name, statuses: ['active'], sessionBound: true, limit: cap });
+    const pending = mine.get(user.name) ?? 0;
+    if (open.length + pending >= cap) throw new Refusal('denied', `you have ${cap} gateway sessions open, the most allowed at once; close one first`);
+    mine.set(user.name, pending + 1);
     let grant: GrantRecord | null;
     try {
       const out = await deps.requests.create({
@@ -97,6 +109,10 @@ export async function admit(deps: AdmissionDeps, gateway: GatewayKind, user: Use
       grant = out.grant;
     } catch (err) {
       throw refusalOf(err);
+    } finally {
+      const n = (mine.get(user.name) ?? 1) - 1;
+      if (n > 0) mine.set(user.name, n);
+      else mine.delete(user.name);
     }
     if (!grant || grant.status !== 'active') throw new Refusal('unavailable', `profile "${profileName}" could not be provisioned right now; try again`);
     return { grant, credentials: await deps.grants.upstreamCredentials({ grantId: grant.id, owner: user }), profile, target, kind: 'session-bound' };
