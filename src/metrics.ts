@@ -20,7 +20,23 @@ const histogramHelp: Record<TelemetryHistogram, [string, string[]]> = {
 };
 const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
-export function createMetrics(deps: { store: Pick<StoreTx, 'countGrantsByStatus'> }) {
+/** How long one count of grants by status serves scrapes: /metrics needs no token, and the count reads every grant. */
+export const grantCountTtlMs = 5_000;
+
+export function createMetrics(deps: { store: Pick<StoreTx, 'countGrantsByStatus'>; now?: () => number }) {
+  const now = deps.now ?? Date.now;
+  let counted: { at: number; counts: Promise<Partial<Record<GrantStatus, number>>> } | null = null;
+  /** Scrapes at once share one count, and one count serves for grantCountTtlMs; a failed count is not kept. */
+  const grantCounts = () => {
+    if (!counted || now() - counted.at >= grantCountTtlMs) {
+      const mine = { at: now(), counts: deps.store.countGrantsByStatus() };
+      counted = mine;
+      mine.counts.catch(() => {
+        if (counted === mine) counted = null;
+      });
+    }
+    return counted.counts;
+  };
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'stint_process_' });
   const counters = new Map<TelemetryCounter, Counter>();
@@ -38,7 +54,7 @@ export function createMetrics(deps: { store: Pick<StoreTx, 'countGrantsByStatus'
     labelNames: ['status'],
     registers: [registry],
     async collect() {
-      const counts = await deps.store.countGrantsByStatus();
+      const counts = await grantCounts();
       for (const s of statuses) this.set({ status: s }, counts[s] ?? 0);
     },
   });
