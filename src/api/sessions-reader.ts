@@ -28,7 +28,7 @@
 //   skipped, so a gateway may add its own.
 
 import type { ReadStream } from 'node:fs';
-import { open, readdir } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { invalid } from '../core/errors.js';
@@ -169,6 +169,8 @@ interface EndLine {
 const HEAD_BYTES = 64 * 1024;
 const TAIL_BYTES = 8 * 1024;
 const READ_CONCURRENCY = 16;
+/** Files whose first and last lines are remembered (a few hundred bytes each). */
+const MAX_CACHED_ENDS = 50_000;
 
 export function createSessionsReader(opts: { dir: string | undefined; live?: () => Iterable<LiveSessionRecord> }): SessionsReader {
   const liveMap = () => {
@@ -216,6 +218,29 @@ export function createSessionsReader(opts: { dir: string | undefined; live?: () 
     }
   }
 
+  // What readEnds found, per file, while its size and mtime stay the same: an ended session's
+  // file never changes, so a listing reads only the files that did (a stat each, not two reads).
+  const ends = new Map<string, { size: number; mtimeMs: number; value: Awaited<ReturnType<typeof readEnds>> }>();
+  async function readEndsCached(file: string): Promise<Awaited<ReturnType<typeof readEnds>>> {
+    let st;
+    try {
+      st = await stat(file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    const hit = ends.get(file);
+    if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit.value;
+    const value = await readEnds(file);
+    ends.delete(file);
+    ends.set(file, { size: st.size, mtimeMs: st.mtimeMs, value });
+    for (const oldest of ends.keys()) {
+      if (ends.size <= MAX_CACHED_ENDS) break;
+      ends.delete(oldest);
+    }
+    return value;
+  }
+
   function summarise(id: string, header: SessionHeader, end: EndLine | null, live: LiveSessionRecord | undefined, casts: number[]): SessionSummary {
     const memEnded = live && live.endedAt !== null ? live : undefined;
     const endedAt = end?.endedAt ?? memEnded?.endedAt ?? null;
@@ -244,7 +269,7 @@ export function createSessionsReader(opts: { dir: string | undefined; live?: () 
 
   async function summaryOf(id: string, files: Set<string>, casts: Map<string, number[]>, live: Map<string, LiveSessionRecord>): Promise<SessionSummary | undefined> {
     const mem = live.get(id);
-    const read = files.has(`${id}.jsonl`) && opts.dir ? await readEnds(join(opts.dir, `${id}.jsonl`)) : null;
+    const read = files.has(`${id}.jsonl`) && opts.dir ? await readEndsCached(join(opts.dir, `${id}.jsonl`)) : null;
     // A session just opened may not have its first line on disk yet: the gateway's record stands in.
     const header = (read?.header.sessionId === id ? read.header : undefined) ?? mem;
     if (!header) return undefined;
