@@ -2,6 +2,7 @@
 // bearer-token auth, a body-size limit, and an OpenAPI document generated
 // from the route table.
 
+import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { randomBytes } from '../core/random.js';
 import type { Logger as PinoLogger } from 'pino';
@@ -32,6 +33,27 @@ export const idleTimeoutMs = 120_000;
 const newRequestId = () => `r-${randomBytes(6).toString('hex')}`;
 const errorBody = (code: ErrorCode, message: string, requestId: string) => JSON.stringify({ error: { code, message, requestId } });
 
+/**
+ * What Node's HTTP parser refuses before Fastify sees a request (oversized
+ * headers, a NUL in one, a bad chunked body, a request that took too long):
+ * answered in the one error shape on the raw socket, which is then closed for
+ * good. Not only half-closed: the server allows half-open sockets, and a
+ * client that went on writing would keep resetting the idle timer of a
+ * connection the parser has given up on.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, message] =
+    err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'the request headers are too large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', `the request did not arrive within ${requestTimeoutMs / 1000} s`]
+        : [400, 'Bad Request', 'the request is not valid HTTP'];
+  const body = errorBody('invalid', message, newRequestId());
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`, () => socket.destroy());
+}
+
 export interface ApiOptions {
   logger?: PinoLogger;
 }
@@ -47,21 +69,17 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
     requestTimeout: requestTimeoutMs,
     connectionTimeout: idleTimeoutMs,
     genReqId: newRequestId,
-    // A URL that is not valid percent-encoding: the one error shape, like every other.
+    // Errors Fastify raises before routing: a URL that is not valid percent-encoding is 400;
+    // anything else (a failed route constraint) is ours, 500. The one error shape, like every other.
     frameworkErrors: (err, req, reply) => {
-      void (reply as FastifyReply).code(400).type('application/json').send(errorBody('invalid', `the request URL is not valid: ${safeErrorText(err)}`, req.id));
+      const bad = err.code === 'FST_ERR_BAD_URL';
+      if (!bad) req.log.error({ requestId: req.id, error: safeErrorText(err) }, 'request failed');
+      void (reply as FastifyReply)
+        .code(bad ? 400 : 500)
+        .type('application/json')
+        .send(bad ? errorBody('invalid', `the request URL is not valid: ${safeErrorText(err)}`, req.id) : errorBody('internal', 'internal error; see the broker log with this requestId', req.id));
     },
-    // What Node's HTTP parser refuses before Fastify sees a request (oversized headers, a NUL in one, a bad
-    // chunked body, a request that took too long): answered in the same shape, on the raw socket.
-    clientErrorHandler: (err: Error & { code?: string }, socket) => {
-      if (err.code === 'ECONNRESET' || !socket.writable) return;
-      const [status, reason, message] =
-        err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'the request headers are too large']
-          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', `the request did not arrive within ${requestTimeoutMs / 1000} s`]
-            : [400, 'Bad Request', 'the request is not valid HTTP'];
-      const body = errorBody('invalid', message, newRequestId());
-      socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-    },
+    clientErrorHandler,
     // Per-request access lines are left to the reverse proxy; errors are logged below.
     logController: new LogController({ disableRequestLogging: true }),
     // Unknown query keys are rejected by the route schemas; keep parsing plain.

@@ -60,8 +60,13 @@ export class ChainVerifier {
 
   constructor(private readonly checkpoint?: Checkpoint) {}
 
-  /** Feeds the next event; returns false once the chain is known to be bad. */
-  push(e: AuditEvent): boolean {
+  /** True once the chain is known to be bad: later events change nothing. */
+  get failed(): boolean {
+    return this.failure !== null;
+  }
+
+  /** Feeds the next event (`hash`: its hashEvent, when the caller has it already); returns false once the chain is known to be bad. */
+  push(e: AuditEvent, hash: string = hashEvent(e)): boolean {
     if (this.failure) return false;
     this.count++;
     const fail = (firstBadSeq: number, problem: string) => {
@@ -74,7 +79,7 @@ export class ChainVerifier {
         : fail(e.seq, `event ${e.seq} is out of order (expected ${this.expectedSeq})`);
     }
     if (e.prevHash !== this.prevHash) return fail(e.seq, `event ${e.seq} does not link to the previous event (an event before it was deleted, changed or reordered)`);
-    if (hashEvent(e) !== e.hash) return fail(e.seq, `event ${e.seq} was modified (its hash does not match its content)`);
+    if (hash !== e.hash) return fail(e.seq, `event ${e.seq} was modified (its hash does not match its content)`);
     if (this.checkpoint && e.seq === this.checkpoint.seq) {
       this.checkpointSeen = true;
       if (e.hash !== this.checkpoint.hash) return fail(e.seq, `event ${e.seq} differs from the checkpoint (the chain was rewritten)`);
