@@ -237,7 +237,28 @@ describe('web UI: Sessions in Chromium', { skip }, () => {
     assert.match(await table.locator('tbody tr', { hasText: sessionId }).innerText(), /alice/);
 
     await admin.goto(`${url}/sessions/ses_aaaaaaaaaaaa`);
-    await admin.getByRole('alert').getByText(/Could not load this session: no session ses_aaaaaaaaaaaa/).waitFor({ timeout: uiWait });
+    await admin.getByRole('alert').getByText(/Could not load this session: session ses_aaaaaaaaaaaa not found/).waitFor({ timeout: uiWait });
+    assert.deepEqual(cspViolations, []);
+  });
+
+  it('a long statement log comes a page at a time: the next page is shown on request', async () => {
+    const token = await broker.token('alice');
+    const ended = (await broker.app.store.listAudit({ action: 'session.ended' })).length;
+    const sqls = Array.from({ length: 1003 }, (_, i) => `SELECT ${i} AS n`);
+    await psql(token, ...sqls);
+    await until(async () => (await broker.app.store.listAudit({ action: 'session.ended' })).length === ended + 1, 'the session ended');
+    const s = (await broker.call(token, 'GET', '/v1/sessions')).body.sessions[0];
+    assert.equal(s.statements, 1003);
+    await alice.goto(`${url}/sessions/${s.id}`);
+    const rows = alice.getByRole('table', { name: 'Statement log' }).locator('tbody tr');
+    await alice.getByText('Showing the first 1000 of 1003 statements.').waitFor({ timeout: uiWait });
+    assert.equal(await rows.count(), 1000);
+    await alice.getByText(`stint sessions show ${s.id} --offset 1000`).waitFor();
+    await alice.getByRole('button', { name: 'Show 3 more' }).click();
+    await rows.nth(1002).waitFor({ timeout: uiWait });
+    assert.equal(await rows.count(), 1003);
+    assert.equal((await rows.nth(1002).locator('td').nth(2).innerText()).trim(), 'SELECT 1002 AS n');
+    assert.equal(await alice.getByRole('button', { name: /more$/ }).count(), 0, 'nothing more to show');
     assert.deepEqual(cspViolations, []);
   });
 });

@@ -139,7 +139,8 @@ export const api = {
   removeKey: (id: string) => call<{ removed: SshKey }>('DELETE', `/v1/keys/${encodeURIComponent(id)}`),
   gateways: () => call<Gateways>('GET', '/v1/gateways'),
   sessions: (all = false) => call<{ sessions: GatewaySession[] }>('GET', `/v1/sessions${all ? '?all=true' : ''}`),
-  sessionDetail: (id: string) => call<SessionDetail>('GET', `/v1/sessions/${encodeURIComponent(id)}`),
+  /** A session and a page of its statements, from index `offset` (the API's default page size). */
+  sessionDetail: (id: string, offset = 0) => call<SessionDetail>('GET', `/v1/sessions/${encodeURIComponent(id)}${offset ? `?offset=${offset}` : ''}`),
   /** A terminal recording as asciicast v2 text. */
   recording: async (id: string, channel: number): Promise<string> => {
     const res = await fetchOrFail(recordingUrl(id, channel), { credentials: 'same-origin', headers: { 'x-stint-csrf': '1', accept: 'application/x-asciicast, application/json' } });

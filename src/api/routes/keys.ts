@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { SshKeyRecord } from '../../core/types.js';
 import type { ApiDeps } from '../deps.js';
 import { route } from '../route.js';
-import { nameSchema, sshKeyIdParam } from '../schemas.js';
+import { freeText, nameSchema, sshKeyIdParam } from '../schemas.js';
 
 export const sshKeyView = z.object({
   id: z.string(),
@@ -43,7 +43,7 @@ export function keyRoutes(deps: ApiDeps) {
       body: z.object({
         publicKey: z.string().min(1).max(16_384).describe('one OpenSSH public key line: the contents of ~/.ssh/id_ed25519.pub'),
         user: nameSchema.optional(),
-        comment: z.string().max(200).nullish(),
+        comment: freeText(200).nullish(),
         challenge: z.string().max(300).optional().describe('from POST /v1/keys/challenge; required for your own key'),
         signature: z.string().max(16_384).optional().describe('ssh-keygen -Y sign output over the challenge; required for your own key'),
       }).strict(),

@@ -62,7 +62,8 @@ function mayRead(actor: UserDef, s: SessionSummary): void {
 export function sessionRoutes(deps: ApiDeps) {
   const reader = createSessionsReader({ dir: deps.sessionDir, live: deps.liveSessions });
   const found = <T>(v: T | undefined, id: string): T => {
-    if (v === undefined) throw notFound(`no session ${id}`);
+    // The same words as for another user's session (mayRead): neither says whether it exists.
+    if (v === undefined) throw notFound(`session ${id} not found`);
     return v;
   };
   return [

@@ -138,7 +138,8 @@ export function createSshExec(opts: SshExecOptions): SshExec {
 
   function execOn(client: ssh2.Client, command: string, stdin: string | undefined, timeoutMs: number): Promise<ExecResult> {
     return new Promise((resolve, reject) => {
-      client.exec(command, (err, stream) => {
+      // ssh2 throws "Not connected" at once when the socket has gone before its 'close' came: an outage like any other.
+      const opened = (err: Error | undefined, stream: ssh2.ClientChannel) => {
         if (err) {
           // Channel open refused (MaxSessions) or the connection is going away.
           reject(new SshTransportError(`could not open an SSH channel: ${err.message}`, true));
@@ -172,7 +173,12 @@ export function createSshExec(opts: SshExecOptions): SshExec {
         });
         stream.on('error', () => {});
         stream.end(stdin ?? '');
-      });
+      };
+      try {
+        client.exec(command, opened);
+      } catch (err) {
+        reject(new SshTransportError(`could not open an SSH channel: ${(err as Error).message}`, true));
+      }
     });
   }
 

@@ -80,7 +80,7 @@ export function createKeyService(deps: KeyServiceDeps) {
       if (why) throw invalid(why);
     }
     const comment = input.comment?.trim() || parsed.comment;
-    if (comment && (comment.length > 200 || /[\p{Cc}\p{Cf}]/u.test(comment))) throw invalid('the comment must be at most 200 characters with no control or invisible characters');
+    if (comment && (comment.length > 200 || /[\p{Cc}\p{Cf}\p{Cs}]/u.test(comment))) throw invalid('the comment must be at most 200 characters with no control or invisible characters (nor a lone surrogate)');
 
     const taken = async () => {
       const existing = await store.findSshKeyByFingerprint(parsed.fingerprint);

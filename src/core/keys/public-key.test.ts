@@ -53,6 +53,13 @@ describe('OpenSSH public key lines', () => {
     assert.equal(ok(keys.ecdsa521.pub).bits, 521);
   });
 
+  it('a comment may name a key type or an address at openssh.com: only a second key itself is refused', () => {
+    const [type, b64] = keys.ed25519.pub.trim().split(' ');
+    for (const comment of ['migrated from ssh-rsa', 'djm@openssh.com', 'ssh-ed25519 key of the build box', 'ssh-rsa not*base64']) {
+      assert.equal(ok(`${type} ${b64} ${comment}`).comment, comment);
+    }
+  });
+
   it('keeps a comment with spaces, drops surrounding blanks and a BOM, and has none when absent', () => {
     const [type, b64] = keys.ed25519.pub.trim().split(' ');
     assert.equal(ok(`\uFEFF  ${type} ${b64}   Alice's work laptop  \n`).comment, "Alice's work laptop");
@@ -93,6 +100,7 @@ describe('OpenSSH public key lines', () => {
     refused('x'.repeat(20_000), /longer than/);
     // Two keys on one line: the second is not a comment.
     refused(`${keys.ed25519.pub.trim().split(' ').slice(0, 2).join(' ')} ${keys.rsa.pub.trim()}`, /more than one key/);
+    refused(`${type} ${b64} lone \ud800 surrogate`, /lone surrogate/);
     // An ECDSA point of the right length and prefix that is not on its curve.
     for (const k of [keys.ecdsa256, keys.ecdsa384, keys.ecdsa521]) {
       const [t, kb64] = k.pub.trim().split(' ') as [string, string];

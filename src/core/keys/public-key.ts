@@ -31,6 +31,19 @@ const ecdsaCurves: Record<string, { curve: string; pointBytes: number; bits: num
   'ecdsa-sha2-nistp521': { curve: 'nistp521', pointBytes: 133, bits: 521, openssl: 'secp521r1' },
 };
 
+/**
+ * A second key after the first: a key type word followed by base64 whose blob
+ * names that type. (A comment may mention a key type, as in "was ssh-rsa".)
+ */
+function holdsAnotherKey(words: string[]): boolean {
+  return words.some((w, i) => {
+    const next = words[i + 1];
+    if (!/^[a-z0-9@.-]+$/.test(w) || next === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(next)) return false;
+    const blob = Buffer.from(next, 'base64');
+    return blob.length > 4 && blob.readUInt32BE(0) === w.length && blob.subarray(4, 4 + w.length).toString('latin1') === w;
+  });
+}
+
 /** OpenSSL's check that the point lies on its curve (a point that does not is no key at all). */
 function onCurve(q: Buffer, opensslCurve: string): boolean {
   try {
@@ -145,11 +158,9 @@ export function parsePublicKeyLine(input: string): ParsedPublicKey | Error {
   }
   if (!r.done) return new Error(`the ${type} key has extra bytes after the key`);
 
-  if (parts.slice(2).some((p) => p === 'ssh-ed25519' || p === 'ssh-rsa' || p === 'ssh-dss' || isEcdsa(p) || p.endsWith('@openssh.com'))) {
-    return new Error('the line holds more than one key; register one key per line');
-  }
+  if (holdsAnotherKey(parts.slice(2))) return new Error('the line holds more than one key; register one key per line');
   const comment = parts.slice(2).join(' ').trim() || null;
   if (comment !== null && comment.length > maxCommentLength) return new Error(`the key's comment is longer than ${maxCommentLength} characters`);
-  if (comment !== null && /[\p{Cc}\p{Cf}]/u.test(comment)) return new Error("the key's comment contains control or invisible characters");
+  if (comment !== null && /[\p{Cc}\p{Cf}\p{Cs}]/u.test(comment)) return new Error("the key's comment contains control or invisible characters (or a lone surrogate)");
   return { type: type as PublicKeyType, blob, line: `${type} ${b64}`, comment, fingerprint: fingerprintOfBlob(blob), bits };
 }

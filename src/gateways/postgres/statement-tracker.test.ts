@@ -118,6 +118,23 @@ describe('StatementTracker', () => {
     assert.equal(run(`long${fit + 4}`), `${long(fit + 4).slice(0, MAX_LOGGED_SQL)}…`);
   });
 
+  it('portals are bounded by their SQL text too: one per long statement cannot keep every statement alive', () => {
+    const h = harness();
+    const long = (i: number) => `SELECT '${String(i).padEnd(MAX_LOGGED_SQL, 'x')}'`;
+    const fit = Math.floor(MAX_TRACKED_SQL_CHARS / (MAX_LOGGED_SQL + 1));
+    for (let i = 0; i < fit + 5; i++) {
+      h.client(serialize.parse({ name: `s${i}`, text: long(i) }));
+      h.client(serialize.bind({ statement: `s${i}`, portal: `p${i}`, values: [] }));
+    }
+    const run = (portal: string) => {
+      h.client(serialize.execute({ portal }));
+      h.server(tag('SELECT 1'));
+      return h.out.at(-1)!.sql;
+    };
+    assert.equal(run('p0'), '<portal "p0">', 'the oldest portal was forgotten with its text');
+    assert.equal(run(`p${fit + 4}`), `${long(fit + 4).slice(0, MAX_LOGGED_SQL)}…`);
+  });
+
   it('password literals in SQL are scrubbed', () => {
     const h = harness();
     h.client(serialize.query("ALTER ROLE me PASSWORD 'topsecret'"));

@@ -48,9 +48,11 @@ export const MAX_LOGGED_SQL = 16 * 1024;
 
 /**
  * Prepared statements and portals remembered per connection, to name the SQL
- * an Execute runs. PostgreSQL sets no limit (and a statement the server
- * refused is still seen here), so past these the oldest are forgotten: an
- * Execute of one then logs as `<prepared statement "name">`.
+ * an Execute runs: each of the two at most MAX_TRACKED, with at most
+ * MAX_TRACKED_SQL_CHARS of SQL text. PostgreSQL sets no limit (and a statement
+ * the server refused is still seen here), so past these the oldest are
+ * forgotten: an Execute of one then logs as `<prepared statement "name">`
+ * (or `<portal "name">`).
  */
 export const MAX_TRACKED = 4096;
 export const MAX_TRACKED_SQL_CHARS = 4 * 1024 * 1024;
@@ -78,6 +80,7 @@ export class StatementTracker {
   private readonly statements = new Map<string, string>();
   private statementChars = 0;
   private readonly portals = new Map<string, { sql: string; params: number | null }>();
+  private portalChars = 0;
   private readonly queue: Pending[] = [];
 
   constructor(
@@ -104,11 +107,14 @@ export class StatementTracker {
       }
       case Bind: {
         const b = parseBind(body);
-        this.portals.delete(b.portal);
-        this.portals.set(b.portal, { sql: this.statements.get(b.statement) ?? `<prepared statement ${JSON.stringify(b.statement)}>`, params: b.paramCount });
+        this.forgetPortal(b.portal);
+        const sql = this.statements.get(b.statement) ?? `<prepared statement ${JSON.stringify(b.statement)}>`;
+        this.portals.set(b.portal, { sql, params: b.paramCount });
+        // Its own budget: a portal keeps its statement's text even once the statement is forgotten.
+        this.portalChars += sql.length;
         for (const oldest of this.portals.keys()) {
-          if (this.portals.size <= MAX_TRACKED) break;
-          this.portals.delete(oldest);
+          if (this.portals.size <= MAX_TRACKED && this.portalChars <= MAX_TRACKED_SQL_CHARS) break;
+          this.forgetPortal(oldest);
         }
         break;
       }
@@ -124,7 +130,7 @@ export class StatementTracker {
         const end = body.indexOf(0, 1);
         const name = body.toString('utf8', 1, end < 0 ? body.length : end);
         if (kind === 'S') this.forgetStatement(name);
-        else this.portals.delete(name);
+        else this.forgetPortal(name);
         break;
       }
     }
@@ -161,6 +167,13 @@ export class StatementTracker {
         this.finish();
       }
     }
+  }
+
+  private forgetPortal(name: string): void {
+    const p = this.portals.get(name);
+    if (!p) return;
+    this.portals.delete(name);
+    this.portalChars -= p.sql.length;
   }
 
   private forgetStatement(name: string): void {

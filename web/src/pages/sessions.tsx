@@ -129,7 +129,7 @@ export function SessionDetailPage({ id }: { id: string }) {
               <div><dt>Bytes in / out</dt><dd>{formatBytes(s.bytesIn)} / {formatBytes(s.bytesOut)}</dd></div>
             </dl>
           </section>
-          {s.gateway === 'postgres' || data.statementsTotal > 0 ? <Statements statements={data.statements} total={data.statementsTotal} live={s.status === 'live'} /> : null}
+          {s.gateway === 'postgres' || data.statementsTotal > 0 ? <Statements id={s.id} statements={data.statements} total={data.statementsTotal} live={s.status === 'live'} /> : null}
           {data.channels.length > 0 ? <Channels channels={data.channels} /> : null}
           {s.recordings.length > 0 ? <Playback id={s.id} channels={s.recordings} /> : null}
           {s.gateway !== 'postgres' && data.channels.length === 0 && s.recordings.length === 0 ? (
@@ -146,7 +146,25 @@ const clockTime = (iso: string) => {
   return `${d.toLocaleTimeString(undefined, { hour12: false })}.${String(d.getMilliseconds()).padStart(3, '0')}`;
 };
 
-function Statements({ statements, total, live }: { statements: SessionStatement[]; total: number; live: boolean }) {
+function Statements({ id, statements: firstPage, total, live }: { id: string; statements: SessionStatement[]; total: number; live: boolean }) {
+  // Later pages, asked for one at a time; the first comes with the session (and is reloaded while it is live).
+  const [more, setMore] = useState<SessionStatement[]>([]);
+  const [loadingMore, setLoadingMore] = useState(false);
+  const [moreError, setMoreError] = useState<string>();
+  useEffect(() => setMore([]), [id]);
+  const statements = more.length ? [...firstPage, ...more] : firstPage;
+  const loadMore = async () => {
+    setLoadingMore(true);
+    setMoreError(undefined);
+    try {
+      const page = await api.sessionDetail(id, statements.length);
+      setMore((m) => [...m, ...page.statements]);
+    } catch (err) {
+      setMoreError(errorText(err));
+    } finally {
+      setLoadingMore(false);
+    }
+  };
   const errors = statements.filter((x) => x.error).length;
   return (
     <section className="section" aria-labelledby="st-title">
@@ -172,7 +190,14 @@ function Statements({ statements, total, live }: { statements: SessionStatement[
               </tbody>
             </table>
           </div>
-          {total > statements.length ? <p className="hint">Showing the first {statements.length} of {total} statements. <code>stint sessions show</code> prints them all.</p> : null}
+          {total > statements.length ? (
+            <p className="hint">
+              Showing the first {statements.length} of {total} statements.{' '}
+              <button type="button" className="btn btn-sm" onClick={() => void loadMore()} disabled={loadingMore}>{loadingMore ? 'Loading…' : `Show ${Math.min(total - statements.length, firstPage.length)} more`}</button>{' '}
+              <code>stint sessions show {id} --offset {statements.length}</code> prints them in a terminal.
+            </p>
+          ) : null}
+          {moreError ? <ErrorNote>Could not load more statements: {moreError}</ErrorNote> : null}
         </>
       )}
     </section>
