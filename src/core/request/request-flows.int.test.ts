@@ -3,6 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestTarget, FakeClock, startTestBroker, type TestBroker, type TestTarget } from '../../testing/broker.js';
+import { maxPendingRequestsPerUser } from './request-service.js';
 
 describe('requests and approvals', () => {
   let target: TestTarget;
@@ -184,4 +185,26 @@ describe('requests and approvals', () => {
     assert.equal(all.status, 403);
     await broker.call(alice, 'POST', `/v1/requests/${r.body.request.id}/cancel`);
   });
+
+  it(`at most ${maxPendingRequestsPerUser} requests wait for approval per user, however many are sent at once; cancelling one makes room`, async () => {
+    const alice = await broker.token('alice');
+    const pending = async () => (await broker.app.store.listRequests({ user: 'alice', statuses: ['pending'] })).map((r) => r.id);
+    const room = maxPendingRequestsPerUser - (await pending()).length;
+    const sent = await Promise.all(Array.from({ length: room + 5 }, () => broker.call(alice, 'POST', '/v1/requests', { profile: 'pg-dba-2', duration: '10m' })));
+    assert.equal(sent.filter((r) => r.status === 201).length, room);
+    const refused = sent.filter((r) => r.status !== 201);
+    assert.equal(refused.length, 5);
+    for (const r of refused) {
+      assert.equal(r.status, 409, r.raw);
+      assert.match(r.body.error.message, new RegExp(`alice has ${maxPendingRequestsPerUser} requests waiting for approval`));
+    }
+    assert.equal((await pending()).length, maxPendingRequestsPerUser);
+    // Auto-approved requests never wait, so they are not held back.
+    assert.equal((await broker.call(alice, 'POST', '/v1/requests', { profile: 'pg-read', duration: '5m' })).status, 201);
+    const [first] = await pending();
+    await broker.call(alice, 'POST', `/v1/requests/${first}/cancel`);
+    assert.equal((await broker.call(alice, 'POST', '/v1/requests', { profile: 'pg-dba-2', duration: '10m' })).status, 201);
+    for (const id of await pending()) await broker.call(alice, 'POST', `/v1/requests/${id}/cancel`);
+  });
 });
+

@@ -47,6 +47,8 @@ export interface RequestOutcome {
 }
 
 const maxCasRetries = 5;
+/** Requests one user may have waiting for approval at once. */
+export const maxPendingRequestsPerUser = 20;
 
 export function createRequestService(deps: RequestServiceDeps) {
   const { store, grants, clock, notifier, log, telemetry } = deps;
@@ -127,6 +129,14 @@ export function createRequestService(deps: RequestServiceDeps) {
     const intent = auto ? grants.newGrant(request, user, now, input.sessionLeaseMs) : null;
     if (intent) request.grantId = intent.id;
     const grant = await store.transaction(async (tx) => {
+      if (!intent) {
+        // Waiting requests are capped per user: each notifies approvers, and a flood would bury everyone else's.
+        await tx.lock(`pending-requests:${user.name}`);
+        const waiting = await tx.listRequests({ user: user.name, statuses: ['pending'], limit: maxPendingRequestsPerUser });
+        if (waiting.length >= maxPendingRequestsPerUser) {
+          throw conflict(`${user.name} has ${maxPendingRequestsPerUser} requests waiting for approval, the most allowed at once; cancel one first (stint cancel REQUEST)`);
+        }
+      }
       await tx.insertRequest(request);
       if (intent) await tx.insertGrant(intent);
       await tx.appendAudit({
