@@ -1,0 +1,443 @@
+// The Store port's reads and writes over Kysely, for SQLite and PostgreSQL
+// alike: the one class both a transaction and the store itself are (their
+// lifecycle, locks and migrations are in kysely-store.ts, with the
+// concurrency contract these methods keep).
+
+import type { Kysely, Transaction } from 'kysely';
+import type { AuditFilter, GrantFilter, GrantPatch, RequestFilter, RequestPatch, Store, StoreTx } from '../core/ports.js';
+import type {
+  ApprovalRecord,
+  AuditEvent,
+  AuditInput,
+  GrantRecord,
+  GrantStatus,
+  ConnectTokenRecord,
+  RequestRecord,
+  SshKeyRecord,
+  TokenRecord,
+} from '../core/types.js';
+import { AuditAppender } from './audit-appender.js';
+import {
+  grantPatchToRow,
+  grantToRow,
+  requestPatchToRow,
+  requestToRow,
+  rowToApproval,
+  rowToAuditEvent,
+  rowToGrant,
+  rowToRequest,
+  rowToSshKey,
+  rowToToken,
+  sshKeyToRow,
+  tokenToRow,
+} from './rows.js';
+import type { Database, Row } from './schema.js';
+import { rowOf, rowShape, type StatementCache } from './statement-cache.js';
+
+export type StoreDialect = Store['dialect'];
+
+const retryingStatuses = ['revoking', 'revoke-failing'] as const satisfies readonly GrantStatus[];
+
+/** When a grant returned by listDueGrants became due. */
+function dueAt(g: GrantRecord): number {
+  if (g.status !== 'active') return g.nextAttemptAt!;
+  return g.sessionLeaseUntil === null ? g.expiresAt! : Math.min(g.expiresAt ?? Infinity, g.sessionLeaseUntil);
+}
+
+/** Limits come from callers and config; negative or fractional ones would mean different things per dialect. */
+function clampLimit(limit: number | undefined): number | undefined {
+  if (limit === undefined) return undefined;
+  return Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : undefined;
+}
+
+export class KyselyStoreTx implements StoreTx {
+  constructor(
+    protected readonly db: Kysely<Database> | Transaction<Database>,
+    protected readonly dialectName: StoreDialect,
+    /** Shared by the store and all its transactions. */
+    protected readonly statements: StatementCache,
+  ) {
+    this.audit = new AuditAppender(db, dialectName, statements);
+  }
+
+  private readonly audit: AuditAppender;
+
+  // ---- the hot statements, compiled once per shape (statement-cache.ts)
+
+  private async insertRow<T extends keyof Database & string>(table: T, row: object): Promise<void> {
+    const { shape, keys, values } = rowShape(table, row);
+    await this.db.executeQuery(this.statements.get(`insert ${shape}`, values, (v) => this.db.insertInto(table).values(rowOf(keys, v) as never)));
+  }
+
+  private async byKey<T extends 'requests' | 'grants' | 'tokens'>(table: T, column: 'id' | 'hash', key: string): Promise<Row<T> | undefined> {
+    const q = this.statements.get(`select ${table} by ${column}`, [key], ([k]) => this.db.selectFrom(table as 'grants').selectAll().where(column as 'id', '=', k as string));
+    return (await this.db.executeQuery(q)).rows[0] as Row<T> | undefined;
+  }
+
+  /** UPDATE table SET … WHERE id = ? AND version = ?; true when it matched. */
+  private async casRow(table: 'requests' | 'grants', id: string, version: number, set: Record<string, unknown>): Promise<boolean> {
+    const { shape, keys, values } = rowShape(table, set);
+    const q = this.statements.get(`cas ${shape}`, [...values, id, version], (v) =>
+      this.db
+        .updateTable(table as 'grants')
+        .set(rowOf(keys, v) as never)
+        .where('id', '=', v[keys.length] as string)
+        .where('version', '=', v[keys.length + 1] as number),
+    );
+    return (await this.db.executeQuery(q)).numAffectedRows === 1n;
+  }
+
+  // ---- requests and approvals
+
+  async insertRequest(r: RequestRecord): Promise<void> {
+    await this.insertRow('requests', requestToRow(r));
+  }
+
+  async getRequest(id: string): Promise<RequestRecord | undefined> {
+    const row = await this.byKey('requests', 'id', id);
+    return row ? rowToRequest(row) : undefined;
+  }
+
+  async casRequest(id: string, version: number, patch: RequestPatch): Promise<boolean> {
+    return this.casRow('requests', id, version, { ...requestPatchToRow(patch), version: version + 1 });
+  }
+
+  /** Newest first. */
+  async listRequests(filter: RequestFilter): Promise<RequestRecord[]> {
+    if (filter.statuses && filter.statuses.length === 0) return [];
+    const limit = clampLimit(filter.limit);
+    const rows = await this.db
+      .selectFrom('requests')
+      .selectAll()
+      .$if(filter.user !== undefined, (q) => q.where('user_name', '=', filter.user!))
+      .$if(filter.statuses !== undefined, (q) => q.where('status', 'in', filter.statuses!))
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .$if(limit !== undefined, (q) => q.limit(limit!))
+      .execute();
+    return rows.map(rowToRequest);
+  }
+
+  /** Oldest deadline first. */
+  async listStalePendingRequests(now: number, limit: number): Promise<RequestRecord[]> {
+    const rows = await this.db
+      .selectFrom('requests')
+      .selectAll()
+      .where('status', '=', 'pending')
+      .where('pending_expires_at', '<=', now)
+      .orderBy('pending_expires_at')
+      .orderBy('id')
+      .limit(clampLimit(limit) ?? 0)
+      .execute();
+    return rows.map(rowToRequest);
+  }
+
+  async insertApproval(a: ApprovalRecord): Promise<void> {
+    await this.db
+      .insertInto('approvals')
+      .values({ request_id: a.requestId, approver: a.approver, decision: a.decision, comment: a.comment, at: a.at })
+      .execute();
+  }
+
+  /** In the order they were cast. */
+  async listApprovals(requestId: string): Promise<ApprovalRecord[]> {
+    const rows = await this.db.selectFrom('approvals').selectAll().where('request_id', '=', requestId).orderBy('at').orderBy('approver').execute();
+    return rows.map(rowToApproval);
+  }
+
+  // ---- grants
+
+  async insertGrant(g: GrantRecord): Promise<void> {
+    await this.insertRow('grants', grantToRow(g));
+  }
+
+  async getGrant(id: string): Promise<GrantRecord | undefined> {
+    const row = await this.byKey('grants', 'id', id);
+    return row ? rowToGrant(row) : undefined;
+  }
+
+  async casGrant(id: string, version: number, patch: GrantPatch): Promise<boolean> {
+    return this.casRow('grants', id, version, { ...grantPatchToRow(patch), version: version + 1 });
+  }
+
+  /**
+   * Newest first. With several statuses, a limit and no user or account (the
+   * admin's "every live grant" page), one query per status, each a range of
+   * the (status, created_at, id) index, merged here: a single query with
+   * `status IN (…) ORDER BY created_at` would sort every live grant (100k in
+   * SQLite when it has no statistics) to return a page of them.
+   */
+  async listGrants(filter: GrantFilter): Promise<GrantRecord[]> {
+    if (filter.statuses && filter.statuses.length === 0) return [];
+    const limit = clampLimit(filter.limit);
+    if (limit !== undefined && filter.statuses && filter.statuses.length > 1 && filter.user === undefined && filter.account === undefined) {
+      const parts = await Promise.all([...new Set(filter.statuses)].map((s) => this.listGrants({ ...filter, statuses: [s] })));
+      return parts
+        .flat()
+        .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+        .slice(0, limit);
+    }
+    const rows = await this.db
+      .selectFrom('grants')
+      .selectAll()
+      .$if(filter.user !== undefined, (q) => q.where('user_name', '=', filter.user!))
+      .$if(filter.statuses !== undefined, (q) => q.where('status', 'in', [...filter.statuses!]))
+      .$if(filter.target !== undefined, (q) => q.where('target', '=', filter.target!))
+      .$if(filter.profile !== undefined, (q) => q.where('profile', '=', filter.profile!))
+      .$if(filter.account !== undefined, (q) => q.where('account', '=', filter.account!))
+      .$if(filter.sessionBound !== undefined, (q) => q.where('session_lease_until', filter.sessionBound ? 'is not' : 'is', null))
+      .$if(filter.unbackedBy !== undefined, (q) =>
+        q.where((eb) => {
+          const { users, profiles, targets } = filter.unbackedBy!;
+          // An empty set backs nothing: every grant is outside it (and `not in ()` is not SQL everywhere).
+          const outside = (column: 'user_name' | 'profile' | 'target', names: readonly string[]) =>
+            names.length === 0 ? eb.lit(true) : eb(column, 'not in', [...names]);
+          return eb.or([outside('user_name', users), outside('profile', profiles), outside('target', targets)]);
+        }),
+      )
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .$if(limit !== undefined, (q) => q.limit(limit!))
+      .execute();
+    return rows.map(rowToGrant);
+  }
+
+  /**
+   * Three index range scans (one per kind of due time) merged here, rather
+   * than one OR with an ORDER BY over a CASE, which no index can serve.
+   */
+  async listDueGrants(now: number, limit: number): Promise<GrantRecord[]> {
+    const n = clampLimit(limit) ?? 0;
+    if (n === 0) return [];
+    const [expired, leaseLapsed, retrying] = await Promise.all([
+      this.db
+        .selectFrom('grants')
+        .selectAll()
+        .where('status', '=', 'active')
+        .where('expires_at', '<=', now)
+        .orderBy('expires_at')
+        .orderBy('id')
+        .limit(n)
+        .execute(),
+      this.db
+        .selectFrom('grants')
+        .selectAll()
+        .where('status', '=', 'active')
+        .where('session_lease_until', '<=', now)
+        .orderBy('session_lease_until')
+        .orderBy('id')
+        .limit(n)
+        .execute(),
+      this.db
+        .selectFrom('grants')
+        .selectAll()
+        .where('status', 'in', retryingStatuses)
+        .where('next_attempt_at', '<=', now)
+        .orderBy('next_attempt_at')
+        .orderBy('id')
+        .limit(n)
+        .execute(),
+    ]);
+    const byId = new Map<string, GrantRecord>();
+    for (const row of [...expired, ...leaseLapsed, ...retrying]) byId.set(row.id, rowToGrant(row));
+    return [...byId.values()]
+      .sort((a, b) => dueAt(a) - dueAt(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .slice(0, n);
+  }
+
+  /** The earliest due time, past or future; each part is an index lookup. */
+  async nextDueAt(): Promise<number | null> {
+    const row = await this.db
+      .selectNoFrom((eb) => [
+        eb.selectFrom('grants').select('expires_at').where('status', '=', 'active').where('expires_at', 'is not', null).orderBy('expires_at').limit(1).as('expiry'),
+        eb.selectFrom('grants').select('session_lease_until').where('status', '=', 'active').where('session_lease_until', 'is not', null).orderBy('session_lease_until').limit(1).as('lease'),
+        ...retryingStatuses.map((s, i) =>
+          eb
+            .selectFrom('grants')
+            .select('next_attempt_at')
+            .where('status', '=', s)
+            .where('next_attempt_at', 'is not', null)
+            .orderBy('next_attempt_at')
+            .limit(1)
+            .as(`retry${i}`),
+        ),
+      ])
+      .executeTakeFirstOrThrow();
+    const times = Object.values(row as Record<string, number | null>).filter((t): t is number => t !== null);
+    return times.length === 0 ? null : Math.min(...times);
+  }
+
+  async renewSessionLeases(grantIds: readonly string[], until: number): Promise<number> {
+    if (grantIds.length === 0) return 0;
+    let renewed = 0;
+    // Bounded IN lists: SQLite allows at most 32766 bound parameters per statement.
+    for (let i = 0; i < grantIds.length; i += 500) {
+      const r = await this.db
+        .updateTable('grants')
+        .set({ session_lease_until: until })
+        .where('id', 'in', grantIds.slice(i, i + 500))
+        .where('status', '=', 'active')
+        .where('session_lease_until', 'is not', null)
+        .where('session_lease_until', '<', until)
+        .executeTakeFirst();
+      renewed += Number(r.numUpdatedRows);
+    }
+    return renewed;
+  }
+
+  async countGrantsByStatus(): Promise<Partial<Record<GrantStatus, number>>> {
+    const rows = await this.db.selectFrom('grants').select((eb) => ['status', eb.fn.countAll<number>().as('n')]).groupBy('status').execute();
+    const out: Partial<Record<GrantStatus, number>> = {};
+    for (const r of rows) out[r.status as GrantStatus] = Number(r.n);
+    return out;
+  }
+
+  // ---- audit
+
+  async appendAudit(input: AuditInput): Promise<AuditEvent> {
+    return this.audit.append(input);
+  }
+
+  /** Writes the events appended so far in this transaction and moves the head. */
+  async flushAudit(): Promise<void> {
+    await this.audit.flush();
+  }
+
+  async listAudit(filter: AuditFilter): Promise<AuditEvent[]> {
+    await this.flushAudit();
+    const limit = clampLimit(filter.limit);
+    const rows = await this.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .$if(filter.afterSeq !== undefined, (q) => q.where('seq', '>', filter.afterSeq!))
+      .$if(filter.since !== undefined, (q) => q.where('at', '>=', filter.since!))
+      .$if(filter.until !== undefined, (q) => q.where('at', '<=', filter.until!))
+      .$if(filter.action !== undefined, (q) => q.where('action', '=', filter.action!))
+      .$if(filter.subjectUser !== undefined, (q) => q.where('subject_user', '=', filter.subjectUser!))
+      .$if(filter.target !== undefined, (q) => q.where('target', '=', filter.target!))
+      .orderBy('seq')
+      .$if(limit !== undefined, (q) => q.limit(limit!))
+      .execute();
+    return rows.map(rowToAuditEvent);
+  }
+
+  async auditHead(): Promise<{ seq: number; hash: string } | null> {
+    await this.flushAudit();
+    const head = await this.db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirst();
+    return head && head.seq > 0 ? { seq: head.seq, hash: head.hash } : null;
+  }
+
+  // ---- tokens
+
+  async insertToken(t: TokenRecord): Promise<void> {
+    await this.db.insertInto('tokens').values(tokenToRow(t)).execute();
+  }
+
+  async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
+    const row = await this.byKey('tokens', 'hash', hash);
+    return row ? rowToToken(row) : undefined;
+  }
+
+  /** Oldest first. */
+  async listTokens(user?: string): Promise<TokenRecord[]> {
+    const rows = await this.db
+      .selectFrom('tokens')
+      .selectAll()
+      .$if(user !== undefined, (q) => q.where('user_name', '=', user!))
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(rowToToken);
+  }
+
+  /** True when this call revoked it; false when unknown or already revoked (the first revocation time stays). */
+  async revokeToken(id: string, at: number): Promise<boolean> {
+    const r = await this.db.updateTable('tokens').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+    return r.numUpdatedRows === 1n;
+  }
+
+  // ---- connect tokens
+
+  async insertConnectToken(t: ConnectTokenRecord, pruneBefore: number): Promise<void> {
+    await this.db.deleteFrom('connect_tokens').where('expires_at', '<', pruneBefore).execute();
+    await this.db
+      .insertInto('connect_tokens')
+      .values({ hash: t.hash, user_name: t.user, profile: t.profile, created_at: t.createdAt, expires_at: t.expiresAt, used_at: t.usedAt })
+      .execute();
+  }
+
+  async useConnectToken(hash: string, profile: string, now: number): Promise<ConnectTokenRecord | undefined> {
+    // One conditional UPDATE decides who uses it; the read after it only reports.
+    const r = await this.db
+      .updateTable('connect_tokens')
+      .set({ used_at: now })
+      .where('hash', '=', hash)
+      .where('profile', '=', profile)
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    if (r.numUpdatedRows !== 1n) return undefined;
+    const row = await this.db.selectFrom('connect_tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
+    return row ? { hash: row.hash, user: row.user_name, profile: row.profile, createdAt: row.created_at, expiresAt: row.expires_at, usedAt: row.used_at } : undefined;
+  }
+
+  // ---- ssh keys
+
+  async insertSshKey(k: SshKeyRecord): Promise<void> {
+    await this.db.insertInto('ssh_keys').values(sshKeyToRow(k)).execute();
+  }
+
+  async getSshKey(id: string): Promise<SshKeyRecord | undefined> {
+    const row = await this.db.selectFrom('ssh_keys').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? rowToSshKey(row) : undefined;
+  }
+
+  async findSshKeyByFingerprint(fingerprint: string): Promise<SshKeyRecord | undefined> {
+    const row = await this.db.selectFrom('ssh_keys').selectAll().where('fingerprint', '=', fingerprint).executeTakeFirst();
+    return row ? rowToSshKey(row) : undefined;
+  }
+
+  async listSshKeys(user?: string): Promise<SshKeyRecord[]> {
+    const rows = await this.db
+      .selectFrom('ssh_keys')
+      .selectAll()
+      .$if(user !== undefined, (q) => q.where('user_name', '=', user!))
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(rowToSshKey);
+  }
+
+  async deleteSshKey(id: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('ssh_keys').where('id', '=', id).executeTakeFirst();
+    return r.numDeletedRows === 1n;
+  }
+
+  // ---- target credentials and meta
+
+  async putTargetCredential(target: string, sealed: string, at: number): Promise<void> {
+    await this.db
+      .insertInto('target_credentials')
+      .values({ target, sealed, updated_at: at })
+      .onConflict((oc) => oc.column('target').doUpdateSet({ sealed, updated_at: at }))
+      .execute();
+  }
+
+  async getTargetCredential(target: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom('target_credentials').select('sealed').where('target', '=', target).executeTakeFirst();
+    return row?.sealed;
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst();
+    return row?.value;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    await this.db
+      .insertInto('meta')
+      .values({ key, value })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
+      .execute();
+  }
+}
