@@ -18,6 +18,10 @@ command -v sudo >/dev/null 2>&1 || missing+=(sudo)
 command -v crontab >/dev/null 2>&1 || missing+=(cron)
 command -v atq >/dev/null 2>&1 || missing+=(at)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# Standard security tools the suite runs against a broker it starts (issue 12).
+command -v ssh-audit >/dev/null 2>&1 || missing+=(ssh-audit)
+command -v sslscan >/dev/null 2>&1 || missing+=(sslscan)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
