@@ -384,7 +384,6 @@ targets:
     database: ${t.database}
     markerRole: ${t.marker}
     admin: { user: ${t.adminUser}, passwordFile: ${JSON.stringify(passwordFile)} }
-    critical: true
 profiles:
   - { name: pg-read, target: pg, mode: ephemeral-account, grants: [${t.readRole}], maxDuration: ${o.maxDuration ?? '8h'} }
 policies:

@@ -133,7 +133,7 @@ describe('web UI in Chromium', { skip: existsSync(chromiumPath) ? false : 'needs
     await nav(bob, /^Approvals/);
     const card = bob.locator('li.approval', { hasText: 'alice' });
     await card.waitFor({ timeout: uiWait });
-    assert.match(await card.innerText(), /pg-ro-reviewed[\s\S]*critical[\s\S]*30m[\s\S]*INC-42: check the orders index/);
+    assert.match(await card.innerText(), /pg-ro-reviewed[\s\S]*30m[\s\S]*INC-42: check the orders index/);
     await shot(bob, '05-approvals-inbox.png');
     await card.getByLabel(/^Comment/).fill('ok, read-only');
     await card.getByRole('button', { name: 'Approve' }).click();

@@ -73,6 +73,8 @@ export function crossCheck(raw: unknown, lineOf: (path: readonly PathSegment[]) 
     });
   });
 
+  problems.push(...autoApprovedCritical(items('targets'), items('profiles'), items('policies')));
+
   items('users').forEach((u, i) => {
     // The initial admin token belongs to the built-in `admin`; a config user of that name would take it over.
     if (isRecord(u) && typeof u.name === 'string' && u.name.toLowerCase() === 'admin') {
@@ -95,6 +97,36 @@ export function crossCheck(raw: unknown, lineOf: (path: readonly PathSegment[]) 
     }
   });
 
+  return problems;
+}
+
+/**
+ * `critical: true` means a second person looks at every use: a policy that
+ * approves automatically a profile on a critical target is refused, pointing at
+ * its approval line. (Break-glass activation is not a policy's approval: it has
+ * its own path, with an alert and a review.)
+ */
+function autoApprovedCritical(targets: unknown[], profiles: unknown[], policies: unknown[]): PathProblem[] {
+  const critical = new Set(targets.flatMap((t) => (isRecord(t) && typeof t.name === 'string' && t.critical === true ? [t.name] : [])));
+  if (critical.size === 0) return [];
+  const onCritical = profiles.flatMap((p) =>
+    isRecord(p) && typeof p.name === 'string' && typeof p.target === 'string' && critical.has(p.target) ? [{ name: p.name, target: p.target }] : [],
+  );
+  const problems: PathProblem[] = [];
+  policies.forEach((p, i) => {
+    if (!isRecord(p) || p.approval !== 'auto' || (p.effect !== undefined && p.effect !== 'allow') || !Array.isArray(p.profiles)) return;
+    const patterns = p.profiles.filter((x): x is string => typeof x === 'string' && profilePatternPattern.test(x));
+    const hit = onCritical.filter((prof) => patterns.some((pattern) => globMatches(pattern, prof.name)));
+    if (hit.length === 0) return;
+    const who = typeof p.name === 'string' && namePattern.test(p.name) ? `policy ${p.name} ` : '';
+    const names = hit.slice(0, 5).map((h) => `${h.name} (target ${h.target})`).join(', ');
+    problems.push({
+      path: ['policies', i, 'approval'],
+      message:
+        `${who}approves automatically ${hit.length === 1 ? 'a profile' : `${hit.length} profiles`} on a critical target: ${names}${hit.length > 5 ? ', …' : ''}; ` +
+        'critical targets need approvers: write `approval: { approvers: { groups: [...] }, count: 1 }`, or take these profiles out of this policy',
+    });
+  });
   return problems;
 }
 

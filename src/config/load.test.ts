@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { Catalog, PolicyDef, ProfileDef, TargetDef, UserDef } from '../core/types.js';
+import { demoConfigYaml } from '../cli/commands/demo.js';
 import { ConfigError, defaultBrokerSettings, loadConfigFile, parseConfigText } from './load.js';
 
 const example = `broker:                       # optional
@@ -19,7 +20,6 @@ targets:
     database: app
     sslmode: disable
     admin: { user: stint_admin, passwordEnv: PG_MAIN_ADMIN_PASSWORD }
-    critical: true
 profiles:
   - { name: pg-main-read, target: pg-main, mode: ephemeral-account, grants: [app_read], maxDuration: 1h, description: "..." }
   - { name: pg-main-dba,  target: pg-main, mode: own-account, grants: [app_admin], maxDuration: 30m, terminateSessionsOnRevoke: true }
@@ -90,7 +90,7 @@ describe('parseConfigText: valid config', () => {
     const target: TargetDef = {
       name: 'pg-main',
       kind: 'postgres',
-      critical: true,
+      critical: false,
       settings: { host: '127.0.0.1', port: 5432, database: 'app', sslmode: 'disable' },
       adminUser: 'stint_admin',
       adminSecretSource: { env: 'PG_MAIN_ADMIN_PASSWORD' },
@@ -388,6 +388,27 @@ describe('parseConfigText: each problem names file:line:column, path and what is
     ]);
   });
 
+  test('a policy approving automatically a profile on a critical target points at its approval', () => {
+    const critical = base.replace('passwordEnv: PG_PASSWORD }', 'passwordEnv: PG_PASSWORD }\n    critical: true');
+    assert.deepStrictEqual(problems(critical), [
+      `${at(critical, 'auto }')}: policies[0].approval: policy devs-read approves automatically a profile on a critical target: pg-main-read (target pg-main); ` +
+        'critical targets need approvers: write `approval: { approvers: { groups: [...] }, count: 1 }`, or take these profiles out of this policy',
+    ]);
+    // A glob reaches it too; the block form points at the approval line itself.
+    const reviewed = critical.replace('profiles: [pg-main-read], approval: auto }', 'profiles: [pg-main-read], approval: { approvers: { groups: [dba] } } }');
+    const blockForm = reviewed.replace(
+      '  - { name: devs-read',
+      '  - name: everything\n    subjects: { groups: [ops] }\n    profiles: ["pg-*"]\n    approval: auto\n  - { name: devs-read',
+    );
+    assert.deepStrictEqual(problems(blockForm).map((l) => l.split(': policy ')[0]), [`${at(blockForm, 'auto\n')}: policies[0].approval`]);
+    assert.equal(at(blockForm, 'auto\n'), 'stint.yaml:15:15');
+    // Approvers, a deny policy, or a target that is not critical: accepted.
+    parseConfigText(reviewed, 'stint.yaml');
+    parseConfigText(`${critical.replace('approval: auto }', 'approval: { approvers: { users: [bob] } } }')}  - { name: bob }\n`, 'stint.yaml');
+    parseConfigText(critical.replace('approval: auto }', 'effect: deny }'), 'stint.yaml');
+    parseConfigText(base, 'stint.yaml');
+  });
+
   test('accounts on an unknown target point at the key', () => {
     const text = base.replace('{ name: alice, groups: [dev] }', '{ name: alice, groups: [dev], accounts: { pg-main: alice, pg-old: al } }');
     assert.deepStrictEqual(problems(text), [
@@ -502,4 +523,9 @@ test('a file with very many problems keeps them all in .issues and caps the mess
     assert.equal(lines.length, 101);
     assert.equal(lines[100], '… and 50 more problems');
   }
+});
+
+test('the demo config loads (its target is not critical: its read profile is approved automatically)', () => {
+  const loaded = parseConfigText(demoConfigYaml(5432, '/tmp/pw'), 'demo.yaml');
+  assert.equal(loaded.catalog.targets.get('pg-main')!.critical, false);
 });

@@ -139,7 +139,7 @@ ${o.webhookUrl ? `  webhooks: [{ url: ${JSON.stringify(o.webhookUrl)}, events: [
     database: ${t.db.name}
     markerRole: ${t.marker}
     admin: { user: ${t.adminUser}, passwordFile: ${JSON.stringify(passwordFile)} }
-    critical: true
+    critical: false
 profiles:
   - { name: pg-read, target: pg, mode: ephemeral-account, grants: [${t.readRole}], maxDuration: ${o.readMax ?? '1h'} }
   - { name: pg-dba, target: pg, mode: own-account, grants: [${t.adminRole}], maxDuration: ${o.dbaMax ?? '30m'}, terminateSessionsOnRevoke: true }

@@ -34,7 +34,6 @@ targets:
     port: ${pgPort}
     database: app
     admin: { user: stint_admin, passwordFile: ${JSON.stringify(passwordFile)} }
-    critical: true
 profiles:
   - name: pg-main-read
     target: pg-main
