@@ -36,6 +36,20 @@ export function freeText(max: number) {
 export const reasonSchema = freeText(1000);
 export const commentSchema = reasonSchema;
 
+/**
+ * A whole number in a query string or path: plain decimal digits only. No
+ * sign, hex (`0x10`), exponent (`1e3`), fraction, blank or surrounding space,
+ * all of which z.coerce.number() accepted. At most 16 digits; a bound of at
+ * most Number.MAX_SAFE_INTEGER keeps the value exact.
+ */
+export function queryInt(opts: { min: number; max: number }) {
+  return z
+    .string()
+    .regex(/^[0-9]{1,16}$/, 'must be a whole number written in decimal digits only')
+    .transform((s) => Number(s))
+    .pipe(z.number().int().min(opts.min, `must be at least ${opts.min}`).max(opts.max, `must be at most ${opts.max}`));
+}
+
 export const requestIdParam = z.object({ id: z.string().regex(/^req_[a-z0-9]{12}$/, 'is not a request id (req_…)') }).strict();
 export const grantIdParam = z.object({ id: z.string().regex(/^gr_[a-z0-9]{12}$/, 'is not a grant id (gr_…)') }).strict();
 export const tokenIdParam = z.object({ id: z.string().regex(/^tok_[a-z0-9]{12}$/, 'is not a token id (tok_…)') }).strict();

@@ -10,6 +10,7 @@ import { StintError, httpStatusOf, type ErrorCode } from '../core/errors.js';
 import { safeErrorText } from '../core/scrub.js';
 import type { UserDef } from '../core/types.js';
 import type { ApiDeps } from './deps.js';
+import { parseJsonBody } from './json-body.js';
 import { buildOpenApi, registerRoutes, type RouteDef } from './route.js';
 import { auditRoutes } from './routes/audit.js';
 import { grantRoutes } from './routes/grants.js';
@@ -88,10 +89,22 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
 
   // JSON only: a text body is refused with 415 rather than half-understood.
   app.removeContentTypeParser('text/plain');
+  // Strict JSON: valid UTF-8 and every key once (json-body.ts).
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as Buffer));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
 
   app.setErrorHandler((err: unknown, req, reply) => {
     const { status, code, message } = toHttpError(err);
-    if (status >= 500 && code !== 'target_unavailable') {
+    if (code === 'unavailable') {
+      // The store is down: an outage to see in the log, not a bug; the driver's own words say why.
+      req.log.warn({ requestId: req.id, error: safeErrorText((err as Error).cause ?? err) }, 'store unavailable');
+    } else if (status >= 500 && code !== 'target_unavailable') {
       req.log.error({ requestId: req.id, error: safeErrorText(err) }, 'request failed');
     }
     void reply.code(status).send({ error: { code, message, requestId: req.id } });

@@ -6,14 +6,14 @@ import { exitCodeOf, type ErrorCode } from '../core/errors.js';
 export { exitCodeOf };
 
 /** Error codes only the CLI produces (never sent by the API). */
-export type CliOnlyCode = 'unavailable' | 'audit_broken' | 'wait_timeout';
+export type CliOnlyCode = 'audit_broken' | 'wait_timeout';
 export type CliErrorCode = ErrorCode | CliOnlyCode;
 
 export const exitCodes = {
   ...exitCodeOf,
   ok: 0,
   usage: 2,
-  /** The Stint server (or a local tool such as psql) could not be reached or run. */
+  /** The Stint server, its store (or a local tool such as psql) could not be reached or run; or the server is throttling. */
   unavailable: 7,
   /** `stint audit verify` found the hash chain broken or truncated. */
   auditBroken: 8,
@@ -30,13 +30,12 @@ export const exitCodeTable: ReadonlyArray<{ code: number; meaning: string }> = [
   { code: 4, meaning: 'denied: policy or an approver said no, or the request ended without access' },
   { code: 5, meaning: 'not found' },
   { code: 6, meaning: 'conflict: the object is not in a state that allows this (e.g. grant no longer active)' },
-  { code: 7, meaning: 'unavailable: the Stint server, the target, or psql could not be reached; or a revocation is still failing (Stint keeps retrying)' },
+  { code: 7, meaning: 'unavailable: the Stint server, its store, the target, or psql could not be reached; a revocation is still failing (Stint keeps retrying); or the server is throttling sign-ins from this address (try again later)' },
   { code: 8, meaning: 'audit chain broken: `stint audit verify` found tampering or truncation' },
   { code: 9, meaning: 'timed out: `stint request --wait` reached --timeout while the request was still pending (it stays open)' },
 ];
 
 const cliOnly: Record<CliOnlyCode, number> = {
-  unavailable: exitCodes.unavailable,
   audit_broken: exitCodes.auditBroken,
   wait_timeout: exitCodes.waitTimeout,
 };

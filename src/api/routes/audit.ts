@@ -3,7 +3,7 @@ import { invalid } from '../../core/errors.js';
 import { formatCheckpoint, parseCheckpoint } from '../../core/audit/chain.js';
 import type { ApiDeps } from '../deps.js';
 import { route } from '../route.js';
-import { isoTime, nameSchema } from '../schemas.js';
+import { isoTime, nameSchema, queryInt } from '../schemas.js';
 import { auditView, toAuditView } from '../views.js';
 
 export function auditRoutes(deps: ApiDeps) {
@@ -13,10 +13,10 @@ export function auditRoutes(deps: ApiDeps) {
       summary: 'Audit events in order (admins: all; others: events about themselves). Page with afterSeq.',
       query: z.object({
         since: isoTime.optional(), until: isoTime.optional(),
-        afterSeq: z.coerce.number().int().min(0).optional(),
+        afterSeq: queryInt({ min: 0, max: Number.MAX_SAFE_INTEGER }).optional(),
         action: z.string().max(64).regex(/^[a-z.-]+$/, 'must be an action name like grant.revoked').optional(),
         user: nameSchema.optional(), target: nameSchema.optional(),
-        limit: z.coerce.number().int().min(1).max(5000).default(500),
+        limit: queryInt({ min: 1, max: 5000 }).default(500),
       }).strict(),
       response: z.object({ events: z.array(auditView), head: z.string().nullable() }),
       handler: async ({ actor, query }) => {

@@ -3,7 +3,7 @@ import { forbidden, notFound } from '../../core/errors.js';
 import { liveGrantStatuses } from '../../core/types.js';
 import type { ApiDeps } from '../deps.js';
 import { route } from '../route.js';
-import { durationSchema, grantIdParam, nameSchema } from '../schemas.js';
+import { durationSchema, grantIdParam, nameSchema, queryInt } from '../schemas.js';
 import { grantView, toGrantView } from '../views.js';
 
 const statusEnum = z.enum(['provisioning', 'active', 'revoking', 'revoke-failing', 'revoked']);
@@ -19,7 +19,7 @@ export function grantRoutes(deps: ApiDeps) {
         history: z.enum(['true', 'false']).default('false'),
         status: statusEnum.optional(),
         target: nameSchema.optional(),
-        limit: z.coerce.number().int().min(1).max(5000).default(500),
+        limit: queryInt({ min: 1, max: 5000 }).default(500),
       }).strict(),
       response: z.object({ grants: z.array(grantView) }),
       handler: async ({ actor, query }) => {

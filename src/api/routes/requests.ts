@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ApiDeps } from '../deps.js';
 import { route } from '../route.js';
-import { commentSchema, durationSchema, freeText, nameSchema, reasonSchema, requestIdParam } from '../schemas.js';
+import { commentSchema, durationSchema, freeText, nameSchema, queryInt, reasonSchema, requestIdParam } from '../schemas.js';
 import { approvalView, grantView, requestView, toApprovalView, toGrantView, toRequestView } from '../views.js';
 
 const outcome = z.object({ request: requestView, grant: grantView.nullable() });
@@ -25,7 +25,7 @@ export function requestRoutes(deps: ApiDeps) {
     route({
       method: 'GET', url: '/v1/requests', tag: 'requests', auth: 'user',
       summary: 'List requests: your own (default), those you may approve (scope=approvable), or all (admins)',
-      query: z.object({ scope: z.enum(['mine', 'approvable', 'all']).default('mine'), status: statusEnum.optional(), limit: z.coerce.number().int().min(1).max(1000).default(200) }).strict(),
+      query: z.object({ scope: z.enum(['mine', 'approvable', 'all']).default('mine'), status: statusEnum.optional(), limit: queryInt({ min: 1, max: 1000 }).default(200) }).strict(),
       response: z.object({ requests: z.array(requestView) }),
       handler: async ({ actor, query }) => ({
         requests: (await deps.requests.list({ actor, scope: query.scope, statuses: query.status ? [query.status] : undefined, limit: query.limit })).map(toRequestView),

@@ -8,6 +8,7 @@ import { forbidden, notFound } from '../../core/errors.js';
 import type { UserDef } from '../../core/types.js';
 import type { ApiDeps } from '../deps.js';
 import { route } from '../route.js';
+import { queryInt } from '../schemas.js';
 import { createSessionsReader, sessionIdPattern, type SessionSummary } from '../sessions-reader.js';
 
 const sessionIdParam = z.object({ id: z.string().regex(sessionIdPattern, 'is not a session id (ses_…)') }).strict();
@@ -73,7 +74,7 @@ export function sessionRoutes(deps: ApiDeps) {
       query: z.object({
         all: z.enum(['true', 'false']).default('false'),
         grant: z.string().regex(/^gr_[a-z0-9]{12}$/, 'is not a grant id (gr_…)').optional(),
-        limit: z.coerce.number().int().min(1).max(5000).default(500),
+        limit: queryInt({ min: 1, max: 5000 }).default(500),
       }).strict(),
       response: z.object({ sessions: z.array(sessionView) }),
       handler: async ({ actor, query }) => {
@@ -88,8 +89,8 @@ export function sessionRoutes(deps: ApiDeps) {
       params: sessionIdParam,
       // A page of the statement log: a long session's whole log would be read into memory at once.
       query: z.object({
-        limit: z.coerce.number().int().min(1).max(5000).default(1000),
-        offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+        limit: queryInt({ min: 1, max: 5000 }).default(1000),
+        offset: queryInt({ min: 0, max: Number.MAX_SAFE_INTEGER }).default(0),
       }).strict(),
       response: z.object({ session: sessionView, statements: z.array(statementView), statementsTotal: z.number(), channels: z.array(channelView) }),
       handler: async ({ actor, params, query, reply }) => {
@@ -103,7 +104,7 @@ export function sessionRoutes(deps: ApiDeps) {
       method: 'GET', url: '/v1/sessions/:id/recording', tag: 'sessions', auth: 'user',
       summary: 'A terminal recording of a session as asciicast v2 text (application/x-asciicast): channel N, else the first; 404 when there is none',
       params: sessionIdParam,
-      query: z.object({ channel: z.coerce.number().int().min(0).max(999_999_999).optional() }).strict(),
+      query: z.object({ channel: queryInt({ min: 0, max: 999_999_999 }).optional() }).strict(),
       response: z.string().describe('asciicast v2: a JSON header line, then one [seconds, code, data] event per line'),
       handler: async ({ actor, params, query, reply }) => {
         const s = found(await reader.summary(params.id), params.id);

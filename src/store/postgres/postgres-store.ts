@@ -7,6 +7,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import type { Store } from '../../core/ports.js';
 import { createPgPool } from '../../pg-pool.js';
 import { createKyselyStore } from '../kysely-store.js';
+import { withOutageErrors } from '../outage.js';
 import type { Database } from '../schema.js';
 
 export interface PostgresStoreOptions {
@@ -45,6 +46,6 @@ export function createPostgresStore(opts: PostgresStoreOptions): Store {
     // happens to exist, and unqualified names always mean Stint's tables.
     options: `-c search_path=${schema}`,
   }, opts.onPoolError);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: withOutageErrors(new PostgresDialect({ pool })) });
   return createKyselyStore(db, { dialect: 'postgres', schema });
 }

@@ -6,6 +6,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDatabase, type SqliteDialectConfig } from 'kysely';
 import type { Store } from '../../core/ports.js';
 import { createKyselyStore } from '../kysely-store.js';
+import { withOutageErrors } from '../outage.js';
 import type { Database } from '../schema.js';
 import { startCheckpointer } from './checkpointer.js';
 
@@ -90,6 +91,6 @@ export function createSqliteStore({ path, busyTimeoutMs = 5000 }: SqliteStoreOpt
     // When the WAL starts over, its file is cut back to 16 MiB instead of keeping its high-water mark.
     database.pragma(`journal_size_limit = ${16 * 2 ** 20}`);
   }
-  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(database) }) });
+  const db = new Kysely<Database>({ dialect: withOutageErrors(new ImmediateSqliteDialect({ database: withStatementCache(database) })) });
   return createKyselyStore(db, { dialect: 'sqlite', beforeClose: () => checkpointer?.stop() ?? Promise.resolve() });
 }
