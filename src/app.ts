@@ -164,6 +164,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         listen: sshCfg.listen,
         sessionDir: join(opts.dataDir, 'sessions'),
         maxSessionMs: sshCfg.maxSessionMs ?? undefined,
+        algorithms: sshCfg.algorithms,
       })
     : null;
   const hostPort = (a: { host: string; port: number }) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;

@@ -89,7 +89,7 @@ describe('config: SSH gateway', () => {
 
   it('gateways.ssh and a profile\'s portForwarding parse; relative host key paths are resolved against the config file', () => {
     const cfg = parseConfigText(withGateway(', portForwarding: ["DB.internal:5432", "127.0.0.1:*", "[::1]:8080"]'), '/etc/stint/stint.yaml');
-    assert.deepEqual(cfg.gateways.ssh, { listen: { host: '0.0.0.0', port: 2222 }, hostKeyFile: '/etc/stint/keys/host_key', maxSessionMs: 2 * 3_600_000 });
+    assert.deepEqual(cfg.gateways.ssh, { listen: { host: '0.0.0.0', port: 2222 }, hostKeyFile: '/etc/stint/keys/host_key', maxSessionMs: 2 * 3_600_000, algorithms: {} });
     assert.equal(cfg.gateways.postgres, null);
     assert.deepEqual(cfg.catalog.profiles.get('host-deploy')!.portForwarding, ['db.internal:5432', '127.0.0.1:*', '[::1]:8080']);
     assert.deepEqual(cfg.catalog.profiles.get('pg-read')!.portForwarding, [], 'no forwarding unless a profile lists it');
@@ -105,6 +105,29 @@ describe('config: SSH gateway', () => {
     });
     const onPg = all.replace('grants: [app_read], maxDuration: 1h }', 'grants: [app_read], maxDuration: 1h, portForwarding: ["db:5432"] }');
     assert.throws(() => parseConfigText(onPg, 'stint.yaml'), /profiles\[0\]\.portForwarding: portForwarding applies to the SSH gateway, and "pg" is a postgres target/);
+  });
+
+  it('gateways.ssh.algorithms takes safe algorithms only, each refusal naming the entry, why and the choices', () => {
+    const gw = (a: string) => `gateways:\n  ssh: { listen: "127.0.0.1:2222", algorithms: ${a} }\n${all}`;
+    const ok = parseConfigText(gw('{ kex: [curve25519-sha256], cipher: [aes256-gcm@openssh.com, aes256-ctr], mac: [hmac-sha2-512-etm@openssh.com], compress: [none] }'), 'stint.yaml');
+    assert.deepEqual(ok.gateways.ssh!.algorithms, { kex: ['curve25519-sha256'], cipher: ['aes256-gcm@openssh.com', 'aes256-ctr'], mac: ['hmac-sha2-512-etm@openssh.com'], compress: ['none'] });
+    assert.deepEqual(parseConfigText(gw('{ cipher: [chacha20-poly1305@openssh.com] }'), 'stint.yaml').gateways.ssh!.algorithms, { cipher: ['chacha20-poly1305@openssh.com'] });
+    const bad = '{ kex: [ecdh-sha2-nistp256, diffie-hellman-group14-sha1, sntrup761x25519-sha512@openssh.com], cipher: [aes128-cbc], mac: [hmac-sha2-256, hmac-sha1-etm@openssh.com, hmac-sha2-256-etm@openssh.com, hmac-sha2-256-etm@openssh.com], compress: [zlib], hostkey: [x] }';
+    assert.throws(() => parseConfigText(gw(bad), 'stint.yaml'), (err: ConfigError) => {
+      const text = err.issues.map((i) => `${i.path}: ${i.message}`).join('\n');
+      assert.match(text, /gateways\.ssh\.algorithms\.kex\[0\]: "ecdh-sha2-nistp256" is not a key exchange algorithm the gateway offers \(it uses NIST elliptic curves\); choose from: curve25519-sha256, /);
+      assert.match(text, /algorithms\.kex\[1\]: "diffie-hellman-group14-sha1" .*weak hash/);
+      assert.match(text, /algorithms\.kex\[2\]: "sntrup761x25519-sha512@openssh\.com" .*the SSH library \(ssh2\) does not implement it/);
+      assert.match(text, /algorithms\.cipher\[0\]: "aes128-cbc" .*CBC/);
+      assert.match(text, /algorithms\.mac\[0\]: "hmac-sha2-256" .*encrypt-and-MAC/);
+      assert.match(text, /algorithms\.mac\[1\]: "hmac-sha1-etm@openssh\.com" .*weak hash/);
+      assert.match(text, /algorithms\.mac\[3\]: "hmac-sha2-256-etm@openssh\.com" is listed twice/);
+      assert.doesNotMatch(text, /algorithms\.mac\[2\]/);
+      assert.match(text, /algorithms\.compress\[0\]: "zlib" .*before authentication/);
+      assert.match(text, /algorithms\.hostkey: unknown field "hostkey"/);
+      return true;
+    });
+    assert.throws(() => parseConfigText(gw('{ kex: [] }'), 'stint.yaml'), /gateways\.ssh\.algorithms\.kex: must name at least one algorithm/);
   });
 
   it('gateways.ssh is strict like the rest', () => {

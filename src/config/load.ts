@@ -62,6 +62,8 @@ export interface GatewaySettings {
     /** Absolute path; null: DATA_DIR/ssh_host_ed25519_key, generated on first start. */
     hostKeyFile: string | null;
     maxSessionMs: number | null;
+    /** Only the lists the file gives; the gateway uses its defaults for the rest. */
+    algorithms: Partial<Record<'kex' | 'cipher' | 'mac' | 'compress', string[]>>;
   } | null;
 }
 
@@ -141,7 +143,7 @@ function toGatewaySettings(g: ConfigFile['gateways'], baseDir: string): GatewayS
           maxSessionMs: pg.maxSession ?? null,
         }
       : null,
-    ssh: ssh ? { listen: ssh.listen, hostKeyFile: ssh.hostKeyFile ? resolve(baseDir, ssh.hostKeyFile) : null, maxSessionMs: ssh.maxSession ?? null } : null,
+    ssh: ssh ? { listen: ssh.listen, hostKeyFile: ssh.hostKeyFile ? resolve(baseDir, ssh.hostKeyFile) : null, maxSessionMs: ssh.maxSession ?? null, algorithms: ssh.algorithms ?? {} } : null,
   };
 }
 

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { connectorModules } from '../connectors/registry.js';
 import type { TargetKind } from '../core/types.js';
+import { checkAlgorithm, type AlgorithmKind } from '../connectors/ssh/algorithms.js';
 
 /** Names of targets, profiles, policies, users and groups: safe in logs, URLs and identifiers. */
 export const namePattern = /^[a-z][a-z0-9_.-]{0,62}$/i;
@@ -305,6 +306,15 @@ export const userSchema = strict({
 
 // ---- the file ----
 
+/** A list of SSH gateway algorithms of one kind: each in the safe set ssh2 implements, none twice. */
+const sshAlgorithmList = (kind: AlgorithmKind) =>
+  z.array(z.string()).min(1, { error: 'must name at least one algorithm' }).max(16).superRefine((list, ctx) => {
+    list.forEach((name, i) => {
+      const why = list.indexOf(name) !== i ? 'is listed twice' : checkAlgorithm(kind, name);
+      if (why) ctx.addIssue({ code: 'custom', message: `${quoteValue(name)} ${why}`, path: [i] });
+    });
+  }).optional();
+
 const hostPort = z.string().transform((v, ctx) => {
   const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(v);
   if (!m || Number(m[3]) > 65535) {
@@ -340,6 +350,8 @@ export const gatewaysSchema = strict({
     hostKeyFile: filePath().optional(),
     // Longest grant a connection may create for itself, whatever the profile allows.
     maxSession: humanDuration().optional(),
+    // Transport algorithms offered to clients, best first; each list replaces its default. Only safe ones are accepted.
+    algorithms: strict({ kex: sshAlgorithmList('kex'), cipher: sshAlgorithmList('cipher'), mac: sshAlgorithmList('mac'), compress: sshAlgorithmList('compress') }).optional(),
   }).optional(),
 });
 

@@ -8,6 +8,7 @@
 // or a host key mismatch are not.
 
 import ssh2 from 'ssh2';
+import { targetConnectionAlgorithms } from './algorithms.js';
 import { fingerprintOf } from './keys.js';
 
 export interface SshExecOptions {
@@ -97,6 +98,7 @@ export function createSshExec(opts: SshExecOptions): SshExec {
           readyTimeout: opts.connectTimeoutMs,
           keepaliveInterval: 15_000,
           keepaliveCountMax: 3,
+          algorithms: targetConnectionAlgorithms(),
           hostVerifier: (key: Buffer) => {
             seenKey = fingerprintOf(key);
             return seenKey === opts.hostKeySha256;

@@ -17,6 +17,7 @@ import type { RequestService } from '../../core/request/request-service.js';
 import { safeErrorText } from '../../core/scrub.js';
 import type { Catalog, UserDef } from '../../core/types.js';
 import { fingerprintOf, privateKeyFromSecret } from '../../connectors/ssh/keys.js';
+import { gatewayAlgorithms, targetConnectionAlgorithms, type AlgorithmLists } from '../../connectors/ssh/algorithms.js';
 import { Refusal, admit, type Admission } from '../shared/admission.js';
 import { createLeaseKeeper, defaultSessionLeaseMs } from '../shared/lease-keeper.js';
 import type { AsciicastWriter } from './asciicast.js';
@@ -52,6 +53,8 @@ export interface SshGatewayDeps {
   upstreamTimeoutMs?: number;
   /** A client connection the gateway ended that is still open after this is destroyed. Default 5s. */
   endGraceMs?: number;
+  /** Transport algorithms offered to clients (checked by the config schema). Default: curve25519, AEAD ciphers, ETM MACs, delayed zlib. */
+  algorithms?: Partial<AlgorithmLists>;
 }
 
 export interface SshGateway {
@@ -62,7 +65,7 @@ export interface SshGateway {
   close(): Promise<void>;
 }
 
-const gatewayActor: UserDef = { name: 'stint', groups: [], accounts: {}, admin: true };
+const gatewayActor: UserDef = { name: 'stint', groups: [], accounts: {}, roles: ['admin'], admin: true };
 
 interface LiveSession {
   end(reason: string): Promise<void>;
@@ -98,9 +101,18 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
   const sessionLeaseMs = deps.sessionLeaseMs ?? defaultSessionLeaseMs;
   const leases = createLeaseKeeper({ grants: deps.grants, log, leaseMs: sessionLeaseMs, gateway: 'ssh' });
   const parsedHostKey = ssh2.utils.parseKey(deps.hostKey);
-  if (parsedHostKey instanceof Error || (Array.isArray(parsedHostKey) ? !parsedHostKey[0]?.isPrivateKey() : !parsedHostKey.isPrivateKey())) {
+  const hostKeyParsed = Array.isArray(parsedHostKey) ? parsedHostKey[0] : parsedHostKey;
+  if (!hostKeyParsed || hostKeyParsed instanceof Error || !hostKeyParsed.isPrivateKey()) {
     throw invalid('ssh gateway: hostKey must be an unencrypted private key (PEM or OpenSSH)');
   }
+  // ssh2 offers every RSA host key as ssh-rsa (SHA-1) too, whatever serverHostKey says, and ECDSA keys use NIST curves.
+  if (hostKeyParsed.type !== 'ssh-ed25519') throw invalid(`ssh gateway: hostKey must be an Ed25519 key, not ${hostKeyParsed.type}`);
+  const algos = gatewayAlgorithms(deps.algorithms);
+  const serverConfig = {
+    hostKeys: [deps.hostKey],
+    ident: 'Stint',
+    algorithms: { kex: algos.kex, cipher: algos.cipher, hmac: algos.mac, compress: algos.compress, serverHostKey: ['ssh-ed25519'] },
+  } as ssh2.ServerConfig;
   const sessions = createSshSessionLog({ dir: deps.sessionDir });
   const live = new Set<LiveSession>();
   const conns = new Set<Connection>();
@@ -134,7 +146,7 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
     conn.on('close', () => conns.delete(conn));
     handle(conn, jump ? jump.peer : `${info.ip}:${info.port}`, jump);
   };
-  const server = new ssh2.Server({ hostKeys: [deps.hostKey], ident: 'Stint' }, accepting(null));
+  const server = new ssh2.Server(serverConfig, accepting(null));
 
   /** The session is over: a session-bound grant goes with it. */
   async function endGrant(a: Admission): Promise<void> {
@@ -261,7 +273,7 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
         channel.once('end', () => resolve());
       });
       void channelGone.then(() => open--);
-      const inner = new ssh2.Server({ hostKeys: [deps.hostKey], ident: 'Stint' }, accepting({ user, profile, peer, gone: Promise.race([outerGone, channelGone]) }));
+      const inner = new ssh2.Server(serverConfig, accepting({ user, profile, peer, gone: Promise.race([outerGone, channelGone]) }));
       inner.injectSocket(channel as unknown as net.Socket);
     });
     conn.on('session', (accept) => {
@@ -370,6 +382,7 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
           client.connect({
             host: String(c.connection.host), port: Number(c.connection.port), username: c.account, privateKey,
             readyTimeout: upstreamTimeoutMs, keepaliveInterval: 15_000,
+            algorithms: targetConnectionAlgorithms(),
             hostVerifier: (key: Buffer) => fingerprintOf(key) === pinned,
           });
         });
