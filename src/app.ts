@@ -55,6 +55,8 @@ export interface AppOptions {
   revokeOrphans?: boolean;
   /** Overrides of the config's broker settings (tests). */
   revokeRetry?: { initialMs: number; maxMs: number };
+  /** close() gives up waiting after this (default 60 s); what is left ends with the process. */
+  shutdownTimeoutMs?: number;
 }
 
 export interface App {
@@ -146,11 +148,12 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const postgresGateway: PostgresGateway | null = gw
     ? createPostgresGateway({
         tokens, requests, grants, catalog: getCatalog, store, clock, log,
-        tls: gatewayCert && gw.tlsKey ? { cert: gatewayCert, key: await readFile(gw.tlsKey) } : null,
+        tls: gatewayCert && gw.tlsKey ? { cert: gatewayCert, key: await readFile(gw.tlsKey), minVersion: gw.tlsMinVersion } : null,
         listen: gw.listen,
         sessionDir: join(opts.dataDir, 'sessions'),
         requireTls: gw.requireTls,
         maxSessionMs: gw.maxSessionMs ?? undefined,
+        handshakeTimeoutMs: gw.handshakeTimeoutMs ?? undefined,
       })
     : null;
 
@@ -247,14 +250,21 @@ export async function createApp(opts: AppOptions): Promise<App> {
     async close() {
       if (closed) return;
       closed = true;
-      // Session-bound grants are revoked as their connections close: before the worker and store go.
-      await Promise.all([postgresGateway?.close(), sshGateway?.close()]);
-      await worker!.stop();
-      await reconcileWorker.stop();
-      await api.close();
-      await webhooks.flush();
-      await targets.closeAll();
-      await store.close();
+      const steps = async () => {
+        // Session-bound grants are revoked as their connections close: before the worker and store go.
+        await Promise.all([postgresGateway?.close(), sshGateway?.close()]);
+        await worker!.stop();
+        await reconcileWorker.stop();
+        await api.close();
+        await webhooks.flush();
+        await targets.closeAll();
+        await store.close();
+      };
+      // SIGTERM ends the broker within a bound whatever holds on (the CLI exits the process after this).
+      let bound: NodeJS.Timeout | undefined;
+      const done = await Promise.race([steps().then(() => true), new Promise<false>((r) => (bound = setTimeout(() => r(false), opts.shutdownTimeoutMs ?? 60_000)))]);
+      clearTimeout(bound);
+      if (!done) log.error({ timeoutMs: opts.shutdownTimeoutMs ?? 60_000 }, 'shutdown did not finish in time; stopping anyway');
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { AuditService } from '../core/audit/audit-service.js';
 import type { GrantService } from '../core/grant/grant-service.js';
 import type { KeyService } from '../core/keys/key-service.js';
-import type { Clock, ConnectorRegistry, Store } from '../core/ports.js';
+import type { Clock, ConnectorRegistry, Store, Telemetry } from '../core/ports.js';
 import type { ReconcileService } from '../core/reconcile/reconcile-service.js';
 import type { RequestService } from '../core/request/request-service.js';
 import type { TokenService } from '../core/tokens/token-service.js';
@@ -22,7 +22,7 @@ export interface ApiDeps {
   audit: AuditService;
   /** Optional until app.ts wires it; POST /v1/reconcile answers 503 without it. */
   reconcile?: Pick<ReconcileService, 'reconcile'>;
-  metrics: { contentType: string; render(): Promise<string> };
+  metrics: { contentType: string; render(): Promise<string>; telemetry?: Pick<Telemetry, 'count'> };
   /** The config file the catalog came from (shown on the admin page). */
   configPath?: string;
   /** Built web UI; defaults to web/dist beside the sources. */

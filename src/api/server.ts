@@ -22,6 +22,7 @@ import { requestRoutes } from './routes/requests.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { adminRoutes } from './routes/admin.js';
 import { registerEvents } from './routes/events.js';
+import { createAuthFailures, retryAfterHeader, sourceOf, type AuthFailureOptions } from './auth-failures.js';
 import { createSessionAuth } from './session-auth.js';
 import { registerWeb } from './web.js';
 
@@ -57,6 +58,8 @@ export function clientErrorHandler(err: Error & { code?: string }, socket: Duple
 
 export interface ApiOptions {
   logger?: PinoLogger;
+  /** Throttle of failed authentication per source (auth-failures.ts); defaults suit production. */
+  authFailures?: AuthFailureOptions;
 }
 
 export function allRoutes(deps: ApiDeps): RouteDef<any, any, any>[] {
@@ -101,6 +104,7 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
 
   app.setErrorHandler((err: unknown, req, reply) => {
     const { status, code, message } = toHttpError(err);
+    retryAfterHeader(err, reply);
     if (code === 'unavailable') {
       // The store is down: an outage to see in the log, not a bug; the driver's own words say why.
       req.log.warn({ requestId: req.id, error: safeErrorText((err as Error).cause ?? err) }, 'store unavailable');
@@ -115,19 +119,37 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
   });
 
   // Browser sessions (web UI): a cookie stands in for the bearer token; see session-auth.ts.
-  const sessions = createSessionAuth({ tokens: deps.tokens, store: deps.store, clock: deps.clock, ttlMs: deps.sessionTtlMs });
+  // Failed authentication from every path is logged, counted and throttled per source (auth-failures.ts).
+  const authFailures = createAuthFailures({ clock: deps.clock, log: app.log, telemetry: deps.metrics.telemetry }, opts.authFailures);
+  const sessions = createSessionAuth({ tokens: deps.tokens, store: deps.store, clock: deps.clock, ttlMs: deps.sessionTtlMs, authFailures });
 
   async function authenticate(req: FastifyRequest): Promise<UserDef> {
+    const source = sourceOf(req);
+    authFailures.check(source);
+    const where = `${req.method} ${req.url.split('?')[0]}`;
     const header = req.headers.authorization;
     if (!header) {
-      const user = await sessions.authenticate(req);
+      let user: UserDef | undefined;
+      try {
+        user = await sessions.authenticate(req);
+      } catch (err) {
+        if (err instanceof StintError && err.code === 'unauthenticated') authFailures.fail(source, 'session-ended', where);
+        throw err;
+      }
       if (user) return user;
+      authFailures.fail(source, 'missing', where);
       throw new StintError('unauthenticated', 'missing bearer token (Authorization: Bearer <token>)');
     }
     const m = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!m) throw new StintError('unauthenticated', 'the Authorization header must be "Bearer <token>"');
+    if (!m) {
+      authFailures.fail(source, 'malformed', where);
+      throw new StintError('unauthenticated', 'the Authorization header must be "Bearer <token>"');
+    }
     const found = await deps.tokens.authenticate(m[1]!);
-    if (!found) throw new StintError('unauthenticated', 'invalid, revoked or unknown token');
+    if (!found) {
+      authFailures.fail(source, 'invalid', where);
+      throw new StintError('unauthenticated', 'invalid, revoked or unknown token');
+    }
     return found.user;
   }
 

@@ -14,6 +14,7 @@ import { StintError } from '../core/errors.js';
 import type { Clock } from '../core/ports.js';
 import { hashToken, type TokenService } from '../core/tokens/token-service.js';
 import type { UserDef } from '../core/types.js';
+import { sourceOf, type AuthFailures } from './auth-failures.js';
 import { route, type RouteDef } from './route.js';
 
 export const sessionCookie = 'stint_session';
@@ -42,7 +43,7 @@ const sessionView = z.object({ user: z.string(), groups: z.array(z.string()), ad
 /** Sign-in methods the UI offers; SSO will add its own. */
 const methods = ['token'];
 
-export function createSessionAuth(deps: { tokens: Pick<TokenService, 'authenticate' | 'resolveUser'>; store: { findTokenByHash(hash: string): Promise<{ revokedAt: number | null; user: string } | undefined> }; clock: Clock; ttlMs?: number }): SessionAuth {
+export function createSessionAuth(deps: { tokens: Pick<TokenService, 'authenticate' | 'resolveUser'>; store: { findTokenByHash(hash: string): Promise<{ revokedAt: number | null; user: string } | undefined> }; clock: Clock; ttlMs?: number; authFailures?: Pick<AuthFailures, 'check' | 'fail'> }): SessionAuth {
   const ttlMs = deps.ttlMs ?? defaultSessionTtlMs;
   const sessions = new Map<string, Session>();
 
@@ -126,8 +127,13 @@ export function createSessionAuth(deps: { tokens: Pick<TokenService, 'authentica
       response: sessionView,
       handler: async ({ req, reply, body }) => {
         checkCsrf(req);
+        // A sign-in is an authentication attempt like any other: throttled and recorded per source.
+        deps.authFailures?.check(sourceOf(req));
         const found = await deps.tokens.authenticate(body.token.trim());
-        if (!found) throw new StintError('unauthenticated', 'invalid, revoked or unknown token');
+        if (!found) {
+          deps.authFailures?.fail(sourceOf(req), 'invalid', 'POST /v1/session');
+          throw new StintError('unauthenticated', 'invalid, revoked or unknown token');
+        }
         const old = cookieValue(req);
         if (old) sessions.delete(old);
         const { id, session } = signIn(found.user.name, hashToken(body.token.trim()));

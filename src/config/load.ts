@@ -56,6 +56,8 @@ export interface GatewaySettings {
     tlsKey: string | null;
     requireTls: boolean;
     maxSessionMs: number | null;
+    tlsMinVersion: 'TLSv1.2' | 'TLSv1.3';
+    handshakeTimeoutMs: number | null;
   } | null;
   ssh: {
     listen: { host: string; port: number };
@@ -141,6 +143,8 @@ function toGatewaySettings(g: ConfigFile['gateways'], baseDir: string): GatewayS
           tlsKey: pg.tlsKey ? resolve(baseDir, pg.tlsKey) : null,
           requireTls: pg.requireTls ?? true,
           maxSessionMs: pg.maxSession ?? null,
+          tlsMinVersion: pg.tls?.minVersion ?? 'TLSv1.2',
+          handshakeTimeoutMs: pg.handshakeTimeout ?? null,
         }
       : null,
     ssh: ssh ? { listen: ssh.listen, hostKeyFile: ssh.hostKeyFile ? resolve(baseDir, ssh.hostKeyFile) : null, maxSessionMs: ssh.maxSession ?? null, algorithms: ssh.algorithms ?? {} } : null,

@@ -340,6 +340,10 @@ export const gatewaysSchema = strict({
     requireTls: z.boolean().optional(),
     // Longest grant a connection may create for itself, whatever the profile allows.
     maxSession: humanDuration().optional(),
+    // TLS offered to clients: ECDHE with AEAD suites only; the lowest protocol version accepted.
+    tls: strict({ minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).optional() }).optional(),
+    // A client must finish TLS, its startup packet and its password within this, or is disconnected.
+    handshakeTimeout: durationSchema({ minMs: 1000, maxMs: 300_000 }).optional(),
   })
     .refine((g) => (g.tlsCert === undefined) === (g.tlsKey === undefined), { message: 'give both tlsCert and tlsKey, or neither', path: ['tlsKey'], when: isObject })
     .optional(),

@@ -195,7 +195,9 @@ export type TelemetryCounter =
   | 'grants_activated'
   | 'grants_revoked'
   | 'revoke_failures'
-  | 'provision_failures';
+  | 'provision_failures'
+  /** Failed API authentication, by reason (api/auth-failures.ts). */
+  | 'auth_failures';
 
 export type TelemetryHistogram = 'provision_seconds' | 'revoke_seconds' | 'expiry_lag_seconds';
 

@@ -7,6 +7,10 @@ import { execFile, execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { once } from 'node:events';
+import net from 'node:net';
+import tls from 'node:tls';
+import { serialize } from 'pg-protocol';
 import { freePort } from '../../embedded/free-port.js';
 import { runBinary } from '../../cli/testing/fake-api.js';
 import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } from '../../testing/broker.js';
@@ -25,7 +29,7 @@ describe('gateways.postgres in the config', () => {
     port = await freePort();
     broker = await startTestBroker({
       target,
-      editConfig: (t) => `gateways:\n  postgres: { listen: "127.0.0.1:${port}", tlsCert: ${JSON.stringify(join(certDir, 'cert.pem'))}, tlsKey: ${JSON.stringify(join(certDir, 'key.pem'))}, maxSession: 10m }\n${t}`,
+      editConfig: (t) => `gateways:\n  postgres: { listen: "127.0.0.1:${port}", tlsCert: ${JSON.stringify(join(certDir, 'cert.pem'))}, tlsKey: ${JSON.stringify(join(certDir, 'key.pem'))}, maxSession: 10m, tls: { minVersion: TLSv1.3 }, handshakeTimeout: 2s }\n${t}`,
     });
     url = await broker.app.listen('127.0.0.1', 0);
   });
@@ -50,6 +54,24 @@ describe('gateways.postgres in the config', () => {
     assert.equal(ended.length, 1);
     const viewed = await broker.app.store.listAudit({ action: 'grant.credentials-viewed' });
     assert.equal(viewed.length, 0, 'the person never saw the credential the gateway used');
+  });
+
+  it('tls.minVersion and handshakeTimeout from the config: a TLS 1.2-only client is refused, a silent one is disconnected', async () => {
+    const startTls = async () => {
+      const raw = net.connect({ host: '127.0.0.1', port });
+      raw.on('error', () => {});
+      await once(raw, 'connect');
+      raw.write(serialize.requestSsl());
+      assert.equal(((await once(raw, 'data')) as [Buffer])[0].toString(), 'S');
+      return raw;
+    };
+    const old = tls.connect({ socket: await startTls(), rejectUnauthorized: false, maxVersion: 'TLSv1.2' });
+    await assert.rejects(once(old, 'secureConnect'), /protocol version|alert|unsupported/i);
+    const t13 = tls.connect({ socket: await startTls(), rejectUnauthorized: false });
+    await once(t13, 'secureConnect');
+    assert.equal(t13.getProtocol(), 'TLSv1.3');
+    // The startup packet and the password never come: the 2 s deadline closes it.
+    await once(t13, 'close');
   });
 
   it('stint connect PROFILE: psql through the gateway with a one-time connect token, never the API token', async () => {

@@ -35,6 +35,7 @@ import {
 import { createSessionLog, type SessionLog, type SessionLogHandle } from './session-log.js';
 import { CLIENT_CAPTURE, SERVER_CAPTURE, StatementTracker } from './statement-tracker.js';
 import { UpstreamError, cancelUpstream, connectUpstream, type Upstream } from './upstream.js';
+import { gatewaySecureContext, type TlsMinVersion } from './tls-settings.js';
 
 export interface PostgresGatewayDeps {
   tokens: Pick<TokenService, 'authenticateGateway'>;
@@ -46,8 +47,8 @@ export interface PostgresGatewayDeps {
   log: Logger;
   /** Session lease of session-bound grants (shared/lease-keeper.ts). Default 60s. */
   sessionLeaseMs?: number;
-  /** PEM certificate and key clients see; null only with requireTls false (tests on loopback). */
-  tls: { cert: string | Buffer; key: string | Buffer } | null;
+  /** PEM certificate and key clients see; null only with requireTls false (tests on loopback). minVersion defaults to TLSv1.2. */
+  tls: { cert: string | Buffer; key: string | Buffer; minVersion?: TlsMinVersion } | null;
   listen: { host: string; port: number };
   /** JSON-lines recordings, one file per session (DATA_DIR/sessions). */
   sessionDir: string;
@@ -55,8 +56,17 @@ export interface PostgresGatewayDeps {
   requireTls: boolean;
   /** Longest session-bound grant, whatever the profile allows. Default 8h. */
   maxSessionMs?: number;
-  /** Startup + authentication must finish within this. Default 30s. */
+  /**
+   * The client's part of the handshake (TLS, startup packet, password) must
+   * finish within this, or its socket is destroyed. Default 10s.
+   */
   handshakeTimeoutMs?: number;
+  /**
+   * close() waits at most this long for logins under way to finish their
+   * target work (a grant being made is then revoked by its own session end,
+   * or by its lease lapsing if the broker goes first). Default 30s.
+   */
+  closeTimeoutMs?: number;
   /** Upstream login timeout. Default 15s. */
   upstreamTimeoutMs?: number;
 }
@@ -68,7 +78,13 @@ export interface PostgresGateway {
   readonly sessions: SessionLog;
   /** Sessions open right now. */
   liveCount(): number;
-  /** Stops accepting, ends every live session (revoking session-bound grants), waits for cleanup. */
+  /** Connections accepted and not yet closed, and handshakes under way (tests, metrics). */
+  pending(): { sockets: number; handshakes: number };
+  /**
+   * Stops accepting, destroys every connection still in its handshake, ends
+   * every live session (revoking session-bound grants), and waits for cleanup
+   * — at most closeTimeoutMs for logins whose target work is under way.
+   */
   close(): Promise<void>;
 }
 
@@ -91,6 +107,39 @@ const refusalCodes: Record<RefusalKind, string> = {
 
 const gatewayKind = { targetKind: 'postgres', label: 'PostgreSQL', howToName: 'connect with dbname=<profile>' } as const;
 
+/** The client went away, failed TLS or ran out of time during its handshake. */
+class ClientGone extends Error {}
+
+/**
+ * Waits for the TLS handshake on `t` (over `raw`). Settles on every outcome:
+ * done, a TLS error, or either layer closing (a client that read 'S' and left,
+ * or was destroyed by the deadline or close()).
+ */
+function tlsHandshake(t: tls.TLSSocket, raw: net.Socket): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const gone = () => done(new ClientGone('connection closed during the TLS handshake'));
+    const failed = (err: Error) => done(new ClientGone(`TLS handshake failed: ${safeErrorText(err)}`));
+    const ok = () => done(null);
+    function done(err: Error | null): void {
+      t.off('secure', ok);
+      t.off('error', failed);
+      t.off('close', gone);
+      raw.off('close', gone);
+      if (err) {
+        // Errors after this one (a late alert) have a listener until the socket is gone.
+        t.on('error', () => {});
+        t.destroy();
+        reject(err);
+      } else resolve();
+    }
+    t.once('secure', ok);
+    t.once('error', failed);
+    t.once('close', gone);
+    raw.once('close', gone);
+    if (raw.destroyed || t.destroyed) gone();
+  });
+}
+
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
@@ -104,9 +153,10 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
   if (deps.requireTls && !deps.tls) throw invalid('postgres gateway: requireTls needs a certificate and key');
   // The token travels as a cleartext password; without TLS only a loopback listener may carry it.
   if (!deps.requireTls && !isLoopback(deps.listen.host)) throw invalid(`postgres gateway: requireTls may be turned off only on a loopback listener, not ${deps.listen.host}`);
-  const secureContext = deps.tls ? tls.createSecureContext({ cert: deps.tls.cert, key: deps.tls.key, minVersion: 'TLSv1.2' }) : null;
+  const secureContext = deps.tls ? gatewaySecureContext(deps.tls) : null;
   const maxSessionMs = deps.maxSessionMs ?? 8 * 3600_000;
-  const handshakeTimeoutMs = deps.handshakeTimeoutMs ?? 30_000;
+  const handshakeTimeoutMs = deps.handshakeTimeoutMs ?? 10_000;
+  const closeTimeoutMs = deps.closeTimeoutMs ?? 30_000;
   const upstreamTimeoutMs = deps.upstreamTimeoutMs ?? 15_000;
   const sessions = createSessionLog({ dir: deps.sessionDir });
   const sessionLeaseMs = deps.sessionLeaseMs ?? defaultSessionLeaseMs;
@@ -116,6 +166,8 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
   const cancelKeys = new Map<number, { secretKey: number; host: string; port: number; ssl: boolean; processId: number; upstreamSecret: number }>();
   const sockets = new Set<net.Socket>();
   const handshakes = new Set<Promise<void>>();
+  /** Connections in the client's part of the handshake → destroys them (raw socket and TLS layer). */
+  const inHandshake = new Map<net.Socket, () => void>();
   let closing = false;
 
   const server = net.createServer((socket) => {
@@ -127,9 +179,12 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
       return;
     }
     const h = handle(socket).catch((err) => {
-      log.error({ error: safeErrorText(err) }, 'postgres gateway: connection failed');
+      // A TLS alert, a reset, a renegotiation attempt: the client's doing, not a fault of the broker.
+      if (err instanceof ClientGone) log.warn({ client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, error: err.message }, 'postgres gateway: connection dropped during the handshake');
+      else log.error({ error: safeErrorText(err) }, 'postgres gateway: connection failed');
       socket.destroy();
-    });
+    })
+      .finally(() => inHandshake.delete(socket));
     // close() waits for handshakes under way, so a grant being made for one is not left behind.
     handshakes.add(h);
     void h.finally(() => handshakes.delete(h));
@@ -148,7 +203,20 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
     let client: Duplex = raw;
     let reader = new MessageReader(raw);
     let secure = false;
-    const timer = setTimeout(() => raw.destroy(), handshakeTimeoutMs);
+    // Until the password has arrived the client holds the pace: close(), the
+    // deadline and any error destroy both layers, and every wait below then ends.
+    const kill = () => {
+      client.destroy();
+      raw.destroy();
+    };
+    inHandshake.set(raw, kill);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      log.warn({ client: peer, timeoutMs: handshakeTimeoutMs }, 'postgres gateway: handshake not finished in time; connection closed');
+      kill();
+    }, handshakeTimeoutMs);
+    timer.unref();
     let startup: Extract<StartupPacket, { kind: 'startup' }>;
     let user: UserDef;
     let authVia: 'api-token' | 'connect-token';
@@ -166,12 +234,19 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
           if (reader.detach().length) throw new ProtocolError('data received after SSLRequest before the TLS handshake');
           raw.write('S');
           const t = new tls.TLSSocket(raw, { isServer: true, secureContext });
-          await new Promise<void>((resolve, reject) => {
-            t.once('secure', resolve);
-            t.once('error', reject);
-          });
-          t.on('error', () => {});
           client = t;
+          await tlsHandshake(t, raw);
+          // A renegotiation attempt ends the connection (OpenSSL refuses it anyway: SSL_OP_NO_RENEGOTIATION).
+          t.disableRenegotiation();
+          const tlsFailed = (err: Error) => {
+            log.warn({ client: peer, error: safeErrorText(err) }, 'postgres gateway: TLS error after the handshake; connection closed');
+            t.destroy();
+          };
+          t.on('error', tlsFailed);
+          // A TLSSocket made outside a tls.Server reports errors after its handshake (renegotiation
+          // refused, a peer's alert) only as '_tlsError': tls.Server turns them into 'error' for the
+          // sockets it makes, and without this they went unseen (the "swallowed" renegotiation).
+          t.on('_tlsError', tlsFailed);
           reader = new MessageReader(t);
           secure = true;
           continue;
@@ -213,6 +288,9 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
       client.write(authenticationCleartextPassword());
       const msg = await reader.readTyped(MAX_PASSWORD_MESSAGE);
       if (msg.type !== 'p') throw new ProtocolError(`expected a password message, got ${JSON.stringify(msg.type)}`);
+      // The client's part is done; what follows (token, admission, target login) has its own bounds.
+      clearTimeout(timer);
+      inHandshake.delete(raw);
       const token = readCString(msg.body, 0).value;
       const auth = await deps.tokens.authenticateGateway(token, profile);
       if (!auth || auth.user.name !== name) {
@@ -246,6 +324,7 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
         return;
       }
     } catch (err) {
+      if (timedOut || raw.destroyed) throw new ClientGone(timedOut ? `handshake not finished within ${handshakeTimeoutMs} ms` : safeErrorText(err));
       if (err instanceof ProtocolError) {
         log.warn({ client: peer, error: err.message }, 'postgres gateway: protocol error during the handshake');
         fatal(client, '08P01', err.message);
@@ -254,6 +333,7 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
       throw err;
     } finally {
       clearTimeout(timer);
+      inHandshake.delete(raw);
     }
     const rest = reader.detach();
     await relay({ client, rest, upstream, admission, user, authVia, profile: admission.grant.profile, peer, secure });
@@ -471,12 +551,22 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
         });
       });
     },
+    pending: () => ({ sockets: sockets.size, handshakes: handshakes.size }),
     async close() {
       closing = true;
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Clients still in their handshake (one that sent SSLRequest and went quiet, say) go first: nothing waits on them.
+      for (const kill of inHandshake.values()) kill();
       await Promise.all([...live].map((s) => s.end('gateway-shutdown', { code: '57P01', message: 'terminating connection: the Stint gateway is shutting down' })));
       for (const s of sockets) s.destroy();
-      await Promise.all([...handshakes]);
+      // Logins past the client's part (admission, target login) finish their target work, within a bound.
+      let bound: NodeJS.Timeout | undefined;
+      const settled = await Promise.race([
+        Promise.all([...handshakes]).then(() => true),
+        new Promise<boolean>((resolve) => (bound = setTimeout(() => resolve(false), closeTimeoutMs))),
+      ]);
+      clearTimeout(bound);
+      if (!settled) log.warn({ handshakes: handshakes.size, timeoutMs: closeTimeoutMs }, 'postgres gateway: logins still under way at shutdown; their grants end with their session leases');
       await Promise.all([...live].map((s) => s.end('gateway-shutdown')));
       leases.stop();
       if (server.listening) await stopped;
