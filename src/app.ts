@@ -39,7 +39,7 @@ import { createLogNotifier, createWebhookNotifier, fanOut } from './notify.js';
 export const version = '0.1.0';
 
 /** The broker itself, acting on its own (expiry, config changes). */
-const systemActor: UserDef = { name: 'stint', groups: [], accounts: {}, admin: true };
+const systemActor: UserDef = { name: 'stint', groups: [], accounts: {}, roles: ['admin'], admin: true };
 
 export interface AppOptions {
   configPath: string;

@@ -5,6 +5,7 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { readsEverything } from '../core/identity/roles.js';
 import { StintError, invalid } from '../core/errors.js';
 import type { UserDef } from '../core/types.js';
 
@@ -66,7 +67,8 @@ export function registerRoutes(app: FastifyInstance, routes: RouteDef<any, any, 
       url: r.url,
       handler: async (req, reply) => {
         const actor = r.auth === 'none' ? anonymous : await opts.authenticate(req);
-        if (r.auth === 'admin' && !actor.admin) throw new StintError('forbidden', 'this needs an admin token');
+        // Auditors read the admin pages (GET) and change nothing.
+        if (r.auth === 'admin' && !actor.admin && !(r.method === 'GET' && readsEverything(actor))) throw new StintError('forbidden', 'this needs an admin token');
         const params = parseWith(r.params, req.params, 'path');
         const query = parseWith(r.query, req.query, 'query');
         const body = parseWith(r.body, req.body, 'body');
@@ -79,7 +81,7 @@ export function registerRoutes(app: FastifyInstance, routes: RouteDef<any, any, 
   }
 }
 
-const anonymous: UserDef = { name: 'anonymous', groups: [], accounts: {}, admin: false };
+const anonymous: UserDef = { name: 'anonymous', groups: [], accounts: {}, roles: [], admin: false };
 
 const errorSchema = z.object({
   error: z.object({ code: z.string(), message: z.string(), requestId: z.string() }),

@@ -64,6 +64,15 @@ describe('stint CLI against a real broker', () => {
     await as('root', 'revoke', JSON.parse(bob.stdout).grant.id);
   });
 
+  it('attack: an admin outside the approver groups cannot approve on the CLI (exit 3, forbidden)', async () => {
+    const r = JSON.parse((await as('alice', 'request', 'pg-dba', '--for', '5m', '--reason', 'INC-9', '--json')).stdout);
+    assert.equal(r.request.status, 'pending');
+    const admin = await as('admin', 'approve', r.request.id);
+    assert.equal(admin.code, 3, admin.stderr);
+    assert.match(admin.stderr, /admin is not an approver for this request/);
+    assert.equal((await as('alice', 'cancel', r.request.id)).code, 0);
+  });
+
   it('exit codes scripts rely on: denied 4, not found 5, invalid 2, unavailable 7', async () => {
     assert.equal((await as('eve', 'request', 'pg-read', '--for', '5m')).code, 4);
     assert.equal((await as('alice', 'request', 'nope', '--for', '5m')).code, 5);
@@ -79,7 +88,12 @@ describe('stint CLI against a real broker', () => {
     const secret = t.stdout.trim();
     const who = await runBinary(['whoami', '--json'], { PATH: process.env.PATH, STINT_SERVER: url, STINT_TOKEN: secret });
     assert.equal(JSON.parse(who.stdout).user, 'carol');
-    assert.equal((await as('bob', 'tokens', 'create', '--user', 'bob')).code, 3);
+    // A person makes their own tokens; for someone else it takes an admin: 403, exit 3.
+    assert.equal((await as('bob', 'tokens', 'create', '--user', 'carol')).code, 3);
+    const own = await as('bob', 'tokens', 'create', '--description', 'laptop');
+    assert.equal(own.code, 0, own.stderr);
+    const bobWho = await runBinary(['whoami', '--json'], { PATH: process.env.PATH, STINT_SERVER: url, STINT_TOKEN: own.stdout.trim() });
+    assert.equal(JSON.parse(bobWho.stdout).user, 'bob');
   });
 
   it('audit --verify passes, then detects an edited event and names it', async () => {

@@ -102,7 +102,6 @@ describe('flag validation: exit 2 and nothing sent', () => {
     ['unknown audit subcommand', auditCommand, ['verfy'], /unknown audit subcommand "verfy"/],
     ['bad --since', auditCommand, ['--since', 'last tuesday'], /--since must be a duration ago/],
     ['unknown tokens subcommand', tokensCommand, ['craete'], /did you mean create\?/],
-    ['tokens create without --user', tokensCommand, ['create'], /--user is required/],
     ['bad server URL', grantsCommand, ['--server', 'localhost:8080'], /--server: the server URL must start with http/],
     ['token and token file', grantsCommand, ['--token', 'a', '--token-file', '/x'], /either --token or --token-file/],
     ['unreadable token file', grantsCommand, ['--token-file', '/nonexistent/stint.token'], /--token-file: cannot read \/nonexistent\/stint.token \(ENOENT\)/],
@@ -220,6 +219,14 @@ describe('commands against a fake API', () => {
     assert.equal(r.code, 0);
     assert.equal(r.stdout, 'stk_new_secret\n');
     assert.match(r.stderr, /created token tok_aaaaaaaaaaaa for carol.*shown only now/);
+  });
+
+  test('tokens create without --user makes a token for whoever runs it', async () => {
+    api.on('GET /v1/me', { body: { user: 'alice', groups: ['dev'], admin: false, roles: [], accounts: {} } });
+    api.on('POST /v1/tokens', { status: 201, body: { token: { id: 'tok_aaaaaaaaaaaa', user: 'alice', description: null, createdAt: '2025-01-01T10:00:00.000Z', revokedAt: null }, secret: 'stk_new_secret' } });
+    const r = await run(tokensCommand, ['create']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(api.seen[1]!.body, { user: 'alice' });
   });
 
   test('extend sends the duration as typed; requests sends scope and status', async () => {

@@ -118,13 +118,14 @@ describe('parseConfigText: valid config', () => {
         maxDurationMs: null, requireReason: false, requireTicket: false, approval: { kind: 'auto' }, pendingTimeoutMs: null,
       },
     ];
-    const alice: UserDef = { name: 'alice', groups: ['dev'], accounts: accounts({ 'pg-main': 'alice' }), admin: false };
-    const bob: UserDef = { name: 'bob', groups: ['dba'], accounts: accounts({}), admin: false };
+    const alice: UserDef = { name: 'alice', groups: ['dev'], accounts: accounts({ 'pg-main': 'alice' }), roles: [], admin: false };
+    const bob: UserDef = { name: 'bob', groups: ['dba'], accounts: accounts({}), roles: [], admin: false };
     const expected: Catalog = {
       targets: new Map([['pg-main', target]]),
       profiles: new Map([['pg-main-read', read], ['pg-main-dba', dba]]),
       policies,
       users: new Map([['alice', alice], ['bob', bob]]),
+      roles: {},
     };
     assert.deepStrictEqual(loaded.catalog, expected);
     assert.deepStrictEqual(loaded.broker, {
@@ -166,6 +167,24 @@ describe('parseConfigText: valid config', () => {
     const text = base.replaceAll('pg-main', 'constructor');
     const user = parseConfigText(text, 'stint.yaml').catalog.users.get('alice')!;
     assert.equal(user.accounts['constructor'], undefined);
+  });
+
+  test('roles come from groups (roles:) and from admin: true; service users are marked', () => {
+    const text = `${base}  - { name: root, groups: [platform] }\n  - { name: sec, groups: [security, dev] }\n  - { name: old, admin: true }\n  - { name: ci, service: true }\n` +
+      'roles:\n  admin: { groups: [platform] }\n  auditor: { groups: [security] }\n';
+    const c = parseConfigText(text, 'stint.yaml').catalog;
+    assert.deepStrictEqual(c.roles, { admin: { groups: ['platform'] }, auditor: { groups: ['security'] } });
+    const view = (n: string) => { const u = c.users.get(n)!; return { roles: u.roles, admin: u.admin, service: u.service ?? false }; };
+    assert.deepStrictEqual(view('root'), { roles: ['admin'], admin: true, service: false });
+    assert.deepStrictEqual(view('sec'), { roles: ['auditor'], admin: false, service: false });
+    assert.deepStrictEqual(view('old'), { roles: ['admin'], admin: true, service: false });
+    assert.deepStrictEqual(view('ci'), { roles: [], admin: false, service: true });
+    assert.deepStrictEqual(view('alice'), { roles: [], admin: false, service: false });
+    const bad = `${base}roles:\n  auditor: { groups: [] }\n  owner: { groups: [x] }\n`;
+    assert.deepStrictEqual(problems(bad), [
+      `${at(bad, '[]')}: roles.auditor.groups: must list at least one group`,
+      `${at(bad, 'owner')}: roles.owner: unknown field "owner"; known fields: admin, auditor`,
+    ]);
   });
 
   test('small aliases for shared lists are allowed', () => {

@@ -6,6 +6,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { Catalog, PolicyDef, ProfileDef, TargetDef, UserDef } from '../core/types.js';
+import { rolesFor, type RolesConfig } from '../core/identity/roles.js';
 import { crossCheck } from './cross-check.js';
 import { ConfigError, createLocator, sortIssues } from './issues.js';
 import { configFileSchema, quoteValue, type ConfigFile, type TargetConfig } from './schema.js';
@@ -212,6 +213,10 @@ function toCatalog(cfg: ConfigFile, baseDir: string): Catalog {
     pendingTimeoutMs: p.pendingTimeout ?? null,
   }));
 
+  const roles: RolesConfig = {};
+  if (cfg.roles?.admin) roles.admin = { groups: cfg.roles.admin.groups };
+  if (cfg.roles?.auditor) roles.auditor = { groups: cfg.roles.auditor.groups };
+
   const users = new Map<string, UserDef>();
   for (const u of cfg.users ?? []) {
     users.set(u.name, {
@@ -219,11 +224,18 @@ function toCatalog(cfg: ConfigFile, baseDir: string): Catalog {
       groups: u.groups ?? [],
       // Null prototype: a target named `constructor` must not find Object's.
       accounts: Object.assign(Object.create(null) as Record<string, string>, u.accounts ?? {}),
-      admin: u.admin ?? false,
+      ...withRoles({ groups: u.groups ?? [], admin: u.admin ?? false }, roles),
+      ...(u.service ? { service: true } : {}),
     });
   }
 
-  return { targets, profiles, policies, users };
+  return { targets, profiles, policies, users, roles };
+}
+
+/** roles and admin of a config user: `admin: true` is the admin role, as the groups in `roles:` are. */
+function withRoles(u: { groups: string[]; admin: boolean }, roles: RolesConfig): Pick<UserDef, 'roles' | 'admin'> {
+  const r = rolesFor(u, roles);
+  return { roles: r, admin: r.includes('admin') };
 }
 
 function toTarget(t: TargetConfig, baseDir: string): TargetDef {

@@ -301,7 +301,18 @@ export const userSchema = strict({
   groups: z.array(nameSchema('group')).optional(),
   // The person's own account per target; the target kind checks its form (cross-check.ts).
   accounts: z.record(nameSchema('target'), grantSchema()).optional(),
+  // The admin role (as `roles.admin.groups` gives it through groups).
   admin: z.boolean().optional(),
+  // A non-person (CI, a script): admins may create its API tokens.
+  service: z.boolean().optional(),
+});
+
+// ---- roles ----
+
+/** What groups give which role in Stint itself; approving is never a role. */
+export const rolesSchema = strict({
+  admin: strict({ groups: z.array(nameSchema('group')).min(1, { error: 'must list at least one group' }) }).optional(),
+  auditor: strict({ groups: z.array(nameSchema('group')).min(1, { error: 'must list at least one group' }) }).optional(),
 });
 
 // ---- the file ----
@@ -366,6 +377,7 @@ export const configFileSchema = strict({
   profiles: z.array(profileSchema).optional(),
   policies: z.array(policySchema).optional(),
   users: z.array(userSchema).optional(),
+  roles: rolesSchema.optional(),
 });
 
 export type ConfigFile = z.infer<typeof configFileSchema>;

@@ -8,6 +8,7 @@ const catalog = (targets: string[], profiles: string[], users: string[]): Catalo
   profiles: new Map(profiles.map((p) => [p, { name: p } as never])),
   policies: [],
   users: new Map(users.map((u) => [u, { name: u } as never])),
+  roles: {},
 });
 
 const grant = (id: string, target: string, profile: string, user: string, status: GrantStatus = 'active'): GrantRecord =>

@@ -2,6 +2,8 @@
 // (users, targets, profiles, policies) are plain values; requests, grants and
 // audit events are records in the store.
 
+import type { Role, RolesConfig } from './identity/roles.js';
+
 export type TargetKind = 'postgres' | 'mysql' | 'redis' | 'ssh' | 'ldap' | 'script';
 
 export type DeliveryMode = 'ephemeral-account' | 'own-account';
@@ -23,7 +25,12 @@ export interface UserDef {
   groups: string[];
   /** The person's own account per target, for `own-account` profiles. */
   accounts: Record<string, string>;
+  /** What the person may do in Stint itself (see core/identity/roles.ts). */
+  roles: Role[];
+  /** Same as `roles.includes('admin')`. */
   admin: boolean;
+  /** A non-person (CI, a script): admins may create its tokens. */
+  service?: boolean;
 }
 
 export interface TargetDef {
@@ -205,4 +212,8 @@ export interface Catalog {
   profiles: ReadonlyMap<string, ProfileDef>;
   policies: readonly PolicyDef[];
   users: ReadonlyMap<string, UserDef>;
+  /** Which groups give which Stint role (config `roles:`). */
+  roles: RolesConfig;
+  /** identity.oidc is set: people need no `users:` entry, the provider says who they are. */
+  peopleFromProvider?: boolean;
 }

@@ -4,6 +4,7 @@
 // and sends one event per change; the UI refetches what changed. Polling the
 // store (the source of truth) works the same with several brokers sharing it.
 
+import { readsEverything } from '../../core/identity/roles.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { liveGrantStatuses, type UserDef } from '../../core/types.js';
 import type { ApiDeps } from '../deps.js';
@@ -53,7 +54,7 @@ export function registerEvents(app: FastifyInstance, deps: ApiDeps, authenticate
       for (const r of await deps.store.listRequests({ user: user.name, limit: 200 })) s.set(`request:${r.id}`, r.status);
       for (const g of await deps.store.listGrants({ user: user.name, statuses: liveGrantStatuses, limit: 500 })) s.set(`grant:${g.id}`, `${g.status}:${g.expiresAt ?? ''}`);
       for (const r of await deps.requests.list({ actor: user, scope: 'approvable', statuses: ['pending'], limit: 500 })) s.set(`approvable:${r.id}`, r.status);
-      if (user.admin) for (const g of await deps.store.listGrants({ statuses: liveGrantStatuses, limit: 5000 })) s.set(`all:${g.id}`, `${g.status}:${g.expiresAt ?? ''}`);
+      if (readsEverything(user)) for (const g of await deps.store.listGrants({ statuses: liveGrantStatuses, limit: 5000 })) s.set(`all:${g.id}`, `${g.status}:${g.expiresAt ?? ''}`);
       return s;
     }
 

@@ -1,3 +1,4 @@
+import { readsEverything } from '../../core/identity/roles.js';
 import { z } from 'zod';
 import { forbidden, notFound } from '../../core/errors.js';
 import { liveGrantStatuses } from '../../core/types.js';
@@ -23,7 +24,7 @@ export function grantRoutes(deps: ApiDeps) {
       }).strict(),
       response: z.object({ grants: z.array(grantView) }),
       handler: async ({ actor, query }) => {
-        if (query.all === 'true' && !actor.admin) throw forbidden('only admins may list every grant');
+        if (query.all === 'true' && !readsEverything(actor)) throw forbidden('only admins and auditors may list every grant');
         const statuses = query.status ? [query.status] : query.history === 'true' ? undefined : liveGrantStatuses;
         const grants = await deps.store.listGrants({ user: query.all === 'true' ? undefined : actor.name, statuses, target: query.target, limit: query.limit });
         const t = now();
@@ -35,7 +36,7 @@ export function grantRoutes(deps: ApiDeps) {
       params: grantIdParam, response: z.object({ grant: grantView }),
       handler: async ({ actor, params }) => {
         const g = await deps.grants.get(params.id);
-        if (g.user !== actor.name && !actor.admin) throw notFound(`grant ${params.id} not found`);
+        if (g.user !== actor.name && !readsEverything(actor)) throw notFound(`grant ${params.id} not found`);
         return { grant: toGrantView(g, now()) };
       },
     }),

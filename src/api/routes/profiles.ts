@@ -1,3 +1,4 @@
+import { readsEverything } from '../../core/identity/roles.js';
 import { z } from 'zod';
 import { formatDuration } from '../../core/duration.js';
 import { coversProfile, effectiveMaxMs, isSubject } from '../../core/policy/evaluate.js';
@@ -24,8 +25,8 @@ export function profileRoutes(deps: ApiDeps) {
   return [
     route({
       method: 'GET', url: '/v1/me', tag: 'identity', auth: 'user', summary: 'Who the token belongs to',
-      response: z.object({ user: z.string(), groups: z.array(z.string()), admin: z.boolean(), accounts: z.record(z.string(), z.string()) }),
-      handler: async ({ actor }) => ({ user: actor.name, groups: actor.groups, admin: actor.admin, accounts: actor.accounts }),
+      response: z.object({ user: z.string(), groups: z.array(z.string()), admin: z.boolean(), roles: z.array(z.enum(['admin', 'auditor'])), accounts: z.record(z.string(), z.string()) }),
+      handler: async ({ actor }) => ({ user: actor.name, groups: actor.groups, admin: actor.admin, roles: actor.roles, accounts: actor.accounts }),
     }),
     route({
       method: 'GET', url: '/v1/profiles', tag: 'profiles', auth: 'user',
@@ -38,7 +39,7 @@ export function profileRoutes(deps: ApiDeps) {
         for (const p of [...catalog.profiles.values()].sort((a, b) => a.name.localeCompare(b.name))) {
           const applicable = catalog.policies.filter((pol) => isSubject(pol, actor) && coversProfile(pol, p.name));
           const allows = applicable.some((pol) => pol.effect === 'deny') ? [] : applicable.filter((pol) => pol.effect === 'allow');
-          if (allows.length === 0 && !(actor.admin && query.all === 'true')) continue;
+          if (allows.length === 0 && !(readsEverything(actor) && query.all === 'true')) continue;
           const target = catalog.targets.get(p.target);
           const easiest = [...allows].sort((a, b) => (a.approval.kind === 'auto' ? 0 : a.approval.count) - (b.approval.kind === 'auto' ? 0 : b.approval.count))[0];
           const max = allows.length ? Math.max(...allows.map((pol) => effectiveMaxMs(pol, p))) : p.maxDurationMs;

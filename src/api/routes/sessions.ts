@@ -3,6 +3,7 @@
 // recording. Owners see their own sessions, admins everyone's. The files are
 // described in ../sessions-reader.ts.
 
+import { readsEverything } from '../../core/identity/roles.js';
 import { z } from 'zod';
 import { forbidden, notFound } from '../../core/errors.js';
 import type { UserDef } from '../../core/types.js';
@@ -57,7 +58,7 @@ const statementView = z.object({
 });
 
 function mayRead(actor: UserDef, s: SessionSummary): void {
-  if (s.user !== actor.name && !actor.admin) throw notFound(`session ${s.id} not found`);
+  if (s.user !== actor.name && !readsEverything(actor)) throw notFound(`session ${s.id} not found`);
 }
 
 export function sessionRoutes(deps: ApiDeps) {
@@ -78,7 +79,7 @@ export function sessionRoutes(deps: ApiDeps) {
       }).strict(),
       response: z.object({ sessions: z.array(sessionView) }),
       handler: async ({ actor, query }) => {
-        if (query.all === 'true' && !actor.admin) throw forbidden('only admins may list every session');
+        if (query.all === 'true' && !readsEverything(actor)) throw forbidden('only admins and auditors may list every session');
         const sessions = await reader.list({ user: query.all === 'true' ? undefined : actor.name, grantId: query.grant, limit: query.limit });
         return { sessions };
       },

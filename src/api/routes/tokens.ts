@@ -7,8 +7,8 @@ import { toTokenView, tokenView } from '../views.js';
 export function tokenRoutes(deps: ApiDeps) {
   return [
     route({
-      method: 'POST', url: '/v1/tokens', tag: 'tokens', auth: 'admin', status: 201,
-      summary: 'Issue an API token for a user (admins). The secret is in this response only; Stint keeps its hash.',
+      method: 'POST', url: '/v1/tokens', tag: 'tokens', auth: 'user', status: 201,
+      summary: 'Issue an API token: for yourself, or (admins) for a service user. The secret is in this response only; Stint keeps its hash.',
       body: z.object({ user: nameSchema, description: freeText(200).nullish() }).strict(),
       response: z.object({ token: tokenView, secret: z.string() }),
       handler: async ({ actor, body, reply }) => {

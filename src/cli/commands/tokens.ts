@@ -9,22 +9,24 @@ const subcommands = ['create', 'list', 'revoke'];
 export const tokensCommand = defineCommand({
   name: 'tokens',
   summary: 'Issue, list and revoke API tokens',
-  usage: `Usage: stint tokens create --user NAME [--description TEXT]
+  usage: `Usage: stint tokens create [--user NAME] [--description TEXT]
        stint tokens list [--user NAME]
        stint tokens revoke TOKEN
 
-create (admins) issues an API token for user NAME. The secret is printed
-once, alone on stdout, so it can be captured: Stint keeps only its hash and
-cannot show it again.
-list shows your tokens (admins: everyone's, or --user NAME's).
+create issues an API token for yourself, or (admins) for user NAME: a
+service user (service: true), or a person only while people do not sign in
+through an identity provider. The secret is printed once, alone on stdout,
+so it can be captured: Stint keeps only its hash and cannot show it again.
+list shows your tokens (admins and auditors: everyone's, or --user NAME's).
 revoke ends a token at once (yours, or any as admin).
 
 Options:
-  --user NAME          create: whose token; list: whose tokens (admins)
+  --user NAME          create: whose token (default: yours); list: whose tokens (admins, auditors)
   --description TEXT   create: what the token is for
 
 Examples:
-  stint tokens create --user alice --description "alice laptop" > alice.token
+  stint tokens create --description "laptop" > my.token
+  stint tokens create --user ci --description "deploy pipeline" > ci.token
   stint tokens list
   stint tokens revoke tok_0123456789ab`,
   parse: {
@@ -52,9 +54,8 @@ Examples:
 });
 
 async function create({ args, io, out, client }: CommandContext): Promise<number> {
-  const user = args.string('user');
-  if (user === undefined) throw usageError('--user is required: whose token to issue');
   const description = args.string('description');
+  const user = args.string('user') ?? (await client().get<{ user: string }>('/v1/me')).user;
   const res = await client().post<{ token: TokenView; secret: string }>('/v1/tokens', { user, ...(description !== undefined ? { description } : {}) });
   if (out.json) {
     out.document(res);

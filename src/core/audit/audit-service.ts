@@ -1,6 +1,7 @@
 // Reading and verifying the audit trail. Writing happens inside the services
 // that change state, in the same transaction (StoreTx.appendAudit).
 
+import { readsEverything } from '../identity/roles.js';
 import { conflict, forbidden } from '../errors.js';
 import type { AuditFilter, Store } from '../ports.js';
 import type { AuditEvent, UserDef } from '../types.js';
@@ -13,10 +14,10 @@ export const maxWaitingCheckpoints = 64;
 export function createAuditService(deps: { store: Pick<Store, 'listAudit' | 'auditHead'> }) {
   const { store } = deps;
 
-  /** Admins read everything; others read the events about themselves. */
+  /** Admins and auditors read everything; others read the events about themselves. */
   async function list(input: { actor: UserDef; filter: AuditFilter; all?: boolean }): Promise<AuditEvent[]> {
     const filter = { ...input.filter, limit: Math.min(input.filter.limit ?? 500, 5000) };
-    if (input.actor.admin) return store.listAudit(filter);
+    if (readsEverything(input.actor)) return store.listAudit(filter);
     if (input.filter.subjectUser && input.filter.subjectUser !== input.actor.name) throw forbidden('only admins may read other users\' audit events');
     return store.listAudit({ ...filter, subjectUser: input.actor.name });
   }

@@ -7,6 +7,7 @@
 // marked `revoked` once the target confirmed. Failures are retried forever
 // with capped exponential backoff and jitter (`revoke-failing`).
 
+import { readsEverything } from '../identity/roles.js';
 import { StintError, TargetError, conflict, forbidden, invalid, notFound } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import { newGrantId } from '../ids.js';
@@ -148,6 +149,11 @@ export function createGrantService(deps: GrantServiceDeps) {
    */
   const justSealed = new WeakMap<GrantRecord, { sealed: string; secret: string }>();
 
+  /** Someone else's grant: 403 to an auditor (who may read it), 404 to anyone else (its existence is not told). */
+  function notYours(g: GrantRecord, actor: UserDef): StintError {
+    return readsEverything(actor) ? forbidden(`grant ${g.id} belongs to ${g.user}; only they or an admin may change it`) : notFound(`grant ${g.id} not found`);
+  }
+
   async function mustGet(id: string, tx: Pick<StoreTx, 'getGrant'> = store): Promise<GrantRecord> {
     const g = await tx.getGrant(id);
     if (!g) throw notFound(`grant ${id} not found`);
@@ -256,7 +262,7 @@ export function createGrantService(deps: GrantServiceDeps) {
    */
   async function revoke(input: { grantId: string; actor: UserDef; reason?: RevokeReason }): Promise<GrantRecord> {
     const g = await mustGet(input.grantId);
-    if (g.user !== input.actor.name && !input.actor.admin) throw notFound(`grant ${input.grantId} not found`);
+    if (g.user !== input.actor.name && !input.actor.admin) throw notYours(g, input.actor);
     const reason: RevokeReason = input.reason ?? (g.user === input.actor.name ? 'checked-in' : 'revoked-by-admin');
     if (g.status === 'revoked') return g;
     const marked = await markRevoking(g.id, reason, input.actor.name, g);
@@ -277,7 +283,7 @@ export function createGrantService(deps: GrantServiceDeps) {
   async function extend(input: { grantId: string; actor: UserDef; byMs: number }): Promise<GrantRecord> {
     if (!Number.isSafeInteger(input.byMs) || input.byMs <= 0) throw invalid('extension must be a positive amount of time');
     const first = await mustGet(input.grantId);
-    if (first.user !== input.actor.name && !input.actor.admin) throw notFound(`grant ${input.grantId} not found`);
+    if (first.user !== input.actor.name && !input.actor.admin) throw notYours(first, input.actor);
     return extendLocks.run(first.id, () => extendNow(input));
   }
 
@@ -335,8 +341,8 @@ export function createGrantService(deps: GrantServiceDeps) {
   /** An active grant's credential, for its owner's use. */
   async function credentialOf(grantId: string, owner: UserDef): Promise<{ grant: GrantRecord; credentials: Credentials }> {
     const g = await mustGet(grantId);
-    // An admin may see the grant, but not its secret; to anyone else it is not there.
-    if (g.user !== owner.name) throw owner.admin ? forbidden(`only ${g.user} may see the credentials of grant ${g.id}`) : notFound(`grant ${grantId} not found`);
+    // An admin or auditor may see the grant, but not its secret; to anyone else it is not there.
+    if (g.user !== owner.name) throw readsEverything(owner) ? forbidden(`only ${g.user} may see the credentials of grant ${g.id}`) : notFound(`grant ${grantId} not found`);
     if (g.status !== 'active') throw conflict(`grant ${g.id} is ${g.status}; credentials exist only while it is active`);
     const target = deps.catalog().targets.get(g.target);
     const connector = connectors.get(g.target);

@@ -14,11 +14,11 @@ import { createKeyService, keyProofNamespace, maxKeysPerUser, type KeyService } 
 import { sshKeygenSign } from '../../testing/ssh-keys.js';
 import { testKeyPair } from '../../testing/ssh-keys.js';
 
-const user = (name: string, admin = false): UserDef => ({ name, groups: [], accounts: {}, admin });
+const user = (name: string, admin = false): UserDef => ({ name, groups: [], accounts: {}, roles: admin ? ['admin'] : [], admin });
 const alice = user('alice');
 const bob = user('bob');
 const root = user('root', true);
-const catalog: Catalog = { targets: new Map(), profiles: new Map(), policies: [], users: new Map([alice, bob, root].map((u) => [u.name, u])) };
+const catalog: Catalog = { targets: new Map(), profiles: new Map(), policies: [], users: new Map([alice, bob, root].map((u) => [u.name, u])), roles: {} };
 const pairs = new Map<string, string>();
 /** A fresh public key line; its private key is kept for signing. */
 const newKey = (comment = 'laptop') => {

@@ -10,6 +10,7 @@
 // key, naming the user and an expiry. An admin registering a key for another
 // person vouches for it instead (audited as such).
 
+import { readsEverything } from '../identity/roles.js';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { conflict, forbidden, invalid, notFound } from '../errors.js';
 import { newSshKeyId } from '../ids.js';
@@ -122,13 +123,16 @@ export function createKeyService(deps: KeyServiceDeps) {
       mayManage(input.actor, input.user);
       return store.listSshKeys(input.user);
     }
-    return input.actor.admin ? store.listSshKeys() : store.listSshKeys(input.actor.name);
+    return readsEverything(input.actor) ? store.listSshKeys() : store.listSshKeys(input.actor.name);
   }
 
   async function remove(input: { actor: UserDef; keyId: string }): Promise<SshKeyRecord> {
     const k = await store.getSshKey(input.keyId);
     // Someone else's key is "not found", so ids cannot be probed.
-    if (!k || (k.user !== input.actor.name && !input.actor.admin)) throw notFound(`SSH key ${input.keyId} not found`);
+    if (!k || (k.user !== input.actor.name && !input.actor.admin)) {
+      if (k && readsEverything(input.actor)) throw forbidden(`only ${k.user} or an admin may remove this SSH key`);
+      throw notFound(`SSH key ${input.keyId} not found`);
+    }
     const now = clock.now();
     const removed = await store.transaction(async (tx) => {
       if (!(await tx.deleteSshKey(k.id))) return false;

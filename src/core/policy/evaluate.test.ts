@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { evaluateRequest, globMatches, mayDecide, tallyApprovals, type Ask } from './evaluate.js';
+import type { Role } from '../identity/roles.js';
 import type { PolicyDef, ProfileDef, UserDef } from '../types.js';
 
 const min = 60_000;
@@ -31,7 +32,7 @@ const policy = (over: Partial<PolicyDef> = {}): PolicyDef => ({
   ...over,
 });
 
-const alice: UserDef = { name: 'alice', groups: ['dev'], accounts: {}, admin: false };
+const alice: UserDef = { name: 'alice', groups: ['dev'], accounts: {}, roles: [], admin: false };
 const ask = (over: Partial<Ask> = {}): Ask => ({ durationMs: 30 * min, reason: null, ticket: null, ...over });
 
 describe('evaluateRequest', () => {
@@ -82,10 +83,22 @@ describe('tallyApprovals and mayDecide', () => {
     assert.equal(tallyApprovals(req, [{ approver: 'carol', decision: 'approve' }, { approver: 'bob', decision: 'approve' }]), 'approved');
   });
   it('never lets the requester decide, even an admin', () => {
-    const adminAlice = { name: 'alice', groups: ['dba'], admin: true };
+    const adminAlice = { name: 'alice', groups: ['dba'], roles: ['admin' as const] };
     assert.deepEqual(mayDecide(req, adminAlice), { ok: false, message: 'you cannot approve or deny your own request' });
-    assert.deepEqual(mayDecide(req, { name: 'bob', groups: ['dba'], admin: false }), { ok: true });
-    assert.equal(mayDecide(req, { name: 'eve', groups: ['dev'], admin: false }).ok, false);
+    assert.deepEqual(mayDecide(req, { name: 'bob', groups: ['dba'], roles: [] }), { ok: true });
+    assert.equal(mayDecide(req, { name: 'eve', groups: ['dev'], roles: [] }).ok, false);
+  });
+  it('an admin outside the approvers does not decide; one named by the policy does', () => {
+    assert.deepEqual(mayDecide(req, { name: 'root', groups: ['ops'], roles: ['admin'] }), {
+      ok: false, message: 'root is not an approver for this request (being an admin does not make one: only a policy names approvers)',
+    });
+    assert.deepEqual(mayDecide(req, { name: 'root', groups: ['dba'], roles: ['admin'] }), { ok: true });
+    assert.deepEqual(mayDecide({ ...req, approverUsers: ['root'] }, { name: 'root', groups: [], roles: ['admin'] }), { ok: true });
+  });
+  it('an auditor never decides, even where named', () => {
+    assert.deepEqual(mayDecide({ ...req, approverUsers: ['sec'] }, { name: 'sec', groups: ['dba'], roles: ['auditor'] }), {
+      ok: false, message: 'sec holds the auditor role, which reads and never decides',
+    });
   });
 });
 
@@ -111,7 +124,14 @@ const arbPolicy = fc.record({
 });
 // Unique names keep the total order total, as the config loader guarantees.
 const arbPolicies = fc.uniqueArray(arbPolicy, { selector: (p) => p.name, maxLength: 6 });
-const arbUser = fc.record({ name: fc.constantFrom(...names), groups: fc.subarray(groups), accounts: fc.constant<Record<string, string>>({}), admin: fc.boolean() });
+const arbUser = fc
+  .record({ name: fc.constantFrom(...names), groups: fc.subarray(groups), accounts: fc.constant<Record<string, string>>({}), roles: fc.subarray<Role>(['admin', 'auditor']) })
+  .map((u): UserDef => ({ ...u, admin: u.roles.includes('admin') }));
+const arbRequest = fc.record({
+  user: fc.constantFrom(...names),
+  approverUsers: fc.subarray(names),
+  approverGroups: fc.subarray(groups),
+});
 const arbProfile = fc.record({
   name: fc.constantFrom(...profiles),
   target: fc.constant('t'),
@@ -171,6 +191,20 @@ describe('policy properties', () => {
         const viaGlob = evaluateRequest({ policies, user, profile: prof, ask: a });
         const viaList = evaluateRequest({ policies: expanded, user, profile: prof, ask: a });
         assert.deepEqual(strip(viaGlob), strip(viaList));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('only someone the policy names decides, never the requester, never by a role', () => {
+    fc.assert(
+      fc.property(arbRequest, arbUser, (r, actor) => {
+        const named = r.approverUsers.includes(actor.name) || r.approverGroups.some((g) => actor.groups.includes(g));
+        const may = mayDecide(r, actor).ok;
+        assert.equal(may, named && actor.name !== r.user && !actor.roles.includes('auditor'));
+        // The admin role neither adds nor takes away: the same person without it decides the same.
+        const plain = { ...actor, roles: actor.roles.filter((x) => x !== 'admin'), admin: false };
+        assert.equal(mayDecide(r, plain).ok, may);
       }),
       { numRuns: 500 },
     );

@@ -3,6 +3,7 @@
 // is evaluated and the result is chosen by a total order, never by position.
 
 import { formatDuration } from '../duration.js';
+import { isAuditor, type Role } from '../identity/roles.js';
 import type { ApprovalRecord, ApprovalRule, PolicyDef, ProfileDef, RequestRecord, UserDef } from '../types.js';
 
 export interface Ask {
@@ -129,13 +130,19 @@ export function tallyApprovals(
   return approvers.size >= Math.max(1, request.requiredApprovals) ? 'approved' : 'pending';
 }
 
-/** Whether `actor` may approve or deny `request`. The requester never may, admin or not. */
+/**
+ * Whether `actor` may approve or deny `request`: only someone its policy names
+ * as an approver (user or group). No role approves: not admin (separation of
+ * duties: an admin approves only where a policy names them), not auditor
+ * (reads, never decides). The requester never may, whatever their roles.
+ */
 export function mayDecide(
   request: Pick<RequestRecord, 'user' | 'approverUsers' | 'approverGroups'>,
-  actor: Pick<UserDef, 'name' | 'groups' | 'admin'>,
+  actor: Pick<UserDef, 'name' | 'groups'> & { roles?: readonly Role[] },
 ): { ok: true } | { ok: false; message: string } {
   if (actor.name === request.user) return { ok: false, message: 'you cannot approve or deny your own request' };
-  if (actor.admin) return { ok: true };
+  if (isAuditor(actor)) return { ok: false, message: `${actor.name} holds the auditor role, which reads and never decides` };
   if (request.approverUsers.includes(actor.name) || request.approverGroups.some((g) => actor.groups.includes(g))) return { ok: true };
-  return { ok: false, message: `${actor.name} is not an approver for this request` };
+  const why = (actor.roles ?? []).includes('admin') ? ' (being an admin does not make one: only a policy names approvers)' : '';
+  return { ok: false, message: `${actor.name} is not an approver for this request${why}` };
 }

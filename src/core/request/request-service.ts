@@ -2,6 +2,7 @@
 // Decisions are pure (core/policy); this service records them atomically with
 // their audit events and hands approved requests to the grant service.
 
+import { readsEverything } from '../identity/roles.js';
 import { conflict, denied, forbidden, invalid, notFound, StintError } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import { newRequestId } from '../ids.js';
@@ -256,9 +257,9 @@ export function createRequestService(deps: RequestServiceDeps) {
     return n;
   }
 
-  /** Who may see a request: its requester, its possible approvers, admins. */
+  /** Who may see a request: its requester, its possible approvers, admins and auditors. */
   function mayView(r: RequestRecord, actor: UserDef): boolean {
-    return r.user === actor.name || actor.admin || r.approverUsers.includes(actor.name) || r.approverGroups.some((g) => actor.groups.includes(g));
+    return r.user === actor.name || readsEverything(actor) || r.approverUsers.includes(actor.name) || r.approverGroups.some((g) => actor.groups.includes(g));
   }
 
   async function get(input: { actor: UserDef; requestId: string }): Promise<{ request: RequestRecord; approvals: ApprovalRecord[] }> {
@@ -273,7 +274,7 @@ export function createRequestService(deps: RequestServiceDeps) {
   async function list(input: { actor: UserDef; scope: 'mine' | 'approvable' | 'all'; statuses?: RequestFilter['statuses']; limit?: number }): Promise<RequestRecord[]> {
     const limit = input.limit ?? 200;
     if (input.scope === 'all') {
-      if (!input.actor.admin) throw forbidden('only admins may list every request');
+      if (!readsEverything(input.actor)) throw forbidden('only admins and auditors may list every request');
       return store.listRequests({ statuses: input.statuses, limit });
     }
     if (input.scope === 'approvable') {

@@ -8,12 +8,13 @@
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { forbidden, invalid, notFound } from '../errors.js';
+import { readsEverything } from '../identity/roles.js';
 import { newTokenId } from '../ids.js';
 import type { Clock, Store } from '../ports.js';
 import type { Catalog, TokenRecord, UserDef } from '../types.js';
 
 /** The built-in principal that owns the initial admin token. */
-export const builtinAdmin: UserDef = { name: 'admin', groups: [], accounts: {}, admin: true };
+export const builtinAdmin: UserDef = { name: 'admin', groups: [], accounts: {}, roles: ['admin'], admin: true };
 
 export const tokenPattern = /^stint_[A-Za-z0-9_-]{43}$/;
 export const connectTokenPattern = /^stintc_[A-Za-z0-9_-]{43}$/;
@@ -33,10 +34,21 @@ export function createTokenService(deps: { store: Store; catalog: () => Catalog;
     return name === builtinAdmin.name ? builtinAdmin : undefined;
   }
 
+  /**
+   * Who may make a token for whom: anyone for themselves; an admin for a
+   * service user (`service: true`); and, only while people cannot sign in
+   * by themselves (no identity.oidc: an admin's token is then how a person
+   * gets in at all), an admin for a person.
+   */
   async function create(input: { actor: UserDef; user: string; description?: string | null }): Promise<{ token: TokenRecord; secret: string }> {
-    if (!input.actor.admin) throw forbidden('only admins may create tokens');
-    if (!resolveUser(input.user)) throw notFound(`user ${JSON.stringify(input.user)} is not defined in the config`);
-    return issue(input.user, input.description ?? null, input.actor.name);
+    const self = input.user === input.actor.name;
+    if (!self && !input.actor.admin) throw forbidden(`you may create tokens only for yourself (${input.actor.name}); admins create them for service users`);
+    const user = self ? input.actor : resolveUser(input.user);
+    if (!user) throw notFound(`user ${JSON.stringify(input.user)} is not defined in the config`);
+    if (!self && user.service !== true && deps.catalog().peopleFromProvider === true) {
+      throw forbidden(`${user.name} is a person, not a service user: a token that acts as ${user.name} can only be created by ${user.name} (admins create tokens for service: true users)`);
+    }
+    return issue(user.name, input.description ?? null, input.actor.name);
   }
 
   async function issue(user: string, description: string | null, actor: string): Promise<{ token: TokenRecord; secret: string }> {
@@ -95,7 +107,10 @@ export function createTokenService(deps: { store: Store; catalog: () => Catalog;
     const all = await store.listTokens();
     const t = all.find((x) => x.id === input.tokenId);
     if (!t) throw notFound(`token ${input.tokenId} not found`);
-    if (t.user !== input.actor.name && !input.actor.admin) throw notFound(`token ${input.tokenId} not found`);
+    if (t.user !== input.actor.name && !input.actor.admin) {
+      if (readsEverything(input.actor)) throw forbidden(`token ${t.id} belongs to ${t.user}; only they or an admin may revoke it`);
+      throw notFound(`token ${input.tokenId} not found`);
+    }
     const now = clock.now();
     await store.transaction(async (tx) => {
       await tx.revokeToken(t.id, now);
@@ -104,8 +119,8 @@ export function createTokenService(deps: { store: Store; catalog: () => Catalog;
   }
 
   async function list(input: { actor: UserDef; user?: string }): Promise<TokenRecord[]> {
-    if (input.user && input.user !== input.actor.name && !input.actor.admin) throw forbidden('only admins may list other users\' tokens');
-    if (!input.user && input.actor.admin) return store.listTokens();
+    if (input.user && input.user !== input.actor.name && !readsEverything(input.actor)) throw forbidden('only admins and auditors may list other users\' tokens');
+    if (!input.user && readsEverything(input.actor)) return store.listTokens();
     return store.listTokens(input.user ?? input.actor.name);
   }
 

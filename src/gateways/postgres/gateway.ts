@@ -28,6 +28,8 @@ import {
   backendFrame,
   backendKeyData,
   errorResponse,
+  parseParse,
+  parseQuery,
   parseStartupPacket,
   readCString,
   type StartupPacket,
@@ -36,6 +38,7 @@ import { createSessionLog, type SessionLog, type SessionLogHandle } from './sess
 import { CLIENT_CAPTURE, SERVER_CAPTURE, StatementTracker } from './statement-tracker.js';
 import { UpstreamError, cancelUpstream, connectUpstream, type Upstream } from './upstream.js';
 import { gatewaySecureContext, type TlsMinVersion } from './tls-settings.js';
+import { findCredentialChange } from './credential-guard.js';
 
 export interface PostgresGatewayDeps {
   tokens: Pick<TokenService, 'authenticateGateway'>;
@@ -89,7 +92,7 @@ export interface PostgresGateway {
 }
 
 /** The broker acting on its own when a session ends. */
-const gatewayActor: UserDef = { name: 'stint', groups: [], accounts: {}, admin: true };
+const gatewayActor: UserDef = { name: 'stint', groups: [], accounts: {}, roles: ['admin'], admin: true };
 
 const MAX_PASSWORD_MESSAGE = 4096;
 
@@ -109,6 +112,18 @@ const gatewayKind = { targetKind: 'postgres', label: 'PostgreSQL', howToName: 'c
 
 /** The client went away, failed TLS or ran out of time during its handshake. */
 class ClientGone extends Error {}
+
+/** A statement the gateway does not relay: the session ends before it reaches the target. */
+class StatementRefused extends Error {
+  constructor(readonly kind: 'credential-change' | 'too-large', message: string, readonly statement?: string) {
+    super(message);
+  }
+}
+
+const QUERY = 0x51; // Q
+const PARSE = 0x50; // P
+/** Longest statement (Query or Parse) relayed: each is read whole and checked before its end is sent on. */
+export const MAX_CHECKED_SQL = 16 * 1024 * 1024;
 
 /**
  * Waits for the TLS handshake on `t` (over `raw`). Settles on every outcome:
@@ -418,13 +433,52 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
     const TERMINATE = 0x58;
     const clientScan = new FrameScanner(
       (t) => CLIENT_CAPTURE.has(t) || t === TERMINATE,
-      (t, body) => {
-        if (t === TERMINATE) clientTerminated = true;
-        else track(() => tracker.fromClient(t, body));
+      (t, body, truncated) => {
+        if (t === TERMINATE) {
+          clientTerminated = true;
+          return;
+        }
+        // Throws, and the frame's last bytes are never relayed, so the target never runs it (fromClient).
+        if (t === QUERY || t === PARSE) checkStatement(t, body, truncated);
+        track(() => tracker.fromClient(t, body));
       },
       64 * 1024,
+      // Statements are read whole, to be checked whole (other messages: their first 64 KiB is enough).
+      (t) => (t === QUERY || t === PARSE ? MAX_CHECKED_SQL : undefined),
     );
     const serverScan = new FrameScanner((t) => SERVER_CAPTURE.has(t), (t, body) => track(() => tracker.fromServer(t, body)));
+
+    /** A statement that would give a role a password (credential-guard.ts), or one too large to check. */
+    function checkStatement(t: number, body: Buffer, truncated: boolean): void {
+      if (truncated) throw new StatementRefused('too-large', `a statement longer than ${MAX_CHECKED_SQL / (1 << 20)} MiB cannot be checked by the Stint gateway and is not run; send it in smaller statements`);
+      const sql = t === QUERY ? parseQuery(body) : parseParse(body).sql;
+      const found = findCredentialChange(sql);
+      if (found) {
+        throw new StatementRefused(
+          'credential-change',
+          `the Stint gateway ended this session: ${found.statement} is not allowed through the gateway (a password set here would work outside the recorded session); the attempt is recorded`,
+          found.statement,
+        );
+      }
+    }
+
+    /** Ends the session before the refused statement reaches the target; recorded in the session log, the audit and the log. */
+    function refused(r: StatementRefused): void {
+      const at = clock.now();
+      record.statement({ at: new Date(at).toISOString(), protocol: 'simple', sql: r.statement ? `<refused: ${r.statement}>` : '<refused: statement too large to check>', ms: 0, rows: null, error: `refused by the gateway: ${r.kind}` });
+      log.warn({ sessionId, user: user.name, grantId: grant.id, account: grant.account, refused: r.kind, statement: r.statement }, 'postgres gateway: statement refused; session ended');
+      void (async () => {
+        try {
+          await deps.store.appendAudit({
+            at, actor: user.name, action: 'session.statement-refused', requestId: grant.requestId, grantId: grant.id, target: grant.target, subjectUser: user.name,
+            details: { sessionId, gateway: 'postgres', account: grant.account, refused: r.kind, ...(r.statement ? { statement: r.statement } : {}) },
+          });
+        } catch (err) {
+          log.error({ sessionId, error: safeErrorText(err) }, 'postgres gateway: could not audit a refused statement');
+        }
+        await session.end(r.kind === 'credential-change' ? 'credential-change-refused' : 'statement-too-large', { code: r.kind === 'credential-change' ? '42501' : '54000', message: r.message });
+      })();
+    }
 
     let expiryTimer: NodeJS.Timeout | null = null;
     let ended: Promise<void> | null = null;
@@ -499,6 +553,10 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
       try {
         clientScan.push(chunk);
       } catch (err) {
+        if (err instanceof StatementRefused) {
+          refused(err);
+          return;
+        }
         void session.end('protocol-error', { code: '08P01', message: (err as Error).message });
         return;
       }
