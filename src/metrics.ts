@@ -40,6 +40,11 @@ export function createMetrics(deps: { store: Pick<StoreTx, 'countGrantsByStatus'
   };
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'stint_process_' });
+  // prom-client adds a gauge `…_total` beside each per-type gauge of active
+  // handles, requests and resources. `_total` is for counters: promtool check
+  // metrics refuses those names, and each is only the sum of its per-type
+  // gauge (sum without (type) (stint_process_nodejs_active_handles)), kept.
+  for (const kind of ['handles', 'requests', 'resources']) registry.removeSingleMetric(`stint_process_nodejs_active_${kind}_total`);
   const counters = new Map<TelemetryCounter, Counter>();
   for (const [name, [help, labelNames]] of Object.entries(counterHelp) as [TelemetryCounter, [string, string[]]][]) {
     counters.set(name, new Counter({ name: `stint_${name}_total`, help, labelNames, registers: [registry] }));

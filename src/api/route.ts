@@ -1,13 +1,14 @@
 // One route table drives validation and the OpenAPI document: every route
 // declares zod schemas for its params, query, body and response, and the
 // same schemas validate requests at runtime and describe them in
-// /v1/openapi.json.
+// /v1/openapi.json (openapi.ts).
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { readsEverything } from '../core/identity/roles.js';
-import { StintError, invalid } from '../core/errors.js';
+import { StintError, invalid, type ErrorCode } from '../core/errors.js';
 import type { UserDef } from '../core/types.js';
+import type { Access } from './openapi.js';
 
 export type Auth = 'none' | 'user' | 'admin';
 
@@ -31,6 +32,16 @@ export interface RouteDef<P = unknown, Q = unknown, B = unknown> {
   body?: z.ZodType<B>;
   response: z.ZodType;
   status?: number;
+  /** Media type of the success body when it is not JSON. */
+  produces?: string;
+  /**
+   * Error kinds the route raises beyond those its shape implies, for the
+   * OpenAPI document (openapi.ts derives 401/403/404/413/415 from auth,
+   * method, path params and body).
+   */
+  errors?: ErrorCode[];
+  /** How an `auth: 'none'` route is reached when it is not simply public (the browser-session routes). */
+  access?: Extract<Access, 'sign-in' | 'sign-out' | 'browser-session'>;
   handler(ctx: RouteContext<P, Q, B>): Promise<unknown>;
 }
 
@@ -82,46 +93,3 @@ export function registerRoutes(app: FastifyInstance, routes: RouteDef<any, any, 
 }
 
 const anonymous: UserDef = { name: 'anonymous', groups: [], accounts: {}, roles: [], admin: false };
-
-const errorSchema = z.object({
-  error: z.object({ code: z.string(), message: z.string(), requestId: z.string() }),
-});
-
-/** OpenAPI 3.1 document built from the route table. */
-export function buildOpenApi(routes: RouteDef<any, any, any>[], info: { version: string }): Record<string, unknown> {
-  const paths: Record<string, Record<string, unknown>> = {};
-  const toSchema = (s: z.ZodType, io: 'input' | 'output') => {
-    const { $schema: _ignored, ...rest } = z.toJSONSchema(s, { io, unrepresentable: 'any' }) as Record<string, unknown>;
-    return rest;
-  };
-  for (const r of routes) {
-    const path = r.url.replace(/:([A-Za-z]+)/g, '{$1}');
-    const parameters: unknown[] = [];
-    for (const [where, schema] of [['path', r.params], ['query', r.query]] as const) {
-      if (!schema) continue;
-      const js = toSchema(schema, 'input') as { properties?: Record<string, unknown>; required?: string[] };
-      for (const [name, s] of Object.entries(js.properties ?? {})) {
-        parameters.push({ name, in: where, required: where === 'path' || (js.required ?? []).includes(name), schema: s });
-      }
-    }
-    const op: Record<string, unknown> = {
-      summary: r.summary,
-      tags: [r.tag],
-      operationId: `${r.method.toLowerCase()}${path.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
-      parameters,
-      responses: {
-        [String(r.status ?? 200)]: { description: 'OK', content: { 'application/json': { schema: toSchema(r.response, 'output') } } },
-        default: { description: 'Error', content: { 'application/json': { schema: toSchema(errorSchema, 'output') } } },
-      },
-    };
-    if (r.auth !== 'none') op.security = [{ bearer: [] }];
-    if (r.body) op.requestBody = { required: true, content: { 'application/json': { schema: toSchema(r.body, 'input') } } };
-    (paths[path] ??= {})[r.method.toLowerCase()] = op;
-  }
-  return {
-    openapi: '3.1.0',
-    info: { title: 'Stint API', version: info.version, description: 'Just-in-time access broker. All times are ISO 8601 UTC; durations are strings like 30m or 1h30m.' },
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-    paths,
-  };
-}

@@ -11,7 +11,8 @@ import { safeErrorText } from '../core/scrub.js';
 import type { UserDef } from '../core/types.js';
 import type { ApiDeps } from './deps.js';
 import { parseJsonBody } from './json-body.js';
-import { buildOpenApi, registerRoutes, type RouteDef } from './route.js';
+import { buildOpenApi, extraOperations } from './openapi.js';
+import { registerRoutes, type RouteDef } from './route.js';
 import { auditRoutes } from './routes/audit.js';
 import { grantRoutes } from './routes/grants.js';
 import { keyRoutes } from './routes/keys.js';
@@ -158,7 +159,7 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
   registerEvents(app, deps, authenticate);
   registerWeb(app, { dir: deps.webDir });
 
-  const openapi = buildOpenApi(routes, { version: deps.version });
+  const openapi = buildOpenApi(routes, { version: deps.version, extra: extraOperations });
   app.get('/v1/openapi.json', async () => openapi);
   app.get('/healthz', async (_req, reply) => {
     try {

@@ -121,7 +121,7 @@ export function createSessionAuth(deps: { tokens: Pick<TokenService, 'authentica
 
   const routes = [
     route({
-      method: 'POST', url: '/v1/session', tag: 'session', auth: 'none', status: 201,
+      method: 'POST', url: '/v1/session', tag: 'session', auth: 'none', access: 'sign-in', status: 201,
       summary: 'Sign the browser in with a Stint token: sets an HttpOnly session cookie (the token itself is not stored in it). Needs the header X-Stint-CSRF: 1.',
       body: z.object({ token: z.string().max(200) }).strict(),
       response: sessionView,
@@ -142,7 +142,7 @@ export function createSessionAuth(deps: { tokens: Pick<TokenService, 'authentica
       },
     }),
     route({
-      method: 'GET', url: '/v1/session', tag: 'session', auth: 'none',
+      method: 'GET', url: '/v1/session', tag: 'session', auth: 'none', access: 'browser-session',
       summary: 'The browser session (401 when signed out), and the sign-in methods on offer',
       response: sessionView,
       handler: async ({ req, reply }) => {
@@ -153,7 +153,7 @@ export function createSessionAuth(deps: { tokens: Pick<TokenService, 'authentica
       },
     }),
     route({
-      method: 'DELETE', url: '/v1/session', tag: 'session', auth: 'none',
+      method: 'DELETE', url: '/v1/session', tag: 'session', auth: 'none', access: 'sign-out',
       summary: 'Sign the browser out: forgets the session server-side and clears the cookie. Needs the header X-Stint-CSRF: 1.',
       response: z.object({ signedOut: z.literal(true) }),
       handler: async ({ req, reply }) => {

@@ -9,7 +9,7 @@ import { auditView, toAuditView } from '../views.js';
 export function auditRoutes(deps: ApiDeps) {
   return [
     route({
-      method: 'GET', url: '/v1/audit', tag: 'audit', auth: 'user',
+      method: 'GET', url: '/v1/audit', tag: 'audit', auth: 'user', errors: ['forbidden'],
       summary: 'Audit events in order (admins: all; others: events about themselves). Page with afterSeq.',
       query: z.object({
         since: isoTime.optional(), until: isoTime.optional(),
@@ -26,7 +26,7 @@ export function auditRoutes(deps: ApiDeps) {
       },
     }),
     route({
-      method: 'GET', url: '/v1/audit/verify', tag: 'audit', auth: 'user',
+      method: 'GET', url: '/v1/audit/verify', tag: 'audit', auth: 'user', errors: ['conflict'],
       summary: 'Verify the hash chain; with checkpoint=SEQ:HASH (from an earlier verify) also detect truncation',
       query: z.object({ checkpoint: z.string().max(100).optional() }).strict(),
       response: z.object({ ok: z.boolean(), events: z.number(), head: z.string().nullable(), firstBadSeq: z.number().nullable(), problem: z.string().nullable() }),

@@ -27,7 +27,7 @@ export function registerEvents(app: FastifyInstance, deps: ApiDeps, authenticate
     const actor = await authenticate(req);
     const mine = [...open].filter((c) => c.user === actor.name).length;
     if (open.size >= maxTotal || mine >= maxPerUser) {
-      return reply.code(429).send({ error: { code: 'conflict', message: `too many open event streams (at most ${maxPerUser} per user)`, requestId: req.id } });
+      return reply.code(429).send({ error: { code: 'rate_limited', message: `too many open event streams (at most ${maxPerUser} per user)`, requestId: req.id } });
     }
     reply.hijack();
     const res = reply.raw;

@@ -13,7 +13,7 @@ export function grantRoutes(deps: ApiDeps) {
   const now = () => deps.clock.now();
   return [
     route({
-      method: 'GET', url: '/v1/grants', tag: 'grants', auth: 'user',
+      method: 'GET', url: '/v1/grants', tag: 'grants', auth: 'user', errors: ['forbidden'],
       summary: 'Your grants that may hold access (default), or with history=true also ended ones; all=true lists everyone\'s (admins)',
       query: z.object({
         all: z.enum(['true', 'false']).default('false'),
@@ -41,7 +41,7 @@ export function grantRoutes(deps: ApiDeps) {
       },
     }),
     route({
-      method: 'GET', url: '/v1/grants/:id/credentials', tag: 'grants', auth: 'user',
+      method: 'GET', url: '/v1/grants/:id/credentials', tag: 'grants', auth: 'user', errors: ['forbidden', 'conflict'],
       summary: 'The credential of your active grant. The only response that carries a secret; audited.',
       params: grantIdParam,
       response: z.object({
@@ -58,12 +58,12 @@ export function grantRoutes(deps: ApiDeps) {
       },
     }),
     route({
-      method: 'POST', url: '/v1/grants/:id/extend', tag: 'grants', auth: 'user', summary: 'Extend an active grant (never past its maximum from activation)',
+      method: 'POST', url: '/v1/grants/:id/extend', tag: 'grants', auth: 'user', errors: ['conflict'], summary: 'Extend an active grant (never past its maximum from activation)',
       params: grantIdParam, body: z.object({ by: durationSchema }).strict(), response: z.object({ grant: grantView }),
       handler: async ({ actor, params, body }) => ({ grant: toGrantView(await deps.grants.extend({ grantId: params.id, actor, byMs: body.by }), now()) }),
     }),
     route({
-      method: 'POST', url: '/v1/grants/:id/revoke', tag: 'grants', auth: 'user',
+      method: 'POST', url: '/v1/grants/:id/revoke', tag: 'grants', auth: 'user', errors: ['conflict'],
       summary: 'Check in your grant, or revoke anyone\'s (admins). Answers once the target confirmed (revoked) or with revoke-failing (retried until it succeeds)',
       params: grantIdParam, response: z.object({ grant: grantView }),
       handler: async ({ actor, params }) => ({ grant: toGrantView(await deps.grants.revoke({ grantId: params.id, actor }), now()) }),

@@ -38,7 +38,7 @@ export function keyRoutes(deps: ApiDeps) {
       },
     }),
     route({
-      method: 'POST', url: '/v1/keys', tag: 'keys', auth: 'user', status: 201,
+      method: 'POST', url: '/v1/keys', tag: 'keys', auth: 'user', status: 201, errors: ['not_found', 'conflict'],
       summary: 'Register an SSH public key for logging in to the SSH gateway: yours with proof (a signed challenge); admins: another user\'s with user',
       body: z.object({
         publicKey: z.string().min(1).max(16_384).describe('one OpenSSH public key line: the contents of ~/.ssh/id_ed25519.pub'),
@@ -56,7 +56,7 @@ export function keyRoutes(deps: ApiDeps) {
       }),
     }),
     route({
-      method: 'GET', url: '/v1/keys', tag: 'keys', auth: 'user', summary: 'Your SSH keys (admins: everyone\'s, or one user\'s)',
+      method: 'GET', url: '/v1/keys', tag: 'keys', auth: 'user', errors: ['forbidden'], summary: 'Your SSH keys (admins: everyone\'s, or one user\'s)',
       query: z.object({ user: nameSchema.optional() }).strict(),
       response: z.object({ keys: z.array(sshKeyView) }),
       handler: async ({ actor, query }) => ({ keys: (await deps.keys.list({ actor, user: query.user })).map(toSshKeyView) }),

@@ -15,7 +15,7 @@ export function requestRoutes(deps: ApiDeps) {
   });
   return [
     route({
-      method: 'POST', url: '/v1/requests', tag: 'requests', auth: 'user', status: 201,
+      method: 'POST', url: '/v1/requests', tag: 'requests', auth: 'user', status: 201, errors: ['denied', 'not_found', 'conflict'],
       summary: 'Request a profile for a time. Auto-approved requests return the active grant.',
       body: z.object({ profile: nameSchema, duration: durationSchema, reason: reasonSchema.nullish(), ticket: freeText(200).nullish() }).strict(),
       response: outcome,
@@ -23,7 +23,7 @@ export function requestRoutes(deps: ApiDeps) {
         asOutcome(await deps.requests.create({ actor, profile: body.profile, durationMs: body.duration, reason: body.reason ?? null, ticket: body.ticket ?? null })),
     }),
     route({
-      method: 'GET', url: '/v1/requests', tag: 'requests', auth: 'user',
+      method: 'GET', url: '/v1/requests', tag: 'requests', auth: 'user', errors: ['forbidden'],
       summary: 'List requests: your own (default), those you may approve (scope=approvable), or all (admins)',
       query: z.object({ scope: z.enum(['mine', 'approvable', 'all']).default('mine'), status: statusEnum.optional(), limit: queryInt({ min: 1, max: 1000 }).default(200) }).strict(),
       response: z.object({ requests: z.array(requestView) }),
@@ -41,19 +41,19 @@ export function requestRoutes(deps: ApiDeps) {
       },
     }),
     route({
-      method: 'POST', url: '/v1/requests/:id/approve', tag: 'requests', auth: 'user', summary: 'Approve a pending request (never your own)',
+      method: 'POST', url: '/v1/requests/:id/approve', tag: 'requests', auth: 'user', errors: ['conflict'], summary: 'Approve a pending request (never your own)',
       params: requestIdParam, body: z.object({ comment: commentSchema.nullish() }).strict().default({}),
       response: outcome,
       handler: async ({ actor, params, body }) => asOutcome(await deps.requests.approve({ actor, requestId: params.id, comment: body.comment ?? null })),
     }),
     route({
-      method: 'POST', url: '/v1/requests/:id/deny', tag: 'requests', auth: 'user', summary: 'Deny a pending request, with a comment',
+      method: 'POST', url: '/v1/requests/:id/deny', tag: 'requests', auth: 'user', errors: ['conflict'], summary: 'Deny a pending request, with a comment',
       params: requestIdParam, body: z.object({ comment: commentSchema.min(1, 'a comment is required to deny a request') }).strict(),
       response: outcome,
       handler: async ({ actor, params, body }) => asOutcome(await deps.requests.deny({ actor, requestId: params.id, comment: body.comment })),
     }),
     route({
-      method: 'POST', url: '/v1/requests/:id/cancel', tag: 'requests', auth: 'user', summary: 'Cancel your pending request',
+      method: 'POST', url: '/v1/requests/:id/cancel', tag: 'requests', auth: 'user', errors: ['conflict'], summary: 'Cancel your pending request',
       params: requestIdParam,
       response: z.object({ request: requestView }),
       handler: async ({ actor, params }) => ({ request: toRequestView(await deps.requests.cancel({ actor, requestId: params.id })) }),

@@ -70,7 +70,7 @@ export function sessionRoutes(deps: ApiDeps) {
   };
   return [
     route({
-      method: 'GET', url: '/v1/sessions', tag: 'sessions', auth: 'user',
+      method: 'GET', url: '/v1/sessions', tag: 'sessions', auth: 'user', errors: ['forbidden'],
       summary: 'Your gateway sessions, newest first; all=true lists everyone\'s (admins)',
       query: z.object({
         all: z.enum(['true', 'false']).default('false'),
@@ -102,7 +102,7 @@ export function sessionRoutes(deps: ApiDeps) {
       },
     }),
     route({
-      method: 'GET', url: '/v1/sessions/:id/recording', tag: 'sessions', auth: 'user',
+      method: 'GET', url: '/v1/sessions/:id/recording', tag: 'sessions', auth: 'user', produces: 'application/x-asciicast',
       summary: 'A terminal recording of a session as asciicast v2 text (application/x-asciicast): channel N, else the first; 404 when there is none',
       params: sessionIdParam,
       query: z.object({ channel: queryInt({ min: 0, max: 999_999_999 }).optional() }).strict(),

@@ -7,7 +7,7 @@ import { toTokenView, tokenView } from '../views.js';
 export function tokenRoutes(deps: ApiDeps) {
   return [
     route({
-      method: 'POST', url: '/v1/tokens', tag: 'tokens', auth: 'user', status: 201,
+      method: 'POST', url: '/v1/tokens', tag: 'tokens', auth: 'user', status: 201, errors: ['forbidden', 'not_found'],
       summary: 'Issue an API token: for yourself, or (admins) for a service user. The secret is in this response only; Stint keeps its hash.',
       body: z.object({ user: nameSchema, description: freeText(200).nullish() }).strict(),
       response: z.object({ token: tokenView, secret: z.string() }),
@@ -18,7 +18,7 @@ export function tokenRoutes(deps: ApiDeps) {
       },
     }),
     route({
-      method: 'POST', url: '/v1/connect-tokens', tag: 'tokens', auth: 'user', status: 201,
+      method: 'POST', url: '/v1/connect-tokens', tag: 'tokens', auth: 'user', status: 201, errors: ['not_found'],
       summary: 'A one-time token to log in to the PostgreSQL gateway as yourself for one profile, within 2 minutes (stint connect PROFILE). Not an API token.',
       body: z.object({ profile: nameSchema }).strict(),
       response: z.object({ token: z.string(), expiresAt: z.string(), user: z.string(), profile: z.string() }),
@@ -29,7 +29,7 @@ export function tokenRoutes(deps: ApiDeps) {
       },
     }),
     route({
-      method: 'GET', url: '/v1/tokens', tag: 'tokens', auth: 'user', summary: 'Your tokens (admins: everyone\'s, or one user\'s)',
+      method: 'GET', url: '/v1/tokens', tag: 'tokens', auth: 'user', errors: ['forbidden'], summary: 'Your tokens (admins: everyone\'s, or one user\'s)',
       query: z.object({ user: nameSchema.optional() }).strict(),
       response: z.object({ tokens: z.array(tokenView) }),
       handler: async ({ actor, query }) => ({ tokens: (await deps.tokens.list({ actor, user: query.user })).map(toTokenView) }),
