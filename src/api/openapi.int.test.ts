@@ -99,16 +99,25 @@ describe('OpenAPI document', () => {
       };
       const r = await run(redocly, ['lint', file, '--config', join(repo, 'redocly.yaml'), '--format', 'json'], env);
       assert.doesNotMatch(r.stderr, /STINT-NO-NETWORK/, `Redocly tried to reach the network:\n${r.stderr}`);
-      let report: { totals: { errors: number; warnings: number }; problems: { ruleId: string; message: string; location?: { pointer?: string }[] }[] };
+      let report: { totals: { errors: number; warnings: number }; problems: { ruleId: string; severity: string; message: string; location?: { pointer?: string }[] }[] };
       try {
         report = JSON.parse(r.stdout);
       } catch {
         assert.fail(`redocly lint printed no JSON report (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
       }
-      const problems = report.problems.map((p) => `${p.ruleId}: ${p.message} at ${p.location?.[0]?.pointer ?? '?'}`);
+      // One exception, narrow: an operation that only redirects (a browser sign-in sent on
+      // to the identity provider) has no 2XX answer to declare, by design.
+      const redirectOnly = (pointer: string) => {
+        const m = /^#\/paths\/([^/]+)\/([a-z]+)\/responses$/.exec(pointer);
+        const op = m ? doc.paths[m[1]!.replaceAll('~1', '/').replaceAll('~0', '~')]?.[m[2]!] : undefined;
+        return !!op && Object.keys(op.responses).some((st) => /^3\d\d$/.test(st)) && !Object.keys(op.responses).some((st) => /^2\d\d$/.test(st));
+      };
+      const problems = report.problems
+        .filter((p) => !(p.ruleId === 'operation-2xx-response' && p.severity === 'warn' && redirectOnly(p.location?.[0]?.pointer ?? '')))
+        .map((p) => `${p.ruleId}: ${p.message} at ${p.location?.[0]?.pointer ?? '?'}`);
       assert.deepEqual(problems, [], 'no lint problem');
-      assert.deepEqual(report.totals, { ...report.totals, errors: 0, warnings: 0 });
-      assert.equal(r.code, 0, r.stderr);
+      assert.equal(report.totals.errors, 0);
+      if (problems.length === 0 && report.totals.warnings === 0) assert.equal(r.code, 0, r.stderr);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

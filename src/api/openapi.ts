@@ -39,7 +39,7 @@ const codesOf = (status: ErrorStatus): ErrorCode[] =>
   status === 413 || status === 415 ? ['invalid'] : errorCodes.filter((c) => statusOfCode[c] === status);
 
 /** Who may call an operation, as OpenAPI security requirements (any one of them). */
-export type Access = 'public' | 'signed-in' | 'sign-in' | 'sign-out' | 'browser-session';
+export type Access = 'public' | 'signed-in' | 'sign-in' | 'sign-out' | 'browser-session' | 'sso';
 
 const securityOf: Record<Access | 'signed-in-change', Record<string, string[]>[]> = {
   public: [],
@@ -52,6 +52,8 @@ const securityOf: Record<Access | 'signed-in-change', Record<string, string[]>[]
   'sign-out': [{ session: [], csrf: [] }, { csrf: [] }],
   // GET /v1/session: the cookie (401 without a live one).
   'browser-session': [{ session: [] }],
+  // The identity provider's sign-in flow: no credential of Stint's yet (what it checks is the provider's answer).
+  sso: [],
 };
 
 /** An endpoint registered outside the route table, described here so the document is complete. */
@@ -130,7 +132,7 @@ export function routeErrorStatuses(r: RouteDef<any, any, any>): ErrorStatus[] {
   const s = new Set<ErrorStatus>([400, 500, 503]);
   const change = r.method !== 'GET';
   // Every route that checks a credential can refuse it, and throttles a source that keeps failing.
-  if (r.auth !== 'none' || r.access === 'sign-in' || r.access === 'browser-session') s.add(401).add(429);
+  if (r.auth !== 'none' || r.access === 'sign-in' || r.access === 'browser-session' || r.access === 'sso') s.add(401).add(429);
   // Admin-only routes refuse others; a cookie-signed change without the CSRF header is refused.
   if (r.auth === 'admin' || (change && (r.auth !== 'none' || r.access === 'sign-in' || r.access === 'sign-out'))) s.add(403);
   if (r.params) s.add(404);
@@ -165,10 +167,10 @@ export function buildOpenApi(routes: RouteDef<any, any, any>[], info: { version:
       security: securityOf[r.access ?? (r.auth === 'none' ? 'public' : r.method === 'GET' ? 'signed-in' : 'signed-in-change')],
       parameters,
       responses: {
-        [String(status)]: {
-          description: status === 201 ? 'Created' : 'OK',
-          content: { [r.produces ?? 'application/json']: { schema: toSchema(r.response, 'output') } },
-        },
+        [String(status)]: status >= 300 && status < 400
+          // A redirect has no body to describe, only where it goes.
+          ? { description: 'Redirect', headers: { Location: { description: 'where the browser goes next', schema: { type: 'string' } } } }
+          : { description: status === 201 ? 'Created' : 'OK', content: { [r.produces ?? 'application/json']: { schema: toSchema(r.response, 'output') } } },
         ...errorRefs(routeErrorStatuses(r)),
       },
     };

@@ -40,8 +40,8 @@ export interface RouteDef<P = unknown, Q = unknown, B = unknown> {
    * method, path params and body).
    */
   errors?: ErrorCode[];
-  /** How an `auth: 'none'` route is reached when it is not simply public (the browser-session routes). */
-  access?: Extract<Access, 'sign-in' | 'sign-out' | 'browser-session'>;
+  /** How an `auth: 'none'` route is reached when it is not simply public (the browser-session and SSO routes). */
+  access?: Extract<Access, 'sign-in' | 'sign-out' | 'browser-session' | 'sso'>;
   handler(ctx: RouteContext<P, Q, B>): Promise<unknown>;
 }
 
