@@ -2,6 +2,7 @@
 
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
+import { unsafeTextProblem } from '../core/text.js';
 
 export const nameSchema = z
   .string()
@@ -22,16 +23,22 @@ export const durationSchema = z
   .describe('a duration such as 30m, 1h or 1h30m');
 
 /**
- * Free text a person writes (a reason, a ticket, a description): at most `max`
- * characters, no NUL (PostgreSQL's text refuses it) and no lone surrogate
- * (it would be stored as U+FFFD, not as sent).
+ * Free text a person writes and others read (a reason, a ticket, a comment, a
+ * token's description, an SSH key's comment): at most `max` characters, one
+ * line, none of the characters core/text.ts refuses: controls (an ESC could
+ * repaint an approver's terminal; NUL, which PostgreSQL's text refuses, too),
+ * invisible and bidirectional formatting characters, and lone surrogates (they
+ * would be stored as U+FFFD, not as sent). The message names the character and
+ * where it is.
  */
 export function freeText(max: number) {
   return z
     .string()
     .max(max, `must be at most ${max} characters`)
-    .refine((s) => !s.includes('\u0000'), 'must not contain NUL characters')
-    .refine((s) => !/\p{Cs}/u.test(s), 'must be well-formed Unicode (it contains a lone surrogate)');
+    .superRefine((s, ctx) => {
+      const problem = unsafeTextProblem(s);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
 }
 export const reasonSchema = freeText(1000);
 export const commentSchema = reasonSchema;

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { ParsedArgs } from './args.js';
 import { CliError, usageError } from './cli-error.js';
+import { escapeDeep } from '../core/text.js';
 
 export { CliError };
 
@@ -138,6 +139,22 @@ export function createClient(config: ClientConfig, fetchImpl: typeof fetch = fet
     get: (path, query) => call('GET', path, query),
     post: (path, body) => call('POST', path, undefined, body ?? {}),
     delete: (path) => call('DELETE', path),
+  };
+}
+
+/**
+ * The client human-mode commands get: every string in every answer comes
+ * with control, invisible and bidirectional formatting characters written as
+ * visible escapes (core/text.ts), so a reason, comment, SQL statement or
+ * target error stored before the API refused such text, or written to the
+ * store another way, cannot repaint the reader's terminal.
+ */
+export function escapingClient(c: ApiClient): ApiClient {
+  return {
+    server: c.server,
+    get: async <T>(path: string, query?: Query) => escapeDeep(await c.get<T>(path, query)),
+    post: async <T>(path: string, body?: unknown) => escapeDeep(await c.post<T>(path, body)),
+    delete: async <T>(path: string) => escapeDeep(await c.delete<T>(path)),
   };
 }
 

@@ -1,9 +1,18 @@
 // Human output (aligned tables, relative times, coloured statuses on a
 // terminal) and --json output (the API's objects verbatim, one document on
 // stdout; errors as {"error":{code,message,requestId}} on stdout too).
+//
+// Nothing the server sends reaches the terminal as a control character: in
+// human mode the client hands commands every string already escaped
+// (escapingClient in client.ts), table cells, truncated text and error
+// messages are escaped here again, all with core/text.ts's escapeText; --json
+// output writes the characters JSON.stringify leaves raw (DEL, C1 controls,
+// invisible and bidirectional formatting characters, line separators) as
+// \uXXXX escapes, the same JSON value.
 
 import type { CliIO } from './command.js';
 import { CliError } from './cli-error.js';
+import { escapeText } from '../core/text.js';
 
 export interface Output {
   readonly json: boolean;
@@ -25,9 +34,18 @@ export function createOutput(io: CliIO, json: boolean): Output {
     color,
     line: (text = '') => { if (!json) io.stdout(`${text}\n`); },
     note: (text) => { if (!json) io.stderr(`${text}\n`); },
-    document: (value) => io.stdout(`${JSON.stringify(value, null, 2)}\n`),
+    document: (value) => io.stdout(`${jsonText(value)}\n`),
     error: (err) => reportError(io, json, err),
   };
+}
+
+/** JSON text of `value` (indented) with every character a terminal could act on written as a \u escape. */
+export function jsonText(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(/[\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => {
+    const cp = c.codePointAt(0)!;
+    const units = cp > 0xffff ? [0xd800 + ((cp - 0x10000) >> 10), 0xdc00 + ((cp - 0x10000) & 0x3ff)] : [cp];
+    return units.map((u) => `\\u${u.toString(16).padStart(4, '0')}`).join('');
+  });
 }
 
 export function toCliError(err: unknown): CliError {
@@ -39,9 +57,9 @@ export function toCliError(err: unknown): CliError {
 export function reportError(io: CliIO, json: boolean, err: unknown): number {
   const e = toCliError(err);
   if (json) {
-    io.stdout(`${JSON.stringify({ error: { code: e.code, message: e.message, requestId: e.requestId } }, null, 2)}\n`);
+    io.stdout(`${jsonText({ error: { code: e.code, message: e.message, requestId: e.requestId } })}\n`);
   } else {
-    io.stderr(`stint: ${e.message}${e.requestId && e.code === 'internal' ? ` (requestId ${e.requestId})` : ''}\n`);
+    io.stderr(`stint: ${escapeText(e.message)}${e.requestId && e.code === 'internal' ? ` (requestId ${escapeText(e.requestId)})` : ''}\n`);
   }
   return e.exitCode;
 }
@@ -89,7 +107,8 @@ function paintPadded(text: string, value: string, paint: (s: string) => string):
 }
 
 const width = (s: string) => [...s].length;
-const oneLine = (s: string) => s.replace(/[\r\n\t]+/g, ' ');
+/** One line for a table cell: line breaks and tabs become a space, any other control or bidi character an escape. */
+const oneLine = (s: string) => escapeText(s.replace(/[\r\n\t]+/g, ' '));
 
 export function truncate(s: string | null | undefined, max: number): string {
   if (!s) return '';

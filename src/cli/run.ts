@@ -4,7 +4,7 @@
 // exit code.
 
 import { commonHelp, parseCommandArgs, wantsJson, type ParseSpec, type ParsedArgs } from './args.js';
-import { createClient, resolveConfig, type ApiClient } from './client.js';
+import { createClient, escapingClient, resolveConfig, type ApiClient } from './client.js';
 import type { CliIO, Command } from './command.js';
 import { createOutput, reportError, type Output } from './output.js';
 
@@ -12,8 +12,14 @@ export interface CommandContext {
   args: ParsedArgs;
   io: CliIO;
   out: Output;
-  /** The API client; created on first use, so flag errors are reported before config errors. */
+  /**
+   * The API client; created on first use, so flag errors are reported before
+   * config errors. In human mode every string it returns has control and bidi
+   * characters escaped (core/text.ts), so whatever a command prints is safe.
+   */
   client(): ApiClient;
+  /** The same client answering exactly what the server sent: only for values a command uses rather than shows (credentials, certificates). */
+  rawClient(): ApiClient;
   now(): number;
 }
 
@@ -40,12 +46,16 @@ export function defineCommand(def: CommandDef): Command {
           io.stdout(usage);
           return 0;
         }
+        let raw: ApiClient | undefined;
+        const rawClient = () => (raw ??= createClient(resolveConfig(args, io.env)));
         let client: ApiClient | undefined;
         const ctx: CommandContext = {
           args,
           io,
           out: createOutput(io, json),
-          client: () => (client ??= createClient(resolveConfig(args, io.env))),
+          // Human output shows what the server sends with control and bidi characters escaped (output.ts).
+          client: () => (client ??= json ? rawClient() : escapingClient(rawClient())),
+          rawClient,
           now: () => Date.now(),
         };
         return await def.run(ctx);

@@ -1,6 +1,12 @@
 // The UI's only way to the broker: the public /v1 API, signed in by an
 // HttpOnly session cookie. Every call carries X-Stint-CSRF, which the broker
-// requires for cookie-authenticated state changes.
+// requires for cookie-authenticated state changes. Every string an answer
+// carries is shown, never acted on: React escapes HTML, and control,
+// invisible and bidirectional formatting characters (U+202E would turn a
+// reason around) arrive here already written as visible escapes
+// (escapeDeep, the same rule the API and the CLI use).
+
+import { escapeDeep, escapeText } from '../../src/core/text.ts';
 
 export type Mode = 'ephemeral-account' | 'own-account';
 export type RequestStatus = 'pending' | 'approved' | 'denied' | 'cancelled' | 'expired-unapproved';
@@ -99,9 +105,9 @@ async function call<T>(method: 'GET' | 'POST' | 'DELETE', url: string, body?: un
   }
   if (!res.ok) {
     const e = (data as { error?: { code?: string; message?: string } } | null)?.error;
-    throw new ApiError(res.status, e?.code ?? 'internal', e?.message ?? `The broker answered ${res.status}.`);
+    throw new ApiError(res.status, e?.code ?? 'internal', escapeText(e?.message ?? `The broker answered ${res.status}.`));
   }
-  return data as T;
+  return escapeDeep(data) as T;
 }
 
 const q = (params: Record<string, string | undefined>) => {

@@ -41,7 +41,7 @@ Examples:
   stint connect pg-read -- -c 'select current_user'
   stint connect gr_0123456789ab`,
   parse: { positionals: ['PROFILE|GRANT'], allowPassthrough: true, options: { host: { type: 'string' } } },
-  async run({ args, io, client }) {
+  async run({ args, io, rawClient: client }) {
     const arg = args.positionals[0]!;
     const env: NodeJS.ProcessEnv = { ...io.env };
     for (const name of overriding) delete env[name];

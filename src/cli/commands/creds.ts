@@ -18,7 +18,8 @@ Example:
   stint creds gr_0123456789ab
   stint creds gr_0123456789ab --json | jq -r .credentials.password`,
   parse: { positionals: ['GRANT'] },
-  async run({ args, out, client }) {
+  // Credentials exactly as issued (a password is copied, not read); none of it is free text.
+  async run({ args, out, rawClient: client }) {
     const id = idArg('grant', args.positionals[0]!);
     const res = await fetchCredentials(client(), id);
     if (out.json) {

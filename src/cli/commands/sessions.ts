@@ -1,3 +1,4 @@
+import { escapeText } from '../../core/text.js';
 import { closest, intFlag } from '../args.js';
 import { CliError, usageError } from '../cli-error.js';
 import { apiError, resolveConfig } from '../client.js';
@@ -357,10 +358,9 @@ export async function replayCast(text: string, opts: ReplayOptions): Promise<{ e
 
 // ---- helpers ---------------------------------------------------------------
 
-/** Control characters (escape sequences in recorded SQL) shown as \xNN, so a log cannot drive the terminal. */
+/** Control and bidi characters (escape sequences in recorded SQL) shown as escapes (core/text.ts), so a log cannot drive the terminal. */
 function safe(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/\r\n|\n|\r|\t/g, ' ').replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return escapeText(s.replace(/\r\n|\n|\r|\t/g, ' '));
 }
 
 function bytes(n: number): string {

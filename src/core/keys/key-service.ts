@@ -17,6 +17,7 @@ import { newSshKeyId } from '../ids.js';
 import type { Clock, Store } from '../ports.js';
 import type { Catalog, SshKeyRecord, UserDef } from '../types.js';
 import { parsePublicKeyLine } from './public-key.js';
+import { unsafeTextChar } from '../text.js';
 import { verifySshSignature } from './sshsig.js';
 
 /** Enough for every laptop and security key a person has; a cap keeps a stolen token from flooding the table. */
@@ -81,7 +82,7 @@ export function createKeyService(deps: KeyServiceDeps) {
       if (why) throw invalid(why);
     }
     const comment = input.comment?.trim() || parsed.comment;
-    if (comment && (comment.length > 200 || /[\p{Cc}\p{Cf}\p{Cs}]/u.test(comment))) throw invalid('the comment must be at most 200 characters with no control or invisible characters (nor a lone surrogate)');
+    if (comment && (comment.length > 200 || unsafeTextChar.test(comment))) throw invalid('the comment must be at most 200 characters with no control or invisible characters (nor a lone surrogate)');
 
     const taken = async () => {
       const existing = await store.findSshKeyByFingerprint(parsed.fingerprint);

@@ -5,6 +5,7 @@
 // a second key, a private key) is refused with a message saying what it is.
 
 import { ECDH, createHash } from 'node:crypto';
+import { unsafeTextChar } from '../text.js';
 
 export type PublicKeyType = 'ssh-ed25519' | 'ecdsa-sha2-nistp256' | 'ecdsa-sha2-nistp384' | 'ecdsa-sha2-nistp521' | 'ssh-rsa';
 
@@ -161,6 +162,6 @@ export function parsePublicKeyLine(input: string): ParsedPublicKey | Error {
   if (holdsAnotherKey(parts.slice(2))) return new Error('the line holds more than one key; register one key per line');
   const comment = parts.slice(2).join(' ').trim() || null;
   if (comment !== null && comment.length > maxCommentLength) return new Error(`the key's comment is longer than ${maxCommentLength} characters`);
-  if (comment !== null && /[\p{Cc}\p{Cf}\p{Cs}]/u.test(comment)) return new Error("the key's comment contains control or invisible characters (or a lone surrogate)");
+  if (comment !== null && unsafeTextChar.test(comment)) return new Error("the key's comment contains control or invisible characters (or a lone surrogate)");
   return { type: type as PublicKeyType, blob, line: `${type} ${b64}`, comment, fingerprint: fingerprintOfBlob(blob), bits };
 }
