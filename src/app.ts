@@ -28,7 +28,11 @@ import { createReconcileWorker } from './core/reconcile/reconcile-worker.js';
 import { safeErrorText } from './core/scrub.js';
 import { builtinAdmin, createTokenService, type TokenService } from './core/tokens/token-service.js';
 import { liveGrantStatuses, type Catalog, type GrantRecord, type UserDef } from './core/types.js';
-import { loadConfigFile } from './config/load.js';
+import { loadConfigFile, type OidcSettings } from './config/load.js';
+import { readPrivateFile } from './config/secrets.js';
+import { createRecheckWorker } from './core/identity/recheck-worker.js';
+import { createSignInService, defaultRecheckMs, maxSignInsPerUser, type SignInService } from './core/identity/signin-service.js';
+import { createOidcProvider } from './identity/oidc.js';
 import { createLogger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { openStore } from './store/index.js';
@@ -53,6 +57,8 @@ export interface AppOptions {
   workerMaxSleepMs?: number;
   /** Revoke live grants whose profile or target the config removed, instead of refusing to start. */
   revokeOrphans?: boolean;
+  /** How often a sign-in is re-checked with the identity provider (default 15 min; tests shorten it). */
+  signInRecheckMs?: number;
   /** Overrides of the config's broker settings (tests). */
   revokeRetry?: { initialMs: number; maxMs: number };
   /** close() gives up waiting after this (default 60 s); what is left ends with the process. */
@@ -66,6 +72,8 @@ export interface App {
   requests: RequestService;
   grants: GrantService;
   tokens: TokenService;
+  signIns: SignInService;
+  signInRecheck: { runOnce(): Promise<void> };
   keys: KeyService;
   worker: ExpiryWorker;
   connectors: ConnectorRegistry;
@@ -137,6 +145,16 @@ export async function createApp(opts: AppOptions): Promise<App> {
     settings: { pendingTimeoutMs: config.broker.pendingTimeoutMs },
   });
   const tokens = createTokenService({ store, catalog: getCatalog, clock });
+  const oidc = config.identity.oidc;
+  const signIns = createSignInService({
+    store, clock, sealer: vault, log, catalog: getCatalog,
+    provider: oidc ? createOidcProvider(oidc, await readOidcClientSecret(oidc, env)) : null,
+    settings: { sessionTtlMs: config.identity.sessionTtlMs, recheckMs: opts.signInRecheckMs ?? defaultRecheckMs, allowedGroups: oidc?.allowedGroups ?? null, maxPerUser: maxSignInsPerUser },
+    tokenUser: async (hash) => (await tokens.authenticateHash(hash))?.user,
+    cancelPendingOf: (user) => requests.cancelPendingOf(user, 'the identity provider no longer signs this person in'),
+  });
+  // Checks are due every recheckMs; looking a tenth as often keeps a removed person's access within ~1.1 periods.
+  const recheckWorker = createRecheckWorker({ signIns, log, intervalMs: Math.max(1000, Math.floor((opts.signInRecheckMs ?? defaultRecheckMs) / 10)) });
   const keys = createKeyService({ store, catalog: getCatalog, clock, challengeSecret: Buffer.from(hkdfSync('sha256', masterKey.key, 'stint', 'ssh-key-registration-challenge', 32)) });
   const audit = createAuditService({ store });
   const reconcile = createReconcileService({ store, catalog: getCatalog, connectors, clock, log, grantLocks: accountLocks });
@@ -179,7 +197,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
 
   const initialAdminToken = await ensureAdminToken(store, tokens, opts.dataDir);
   const api = await buildApi({
-    version, catalog: getCatalog, store, clock, connectors, requests, grants, tokens, keys, audit, reconcile, metrics, configPath: opts.configPath,
+    version, catalog: getCatalog, store, clock, connectors, requests, grants, tokens, signIns, keys, audit, reconcile, metrics, configPath: opts.configPath,
     sessionDir: join(opts.dataDir, 'sessions'),
     liveSessions: () => [...(postgresGateway?.sessions.list() ?? []), ...(sshGateway?.sessions.list() ?? [])],
     gateways: gatewaysInfo,
@@ -194,6 +212,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   await revokeOrphans(startupOrphans, true);
   worker.start();
   reconcileWorker.start();
+  if (oidc) recheckWorker.start();
 
   /** Revokes what a config change orphaned: removed users always, removed profiles/targets when allowed. */
   async function revokeOrphans(o: Orphans, includeRemovedDefs: boolean): Promise<void> {
@@ -230,7 +249,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
 
   let closed = false;
   return {
-    api, store, requests, grants, tokens, keys, worker, connectors, initialAdminToken, reload, reconcile, postgresGateway, sshGateway,
+    api, store, requests, grants, tokens, signIns, signInRecheck: recheckWorker, keys, worker, connectors, initialAdminToken, reload, reconcile, postgresGateway, sshGateway,
     get catalog() {
       return catalog;
     },
@@ -255,6 +274,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         await Promise.all([postgresGateway?.close(), sshGateway?.close()]);
         await worker!.stop();
         await reconcileWorker.stop();
+      await recheckWorker.stop();
         await api.close();
         await webhooks.flush();
         await targets.closeAll();
@@ -270,7 +290,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
 }
 
 function catalogNames(c: Catalog) {
-  return { users: [...c.users.keys()], profiles: [...c.profiles.keys()], targets: [...c.targets.keys()] };
+  return { users: c.peopleFromProvider ? null : [...c.users.keys()], profiles: [...c.profiles.keys()], targets: [...c.targets.keys()] };
 }
 
 /** On first start, issues the admin token and writes it to DATA_DIR/admin.token (0600). */
@@ -282,4 +302,14 @@ async function ensureAdminToken(store: Store, tokens: TokenService, dataDir: str
   await chmod(file, 0o600);
   await store.setMeta('admin-token-issued', new Date().toISOString());
   return secret;
+}
+
+/** The OIDC client secret, from where the config says it lives; null for a public client. */
+async function readOidcClientSecret(oidc: OidcSettings, env: NodeJS.ProcessEnv): Promise<string | null> {
+  const src = oidc.clientSecretSource;
+  if (!src) return null;
+  if ('file' in src) return readPrivateFile(`identity.oidc client secret file ${src.file}`, src.file);
+  const value = env[src.env];
+  if (!value) throw new StintError('invalid', `identity.oidc: environment variable ${src.env} (clientSecretEnv) is not set or empty`);
+  return value;
 }

@@ -5,6 +5,7 @@ import type { Clock, ConnectorRegistry, Store, Telemetry } from '../core/ports.j
 import type { ReconcileService } from '../core/reconcile/reconcile-service.js';
 import type { RequestService } from '../core/request/request-service.js';
 import type { TokenService } from '../core/tokens/token-service.js';
+import type { SignInService } from '../core/identity/signin-service.js';
 import type { Catalog } from '../core/types.js';
 import type { LiveSessionRecord } from './sessions-reader.js';
 
@@ -29,8 +30,8 @@ export interface ApiDeps {
   webDir?: string;
   /** How often each /v1/events stream polls the store (default 1 s). */
   eventsPollMs?: number;
-  /** Browser session lifetime (default 8 h). */
-  sessionTtlMs?: number;
+  /** Sign-ins: web and CLI, from the identity provider or a token. */
+  signIns: SignInService;
   /** Gateway session recordings (DATA_DIR/sessions; layout in sessions-reader.ts). Without it GET /v1/sessions lists nothing. */
   sessionDir?: string;
   /** Sessions the running gateways hold in memory (open ones are told apart from ones a crash cut). */

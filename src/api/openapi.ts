@@ -48,10 +48,10 @@ const securityOf: Record<Access | 'signed-in-change', Record<string, string[]>[]
   'signed-in-change': [{ bearer: [] }, { session: [], csrf: [] }],
   // POST /v1/session: the token travels in the body; the CSRF header is required.
   'sign-in': [{ csrf: [] }],
-  // DELETE /v1/session: the CSRF header, with the cookie when there is one.
-  'sign-out': [{ session: [], csrf: [] }, { csrf: [] }],
-  // GET /v1/session: the cookie (401 without a live one).
-  'browser-session': [{ session: [] }],
+  // DELETE /v1/session: the CSRF header, with the cookie when there is one; or the CLI's bearer sign-in.
+  'sign-out': [{ session: [], csrf: [] }, { csrf: [] }, { bearer: [] }],
+  // GET /v1/session: the cookie or the CLI's bearer sign-in (401 without a live one).
+  'browser-session': [{ session: [] }, { bearer: [] }],
   // The identity provider's sign-in flow: no credential of Stint's yet (what it checks is the provider's answer).
   sso: [],
 };

@@ -25,6 +25,7 @@ import { adminRoutes } from './routes/admin.js';
 import { registerEvents } from './routes/events.js';
 import { createAuthFailures, retryAfterHeader, sourceOf, type AuthFailureOptions } from './auth-failures.js';
 import { createSessionAuth } from './session-auth.js';
+import { signInSecretPattern } from '../core/identity/signin-service.js';
 import { registerWeb } from './web.js';
 
 export const bodyLimitBytes = 64 * 1024;
@@ -122,7 +123,7 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
   // Browser sessions (web UI): a cookie stands in for the bearer token; see session-auth.ts.
   // Failed authentication from every path is logged, counted and throttled per source (auth-failures.ts).
   const authFailures = createAuthFailures({ clock: deps.clock, log: app.log, telemetry: deps.metrics.telemetry }, opts.authFailures);
-  const sessions = createSessionAuth({ tokens: deps.tokens, store: deps.store, clock: deps.clock, ttlMs: deps.sessionTtlMs, authFailures });
+  const sessions = createSessionAuth({ signIns: deps.signIns, tokens: deps.tokens, authFailures });
 
   async function authenticate(req: FastifyRequest): Promise<UserDef> {
     const source = sourceOf(req);
@@ -146,7 +147,8 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
       authFailures.fail(source, 'malformed', where);
       throw new StintError('unauthenticated', 'the Authorization header must be "Bearer <token>"');
     }
-    const found = await deps.tokens.authenticate(m[1]!);
+    // A CLI sign-in (stint login) or an API token (service users, STINT_TOKEN).
+    const found = signInSecretPattern.test(m[1]!) ? await deps.signIns.authenticate(m[1]!) : await deps.tokens.authenticate(m[1]!);
     if (!found) {
       authFailures.fail(source, 'invalid', where);
       throw new StintError('unauthenticated', 'invalid, revoked or unknown token');

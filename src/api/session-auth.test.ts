@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } from '../testing/broker.js';
-import { maxSessionsPerUser } from './session-auth.js';
+import { maxSignInsPerUser as maxSessionsPerUser } from '../core/identity/signin-service.js';
 
 describe('cookie sessions for the web UI', () => {
   let target: TestTarget;
@@ -32,7 +32,7 @@ describe('cookie sessions for the web UI', () => {
 
   it('sets an HttpOnly, SameSite=Strict, Path=/ cookie with an opaque id, never the token', async () => {
     const { setCookie, cookie, token } = await signIn('alice');
-    assert.match(setCookie, /^stint_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=28800$/);
+    assert.match(setCookie, /^stint_session=stints_[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=43200$/);
     assert.ok(!setCookie.includes(token));
     assert.ok(!cookie.includes(token.slice(6, 20)));
     const me = await broker.call(null, 'GET', '/v1/me', undefined, { cookie });

@@ -127,7 +127,7 @@ describe('flag validation: exit 2 and nothing sent', () => {
   test('no token: exit 3 before any request', async () => {
     const r = await run(grantsCommand, [], { STINT_TOKEN: undefined });
     assert.equal(r.code, 3);
-    assert.match(r.stderr, /no API token: set STINT_TOKEN/);
+    assert.match(r.stderr, /not signed in: run stint login --server URL, or set STINT_TOKEN/);
     assert.equal(api.seen.length, 0);
   });
 });
@@ -214,7 +214,7 @@ describe('commands against a fake API', () => {
   });
 
   test('tokens create prints the secret alone on stdout, the rest on stderr', async () => {
-    api.on('POST /v1/tokens', { status: 201, body: { token: { id: 'tok_aaaaaaaaaaaa', user: 'carol', description: null, createdAt: '2025-01-01T10:00:00.000Z', revokedAt: null }, secret: 'stk_new_secret' } });
+    api.on('POST /v1/tokens', { status: 201, body: { token: { id: 'tok_aaaaaaaaaaaa', user: 'carol', description: null, createdAt: '2025-01-01T10:00:00.000Z', expiresAt: '2025-04-01T10:00:00.000Z', revokedAt: null, lastUsedAt: null }, secret: 'stk_new_secret' } });
     const r = await run(tokensCommand, ['create', '--user', 'carol']);
     assert.equal(r.code, 0);
     assert.equal(r.stdout, 'stk_new_secret\n');
@@ -223,7 +223,7 @@ describe('commands against a fake API', () => {
 
   test('tokens create without --user makes a token for whoever runs it', async () => {
     api.on('GET /v1/me', { body: { user: 'alice', groups: ['dev'], admin: false, roles: [], accounts: {} } });
-    api.on('POST /v1/tokens', { status: 201, body: { token: { id: 'tok_aaaaaaaaaaaa', user: 'alice', description: null, createdAt: '2025-01-01T10:00:00.000Z', revokedAt: null }, secret: 'stk_new_secret' } });
+    api.on('POST /v1/tokens', { status: 201, body: { token: { id: 'tok_aaaaaaaaaaaa', user: 'alice', description: null, createdAt: '2025-01-01T10:00:00.000Z', expiresAt: '2025-04-01T10:00:00.000Z', revokedAt: null, lastUsedAt: null }, secret: 'stk_new_secret' } });
     const r = await run(tokensCommand, ['create']);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(api.seen[1]!.body, { user: 'alice' });

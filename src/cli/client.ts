@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { ParsedArgs } from './args.js';
 import { CliError, usageError } from './cli-error.js';
 import { escapeDeep } from '../core/text.js';
+import { readStoredSession } from './stored-session.js';
 
 export { CliError };
 
@@ -42,6 +43,15 @@ export function resolveConfig(args: Pick<ParsedArgs, 'string'>, env: NodeJS.Proc
   } else if (nonEmpty(env.STINT_TOKEN_FILE)) {
     token = readTokenFile(env.STINT_TOKEN_FILE!, 'STINT_TOKEN_FILE');
     tokenSource = `STINT_TOKEN_FILE ${env.STINT_TOKEN_FILE}`;
+  } else {
+    // `stint login`'s sign-in, for the server it was made for (which is also the default server).
+    const stored = readStoredSession(env);
+    const explicit = args.string('server') !== undefined || nonEmpty(env.STINT_SERVER) !== undefined;
+    if (stored && (!explicit || stored.server === server)) {
+      token = stored.secret;
+      tokenSource = 'stint login';
+      return { server: stored.server, token, tokenSource };
+    }
   }
   // A token with whitespace or control characters would make fetch throw an
   // error that quotes the header, token included; refuse it here instead.
@@ -95,7 +105,7 @@ export function createClient(config: ClientConfig, fetchImpl: typeof fetch = fet
 
   async function call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, query?: Query, body?: unknown): Promise<T> {
     if (config.token === null) {
-      throw new CliError('unauthenticated', 'no API token: set STINT_TOKEN, or pass --token-file PATH (an admin issues tokens with: stint tokens create --user NAME)');
+      throw new CliError('unauthenticated', 'not signed in: run stint login --server URL, or set STINT_TOKEN / pass --token-file PATH for a service user\'s token');
     }
     const qs = new URLSearchParams();
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) qs.set(k, String(v));

@@ -22,6 +22,7 @@ import { requestsCommand } from './commands/requests.js';
 import { revokeCommand } from './commands/revoke.js';
 import { tokensCommand } from './commands/tokens.js';
 import { whoamiCommand } from './commands/whoami.js';
+import { loginCommand, logoutCommand } from './commands/login.js';
 import { exitCodeTable, exitCodes } from './exit-codes.js';
 import { reportError } from './output.js';
 
@@ -39,11 +40,12 @@ const serverEntry: CommandEntry = { name: 'server', summary: 'Run the broker (AP
 const demoEntry: CommandEntry = { name: 'demo', summary: 'Run the whole flow on this machine against an embedded PostgreSQL', load: async () => (await import('./commands/demo.js')).demoCommand };
 
 export const commandGroups: ReadonlyArray<{ title: string; commands: CommandEntry[] }> = [
+  { title: 'Sign in', commands: [loginCommand, logoutCommand, whoamiCommand].map(eager) },
   { title: 'Ask for access', commands: [profilesCommand, requestCommand, requestsCommand, cancelCommand].map(eager) },
   { title: 'Use it and end it', commands: [grantsCommand, credsCommand, connectCommand, extendCommand, revokeCommand, keysCommand].map(eager) },
   { title: 'Approve', commands: [approveCommand, denyCommand].map(eager) },
   { title: 'Review sessions', commands: [{ name: 'sessions', summary: 'Gateway sessions: list, statement logs, terminal replay', load: async () => (await import('./commands/sessions.js')).sessionsCommand }] },
-  { title: 'Administer and audit', commands: [auditCommand, reconcileCommand, tokensCommand, whoamiCommand].map(eager) },
+  { title: 'Administer and audit', commands: [auditCommand, reconcileCommand, tokensCommand].map(eager) },
   { title: 'Run a broker', commands: [serverEntry, demoEntry] },
 ];
 

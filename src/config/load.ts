@@ -46,8 +46,34 @@ export interface LoadedConfig {
   catalog: Catalog;
   broker: BrokerSettings;
   gateways: GatewaySettings;
+  identity: IdentitySettings;
   file: string;
 }
+
+export interface OidcSettings {
+  issuer: string;
+  clientId: string;
+  /** Where the client secret lives (absolute file path); null for a public client. */
+  clientSecretSource: { env: string } | { file: string } | null;
+  /** The broker's address as browsers reach it (no trailing slash). */
+  publicUrl: string;
+  usernameClaim: string;
+  groupsClaim: string;
+  scopes: string[];
+  /** null: anyone the provider signs in. */
+  allowedGroups: string[] | null;
+}
+
+export interface IdentitySettings {
+  oidc: OidcSettings | null;
+  /** Web and CLI sign-ins end this long after they were made. */
+  sessionTtlMs: number;
+  /** The freshness `stepUp: true` means. */
+  stepUpMs: number;
+}
+
+export const defaultSessionTtlMs = 12 * 3_600_000;
+export const defaultStepUpMs = 10 * 60_000;
 
 export interface GatewaySettings {
   postgres: {
@@ -129,7 +155,28 @@ export function parseConfigText(text: string, fileName: string): LoadedConfig {
     catalog: toCatalog(parsed.data, dirname(resolve(fileName))),
     broker: toBrokerSettings(parsed.data.broker),
     gateways: toGatewaySettings(parsed.data.gateways, dirname(resolve(fileName))),
+    identity: toIdentitySettings(parsed.data.identity, dirname(resolve(fileName))),
     file: fileName,
+  };
+}
+
+function toIdentitySettings(i: ConfigFile['identity'], baseDir: string): IdentitySettings {
+  const o = i?.oidc;
+  return {
+    oidc: o
+      ? {
+          issuer: o.issuer,
+          clientId: o.clientId,
+          clientSecretSource: o.clientSecretEnv !== undefined ? { env: o.clientSecretEnv } : o.clientSecretFile !== undefined ? { file: resolve(baseDir, o.clientSecretFile) } : null,
+          publicUrl: o.publicUrl.replace(/\/+$/, ''),
+          usernameClaim: o.usernameClaim ?? 'preferred_username',
+          groupsClaim: o.groupsClaim ?? 'groups',
+          scopes: o.scopes ?? ['openid', 'profile', 'email'],
+          allowedGroups: o.allowedGroups ?? null,
+        }
+      : null,
+    sessionTtlMs: i?.sessionTtl ?? defaultSessionTtlMs,
+    stepUpMs: i?.stepUp ?? defaultStepUpMs,
   };
 }
 
@@ -175,6 +222,7 @@ function firstAliasOffset(doc: Document): number {
 }
 
 function toCatalog(cfg: ConfigFile, baseDir: string): Catalog {
+  const stepUpDefault = cfg.identity?.stepUp ?? defaultStepUpMs;
   const targets = new Map<string, TargetDef>();
   for (const t of cfg.targets ?? []) targets.set(t.name, toTarget(t, baseDir));
 
@@ -189,6 +237,7 @@ function toCatalog(cfg: ConfigFile, baseDir: string): Catalog {
       terminateSessionsOnRevoke: p.terminateSessionsOnRevoke ?? false,
       description: p.description ?? '',
       portForwarding: (p.portForwarding ?? []).map((r) => r.toLowerCase()),
+      stepUpMs: p.stepUp === undefined ? null : p.stepUp === true ? stepUpDefault : p.stepUp,
     });
   }
 
@@ -209,6 +258,7 @@ function toCatalog(cfg: ConfigFile, baseDir: string): Catalog {
             users: p.approval.approvers.users ?? [],
             groups: p.approval.approvers.groups ?? [],
             count: p.approval.count ?? 1,
+            stepUpMs: p.approval.stepUp === undefined ? null : p.approval.stepUp === true ? stepUpDefault : p.approval.stepUp,
           },
     pendingTimeoutMs: p.pendingTimeout ?? null,
   }));
@@ -229,7 +279,7 @@ function toCatalog(cfg: ConfigFile, baseDir: string): Catalog {
     });
   }
 
-  return { targets, profiles, policies, users, roles };
+  return { targets, profiles, policies, users, roles, ...(cfg.identity?.oidc ? { peopleFromProvider: true } : {}) };
 }
 
 /** roles and admin of a config user: `admin: true` is the admin role, as the groups in `roles:` are. */

@@ -209,6 +209,11 @@ function forwardRuleSchema() {
   });
 }
 
+/** `true` (the identity.stepUp default) or a duration: how recent a sign-in a step demands. */
+const stepUpSchema = () => z.union([z.literal(true), durationSchema({ minMs: 10_000, maxMs: 86_400_000 })], {
+  error: (iss) => (iss.code === 'invalid_union' ? 'must be true or a duration from 10s to 24h, such as 10m' : undefined),
+});
+
 export const profileSchema = strict({
   name: nameSchema('profile'),
   target: nameSchema('target'),
@@ -220,6 +225,8 @@ export const profileSchema = strict({
   description: z.string().max(500, { error: 'is longer than 500 characters' }).optional(),
   // SSH gateway only: where ssh -L / -W may reach through the target. None by default.
   portForwarding: z.array(forwardRuleSchema()).max(100, { error: 'lists more than 100 destinations' }).optional(),
+  // Requesting it needs a sign-in newer than this (true: identity.stepUp).
+  stepUp: stepUpSchema().optional(),
 }).refine((p) => !(p.mode === 'ephemeral-account' && p.terminateSessionsOnRevoke === false), {
   // Removing an ephemeral account always ends its sessions; `false` would be a promise Stint breaks.
   message: 'ephemeral accounts always have their sessions terminated on revoke; remove terminateSessionsOnRevoke',
@@ -247,6 +254,8 @@ const approvalSchema = z.union(
         message: 'name at least one approving user or group',
       }),
       count: intSchema(1, 10).optional(),
+      // Approving needs a sign-in newer than this (true: identity.stepUp).
+      stepUp: stepUpSchema().optional(),
     }),
   ],
   {
@@ -370,7 +379,44 @@ export const gatewaysSchema = strict({
   }).optional(),
 });
 
+/**
+ * Sign-in through an OpenID Provider. People who sign in this way need no
+ * `users:` entry: their name and groups come from the provider's claims.
+ */
+export const identitySchema = strict({
+  oidc: strict({
+    // The provider's issuer; its discovery document is at ISSUER/.well-known/openid-configuration.
+    // https only, except on a loopback address (a provider on the broker's own machine).
+    issuer: z.string().refine((u) => {
+      if (!URL.canParse(u)) return false;
+      const url = new URL(u);
+      return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
+    }, { error: 'must be an https:// URL (http:// only on a loopback address)' }),
+    clientId: z.string().min(1, { error: 'must not be empty' }).max(256),
+    // The client secret, from the environment or a 0600 file (as admin secrets); neither for a public client.
+    clientSecretEnv: z.string().regex(envVarPattern, { error: (iss) => `${quoteValue(String(iss.input))} is not an environment variable name` }).optional(),
+    clientSecretFile: filePath().optional(),
+    // The broker's address as browsers reach it; the redirect URI registered at the provider is PUBLICURL/v1/sso/callback.
+    publicUrl: z.string().refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol) && new URL(u).search === '' && new URL(u).hash === '', { error: 'must be an http:// or https:// URL without query or fragment' }),
+    usernameClaim: z.string().min(1).max(64).optional(),
+    groupsClaim: z.string().min(1).max(64).optional(),
+    scopes: z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, { error: 'is not a valid OAuth scope' })).min(1).optional()
+      .refine((s) => s === undefined || s.includes('openid'), { error: 'must include openid' }),
+    // Only members of one of these groups (from groupsClaim) may sign in.
+    allowedGroups: z.array(nameSchema('group')).min(1).optional(),
+  }).refine((o) => !(o.clientSecretEnv !== undefined && o.clientSecretFile !== undefined), { message: 'give clientSecretEnv or clientSecretFile, not both', path: ['clientSecretFile'], when: isObject }).optional(),
+  // How long a web or CLI sign-in lasts before the person signs in again.
+  sessionTtl: durationSchema({ minMs: 60_000, maxMs: 30 * 86_400_000 }).optional(),
+  // Default freshness for steps that demand a recent sign-in (policy approval.stepUp / profile stepUp: true).
+  stepUp: durationSchema({ minMs: 10_000, maxMs: 86_400_000 }).optional(),
+});
+
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '[::1]' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
 export const configFileSchema = strict({
+  identity: identitySchema.optional(),
   broker: brokerSchema.optional(),
   gateways: gatewaysSchema.optional(),
   targets: z.array(targetSchema).optional(),

@@ -14,14 +14,23 @@ export interface Orphans {
   draining: GrantRecord[];
 }
 
+/**
+ * A user the config no longer defines is removed, unless people sign in
+ * through the identity provider: then the provider says who exists, and
+ * its re-check signs out whoever it drops.
+ */
+export function userBacked(catalog: Catalog, user: string): boolean {
+  return catalog.peopleFromProvider === true || catalog.users.has(user);
+}
+
 export function findOrphans(live: readonly GrantRecord[], catalog: Catalog): Orphans {
   const out: Orphans = { targetRemoved: [], profileRemoved: [], userRemoved: [], draining: [] };
   for (const g of live) {
-    const unbacked = !catalog.targets.has(g.target) || !catalog.profiles.has(g.profile) || !catalog.users.has(g.user);
+    const unbacked = !catalog.targets.has(g.target) || !catalog.profiles.has(g.profile) || !userBacked(catalog, g.user);
     if (unbacked && (g.status === 'revoking' || g.status === 'revoke-failing')) out.draining.push(g);
     else if (!catalog.targets.has(g.target)) out.targetRemoved.push(g);
     else if (!catalog.profiles.has(g.profile)) out.profileRemoved.push(g);
-    else if (!catalog.users.has(g.user)) out.userRemoved.push(g);
+    else if (!userBacked(catalog, g.user)) out.userRemoved.push(g);
   }
   return out;
 }

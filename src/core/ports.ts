@@ -10,8 +10,11 @@ import type {
   GrantStatus,
   RequestRecord,
   RequestStatus,
+  PendingLoginRecord,
+  SignInRecord,
   SshKeyRecord,
   TokenRecord,
+  BreakGlassRecord,
 } from './types.js';
 
 export type { Connector } from '../connectors/contract.js';
@@ -42,7 +45,7 @@ export interface GrantFilter {
   /** true: only session-bound grants (sessionLeaseUntil set); false: only the others. */
   sessionBound?: boolean;
   /** Only grants whose user, profile or target is not among these (what a config would orphan). */
-  unbackedBy?: { users: readonly string[]; profiles: readonly string[]; targets: readonly string[] };
+  unbackedBy?: { /** null: every user is backed (people come from the identity provider). */ users: readonly string[] | null; profiles: readonly string[]; targets: readonly string[] };
   limit?: number;
 }
 
@@ -99,6 +102,15 @@ export interface StoreTx {
   findTokenByHash(hash: string): Promise<TokenRecord | undefined>;
   listTokens(user?: string): Promise<TokenRecord[]>;
   revokeToken(id: string, at: number): Promise<boolean>;
+  /** Sets last_used_at unless a use within `minGapMs` before `at` is recorded; true when written. */
+  touchToken(id: string, at: number, minGapMs: number): Promise<boolean>;
+
+  insertBreakGlass(b: BreakGlassRecord): Promise<void>;
+  getBreakGlass(grantId: string): Promise<BreakGlassRecord | undefined>;
+  /** Oldest first; `open`: only the unreviewed. */
+  listBreakGlass(filter: { open?: boolean; limit?: number }): Promise<BreakGlassRecord[]>;
+  /** Records the review once; false when unknown or already reviewed. */
+  reviewBreakGlass(grantId: string, by: string, comment: string, at: number): Promise<boolean>;
 
   /** Also drops connect tokens that expired before `pruneBefore`. */
   insertConnectToken(t: ConnectTokenRecord, pruneBefore: number): Promise<void>;
@@ -108,6 +120,27 @@ export interface StoreTx {
    * with one token: exactly one gets it.
    */
   useConnectToken(hash: string, profile: string, now: number): Promise<ConnectTokenRecord | undefined>;
+
+  insertSignIn(s: SignInRecord): Promise<void>;
+  /** A live or ended sign-in by the hash of its secret. */
+  findSignInByHash(hash: string): Promise<SignInRecord | undefined>;
+  /** Live (not ended) sign-ins of `user`, oldest first. */
+  listLiveSignIns(user: string): Promise<SignInRecord[]>;
+  /** Ends it once: true when this call ended it. */
+  endSignIn(id: string, at: number, reason: string): Promise<boolean>;
+  /** Live OIDC sign-ins last checked at or before `before`, oldest check first. */
+  listSignInsToCheck(before: number, limit: number): Promise<SignInRecord[]>;
+  /**
+   * Records a check with the provider, only if nobody else recorded one since
+   * `checkedAt` (so brokers sharing the store check each sign-in once).
+   */
+  casSignInCheck(id: string, checkedAt: number, patch: { checkedAt: number; groups?: string[]; refreshSealed?: string | null }): Promise<boolean>;
+  /** Also drops pending logins that expired before `pruneBefore`. */
+  insertPendingLogin(p: PendingLoginRecord, pruneBefore: number): Promise<void>;
+  /** Marks it used, once: returns it only when it exists, was unused and had not expired at `now`. */
+  usePendingLogin(hash: string, now: number): Promise<PendingLoginRecord | undefined>;
+  /** Reads it without using it (the device flow polls more than once). */
+  getPendingLogin(hash: string): Promise<PendingLoginRecord | undefined>;
 
   insertSshKey(k: SshKeyRecord): Promise<void>;
   getSshKey(id: string): Promise<SshKeyRecord | undefined>;

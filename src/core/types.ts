@@ -31,6 +31,8 @@ export interface UserDef {
   admin: boolean;
   /** A non-person (CI, a script): admins may create its tokens. */
   service?: boolean;
+  /** When this person last proved who they are (ms); set only for a sign-in, not for API tokens. */
+  authTime?: number;
 }
 
 export interface TargetDef {
@@ -56,11 +58,13 @@ export interface ProfileDef {
   description: string;
   /** SSH gateway: `HOST:PORT` / `HOST:*` destinations ssh -L / -W may reach (lowercase); empty: none. */
   portForwarding: string[];
+  /** Requesting needs a sign-in at most this old (ms); null or absent: any. */
+  stepUpMs?: number | null;
 }
 
 export type ApprovalRule =
   | { kind: 'auto' }
-  | { kind: 'approvers'; users: string[]; groups: string[]; count: number };
+  | { kind: 'approvers'; users: string[]; groups: string[]; count: number; /** Approving needs a sign-in at most this old (ms); null or absent: any. */ stepUpMs?: number | null };
 
 export interface PolicyDef {
   name: string;
@@ -177,7 +181,74 @@ export interface TokenRecord {
   hash: string;
   description: string | null;
   createdAt: number;
+  /** Every API token expires (default 90 days, at most a year); refused from then on. */
+  expiresAt: number;
   revokedAt: number | null;
+  /** Last successful use; written at most once a minute per token. */
+  lastUsedAt: number | null;
+}
+
+/**
+ * A break-glass activation: a grant made without approval from a profile's
+ * `breakGlass` groups. It stays unreviewed until someone other than its holder
+ * records a review.
+ */
+export interface BreakGlassRecord {
+  grantId: string;
+  requestId: string;
+  user: string;
+  profile: string;
+  target: string;
+  reason: string;
+  createdAt: number;
+  reviewedAt: number | null;
+  reviewedBy: string | null;
+  reviewComment: string | null;
+}
+
+/**
+ * A person's (or a service user's) presence in Stint, web or CLI: made by a
+ * sign-in at the identity provider, or by a browser exchanging an API token.
+ * Its secret is a cookie or the CLI's bearer; only its hash is stored.
+ */
+export interface SignInRecord {
+  id: string;
+  /** SHA-256 of the secret. */
+  hash: string;
+  user: string;
+  /** Groups at sign-in or at the last check with the provider. */
+  groups: string[];
+  email: string | null;
+  method: 'oidc' | 'token';
+  client: 'web' | 'cli';
+  /** method token: the API token it came from; revoking that token ends this sign-in. */
+  tokenHash: string | null;
+  createdAt: number;
+  /** When the person last authenticated at the provider (OIDC auth_time), or signed in with a token. */
+  authTime: number;
+  expiresAt: number;
+  /** Last confirmation from the provider that the person may still sign in. */
+  checkedAt: number;
+  /** The provider's refresh token, sealed by the vault; null when it gave none. */
+  refreshSealed: string | null;
+  endedAt: number | null;
+  endReason: string | null;
+}
+
+/**
+ * A sign-in under way at the identity provider: the browser's authorization
+ * code flow (kind web), or the CLI's device flow or loopback flow (kind
+ * device / loopback). Used once.
+ */
+export interface PendingLoginRecord {
+  /** SHA-256 of its handle: the OAuth `state` (web, loopback) or the CLI's polling handle (device). */
+  hash: string;
+  kind: 'web' | 'device' | 'loopback';
+  /** Sealed JSON of what finishing needs: PKCE verifier, nonce, device code, where to go back to. */
+  sealed: string;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
 }
 
 /** A one-time token for one gateway login to one profile (`stint connect PROFILE`). */

@@ -12,11 +12,15 @@ import type {
   GrantRecord,
   GrantStatus,
   ConnectTokenRecord,
+  PendingLoginRecord,
   RequestRecord,
+  SignInRecord,
   SshKeyRecord,
   TokenRecord,
+  BreakGlassRecord,
 } from '../core/types.js';
 import { AuditAppender } from './audit-appender.js';
+import { SignInTx } from './signin-tx.js';
 import {
   grantPatchToRow,
   grantToRow,
@@ -28,6 +32,7 @@ import {
   rowToRequest,
   rowToSshKey,
   rowToToken,
+  rowToBreakGlass,
   sshKeyToRow,
   tokenToRow,
 } from './rows.js';
@@ -58,7 +63,10 @@ export class KyselyStoreTx implements StoreTx {
     protected readonly statements: StatementCache,
   ) {
     this.audit = new AuditAppender(db, dialectName, statements);
+    this.signIns = new SignInTx(db);
   }
+
+  private readonly signIns: SignInTx;
 
   private readonly audit: AuditAppender;
 
@@ -192,7 +200,7 @@ export class KyselyStoreTx implements StoreTx {
           // An empty set backs nothing: every grant is outside it (and `not in ()` is not SQL everywhere).
           const outside = (column: 'user_name' | 'profile' | 'target', names: readonly string[]) =>
             names.length === 0 ? eb.lit(true) : eb(column, 'not in', [...names]);
-          return eb.or([outside('user_name', users), outside('profile', profiles), outside('target', targets)]);
+          return eb.or([...(users === null ? [] : [outside('user_name', users)]), outside('profile', profiles), outside('target', targets)]);
         }),
       )
       .orderBy('created_at', 'desc')
@@ -356,6 +364,61 @@ export class KyselyStoreTx implements StoreTx {
     return r.numUpdatedRows === 1n;
   }
 
+  /**
+   * Records a use at `at`, unless one after `at - minGapMs` is already
+   * recorded: at most one write per token per gap, across brokers. True when written.
+   */
+  async touchToken(id: string, at: number, minGapMs: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('tokens')
+      .set({ last_used_at: at })
+      .where('id', '=', id)
+      .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<=', at - minGapMs)]))
+      .executeTakeFirst();
+    return r.numUpdatedRows === 1n;
+  }
+
+  // ---- break-glass activations
+
+  async insertBreakGlass(b: BreakGlassRecord): Promise<void> {
+    await this.db
+      .insertInto('break_glass')
+      .values({
+        grant_id: b.grantId, request_id: b.requestId, user_name: b.user, profile: b.profile, target: b.target, reason: b.reason,
+        created_at: b.createdAt, reviewed_at: b.reviewedAt, reviewed_by: b.reviewedBy, review_comment: b.reviewComment,
+      })
+      .execute();
+  }
+
+  async getBreakGlass(grantId: string): Promise<BreakGlassRecord | undefined> {
+    const row = await this.db.selectFrom('break_glass').selectAll().where('grant_id', '=', grantId).executeTakeFirst();
+    return row ? rowToBreakGlass(row) : undefined;
+  }
+
+  /** Oldest first; `open`: only those not reviewed yet. */
+  async listBreakGlass(filter: { open?: boolean; limit?: number }): Promise<BreakGlassRecord[]> {
+    const rows = await this.db
+      .selectFrom('break_glass')
+      .selectAll()
+      .$if(filter.open === true, (q) => q.where('reviewed_at', 'is', null))
+      .orderBy('created_at')
+      .orderBy('grant_id')
+      .limit(filter.limit ?? 500)
+      .execute();
+    return rows.map(rowToBreakGlass);
+  }
+
+  /** Records the review once: true when this call recorded it (false: unknown or already reviewed). */
+  async reviewBreakGlass(grantId: string, by: string, comment: string, at: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('break_glass')
+      .set({ reviewed_at: at, reviewed_by: by, review_comment: comment })
+      .where('grant_id', '=', grantId)
+      .where('reviewed_at', 'is', null)
+      .executeTakeFirst();
+    return r.numUpdatedRows === 1n;
+  }
+
   // ---- connect tokens
 
   async insertConnectToken(t: ConnectTokenRecord, pruneBefore: number): Promise<void> {
@@ -439,5 +502,43 @@ export class KyselyStoreTx implements StoreTx {
       .values({ key, value })
       .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
       .execute();
+  }
+
+  // ---- sign-ins (signin-tx.ts)
+
+  insertSignIn(s: SignInRecord): Promise<void> {
+    return this.signIns.insert(s);
+  }
+
+  findSignInByHash(hash: string): Promise<SignInRecord | undefined> {
+    return this.signIns.findByHash(hash);
+  }
+
+  listLiveSignIns(user: string): Promise<SignInRecord[]> {
+    return this.signIns.listLive(user);
+  }
+
+  endSignIn(id: string, at: number, reason: string): Promise<boolean> {
+    return this.signIns.end(id, at, reason);
+  }
+
+  listSignInsToCheck(before: number, limit: number): Promise<SignInRecord[]> {
+    return this.signIns.listToCheck(before, limit);
+  }
+
+  casSignInCheck(id: string, checkedAt: number, patch: { checkedAt: number; groups?: string[]; refreshSealed?: string | null }): Promise<boolean> {
+    return this.signIns.casCheck(id, checkedAt, patch);
+  }
+
+  insertPendingLogin(p: PendingLoginRecord, pruneBefore: number): Promise<void> {
+    return this.signIns.insertPending(p, pruneBefore);
+  }
+
+  usePendingLogin(hash: string, now: number): Promise<PendingLoginRecord | undefined> {
+    return this.signIns.usePending(hash, now);
+  }
+
+  getPendingLogin(hash: string): Promise<PendingLoginRecord | undefined> {
+    return this.signIns.getPending(hash);
   }
 }

@@ -233,6 +233,80 @@ const partialDueIndexes: Migration = {
   },
 };
 
+/** Sign-ins (web and CLI) and sign-ins under way at the identity provider, shared by brokers. */
+const identity: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('signins')
+      .ifNotExists()
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('hash', 'text', (c) => c.notNull().unique())
+      .addColumn('user_name', 'text', (c) => c.notNull())
+      .addColumn('groups', 'text', (c) => c.notNull())
+      .addColumn('email', 'text')
+      .addColumn('method', 'text', (c) => c.notNull())
+      .addColumn('client', 'text', (c) => c.notNull())
+      .addColumn('token_hash', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('auth_time', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('checked_at', 'bigint', (c) => c.notNull())
+      .addColumn('refresh_sealed', 'text')
+      .addColumn('ended_at', 'bigint')
+      .addColumn('end_reason', 'text')
+      .execute();
+    await db.schema.createIndex('signins_user').ifNotExists().on('signins').columns(['user_name', 'created_at']).execute();
+    // The provider re-check's range: live OIDC sign-ins by when they were last checked.
+    await db.schema.createIndex('signins_live_checked').ifNotExists().on('signins').columns(['method', 'checked_at']).where(sql.ref('ended_at'), 'is', null).execute();
+    await db.schema
+      .createTable('pending_logins')
+      .ifNotExists()
+      .addColumn('hash', 'text', (c) => c.primaryKey())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('sealed', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('used_at', 'bigint')
+      .execute();
+    await db.schema.createIndex('pending_logins_expires').ifNotExists().on('pending_logins').column('expires_at').execute();
+  },
+};
+
+/** The expiry given to tokens made before tokens expired: this long after the upgrade. */
+export const upgradedTokenTtlMs = 90 * 86_400_000;
+
+/**
+ * Every API token expires and records its last use; break-glass activations
+ * wait for a review by someone other than their holder.
+ */
+const tokensReviews = (schema: string | undefined): Migration => ({
+  async up(db: Kysely<unknown>) {
+    // As in 0002: look first, so a half-recorded run can repeat.
+    const tokens = (await db.introspection.getTables()).find((t) => t.name === 'tokens' && (schema === undefined || t.schema === schema));
+    const columns = tokens?.columns.map((c) => c.name) ?? [];
+    if (!columns.includes('expires_at')) await db.schema.alterTable('tokens').addColumn('expires_at', 'bigint').execute();
+    if (!columns.includes('last_used_at')) await db.schema.alterTable('tokens').addColumn('last_used_at', 'bigint').execute();
+    // Tokens from before: the default lifetime counted from the upgrade, so nobody is locked out by it.
+    await sql`UPDATE ${sql.table('tokens')} SET expires_at = ${Date.now() + upgradedTokenTtlMs} WHERE expires_at IS NULL`.execute(db);
+    await db.schema
+      .createTable('break_glass')
+      .ifNotExists()
+      .addColumn('grant_id', 'text', (c) => c.primaryKey())
+      .addColumn('request_id', 'text', (c) => c.notNull())
+      .addColumn('user_name', 'text', (c) => c.notNull())
+      .addColumn('profile', 'text', (c) => c.notNull())
+      .addColumn('target', 'text', (c) => c.notNull())
+      .addColumn('reason', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('reviewed_at', 'bigint')
+      .addColumn('reviewed_by', 'text')
+      .addColumn('review_comment', 'text')
+      .execute();
+    // Open reviews, oldest first.
+    await db.schema.createIndex('break_glass_open').ifNotExists().on('break_glass').column('created_at').where(sql.ref('reviewed_at'), 'is', null).execute();
+  },
+});
+
 /**
  * All migrations by version; names sort in application order. `schema` is
  * the PostgreSQL schema holding the tables (undefined on SQLite).
@@ -243,6 +317,8 @@ export function migrations(schema: string | undefined): Readonly<Record<string, 
     '0002_gateways': gateways(schema),
     '0003_grants_status_created': grantsStatusCreated,
     '0004_partial_due_indexes': partialDueIndexes,
+    '0005_identity': identity,
+    '0006_tokens_reviews': tokensReviews(schema),
   };
 }
 

@@ -105,7 +105,22 @@ export interface TokensTable {
   hash: string;
   description: string | null;
   created_at: number;
+  expires_at: number;
   revoked_at: number | null;
+  last_used_at: number | null;
+}
+
+export interface BreakGlassTable {
+  grant_id: string;
+  request_id: string;
+  user_name: string;
+  profile: string;
+  target: string;
+  reason: string;
+  created_at: number;
+  reviewed_at: number | null;
+  reviewed_by: string | null;
+  review_comment: string | null;
 }
 
 export interface SshKeysTable {
@@ -140,6 +155,34 @@ export interface MetaTable {
   value: string;
 }
 
+export interface SignInsTable {
+  id: string;
+  hash: string;
+  user_name: string;
+  /** JSON array. */
+  groups: string;
+  email: string | null;
+  method: string;
+  client: string;
+  token_hash: string | null;
+  created_at: number;
+  auth_time: number;
+  expires_at: number;
+  checked_at: number;
+  refresh_sealed: string | null;
+  ended_at: number | null;
+  end_reason: string | null;
+}
+
+export interface PendingLoginsTable {
+  hash: string;
+  kind: string;
+  sealed: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
 export interface Database {
   requests: RequestsTable;
   approvals: ApprovalsTable;
@@ -147,10 +190,13 @@ export interface Database {
   audit_events: AuditEventsTable;
   audit_head: AuditHeadTable;
   tokens: TokensTable;
+  break_glass: BreakGlassTable;
   ssh_keys: SshKeysTable;
   connect_tokens: ConnectTokensTable;
   target_credentials: TargetCredentialsTable;
   meta: MetaTable;
+  signins: SignInsTable;
+  pending_logins: PendingLoginsTable;
 }
 
 /** Names of the migration bookkeeping tables (prefixed so they never clash with another Kysely app's). */

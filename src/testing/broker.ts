@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pg from 'pg';
-import { createApp, type App } from '../app.js';
+import { createApp, type App, type AppOptions } from '../app.js';
 import { randomId } from '../core/ids.js';
 import type { Clock } from '../core/ports.js';
 import { createLogger } from '../log.js';
@@ -21,6 +21,8 @@ export interface TestTarget {
   readRole: string;
   adminRole: string;
   marker: string;
+  /** Marker of the accounts a session gateway makes for itself (per target: roles are cluster-wide, and on PostgreSQL 16+ only its creator may grant it). */
+  gatewayMarker: string;
   adminUser: string;
   adminPassword: string;
   own: { name: string; password: string };
@@ -38,6 +40,7 @@ export async function createTestTarget(opts: { canary?: string; serverUrl?: stri
   const readRole = `app_read_${suffix}`;
   const adminRole = `app_admin_${suffix}`;
   const marker = `stint_managed_${suffix}`;
+  const gatewayMarker = `stint_gateway_${suffix}`;
   const adminUser = `stint_admin_${suffix}`;
   const adminPassword = opts.canary ?? `adm-${randomId(24)}`;
   const own = { name: `alice_${suffix}`, password: `own-${randomId(24)}` };
@@ -82,7 +85,7 @@ export async function createTestTarget(opts: { canary?: string; serverUrl?: stri
     }
   };
   return {
-    db, host: db.host, port: db.port, suffix, readRole, adminRole, marker, adminUser, adminPassword, own, login, superQuery,
+    db, host: db.host, port: db.port, suffix, readRole, adminRole, marker, gatewayMarker, adminUser, adminPassword, own, login, superQuery,
     async roleExists(name) {
       return (await superQuery('SELECT 1 FROM pg_roles WHERE rolname = $1', [name])).rowCount === 1;
     },
@@ -103,7 +106,7 @@ export async function createTestTarget(opts: { canary?: string; serverUrl?: stri
           'SELECT u.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member WHERE g.rolname = $1',
           [marker],
         );
-        for (const n of [...r.rows.map((x) => x.rolname as string), own.name, adminUser, marker, readRole, adminRole]) {
+        for (const n of [...r.rows.map((x) => x.rolname as string), own.name, adminUser, marker, gatewayMarker, readRole, adminRole]) {
           await c.query(`DROP OWNED BY ${id(n)}`).catch(() => {});
           await c.query(`DROP ROLE IF EXISTS ${id(n)}`).catch(() => {});
         }
@@ -138,6 +141,7 @@ ${o.webhookUrl ? `  webhooks: [{ url: ${JSON.stringify(o.webhookUrl)}, events: [
     port: ${o.port ?? t.port}
     database: ${t.db.name}
     markerRole: ${t.marker}
+    gatewayMarkerRole: ${t.gatewayMarker}
     admin: { user: ${t.adminUser}, passwordFile: ${JSON.stringify(passwordFile)} }
     critical: false
 profiles:
@@ -201,6 +205,8 @@ export async function startTestBroker(opts: {
   /** Rewrites the generated config text before the broker reads it. */
   editConfig?: (text: string) => string;
   revokeOrphans?: boolean;
+  /** Further options for createApp (e.g. signInRecheckMs). */
+  appOptions?: Partial<Pick<AppOptions, 'signInRecheckMs'>>;
 }): Promise<TestBroker> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'stint-broker-')));
   const passwordFile = join(dataDir, 'pg-admin.secret');
@@ -221,6 +227,7 @@ export async function startTestBroker(opts: {
     env: opts.env ?? { STINT_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') },
     revokeRetry: { initialMs: 50, maxMs: 200 },
     revokeOrphans: opts.revokeOrphans,
+    ...opts.appOptions,
   });
   const admin = app.initialAdminToken ?? (await readFile(join(dataDir, 'admin.token'), 'utf8')).trim();
   const call: TestBroker['call'] = async (token, method, url, body, headers = {}) => {

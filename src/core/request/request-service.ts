@@ -7,6 +7,7 @@ import { conflict, denied, forbidden, invalid, notFound, StintError } from '../e
 import { formatDuration } from '../duration.js';
 import { newRequestId } from '../ids.js';
 import { evaluateRequest, mayDecide, tallyApprovals } from '../policy/evaluate.js';
+import { requireFreshSignIn } from '../identity/signin-service.js';
 import type { Clock, Logger, Notifier, RequestFilter, Store, StoreTx, Telemetry } from '../ports.js';
 import type { ApprovalRecord, AuditInput, Catalog, GrantRecord, RequestRecord, UserDef } from '../types.js';
 import type { GrantService } from '../grant/grant-service.js';
@@ -48,6 +49,15 @@ export interface RequestOutcome {
 }
 
 const maxCasRetries = 5;
+
+/**
+ * A person the identity provider signs in and the config does not list: their
+ * groups come with each of their own sign-ins; as a requester seen by
+ * someone else, only the name matters (the policy was evaluated at request).
+ */
+function providerPerson(name: string): UserDef {
+  return { name, groups: [], accounts: Object.create(null) as Record<string, string>, roles: [], admin: false };
+}
 /** Requests one user may have waiting for approval at once. */
 export const maxPendingRequestsPerUser = 20;
 
@@ -85,6 +95,7 @@ export function createRequestService(deps: RequestServiceDeps) {
     const target = catalog.targets.get(profile.target);
     if (!target) throw notFound(`target ${profile.target} of profile ${profile.name} does not exist`);
     const user = input.actor;
+    requireFreshSignIn(user, profile.stepUpMs, clock.now(), `requesting ${profile.name}`);
     const reason = input.reason?.trim() || null;
     const ticket = input.ticket?.trim() || null;
     const decision = evaluateRequest({ policies: catalog.policies, user, profile, ask: { durationMs: input.durationMs, reason, ticket } });
@@ -164,7 +175,7 @@ export function createRequestService(deps: RequestServiceDeps) {
     const comment = input.comment?.trim() || null;
     if (input.decision === 'deny' && !comment) throw invalid('a comment is required to deny a request');
     const requester = async (r: RequestRecord): Promise<UserDef> => {
-      const u = deps.catalog().users.get(r.user);
+      const u = deps.catalog().users.get(r.user) ?? (deps.catalog().peopleFromProvider ? providerPerson(r.user) : undefined);
       if (!u) throw conflict(`requester ${r.user} is no longer defined; the request cannot be approved`);
       return u;
     };
@@ -177,6 +188,8 @@ export function createRequestService(deps: RequestServiceDeps) {
         // The requester never decides their own request, on any path, admin or not.
         const may = mayDecide(r, input.actor);
         if (!may.ok) throw forbidden(may.message);
+        const rule = deps.catalog().policies.find((p) => p.name === r.policy)?.approval;
+        requireFreshSignIn(input.actor, rule?.kind === 'approvers' ? rule.stepUpMs : null, now, `deciding request ${r.id}`);
         if (r.status !== 'pending') throw conflict(`request ${r.id} is already ${r.status}`);
         const existing = await tx.listApprovals(r.id);
         if (existing.some((a) => a.approver === input.actor.name)) throw conflict(`${input.actor.name} already decided on request ${r.id}`);
@@ -237,6 +250,22 @@ export function createRequestService(deps: RequestServiceDeps) {
     throw conflict(`request ${input.requestId} is changing concurrently; try again`);
   }
 
+  /** Cancels every pending request of `user` (the identity provider no longer vouches for them). */
+  async function cancelPendingOf(user: string, why: string): Promise<number> {
+    let cancelled = 0;
+    for (const r of await store.listRequests({ user, statuses: ['pending'], limit: maxPendingRequestsPerUser * 2 })) {
+      const now = clock.now();
+      const patch = { status: 'cancelled' as const, decidedAt: now, decidedBy: 'stint', decisionComment: why };
+      const done = await store.transaction(async (tx) => {
+        if (!(await tx.casRequest(r.id, r.version, patch))) return false;
+        await tx.appendAudit({ at: now, actor: 'stint', action: 'request.cancelled', requestId: r.id, target: r.target, subjectUser: r.user, details: { reason: why } });
+        return true;
+      });
+      if (done) cancelled++;
+    }
+    return cancelled;
+  }
+
   /** Pending requests whose approval window passed become `expired-unapproved`, history kept. */
   async function expireStale(limit = 500): Promise<number> {
     const now = clock.now();
@@ -289,6 +318,7 @@ export function createRequestService(deps: RequestServiceDeps) {
     approve: (i: { actor: UserDef; requestId: string; comment: string | null }) => decide({ ...i, decision: 'approve' }),
     deny: (i: { actor: UserDef; requestId: string; comment: string | null }) => decide({ ...i, decision: 'deny' }),
     cancel,
+    cancelPendingOf,
     expireStale,
     get,
     list,

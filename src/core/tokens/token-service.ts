@@ -7,6 +7,7 @@
 // them; only the gateway takes them, and only once.
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { formatDuration } from '../duration.js';
 import { forbidden, invalid, notFound } from '../errors.js';
 import { readsEverything } from '../identity/roles.js';
 import { newTokenId } from '../ids.js';
@@ -18,6 +19,14 @@ export const builtinAdmin: UserDef = { name: 'admin', groups: [], accounts: {}, 
 
 export const tokenPattern = /^stint_[A-Za-z0-9_-]{43}$/;
 export const connectTokenPattern = /^stintc_[A-Za-z0-9_-]{43}$/;
+/** Every API token expires: this long after it is made unless asked otherwise (the initial admin token too). */
+export const defaultTokenTtlMs = 90 * 86_400_000;
+/** The longest an API token may live. */
+export const maxTokenTtlMs = 365 * 86_400_000;
+export const minTokenTtlMs = 1000;
+/** A token's last use is written at most this often (not once per request). */
+export const tokenUseWriteGapMs = 60_000;
+
 /** Long enough to start psql, short enough that a leaked one is useless soon. */
 export const connectTokenTtlMs = 2 * 60_000;
 
@@ -40,7 +49,10 @@ export function createTokenService(deps: { store: Store; catalog: () => Catalog;
    * by themselves (no identity.oidc: an admin's token is then how a person
    * gets in at all), an admin for a person.
    */
-  async function create(input: { actor: UserDef; user: string; description?: string | null }): Promise<{ token: TokenRecord; secret: string }> {
+  async function create(input: { actor: UserDef; user: string; description?: string | null; ttlMs?: number }): Promise<{ token: TokenRecord; secret: string }> {
+    const ttlMs = input.ttlMs ?? defaultTokenTtlMs;
+    if (!Number.isSafeInteger(ttlMs) || ttlMs < minTokenTtlMs) throw invalid('ttl must be at least 1s');
+    if (ttlMs > maxTokenTtlMs) throw invalid(`ttl ${formatDuration(ttlMs)} is longer than a token may live (at most 365d)`);
     const self = input.user === input.actor.name;
     if (!self && !input.actor.admin) throw forbidden(`you may create tokens only for yourself (${input.actor.name}); admins create them for service users`);
     const user = self ? input.actor : resolveUser(input.user);
@@ -48,30 +60,47 @@ export function createTokenService(deps: { store: Store; catalog: () => Catalog;
     if (!self && user.service !== true && deps.catalog().peopleFromProvider === true) {
       throw forbidden(`${user.name} is a person, not a service user: a token that acts as ${user.name} can only be created by ${user.name} (admins create tokens for service: true users)`);
     }
-    return issue(user.name, input.description ?? null, input.actor.name);
+    return issue(user.name, input.description ?? null, input.actor.name, ttlMs);
   }
 
-  async function issue(user: string, description: string | null, actor: string): Promise<{ token: TokenRecord; secret: string }> {
+  async function issue(user: string, description: string | null, actor: string, ttlMs = defaultTokenTtlMs): Promise<{ token: TokenRecord; secret: string }> {
     const secret = `stint_${randomBytes(32).toString('base64url')}`;
     const now = clock.now();
-    const token: TokenRecord = { id: newTokenId(), user, hash: hashToken(secret), description, createdAt: now, revokedAt: null };
+    const token: TokenRecord = { id: newTokenId(), user, hash: hashToken(secret), description, createdAt: now, expiresAt: now + ttlMs, revokedAt: null, lastUsedAt: null };
     await store.transaction(async (tx) => {
       await tx.insertToken(token);
-      await tx.appendAudit({ at: now, actor, action: 'token.created', subjectUser: user, details: { tokenId: token.id, description } });
+      await tx.appendAudit({ at: now, actor, action: 'token.created', subjectUser: user, details: { tokenId: token.id, description, expiresAt: new Date(token.expiresAt).toISOString() } });
     });
     return { token, secret };
   }
 
-  /** Resolves a bearer secret to its user; undefined for unknown, revoked or orphaned tokens. */
+  /** Resolves a bearer secret to its user; undefined for unknown, revoked, expired or orphaned tokens. */
   async function authenticate(secret: string): Promise<{ user: UserDef; token: TokenRecord } | undefined> {
     if (!tokenPattern.test(secret)) return undefined;
-    const hash = hashToken(secret);
+    return authenticateHash(hashToken(secret));
+  }
+
+  /** The same, by the token's hash (a browser sign-in made from a token keeps only that). */
+  async function authenticateHash(hash: string): Promise<{ user: UserDef; token: TokenRecord } | undefined> {
     const token = await store.findTokenByHash(hash);
-    if (!token || token.revokedAt !== null) return undefined;
+    const now = clock.now();
+    if (!token || token.revokedAt !== null || now >= token.expiresAt) return undefined;
     // Constant-time comparison of the hash we looked up, belt and braces.
     if (!timingSafeEqual(Buffer.from(token.hash, 'hex'), Buffer.from(hash, 'hex'))) return undefined;
     const user = resolveUser(token.user);
-    return user ? { user, token } : undefined;
+    if (!user) return undefined;
+    await noteUse(token, now);
+    return { user, token };
+  }
+
+  /**
+   * Records the token's use when the last recorded one is a minute old or
+   * more: a read is made anyway, a write only once a minute per token (and
+   * the store's condition keeps brokers from writing it twice).
+   */
+  async function noteUse(token: TokenRecord, now: number): Promise<void> {
+    if (token.lastUsedAt !== null && now - token.lastUsedAt < tokenUseWriteGapMs) return;
+    if (await store.touchToken(token.id, now, tokenUseWriteGapMs)) token.lastUsedAt = now;
   }
 
   /** A one-time connect token for `profile` (a profile the caller could request; the gateway decides the rest). */
@@ -128,7 +157,7 @@ export function createTokenService(deps: { store: Store; catalog: () => Catalog;
     if (!/^[a-z][a-z0-9_.-]{0,62}$/i.test(name)) throw invalid(`${JSON.stringify(name.slice(0, 64))} is not a valid user name`);
   }
 
-  return { create, issue, authenticate, issueConnectToken, authenticateGateway, revoke, list, resolveUser, validateName };
+  return { create, issue, authenticate, authenticateHash, issueConnectToken, authenticateGateway, revoke, list, resolveUser, validateName };
 }
 
 export type TokenService = ReturnType<typeof createTokenService>;
