@@ -140,7 +140,8 @@ export function parseExecute(body: Buffer): { portal: string } {
 /**
  * Splits a byte stream into typed frames without holding large ones: frames
  * whose type `capture` accepts are delivered whole (up to `captureLimit` bytes
- * of body; `truncated` says when the rest was skipped), others are only counted.
+ * of body, or a type's own limit from `limitFor`; `truncated` says when the
+ * rest was skipped), others are only counted.
  * The body may be a view of the pushed chunk: `onFrame` reads it at once and
  * must not keep it.
  */
@@ -152,6 +153,9 @@ export class FrameScanner {
   private capturing = false;
   private parts: Buffer[] = [];
   private captured = 0;
+  /** Bytes of body kept for the frame under way (its type's limit). */
+  private limit = 0;
+  private readonly limits = new Float64Array(256);
   private total = 0;
   /** capture(type) for every type byte, computed once: this runs for every message relayed. */
   private readonly captures = new Uint8Array(256);
@@ -159,9 +163,13 @@ export class FrameScanner {
   constructor(
     capture: (type: number) => boolean,
     private readonly onFrame: (type: number, body: Buffer, truncated: boolean) => void,
-    private readonly captureLimit = 1 << 20,
+    captureLimit = 1 << 20,
+    limitFor?: (type: number) => number | undefined,
   ) {
-    for (let t = 0; t < 256; t++) this.captures[t] = capture(t) ? 1 : 0;
+    for (let t = 0; t < 256; t++) {
+      this.captures[t] = capture(t) ? 1 : 0;
+      this.limits[t] = limitFor?.(t) ?? captureLimit;
+    }
   }
 
   push(chunk: Buffer): void {
@@ -178,7 +186,7 @@ export class FrameScanner {
         const bodyEnd = bodyAt + len - 4;
         if (bodyEnd <= end) {
           if (this.captures[type] === 1) {
-            const cut = Math.min(bodyEnd, bodyAt + this.captureLimit);
+            const cut = Math.min(bodyEnd, bodyAt + this.limits[type]!);
             this.onFrame(type, chunk.subarray(bodyAt, cut), cut < bodyEnd);
           }
           at = bodyEnd;
@@ -202,8 +210,8 @@ export class FrameScanner {
         continue;
       }
       const n = Math.min(this.remaining, end - at);
-      if (this.capturing && this.captured < this.captureLimit) {
-        const take = Math.min(n, this.captureLimit - this.captured);
+      if (this.capturing && this.captured < this.limit) {
+        const take = Math.min(n, this.limit - this.captured);
         this.parts.push(chunk.subarray(at, at + take));
         this.captured += take;
       }
@@ -219,6 +227,7 @@ export class FrameScanner {
     this.type = type;
     this.remaining = this.total = len - 4;
     this.capturing = this.captures[type] === 1;
+    this.limit = this.limits[type]!;
     this.parts = [];
     this.captured = 0;
   }

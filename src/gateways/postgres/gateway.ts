@@ -464,6 +464,11 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
 
     /** Ends the session before the refused statement reaches the target; recorded in the session log, the audit and the log. */
     function refused(r: StatementRefused): void {
+      // Nothing more goes upstream, now: the refused frame's first bytes may already be there, and
+      // anything relayed after them would complete it.
+      relayStopped = true;
+      up.destroy();
+      client.pause();
       const at = clock.now();
       record.statement({ at: new Date(at).toISOString(), protocol: 'simple', sql: r.statement ? `<refused: ${r.statement}>` : '<refused: statement too large to check>', ms: 0, rows: null, error: `refused by the gateway: ${r.kind}` });
       log.warn({ sessionId, user: user.name, grantId: grant.id, account: grant.account, refused: r.kind, statement: r.statement }, 'postgres gateway: statement refused; session ended');
@@ -480,6 +485,7 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
       })();
     }
 
+    let relayStopped = false;
     let expiryTimer: NodeJS.Timeout | null = null;
     let ended: Promise<void> | null = null;
     const session: LiveSession = {
@@ -517,6 +523,8 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
 
     /** Why the target closed on us: the grant ended (expiry, revoke) or something else. */
     async function upstreamClosed(): Promise<void> {
+      // The gateway closed it itself, refusing a statement; refused() ends the session with that reason.
+      if (relayStopped) return;
       if (clientTerminated) return session.end('client-disconnected');
       let reason = 'target-closed';
       try {
@@ -549,6 +557,7 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
     client.write(Buffer.concat([...frames.slice(0, -1), backendKeyData(processId, secretKey), z]));
 
     const fromClient = (chunk: Buffer) => {
+      if (relayStopped) return;
       bytesIn += chunk.length;
       try {
         clientScan.push(chunk);
