@@ -115,11 +115,26 @@ export interface Connector {
   listHolders?(req: ListHoldersRequest): Promise<ListHoldersResponse>;
   /** Current state of one account (own or ephemeral) as the target sees it. */
   describeAccount(req: { account: string }): Promise<AccountInfo>;
+  /**
+   * Checks the target's own settings that keep the accounts Stint issues from
+   * being used around Stint (an sshd reading keys an account can write, say).
+   * Read-only. Optional: reconcile reports it for kinds that have it.
+   */
+  checkBypass?(): Promise<BypassCheck[]>;
   /** Cheap reachability check with the admin credential. */
   checkHealth(): Promise<void>;
   /** Connection details a person needs to use an account (never the admin credential). */
   connectionInfo(): Record<string, string | number>;
   close(): Promise<void>;
+}
+
+/** One finding of `checkBypass`. */
+export interface BypassCheck {
+  /** What was checked, e.g. `sshd:authorizedkeysfile`. */
+  check: string;
+  /** `fail`: the target allows the bypass; `unknown`: it could not be read, which is never a pass. */
+  status: 'pass' | 'fail' | 'unknown';
+  message: string;
 }
 
 export interface ConnectorFactoryInput {

@@ -39,6 +39,11 @@ export const reconcileTargetView = z.object({
     via: z.array(z.string()),
     grantedByStint: z.boolean().nullable(),
   })).describe('privileges of a profile held outside Stint (report only)'),
+  bypass: z.array(z.object({
+    check: z.string(),
+    status: z.enum(['pass', 'fail', 'unknown']),
+    message: z.string(),
+  })).describe("the target's own settings that keep issued accounts inside Stint (e.g. sshd: keys only from a root-owned file); fail: an account could be used around Stint; unknown: could not be verified"),
   errors: z.array(z.object({ stage: z.string(), account: z.string().optional(), message: z.string() })),
   notes: z.array(z.string()),
 });

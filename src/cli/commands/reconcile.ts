@@ -18,7 +18,10 @@ Compares each target (or only T) with the grants Stint holds, now:
   - active grants whose account or roles vanished on the target are
     reported and audited (the grants themselves are left as they are);
   - privileges of a profile held outside Stint are listed as standing
-    privileges (reported only; Stint never touches what it did not create).
+    privileges (reported only; Stint never touches what it did not create);
+  - the target's own settings that would let an account be used around
+    Stint are checked (ssh: sshd reading keys an account can write,
+    passwords, tunnels): "bypass POSSIBLE" or "cannot verify" (reported only).
 The broker also runs this periodically.
 
 Options:
@@ -86,6 +89,9 @@ function printTarget(out: Output, t: TargetView): void {
     ], out.color);
     for (const line of rows.split('\n')) out.line(`    ${line}`);
   }
+  const bypass = t.bypass.filter((b) => b.status !== 'pass');
+  if (t.bypass.length > 0 && bypass.length === 0) out.line(`  bypass: the target's settings keep accounts inside Stint (${plural(t.bypass.length, 'check')} passed)`);
+  for (const b of bypass) out.line(`  bypass ${b.status === 'fail' ? 'POSSIBLE' : 'cannot verify'} (${b.check}): ${b.message}`);
   for (const e of t.errors) out.line(`  error (${e.stage}${e.account ? ` ${e.account}` : ''}): ${e.message}`);
   for (const n of t.notes) out.line(`  note: ${n}`);
 }

@@ -85,6 +85,8 @@ export interface NewAccount {
   gecos: string;
   groups: string[];
   authorizedKey: string;
+  /** Root-owned directory sshd reads the marker group's keys from. */
+  keysDir: string;
   uidLog: string;
   dropIn: { file: string; content: string } | null;
 }
@@ -94,7 +96,7 @@ export function createScript(a: NewAccount): string {
   const lines = [appendLog(a.uidLog, `used ${a.uid} ${a.name}`)];
   if (a.dropIn) lines.push(...stageDropIn(a.dropIn.file, a.dropIn.content));
   lines.push(useraddLine(a));
-  lines.push(...installKey(a.home, a.uid, a.markerGid, a.authorizedKey));
+  lines.push(installKey(a.keysDir, a.name, a.authorizedKey));
   if (a.dropIn) lines.push(activateDropIn(a.dropIn.file));
   return script(...lines);
 }
@@ -116,21 +118,35 @@ function useraddLine(a: NewAccount): string {
   ].join('\n');
 }
 
-/** ~/.ssh and authorized_keys, owned by the account. Only called while no process of the account can run. */
-function installKey(home: string, uid: number, gid: number, key: string): string[] {
-  return [
-    step('ssh-dir', sudo('install', '-d', '-m', '0700', '-o', uid, '-g', gid, `${home}/.ssh`)),
-    writeFile('authorized-keys', `${home}/.ssh/authorized_keys`, `${key}\n`, uid, gid, '0600'),
-  ];
+/**
+ * `<keysDir>/<name>`, root's and 0644: the account cannot change it, and sshd
+ * (`AuthorizedKeysFile <keysDir>/%u` for the marker group) reads keys from
+ * nowhere else, so a key the account adds in its home is never honoured.
+ */
+function installKey(keysDir: string, name: string, key: string): string {
+  return writeFile('authorized-keys', `${keysDir}/${name}`, `${key}\n`, 'root', 'root', '0644');
+}
+
+/** The keys directory, root's and 0755 (made on first use). */
+export function keysDirLine(keysDir: string): string {
+  return step('keys-dir', `[ -d ${cmd(keysDir)} ] || ${sudo('install', '-d', '-m', '0755', '-o', 'root', '-g', 'root', keysDir)}`);
+}
+
+/**
+ * Prints `stint-planted-key <file>` for each authorized_keys file the account
+ * wrote in its own ~/.ssh (inert when sshd is set up as documented; reported,
+ * since it shows an attempt to log in around the gateway). find does not
+ * follow a symlinked ~/.ssh.
+ */
+export function plantedKeys(home: string): string {
+  return `${sudo('find', `${home}/.ssh`, '-maxdepth', '1', '-name', 'authorized_keys*', '-printf', 'stint-planted-key %f\\n')} 2>/dev/null`;
 }
 
 export type ResetAccount = Omit<NewAccount, 'uidLog' | 'dropIn'> & { dropInFile: string; dropIn: NewAccount['dropIn'] };
 
 /**
  * Brings an existing managed account to a requested state (a repeated create).
- * Locks it and ends its processes first: its home is writable by the account,
- * and root must not write there while something of the account could plant a
- * symlink.
+ * Locks it and ends its processes first, so nothing of the old state runs on.
  */
 export function resetScript(a: ResetAccount): string {
   const lines = [];
@@ -138,8 +154,7 @@ export function resetScript(a: ResetAccount): string {
   lines.push(
     step('lock', sudo('usermod', '-L', '-e', 1, a.name)),
     killAll(a.uid),
-    step('ssh-dir-reset', sudo('rm', '-rf', '--one-file-system', `${a.home}/.ssh`)),
-    ...installKey(a.home, a.uid, a.markerGid, a.authorizedKey),
+    installKey(a.keysDir, a.name, a.authorizedKey),
     step('usermod', sudo('usermod', '-p', '*', '-e', a.expiryDay, '-c', a.gecos, '-G', a.groups.join(','), a.name)),
     a.dropIn ? activateDropIn(a.dropIn.file) : removeDropIn(a.dropInFile),
   );
@@ -150,15 +165,17 @@ export interface RemoveAccount {
   name: string;
   uid: number;
   home: string;
+  keysDir: string;
   dropInFile: string;
   uidLog: string;
   tempDirs: string[];
 }
 
-/** The removal order: lock, kill, sudo rules, crontab, at jobs, home, temp files, userdel. */
+/** The removal order: lock, key, kill, sudo rules, crontab, at jobs, home, temp files, userdel. */
 export function removeScript(a: RemoveAccount): string {
   const lines = [
     step('lock', sudo('usermod', '-L', '-e', 1, a.name)),
+    step('authorized-keys', sudo('rm', '-f', `${a.keysDir}/${a.name}`)),
     countSessions(a.uid),
     killAll(a.uid),
     removeDropIn(a.dropInFile),
@@ -167,6 +184,7 @@ export function removeScript(a: RemoveAccount): string {
     `jobs=$(${sudo('atq')} 2>/dev/null | awk -v u=${shq(a.name)} '$NF == u { print $1 }')`,
     // Job numbers are digits (awk's $1 of atq), safe unquoted.
     `[ -z "$jobs" ] || ${sudo('atrm')} $jobs || fail atrm $?`,
+    plantedKeys(a.home),
     step('home', sudo('rm', '-rf', '--one-file-system', a.home)),
   ];
   if (a.tempDirs.length > 0) {

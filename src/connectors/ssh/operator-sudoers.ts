@@ -21,6 +21,7 @@ export const BIN = {
   tee: '/usr/bin/tee',
   cat: '/usr/bin/cat',
   find: '/usr/bin/find',
+  sshd: '/usr/sbin/sshd',
 } as const;
 
 /** Why each command is needed (README table). */
@@ -40,7 +41,8 @@ export const WHY: Record<keyof typeof BIN, string> = {
   mv: 'put a checked drop-in in place atomically',
   tee: 'append to the UID log in the state directory',
   cat: 'read the drop-ins Stint wrote (mode 0440)',
-  find: "delete the account's files in temporary directories; scan for files of retired UIDs",
+  find: "delete the account's files in temporary directories; scan for files of retired UIDs; find keys an account wrote in its own ~/.ssh",
+  sshd: "read sshd's effective settings for the marker group (`sshd -T -C user=<probe>,…`; reconcile's check that keys come only from the root-owned directory)",
 };
 
 /**

@@ -27,6 +27,19 @@ export const sshSettingsShape = {
   shell: absPath.default('/bin/bash'),
   /** Root-owned directory for the UID log and own-account records. */
   stateDir: absPath.refine((p) => p !== '/', 'must not be /').default('/var/lib/stint-ssh'),
+  /**
+   * Root-owned directory the account's public key is written to (`<dir>/<account>`, root, 0644). The
+   * host's sshd must read the marker group's keys from there only (`AuthorizedKeysFile <dir>/%u` in a
+   * `Match Group <markerGroup>` block; README "The host's sshd"), never from a home the account can write.
+   */
+  authorizedKeysDir: absPath.refine((p) => p !== '/', 'must not be /').default('/etc/ssh/stint-keys'),
+  /** The sshd config `stint reconcile` checks (`sshd -T -f`). */
+  sshdConfig: absPath.default('/etc/ssh/sshd_config'),
+  /**
+   * A locked account in the marker group that never logs in (no key, expired, nologin; a system UID outside
+   * uidMin-uidMax, so it is not an ephemeral account): `sshd -T -C user=<it>` evaluates the Match Group block with it.
+   */
+  probeAccount: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/).default('stint-probe'),
   /** Directories whose files owned by a removed account are deleted. */
   tempDirs: z.array(absPath).max(16).default(['/tmp', '/var/tmp', '/dev/shm']),
   /** Where to look for files of retired UIDs before reusing one (only when the range is used up). */
@@ -37,6 +50,7 @@ export const sshSettingsShape = {
 
 export const sshSettingsSchema = z
   .strictObject(sshSettingsShape)
-  .refine((s) => s.uidMin <= s.uidMax, { message: 'uidMin must not exceed uidMax', path: ['uidMax'] });
+  .refine((s) => s.uidMin <= s.uidMax, { message: 'uidMin must not exceed uidMax', path: ['uidMax'] })
+  .refine((s) => !`${s.authorizedKeysDir}/`.startsWith(`${s.homeBase}/`), { message: 'must not be inside homeBase (an account could write there)', path: ['authorizedKeysDir'] });
 
 export type SshSettings = z.infer<typeof sshSettingsSchema>;

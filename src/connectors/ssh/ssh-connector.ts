@@ -15,6 +15,7 @@ import { TargetError, invalid } from '../../core/errors.js';
 import { KeyedMutex } from '../../core/keyed-mutex.js';
 import type {
   AccountInfo,
+  BypassCheck,
   Connector,
   ConnectorFactoryInput,
   CreateAccountRequest,
@@ -44,6 +45,7 @@ import {
   type Grant,
 } from './names.js';
 import { sshSettingsSchema } from './settings.js';
+import { judgeSshd } from './sshd-check.js';
 import { createSshExec, type ExecResult } from './ssh-exec.js';
 import { scrubText, toTargetError } from './ssh-errors.js';
 import { parseGroups, parsePasswd, parseUidLog, pickUid, reclaimCandidates, type PasswdEntry } from './uid-state.js';
@@ -120,6 +122,7 @@ export function createSshConnector(input: ConnectorFactoryInput): Connector {
         hs.script(
           `getent group ${cmd(marker)} >/dev/null || { ${hs.sudo('groupadd', '-r', marker)}; r=$?; [ "$r" -eq 0 ] || [ "$r" -eq 9 ] || fail groupadd "$r"; }`,
           `[ -d ${cmd(s.stateDir)} ] || ${hs.sudo('install', '-d', '-m', '0755', '-o', 'root', '-g', 'root', s.stateDir)} || fail state-dir $?`,
+          hs.keysDirLine(s.authorizedKeysDir),
           `getent group ${cmd(marker)}`,
         ),
       );
@@ -187,6 +190,7 @@ export function createSshConnector(input: ConnectorFactoryInput): Connector {
       gecos: gecosFor(req.expiresAt),
       groups,
       authorizedKey: key,
+      keysDir: s.authorizedKeysDir,
     };
     for (let attempt = 0; attempt < 8; attempt++) {
       const survey = await sh(
@@ -240,8 +244,15 @@ export function createSshConnector(input: ConnectorFactoryInput): Connector {
     const res = await sh(
       op,
       e.name,
-      hs.removeScript({ name: e.name, uid: e.uid, home: e.home, dropInFile: dropInName('ephemeral', e.name), uidLog, tempDirs: s.tempDirs }),
+      hs.removeScript({ name: e.name, uid: e.uid, home: e.home, keysDir: s.authorizedKeysDir, dropInFile: dropInName('ephemeral', e.name), uidLog, tempDirs: s.tempDirs }),
     );
+    const planted = [...res.stdout.matchAll(/^stint-planted-key (\S+)$/gm)].map((m) => m[1]!);
+    if (planted.length > 0) {
+      input.warn?.(
+        `ssh target ${JSON.stringify(target)}: account ${JSON.stringify(e.name)} had written ${planted.map((f) => `~/.ssh/${f}`).join(', ')} ` +
+          `(an attempt to log in around Stint; sshd set up as documented never reads it, and it was removed with the account; stint reconcile checks the sshd)`,
+      );
+    }
     return Number(/stint-sessions (\d+)/.exec(res.stdout)?.[1] ?? 0);
   }
 
@@ -430,6 +441,48 @@ export function createSshConnector(input: ConnectorFactoryInput): Connector {
         const st = await ownState(op, req.account);
         const groups = [...st.recorded].filter((g) => st.groups.includes(g)).map((g) => `group:${g}`);
         return { account: req.account, exists: true, grants: [...groups, ...st.sudo] };
+      });
+    },
+
+    async checkBypass(): Promise<BypassCheck[]> {
+      return run('checkBypass', undefined, [], async () => {
+        const gid = await markerGid();
+        const probe = s.probeAccount;
+        const res = await sh(
+          'checkBypass',
+          undefined,
+          hs.script(
+            // The probe: in the marker group, so sshd -T applies the Match Group block; locked, expired, no key, no home.
+            `getent passwd ${cmd(probe)} >/dev/null || { ${hs.sudo('useradd', '-r', '-g', gid, '-N', '-M', '-d', '/nonexistent', '-s', '/usr/sbin/nologin', '-e', 1, '-p', '*', '-c', 'stint sshd settings probe, never logs in', probe)} >/dev/null 2>&1; r=$?; [ "$r" -eq 0 ] || [ "$r" -eq 9 ] || fail probe-account "$r"; }`,
+            `getent passwd ${cmd(probe)}; echo ${SEP}`,
+            // Where the broker connects from, as this host sees it (Match Address blocks apply to it).
+            'addr=${SSH_CONNECTION%% *}',
+            `case "$addr" in ''|*[!0-9A-Fa-f.:]*) fail ssh-connection 1;; esac`,
+            // The probe's name is a validated POSIX name; $addr only hex digits, dots and colons.
+            `out=$(${hs.sudo('sshd', '-T', '-f', s.sshdConfig)} -C "user=${probe},host=$addr,addr=$addr" 2>&1); r=$?`,
+            `printf '%s\\n' "$out"; echo "stint-sshd-exit $r"; echo ${SEP}`,
+            `stat -c '%u %a' ${cmd(s.authorizedKeysDir)} 2>/dev/null; echo ${SEP}`,
+            // Keys an account of the marker group wrote in its own ~/.ssh (inert when the sshd checks pass).
+            `${hs.sudo('find', s.homeBase, '-mindepth', 3, '-maxdepth', 3, '-path', `${s.homeBase}/*/.ssh/authorized_keys*`, '-group', marker, '-printf', '%p\\n')} 2>/dev/null; true`,
+          ),
+        );
+        const [pw = '', sshdOut = '', stat = '', planted = ''] = sections(res.stdout);
+        const p = parsePasswd(pw).find((e) => e.name === probe);
+        if (!p || p.gid !== gid) {
+          return [{ check: 'sshd', status: 'unknown', message: `cannot verify: the probe account ${JSON.stringify(probe)} exists but its primary group is not ${JSON.stringify(marker)}; remove it or set probeAccount` }];
+        }
+        const exit = /stint-sshd-exit (\d+)\s*$/.exec(sshdOut);
+        const text = sshdOut.replace(/stint-sshd-exit \d+\s*$/, '');
+        const checks = judgeSshd({
+          sshdT: exit?.[1] === '0' ? text : null,
+          sshdError: `${text.trim().split('\n').slice(-2).join(' | ')} (exit ${exit?.[1] ?? '?'})`,
+          keysDirStat: stat.trim() === '' ? null : stat.trim(),
+          keysDir: s.authorizedKeysDir, homeBase: s.homeBase, probe, config: s.sshdConfig,
+        });
+        for (const f of planted.split('\n').filter(Boolean)) {
+          checks.push({ check: 'planted-key', status: 'fail', message: `${f} was written by the account itself (a key to log in around Stint; inert only while the sshd checks pass)` });
+        }
+        return checks;
       });
     },
 

@@ -62,8 +62,9 @@ export interface SshTestEnv {
   teardown(): Promise<void>;
 }
 
-export async function createSshTestEnv(): Promise<SshTestEnv> {
-  const server = await testSshServer();
+/** An env on the suite's shared sshd, or on `server` (one a test started, e.g. with an unsafe config). */
+export async function createSshTestEnv(onServer?: SshTestServerInfo): Promise<SshTestEnv> {
+  const server = onServer ?? (await testSshServer());
   const suffix = randomId(5);
   const dir = mkdtempSync(join(tmpdir(), 'stint-ssh-t-'));
   chmodSync(dir, 0o755);
@@ -73,6 +74,8 @@ export async function createSshTestEnv(): Promise<SshTestEnv> {
   const uidMax = base + 79;
   let nextHelper = base + 80;
   const marker = `st_mk_${suffix}`;
+  // The locked account checkBypass makes in the marker group (a system UID, so not in the block).
+  const probe = `st_pr_${suffix}`;
   const group = `st_g_${suffix}`;
   const createdUsers = new Map<string, number>();
   const createdGroups: string[] = [];
@@ -97,6 +100,7 @@ export async function createSshTestEnv(): Promise<SshTestEnv> {
     if (uidOf(name) !== uid) return;
     tryRun('pkill', ['-KILL', '-u', String(uid)]);
     for (const f of [`stint-eph-${name}`, `.stint-eph-${name}.new`, `stint-own-${name}`, `.stint-own-${name}.new`]) rmSync(`/etc/sudoers.d/${f}`, { force: true });
+    rmSync(join(server.keysDir, name), { force: true });
     tryRun('crontab', ['-r', '-u', name]);
     const jobs = (tryRun('atq', []) ?? '').split('\n').filter((l) => l.trim().split(/\s+/).at(-1) === name).map((l) => l.split(/\s+/)[0]!);
     if (jobs.length) tryRun('atrm', jobs);
@@ -107,6 +111,8 @@ export async function createSshTestEnv(): Promise<SshTestEnv> {
   const cleanup = () => {
     // Accounts a connector made in this env's block with this env's marker.
     const markerGid = gidOf(marker);
+    const probeLine = tryRun('getent', ['passwd', probe]);
+    if (markerGid !== null && probeLine && Number(probeLine.split(':')[3]) === markerGid) tryRun('userdel', [probe]);
     if (markerGid !== null) {
       for (const line of (tryRun('getent', ['passwd']) ?? '').split('\n')) {
         const f = line.split(':');
@@ -173,6 +179,9 @@ export async function createSshTestEnv(): Promise<SshTestEnv> {
     shell: '/bin/sh',
     stateDir: join(dir, 'state'),
     reclaimScanPaths: [dir],
+    authorizedKeysDir: server.keysDir,
+    sshdConfig: server.sshdConfig,
+    probeAccount: probe,
     connectTimeoutMs: 5000,
     ...o,
   });
@@ -203,6 +212,9 @@ export async function createSshTestEnv(): Promise<SshTestEnv> {
     shell: ${t.shell}
     stateDir: ${t.stateDir}
     reclaimScanPaths: [${dir}]
+    authorizedKeysDir: ${t.authorizedKeysDir}
+    sshdConfig: ${t.sshdConfig}
+    probeAccount: ${t.probeAccount}
     admin: { user: ${server.adminUser}, passwordFile: ${keyFile} }
 `;
     },

@@ -18,7 +18,7 @@
 //   store is read once more: a grant that appeared meanwhile (another broker)
 //   gets its membership back at once instead of waiting for a failure.
 
-import type { Holder } from '../../connectors/contract.js';
+import type { BypassCheck, Holder } from '../../connectors/contract.js';
 import { notFound } from '../errors.js';
 import { KeyedMutex } from '../keyed-mutex.js';
 import type { Clock, Connector, ConnectorRegistry, Logger, Store } from '../ports.js';
@@ -81,6 +81,11 @@ export interface TargetReport {
   driftRevoked: DriftRevoked[];
   accountMissing: AccountMissing[];
   standing: StandingFinding[];
+  /**
+   * The target's own settings that keep issued accounts inside Stint (connectors with checkBypass; [] for
+   * the others): `fail` lets an account be used around Stint, `unknown` could not be verified.
+   */
+  bypass: BypassCheck[];
   errors: ReconcileError[];
   notes: string[];
 }
@@ -120,7 +125,7 @@ export function createReconcileService(deps: ReconcileServiceDeps) {
   async function reconcileTarget(catalog: Catalog, t: TargetDef, input: ReconcileInput): Promise<TargetReport> {
     const report: TargetReport = {
       target: t.name, kind: t.kind, checkedAt: clock.now(), dryRun: input.dryRun, reachable: true,
-      managedAccounts: 0, driftRemoved: [], driftRevoked: [], accountMissing: [], standing: [], errors: [], notes: [],
+      managedAccounts: 0, driftRemoved: [], driftRevoked: [], accountMissing: [], standing: [], bypass: [], errors: [], notes: [],
     };
     const fail = (stage: ReconcileError['stage'], err: unknown, account?: string) => {
       const message = safeErrorText(err);
@@ -174,6 +179,14 @@ export function createReconcileService(deps: ReconcileServiceDeps) {
     }
     progress.listed = true;
     report.managedAccounts = managed.length;
+    if (connector.checkBypass) {
+      try {
+        report.bypass = await connector.checkBypass();
+      } catch (err) {
+        report.bypass = [{ check: 'bypass', status: 'unknown', message: `cannot verify: ${safeErrorText(err)}` }];
+      }
+      for (const b of report.bypass.filter((x) => x.status !== 'pass')) log.warn({ target: t.name, check: b.check, status: b.status, message: b.message }, 'reconcile: the target may let accounts be used around Stint');
+    }
     let holders: Holder[] | null = null;
     if (!connector.listHolders) {
       report.notes.push(`the ${t.kind} connector cannot list who holds privileges: standing privileges and own-account drift were not checked`);

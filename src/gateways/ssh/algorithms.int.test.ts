@@ -17,6 +17,9 @@ import ssh2 from 'ssh2';
 import { createApp, type App } from '../../app.js';
 import { defaultGatewayAlgorithms, targetConnectionAlgorithms, type AlgorithmLists } from '../../connectors/ssh/algorithms.js';
 import { fingerprintOf } from '../../connectors/ssh/keys.js';
+import { createSshConnector } from '../../connectors/ssh/ssh-connector.js';
+import { rejectsTarget } from '../../connectors/testing/rejects-target.js';
+import { startSshTestServer } from '../../testing/servers/ssh.js';
 import { testKeyPair } from '../../testing/ssh-keys.js';
 import { createSshGateway, type SshGateway } from './index.js';
 import { createSshGatewayTestEnv, type SshGatewayTestEnv } from './ssh-gateway-test-env.js';
@@ -156,6 +159,19 @@ users:
       const r = await ssh(port, ['-o', 'LogLevel=INFO', ...opts]);
       assert.equal(r.code, 255, opts.join(' '));
       assert.match(r.err, what, r.err);
+    }
+  });
+
+  it("a target whose sshd offers only weak key exchange is refused at Stint's handshake, not retried", { timeout: 60_000 }, async () => {
+    const weak = await startSshTestServer({ extraConfig: ['KexAlgorithms ecdh-sha2-nistp256,diffie-hellman-group14-sha1'] });
+    const c = createSshConnector({ target: 'weak', settings: t.env.settings({ port: weak.info.port, hostKeySha256: weak.info.hostKeySha256 }), adminUser: weak.info.adminUser, adminSecret: weak.info.adminKey });
+    try {
+      const err = await rejectsTarget(c.checkHealth());
+      assert.equal(err.retryable, false);
+      assert.match(err.message, /SSH handshake failed: .*key exchange/i);
+    } finally {
+      await c.close();
+      await weak.stop();
     }
   });
 

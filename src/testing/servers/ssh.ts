@@ -6,7 +6,16 @@
 //
 // It creates Unix accounts on THIS machine, so it needs root, and it only ever
 // removes what it created itself (by name and UID), also when the process
-// exits early. sshd admits only `stintop_*` and `st_*` users.
+// exits early. sshd admits only `stintop_*`, `st_*` and `stint_*` users.
+//
+// Configured the documented way (src/connectors/ssh/README.md, "The host's
+// sshd"): accounts in a marker group (`st_mk_*` here, one per test env) take
+// their keys only from a root-owned directory (`/etc/ssh/stint-test-<random>`:
+// sshd's StrictModes refuses a key path under the world-writable /tmp), never
+// from their home, and may not use passwords, tunnels or remote forwarding.
+// `{ stintAccounts: 'unsafe' }` leaves that block out, reads keys from the
+// home as well as that directory and allows passwords, for the tests of the
+// check that reports such a host.
 //
 // `npm test` starts one server (scripts/test-servers.ts) and exports the
 // STINT_TEST_SSH_* variables; a test file run on its own starts one itself.
@@ -28,6 +37,35 @@ export interface SshTestServerInfo {
   hostKeySha256: string;
   adminUser: string;
   adminKey: string;
+  /** Root-owned directory sshd reads the marker group's keys from (`AuthorizedKeysFile <dir>/%u`). */
+  keysDir: string;
+  /** This sshd's config file (for `sshd -T -f`). */
+  sshdConfig: string;
+}
+
+export interface SshTestServerOptions {
+  /** `safe` (default): the documented Match block for Stint's accounts; `unsafe`: none, and passwords allowed. */
+  stintAccounts?: 'safe' | 'unsafe';
+  /** More global sshd_config lines (e.g. `KexAlgorithms …`). */
+  extraConfig?: string[];
+}
+
+/** The documented sshd block for Stint's ephemeral accounts (README "The host's sshd"); `groups` is a Match Group pattern list. */
+export function stintMatchBlock(groups: string, keysDir: string): string[] {
+  return [
+    `Match Group ${groups}`,
+    `    AuthorizedKeysFile ${keysDir}/%u`,
+    '    AuthorizedKeysCommand none',
+    '    PasswordAuthentication no',
+    '    KbdInteractiveAuthentication no',
+    '    HostbasedAuthentication no',
+    '    AllowTcpForwarding local',
+    '    AllowStreamLocalForwarding no',
+    '    AllowAgentForwarding no',
+    '    PermitTunnel no',
+    '    X11Forwarding no',
+    '    PermitUserRC no',
+  ];
 }
 
 export const SSH_TEST_ENV = {
@@ -36,6 +74,8 @@ export const SSH_TEST_ENV = {
   hostKey: 'STINT_TEST_SSH_HOST_KEY_SHA256',
   adminUser: 'STINT_TEST_SSH_ADMIN_USER',
   adminKeyFile: 'STINT_TEST_SSH_ADMIN_KEY_FILE',
+  keysDir: 'STINT_TEST_SSH_KEYS_DIR',
+  sshdConfig: 'STINT_TEST_SSH_CONFIG',
 } as const;
 
 /** Test-only UIDs for operator accounts. */
@@ -97,10 +137,11 @@ async function waitForBanner(port: number, log: string, timeoutMs = 10_000): Pro
   }
 }
 
-export async function startSshTestServer(): Promise<SshTestServer> {
+export async function startSshTestServer(opts: SshTestServerOptions = {}): Promise<SshTestServer> {
   requirements();
   const dir = mkdtempSync(join(tmpdir(), 'stint-sshd-'));
   chmodSync(dir, 0o755);
+  const keysDir = `/etc/ssh/stint-test-${randomId(8)}`;
   const operator = `stintop_${randomId(6)}`;
   const sudoersFile = `/etc/sudoers.d/stint-test-${operator}`;
   let operatorUid: number | null = null;
@@ -128,6 +169,7 @@ export async function startSshTestServer(): Promise<SshTestServer> {
       operatorUid = null;
     }
     rmSync(dir, { recursive: true, force: true });
+    rmSync(keysDir, { recursive: true, force: true });
   };
   process.once('exit', cleanup);
 
@@ -162,6 +204,7 @@ export async function startSshTestServer(): Promise<SshTestServer> {
 
     // sshd's privilege separation directory (Debian creates it at service start).
     if (!existsSync('/run/sshd')) mkdirSync('/run/sshd', { mode: 0o755 });
+    mkdirSync(keysDir, { mode: 0o755 });
     const port = await freePort();
     const config = join(dir, 'sshd_config');
     const log = join(dir, 'sshd.log');
@@ -173,10 +216,11 @@ export async function startSshTestServer(): Promise<SshTestServer> {
         `HostKey ${hostKey}`,
         `PidFile ${join(dir, 'sshd.pid')}`,
         'UsePAM no',
-        'PasswordAuthentication no',
+        `PasswordAuthentication ${opts.stintAccounts === 'unsafe' ? 'yes' : 'no'}`,
         'KbdInteractiveAuthentication no',
         'PubkeyAuthentication yes',
-        'AuthorizedKeysFile .ssh/authorized_keys',
+        // Unsafe: the common half-done setup, Stint's directory added but the home's file still read.
+        `AuthorizedKeysFile .ssh/authorized_keys${opts.stintAccounts === 'unsafe' ? ` ${keysDir}/%u` : ''}`,
         'StrictModes yes',
         'PermitRootLogin no',
         // Nothing but test accounts can log in here (stint_* are the broker's ephemeral accounts).
@@ -187,6 +231,9 @@ export async function startSshTestServer(): Promise<SshTestServer> {
         'MaxStartups 100:30:200',
         'PrintMotd no',
         'LogLevel VERBOSE',
+        ...(opts.extraConfig ?? []),
+        // Last: a Match block runs to the end of the file.
+        ...(opts.stintAccounts === 'unsafe' ? [] : stintMatchBlock('st_mk_*,stint-managed', keysDir)),
         '',
       ].join('\n'),
     );
@@ -214,7 +261,7 @@ export async function startSshTestServer(): Promise<SshTestServer> {
     };
     await startSshd();
 
-    const info: SshTestServerInfo = { host: '127.0.0.1', port, hostKeySha256, adminUser: operator, adminKey: keys.private };
+    const info: SshTestServerInfo = { host: '127.0.0.1', port, hostKeySha256, adminUser: operator, adminKey: keys.private, keysDir, sshdConfig: config };
     return {
       info,
       env: {
@@ -223,6 +270,8 @@ export async function startSshTestServer(): Promise<SshTestServer> {
         [SSH_TEST_ENV.hostKey]: hostKeySha256,
         [SSH_TEST_ENV.adminUser]: operator,
         [SSH_TEST_ENV.adminKeyFile]: adminKeyFile,
+        [SSH_TEST_ENV.keysDir]: keysDir,
+        [SSH_TEST_ENV.sshdConfig]: config,
       },
       stopSshd,
       startSshd,
@@ -256,6 +305,8 @@ export async function testSshServer(): Promise<SshTestServerInfo> {
       hostKeySha256: need(SSH_TEST_ENV.hostKey),
       adminUser: need(SSH_TEST_ENV.adminUser),
       adminKey: readFileSync(need(SSH_TEST_ENV.adminKeyFile), 'utf8'),
+      keysDir: need(SSH_TEST_ENV.keysDir),
+      sshdConfig: need(SSH_TEST_ENV.sshdConfig),
     };
   }
   own ??= startSshTestServer();
