@@ -85,7 +85,7 @@ users:
 
   const cli = (...args: string[]) => runBinary(args, { PATH: process.env.PATH, HOME: t.dir, NO_COLOR: '1', STINT_SERVER: url, STINT_TOKEN: app.initialAdminToken! });
 
-  it('a planted key does not get the real ssh client in, and setsid/nohup processes end with the session', { timeout: 120_000 }, async () => {
+  it('a planted key does not get the real ssh client in, and setsid/nohup processes end with the session', { timeout: 240_000 }, async () => {
     const child = t.spawn('ssh', [
       ...t.sshArgs(aliceKeyFile, gwPort), '-T', 'alice+host-shell@127.0.0.1',
       `umask 077; mkdir -p ~/.ssh; printf '%s\\n' '${plantedKey.public}' > ~/.ssh/authorized_keys; ` +
@@ -97,7 +97,7 @@ users:
     await until('the session is set up', () => /ready \S+ \d+/.test(out), 60_000);
     const [, account, uidText] = /ready (\S+) (\d+)/.exec(out)!;
     const uid = Number(uidText);
-    await until('the three sleeps run', () => processesOf(uid).length >= 5, 15_000);
+    await until('the three sleeps run', () => processesOf(uid).length >= 5, 60_000);
 
     // While the session is live: the planted key is refused by the target's sshd.
     const direct = await t.run('ssh', [...t.sshArgs(plantedKeyFile, t.env.server.port), '-o', 'LogLevel=INFO', '-T', `${account}@127.0.0.1`, 'true']);
@@ -105,7 +105,7 @@ users:
     assert.match(direct.err, /Permission denied \(publickey\)/);
 
     child.kill('SIGTERM');
-    await until('the account is removed', () => !accountExists(account!), 30_000);
+    await until('the account is removed', () => !accountExists(account!), 90_000);
     assert.deepEqual(processesOf(uid), [], 'nothing of the account runs on');
   });
 
