@@ -13,6 +13,12 @@ export interface CreateAccountRequest {
   grants: string[];
   /** Target-side expiry (dead man's switch), where the kind supports one. */
   expiresAt: Date;
+  /**
+   * A session gateway makes this account for its own use: the credential never
+   * leaves the broker. A kind that can tell the target so does (PostgreSQL: the
+   * gateway marker role, which pg_hba.conf admits only from the gateway).
+   */
+  gatewayOnly?: boolean;
 }
 
 export interface ExtendAccountRequest {

@@ -36,6 +36,11 @@ export interface EmbeddedPostgresOptions {
    * still stops it when the process exits.
    */
   unref?: boolean;
+  /**
+   * Also listen on a Unix socket in this directory (tests of pg_hba.conf
+   * `local` rules); none by default. It must be writable by the server's user.
+   */
+  unixSocketDir?: string;
 }
 
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgresServer> {
@@ -62,7 +67,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
       authMethod: 'scram-sha-256',
       persistent: true,
       // Loopback only; enough connections for tests that open many sessions.
-      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', '-c', 'fsync=off', '-c', 'unix_socket_directories='],
+      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', '-c', 'fsync=off', '-c', `unix_socket_directories=${opts.unixSocketDir ?? ''}`],
       createPostgresUser: isRoot,
       onLog: log,
       onError: (e) => log(String(e)),

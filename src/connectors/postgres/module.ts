@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ConnectorModule } from '../module.js';
 import { createPostgresConnector } from './postgres-connector.js';
+import { parseCidr } from './hba-check.js';
 
 /** PostgreSQL identifiers: any text but NUL, at most 63 bytes (longer names would be truncated silently). */
 function checkIdentifier(what: string, v: string): string | null {
@@ -19,6 +20,10 @@ export const postgresModule: ConnectorModule = {
     sslmode: z.enum(['disable', 'require']).default('disable'),
     // The NOLOGIN role every Stint-made account is a member of; only its members are ever removed.
     markerRole: z.string().min(1).max(63).refine((s) => !s.includes('\0'), 'must not contain NUL').optional(),
+    // The NOLOGIN role a session gateway's own accounts are also members of (pg_hba.conf admits them only from the gateway).
+    gatewayMarkerRole: z.string().min(1).max(63).refine((s) => !s.includes('\0'), 'must not contain NUL').optional(),
+    // Addresses the target sees the gateway connect from; reconcile checks pg_hba.conf against them.
+    gatewayAddresses: z.array(z.string().refine((v) => parseCidr(v) !== null, 'must be an IP address or CIDR (10.0.0.5, 10.0.0.0/24, 2001:db8::/64)')).min(1).optional(),
   },
   modes: ['ephemeral-account', 'own-account'],
   checkGrant: (g) => checkIdentifier('a role name', g),

@@ -12,7 +12,14 @@ const make = (settings: Record<string, unknown>) =>
 
 describe('postgres connector settings', () => {
   it('applies defaults', () => {
-    assert.deepEqual(postgresSettingsSchema.parse(base), { ...base, markerRole: 'stint_managed' });
+    assert.deepEqual(postgresSettingsSchema.parse(base), { ...base, markerRole: 'stint_managed', gatewayMarkerRole: 'stint_gateway' });
+  });
+
+  it('gatewayAddresses are IP addresses or CIDRs', () => {
+    assert.deepEqual(postgresSettingsSchema.parse({ ...base, gatewayAddresses: ['10.0.0.5', '10.1.0.0/16', '2001:db8::/64'] }).gatewayAddresses, ['10.0.0.5', '10.1.0.0/16', '2001:db8::/64']);
+    for (const bad of [[], ['gateway.example.com'], ['10.0.0.5/33'], ['10.0.0.5 ']]) {
+      assert.equal(postgresSettingsSchema.safeParse({ ...base, gatewayAddresses: bad }).success, false, JSON.stringify(bad));
+    }
   });
 
   it('rejects unknown keys, bad ports, bad sslmode and over-long marker names as invalid', () => {
@@ -22,6 +29,7 @@ describe('postgres connector settings', () => {
       { ...base, port: '5432' },
       { ...base, sslmode: 'verify-full' },
       { ...base, markerRole: 'm'.repeat(64) },
+      { ...base, markerRole: 'same', gatewayMarkerRole: 'same' },
       { host: 'x', port: 5432 },
     ]) {
       assert.throws(() => make(bad), (e: unknown) => e instanceof StintError && e.code === 'invalid', JSON.stringify(bad));
@@ -43,6 +51,7 @@ describe('postgres connector settings', () => {
         () => c.createAccount({ account: 'é'.repeat(32), secret: 'long-enough-secret', grants: [], expiresAt: new Date(Date.now() + 1000) }),
         () => c.createAccount({ account: 'ok', secret: 'long-enough-secret', grants: [], expiresAt: new Date('nope') }),
         () => c.createAccount({ account: 'ok', secret: 'long-enough-secret', grants: ['stint_managed'], expiresAt: new Date(Date.now() + 1000) }),
+        () => c.createAccount({ account: 'ok', secret: 'long-enough-secret', grants: ['stint_gateway'], expiresAt: new Date(Date.now() + 1000) }),
         () => c.grantToAccount({ account: 'ok', grants: ['bad\0role'] }),
         () => c.removeAccount({ account: '' }),
       ];

@@ -16,6 +16,7 @@ import { z } from 'zod';
 import { TargetError, invalid } from '../../core/errors.js';
 import type {
   AccountInfo,
+  BypassCheck,
   Connector,
   ConnectorFactoryInput,
   CreateAccountRequest,
@@ -33,6 +34,7 @@ import { createPgPool } from '../../pg-pool.js';
 import { defaultPoolSize } from '../contract.js';
 import { existingRoles, listHolders, listMarked, roleState, serverVersionNum, terminateSessions, type RoleState } from './catalog.js';
 import { createRemoval } from './removal.js';
+import { checkHba, parseCidr } from './hba-check.js';
 import { ident, literal, LOCK_NAMESPACE, lockSql, unlockSql } from './sql.js';
 import { describeOperation, toTargetError } from './pg-errors.js';
 import { scramSha256Verifier } from './scram.js';
@@ -57,6 +59,18 @@ export const postgresSettingsSchema = z.strictObject({
   sslmode: z.enum(['disable', 'require']).optional(),
   /** NOLOGIN role every ephemeral account is made a member of; only its members are ever removed. */
   markerRole: identifierSchema.default('stint_managed'),
+  /**
+   * NOLOGIN role a session gateway's own accounts are also members of (their
+   * credential never leaves the broker): pg_hba.conf admits its members only
+   * from the gateway (README.md).
+   */
+  gatewayMarkerRole: identifierSchema.default('stint_gateway'),
+  /**
+   * Addresses (IP or CIDR) the target sees the gateway connect from. Reconcile
+   * checks pg_hba.conf against them: members of the gateway marker must not be
+   * able to log in from anywhere else.
+   */
+  gatewayAddresses: z.array(z.string().refine((v) => parseCidr(v) !== null, { message: 'must be an IP address or CIDR (10.0.0.5, 10.0.0.0/24, 2001:db8::/64)' })).min(1).optional(),
   connectTimeoutMs: z.number().int().positive().optional(),
   maxConnections: z.number().int().min(1).max(100).optional(),
 });
@@ -72,6 +86,10 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
   const settings = parsed.data;
   const target = input.target;
   const marker = settings.markerRole;
+  const gatewayMarker = settings.gatewayMarkerRole;
+  if (gatewayMarker === marker) throw invalid(`postgres target ${JSON.stringify(input.target)}: gatewayMarkerRole must differ from markerRole`);
+  /** The gateway marker is a marker, not a permission: never among an account's grants. */
+  const withoutGatewayMarker = (grants: string[]) => grants.filter((g) => g !== gatewayMarker);
 
   const pool = createPgPool({
     host: settings.host,
@@ -188,21 +206,27 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
     return versionNum;
   }
 
-  /** Creates the NOLOGIN marker role once; a concurrent creator winning the race is success. */
+  /** Creates the NOLOGIN marker roles once; a concurrent creator winning the race is success. */
   function ensureMarker(): Promise<void> {
+    const roles: [string, string][] = [
+      [marker, 'Stint marker: members are ephemeral accounts managed by Stint'],
+      [gatewayMarker, 'Stint gateway marker: members are accounts a Stint session gateway made for itself; pg_hba.conf should admit them only from the gateway'],
+    ];
     markerReady ??= withClient(async (c) => {
-      const res = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [marker]);
-      if (res.rowCount) return;
-      try {
-        await inTransaction(c, async () => {
-          await c.query(`CREATE ROLE ${ident(marker)} NOLOGIN`);
-          // Tells a DBA who finds this role what it is for.
-          await c.query(`COMMENT ON ROLE ${ident(marker)} IS ${literal('Stint marker: members are ephemeral accounts managed by Stint')}`);
-        });
-      } catch (err) {
-        // 42710 duplicate_object, or 23505 when both inserts hit the catalog's unique index.
-        const code = (err as { code?: unknown }).code;
-        if (code !== '42710' && code !== '23505') throw err;
+      const res = await c.query<{ rolname: string }>('SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1::text[])', [roles.map(([r]) => r)]);
+      const present = new Set(res.rows.map((r) => r.rolname));
+      for (const [role, comment] of roles.filter(([r]) => !present.has(r))) {
+        try {
+          await inTransaction(c, async () => {
+            await c.query(`CREATE ROLE ${ident(role)} NOLOGIN`);
+            // Tells a DBA who finds this role what it is for.
+            await c.query(`COMMENT ON ROLE ${ident(role)} IS ${literal(comment)}`);
+          });
+        } catch (err) {
+          // 42710 duplicate_object, or 23505 when both inserts hit the catalog's unique index.
+          const code = (err as { code?: unknown }).code;
+          if (code !== '42710' && code !== '23505') throw err;
+        }
       }
     }).catch((e: unknown) => {
       markerReady = null;
@@ -221,7 +245,7 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
     for (const g of grants) {
       if (!identifierSchema.safeParse(g).success) throw fail(operation, account, `grant ${JSON.stringify(g)} is not a valid role name`);
       // Granting the marker would make an own account look Stint-managed, and reconcile would then remove it.
-      if (g === marker) throw fail(operation, account, `the marker role ${JSON.stringify(marker)} cannot be granted`);
+      if (g === marker || g === gatewayMarker) throw fail(operation, account, `the marker role ${JSON.stringify(g)} cannot be granted`);
     }
     return [...new Set(grants)];
   }
@@ -266,7 +290,9 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
         const verifier = await (ahead ? ahead.catch(() => scramSha256Verifier(req.secret)) : scramSha256Verifier(req.secret));
         secrets.push(verifier);
         const who = ident(req.account);
-        const create = `CREATE ROLE ${who} LOGIN PASSWORD ${literal(verifier)} VALID UNTIL ${literal(until)} IN ROLE ${ident(marker)}`;
+        // A gateway's own account also carries the gateway marker, which pg_hba.conf admits only from the gateway.
+        const markers = req.gatewayOnly ? [marker, gatewayMarker] : [marker];
+        const create = `CREATE ROLE ${who} LOGIN PASSWORD ${literal(verifier)} VALID UNTIL ${literal(until)} IN ROLE ${markers.map(ident).join(', ')}`;
         // The common case is a fresh name the broker just chose: one round
         // trip. A multi-statement simple query runs as one implicit
         // transaction, so a failure (say, a grant of a missing role) leaves no
@@ -277,7 +303,7 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
         // admin's rights once instead of once per statement, which on
         // PostgreSQL 16+ walks every membership the admin has, one per account
         // it manages.
-        const oneStatement = `CREATE ROLE ${who} LOGIN PASSWORD ${literal(verifier)} VALID UNTIL ${literal(until)} IN ROLE ${[marker, ...grants].map(ident).join(', ')}`;
+        const oneStatement = `CREATE ROLE ${who} LOGIN PASSWORD ${literal(verifier)} VALID UNTIL ${literal(until)} IN ROLE ${[...markers, ...grants].map(ident).join(', ')}`;
         const fresh = [lockSql('pg_advisory_xact_lock', req.account), oneStatement];
         try {
           await withClient((c) => c.query(fresh.join(';\n')));
@@ -298,9 +324,10 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
               requireManaged(op, req.account, state);
               // Idempotent retry: bring the existing account to exactly the requested state.
               await c.query(`ALTER ROLE ${who} LOGIN PASSWORD ${literal(verifier)} VALID UNTIL ${literal(until)}`);
-              for (const extra of state.grants.filter((g) => !grants.includes(g))) {
+              for (const extra of withoutGatewayMarker(state.grants).filter((g) => !grants.includes(g))) {
                 await c.query(`REVOKE ${ident(extra)} FROM ${who}`);
               }
+              if (req.gatewayOnly && !state.grants.includes(gatewayMarker)) await c.query(`GRANT ${ident(gatewayMarker)} TO ${who}`);
             }
             for (const g of grants) await c.query(`GRANT ${ident(g)} TO ${who}`);
           }),
@@ -379,7 +406,9 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
     },
 
     async listManaged(): Promise<ListManagedResponse> {
-      return run('listManaged', undefined, [], async () => ({ accounts: await withClient((c) => listMarked(c, marker)) }));
+      return run('listManaged', undefined, [], async () => ({
+        accounts: (await withClient((c) => listMarked(c, marker))).map((a) => ({ ...a, grants: withoutGatewayMarker(a.grants) })),
+      }));
     },
 
     async listHolders(req: ListHoldersRequest): Promise<ListHoldersResponse> {
@@ -395,8 +424,39 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
       return run(op, req.account, [], async () => {
         checkName(op, req.account);
         const state = await withClient((c) => roleState(c, req.account, marker));
-        return { account: req.account, exists: state !== null, grants: state?.grants ?? [] };
+        return { account: req.account, exists: state !== null, grants: withoutGatewayMarker(state?.grants ?? []) };
       });
+    },
+
+    /**
+     * pg_hba.conf must admit members of the gateway marker only from the
+     * gateway (hba-check.ts). Reading pg_hba_file_rules takes SELECT on it and
+     * EXECUTE on pg_hba_file_rules() (README.md); without them: unknown.
+     */
+    async checkBypass(): Promise<BypassCheck[]> {
+      const check = 'pg_hba:gateway-accounts';
+      return run('checkBypass', undefined, [], () =>
+        withClient(async (c) => {
+          if (!settings.gatewayAddresses) {
+            const made = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [gatewayMarker]);
+            // No gateway has made accounts here: nothing to keep inside it.
+            if (!made.rowCount) return [];
+            return [{ check, status: 'unknown' as const, message: `cannot verify: set gatewayAddresses in the target's settings (the addresses the target sees the gateway connect from) to check pg_hba.conf for members of "${gatewayMarker}"` }];
+          }
+          let rows;
+          try {
+            rows = (await c.query<{ line_number: number; type: string; database: string[]; user_name: string[]; address: string | null; netmask: string | null; auth_method: string; error: string | null }>(
+              'SELECT line_number, type, database, user_name, address, netmask, auth_method, error FROM pg_hba_file_rules ORDER BY ' + ((await serverVersion(c)) >= 160000 ? 'rule_number NULLS LAST, line_number' : 'line_number'),
+            )).rows;
+          } catch (err) {
+            if ((err as { code?: unknown }).code !== '42501') throw err;
+            return [{ check, status: 'unknown' as const, message: `cannot verify: the admin may not read pg_hba_file_rules (GRANT SELECT ON pg_hba_file_rules TO ${ident(input.adminUser)}; GRANT EXECUTE ON FUNCTION pg_hba_file_rules() TO ${ident(input.adminUser)})` }];
+          }
+          const rules = rows.map((r) => ({ line: r.line_number, type: r.type, database: r.database ?? [], users: r.user_name ?? [], address: r.address, netmask: r.netmask, method: r.auth_method, error: r.error }));
+          const verdict = checkHba(rules, [gatewayMarker, marker], settings.gatewayAddresses.map((a) => parseCidr(a)!));
+          return [{ check, ...verdict }];
+        }),
+      );
     },
 
     async checkHealth(): Promise<void> {

@@ -189,7 +189,11 @@ export function createGrantService(deps: GrantServiceDeps) {
         if (g.mode === 'ephemeral-account') {
           // Target-side expiry (dead man's switch) from the planned activation;
           // the store's expiresAt, counted from actual activation, is the truth.
-          await connector.createAccount({ account: g.account, secret: secret!, grants: g.roles, expiresAt: new Date(started + g.durationMs) });
+          await connector.createAccount({
+            account: g.account, secret: secret!, grants: g.roles, expiresAt: new Date(started + g.durationMs),
+            // Session-bound: a gateway's own account for one connection, whose credential stays with it.
+            ...(g.sessionLeaseUntil !== null ? { gatewayOnly: true } : {}),
+          });
         } else {
           await accountLocks.run(`${g.target}\u0000${g.account}`, () => connector.grantToAccount({ account: g.account, grants: g.roles }));
         }

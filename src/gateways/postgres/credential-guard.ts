@@ -11,10 +11,11 @@
 // E'…' strings, "…" identifiers (U& forms included), $tag$…$tag$ bodies, and
 // `;` between statements. Keywords are unquoted words, in any case. String
 // and dollar-quoted contents are scanned again as SQL (a DO block or a
-// function body holding the statement, EXECUTE '…' of a literal), to a depth
-// of 4. SQL built at run time out of pieces (EXECUTE 'ALTER ' || …, format())
-// cannot be seen by any parser: the target's pg_hba.conf rules for the
-// gateway marker role are what make such a password useless (README.md).
+// function body holding the statement, EXECUTE '…' of a literal, a
+// statement's literals joined as with ||), to a depth of 4. SQL built at run
+// time any other way (format(), chr(), a value read from a table) cannot be
+// seen by any parser: the target's pg_hba.conf rules for the gateway marker
+// role are what make such a password useless (README.md).
 
 export interface CredentialChange {
   /** What was found, for the client, the log and the audit: never the statement's text. */

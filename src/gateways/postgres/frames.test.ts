@@ -106,6 +106,17 @@ describe('FrameScanner', () => {
     assert.deepEqual(seen, [{ len: 1024, truncated: true }]);
   });
 
+  it('a type with its own limit is kept to that limit, others to captureLimit (statements are checked whole)', () => {
+    const big = serialize.query(`SELECT '${'x'.repeat(200_000)}'`);
+    const stream = Buffer.concat([big, serialize.copyData(Buffer.alloc(5000, 1))]);
+    for (const size of [4096, stream.length]) {
+      const seen: { type: number; len: number; truncated: boolean }[] = [];
+      const s = new FrameScanner((t) => t === 0x51 || t === 0x64, (type, b, truncated) => seen.push({ type, len: b.length, truncated }), 1024, (t) => (t === 0x51 ? 1 << 20 : undefined));
+      for (let i = 0; i < stream.length; i += size) s.push(stream.subarray(i, i + size));
+      assert.deepEqual(seen, [{ type: 0x51, len: big.length - 5, truncated: false }, { type: 0x64, len: 1024, truncated: true }], `chunk size ${size}`);
+    }
+  });
+
   it('any frames cut into any chunks: every captured frame once, in order, cut at the limit', () => {
     const frame = fc.record({ type: fc.constantFrom(0x51, 0x43, 0x44, 0x5a), body: fc.uint8Array({ maxLength: 300 }) });
     fc.assert(

@@ -1,0 +1,300 @@
+// Leaving the recording (issue 12, item 1), as an attacker would: through the
+// gateway, the session's own role sets itself a password to log in to the
+// target directly. The gateway refuses every such statement before the target
+// sees it and ends the session (psql's simple protocol, several statements in
+// one string, psql's \password form, the pg driver's extended protocol, a DO
+// block). Underneath, on a dedicated PostgreSQL with the pg_hba.conf rules
+// README.md documents, a gateway account's credential does not work from
+// anywhere but the gateway (real psql), and the connector's check reports a
+// target whose rules allow the bypass and passes one that does not.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../../embedded/postgres.js';
+import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } from '../../testing/broker.js';
+import { createPostgresGateway, type PostgresGateway } from './index.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, ok: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
+  const start = Date.now();
+  while (!(await ok())) {
+    if (Date.now() - start > ms) throw new Error(`${what} did not happen within ${ms} ms`);
+    await sleep(50);
+  }
+}
+
+function selfSignedCert(dir: string): { cert: string; key: string } {
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-subj', '/CN=127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+  ], { stdio: 'ignore' });
+  return { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
+}
+
+const children: ChildProcess[] = [];
+
+/** The real psql, one command: exit code, stdout and stderr. */
+function psql(conn: string, password: string, sql: string): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const p = spawn('psql', [conn, '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', sql], { env: { PATH: process.env.PATH, PGPASSWORD: password, PGCONNECT_TIMEOUT: '10' } });
+    children.push(p);
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (err += d));
+    p.on('close', (code) => resolve({ code, out: out.trim(), err: err.trim() }));
+  });
+}
+
+/** An interactive psql through the gateway, as a person would have open. */
+function openPsql(conn: string, password: string): { proc: ChildProcess; output: () => string; send: (s: string) => void } {
+  const proc = spawn('psql', [conn, '-X', '-A', '-t'], { env: { PATH: process.env.PATH, PGPASSWORD: password }, stdio: ['pipe', 'pipe', 'pipe'] });
+  children.push(proc);
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  return { proc, output: () => out, send: (s) => proc.stdin!.write(s) };
+}
+
+function gatewayFor(broker: TestBroker, certDir: string): PostgresGateway {
+  const app = broker.app;
+  return createPostgresGateway({
+    tokens: app.tokens, requests: app.requests, grants: app.grants, catalog: () => app.catalog, store: app.store,
+    clock: { now: () => Date.now() }, log: { info() {}, warn() {}, error() {}, debug() {} },
+    tls: selfSignedCert(certDir), listen: { host: '127.0.0.1', port: 0 }, sessionDir: join(broker.dataDir, 'sessions'), requireTls: true,
+  });
+}
+
+after(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+describe('a password set through the gateway', () => {
+  let target: TestTarget;
+  let broker: TestBroker;
+  let gateway: PostgresGateway;
+  let port: number;
+  let certDir: string;
+
+  before(async () => {
+    target = await createTestTarget();
+    broker = await startTestBroker({
+      target,
+      // A profile that needs an approver: its grant (and role) outlives the session, so the role can be looked at afterwards.
+      editConfig: (text) => text.replace('profiles:\n', `profiles:\n  - { name: pg-read-approved, target: pg, mode: ephemeral-account, grants: [${target.readRole}], maxDuration: 1h }\n`),
+      config: { extraPolicies: '  - { name: approved-read, subjects: { groups: [dev] }, profiles: [pg-read-approved], approval: { approvers: { groups: [dba] }, count: 1 } }\n' },
+    });
+    certDir = mkdtempSync(join(tmpdir(), 'stint-gw-bypass-'));
+    gateway = gatewayFor(broker, certDir);
+    port = (await gateway.listen()).port;
+  });
+  after(async () => {
+    await gateway?.close();
+    await broker?.close();
+    await target?.drop();
+    if (certDir) rmSync(certDir, { recursive: true, force: true });
+  });
+
+  const conninfo = (user: string, profile: string) => `host=127.0.0.1 port=${port} user=${user} dbname=${profile} sslmode=require connect_timeout=10`;
+  const refusals = async () => broker.app.store.listAudit({ action: 'session.statement-refused', limit: 1000 });
+
+  it('psql: ALTER ROLE current_user PASSWORD after another statement ends the session; it is recorded, audited, and the role is gone', async () => {
+    const token = await broker.token('dave');
+    const before = (await refusals()).length;
+    const r = await psql(conninfo('dave', 'pg-read'), token, "SELECT current_user; AlTeR  rOlE\n current_user /* x */ PASSWORD 'pw-leave-1'");
+    assert.notEqual(r.code, 0);
+    assert.match(r.err, /FATAL:\s+the Stint gateway ended this session: ALTER ROLE … PASSWORD is not allowed through the gateway/);
+    // The whole Query was held back: not even its first statement ran.
+    assert.equal(r.out, '');
+    await until('audited', async () => (await refusals()).length === before + 1);
+    const ev = (await refusals()).at(-1)!;
+    assert.equal(ev.actor, 'dave');
+    assert.equal(ev.details.refused, 'credential-change');
+    assert.equal(ev.details.statement, 'ALTER ROLE … PASSWORD');
+    const account = ev.details.account as string;
+    await until('session ended', () => gateway.sessions.list().find((s) => s.account === account)?.endedAt != null);
+    const rec = gateway.sessions.list().find((s) => s.account === account)!;
+    assert.equal(rec.endReason, 'credential-change-refused');
+    const file = readFileSync(gateway.sessions.fileOf(rec.sessionId), 'utf8');
+    assert.match(file, /<refused: ALTER ROLE … PASSWORD>/);
+    assert.ok(!file.includes('pw-leave-1') && !JSON.stringify(ev).includes('pw-leave-1'), 'the password is in no record');
+    await until('role removed with its session', async () => !(await target.roleExists(account)));
+  });
+
+  it('the statement never reaches the target: the approved grant\'s role keeps its password, and the new one does not log in (psql \\password form, extended protocol, DO block)', async () => {
+    const alice = await broker.token('alice');
+    const req = await broker.call(alice, 'POST', '/v1/requests', { profile: 'pg-read-approved', duration: '10m' });
+    assert.equal(req.status, 201, req.raw);
+    const approved = await broker.call(await broker.token('bob'), 'POST', `/v1/requests/${req.body.request.id}/approve`, {});
+    const account = approved.body.grant.account as string;
+    const verifier = async () => (await target.superQuery('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [account])).rows[0]?.rolpassword as string;
+    const original = await verifier();
+    assert.match(original, /^SCRAM-SHA-256\$/);
+
+    // What psql's \password sends: ALTER USER <name> PASSWORD '<SCRAM verifier>' (computed client-side).
+    const leaked = 'pw-leave-2';
+    const viaPsql = await psql(conninfo('alice', 'pg-read-approved'), alice, `ALTER USER "${account}" PASSWORD 'SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVk:c2VydmVy'`);
+    assert.match(viaPsql.err, /FATAL:.*ALTER ROLE … PASSWORD is not allowed/);
+
+    // The pg driver, extended protocol (a named statement is always Parse/Bind/Execute).
+    const c = new pg.Client({ host: '127.0.0.1', port, user: 'alice', database: 'pg-read-approved', password: alice, ssl: { rejectUnauthorized: false } });
+    c.on('error', () => {});
+    await c.connect();
+    assert.equal((await c.query('SELECT current_user AS u')).rows[0].u, account);
+    await assert.rejects(c.query({ name: 'leave', text: `ALTER ROLE current_user PASSWORD '${leaked}'` }), /ALTER ROLE … PASSWORD is not allowed|Connection terminated/);
+    await c.end().catch(() => {});
+
+    const viaDo = await psql(conninfo('alice', 'pg-read-approved'), alice, `DO $$ BEGIN EXECUTE 'ALTER ROLE ' || quote_ident(current_user) || ' PASSWORD ''${leaked}'''; END $$`);
+    assert.match(viaDo.err, /FATAL:.*ALTER ROLE … PASSWORD is not allowed/);
+
+    assert.equal(await verifier(), original, 'the role\'s password is unchanged');
+    const direct = await psql(`host=${target.host} port=${target.port} user=${account} dbname=${target.db.name} connect_timeout=10`, leaked, 'SELECT 1');
+    assert.notEqual(direct.code, 0);
+    assert.match(direct.err, /password authentication failed/);
+    // Other statements still go through (a fresh session).
+    const ok = await psql(conninfo('alice', 'pg-read-approved'), alice, 'SELECT count(*) FROM public.items');
+    assert.equal(ok.out, '2', ok.err);
+    await broker.call(alice, 'POST', `/v1/grants/${approved.body.grant.id}/revoke`);
+  });
+
+  it('a statement too large to check (over 16 MiB) ends the session instead of being relayed unchecked', async () => {
+    const token = await broker.token('dave');
+    const c = new pg.Client({ host: '127.0.0.1', port, user: 'dave', database: 'pg-read', password: token, ssl: { rejectUnauthorized: false } });
+    c.on('error', () => {});
+    await c.connect();
+    const account = (await c.query('SELECT current_user AS u')).rows[0].u as string;
+    await assert.rejects(c.query(`SELECT length('${'x'.repeat(17 << 20)}')`), /longer than 16 MiB cannot be checked|Connection terminated/);
+    await c.end().catch(() => {});
+    await until('session ended', () => gateway.sessions.list().find((s) => s.account === account)?.endedAt != null);
+    assert.equal(gateway.sessions.list().find((s) => s.account === account)!.endReason, 'statement-too-large');
+  });
+});
+
+describe('pg_hba.conf keeps gateway accounts behind the gateway (dedicated PostgreSQL)', () => {
+  let server: EmbeddedPostgresServer;
+  let socketDir: string;
+  let target: TestTarget;
+  let broker: TestBroker;
+  let gateway: PostgresGateway;
+  let port: number;
+  let certDir: string;
+
+  /** The rules README.md documents; here 127.0.0.1 (TCP) stands for the gateway's address and the Unix socket for every other way in. */
+  const closedRules = (m: string) => `
+local all +${m} reject
+host  all +${m} 127.0.0.1/32 scram-sha-256
+host  all +${m} all reject
+local all all scram-sha-256
+host  all all 127.0.0.1/32 scram-sha-256
+`;
+  const openRules = `
+local all all scram-sha-256
+host  all all 127.0.0.1/32 scram-sha-256
+`;
+  async function setHba(text: string): Promise<void> {
+    writeFileSync(join(server.dataDir, 'pg_hba.conf'), text);
+    await target.superQuery('SELECT pg_reload_conf()');
+    // The reload is asynchronous: wait until the server's own view of the file is the new one.
+    const lines = text.trim().split('\n').length;
+    await until('pg_hba.conf reloaded', async () => (await target.superQuery('SELECT count(*)::int AS n FROM pg_hba_file_rules')).rows[0].n === lines);
+  }
+
+  before(async () => {
+    socketDir = mkdtempSync(join(tmpdir(), 'stint-pgsock-'));
+    // As root the server runs as the postgres OS user, which must create its socket here.
+    chmodSync(socketDir, 0o1777);
+    server = await startEmbeddedPostgres({ unref: true, unixSocketDir: socketDir });
+    target = await createTestTarget({ serverUrl: server.url() });
+    broker = await startTestBroker({
+      target,
+      editConfig: (text) => text.replace(`    markerRole: ${target.marker}\n`, `    markerRole: ${target.marker}\n    gatewayAddresses: [127.0.0.1/32]\n`),
+    });
+    certDir = mkdtempSync(join(tmpdir(), 'stint-gw-hba-'));
+    gateway = gatewayFor(broker, certDir);
+    port = (await gateway.listen()).port;
+  });
+  after(async () => {
+    await gateway?.close();
+    await broker?.close();
+    await target?.drop();
+    await server?.destroy();
+    for (const d of [certDir, socketDir]) if (d) rmSync(d, { recursive: true, force: true });
+  });
+
+  const overSocket = (user: string) => `host=${socketDir} port=${server.port} user=${user} dbname=${target.db.name} connect_timeout=10`;
+  const overTcp = (user: string) => `host=127.0.0.1 port=${server.port} user=${user} dbname=${target.db.name} connect_timeout=10`;
+  const check = async () => (await broker.app.connectors.get('pg').checkBypass!())[0];
+  /** What stint reconcile reports for the target. */
+  const reconciled = async () => (await broker.app.reconcile.reconcile({ target: 'pg', dryRun: true, actor: 'root' })).targets[0]!.bypass;
+
+  it('reconcile\'s check cannot verify without the privilege to read pg_hba_file_rules, and says which', async () => {
+    await setHba(closedRules(target.gatewayMarker));
+    // The gateway marker is made on first use; before that there is nothing to check.
+    const token = await broker.token('alice');
+    const warm = await psql(`host=127.0.0.1 port=${port} user=alice dbname=pg-read sslmode=require`, token, 'SELECT 1');
+    assert.equal(warm.code, 0, warm.err);
+    const v = await check();
+    assert.equal(v?.status, 'unknown');
+    assert.match(v!.message, /cannot verify: the admin may not read pg_hba_file_rules \(GRANT SELECT ON pg_hba_file_rules TO .*GRANT EXECUTE ON FUNCTION pg_hba_file_rules\(\)/);
+    assert.deepEqual((await reconciled()).map((b) => b.status), ['unknown']);
+  });
+
+  it('with the documented rules, the gateway account\'s own credential is refused from any other path; the check passes', async () => {
+    await target.superQuery(`GRANT SELECT ON pg_hba_file_rules TO ${pg.escapeIdentifier(target.adminUser)}; GRANT EXECUTE ON FUNCTION pg_hba_file_rules() TO ${pg.escapeIdentifier(target.adminUser)}`);
+    await setHba(closedRules(target.gatewayMarker));
+    const v = await check();
+    assert.equal(v?.status, 'pass', v?.message);
+    assert.deepEqual((await reconciled()).map((b) => [b.check, b.status]), [['pg_hba:gateway-accounts', 'pass']]);
+
+    const token = await broker.token('alice');
+    const s = openPsql(`host=127.0.0.1 port=${port} user=alice dbname=pg-read sslmode=require`, token);
+    s.send('SELECT current_user;\n');
+    await until('session answers', () => /stint_alice_/.test(s.output()));
+    const account = /stint_alice_[a-z0-9]{6}/.exec(s.output())![0];
+    assert.ok((await target.memberOf(account)).includes(target.gatewayMarker), 'a gateway account carries the gateway marker');
+    // What the person would have if they got the password out (here: read from the broker, as only it knows it).
+    const rec = gateway.sessions.list().find((x) => x.account === account)!;
+    const creds = await broker.app.grants.upstreamCredentials({ grantId: rec.grantId, owner: broker.app.catalog.users.get('alice')! });
+    const password = creds.password!;
+
+    const around = await psql(overSocket(account), password, 'SELECT current_user');
+    assert.notEqual(around.code, 0);
+    assert.match(around.err, /pg_hba\.conf rejects connection for host "\[local\]", user "stint_alice_/);
+    // Control: the credential itself is good from the gateway's address, and the socket works for others.
+    const fromGateway = await psql(overTcp(account), password, 'SELECT current_user');
+    assert.equal(fromGateway.out, account, fromGateway.err);
+    const ownOverSocket = await psql(overSocket(target.own.name), target.own.password, 'SELECT current_user');
+    assert.equal(ownOverSocket.out, target.own.name, ownOverSocket.err);
+    s.proc.stdin!.end();
+    await until('role removed', async () => !(await target.roleExists(account)));
+  });
+
+  it('with rules that let the marker\'s members in over the socket, the check fails naming the line, and the bypass is real', async () => {
+    await setHba(openRules);
+    const v = await check();
+    assert.equal(v?.status, 'fail');
+    assert.match(v!.message, /can log in around the gateway: line 2 \(local all all scram-sha-256\) admits them over a Unix-socket connection/);
+    const reported = await reconciled();
+    assert.deepEqual(reported.map((b) => [b.check, b.status]), [['pg_hba:gateway-accounts', 'fail']]);
+    assert.match(reported[0]!.message, /line 2/);
+
+    const token = await broker.token('alice');
+    const s = openPsql(`host=127.0.0.1 port=${port} user=alice dbname=pg-read sslmode=require`, token);
+    s.send('SELECT current_user;\n');
+    await until('session answers', () => /stint_alice_/.test(s.output()));
+    const account = /stint_alice_[a-z0-9]{6}/.exec(s.output())![0];
+    const rec = gateway.sessions.list().find((x) => x.account === account)!;
+    const creds = await broker.app.grants.upstreamCredentials({ grantId: rec.grantId, owner: broker.app.catalog.users.get('alice')! });
+    const around = await psql(overSocket(account), creds.password!, 'SELECT current_user');
+    assert.equal(around.out, account, 'what the check reports is what the server does');
+    s.proc.stdin!.end();
+    await until('role removed', async () => !(await target.roleExists(account)));
+    await setHba(closedRules(target.gatewayMarker));
+  });
+});
