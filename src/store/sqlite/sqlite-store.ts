@@ -3,6 +3,7 @@
 // PostgreSQL instead, though two processes on one file stay correct.
 
 import BetterSqlite3 from 'better-sqlite3';
+import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
 import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDatabase, type SqliteDialectConfig } from 'kysely';
 import type { Store } from '../../core/ports.js';
 import { createKyselyStore } from '../kysely-store.js';
@@ -67,8 +68,26 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
+/**
+ * The store file is its owner's only (0600), whatever the umask: it is
+ * created so before SQLite opens it (SQLite would make it 0644 under the usual
+ * umask), and an existing one (and its -wal/-shm) is brought back to 0600.
+ * SQLite gives the -wal and -shm files it creates the main file's mode.
+ */
+function ownerOnly(path: string): void {
+  closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      if ((statSync(file).mode & 0o777) !== 0o600) chmodSync(file, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+}
+
 /** Opens (creating if needed) the database file; call `migrate()` before use. */
 export function createSqliteStore({ path, busyTimeoutMs = 5000 }: SqliteStoreOptions): Store {
+  if (path !== ':memory:' && path !== '' && !path.startsWith('file:')) ownerOnly(path);
   const database = new BetterSqlite3(path);
   try {
     // WAL lets readers in other processes run during a write; NORMAL sync is
