@@ -63,8 +63,8 @@ describe('output formatting', () => {
 
   test('exit codes: API codes via exitCodeOf, CLI-only codes, unknown codes are internal', () => {
     assert.deepEqual(
-      ['invalid', 'unauthenticated', 'forbidden', 'denied', 'not_found', 'conflict', 'target_unavailable', 'internal', 'unavailable', 'audit_broken', 'wait_timeout', 'something_new'].map(exitCodeFor),
-      [2, 3, 3, 4, 5, 6, 7, 1, 7, 8, 9, 1],
+      ['invalid', 'unauthenticated', 'forbidden', 'denied', 'not_found', 'conflict', 'target_unavailable', 'internal', 'unavailable', 'rate_limited', 'audit_broken', 'wait_timeout', 'something_new'].map(exitCodeFor),
+      [2, 3, 3, 4, 5, 6, 7, 1, 7, 7, 8, 9, 1],
     );
     assert.equal(exitCodes.usage, 2);
     assert.equal(exitCodes.auditBroken, 8);
@@ -247,6 +247,8 @@ describe('commands against a fake API', () => {
       [apiError(409, 'conflict', 'grant gr_aaaaaaaaaaaa is revoked, not active'), 6, /is revoked, not active/],
       [apiError(403, 'denied', 'policy prod-deny denies pg-admin'), 4, /policy prod-deny denies/],
       [apiError(503, 'target_unavailable', 'pg-main is down'), 7, /pg-main is down/],
+      [apiError(503, 'unavailable', "Stint's store is unavailable (ECONNREFUSED); try again shortly"), 7, /store is unavailable/],
+      [apiError(429, 'rate_limited', 'too many failed sign-ins from your address; try again in 3 s'), 7, /too many failed sign-ins/],
       [apiError(418, 'teapot', 'a newer server'), 1, /a newer server/],
       [{ status: 502, body: null, raw: '<html>Bad Gateway</html>' }, 7, /answered POST \/v1\/grants\/gr_aaaaaaaaaaaa\/extend with HTTP 502 and no Stint error body/],
     ];
