@@ -122,5 +122,9 @@ export function toAuditView(e: AuditEvent): z.infer<typeof auditView> {
   return { seq: e.seq, at: iso(e.at)!, actor: e.actor, action: e.action, requestId: e.requestId, grantId: e.grantId, target: e.target, user: e.subjectUser, details: e.details, prevHash: e.prevHash, hash: e.hash };
 }
 
-export const tokenView = z.object({ id: z.string(), user: z.string(), description: z.string().nullable(), createdAt: z.string(), revokedAt: z.string().nullable() });
-export const toTokenView = (t: TokenRecord): z.infer<typeof tokenView> => ({ id: t.id, user: t.user, description: t.description, createdAt: iso(t.createdAt)!, revokedAt: iso(t.revokedAt) });
+export const tokenView = z.object({
+  id: z.string(), user: z.string(), description: z.string().nullable(), createdAt: z.string(), expiresAt: z.string(), revokedAt: z.string().nullable(), lastUsedAt: z.string().nullable(),
+});
+export const toTokenView = (t: TokenRecord): z.infer<typeof tokenView> => ({
+  id: t.id, user: t.user, description: t.description, createdAt: iso(t.createdAt)!, expiresAt: iso(t.expiresAt)!, revokedAt: iso(t.revokedAt), lastUsedAt: iso(t.lastUsedAt),
+});

@@ -3,8 +3,8 @@
 // patches and reads alike, and the `satisfies` clauses make the compiler
 // reject a record field or table column that is not mapped.
 
-import type { ApprovalRecord, AuditEvent, GrantRecord, RequestRecord, SshKeyRecord, TokenRecord } from '../core/types.js';
-import type { AuditEventsTable, GrantsTable, RequestsTable, SshKeysTable, TokensTable } from './schema.js';
+import type { ApprovalRecord, AuditEvent, BreakGlassRecord, GrantRecord, RequestRecord, SshKeyRecord, TokenRecord } from '../core/types.js';
+import type { AuditEventsTable, BreakGlassTable, GrantsTable, RequestsTable, SshKeysTable, TokensTable } from './schema.js';
 
 /** Fails to compile unless every table column is the target of some field. */
 type CoversColumns<Map extends Record<string, string>, Table> = Exclude<keyof Table, Map[keyof Map]> extends never ? Map : never;
@@ -130,11 +130,25 @@ export function rowToAuditEvent(row: AuditEventsTable): AuditEvent {
 }
 
 export function rowToToken(row: TokensTable): TokenRecord {
-  return { id: row.id, user: row.user_name, hash: row.hash, description: row.description, createdAt: row.created_at, revokedAt: row.revoked_at };
+  return {
+    id: row.id, user: row.user_name, hash: row.hash, description: row.description, createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at), revokedAt: num(row.revoked_at), lastUsedAt: num(row.last_used_at),
+  };
 }
 
 export function tokenToRow(t: TokenRecord): TokensTable {
-  return { id: t.id, user_name: t.user, hash: t.hash, description: t.description, created_at: t.createdAt, revoked_at: t.revokedAt };
+  return { id: t.id, user_name: t.user, hash: t.hash, description: t.description, created_at: t.createdAt, expires_at: t.expiresAt, revoked_at: t.revokedAt, last_used_at: t.lastUsedAt };
+}
+
+export function rowToBreakGlass(row: BreakGlassTable): BreakGlassRecord {
+  return {
+    grantId: row.grant_id, requestId: row.request_id, user: row.user_name, profile: row.profile, target: row.target, reason: row.reason,
+    createdAt: Number(row.created_at), reviewedAt: num(row.reviewed_at), reviewedBy: row.reviewed_by, reviewComment: row.review_comment,
+  };
+}
+
+function num(v: number | string | null): number | null {
+  return v === null ? null : Number(v);
 }
 
 export function rowToSshKey(row: SshKeysTable): SshKeyRecord {

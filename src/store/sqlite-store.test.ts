@@ -11,7 +11,7 @@ import { verifyChain } from '../core/audit/chain.js';
 import { openStore } from './index.js';
 import Database from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
-import { migrations } from './migrations.js';
+import { migrations, upgradedTokenTtlMs } from './migrations.js';
 import { migrationLockTableName, migrationTableName } from './schema.js';
 import { makeGrant } from './testing/fixtures.js';
 import { storeSuite } from './testing/store-suite.js';
@@ -118,6 +118,24 @@ describe('sqlite store specifics', () => {
     assert.equal((await again.listGrants({})).length, 40);
     assert.ok(verifyChain(await again.listAudit({})).ok);
     await again.close();
+  });
+
+  it('gives tokens made before 0006 an expiry 90 days after the upgrade, so no one is locked out by it', async () => {
+    const path = join(dir, 'before-0006.db');
+    const old = new Kysely<unknown>({ dialect: new SqliteDialect({ database: new Database(path) }) });
+    const migrator = new Migrator({ db: old, provider: { getMigrations: async () => ({ ...migrations(undefined) }) }, migrationTableName, migrationLockTableName });
+    assert.equal((await migrator.migrateTo('0004_partial_due_indexes')).error, undefined);
+    await old.destroy();
+    const raw = new Database(path);
+    raw.prepare("insert into tokens (id, user_name, hash, description, created_at, revoked_at) values ('tok_old', 'alice', 'h-old', null, 1, null)").run();
+    raw.close();
+    const before = Date.now();
+    const store = await openStore({ kind: 'sqlite', path });
+    const t = (await store.findTokenByHash('h-old'))!;
+    assert.ok(t.expiresAt >= before + upgradedTokenTtlMs && t.expiresAt <= Date.now() + upgradedTokenTtlMs, String(t.expiresAt));
+    assert.equal(t.lastUsedAt, null);
+    assert.deepEqual(await store.listBreakGlass({ open: true }), []);
+    await store.close();
   });
 
   it('turns the due indexes partial on a database made before 0004, and the expiry queries still find what is due', async () => {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ApiDeps } from '../deps.js';
 import { route } from '../route.js';
-import { freeText, nameSchema, tokenIdParam } from '../schemas.js';
+import { durationSchema, freeText, nameSchema, tokenIdParam } from '../schemas.js';
 import { toTokenView, tokenView } from '../views.js';
 
 export function tokenRoutes(deps: ApiDeps) {
@@ -9,10 +9,11 @@ export function tokenRoutes(deps: ApiDeps) {
     route({
       method: 'POST', url: '/v1/tokens', tag: 'tokens', auth: 'user', status: 201, errors: ['forbidden', 'not_found'],
       summary: 'Issue an API token: for yourself, or (admins) for a service user. The secret is in this response only; Stint keeps its hash.',
-      body: z.object({ user: nameSchema, description: freeText(200).nullish() }).strict(),
+      // ttl: how long the token lives (default 90d, at most 365d).
+      body: z.object({ user: nameSchema, description: freeText(200).nullish(), ttl: durationSchema.optional() }).strict(),
       response: z.object({ token: tokenView, secret: z.string() }),
       handler: async ({ actor, body, reply }) => {
-        const r = await deps.tokens.create({ actor, user: body.user, description: body.description ?? null });
+        const r = await deps.tokens.create({ actor, user: body.user, description: body.description ?? null, ttlMs: body.ttl });
         reply.header('cache-control', 'no-store');
         return { token: toTokenView(r.token), secret: r.secret };
       },

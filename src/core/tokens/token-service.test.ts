@@ -64,3 +64,61 @@ describe('token service: who may make a token for whom', () => {
     assert.equal(await outcome(tokens.create({ actor: ops, user: 'mallory' })), 'not_found: user "mallory" is not defined in the config');
   });
 });
+
+describe('token service: every token expires and records its last use', () => {
+  let store: Store;
+  let tokens: TokenService;
+  let now = 1_700_000_000_000;
+  const catalog: Catalog = { targets: new Map(), profiles: new Map(), policies: [], users, roles: {} };
+  beforeEach(async () => {
+    store = await openStore({ kind: 'sqlite', path: ':memory:' });
+    tokens = createTokenService({ store, catalog: () => catalog, clock: { now: () => now } });
+  });
+  afterEach(() => store.close());
+
+  it('a token made with a 2s ttl works until its expiry and is refused from then on (injected clock)', async () => {
+    const t = await tokens.create({ actor: alice, user: 'alice', ttlMs: 2000 });
+    assert.equal(t.token.expiresAt, now + 2000);
+    now += 1999;
+    assert.equal((await tokens.authenticate(t.secret))?.user.name, 'alice');
+    now += 1;
+    assert.equal(await tokens.authenticate(t.secret), undefined, 'refused at its expiry');
+    now += 86_400_000;
+    assert.equal(await tokens.authenticate(t.secret), undefined);
+  });
+
+  it('default 90 days, at most 365 days, at least 1s, with precise errors', async () => {
+    const d = await tokens.create({ actor: alice, user: 'alice' });
+    assert.equal(d.token.expiresAt - d.token.createdAt, 90 * 86_400_000);
+    const y = await tokens.create({ actor: alice, user: 'alice', ttlMs: 365 * 86_400_000 });
+    assert.equal(y.token.expiresAt - y.token.createdAt, 365 * 86_400_000);
+    assert.equal(await outcome(tokens.create({ actor: alice, user: 'alice', ttlMs: 366 * 86_400_000 })), 'invalid: ttl 366d is longer than a token may live (at most 365d)');
+    assert.equal(await outcome(tokens.create({ actor: alice, user: 'alice', ttlMs: 999 })), 'invalid: ttl must be at least 1s');
+    assert.equal(await outcome(tokens.create({ actor: alice, user: 'alice', ttlMs: Number.NaN })), 'invalid: ttl must be at least 1s');
+    assert.equal((await store.listTokens('alice')).length, 2, 'the refused ones were not made');
+  });
+
+  it('the initial admin token (issue) expires after the default 90 days', async () => {
+    const t = await tokens.issue(builtinAdmin.name, 'initial admin token', 'stint');
+    assert.equal(t.token.expiresAt, now + 90 * 86_400_000);
+    now += 90 * 86_400_000;
+    assert.equal(await tokens.authenticate(t.secret), undefined);
+  });
+
+  it('last use is written at most once a minute per token', async () => {
+    const t = await tokens.create({ actor: alice, user: 'alice' });
+    const lastUsed = async () => (await store.listTokens('alice'))[0]!.lastUsedAt;
+    assert.equal(await lastUsed(), null);
+    const first = now;
+    await tokens.authenticate(t.secret);
+    assert.equal(await lastUsed(), first);
+    for (let i = 0; i < 59; i++) {
+      now += 1000;
+      await tokens.authenticate(t.secret);
+    }
+    assert.equal(await lastUsed(), first, '59 more uses within the minute wrote nothing');
+    now += 1000;
+    await tokens.authenticate(t.secret);
+    assert.equal(await lastUsed(), now, 'a minute after the last write, the next use is written');
+  });
+});

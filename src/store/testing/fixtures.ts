@@ -101,6 +101,8 @@ export function makeToken(over: Partial<TokenRecord> = {}): TokenRecord {
     hash: uniqueId('hash'),
     description: 'laptop',
     createdAt: t0,
+    expiresAt: t0 + 90 * 86_400_000,
+    lastUsedAt: null,
     revokedAt: null,
     ...over,
   };

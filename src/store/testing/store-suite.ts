@@ -339,6 +339,44 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
         await assert.rejects(store.insertToken(makeToken({ hash: a.hash })), 'token hashes are unique');
       });
 
+      it('tokens: expiry and last use kept; a use is written at most once per gap, whoever races', async () => {
+        const a = makeToken({ expiresAt: t0 + 2000 });
+        await store.insertToken(a);
+        assert.deepEqual(await store.findTokenByHash(a.hash), a);
+        assert.equal(await store.touchToken(a.id, t0 + 10, 60_000), true);
+        // Ten brokers noting a use at once: none writes again within the gap.
+        const again = await Promise.all(Array.from({ length: 10 }, (_, i) => store.touchToken(a.id, t0 + 20 + i, 60_000)));
+        assert.deepEqual(again.filter(Boolean), []);
+        assert.equal((await store.findTokenByHash(a.hash))!.lastUsedAt, t0 + 10);
+        assert.equal(await store.touchToken(a.id, t0 + 60_011, 60_000), true, 'a minute later it is written');
+        assert.deepEqual(await store.findTokenByHash(a.hash), { ...a, lastUsedAt: t0 + 60_011 });
+        assert.equal(await store.touchToken('tok_missing', t0, 60_000), false);
+      });
+
+      it('break-glass activations: insert, list open oldest first, review once', async () => {
+        const b = (grantId: string, createdAt: number) => ({
+          grantId, requestId: `req_${grantId}`, user: hostileStrings[0]!, profile: 'pg-bg', target: 'pg', reason: hostileStrings[7]!,
+          createdAt, reviewedAt: null, reviewedBy: null, reviewComment: null,
+        });
+        const first = b('gr_bg1', t0 + 2);
+        const second = b('gr_bg2', t0 + 1);
+        await store.transaction(async (tx) => {
+          await tx.insertBreakGlass(first);
+          await tx.insertBreakGlass(second);
+        });
+        assert.deepEqual(await store.getBreakGlass('gr_bg1'), first);
+        assert.equal(await store.getBreakGlass('gr_none'), undefined);
+        assert.deepEqual(await store.listBreakGlass({ open: true }), [second, first]);
+        const racing = await Promise.all([store.reviewBreakGlass('gr_bg2', 'carol', 'ok', t0 + 5), store.reviewBreakGlass('gr_bg2', 'dave', 'fine', t0 + 6)]);
+        assert.deepEqual(racing.filter(Boolean).length, 1, 'one review is recorded');
+        assert.equal(await store.reviewBreakGlass('gr_none', 'carol', 'x', t0), false);
+        assert.deepEqual(await store.listBreakGlass({ open: true }), [first]);
+        const reviewed = (await store.getBreakGlass('gr_bg2'))!;
+        assert.ok(reviewed.reviewedBy === 'carol' || reviewed.reviewedBy === 'dave');
+        assert.equal((await store.listBreakGlass({})).length, 2);
+        await assert.rejects(store.insertBreakGlass(first), 'one activation per grant');
+      });
+
       it('target credentials: put, overwrite, get', async () => {
         assert.equal(await store.getTargetCredential('t1'), undefined);
         await store.putTargetCredential('t1', 'sealed-1', t0);
