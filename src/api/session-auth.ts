@@ -149,6 +149,12 @@ export function createSessionAuth(deps: {
       },
     }),
     route({
+      method: 'GET', url: '/v1/sso', tag: 'session', auth: 'none', access: 'sso',
+      summary: 'Whether single sign-on is offered (the sign-in page shows its button)',
+      response: z.object({ enabled: z.boolean() }),
+      handler: async () => ({ enabled: signIns.ssoEnabled }),
+    }),
+    route({
       method: 'GET', url: '/v1/sso/login', tag: 'session', auth: 'none', access: 'sso', status: 302, errors: ['not_found'],
       summary: 'Start a browser sign-in at the identity provider (redirects there). maxAge asks the provider to sign the person in again if their sign-in there is older (step-up).',
       query: z.object({

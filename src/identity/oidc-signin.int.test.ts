@@ -5,18 +5,10 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
-import { createTestTarget, FakeClock, startTestBroker, type TestBroker, type TestTarget } from '../testing/broker.js';
+import { createTestTarget, FakeClock, type TestBroker, type TestTarget } from '../testing/broker.js';
 import { HttpAgent, type AgentResponse } from '../testing/http-agent.js';
-import { startTestOidcProvider, type TestOidcProvider } from '../testing/servers/oidc.js';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+import type { TestOidcProvider } from '../testing/servers/oidc.js';
+import { startSsoBroker, type SsoBroker } from '../testing/sso-broker.js';
 
 const last = (hops: AgentResponse[]) => hops[hops.length - 1]!;
 
@@ -25,48 +17,16 @@ describe('single sign-on with a real OpenID Provider', () => {
   let idp: TestOidcProvider;
   let broker: TestBroker;
   let base: string;
+  let sso: SsoBroker;
   const clock = new FakeClock();
 
   before(async () => {
     target = await createTestTarget();
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    idp = await startTestOidcProvider({
-      redirectUris: [`${base}/v1/sso/callback`],
-      people: {
-        // Not in the config's users: the provider alone says who they are.
-        olivia: { password: 'olivia-pw', groups: ['staff', 'dev'] },
-        pat: { password: 'pat-pw', groups: ['staff', 'dba'] },
-        mallory: { password: 'mallory-pw', groups: ['visitors'] },
-      },
-    });
-    broker = await startTestBroker({
-      target,
-      clock,
-      env: { STINT_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'), STINT_TEST_OIDC_SECRET: idp.clientSecret },
-      // The test's clock decides when a sign-in is due for a check with the provider.
-      appOptions: { signInRecheckMs: 15 * 60_000 },
-      editConfig: (text) =>
-        `identity:
-  oidc:
-    issuer: ${idp.issuer}
-    clientId: ${idp.clientId}
-    clientSecretEnv: STINT_TEST_OIDC_SECRET
-    publicUrl: ${base}
-    scopes: [openid, profile, email, groups, offline_access]
-    allowedGroups: [staff]
-  sessionTtl: 2h
-  stepUp: 10m
-${text}`
-          .replace('approval: { approvers: { groups: [dba] }, count: 1 }', 'approval: { approvers: { groups: [dba] }, count: 1, stepUp: true }')
-          // A users: entry adds what the provider does not know: olivia's own account on the target.
-          .replace('\nusers:\n', `\nusers:\n  - { name: olivia, accounts: { pg: ${target.own.name} } }\n`),
-    });
-    await broker.app.listen('127.0.0.1', port);
+    sso = await startSsoBroker({ target, clock });
+    ({ broker, idp, base } = sso);
   });
   after(async () => {
-    await broker?.close();
-    await idp?.close();
+    await sso?.close();
     await target?.drop();
   });
 

@@ -27,7 +27,12 @@ export function createOidcProvider(settings: OidcSettings, clientSecret: string 
       const issuer = new URL(settings.issuer);
       const insecure = issuer.protocol === 'http:' && isLoopbackHost(issuer.hostname);
       const auth = clientSecret ? client.ClientSecretBasic(clientSecret) : client.None();
-      return client.discovery(issuer, settings.clientId, clientSecret ? { client_secret: clientSecret } : undefined, auth, insecure ? { execute: [client.allowInsecureRequests] } : undefined);
+      const c = await client.discovery(issuer, settings.clientId, clientSecret ? { client_secret: clientSecret } : undefined, auth, insecure ? { execute: [client.allowInsecureRequests] } : undefined);
+      // openid-client checks an ID token's claims but, by default, not its signature when it comes
+      // from the token endpoint (OIDC Core 3.1.3.7 lets TLS stand in). We check it: against the
+      // provider's jwks_uri, fetched again for an unknown kid once the copy is a minute old.
+      client.enableNonRepudiationChecks(c);
+      return c;
     })().catch((err: unknown) => {
       configuration = undefined;
       throw new StintError('unavailable', `the identity provider ${settings.issuer} cannot be reached: ${describe(err)}`);

@@ -12,7 +12,7 @@ export type Mode = 'ephemeral-account' | 'own-account';
 export type RequestStatus = 'pending' | 'approved' | 'denied' | 'cancelled' | 'expired-unapproved';
 export type GrantStatus = 'provisioning' | 'active' | 'revoking' | 'revoke-failing' | 'revoked';
 
-export interface Session { user: string; groups: string[]; admin: boolean; expiresAt: string; methods: string[] }
+export interface Session { user: string; groups: string[]; admin: boolean; roles: string[]; method: 'oidc' | 'token'; authTime: string; expiresAt: string; methods: string[] }
 export interface Profile {
   name: string; description: string; target: string; targetKind: string; critical: boolean; mode: Mode; grants: string[];
   maxDuration: string; maxDurationMs: number; requestable: boolean; approval: string; requireReason: boolean; requireTicket: boolean;
@@ -84,7 +84,7 @@ async function fetchOrFail(url: string, init: RequestInit): Promise<Response> {
   }
 }
 
-async function call<T>(method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown): Promise<T> {
+async function call<T>(method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown, opts: { stepUp?: boolean } = {}): Promise<T> {
   let res: Response;
   try {
     res = await fetch(url, {
@@ -105,9 +105,45 @@ async function call<T>(method: 'GET' | 'POST' | 'DELETE', url: string, body?: un
   }
   if (!res.ok) {
     const e = (data as { error?: { code?: string; message?: string } } | null)?.error;
+    if (res.status === 401 && e?.code === 'step_up_required' && method !== 'GET' && opts.stepUp !== false) stepUp({ method, url, body });
     throw new ApiError(res.status, e?.code ?? 'internal', escapeText(e?.message ?? `The broker answered ${res.status}.`));
   }
   return escapeDeep(data) as T;
+}
+
+/** A change the broker wants a fresher sign-in for: kept for one retry after the provider signs the person in again. */
+interface PendingStep { method: 'POST' | 'DELETE'; url: string; body?: unknown; path: string; at: number }
+const stepKey = 'stint.stepUp';
+
+function stepUp(step: Omit<PendingStep, 'path' | 'at'>): never {
+  const path = window.location.pathname + window.location.search;
+  sessionStorage.setItem(stepKey, JSON.stringify({ ...step, path, at: Date.now() } satisfies PendingStep));
+  window.location.assign(`/v1/sso/login?maxAge=0&returnTo=${encodeURIComponent(path)}`);
+  throw new ApiError(401, 'step_up_required', 'This needs a fresh sign-in; taking you to your identity provider…');
+}
+
+/**
+ * After a step-up sign-in, the change that asked for it is sent once more
+ * (only on the page it was made from, and only within 5 minutes); the
+ * answer, or its error, is for the page to show.
+ */
+export async function retryStepUp(): Promise<{ url: string; result?: unknown; error?: unknown } | undefined> {
+  const raw = sessionStorage.getItem(stepKey);
+  sessionStorage.removeItem(stepKey);
+  if (!raw) return undefined;
+  let step: PendingStep;
+  try {
+    step = JSON.parse(raw) as PendingStep;
+  } catch {
+    return undefined;
+  }
+  if (Date.now() - step.at > 5 * 60_000 || step.path !== window.location.pathname + window.location.search || !step.url.startsWith('/v1/')) return undefined;
+  try {
+    // Once: a sign-in that is still not fresh enough shows the error instead of going round again.
+    return { url: step.url, result: await call(step.method, step.url, step.body, { stepUp: false }) };
+  } catch (error) {
+    return { url: step.url, error };
+  }
 }
 
 const q = (params: Record<string, string | undefined>) => {
@@ -119,6 +155,7 @@ const q = (params: Record<string, string | undefined>) => {
 
 export const api = {
   session: () => call<Session>('GET', '/v1/session'),
+  sso: () => call<{ enabled: boolean }>('GET', '/v1/sso'),
   signIn: (token: string) => call<Session>('POST', '/v1/session', { token }),
   signOut: () => call<{ signedOut: true }>('DELETE', '/v1/session'),
   profiles: (all = false) => call<{ profiles: Profile[] }>('GET', `/v1/profiles${all ? '?all=true' : ''}`),

@@ -1,7 +1,7 @@
 // The shell: sign-in, navigation, the live event stream and notifications.
 
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
-import { api, type Session } from './api.ts';
+import { api, retryStepUp, type Session } from './api.ts';
 import { AccessPage } from './pages/access.tsx';
 import { AdminPage } from './pages/admin.tsx';
 import { ApprovalsPage } from './pages/approvals.tsx';
@@ -38,8 +38,12 @@ export function App() {
   return <Shell session={session} onSignedOut={() => setSession(null)} />;
 }
 
-/** Sign-in methods: a Stint token today; SSO adds a button here (session.methods). */
+/** Sign-in: single sign-on when the broker has an identity provider, and a Stint token (service users, bootstrap). */
 function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
+  const [sso, setSso] = useState(false);
+  useEffect(() => {
+    api.sso().then((r) => setSso(r.enabled), () => setSso(false));
+  }, []);
   const [token, setToken] = useState('');
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
@@ -63,12 +67,18 @@ function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
         <div className="brand brand-lg"><span className="logo" aria-hidden="true" />Stint</div>
         <h1 id="signin-title">Sign in</h1>
         <p className="muted">Just-in-time access: ask for what you need, for as long as you need it.</p>
+        {sso ? (
+          <>
+            <a className="btn btn-primary btn-block" href={`/v1/sso/login?returnTo=${encodeURIComponent(window.location.pathname)}`} data-testid="sso">Sign in with SSO</a>
+            <p className="hint">Or, for service users, a Stint token:</p>
+          </>
+        ) : null}
         <label htmlFor="token">Stint token</label>
         <input id="token" name="token" type="password" autoComplete="off" spellCheck={false} required value={token}
           onChange={(e) => setToken(e.target.value)} placeholder="stint_…" aria-describedby="token-hint" autoFocus />
         <p id="token-hint" className="hint">Ask an admin for one (<code>stint tokens create --user NAME</code>). It is exchanged for a browser session and not stored.</p>
         {error ? <ErrorNote>{error}</ErrorNote> : null}
-        <button type="submit" className="btn btn-primary btn-block" disabled={busy || !token.trim()}>{busy ? 'Signing in…' : 'Sign in'}</button>
+        <button type="submit" className={`btn ${sso ? '' : 'btn-primary '}btn-block`} disabled={busy || !token.trim()}>{busy ? 'Signing in…' : 'Sign in with token'}</button>
       </form>
     </main>
   );
@@ -110,6 +120,18 @@ function Shell({ session, onSignedOut }: { session: Session; onSignedOut: () => 
     es.addEventListener('signed-out', () => { es.close(); onSignedOut(); });
     return () => es.close();
   }, [toast, onSignedOut]);
+
+  // Back from a step-up sign-in: the change that needed it is sent once more.
+  useEffect(() => {
+    void retryStepUp().then((r) => {
+      if (!r) return;
+      if (r.error) toast(errorText(r.error), 'bad');
+      else {
+        toast('Signed in again; done.', 'ok');
+        setVersion((v) => v + 1);
+      }
+    });
+  }, [toast]);
 
   useEffect(() => {
     api.requests('approvable', 'pending').then((r) => setPendingApprovals(r.requests.length), () => {});

@@ -1,0 +1,120 @@
+// Single sign-on in real Chromium (Debian's, driven by playwright-core)
+// against a real broker, a real OpenID Provider and a real PostgreSQL
+// target: olivia signs in with SSO and asks for pg-dba; pat signs in with
+// SSO, and approving needs a sign-in from the last 10 minutes, so the UI
+// sends pat back to the provider (which asks for the password again) and
+// then sends the approval; the grant works on PostgreSQL.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { createTestTarget, FakeClock, type TestTarget } from '../testing/broker.js';
+import { startSsoBroker, type SsoBroker } from '../testing/sso-broker.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const artifacts = join(root, 'test-artifacts', 'ui');
+const chromiumPath = '/usr/bin/chromium';
+const flags = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const uiWait = 20_000;
+
+describe('single sign-on in Chromium', () => {
+  let target: TestTarget;
+  let sso: SsoBroker;
+  const clock = new FakeClock();
+  const contexts: BrowserContext[] = [];
+  const dirs: string[] = [];
+
+  async function browser(name: string): Promise<Page> {
+    const dir = await mkdtemp(join(tmpdir(), `stint-chromium-${name}-`));
+    dirs.push(dir);
+    const ctx = await chromium.launchPersistentContext(dir, { executablePath: chromiumPath, headless: true, args: flags, viewport: { width: 1280, height: 860 } });
+    contexts.push(ctx);
+    return ctx.pages()[0] ?? (await ctx.newPage());
+  }
+
+  /** At the provider's login page: type the password as a person would. */
+  async function providerLogin(page: Page, user: string, password: string) {
+    await page.getByLabel('User name').waitFor({ timeout: uiWait });
+    assert.ok(page.url().startsWith(sso.idp.issuer), `at the provider, not ${page.url()}`);
+    await page.getByLabel('User name').fill(user);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  }
+
+  async function signIn(page: Page, user: string, password: string) {
+    await page.goto(sso.base);
+    await page.getByTestId('sso').click();
+    await providerLogin(page, user, password);
+    await page.getByTestId('whoami').getByText(user).waitFor({ timeout: uiWait });
+  }
+
+  before(async () => {
+    if (!existsSync(chromiumPath)) throw new Error('needs Debian chromium at /usr/bin/chromium (scripts/test.sh installs it)');
+    if (!existsSync(join(root, 'web', 'dist', 'index.html'))) execFileSync('npm', ['run', 'build:web'], { cwd: root, stdio: 'inherit' });
+    await mkdir(artifacts, { recursive: true });
+    target = await createTestTarget();
+    sso = await startSsoBroker({ target, clock });
+  });
+  after(async () => {
+    for (const c of contexts) await c.close().catch(() => {});
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+    await sso?.close();
+    await target?.drop();
+  });
+
+  it('sign in with SSO, ask, approve with step-up at the provider, and the grant works on PostgreSQL', async () => {
+    const olivia = await browser('olivia');
+    await olivia.goto(sso.base);
+    await olivia.getByTestId('sso').waitFor({ timeout: uiWait });
+    await olivia.screenshot({ path: join(artifacts, 'sso-01-sign-in.png') });
+    await olivia.getByTestId('sso').click();
+    await providerLogin(olivia, 'olivia', 'olivia-pw');
+    await olivia.getByTestId('whoami').getByText('olivia').waitFor({ timeout: uiWait });
+    // Only the broker's own HttpOnly cookie: no provider token in the browser's storage.
+    assert.equal(await olivia.evaluate<string>('JSON.stringify({ ...localStorage })'), '{}');
+    // (Cookies are per host, not per port: the provider's own share 127.0.0.1; the state cookie is gone.)
+    const cookies = (await contexts[0]!.cookies(sso.base)).filter((c) => c.name.startsWith('stint_'));
+    assert.deepEqual(cookies.map((c) => [c.name, c.httpOnly, c.sameSite]), [['stint_session', true, 'Strict']]);
+
+    await olivia.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /^Request access/ }).click();
+    await olivia.getByRole('button', { name: /pg-dba\b/ }).first().click();
+    await olivia.getByLabel('Duration').fill('10m');
+    await olivia.getByLabel(/^Reason/).fill('INC-7: fix the orders index');
+    await olivia.getByRole('button', { name: 'Ask for approval' }).click();
+    await olivia.getByRole('list', { name: 'Pending requests' }).getByText('pg-dba').waitFor({ timeout: uiWait });
+
+    const pat = await browser('pat');
+    await signIn(pat, 'pat', 'pat-pw');
+    // Time passes: pat's sign-in is older than the policy's stepUp (10m).
+    clock.advance(11 * 60_000);
+    await pat.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /^Approvals/ }).click();
+    const card = pat.locator('li.approval', { hasText: 'olivia' });
+    await card.waitFor({ timeout: uiWait });
+    await card.getByLabel(/^Comment/).fill('ok');
+    const loginsBefore = sso.idp.logins();
+    await card.getByRole('button', { name: 'Approve' }).click();
+    // Sent back to the provider, which asks for the password again (prompt=login, max_age=0).
+    await pat.getByLabel('User name').waitFor({ timeout: uiWait });
+    // The provider's auth_time is real time: bring the broker's fake clock back beside it.
+    clock.advance(-11 * 60_000);
+    await pat.screenshot({ path: join(artifacts, 'sso-02-step-up-at-provider.png') });
+    await providerLogin(pat, 'pat', 'pat-pw');
+    assert.equal(sso.idp.logins(), loginsBefore + 1);
+    // Back on the approvals page, the approval is sent once more and succeeds.
+    await pat.getByText('Signed in again; done.').waitFor({ timeout: uiWait });
+    await pat.screenshot({ path: join(artifacts, 'sso-03-approved-after-step-up.png') });
+    const requests = await sso.broker.app.store.listRequests({ user: 'olivia' });
+    assert.equal(requests[0]?.status, 'approved');
+
+    // The grant is real: olivia's own account can now read the secret table.
+    const login = await target.login(target.own.name, target.own.password, 'SELECT count(*)::int AS n FROM public.secrets');
+    assert.deepEqual(login, { ok: true, rows: [{ n: 1 }] });
+    await olivia.getByRole('list', { name: 'Active grants' }).locator('li', { hasText: 'pg-dba' }).waitFor({ timeout: uiWait });
+  });
+});
