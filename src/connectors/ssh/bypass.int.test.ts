@@ -10,7 +10,7 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,6 +125,12 @@ describe('ssh: an ephemeral account cannot log in around Stint', () => {
     const m = byCheck(checks);
     assert.equal(m.get('sshd:authorizedkeysfile')?.message, `keys only from ${safe.server.keysDir}/%u`);
     for (const k of ['sshd:passwordauthentication', 'sshd:authorizedkeyscommand', 'sshd:permittunnel', 'sshd:allowtcpforwarding', 'keys-dir']) assert.equal(m.get(k)?.status, 'pass', k);
+    // The probe is locked out every way: expired, no password, nologin, no home, a system UID outside the block.
+    const probe = String(safe.settings().probeAccount);
+    const [, , uid, gid, , home, shell] = execFileSync('getent', ['passwd', probe]).toString().trim().split(':');
+    const shadow = execFileSync('getent', ['shadow', probe]).toString().trim().split(':');
+    assert.deepEqual([gid, home, shell, shadow[1], shadow[7]], [execFileSync('getent', ['group', safe.marker]).toString().split(':')[2], '/nonexistent', '/usr/sbin/nologin', '*', '1']);
+    assert.ok(Number(uid) < 1000, uid);
     const { account } = await plant(safe, c);
     const again = await c.checkBypass!();
     assert.ok(again.some((x) => x.check === 'planted-key' && x.status === 'fail' && x.message.includes(`/${account}/.ssh/authorized_keys`)), JSON.stringify(again));
@@ -138,6 +144,15 @@ describe('ssh: an ephemeral account cannot log in around Stint', () => {
     assert.equal(checks.get('sshd:passwordauthentication')?.status, 'fail');
     assert.equal(checks.get('sshd:permituserrc')?.status, 'fail');
     assert.equal(checks.get('sshd:allowtcpforwarding')?.status, 'fail');
+  });
+
+  it('checkBypass says "cannot verify" when its probe name belongs to an account outside the marker group (and leaves that account alone)', async () => {
+    const name = `st_np_${safe.suffix}`;
+    const uid = await safe.createUnmanaged(name);
+    const checks = await connector(safe, { probeAccount: name }).checkBypass!();
+    assert.deepEqual(checks.map((c) => c.status), ['unknown']);
+    assert.match(checks[0]!.message, new RegExp(`cannot verify: the probe account "${name}" exists but its primary group is not "${safe.marker}"`));
+    assert.equal(safe.uidOf(name), uid);
   });
 
   it('checkBypass says "cannot verify", never pass, when sshd -T cannot be read', async () => {

@@ -453,7 +453,8 @@ export function createSshConnector(input: ConnectorFactoryInput): Connector {
           undefined,
           hs.script(
             // The probe: in the marker group, so sshd -T applies the Match Group block; locked, expired, no key, no home.
-            `getent passwd ${cmd(probe)} >/dev/null || { ${hs.sudo('useradd', '-r', '-g', gid, '-N', '-M', '-d', '/nonexistent', '-s', '/usr/sbin/nologin', '-e', 1, '-p', '*', '-c', 'stint sshd settings probe, never logs in', probe)} >/dev/null 2>&1; r=$?; [ "$r" -eq 0 ] || [ "$r" -eq 9 ] || fail probe-account "$r"; }`,
+            // (useradd -r ignores -e, so usermod sets the expiry.)
+            `getent passwd ${cmd(probe)} >/dev/null || { ${hs.sudo('useradd', '-r', '-g', gid, '-N', '-M', '-d', '/nonexistent', '-s', '/usr/sbin/nologin', '-p', '*', '-c', 'stint sshd settings probe, never logs in', probe)} >/dev/null 2>&1; r=$?; [ "$r" -eq 0 ] || [ "$r" -eq 9 ] || fail probe-account "$r"; [ "$r" -eq 9 ] || ${hs.sudo('usermod', '-e', 1, probe)} || fail probe-expiry $?; }`,
             `getent passwd ${cmd(probe)}; echo ${SEP}`,
             // Where the broker connects from, as this host sees it (Match Address blocks apply to it).
             'addr=${SSH_CONNECTION%% *}',
