@@ -13,7 +13,10 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
+import { readFile, stat } from 'node:fs/promises';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { runBinary } from '../cli/testing/fake-api.js';
 import { createTestTarget, FakeClock, type TestTarget } from '../testing/broker.js';
 import { startSsoBroker, type SsoBroker } from '../testing/sso-broker.js';
 
@@ -116,5 +119,56 @@ describe('single sign-on in Chromium', () => {
     const login = await target.login(target.own.name, target.own.password, 'SELECT count(*)::int AS n FROM public.secrets');
     assert.deepEqual(login, { ok: true, rows: [{ n: 1 }] });
     await olivia.getByRole('list', { name: 'Active grants' }).locator('li', { hasText: 'pg-dba' }).waitFor({ timeout: uiWait });
+  });
+
+  it('stint login: the device flow, finished in the browser at the provider; whoami uses it; logout ends it on the server', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'stint-cli-home-'));
+    dirs.push(home);
+    const env = { PATH: process.env.PATH, HOME: home, XDG_CONFIG_HOME: join(home, 'config'), NO_COLOR: '1' };
+    const child = spawn(process.execPath, [join(root, 'bin', 'stint.js'), 'login', '--server', sso.base], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    const exited = new Promise<number>((resolve) => child.once('close', (code) => resolve(code ?? -1)));
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        stderr += d;
+        const m = /open\s+(\S+)\s+and confirm the code (\S+)\./.exec(stderr);
+        if (m) resolve(m[1]!);
+      });
+      child.once('close', () => reject(new Error(`stint login ended early: ${stderr}`)));
+    });
+    assert.ok(url.startsWith(sso.idp.issuer), url);
+
+    // The person opens the URL: the provider shows the code, they confirm it and sign in.
+    const page = await browser('device');
+    await page.goto(url);
+    await page.getByRole('button', { name: 'Continue' }).click({ timeout: uiWait });
+    await providerLogin(page, 'pat', 'pat-pw');
+    await page.getByText(/Sign-in Success|successfully|You can close/i).first().waitFor({ timeout: uiWait });
+    assert.equal(await exited, 0, stderr);
+    assert.match(stdout, /signed in as\s+pat/);
+
+    const file = join(home, 'config', 'stint', 'session.json');
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+    assert.equal((await stat(join(home, 'config', 'stint'))).mode & 0o777, 0o700);
+    const stored = JSON.parse(await readFile(file, 'utf8')) as { secret: string; server: string };
+    // A Stint sign-in, not the provider's tokens (no JWT, no refresh token in the file).
+    assert.match(stored.secret, /^stints_/);
+    assert.doesNotMatch(await readFile(file, 'utf8'), /eyJ|refresh/i);
+
+    const who = await runBinary(['whoami'], env);
+    assert.equal(who.code, 0, who.stderr);
+    assert.match(who.stdout, /user\s+pat/);
+    assert.match(who.stdout, /groups\s+.*dba.*staff|groups\s+.*staff.*dba/);
+
+    const out = await runBinary(['logout'], env);
+    assert.equal(out.code, 0, out.stderr);
+    await assert.rejects(stat(file));
+    // The sign-in is gone on the server too: the old secret no longer works anywhere.
+    const again = await fetch(`${sso.base}/v1/me`, { headers: { authorization: `Bearer ${stored.secret}` } });
+    assert.equal(again.status, 401);
+    const after = await runBinary(['whoami', '--server', sso.base], env);
+    assert.equal(after.code, 3);
   });
 });
