@@ -34,6 +34,9 @@ describe('ssh gateway: a session that tries to outlive itself', () => {
   let t: SshGatewayTestEnv;
   let unsafeServer: SshTestServer;
   let unsafe: SshTestEnv;
+  let unpreparedServer: SshTestServer;
+  let unprepared: SshTestEnv;
+  const logLines: string[] = [];
   let app: App;
   let url: string;
   let gwPort: number;
@@ -46,6 +49,9 @@ describe('ssh gateway: a session that tries to outlive itself', () => {
     t = await createSshGatewayTestEnv('stint-sshgw-bypass-');
     unsafeServer = await startSshTestServer({ stintAccounts: 'unsafe' });
     unsafe = await createSshTestEnv(unsafeServer.info);
+    unpreparedServer = await startSshTestServer({ stintAccounts: 'unprepared' });
+    unprepared = await createSshTestEnv(unpreparedServer.info);
+    const unpreparedOperatorKey = t.writeKey('unprepared_operator_key', unpreparedServer.info.adminKey);
     aliceKeyFile = t.writeKey('alice_key', aliceKey.private);
     plantedKeyFile = t.writeKey('planted_key', plantedKey.private);
     const unsafeOperatorKey = t.writeKey('unsafe_operator_key', unsafeServer.info.adminKey);
@@ -55,10 +61,11 @@ describe('ssh gateway: a session that tries to outlive itself', () => {
       `gateways:
   ssh: { listen: "127.0.0.1:${gwPort}" }
 targets:
-${t.targetYaml}${unsafe.targetYaml(unsafeOperatorKey).replace('- name: host', '- name: unsafe')}profiles:
+${t.targetYaml}${unsafe.targetYaml(unsafeOperatorKey).replace('- name: host', '- name: unsafe')}${unprepared.targetYaml(unpreparedOperatorKey).replace('- name: host', '- name: unprepared')}profiles:
   - { name: host-shell, target: host, mode: ephemeral-account, grants: ["group:${t.env.group}"], maxDuration: 1h }
+  - { name: unprepared-shell, target: unprepared, mode: ephemeral-account, grants: ["group:${unprepared.group}"], maxDuration: 1h }
 policies:
-  - { name: ops, subjects: { users: [alice] }, profiles: ["host-shell"], approval: auto }
+  - { name: ops, subjects: { users: [alice] }, profiles: ["host-shell", "unprepared-shell"], approval: auto }
 users:
   - { name: alice, groups: [] }
   - { name: root, groups: [], admin: true }
@@ -66,7 +73,8 @@ users:
     );
     app = await createApp({
       configPath: join(t.dir, 'stint.yaml'), dataDir: join(t.dir, 'data'), workerMaxSleepMs: 50,
-      env: { STINT_MASTER_KEY: Buffer.alloc(32, 9).toString('base64') }, logger: pino({ level: 'silent' }), revokeRetry: { initialMs: 50, maxMs: 200 },
+      env: { STINT_MASTER_KEY: Buffer.alloc(32, 9).toString('base64') },
+      logger: pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) }), revokeRetry: { initialMs: 50, maxMs: 200 },
     });
     url = await app.listen('127.0.0.1', 0);
     // alice registers her key the ordinary way (the real CLI proves she holds it).
@@ -80,6 +88,8 @@ users:
     await app?.close();
     await unsafe?.teardown();
     await unsafeServer?.stop();
+    await unprepared?.teardown();
+    await unpreparedServer?.stop();
     await t?.teardown();
   });
 
@@ -107,6 +117,17 @@ users:
     child.kill('SIGTERM');
     await until('the account is removed', () => !accountExists(account!), 90_000);
     assert.deepEqual(processesOf(uid), [], 'nothing of the account runs on');
+  });
+
+  it('on a host whose sshd was never set up for Stint the session is refused, and the log tells the operator what to set up', { timeout: 120_000 }, async () => {
+    const r = await t.run('ssh', [...t.sshArgs(aliceKeyFile, gwPort), '-T', 'alice+unprepared-shell@127.0.0.1', 'true']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.err, /stint: the target refused the session: All configured authentication methods failed/);
+    const line = logLines.map((l) => JSON.parse(l)).find((l) => l.msg === 'ssh gateway: login to the target failed');
+    assert.ok(line, 'logged');
+    assert.match(line.hint, /the target's sshd did not accept the account's key: it must read the marker group's keys from the ssh target's authorizedKeysDir/);
+    const rec = await cli('reconcile', '--dry-run', '--target', 'unprepared');
+    assert.match(rec.stdout, /bypass POSSIBLE \(sshd:authorizedkeysfile\)/);
   });
 
   it('stint reconcile passes the documented sshd and reports one that would honour a planted key', { timeout: 120_000 }, async () => {

@@ -398,7 +398,11 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
       } catch (err) {
         client.end();
         refusal = `the target refused the session: ${safeErrorText(err, [c.password])}`;
-        log.error({ user: user.name, profile: profileName, grantId: grant.id, error: refusal }, 'ssh gateway: login to the target failed');
+        // The key is written where only a host set up as documented reads it; say so to the operator (not the person).
+        const hint = (err as { level?: string }).level === 'client-authentication'
+          ? "the target's sshd did not accept the account's key: it must read the marker group's keys from the ssh target's authorizedKeysDir (src/connectors/ssh/README.md, \"The host's sshd\"; stint reconcile checks it)"
+          : undefined;
+        log.error({ user: user.name, profile: profileName, grantId: grant.id, error: refusal, hint }, 'ssh gateway: login to the target failed');
         await endGrant(admission);
         return null;
       }

@@ -44,8 +44,11 @@ export interface SshTestServerInfo {
 }
 
 export interface SshTestServerOptions {
-  /** `safe` (default): the documented Match block for Stint's accounts; `unsafe`: none, and passwords allowed. */
-  stintAccounts?: 'safe' | 'unsafe';
+  /**
+   * `safe` (default): the documented Match block for Stint's accounts; `unsafe`: none, keys from the home
+   * and the keys directory, and passwords allowed; `unprepared`: an sshd never set up for Stint (keys from the home only).
+   */
+  stintAccounts?: 'safe' | 'unsafe' | 'unprepared';
   /** More global sshd_config lines (e.g. `KexAlgorithms …`). */
   extraConfig?: string[];
 }
@@ -233,7 +236,7 @@ export async function startSshTestServer(opts: SshTestServerOptions = {}): Promi
         'LogLevel VERBOSE',
         ...(opts.extraConfig ?? []),
         // Last: a Match block runs to the end of the file.
-        ...(opts.stintAccounts === 'unsafe' ? [] : stintMatchBlock('st_mk_*,stint-managed', keysDir)),
+        ...(opts.stintAccounts === 'unsafe' || opts.stintAccounts === 'unprepared' ? [] : stintMatchBlock('st_mk_*,stint-managed', keysDir)),
         '',
       ].join('\n'),
     );
