@@ -24,6 +24,8 @@ declare module 'oidc-provider' {
     cookies: { keys: string[] };
     pkce: { required(): boolean };
     rotateRefreshToken: boolean;
+    /** Private JWKs; the first that fits an algorithm signs with it. */
+    jwks?: { keys: Record<string, unknown>[] };
   };
   export default class Provider {
     constructor(issuer: string, configuration: Configuration);

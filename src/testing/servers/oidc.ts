@@ -4,10 +4,15 @@
 // max_age / prompt=login. Its login page is a plain HTML form that a real
 // browser (or the test's own HTTP client) fills in; consent is given
 // automatically for the one client, as a company IdP does for its own apps.
+//
+// For tests of hostile answers, the test owns the provider's signing keys
+// (RS256, published at its jwks_uri; the first one signs), can replace them
+// on the running provider (key rotation), and can rewrite the ID token in the
+// token endpoint's answer before it reaches the relying party.
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import Provider, { type Configuration } from 'oidc-provider';
 
 export interface TestPerson {
@@ -15,6 +20,23 @@ export interface TestPerson {
   groups: string[];
   email?: string;
 }
+
+/** An RS256 signing key of the test provider. */
+export interface TestSigningKey {
+  kid: string;
+  privateKey: KeyObject;
+  /** The private JWK as oidc-provider's `jwks` configuration takes it. */
+  privateJwk: Record<string, unknown>;
+}
+
+/** A fresh RS256 key (2048-bit RSA) under `kid`. */
+export function newSigningKey(kid = `k-${randomBytes(6).toString('base64url')}`): TestSigningKey {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { kid, privateKey, privateJwk: { ...privateKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' } };
+}
+
+/** Rewrites the ID token of a token endpoint answer (the answer's other fields are given for reference). */
+export type IdTokenTransform = (idToken: string, answer: Record<string, unknown>) => string | Promise<string>;
 
 export interface TestOidcProvider {
   issuer: string;
@@ -24,16 +46,27 @@ export interface TestOidcProvider {
   people: Map<string, TestPerson>;
   /** How many times the login form was submitted successfully (each is a fresh authentication). */
   logins(): number;
+  /** The keys the provider publishes; the first signs. */
+  readonly keys: readonly TestSigningKey[];
+  /** Replaces the published keys (the first signs from now on) on the running provider, same issuer and port. */
+  setKeys(keys: TestSigningKey[]): void;
+  /** When set, every ID token the token endpoint answers with goes through it first. */
+  transformIdToken: IdTokenTransform | undefined;
+  /** GET requests to the provider's jwks_uri so far, and when the last one came (ms, 0 for none). */
+  jwksFetches(): { count: number; lastAt: number };
   close(): Promise<void>;
 }
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-export async function startTestOidcProvider(opts: { redirectUris: string[]; people: Record<string, TestPerson>; accessTokenTtlS?: number }): Promise<TestOidcProvider> {
+export async function startTestOidcProvider(opts: { redirectUris: string[]; people: Record<string, TestPerson>; accessTokenTtlS?: number; keys?: TestSigningKey[] }): Promise<TestOidcProvider> {
   const people = new Map(Object.entries(opts.people));
   const clientId = 'stint';
   const clientSecret = randomBytes(24).toString('base64url');
   let loginCount = 0;
+  let keys: TestSigningKey[] = opts.keys ?? [newSigningKey()];
+  let transform: IdTokenTransform | undefined;
+  const jwks = { count: 0, lastAt: 0 };
 
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -86,10 +119,14 @@ export async function startTestOidcProvider(opts: { redirectUris: string[]; peop
     pkce: { required: () => true },
     rotateRefreshToken: true,
   };
-  const provider = new Provider(issuer, configuration);
-  // Warnings about development-only defaults are not the test's business.
-  provider.on('server_error', () => {});
-  const callback = provider.callback();
+  // A new Provider for new keys: the in-memory adapter is the module's, so sessions and grants carry over.
+  const make = () => {
+    const p = new Provider(issuer, { ...configuration, jwks: { keys: keys.map((k) => k.privateJwk) } });
+    // Warnings about development-only defaults are not the test's business.
+    p.on('server_error', () => {});
+    return { provider: p, callback: p.callback() };
+  };
+  let { provider, callback } = make();
 
   async function interaction(req: IncomingMessage, res: ServerResponse, uid: string, action: string | undefined) {
     const details = await provider.interactionDetails(req, res);
@@ -111,7 +148,13 @@ export async function startTestOidcProvider(opts: { redirectUris: string[]; peop
   }
 
   server.on('request', (req, res) => {
-    const m = /^\/interaction\/([A-Za-z0-9_-]+)(?:\/(login))?$/.exec(req.url?.split('?')[0] ?? '');
+    const path = req.url?.split('?')[0] ?? '';
+    if (req.method === 'GET' && path === '/jwks') {
+      jwks.count++;
+      jwks.lastAt = Date.now();
+    }
+    if (req.method === 'POST' && path === '/token' && transform) rewriteIdToken(res, transform);
+    const m = /^\/interaction\/([A-Za-z0-9_-]+)(?:\/(login))?$/.exec(path);
     if (!m) return void callback(req, res);
     interaction(req, res, m[1]!, m[2]).catch((err: unknown) => page(res, 400, `<p>${esc(err instanceof Error ? err.message : String(err))}</p>`));
   });
@@ -122,8 +165,63 @@ export async function startTestOidcProvider(opts: { redirectUris: string[]; peop
     clientSecret,
     people,
     logins: () => loginCount,
+    get keys() {
+      return keys;
+    },
+    setKeys(next) {
+      if (next.length === 0) throw new Error('a provider needs a signing key');
+      keys = [...next];
+      ({ provider, callback } = make());
+    },
+    get transformIdToken() {
+      return transform;
+    },
+    set transformIdToken(t) {
+      transform = t;
+    },
+    jwksFetches: () => ({ ...jwks }),
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
+}
+
+/**
+ * Holds back what oidc-provider writes for a token request (Koa sets the
+ * status and headers, then ends with the whole JSON body), passes the answer's
+ * id_token through `transform`, and sends the result with its own length.
+ */
+function rewriteIdToken(res: ServerResponse, transform: IdTokenTransform): void {
+  const chunks: Buffer[] = [];
+  const write = res.write.bind(res);
+  const end = res.end.bind(res);
+  const take = (chunk: unknown, encoding?: unknown) => {
+    if (chunk === undefined || chunk === null || typeof chunk === 'function') return;
+    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8'));
+  };
+  res.write = ((chunk: unknown, encoding?: unknown, cb?: unknown) => {
+    take(chunk, encoding);
+    const done = typeof encoding === 'function' ? encoding : cb;
+    if (typeof done === 'function') process.nextTick(done as () => void);
+    return true;
+  }) as typeof res.write;
+  res.end = ((chunk?: unknown, encoding?: unknown) => {
+    take(chunk, encoding);
+    void (async () => {
+      let body = Buffer.concat(chunks);
+      try {
+        const answer = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+        if (res.statusCode === 200 && typeof answer.id_token === 'string') {
+          answer.id_token = await transform(answer.id_token, answer);
+          body = Buffer.from(JSON.stringify(answer));
+        }
+      } catch {
+        /* not a JSON answer: sent as it was */
+      }
+      if (!res.headersSent) res.setHeader('content-length', body.length);
+      write(body);
+      end();
+    })();
+    return res;
+  }) as typeof res.end;
 }
 
 function loginForm(uid: string, error?: string): string {
