@@ -88,6 +88,13 @@ describe('failed authentication', () => {
     assert.ok(r.headers['retry-after']);
   });
 
+  it('IPv6 addresses count by their /64: a fresh address per attempt does not escape the throttle', async () => {
+    clock.advance(120_000);
+    for (let i = 1; i <= burst; i++) assert.equal((await from(`2001:db8:5:5::${i.toString(16)}`, { authorization: 'Bearer stint_wrong' })).statusCode, 401);
+    assert.equal((await from('2001:db8:5:5:ffff::9', { authorization: `Bearer ${alice}` })).statusCode, 429);
+    assert.equal((await from('2001:db8:5:6::1', { authorization: `Bearer ${alice}` })).statusCode, 200, 'the next /64 is another source');
+  });
+
   it('a real socket: the peer address is the source, whatever X-Forwarded-For says', async () => {
     clock.advance(120_000);
     const url = await broker.app.listen('127.0.0.1', 0);

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { StintError } from '../core/errors.js';
 import { FakeClock } from '../testing/broker.js';
-import { RateLimitedError, createAuthFailures } from './auth-failures.js';
+import { RateLimitedError, createAuthFailures, sourceKey } from './auth-failures.js';
 
 function setup(options = {}) {
   const clock = new FakeClock(1_000_000);
@@ -50,6 +50,18 @@ describe('auth failures', () => {
       guard.fail('10.0.0.1', 'invalid');
     }
     assert.ok(throttled(() => guard.check('10.0.0.1')), 'the bucket holds at most burst');
+  });
+
+  it('a source is an IPv4 address, or an IPv6 /64 network (a client cannot take a fresh address per attempt)', () => {
+    assert.equal(sourceKey('203.0.113.7'), '203.0.113.7');
+    assert.equal(sourceKey('::ffff:203.0.113.7'), '203.0.113.7');
+    assert.equal(sourceKey('2001:db8:1:2:aaaa:bbbb:cccc:dddd'), '2001:db8:1:2::/64');
+    assert.equal(sourceKey('2001:DB8:1:2::5'), '2001:db8:1:2::/64');
+    assert.equal(sourceKey('2001:db8::1'), '2001:db8:0:0::/64');
+    assert.equal(sourceKey('2001:db8:1:2::ffff:7'), sourceKey('2001:db8:1:2:9::1'));
+    assert.notEqual(sourceKey('2001:db8:1:2::1'), sourceKey('2001:db8:1:3::1'));
+    assert.equal(sourceKey('::1'), '0:0:0:0::/64');
+    assert.equal(sourceKey('fe80::1%eth0'), 'fe80:0:0:0::/64');
   });
 
   it('failures from one source never throttle another', () => {

@@ -2,8 +2,9 @@
 // token sign-in, and SSO later): logged, counted and throttled per source.
 //
 // - Source: the TCP peer address of the connection (req.socket.remoteAddress),
-//   never X-Forwarded-For, which any client can write. Behind a reverse proxy
-//   every client shares the proxy's address; see docs/operations.md.
+//   never X-Forwarded-For, which any client can write; an IPv6 address counts
+//   by its /64. Behind a reverse proxy every client shares the proxy's
+//   address; see docs/operations.md.
 // - Throttle: a token bucket per source. Each failure takes one token; a
 //   source whose bucket is empty gets 429 `rate_limited` with Retry-After on
 //   every authentication attempt (good credentials too) until a token has
@@ -75,7 +76,24 @@ export class RateLimitedError extends StintError {
 
 /** The address failures are counted against: the connection's peer, not a header a client can write. */
 export function sourceOf(req: FastifyRequest): string {
-  return req.socket?.remoteAddress ?? 'unknown';
+  return sourceKey(req.socket?.remoteAddress ?? 'unknown');
+}
+
+/**
+ * IPv4 as it is (an IPv4-mapped IPv6 address is its IPv4 address); IPv6 by
+ * its /64 network, which one host or one customer of a provider usually
+ * holds whole: otherwise a client could take a fresh address for every few
+ * attempts.
+ */
+export function sourceKey(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  if (!address.includes(':')) return address;
+  const [head = '', tail] = address.split('%')[0]!.split('::') as [string, string | undefined];
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(':')}::/64`;
 }
 
 /** Sets Retry-After on a reply carrying a RateLimitedError. */
