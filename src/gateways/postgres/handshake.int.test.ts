@@ -16,7 +16,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { serialize } from 'pg-protocol';
+import { Writable } from 'node:stream';
+import { createApp } from '../../app.js';
 import { freePort } from '../../embedded/free-port.js';
+import { createLogger } from '../../log.js';
 import { createTestTarget, type TestTarget } from '../../testing/broker.js';
 import { startChildBroker, writeBrokerConfig } from '../../testing/child-broker.js';
 import { startupMessage } from './frames.js';
@@ -227,5 +230,30 @@ describe('the broker exits on SIGTERM with gateway clients holding on', () => {
       if (b.proc.exitCode === null && b.proc.signalCode === null) b.proc.kill('SIGKILL');
       await b.exited;
     }
+  });
+
+  it('the broker\'s close() is bounded: a part that never finishes is logged and left behind', async () => {
+    const dataDir = join(root, 'data-bound');
+    await mkdir(dataDir);
+    const cert = selfSignedCert(root);
+    await writeFile(join(root, 'gw2.crt'), cert.cert);
+    await writeFile(join(root, 'gw2.key'), cert.key, { mode: 0o600 });
+    const configPath = await writeBrokerConfig(dataDir, target);
+    const text = await readFile(configPath, 'utf8');
+    await writeFile(configPath, `gateways:\n  postgres: { listen: "127.0.0.1:0", tlsCert: ${JSON.stringify(join(root, 'gw2.crt'))}, tlsKey: ${JSON.stringify(join(root, 'gw2.key'))} }\n${text}`);
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'warn', destination: new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } }) });
+    const app = await createApp({ configPath, dataDir, logger, env: { STINT_MASTER_KEY: Buffer.alloc(32, 5).toString('base64') }, shutdownTimeoutMs: 500 });
+    await app.listen('127.0.0.1', 0);
+    const gw = app.postgresGateway!;
+    const realClose = gw.close.bind(gw);
+    // A part of the shutdown that never finishes (until released below).
+    let release!: () => void;
+    gw.close = () => new Promise<void>((r) => (release = r)).then(realClose);
+    await app.close();
+    assert.ok(lines.some((l) => l.includes('shutdown did not finish in time')), lines.join(''));
+    // Let the rest of the shutdown run, so that this process can exit.
+    release();
+    await until('the rest shut down', () => !gw.pending().sockets && !app.postgresGateway?.liveCount());
   });
 });
