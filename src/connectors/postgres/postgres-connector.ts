@@ -113,6 +113,7 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
 
   let closed = false;
   let markerReady: Promise<void> | null = null;
+  let gatewayMarkerReady: Promise<void> | null = null;
   /** Verifiers computed ahead for secrets the broker announced (prepareSecret); each used once. */
   const prepared = new Map<string, Promise<string>>();
   const maxPrepared = 256;
@@ -206,33 +207,37 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
     return versionNum;
   }
 
-  /** Creates the NOLOGIN marker roles once; a concurrent creator winning the race is success. */
-  function ensureMarker(): Promise<void> {
-    const roles: [string, string][] = [
-      [marker, 'Stint marker: members are ephemeral accounts managed by Stint'],
-      [gatewayMarker, 'Stint gateway marker: members are accounts a Stint session gateway made for itself; pg_hba.conf should admit them only from the gateway'],
-    ];
-    markerReady ??= withClient(async (c) => {
-      const res = await c.query<{ rolname: string }>('SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1::text[])', [roles.map(([r]) => r)]);
-      const present = new Set(res.rows.map((r) => r.rolname));
-      for (const [role, comment] of roles.filter(([r]) => !present.has(r))) {
-        try {
-          await inTransaction(c, async () => {
-            await c.query(`CREATE ROLE ${ident(role)} NOLOGIN`);
-            // Tells a DBA who finds this role what it is for.
-            await c.query(`COMMENT ON ROLE ${ident(role)} IS ${literal(comment)}`);
-          });
-        } catch (err) {
-          // 42710 duplicate_object, or 23505 when both inserts hit the catalog's unique index.
-          const code = (err as { code?: unknown }).code;
-          if (code !== '42710' && code !== '23505') throw err;
-        }
+  /** Creates a NOLOGIN marker role once; a concurrent creator winning the race is success. */
+  function ensureRole(role: string, comment: string): Promise<void> {
+    return withClient(async (c) => {
+      const res = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
+      if (res.rowCount) return;
+      try {
+        await inTransaction(c, async () => {
+          await c.query(`CREATE ROLE ${ident(role)} NOLOGIN`);
+          // Tells a DBA who finds this role what it is for.
+          await c.query(`COMMENT ON ROLE ${ident(role)} IS ${literal(comment)}`);
+        });
+      } catch (err) {
+        // 42710 duplicate_object, or 23505 when both inserts hit the catalog's unique index.
+        const code = (err as { code?: unknown }).code;
+        if (code !== '42710' && code !== '23505') throw err;
       }
-    }).catch((e: unknown) => {
+    });
+  }
+
+  /** The marker, and the gateway marker when a gateway's account is made (only then: its existence says gateways use this target). */
+  function ensureMarker(gateway: boolean): Promise<void> {
+    markerReady ??= ensureRole(marker, 'Stint marker: members are ephemeral accounts managed by Stint').catch((e: unknown) => {
       markerReady = null;
       throw e;
     });
-    return markerReady;
+    if (!gateway) return markerReady;
+    gatewayMarkerReady ??= ensureRole(gatewayMarker, 'Stint gateway marker: members are accounts a Stint session gateway made for itself; pg_hba.conf should admit them only from the gateway').catch((e: unknown) => {
+      gatewayMarkerReady = null;
+      throw e;
+    });
+    return Promise.all([markerReady, gatewayMarkerReady]).then(() => undefined);
   }
 
   function checkName(operation: string, account: string): void {
@@ -283,7 +288,7 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
         checkName(op, req.account);
         const grants = checkGrants(op, req.account, req.grants);
         const until = checkExpiry(op, req.account, req.expiresAt);
-        await ensureMarker();
+        await ensureMarker(req.gatewayOnly === true);
         const ahead = prepared.get(req.secret);
         prepared.delete(req.secret);
         // Should the worker have failed, compute it here after all.

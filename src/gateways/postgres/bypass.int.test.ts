@@ -106,6 +106,8 @@ describe('a password set through the gateway', () => {
 
   it('psql: ALTER ROLE current_user PASSWORD after another statement ends the session; it is recorded, audited, and the role is gone', async () => {
     const token = await broker.token('dave');
+    // No gateway has made an account on this target yet: nothing for reconcile to check.
+    assert.deepEqual(await broker.app.connectors.get('pg').checkBypass!(), []);
     const before = (await refusals()).length;
     const r = await psql(conninfo('dave', 'pg-read'), token, "SELECT current_user; AlTeR  rOlE\n current_user /* x */ PASSWORD 'pw-leave-1'");
     assert.notEqual(r.code, 0);
@@ -125,6 +127,10 @@ describe('a password set through the gateway', () => {
     assert.match(file, /<refused: ALTER ROLE … PASSWORD>/);
     assert.ok(!file.includes('pw-leave-1') && !JSON.stringify(ev).includes('pw-leave-1'), 'the password is in no record');
     await until('role removed with its session', async () => !(await target.roleExists(account)));
+    // Now one has, and this target has no gatewayAddresses: reconcile cannot verify it, and says what to set.
+    const [v] = await broker.app.connectors.get('pg').checkBypass!();
+    assert.equal(v?.status, 'unknown');
+    assert.match(v!.message, /cannot verify: set gatewayAddresses/);
   });
 
   it('the statement never reaches the target: the approved grant\'s role keeps its password, and the new one does not log in (psql \\password form, extended protocol, DO block)', async () => {
