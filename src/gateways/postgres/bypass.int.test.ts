@@ -52,6 +52,23 @@ function psql(conn: string, password: string, sql: string): Promise<{ code: numb
   });
 }
 
+/**
+ * psql reading commands from stdin, in a session of its own (no controlling
+ * terminal), so that \password reads the new password from stdin too.
+ */
+function psqlStdin(conn: string, password: string, input: string): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const p = spawn('psql', [conn, '-X'], { env: { PATH: process.env.PATH, PGPASSWORD: password, PGCONNECT_TIMEOUT: '10' }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    children.push(p);
+    let out = '';
+    p.stdout!.on('data', (d) => (out += d));
+    p.stderr!.on('data', (d) => (out += d));
+    p.on('close', (code) => resolve({ code, out }));
+    p.stdin!.on('error', () => {});
+    p.stdin!.end(input);
+  });
+}
+
 /** An interactive psql through the gateway, as a person would have open. */
 function openPsql(conn: string, password: string): { proc: ChildProcess; output: () => string; send: (s: string) => void } {
   const proc = spawn('psql', [conn, '-X', '-A', '-t'], { env: { PATH: process.env.PATH, PGPASSWORD: password }, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -143,10 +160,12 @@ describe('a password set through the gateway', () => {
     const original = await verifier();
     assert.match(original, /^SCRAM-SHA-256\$/);
 
-    // What psql's \password sends: ALTER USER <name> PASSWORD '<SCRAM verifier>' (computed client-side).
+    // psql's own \password: it sends ALTER USER <name> PASSWORD '<SCRAM verifier computed client-side>'.
     const leaked = 'pw-leave-2';
-    const viaPsql = await psql(conninfo('alice', 'pg-read-approved'), alice, `ALTER USER "${account}" PASSWORD 'SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVk:c2VydmVy'`);
-    assert.match(viaPsql.err, /FATAL:.*ALTER ROLE … PASSWORD is not allowed/);
+    const viaPsql = await psqlStdin(conninfo('alice', 'pg-read-approved'), alice, `\\password\n${leaked}\n${leaked}\nSELECT 'still here';\n`);
+    assert.match(viaPsql.out, /Enter new password/, viaPsql.out);
+    assert.match(viaPsql.out, /FATAL:.*ALTER ROLE … PASSWORD is not allowed/, viaPsql.out);
+    assert.doesNotMatch(viaPsql.out, /still here/);
 
     // The pg driver, extended protocol (a named statement is always Parse/Bind/Execute).
     const c = new pg.Client({ host: '127.0.0.1', port, user: 'alice', database: 'pg-read-approved', password: alice, ssl: { rejectUnauthorized: false } });
