@@ -12,6 +12,7 @@ const counterHelp: Record<TelemetryCounter, [string, string[]]> = {
   grants_revoked: ['Grants revoked with the target confirming', ['target', 'reason']],
   revoke_failures: ['Failed revocation attempts (each is retried)', ['target']],
   provision_failures: ['Failed provisionings (rolled back)', ['target']],
+  break_glass: ['Break-glass activations: access without approval (each also logs an ALERT and sends grant.break-glass)', ['profile']],
   auth_failures: ['Failed API authentication attempts (reason: missing, malformed, invalid, session-ended; throttled: refused while the source is throttled)', ['reason']],
 };
 const histogramHelp: Record<TelemetryHistogram, [string, string[]]> = {

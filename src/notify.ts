@@ -13,7 +13,7 @@ export function createLogNotifier(log: Logger): Notifier {
   return {
     notify(n) {
       const entry = { notification: n.kind, requestId: n.requestId, grantId: n.grantId, user: n.user, target: n.target, profile: n.profile };
-      if (n.kind === 'grant.revoke-failing') log.error(entry, `ALERT: ${n.message}`);
+      if (n.kind === 'grant.revoke-failing' || n.kind === 'grant.break-glass') log.error(entry, `ALERT: ${n.message}`);
       else log.info(entry, n.message);
     },
   };

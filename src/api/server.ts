@@ -19,6 +19,7 @@ import { keyRoutes } from './routes/keys.js';
 import { profileRoutes } from './routes/profiles.js';
 import { reconcileRoutes } from './routes/reconcile.js';
 import { sessionRoutes } from './routes/sessions.js';
+import { reviewRoutes } from './routes/reviews.js';
 import { requestRoutes } from './routes/requests.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { adminRoutes } from './routes/admin.js';
@@ -65,7 +66,7 @@ export interface ApiOptions {
 }
 
 export function allRoutes(deps: ApiDeps): RouteDef<any, any, any>[] {
-  return [...profileRoutes(deps), ...requestRoutes(deps), ...grantRoutes(deps), ...auditRoutes(deps), ...tokenRoutes(deps), ...keyRoutes(deps), ...reconcileRoutes(deps), ...adminRoutes(deps), ...sessionRoutes(deps)];
+  return [...profileRoutes(deps), ...requestRoutes(deps), ...grantRoutes(deps), ...auditRoutes(deps), ...tokenRoutes(deps), ...keyRoutes(deps), ...reconcileRoutes(deps), ...adminRoutes(deps), ...sessionRoutes(deps), ...reviewRoutes(deps)];
 }
 
 export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<FastifyInstance> {

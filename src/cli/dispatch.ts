@@ -19,6 +19,7 @@ import { profilesCommand } from './commands/profiles.js';
 import { reconcileCommand } from './commands/reconcile.js';
 import { requestCommand } from './commands/request.js';
 import { requestsCommand } from './commands/requests.js';
+import { reviewCommand, reviewsCommand } from './commands/review.js';
 import { revokeCommand } from './commands/revoke.js';
 import { tokensCommand } from './commands/tokens.js';
 import { whoamiCommand } from './commands/whoami.js';
@@ -43,7 +44,7 @@ export const commandGroups: ReadonlyArray<{ title: string; commands: CommandEntr
   { title: 'Sign in', commands: [loginCommand, logoutCommand, whoamiCommand].map(eager) },
   { title: 'Ask for access', commands: [profilesCommand, requestCommand, requestsCommand, cancelCommand].map(eager) },
   { title: 'Use it and end it', commands: [grantsCommand, credsCommand, connectCommand, extendCommand, revokeCommand, keysCommand].map(eager) },
-  { title: 'Approve', commands: [approveCommand, denyCommand].map(eager) },
+  { title: 'Approve', commands: [approveCommand, denyCommand, reviewCommand, reviewsCommand].map(eager) },
   { title: 'Review sessions', commands: [{ name: 'sessions', summary: 'Gateway sessions: list, statement logs, terminal replay', load: async () => (await import('./commands/sessions.js')).sessionsCommand }] },
   { title: 'Administer and audit', commands: [auditCommand, reconcileCommand, tokensCommand].map(eager) },
   { title: 'Run a broker', commands: [serverEntry, demoEntry] },

@@ -97,11 +97,11 @@ describe('parseConfigText: valid config', () => {
     };
     const read: ProfileDef = {
       name: 'pg-main-read', target: 'pg-main', mode: 'ephemeral-account', grants: ['app_read'],
-      maxDurationMs: 3_600_000, terminateSessionsOnRevoke: false, description: '...', portForwarding: [],
+      maxDurationMs: 3_600_000, terminateSessionsOnRevoke: false, description: '...', portForwarding: [], stepUpMs: null,
     };
     const dba: ProfileDef = {
       name: 'pg-main-dba', target: 'pg-main', mode: 'own-account', grants: ['app_admin'],
-      maxDurationMs: 1_800_000, terminateSessionsOnRevoke: true, description: '', portForwarding: [],
+      maxDurationMs: 1_800_000, terminateSessionsOnRevoke: true, description: '', portForwarding: [], stepUpMs: null,
     };
     const policies: PolicyDef[] = [
       {
@@ -111,7 +111,7 @@ describe('parseConfigText: valid config', () => {
       {
         name: 'dba-elevation', effect: 'allow', subjects: { users: ['carol'], groups: ['dev'] }, profiles: ['pg-main-*'],
         maxDurationMs: 1_200_000, requireReason: true, requireTicket: false,
-        approval: { kind: 'approvers', users: [], groups: ['dba'], count: 1 }, pendingTimeoutMs: 7_200_000,
+        approval: { kind: 'approvers', users: [], groups: ['dba'], count: 1, stepUpMs: null }, pendingTimeoutMs: 7_200_000,
       },
       {
         name: 'no-contractors', effect: 'deny', subjects: { users: [], groups: ['contractors'] }, profiles: ['*'],
@@ -187,6 +187,17 @@ describe('parseConfigText: valid config', () => {
     ]);
   });
 
+  test('breakGlass on a profile: its groups, even on a critical target; at least one group', () => {
+    const text = base
+      .replace('passwordEnv: PG_PASSWORD }', 'passwordEnv: PG_PASSWORD }\n    critical: true')
+      .replace('approval: auto }', 'approval: { approvers: { groups: [dba] } } }')
+      .replace('maxDuration: 1h }', 'maxDuration: 1h, breakGlass: { groups: [oncall, dba] } }');
+    assert.deepStrictEqual(parseConfigText(text, 'stint.yaml').catalog.profiles.get('pg-main-read')!.breakGlass, { groups: ['oncall', 'dba'] });
+    assert.equal(parseConfigText(base, 'stint.yaml').catalog.profiles.get('pg-main-read')!.breakGlass, undefined);
+    const bad = base.replace('maxDuration: 1h }', 'maxDuration: 1h, breakGlass: { groups: [] } }');
+    assert.deepStrictEqual(problems(bad), [`${at(bad, '[] }')}: profiles[0].breakGlass.groups: must list at least one group`]);
+  });
+
   test('small aliases for shared lists are allowed', () => {
     const text = `${base.replace('groups: [dev] }, profiles', 'groups: &devs [dev] }, profiles')}  - { name: bob, groups: *devs }\n`;
     assert.deepStrictEqual(parseConfigText(text, 'stint.yaml').catalog.users.get('bob')!.groups, ['dev']);
@@ -208,14 +219,14 @@ describe('parseConfigText: each problem names file:line:column, path and what is
     const text = base.replace('maxDuration: 1h }', 'maxDuration: 1h, maxDuraton: 2h }');
     assert.deepStrictEqual(problems(text), [
       `${at(text, 'maxDuraton')}: profiles[0].maxDuraton: unknown field "maxDuraton" (did you mean "maxDuration"?); ` +
-        'known fields: name, target, mode, grants, maxDuration, terminateSessionsOnRevoke, description, portForwarding',
+        'known fields: name, target, mode, grants, maxDuration, terminateSessionsOnRevoke, description, portForwarding, stepUp, breakGlass',
     ]);
     assert.equal(at(text, 'maxDuraton'), 'stint.yaml:9:106');
   });
 
   test('unknown top-level section', () => {
     assert.deepStrictEqual(problems(`${base}polices: []\n`), [
-      'stint.yaml:14:1: polices: unknown field "polices" (did you mean "policies"?); known fields: broker, gateways, targets, profiles, policies, users',
+      'stint.yaml:14:1: polices: unknown field "polices" (did you mean "policies"?); known fields: identity, broker, gateways, targets, profiles, policies, users, roles',
     ]);
   });
 

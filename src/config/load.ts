@@ -238,6 +238,7 @@ function toCatalog(cfg: ConfigFile, baseDir: string): Catalog {
       description: p.description ?? '',
       portForwarding: (p.portForwarding ?? []).map((r) => r.toLowerCase()),
       stepUpMs: p.stepUp === undefined ? null : p.stepUp === true ? stepUpDefault : p.stepUp,
+      ...(p.breakGlass ? { breakGlass: { groups: p.breakGlass.groups } } : {}),
     });
   }
 

@@ -135,7 +135,7 @@ export const brokerSchema = strict({
       strict({
         url: z.string().refine((u) => /^https?:\/\/[^\s]+$/.test(u) && URL.canParse(u), { error: 'must be an http:// or https:// URL' }),
         // Which notifications to send; all of them when omitted.
-        events: z.array(oneOf(['request.pending', 'request.decided', 'grant.active', 'grant.revoked', 'grant.revoke-failing'])).min(1).optional(),
+        events: z.array(oneOf(['request.pending', 'request.decided', 'grant.active', 'grant.revoked', 'grant.revoke-failing', 'grant.break-glass'])).min(1).optional(),
         // HMAC-SHA256 key for the X-Stint-Signature header, from the environment.
         secretEnv: z.string().regex(envVarPattern, { error: (iss) => `${quoteValue(String(iss.input))} is not an environment variable name` }).optional(),
       }),
@@ -227,6 +227,8 @@ export const profileSchema = strict({
   portForwarding: z.array(forwardRuleSchema()).max(100, { error: 'lists more than 100 destinations' }).optional(),
   // Requesting it needs a sign-in newer than this (true: identity.stepUp).
   stepUp: stepUpSchema().optional(),
+  // Members of these groups may activate it without approval in an emergency (reason required; alerted; reviewed after).
+  breakGlass: strict({ groups: z.array(nameSchema('group')).min(1, { error: 'must list at least one group' }) }).optional(),
 }).refine((p) => !(p.mode === 'ephemeral-account' && p.terminateSessionsOnRevoke === false), {
   // Removing an ephemeral account always ends its sessions; `false` would be a promise Stint breaks.
   message: 'ephemeral accounts always have their sessions terminated on revoke; remove terminateSessionsOnRevoke',

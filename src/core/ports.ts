@@ -181,7 +181,9 @@ export type NotificationKind =
   | 'request.decided'
   | 'grant.active'
   | 'grant.revoked'
-  | 'grant.revoke-failing';
+  | 'grant.revoke-failing'
+  /** A break-glass activation: access without approval; an alert. */
+  | 'grant.break-glass';
 
 export interface Notification {
   kind: NotificationKind;
@@ -230,7 +232,9 @@ export type TelemetryCounter =
   | 'revoke_failures'
   | 'provision_failures'
   /** Failed API authentication, by reason (api/auth-failures.ts). */
-  | 'auth_failures';
+  | 'auth_failures'
+  /** Break-glass activations, by profile. */
+  | 'break_glass';
 
 export type TelemetryHistogram = 'provision_seconds' | 'revoke_seconds' | 'expiry_lag_seconds';
 

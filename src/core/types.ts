@@ -60,6 +60,8 @@ export interface ProfileDef {
   portForwarding: string[];
   /** Requesting needs a sign-in at most this old (ms); null or absent: any. */
   stepUpMs?: number | null;
+  /** Members of these groups may activate it without approval (reason required, alerted, reviewed after). */
+  breakGlass?: { groups: string[] };
 }
 
 export type ApprovalRule =

@@ -15,12 +15,12 @@ export function requestRoutes(deps: ApiDeps) {
   });
   return [
     route({
-      method: 'POST', url: '/v1/requests', tag: 'requests', auth: 'user', status: 201, errors: ['denied', 'not_found', 'conflict'],
-      summary: 'Request a profile for a time. Auto-approved requests return the active grant.',
-      body: z.object({ profile: nameSchema, duration: durationSchema, reason: reasonSchema.nullish(), ticket: freeText(200).nullish() }).strict(),
+      method: 'POST', url: '/v1/requests', tag: 'requests', auth: 'user', status: 201, errors: ['forbidden', 'denied', 'not_found', 'conflict'],
+      summary: 'Request a profile for a time. Auto-approved requests return the active grant. breakGlass: activate without approval (members of the profile\'s breakGlass groups, reason required; alerted and reviewed after)',
+      body: z.object({ profile: nameSchema, duration: durationSchema, reason: reasonSchema.nullish(), ticket: freeText(200).nullish(), breakGlass: z.boolean().optional() }).strict(),
       response: outcome,
       handler: async ({ actor, body }) =>
-        asOutcome(await deps.requests.create({ actor, profile: body.profile, durationMs: body.duration, reason: body.reason ?? null, ticket: body.ticket ?? null })),
+        asOutcome(await deps.requests.create({ actor, profile: body.profile, durationMs: body.duration, reason: body.reason ?? null, ticket: body.ticket ?? null, breakGlass: body.breakGlass === true })),
     }),
     route({
       method: 'GET', url: '/v1/requests', tag: 'requests', auth: 'user', errors: ['forbidden'],

@@ -13,6 +13,7 @@ export const requestCommand = defineCommand({
   name: 'request',
   summary: 'Ask for a profile for a bounded time',
   usage: `Usage: stint request PROFILE --for DURATION [--reason TEXT] [--ticket ID] [--wait [--timeout DURATION]]
+       stint request PROFILE --break-glass --for DURATION --reason TEXT
 
 Asks for PROFILE for DURATION. If policy approves it automatically, the grant
 is delivered at once and printed; otherwise the request waits for approvers.
@@ -22,6 +23,10 @@ Options:
   --for DURATION       how long you need it: 90s, 30m, 1h, 1h30m (required)
   --reason TEXT        why you need it (some policies require one)
   --ticket ID          change/incident ticket (some policies require one)
+  --break-glass        emergency: activate at once without approval (members of
+                       the profile's breakGlass groups; --reason required). It
+                       raises an alert and stays listed by stint reviews until
+                       someone else reviews it
   --wait               wait until the request is decided and the grant active
   --timeout DURATION   with --wait: give up after this long (default 10m);
                        the request stays open
@@ -38,7 +43,7 @@ Examples:
   stint request pg-admin --for 1h --reason "migration" --wait --timeout 30m`,
   parse: {
     positionals: ['PROFILE'],
-    options: { for: { type: 'string' }, reason: { type: 'string' }, ticket: { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' } },
+    options: { for: { type: 'string' }, reason: { type: 'string' }, ticket: { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' }, 'break-glass': { type: 'boolean' } },
   },
   async run(ctx) {
     const { args, out, now } = ctx;
@@ -54,9 +59,11 @@ Examples:
     const pollMs = pollText ? envDuration('STINT_POLL_INTERVAL', pollText) : defaultPollMs;
     const reason = args.string('reason');
     const ticket = args.string('ticket');
+    const breakGlass = args.boolean('break-glass');
+    if (breakGlass && !reason?.trim()) throw usageError('--break-glass needs --reason: say why access cannot wait for approval');
 
     const created = await ctx.client().post<Outcome>('/v1/requests', {
-      profile, duration: duration.text, ...(reason !== undefined ? { reason } : {}), ...(ticket !== undefined ? { ticket } : {}),
+      profile, duration: duration.text, ...(reason !== undefined ? { reason } : {}), ...(ticket !== undefined ? { ticket } : {}), ...(breakGlass ? { breakGlass: true } : {}),
     });
     if (!wait) {
       if (out.json) out.document(created);

@@ -6,7 +6,7 @@ import { readsEverything } from '../identity/roles.js';
 import { conflict, denied, forbidden, invalid, notFound, StintError } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import { newRequestId } from '../ids.js';
-import { evaluateRequest, mayDecide, tallyApprovals } from '../policy/evaluate.js';
+import { evaluateBreakGlass, evaluateRequest, mayDecide, tallyApprovals } from '../policy/evaluate.js';
 import { requireFreshSignIn } from '../identity/signin-service.js';
 import type { Clock, Logger, Notifier, RequestFilter, Store, StoreTx, Telemetry } from '../ports.js';
 import type { ApprovalRecord, AuditInput, Catalog, GrantRecord, RequestRecord, UserDef } from '../types.js';
@@ -41,6 +41,8 @@ export interface CreateRequestInput {
    * requests a policy approves automatically.
    */
   sessionLeaseMs?: number;
+  /** Break-glass: activate without approval as a member of the profile's breakGlass groups (reason required; alerted). */
+  breakGlass?: boolean;
 }
 
 export interface RequestOutcome {
@@ -89,6 +91,7 @@ export function createRequestService(deps: RequestServiceDeps) {
   }
 
   async function create(input: CreateRequestInput): Promise<RequestOutcome> {
+    if (input.breakGlass) return breakGlass(input);
     const catalog = deps.catalog();
     const profile = catalog.profiles.get(input.profile);
     if (!profile) throw notFound(`profile ${JSON.stringify(input.profile)} does not exist`);
@@ -167,6 +170,66 @@ export function createRequestService(deps: RequestServiceDeps) {
       return { request, grant: null };
     }
     return { request, grant: await grants.provision(grant.id, grant) };
+  }
+
+  /**
+   * A break-glass activation: approved at once without approvers, for a
+   * member of the profile's breakGlass groups, with a reason. The request,
+   * the grant intent, the break-glass record (unreviewed) and their audit
+   * events are one transaction. Each activation is an alert: an ALERT log
+   * line and the grant.break-glass notification (webhooks), and the
+   * stint_break_glass_total{profile} counter.
+   */
+  async function breakGlass(input: CreateRequestInput): Promise<RequestOutcome> {
+    const catalog = deps.catalog();
+    const profile = catalog.profiles.get(input.profile);
+    if (!profile) throw notFound(`profile ${JSON.stringify(input.profile)} does not exist`);
+    const target = catalog.targets.get(profile.target);
+    if (!target) throw notFound(`target ${profile.target} of profile ${profile.name} does not exist`);
+    const user = input.actor;
+    if (input.sessionLeaseMs !== undefined) throw invalid('break-glass is not granted for a single gateway session');
+    const reason = input.reason?.trim() || null;
+    const ticket = input.ticket?.trim() || null;
+    const decision = evaluateBreakGlass({ policies: catalog.policies, user, profile, ask: { durationMs: input.durationMs, reason, ticket } });
+    if (decision.outcome === 'rejected') {
+      throw decision.code === 'denied' ? denied(decision.message) : decision.code === 'forbidden' ? forbidden(decision.message) : invalid(decision.message);
+    }
+    if (profile.mode === 'own-account' && !user.accounts[target.name]) {
+      throw invalid(`profile ${profile.name} adds permissions to your own account on ${target.name}, but ${user.name} has none there (users[].accounts.${target.name} in the config)`);
+    }
+    const now = clock.now();
+    const request: RequestRecord = {
+      id: newRequestId(), user: user.name, profile: profile.name, target: target.name, mode: profile.mode, policy: 'break-glass',
+      durationMs: input.durationMs, maxDurationMs: decision.maxDurationMs, reason, ticket, status: 'approved',
+      requiredApprovals: 0, approverUsers: [], approverGroups: [], createdAt: now, pendingExpiresAt: null,
+      decidedAt: now, decidedBy: 'break-glass', decisionComment: null, grantId: null, version: 1,
+    };
+    const intent = grants.newGrant(request, user, now);
+    request.grantId = intent.id;
+    await store.transaction(async (tx) => {
+      await tx.insertRequest(request);
+      await tx.insertGrant(intent);
+      await tx.insertBreakGlass({
+        grantId: intent.id, requestId: request.id, user: user.name, profile: profile.name, target: target.name, reason: reason!,
+        createdAt: now, reviewedAt: null, reviewedBy: null, reviewComment: null,
+      });
+      await tx.appendAudit({
+        at: now, actor: user.name, action: 'request.created', requestId: request.id, target: request.target, subjectUser: user.name,
+        details: { profile: request.profile, duration: formatDuration(request.durationMs), reason, ticket, policy: request.policy, approval: 'break-glass' },
+      });
+      await tx.appendAudit({
+        at: now, actor: user.name, action: 'grant.break-glass', requestId: request.id, grantId: intent.id, target: request.target, subjectUser: user.name,
+        details: { profile: profile.name, groups: profile.breakGlass?.groups ?? [], reason, review: 'open' },
+      });
+      await tx.appendAudit(provisioningEvent(intent, now, user.name));
+    });
+    telemetry.count('requests_created', { profile: profile.name, approval: 'break-glass' });
+    telemetry.count('break_glass', { profile: profile.name });
+    notifier.notify({
+      kind: 'grant.break-glass', at: now, requestId: request.id, grantId: intent.id, user: user.name, target: target.name, profile: profile.name,
+      message: `break-glass: ${user.name} activated ${profile.name} on ${target.name} for ${formatDuration(request.durationMs)} without approval (${reason}); it awaits review by someone else: stint review ${intent.id}`,
+    });
+    return { request, grant: await grants.provision(intent.id, intent) };
   }
 
   type Decision = 'approve' | 'deny';
