@@ -168,6 +168,12 @@ ${text}`,
       const { payload } = decode(token);
       return `${h}.${b64({ ...payload, sub: 'root', preferred_username: 'root', groups: ['staff', 'platform'] })}.${s}`;
     }, /signature verification failed/);
+    // The same person with one more group (ID token claims win over userinfo's: this would be a role).
+    await assertRefused((token) => {
+      const [h, , s] = token.split('.');
+      const { payload } = decode(token);
+      return `${h}.${b64({ ...payload, groups: ['staff', 'dev', 'platform'] })}.${s}`;
+    }, /signature verification failed/);
     await assertRefused((token) => {
       const [h, p, s] = token.split('.') as [string, string, string];
       // One character of the payload segment (a letter inside a claim value: still valid JSON).
