@@ -172,6 +172,27 @@ describe('postgres gateway handshakes settle', () => {
     }
   });
 
+  it('close() waits at most closeTimeoutMs for a login whose work after the client\'s part never finishes', async () => {
+    let release!: () => void;
+    // The token check stands for any work after the password (admission, provisioning, the target login).
+    const stuck = new Promise<undefined>((r) => (release = () => r(undefined)));
+    let asked = false;
+    const gw = handshakeOnlyGateway(cert, { tokens: { authenticateGateway: () => ((asked = true), stuck) }, closeTimeoutMs: 500 });
+    const { port } = await gw.listen();
+    const raw = await sslRequested(port);
+    const t = tls.connect({ socket: raw, rejectUnauthorized: false });
+    t.on('error', () => {});
+    await once(t, 'secureConnect');
+    t.write(startupMessage({ user: 'alice', database: 'pg-read' }));
+    await once(t, 'data');
+    t.write(serialize.password('stint_token'));
+    await until('the login is past the client\'s part', () => asked);
+    await gw.close();
+    assert.equal(gw.pending().handshakes, 1, 'close() returned with the login still under way');
+    release();
+    await until('the login settles once its work ends', () => gw.pending().handshakes === 0);
+  });
+
   it('the handshake deadline disconnects a client that holds on', async () => {
     const gw = handshakeOnlyGateway(cert, { handshakeTimeoutMs: 1000 });
     const { port } = await gw.listen();
