@@ -100,8 +100,12 @@ describe('ssh: an ephemeral account cannot log in around Stint', () => {
   });
 
   it('the same attack works on an sshd without that setup: so the refusal above is the setup', async () => {
+    // (This server is this file's own: its keys directory, removed, is made again with the next account.)
+    rmSync(unsafe.server.keysDir, { recursive: true, force: true });
     const c = connector(unsafe);
     const { account, keyFile } = await plant(unsafe, c);
+    assert.equal(statSync(unsafe.server.keysDir).mode & 0o7777, 0o755);
+    assert.equal(statSync(unsafe.server.keysDir).uid, 0);
     const r = await realSsh(keyFile, account, unsafe.server.port);
     assert.equal(r.code, 0, r.err);
     assert.equal(r.out.trim(), `in-as-${account}`);

@@ -96,7 +96,7 @@ export function createScript(a: NewAccount): string {
   const lines = [appendLog(a.uidLog, `used ${a.uid} ${a.name}`)];
   if (a.dropIn) lines.push(...stageDropIn(a.dropIn.file, a.dropIn.content));
   lines.push(useraddLine(a));
-  lines.push(installKey(a.keysDir, a.name, a.authorizedKey));
+  lines.push(keysDirLine(a.keysDir), installKey(a.keysDir, a.name, a.authorizedKey));
   if (a.dropIn) lines.push(activateDropIn(a.dropIn.file));
   return script(...lines);
 }
@@ -127,7 +127,7 @@ function installKey(keysDir: string, name: string, key: string): string {
   return writeFile('authorized-keys', `${keysDir}/${name}`, `${key}\n`, 'root', 'root', '0644');
 }
 
-/** The keys directory, root's and 0755 (made on first use). */
+/** The keys directory, root's and 0755 (made when missing, at every create: someone may have removed it). */
 export function keysDirLine(keysDir: string): string {
   return step('keys-dir', `[ -d ${cmd(keysDir)} ] || ${sudo('install', '-d', '-m', '0755', '-o', 'root', '-g', 'root', keysDir)}`);
 }
@@ -154,6 +154,7 @@ export function resetScript(a: ResetAccount): string {
   lines.push(
     step('lock', sudo('usermod', '-L', '-e', 1, a.name)),
     killAll(a.uid),
+    keysDirLine(a.keysDir),
     installKey(a.keysDir, a.name, a.authorizedKey),
     step('usermod', sudo('usermod', '-p', '*', '-e', a.expiryDay, '-c', a.gecos, '-G', a.groups.join(','), a.name)),
     a.dropIn ? activateDropIn(a.dropIn.file) : removeDropIn(a.dropInFile),

@@ -122,7 +122,6 @@ export function createSshConnector(input: ConnectorFactoryInput): Connector {
         hs.script(
           `getent group ${cmd(marker)} >/dev/null || { ${hs.sudo('groupadd', '-r', marker)}; r=$?; [ "$r" -eq 0 ] || [ "$r" -eq 9 ] || fail groupadd "$r"; }`,
           `[ -d ${cmd(s.stateDir)} ] || ${hs.sudo('install', '-d', '-m', '0755', '-o', 'root', '-g', 'root', s.stateDir)} || fail state-dir $?`,
-          hs.keysDirLine(s.authorizedKeysDir),
           `getent group ${cmd(marker)}`,
         ),
       );

@@ -81,7 +81,7 @@ export function judgeSshd(f: SshdFacts): BypassCheck[] {
     }
   }
   if (f.keysDirStat === null) {
-    out.push({ check: 'keys-dir', status: 'fail', message: `${f.keysDir} does not exist (Stint makes it at the first account)` });
+    out.push({ check: 'keys-dir', status: 'fail', message: `${f.keysDir} does not exist (Stint makes it with the next account)` });
   } else {
     const [uid, mode] = f.keysDirStat.trim().split(/\s+/);
     const writable = (Number.parseInt(mode ?? '777', 8) & 0o022) !== 0;
