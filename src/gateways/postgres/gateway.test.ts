@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { gatewaysSchema } from '../../config/schema.js';
 import { createPostgresGateway, isLoopback, type PostgresGatewayDeps } from './gateway.js';
 
 const base = {
@@ -21,5 +22,17 @@ describe('postgres gateway settings', () => {
   it('knows loopback addresses', () => {
     for (const h of ['127.0.0.1', '127.1.2.3', '::1', 'localhost']) assert.equal(isLoopback(h), true, h);
     for (const h of ['0.0.0.0', '::', '192.168.1.1', '127.0.0.1.evil.com']) assert.equal(isLoopback(h), false, h);
+  });
+});
+
+describe('gateways.postgres TLS and handshake settings', () => {
+  const parse = (extra: Record<string, unknown>) => gatewaysSchema.safeParse({ postgres: { listen: '127.0.0.1:6432', ...extra } });
+  it('tls.minVersion is TLSv1.2 or TLSv1.3; handshakeTimeout is 1s to 5m', () => {
+    for (const ok of [{ tls: { minVersion: 'TLSv1.2' } }, { tls: { minVersion: 'TLSv1.3' } }, { tls: {} }, { handshakeTimeout: '1s' }, { handshakeTimeout: '10s' }, { handshakeTimeout: '5m' }]) {
+      assert.equal(parse(ok).success, true, JSON.stringify(ok));
+    }
+    for (const bad of [{ tls: { minVersion: 'TLSv1.1' } }, { tls: { minVersion: 'TLSv1' } }, { tls: { ciphers: 'ALL' } }, { handshakeTimeout: '500ms' }, { handshakeTimeout: '6m' }, { handshakeTimeout: 'soon' }]) {
+      assert.equal(parse(bad).success, false, JSON.stringify(bad));
+    }
   });
 });
