@@ -223,11 +223,13 @@ local all all scram-sha-256
 host  all all 127.0.0.1/32 scram-sha-256
 `;
   async function setHba(text: string): Promise<void> {
+    // A new session inherits the postmaster's last load time (superQuery opens one per call).
+    const loadedAt = async () => (await target.superQuery('SELECT pg_conf_load_time()::text AS t')).rows[0].t as string;
+    const before = await loadedAt();
     writeFileSync(join(server.dataDir, 'pg_hba.conf'), text);
     await target.superQuery('SELECT pg_reload_conf()');
-    // The reload is asynchronous: wait until the server's own view of the file is the new one.
-    const lines = text.trim().split('\n').length;
-    await until('pg_hba.conf reloaded', async () => (await target.superQuery('SELECT count(*)::int AS n FROM pg_hba_file_rules')).rows[0].n === lines);
+    // The reload is asynchronous: wait until the postmaster has reloaded (it reads pg_hba.conf then).
+    await until('pg_hba.conf reloaded', async () => (await loadedAt()) !== before);
   }
 
   before(async () => {
