@@ -21,6 +21,7 @@ import { createRequestService, type RequestService } from './core/request/reques
 import { blocksConfig, describeOrphans, findOrphans, targetsToKeep, type Orphans } from './core/catalog-change.js';
 import { StintError } from './core/errors.js';
 import { createTargetConnectors } from './target-connectors.js';
+import { connectorModules } from './connectors/registry.js';
 import { faultsFromEnv } from './core/faults.js';
 import { KeyedMutex } from './core/keyed-mutex.js';
 import { createReconcileService, type ReconcileService } from './core/reconcile/reconcile-service.js';
@@ -143,6 +144,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const requests = createRequestService({
     store, catalog: getCatalog, grants, clock, notifier, log, telemetry: metrics.telemetry,
     settings: { pendingTimeoutMs: config.broker.pendingTimeoutMs },
+    accountProblem: (t, account) => connectorModules[t.kind].checkAccount(account),
   });
   const tokens = createTokenService({ store, catalog: getCatalog, clock });
   const oidc = config.identity.oidc;

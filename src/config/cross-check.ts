@@ -5,6 +5,7 @@
 
 import { connectorModules } from '../connectors/registry.js';
 import type { ConnectorModule } from '../connectors/module.js';
+import { ownAccountTemplateProblem, usernamePlaceholder } from '../core/identity/own-account.js';
 import { globMatches } from '../core/policy/evaluate.js';
 import type { PathProblem, PathSegment } from './issues.js';
 import { namePattern, profilePatternPattern, quoteValue } from './schema.js';
@@ -33,6 +34,15 @@ export function crossCheck(raw: unknown, lineOf: (path: readonly PathSegment[]) 
       moduleOf.set(t.name, connectorModules[t.kind as keyof typeof connectorModules]);
     }
   }
+
+  items('targets').forEach((t, i) => {
+    // The template's fixed part, tried with a plain name: a form the kind refuses for everyone is a config error.
+    if (!isRecord(t) || typeof t.ownAccount !== 'string' || typeof t.name !== 'string' || ownAccountTemplateProblem(t.ownAccount)) return;
+    const mod = moduleOf.get(t.name);
+    const sample = t.ownAccount.split(usernamePlaceholder).join('alice');
+    const why = mod?.checkAccount(sample);
+    if (mod && why) problems.push({ path: ['targets', i, 'ownAccount'], message: `${quoteValue(t.ownAccount)} gives ${quoteValue(sample)} for a user named alice, which is not a valid ${mod.kind} account: ${why}` });
+  });
 
   items('profiles').forEach((p, i) => {
     if (!isRecord(p)) return;

@@ -198,6 +198,21 @@ describe('parseConfigText: valid config', () => {
     assert.deepStrictEqual(problems(bad), [`${at(bad, '[] }')}: profiles[0].breakGlass.groups: must list at least one group`]);
   });
 
+  test('ownAccount on a target: only {username}, and a form the kind accepts', () => {
+    const withTemplate = (t: string) => base.replace('passwordEnv: PG_PASSWORD }', `passwordEnv: PG_PASSWORD }\n    ownAccount: ${JSON.stringify(t)}`);
+    assert.equal(parseConfigText(withTemplate('{username}_rw'), 'stint.yaml').catalog.targets.get('pg-main')!.ownAccount, '{username}_rw');
+    assert.equal(parseConfigText(base, 'stint.yaml').catalog.targets.get('pg-main')!.ownAccount, undefined);
+    const shared = withTemplate('dba');
+    assert.deepStrictEqual(problems(shared), [
+      `${at(shared, '"dba"')}: targets[0].ownAccount: "dba" must contain {username}, which becomes the person's Stint name (a fixed name would be one account shared by everyone)`,
+    ]);
+    const other = withTemplate('{username}-{team}');
+    assert.deepStrictEqual(problems(other).map((l) => l.split(': ').slice(1).join(': ')), ['targets[0].ownAccount: "{username}-{team}" may use only the placeholder {username}; remove the other { or }']);
+    const long = withTemplate(`{username}_${'x'.repeat(60)}`);
+    assert.deepStrictEqual(problems(long).map((l) => l.split(': ').slice(1, 2).join('')), ['targets[0].ownAccount']);
+    assert.match(problems(long)[0]!, /gives "alice_x+…" \(66 characters\) for a user named alice, which is not a valid postgres account: longer than 63 bytes/);
+  });
+
   test('small aliases for shared lists are allowed', () => {
     const text = `${base.replace('groups: [dev] }, profiles', 'groups: &devs [dev] }, profiles')}  - { name: bob, groups: *devs }\n`;
     assert.deepStrictEqual(parseConfigText(text, 'stint.yaml').catalog.users.get('bob')!.groups, ['dev']);

@@ -290,11 +290,12 @@ function withRoles(u: { groups: string[]; admin: boolean }, roles: RolesConfig):
 }
 
 function toTarget(t: TargetConfig, baseDir: string): TargetDef {
-  const { name, kind, admin, critical, ...settings } = t;
+  const { name, kind, admin, critical, ownAccount, ...settings } = t;
   return {
     name,
     kind,
     critical: critical ?? false,
+    ...(ownAccount !== undefined ? { ownAccount } : {}),
     settings,
     adminUser: admin.user,
     adminSecretSource:

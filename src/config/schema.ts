@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { connectorModules } from '../connectors/registry.js';
+import { ownAccountTemplateProblem } from '../core/identity/own-account.js';
 import type { TargetKind } from '../core/types.js';
 import { checkAlgorithm, type AlgorithmKind } from '../connectors/ssh/algorithms.js';
 
@@ -175,8 +176,13 @@ const targetBase = {
   name: nameSchema('target'),
   admin: adminSchema,
   critical: z.boolean().optional(),
+  // A person's own account here when users[].accounts has none: "{username}" becomes their Stint name.
+  ownAccount: z.string().max(200, { error: 'is longer than 200 characters' }).superRefine((v, ctx) => {
+    const why = ownAccountTemplateProblem(v);
+    if (why) ctx.addIssue({ code: 'custom', message: `${quoteValue(v)} ${why}` });
+  }).optional(),
 };
-export const targetBaseKeys = ['name', 'kind', 'admin', 'critical'] as const;
+export const targetBaseKeys = ['name', 'kind', 'admin', 'critical', 'ownAccount'] as const;
 
 // One strict schema per kind: the common fields plus the kind's own (declared
 // by its connector module, so adding a kind touches only connectors/).

@@ -39,6 +39,8 @@ export interface TargetDef {
   name: string;
   kind: TargetKind;
   critical: boolean;
+  /** Template of a person's own account here when they have no accounts entry: `{username}` becomes their name. */
+  ownAccount?: string;
   /** Kind-specific connection settings (validated by the config schema of the kind). */
   settings: Record<string, unknown>;
   /** Where the admin secret comes from; never the secret itself. */

@@ -8,6 +8,7 @@
 // with capped exponential backoff and jitter (`revoke-failing`).
 
 import { readsEverything } from '../identity/roles.js';
+import { ownAccountOf } from '../identity/own-account.js';
 import { StintError, TargetError, conflict, forbidden, invalid, notFound } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import { newGrantId } from '../ids.js';
@@ -107,8 +108,9 @@ export function createGrantService(deps: GrantServiceDeps) {
     if (!profile) throw notFound(`profile ${request.profile} no longer exists`);
     const id = newGrantId();
     const ephemeral = request.mode === 'ephemeral-account';
-    const account = ephemeral ? ephemeralAccountName(user.name) : user.accounts[request.target];
-    if (!account) throw invalid(`${user.name} has no own account on target ${request.target} (set users[].accounts.${request.target} in the config)`);
+    const targetDef = deps.catalog().targets.get(request.target);
+    const account = ephemeral ? ephemeralAccountName(user.name) : targetDef ? ownAccountOf(user, targetDef) : user.accounts[request.target];
+    if (!account) throw invalid(`${user.name} has no own account on target ${request.target} (set users[].accounts.${request.target} in the config, or ownAccount on the target)`);
     const secret = ephemeral ? secrets.take(request.target) : null;
     const sealedSecret = secret === null ? null : sealer.seal(secret, secretContext(id));
     const grant: GrantRecord = {

@@ -26,6 +26,7 @@ import { safeErrorText } from '../scrub.js';
 import type { Catalog, TargetDef } from '../types.js';
 import { liveGrantStatuses } from '../types.js';
 import { diffTarget, isBacked, type AccountFacts, type MissingFinding, type StandingFinding } from './diff.js';
+import { ownAccountOf } from '../identity/own-account.js';
 
 export interface ReconcileServiceDeps {
   store: Pick<Store, 'listGrants' | 'getGrant' | 'appendAudit'>;
@@ -322,8 +323,9 @@ export function createReconcileService(deps: ReconcileServiceDeps) {
 /** Own account name on a target → the user it belongs to. */
 function ownerIndex(catalog: Catalog, target: string): Map<string, string> {
   const out = new Map<string, string>();
+  const def = catalog.targets.get(target);
   for (const u of catalog.users.values()) {
-    const a = u.accounts[target];
+    const a = def ? ownAccountOf(u, def) : u.accounts[target];
     if (a !== undefined && !out.has(a)) out.set(a, u.name);
   }
   return out;

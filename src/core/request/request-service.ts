@@ -9,7 +9,8 @@ import { newRequestId } from '../ids.js';
 import { evaluateBreakGlass, evaluateRequest, mayDecide, tallyApprovals } from '../policy/evaluate.js';
 import { requireFreshSignIn } from '../identity/signin-service.js';
 import type { Clock, Logger, Notifier, RequestFilter, Store, StoreTx, Telemetry } from '../ports.js';
-import type { ApprovalRecord, AuditInput, Catalog, GrantRecord, RequestRecord, UserDef } from '../types.js';
+import type { ApprovalRecord, AuditInput, Catalog, GrantRecord, RequestRecord, TargetDef, UserDef } from '../types.js';
+import { ownAccountOf } from '../identity/own-account.js';
 import type { GrantService } from '../grant/grant-service.js';
 
 export interface RequestSettings {
@@ -26,6 +27,8 @@ export interface RequestServiceDeps {
   log: Logger;
   telemetry: Telemetry;
   settings: RequestSettings;
+  /** Why `account` is not a valid account name for the target's kind (the connector module's check); null when it is. */
+  accountProblem?: (target: TargetDef, account: string) => string | null;
 }
 
 export interface CreateRequestInput {
@@ -90,6 +93,17 @@ export function createRequestService(deps: RequestServiceDeps) {
     };
   }
 
+  /** The person's own account on `target` (explicit, or from the target's ownAccount template), checked for its kind. */
+  function ownAccountOrThrow(user: UserDef, target: TargetDef, profile: string): string {
+    const account = ownAccountOf(user, target);
+    if (account === undefined) {
+      throw invalid(`profile ${profile} adds permissions to your own account on ${target.name}, but ${user.name} has none there (users[].accounts.${target.name} in the config, or ownAccount on the target)`);
+    }
+    const why = user.accounts[target.name] === undefined ? deps.accountProblem?.(target, account) : null;
+    if (why) throw invalid(`your own account on ${target.name} would be ${JSON.stringify(account)} (ownAccount ${JSON.stringify(target.ownAccount)}), which is not a valid ${target.kind} account: ${why}; ask an admin for a users[].accounts.${target.name} entry`);
+    return account;
+  }
+
   async function create(input: CreateRequestInput): Promise<RequestOutcome> {
     if (input.breakGlass) return breakGlass(input);
     const catalog = deps.catalog();
@@ -105,9 +119,7 @@ export function createRequestService(deps: RequestServiceDeps) {
     if (decision.outcome === 'rejected') {
       throw decision.code === 'denied' ? denied(decision.message) : invalid(decision.message);
     }
-    if (profile.mode === 'own-account' && !user.accounts[target.name]) {
-      throw invalid(`profile ${profile.name} adds permissions to your own account on ${target.name}, but ${user.name} has none there (users[].accounts.${target.name} in the config)`);
-    }
+    if (profile.mode === 'own-account') ownAccountOrThrow(user, target, profile.name);
     const auto = decision.approval.kind === 'auto';
     if (input.sessionLeaseMs !== undefined) {
       if (!auto) throw invalid(`profile ${profile.name} needs approvers, so it cannot be granted for a single session`);
@@ -194,9 +206,7 @@ export function createRequestService(deps: RequestServiceDeps) {
     if (decision.outcome === 'rejected') {
       throw decision.code === 'denied' ? denied(decision.message) : decision.code === 'forbidden' ? forbidden(decision.message) : invalid(decision.message);
     }
-    if (profile.mode === 'own-account' && !user.accounts[target.name]) {
-      throw invalid(`profile ${profile.name} adds permissions to your own account on ${target.name}, but ${user.name} has none there (users[].accounts.${target.name} in the config)`);
-    }
+    if (profile.mode === 'own-account') ownAccountOrThrow(user, target, profile.name);
     const now = clock.now();
     const request: RequestRecord = {
       id: newRequestId(), user: user.name, profile: profile.name, target: target.name, mode: profile.mode, policy: 'break-glass',
