@@ -142,8 +142,9 @@ describe('postgres gateway TLS', () => {
   it('a client-initiated renegotiation ends the connection', async () => {
     const port = await started(ec);
     const t = await tlsOverStartTls(port, { maxVersion: 'TLSv1.2' });
+    // The client may see the server's no_renegotiation alert as an error first: only the close matters here.
     t.on('error', () => {});
-    const closed = once(t, 'close');
+    const closed = new Promise<void>((resolve) => t.once('close', () => resolve()));
     const done = new Promise<Error | null>((resolve) => {
       if (!t.renegotiate({ rejectUnauthorized: false }, (err) => resolve(err))) resolve(new Error('renegotiate() refused on the client side'));
     });
