@@ -194,8 +194,9 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
       return;
     }
     const h = handle(socket).catch((err) => {
-      // A TLS alert, a reset, a renegotiation attempt: the client's doing, not a fault of the broker.
-      if (err instanceof ClientGone) log.warn({ client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, error: err.message }, 'postgres gateway: connection dropped during the handshake');
+      // A TLS alert, a reset, a deadline: the client's doing, not a fault of the broker; at debug, since
+      // anyone who can reach the port can make any number of them.
+      if (err instanceof ClientGone) log.debug({ client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, error: err.message }, 'postgres gateway: connection dropped during the handshake');
       else log.error({ error: safeErrorText(err) }, 'postgres gateway: connection failed');
       socket.destroy();
     })
@@ -228,7 +229,7 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      log.warn({ client: peer, timeoutMs: handshakeTimeoutMs }, 'postgres gateway: handshake not finished in time; connection closed');
+      log.debug({ client: peer, timeoutMs: handshakeTimeoutMs }, 'postgres gateway: handshake not finished in time; connection closed');
       kill();
     }, handshakeTimeoutMs);
     timer.unref();
