@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { createServer } from 'node:net';
-import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } from '../testing/broker.js';
+import { createTestTarget, FakeClock, startTestBroker, type TestBroker, type TestTarget } from '../testing/broker.js';
 import { HttpAgent, type AgentResponse } from '../testing/http-agent.js';
 import { newSigningKey, startTestOidcProvider, type IdTokenTransform, type TestOidcProvider, type TestSigningKey } from '../testing/servers/oidc.js';
 
@@ -51,6 +51,8 @@ describe('hostile answers from the identity provider are refused, and nothing is
   let idp: TestOidcProvider;
   let broker: TestBroker;
   let base: string;
+  // The broker's clock, moved only to make a re-check with the provider due; the ID token's times are checked against real time.
+  const clock = new FakeClock();
   // The provider starts with two keys: A signs, B is published ahead of its turn.
   const keyA = newSigningKey('key-a');
   const keyB = newSigningKey('key-b');
@@ -61,11 +63,13 @@ describe('hostile answers from the identity provider are refused, and nothing is
     base = `http://127.0.0.1:${port}`;
     idp = await startTestOidcProvider({
       redirectUris: [`${base}/v1/sso/callback`],
-      people: { olivia: { password: 'olivia-pw', groups: ['staff', 'dev'] } },
+      people: { olivia: { password: 'olivia-pw', groups: ['staff', 'dev'] }, pat: { password: 'pat-pw', groups: ['staff', 'dba'] } },
       keys: [keyA, keyB],
     });
     broker = await startTestBroker({
       target,
+      clock,
+      appOptions: { signInRecheckMs: 15 * 60_000 },
       env: { STINT_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'), STINT_TEST_OIDC_SECRET: idp.clientSecret },
       editConfig: (text) =>
         `identity:
@@ -99,10 +103,16 @@ ${text}`,
     return { agent, callback };
   }
 
-  const signInsNow = async () => ({
-    live: (await broker.app.store.listLiveSignIns('olivia')).length,
-    created: (await broker.app.store.listAudit({ action: 'signin.created', subjectUser: 'olivia' })).length,
+  const signInsNow = async (who = 'olivia') => ({
+    live: (await broker.app.store.listLiveSignIns(who)).length,
+    created: (await broker.app.store.listAudit({ action: 'signin.created', subjectUser: who })).length,
   });
+  /** An ID token the provider did not sign: the same claims under a key of the attacker's own. */
+  const attackerKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+  const foreignKey: IdTokenTransform = (token) => {
+    const { header, payload } = decode(token);
+    return signRs256({ ...header, kid: 'attacker-key' }, payload, attackerKey);
+  };
 
   /** A sign-in that must succeed: a cookie, a session, one more live sign-in and its audit record. */
   async function assertSignsIn(): Promise<void> {
@@ -239,6 +249,65 @@ ${text}`,
       const input = `${b64({ ...header, alg: 'HS256' })}.${b64(payload)}`;
       return `${input}.${createHmac('sha256', idp.clientSecret).update(input).digest('base64url')}`;
     }, /"alg"/);
+  });
+
+  it('the CLI\'s device flow: a forged ID token when the sign-in completes is refused at the poll, and no sign-in is made', async () => {
+    const before = await signInsNow('pat');
+    const post = async (url: string, body: unknown) => {
+      const r = await fetch(`${base}${url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: r.status, body: (await r.json()) as Record<string, any> };
+    };
+    const started = await post('/v1/sso/device', {});
+    assert.equal(started.status, 201, JSON.stringify(started.body));
+    const d = started.body as { handle: string; verificationUriComplete: string };
+    // pat confirms the code and signs in at the provider (its pages as in oidc-signin.int.test.ts).
+    const person = new HttpAgent();
+    const lastOf = (hops: AgentResponse[]) => hops[hops.length - 1]!;
+    const confirm = lastOf(await person.submit(lastOf(await person.follow(d.verificationUriComplete))));
+    const login = lastOf(await person.submit(confirm));
+    const done = lastOf(await person.submit(login, { login: 'pat', password: 'pat-pw' }));
+    assert.equal(done.status, 200, done.body);
+    const forged: string[] = [];
+    idp.transformIdToken = (token) => {
+      const out = foreignKey(token, {}) as string;
+      forged.push(out);
+      return out;
+    };
+    let r;
+    try {
+      r = await post('/v1/sso/device/poll', { handle: d.handle });
+      for (let i = 0; i < 100 && r.status === 200 && (r.body.status === 'slow_down' || r.body.status === 'authorization_pending'); i++) {
+        await sleep(100);
+        r = await post('/v1/sso/device/poll', { handle: d.handle });
+      }
+    } finally {
+      idp.transformIdToken = undefined;
+    }
+    assert.equal(forged.length, 1);
+    assert.equal(r.status, 401, JSON.stringify(r.body));
+    assert.match(r.body.error.message, /the identity provider's answer failed a check: .*no applicable keys found/);
+    assert.equal(r.body.secret, undefined);
+    // Polling again gets nothing either: the provider has spent its device code.
+    const again = await post('/v1/sso/device/poll', { handle: d.handle });
+    assert.notEqual(again.status, 200, JSON.stringify(again.body));
+    assert.deepEqual(await signInsNow('pat'), before);
+  });
+
+  it('a forged ID token at the re-check with the provider ends the sign-in rather than trusting it', async () => {
+    const { agent, callback } = await signIn();
+    assert.equal(callback.status, 200, callback.body);
+    assert.equal((await agent.request(`${base}/v1/me`)).status, 200);
+    clock.advance(15 * 60_000);
+    idp.transformIdToken = foreignKey;
+    try {
+      await broker.app.signInRecheck.runOnce();
+    } finally {
+      idp.transformIdToken = undefined;
+      clock.advance(-15 * 60_000);
+    }
+    assert.equal((await agent.request(`${base}/v1/me`)).status, 401);
+    const ended = await broker.app.store.listAudit({ action: 'signin.ended', subjectUser: 'olivia' });
+    assert.ok(ended.some((e) => /failed a check: .*no applicable keys found/.test(String(e.details.reason))), JSON.stringify(ended.map((e) => e.details)));
   });
 
   it('key rotation: a key published ahead signs at once; a key never published before is fetched from the provider\'s jwks_uri', async () => {
