@@ -182,12 +182,17 @@ export function createSessionAuth(deps: {
         let made;
         try {
           if (query.error !== undefined) throw new StintError('unauthenticated', `the identity provider did not sign you in: ${query.error}${query.error_description ? ` (${query.error_description.slice(0, 200)})` : ''}`);
-          made = await signIns.finishWeb({ query: raw, state: query.state, cookieState: cookieValue(req, ssoStateCookie) });
+          made = await signIns.finishCallback({ query: raw, state: query.state, cookieState: cookieValue(req, ssoStateCookie) });
         } catch (err) {
           deps.authFailures?.fail(source, 'invalid', 'GET /v1/sso/callback');
           // The state cookie is spent either way: a retry starts a new sign-in.
           setCookies(req, reply, [stateCookieOf('', 0)]);
           throw err instanceof StintError ? err : new StintError('unauthenticated', `sign-in failed: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        if (made.kind === 'loopback') {
+          // A CLI's sign-in: on to its listener on the person's own machine, with a one-time code.
+          void reply.redirect(made.redirect, 302);
+          return '';
         }
         setCookies(req, reply, [stateCookieOf('', 0), sessionCookieOf(made.secret, maxAgeOf(made.signIn, made.signIn.createdAt))]);
         // A page of our own moves on to the app: after the provider's cross-site redirect, a
@@ -195,6 +200,35 @@ export function createSessionAuth(deps: {
         const to = made.returnTo.replace(/[&"<>]/g, (c) => `&#${c.charCodeAt(0)};`);
         reply.type('text/html; charset=utf-8');
         return `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${to}"><title>Signed in</title><p>Signed in as ${made.user.name.replace(/[&"<>]/g, '')}. <a href="${to}">Continue</a></p>`;
+      },
+    }),
+    route({
+      method: 'POST', url: '/v1/sso/loopback', tag: 'session', auth: 'none', access: 'sso', status: 201, errors: ['not_found'],
+      summary: 'Start a CLI sign-in with a loopback redirect (RFC 8252; stint login when the provider has no device flow): open the URL; the browser comes back to the CLI\'s redirect with a code for /v1/sso/loopback/token.',
+      body: z.object({ redirect: z.string().max(200), codeChallenge: z.string().max(64), maxAge: z.number().int().min(0).max(86_400).optional() }).strict(),
+      response: z.object({ url: z.string() }),
+      handler: async ({ req, body }) => {
+        deps.authFailures?.check(sourceOf(req));
+        return signIns.beginLoopback({ redirect: body.redirect, codeChallenge: body.codeChallenge, ...(body.maxAge !== undefined ? { maxAgeS: body.maxAge } : {}) });
+      },
+    }),
+    route({
+      method: 'POST', url: '/v1/sso/loopback/token', tag: 'session', auth: 'none', access: 'sso', status: 201, errors: ['forbidden'],
+      summary: 'Finish a loopback sign-in: the code the browser brought to the CLI and the CLI\'s PKCE verifier; answers the CLI\'s sign-in secret, this once.',
+      body: z.object({ code: z.string().max(100), verifier: z.string().min(43).max(128) }).strict(),
+      response: z.object({ status: z.literal('done'), secret: z.string(), user: z.string(), groups: z.array(z.string()), roles: z.array(z.string()), expiresAt: z.string() }),
+      handler: async ({ req, reply, body }) => {
+        const source = sourceOf(req);
+        deps.authFailures?.check(source);
+        let r;
+        try {
+          r = await signIns.finishLoopback(body);
+        } catch (err) {
+          deps.authFailures?.fail(source, 'invalid', 'POST /v1/sso/loopback/token');
+          throw err;
+        }
+        reply.header('cache-control', 'no-store');
+        return { status: 'done' as const, secret: r.secret, user: r.user.name, groups: r.user.groups, roles: r.user.roles, expiresAt: new Date(r.signIn.expiresAt).toISOString() };
       },
     }),
     route({

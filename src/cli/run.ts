@@ -7,6 +7,7 @@ import { commonHelp, parseCommandArgs, wantsJson, type ParseSpec, type ParsedArg
 import { createClient, escapingClient, resolveConfig, type ApiClient } from './client.js';
 import type { CliIO, Command } from './command.js';
 import { createOutput, reportError, type Output } from './output.js';
+import { stepUpClient } from './sign-in-flow.js';
 
 export interface CommandContext {
   args: ParsedArgs;
@@ -47,7 +48,8 @@ export function defineCommand(def: CommandDef): Command {
           return 0;
         }
         let raw: ApiClient | undefined;
-        const rawClient = () => (raw ??= createClient(resolveConfig(args, io.env)));
+        // Signed in by stint login, a step that needs a fresher sign-in signs in again and retries (sign-in-flow.ts).
+        const rawClient = () => (raw ??= stepUpClient(resolveConfig(args, io.env), io, (c) => createClient(c)));
         let client: ApiClient | undefined;
         const ctx: CommandContext = {
           args,

@@ -13,6 +13,8 @@ const storedSchema = z.object({
   secret: z.string().regex(/^stints_[A-Za-z0-9_-]{43}$/),
   user: z.string(),
   expiresAt: z.string(),
+  /** How it was made, so a step-up signs in the same way. */
+  via: z.enum(['device', 'loopback']).optional(),
 });
 export type StoredSession = z.infer<typeof storedSchema>;
 

@@ -247,7 +247,7 @@ export interface SignInRecord {
 export interface PendingLoginRecord {
   /** SHA-256 of its handle: the OAuth `state` (web, loopback) or the CLI's polling handle (device). */
   hash: string;
-  kind: 'web' | 'device' | 'loopback';
+  kind: 'web' | 'device' | 'loopback' | 'loopback-code';
   /** Sealed JSON of what finishing needs: PKCE verifier, nonce, device code, where to go back to. */
   sealed: string;
   createdAt: number;

@@ -6,7 +6,7 @@
 // Secrets are random and stored only as SHA-256 hashes; the provider's
 // refresh token is sealed by the vault. The CLI never holds provider tokens.
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { StintError, forbidden, invalid } from '../errors.js';
 import type { Clock, Logger, Sealer, Store } from '../ports.js';
 import { hashToken } from '../tokens/token-service.js';
@@ -64,7 +64,11 @@ const handlePattern = /^[A-Za-z0-9_-]{43}$/;
 
 interface WebPending { kind: 'web'; verifier: string; nonce: string; returnTo: string; maxAgeS?: number }
 interface DevicePending { kind: 'device'; deviceCode: string; maxAgeS?: number; intervalS: number }
-type Pending = WebPending | DevicePending;
+/** The CLI's loopback sign-in (RFC 8252) at the provider: where to send the browser afterwards, and the CLI's PKCE challenge. */
+interface LoopbackPending { kind: 'loopback'; verifier: string; nonce: string; redirect: string; cliChallenge: string; maxAgeS?: number }
+/** Its second step: the provider's answer, waiting for the CLI to bring the code and its verifier. */
+interface LoopbackCode { kind: 'loopback-code'; claims: IdentityClaims; refreshToken: string | null; cliChallenge: string }
+type Pending = WebPending | DevicePending | LoopbackPending | LoopbackCode;
 
 const random = () => randomBytes(32).toString('base64url');
 const sealContext = (hash: string) => `pending-login:${hash}`;
@@ -146,7 +150,8 @@ export function createSignInService(deps: {
     const handle = random();
     const hash = hashToken(handle);
     const now = clock.now();
-    const ttl = p.kind === 'device' ? pendingLoginTtlMs : pendingLoginTtlMs;
+    // The CLI fetches a loopback code at once; it is good for a minute.
+    const ttl = p.kind === 'loopback-code' ? 60_000 : pendingLoginTtlMs;
     await store.insertPendingLogin({ hash, kind: p.kind, sealed: sealer.seal(JSON.stringify(p), sealContext(hash)), createdAt: now, expiresAt: now + ttl, usedAt: null }, now - 86_400_000);
     return handle;
   }
@@ -186,18 +191,72 @@ export function createSignInService(deps: {
       return { url, state };
     },
 
-    /** Finishes a browser sign-in at the callback; the state is used up whether or not it succeeds. */
-    async finishWeb(input: { query: string; state: string | undefined; cookieState: string | undefined }) {
+    /**
+     * Finishes a sign-in at the callback; the state is used up whether or not
+     * it succeeds. A browser's own sign-in (kind web) is signed in here; a CLI's
+     * loopback sign-in gets the address of the CLI's listener, with a one-time
+     * code that only the CLI's verifier redeems.
+     */
+    async finishCallback(input: { query: string; state: string | undefined; cookieState: string | undefined }): Promise<
+      | ({ kind: 'web'; returnTo: string } & Awaited<ReturnType<typeof fromClaims>>)
+      | { kind: 'loopback'; redirect: string }
+    > {
       const provider = requireProvider();
       if (!input.state || !handlePattern.test(input.state)) throw invalid('the sign-in callback has no valid state; start the sign-in again');
-      // Login CSRF: the callback must come back to the browser that started it.
-      if (input.cookieState !== input.state) throw invalid('this sign-in was started in another browser or has already finished; start the sign-in again');
       const hash = hashToken(input.state);
-      const pending = await store.usePendingLogin(hash, clock.now());
-      if (!pending) throw invalid('this sign-in has already been used or has expired; start the sign-in again');
-      const p = openPending(hash, pending.sealed, 'web');
+      const pending = await store.getPendingLogin(hash);
+      // Login CSRF: a browser sign-in must come back to the browser that started it (the CLI's starts in no browser).
+      if (pending?.kind !== 'loopback' && input.cookieState !== input.state) throw invalid('this sign-in was started in another browser or has already finished; start the sign-in again');
+      const used = pending && (pending.kind === 'web' || pending.kind === 'loopback') ? await store.usePendingLogin(hash, clock.now()) : undefined;
+      if (!used) throw invalid('this sign-in has already been used or has expired; start the sign-in again');
+      if (used.kind === 'loopback') {
+        const p = openPending(hash, used.sealed, 'loopback');
+        const { claims, refreshToken } = await provider.exchangeCode({ query: input.query, state: input.state, nonce: p.nonce, codeVerifier: p.verifier, ...(p.maxAgeS !== undefined ? { maxAgeS: p.maxAgeS } : {}) });
+        admitted(claims);
+        const code = await savePending({ kind: 'loopback-code', claims, refreshToken, cliChallenge: p.cliChallenge });
+        const redirect = new URL(p.redirect);
+        redirect.searchParams.set('code', code);
+        return { kind: 'loopback', redirect: redirect.href };
+      }
+      const p = openPending(hash, used.sealed, 'web');
       const { claims, refreshToken } = await provider.exchangeCode({ query: input.query, state: input.state, nonce: p.nonce, codeVerifier: p.verifier, ...(p.maxAgeS !== undefined ? { maxAgeS: p.maxAgeS } : {}) });
-      return { ...(await fromClaims(claims, 'web', refreshToken)), returnTo: p.returnTo };
+      return { kind: 'web', ...(await fromClaims(claims, 'web', refreshToken)), returnTo: p.returnTo };
+    },
+
+    /**
+     * Starts the CLI's loopback sign-in (RFC 8252), for providers without the
+     * device flow: the CLI listens on a loopback port and opens the returned
+     * URL in the person's browser.
+     */
+    async beginLoopback(input: { redirect: string; codeChallenge: string; maxAgeS?: number }): Promise<{ url: string }> {
+      const provider = requireProvider();
+      let redirect: URL;
+      try {
+        redirect = new URL(input.redirect);
+      } catch {
+        throw invalid('redirect: not a URL');
+      }
+      // Only the person's own machine: http on a loopback address with an explicit port, no credentials or fragment.
+      if (redirect.protocol !== 'http:' || !['127.0.0.1', '[::1]', 'localhost'].includes(redirect.hostname) || redirect.port === '' || redirect.username || redirect.password || redirect.hash || redirect.search) {
+        throw invalid('redirect: must be http://127.0.0.1:PORT/path (or [::1], localhost) without query, fragment or credentials');
+      }
+      if (!/^[A-Za-z0-9_-]{43}$/.test(input.codeChallenge)) throw invalid('codeChallenge: must be a base64url SHA-256 (43 characters)');
+      const verifier = random();
+      const nonce = random();
+      const state = await savePending({ kind: 'loopback', verifier, nonce, redirect: redirect.href, cliChallenge: input.codeChallenge, ...(input.maxAgeS !== undefined ? { maxAgeS: input.maxAgeS } : {}) });
+      return { url: await provider.authorizationUrl({ state, nonce, codeVerifier: verifier, ...(input.maxAgeS !== undefined ? { maxAgeS: input.maxAgeS, prompt: 'login' as const } : {}) }) };
+    },
+
+    /** The CLI redeems its loopback code with its PKCE verifier, once, for a sign-in. */
+    async finishLoopback(input: { code: string; verifier: string }) {
+      if (!handlePattern.test(input.code)) throw invalid('code: not a sign-in code');
+      const hash = hashToken(input.code);
+      const used = await store.usePendingLogin(hash, clock.now());
+      if (!used || used.kind !== 'loopback-code') throw invalid('this sign-in code has already been used or has expired; run stint login again');
+      const p = openPending(hash, used.sealed, 'loopback-code');
+      const challenge = createHash('sha256').update(input.verifier).digest('base64url');
+      if (challenge.length !== p.cliChallenge.length || !timingSafeEqual(Buffer.from(challenge), Buffer.from(p.cliChallenge))) throw invalid('verifier: does not match the sign-in that was started');
+      return fromClaims(p.claims, 'cli', p.refreshToken);
     },
 
     /** Starts the CLI's device sign-in; the handle is what the CLI polls with. */
