@@ -9,6 +9,9 @@
 // published before is fetched from its jwks_uri (the library looks again on
 // an unknown kid once its copy of the key set is a minute old).
 //
+// The broker throttles failed sign-ins per source (20, refilled by its own
+// clock, which only the re-check cases move): the refusals here stay under it.
+//
 // The forged tokens are signed here with node:crypto: they are the attack,
 // not a check; the broker checks them only through openid-client.
 
@@ -308,6 +311,30 @@ ${text}`,
     assert.equal((await agent.request(`${base}/v1/me`)).status, 401);
     const ended = await broker.app.store.listAudit({ action: 'signin.ended', subjectUser: 'olivia' });
     assert.ok(ended.some((e) => /failed a check: .*no applicable keys found/.test(String(e.details.reason))), JSON.stringify(ended.map((e) => e.details)));
+  });
+
+  it('a provider that is down (503 page from a proxy, or its own 500 server_error) is an outage: a re-check keeps the sign-in, a callback answers 503', async () => {
+    for (const down of [{ status: 503, body: 'html' }, { status: 500, body: 'json' }] as const) {
+      const { agent, callback } = await signIn();
+      assert.equal(callback.status, 200, callback.body);
+      const logged = broker.logs.length;
+      clock.advance(15 * 60_000);
+      idp.tokenEndpointDown = down;
+      try {
+        await broker.app.signInRecheck.runOnce();
+        assert.equal((await agent.request(`${base}/v1/me`)).status, 200, 'still signed in');
+        assert.ok(broker.logs.slice(logged).some((l) => l.includes('identity provider unreachable while re-checking a sign-in')), broker.logs.slice(logged).join(''));
+        const before = await signInsNow();
+        const refused = await signIn();
+        assert.equal(refused.callback.status, 503, refused.callback.body);
+        assert.match(JSON.parse(refused.callback.body).error.message, new RegExp(`identity provider cannot be reached: it answered HTTP ${down.status}`));
+        assert.equal(refused.agent.cookies(new URL(base).host).get('stint_session'), undefined);
+        assert.deepEqual(await signInsNow(), before);
+      } finally {
+        idp.tokenEndpointDown = undefined;
+        clock.advance(-15 * 60_000);
+      }
+    }
   });
 
   it('key rotation: a key published ahead signs at once; a key never published before is fetched from the provider\'s jwks_uri', async () => {

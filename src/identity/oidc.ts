@@ -159,6 +159,10 @@ export function createOidcProvider(settings: OidcSettings, clientSecret: string 
 }
 
 function refusedOrUnavailable(err: unknown): Error {
+  // A 5xx (the provider's own server_error, or a proxy's page while it is down) is an outage, not a
+  // refusal: a re-check must not sign everyone out because the provider is restarting.
+  const status = err instanceof client.ResponseBodyError ? err.status : err instanceof client.ClientError && err.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' && err.cause instanceof Response ? err.cause.status : undefined;
+  if (status !== undefined && status >= 500) return new StintError('unavailable', `the identity provider cannot be reached: it answered HTTP ${status}`);
   if (err instanceof client.ResponseBodyError) return new ProviderRefused(`the identity provider said ${err.error}${err.error_description ? `: ${err.error_description}` : ''}`, err.error);
   // The library's own checks (signature, iss, aud, exp, nonce, state, auth_time): the response is not to be trusted.
   if (err instanceof client.ClientError || err instanceof client.AuthorizationResponseError || err instanceof client.WWWAuthenticateChallengeError) {
