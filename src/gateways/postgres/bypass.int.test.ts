@@ -285,6 +285,9 @@ host  all all 127.0.0.1/32 scram-sha-256
     await until('session answers', () => /stint_alice_/.test(s.output()));
     const account = /stint_alice_[a-z0-9]{6}/.exec(s.output())![0];
     assert.ok((await target.memberOf(account)).includes(target.gatewayMarker), 'a gateway account carries the gateway marker');
+    // It cannot make other logins either: no CREATEROLE (not inherited from profile roles), no superuser.
+    const attrs = (await target.superQuery('SELECT rolcreaterole, rolsuper, rolreplication, rolbypassrls FROM pg_roles WHERE rolname = $1', [account])).rows[0];
+    assert.deepEqual(attrs, { rolcreaterole: false, rolsuper: false, rolreplication: false, rolbypassrls: false });
     // What the person would have if they got the password out (here: read from the broker, as only it knows it).
     const rec = gateway.sessions.list().find((x) => x.account === account)!;
     const creds = await broker.app.grants.upstreamCredentials({ grantId: rec.grantId, owner: broker.app.catalog.users.get('alice')! });
