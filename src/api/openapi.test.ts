@@ -29,7 +29,8 @@ describe('OpenAPI document: derived from the route table', () => {
     const adminPost = route({ method: 'POST', url: '/v1/x/:id/go', tag: 't', auth: 'admin', summary: 's', params: z.object({ id: z.string() }), body: z.object({ a: z.string() }), errors: ['conflict'], response, handler });
     assert.deepEqual(routeErrorStatuses(adminPost), [400, 401, 403, 404, 409, 413, 415, 429, 500, 503]);
     const signOut = route({ method: 'DELETE', url: '/v1/session', tag: 't', auth: 'none', access: 'sign-out', summary: 's', response, handler });
-    assert.deepEqual(routeErrorStatuses(signOut), [400, 403, 413, 415, 500, 503]);
+    // Signing out a CLI's bearer sign-in checks it (401 for one that has ended; throttled like any credential).
+    assert.deepEqual(routeErrorStatuses(signOut), [400, 401, 403, 413, 415, 429, 500, 503]);
   });
 
   it('security: bearer or cookie, the CSRF header on cookie changes, none on public routes', () => {

@@ -132,7 +132,7 @@ export function routeErrorStatuses(r: RouteDef<any, any, any>): ErrorStatus[] {
   const s = new Set<ErrorStatus>([400, 500, 503]);
   const change = r.method !== 'GET';
   // Every route that checks a credential can refuse it, and throttles a source that keeps failing.
-  if (r.auth !== 'none' || r.access === 'sign-in' || r.access === 'browser-session' || r.access === 'sso') s.add(401).add(429);
+  if (r.auth !== 'none' || r.access === 'sign-in' || r.access === 'sign-out' || r.access === 'browser-session' || r.access === 'sso') s.add(401).add(429);
   // Admin-only routes refuse others; a cookie-signed change without the CSRF header is refused.
   if (r.auth === 'admin' || (change && (r.auth !== 'none' || r.access === 'sign-in' || r.access === 'sign-out'))) s.add(403);
   if (r.params) s.add(404);

@@ -138,7 +138,11 @@ export function createSessionAuth(deps: {
       handler: async ({ req, reply }) => {
         const bearer = bearerSignIn(req);
         if (bearer) {
-          await signIns.signOut(bearer);
+          deps.authFailures?.check(sourceOf(req));
+          if (!(await signIns.signOut(bearer))) {
+            deps.authFailures?.fail(sourceOf(req), 'invalid', 'DELETE /v1/session');
+            throw new StintError('unauthenticated', 'that sign-in has already ended or never existed');
+          }
           return { signedOut: true as const };
         }
         checkCsrf(req);

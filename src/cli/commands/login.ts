@@ -55,7 +55,8 @@ Example:
     }
     try {
       await fetch(`${stored.server}/v1/session`, { method: 'DELETE', headers: { authorization: `Bearer ${stored.secret}` }, signal: AbortSignal.timeout(30_000) }).then(async (res) => {
-        if (!res.ok) throw apiError(res.status, await res.json().catch(() => undefined), stored.server, 'DELETE /v1/session');
+        // 401: it had ended on the server already (expired, or signed out elsewhere); nothing left to end.
+        if (!res.ok && res.status !== 401) throw apiError(res.status, await res.json().catch(() => undefined), stored.server, 'DELETE /v1/session');
       });
     } finally {
       // Forgotten here even if the server could not be told: the sign-in still ends at its expiry.
