@@ -46,7 +46,8 @@ describe('stint server (real binary)', () => {
     });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
-    const deadline = Date.now() + 20_000;
+    // Generous: a loaded machine can take long to start a broker; the test waits for the line, it does not time it.
+    const deadline = Date.now() + 120_000;
     while (!stderr.includes('listening on') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     assert.match(stderr, /listening on http:\/\/127\.0\.0\.1:\d+/);
     const tokenFile = join(dataDir, 'admin.token');
