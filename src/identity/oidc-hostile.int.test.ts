@@ -313,25 +313,31 @@ ${text}`,
     assert.ok(ended.some((e) => /failed a check: .*no applicable keys found/.test(String(e.details.reason))), JSON.stringify(ended.map((e) => e.details)));
   });
 
-  it('a provider that is down (503 page from a proxy, or its own 500 server_error) is an outage: a re-check keeps the sign-in, a callback answers 503', async () => {
-    for (const down of [{ status: 503, body: 'html' }, { status: 500, body: 'json' }] as const) {
+  it('a provider that is down (503 page from a proxy, or its own 500 server_error, at its token or userinfo endpoint) is an outage: a re-check keeps the sign-in, a callback answers 503', async () => {
+    const cases = [
+      { endpoint: 'token', status: 503, body: 'html' },
+      { endpoint: 'token', status: 500, body: 'json' },
+      { endpoint: 'userinfo', status: 503, body: 'html' },
+      { endpoint: 'userinfo', status: 500, body: 'json' },
+    ] as const;
+    for (const down of cases) {
       const { agent, callback } = await signIn();
       assert.equal(callback.status, 200, callback.body);
       const logged = broker.logs.length;
       clock.advance(15 * 60_000);
-      idp.tokenEndpointDown = down;
+      idp.endpointDown = down;
       try {
         await broker.app.signInRecheck.runOnce();
-        assert.equal((await agent.request(`${base}/v1/me`)).status, 200, 'still signed in');
+        assert.equal((await agent.request(`${base}/v1/me`)).status, 200, `still signed in (${JSON.stringify(down)})`);
         assert.ok(broker.logs.slice(logged).some((l) => l.includes('identity provider unreachable while re-checking a sign-in')), broker.logs.slice(logged).join(''));
         const before = await signInsNow();
         const refused = await signIn();
-        assert.equal(refused.callback.status, 503, refused.callback.body);
+        assert.equal(refused.callback.status, 503, `${JSON.stringify(down)}: ${refused.callback.body}`);
         assert.match(JSON.parse(refused.callback.body).error.message, new RegExp(`identity provider cannot be reached: it answered HTTP ${down.status}`));
         assert.equal(refused.agent.cookies(new URL(base).host).get('stint_session'), undefined);
         assert.deepEqual(await signInsNow(), before);
       } finally {
-        idp.tokenEndpointDown = undefined;
+        idp.endpointDown = undefined;
         clock.advance(-15 * 60_000);
       }
     }

@@ -52,6 +52,8 @@ export function createOidcProvider(settings: OidcSettings, clientSecret: string 
     try {
       info = (await client.fetchUserInfo(c, tokens.access_token, subject)) as Record<string, unknown>;
     } catch (err) {
+      const outage = refusedOrUnavailable(err);
+      if (outage instanceof StintError) throw outage;
       if (err instanceof client.ResponseBodyError || err instanceof client.WWWAuthenticateChallengeError) throw new ProviderRefused(`the provider refused userinfo: ${describe(err)}`);
       throw err;
     }

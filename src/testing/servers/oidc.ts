@@ -52,8 +52,8 @@ export interface TestOidcProvider {
   setKeys(keys: TestSigningKey[]): void;
   /** When set, every ID token the token endpoint answers with goes through it first. */
   transformIdToken: IdTokenTransform | undefined;
-  /** When set, the token endpoint answers this status: with an HTML page, as a proxy in front of a provider that is down does, or with an OAuth error body (`server_error`). */
-  tokenEndpointDown: { status: number; body: 'html' | 'json' } | undefined;
+  /** When set, that endpoint answers this status: with an HTML page, as a proxy in front of a provider that is down does, or with an OAuth error body (`server_error`). */
+  endpointDown: { endpoint: 'token' | 'userinfo'; status: number; body: 'html' | 'json' } | undefined;
   /** GET requests to the provider's jwks_uri so far, and when the last one came (ms, 0 for none). */
   jwksFetches(): { count: number; lastAt: number };
   close(): Promise<void>;
@@ -68,7 +68,7 @@ export async function startTestOidcProvider(opts: { redirectUris: string[]; peop
   let loginCount = 0;
   let keys: TestSigningKey[] = opts.keys ?? [newSigningKey()];
   let transform: IdTokenTransform | undefined;
-  let tokenDown: TestOidcProvider['tokenEndpointDown'];
+  let down: TestOidcProvider['endpointDown'];
   const jwks = { count: 0, lastAt: 0 };
 
   const server = createServer();
@@ -156,9 +156,9 @@ export async function startTestOidcProvider(opts: { redirectUris: string[]; peop
       jwks.count++;
       jwks.lastAt = Date.now();
     }
-    if (req.method === 'POST' && path === '/token' && tokenDown) {
-      if (tokenDown.body === 'html') return page(res, tokenDown.status, '<title>Service Unavailable</title><h1>The service is down for maintenance</h1>');
-      res.writeHead(tokenDown.status, { 'content-type': 'application/json' });
+    if (down && path === (down.endpoint === 'token' ? '/token' : '/me')) {
+      if (down.body === 'html') return page(res, down.status, '<title>Service Unavailable</title><h1>The service is down for maintenance</h1>');
+      res.writeHead(down.status, { 'content-type': 'application/json' });
       return void res.end(JSON.stringify({ error: 'server_error', error_description: 'oops! something went wrong' }));
     }
     if (req.method === 'POST' && path === '/token' && transform) rewriteIdToken(res, transform);
@@ -187,11 +187,11 @@ export async function startTestOidcProvider(opts: { redirectUris: string[]; peop
     set transformIdToken(t) {
       transform = t;
     },
-    get tokenEndpointDown() {
-      return tokenDown;
+    get endpointDown() {
+      return down;
     },
-    set tokenEndpointDown(status) {
-      tokenDown = status;
+    set endpointDown(d) {
+      down = d;
     },
     jwksFetches: () => ({ ...jwks }),
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
