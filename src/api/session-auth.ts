@@ -188,7 +188,8 @@ export function createSessionAuth(deps: {
           if (query.error !== undefined) throw new StintError('unauthenticated', `the identity provider did not sign you in: ${query.error}${query.error_description ? ` (${query.error_description.slice(0, 200)})` : ''}`);
           made = await signIns.finishCallback({ query: raw, state: query.state, cookieState: cookieValue(req, ssoStateCookie) });
         } catch (err) {
-          deps.authFailures?.fail(source, 'invalid', 'GET /v1/sso/callback');
+          // The provider being down is not the caller's failed attempt.
+          if (!(err instanceof StintError && err.code === 'unavailable')) deps.authFailures?.fail(source, 'invalid', 'GET /v1/sso/callback');
           // The state cookie is spent either way: a retry starts a new sign-in.
           setCookies(req, reply, [stateCookieOf('', 0)]);
           throw err instanceof StintError ? err : new StintError('unauthenticated', `sign-in failed: ${err instanceof Error ? err.message : String(err)}`);
