@@ -55,6 +55,7 @@ export interface MeView {
   user: string;
   groups: string[];
   admin: boolean;
+  roles: string[];
   accounts: Record<string, string>;
 }
 

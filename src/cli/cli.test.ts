@@ -322,7 +322,7 @@ describe('the real binary (node bin/stint.js)', () => {
     const dir = await mkdtemp(join(tmpdir(), 'stint-cli-'));
     try {
       await writeFile(join(dir, 'token'), `${TOKEN}\n`, { mode: 0o600 });
-      api.on('GET /v1/me', { body: { user: 'alice', groups: ['dev'], admin: false, accounts: {} } });
+      api.on('GET /v1/me', { body: { user: 'alice', groups: ['dev'], admin: false, roles: [], accounts: {} } });
       const viaFile = await bin(['whoami', '--token-file', join(dir, 'token')], { STINT_TOKEN: undefined });
       assert.equal(viaFile.code, 0, viaFile.stderr);
       assert.match(viaFile.stdout, /^user +alice\ngroups +dev\n/);

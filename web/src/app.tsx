@@ -172,7 +172,7 @@ function Shell({ session, onSignedOut }: { session: Session; onSignedOut: () => 
           <div className="who">
             <span className={`live-dot ${connected ? 'on' : ''}`} title={connected ? 'Live updates on' : 'Reconnecting…'} aria-hidden="true" />
             <span className="sr-only">{connected ? 'Live updates on' : 'Live updates reconnecting'}</span>
-            <span className="who-name" data-testid="whoami">{session.user}{session.admin ? <span className="badge badge-info">admin</span> : null}</span>
+            <span className="who-name" data-testid="whoami">{session.user}{session.roles.map((r) => <span key={r} className="badge badge-info">{r}</span>)}</span>
             <button type="button" className="btn btn-ghost btn-sm" onClick={signOut}>Sign out</button>
           </div>
         </header>

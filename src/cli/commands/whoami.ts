@@ -7,8 +7,9 @@ export const whoamiCommand = defineCommand({
   summary: 'Show who your token belongs to',
   usage: `Usage: stint whoami
 
-Shows the user your token belongs to, their groups, whether they are an
-admin, their own accounts on targets, and the server asked.
+Shows who you are signed in as (stint login) or whose token you use, their
+groups, their roles in Stint (admin, auditor), their own accounts on
+targets, and the server asked.
 
 Example:
   stint whoami --json`,
@@ -23,6 +24,7 @@ Example:
     out.line(fields([
       ['user', `${me.user}${me.admin ? ' (admin)' : ''}`],
       ['groups', me.groups.length ? me.groups.join(', ') : '(none)'],
+      ['roles', me.roles.length ? me.roles.join(', ') : '(none)'],
       ['accounts', accounts.length ? accounts.map(([t, a]) => `${t}: ${a}`).join(', ') : '(none)'],
       ['server', api.server],
     ]));
