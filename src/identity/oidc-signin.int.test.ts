@@ -178,4 +178,19 @@ describe('single sign-on with a real OpenID Provider', () => {
     assert.equal((await broker.app.store.getRequest(requestId))?.status, 'cancelled');
     idp.people.get('olivia')!.groups = ['staff', 'dev'];
   });
+
+  it('a person deleted at the provider is signed out at the next re-check (their refresh token is refused)', async () => {
+    const { agent } = await browserSignIn('pat', 'pat-pw');
+    assert.equal((await agent.request(`${base}/v1/me`)).status, 200);
+    const pat = idp.people.get('pat')!;
+    idp.people.delete('pat');
+    try {
+      clock.advance(15 * 60_000);
+      await broker.app.signInRecheck.runOnce();
+      assert.equal((await agent.request(`${base}/v1/me`)).status, 401);
+      assert.equal((await broker.app.store.listLiveSignIns('pat')).filter((s) => s.method === 'oidc').length, 0);
+    } finally {
+      idp.people.set('pat', pat);
+    }
+  });
 });
