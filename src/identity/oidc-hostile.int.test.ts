@@ -18,18 +18,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { createServer } from 'node:net';
-import { createTestTarget, FakeClock, startTestBroker, type TestBroker, type TestTarget } from '../testing/broker.js';
+import { createTestTarget, FakeClock, type TestBroker, type TestTarget } from '../testing/broker.js';
 import { HttpAgent, type AgentResponse } from '../testing/http-agent.js';
-import { newSigningKey, startTestOidcProvider, type IdTokenTransform, type TestOidcProvider, type TestSigningKey } from '../testing/servers/oidc.js';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+import { startSsoBroker, type SsoBroker } from '../testing/sso-broker.js';
+import { newSigningKey, type IdTokenTransform, type TestOidcProvider, type TestSigningKey } from '../testing/servers/oidc.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
@@ -54,6 +46,7 @@ describe('hostile answers from the identity provider are refused, and nothing is
   let idp: TestOidcProvider;
   let broker: TestBroker;
   let base: string;
+  let sso: SsoBroker;
   // The broker's clock, moved only to make a re-check with the provider due; the ID token's times are checked against real time.
   const clock = new FakeClock();
   // The provider starts with two keys: A signs, B is published ahead of its turn.
@@ -62,35 +55,11 @@ describe('hostile answers from the identity provider are refused, and nothing is
 
   before(async () => {
     target = await createTestTarget();
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    idp = await startTestOidcProvider({
-      redirectUris: [`${base}/v1/sso/callback`],
-      people: { olivia: { password: 'olivia-pw', groups: ['staff', 'dev'] }, pat: { password: 'pat-pw', groups: ['staff', 'dba'] } },
-      keys: [keyA, keyB],
-    });
-    broker = await startTestBroker({
-      target,
-      clock,
-      appOptions: { signInRecheckMs: 15 * 60_000 },
-      env: { STINT_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'), STINT_TEST_OIDC_SECRET: idp.clientSecret },
-      editConfig: (text) =>
-        `identity:
-  oidc:
-    issuer: ${idp.issuer}
-    clientId: ${idp.clientId}
-    clientSecretEnv: STINT_TEST_OIDC_SECRET
-    publicUrl: ${base}
-    scopes: [openid, profile, email, groups, offline_access]
-    allowedGroups: [staff]
-  sessionTtl: 2h
-${text}`,
-    });
-    await broker.app.listen('127.0.0.1', port);
+    sso = await startSsoBroker({ target, clock, keys: [keyA, keyB] });
+    ({ broker, idp, base } = sso);
   });
   after(async () => {
-    await broker?.close();
-    await idp?.close();
+    await sso?.close();
     await target?.drop();
   });
 
