@@ -104,13 +104,19 @@ export function createRequestService(deps: RequestServiceDeps) {
     return account;
   }
 
-  async function create(input: CreateRequestInput): Promise<RequestOutcome> {
-    if (input.breakGlass) return breakGlass(input);
+  /** The profile asked for and its target, from the config in force now. */
+  function profileOf(name: string) {
     const catalog = deps.catalog();
-    const profile = catalog.profiles.get(input.profile);
-    if (!profile) throw notFound(`profile ${JSON.stringify(input.profile)} does not exist`);
+    const profile = catalog.profiles.get(name);
+    if (!profile) throw notFound(`profile ${JSON.stringify(name)} does not exist`);
     const target = catalog.targets.get(profile.target);
     if (!target) throw notFound(`target ${profile.target} of profile ${profile.name} does not exist`);
+    return { catalog, profile, target };
+  }
+
+  async function create(input: CreateRequestInput): Promise<RequestOutcome> {
+    if (input.breakGlass) return breakGlass(input);
+    const { catalog, profile, target } = profileOf(input.profile);
     const user = input.actor;
     requireFreshSignIn(user, profile.stepUpMs, clock.now(), `requesting ${profile.name}`);
     const reason = input.reason?.trim() || null;
@@ -193,11 +199,7 @@ export function createRequestService(deps: RequestServiceDeps) {
    * stint_break_glass_total{profile} counter.
    */
   async function breakGlass(input: CreateRequestInput): Promise<RequestOutcome> {
-    const catalog = deps.catalog();
-    const profile = catalog.profiles.get(input.profile);
-    if (!profile) throw notFound(`profile ${JSON.stringify(input.profile)} does not exist`);
-    const target = catalog.targets.get(profile.target);
-    if (!target) throw notFound(`target ${profile.target} of profile ${profile.name} does not exist`);
+    const { catalog, profile, target } = profileOf(input.profile);
     const user = input.actor;
     if (input.sessionLeaseMs !== undefined) throw invalid('break-glass is not granted for a single gateway session');
     const reason = input.reason?.trim() || null;
