@@ -5,7 +5,7 @@
 //
 // Recognised: PostgreSQL SQLSTATE class 08 (connection exception), 57P01-03
 // (the server is shutting down, crashed, or not yet accepting connections),
-// 53300 (too many connections); socket errors (refused, reset, timed out,
+// 53300 (too many connections); any failure to open a connection; socket errors (refused, reset, timed out,
 // unreachable); pg's own errors for a connection that ended or a pool that
 // timed out (pg gives these no code, so their fixed texts are matched here and
 // nowhere else); SQLite's SQLITE_BUSY (another process kept the write lock
@@ -82,7 +82,18 @@ class MappedDriver implements Driver {
     return guard(() => this.inner.init());
   }
   async acquireConnection(): Promise<DatabaseConnection> {
-    return new MappedConnection(await guard(() => this.inner.acquireConnection()));
+    try {
+      return new MappedConnection(await this.inner.acquireConnection());
+    } catch (err) {
+      // Whatever stops a connection from opening is an outage to the caller: a database
+      // refusing connections (55000, as ALLOW_CONNECTIONS false or a restart gives) as much as a refused socket.
+      const mapped = mapStoreError(err);
+      if (mapped instanceof StintError) throw mapped;
+      const code = (err as { code?: unknown }).code;
+      const e = new StintError('unavailable', `Stint's store is unavailable (cannot open a connection${typeof code === 'string' ? `: ${/^[0-9A-Z]{5}$/.test(code) ? `SQLSTATE ${code}` : code}` : ''}); try again shortly`);
+      (e as Error).cause = err;
+      throw e;
+    }
   }
   beginTransaction(c: DatabaseConnection, settings: TransactionSettings): Promise<void> {
     return guard(() => this.inner.beginTransaction(unwrap(c), settings));

@@ -95,8 +95,9 @@ function GrantCard({ grant: g, loadedAt, onChanged }: { grant: Grant; loadedAt: 
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState<string>();
   const [by, setBy] = useState('15m');
-  // Count down with the broker's clock: remainingMs was measured when the list loaded.
-  const remaining = g.remainingMs === null ? null : g.remainingMs - (now - loadedAt);
+  // Count down with the broker's clock: remainingMs was measured when the list loaded. The tick can
+  // predate the load by up to a second; then no time has passed yet (it showed 30:01 for a 30m grant).
+  const remaining = g.remainingMs === null ? null : g.remainingMs - Math.max(0, now - loadedAt);
   const total = g.activatedAt && g.expiresAt ? Date.parse(g.expiresAt) - Date.parse(g.activatedAt) : null;
   const pct = remaining !== null && total ? Math.max(0, Math.min(100, (remaining / total) * 100)) : 0;
 
