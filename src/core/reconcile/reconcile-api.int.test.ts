@@ -30,7 +30,7 @@ describe('reconcile over HTTP and the CLI', () => {
     const { app } = broker;
     return buildApi({
       version: 'test', catalog: () => app.catalog, store: app.store, clock: systemClock, connectors: app.connectors,
-      requests: app.requests, grants: app.grants, tokens: app.tokens, signIns: app.signIns, keys: app.keys, audit: createAuditService({ store: app.store }),
+      requests: app.requests, grants: app.grants, tokens: app.tokens, signIns: app.signIns, keys: app.keys, audit: createAuditService({ store: app.store }), checkpoints: app.checkpoints,
       metrics: { contentType: 'text/plain', render: async () => '' },
       ...(reconcile ? { reconcile } : {}),
     });
