@@ -1,6 +1,6 @@
 import type { ConnectorModule } from '../module.js';
 import { isDN, parseDN } from './dn.js';
-import { createLdapConnector } from './ldap-connector.js';
+import { createLdapConnector } from './connector.js';
 import { ldapSettingsShape } from './settings.js';
 
 /** Why `s` is not a usable DN, or null. */

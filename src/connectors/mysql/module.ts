@@ -1,6 +1,6 @@
 import type { ConnectorModule } from '../module.js';
 import { checkAccountText, checkGrant } from './grammar.js';
-import { createMysqlConnector, mysqlSettingsSchema } from './mysql-connector.js';
+import { createMysqlConnector, mysqlSettingsSchema } from './connector.js';
 
 export const mysqlModule: ConnectorModule = {
   kind: 'mysql',

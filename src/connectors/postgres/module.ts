@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ConnectorModule } from '../module.js';
-import { createPostgresConnector } from './postgres-connector.js';
+import { createPostgresConnector } from './connector.js';
 import { parseCidr } from './hba-check.js';
 
 /** PostgreSQL identifiers: any text but NUL, at most 63 bytes (longer names would be truncated silently). */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ConnectorModule } from '../module.js';
 import { DEFAULT_MARKER, MARKER_PATTERN, checkAccountName, checkGrant } from './acl-rules.js';
-import { createRedisConnector } from './redis-connector.js';
+import { createRedisConnector } from './connector.js';
 
 export const redisModule: ConnectorModule = {
   kind: 'redis',

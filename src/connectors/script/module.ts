@@ -1,5 +1,5 @@
 import type { ConnectorModule } from '../module.js';
-import { createScriptConnector } from './script-connector.js';
+import { createScriptConnector } from './connector.js';
 import { checkText, scriptSettingsShape } from './settings.js';
 
 export const scriptModule: ConnectorModule = {

@@ -1,7 +1,7 @@
 import type { ConnectorModule } from '../module.js';
 import { checkExistingName, parseGrant } from './names.js';
 import { sshSettingsShape } from './settings.js';
-import { createSshConnector } from './ssh-connector.js';
+import { createSshConnector } from './connector.js';
 
 export const sshModule: ConnectorModule = {
   kind: 'ssh',

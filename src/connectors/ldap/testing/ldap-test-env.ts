@@ -7,13 +7,13 @@
 
 import { Client } from 'ldapts';
 import { randomBytes } from 'node:crypto';
-import { randomId } from '../../core/ids.js';
-import { dataSetLdif, testLdapServer, type LdapTestServerInfo } from '../../testing/servers/ldap.js';
-import type { Connector } from '../contract.js';
-import type { ContractHarness, ContractLogin, ContractSession } from '../testing/contract-suite.js';
-import { childDN, isDN } from './dn.js';
-import { createLdapConnector } from './ldap-connector.js';
-import { sshaVerifier } from './ldap-values.js';
+import { randomId } from '../../../core/ids.js';
+import { dataSetLdif, testLdapServer, type LdapTestServerInfo } from '../../../testing/servers/ldap.js';
+import type { Connector } from '../../contract.js';
+import type { ContractHarness, ContractLogin, ContractSession } from '../../testing/contract-suite.js';
+import { childDN, isDN } from '../dn.js';
+import { createLdapConnector } from '../connector.js';
+import { sshaVerifier } from '../ldap-values.js';
 
 export const testSecret = () => `T${randomBytes(18).toString('base64url')}`;
 

@@ -47,7 +47,7 @@ import {
 import { sshSettingsSchema } from './settings.js';
 import { judgeSshd } from './sshd-check.js';
 import { createSshExec, type ExecResult } from './ssh-exec.js';
-import { scrubText, toTargetError } from './ssh-errors.js';
+import { scrubText, toTargetError } from './errors.js';
 import { parseGroups, parsePasswd, parseUidLog, pickUid, reclaimCandidates, type PasswdEntry } from './uid-state.js';
 
 const SEP = '--stint-sep--';

@@ -10,8 +10,8 @@ import { freePort } from '../../embedded/free-port.js';
 import { startRedisServer } from '../../testing/servers/redis.js';
 import type { Connector } from '../contract.js';
 import { connectorContractSuite } from '../testing/contract-suite.js';
-import { createRedisConnector } from './redis-connector.js';
-import { createRedisTestEnv, plainClient, redisHarness, testSecret, type RedisTestEnv } from './redis-test-env.js';
+import { createRedisConnector } from './connector.js';
+import { createRedisTestEnv, plainClient, redisHarness, testSecret, type RedisTestEnv } from './testing/redis-test-env.js';
 import { rejectsTarget } from '../testing/rejects-target.js';
 
 const inAnHour = () => new Date(Date.now() + 3600_000);

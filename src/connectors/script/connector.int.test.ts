@@ -14,13 +14,13 @@ import { StintError } from '../../core/errors.js';
 import { freePort } from '../../embedded/free-port.js';
 import type { Connector } from '../contract.js';
 import { connectorContractSuite } from '../testing/contract-suite.js';
-import { createDeviceTestEnv, deviceHarness, DeviceClient, testSecret, type DeviceTestEnv } from './device-test-env.js';
-import { createScriptConnector } from './script-connector.js';
+import { createDeviceTestEnv, deviceHarness, DeviceClient, testSecret, type DeviceTestEnv } from './testing/device-test-env.js';
+import { createScriptConnector } from './connector.js';
 import type { Operation } from './settings.js';
 import { rejectsTarget } from '../testing/rejects-target.js';
 
 const inAnHour = () => new Date(Date.now() + 3600_000);
-const fakeScript = fileURLToPath(new URL('./fixtures/fake-script.mjs', import.meta.url));
+const fakeScript = fileURLToPath(new URL('./testing/fixtures/fake-script.mjs', import.meta.url));
 
 connectorContractSuite({
   name: 'script (device simulator)',

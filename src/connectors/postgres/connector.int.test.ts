@@ -1,7 +1,7 @@
 // The PostgreSQL connector against a real server (PostgreSQL 17 in tests),
 // running as a least-privileged admin: the shared contract suite, then what is
 // specific to PostgreSQL (SCRAM, scrubbing, markers, outages). Removal's own
-// cases are in postgres-removal.int.test.ts.
+// cases are in removal.int.test.ts.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import pg from 'pg';
 import { freePort } from '../../embedded/free-port.js';
 import type { Connector } from '../contract.js';
 import { connectorContractSuite } from '../testing/contract-suite.js';
-import { createPgTestEnv, postgresHarness, testSecret, type PgTestEnv } from './postgres-test-env.js';
+import { createPgTestEnv, postgresHarness, testSecret, type PgTestEnv } from './testing/postgres-test-env.js';
 import { rejectsTarget } from '../testing/rejects-target.js';
 
 const id = (s: string) => pg.escapeIdentifier(s);

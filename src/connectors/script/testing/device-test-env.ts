@@ -10,12 +10,12 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../../embedded/free-port.js';
-import type { Connector } from '../contract.js';
-import type { ContractHarness, ContractLogin, ContractSession } from '../testing/contract-suite.js';
-import { createScriptConnector } from './script-connector.js';
+import { freePort } from '../../../embedded/free-port.js';
+import type { Connector } from '../../contract.js';
+import type { ContractHarness, ContractLogin, ContractSession } from '../../testing/contract-suite.js';
+import { createScriptConnector } from '../connector.js';
 
-export const exampleDir = fileURLToPath(new URL('../../../examples/device-simulator/', import.meta.url));
+export const exampleDir = fileURLToPath(new URL('../../../../examples/device-simulator/', import.meta.url));
 export const deviceScript = join(exampleDir, 'device.mjs');
 export const adminScript = join(exampleDir, 'device-admin.mjs');
 export const testSecret = () => `T${randomBytes(18).toString('base64url')}`;

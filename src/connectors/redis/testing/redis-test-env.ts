@@ -5,12 +5,12 @@
 
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { randomId } from '../../core/ids.js';
-import { testRedisServer, type RedisTestServer } from '../../testing/servers/redis.js';
-import type { Connector } from '../contract.js';
-import type { ContractHarness, ContractLogin, ContractSession } from '../testing/contract-suite.js';
-import { MINIMUM_ADMIN_RULES } from './acl-rules.js';
-import { createRedisConnector } from './redis-connector.js';
+import { randomId } from '../../../core/ids.js';
+import { testRedisServer, type RedisTestServer } from '../../../testing/servers/redis.js';
+import type { Connector } from '../../contract.js';
+import type { ContractHarness, ContractLogin, ContractSession } from '../../testing/contract-suite.js';
+import { MINIMUM_ADMIN_RULES } from '../acl-rules.js';
+import { createRedisConnector } from '../connector.js';
 
 export interface RedisTestEnv {
   server: RedisTestServer;

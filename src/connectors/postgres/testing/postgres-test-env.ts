@@ -7,11 +7,11 @@
 
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
-import { randomId } from '../../core/ids.js';
-import { createTestDatabase, type TestDatabase } from '../../testing/postgres.js';
-import type { Connector } from '../contract.js';
-import type { ContractHarness, ContractLogin, ContractSession } from '../testing/contract-suite.js';
-import { createPostgresConnector } from './postgres-connector.js';
+import { randomId } from '../../../core/ids.js';
+import { createTestDatabase, type TestDatabase } from '../../../testing/postgres.js';
+import type { Connector } from '../../contract.js';
+import type { ContractHarness, ContractLogin, ContractSession } from '../../testing/contract-suite.js';
+import { createPostgresConnector } from '../connector.js';
 
 export interface PgTestEnv {
   db: TestDatabase;

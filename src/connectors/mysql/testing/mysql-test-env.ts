@@ -7,12 +7,12 @@
 import mysql from 'mysql2/promise';
 import type { Connection } from 'mysql2/promise';
 import { randomBytes } from 'node:crypto';
-import { randomId } from '../../core/ids.js';
-import { testMysqlUrl } from '../../testing/servers/mysql.js';
-import type { Connector } from '../contract.js';
-import { defaultHostileNames, type ContractHarness, type ContractLogin, type ContractSession } from '../testing/contract-suite.js';
-import { escapeDbPattern, parseAccount, quoteAccount, quoteId } from './grammar.js';
-import { createMysqlConnector } from './mysql-connector.js';
+import { randomId } from '../../../core/ids.js';
+import { testMysqlUrl } from '../../../testing/servers/mysql.js';
+import type { Connector } from '../../contract.js';
+import { defaultHostileNames, type ContractHarness, type ContractLogin, type ContractSession } from '../../testing/contract-suite.js';
+import { escapeDbPattern, parseAccount, quoteAccount, quoteId } from '../grammar.js';
+import { createMysqlConnector } from '../connector.js';
 
 export const testSecret = () => `T${randomBytes(18).toString('base64url')}`;
 

@@ -30,7 +30,7 @@ import type {
 import { addMember, groupsOf, memberAttributeOf, readEntry, removeMember, replace, values, type MemberAttribute } from './directory.js';
 import { childDN, dnKey, formatDN, isChildOf, isDN, isWithin, parseDN, type Rdn } from './dn.js';
 import { and, equals } from './filter.js';
-import { describeOperation, isResultCode, resultCodes, toTargetError } from './ldap-errors.js';
+import { describeOperation, isResultCode, resultCodes, toTargetError } from './errors.js';
 import { parseGeneralizedTime, sshaVerifier, toGeneralizedTime } from './ldap-values.js';
 import { ldapSettingsSchema } from './settings.js';
 

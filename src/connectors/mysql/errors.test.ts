@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { TargetError } from '../../core/errors.js';
 import { nativePasswordHash } from './grammar.js';
-import { isRetryable, scrub, toTargetError } from './mysql-errors.js';
+import { isRetryable, scrub, toTargetError } from './errors.js';
 
 const ctx = { target: 't', operation: 'createAccount', account: 'acct', secrets: ["s3cr'et\\x"] };
 const serverError = (errno: number, sqlMessage: string) => Object.assign(new Error(sqlMessage), { errno, sqlMessage, code: 'X', sql: 'CREATE USER ...' });

@@ -49,7 +49,7 @@ import {
   type Account,
   type Grant,
 } from './grammar.js';
-import { describeOperation, toTargetError } from './mysql-errors.js';
+import { describeOperation, toTargetError } from './errors.js';
 
 const roleName = z.string().refine((s) => checkGrant(s) === null && !/\s/.test(s), 'must be a valid role name (no whitespace)');
 

@@ -10,8 +10,8 @@ import { freePort } from '../../embedded/free-port.js';
 import { startMysqlServer } from '../../testing/servers/mysql.js';
 import type { Connector } from '../contract.js';
 import { quoteAccount, quoteId } from './grammar.js';
-import { createMysqlConnector } from './mysql-connector.js';
-import { adminGrantStatements, createMysqlTestEnv, sessionOf, testSecret, type MysqlTestEnv } from './mysql-test-env.js';
+import { createMysqlConnector } from './connector.js';
+import { adminGrantStatements, createMysqlTestEnv, sessionOf, testSecret, type MysqlTestEnv } from './testing/mysql-test-env.js';
 import { rejectsTarget } from '../testing/rejects-target.js';
 
 const inAnHour = () => new Date(Date.now() + 3600_000);

@@ -47,7 +47,7 @@ import {
   selectorDigest,
   type AclUser,
 } from './acl-rules.js';
-import { describeOperation, toTargetError } from './redis-errors.js';
+import { describeOperation, toTargetError } from './errors.js';
 
 export const redisSettingsSchema = z.strictObject({
   host: z.string().min(1).max(253),

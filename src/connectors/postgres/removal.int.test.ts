@@ -9,7 +9,7 @@ import pg from 'pg';
 import { createTestDatabase } from '../../testing/postgres.js';
 import type { Connector } from '../contract.js';
 import { terminateOrphanSessions } from './catalog.js';
-import { createPgTestEnv, testSecret, type PgTestEnv } from './postgres-test-env.js';
+import { createPgTestEnv, testSecret, type PgTestEnv } from './testing/postgres-test-env.js';
 import { rejectsTarget } from '../testing/rejects-target.js';
 
 const id = (s: string) => pg.escapeIdentifier(s);

@@ -4,7 +4,7 @@
 // the event-scheduler expiry backstop, outages).
 
 import { connectorContractSuite } from '../testing/contract-suite.js';
-import { createMysqlTestEnv, mysqlHarness } from './mysql-test-env.js';
+import { createMysqlTestEnv, mysqlHarness } from './testing/mysql-test-env.js';
 
 connectorContractSuite({
   name: 'mysql',

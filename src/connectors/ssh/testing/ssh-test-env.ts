@@ -16,12 +16,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import ssh2 from 'ssh2';
-import { randomId } from '../../core/ids.js';
-import { testSshServer, type SshTestServerInfo } from '../../testing/servers/ssh.js';
-import type { Connector } from '../contract.js';
-import type { ContractHarness, ContractLogin, ContractSession } from '../testing/contract-suite.js';
-import { authorizedKeyFor, fingerprintOf, privateKeyFromSecret } from './keys.js';
-import { createSshConnector } from './ssh-connector.js';
+import { randomId } from '../../../core/ids.js';
+import { testSshServer, type SshTestServerInfo } from '../../../testing/servers/ssh.js';
+import type { Connector } from '../../contract.js';
+import type { ContractHarness, ContractLogin, ContractSession } from '../../testing/contract-suite.js';
+import { authorizedKeyFor, fingerprintOf, privateKeyFromSecret } from '../keys.js';
+import { createSshConnector } from '../connector.js';
 
 const TEST_UIDS = [61000, 61899] as const;
 const run = (file: string, args: string[]) => execFileSync(file, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { TargetError } from '../../core/errors.js';
-import { isRetryable, scrub, toTargetError } from './redis-errors.js';
+import { isRetryable, scrub, toTargetError } from './errors.js';
 
 const ctx = { target: 't', operation: 'createAccount', account: 'acct', secrets: ['s3cr3t', 'f00dhash'] };
 

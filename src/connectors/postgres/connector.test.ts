@@ -1,10 +1,10 @@
 // Settings validation and request checks that need no server (the pool only
-// connects on first use). Behaviour against a server: postgres-connector.int.test.ts.
+// connects on first use). Behaviour against a server: connector.int.test.ts.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { StintError, TargetError } from '../../core/errors.js';
-import { createPostgresConnector, postgresSettingsSchema } from './postgres-connector.js';
+import { createPostgresConnector, postgresSettingsSchema } from './connector.js';
 
 const base = { host: 'db.internal', port: 5432, database: 'app' };
 const make = (settings: Record<string, unknown>) =>

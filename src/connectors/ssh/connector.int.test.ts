@@ -12,7 +12,7 @@ import type { Connector } from '../contract.js';
 import { connectorContractSuite, defaultHostileNames } from '../testing/contract-suite.js';
 import { sshModule } from './module.js';
 import { sudoersTime } from './names.js';
-import { createSshTestEnv, sshHarness, testSecret, type SshTestEnv } from './ssh-test-env.js';
+import { createSshTestEnv, sshHarness, testSecret, type SshTestEnv } from './testing/ssh-test-env.js';
 import { testKeyPair } from '../../testing/ssh-keys.js';
 import { rejectsTarget } from '../testing/rejects-target.js';
 

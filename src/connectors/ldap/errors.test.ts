@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { InsufficientAccessError, InvalidCredentialsError, UnavailableError, BusyError, NoSuchObjectError } from 'ldapts';
 import { TargetError } from '../../core/errors.js';
-import { isRetryable, scrub, toTargetError } from './ldap-errors.js';
+import { isRetryable, scrub, toTargetError } from './errors.js';
 
 const ctx = { target: 't', operation: 'createAccount', account: 'acct', secrets: ['hunter2-secret', '{SSHA}abcdef'] };
 

@@ -36,7 +36,7 @@ import { existingRoles, listHolders, listMarked, roleState, serverVersionNum, te
 import { createRemoval } from './removal.js';
 import { checkHba, parseCidr } from './hba-check.js';
 import { ident, literal, LOCK_NAMESPACE, lockSql, unlockSql } from './sql.js';
-import { describeOperation, toTargetError } from './pg-errors.js';
+import { describeOperation, toTargetError } from './errors.js';
 import { scramSha256Verifier } from './scram.js';
 import { startScramWorker, workerCanHash } from './scram-worker.js';
 

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { TargetError } from '../../core/errors.js';
-import { isRetryable, scrub, toTargetError } from './pg-errors.js';
+import { isRetryable, scrub, toTargetError } from './errors.js';
 
 function dbError(code: string, message: string, detail?: string): pg.DatabaseError {
   const e = new pg.DatabaseError(message, message.length, 'error');
