@@ -10,7 +10,7 @@ import { startLdapServer } from '../../testing/servers/ldap.js';
 import type { Connector } from '../contract.js';
 import { connectorContractSuite } from '../testing/contract-suite.js';
 import { equals, or } from './filter.js';
-import { createLdapConnector } from './connector.js';
+import { createLdapConnector } from './module.js';
 import { createLdapTestEnv, ldapHarness, testSecret, type LdapTestEnv } from './testing/ldap-test-env.js';
 import { checkSsha } from './ldap-values.js';
 import { rejectsTarget } from '../testing/rejects-target.js';

@@ -11,13 +11,9 @@
 // - passwords travel as `{SSHA}` verifiers and every error is scrubbed.
 
 import { Client, type Entry } from 'ldapts';
-import { z } from 'zod';
 import { KeyedMutex } from '../../core/keyed-mutex.js';
-import { TargetError, invalid } from '../../core/errors.js';
 import type {
   AccountInfo,
-  Connector,
-  ConnectorFactoryInput,
   CreateAccountRequest,
   ExtendAccountRequest,
   GrantToAccountRequest,
@@ -27,12 +23,14 @@ import type {
   RevokeFromAccountRequest,
   RevokeFromAccountResponse,
 } from '../contract.js';
+import { operationError, type KindConnector, type Operation } from '../kit/operation.js';
+import type { KindInput } from '../module.js';
 import { addMember, groupsOf, memberAttributeOf, readEntry, removeMember, replace, values, type MemberAttribute } from './directory.js';
 import { childDN, dnKey, formatDN, isChildOf, isDN, isWithin, parseDN, type Rdn } from './dn.js';
 import { and, equals } from './filter.js';
-import { describeOperation, isResultCode, resultCodes, toTargetError } from './errors.js';
+import { isResultCode, resultCodes, toTargetError } from './errors.js';
 import { parseGeneralizedTime, sshaVerifier, toGeneralizedTime } from './ldap-values.js';
-import { ldapSettingsSchema } from './settings.js';
+import type { LdapSettings } from './settings.js';
 
 /** uid is a Directory String of at most 256 characters (RFC 4519). */
 const MAX_NAME_LENGTH = 256;
@@ -55,12 +53,10 @@ export function checkEphemeralName(name: string): string | null {
   return null;
 }
 
-export function createLdapConnector(input: ConnectorFactoryInput): Connector {
+/** The kind's operations; kit/create.ts parses the settings and wraps these (module.ts). */
+export function openLdap(input: KindInput<LdapSettings>): KindConnector {
   const target = input.target;
-  const parsed = ldapSettingsSchema.safeParse(input.settings);
-  if (!parsed.success) throw invalid(`ldap target ${JSON.stringify(target)}: invalid settings: ${z.prettifyError(parsed.error)}`);
-  if (!isDN(input.adminUser)) throw invalid(`ldap target ${JSON.stringify(target)}: the admin user must be a bind DN`);
-  const settings = parsed.data;
+  const settings = input.settings;
   const ephemeralOU = formatDN(parseDN(settings.ephemeralOU));
   const ephemeralRdns = parseDN(ephemeralOU);
   const groupBase = settings.groupBaseDN ?? settings.baseDN;
@@ -69,19 +65,7 @@ export function createLdapConnector(input: ConnectorFactoryInput): Connector {
   const open = new Set<Client>();
   let closed = false;
 
-  const fail = (operation: string, account: string | undefined, reason: string) =>
-    new TargetError(target, `${describeOperation({ target, operation, account })}: ${reason}`, false);
-
-  /** Runs `fn`, converting anything thrown into a scrubbed TargetError. */
-  async function run<T>(operation: string, account: string | undefined, secrets: string[], fn: () => Promise<T>): Promise<T> {
-    try {
-      if (closed) throw fail(operation, account, 'the connector is closed');
-      return await fn();
-    } catch (err) {
-      const ctx = { target, operation, secrets: [...secrets, input.adminSecret] };
-      throw toTargetError(account === undefined ? ctx : { ...ctx, account }, err);
-    }
-  }
+  const fail = (operation: string, account: string | undefined, reason: string) => operationError('ldap', target, operation, account, reason);
 
   /**
    * A fresh connection bound as the admin for each operation. A bind belongs
@@ -117,8 +101,6 @@ export function createLdapConnector(input: ConnectorFactoryInput): Connector {
       const ephemeral = isChildOf(rdns, ephemeralRdns) && first.length === 1 && first[0]!.type.toLowerCase() === 'uid';
       return { dn: formatDN(rdns), rdns, ephemeralName: ephemeral ? first[0]!.value : null };
     }
-    const why = checkEphemeralName(account);
-    if (why) throw fail(operation, account, `account name ${why}`);
     const dn = childDN('uid', account, ephemeralOU);
     return { dn, rdns: parseDN(dn), ephemeralName: account };
   }
@@ -132,12 +114,17 @@ export function createLdapConnector(input: ConnectorFactoryInput): Connector {
     return a as Account & { ephemeralName: string };
   }
 
-  function checkGrants(operation: string, account: string, grants: string[]): string[] {
+  function grantProblem(g: string): string | null {
+    if (!isDN(g)) return `grant ${JSON.stringify(g)} is not a group DN`;
+    if (!isWithin(parseDN(g), groupBaseRdns)) return `grant ${JSON.stringify(g)} is outside ${JSON.stringify(groupBase)}`;
+    return null;
+  }
+
+  /** Checked grants (grantProblem), each once, canonically escaped. */
+  function canonicalGrants(grants: string[]): string[] {
     const byKey = new Map<string, string>();
     for (const g of grants) {
-      if (!isDN(g)) throw fail(operation, account, `grant ${JSON.stringify(g)} is not a group DN`);
       const rdns = parseDN(g);
-      if (!isWithin(rdns, groupBaseRdns)) throw fail(operation, account, `grant ${JSON.stringify(g)} is outside ${JSON.stringify(groupBase)}`);
       byKey.set(dnKey(rdns), formatDN(rdns));
     }
     return [...byKey.values()];
@@ -157,7 +144,6 @@ export function createLdapConnector(input: ConnectorFactoryInput): Connector {
   }
 
   function expiryValue(operation: string, account: string, at: Date): string | null {
-    if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw fail(operation, account, 'expiresAt is not a valid date');
     try {
       const time = toGeneralizedTime(at);
       return settings.expiry === 'ppolicy' ? time : null;
@@ -180,215 +166,204 @@ export function createLdapConnector(input: ConnectorFactoryInput): Connector {
   const lockKey = (a: Account) => dnKey(a.rdns);
 
   return {
-    kind: 'ldap',
-    target,
+    classify: toTargetError,
+    // A DN names an own account; anything else is the uid of an ephemeral one.
+    checkAccount(account) {
+      if (isDN(account)) return null;
+      const why = checkEphemeralName(account);
+      return why ? `account name ${why}` : null;
+    },
+    checkGrant: grantProblem,
 
-    async createAccount(req: CreateAccountRequest): Promise<void> {
+    async createAccount(req: CreateAccountRequest, { secret }: Operation): Promise<void> {
       const op = 'createAccount';
-      const secrets = [req.secret];
-      await run(op, req.account, secrets, async () => {
-        const acct = resolveEphemeral(op, req.account);
-        const grants = checkGrants(op, req.account, req.grants);
-        const until = expiryValue(op, req.account, req.expiresAt);
-        const verifier = sshaVerifier(req.secret);
-        secrets.push(verifier);
-        const credentials = [
-          replace('userPassword', [verifier]),
-          ...(until ? [replace('pwdEndTime', [until])] : []),
-          ...(settings.passwordPolicyDN ? [replace('pwdPolicySubentry', [settings.passwordPolicyDN])] : []),
-        ];
-        await locks.run(lockKey(acct), () =>
-          withAdmin(async (c) => {
-            // Groups first: a missing one fails the request before anything exists.
-            const kinds = await groupKinds(c, op, req.account, grants);
-            let created = false;
-            const existing = await readEntry(c, acct.dn, ['description']);
-            if (!existing) {
-              try {
-                await c.add(acct.dn, {
-                  objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
-                  uid: acct.ephemeralName,
-                  cn: acct.ephemeralName,
-                  sn: acct.ephemeralName,
-                  description: settings.marker,
-                  userPassword: verifier,
-                  ...(until ? { pwdEndTime: until } : {}),
-                  ...(settings.passwordPolicyDN ? { pwdPolicySubentry: settings.passwordPolicyDN } : {}),
-                });
-                created = true;
-              } catch (err) {
-                // Another broker created it between our read and add: converge on it below.
-                if (!isResultCode(err, resultCodes.entryAlreadyExists)) throw err;
-              }
+      const acct = resolveEphemeral(op, req.account);
+      const grants = canonicalGrants(req.grants);
+      const until = expiryValue(op, req.account, req.expiresAt);
+      const verifier = sshaVerifier(req.secret);
+      secret(verifier);
+      const credentials = [
+        replace('userPassword', [verifier]),
+        ...(until ? [replace('pwdEndTime', [until])] : []),
+        ...(settings.passwordPolicyDN ? [replace('pwdPolicySubentry', [settings.passwordPolicyDN])] : []),
+      ];
+      await locks.run(lockKey(acct), () =>
+        withAdmin(async (c) => {
+          // Groups first: a missing one fails the request before anything exists.
+          const kinds = await groupKinds(c, op, req.account, grants);
+          let created = false;
+          const existing = await readEntry(c, acct.dn, ['description']);
+          if (!existing) {
+            try {
+              await c.add(acct.dn, {
+                objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+                uid: acct.ephemeralName,
+                cn: acct.ephemeralName,
+                sn: acct.ephemeralName,
+                description: settings.marker,
+                userPassword: verifier,
+                ...(until ? { pwdEndTime: until } : {}),
+                ...(settings.passwordPolicyDN ? { pwdPolicySubentry: settings.passwordPolicyDN } : {}),
+              });
+              created = true;
+            } catch (err) {
+              // Another broker created it between our read and add: converge on it below.
+              if (!isResultCode(err, resultCodes.entryAlreadyExists)) throw err;
+            }
+          }
+          if (!created) {
+            const now = existing ?? (await readEntry(c, acct.dn, ['description']));
+            if (!now) throw fail(op, req.account, 'the entry vanished while it was being created; retry');
+            requireManaged(op, req.account, now);
+            // Idempotent retry: bring the existing account to exactly the requested state.
+            await c.modify(acct.dn, credentials);
+          }
+          const added: string[] = [];
+          try {
+            for (const g of grants) {
+              await addMember(c, g, kinds.get(g)!, acct.dn);
+              added.push(g);
             }
             if (!created) {
-              const now = existing ?? (await readEntry(c, acct.dn, ['description']));
-              if (!now) throw fail(op, req.account, 'the entry vanished while it was being created; retry');
-              requireManaged(op, req.account, now);
-              // Idempotent retry: bring the existing account to exactly the requested state.
-              await c.modify(acct.dn, credentials);
+              const want = new Set(grants.map((g) => dnKey(parseDN(g))));
+              for (const g of await groupsOf(c, groupBase, acct.dn)) {
+                if (want.has(dnKey(parseDN(g)))) continue;
+                const entry = await readEntry(c, g, ['objectClass']);
+                const attr = entry && memberAttributeOf(entry);
+                if (attr) await removeMember(c, g, attr, acct.dn);
+              }
             }
-            const added: string[] = [];
-            try {
-              for (const g of grants) {
-                await addMember(c, g, kinds.get(g)!, acct.dn);
-                added.push(g);
-              }
-              if (!created) {
-                const want = new Set(grants.map((g) => dnKey(parseDN(g))));
-                for (const g of await groupsOf(c, groupBase, acct.dn)) {
-                  if (want.has(dnKey(parseDN(g)))) continue;
-                  const entry = await readEntry(c, g, ['objectClass']);
-                  const attr = entry && memberAttributeOf(entry);
-                  if (attr) await removeMember(c, g, attr, acct.dn);
-                }
-              }
-            } catch (err) {
-              // No half-made account: undo what this call created (best effort;
-              // whatever stays is marked, so reconcile finds it).
-              if (created) {
-                for (const g of added) await removeMember(c, g, kinds.get(g)!, acct.dn).catch(() => {});
-                await c.del(acct.dn).catch(() => {});
-              }
-              throw err;
+          } catch (err) {
+            // No half-made account: undo what this call created (best effort;
+            // whatever stays is marked, so reconcile finds it).
+            if (created) {
+              for (const g of added) await removeMember(c, g, kinds.get(g)!, acct.dn).catch(() => {});
+              await c.del(acct.dn).catch(() => {});
             }
-          }),
-        );
-      });
+            throw err;
+          }
+        }),
+      );
     },
 
     async extendAccount(req: ExtendAccountRequest): Promise<void> {
       const op = 'extendAccount';
-      await run(op, req.account, [], async () => {
-        const acct = resolveEphemeral(op, req.account);
-        const until = expiryValue(op, req.account, req.expiresAt);
-        await locks.run(lockKey(acct), () =>
-          withAdmin(async (c) => {
-            const entry = await readEntry(c, acct.dn, ['description']);
-            if (!entry) throw fail(op, req.account, 'the account does not exist');
-            requireManaged(op, req.account, entry);
-            if (until) await c.modify(acct.dn, replace('pwdEndTime', [until]));
-          }),
-        );
-      });
+      const acct = resolveEphemeral(op, req.account);
+      const until = expiryValue(op, req.account, req.expiresAt);
+      await locks.run(lockKey(acct), () =>
+        withAdmin(async (c) => {
+          const entry = await readEntry(c, acct.dn, ['description']);
+          if (!entry) throw fail(op, req.account, 'the account does not exist');
+          requireManaged(op, req.account, entry);
+          if (until) await c.modify(acct.dn, replace('pwdEndTime', [until]));
+        }),
+      );
     },
 
     async removeAccount(req: RemoveAccountRequest): Promise<RemoveAccountResponse> {
       const op = 'removeAccount';
-      return run(op, req.account, [], async () => {
-        const acct = resolve(op, req.account);
-        return locks.run(lockKey(acct), () =>
-          withAdmin(async (c) => {
-            const entry = await readEntry(c, acct.dn, ['description']);
-            if (!entry) return { existed: false, terminatedSessions: 0 };
-            if (acct.ephemeralName === null) {
-              throw fail(op, req.account, `the entry is not under the ephemeral OU ${JSON.stringify(ephemeralOU)}, so Stint does not manage it; it was left unchanged`);
-            }
-            requireManaged(op, req.account, entry);
-            // First, on its own: no new bind can succeed even if a later step fails.
-            await c.modify(acct.dn, replace('userPassword', []));
-            // Then out of every group, before the entry goes: a membership left
-            // behind would pass to a later entry that reuses the DN.
-            for (const g of await groupsOf(c, groupBase, acct.dn)) {
-              const group = await readEntry(c, g, ['objectClass']);
-              const attr = group && memberAttributeOf(group);
-              if (attr) await removeMember(c, g, attr, acct.dn);
-            }
-            try {
-              await c.del(acct.dn);
-            } catch (err) {
-              if (!isResultCode(err, resultCodes.noSuchObject)) throw err;
-            }
-            // LDAP offers no way to close another client's connection; see
-            // README.md ("Open connections") for what happens to them.
-            return { existed: true, terminatedSessions: 0 };
-          }),
-        );
-      });
+      const acct = resolve(op, req.account);
+      return locks.run(lockKey(acct), () =>
+        withAdmin(async (c) => {
+          const entry = await readEntry(c, acct.dn, ['description']);
+          if (!entry) return { existed: false, terminatedSessions: 0 };
+          if (acct.ephemeralName === null) {
+            throw fail(op, req.account, `the entry is not under the ephemeral OU ${JSON.stringify(ephemeralOU)}, so Stint does not manage it; it was left unchanged`);
+          }
+          requireManaged(op, req.account, entry);
+          // First, on its own: no new bind can succeed even if a later step fails.
+          await c.modify(acct.dn, replace('userPassword', []));
+          // Then out of every group, before the entry goes: a membership left
+          // behind would pass to a later entry that reuses the DN.
+          for (const g of await groupsOf(c, groupBase, acct.dn)) {
+            const group = await readEntry(c, g, ['objectClass']);
+            const attr = group && memberAttributeOf(group);
+            if (attr) await removeMember(c, g, attr, acct.dn);
+          }
+          try {
+            await c.del(acct.dn);
+          } catch (err) {
+            if (!isResultCode(err, resultCodes.noSuchObject)) throw err;
+          }
+          // LDAP offers no way to close another client's connection; see
+          // README.md ("Open connections") for what happens to them.
+          return { existed: true, terminatedSessions: 0 };
+        }),
+      );
     },
 
     async grantToAccount(req: GrantToAccountRequest): Promise<void> {
       const op = 'grantToAccount';
-      await run(op, req.account, [], async () => {
-        const acct = resolve(op, req.account);
-        const grants = checkGrants(op, req.account, req.grants);
-        await locks.run(lockKey(acct), () =>
-          withAdmin(async (c) => {
-            if (!(await readEntry(c, acct.dn, ['1.1']))) throw fail(op, req.account, 'the account does not exist on the target');
-            const kinds = await groupKinds(c, op, req.account, grants);
-            for (const g of grants) await addMember(c, g, kinds.get(g)!, acct.dn);
-          }),
-        );
-      });
+      const acct = resolve(op, req.account);
+      const grants = canonicalGrants(req.grants);
+      await locks.run(lockKey(acct), () =>
+        withAdmin(async (c) => {
+          if (!(await readEntry(c, acct.dn, ['1.1']))) throw fail(op, req.account, 'the account does not exist on the target');
+          const kinds = await groupKinds(c, op, req.account, grants);
+          for (const g of grants) await addMember(c, g, kinds.get(g)!, acct.dn);
+        }),
+      );
     },
 
     async revokeFromAccount(req: RevokeFromAccountRequest): Promise<RevokeFromAccountResponse> {
       const op = 'revokeFromAccount';
-      return run(op, req.account, [], async () => {
-        const acct = resolve(op, req.account);
-        const grants = checkGrants(op, req.account, req.grants);
-        await locks.run(lockKey(acct), () =>
-          withAdmin(async (c) => {
-            // The account need not exist: a membership left by a deleted
-            // account is still removed. A group that is gone, or is no group,
-            // cannot hold the account, so it is skipped.
-            for (const g of grants) {
-              const group = await readEntry(c, g, ['objectClass']);
-              const attr = group && memberAttributeOf(group);
-              if (attr) await removeMember(c, g, attr, acct.dn);
-            }
-          }),
-        );
-        // Sessions cannot be ended over LDAP (README.md, "Open connections").
-        return { terminatedSessions: 0 };
-      });
+      const acct = resolve(op, req.account);
+      const grants = canonicalGrants(req.grants);
+      await locks.run(lockKey(acct), () =>
+        withAdmin(async (c) => {
+          // The account need not exist: a membership left by a deleted
+          // account is still removed. A group that is gone, or is no group,
+          // cannot hold the account, so it is skipped.
+          for (const g of grants) {
+            const group = await readEntry(c, g, ['objectClass']);
+            const attr = group && memberAttributeOf(group);
+            if (attr) await removeMember(c, g, attr, acct.dn);
+          }
+        }),
+      );
+      // Sessions cannot be ended over LDAP (README.md, "Open connections").
+      return { terminatedSessions: 0 };
     },
 
     async listManaged(): Promise<ListManagedResponse> {
-      return run('listManaged', undefined, [], () =>
-        withAdmin(async (c) => {
-          const { searchEntries } = await c.search(ephemeralOU, {
-            scope: 'one',
-            filter: and(equals('objectClass', 'inetOrgPerson'), equals('description', settings.marker)),
-            // pwdEndTime is operational: returned only when asked for.
-            attributes: settings.expiry === 'ppolicy' ? ['description', 'pwdEndTime'] : ['description'],
-            paged: { pageSize: 500 },
+      return withAdmin(async (c) => {
+        const { searchEntries } = await c.search(ephemeralOU, {
+          scope: 'one',
+          filter: and(equals('objectClass', 'inetOrgPerson'), equals('description', settings.marker)),
+          // pwdEndTime is operational: returned only when asked for.
+          attributes: settings.expiry === 'ppolicy' ? ['description', 'pwdEndTime'] : ['description'],
+          paged: { pageSize: 500 },
+        });
+        const accounts = [];
+        for (const e of searchEntries) {
+          const rdns = parseDN(e.dn);
+          const first = rdns[0]!;
+          // Only what createAccount makes: a single uid RDN directly under the OU.
+          if (first.length !== 1 || first[0]!.type.toLowerCase() !== 'uid' || !isChildOf(rdns, ephemeralRdns) || !isMarked(e)) continue;
+          accounts.push({
+            account: first[0]!.value,
+            grants: await groupsOf(c, groupBase, e.dn),
+            expiresAt: parseGeneralizedTime(values(e, 'pwdEndTime')[0]),
           });
-          const accounts = [];
-          for (const e of searchEntries) {
-            const rdns = parseDN(e.dn);
-            const first = rdns[0]!;
-            // Only what createAccount makes: a single uid RDN directly under the OU.
-            if (first.length !== 1 || first[0]!.type.toLowerCase() !== 'uid' || !isChildOf(rdns, ephemeralRdns) || !isMarked(e)) continue;
-            accounts.push({
-              account: first[0]!.value,
-              grants: await groupsOf(c, groupBase, e.dn),
-              expiresAt: parseGeneralizedTime(values(e, 'pwdEndTime')[0]),
-            });
-          }
-          return { accounts };
-        }),
-      );
+        }
+        return { accounts };
+      });
     },
 
     async describeAccount(req: { account: string }): Promise<AccountInfo> {
       const op = 'describeAccount';
-      return run(op, req.account, [], async () => {
-        const acct = resolve(op, req.account);
-        return withAdmin(async (c) => {
-          const entry = await readEntry(c, acct.dn, ['1.1']);
-          if (!entry) return { account: req.account, exists: false, grants: [] };
-          return { account: req.account, exists: true, grants: await groupsOf(c, groupBase, entry.dn) };
-        });
+      const acct = resolve(op, req.account);
+      return withAdmin(async (c) => {
+        const entry = await readEntry(c, acct.dn, ['1.1']);
+        if (!entry) return { account: req.account, exists: false, grants: [] };
+        return { account: req.account, exists: true, grants: await groupsOf(c, groupBase, entry.dn) };
       });
     },
 
     async checkHealth(): Promise<void> {
-      await run('checkHealth', undefined, [], () =>
-        withAdmin(async (c) => {
-          if (!(await readEntry(c, settings.baseDN, ['1.1']))) throw fail('checkHealth', undefined, `baseDN ${JSON.stringify(settings.baseDN)} does not exist or is not readable by the admin`);
-        }),
-      );
+      await withAdmin(async (c) => {
+        if (!(await readEntry(c, settings.baseDN, ['1.1']))) throw fail('checkHealth', undefined, `baseDN ${JSON.stringify(settings.baseDN)} does not exist or is not readable by the admin`);
+      });
     },
 
     connectionInfo() {

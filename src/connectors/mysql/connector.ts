@@ -12,12 +12,9 @@
 
 import mysql from 'mysql2/promise';
 import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
-import { z } from 'zod';
-import { TargetError, invalid } from '../../core/errors.js';
+import { TargetError } from '../../core/errors.js';
 import type {
   AccountInfo,
-  Connector,
-  ConnectorFactoryInput,
   CreateAccountRequest,
   ExtendAccountRequest,
   GrantToAccountRequest,
@@ -27,19 +24,18 @@ import type {
   RevokeFromAccountRequest,
   RevokeFromAccountResponse,
 } from '../contract.js';
+import { operationError, type KindConnector, type Operation } from '../kit/operation.js';
+import type { KindInput } from '../module.js';
 import { defaultPoolSize } from '../contract.js';
 import { accountState, currentAccount, existingRoles, expiryEvents, grantsOf, killSessions, listMarked, type AccountState } from './catalog.js';
 import { createExpiryEventSql, dropExpiryEventSql } from './expiry-event.js';
 import {
   checkAccountText,
-  checkGrant,
-  checkHost,
   eventName,
   formatAccount,
   formatGrant,
   grantObject,
   lockName,
-  MAX_IDENT_CHARS,
   nativePasswordHash,
   parseAccount,
   parseGrant,
@@ -49,29 +45,9 @@ import {
   type Account,
   type Grant,
 } from './grammar.js';
-import { describeOperation, toTargetError } from './errors.js';
+import { toTargetError } from './errors.js';
+import type { MysqlSettings } from './settings.js';
 
-const roleName = z.string().refine((s) => checkGrant(s) === null && !/\s/.test(s), 'must be a valid role name (no whitespace)');
-
-export const mysqlSettingsSchema = z.strictObject({
-  host: z.string().min(1).max(253),
-  port: z.number().int().min(1).max(65535).default(3306),
-  /** Host part of every ephemeral account, and of own-account strings written without `@`. */
-  accountHost: z.string().refine((h) => checkHost(h) === null, 'must be a lowercase MariaDB host pattern without @ (e.g. %, 10.0.0.%)').default('%'),
-  /** `require` encrypts without verifying the server certificate. */
-  tls: z.enum(['disable', 'require']).default('disable'),
-  /** Role granted to every account Stint creates; only its plain members are ever removed. */
-  markerRole: roleName.default('stint_managed'),
-  /** `event`: a scheduled event locks the account at expiry (needs event_scheduler=ON). `none`: the broker is the only clock. */
-  nativeExpiry: z.enum(['event', 'none']).default('event'),
-  /** Database holding the expiry events; the admin needs EVENT on it. */
-  eventSchema: z.string().min(1).max(MAX_IDENT_CHARS).refine((s) => !s.includes('\0') && !/\s$/.test(s), 'must be a database name').default('stint'),
-  connectTimeoutMs: z.number().int().positive().max(120_000).default(10_000),
-  /** Default: room for broker.revokeConcurrency revocations plus a few other operations (at least 4). */
-  maxConnections: z.number().int().min(1).max(100).optional(),
-});
-
-export type MysqlSettings = z.infer<typeof mysqlSettingsSchema>;
 
 // Pinned per session: no NO_BACKSLASH_ESCAPES or ANSI_QUOTES (our literal
 // escaping relies on that), NO_AUTO_CREATE_USER so a GRANT can never create a
@@ -79,13 +55,9 @@ export type MysqlSettings = z.infer<typeof mysqlSettingsSchema>;
 const SESSION_INIT = `SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,NO_AUTO_CREATE_USER', time_zone = '+00:00', lock_wait_timeout = 30`;
 const LOCK_TIMEOUT_S = 30;
 
-export function createMysqlConnector(input: ConnectorFactoryInput): Connector {
-  const parsed = mysqlSettingsSchema.safeParse(input.settings);
-  if (!parsed.success) {
-    throw invalid(`mysql target ${JSON.stringify(input.target)}: invalid settings: ${z.prettifyError(parsed.error)}`);
-  }
-  if (!input.adminUser) throw invalid(`mysql target ${JSON.stringify(input.target)}: adminUser is required`);
-  const settings = parsed.data;
+/** The kind's operations; kit/create.ts parses the settings and wraps these (module.ts). */
+export function openMysql(input: KindInput<MysqlSettings>): KindConnector {
+  const settings = input.settings;
   const target = input.target;
   const marker = settings.markerRole;
   const useEvents = settings.nativeExpiry === 'event';
@@ -115,17 +87,7 @@ export function createMysqlConnector(input: ConnectorFactoryInput): Connector {
   let self: Account | null = null;
   const initialised = new WeakSet<object>();
 
-  const fail = (operation: string, account: string | undefined, reason: string, retryable = false) =>
-    new TargetError(target, `${describeOperation({ target, operation, account })}: ${reason}`, retryable);
-
-  async function run<T>(operation: string, account: string | undefined, secrets: string[], fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      const ctx = { target, operation, secrets: [...secrets, input.adminSecret] };
-      throw toTargetError(account === undefined ? ctx : { ...ctx, account }, err);
-    }
-  }
+  const fail = (operation: string, account: string | undefined, reason: string, retryable = false) => operationError('mysql', target, operation, account, reason, retryable);
 
   async function withConn<T>(fn: (c: PoolConnection) => Promise<T>): Promise<T> {
     if (closed) throw new TargetError(target, `mysql target ${JSON.stringify(target)}: the connector is closed`, false);
@@ -177,26 +139,26 @@ export function createMysqlConnector(input: ConnectorFactoryInput): Connector {
     return markerReady;
   }
 
-  function account(operation: string, text: string): Account {
-    const why = checkAccountText(text, settings.accountHost);
-    if (why) throw fail(operation, text, why);
-    return parseAccount(text, settings.accountHost);
-  }
+  /** An account string the operation wrapper has checked (checkAccount below). */
+  const account = (text: string): Account => parseAccount(text, settings.accountHost);
 
-  function grantsOfRequest(operation: string, text: string, grants: string[]): Grant[] {
+  /** Grants the operation wrapper has checked (checkGrant below), parsed. */
+  function grantsOfRequest(op: Operation, grants: string[]): Grant[] {
     const out: Grant[] = [];
     for (const g of new Set(grants)) {
       const p = parseGrant(g);
-      if ('error' in p) throw fail(operation, text, `grant ${JSON.stringify(g)} is invalid: ${p.error}`);
-      // Granting the marker would make an own account look Stint-managed, and reconcile would remove it.
-      if (p.type === 'role' && p.role === marker) throw fail(operation, text, `the marker role ${JSON.stringify(marker)} cannot be granted`);
+      if ('error' in p) throw op.fail(`grant ${JSON.stringify(g)} is invalid: ${p.error}`);
       out.push(p);
     }
     return out;
   }
 
-  function checkExpiry(operation: string, text: string, at: Date): void {
-    if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw fail(operation, text, 'expiresAt is not a valid date');
+  function grantProblem(g: string): string | null {
+    const p = parseGrant(g);
+    if ('error' in p) return `grant ${JSON.stringify(g)} is invalid: ${p.error}`;
+    // Granting the marker would make an own account look Stint-managed, and reconcile would remove it.
+    if (p.type === 'role' && p.role === marker) return `the marker role ${JSON.stringify(marker)} cannot be granted`;
+    return null;
   }
 
   function requireManaged(operation: string, text: string, state: AccountState): void {
@@ -266,164 +228,146 @@ export function createMysqlConnector(input: ConnectorFactoryInput): Connector {
   }
 
   return {
-    kind: 'mysql',
-    target,
+    classify: toTargetError,
+    checkAccount: (text) => checkAccountText(text, settings.accountHost),
+    checkGrant: grantProblem,
 
-    async createAccount(req: CreateAccountRequest): Promise<void> {
+    async createAccount(req: CreateAccountRequest, o: Operation): Promise<void> {
       const op = 'createAccount';
-      const secrets = [req.secret];
-      await run(op, req.account, secrets, async () => {
-        const a = account(op, req.account);
-        const grants = grantsOfRequest(op, req.account, req.grants);
-        checkExpiry(op, req.account, req.expiresAt);
-        await ensureMarker();
-        const hash = nativePasswordHash(req.secret);
-        const who = quoteAccount(a);
-        await withAccountLock(op, req.account, a, async (c) => {
-          await requireEventScheduler(op, req.account, c);
-          // Checked before anything is created: a missing role must not leave half an account.
-          await requireRoles(op, req.account, c, grants);
-          const state = await accountState(c, a, marker);
-          if (!state) {
-            // Locked until fully built; the marker comes first so a crash
-            // after this point leaves an account reconcile can remove.
-            await c.query(`CREATE USER ${who} IDENTIFIED BY PASSWORD '${hash}' ACCOUNT LOCK`);
-            try {
-              await c.query(`GRANT ${quoteId(marker)} TO ${who}`);
-              for (const g of grants) await c.query(grantSql(g, a));
-              await finishAccount(c, a, req.secret, grants, req.expiresAt, '');
-            } catch (err) {
-              // DDL is not transactional: undo by hand so a failure leaves nothing behind.
-              await c.query(`DROP USER IF EXISTS ${who}`).catch(() => {});
-              if (useEvents) await c.query(dropExpiryEventSql(settings.eventSchema, a)).catch(() => {});
-              throw err;
-            }
-            return;
+      const a = account(req.account);
+      const grants = grantsOfRequest(o, req.grants);
+      await ensureMarker();
+      const hash = nativePasswordHash(req.secret);
+      o.secret(hash);
+      const who = quoteAccount(a);
+      await withAccountLock(op, req.account, a, async (c) => {
+        await requireEventScheduler(op, req.account, c);
+        // Checked before anything is created: a missing role must not leave half an account.
+        await requireRoles(op, req.account, c, grants);
+        const state = await accountState(c, a, marker);
+        if (!state) {
+          // Locked until fully built; the marker comes first so a crash
+          // after this point leaves an account reconcile can remove.
+          await c.query(`CREATE USER ${who} IDENTIFIED BY PASSWORD '${hash}' ACCOUNT LOCK`);
+          try {
+            await c.query(`GRANT ${quoteId(marker)} TO ${who}`);
+            for (const g of grants) await c.query(grantSql(g, a));
+            await finishAccount(c, a, req.secret, grants, req.expiresAt, '');
+          } catch (err) {
+            // DDL is not transactional: undo by hand so a failure leaves nothing behind.
+            await c.query(`DROP USER IF EXISTS ${who}`).catch(() => {});
+            if (useEvents) await c.query(dropExpiryEventSql(settings.eventSchema, a)).catch(() => {});
+            throw err;
           }
-          requireManaged(op, req.account, state);
-          // Idempotent retry: bring the existing account to exactly the requested state.
-          await c.query(`ALTER USER ${who} IDENTIFIED BY PASSWORD '${hash}'`);
-          const want = new Set(grants.map(formatGrant));
-          for (const text of await grantsOf(c, a, marker)) {
-            const g = parseGrant(text);
-            if (!('error' in g) && !want.has(text)) await c.query(revokeSql(g, a));
-          }
-          for (const g of grants) await c.query(grantSql(g, a));
-          await finishAccount(c, a, req.secret, grants, req.expiresAt, state.defaultRole);
-        });
+          return;
+        }
+        requireManaged(op, req.account, state);
+        // Idempotent retry: bring the existing account to exactly the requested state.
+        await c.query(`ALTER USER ${who} IDENTIFIED BY PASSWORD '${hash}'`);
+        const want = new Set(grants.map(formatGrant));
+        for (const text of await grantsOf(c, a, marker)) {
+          const g = parseGrant(text);
+          if (!('error' in g) && !want.has(text)) await c.query(revokeSql(g, a));
+        }
+        for (const g of grants) await c.query(grantSql(g, a));
+        await finishAccount(c, a, req.secret, grants, req.expiresAt, state.defaultRole);
       });
     },
 
     async extendAccount(req: ExtendAccountRequest): Promise<void> {
       const op = 'extendAccount';
-      await run(op, req.account, [], async () => {
-        const a = account(op, req.account);
-        checkExpiry(op, req.account, req.expiresAt);
-        await withAccountLock(op, req.account, a, async (c) => {
-          const state = await accountState(c, a, marker);
-          if (!state) throw fail(op, req.account, 'the account does not exist');
-          requireManaged(op, req.account, state);
-          if (!useEvents) return; // the broker is the only clock
-          await requireEventScheduler(op, req.account, c);
-          await c.query(createExpiryEventSql(settings.eventSchema, a, marker, req.expiresAt));
-          if (req.expiresAt.getTime() > Date.now()) {
-            await c.query(`ALTER USER ${quoteAccount(a)} ACCOUNT UNLOCK`);
-          } else {
-            await c.query(`ALTER USER ${quoteAccount(a)} ACCOUNT LOCK`);
-            await killSessions(c, a.user);
-          }
-        });
+      const a = account(req.account);
+      await withAccountLock(op, req.account, a, async (c) => {
+        const state = await accountState(c, a, marker);
+        if (!state) throw fail(op, req.account, 'the account does not exist');
+        requireManaged(op, req.account, state);
+        if (!useEvents) return; // the broker is the only clock
+        await requireEventScheduler(op, req.account, c);
+        await c.query(createExpiryEventSql(settings.eventSchema, a, marker, req.expiresAt));
+        if (req.expiresAt.getTime() > Date.now()) {
+          await c.query(`ALTER USER ${quoteAccount(a)} ACCOUNT UNLOCK`);
+        } else {
+          await c.query(`ALTER USER ${quoteAccount(a)} ACCOUNT LOCK`);
+          await killSessions(c, a.user);
+        }
       });
     },
 
     async removeAccount(req: RemoveAccountRequest): Promise<RemoveAccountResponse> {
       const op = 'removeAccount';
-      return run(op, req.account, [], async () => {
-        const a = account(op, req.account);
-        const who = quoteAccount(a);
-        return withAccountLock(op, req.account, a, async (c) => {
-          const state = await accountState(c, a, marker);
-          if (!state) {
-            // A leftover event (the account was dropped by hand) is ours to clean up; its name is derived from the account.
-            if (useEvents) await c.query(dropExpiryEventSql(settings.eventSchema, a));
-            return { existed: false, terminatedSessions: 0 };
-          }
-          requireManaged(op, req.account, state);
-          // First, so no new session can start while the others are killed.
-          await c.query(`ALTER USER ${who} ACCOUNT LOCK`);
-          const terminatedSessions = await killSessions(c, a.user);
-          await c.query(`DROP USER IF EXISTS ${who}`);
+      const a = account(req.account);
+      const who = quoteAccount(a);
+      return withAccountLock(op, req.account, a, async (c) => {
+        const state = await accountState(c, a, marker);
+        if (!state) {
+          // A leftover event (the account was dropped by hand) is ours to clean up; its name is derived from the account.
           if (useEvents) await c.query(dropExpiryEventSql(settings.eventSchema, a));
-          return { existed: true, terminatedSessions };
-        });
+          return { existed: false, terminatedSessions: 0 };
+        }
+        requireManaged(op, req.account, state);
+        // First, so no new session can start while the others are killed.
+        await c.query(`ALTER USER ${who} ACCOUNT LOCK`);
+        const terminatedSessions = await killSessions(c, a.user);
+        await c.query(`DROP USER IF EXISTS ${who}`);
+        if (useEvents) await c.query(dropExpiryEventSql(settings.eventSchema, a));
+        return { existed: true, terminatedSessions };
       });
     },
 
-    async grantToAccount(req: GrantToAccountRequest): Promise<void> {
+    async grantToAccount(req: GrantToAccountRequest, o: Operation): Promise<void> {
       const op = 'grantToAccount';
-      await run(op, req.account, [], async () => {
-        const a = account(op, req.account);
-        const grants = grantsOfRequest(op, req.account, req.grants);
-        await withAccountLock(op, req.account, a, async (c) => {
-          if (!(await accountState(c, a, marker))) throw fail(op, req.account, 'the account does not exist on the target');
-          await requireRoles(op, req.account, c, grants);
-          // GRANT of something already held is a no-op in MariaDB.
-          for (const g of grants) await c.query(grantSql(g, a));
-        });
+      const a = account(req.account);
+      const grants = grantsOfRequest(o, req.grants);
+      await withAccountLock(op, req.account, a, async (c) => {
+        if (!(await accountState(c, a, marker))) throw fail(op, req.account, 'the account does not exist on the target');
+        await requireRoles(op, req.account, c, grants);
+        // GRANT of something already held is a no-op in MariaDB.
+        for (const g of grants) await c.query(grantSql(g, a));
       });
     },
 
-    async revokeFromAccount(req: RevokeFromAccountRequest): Promise<RevokeFromAccountResponse> {
+    async revokeFromAccount(req: RevokeFromAccountRequest, o: Operation): Promise<RevokeFromAccountResponse> {
       const op = 'revokeFromAccount';
-      return run(op, req.account, [], async () => {
-        const a = account(op, req.account);
-        const grants = grantsOfRequest(op, req.account, req.grants);
-        return withAccountLock(op, req.account, a, async (c) => {
-          // Nothing to take away from an account that is gone.
-          if (!(await accountState(c, a, marker))) return { terminatedSessions: 0 };
-          // Only what is held: REVOKE of a missing grant is an error in MariaDB, and absence is the goal.
-          const held = new Set(await grantsOf(c, a, marker));
-          for (const g of grants) if (held.has(formatGrant(g))) await c.query(revokeSql(g, a));
-          const terminatedSessions = req.terminateSessions ? await killSessions(c, a.user) : 0;
-          return { terminatedSessions };
-        });
+      const a = account(req.account);
+      const grants = grantsOfRequest(o, req.grants);
+      return withAccountLock(op, req.account, a, async (c) => {
+        // Nothing to take away from an account that is gone.
+        if (!(await accountState(c, a, marker))) return { terminatedSessions: 0 };
+        // Only what is held: REVOKE of a missing grant is an error in MariaDB, and absence is the goal.
+        const held = new Set(await grantsOf(c, a, marker));
+        for (const g of grants) if (held.has(formatGrant(g))) await c.query(revokeSql(g, a));
+        const terminatedSessions = req.terminateSessions ? await killSessions(c, a.user) : 0;
+        return { terminatedSessions };
       });
     },
 
     async listManaged(): Promise<ListManagedResponse> {
-      return run('listManaged', undefined, [], () =>
-        withConn(async (c) => {
-          self ??= await currentAccount(c);
-          const marked = await listMarked(c, marker, self);
-          const events = useEvents ? await expiryEvents(c, settings.eventSchema) : new Map<string, string>();
-          return {
-            accounts: marked.map((m) => {
-              const at = events.get(eventName(m));
-              return { account: formatAccount(m, settings.accountHost), grants: m.grants, expiresAt: at ? parseUtcDateTime(at) : null };
-            }),
-          };
-        }),
-      );
+      return withConn(async (c) => {
+        self ??= await currentAccount(c);
+        const marked = await listMarked(c, marker, self);
+        const events = useEvents ? await expiryEvents(c, settings.eventSchema) : new Map<string, string>();
+        return {
+          accounts: marked.map((m) => {
+            const at = events.get(eventName(m));
+            return { account: formatAccount(m, settings.accountHost), grants: m.grants, expiresAt: at ? parseUtcDateTime(at) : null };
+          }),
+        };
+      });
     },
 
     async describeAccount(req: { account: string }): Promise<AccountInfo> {
-      const op = 'describeAccount';
-      return run(op, req.account, [], async () => {
-        const a = account(op, req.account);
-        return withConn(async (c) => {
-          const state = await accountState(c, a, marker);
-          return { account: req.account, exists: state !== null, grants: state ? await grantsOf(c, a, marker) : [] };
-        });
+      const a = account(req.account);
+      return withConn(async (c) => {
+        const state = await accountState(c, a, marker);
+        return { account: req.account, exists: state !== null, grants: state ? await grantsOf(c, a, marker) : [] };
       });
     },
 
     async checkHealth(): Promise<void> {
-      await run('checkHealth', undefined, [], () =>
-        withConn(async (c) => {
-          await c.query('SELECT 1');
-          await requireEventScheduler('checkHealth', undefined, c);
-        }),
-      );
+      await withConn(async (c) => {
+        await c.query('SELECT 1');
+        await requireEventScheduler('checkHealth', undefined, c);
+      });
     },
 
     connectionInfo() {

@@ -10,7 +10,7 @@ import { freePort } from '../../embedded/free-port.js';
 import { startMysqlServer } from '../../testing/servers/mysql.js';
 import type { Connector } from '../contract.js';
 import { quoteAccount, quoteId } from './grammar.js';
-import { createMysqlConnector } from './connector.js';
+import { createMysqlConnector } from './module.js';
 import { adminGrantStatements, createMysqlTestEnv, sessionOf, testSecret, type MysqlTestEnv } from './testing/mysql-test-env.js';
 import { rejectsTarget } from '../testing/rejects-target.js';
 

@@ -4,7 +4,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { StintError, TargetError } from '../../core/errors.js';
-import { createPostgresConnector, postgresSettingsSchema } from './connector.js';
+import { createPostgresConnector } from './module.js';
+import { postgresSettingsSchema } from './settings.js';
 
 const base = { host: 'db.internal', port: 5432, database: 'app' };
 const make = (settings: Record<string, unknown>) =>
@@ -12,7 +13,7 @@ const make = (settings: Record<string, unknown>) =>
 
 describe('postgres connector settings', () => {
   it('applies defaults', () => {
-    assert.deepEqual(postgresSettingsSchema.parse(base), { ...base, markerRole: 'stint_managed', gatewayMarkerRole: 'stint_gateway' });
+    assert.deepEqual(postgresSettingsSchema.parse(base), { ...base, sslmode: 'disable', markerRole: 'stint_managed', gatewayMarkerRole: 'stint_gateway' });
   });
 
   it('gatewayAddresses are IP addresses or CIDRs', () => {

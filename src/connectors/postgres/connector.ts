@@ -12,13 +12,10 @@
 //   every error.
 
 import pg from 'pg';
-import { z } from 'zod';
-import { TargetError, invalid } from '../../core/errors.js';
+import { TargetError } from '../../core/errors.js';
 import type {
   AccountInfo,
   BypassCheck,
-  Connector,
-  ConnectorFactoryInput,
   CreateAccountRequest,
   ExtendAccountRequest,
   GrantToAccountRequest,
@@ -32,62 +29,23 @@ import type {
 } from '../contract.js';
 import { createPgPool } from '../../pg-pool.js';
 import { defaultPoolSize } from '../contract.js';
+import { operationError, type KindConnector, type Operation } from '../kit/operation.js';
+import type { KindInput } from '../module.js';
 import { existingRoles, listHolders, listMarked, roleState, serverVersionNum, terminateSessions, type RoleState } from './catalog.js';
 import { createRemoval } from './removal.js';
 import { checkHba, parseCidr } from './hba-check.js';
 import { ident, literal, LOCK_NAMESPACE, lockSql, unlockSql } from './sql.js';
-import { describeOperation, toTargetError } from './errors.js';
+import { toTargetError } from './errors.js';
 import { scramSha256Verifier } from './scram.js';
 import { startScramWorker, workerCanHash } from './scram-worker.js';
+import { identifierSchema, MAX_IDENTIFIER_BYTES, type PostgresSettings } from './settings.js';
 
-// PostgreSQL silently truncates longer identifiers (NAMEDATALEN - 1), which
-// would make the role we create differ from the one we later look up.
-const MAX_IDENTIFIER_BYTES = 63;
-
-const identifierSchema = z
-  .string()
-  .min(1)
-  .refine((s) => Buffer.byteLength(s, 'utf8') <= MAX_IDENTIFIER_BYTES && !s.includes('\0'), {
-    message: `must be at most ${MAX_IDENTIFIER_BYTES} bytes and contain no NUL`,
-  });
-
-export const postgresSettingsSchema = z.strictObject({
-  host: z.string().min(1),
-  port: z.number().int().min(1).max(65535),
-  database: z.string().min(1),
-  /** `require` encrypts without verifying the server certificate, as libpq's sslmode=require. */
-  sslmode: z.enum(['disable', 'require']).optional(),
-  /** NOLOGIN role every ephemeral account is made a member of; only its members are ever removed. */
-  markerRole: identifierSchema.default('stint_managed'),
-  /**
-   * NOLOGIN role a session gateway's own accounts are also members of (their
-   * credential never leaves the broker): pg_hba.conf admits its members only
-   * from the gateway (README.md).
-   */
-  gatewayMarkerRole: identifierSchema.default('stint_gateway'),
-  /**
-   * Addresses (IP or CIDR) the target sees the gateway connect from. Reconcile
-   * checks pg_hba.conf against them: members of the gateway marker must not be
-   * able to log in from anywhere else.
-   */
-  gatewayAddresses: z.array(z.string().refine((v) => parseCidr(v) !== null, { message: 'must be an IP address or CIDR (10.0.0.5, 10.0.0.0/24, 2001:db8::/64)' })).min(1).optional(),
-  connectTimeoutMs: z.number().int().positive().optional(),
-  maxConnections: z.number().int().min(1).max(100).optional(),
-});
-
-export type PostgresSettings = z.infer<typeof postgresSettingsSchema>;
-
-export function createPostgresConnector(input: ConnectorFactoryInput): Connector {
-  const parsed = postgresSettingsSchema.safeParse(input.settings);
-  if (!parsed.success) {
-    throw invalid(`postgres target ${JSON.stringify(input.target)}: invalid settings: ${z.prettifyError(parsed.error)}`);
-  }
-  if (!input.adminUser) throw invalid(`postgres target ${JSON.stringify(input.target)}: adminUser is required`);
-  const settings = parsed.data;
+/** The kind's operations; kit/create.ts parses the settings and wraps these (module.ts). */
+export function openPostgres(input: KindInput<PostgresSettings>): KindConnector {
+  const settings = input.settings;
   const target = input.target;
   const marker = settings.markerRole;
   const gatewayMarker = settings.gatewayMarkerRole;
-  if (gatewayMarker === marker) throw invalid(`postgres target ${JSON.stringify(input.target)}: gatewayMarkerRole must differ from markerRole`);
   /** The gateway marker is a marker, not a permission: never among an account's grants. */
   const withoutGatewayMarker = (grants: string[]) => grants.filter((g) => g !== gatewayMarker);
 
@@ -138,18 +96,7 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
   }
   let versionNum: Promise<number> | null = null;
 
-  const fail = (operation: string, account: string, reason: string) =>
-    new TargetError(target, `${describeOperation({ target, operation, account })}: ${reason}`, false);
-
-  /** Runs `fn`, converting anything thrown into a scrubbed TargetError. */
-  async function run<T>(operation: string, account: string | undefined, secrets: string[], fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      const ctx = { target, operation, database: settings.database, secrets: [...secrets, input.adminSecret] };
-      throw toTargetError(account === undefined ? ctx : { ...ctx, account }, err);
-    }
-  }
+  const fail = (operation: string, account: string, reason: string) => operationError('postgres', target, operation, account, reason);
 
   // Connections whose session state is unknown (a failed ROLLBACK or unlock,
   // a broken socket): destroyed on release instead of going back to the pool.
@@ -240,27 +187,6 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
     return Promise.all([markerReady, gatewayMarkerReady]).then(() => undefined);
   }
 
-  function checkName(operation: string, account: string): void {
-    if (!identifierSchema.safeParse(account).success) {
-      throw fail(operation, account, `account name must be 1-${MAX_IDENTIFIER_BYTES} bytes with no NUL (PostgreSQL would truncate or reject it)`);
-    }
-  }
-
-  function checkGrants(operation: string, account: string, grants: string[]): string[] {
-    for (const g of grants) {
-      if (!identifierSchema.safeParse(g).success) throw fail(operation, account, `grant ${JSON.stringify(g)} is not a valid role name`);
-      // Granting the marker would make an own account look Stint-managed, and reconcile would then remove it.
-      if (g === marker || g === gatewayMarker) throw fail(operation, account, `the marker role ${JSON.stringify(g)} cannot be granted`);
-    }
-    return [...new Set(grants)];
-  }
-
-  function checkExpiry(operation: string, account: string, at: Date): string {
-    if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw fail(operation, account, 'expiresAt is not a valid date');
-    // ISO 8601 with 'Z' is read as UTC whatever the session TimeZone is.
-    return at.toISOString();
-  }
-
   function requireManaged(operation: string, account: string, state: RoleState): void {
     if (!state.marked) {
       throw fail(
@@ -278,66 +204,70 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
   });
 
   return {
-    kind: 'postgres',
-    target,
+    classify: (ctx, err) => toTargetError({ ...ctx, database: settings.database }, err),
+    checkAccount: (account) =>
+      identifierSchema.safeParse(account).success ? null : `account name must be 1-${MAX_IDENTIFIER_BYTES} bytes with no NUL (PostgreSQL would truncate or reject it)`,
+    checkGrant(g) {
+      if (!identifierSchema.safeParse(g).success) return `grant ${JSON.stringify(g)} is not a valid role name`;
+      // Granting the marker would make an own account look Stint-managed, and reconcile would then remove it.
+      if (g === marker || g === gatewayMarker) return `the marker role ${JSON.stringify(g)} cannot be granted`;
+      return null;
+    },
 
-    async createAccount(req: CreateAccountRequest): Promise<void> {
+    async createAccount(req: CreateAccountRequest, { secret }: Operation): Promise<void> {
       const op = 'createAccount';
-      const secrets = [req.secret];
-      await run(op, req.account, secrets, async () => {
-        checkName(op, req.account);
-        const grants = checkGrants(op, req.account, req.grants);
-        const until = checkExpiry(op, req.account, req.expiresAt);
-        await ensureMarker(req.gatewayOnly === true);
-        const ahead = prepared.get(req.secret);
-        prepared.delete(req.secret);
-        // Should the worker have failed, compute it here after all.
-        const verifier = await (ahead ? ahead.catch(() => scramSha256Verifier(req.secret)) : scramSha256Verifier(req.secret));
-        secrets.push(verifier);
-        const who = ident(req.account);
-        // A gateway's own account also carries the gateway marker, which pg_hba.conf admits only from the gateway.
-        const markers = req.gatewayOnly ? [marker, gatewayMarker] : [marker];
-        const create = `CREATE ROLE ${who} LOGIN PASSWORD ${literal(verifier)} VALID UNTIL ${literal(until)} IN ROLE ${markers.map(ident).join(', ')}`;
-        // The common case is a fresh name the broker just chose: one round
-        // trip. A multi-statement simple query runs as one implicit
-        // transaction, so a failure (say, a grant of a missing role) leaves no
-        // half-made account; the transaction-level advisory lock conflicts
-        // with removal's locks on the same name (removal.ts). One CREATE
-        // ROLE gives the memberships (IN ROLE: marker and grants) exactly as
-        // separate GRANTs would — same grantor and options — but checks the
-        // admin's rights once instead of once per statement, which on
-        // PostgreSQL 16+ walks every membership the admin has, one per account
-        // it manages.
-        const oneStatement = `CREATE ROLE ${who} LOGIN PASSWORD ${literal(verifier)} VALID UNTIL ${literal(until)} IN ROLE ${[...markers, ...grants].map(ident).join(', ')}`;
-        const fresh = [lockSql('pg_advisory_xact_lock', req.account), oneStatement];
-        try {
-          await withClient((c) => c.query(fresh.join(';\n')));
-          return;
-        } catch (err) {
-          // 42710 duplicate_object (or 23505 when two creators hit the catalog's unique index at once):
-          // the name exists already, typically a retry of this very grant. Take the careful path.
-          const code = (err as { code?: unknown }).code;
-          if (code !== '42710' && code !== '23505') throw err;
-        }
-        await withAccountLock(req.account, (c) =>
-          // One transaction: a failure (say, a grant of a missing role) leaves no half-made account.
-          inTransaction(c, async () => {
-            const state = await roleState(c, req.account, marker);
-            if (!state) {
-              await c.query(create);
-            } else {
-              requireManaged(op, req.account, state);
-              // Idempotent retry: bring the existing account to exactly the requested state.
-              await c.query(`ALTER ROLE ${who} LOGIN PASSWORD ${literal(verifier)} VALID UNTIL ${literal(until)}`);
-              for (const extra of withoutGatewayMarker(state.grants).filter((g) => !grants.includes(g))) {
-                await c.query(`REVOKE ${ident(extra)} FROM ${who}`);
-              }
-              if (req.gatewayOnly && !state.grants.includes(gatewayMarker)) await c.query(`GRANT ${ident(gatewayMarker)} TO ${who}`);
+      const grants = [...new Set(req.grants)];
+      // ISO 8601 with 'Z' is read as UTC whatever the session TimeZone is.
+      const until = req.expiresAt.toISOString();
+      await ensureMarker(req.gatewayOnly === true);
+      const ahead = prepared.get(req.secret);
+      prepared.delete(req.secret);
+      // Should the worker have failed, compute it here after all.
+      const verifier = await (ahead ? ahead.catch(() => scramSha256Verifier(req.secret)) : scramSha256Verifier(req.secret));
+      secret(verifier);
+      const who = ident(req.account);
+      // A gateway's own account also carries the gateway marker, which pg_hba.conf admits only from the gateway.
+      const markers = req.gatewayOnly ? [marker, gatewayMarker] : [marker];
+      const create = `CREATE ROLE ${who} LOGIN PASSWORD ${literal(verifier)} VALID UNTIL ${literal(until)} IN ROLE ${markers.map(ident).join(', ')}`;
+      // The common case is a fresh name the broker just chose: one round
+      // trip. A multi-statement simple query runs as one implicit
+      // transaction, so a failure (say, a grant of a missing role) leaves no
+      // half-made account; the transaction-level advisory lock conflicts
+      // with removal's locks on the same name (removal.ts). One CREATE
+      // ROLE gives the memberships (IN ROLE: marker and grants) exactly as
+      // separate GRANTs would — same grantor and options — but checks the
+      // admin's rights once instead of once per statement, which on
+      // PostgreSQL 16+ walks every membership the admin has, one per account
+      // it manages.
+      const oneStatement = `CREATE ROLE ${who} LOGIN PASSWORD ${literal(verifier)} VALID UNTIL ${literal(until)} IN ROLE ${[...markers, ...grants].map(ident).join(', ')}`;
+      const fresh = [lockSql('pg_advisory_xact_lock', req.account), oneStatement];
+      try {
+        await withClient((c) => c.query(fresh.join(';\n')));
+        return;
+      } catch (err) {
+        // 42710 duplicate_object (or 23505 when two creators hit the catalog's unique index at once):
+        // the name exists already, typically a retry of this very grant. Take the careful path.
+        const code = (err as { code?: unknown }).code;
+        if (code !== '42710' && code !== '23505') throw err;
+      }
+      await withAccountLock(req.account, (c) =>
+        // One transaction: a failure (say, a grant of a missing role) leaves no half-made account.
+        inTransaction(c, async () => {
+          const state = await roleState(c, req.account, marker);
+          if (!state) {
+            await c.query(create);
+          } else {
+            requireManaged(op, req.account, state);
+            // Idempotent retry: bring the existing account to exactly the requested state.
+            await c.query(`ALTER ROLE ${who} LOGIN PASSWORD ${literal(verifier)} VALID UNTIL ${literal(until)}`);
+            for (const extra of withoutGatewayMarker(state.grants).filter((g) => !grants.includes(g))) {
+              await c.query(`REVOKE ${ident(extra)} FROM ${who}`);
             }
-            for (const g of grants) await c.query(`GRANT ${ident(g)} TO ${who}`);
-          }),
-        );
-      });
+            if (req.gatewayOnly && !state.grants.includes(gatewayMarker)) await c.query(`GRANT ${ident(gatewayMarker)} TO ${who}`);
+          }
+          for (const g of grants) await c.query(`GRANT ${ident(g)} TO ${who}`);
+        }),
+      );
     },
 
     prepareSecret(secret: string): void {
@@ -350,87 +280,67 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
 
     async extendAccount(req: ExtendAccountRequest): Promise<void> {
       const op = 'extendAccount';
-      await run(op, req.account, [], async () => {
-        checkName(op, req.account);
-        const until = checkExpiry(op, req.account, req.expiresAt);
-        await withAccountLock(req.account, async (c) => {
-          const state = await roleState(c, req.account, marker);
-          if (!state) throw fail(op, req.account, 'the role does not exist');
-          requireManaged(op, req.account, state);
-          await c.query(`ALTER ROLE ${ident(req.account)} VALID UNTIL ${literal(until)}`);
-        });
+      const until = req.expiresAt.toISOString();
+      await withAccountLock(req.account, async (c) => {
+        const state = await roleState(c, req.account, marker);
+        if (!state) throw fail(op, req.account, 'the role does not exist');
+        requireManaged(op, req.account, state);
+        await c.query(`ALTER ROLE ${ident(req.account)} VALID UNTIL ${literal(until)}`);
       });
     },
 
     async removeAccount(req: RemoveAccountRequest): Promise<RemoveAccountResponse> {
-      const op = 'removeAccount';
-      return run(op, req.account, [], async () => {
-        checkName(op, req.account);
-        return withClient(async (c) => {
-          const version = await serverVersion(c);
-          return removal.remove(c, req.account, version);
-        });
+      return withClient(async (c) => {
+        const version = await serverVersion(c);
+        return removal.remove(c, req.account, version);
       });
     },
 
     async grantToAccount(req: GrantToAccountRequest): Promise<void> {
       const op = 'grantToAccount';
-      await run(op, req.account, [], async () => {
-        checkName(op, req.account);
-        const grants = checkGrants(op, req.account, req.grants);
-        await withAccountLock(req.account, (c) =>
-          inTransaction(c, async () => {
-            const state = await roleState(c, req.account, marker);
-            if (!state) throw fail(op, req.account, 'the account does not exist on the target');
-            for (const g of grants) await c.query(`GRANT ${ident(g)} TO ${ident(req.account)}`);
-          }),
-        );
-      });
+      const grants = [...new Set(req.grants)];
+      await withAccountLock(req.account, (c) =>
+        inTransaction(c, async () => {
+          const state = await roleState(c, req.account, marker);
+          if (!state) throw fail(op, req.account, 'the account does not exist on the target');
+          for (const g of grants) await c.query(`GRANT ${ident(g)} TO ${ident(req.account)}`);
+        }),
+      );
     },
 
     async revokeFromAccount(req: RevokeFromAccountRequest): Promise<RevokeFromAccountResponse> {
-      const op = 'revokeFromAccount';
-      return run(op, req.account, [], async () => {
-        checkName(op, req.account);
-        const grants = checkGrants(op, req.account, req.grants);
-        return withAccountLock(req.account, async (c) => {
-          const state = await roleState(c, req.account, marker);
-          // Nothing to take away from an account that is gone.
-          if (!state) return { terminatedSessions: 0 };
-          // A role that does not exist cannot be held; skipping it keeps revoke idempotent.
-          const present = await existingRoles(c, grants);
-          await inTransaction(c, async () => {
-            // On PostgreSQL 16+ this removes the membership this admin granted;
-            // one granted by someone else (a standing grant) is left in place.
-            for (const g of grants.filter((x) => present.has(x))) await c.query(`REVOKE ${ident(g)} FROM ${ident(req.account)}`);
-          });
-          const terminatedSessions = req.terminateSessions ? await terminateSessions(c, req.account, await serverVersion(c)) : 0;
-          return { terminatedSessions };
+      const grants = [...new Set(req.grants)];
+      return withAccountLock(req.account, async (c) => {
+        const state = await roleState(c, req.account, marker);
+        // Nothing to take away from an account that is gone.
+        if (!state) return { terminatedSessions: 0 };
+        // A role that does not exist cannot be held; skipping it keeps revoke idempotent.
+        const present = await existingRoles(c, grants);
+        await inTransaction(c, async () => {
+          // On PostgreSQL 16+ this removes the membership this admin granted;
+          // one granted by someone else (a standing grant) is left in place.
+          for (const g of grants.filter((x) => present.has(x))) await c.query(`REVOKE ${ident(g)} FROM ${ident(req.account)}`);
         });
+        const terminatedSessions = req.terminateSessions ? await terminateSessions(c, req.account, await serverVersion(c)) : 0;
+        return { terminatedSessions };
       });
     },
 
     async listManaged(): Promise<ListManagedResponse> {
-      return run('listManaged', undefined, [], async () => ({
+      return {
         accounts: (await withClient((c) => listMarked(c, marker))).map((a) => ({ ...a, grants: withoutGatewayMarker(a.grants) })),
-      }));
+      };
     },
 
     async listHolders(req: ListHoldersRequest): Promise<ListHoldersResponse> {
-      return run('listHolders', undefined, [], async () => {
-        // Names PostgreSQL could not hold (too long, NUL) and the marker itself are nobody's privilege.
-        const grants = [...new Set(req.grants)].filter((g) => g !== marker && identifierSchema.safeParse(g).success);
-        return { holders: await withClient((c) => listHolders(c, grants, marker)) };
-      });
+      // Names PostgreSQL could not hold (too long, NUL) and the marker itself are nobody's privilege.
+      const grants = [...new Set(req.grants)].filter((g) => g !== marker && identifierSchema.safeParse(g).success);
+      return { holders: await withClient((c) => listHolders(c, grants, marker)) };
     },
 
     async describeAccount(req: { account: string }): Promise<AccountInfo> {
-      const op = 'describeAccount';
-      return run(op, req.account, [], async () => {
-        checkName(op, req.account);
-        const state = await withClient((c) => roleState(c, req.account, marker));
-        return { account: req.account, exists: state !== null, grants: withoutGatewayMarker(state?.grants ?? []) };
-      });
+      const state = await withClient((c) => roleState(c, req.account, marker));
+      return { account: req.account, exists: state !== null, grants: withoutGatewayMarker(state?.grants ?? []) };
     },
 
     /**
@@ -440,34 +350,30 @@ export function createPostgresConnector(input: ConnectorFactoryInput): Connector
      */
     async checkBypass(): Promise<BypassCheck[]> {
       const check = 'pg_hba:gateway-accounts';
-      return run('checkBypass', undefined, [], () =>
-        withClient(async (c) => {
-          if (!settings.gatewayAddresses) {
-            const made = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [gatewayMarker]);
-            // No gateway has made accounts here: nothing to keep inside it.
-            if (!made.rowCount) return [];
-            return [{ check, status: 'unknown' as const, message: `cannot verify: set gatewayAddresses in the target's settings (the addresses the target sees the gateway connect from) to check pg_hba.conf for members of "${gatewayMarker}"` }];
-          }
-          let rows;
-          try {
-            rows = (await c.query<{ line_number: number; type: string; database: string[]; user_name: string[]; address: string | null; netmask: string | null; auth_method: string; error: string | null }>(
-              'SELECT line_number, type, database, user_name, address, netmask, auth_method, error FROM pg_hba_file_rules ORDER BY ' + ((await serverVersion(c)) >= 160000 ? 'rule_number NULLS LAST, line_number' : 'line_number'),
-            )).rows;
-          } catch (err) {
-            if ((err as { code?: unknown }).code !== '42501') throw err;
-            return [{ check, status: 'unknown' as const, message: `cannot verify: the admin may not read pg_hba_file_rules (GRANT SELECT ON pg_hba_file_rules TO ${ident(input.adminUser)}; GRANT EXECUTE ON FUNCTION pg_hba_file_rules() TO ${ident(input.adminUser)})` }];
-          }
-          const rules = rows.map((r) => ({ line: r.line_number, type: r.type, database: r.database ?? [], users: r.user_name ?? [], address: r.address, netmask: r.netmask, method: r.auth_method, error: r.error }));
-          const verdict = checkHba(rules, [gatewayMarker, marker], settings.gatewayAddresses.map((a) => parseCidr(a)!));
-          return [{ check, ...verdict }];
-        }),
-      );
+      return withClient(async (c) => {
+        if (!settings.gatewayAddresses) {
+          const made = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [gatewayMarker]);
+          // No gateway has made accounts here: nothing to keep inside it.
+          if (!made.rowCount) return [];
+          return [{ check, status: 'unknown' as const, message: `cannot verify: set gatewayAddresses in the target's settings (the addresses the target sees the gateway connect from) to check pg_hba.conf for members of "${gatewayMarker}"` }];
+        }
+        let rows;
+        try {
+          rows = (await c.query<{ line_number: number; type: string; database: string[]; user_name: string[]; address: string | null; netmask: string | null; auth_method: string; error: string | null }>(
+            'SELECT line_number, type, database, user_name, address, netmask, auth_method, error FROM pg_hba_file_rules ORDER BY ' + ((await serverVersion(c)) >= 160000 ? 'rule_number NULLS LAST, line_number' : 'line_number'),
+          )).rows;
+        } catch (err) {
+          if ((err as { code?: unknown }).code !== '42501') throw err;
+          return [{ check, status: 'unknown' as const, message: `cannot verify: the admin may not read pg_hba_file_rules (GRANT SELECT ON pg_hba_file_rules TO ${ident(input.adminUser)}; GRANT EXECUTE ON FUNCTION pg_hba_file_rules() TO ${ident(input.adminUser)})` }];
+        }
+        const rules = rows.map((r) => ({ line: r.line_number, type: r.type, database: r.database ?? [], users: r.user_name ?? [], address: r.address, netmask: r.netmask, method: r.auth_method, error: r.error }));
+        const verdict = checkHba(rules, [gatewayMarker, marker], settings.gatewayAddresses.map((a) => parseCidr(a)!));
+        return [{ check, ...verdict }];
+      });
     },
 
     async checkHealth(): Promise<void> {
-      await run('checkHealth', undefined, [], async () => {
-        await pool.query('SELECT 1');
-      });
+      await pool.query('SELECT 1');
     },
 
     connectionInfo() {

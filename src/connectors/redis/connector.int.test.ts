@@ -10,7 +10,7 @@ import { freePort } from '../../embedded/free-port.js';
 import { startRedisServer } from '../../testing/servers/redis.js';
 import type { Connector } from '../contract.js';
 import { connectorContractSuite } from '../testing/contract-suite.js';
-import { createRedisConnector } from './connector.js';
+import { createRedisConnector } from './module.js';
 import { createRedisTestEnv, plainClient, redisHarness, testSecret, type RedisTestEnv } from './testing/redis-test-env.js';
 import { rejectsTarget } from '../testing/rejects-target.js';
 

@@ -14,12 +14,8 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { z } from 'zod';
-import { TargetError, invalid } from '../../core/errors.js';
 import type {
   AccountInfo,
-  Connector,
-  ConnectorFactoryInput,
   CreateAccountRequest,
   ExtendAccountRequest,
   GrantToAccountRequest,
@@ -29,10 +25,10 @@ import type {
   RevokeFromAccountRequest,
   RevokeFromAccountResponse,
 } from '../contract.js';
+import { operationError, type KindConnector, type Operation } from '../kit/operation.js';
+import type { KindInput } from '../module.js';
 import {
-  DEFAULT_MARKER,
   LOCK_KEY_PREFIX,
-  MARKER_PATTERN,
   checkAccountName,
   checkGrant,
   clientsOf,
@@ -47,20 +43,9 @@ import {
   selectorDigest,
   type AclUser,
 } from './acl-rules.js';
-import { describeOperation, toTargetError } from './errors.js';
+import { toTargetError } from './errors.js';
+import type { RedisSettings } from './settings.js';
 
-export const redisSettingsSchema = z.strictObject({
-  host: z.string().min(1).max(253),
-  port: z.number().int().min(1).max(65535),
-  /** TLS with certificate verification against the system CAs. */
-  tls: z.boolean().default(false),
-  /** Channel pattern in the root rules of every user Stint creates; only such users are ever removed. */
-  marker: z.string().regex(MARKER_PATTERN, 'must look like __stint…__ (lowercase letters, digits, _)').default(DEFAULT_MARKER),
-  connectTimeoutMs: z.number().int().positive().max(120_000).default(10_000),
-  commandTimeoutMs: z.number().int().positive().max(120_000).default(10_000),
-});
-
-export type RedisSettings = z.infer<typeof redisSettingsSchema>;
 
 const LOCK_TTL_MS = 15_000;
 const LOCK_WAIT_MS = 10_000;
@@ -70,13 +55,9 @@ const DISCONNECT_WAIT_MS = 3_000;
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export function createRedisConnector(input: ConnectorFactoryInput): Connector {
-  const parsed = redisSettingsSchema.safeParse(input.settings);
-  if (!parsed.success) {
-    throw invalid(`redis target ${JSON.stringify(input.target)}: invalid settings: ${z.prettifyError(parsed.error)}`);
-  }
-  if (!input.adminUser) throw invalid(`redis target ${JSON.stringify(input.target)}: adminUser is required`);
-  const settings = parsed.data;
+/** The kind's operations; kit/create.ts parses the settings and wraps these (module.ts). */
+export function openRedis(input: KindInput<RedisSettings>): KindConnector {
+  const settings = input.settings;
   const target = input.target;
   const marker = settings.marker;
 
@@ -87,18 +68,7 @@ export function createRedisConnector(input: ConnectorFactoryInput): Connector {
   // Serialises operations on one account within this process (the Redis lock covers other brokers).
   const queues = new Map<string, Promise<unknown>>();
 
-  const fail = (operation: string, account: string, reason: string, retryable = false) =>
-    new TargetError(target, `${describeOperation({ target, operation, account })}: ${reason}`, retryable);
-
-  async function run<T>(operation: string, account: string | undefined, secrets: string[], fn: () => Promise<T>): Promise<T> {
-    try {
-      if (closed) throw new Error('connector is closed');
-      return await fn();
-    } catch (err) {
-      const ctx = { target, operation, secrets: [...secrets, input.adminSecret] };
-      throw toTargetError(account === undefined ? ctx : { ...ctx, account }, err);
-    }
-  }
+  const fail = (operation: string, account: string, reason: string, retryable = false) => operationError('redis', target, operation, account, reason, retryable);
 
   /**
    * One shared connection. It never reconnects by itself (a command during an
@@ -204,19 +174,6 @@ export function createRedisConnector(input: ConnectorFactoryInput): Connector {
     }
   }
 
-  function checkName(operation: string, account: string): void {
-    const why = checkAccountName(account);
-    if (why) throw fail(operation, account, `invalid Redis user name: ${why}`);
-  }
-
-  function checkGrants(operation: string, account: string, grants: string[]): string[] {
-    for (const g of grants) {
-      const why = checkGrant(g);
-      if (why) throw fail(operation, account, `grant ${JSON.stringify(g)} is not allowed: ${why}`);
-    }
-    return [...new Set(grants)];
-  }
-
   function requireManaged(operation: string, account: string, user: AclUser): void {
     if (!isMarked(user, marker)) {
       throw fail(operation, account, `the user exists but is not managed by Stint (no &${marker} marker); it was left unchanged`);
@@ -246,166 +203,149 @@ export function createRedisConnector(input: ConnectorFactoryInput): Connector {
   }
 
   return {
-    kind: 'redis',
     // Each own-account grant is one selector: the broker counts whole sets, not single rules.
     grantsFormOneUnit: true,
-    target,
+    classify: toTargetError,
+    checkAccount(account) {
+      const why = checkAccountName(account);
+      return why ? `invalid Redis user name: ${why}` : null;
+    },
+    checkGrant(g) {
+      const why = checkGrant(g);
+      return why ? `grant ${JSON.stringify(g)} is not allowed: ${why}` : null;
+    },
 
-    async createAccount(req: CreateAccountRequest): Promise<void> {
+    async createAccount(req: CreateAccountRequest, { secret }: Operation): Promise<void> {
       const op = 'createAccount';
       const hash = sha256(req.secret);
-      await run(op, req.account, [req.secret, hash], async () => {
-        checkName(op, req.account);
-        const grants = checkGrants(op, req.account, req.grants);
-        if (!(req.expiresAt instanceof Date) || Number.isNaN(req.expiresAt.getTime())) throw fail(op, req.account, 'expiresAt is not a valid date');
-        await serial(req.account, async () => {
-          const c = await redis();
-          const existing = await getUser(c, req.account);
-          if (existing) requireManaged(op, req.account, existing);
-          // One command, applied all-or-nothing by Redis: on an existing
-          // managed user (a retry) it resets it to exactly this definition.
-          // resetchannels: with acl-pubsub-default=allchannels, reset leaves every channel allowed.
-          await c.call('ACL', 'SETUSER', req.account, 'reset', 'on', `#${hash}`, 'resetchannels', `&${marker}`, ...grants);
-          await persist(c);
-        });
+      secret(hash);
+      const grants = [...new Set(req.grants)];
+      await serial(req.account, async () => {
+        const c = await redis();
+        const existing = await getUser(c, req.account);
+        if (existing) requireManaged(op, req.account, existing);
+        // One command, applied all-or-nothing by Redis: on an existing
+        // managed user (a retry) it resets it to exactly this definition.
+        // resetchannels: with acl-pubsub-default=allchannels, reset leaves every channel allowed.
+        await c.call('ACL', 'SETUSER', req.account, 'reset', 'on', `#${hash}`, 'resetchannels', `&${marker}`, ...grants);
+        await persist(c);
       });
     },
 
     async extendAccount(req: ExtendAccountRequest): Promise<void> {
       const op = 'extendAccount';
-      await run(op, req.account, [], async () => {
-        checkName(op, req.account);
-        if (!(req.expiresAt instanceof Date) || Number.isNaN(req.expiresAt.getTime())) throw fail(op, req.account, 'expiresAt is not a valid date');
-        const user = await getUser(await redis(), req.account);
-        if (!user) throw fail(op, req.account, 'the user does not exist');
-        requireManaged(op, req.account, user);
-        // Redis ACLs have no expiry: the broker's clock is the only one, so there is nothing to change.
-      });
+      const user = await getUser(await redis(), req.account);
+      if (!user) throw fail(op, req.account, 'the user does not exist');
+      requireManaged(op, req.account, user);
+      // Redis ACLs have no expiry: the broker's clock is the only one, so there is nothing to change.
     },
 
     async removeAccount(req: RemoveAccountRequest): Promise<RemoveAccountResponse> {
       const op = 'removeAccount';
-      return run(op, req.account, [], async () => {
-        checkName(op, req.account);
-        return serial(req.account, async () => {
-          const c = await redis();
-          const user = await getUser(c, req.account);
-          if (!user) {
-            // A previous attempt may have deleted the user but failed to save
-            // the file or to see its connections close: finish that work.
-            await endSessions(c, op, req.account, true);
-            await persist(c);
-            return { existed: false, terminatedSessions: 0 };
-          }
-          requireManaged(op, req.account, user);
-          // End the user's connections (counting them), then delete it.
-          // DELUSER itself closes any connection made in between.
-          const killed = Number(await c.call('CLIENT', 'KILL', 'USER', req.account).catch(() => 0)) || 0;
-          await c.call('ACL', 'DELUSER', req.account);
-          // Make sure no connection is left; ones still listed here are
-          // mostly those just killed, still closing.
-          const seen = await endSessions(c, op, req.account, true);
-          const terminatedSessions = Math.max(killed, seen.size);
+      return serial(req.account, async () => {
+        const c = await redis();
+        const user = await getUser(c, req.account);
+        if (!user) {
+          // A previous attempt may have deleted the user but failed to save
+          // the file or to see its connections close: finish that work.
+          await endSessions(c, op, req.account, true);
           await persist(c);
-          return { existed: true, terminatedSessions };
-        });
+          return { existed: false, terminatedSessions: 0 };
+        }
+        requireManaged(op, req.account, user);
+        // End the user's connections (counting them), then delete it.
+        // DELUSER itself closes any connection made in between.
+        const killed = Number(await c.call('CLIENT', 'KILL', 'USER', req.account).catch(() => 0)) || 0;
+        await c.call('ACL', 'DELUSER', req.account);
+        // Make sure no connection is left; ones still listed here are
+        // mostly those just killed, still closing.
+        const seen = await endSessions(c, op, req.account, true);
+        const terminatedSessions = Math.max(killed, seen.size);
+        await persist(c);
+        return { existed: true, terminatedSessions };
       });
     },
 
     async grantToAccount(req: GrantToAccountRequest): Promise<void> {
       const op = 'grantToAccount';
-      await run(op, req.account, [], async () => {
-        checkName(op, req.account);
-        const grants = checkGrants(op, req.account, req.grants);
-        if (grants.length === 0) return;
-        const digest = grantDigest(grants);
-        await serial(req.account, async () => {
-          const c = await redis();
-          await withLock(c, op, req.account, async () => {
-            const user = await getUser(c, req.account);
-            if (!user) throw fail(op, req.account, 'the user does not exist on the target');
-            if (user.selectors.some((s) => selectorDigest(s, marker) === digest)) return;
-            // Adds one selector; the user's own rules and selectors stay as they are.
-            await c.call('ACL', 'SETUSER', req.account, selectorArgument(marker, grants));
-            await persist(c);
-          });
+      const grants = [...new Set(req.grants)];
+      if (grants.length === 0) return;
+      const digest = grantDigest(grants);
+      await serial(req.account, async () => {
+        const c = await redis();
+        await withLock(c, op, req.account, async () => {
+          const user = await getUser(c, req.account);
+          if (!user) throw fail(op, req.account, 'the user does not exist on the target');
+          if (user.selectors.some((s) => selectorDigest(s, marker) === digest)) return;
+          // Adds one selector; the user's own rules and selectors stay as they are.
+          await c.call('ACL', 'SETUSER', req.account, selectorArgument(marker, grants));
+          await persist(c);
         });
       });
     },
 
     async revokeFromAccount(req: RevokeFromAccountRequest): Promise<RevokeFromAccountResponse> {
       const op = 'revokeFromAccount';
-      return run(op, req.account, [], async () => {
-        checkName(op, req.account);
-        const grants = checkGrants(op, req.account, req.grants);
-        const digest = grantDigest(grants);
-        return serial(req.account, async () => {
-          const c = await redis();
-          const user = await getUser(c, req.account);
-          if (!user) return { terminatedSessions: 0 };
-          if (grants.length > 0 && user.selectors.some((s) => selectorDigest(s, marker) === digest)) {
-            await withLock(c, op, req.account, async () => {
-              const now = await getUser(c, req.account);
-              if (!now) return;
-              const keep = now.selectors.filter((s) => selectorDigest(s, marker) !== digest);
-              if (keep.length === now.selectors.length) return;
-              // Redis cannot remove one selector: clear them all and put the
-              // others back, exactly as GETUSER reported them.
-              const args = keep.map(rebuildSelector);
-              if (args.some((a) => a === null)) {
-                throw fail(op, req.account, 'the user has a selector Stint cannot restore exactly (it contains quotes); nothing was changed');
-              }
-              await c.call('ACL', 'SETUSER', req.account, 'clearselectors', ...(args as string[]));
-              const after = await getUser(c, req.account);
-              const restored = after !== null && after.selectors.length === keep.length && keep.every((s, i) => sameRuleSet(s, after.selectors[i]!));
-              if (!restored) throw fail(op, req.account, "the user's other selectors did not read back identically after the revoke; check them with ACL GETUSER");
-              await persist(c);
-            });
-          }
-          // Permissions are checked on every command, so open connections
-          // lose the grant at once; ending them is only asked for on top.
-          const terminatedSessions = req.terminateSessions ? (await endSessions(c, op, req.account, false)).size : 0;
-          return { terminatedSessions };
-        });
+      const grants = [...new Set(req.grants)];
+      const digest = grantDigest(grants);
+      return serial(req.account, async () => {
+        const c = await redis();
+        const user = await getUser(c, req.account);
+        if (!user) return { terminatedSessions: 0 };
+        if (grants.length > 0 && user.selectors.some((s) => selectorDigest(s, marker) === digest)) {
+          await withLock(c, op, req.account, async () => {
+            const now = await getUser(c, req.account);
+            if (!now) return;
+            const keep = now.selectors.filter((s) => selectorDigest(s, marker) !== digest);
+            if (keep.length === now.selectors.length) return;
+            // Redis cannot remove one selector: clear them all and put the
+            // others back, exactly as GETUSER reported them.
+            const args = keep.map(rebuildSelector);
+            if (args.some((a) => a === null)) {
+              throw fail(op, req.account, 'the user has a selector Stint cannot restore exactly (it contains quotes); nothing was changed');
+            }
+            await c.call('ACL', 'SETUSER', req.account, 'clearselectors', ...(args as string[]));
+            const after = await getUser(c, req.account);
+            const restored = after !== null && after.selectors.length === keep.length && keep.every((s, i) => sameRuleSet(s, after.selectors[i]!));
+            if (!restored) throw fail(op, req.account, "the user's other selectors did not read back identically after the revoke; check them with ACL GETUSER");
+            await persist(c);
+          });
+        }
+        // Permissions are checked on every command, so open connections
+        // lose the grant at once; ending them is only asked for on top.
+        const terminatedSessions = req.terminateSessions ? (await endSessions(c, op, req.account, false)).size : 0;
+        return { terminatedSessions };
       });
     },
 
     async listManaged(): Promise<ListManagedResponse> {
-      return run('listManaged', undefined, [], async () => {
-        const c = await redis();
-        const names = ((await c.call('ACL', 'USERS')) as unknown[]).map(String);
-        const pipe = c.pipeline();
-        for (const n of names) pipe.call('ACL', 'GETUSER', n);
-        const replies = (await pipe.exec()) ?? [];
-        const accounts = [];
-        for (let i = 0; i < names.length; i++) {
-          const [err, reply] = replies[i] ?? [null, null];
-          if (err) throw err;
-          const user = parseGetUser(reply);
-          // A user deleted between ACL USERS and GETUSER is simply gone.
-          if (user && isMarked(user, marker)) {
-            accounts.push({ account: names[i]!, grants: ruleTokens(user, new Set([marker])), expiresAt: null });
-          }
+      const c = await redis();
+      const names = ((await c.call('ACL', 'USERS')) as unknown[]).map(String);
+      const pipe = c.pipeline();
+      for (const n of names) pipe.call('ACL', 'GETUSER', n);
+      const replies = (await pipe.exec()) ?? [];
+      const accounts = [];
+      for (let i = 0; i < names.length; i++) {
+        const [err, reply] = replies[i] ?? [null, null];
+        if (err) throw err;
+        const user = parseGetUser(reply);
+        // A user deleted between ACL USERS and GETUSER is simply gone.
+        if (user && isMarked(user, marker)) {
+          accounts.push({ account: names[i]!, grants: ruleTokens(user, new Set([marker])), expiresAt: null });
         }
-        return { accounts };
-      });
+      }
+      return { accounts };
     },
 
     async describeAccount(req: { account: string }): Promise<AccountInfo> {
-      const op = 'describeAccount';
-      return run(op, req.account, [], async () => {
-        checkName(op, req.account);
-        const user = await getUser(await redis(), req.account);
-        return { account: req.account, exists: user !== null, grants: user ? managedGrants(user, marker) : [] };
-      });
+      const user = await getUser(await redis(), req.account);
+      return { account: req.account, exists: user !== null, grants: user ? managedGrants(user, marker) : [] };
     },
 
     async checkHealth(): Promise<void> {
-      await run('checkHealth', undefined, [], async () => {
-        const c = await redis();
-        await c.ping();
-        await usesAclFile(c);
-      });
+      const c = await redis();
+      await c.ping();
+      await usesAclFile(c);
     },
 
     connectionInfo() {

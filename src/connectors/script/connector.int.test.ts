@@ -15,7 +15,7 @@ import { freePort } from '../../embedded/free-port.js';
 import type { Connector } from '../contract.js';
 import { connectorContractSuite } from '../testing/contract-suite.js';
 import { createDeviceTestEnv, deviceHarness, DeviceClient, testSecret, type DeviceTestEnv } from './testing/device-test-env.js';
-import { createScriptConnector } from './connector.js';
+import { createScriptConnector } from './module.js';
 import type { Operation } from './settings.js';
 import { rejectsTarget } from '../testing/rejects-target.js';
 

@@ -14,14 +14,11 @@
 //   script reports as not managed are refused before the script is run, and
 //   listManaged keeps only entries the script reports as managed.
 
-import { z } from 'zod';
-import { TargetError, invalid } from '../../core/errors.js';
+import { invalid } from '../../core/errors.js';
 import { KeyedMutex, KeyedSemaphore } from '../../core/keyed-mutex.js';
 import { scrub } from '../../core/scrub.js';
 import type {
   AccountInfo,
-  Connector,
-  ConnectorFactoryInput,
   CreateAccountRequest,
   ExtendAccountRequest,
   GrantToAccountRequest,
@@ -32,22 +29,21 @@ import type {
   RevokeFromAccountRequest,
   RevokeFromAccountResponse,
 } from '../contract.js';
-import { describeOperation } from '../errors.js';
+import { operationError, type KindConnector } from '../kit/operation.js';
+import type { KindInput } from '../module.js';
+import { toTargetError } from './errors.js';
 import { PROTOCOL_VERSION, interpret, secretForms, type Answer, type ScriptRequest } from './protocol.js';
 import { runCommand } from './run-command.js';
-import { checkText, parseScriptSettings, type Operation } from './settings.js';
+import { checkText, type Operation, type ScriptSettings } from './settings.js';
 
 type Payload = Omit<ScriptRequest, 'protocol' | 'operation' | 'target' | 'adminUser' | 'adminSecret'>;
 
 const MAX_ARGV_SHOWN = 200;
 
-export function createScriptConnector(input: ConnectorFactoryInput): Connector {
+/** The kind's operations; kit/create.ts parses the settings and wraps these (module.ts). */
+export function openScript(input: KindInput<ScriptSettings>): KindConnector {
   const target = input.target;
-  const parsed = parseScriptSettings(input.settings);
-  if (!parsed.ok) {
-    throw invalid(`script target ${JSON.stringify(target)}: invalid settings: ${z.prettifyError(parsed.error)}`);
-  }
-  const settings = parsed.settings;
+  const settings = input.settings;
   const adminSecret = input.adminSecret;
   // The admin secret belongs on stdin only: argv is visible to every local
   // user (ps, /proc) and env to the script's whole process tree.
@@ -66,8 +62,7 @@ export function createScriptConnector(input: ConnectorFactoryInput): Connector {
   const slots = new KeyedSemaphore(settings.maxConcurrency);
   let closed = false;
 
-  const fail = (operation: string, account: string | undefined, reason: string, retryable = false) =>
-    new TargetError(target, `${describeOperation('script', { target, operation, account })}: ${reason}`, retryable);
+  const fail = (operation: string, account: string | undefined, reason: string, retryable = false) => operationError('script', target, operation, account, reason, retryable);
 
   function commandLabel(op: Operation): string {
     const argv = settings.commands[op]!.join(' ');
@@ -98,24 +93,6 @@ export function createScriptConnector(input: ConnectorFactoryInput): Connector {
     throw fail(operation, account, scrub(`${commandLabel(op)} ${result.reason}`, secretForms(secrets)), result.retryable);
   }
 
-  function checkAccount(operation: string, account: string): void {
-    const problem = checkText('account name', account);
-    if (problem) throw fail(operation, account, problem);
-  }
-
-  function checkGrants(operation: string, account: string, grants: string[]): string[] {
-    for (const g of grants) {
-      const problem = checkText(`grant ${JSON.stringify(g)}`, g, 1024);
-      if (problem) throw fail(operation, account, problem);
-    }
-    return [...new Set(grants)];
-  }
-
-  function iso(operation: string, account: string, at: Date): string {
-    if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw fail(operation, account, 'expiresAt is not a valid date');
-    return at.toISOString();
-  }
-
   /**
    * The connector's own marker check, when a describe command exists:
    * returns whether the account exists, and throws if it exists unmanaged.
@@ -134,14 +111,14 @@ export function createScriptConnector(input: ConnectorFactoryInput): Connector {
   const toDate = (s: string | null | undefined) => (s ? new Date(s) : null);
 
   return {
-    kind: 'script',
-    target,
+    classify: toTargetError,
+    checkAccount: (account) => checkText('account name', account),
+    checkGrant: (g) => checkText(`grant ${JSON.stringify(g)}`, g, 1024),
 
     async createAccount(req: CreateAccountRequest): Promise<void> {
       const op = 'createAccount';
-      checkAccount(op, req.account);
-      const grants = checkGrants(op, req.account, req.grants);
-      const expiresAt = iso(op, req.account, req.expiresAt);
+      const grants = [...new Set(req.grants)];
+      const expiresAt = req.expiresAt.toISOString();
       await accountLock.run(req.account, async () => {
         await precheck(op, req.account, 'create');
         await call('create', op, req.account, { account: req.account, secret: req.secret, grants, expiresAt });
@@ -150,8 +127,7 @@ export function createScriptConnector(input: ConnectorFactoryInput): Connector {
 
     async extendAccount(req: ExtendAccountRequest): Promise<void> {
       const op = 'extendAccount';
-      checkAccount(op, req.account);
-      const expiresAt = iso(op, req.account, req.expiresAt);
+      const expiresAt = req.expiresAt.toISOString();
       await accountLock.run(req.account, async () => {
         const exists = await precheck(op, req.account, 'extend');
         if (exists === false) throw fail(op, req.account, 'the account does not exist on the target');
@@ -162,7 +138,6 @@ export function createScriptConnector(input: ConnectorFactoryInput): Connector {
 
     async removeAccount(req: RemoveAccountRequest): Promise<RemoveAccountResponse> {
       const op = 'removeAccount';
-      checkAccount(op, req.account);
       return accountLock.run(req.account, async () => {
         // Even when describe says the account is gone, remove runs: a retry
         // after a half-finished removal must still end its sessions.
@@ -178,15 +153,13 @@ export function createScriptConnector(input: ConnectorFactoryInput): Connector {
 
     async grantToAccount(req: GrantToAccountRequest): Promise<void> {
       const op = 'grantToAccount';
-      checkAccount(op, req.account);
-      const grants = checkGrants(op, req.account, req.grants);
+      const grants = [...new Set(req.grants)];
       await accountLock.run(req.account, () => call('grant', op, req.account, { account: req.account, grants }));
     },
 
     async revokeFromAccount(req: RevokeFromAccountRequest): Promise<RevokeFromAccountResponse> {
       const op = 'revokeFromAccount';
-      checkAccount(op, req.account);
-      const grants = checkGrants(op, req.account, req.grants);
+      const grants = [...new Set(req.grants)];
       return accountLock.run(req.account, async () => {
         const res = await call('revoke', op, req.account, { account: req.account, grants, terminateSessions: req.terminateSessions });
         let terminatedSessions = res.terminatedSessions;
@@ -210,7 +183,6 @@ export function createScriptConnector(input: ConnectorFactoryInput): Connector {
 
     async describeAccount(req: { account: string }): Promise<AccountInfo> {
       const op = 'describeAccount';
-      checkAccount(op, req.account);
       if (settings.commands.describe) {
         const d = await call('describe', op, req.account, { account: req.account });
         return { account: req.account, exists: d.exists, grants: d.exists ? [...new Set(d.grants)] : [] };

@@ -10,14 +10,11 @@
 // - the host gets public keys only; secrets never travel and are scrubbed
 //   from every error.
 
-import { z } from 'zod';
-import { TargetError, invalid } from '../../core/errors.js';
+import { TargetError } from '../../core/errors.js';
 import { KeyedMutex } from '../../core/keyed-mutex.js';
 import type {
   AccountInfo,
   BypassCheck,
-  Connector,
-  ConnectorFactoryInput,
   CreateAccountRequest,
   ExtendAccountRequest,
   GrantToAccountRequest,
@@ -28,6 +25,8 @@ import type {
   RevokeFromAccountRequest,
   RevokeFromAccountResponse,
 } from '../contract.js';
+import { operationError, type KindConnector } from '../kit/operation.js';
+import type { KindInput } from '../module.js';
 import * as hs from './host-scripts.js';
 import { authorizedKeyFor } from './keys.js';
 import {
@@ -44,7 +43,7 @@ import {
   renderDropIn,
   type Grant,
 } from './names.js';
-import { sshSettingsSchema } from './settings.js';
+import type { SshSettings } from './settings.js';
 import { judgeSshd } from './sshd-check.js';
 import { createSshExec, type ExecResult } from './ssh-exec.js';
 import { scrubText, toTargetError } from './errors.js';
@@ -53,11 +52,9 @@ import { parseGroups, parsePasswd, parseUidLog, pickUid, reclaimCandidates, type
 const SEP = '--stint-sep--';
 const sections = (out: string) => out.split(`${SEP}\n`);
 
-export function createSshConnector(input: ConnectorFactoryInput): Connector {
-  const parsed = sshSettingsSchema.safeParse(input.settings);
-  if (!parsed.success) throw invalid(`ssh target ${JSON.stringify(input.target)}: invalid settings: ${z.prettifyError(parsed.error)}`);
-  if (checkEphemeralName(input.adminUser)) throw invalid(`ssh target ${JSON.stringify(input.target)}: adminUser must be a plain POSIX user name`);
-  const s = parsed.data;
+/** The kind's operations; kit/create.ts parses the settings and wraps these (module.ts). */
+export function openSsh(input: KindInput<SshSettings>): KindConnector {
+  const s = input.settings;
   const target = input.target;
   const marker = s.markerGroup;
   const uidLog = `${s.stateDir}/uids.log`;
@@ -77,18 +74,7 @@ export function createSshConnector(input: ConnectorFactoryInput): Connector {
   const reserved = new Set<number>();
   let ready: Promise<number> | null = null;
 
-  const fail = (op: string, account: string | undefined, reason: string, retryable = false) =>
-    new TargetError(target, `${describe(op, account)}: ${reason}`, retryable);
-  const describe = (op: string, account?: string) =>
-    `ssh target ${JSON.stringify(target)}: ${op}${account === undefined ? '' : ` of account ${JSON.stringify(account)}`} failed`;
-
-  async function run<T>(op: string, account: string | undefined, secrets: string[], fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw toTargetError({ target, prefix: describe(op, account), secrets: [...secrets, input.adminSecret] }, err);
-    }
-  }
+  const fail = (op: string, account: string | undefined, reason: string, retryable = false) => operationError('ssh', target, op, account, reason, retryable);
 
   /** Runs a script; a non-zero exit becomes a TargetError naming the failed step. */
   async function sh(op: string, account: string | undefined, script: string, ok: number[] = [0], timeoutMs?: number): Promise<ExecResult> {
@@ -156,10 +142,6 @@ export function createSshConnector(input: ConnectorFactoryInput): Connector {
     const g = parseGrants(grants, marker);
     if (typeof g === 'string') throw fail(op, account, g);
     return g;
-  }
-
-  function checkExpiry(op: string, account: string, at: Date): void {
-    if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw fail(op, account, 'expiresAt is not a valid date');
   }
 
   async function readDropIn(op: string, account: string, file: string): Promise<string[]> {
@@ -284,213 +266,187 @@ export function createSshConnector(input: ConnectorFactoryInput): Connector {
   }
 
   return {
-    kind: 'ssh',
-    target,
+    classify: toTargetError,
+    // Ephemeral operations take names Stint makes; own-account ones any existing POSIX name.
+    checkAccount(account, op) {
+      const ephemeral = op === 'createAccount' || op === 'extendAccount' || op === 'removeAccount';
+      const why = ephemeral ? checkEphemeralName(account) : checkExistingName(account);
+      if (!why) return null;
+      return op === 'createAccount' || op === 'removeAccount' ? `account name ${why}; nothing was sent to the host` : `account name ${why}`;
+    },
 
     async createAccount(req: CreateAccountRequest): Promise<void> {
       const op = 'createAccount';
-      await run(op, req.account, [req.secret], async () => {
-        const why = checkEphemeralName(req.account);
-        if (why) throw fail(op, req.account, `account name ${why}; nothing was sent to the host`);
-        const grants = parseRequestGrants(op, req.account, req.grants);
-        checkExpiry(op, req.account, req.expiresAt);
-        const key = authorizedKeyFor(req.secret);
-        if (key instanceof Error) throw fail(op, req.account, key.message);
-        await locks.run(req.account, () => createOrReset(op, req, key, grants));
-      });
+      const grants = parseRequestGrants(op, req.account, req.grants);
+      const key = authorizedKeyFor(req.secret);
+      if (key instanceof Error) throw fail(op, req.account, key.message);
+      await locks.run(req.account, () => createOrReset(op, req, key, grants));
     },
 
     async extendAccount(req: ExtendAccountRequest): Promise<void> {
       const op = 'extendAccount';
-      await run(op, req.account, [], async () => {
-        const why = checkEphemeralName(req.account);
-        if (why) throw fail(op, req.account, `account name ${why}`);
-        checkExpiry(op, req.account, req.expiresAt);
-        await locks.run(req.account, async () => {
-          const gid = await markerGid();
-          const e = await lookup(op, req.account);
-          if (!e) throw fail(op, req.account, 'the account does not exist');
-          requireManaged(op, e, gid);
-          const file = dropInName('ephemeral', e.name);
-          const sudoGrants = await readDropIn(op, e.name, file);
-          const lines = [`${hs.sudo('usermod', '-e', expiryDay(req.expiresAt, new Date()), '-c', gecosFor(req.expiresAt), e.name)} || fail usermod $?`];
-          if (sudoGrants.length) {
-            lines.push(...hs.stageDropIn(file, renderDropIn({ account: e.name, uid: e.uid, grants: sudoGrants }, marker, req.expiresAt)), hs.activateDropIn(file));
-          }
-          await sh(op, e.name, hs.script(...lines));
-        });
+      await locks.run(req.account, async () => {
+        const gid = await markerGid();
+        const e = await lookup(op, req.account);
+        if (!e) throw fail(op, req.account, 'the account does not exist');
+        requireManaged(op, e, gid);
+        const file = dropInName('ephemeral', e.name);
+        const sudoGrants = await readDropIn(op, e.name, file);
+        const lines = [`${hs.sudo('usermod', '-e', expiryDay(req.expiresAt, new Date()), '-c', gecosFor(req.expiresAt), e.name)} || fail usermod $?`];
+        if (sudoGrants.length) {
+          lines.push(...hs.stageDropIn(file, renderDropIn({ account: e.name, uid: e.uid, grants: sudoGrants }, marker, req.expiresAt)), hs.activateDropIn(file));
+        }
+        await sh(op, e.name, hs.script(...lines));
       });
     },
 
     async removeAccount(req: RemoveAccountRequest): Promise<RemoveAccountResponse> {
       const op = 'removeAccount';
-      return run(op, req.account, [], async () => {
-        const why = checkEphemeralName(req.account);
-        if (why) throw fail(op, req.account, `account name ${why}; nothing was sent to the host`);
-        return locks.run(req.account, async () => {
-          const gid = await markerGid();
-          const e = await lookup(op, req.account);
-          if (!e) return { existed: false, terminatedSessions: 0 };
-          requireManaged(op, e, gid);
-          return { existed: true, terminatedSessions: await removeManaged(op, e) };
-        });
+      return locks.run(req.account, async () => {
+        const gid = await markerGid();
+        const e = await lookup(op, req.account);
+        if (!e) return { existed: false, terminatedSessions: 0 };
+        requireManaged(op, e, gid);
+        return { existed: true, terminatedSessions: await removeManaged(op, e) };
       });
     },
 
     async grantToAccount(req: GrantToAccountRequest): Promise<void> {
       const op = 'grantToAccount';
-      await run(op, req.account, [], async () => {
-        const why = checkExistingName(req.account);
-        if (why) throw fail(op, req.account, `account name ${why}`);
-        const grants = parseRequestGrants(op, req.account, req.grants);
-        await locks.run(req.account, async () => {
-          const e = await lookup(op, req.account);
-          if (!e) throw fail(op, req.account, 'the account does not exist on the host');
-          if (e.uid === 0) throw fail(op, req.account, 'Stint does not manage UID 0');
-          const st = await ownState(op, req.account);
-          const groups = grants.flatMap((g) => (g.kind === 'group' ? [g.group] : []));
-          const check = groups.length ? await sh(op, req.account, `getent group ${cmd(...groups)}; true`) : { stdout: '' };
-          const known = new Map(parseGroups(check.stdout).map((g) => [g.name, g]));
-          const lines: string[] = [];
-          for (const g of groups) {
-            const entry = known.get(g);
-            if (!entry) throw fail(op, req.account, `group ${JSON.stringify(g)} does not exist on the host`);
-            // A membership the account already holds and Stint did not add is
-            // standing access: left alone, and never removed by a revoke.
-            if (st.groups.includes(g) || entry.gid === e.gid) continue;
-            // Recorded first: a crash after it makes a later revoke remove a
-            // membership that may not exist, which gpasswd -d reports harmlessly.
-            lines.push(hs.appendLog(ownLog, `add ${req.account} ${g}`), `${hs.sudo('gpasswd', '-a', req.account, g)} >/dev/null || fail gpasswd $?`);
-          }
-          const sudoGrants = grants.flatMap((g) => (g.kind === 'sudo' ? [g.text] : []));
-          const next = [...new Set([...st.sudo, ...sudoGrants])];
-          if (next.length !== st.sudo.length) lines.push(...sudoChange(req.account, e.uid, next));
-          if (lines.length) await sh(op, req.account, hs.script(...lines));
-        });
+      const grants = parseRequestGrants(op, req.account, req.grants);
+      await locks.run(req.account, async () => {
+        const e = await lookup(op, req.account);
+        if (!e) throw fail(op, req.account, 'the account does not exist on the host');
+        if (e.uid === 0) throw fail(op, req.account, 'Stint does not manage UID 0');
+        const st = await ownState(op, req.account);
+        const groups = grants.flatMap((g) => (g.kind === 'group' ? [g.group] : []));
+        const check = groups.length ? await sh(op, req.account, `getent group ${cmd(...groups)}; true`) : { stdout: '' };
+        const known = new Map(parseGroups(check.stdout).map((g) => [g.name, g]));
+        const lines: string[] = [];
+        for (const g of groups) {
+          const entry = known.get(g);
+          if (!entry) throw fail(op, req.account, `group ${JSON.stringify(g)} does not exist on the host`);
+          // A membership the account already holds and Stint did not add is
+          // standing access: left alone, and never removed by a revoke.
+          if (st.groups.includes(g) || entry.gid === e.gid) continue;
+          // Recorded first: a crash after it makes a later revoke remove a
+          // membership that may not exist, which gpasswd -d reports harmlessly.
+          lines.push(hs.appendLog(ownLog, `add ${req.account} ${g}`), `${hs.sudo('gpasswd', '-a', req.account, g)} >/dev/null || fail gpasswd $?`);
+        }
+        const sudoGrants = grants.flatMap((g) => (g.kind === 'sudo' ? [g.text] : []));
+        const next = [...new Set([...st.sudo, ...sudoGrants])];
+        if (next.length !== st.sudo.length) lines.push(...sudoChange(req.account, e.uid, next));
+        if (lines.length) await sh(op, req.account, hs.script(...lines));
       });
     },
 
     async revokeFromAccount(req: RevokeFromAccountRequest): Promise<RevokeFromAccountResponse> {
       const op = 'revokeFromAccount';
-      return run(op, req.account, [], async () => {
-        const why = checkExistingName(req.account);
-        if (why) throw fail(op, req.account, `account name ${why}`);
-        const grants = parseRequestGrants(op, req.account, req.grants);
-        return locks.run(req.account, async () => {
-          const e = await lookup(op, req.account);
-          if (!e) return { terminatedSessions: 0 };
-          if (e.uid === 0) throw fail(op, req.account, 'Stint does not manage UID 0');
-          const st = await ownState(op, req.account);
-          const lines: string[] = [];
-          for (const g of grants) {
-            if (g.kind !== 'group' || !st.recorded.has(g.group)) continue;
-            // gpasswd -d exits 3 when the account is not a member: already revoked.
-            lines.push(`${hs.sudo('gpasswd', '-d', req.account, g.group)} >/dev/null 2>&1; r=$?; [ "$r" -eq 0 ] || [ "$r" -eq 3 ] || fail gpasswd "$r"`);
-            lines.push(hs.appendLog(ownLog, `del ${req.account} ${g.group}`));
-          }
-          const drop = new Set(grants.flatMap((g) => (g.kind === 'sudo' ? [g.text] : [])));
-          const next = st.sudo.filter((t) => !drop.has(t));
-          if (next.length !== st.sudo.length) lines.push(...sudoChange(req.account, e.uid, next));
-          if (req.terminateSessions) lines.push(hs.countSessions(e.uid), hs.killAll(e.uid));
-          if (!lines.length) return { terminatedSessions: 0 };
-          const res = await sh(op, req.account, hs.script(...lines));
-          return { terminatedSessions: Number(/stint-sessions (\d+)/.exec(res.stdout)?.[1] ?? 0) };
-        });
+      const grants = parseRequestGrants(op, req.account, req.grants);
+      return locks.run(req.account, async () => {
+        const e = await lookup(op, req.account);
+        if (!e) return { terminatedSessions: 0 };
+        if (e.uid === 0) throw fail(op, req.account, 'Stint does not manage UID 0');
+        const st = await ownState(op, req.account);
+        const lines: string[] = [];
+        for (const g of grants) {
+          if (g.kind !== 'group' || !st.recorded.has(g.group)) continue;
+          // gpasswd -d exits 3 when the account is not a member: already revoked.
+          lines.push(`${hs.sudo('gpasswd', '-d', req.account, g.group)} >/dev/null 2>&1; r=$?; [ "$r" -eq 0 ] || [ "$r" -eq 3 ] || fail gpasswd "$r"`);
+          lines.push(hs.appendLog(ownLog, `del ${req.account} ${g.group}`));
+        }
+        const drop = new Set(grants.flatMap((g) => (g.kind === 'sudo' ? [g.text] : [])));
+        const next = st.sudo.filter((t) => !drop.has(t));
+        if (next.length !== st.sudo.length) lines.push(...sudoChange(req.account, e.uid, next));
+        if (req.terminateSessions) lines.push(hs.countSessions(e.uid), hs.killAll(e.uid));
+        if (!lines.length) return { terminatedSessions: 0 };
+        const res = await sh(op, req.account, hs.script(...lines));
+        return { terminatedSessions: Number(/stint-sessions (\d+)/.exec(res.stdout)?.[1] ?? 0) };
       });
     },
 
     async listManaged(): Promise<ListManagedResponse> {
-      return run('listManaged', undefined, [], async () => {
-        const gid = await markerGid();
-        const res = await sh(
-          'listManaged',
-          undefined,
-          `getent passwd; echo ${SEP}; getent group; echo ${SEP}; ${hs.sudo('cat')} ${SUDOERS_DIR}/stint-eph-* 2>/dev/null; true`,
-        );
-        const [pw = '', grp = '', drop = ''] = sections(res.stdout);
-        const mine = parsePasswd(pw).filter((e) => managed(e, gid));
-        const groups = parseGroups(grp);
-        const sudo = new Map(parseDropIns(drop).map((d) => [`${d.account}:${d.uid}`, d.grants]));
-        const accounts: ManagedAccount[] = mine.map((e) => ({
-          account: e.name,
-          grants: [
-            ...groups.filter((g) => g.name !== marker && g.members.includes(e.name)).map((g) => `group:${g.name}`),
-            ...(sudo.get(`${e.name}:${e.uid}`) ?? []),
-          ],
-          expiresAt: expiryFromGecos(e.gecos),
-        }));
-        return { accounts };
-      });
+      const gid = await markerGid();
+      const res = await sh(
+        'listManaged',
+        undefined,
+        `getent passwd; echo ${SEP}; getent group; echo ${SEP}; ${hs.sudo('cat')} ${SUDOERS_DIR}/stint-eph-* 2>/dev/null; true`,
+      );
+      const [pw = '', grp = '', drop = ''] = sections(res.stdout);
+      const mine = parsePasswd(pw).filter((e) => managed(e, gid));
+      const groups = parseGroups(grp);
+      const sudo = new Map(parseDropIns(drop).map((d) => [`${d.account}:${d.uid}`, d.grants]));
+      const accounts: ManagedAccount[] = mine.map((e) => ({
+        account: e.name,
+        grants: [
+          ...groups.filter((g) => g.name !== marker && g.members.includes(e.name)).map((g) => `group:${g.name}`),
+          ...(sudo.get(`${e.name}:${e.uid}`) ?? []),
+        ],
+        expiresAt: expiryFromGecos(e.gecos),
+      }));
+      return { accounts };
     },
 
     async describeAccount(req: { account: string }): Promise<AccountInfo> {
       const op = 'describeAccount';
-      return run(op, req.account, [], async () => {
-        const why = checkExistingName(req.account);
-        if (why) throw fail(op, req.account, `account name ${why}`);
-        const gid = await markerGid();
-        const e = await lookup(op, req.account);
-        if (!e) return { account: req.account, exists: false, grants: [] };
-        if (managed(e, gid)) {
-          const res = await sh(op, req.account, `id -Gn ${cmd(e.name)}`);
-          const groups = res.stdout.trim().split(/\s+/).filter((g) => g && g !== marker);
-          const sudo = await readDropIn(op, e.name, dropInName('ephemeral', e.name));
-          return { account: req.account, exists: true, grants: [...groups.map((g) => `group:${g}`), ...sudo] };
-        }
-        const st = await ownState(op, req.account);
-        const groups = [...st.recorded].filter((g) => st.groups.includes(g)).map((g) => `group:${g}`);
-        return { account: req.account, exists: true, grants: [...groups, ...st.sudo] };
-      });
+      const gid = await markerGid();
+      const e = await lookup(op, req.account);
+      if (!e) return { account: req.account, exists: false, grants: [] };
+      if (managed(e, gid)) {
+        const res = await sh(op, req.account, `id -Gn ${cmd(e.name)}`);
+        const groups = res.stdout.trim().split(/\s+/).filter((g) => g && g !== marker);
+        const sudo = await readDropIn(op, e.name, dropInName('ephemeral', e.name));
+        return { account: req.account, exists: true, grants: [...groups.map((g) => `group:${g}`), ...sudo] };
+      }
+      const st = await ownState(op, req.account);
+      const groups = [...st.recorded].filter((g) => st.groups.includes(g)).map((g) => `group:${g}`);
+      return { account: req.account, exists: true, grants: [...groups, ...st.sudo] };
     },
 
     async checkBypass(): Promise<BypassCheck[]> {
-      return run('checkBypass', undefined, [], async () => {
-        const gid = await markerGid();
-        const probe = s.probeAccount;
-        const res = await sh(
-          'checkBypass',
-          undefined,
-          hs.script(
-            // The probe: in the marker group, so sshd -T applies the Match Group block; locked, expired, no key, no home.
-            // (useradd -r ignores -e, so usermod sets the expiry.)
-            `getent passwd ${cmd(probe)} >/dev/null || { ${hs.sudo('useradd', '-r', '-g', gid, '-N', '-M', '-d', '/nonexistent', '-s', '/usr/sbin/nologin', '-p', '*', '-c', 'stint sshd settings probe, never logs in', probe)} >/dev/null 2>&1; r=$?; [ "$r" -eq 0 ] || [ "$r" -eq 9 ] || fail probe-account "$r"; [ "$r" -eq 9 ] || ${hs.sudo('usermod', '-e', 1, probe)} || fail probe-expiry $?; }`,
-            `getent passwd ${cmd(probe)}; echo ${SEP}`,
-            // Where the broker connects from, as this host sees it (Match Address blocks apply to it).
-            'addr=${SSH_CONNECTION%% *}',
-            `case "$addr" in ''|*[!0-9A-Fa-f.:]*) fail ssh-connection 1;; esac`,
-            // The probe's name is a validated POSIX name; $addr only hex digits, dots and colons.
-            `out=$(${hs.sudo('sshd', '-T', '-f', s.sshdConfig)} -C "user=${probe},host=$addr,addr=$addr" 2>&1); r=$?`,
-            `printf '%s\\n' "$out"; echo "stint-sshd-exit $r"; echo ${SEP}`,
-            `stat -c '%u %a' ${cmd(s.authorizedKeysDir)} 2>/dev/null; echo ${SEP}`,
-            // Keys an account of the marker group wrote in its own ~/.ssh (inert when the sshd checks pass).
-            `${hs.sudo('find', s.homeBase, '-mindepth', 3, '-maxdepth', 3, '-path', `${s.homeBase}/*/.ssh/authorized_keys*`, '-group', marker, '-printf', '%p\\n')} 2>/dev/null; true`,
-          ),
-        );
-        const [pw = '', sshdOut = '', stat = '', planted = ''] = sections(res.stdout);
-        const p = parsePasswd(pw).find((e) => e.name === probe);
-        if (!p || p.gid !== gid) {
-          return [{ check: 'sshd', status: 'unknown', message: `cannot verify: the probe account ${JSON.stringify(probe)} exists but its primary group is not ${JSON.stringify(marker)}; remove it or set probeAccount` }];
-        }
-        const exit = /stint-sshd-exit (\d+)\s*$/.exec(sshdOut);
-        const text = sshdOut.replace(/stint-sshd-exit \d+\s*$/, '');
-        const checks = judgeSshd({
-          sshdT: exit?.[1] === '0' ? text : null,
-          sshdError: `${text.trim().split('\n').slice(-2).join(' | ')} (exit ${exit?.[1] ?? '?'})`,
-          keysDirStat: stat.trim() === '' ? null : stat.trim(),
-          keysDir: s.authorizedKeysDir, homeBase: s.homeBase, probe, config: s.sshdConfig,
-        });
-        for (const f of planted.split('\n').filter(Boolean)) {
-          checks.push({ check: 'planted-key', status: 'fail', message: `${f} was written by the account itself (a key to log in around Stint; inert only while the sshd checks pass)` });
-        }
-        return checks;
+      const gid = await markerGid();
+      const probe = s.probeAccount;
+      const res = await sh(
+        'checkBypass',
+        undefined,
+        hs.script(
+          // The probe: in the marker group, so sshd -T applies the Match Group block; locked, expired, no key, no home.
+          // (useradd -r ignores -e, so usermod sets the expiry.)
+          `getent passwd ${cmd(probe)} >/dev/null || { ${hs.sudo('useradd', '-r', '-g', gid, '-N', '-M', '-d', '/nonexistent', '-s', '/usr/sbin/nologin', '-p', '*', '-c', 'stint sshd settings probe, never logs in', probe)} >/dev/null 2>&1; r=$?; [ "$r" -eq 0 ] || [ "$r" -eq 9 ] || fail probe-account "$r"; [ "$r" -eq 9 ] || ${hs.sudo('usermod', '-e', 1, probe)} || fail probe-expiry $?; }`,
+          `getent passwd ${cmd(probe)}; echo ${SEP}`,
+          // Where the broker connects from, as this host sees it (Match Address blocks apply to it).
+          'addr=${SSH_CONNECTION%% *}',
+          `case "$addr" in ''|*[!0-9A-Fa-f.:]*) fail ssh-connection 1;; esac`,
+          // The probe's name is a validated POSIX name; $addr only hex digits, dots and colons.
+          `out=$(${hs.sudo('sshd', '-T', '-f', s.sshdConfig)} -C "user=${probe},host=$addr,addr=$addr" 2>&1); r=$?`,
+          `printf '%s\\n' "$out"; echo "stint-sshd-exit $r"; echo ${SEP}`,
+          `stat -c '%u %a' ${cmd(s.authorizedKeysDir)} 2>/dev/null; echo ${SEP}`,
+          // Keys an account of the marker group wrote in its own ~/.ssh (inert when the sshd checks pass).
+          `${hs.sudo('find', s.homeBase, '-mindepth', 3, '-maxdepth', 3, '-path', `${s.homeBase}/*/.ssh/authorized_keys*`, '-group', marker, '-printf', '%p\\n')} 2>/dev/null; true`,
+        ),
+      );
+      const [pw = '', sshdOut = '', stat = '', planted = ''] = sections(res.stdout);
+      const p = parsePasswd(pw).find((e) => e.name === probe);
+      if (!p || p.gid !== gid) {
+        return [{ check: 'sshd', status: 'unknown', message: `cannot verify: the probe account ${JSON.stringify(probe)} exists but its primary group is not ${JSON.stringify(marker)}; remove it or set probeAccount` }];
+      }
+      const exit = /stint-sshd-exit (\d+)\s*$/.exec(sshdOut);
+      const text = sshdOut.replace(/stint-sshd-exit \d+\s*$/, '');
+      const checks = judgeSshd({
+        sshdT: exit?.[1] === '0' ? text : null,
+        sshdError: `${text.trim().split('\n').slice(-2).join(' | ')} (exit ${exit?.[1] ?? '?'})`,
+        keysDirStat: stat.trim() === '' ? null : stat.trim(),
+        keysDir: s.authorizedKeysDir, homeBase: s.homeBase, probe, config: s.sshdConfig,
       });
+      for (const f of planted.split('\n').filter(Boolean)) {
+        checks.push({ check: 'planted-key', status: 'fail', message: `${f} was written by the account itself (a key to log in around Stint; inert only while the sshd checks pass)` });
+      }
+      return checks;
     },
 
     async checkHealth(): Promise<void> {
-      await run('checkHealth', undefined, [], async () => {
-        await sh('checkHealth', undefined, hs.script(`sudo -n -l ${cmd('/usr/sbin/useradd')} >/dev/null 2>&1 || fail sudo-rights $?`));
-        await markerGid();
-      });
+      await sh('checkHealth', undefined, hs.script(`sudo -n -l ${cmd('/usr/sbin/useradd')} >/dev/null 2>&1 || fail sudo-rights $?`));
+      await markerGid();
     },
 
     connectionInfo() {

@@ -4,15 +4,10 @@
 // (command lines, key material) would travel into logs with it.
 
 import { TargetError } from '../../core/errors.js';
+import { describeOperation, type ErrorContext } from '../errors.js';
 import { SshTransportError } from './ssh-exec.js';
 
-export interface ErrorContext {
-  target: string;
-  /** `ssh target "x": op of account "y" failed` */
-  prefix: string;
-  /** Every secret that may appear in text: the account secret, the admin key. */
-  secrets: readonly string[];
-}
+export type { ErrorContext } from '../errors.js';
 
 function forms(secret: string): string[] {
   // Raw, single-quote shell escaped, JSON-escaped, and each line of a
@@ -33,9 +28,11 @@ export function scrubText(text: string, secrets: readonly string[]): string {
   return out.replace(/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g, '[redacted private key]');
 }
 
+/** `secrets` holds every secret that may appear in text: the account secret, the admin key. */
 export function toTargetError(ctx: ErrorContext, err: unknown): TargetError {
+  const prefix = describeOperation('ssh', ctx);
   if (err instanceof TargetError) return new TargetError(err.target, scrubText(err.message, ctx.secrets), err.retryable);
-  if (err instanceof SshTransportError) return new TargetError(ctx.target, scrubText(`${ctx.prefix}: ${err.message}`, ctx.secrets), err.retryable);
+  if (err instanceof SshTransportError) return new TargetError(ctx.target, scrubText(`${prefix}: ${err.message}`, ctx.secrets), err.retryable);
   const message = err instanceof Error ? err.message : String(err);
-  return new TargetError(ctx.target, scrubText(`${ctx.prefix}: ${message}`, ctx.secrets), false);
+  return new TargetError(ctx.target, scrubText(`${prefix}: ${message}`, ctx.secrets), false);
 }

@@ -12,7 +12,7 @@ import { dataSetLdif, testLdapServer, type LdapTestServerInfo } from '../../../t
 import type { Connector } from '../../contract.js';
 import type { ContractHarness, ContractLogin, ContractSession } from '../../testing/contract-suite.js';
 import { childDN, isDN } from '../dn.js';
-import { createLdapConnector } from '../connector.js';
+import { createLdapConnector } from '../module.js';
 import { sshaVerifier } from '../ldap-values.js';
 
 export const testSecret = () => `T${randomBytes(18).toString('base64url')}`;

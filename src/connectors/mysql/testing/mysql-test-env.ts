@@ -12,7 +12,7 @@ import { testMysqlUrl } from '../../../testing/servers/mysql.js';
 import type { Connector } from '../../contract.js';
 import { defaultHostileNames, type ContractHarness, type ContractLogin, type ContractSession } from '../../testing/contract-suite.js';
 import { escapeDbPattern, parseAccount, quoteAccount, quoteId } from '../grammar.js';
-import { createMysqlConnector } from '../connector.js';
+import { createMysqlConnector } from '../module.js';
 
 export const testSecret = () => `T${randomBytes(18).toString('base64url')}`;
 

@@ -11,7 +11,7 @@ import { randomId } from '../../../core/ids.js';
 import { createTestDatabase, type TestDatabase } from '../../../testing/postgres.js';
 import type { Connector } from '../../contract.js';
 import type { ContractHarness, ContractLogin, ContractSession } from '../../testing/contract-suite.js';
-import { createPostgresConnector } from '../connector.js';
+import { createPostgresConnector } from '../module.js';
 
 export interface PgTestEnv {
   db: TestDatabase;

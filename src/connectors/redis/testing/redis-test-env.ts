@@ -10,7 +10,7 @@ import { testRedisServer, type RedisTestServer } from '../../../testing/servers/
 import type { Connector } from '../../contract.js';
 import type { ContractHarness, ContractLogin, ContractSession } from '../../testing/contract-suite.js';
 import { MINIMUM_ADMIN_RULES } from '../acl-rules.js';
-import { createRedisConnector } from '../connector.js';
+import { createRedisConnector } from '../module.js';
 
 export interface RedisTestEnv {
   server: RedisTestServer;

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from '../../../embedded/free-port.js';
 import type { Connector } from '../../contract.js';
 import type { ContractHarness, ContractLogin, ContractSession } from '../../testing/contract-suite.js';
-import { createScriptConnector } from '../connector.js';
+import { createScriptConnector } from '../module.js';
 
 export const exampleDir = fileURLToPath(new URL('../../../../examples/device-simulator/', import.meta.url));
 export const deviceScript = join(exampleDir, 'device.mjs');

@@ -21,7 +21,7 @@ import { testSshServer, type SshTestServerInfo } from '../../../testing/servers/
 import type { Connector } from '../../contract.js';
 import type { ContractHarness, ContractLogin, ContractSession } from '../../testing/contract-suite.js';
 import { authorizedKeyFor, fingerprintOf, privateKeyFromSecret } from '../keys.js';
-import { createSshConnector } from '../connector.js';
+import { createSshConnector } from '../module.js';
 
 const TEST_UIDS = [61000, 61899] as const;
 const run = (file: string, args: string[]) => execFileSync(file, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
