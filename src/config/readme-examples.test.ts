@@ -43,7 +43,7 @@ interface Block {
 }
 
 /** Fenced blocks whose info string starts with `yaml`. */
-export function yamlBlocks(file: string, markdown: string): Block[] {
+function yamlBlocks(file: string, markdown: string): Block[] {
   const out: Block[] = [];
   const lines = markdown.split('\n');
   for (let i = 0; i < lines.length; i++) {
@@ -69,20 +69,21 @@ async function checkLoads(block: Block): Promise<void> {
   try {
     const file = join(dir, 'stint.yaml');
     await writeFile(file, block.text);
-    // Relative files the example names (admin passwordFile) are stubbed beside it.
-    const config = await loadConfigFile(file).catch(async (err: unknown) => {
-      throw new Error(String((err as Error).message));
-    });
+    const config = await loadConfigFile(file);
     const env: NodeJS.ProcessEnv = {};
     for (const t of config.catalog.targets.values()) {
       const source = t.adminSecretSource;
-      if ('env' in source) env[source.env] = 'stub-admin-secret';
-      else if (source.file.startsWith(dir + '/')) {
+      // An environment variable or a file beside the example is stubbed and read as the broker would.
+      let secret = 'stub-admin-secret';
+      if ('env' in source) {
+        env[source.env] = secret;
+        secret = await readAdminSecret(t, env);
+      } else if ('file' in source && source.file.startsWith(dir + '/')) {
         await mkdir(dirname(source.file), { recursive: true });
-        await writeFile(source.file, 'stub-admin-secret\n', { mode: 0o600 });
+        await writeFile(source.file, `${secret}\n`, { mode: 0o600 });
         await chmod(source.file, 0o600);
+        secret = await readAdminSecret(t, env);
       }
-      const secret = 'env' in source || source.file.startsWith(dir + '/') ? await readAdminSecret(t, env) : 'stub-admin-secret';
       const c = createConnector(connectorModules[t.kind], { target: t.name, settings: t.settings, adminUser: t.adminUser, adminSecret: secret });
       await c.close();
     }
@@ -93,6 +94,17 @@ async function checkLoads(block: Block): Promise<void> {
 
 describe('config examples in the docs', async () => {
   const blocks = (await Promise.all((await docFiles()).map(async (f) => yamlBlocks(relative(root, f), await readFile(f, 'utf8'))))).flat();
+
+  it('reads fences as the convention says: yaml is loaded, yaml fragment is skipped', () => {
+    const md = ['text', '```yaml', 'targets: []', '```', '  ```yaml fragment', '  profiles: []', '  ```', '```sh', 'targets:', '```'].join('\n');
+    assert.deepEqual(
+      yamlBlocks('x.md', md).map((b) => [b.line, b.info, b.text]),
+      [
+        [2, 'yaml', 'targets: []'],
+        [5, 'yaml fragment', 'profiles: []'],
+      ],
+    );
+  });
 
   it('finds the connector READMEs\' examples', () => {
     for (const kind of Object.keys(connectorModules)) {
