@@ -66,10 +66,6 @@ export function isRetryable(err: unknown): boolean {
   return retryableDriverText.test(message);
 }
 
-/** The message prefix every connector error starts with. */
-export function describeOperation(ctx: Pick<ErrorContext, 'target' | 'operation' | 'account'>): string {
-  return shared.describeOperation('ldap', ctx);
-}
 
 function driverText(err: unknown): string {
   if (err instanceof ResultCodeError) {

@@ -64,10 +64,6 @@ export function isRetryable(err: unknown): boolean {
   return retryableDriverText.test(message);
 }
 
-/** Builds the message prefix every connector error starts with. */
-export function describeOperation(ctx: Pick<ErrorContext, 'target' | 'operation' | 'account'>): string {
-  return shared.describeOperation('postgres', ctx);
-}
 
 export function toTargetError(ctx: ErrorContext, err: unknown): TargetError {
   if (err instanceof TargetError) return shared.rescrub(err, ctx.secrets);

@@ -34,10 +34,6 @@ export function isRetryable(err: unknown): boolean {
   return retryableReply.test(message) || retryableDriverText.test(message);
 }
 
-/** The prefix every connector error starts with. */
-export function describeOperation(ctx: Pick<ErrorContext, 'target' | 'operation' | 'account'>): string {
-  return shared.describeOperation('redis', ctx);
-}
 
 export function toTargetError(ctx: ErrorContext, err: unknown): TargetError {
   if (err instanceof TargetError) return shared.rescrub(err, ctx.secrets);
