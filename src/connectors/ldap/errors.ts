@@ -66,7 +66,6 @@ export function isRetryable(err: unknown): boolean {
   return retryableDriverText.test(message);
 }
 
-
 function driverText(err: unknown): string {
   if (err instanceof ResultCodeError) {
     // ldapts appends " Code: 0x.." to the server's diagnostic message.

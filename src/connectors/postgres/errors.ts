@@ -64,7 +64,6 @@ export function isRetryable(err: unknown): boolean {
   return retryableDriverText.test(message);
 }
 
-
 export function toTargetError(ctx: ErrorContext, err: unknown): TargetError {
   if (err instanceof TargetError) return shared.rescrub(err, ctx.secrets);
   const e = (typeof err === 'object' && err !== null ? err : {}) as DriverErrorLike;

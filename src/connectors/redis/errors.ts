@@ -34,7 +34,6 @@ export function isRetryable(err: unknown): boolean {
   return retryableReply.test(message) || retryableDriverText.test(message);
 }
 
-
 export function toTargetError(ctx: ErrorContext, err: unknown): TargetError {
   if (err instanceof TargetError) return shared.rescrub(err, ctx.secrets);
   let text = messageOf(err) || 'unknown error';
