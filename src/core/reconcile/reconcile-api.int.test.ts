@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { buildApi } from '../../api/server.js';
 import { closedPort, runBinary } from '../../cli/testing/fake-api.js';
-import { createPostgresConnector } from '../../connectors/postgres/postgres-connector.js';
+import { createPostgresConnector } from '../../connectors/postgres/module.js';
 import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } from '../../testing/broker.js';
 import { createAuditService } from '../audit/audit-service.js';
 import type { Connector } from '../ports.js';
