@@ -35,6 +35,10 @@ npx tsc -p web --noEmit
 
 # The web UI the broker serves (npm ci's prepare builds it; build it if missing).
 [ -f web/dist/index.html ] || { echo "== building the web UI"; npm run build:web; }
+# The compiled CLI and server the tests run as child processes (bin/stint.js
+# runs dist/): always rebuilt, so a stale dist/ is never what is tested.
+echo "== build (dist/)"
+npm run --silent build
 
 work=$(mktemp -d /tmp/stint-test-XXXXXX)
 servers_pid=""
