@@ -36,16 +36,19 @@ echo "== Node $node_version ($node_bin)"
 
 bs_version=$(node -p "require('./node_modules/better-sqlite3/package.json').version")
 cache=$cache_root/better-sqlite3-$bs_version-node-$node_version
-if [ ! -f "$cache/build/Release/better_sqlite3.node" ]; then
+built=$cache/node_modules/better-sqlite3
+if [ ! -f "$built/build/Release/better_sqlite3.node" ]; then
   echo "== compiling better-sqlite3 $bs_version for Node $node_version (once; cached in $cache)"
   node_gyp=$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js
-  rm -rf "$cache.tmp"
-  mkdir -p "$(dirname "$cache")"
-  cp -r node_modules/better-sqlite3 "$cache.tmp"
-  rm -rf "$cache.tmp/build"
-  (cd "$cache.tmp" && "$node_bin" "$node_gyp" rebuild --release --nodedir="$nodedir" -j 2 >"$cache.tmp.log" 2>&1) || { cat "$cache.tmp.log" >&2; exit 1; }
-  rm -rf "$cache" && mv "$cache.tmp" "$cache"
+  rm -rf "$built.tmp"
+  mkdir -p "$cache/node_modules"
+  cp -r node_modules/better-sqlite3 "$built.tmp"
+  rm -rf "$built.tmp/build"
+  (cd "$built.tmp" && "$node_bin" "$node_gyp" rebuild --release --nodedir="$nodedir" -j 2 >"$cache/build.log" 2>&1) || { cat "$cache/build.log" >&2; exit 1; }
+  rm -rf "$built" && mv "$built.tmp" "$built"
 fi
+# Node resolves a module from its real path, so the copy's own dependencies (pure JavaScript) sit beside it.
+for dep in bindings file-uri-to-path; do ln -sfn "$repo/node_modules/$dep" "$cache/node_modules/$dep"; done
 
 work=$(mktemp -d /tmp/stint-node$major-XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -54,7 +57,7 @@ for entry in node_modules/* node_modules/.bin; do
   name=$(basename "$entry")
   [ "$name" = better-sqlite3 ] || ln -s "$repo/$entry" "$work/node_modules/$name"
 done
-ln -s "$cache" "$work/node_modules/better-sqlite3"
+ln -s "$built" "$work/node_modules/better-sqlite3"
 # The checkout's files (not node_modules, not .git), so paths relative to a module (dist/, web/dist, examples/) hold.
 tar -C "$repo" --exclude=./node_modules --exclude=./.git -cf - . | tar -C "$work" -xf -
 echo "== Node $node_version tree ready ($(( $(date +%s) - started ))s)"
