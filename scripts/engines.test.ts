@@ -25,7 +25,8 @@ function installed(dir: string): Installed[] {
   const found: Installed[] = [];
   if (!existsSync(dir)) return found;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
+    // Symbolic links count too: scripts/test-node24.sh runs the tests in a tree of links to node_modules.
+    if (!(entry.isDirectory() || entry.isSymbolicLink()) || entry.name.startsWith('.')) continue;
     const path = join(dir, entry.name);
     if (entry.name.startsWith('@')) {
       found.push(...installed(path));
