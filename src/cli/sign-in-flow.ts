@@ -3,7 +3,6 @@
 // redirect (RFC 8252) to a listener on 127.0.0.1. Either way the CLI ends up
 // with a Stint sign-in secret only; the broker keeps the provider's tokens.
 
-import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { apiError, CliError, type ApiClient, type ClientConfig } from './client.js';
@@ -50,6 +49,8 @@ async function device(server: string, io: CliIO, maxAgeS: number | undefined): P
 }
 
 async function loopback(server: string, io: CliIO, maxAgeS: number | undefined): Promise<Done> {
+  // Loaded here, not at the top: every command imports this module, few sign in.
+  const { createHash, randomBytes } = await import('node:crypto');
   const verifier = randomBytes(32).toString('base64url');
   const challenge = createHash('sha256').update(verifier).digest('base64url');
   let gotCode: (code: string) => void = () => {};
