@@ -18,15 +18,11 @@ export const sessionView = z.object({
   startedAt: z.string(),
   endedAt: z.string().nullable(),
   endReason: z.string().nullable(),
-  // live: open now; ended: closed normally; interrupted: no end line and no gateway holds it (the broker stopped during it).
-  status: z.enum(sessionStatuses),
-  // Bytes from the client and to it; null until the session ends.
-  bytesIn: z.number().nullable(),
-  bytesOut: z.number().nullable(),
-  // Statements recorded (from the end line); null while open.
-  statements: z.number().nullable(),
-  // Some terminal recording exists (see recordings).
-  recording: z.boolean(),
+  status: z.enum(sessionStatuses).describe('live: open now; ended: closed normally; interrupted: no end line and no gateway holds it (the broker stopped during it)'),
+  bytesIn: z.number().nullable().describe('bytes from the client; null until the session ends'),
+  bytesOut: z.number().nullable().describe('bytes to the client; null until the session ends'),
+  statements: z.number().nullable().describe('statements recorded; null while open'),
+  recording: z.boolean().describe('some terminal recording exists (see recordings)'),
   recordings: z.array(z.number()).describe('channels with a terminal recording (GET …/recording?channel=N)'),
 });
 export type SessionView = z.infer<typeof sessionView>;
@@ -37,8 +33,7 @@ export const channelView = z.object({
   kind: z.string().describe('shell, exec, subsystem, direct-tcpip'),
   detail: z.string().nullable(),
   pty: z.boolean(),
-  // A terminal recording of this channel exists.
-  recording: z.boolean(),
+  recording: z.boolean().describe('a terminal recording of this channel exists'),
   endedAt: z.string().nullable(),
   exit: z.union([z.object({ code: z.number() }), z.object({ signal: z.string() })]).nullable(),
 });
@@ -59,10 +54,8 @@ export type StatementView = z.infer<typeof statementView>;
 export const sessionDetailView = z.object({
   session: sessionView,
   statements: z.array(statementView),
-  // Statements in the file (the list holds one page of them).
-  statementsTotal: z.number(),
-  // ssh: the channels the session opened (shell, exec, subsystem, forward).
-  channels: z.array(channelView),
+  statementsTotal: z.number().describe('statements in the log; the list holds one page of them (limit, offset)'),
+  channels: z.array(channelView).describe('ssh: the channels the session opened (shell, exec, subsystem, forward)'),
 });
 export type SessionDetailView = z.infer<typeof sessionDetailView>;
 
