@@ -29,7 +29,7 @@ import type {
   RevokeFromAccountResponse,
 } from '../contract.js';
 import * as hs from './host-scripts.js';
-import { authorizedKeyFor } from './keys.js';
+import { authorizedKeysFor, handOverFor } from './account-keys.js';
 import {
   SUDOERS_DIR,
   checkEphemeralName,
@@ -286,6 +286,8 @@ export function createSshConnector(input: ConnectorFactoryInput): Connector {
   return {
     kind: 'ssh',
     target,
+    publicKeyLogin: true,
+    handOver: (req) => handOverFor(req, s),
 
     async createAccount(req: CreateAccountRequest): Promise<void> {
       const op = 'createAccount';
@@ -294,7 +296,7 @@ export function createSshConnector(input: ConnectorFactoryInput): Connector {
         if (why) throw fail(op, req.account, `account name ${why}; nothing was sent to the host`);
         const grants = parseRequestGrants(op, req.account, req.grants);
         checkExpiry(op, req.account, req.expiresAt);
-        const key = authorizedKeyFor(req.secret);
+        const key = authorizedKeysFor(req);
         if (key instanceof Error) throw fail(op, req.account, key.message);
         await locks.run(req.account, () => createOrReset(op, req, key, grants));
       });
