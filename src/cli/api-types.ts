@@ -48,6 +48,12 @@ export interface CredentialsView {
   port?: number;
   database?: string;
   connection: Record<string, string | number>;
+  /** Kinds that log in with keys (ssh): an OpenSSH private key, when none of your registered keys is installed. */
+  privateKey?: string | null;
+  /** Your registered keys the account accepts. */
+  publicKeys?: Array<{ fingerprint: string; comment: string | null }>;
+  /** How to log in directly; KEYFILE stands for the private key's file. */
+  login?: string;
 }
 
 /** GET /v1/me. */

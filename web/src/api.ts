@@ -30,6 +30,8 @@ export interface Grant {
 export interface Credentials {
   target: string; kind: string; username: string; password: string | null; host?: string; port?: number; database?: string;
   connection: Record<string, string | number>;
+  /** SSH accounts: a private key when none of your registered keys is installed; your keys; how to log in (KEYFILE: the key's file). */
+  privateKey?: string | null; publicKeys?: Array<{ fingerprint: string; comment: string | null }>; login?: string;
 }
 export interface AuditEvent {
   seq: number; at: string; actor: string; action: string; requestId: string | null; grantId: string | null; target: string | null; user: string | null;

@@ -49,12 +49,17 @@ export function grantRoutes(deps: ApiDeps) {
           target: z.string(), kind: z.string(), username: z.string(), password: z.string().nullable(),
           host: z.string().optional(), port: z.number().optional(), database: z.string().optional(),
           connection: z.record(z.string(), z.union([z.string(), z.number()])),
+          // Kinds that log in with keys (ssh): a private key when none of the owner's registered keys is installed.
+          privateKey: z.string().nullable().optional(),
+          publicKeys: z.array(z.object({ fingerprint: z.string(), comment: z.string().nullable() })).optional(),
+          login: z.string().optional(),
         }),
       }),
       handler: async ({ actor, params, reply }) => {
         const c = await deps.grants.credentials({ grantId: params.id, actor });
         reply.header('cache-control', 'no-store');
-        return { credentials: { target: c.target, kind: c.kind, username: c.account, password: c.password, ...c.connection, connection: c.connection } };
+        const keys = { privateKey: c.privateKey, publicKeys: c.publicKeys, login: c.login };
+        return { credentials: { target: c.target, kind: c.kind, username: c.account, password: c.password, ...c.connection, connection: c.connection, ...keys } };
       },
     }),
     route({
