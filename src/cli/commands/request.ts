@@ -165,9 +165,15 @@ function envDuration(name: string, text: string): number {
  */
 async function keyLoginOf(ctx: CommandContext, grant: GrantView | null): Promise<CredentialsView | null> {
   if (!grant || grant.status !== 'active' || grant.mode !== 'ephemeral-account' || grant.sessionBound) return null;
-  const { targets } = await ctx.client().get<{ targets: Array<{ name: string; kind: string }> }>('/v1/targets');
-  if (targets.find((t) => t.name === grant.target)?.kind !== 'ssh') return null;
-  return (await fetchCredentials(ctx.rawClient(), grant.id)).credentials;
+  try {
+    const { targets } = await ctx.client().get<{ targets: Array<{ name: string; kind: string }> }>('/v1/targets');
+    if (targets.find((t) => t.name === grant.target)?.kind !== 'ssh') return null;
+    return (await fetchCredentials(ctx.rawClient(), grant.id)).credentials;
+  } catch (err) {
+    // The grant is active, which is what --wait waited for; how to log in is one command away.
+    ctx.out.note(`stint: grant ${grant.id} is active, but how to log in could not be fetched (${err instanceof Error ? err.message : String(err)}); see stint creds ${grant.id}`);
+    return null;
+  }
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
