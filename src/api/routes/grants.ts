@@ -46,7 +46,8 @@ export function grantRoutes(deps: ApiDeps) {
       handler: async ({ actor, params, reply }) => {
         const c = await deps.grants.credentials({ grantId: params.id, actor });
         reply.header('cache-control', 'no-store');
-        return { credentials: { target: c.target, kind: c.kind, username: c.account, password: c.password, ...c.connection, connection: c.connection } };
+        const keys = { privateKey: c.privateKey, publicKeys: c.publicKeys, login: c.login };
+        return { credentials: { target: c.target, kind: c.kind, username: c.account, password: c.password, ...c.connection, connection: c.connection, ...keys } };
       },
     }),
     route({

@@ -61,5 +61,11 @@ export const credentialsView = z.object({
   target: z.string(), kind: z.string(), username: z.string(), password: z.string().nullable(),
   host: z.string().optional(), port: z.number().optional(), database: z.string().optional(),
   connection: z.record(z.string(), z.union([z.string(), z.number()])),
+  /** Kinds that log in with keys (ssh): an OpenSSH private key, when none of the owner's registered keys is installed. */
+  privateKey: z.string().nullable().optional(),
+  /** The owner's registered keys the account accepts. */
+  publicKeys: z.array(z.object({ fingerprint: z.string(), comment: z.string().nullable() })).optional(),
+  /** How to log in directly; KEYFILE stands for the private key's file. */
+  login: z.string().optional(),
 });
 export type CredentialsView = z.infer<typeof credentialsView>;

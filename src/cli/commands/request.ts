@@ -1,11 +1,13 @@
-import type { ApprovalView, GrantView, OutcomeView, RequestDetailView, RequestView } from '../../api/views/index.js';
+import type { ApprovalView, CredentialsView, GrantView, OutcomeView, RequestDetailView, RequestView } from '../../api/views/index.js';
 import { parseDuration } from '../../core/duration.js';
 import { durationFlag } from '../args.js';
 import { CliError, usageError } from '../cli-error.js';
 import { exitCodes } from '../exit-codes.js';
+import { keyLoginText } from '../key-login.js';
 import { formatSpan } from '../output.js';
 import { grantBlock, grantHints, requestSummary } from '../render.js';
 import { defineCommand, seg, type CommandContext } from '../run.js';
+import { fetchCredentials } from './creds.js';
 
 const defaultPollMs = 2000;
 
@@ -27,7 +29,9 @@ Options:
                        the profile's breakGlass groups; --reason required). It
                        raises an alert and stays listed by stint reviews until
                        someone else reviews it
-  --wait               wait until the request is decided and the grant active
+  --wait               wait until the request is decided and the grant active;
+                       for an SSH account, also print how to log in (with your
+                       registered keys, or the private key made for the grant)
   --timeout DURATION   with --wait: give up after this long (default 10m);
                        the request stays open
 
@@ -71,8 +75,13 @@ Examples:
       return 0;
     }
     const final = await waitForOutcome(ctx, created, now() + timeoutMs, pollMs);
-    if (out.json) out.document({ request: final.request, grant: final.grant });
+    const login = await keyLoginOf(ctx, final.grant);
+    if (out.json) out.document({ request: final.request, grant: final.grant, ...(login ? { credentials: login } : {}) });
     else printOutcome(ctx, final);
+    if (login && !out.json && final.grant) {
+      out.line();
+      out.line(keyLoginText(login, final.grant.id));
+    }
     return final.exitCode;
   },
 });
@@ -147,6 +156,24 @@ function envDuration(name: string, text: string): number {
   const r = parseDuration(text);
   if (!r.ok) throw usageError(`${name}: ${r.error}`);
   return r.ms;
+}
+
+/**
+ * How to log in to an active ephemeral grant on a target whose accounts take
+ * SSH keys (ssh), shown at once since it needs no more than the person has;
+ * null for other grants, whose credential stint creds shows when asked.
+ */
+async function keyLoginOf(ctx: CommandContext, grant: GrantView | null): Promise<CredentialsView | null> {
+  if (!grant || grant.status !== 'active' || grant.mode !== 'ephemeral-account' || grant.sessionBound) return null;
+  try {
+    const { targets } = await ctx.client().get<{ targets: Array<{ name: string; kind: string }> }>('/v1/targets');
+    if (targets.find((t) => t.name === grant.target)?.kind !== 'ssh') return null;
+    return (await fetchCredentials(ctx.rawClient(), grant.id)).credentials;
+  } catch (err) {
+    // The grant is active, which is what --wait waited for; how to log in is one command away.
+    ctx.out.note(`stint: grant ${grant.id} is active, but how to log in could not be fetched (${err instanceof Error ? err.message : String(err)}); see stint creds ${grant.id}`);
+    return null;
+  }
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -13,6 +13,8 @@ import type {
   CreateAccountRequest,
   ExtendAccountRequest,
   GrantToAccountRequest,
+  HandOverRequest,
+  HandOverResponse,
   ListHoldersRequest,
   ListHoldersResponse,
   ListManagedResponse,
@@ -48,6 +50,10 @@ export interface Operation {
 /** What a kind implements: the Connector's operations, each given its Operation. */
 export interface KindConnector {
   readonly grantsFormOneUnit?: boolean;
+  /** Kinds whose accounts log in with keys: see Connector.publicKeyLogin. */
+  readonly publicKeyLogin?: boolean;
+  /** What the owner is handed to log in with (pure: no target call); see Connector.handOver. */
+  handOver?(req: HandOverRequest): HandOverResponse;
   /**
    * Why an account name cannot be used by `operation` on this target (the
    * whole reason, as the error should say it), or null. Runs before the method.
@@ -164,6 +170,8 @@ export function withOperations(w: Wiring, impl: KindConnector): Connector {
     },
   };
   if (impl.grantsFormOneUnit !== undefined) Object.assign(connector, { grantsFormOneUnit: impl.grantsFormOneUnit });
+  if (impl.publicKeyLogin !== undefined) Object.assign(connector, { publicKeyLogin: impl.publicKeyLogin });
+  if (impl.handOver) connector.handOver = impl.handOver.bind(impl);
   if (impl.prepareSecret) {
     const prepare = impl.prepareSecret.bind(impl);
     connector.prepareSecret = (secret) => {

@@ -28,7 +28,7 @@ import type {
 import { operationError, type KindConnector } from '../kit/operation.js';
 import type { KindInput } from '../module.js';
 import * as hs from './host-scripts.js';
-import { authorizedKeyFor } from './keys.js';
+import { authorizedKeysFor, handOverFor } from './account-keys.js';
 import {
   SUDOERS_DIR,
   checkEphemeralName,
@@ -267,6 +267,8 @@ export function openSsh(input: KindInput<SshSettings>): KindConnector {
 
   return {
     classify: toTargetError,
+    publicKeyLogin: true,
+    handOver: (req) => handOverFor(req, s),
     // Ephemeral operations take names Stint makes; own-account ones any existing POSIX name.
     checkAccount(account, op) {
       const ephemeral = op === 'createAccount' || op === 'extendAccount' || op === 'removeAccount';
@@ -278,7 +280,7 @@ export function openSsh(input: KindInput<SshSettings>): KindConnector {
     async createAccount(req: CreateAccountRequest): Promise<void> {
       const op = 'createAccount';
       const grants = parseRequestGrants(op, req.account, req.grants);
-      const key = authorizedKeyFor(req.secret);
+      const key = authorizedKeysFor(req);
       if (key instanceof Error) throw fail(op, req.account, key.message);
       await locks.run(req.account, () => createOrReset(op, req, key, grants));
     },

@@ -20,6 +20,7 @@ import { ephemeralAccountName } from './naming.js';
 import { createRevocation } from './revocation.js';
 import { createSecretPool } from './secret-pool.js';
 import { noFaults, type Faults } from '../faults.js';
+import { handOver, ownerKeysFor, type HandedOver } from '../keys/grant-keys.js';
 
 export interface GrantSettings {
   revokeRetryInitialMs: number;
@@ -60,11 +61,10 @@ export interface GrantServiceDeps {
   accountLocks?: KeyedMutex;
 }
 
-export interface Credentials {
+export interface Credentials extends HandedOver {
   target: string;
   kind: string;
   account: string;
-  password: string | null;
   connection: Record<string, string | number>;
 }
 
@@ -195,6 +195,8 @@ export function createGrantService(deps: GrantServiceDeps) {
             account: g.account, secret: secret!, grants: g.roles, expiresAt: new Date(started + g.durationMs),
             // Session-bound: a gateway's own account for one connection, whose credential stays with it.
             ...(g.sessionLeaseUntil !== null ? { gatewayOnly: true } : {}),
+            // Kinds that log in with keys: the owner's registered keys too (core/keys/grant-keys.ts).
+            ...(connector.publicKeyLogin ? { publicKeys: (await ownerKeysFor(store, connector, g)).map((k) => k.publicKey) } : {}),
           });
         } else {
           await accountLocks.run(`${g.target}\u0000${g.account}`, () => connector.grantToAccount({ account: g.account, grants: g.roles }));
@@ -363,10 +365,13 @@ export function createGrantService(deps: GrantServiceDeps) {
       throw forbidden(`grant ${cur.id} was made by a session gateway for one connection; its credential stays with the gateway`);
     }
     const { grant: g, credentials: c } = await credentialOf(input.grantId, input.actor);
+    // What the person logs in with, which for some kinds is not the secret itself (a private key, their own keys).
+    const handed = g.mode === 'ephemeral-account' ? await handOver(store, connectors.get(g.target), g, c.password) : { password: c.password };
     await store.appendAudit({
-      at: clock.now(), actor: input.actor.name, action: 'grant.credentials-viewed', requestId: g.requestId, grantId: g.id, target: g.target, subjectUser: g.user, details: { account: g.account },
+      at: clock.now(), actor: input.actor.name, action: 'grant.credentials-viewed', requestId: g.requestId, grantId: g.id, target: g.target, subjectUser: g.user,
+      details: { account: g.account, ...(handed.login ? { loginWith: handed.privateKey ? 'private-key' : 'own-keys' } : {}) },
     });
-    return c;
+    return { target: c.target, kind: c.kind, account: c.account, connection: c.connection, ...handed };
   }
 
   /**

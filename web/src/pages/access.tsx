@@ -165,16 +165,32 @@ function CredentialPanel({ creds, grantId, onHide }: { creds: Credentials; grant
   const port = creds.port ?? creds.connection.port;
   const db = creds.database ?? creds.connection.database;
   const psql = creds.kind === 'postgres' ? `psql "host=${host} port=${port} dbname=${db} user=${creds.username}"` : null;
+  const keyFile = `~/.ssh/stint-${grantId}`;
   return (
     <div className="credential" role="region" aria-label="Credential">
       <p className="hint">Shown on request and logged in the audit trail. Not stored in the browser.</p>
       <dl className="facts">
         <div><dt>Username</dt><dd><code data-testid="cred-username">{creds.username}</code> <CopyButton label="Copy username" done={copied === 'user'} onCopy={() => copy('user', creds.username)} /></dd></div>
-        <div><dt>Password</dt><dd>{creds.password ? <><code data-testid="cred-password" className="secret">{creds.password}</code> <CopyButton label="Copy password" done={copied === 'pass'} onCopy={() => copy('pass', creds.password!)} /></> : <span>Use your own account’s password.</span>}</dd></div>
+        {creds.login !== undefined ? (
+          // SSH: a key login, never a password.
+          <div><dt>Log in with</dt><dd>{creds.privateKey
+            ? <><span>this private key, made for this grant (you have no SSH key registered):</span> <CopyButton label="Copy private key" done={copied === 'key'} onCopy={() => copy('key', creds.privateKey!)} /><pre className="secret" data-testid="cred-private-key"><code>{creds.privateKey}</code></pre></>
+            : <span data-testid="cred-public-keys">your registered SSH key{creds.publicKeys?.length === 1 ? '' : 's'} {(creds.publicKeys ?? []).map((k) => `${k.fingerprint}${k.comment ? ` (${k.comment})` : ''}`).join(', ')}</span>}</dd></div>
+        ) : (
+          <div><dt>Password</dt><dd>{creds.password ? <><code data-testid="cred-password" className="secret">{creds.password}</code> <CopyButton label="Copy password" done={copied === 'pass'} onCopy={() => copy('pass', creds.password!)} /></> : <span>Use your own account’s password.</span>}</dd></div>
+        )}
         {host ? <div><dt>Address</dt><dd><code>{host}:{port}</code>{db ? <> database <code>{db}</code></> : null}</dd></div> : null}
       </dl>
       <p className="hint">Connect:</p>
-      <pre className="cmd"><code>stint connect {grantId}</code></pre>
+      {creds.login !== undefined ? (
+        <>
+          {creds.privateKey ? <pre className="cmd"><code>stint creds {grantId} --key-file {keyFile}</code></pre> : null}
+          <pre className="cmd"><code data-testid="cred-login">{creds.login.replace('KEYFILE', keyFile)}</code></pre>
+          {creds.connection.hostKeySha256 ? <p className="hint">The host’s key is <code>{creds.connection.hostKeySha256}</code>: compare it at the first login.</p> : null}
+        </>
+      ) : (
+        <pre className="cmd"><code>stint connect {grantId}</code></pre>
+      )}
       {psql ? <pre className="cmd"><code>{psql}</code></pre> : null}
       <button type="button" className="btn btn-ghost btn-sm" onClick={onHide}>Hide credential</button>
     </div>
