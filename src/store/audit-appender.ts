@@ -14,7 +14,7 @@ import type { Database, Row } from './schema.js';
 import { rowOf, type StatementCache } from './statement-cache.js';
 
 /** Details go through JSON once before hashing, so what is hashed is exactly what is stored and read back (no Dates, no undefined). */
-function normalizeDetails(details: Record<string, unknown> | undefined): Record<string, unknown> {
+export function normalizeDetails(details: Record<string, unknown> | undefined): Record<string, unknown> {
   if (details === undefined) return {};
   const copy: unknown = JSON.parse(JSON.stringify(details));
   if (copy === null || typeof copy !== 'object' || Array.isArray(copy)) throw new TypeError('audit details must be a JSON object');

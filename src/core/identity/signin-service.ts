@@ -75,7 +75,7 @@ const sealContext = (hash: string) => `pending-login:${hash}`;
 const refreshContext = (id: string) => `signin-refresh:${id}`;
 
 export function createSignInService(deps: {
-  store: Store;
+  store: Pick<Store, 'transaction' | 'findSignInByHash' | 'listLiveSignIns' | 'listSignInsToCheck' | 'casSignInCheck' | 'insertPendingLogin' | 'usePendingLogin' | 'getPendingLogin'>;
   clock: Clock;
   sealer: Sealer;
   log: Logger;

@@ -9,7 +9,7 @@ import { readsEverything } from '../identity/roles.js';
 import type { Clock, Store } from '../ports.js';
 import type { BreakGlassRecord, UserDef } from '../types.js';
 
-export function createBreakGlassReviews(deps: { store: Store; clock: Clock }) {
+export function createBreakGlassReviews(deps: { store: Pick<Store, 'transaction' | 'getBreakGlass' | 'getGrant' | 'listBreakGlass'>; clock: Clock }) {
   const { store, clock } = deps;
 
   /** Admins and auditors may review; the holder never. */

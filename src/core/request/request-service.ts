@@ -18,10 +18,14 @@ export interface RequestSettings {
   pendingTimeoutMs: number;
 }
 
+/** The part of the store the request service uses. */
+export type RequestStore = Pick<Store, 'transaction' | 'getRequest' | 'listRequests' | 'listStalePendingRequests' | 'listApprovals'>;
+
 export interface RequestServiceDeps {
-  store: Store;
+  store: RequestStore;
   catalog: () => Catalog;
-  grants: GrantService;
+  /** Writes a grant's intent in the approving transaction, then provisions it. */
+  grants: Pick<GrantService, 'newGrant' | 'provision'>;
   clock: Clock;
   notifier: Notifier;
   log: Logger;

@@ -34,7 +34,7 @@ export function hashToken(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 
-export function createTokenService(deps: { store: Store; catalog: () => Catalog; clock: Clock }) {
+export function createTokenService(deps: { store: Pick<Store, 'transaction' | 'findTokenByHash' | 'listTokens' | 'touchToken' | 'useConnectToken'>; catalog: () => Catalog; clock: Clock }) {
   const { store, clock } = deps;
 
   function resolveUser(name: string): UserDef | undefined {
