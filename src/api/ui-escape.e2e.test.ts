@@ -58,10 +58,10 @@ describe('web UI escapes stored free text', { skip: existsSync(chromiumPath) ? f
     await page.getByLabel('Stint token').waitFor();
     await page.getByLabel('Stint token').fill(await broker.token('bob'));
     await page.keyboard.press('Enter');
-    await page.getByTestId('whoami').getByText('bob').waitFor({ timeout: 15_000 });
+    await page.getByTestId('whoami').getByText('bob').waitFor({ timeout: 120_000 });
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /^Approvals/ }).click();
     const reason = page.locator('.reason').first();
-    await reason.waitFor({ timeout: 15_000 });
+    await reason.waitFor({ timeout: 120_000 });
     const shown = (await reason.textContent()) ?? '';
     assert.equal(shown, '“invoice\\u{202e}fdp.exe\\x1b[8m hidden\\u{200b}”');
     const body = (await page.locator('body').textContent()) ?? '';

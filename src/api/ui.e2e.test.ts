@@ -19,7 +19,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const artifacts = join(root, 'test-artifacts', 'ui');
 const chromiumPath = '/usr/bin/chromium';
 const flags = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const uiWait = 15_000;
+const uiWait = 120_000;
 
 /** Bounded wait for UI state. */
 async function until(check: () => Promise<boolean>, what: string): Promise<void> {

@@ -134,6 +134,8 @@ describe('parseConfigText: valid config', () => {
       revokeRetryMaxMs: 60_000,
       revokeConcurrency: 8,
       reconcileIntervalMs: 300_000,
+      auditCheckpointEvents: 1000,
+      auditCheckpointMs: 3_600_000,
       webhooks: [],
     });
     assert.equal(loaded.file, 'stint.yaml');

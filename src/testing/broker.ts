@@ -73,7 +73,7 @@ export async function createTestTarget(opts: { canary?: string; serverUrl?: stri
     GRANT USAGE ON SCHEMA public TO ${id(own.name)};
   `);
   const login: TestTarget['login'] = async (user, password, sql) => {
-    const c = new pg.Client({ host: db.host, port: db.port, database: db.name, user, password, connectionTimeoutMillis: 5000 });
+    const c = new pg.Client({ host: db.host, port: db.port, database: db.name, user, password, connectionTimeoutMillis: 60_000 });
     try {
       await c.connect();
       const r = await c.query(sql);

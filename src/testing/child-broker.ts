@@ -45,7 +45,7 @@ export async function startChildBroker(opts: { configPath: string; dataDir: stri
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
   const url = `http://127.0.0.1:${port}`;
   // Generous: on a loaded 2-core machine a cold start (tsx compiling the sources) takes a while.
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 300_000;
   const giveUp = async (why: string): Promise<never> => {
     // A child left running would hold this test process open (its stderr pipe) and hang the suite.
     if (proc.exitCode === null && proc.signalCode === null) {
@@ -62,7 +62,7 @@ export async function startChildBroker(opts: { configPath: string; dataDir: stri
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) await giveUp('broker did not become ready within 60 s');
+    if (Date.now() > deadline) await giveUp('broker did not become ready within 300 s');
     await new Promise((r) => setTimeout(r, 50));
   }
   return {

@@ -68,12 +68,11 @@ describe('stint sessions play against a fake API', () => {
     api.reset();
     api.on('GET /v1/sessions/ses_aaaaaaaaaaaa', { body: { session: session(), statements: [], statementsTotal: 0 } });
     api.on('GET /v1/sessions/ses_aaaaaaaaaaaa/recording', { body: null, raw: cast });
-    const t0 = Date.now();
+    // How gaps are capped and sped up is checked above with a recorded sleep; wall time here would depend on the machine.
     const r = await runCommand(sessionsCommand, ['play', 'ses_aaaaaaaaaaaa', '--speed', '10', '--idle-limit', '0.5'], env());
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, '$ ls\r\nnotes.txt\r\n$ exit\r\n');
     assert.match(r.stderr, /replaying ses_aaaaaaaaaaaa/);
-    assert.ok(Date.now() - t0 < 2000, 'the 30 s idle gap was capped');
     assert.equal(api.seen.at(-1)?.authorization, 'Bearer tok-secret-1234');
     assert.equal(api.seen.at(-1)?.query.get('channel'), null);
   });

@@ -77,7 +77,7 @@ describe('postgres gateway', () => {
     const b = openPsql(conninfo('alice', 'pg-read'), token);
     a.send('SELECT current_user;\n');
     b.send('SELECT current_user;\n');
-    await until('both sessions answer', () => /stint_alice_/.test(a.output()) && /stint_alice_/.test(b.output()), 15_000);
+    await until('both sessions answer', () => /stint_alice_/.test(a.output()) && /stint_alice_/.test(b.output()), 120_000);
     const roleA = /stint_alice_[a-z0-9]{6}/.exec(a.output())![0];
     const roleB = /stint_alice_[a-z0-9]{6}/.exec(b.output())![0];
     assert.notEqual(roleA, roleB);
@@ -192,7 +192,7 @@ describe('postgres gateway', () => {
     const token = await broker.token('alice');
     const s = openPsql(conninfo('alice', 'pg-read', shortPort), token);
     s.send('SELECT current_user;\n');
-    await until('session answers', () => /stint_alice_/.test(s.output()), 15_000);
+    await until('session answers', () => /stint_alice_/.test(s.output()), 120_000);
     const role = /stint_alice_[a-z0-9]{6}/.exec(s.output())![0];
     const rec = sessionOf(shortGateway, role)!;
     const grant = await broker.app.grants.get(rec.grantId);
@@ -212,7 +212,7 @@ describe('postgres gateway', () => {
     const token = await broker.token('alice');
     const s = openPsql(conninfo('alice', 'pg-read'), token);
     s.send('SELECT current_user;\n');
-    await until('session answers', () => /stint_alice_/.test(s.output()), 15_000);
+    await until('session answers', () => /stint_alice_/.test(s.output()), 120_000);
     const role = /stint_alice_[a-z0-9]{6}/.exec(s.output())![0];
     s.send('SELECT pg_sleep(30);\n');
     await until('statement running', async () => (await target.superQuery("SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND query LIKE 'SELECT pg_sleep%' AND state = 'active'", [role])).rowCount === 1, 10_000);
@@ -230,7 +230,7 @@ describe('postgres gateway', () => {
     const token = await broker.token('alice');
     const s = openPsql(conninfo('alice', 'pg-read'), token);
     s.send('SELECT current_user;\n');
-    await until('session answers', () => /stint_alice_/.test(s.output()), 15_000);
+    await until('session answers', () => /stint_alice_/.test(s.output()), 120_000);
     const role = /stint_alice_[a-z0-9]{6}/.exec(s.output())![0];
     const rec = sessionOf(gateway, role)!;
     const r = await broker.call(broker.adminToken, 'POST', `/v1/grants/${rec.grantId}/revoke`);

@@ -140,7 +140,7 @@ describe('gateways.ssh in the config (keys, ProxyJump, forwarding, crash)', () =
     const accounts = [a!.out.trim(), b!.out.trim()];
     for (const acc of accounts) assert.match(acc, /^stint_alice_[a-z0-9]{6}$/);
     assert.notEqual(accounts[0], accounts[1], 'two connections, two accounts');
-    for (const acc of accounts) await until(`${acc} removed`, () => !accountExists(acc), 15_000);
+    for (const acc of accounts) await until(`${acc} removed`, () => !accountExists(acc), 120_000);
     const rec = app.sshGateway!.sessions.list().find((s) => s.account === accounts[0])!;
     assert.equal(rec.via, 'jump');
     assert.equal(rec.profile, 'host-shell');
@@ -187,9 +187,9 @@ describe('gateways.ssh in the config (keys, ProxyJump, forwarding, crash)', () =
   });
 
   it('sessions are listed with their grant through the API and stint sessions', async () => {
-    await until('every session ended', () => app.sshGateway!.liveCount() === 0, 15_000);
+    await until('every session ended', () => app.sshGateway!.liveCount() === 0, 120_000);
     // Including the ones whose client left while the account was still being made (the refused -W above).
-    await until('no session grant left', async () => (await app.store.listGrants({ statuses: ['provisioning', 'active', 'revoking'], sessionBound: true })).length === 0, 15_000);
+    await until('no session grant left', async () => (await app.store.listGrants({ statuses: ['provisioning', 'active', 'revoking'], sessionBound: true })).length === 0, 120_000);
     const res = await cli(aliceToken, 'sessions', '--json');
     assert.equal(res.code, 0, res.stderr);
     const sessions = JSON.parse(res.stdout).sessions as { gateway: string; user: string; grantKind: string; status: string }[];

@@ -5,7 +5,7 @@
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `ok` until it holds; throws "`what` did not happen within `ms` ms" after the deadline. */
-export async function until(what: string, ok: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
+export async function until(what: string, ok: () => Promise<boolean> | boolean, ms = 120_000): Promise<void> {
   const start = Date.now();
   while (!(await ok())) {
     if (Date.now() - start > ms) throw new Error(`${what} did not happen within ${ms} ms`);
