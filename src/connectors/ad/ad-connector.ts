@@ -31,12 +31,12 @@ import {
   type RemoveAccountResponse,
   type RevokeFromAccountResponse,
 } from '../contract.js';
-import { childDN, dnKey, formatDN, isChildOf, isDN, isWithin, parseDN } from '../ldap/dn.js';
+import { dnKey, formatDN, isChildOf, isDN, isWithin, parseDN } from '../ldap/dn.js';
 import { and, equals } from '../ldap/filter.js';
 import { addMember, directMembers, findPrincipal, readEntry, removeMember, replace, sidOf, values } from './ad-directory.js';
 import { describeOperation, isResultCode, resultCodes, toTargetError } from './ad-errors.js';
 import { createDcPool } from './ad-pool.js';
-import { UAC, builtinPrivilegedGroup, fromFileTime, samFor, toFileTime, unicodePwd } from './ad-values.js';
+import { UAC, adChildDN, adDN, builtinPrivilegedGroup, fromFileTime, samFor, toFileTime, unicodePwd } from './ad-values.js';
 import { adSettingsSchema, realmOf } from './settings.js';
 
 /** cn's upper bound in the AD schema. */
@@ -73,7 +73,7 @@ export function createAdConnector(input: ConnectorFactoryInput): Connector {
     }
   }
   const realm = settings.realm ?? realmOf(settings.baseDN)!;
-  const ephemeralOU = formatDN(parseDN(settings.ephemeralOU));
+  const ephemeralOU = adDN(settings.ephemeralOU);
   const ephemeralRdns = parseDN(ephemeralOU);
   const groupBase = settings.groupBaseDN ?? settings.baseDN;
   const groupBaseRdns = parseDN(groupBase);
@@ -113,7 +113,7 @@ export function createAdConnector(input: ConnectorFactoryInput): Connector {
   }
 
   /** The DN an ephemeral account name stands for. */
-  const ephemeralDN = (name: string) => childDN('CN', name, ephemeralOU);
+  const ephemeralDN = (name: string) => adChildDN('CN', name, ephemeralOU);
   const isEphemeralDN = (dn: string) => {
     const rdns = parseDN(dn);
     return isChildOf(rdns, ephemeralRdns) && rdns[0]!.length === 1 && rdns[0]![0]!.type.toLowerCase() === 'cn';
@@ -128,17 +128,16 @@ export function createAdConnector(input: ConnectorFactoryInput): Connector {
   async function locate(c: Client, op: string, account: string): Promise<{ dn: string; entry: Entry } | null> {
     const attrs = ['objectClass', 'description', 'memberOf', 'userAccountControl'];
     if (isDN(account)) {
-      const dn = formatDN(parseDN(account));
-      const entry = await readEntry(c, dn, attrs);
-      return entry ? { dn: entry.dn, entry } : null;
+      const entry = await readEntry(c, adDN(account), attrs);
+      return entry ? { dn: adDN(entry.dn), entry } : null;
     }
     const why = checkEphemeralName(account);
     if (why) throw fail(op, account, `account name ${why}`);
     const eph = await readEntry(c, ephemeralDN(account), attrs);
-    if (eph) return { dn: eph.dn, entry: eph };
+    if (eph) return { dn: adDN(eph.dn), entry: eph };
     const found = await findPrincipal(c, settings.baseDN, account, 'user');
     if (found.length > 1) throw fail(op, account, 'more than one user has this name; name the account by its DN');
-    return found[0] ? { dn: found[0].dn, entry: found[0] } : null;
+    return found[0] ? { dn: adDN(found[0].dn), entry: found[0] } : null;
   }
 
   function requireManaged(op: string, account: string, dn: string, entry: Entry): void {
@@ -153,7 +152,7 @@ export function createAdConnector(input: ConnectorFactoryInput): Connector {
       let entry: Entry | null;
       if (isDN(g)) {
         if (!isWithin(parseDN(g), groupBaseRdns)) throw fail(op, account, `grant ${JSON.stringify(g)} is outside ${JSON.stringify(groupBase)}`);
-        entry = await readEntry(c, formatDN(parseDN(g)), ['objectClass', 'objectSid']);
+        entry = await readEntry(c, adDN(g), ['objectClass', 'objectSid']);
       } else {
         const found = await findPrincipal(c, groupBase, g, 'group');
         if (found.length > 1) throw fail(op, account, `more than one group is named ${JSON.stringify(g)}; name it by its DN`);
@@ -169,7 +168,7 @@ export function createAdConnector(input: ConnectorFactoryInput): Connector {
         const builtin = builtinPrivilegedGroup(sid, await getDomainSid(c));
         if (builtin) throw fail(op, account, `${JSON.stringify(g)} is the built-in privileged group ${builtin}; set allowBuiltinPrivileged: true on the target to grant it`);
       }
-      out.set(dnKey(parseDN(entry!.dn)), { dn: entry!.dn, asked: g, sid });
+      out.set(dnKey(parseDN(entry!.dn)), { dn: adDN(entry!.dn), asked: g, sid });
     }
     return [...out.values()];
   }
@@ -245,7 +244,7 @@ export function createAdConnector(input: ConnectorFactoryInput): Connector {
               replace('accountExpires', [accountExpires]),
             ]);
             const want = new Set(groups.map((g) => dnKey(parseDN(g.dn))));
-            for (const g of values(now, 'memberOf')) if (!want.has(dnKey(parseDN(g)))) await removeMember(c, g, now.dn);
+            for (const g of values(now, 'memberOf')) if (!want.has(dnKey(parseDN(g)))) await removeMember(c, adDN(g), dn);
           }
           const added: string[] = [];
           try {
@@ -288,7 +287,7 @@ export function createAdConnector(input: ConnectorFactoryInput): Connector {
           // First, on its own: from here no bind, AS or TGS request, or new SMB session succeeds.
           const uac = Number(values(found.entry, 'userAccountControl')[0] ?? UAC.NORMAL_ACCOUNT);
           await c.modify(found.dn, replace('userAccountControl', [String(uac | UAC.ACCOUNTDISABLE)]));
-          for (const g of values(found.entry, 'memberOf')) await removeMember(c, g, found.dn);
+          for (const g of values(found.entry, 'memberOf')) await removeMember(c, adDN(g), found.dn);
           try {
             await c.del(found.dn);
           } catch (err) {
@@ -360,8 +359,8 @@ export function createAdConnector(input: ConnectorFactoryInput): Connector {
                 if (classes.includes('group')) {
                   if (!seen.has(key)) {
                     seen.add(key);
-                    const sub = await readEntry(c, m.dn, ['objectSid']);
-                    next.push({ dn: m.dn, sid: sub && sidOf(sub), via: [values(m, 'sAMAccountName')[0] ?? m.dn, ...g.via] });
+                    const sub = await readEntry(c, adDN(m.dn), ['objectSid']);
+                    next.push({ dn: adDN(m.dn), sid: sub && sidOf(sub), via: [values(m, 'sAMAccountName')[0] ?? m.dn, ...g.via] });
                   }
                   continue;
                 }

@@ -3,6 +3,7 @@
 // sAMAccountName of an ephemeral account.
 
 import { createHash } from 'node:crypto';
+import { escapeDNValue, parseDN, type Rdn } from '../ldap/dn.js';
 
 /** userAccountControl flags (MS-ADTS 2.2.16). */
 export const UAC = {
@@ -96,4 +97,21 @@ export function samFor(account: string): string {
     if (out.length >= 14) break;
   }
   return `stint-${out}`;
+}
+
+/**
+ * A DN as Active Directory and Samba parse it: RFC 4514 escaping plus `=`
+ * escaped too (RFC 4514 allows escaping it; Samba's DN parser refuses a
+ * value with a bare `=`, so `CN=\\,CN=admin` must go as `CN=\\,CN\\=admin`).
+ */
+export function adFormatDN(rdns: readonly Rdn[]): string {
+  return rdns.map((rdn) => rdn.map((a) => `${a.type}=${escapeDNValue(a.value).replace(/=/g, '\\=')}`).join('+')).join(',');
+}
+
+/** Any DN string (from config or from the DC) in the form sent to the DC. */
+export const adDN = (dn: string): string => adFormatDN(parseDN(dn));
+
+/** `CN=<value>,<parent>` with the value escaped for AD. */
+export function adChildDN(type: string, value: string, parent: string): string {
+  return adFormatDN([[{ type, value }], ...parseDN(parent)]);
 }
