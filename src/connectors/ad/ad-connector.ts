@@ -135,7 +135,10 @@ export function createAdConnector(input: ConnectorFactoryInput): Connector {
     if (why) throw fail(op, account, `account name ${why}`);
     const eph = await readEntry(c, ephemeralDN(account), attrs);
     if (eph) return { dn: adDN(eph.dn), entry: eph };
-    const found = await findPrincipal(c, settings.baseDN, account, 'user');
+    let found = await findPrincipal(c, settings.baseDN, account, 'user');
+    const at = account.lastIndexOf('@');
+    // An implicit UPN: sAMAccountName@realm for a user with no userPrincipalName stored.
+    if (found.length === 0 && at > 0 && account.slice(at + 1).toUpperCase() === realm) found = await findPrincipal(c, settings.baseDN, account.slice(0, at), 'user');
     if (found.length > 1) throw fail(op, account, 'more than one user has this name; name the account by its DN');
     return found[0] ? { dn: adDN(found[0].dn), entry: found[0] } : null;
   }
@@ -173,8 +176,8 @@ export function createAdConnector(input: ConnectorFactoryInput): Connector {
     return [...out.values()];
   }
 
-  /** The groups (below groupBaseDN) an entry's memberOf lists, as DNs. */
-  const groupsOf = (e: Entry) => values(e, 'memberOf').filter((g) => isDN(g) && isWithin(parseDN(g), groupBaseRdns));
+  /** The groups (below groupBaseDN) an entry's memberOf lists, as DNs in one escaping (the DC may hex-escape). */
+  const groupsOf = (e: Entry) => values(e, 'memberOf').filter((g) => isDN(g) && isWithin(parseDN(g), groupBaseRdns)).map(adDN);
 
   function expiry(op: string, account: string, at: Date): string {
     if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw fail(op, account, 'expiresAt is not a valid date');
@@ -189,7 +192,10 @@ export function createAdConnector(input: ConnectorFactoryInput): Connector {
     if (adminKey !== null) return adminKey;
     const u = input.adminUser;
     const name = u.includes('\\') ? u.slice(u.indexOf('\\') + 1) : u;
-    const found = isDN(u) ? [{ dn: formatDN(parseDN(u)) }] : await findPrincipal(c, settings.baseDN, name, 'user');
+    let found: { dn: string }[] = isDN(u) ? [{ dn: formatDN(parseDN(u)) }] : await findPrincipal(c, settings.baseDN, name, 'user');
+    // An implicit UPN (sAMAccountName@realm, no userPrincipalName stored), as Administrator@REALM usually is.
+    const at = name.lastIndexOf('@');
+    if (found.length === 0 && at > 0 && name.slice(at + 1).toUpperCase() === realm) found = await findPrincipal(c, settings.baseDN, name.slice(0, at), 'user');
     adminKey = found.length === 1 ? dnKey(parseDN(found[0]!.dn)) : '';
     return adminKey;
   }
