@@ -18,7 +18,7 @@ import pino from 'pino';
 import ssh2 from 'ssh2';
 import { createApp, type App } from '../src/app.js';
 import { fingerprintOf, privateKeyFromSecret } from '../src/connectors/ssh/keys.js';
-import { createSshTestEnv, type SshTestEnv } from '../src/connectors/ssh/ssh-test-env.js';
+import { createSshTestEnv, type SshTestEnv } from '../src/connectors/ssh/testing/ssh-test-env.js';
 import { createSshGateway, type SshGateway } from '../src/gateways/ssh/index.js';
 import { createLogger } from '../src/log.js';
 import { startSshTestServer, type SshTestServer } from '../src/testing/servers/ssh.js';

@@ -26,7 +26,7 @@
 
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { createPostgresConnector } from '../src/connectors/postgres/postgres-connector.js';
+import { createPostgresConnector } from '../src/connectors/postgres/module.js';
 import { scramSha256Verifier } from '../src/connectors/postgres/scram.js';
 import {
   addCpu, commandLine, dropRoleSql, fmt, httpClient, inTx, intFlag, machineInfo, progress, ratio, rawCreateStatements, rawSecret,

@@ -13,6 +13,8 @@ import { loadHostKey } from './gateways/ssh/host-key.js';
 import { createKeyService, type KeyService } from './core/keys/key-service.js';
 import type { GatewaysInfo } from './api/deps.js';
 import { createAuditService } from './core/audit/audit-service.js';
+import { createCheckpointService, type CheckpointService } from './core/audit/checkpoint-service.js';
+import { createPeriodicWorker } from './core/periodic.js';
 import { createExpiryWorker, type ExpiryWorker } from './core/expiry/expiry-worker.js';
 import { createGrantService, defaultGrantSettings, type GrantService, type RevokeReason } from './core/grant/grant-service.js';
 import type { Clock, ConnectorRegistry, Notifier, Store } from './core/ports.js';
@@ -77,6 +79,7 @@ export interface App {
   signInRecheck: { runOnce(): Promise<void> };
   keys: KeyService;
   worker: ExpiryWorker;
+  checkpoints: CheckpointService;
   connectors: ConnectorRegistry;
   /** Written on first start only; undefined afterwards. */
   initialAdminToken: string | undefined;
@@ -159,6 +162,11 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const recheckWorker = createRecheckWorker({ signIns, log, intervalMs: Math.max(1000, Math.floor((opts.signInRecheckMs ?? defaultRecheckMs) / 10)) });
   const keys = createKeyService({ store, catalog: getCatalog, clock, challengeSecret: Buffer.from(hkdfSync('sha256', masterKey.key, 'stint', 'ssh-key-registration-challenge', 32)) });
   const audit = createAuditService({ store });
+  const checkpoints = createCheckpointService({
+    store, vault, clock, log, settings: { everyEvents: config.broker.auditCheckpointEvents, everyMs: config.broker.auditCheckpointMs },
+  });
+  // Cheap when there is nothing to sign (two reads); often enough that everyEvents is honoured closely.
+  const checkpointWorker = createPeriodicWorker({ name: 'audit checkpoint', run: checkpoints.tick, log, intervalMs: Math.min(10_000, config.broker.auditCheckpointMs) });
   const reconcile = createReconcileService({ store, catalog: getCatalog, connectors, clock, log, grantLocks: accountLocks });
   const reconcileWorker = createReconcileWorker({ reconcile, log, intervalMs: config.broker.reconcileIntervalMs });
   worker = createExpiryWorker({ store, grants, requests, clock, log, maxSleepMs: opts.workerMaxSleepMs });
@@ -199,7 +207,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
 
   const initialAdminToken = await ensureAdminToken(store, tokens, opts.dataDir);
   const api = await buildApi({
-    version, catalog: getCatalog, store, clock, connectors, requests, grants, tokens, signIns, keys, audit, reconcile, metrics, configPath: opts.configPath,
+    version, catalog: getCatalog, store, clock, connectors, requests, grants, tokens, signIns, keys, audit, checkpoints, reconcile, metrics, configPath: opts.configPath,
     sessionDir: join(opts.dataDir, 'sessions'),
     liveSessions: () => [...(postgresGateway?.sessions.list() ?? []), ...(sshGateway?.sessions.list() ?? [])],
     gateways: gatewaysInfo,
@@ -214,6 +222,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   await revokeOrphans(startupOrphans, true);
   worker.start();
   reconcileWorker.start();
+  checkpointWorker.start();
   if (oidc) recheckWorker.start();
 
   /** Revokes what a config change orphaned: removed users always, removed profiles/targets when allowed. */
@@ -251,7 +260,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
 
   let closed = false;
   return {
-    api, store, requests, grants, tokens, signIns, signInRecheck: recheckWorker, keys, worker, connectors, initialAdminToken, reload, reconcile, postgresGateway, sshGateway,
+    api, store, requests, grants, tokens, signIns, signInRecheck: recheckWorker, keys, worker, checkpoints, connectors, initialAdminToken, reload, reconcile, postgresGateway, sshGateway,
     get catalog() {
       return catalog;
     },
@@ -276,6 +285,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         await Promise.all([postgresGateway?.close(), sshGateway?.close()]);
         await worker!.stop();
         await reconcileWorker.stop();
+        await checkpointWorker.stop();
       await recheckWorker.stop();
         await api.close();
         await webhooks.flush();

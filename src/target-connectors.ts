@@ -3,6 +3,7 @@
 // a target removed from the config can still have its live grants revoked.
 
 import type { Logger as PinoLogger } from 'pino';
+import { createConnector } from './connectors/kit/create.js';
 import { connectorModules } from './connectors/registry.js';
 import type { Clock, Connector, ConnectorRegistry, Sealer, Store } from './core/ports.js';
 import { safeErrorText } from './core/scrub.js';
@@ -42,7 +43,7 @@ export function createTargetConnectors(deps: { store: Store; vault: Sealer; env:
     const fingerprint = JSON.stringify(snap);
     const cur = live.get(name);
     if (cur?.fingerprint === fingerprint) return;
-    const connector = connectorModules[snap.kind].create({
+    const connector = createConnector(connectorModules[snap.kind], {
       target: name, settings: snap.settings, adminUser: snap.adminUser, adminSecret: secret, concurrency: deps.concurrency,
       warn: (message) => log.warn({ target: name }, message),
     });

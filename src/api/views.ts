@@ -128,3 +128,10 @@ export const tokenView = z.object({
 export const toTokenView = (t: TokenRecord): z.infer<typeof tokenView> => ({
   id: t.id, user: t.user, description: t.description, createdAt: iso(t.createdAt)!, expiresAt: iso(t.expiresAt)!, revokedAt: iso(t.revokedAt), lastUsedAt: iso(t.lastUsedAt),
 });
+
+/** A signed checkpoint of the audit chain, as a checkpoint file holds it (core/audit/signing.ts). */
+export const checkpointFileView = z.object({
+  format: z.string(), seq: z.number(), hash: z.string(), fromSeq: z.number(), window: z.string(), at: z.string(), keyId: z.string(), signature: z.string(),
+});
+/** With the hashes of the events after fromSeq up to seq, in order: what `window` digests. */
+export const storedCheckpointView = checkpointFileView.extend({ windowHashes: z.array(z.string()) });

@@ -23,6 +23,9 @@ export interface BrokerSettings {
   /** Concurrent revocations per target. */
   revokeConcurrency: number;
   reconcileIntervalMs: number;
+  /** Signed audit checkpoints: after this many events, or this long, whichever comes first. */
+  auditCheckpointEvents: number;
+  auditCheckpointMs: number;
   webhooks: WebhookSettings[];
 }
 
@@ -39,6 +42,8 @@ export const defaultBrokerSettings: Readonly<BrokerSettings> = {
   revokeRetryMaxMs: 60_000,
   revokeConcurrency: 8,
   reconcileIntervalMs: 5 * 60_000,
+  auditCheckpointEvents: 1000,
+  auditCheckpointMs: 3_600_000,
   webhooks: [],
 };
 
@@ -316,6 +321,8 @@ function toBrokerSettings(b: ConfigFile['broker']): BrokerSettings {
     revokeRetryMaxMs: max,
     revokeConcurrency: b?.revokeConcurrency ?? d.revokeConcurrency,
     reconcileIntervalMs: b?.reconcileInterval ?? d.reconcileIntervalMs,
+    auditCheckpointEvents: b?.auditCheckpoint?.everyEvents ?? d.auditCheckpointEvents,
+    auditCheckpointMs: b?.auditCheckpoint?.every ?? d.auditCheckpointMs,
     webhooks: (b?.webhooks ?? []).map((w) => ({ url: w.url, events: w.events ?? null, secretEnv: w.secretEnv ?? null })),
   };
 }

@@ -131,6 +131,8 @@ export const brokerSchema = strict({
     .optional(),
   revokeConcurrency: intSchema(1, 64).optional(),
   reconcileInterval: humanDuration().optional(),
+  // Signed checkpoints of the audit chain (docs/operations.md, "Signed checkpoints").
+  auditCheckpoint: strict({ everyEvents: intSchema(1, 1_000_000).optional(), every: humanDuration().optional() }).optional(),
   webhooks: z
     .array(
       strict({

@@ -1,5 +1,6 @@
 // Every target kind maps to its module; a kind without an implementation does
-// not compile (Record over the TargetKind union).
+// not compile (Record over the TargetKind union). kit/create.ts makes a
+// module's connector (settings parsed, operations wrapped).
 
 import type { TargetKind } from '../core/types.js';
 import type { ConnectorModule } from './module.js';

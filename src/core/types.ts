@@ -1,4 +1,4 @@
-// Domain vocabulary of Stint (see docs/concepts.md). Config-derived definitions
+// Domain vocabulary of Stint (see the README's Concepts and docs/architecture.md). Config-derived definitions
 // (users, targets, profiles, policies) are plain values; requests, grants and
 // audit events are records in the store.
 

@@ -1,10 +1,18 @@
 import { z } from 'zod';
-import { invalid } from '../../core/errors.js';
+import { forbidden, invalid } from '../../core/errors.js';
+import { readsEverything } from '../../core/identity/roles.js';
+import type { StoredCheckpoint } from '../../core/audit/signing.js';
 import { formatCheckpoint, parseCheckpoint } from '../../core/audit/chain.js';
 import type { ApiDeps } from '../deps.js';
 import { route } from '../route.js';
 import { isoTime, nameSchema, queryInt } from '../schemas.js';
-import { auditView, toAuditView } from '../views.js';
+import { auditView, checkpointFileView, storedCheckpointView, toAuditView } from '../views.js';
+
+const asFile = ({ windowHashes: _, ...file }: StoredCheckpoint) => file;
+
+function mustRead(actor: Parameters<typeof readsEverything>[0]): void {
+  if (!readsEverything(actor)) throw forbidden('only admins and auditors may read or make signed audit checkpoints');
+}
 
 export function auditRoutes(deps: ApiDeps) {
   return [
@@ -37,6 +45,38 @@ export function auditRoutes(deps: ApiDeps) {
         return r.ok
           ? { ok: true, events: r.events, head: r.head ? formatCheckpoint(r.head) : null, firstBadSeq: null, problem: null }
           : { ok: false, events: r.events, head: null, firstBadSeq: r.firstBadSeq, problem: r.problem };
+      },
+    }),
+    route({
+      method: 'GET', url: '/v1/audit/public-key', tag: 'audit', auth: 'user',
+      summary: 'The Ed25519 public key that signs audit checkpoints (PEM), to keep outside Stint for stint audit verify --public-key',
+      response: z.object({ keyId: z.string(), publicKey: z.string() }),
+      handler: async () => {
+        const k = await deps.checkpoints.publicKey();
+        return { keyId: k.keyId, publicKey: k.pem };
+      },
+    }),
+    route({
+      method: 'POST', url: '/v1/audit/checkpoints', tag: 'audit', auth: 'user', status: 201, errors: ['forbidden', 'conflict'],
+      summary: 'Sign a checkpoint of the audit chain now (admins, auditors); answers the latest when nothing was appended since. 409 when the chain is broken',
+      response: z.object({ checkpoint: checkpointFileView.nullable() }),
+      handler: async ({ actor }) => {
+        mustRead(actor);
+        const c = await deps.checkpoints.checkpoint();
+        return { checkpoint: c ? asFile(c) : null };
+      },
+    }),
+    route({
+      method: 'GET', url: '/v1/audit/checkpoints', tag: 'audit', auth: 'user', errors: ['forbidden'],
+      summary: 'Signed checkpoints after afterSeq, oldest first, with the event hashes each one signed (admins, auditors)',
+      query: z.object({
+        afterSeq: queryInt({ min: 0, max: Number.MAX_SAFE_INTEGER }).default(0),
+        limit: queryInt({ min: 1, max: 1000 }).default(100),
+      }).strict(),
+      response: z.object({ checkpoints: z.array(storedCheckpointView) }),
+      handler: async ({ actor, query }) => {
+        mustRead(actor);
+        return { checkpoints: await deps.checkpoints.list(query.afterSeq, query.limit) };
       },
     }),
   ];

@@ -157,7 +157,7 @@ export function createRemoval(deps: RemovalDeps): Removal {
    * - REASSIGN OWNED and DROP OWNED, when anything depends on the role. They act
    *   on the connected database only (plus shared objects). Objects or
    *   privileges the role holds in other databases make DROP ROLE fail with
-   *   2BP01; the error then says so (pg-errors.ts), and the role stays NOLOGIN;
+   *   2BP01; the error then says so (errors.ts), and the role stays NOLOGIN;
    * - DROP ROLE, and the lock is released.
    * If a session or a dependent appeared after the read (42501 ending a session
    * without the role's privileges, 2BP01), it runs once more with every step.

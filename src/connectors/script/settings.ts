@@ -92,24 +92,24 @@ export interface ScriptSettings {
   connection: Record<string, string | number>;
 }
 
+/** The settings schema with defaults filled: what the connector gets. */
+export const scriptSettingsResolved = scriptSettingsSchema.transform(
+  (s): ScriptSettings => ({
+    commands: s.commands,
+    timeoutMs: s.timeout ?? DEFAULT_TIMEOUT_MS,
+    // Not the broker's own directory, which may hold its database or key file.
+    workingDirectory: s.workingDirectory ?? '/',
+    env: s.env ?? {},
+    maxOutputBytes: s.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
+    maxConcurrency: s.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
+    connection: s.connection ?? {},
+  }),
+);
+
 /** Parses settings and fills defaults; returns zod's error for the caller to word. */
 export function parseScriptSettings(raw: unknown): { ok: true; settings: ScriptSettings } | { ok: false; error: z.ZodError } {
-  const parsed = scriptSettingsSchema.safeParse(raw);
-  if (!parsed.success) return { ok: false, error: parsed.error };
-  const s = parsed.data;
-  return {
-    ok: true,
-    settings: {
-      commands: s.commands,
-      timeoutMs: s.timeout ?? DEFAULT_TIMEOUT_MS,
-      // Not the broker's own directory, which may hold its database or key file.
-      workingDirectory: s.workingDirectory ?? '/',
-      env: s.env ?? {},
-      maxOutputBytes: s.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
-      maxConcurrency: s.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
-      connection: s.connection ?? {},
-    },
-  };
+  const parsed = scriptSettingsResolved.safeParse(raw);
+  return parsed.success ? { ok: true, settings: parsed.data } : { ok: false, error: parsed.error };
 }
 
 /** Account names and grants: one line of text; they travel only inside the JSON request. */

@@ -17,8 +17,8 @@ import { join } from 'node:path';
 import { startSshTestServer, type SshTestServer } from '../../testing/servers/ssh.js';
 import { testKeyPair } from '../../testing/ssh-keys.js';
 import type { BypassCheck, Connector } from '../contract.js';
-import { createSshConnector } from './ssh-connector.js';
-import { createSshTestEnv, testSecret, type SshTestEnv } from './ssh-test-env.js';
+import { createSshConnector } from './module.js';
+import { createSshTestEnv, testSecret, type SshTestEnv } from './testing/ssh-test-env.js';
 
 function realSsh(keyFile: string, account: string, port: number): Promise<{ code: number | null; err: string; out: string }> {
   return new Promise((resolve) => {

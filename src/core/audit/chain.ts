@@ -58,7 +58,19 @@ export class ChainVerifier {
   private checkpointSeen = false;
   private failure: VerifyResult | null = null;
 
-  constructor(private readonly checkpoint?: Checkpoint) {}
+  /**
+   * `start`: check a part of the chain that begins at event `seq`, whose
+   * `prevHash` is taken on trust (an export made with --from).
+   */
+  constructor(
+    private readonly checkpoint?: Checkpoint,
+    start?: { seq: number; prevHash: string },
+  ) {
+    if (start) {
+      this.expectedSeq = start.seq;
+      this.prevHash = start.prevHash;
+    }
+  }
 
   /** True once the chain is known to be bad: later events change nothing. */
   get failed(): boolean {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { createApp, type App } from '../../app.js';
-import { createRedisTestEnv, type RedisTestEnv } from '../../connectors/redis/redis-test-env.js';
+import { createRedisTestEnv, type RedisTestEnv } from '../../connectors/redis/testing/redis-test-env.js';
 import type { UserDef } from '../types.js';
 
 describe('own-account grants that form one unit (redis selectors)', () => {

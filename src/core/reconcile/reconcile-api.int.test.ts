@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { buildApi } from '../../api/server.js';
 import { closedPort, runBinary } from '../../cli/testing/fake-api.js';
-import { createPostgresConnector } from '../../connectors/postgres/postgres-connector.js';
+import { createPostgresConnector } from '../../connectors/postgres/module.js';
 import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } from '../../testing/broker.js';
 import { createAuditService } from '../audit/audit-service.js';
 import type { Connector } from '../ports.js';
@@ -30,7 +30,7 @@ describe('reconcile over HTTP and the CLI', () => {
     const { app } = broker;
     return buildApi({
       version: 'test', catalog: () => app.catalog, store: app.store, clock: systemClock, connectors: app.connectors,
-      requests: app.requests, grants: app.grants, tokens: app.tokens, signIns: app.signIns, keys: app.keys, audit: createAuditService({ store: app.store }),
+      requests: app.requests, grants: app.grants, tokens: app.tokens, signIns: app.signIns, keys: app.keys, audit: createAuditService({ store: app.store }), checkpoints: app.checkpoints,
       metrics: { contentType: 'text/plain', render: async () => '' },
       ...(reconcile ? { reconcile } : {}),
     });

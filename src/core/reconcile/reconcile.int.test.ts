@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import type { Connector } from '../../connectors/contract.js';
-import { createPostgresConnector } from '../../connectors/postgres/postgres-connector.js';
+import { createPostgresConnector } from '../../connectors/postgres/module.js';
 import { closedPort } from '../../cli/testing/fake-api.js';
 import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } from '../../testing/broker.js';
 import type { ConnectorRegistry } from '../ports.js';

@@ -17,7 +17,7 @@ import ssh2 from 'ssh2';
 import { createApp, type App } from '../../app.js';
 import { defaultGatewayAlgorithms, targetConnectionAlgorithms, type AlgorithmLists } from '../../connectors/ssh/algorithms.js';
 import { fingerprintOf } from '../../connectors/ssh/keys.js';
-import { createSshConnector } from '../../connectors/ssh/ssh-connector.js';
+import { createSshConnector } from '../../connectors/ssh/module.js';
 import { rejectsTarget } from '../../connectors/testing/rejects-target.js';
 import { startSshTestServer } from '../../testing/servers/ssh.js';
 import { testKeyPair } from '../../testing/ssh-keys.js';

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { createApp, type App } from '../../app.js';
 import { runBinary } from '../../cli/testing/fake-api.js';
-import { createSshTestEnv, type SshTestEnv } from '../../connectors/ssh/ssh-test-env.js';
+import { createSshTestEnv, type SshTestEnv } from '../../connectors/ssh/testing/ssh-test-env.js';
 import { freePort } from '../../embedded/free-port.js';
 import { http } from '../../testing/child-broker.js';
 import { startSshTestServer, type SshTestServer } from '../../testing/servers/ssh.js';

@@ -11,7 +11,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSshTestEnv, type SshTestEnv } from '../../connectors/ssh/ssh-test-env.js';
+import { createSshTestEnv, type SshTestEnv } from '../../connectors/ssh/testing/ssh-test-env.js';
 import { SSH_TEST_ENV, startSshTestServer, type SshTestServer } from '../../testing/servers/ssh.js';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
