@@ -7,7 +7,7 @@
 import { Attribute, Change, type Client, type Entry } from 'ldapts';
 import { values } from '../ldap/directory.js';
 import { and, equals, or } from '../ldap/filter.js';
-import { isResultCode, resultCodes } from './ad-errors.js';
+import { isResultCode, resultCodes } from './errors.js';
 import { sidToString } from './ad-values.js';
 
 export { values };

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfigText } from '../../config/load.js';
-import { checkEphemeralName } from './ad-connector.js';
+import { checkEphemeralName } from './ad-rules.js';
 import { adModule } from './module.js';
 import { adSettingsSchema } from './settings.js';
 

@@ -1,6 +1,6 @@
 // Config fields of an `ad` target (Active Directory or a Samba AD domain
 // controller), shared by the module (config file validation) and the
-// connector (which validates again at construction). README.md beside this
+// connector (kit/create.ts parses them with adSettingsSchema). README.md beside this
 // file documents each field.
 
 import { z } from 'zod';

@@ -11,7 +11,7 @@ import { randomId } from '../../../core/ids.js';
 import { testAdServer, type AdTestServerInfo } from '../../../testing/servers/samba.js';
 import type { Connector } from '../../contract.js';
 import type { ContractHarness, ContractLogin, ContractSession } from '../../testing/contract-suite.js';
-import { createAdConnector } from '../ad-connector.js';
+import { createAdConnector } from '../module.js';
 import { adChildDN, samFor, unicodePwd } from '../ad-values.js';
 import { hasTicket, kinit, ldapsBind, newCcache, smbListWithPassword, smbListWithTicket } from './ad-clients.js';
 

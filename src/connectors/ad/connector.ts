@@ -11,18 +11,16 @@
 //   changed, disabled or deleted; own users only ever gain or lose the
 //   membership a grant names;
 // - the built-in privileged groups (by SID) are refused unless the target
-//   allows them; passwords travel only over TLS and every error is scrubbed.
+//   allows them; passwords travel only over TLS. The kit's operation wrapper
+//   checks each request (ad-rules.ts) and classifies and scrubs errors (errors.ts).
 
 import type { Client, Entry } from 'ldapts';
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
 import { KeyedMutex } from '../../core/keyed-mutex.js';
-import { TargetError, invalid } from '../../core/errors.js';
+import { invalid } from '../../core/errors.js';
 import {
   defaultPoolSize,
   type AccountInfo,
-  type Connector,
-  type ConnectorFactoryInput,
   type CreateAccountRequest,
   type Holder,
   type ListHoldersRequest,
@@ -33,23 +31,14 @@ import {
 } from '../contract.js';
 import { dnKey, formatDN, isChildOf, isDN, isWithin, parseDN } from '../ldap/dn.js';
 import { and, equals } from '../ldap/filter.js';
+import type { KindConnector, Operation } from '../kit/operation.js';
+import type { KindInput } from '../module.js';
 import { addMember, directMembers, findPrincipal, readEntry, removeMember, replace, sidOf, values } from './ad-directory.js';
-import { describeOperation, isResultCode, resultCodes, toTargetError } from './ad-errors.js';
-import { createDcPool } from './ad-pool.js';
+import { checkGrant, checkRequestAccount } from './ad-rules.js';
 import { UAC, adChildDN, adDN, builtinPrivilegedGroup, fromFileTime, samFor, toFileTime, unicodePwd } from './ad-values.js';
-import { adSettingsSchema, realmOf } from './settings.js';
-
-/** cn's upper bound in the AD schema. */
-const MAX_NAME_LENGTH = 64;
-
-/** Why an ephemeral account name is unusable, or null. */
-export function checkEphemeralName(name: string): string | null {
-  if (name.length === 0) return 'must not be empty';
-  if ([...name].length > MAX_NAME_LENGTH) return `longer than ${MAX_NAME_LENGTH} characters (the cn limit of Active Directory)`;
-  if (name.includes('\0')) return 'must not contain a NUL character';
-  if (/\p{Cs}/u.test(name)) return 'must be well-formed Unicode';
-  return null;
-}
+import { isResultCode, resultCodes, toTargetError } from './errors.js';
+import { createDcPool } from './ad-pool.js';
+import { realmOf, type AdSettings } from './settings.js';
 
 interface Group {
   /** DN as the DC returns it. */
@@ -59,11 +48,8 @@ interface Group {
   sid: string | null;
 }
 
-export function createAdConnector(input: ConnectorFactoryInput): Connector {
-  const target = input.target;
-  const parsed = adSettingsSchema.safeParse(input.settings);
-  if (!parsed.success) throw invalid(`ad target ${JSON.stringify(target)}: invalid settings: ${z.prettifyError(parsed.error)}`);
-  const settings = parsed.data;
+export function openAd(input: KindInput<AdSettings>): KindConnector {
+  const { target, settings } = input;
   let ca: Buffer | undefined;
   if (settings.caFile) {
     try {
@@ -91,23 +77,11 @@ export function createAdConnector(input: ConnectorFactoryInput): Connector {
   let domainSid: string | null = null;
   let adminKey: string | null = null;
 
-  const fail = (operation: string, account: string | undefined, reason: string) =>
-    new TargetError(target, `${describeOperation({ target, operation, account })}: ${reason}`, false);
-
-  async function run<T>(operation: string, account: string | undefined, secrets: string[], fn: (c: Client) => Promise<T>): Promise<T> {
-    try {
-      return await pool.use(fn);
-    } catch (err) {
-      const ctx = { target, operation, secrets: [...secrets, input.adminSecret] };
-      throw toTargetError(account === undefined ? ctx : { ...ctx, account }, err);
-    }
-  }
-
-  async function getDomainSid(c: Client): Promise<string> {
+  async function getDomainSid(c: Client, op: Operation): Promise<string> {
     if (domainSid) return domainSid;
     const e = await readEntry(c, settings.baseDN, ['objectSid']);
     const sid = e && sidOf(e);
-    if (!sid) throw fail('checkHealth', undefined, `baseDN ${JSON.stringify(settings.baseDN)} is not a domain (no objectSid) or not readable`);
+    if (!sid) throw op.fail(`baseDN ${JSON.stringify(settings.baseDN)} is not a domain (no objectSid) or not readable`);
     domainSid = sid;
     return sid;
   }
@@ -125,51 +99,49 @@ export function createAdConnector(input: ConnectorFactoryInput): Connector {
    * account of that name under the ephemeral OU; else (own accounts) the one
    * user below baseDN with that sAMAccountName (or userPrincipalName, with @).
    */
-  async function locate(c: Client, op: string, account: string): Promise<{ dn: string; entry: Entry } | null> {
+  async function locate(c: Client, op: Operation, account: string): Promise<{ dn: string; entry: Entry } | null> {
     const attrs = ['objectClass', 'description', 'memberOf', 'userAccountControl'];
     if (isDN(account)) {
       const entry = await readEntry(c, adDN(account), attrs);
       return entry ? { dn: adDN(entry.dn), entry } : null;
     }
-    const why = checkEphemeralName(account);
-    if (why) throw fail(op, account, `account name ${why}`);
     const eph = await readEntry(c, ephemeralDN(account), attrs);
     if (eph) return { dn: adDN(eph.dn), entry: eph };
     let found = await findPrincipal(c, settings.baseDN, account, 'user');
     const at = account.lastIndexOf('@');
     // An implicit UPN: sAMAccountName@realm for a user with no userPrincipalName stored.
     if (found.length === 0 && at > 0 && account.slice(at + 1).toUpperCase() === realm) found = await findPrincipal(c, settings.baseDN, account.slice(0, at), 'user');
-    if (found.length > 1) throw fail(op, account, 'more than one user has this name; name the account by its DN');
+    if (found.length > 1) throw op.fail('more than one user has this name; name the account by its DN');
     return found[0] ? { dn: adDN(found[0].dn), entry: found[0] } : null;
   }
 
-  function requireManaged(op: string, account: string, dn: string, entry: Entry): void {
-    if (!isEphemeralDN(dn)) throw fail(op, account, `the user is not under the ephemeral OU ${JSON.stringify(ephemeralOU)}, so Stint does not manage it; it was left unchanged`);
-    if (!isMarked(entry)) throw fail(op, account, `the user exists but is not managed by Stint (no description ${JSON.stringify(settings.marker)}); it was left unchanged`);
+  function requireManaged(op: Operation, dn: string, entry: Entry): void {
+    if (!isEphemeralDN(dn)) throw op.fail(`the user is not under the ephemeral OU ${JSON.stringify(ephemeralOU)}, so Stint does not manage it; it was left unchanged`);
+    if (!isMarked(entry)) throw op.fail(`the user exists but is not managed by Stint (no description ${JSON.stringify(settings.marker)}); it was left unchanged`);
   }
 
   /** Finds each group, refusing (before anything changes) one that is missing, not a group, outside groupBaseDN or built-in privileged. */
-  async function resolveGroups(c: Client, op: string, account: string, grants: string[], tolerant = false): Promise<Group[]> {
+  async function resolveGroups(c: Client, op: Operation, grants: string[], tolerant = false): Promise<Group[]> {
     const out = new Map<string, Group>();
     for (const g of grants) {
       let entry: Entry | null;
       if (isDN(g)) {
-        if (!isWithin(parseDN(g), groupBaseRdns)) throw fail(op, account, `grant ${JSON.stringify(g)} is outside ${JSON.stringify(groupBase)}`);
+        if (!isWithin(parseDN(g), groupBaseRdns)) throw op.fail(`grant ${JSON.stringify(g)} is outside ${JSON.stringify(groupBase)}`);
         entry = await readEntry(c, adDN(g), ['objectClass', 'objectSid']);
       } else {
         const found = await findPrincipal(c, groupBase, g, 'group');
-        if (found.length > 1) throw fail(op, account, `more than one group is named ${JSON.stringify(g)}; name it by its DN`);
+        if (found.length > 1) throw op.fail(`more than one group is named ${JSON.stringify(g)}; name it by its DN`);
         entry = found[0] ?? null;
       }
       const isGroup = entry !== null && values(entry, 'objectClass').some((v) => v.toLowerCase() === 'group');
       if (!isGroup) {
         if (tolerant) continue;
-        throw fail(op, account, entry ? `${JSON.stringify(g)} is not a group` : `group ${JSON.stringify(g)} does not exist below ${JSON.stringify(groupBase)} (or the service account may not read it)`);
+        throw op.fail(entry ? `${JSON.stringify(g)} is not a group` : `group ${JSON.stringify(g)} does not exist below ${JSON.stringify(groupBase)} (or the service account may not read it)`);
       }
       const sid = sidOf(entry!);
       if (!tolerant && !settings.allowBuiltinPrivileged && sid) {
-        const builtin = builtinPrivilegedGroup(sid, await getDomainSid(c));
-        if (builtin) throw fail(op, account, `${JSON.stringify(g)} is the built-in privileged group ${builtin}; set allowBuiltinPrivileged: true on the target to grant it`);
+        const builtin = builtinPrivilegedGroup(sid, await getDomainSid(c, op));
+        if (builtin) throw op.fail(`${JSON.stringify(g)} is the built-in privileged group ${builtin}; set allowBuiltinPrivileged: true on the target to grant it`);
       }
       out.set(dnKey(parseDN(entry!.dn)), { dn: adDN(entry!.dn), asked: g, sid });
     }
@@ -178,11 +150,6 @@ export function createAdConnector(input: ConnectorFactoryInput): Connector {
 
   /** The groups (below groupBaseDN) an entry's memberOf lists, as DNs in one escaping (the DC may hex-escape). */
   const groupsOf = (e: Entry) => values(e, 'memberOf').filter((g) => isDN(g) && isWithin(parseDN(g), groupBaseRdns)).map(adDN);
-
-  function expiry(op: string, account: string, at: Date): string {
-    if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw fail(op, account, 'expiresAt is not a valid date');
-    return toFileTime(at);
-  }
 
   /** Lock per account (case-insensitive, as AD compares names). */
   const lockKey = (account: string) => (isDN(account) ? dnKey(parseDN(account)) : `name:${account.toLowerCase()}`);
@@ -201,20 +168,17 @@ export function createAdConnector(input: ConnectorFactoryInput): Connector {
   }
 
   return {
-    kind: 'ad',
-    target,
+    classify: toTargetError,
+    checkAccount: checkRequestAccount,
+    checkGrant,
 
-    async createAccount(req: CreateAccountRequest): Promise<void> {
-      const op = 'createAccount';
-      const why = checkEphemeralName(req.account);
-      if (why) throw fail(op, req.account, `account name ${why}`);
-      if (isDN(req.account)) throw fail(op, req.account, 'an ephemeral account is named by a plain name, not a DN');
-      const accountExpires = expiry(op, req.account, req.expiresAt);
+    async createAccount(req: CreateAccountRequest, op: Operation): Promise<void> {
+      const accountExpires = toFileTime(req.expiresAt);
       const dn = ephemeralDN(req.account);
       await locks.run(lockKey(req.account), () =>
-        run(op, req.account, [req.secret], async (c) => {
+        pool.use(async (c) => {
           // Groups first: a missing or refused one fails the request before anything exists.
-          const groups = await resolveGroups(c, op, req.account, req.grants);
+          const groups = await resolveGroups(c, op, req.grants);
           const existing = await readEntry(c, dn, ['description', 'memberOf']);
           let created = false;
           if (!existing) {
@@ -235,14 +199,14 @@ export function createAdConnector(input: ConnectorFactoryInput): Connector {
               if (!isResultCode(err, resultCodes.entryAlreadyExists)) throw err;
               // Another broker made it between the read and the add, or the name is taken elsewhere.
               if (!(await readEntry(c, dn, ['1.1']))) {
-                throw fail(op, req.account, `the sAMAccountName ${JSON.stringify(samFor(req.account))} or userPrincipalName is already used by another object in the domain`);
+                throw op.fail(`the sAMAccountName ${JSON.stringify(samFor(req.account))} or userPrincipalName is already used by another object in the domain`);
               }
             }
           }
           if (!created) {
             const now = existing ?? (await readEntry(c, dn, ['description', 'memberOf']));
-            if (!now) throw fail(op, req.account, 'the user vanished while it was being created; retry');
-            requireManaged(op, req.account, now.dn, now);
+            if (!now) throw op.fail('the user vanished while it was being created; retry');
+            requireManaged(op, now.dn, now);
             // Idempotent retry: bring the user to exactly the requested state.
             await c.modify(dn, [
               replace('unicodePwd', [unicodePwd(req.secret)]),
@@ -270,26 +234,24 @@ export function createAdConnector(input: ConnectorFactoryInput): Connector {
       );
     },
 
-    async extendAccount(req) {
-      const op = 'extendAccount';
-      const accountExpires = expiry(op, req.account, req.expiresAt);
+    async extendAccount(req, op: Operation) {
+      const accountExpires = toFileTime(req.expiresAt);
       await locks.run(lockKey(req.account), () =>
-        run(op, req.account, [], async (c) => {
+        pool.use(async (c) => {
           const found = await locate(c, op, req.account);
-          if (!found) throw fail(op, req.account, 'the account does not exist');
-          requireManaged(op, req.account, found.dn, found.entry);
+          if (!found) throw op.fail('the account does not exist');
+          requireManaged(op, found.dn, found.entry);
           await c.modify(found.dn, replace('accountExpires', [accountExpires]));
         }),
       );
     },
 
-    async removeAccount(req): Promise<RemoveAccountResponse> {
-      const op = 'removeAccount';
+    async removeAccount(req, op: Operation): Promise<RemoveAccountResponse> {
       return locks.run(lockKey(req.account), () =>
-        run(op, req.account, [], async (c) => {
+        pool.use(async (c) => {
           const found = await locate(c, op, req.account);
           if (!found) return { existed: false, terminatedSessions: 0 };
-          requireManaged(op, req.account, found.dn, found.entry);
+          requireManaged(op, found.dn, found.entry);
           // First, on its own: from here no bind, AS or TGS request, or new SMB session succeeds.
           const uac = Number(values(found.entry, 'userAccountControl')[0] ?? UAC.NORMAL_ACCOUNT);
           await c.modify(found.dn, replace('userAccountControl', [String(uac | UAC.ACCOUNTDISABLE)]));
@@ -305,26 +267,24 @@ export function createAdConnector(input: ConnectorFactoryInput): Connector {
       );
     },
 
-    async grantToAccount(req) {
-      const op = 'grantToAccount';
+    async grantToAccount(req, op: Operation) {
       await locks.run(lockKey(req.account), () =>
-        run(op, req.account, [], async (c) => {
+        pool.use(async (c) => {
           const found = await locate(c, op, req.account);
-          if (!found) throw fail(op, req.account, 'the account does not exist on the target');
-          const groups = await resolveGroups(c, op, req.account, req.grants);
+          if (!found) throw op.fail('the account does not exist on the target');
+          const groups = await resolveGroups(c, op, req.grants);
           for (const g of groups) await addMember(c, g.dn, found.dn);
         }),
       );
     },
 
-    async revokeFromAccount(req): Promise<RevokeFromAccountResponse> {
-      const op = 'revokeFromAccount';
+    async revokeFromAccount(req, op: Operation): Promise<RevokeFromAccountResponse> {
       await locks.run(lockKey(req.account), () =>
-        run(op, req.account, [], async (c) => {
+        pool.use(async (c) => {
           // A deleted user's links went with it; a group that is gone holds nobody.
           const found = await locate(c, op, req.account);
           if (!found) return;
-          for (const g of await resolveGroups(c, op, req.account, req.grants, true)) await removeMember(c, g.dn, found.dn);
+          for (const g of await resolveGroups(c, op, req.grants, true)) await removeMember(c, g.dn, found.dn);
         }),
       );
       // Logon sessions keep the groups of their ticket (README.md, "What removal cuts").
@@ -332,7 +292,7 @@ export function createAdConnector(input: ConnectorFactoryInput): Connector {
     },
 
     async listManaged(): Promise<ListManagedResponse> {
-      return run('listManaged', undefined, [], async (c) => {
+      return pool.use(async (c) => {
         const { searchEntries } = await c.search(ephemeralOU, {
           scope: 'one',
           filter: and(equals('objectClass', 'user'), equals('description', settings.marker)),
@@ -346,12 +306,12 @@ export function createAdConnector(input: ConnectorFactoryInput): Connector {
       });
     },
 
-    async listHolders(req: ListHoldersRequest): Promise<ListHoldersResponse> {
-      return run('listHolders', undefined, [], async (c) => {
+    async listHolders(req: ListHoldersRequest, op: Operation): Promise<ListHoldersResponse> {
+      return pool.use(async (c) => {
         const holders: Holder[] = [];
         const admin = await adminDN(c);
-        const dom = await getDomainSid(c);
-        for (const group of await resolveGroups(c, 'listHolders', '', req.grants, true)) {
+        const dom = await getDomainSid(c, op);
+        for (const group of await resolveGroups(c, op, req.grants, true)) {
           // Breadth first through nested groups, so each indirect holder says through which.
           const seen = new Set<string>([dnKey(parseDN(group.dn))]);
           let frontier: { dn: string; sid: string | null; via: string[] }[] = [{ dn: group.dn, sid: group.sid, via: [] }];
@@ -389,17 +349,17 @@ export function createAdConnector(input: ConnectorFactoryInput): Connector {
       });
     },
 
-    async describeAccount(req): Promise<AccountInfo> {
-      return run('describeAccount', req.account, [], async (c) => {
-        const found = await locate(c, 'describeAccount', req.account);
+    async describeAccount(req, op: Operation): Promise<AccountInfo> {
+      return pool.use(async (c) => {
+        const found = await locate(c, op, req.account);
         return found ? { account: req.account, exists: true, grants: groupsOf(found.entry) } : { account: req.account, exists: false, grants: [] };
       });
     },
 
-    async checkHealth(): Promise<void> {
-      await run('checkHealth', undefined, [], async (c) => {
-        await getDomainSid(c);
-        if (!(await readEntry(c, ephemeralOU, ['1.1']))) throw fail('checkHealth', undefined, `ephemeralOU ${JSON.stringify(ephemeralOU)} does not exist or is not readable`);
+    async checkHealth(op: Operation): Promise<void> {
+      await pool.use(async (c) => {
+        await getDomainSid(c, op);
+        if (!(await readEntry(c, ephemeralOU, ['1.1']))) throw op.fail(`ephemeralOU ${JSON.stringify(ephemeralOU)} does not exist or is not readable`);
       });
     },
 

@@ -8,9 +8,9 @@ import { ResultCodeError } from 'ldapts';
 import { TargetError } from '../../core/errors.js';
 import * as shared from '../errors.js';
 import type { ErrorContext } from '../errors.js';
-import { isRetryable, resultCodes } from '../ldap/ldap-errors.js';
+import { isRetryable, resultCodes } from '../ldap/errors.js';
 
-export { isResultCode, resultCodes } from '../ldap/ldap-errors.js';
+export { isResultCode, resultCodes } from '../ldap/errors.js';
 
 const resultCodeNames = new Map<number, string>(Object.entries(resultCodes).map(([k, v]) => [v, k]));
 
@@ -27,10 +27,6 @@ export function isAdRetryable(err: unknown): boolean {
   const code = shared.errorCodeOf(err);
   if (code && tlsConfigCodes.test(code)) return false;
   return isRetryable(err);
-}
-
-export function describeOperation(ctx: Pick<ErrorContext, 'target' | 'operation' | 'account'>): string {
-  return shared.describeOperation('ad', ctx);
 }
 
 function driverText(err: unknown): string {
