@@ -237,7 +237,12 @@ async function main() {
     },
     inflight: async (m: { reset?: boolean }) => {
       const out = Object.fromEntries([...inflight].map(([k, v]) => [k, { max: v.max, calls: v.calls }]));
-      if (m.reset) for (const v of inflight.values()) (v.max = v.now), (v.calls = 0);
+      if (m.reset) {
+        for (const v of inflight.values()) {
+          v.max = v.now;
+          v.calls = 0;
+        }
+      }
       return out;
     },
     cpu: async () => process.cpuUsage(),

@@ -396,7 +396,7 @@ export async function startBroker(home: BrokerHome, opts: Partial<Pick<AppOption
       signal: AbortSignal.timeout(120_000),
     });
     const text = await res.text();
-    let parsed: unknown = null;
+    let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch {

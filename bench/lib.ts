@@ -401,7 +401,7 @@ export function countProblems(logFile: string): { warnings: number; errors: numb
   let warnings = 0;
   let errors = 0;
   let firstProblem: string | null = null;
-  let text = '';
+  let text: string;
   try {
     text = readFileSync(logFile, 'utf8');
   } catch {

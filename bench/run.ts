@@ -1,11 +1,12 @@
-// Runs bench/issue-rate.ts, bench/scale.ts and bench/gateways.ts (each in its
+// Runs bench/issue-rate.ts, bench/scale.ts, bench/gateways.ts and
+// bench/cli-startup.ts (each in its
 // own process, each with its own embedded PostgreSQL), prints their tables,
 // then a summary block for the README's "Performance" section. Prints
 // figures; asserts nothing.
 //
 //   node --import tsx bench/run.ts            # full size (several minutes)
 //   node --import tsx bench/run.ts --quick    # smoke run (~3 min): --n 200 --scale-grants 5000 --expiry 300 --drain 500, gateways.ts --quick
-//   node --import tsx bench/run.ts --only gateways   # one of issue, scale, gateways
+//   node --import tsx bench/run.ts --only gateways   # one of issue, scale, gateways, cli
 
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -35,7 +36,7 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   process.stdout.write(`node --import tsx bench/run.ts [options]
   --quick                 smoke run: --n 200 --scale-grants 5000 --expiry 300 --drain 500, and gateways.ts --quick (explicit flags win)
-  --only issue|scale|gateways   run one of the three
+  --only issue|scale|gateways|cli   run one of the four
   --n, --concurrency, --store                        passed to issue-rate.ts (and --concurrency, --store to scale.ts)
   --scale-grants, --expiry, --expiry-rate, --drain,
   --revoke-concurrency                               passed to scale.ts
@@ -77,8 +78,8 @@ function runScript(script: string, args: string[]): Promise<{ code: number; stdo
 
 async function main() {
   const only = flags.only;
-  if (only !== undefined && !['issue', 'scale', 'gateways'].includes(only)) {
-    process.stderr.write(`--only must be issue, scale or gateways, not ${JSON.stringify(only)}\n`);
+  if (only !== undefined && !['issue', 'scale', 'gateways', 'cli'].includes(only)) {
+    process.stderr.write(`--only must be issue, scale, gateways or cli, not ${JSON.stringify(only)}\n`);
     process.exit(2);
   }
   const dir = await mkdtemp(join(tmpdir(), 'stint-bench-run-'));
@@ -86,6 +87,7 @@ async function main() {
     let issue: any = null;
     let scale: any = null;
     let gateways: any = null;
+    let cli: any = null;
     if (!only || only === 'issue') {
       progress('== bench/issue-rate.ts');
       const r = await runScript('issue-rate.ts', [...pass(['n', 'concurrency', 'store']), '--json', join(dir, 'issue.json')]);
@@ -107,15 +109,21 @@ async function main() {
       if (r.code === 0) gateways = JSON.parse(await readFile(join(dir, 'gateways.json'), 'utf8'));
       else process.stderr.write(`gateways.ts exited with ${r.code}\n`);
     }
-    process.stdout.write(summary(issue, scale, gateways));
+    if (!only || only === 'cli') {
+      progress('== bench/cli-startup.ts');
+      const r = await runScript('cli-startup.ts', [...(flags.quick ? ['--runs', '10'] : []), '--json', join(dir, 'cli.json')]);
+      if (r.code === 0) cli = JSON.parse(await readFile(join(dir, 'cli.json'), 'utf8'));
+      else process.stderr.write(`cli-startup.ts exited with ${r.code}\n`);
+    }
+    process.stdout.write(summary(issue, scale, gateways, cli));
     const failed = (name: string, result: unknown) => result === null && (!only || only === name);
-    process.exitCode = failed('issue', issue) || failed('scale', scale) || failed('gateways', gateways) ? 1 : 0;
+    process.exitCode = failed('issue', issue) || failed('scale', scale) || failed('gateways', gateways) || failed('cli', cli) ? 1 : 0;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-function summary(issue: any, scale: any, gateways: any): string {
+function summary(issue: any, scale: any, gateways: any, cli: any): string {
   const m = machineInfo();
   const L: string[] = [];
   L.push('');
@@ -154,6 +162,10 @@ function summary(issue: any, scale: any, gateways: any): string {
     L.push(`| API during that drain: GET /v1/grants?all=true&limit=100 every 50 ms | p99 < 500 ms | p50 ${fmt(s.poll.p50, 0)} ms, p99 ${fmt(s.poll.p99, 0)} ms (${s.poll.n} calls, ${s.pollErrors} errors) | — | — |`);
   }
   if (gateways) L.push(...gatewaySummary(gateways));
+  for (const c of cli?.commands.slice(1) ?? []) {
+    const base = cli.commands[0];
+    L.push(`| CLI start-up: ${c.name}, median of ${cli.runs} | ≤ 1.5× node -e 0 | ${fmt(c.wall.p50, 0)} ms wall, ${fmt(c.cpu.p50, 0)} ms CPU | node -e 0: ${fmt(base.wall.p50, 0)} ms wall, ${fmt(base.cpu.p50, 0)} ms CPU | ${fmt(c.wallRatio, 2)}× |`);
+  }
   L.push('');
   return L.join('\n') + '\n';
 }

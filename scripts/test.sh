@@ -38,8 +38,15 @@ echo "== type-check (tsc --noEmit)"
 npx tsc --noEmit
 npx tsc -p web --noEmit
 
+echo "== lint (eslint, prettier --check)"
+npm run --silent lint
+
 # The web UI the broker serves (npm ci's prepare builds it; build it if missing).
 [ -f web/dist/index.html ] || { echo "== building the web UI"; npm run build:web; }
+# The compiled CLI and server the tests run as child processes (bin/stint.js
+# runs dist/): always rebuilt, so a stale dist/ is never what is tested.
+echo "== build (dist/)"
+npm run --silent build
 
 work=$(mktemp -d /tmp/stint-test-XXXXXX)
 servers_pid=""
@@ -66,4 +73,7 @@ set -a; . <(grep -v '^READY=' "$work/env"); set +a
 echo "== tests"
 mapfile -t files < <(find src scripts bench -name '*.test.ts' 2>/dev/null | sort)
 node --import tsx --test --test-concurrency="${STINT_TEST_CONCURRENCY:-4}" "${files[@]}"
+
+# The other supported line: stint demo and the unit tests on Node 24 from the npm registry.
+bash scripts/test-node24.sh
 echo "== suite wall time: $(( $(date +%s) - started ))s"

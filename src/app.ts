@@ -29,8 +29,10 @@ import { KeyedMutex } from './core/keyed-mutex.js';
 import { createReconcileService, type ReconcileService } from './core/reconcile/reconcile-service.js';
 import { createReconcileWorker } from './core/reconcile/reconcile-worker.js';
 import { safeErrorText } from './core/scrub.js';
+import { settleWithin } from './core/settle-within.js';
+import { systemActor } from './core/system-actor.js';
 import { builtinAdmin, createTokenService, type TokenService } from './core/tokens/token-service.js';
-import { liveGrantStatuses, type Catalog, type GrantRecord, type UserDef } from './core/types.js';
+import { liveGrantStatuses, type Catalog, type GrantRecord } from './core/types.js';
 import { loadConfigFile, type OidcSettings } from './config/load.js';
 import { readPrivateFile } from './config/secrets.js';
 import { createRecheckWorker } from './core/identity/recheck-worker.js';
@@ -44,9 +46,6 @@ import { createVault } from './vault/vault.js';
 import { createLogNotifier, createWebhookNotifier, fanOut } from './notify.js';
 
 export const version = '0.1.0';
-
-/** The broker itself, acting on its own (expiry, config changes). */
-const systemActor: UserDef = { name: 'stint', groups: [], accounts: {}, roles: ['admin'], admin: true };
 
 export interface AppOptions {
   configPath: string;
@@ -293,9 +292,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         await store.close();
       };
       // SIGTERM ends the broker within a bound whatever holds on (the CLI exits the process after this).
-      let bound: NodeJS.Timeout | undefined;
-      const done = await Promise.race([steps().then(() => true), new Promise<false>((r) => (bound = setTimeout(() => r(false), opts.shutdownTimeoutMs ?? 60_000)))]);
-      clearTimeout(bound);
+      const done = await settleWithin(steps(), opts.shutdownTimeoutMs ?? 60_000);
       if (!done) log.error({ timeoutMs: opts.shutdownTimeoutMs ?? 60_000 }, 'shutdown did not finish in time; stopping anyway');
     },
   };

@@ -3,7 +3,7 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StoreTx, Telemetry, TelemetryCounter, TelemetryHistogram } from './core/ports.js';
-import type { GrantStatus } from './core/types.js';
+import { grantStatuses, type GrantStatus } from './core/types.js';
 
 const counterHelp: Record<TelemetryCounter, [string, string[]]> = {
   requests_created: ['Access requests created', ['profile', 'approval']],
@@ -54,7 +54,6 @@ export function createMetrics(deps: { store: Pick<StoreTx, 'countGrantsByStatus'
   for (const [name, [help, labelNames]] of Object.entries(histogramHelp) as [TelemetryHistogram, [string, string[]]][]) {
     histograms.set(name, new Histogram({ name: `stint_${name}`, help, labelNames, buckets, registers: [registry] }));
   }
-  const statuses: GrantStatus[] = ['provisioning', 'active', 'revoking', 'revoke-failing', 'revoked'];
   new Gauge({
     name: 'stint_grants',
     help: 'Grants by status (revoke-failing above zero needs attention)',
@@ -62,7 +61,7 @@ export function createMetrics(deps: { store: Pick<StoreTx, 'countGrantsByStatus'
     registers: [registry],
     async collect() {
       const counts = await grantCounts();
-      for (const s of statuses) this.set({ status: s }, counts[s] ?? 0);
+      for (const s of grantStatuses) this.set({ status: s }, counts[s] ?? 0);
     },
   });
   const telemetry: Telemetry = {

@@ -6,9 +6,9 @@
 import { z } from 'zod';
 import { httpStatusOf, type ErrorCode } from '../core/errors.js';
 import type { RouteDef } from './route.js';
+import { errorCodes, errorView } from './views/index.js';
 
-/** Every error kind, in the order errors.ts declares them (a Record over ErrorCode, so none is missed). */
-export const errorCodes = Object.keys(httpStatusOf) as ErrorCode[];
+export { errorCodes };
 
 /**
  * The error statuses, each a shared response in components.responses; its
@@ -111,14 +111,6 @@ export const extraOperations: ExtraOperation[] = [
   },
 ];
 
-const errorSchema = z.object({
-  error: z.object({
-    code: z.enum(errorCodes as [ErrorCode, ...ErrorCode[]]).describe('the error kind; the HTTP status follows from it (docs/api.md)'),
-    message: z.string().describe('what went wrong, scrubbed of secrets, at most 500 characters'),
-    requestId: z.string().describe('r- and 12 hex digits; the broker logs it with every 500'),
-  }).strict(),
-}).strict();
-
 const toSchema = (s: z.ZodType, io: 'input' | 'output') => {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(s, { io, unrepresentable: 'any' }) as Record<string, unknown>;
   return rest;
@@ -209,7 +201,7 @@ export function buildOpenApi(routes: RouteDef<any, any, any>[], info: { version:
         session: { type: 'apiKey', in: 'cookie', name: 'stint_session', description: 'The web UI\'s browser session, set by POST /v1/session' },
         csrf: { type: 'apiKey', in: 'header', name: 'X-Stint-CSRF', description: 'Must be 1: required on sign-in and sign-out, and on every change signed in by the session cookie' },
       },
-      schemas: { Error: toSchema(errorSchema, 'output') },
+      schemas: { Error: toSchema(errorView, 'output') },
       responses,
     },
     paths,

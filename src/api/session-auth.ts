@@ -21,6 +21,7 @@ import { hashToken, type TokenService } from '../core/tokens/token-service.js';
 import type { SignInRecord, UserDef } from '../core/types.js';
 import { sourceOf, type AuthFailures } from './auth-failures.js';
 import { route, type RouteDef } from './route.js';
+import { cliSignInView, deviceStartView, devicePollView, loopbackStartView, signedOutView, signInView, ssoView } from './views/index.js';
 
 export const sessionCookie = 'stint_session';
 /** Holds the OAuth state of a browser sign-in under way; Lax, since the provider's redirect back is a cross-site navigation. */
@@ -32,17 +33,6 @@ export interface SessionAuth {
   /** The user of a valid session cookie on `req`, enforcing the CSRF rule for state changes; undefined when there is no cookie. */
   authenticate(req: FastifyRequest): Promise<UserDef | undefined>;
 }
-
-const sessionView = z.object({
-  user: z.string(),
-  groups: z.array(z.string()),
-  admin: z.boolean(),
-  roles: z.array(z.string()),
-  method: z.enum(['oidc', 'token']),
-  authTime: z.string(),
-  expiresAt: z.string(),
-  methods: z.array(z.string()),
-});
 
 export function createSessionAuth(deps: {
   signIns: SignInService;
@@ -101,7 +91,7 @@ export function createSessionAuth(deps: {
       method: 'POST', url: '/v1/session', tag: 'session', auth: 'none', access: 'sign-in', status: 201,
       summary: 'Sign the browser in with a Stint token: sets an HttpOnly session cookie (the token itself is not stored in it). Needs the header X-Stint-CSRF: 1.',
       body: z.object({ token: z.string().max(200) }).strict(),
-      response: sessionView,
+      response: signInView,
       handler: async ({ req, reply, body }) => {
         checkCsrf(req);
         // A sign-in is an authentication attempt like any other: throttled and recorded per source.
@@ -122,7 +112,7 @@ export function createSessionAuth(deps: {
     route({
       method: 'GET', url: '/v1/session', tag: 'session', auth: 'none', access: 'browser-session',
       summary: 'The browser session (401 when signed out), and the sign-in methods on offer',
-      response: sessionView,
+      response: signInView,
       handler: async ({ req, reply }) => {
         reply.header('cache-control', 'no-store');
         const secret = cookieValue(req, sessionCookie) ?? bearerSignIn(req);
@@ -134,7 +124,7 @@ export function createSessionAuth(deps: {
     route({
       method: 'DELETE', url: '/v1/session', tag: 'session', auth: 'none', access: 'sign-out',
       summary: 'Sign out: ends the sign-in on the server (the browser\'s cookie, or the CLI\'s bearer sign-in) and clears the cookie. From a browser it needs the header X-Stint-CSRF: 1.',
-      response: z.object({ signedOut: z.literal(true) }),
+      response: signedOutView,
       handler: async ({ req, reply }) => {
         const bearer = bearerSignIn(req);
         if (bearer) {
@@ -155,7 +145,7 @@ export function createSessionAuth(deps: {
     route({
       method: 'GET', url: '/v1/sso', tag: 'session', auth: 'none', access: 'sso',
       summary: 'Whether single sign-on is offered (the sign-in page shows its button)',
-      response: z.object({ enabled: z.boolean() }),
+      response: ssoView,
       handler: async () => ({ enabled: signIns.ssoEnabled }),
     }),
     route({
@@ -211,7 +201,7 @@ export function createSessionAuth(deps: {
       method: 'POST', url: '/v1/sso/loopback', tag: 'session', auth: 'none', access: 'sso', status: 201, errors: ['not_found'],
       summary: 'Start a CLI sign-in with a loopback redirect (RFC 8252; stint login when the provider has no device flow): open the URL; the browser comes back to the CLI\'s redirect with a code for /v1/sso/loopback/token.',
       body: z.object({ redirect: z.string().max(200), codeChallenge: z.string().max(64), maxAge: z.number().int().min(0).max(86_400).optional() }).strict(),
-      response: z.object({ url: z.string() }),
+      response: loopbackStartView,
       handler: async ({ req, body }) => {
         deps.authFailures?.check(sourceOf(req));
         return signIns.beginLoopback({ redirect: body.redirect, codeChallenge: body.codeChallenge, ...(body.maxAge !== undefined ? { maxAgeS: body.maxAge } : {}) });
@@ -221,7 +211,7 @@ export function createSessionAuth(deps: {
       method: 'POST', url: '/v1/sso/loopback/token', tag: 'session', auth: 'none', access: 'sso', status: 201, errors: ['forbidden'],
       summary: 'Finish a loopback sign-in: the code the browser brought to the CLI and the CLI\'s PKCE verifier; answers the CLI\'s sign-in secret, this once.',
       body: z.object({ code: z.string().max(100), verifier: z.string().min(43).max(128) }).strict(),
-      response: z.object({ status: z.literal('done'), secret: z.string(), user: z.string(), groups: z.array(z.string()), roles: z.array(z.string()), expiresAt: z.string() }),
+      response: cliSignInView,
       handler: async ({ req, reply, body }) => {
         const source = sourceOf(req);
         deps.authFailures?.check(source);
@@ -240,7 +230,7 @@ export function createSessionAuth(deps: {
       method: 'POST', url: '/v1/sso/device', tag: 'session', auth: 'none', access: 'sso', status: 201, errors: ['not_found'],
       summary: 'Start a CLI sign-in with the provider\'s device flow (stint login): the person opens the URL and confirms the code, the CLI polls /v1/sso/device/poll with the handle.',
       body: z.object({ maxAge: z.number().int().min(0).max(86_400).optional() }).strict(),
-      response: z.object({ handle: z.string(), userCode: z.string(), verificationUri: z.string(), verificationUriComplete: z.string().nullable(), interval: z.number(), expiresIn: z.number() }),
+      response: deviceStartView,
       handler: async ({ req, body }) => {
         deps.authFailures?.check(sourceOf(req));
         const d = await signIns.beginDevice(body.maxAge !== undefined ? { maxAgeS: body.maxAge } : {});
@@ -251,10 +241,7 @@ export function createSessionAuth(deps: {
       method: 'POST', url: '/v1/sso/device/poll', tag: 'session', auth: 'none', access: 'sso', errors: ['forbidden', 'not_found'],
       summary: 'Poll a device sign-in: status pending (or slow_down) until the person confirms at the provider, then done with the CLI\'s sign-in secret, shown this once.',
       body: z.object({ handle: z.string().max(100) }).strict(),
-      response: z.union([
-        z.object({ status: z.enum(['authorization_pending', 'slow_down']) }),
-        z.object({ status: z.literal('done'), secret: z.string(), user: z.string(), groups: z.array(z.string()), roles: z.array(z.string()), expiresAt: z.string() }),
-      ]),
+      response: devicePollView,
       handler: async ({ req, reply, body }) => {
         const source = sourceOf(req);
         deps.authFailures?.check(source);

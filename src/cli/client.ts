@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { ParsedArgs } from './args.js';
 import { CliError, usageError } from './cli-error.js';
 import { escapeDeep } from '../core/text.js';
+import { httpFetch, type FetchAnswer, type FetchLike } from './http-fetch.js';
 import { readStoredSession } from './stored-session.js';
 
 export { CliError };
@@ -100,7 +101,7 @@ export interface ApiClient {
   delete<T>(path: string): Promise<T>;
 }
 
-export function createClient(config: ClientConfig, fetchImpl: typeof fetch = fetch): ApiClient {
+export function createClient(config: ClientConfig, fetchImpl: FetchLike = httpFetch): ApiClient {
   const scrub = (text: string) => (config.token && config.token.length >= 4 ? text.split(config.token).join('***') : text);
 
   async function call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, query?: Query, body?: unknown): Promise<T> {
@@ -112,7 +113,7 @@ export function createClient(config: ClientConfig, fetchImpl: typeof fetch = fet
     const url = `${config.server}${path}${qs.toString() ? `?${qs.toString()}` : ''}`;
     const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${config.token}` };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    let res: Response;
+    let res: FetchAnswer;
     try {
       res = await fetchImpl(url, {
         method,
@@ -202,6 +203,7 @@ function networkMessage(err: unknown, server: string): string {
     : code === 'ECONNRESET' ? 'connection reset'
     : code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' ? 'connection timed out'
     : code?.startsWith('ERR_TLS') || code?.includes('CERT') ? `TLS problem (${code})`
+    : code === 'EPROTO' || code?.startsWith('ERR_SSL') ? `TLS problem (${code}; is the server speaking TLS?)`
     : code ?? e.cause?.message ?? e.message ?? 'unknown network error';
   return `cannot reach the Stint server at ${server}: ${why}; set --server or STINT_SERVER`;
 }

@@ -1,4 +1,4 @@
-// Entry point of the `stint` CLI (bin/stint.js loads it through tsx): runs
+// Entry point of the `stint` CLI (bin/stint.js loads its compiled copy in dist/): runs
 // the command, flushes stdout and stderr, exits with the command's code.
 
 import type { CliIO } from './command.js';

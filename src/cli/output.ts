@@ -13,6 +13,7 @@
 import type { CliIO } from './command.js';
 import { CliError } from './cli-error.js';
 import { escapeText } from '../core/text.js';
+import type { GrantStatus, RequestStatus } from '../core/types.js';
 
 export interface Output {
   readonly json: boolean;
@@ -126,6 +127,7 @@ const yellow = ansi('33');
 const red = ansi('31');
 const dim = ansi('2');
 
+// Every grant and request status has its colour: the compiler says when a new one has none.
 const statusColour: Record<string, (s: string) => string> = {
   active: green,
   approved: green,
@@ -137,7 +139,7 @@ const statusColour: Record<string, (s: string) => string> = {
   revoked: dim,
   cancelled: dim,
   'expired-unapproved': dim,
-};
+} satisfies Record<GrantStatus | RequestStatus, (s: string) => string>;
 
 export function paintStatus(status: string, text = status): string {
   return (statusColour[status] ?? ((s: string) => s))(text);

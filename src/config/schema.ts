@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { connectorModules } from '../connectors/registry.js';
 import { ownAccountTemplateProblem } from '../core/identity/own-account.js';
-import type { TargetKind } from '../core/types.js';
+import { deliveryModes, type TargetKind } from '../core/types.js';
 import { checkAlgorithm, type AlgorithmKind } from '../connectors/ssh/algorithms.js';
 
 /** Names of targets, profiles, policies, users and groups: safe in logs, URLs and identifiers. */
@@ -225,7 +225,7 @@ const stepUpSchema = () => z.union([z.literal(true), durationSchema({ minMs: 10_
 export const profileSchema = strict({
   name: nameSchema('profile'),
   target: nameSchema('target'),
-  mode: oneOf(['ephemeral-account', 'own-account']),
+  mode: oneOf(deliveryModes),
   // Target-native permissions; the target kind checks their form (cross-check.ts).
   grants: z.array(grantSchema()).min(1, { error: 'must list at least one target permission' }),
   maxDuration: humanDuration(),

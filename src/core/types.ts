@@ -6,19 +6,38 @@ import type { Role, RolesConfig } from './identity/roles.js';
 
 export type TargetKind = 'postgres' | 'mysql' | 'redis' | 'ssh' | 'ldap' | 'script' | 'ad';
 
-export type DeliveryMode = 'ephemeral-account' | 'own-account';
+// Each list of states is declared once, here; the unions derive from it, and
+// the API's zod views (src/api/views/) use the same arrays as enums.
 
-export type RequestStatus = 'pending' | 'approved' | 'denied' | 'cancelled' | 'expired-unapproved';
+export const deliveryModes = ['ephemeral-account', 'own-account'] as const;
+export type DeliveryMode = (typeof deliveryModes)[number];
+
+export const requestStatuses = ['pending', 'approved', 'denied', 'cancelled', 'expired-unapproved'] as const;
+export type RequestStatus = (typeof requestStatuses)[number];
 
 /**
  * provisioning → active → revoking → revoked. A revocation that fails moves to
  * `revoke-failing` and is retried forever; it is never silently given up.
  * A provisioning that fails is cleaned up through the same revoke path.
  */
-export type GrantStatus = 'provisioning' | 'active' | 'revoking' | 'revoke-failing' | 'revoked';
+export const grantStatuses = ['provisioning', 'active', 'revoking', 'revoke-failing', 'revoked'] as const;
+export type GrantStatus = (typeof grantStatuses)[number];
 
 /** Grants in these states may hold access on the target. */
-export const liveGrantStatuses: readonly GrantStatus[] = ['provisioning', 'active', 'revoking', 'revoke-failing'];
+export const liveGrantStatuses = ['provisioning', 'active', 'revoking', 'revoke-failing'] as const satisfies readonly GrantStatus[];
+export type LiveGrantStatus = (typeof liveGrantStatuses)[number];
+
+/**
+ * A gateway session as the API reports it: live (open now), ended (closed
+ * normally), interrupted (no end line and no gateway holds it: the broker
+ * stopped during it).
+ */
+export const sessionStatuses = ['live', 'ended', 'interrupted'] as const;
+export type SessionStatus = (typeof sessionStatuses)[number];
+
+/** A break-glass activation: waiting for its review, or reviewed. */
+export const reviewStatuses = ['open', 'reviewed'] as const;
+export type ReviewStatus = (typeof reviewStatuses)[number];
 
 export interface UserDef {
   name: string;

@@ -48,7 +48,7 @@ export function createOidcProvider(settings: OidcSettings, clientSecret: string 
     if (!subject) throw new ProviderRefused('the provider returned no ID token');
     if (expectedSubject !== undefined && subject !== expectedSubject) throw new ProviderRefused('the provider returned a token for another subject');
     // Groups and names often come only from userinfo (Okta, Entra without optional claims): ask it, ID token claims win.
-    let info: Record<string, unknown> = {};
+    let info: Record<string, unknown>;
     try {
       info = (await client.fetchUserInfo(c, tokens.access_token, subject)) as Record<string, unknown>;
     } catch (err) {

@@ -236,7 +236,7 @@ export async function startTestBroker(opts: {
       headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined && typeof body !== 'string' ? { 'content-type': 'application/json' } : {}), ...headers },
       payload: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
-    let parsed: unknown = null;
+    let parsed: unknown;
     try {
       parsed = JSON.parse(res.body);
     } catch {

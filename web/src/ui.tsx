@@ -2,7 +2,7 @@
 // and the live-update context.
 
 import { createContext, useCallback, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
-import { ApiError } from './api.ts';
+import { ApiError, type GrantStatus, type RequestStatus } from './api.ts';
 
 export function navigate(path: string) {
   if (location.pathname + location.search === path) return;
@@ -72,10 +72,11 @@ export function Badge({ kind, children }: { kind: string; children: ReactNode })
   return <span className={`badge badge-${kind}`}>{children}</span>;
 }
 
+// Every grant and request status has its badge: the compiler says when a new one has none.
 const statusKind: Record<string, string> = {
   pending: 'warn', approved: 'ok', denied: 'bad', cancelled: 'muted', 'expired-unapproved': 'muted',
   provisioning: 'info', active: 'ok', revoking: 'info', 'revoke-failing': 'bad', revoked: 'muted',
-};
+} satisfies Record<GrantStatus | RequestStatus, string>;
 export const Status = ({ status }: { status: string }) => <Badge kind={statusKind[status] ?? 'muted'}>{status.replace('-', ' ')}</Badge>;
 
 export function Empty({ title, children }: { title: string; children?: ReactNode }) {

@@ -6,41 +6,12 @@
 import { z } from 'zod';
 import { formatDuration } from '../../core/duration.js';
 import { safeErrorText } from '../../core/scrub.js';
-import { liveGrantStatuses, type GrantStatus } from '../../core/types.js';
+import { liveGrantStatuses, type LiveGrantStatus } from '../../core/types.js';
 import type { ApiDeps } from '../deps.js';
 import { route } from '../route.js';
+import { configView, targetHealthView, targetView } from '../views/index.js';
 
 const healthTimeoutMs = 3000;
-
-const targetHealthView = z.object({
-  name: z.string(),
-  kind: z.string(),
-  critical: z.boolean(),
-  health: z.object({
-    ok: z.boolean(),
-    checkedAt: z.string(),
-    latencyMs: z.number(),
-    error: z.string().nullable(),
-  }),
-  grants: z.object({ provisioning: z.number(), active: z.number(), revoking: z.number(), 'revoke-failing': z.number() }),
-});
-
-const policyView = z.object({
-  name: z.string(),
-  effect: z.enum(['allow', 'deny']),
-  subjects: z.object({ users: z.array(z.string()), groups: z.array(z.string()) }),
-  profiles: z.array(z.string()),
-  maxDuration: z.string().nullable(),
-  requireReason: z.boolean(),
-  requireTicket: z.boolean(),
-  approval: z.string(),
-  pendingTimeout: z.string().nullable(),
-});
-
-const configProfileView = z.object({
-  name: z.string(), target: z.string(), mode: z.enum(['ephemeral-account', 'own-account']), grants: z.array(z.string()),
-  maxDuration: z.string(), terminateSessionsOnRevoke: z.boolean(), description: z.string(),
-});
 
 async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -55,7 +26,7 @@ export function adminRoutes(deps: ApiDeps) {
   return [
     route({
       method: 'GET', url: '/v1/targets', tag: 'targets', auth: 'user', summary: 'Targets by name, kind and whether they are critical (no addresses, no credentials)',
-      response: z.object({ targets: z.array(z.object({ name: z.string(), kind: z.string(), critical: z.boolean() })) }),
+      response: z.object({ targets: z.array(targetView) }),
       handler: async () => ({ targets: [...deps.catalog().targets.values()].map((t) => ({ name: t.name, kind: t.kind, critical: t.critical })).sort((a, b) => a.name.localeCompare(b.name)) }),
     }),
     route({
@@ -74,7 +45,7 @@ export function adminRoutes(deps: ApiDeps) {
             } catch (err) {
               error = safeErrorText(err);
             }
-            const counts = { provisioning: 0, active: 0, revoking: 0, 'revoke-failing': 0 } as Record<Exclude<GrantStatus, 'revoked'>, number>;
+            const counts = Object.fromEntries(liveGrantStatuses.map((s) => [s, 0])) as Record<LiveGrantStatus, number>;
             for (const g of live) if (g.target === t.name && g.status !== 'revoked') counts[g.status]++;
             return { name: t.name, kind: t.kind, critical: t.critical, health: { ok: error === null, checkedAt: new Date(deps.clock.now()).toISOString(), latencyMs: Date.now() - started, error }, grants: counts };
           })),
@@ -83,7 +54,7 @@ export function adminRoutes(deps: ApiDeps) {
     }),
     route({
       method: 'GET', url: '/v1/admin/config', tag: 'admin', auth: 'admin', summary: 'Profiles and policies as loaded, with the config file they came from',
-      response: z.object({ file: z.string().nullable(), profiles: z.array(configProfileView), policies: z.array(policyView) }),
+      response: configView,
       handler: async () => {
         const c = deps.catalog();
         return {

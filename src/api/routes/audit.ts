@@ -6,7 +6,7 @@ import { formatCheckpoint, parseCheckpoint } from '../../core/audit/chain.js';
 import type { ApiDeps } from '../deps.js';
 import { route } from '../route.js';
 import { isoTime, nameSchema, queryInt } from '../schemas.js';
-import { auditView, checkpointFileView, storedCheckpointView, toAuditView } from '../views.js';
+import { auditPageView, auditPublicKeyView, checkpointFileView, storedCheckpointView, toAuditView, verifyView } from '../views/index.js';
 
 const asFile = ({ windowHashes: _, ...file }: StoredCheckpoint) => file;
 
@@ -26,7 +26,7 @@ export function auditRoutes(deps: ApiDeps) {
         user: nameSchema.optional(), target: nameSchema.optional(),
         limit: queryInt({ min: 1, max: 5000 }).default(500),
       }).strict(),
-      response: z.object({ events: z.array(auditView), head: z.string().nullable() }),
+      response: auditPageView,
       handler: async ({ actor, query }) => {
         const events = await deps.audit.list({ actor, filter: { since: query.since, until: query.until, afterSeq: query.afterSeq, action: query.action, subjectUser: query.user, target: query.target, limit: query.limit } });
         const head = await deps.audit.head();
@@ -37,7 +37,7 @@ export function auditRoutes(deps: ApiDeps) {
       method: 'GET', url: '/v1/audit/verify', tag: 'audit', auth: 'user', errors: ['conflict'],
       summary: 'Verify the hash chain; with checkpoint=SEQ:HASH (from an earlier verify) also detect truncation',
       query: z.object({ checkpoint: z.string().max(100).optional() }).strict(),
-      response: z.object({ ok: z.boolean(), events: z.number(), head: z.string().nullable(), firstBadSeq: z.number().nullable(), problem: z.string().nullable() }),
+      response: verifyView,
       handler: async ({ query }) => {
         const cp = query.checkpoint === undefined ? undefined : parseCheckpoint(query.checkpoint);
         if (cp === null) throw invalid('checkpoint must look like SEQ:HASH (a number, a colon, 64 hex digits), as printed by an earlier verify');
@@ -50,7 +50,7 @@ export function auditRoutes(deps: ApiDeps) {
     route({
       method: 'GET', url: '/v1/audit/public-key', tag: 'audit', auth: 'user',
       summary: 'The Ed25519 public key that signs audit checkpoints (PEM), to keep outside Stint for stint audit verify --public-key',
-      response: z.object({ keyId: z.string(), publicKey: z.string() }),
+      response: auditPublicKeyView,
       handler: async () => {
         const k = await deps.checkpoints.publicKey();
         return { keyId: k.keyId, publicKey: k.pem };

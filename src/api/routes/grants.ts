@@ -1,13 +1,11 @@
 import { readsEverything } from '../../core/identity/roles.js';
 import { z } from 'zod';
 import { forbidden, notFound } from '../../core/errors.js';
-import { liveGrantStatuses } from '../../core/types.js';
+import { grantStatuses, liveGrantStatuses } from '../../core/types.js';
 import type { ApiDeps } from '../deps.js';
 import { route } from '../route.js';
 import { durationSchema, grantIdParam, nameSchema, queryInt } from '../schemas.js';
-import { grantView, toGrantView } from '../views.js';
-
-const statusEnum = z.enum(['provisioning', 'active', 'revoking', 'revoke-failing', 'revoked']);
+import { credentialsView, grantView, toGrantView } from '../views/index.js';
 
 export function grantRoutes(deps: ApiDeps) {
   const now = () => deps.clock.now();
@@ -18,7 +16,7 @@ export function grantRoutes(deps: ApiDeps) {
       query: z.object({
         all: z.enum(['true', 'false']).default('false'),
         history: z.enum(['true', 'false']).default('false'),
-        status: statusEnum.optional(),
+        status: z.enum(grantStatuses).optional(),
         target: nameSchema.optional(),
         limit: queryInt({ min: 1, max: 5000 }).default(500),
       }).strict(),
@@ -44,13 +42,7 @@ export function grantRoutes(deps: ApiDeps) {
       method: 'GET', url: '/v1/grants/:id/credentials', tag: 'grants', auth: 'user', errors: ['forbidden', 'conflict'],
       summary: 'The credential of your active grant. The only response that carries a secret; audited.',
       params: grantIdParam,
-      response: z.object({
-        credentials: z.object({
-          target: z.string(), kind: z.string(), username: z.string(), password: z.string().nullable(),
-          host: z.string().optional(), port: z.number().optional(), database: z.string().optional(),
-          connection: z.record(z.string(), z.union([z.string(), z.number()])),
-        }),
-      }),
+      response: z.object({ credentials: credentialsView }),
       handler: async ({ actor, params, reply }) => {
         const c = await deps.grants.credentials({ grantId: params.id, actor });
         reply.header('cache-control', 'no-store');

@@ -3,32 +3,17 @@
 // secrets, but only their owner and admins see them.
 
 import { z } from 'zod';
-import type { SshKeyRecord } from '../../core/types.js';
 import type { ApiDeps } from '../deps.js';
 import { route } from '../route.js';
 import { freeText, nameSchema, sshKeyIdParam } from '../schemas.js';
-
-export const sshKeyView = z.object({
-  id: z.string(),
-  user: z.string(),
-  type: z.string().describe('ssh-ed25519, ecdsa-sha2-nistp256, ssh-rsa, …'),
-  publicKey: z.string().describe('type and base64, as in authorized_keys'),
-  fingerprint: z.string().describe('SHA256:…, as ssh-keygen -lf prints it'),
-  comment: z.string().nullable(),
-  createdAt: z.string(),
-  createdBy: z.string(),
-});
-
-export function toSshKeyView(k: SshKeyRecord): z.infer<typeof sshKeyView> {
-  return { ...k, createdAt: new Date(k.createdAt).toISOString() };
-}
+import { gatewaysView, keyChallengeView, sshKeyView, toSshKeyView } from '../views/index.js';
 
 export function keyRoutes(deps: ApiDeps) {
   return [
     route({
       method: 'POST', url: '/v1/keys/challenge', tag: 'keys', auth: 'user', status: 201,
       summary: 'A challenge to sign with the key you register (ssh-keygen -Y sign -n <namespace>), valid 10 minutes',
-      response: z.object({ challenge: z.string(), namespace: z.string(), expiresAt: z.string(), command: z.string().describe('how to sign it with OpenSSH') }),
+      response: keyChallengeView,
       handler: async ({ actor }) => {
         const c = deps.keys.challenge({ actor });
         return {
@@ -69,10 +54,7 @@ export function keyRoutes(deps: ApiDeps) {
     route({
       method: 'GET', url: '/v1/gateways', tag: 'sessions', auth: 'user',
       summary: 'The session gateways this broker runs: where they listen, and the SSH gateway\'s host key for known_hosts',
-      response: z.object({
-        postgres: z.object({ listen: z.string(), tls: z.boolean(), requireTls: z.boolean(), certificate: z.string().nullable().describe('the PEM certificate the gateway presents, for sslrootcert') }).nullable(),
-        ssh: z.object({ listen: z.string(), hostKey: z.string(), fingerprint: z.string() }).nullable(),
-      }),
+      response: gatewaysView,
       handler: async () => deps.gateways?.() ?? { postgres: null, ssh: null },
     }),
   ];

@@ -2,10 +2,8 @@ import { z } from 'zod';
 import type { ApiDeps } from '../deps.js';
 import { route } from '../route.js';
 import { commentSchema, durationSchema, freeText, nameSchema, queryInt, reasonSchema, requestIdParam } from '../schemas.js';
-import { approvalView, grantView, requestView, toApprovalView, toGrantView, toRequestView } from '../views.js';
-
-const outcome = z.object({ request: requestView, grant: grantView.nullable() });
-const statusEnum = z.enum(['pending', 'approved', 'denied', 'cancelled', 'expired-unapproved']);
+import { requestStatuses } from '../../core/types.js';
+import { outcomeView as outcome, requestDetailView, requestView, toApprovalView, toGrantView, toRequestView } from '../views/index.js';
 
 export function requestRoutes(deps: ApiDeps) {
   const now = () => deps.clock.now();
@@ -25,7 +23,7 @@ export function requestRoutes(deps: ApiDeps) {
     route({
       method: 'GET', url: '/v1/requests', tag: 'requests', auth: 'user', errors: ['forbidden'],
       summary: 'List requests: your own (default), those you may approve (scope=approvable), or all (admins)',
-      query: z.object({ scope: z.enum(['mine', 'approvable', 'all']).default('mine'), status: statusEnum.optional(), limit: queryInt({ min: 1, max: 1000 }).default(200) }).strict(),
+      query: z.object({ scope: z.enum(['mine', 'approvable', 'all']).default('mine'), status: z.enum(requestStatuses).optional(), limit: queryInt({ min: 1, max: 1000 }).default(200) }).strict(),
       response: z.object({ requests: z.array(requestView) }),
       handler: async ({ actor, query }) => ({
         requests: (await deps.requests.list({ actor, scope: query.scope, statuses: query.status ? [query.status] : undefined, limit: query.limit })).map(toRequestView),
@@ -34,7 +32,7 @@ export function requestRoutes(deps: ApiDeps) {
     route({
       method: 'GET', url: '/v1/requests/:id', tag: 'requests', auth: 'user', summary: 'One request with its approvals',
       params: requestIdParam,
-      response: z.object({ request: requestView, approvals: z.array(approvalView) }),
+      response: requestDetailView,
       handler: async ({ actor, params }) => {
         const r = await deps.requests.get({ actor, requestId: params.id });
         return { request: toRequestView(r.request), approvals: r.approvals.map(toApprovalView) };

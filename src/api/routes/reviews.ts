@@ -2,24 +2,10 @@
 
 import { z } from 'zod';
 import { createBreakGlassReviews } from '../../core/request/break-glass-reviews.js';
-import type { BreakGlassRecord } from '../../core/types.js';
 import type { ApiDeps } from '../deps.js';
 import { route } from '../route.js';
 import { commentSchema, grantIdParam, queryInt } from '../schemas.js';
-
-const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
-
-export const reviewView = z.object({
-  grantId: z.string(), requestId: z.string(), user: z.string(), profile: z.string(), target: z.string(), reason: z.string(),
-  activatedAt: z.string(), status: z.enum(['open', 'reviewed']), reviewedAt: z.string().nullable(), reviewedBy: z.string().nullable(), comment: z.string().nullable(),
-});
-
-function toReviewView(b: BreakGlassRecord): z.infer<typeof reviewView> {
-  return {
-    grantId: b.grantId, requestId: b.requestId, user: b.user, profile: b.profile, target: b.target, reason: b.reason, activatedAt: iso(b.createdAt)!,
-    status: b.reviewedAt === null ? 'open' : 'reviewed', reviewedAt: iso(b.reviewedAt), reviewedBy: b.reviewedBy, comment: b.reviewComment,
-  };
-}
+import { reviewView, toReviewView } from '../views/index.js';
 
 export function reviewRoutes(deps: ApiDeps) {
   const reviews = createBreakGlassReviews({ store: deps.store, clock: deps.clock });

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { ApiDeps } from '../deps.js';
 import { route } from '../route.js';
 import { durationSchema, freeText, nameSchema, tokenIdParam } from '../schemas.js';
-import { toTokenView, tokenView } from '../views.js';
+import { connectTokenView, issuedTokenView, toTokenView, tokenView } from '../views/index.js';
 
 export function tokenRoutes(deps: ApiDeps) {
   return [
@@ -11,7 +11,7 @@ export function tokenRoutes(deps: ApiDeps) {
       summary: 'Issue an API token: for yourself, or (admins) for a service user. The secret is in this response only; Stint keeps its hash.',
       // ttl: how long the token lives (default 90d, at most 365d).
       body: z.object({ user: nameSchema, description: freeText(200).nullish(), ttl: durationSchema.optional() }).strict(),
-      response: z.object({ token: tokenView, secret: z.string() }),
+      response: issuedTokenView,
       handler: async ({ actor, body, reply }) => {
         const r = await deps.tokens.create({ actor, user: body.user, description: body.description ?? null, ttlMs: body.ttl });
         reply.header('cache-control', 'no-store');
@@ -22,7 +22,7 @@ export function tokenRoutes(deps: ApiDeps) {
       method: 'POST', url: '/v1/connect-tokens', tag: 'tokens', auth: 'user', status: 201, errors: ['not_found'],
       summary: 'A one-time token to log in to the PostgreSQL gateway as yourself for one profile, within 2 minutes (stint connect PROFILE). Not an API token.',
       body: z.object({ profile: nameSchema }).strict(),
-      response: z.object({ token: z.string(), expiresAt: z.string(), user: z.string(), profile: z.string() }),
+      response: connectTokenView,
       handler: async ({ actor, body, reply }) => {
         const r = await deps.tokens.issueConnectToken({ actor, profile: body.profile });
         reply.header('cache-control', 'no-store');

@@ -9,7 +9,7 @@ import { canonicalJson } from '../../core/audit/chain.js';
 import { SignedChainVerifier, type SignedVerifyResult } from '../../core/audit/signed-verify.js';
 import { parsePublicKey, parseSignedCheckpoint, type SignedCheckpoint, type StoredCheckpoint } from '../../core/audit/signing.js';
 import type { AuditEvent } from '../../core/types.js';
-import type { AuditView } from '../api-types.js';
+import type { AuditView } from '../../api/views/index.js';
 import { intFlag } from '../args.js';
 import { CliError, usageError } from '../cli-error.js';
 import { exitCodes } from '../exit-codes.js';

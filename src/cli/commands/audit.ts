@@ -1,5 +1,5 @@
 import { parseDuration } from '../../core/duration.js';
-import type { AuditView, VerifyView } from '../api-types.js';
+import type { AuditPageView, VerifyView } from '../../api/views/index.js';
 import { intFlag } from '../args.js';
 import { CliError, usageError } from '../cli-error.js';
 import { exitCodes } from '../exit-codes.js';
@@ -114,7 +114,7 @@ async function list({ args, out, client, now }: CommandContext): Promise<number>
     limit: limitText === undefined ? undefined : intFlag('limit', limitText, 1, 5000),
     afterSeq: afterText === undefined ? undefined : intFlag('after-seq', afterText, 0, Number.MAX_SAFE_INTEGER),
   };
-  const res = await client().get<{ events: AuditView[]; head: string | null }>('/v1/audit', query);
+  const res = await client().get<AuditPageView>('/v1/audit', query);
   if (out.json) {
     out.document(res);
     return 0;

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants } from 'node:os';
+import type { ConnectTokenView, GatewaysView } from '../../api/views/index.js';
 import { idArg } from '../args.js';
 import { CliError, usageError } from '../cli-error.js';
 import { defineCommand } from '../run.js';
@@ -64,13 +65,13 @@ Examples:
     }
     if (!profileName.test(arg)) throw usageError(`${JSON.stringify(arg.slice(0, 40))} is neither a profile name nor a grant id (gr_…)`);
     const api = client();
-    const gw = await api.get<{ postgres: { listen: string; tls: boolean; requireTls: boolean; certificate: string | null } | null }>('/v1/gateways');
+    const gw = await api.get<GatewaysView>('/v1/gateways');
     if (!gw.postgres) throw new CliError('invalid', `this broker runs no PostgreSQL gateway (gateways.postgres in its config); request the profile and use stint connect GRANT`);
     const i = gw.postgres.listen.lastIndexOf(':');
     const listenHost = gw.postgres.listen.slice(0, i).replace(/^\[(.*)\]$/, '$1');
     const wildcard = listenHost === '0.0.0.0' || listenHost === '::';
     const host = args.string('host') ?? (wildcard ? new URL(api.server).hostname.replace(/^\[(.*)\]$/, '$1') : listenHost);
-    const t = await api.post<{ token: string; user: string; profile: string }>('/v1/connect-tokens', { profile: arg });
+    const t = await api.post<ConnectTokenView>('/v1/connect-tokens', { profile: arg });
     set('PGHOST', host);
     set('PGPORT', gw.postgres.listen.slice(i + 1));
     set('PGDATABASE', arg);

@@ -1,4 +1,4 @@
-import type { CredentialsView } from '../api-types.js';
+import type { CredentialsView } from '../../api/views/index.js';
 import { idArg } from '../args.js';
 import type { ApiClient } from '../client.js';
 import { fields } from '../output.js';

@@ -1,4 +1,4 @@
-import type { GrantView } from '../api-types.js';
+import type { GrantView } from '../../api/views/index.js';
 import { durationFlag, idArg } from '../args.js';
 import { usageError } from '../cli-error.js';
 import { grantWhen } from '../render.js';

@@ -1,10 +1,11 @@
-import type { GrantView } from '../api-types.js';
+import type { GrantView } from '../../api/views/index.js';
+import { grantStatuses } from '../../core/types.js';
 import { intFlag } from '../args.js';
 import { usageError } from '../cli-error.js';
 import { grantsTable } from '../render.js';
 import { defineCommand } from '../run.js';
 
-const statuses = ['provisioning', 'active', 'revoking', 'revoke-failing', 'revoked'];
+const statuses: readonly string[] = grantStatuses;
 
 export const grantsCommand = defineCommand({
   name: 'grants',

@@ -3,17 +3,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parsePublicKeyLine } from '../../core/keys/public-key.js';
-import type { MeView, SshKeyView } from '../api-types.js';
+import type { GatewaysView, KeyChallengeView, MeView, SshKeyView } from '../../api/views/index.js';
 import { closest } from '../args.js';
 import { CliError, usageError } from '../cli-error.js';
 import type { CliIO } from '../command.js';
 import { relativeTime, table, truncate } from '../output.js';
 import { defineCommand, seg, type CommandContext } from '../run.js';
-
-interface GatewaysView {
-  postgres: { listen: string; tls: boolean; requireTls: boolean } | null;
-  ssh: { listen: string; hostKey: string; fingerprint: string } | null;
-}
 
 const subcommands = ['list', 'add', 'remove', 'ssh-config'];
 /** Tried in this order when `stint keys add` is given no file, as ssh itself prefers them. */
@@ -162,7 +157,7 @@ async function add({ args, io, out, client }: CommandContext, file: string | und
   const api = client();
   let proof = {};
   if (user === undefined) {
-    const c = await api.post<{ challenge: string; namespace: string }>('/v1/keys/challenge');
+    const c = await api.post<KeyChallengeView>('/v1/keys/challenge');
     proof = { challenge: c.challenge, signature: signChallenge(io, text, from === 'standard input' ? null : from, args.string('identity'), c) };
   }
   const res = await api.post<{ key: SshKeyView }>('/v1/keys', { publicKey: text, ...(user !== undefined ? { user } : {}), ...(comment !== undefined ? { comment } : {}), ...proof });

@@ -1,4 +1,4 @@
-import type { ProfileView } from '../api-types.js';
+import type { ProfileView } from '../../api/views/index.js';
 import { table, truncate } from '../output.js';
 import { defineCommand } from '../run.js';
 

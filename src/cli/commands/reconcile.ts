@@ -1,10 +1,8 @@
-import type { ReconcileView } from '../../api/routes/reconcile.js';
+import type { ReconcileTargetView as TargetView, ReconcileView } from '../../api/views/index.js';
 import { usageError } from '../cli-error.js';
 import { exitCodes } from '../exit-codes.js';
 import { bold, table, type Output } from '../output.js';
 import { defineCommand } from '../run.js';
-
-type TargetView = ReconcileView['targets'][number];
 
 export const reconcileCommand = defineCommand({
   name: 'reconcile',

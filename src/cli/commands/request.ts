@@ -1,4 +1,4 @@
-import type { ApprovalView, GrantView, Outcome, RequestView } from '../api-types.js';
+import type { ApprovalView, GrantView, OutcomeView, RequestDetailView, RequestView } from '../../api/views/index.js';
 import { parseDuration } from '../../core/duration.js';
 import { durationFlag } from '../args.js';
 import { CliError, usageError } from '../cli-error.js';
@@ -62,7 +62,7 @@ Examples:
     const breakGlass = args.boolean('break-glass');
     if (breakGlass && !reason?.trim()) throw usageError('--break-glass needs --reason: say why access cannot wait for approval');
 
-    const created = await ctx.client().post<Outcome>('/v1/requests', {
+    const created = await ctx.client().post<OutcomeView>('/v1/requests', {
       profile, duration: duration.text, ...(reason !== undefined ? { reason } : {}), ...(ticket !== undefined ? { ticket } : {}), ...(breakGlass ? { breakGlass: true } : {}),
     });
     if (!wait) {
@@ -77,7 +77,7 @@ Examples:
   },
 });
 
-function printOutcome({ out, now }: CommandContext, o: Outcome): void {
+function printOutcome({ out, now }: CommandContext, o: OutcomeView): void {
   out.line(requestSummary(out, o.request, now()));
   if (o.grant) {
     out.line();
@@ -95,7 +95,7 @@ function printOutcome({ out, now }: CommandContext, o: Outcome): void {
  * Polls the request until it is decided, then the grant until it is no
  * longer provisioning. Progress goes to stderr, only on a terminal.
  */
-async function waitForOutcome(ctx: CommandContext, start: Outcome, deadline: number, pollMs: number): Promise<Outcome & { exitCode: number }> {
+async function waitForOutcome(ctx: CommandContext, start: OutcomeView, deadline: number, pollMs: number): Promise<OutcomeView & { exitCode: number }> {
   const { io, out, now } = ctx;
   const api = ctx.client();
   const live = io.stderrIsTTY === true;
@@ -114,7 +114,7 @@ async function waitForOutcome(ctx: CommandContext, start: Outcome, deadline: num
         throw new CliError('wait_timeout', `${request.id} is still pending after ${formatSpan(now() - began)}; it stays open (see stint requests, withdraw with stint cancel ${request.id})`);
       }
       await sleep(Math.min(pollMs, Math.max(0, deadline - now())));
-      const r = await api.get<{ request: RequestView; approvals: ApprovalView[] }>(`/v1/requests/${seg(request.id)}`);
+      const r = await api.get<RequestDetailView>(`/v1/requests/${seg(request.id)}`);
       request = r.request;
       approvals = r.approvals;
     }

@@ -1,13 +1,9 @@
+import type { ReviewView } from '../../api/views/index.js';
 import { escapeText } from '../../core/text.js';
 import { idArg } from '../args.js';
 import { usageError } from '../cli-error.js';
 import { relativeTime, table, truncate } from '../output.js';
 import { defineCommand, seg } from '../run.js';
-
-interface ReviewView {
-  grantId: string; requestId: string; user: string; profile: string; target: string; reason: string;
-  activatedAt: string; status: 'open' | 'reviewed'; reviewedAt: string | null; reviewedBy: string | null; comment: string | null;
-}
 
 export const reviewCommand = defineCommand({
   name: 'review',

@@ -1,4 +1,4 @@
-import type { GrantView } from '../api-types.js';
+import type { GrantView } from '../../api/views/index.js';
 import { idArg } from '../args.js';
 import { exitCodes } from '../exit-codes.js';
 import { status } from '../output.js';

@@ -1,7 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeApi, apiError, runCommand } from '../testing/fake-api.js';
-import { parseCast, replayCast, sessionsCommand, type SessionView } from './sessions.js';
+import type { SessionView } from '../../api/views/index.js';
+import { parseCast, replayCast, sessionsCommand } from './sessions.js';
 
 // A small hand-written asciicast v2 recording: a 30 s idle gap and a 0.5 s one.
 const cast = [

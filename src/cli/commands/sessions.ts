@@ -1,53 +1,10 @@
+import type { SessionDetailView, SessionView } from '../../api/views/index.js';
 import { escapeText } from '../../core/text.js';
 import { closest, intFlag } from '../args.js';
 import { CliError, usageError } from '../cli-error.js';
 import { apiError, resolveConfig } from '../client.js';
 import { fields, formatSpan, relativeTime, shortTime, table, type Column, type Output } from '../output.js';
 import { defineCommand, seg, type CommandContext } from '../run.js';
-
-/** GET /v1/sessions… objects (see src/api/routes/sessions.ts). */
-export interface SessionView {
-  id: string;
-  gateway: string;
-  user: string;
-  profile: string;
-  target: string;
-  grantId: string;
-  account: string;
-  grantKind: string;
-  client: string;
-  tls: boolean | null;
-  startedAt: string;
-  endedAt: string | null;
-  endReason: string | null;
-  status: 'live' | 'ended' | 'interrupted';
-  bytesIn: number | null;
-  bytesOut: number | null;
-  statements: number | null;
-  recording: boolean;
-  recordings: number[];
-}
-
-export interface ChannelView {
-  channel: number;
-  at: string;
-  kind: string;
-  detail: string | null;
-  pty: boolean;
-  recording: boolean;
-  endedAt: string | null;
-  exit: { code: number } | { signal: string } | null;
-}
-
-export interface StatementView {
-  at: string;
-  protocol: string;
-  sql: string;
-  ms: number;
-  rows: number | null;
-  params?: number;
-  error?: string;
-}
 
 const subcommands = ['show', 'play'];
 
@@ -165,7 +122,7 @@ async function show({ args, out, client }: CommandContext, id: string): Promise<
   const limitText = args.string('limit');
   const offsetText = args.string('offset');
   const offset = offsetText === undefined ? 0 : intFlag('offset', offsetText, 0, Number.MAX_SAFE_INTEGER);
-  const res = await client().get<{ session: SessionView; statements: StatementView[]; statementsTotal: number; channels: ChannelView[] }>(`/v1/sessions/${seg(id)}`, {
+  const res = await client().get<SessionDetailView>(`/v1/sessions/${seg(id)}`, {
     limit: limitText === undefined ? undefined : intFlag('limit', limitText, 1, 5000),
     offset: offsetText === undefined ? undefined : offset,
   });

@@ -1,4 +1,4 @@
-import type { TokenView } from '../api-types.js';
+import type { IssuedTokenView, MeView, TokenView } from '../../api/views/index.js';
 import { closest, idArg } from '../args.js';
 import { usageError } from '../cli-error.js';
 import { parseDuration } from '../../core/duration.js';
@@ -68,8 +68,8 @@ async function create({ args, io, out, client }: CommandContext): Promise<number
     if (d.ms > maxTokenTtlMs) throw usageError(`--ttl: ${ttl} is longer than a token may live (at most 365d)`);
     if (d.ms < minTokenTtlMs) throw usageError('--ttl must be at least 1s');
   }
-  const user = args.string('user') ?? (await client().get<{ user: string }>('/v1/me')).user;
-  const res = await client().post<{ token: TokenView; secret: string }>('/v1/tokens', { user, ...(description !== undefined ? { description } : {}), ...(ttl !== undefined ? { ttl } : {}) });
+  const user = args.string('user') ?? (await client().get<MeView>('/v1/me')).user;
+  const res = await client().post<IssuedTokenView>('/v1/tokens', { user, ...(description !== undefined ? { description } : {}), ...(ttl !== undefined ? { ttl } : {}) });
   if (out.json) {
     out.document(res);
     return 0;

@@ -1,4 +1,4 @@
-import type { MeView } from '../api-types.js';
+import type { MeView } from '../../api/views/index.js';
 import { fields } from '../output.js';
 import { defineCommand } from '../run.js';
 

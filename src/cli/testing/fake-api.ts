@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { GrantView, RequestView } from '../api-types.js';
+import type { GrantView, RequestView } from '../../api/views/index.js';
 import type { CliIO, Command } from '../command.js';
 
 export interface Seen {

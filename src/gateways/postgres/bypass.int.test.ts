@@ -10,87 +10,22 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../../embedded/postgres.js';
 import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } from '../../testing/broker.js';
-import { createPostgresGateway, type PostgresGateway } from './index.js';
+import type { PostgresGateway } from './index.js';
+import { brokerGateway } from '../testing/postgres-gateway.js';
+import { psqlClients } from '../testing/psql.js';
+import { selfSignedCert } from '../testing/tls-cert.js';
+import { until } from '../testing/wait.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const { psql, psqlStdin, openPsql, killAll } = psqlClients();
+const gatewayFor = (broker: TestBroker, certDir: string) => brokerGateway(broker, selfSignedCert(certDir));
 
-async function until(what: string, ok: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
-  const start = Date.now();
-  while (!(await ok())) {
-    if (Date.now() - start > ms) throw new Error(`${what} did not happen within ${ms} ms`);
-    await sleep(50);
-  }
-}
-
-function selfSignedCert(dir: string): { cert: string; key: string } {
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-  ], { stdio: 'ignore' });
-  return { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
-}
-
-const children: ChildProcess[] = [];
-
-/** The real psql, one command: exit code, stdout and stderr. */
-function psql(conn: string, password: string, sql: string): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn('psql', [conn, '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', sql], { env: { PATH: process.env.PATH, PGPASSWORD: password, PGCONNECT_TIMEOUT: '10' } });
-    children.push(p);
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('close', (code) => resolve({ code, out: out.trim(), err: err.trim() }));
-  });
-}
-
-/**
- * psql reading commands from stdin, in a session of its own (no controlling
- * terminal), so that \password reads the new password from stdin too.
- */
-function psqlStdin(conn: string, password: string, input: string): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const p = spawn('psql', [conn, '-X'], { env: { PATH: process.env.PATH, PGPASSWORD: password, PGCONNECT_TIMEOUT: '10' }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
-    children.push(p);
-    let out = '';
-    p.stdout!.on('data', (d) => (out += d));
-    p.stderr!.on('data', (d) => (out += d));
-    p.on('close', (code) => resolve({ code, out }));
-    p.stdin!.on('error', () => {});
-    p.stdin!.end(input);
-  });
-}
-
-/** An interactive psql through the gateway, as a person would have open. */
-function openPsql(conn: string, password: string): { proc: ChildProcess; output: () => string; send: (s: string) => void } {
-  const proc = spawn('psql', [conn, '-X', '-A', '-t'], { env: { PATH: process.env.PATH, PGPASSWORD: password }, stdio: ['pipe', 'pipe', 'pipe'] });
-  children.push(proc);
-  let out = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (out += d));
-  return { proc, output: () => out, send: (s) => proc.stdin!.write(s) };
-}
-
-function gatewayFor(broker: TestBroker, certDir: string): PostgresGateway {
-  const app = broker.app;
-  return createPostgresGateway({
-    tokens: app.tokens, requests: app.requests, grants: app.grants, catalog: () => app.catalog, store: app.store,
-    clock: { now: () => Date.now() }, log: { info() {}, warn() {}, error() {}, debug() {} },
-    tls: selfSignedCert(certDir), listen: { host: '127.0.0.1', port: 0 }, sessionDir: join(broker.dataDir, 'sessions'), requireTls: true,
-  });
-}
-
-after(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
+after(() => killAll());
 
 describe('a password set through the gateway', () => {
   let target: TestTarget;

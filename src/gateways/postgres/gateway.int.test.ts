@@ -4,7 +4,6 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,26 +14,12 @@ import pg from 'pg';
 import { serialize } from 'pg-protocol';
 import { startupMessage } from './frames.js';
 import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } from '../../testing/broker.js';
-import { createPostgresGateway, type PostgresGateway } from './index.js';
+import type { PostgresGateway } from './index.js';
+import { brokerGateway } from '../testing/postgres-gateway.js';
+import { psqlClients } from '../testing/psql.js';
+import { selfSignedCert } from '../testing/tls-cert.js';
+import { sleep, until } from '../testing/wait.js';
 import type { SessionRecord } from './session-log.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, ok: () => Promise<boolean> | boolean, ms: number): Promise<void> {
-  const start = Date.now();
-  while (!(await ok())) {
-    if (Date.now() - start > ms) throw new Error(`${what} did not happen within ${ms} ms`);
-    await sleep(50);
-  }
-}
-
-function selfSignedCert(dir: string): { cert: string; key: string } {
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-  ], { stdio: 'ignore' });
-  return { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
-}
 
 describe('postgres gateway', () => {
   let target: TestTarget;
@@ -44,17 +29,9 @@ describe('postgres gateway', () => {
   let port: number;
   let shortPort: number;
   let certDir: string;
-  const children: ChildProcess[] = [];
+  const { psql, openPsql, killAll } = psqlClients();
 
-  function makeGateway(opts: { maxSessionMs?: number; sessionDir: string }): PostgresGateway {
-    const app = broker.app;
-    return createPostgresGateway({
-      tokens: app.tokens, requests: app.requests, grants: app.grants, catalog: () => app.catalog, store: app.store,
-      clock: { now: () => Date.now() }, log: { info() {}, warn() {}, error() {}, debug() {} },
-      tls: selfSignedCert(certDir), listen: { host: '127.0.0.1', port: 0 }, sessionDir: opts.sessionDir, requireTls: true,
-      maxSessionMs: opts.maxSessionMs,
-    });
-  }
+  const makeGateway = (opts: { maxSessionMs?: number; sessionDir: string }) => brokerGateway(broker, selfSignedCert(certDir), opts);
 
   before(async () => {
     target = await createTestTarget();
@@ -71,7 +48,7 @@ describe('postgres gateway', () => {
     shortPort = (await shortGateway.listen()).port;
   });
   after(async () => {
-    for (const c of children) c.kill('SIGKILL');
+    killAll();
     await gateway?.close();
     await shortGateway?.close();
     await broker?.close();
@@ -80,29 +57,6 @@ describe('postgres gateway', () => {
   });
 
   const conninfo = (user: string, profile: string, p = port, sslmode = 'require') => `host=127.0.0.1 port=${p} user=${user} dbname=${profile} sslmode=${sslmode} connect_timeout=10`;
-
-  /** psql -c: returns stdout, stderr and exit code. */
-  function psql(conn: string, password: string, sql: string): Promise<{ code: number | null; out: string; err: string }> {
-    return new Promise((resolve) => {
-      const p = spawn('psql', [conn, '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', sql], { env: { PATH: process.env.PATH, PGPASSWORD: password, PGCONNECT_TIMEOUT: '10' } });
-      children.push(p);
-      let out = '';
-      let err = '';
-      p.stdout.on('data', (d) => (out += d));
-      p.stderr.on('data', (d) => (err += d));
-      p.on('close', (code) => resolve({ code, out: out.trim(), err: err.trim() }));
-    });
-  }
-
-  /** An interactive psql, as a person would have open. */
-  function openPsql(conn: string, password: string): { proc: ChildProcess; output: () => string; send: (s: string) => void } {
-    const proc = spawn('psql', [conn, '-X', '-A', '-t'], { env: { PATH: process.env.PATH, PGPASSWORD: password }, stdio: ['pipe', 'pipe', 'pipe'] });
-    children.push(proc);
-    let out = '';
-    proc.stdout!.on('data', (d) => (out += d));
-    proc.stderr!.on('data', (d) => (out += d));
-    return { proc, output: () => out, send: (s) => proc.stdin!.write(s) };
-  }
 
   const sessionOf = (g: PostgresGateway, account: string): SessionRecord | undefined => g.sessions.list().find((s) => s.account === account);
 

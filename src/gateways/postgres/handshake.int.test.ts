@@ -7,10 +7,9 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,39 +22,9 @@ import { createLogger } from '../../log.js';
 import { createTestTarget, type TestTarget } from '../../testing/broker.js';
 import { startChildBroker, writeBrokerConfig } from '../../testing/child-broker.js';
 import { startupMessage } from './frames.js';
-import { createPostgresGateway, type PostgresGateway, type PostgresGatewayDeps } from './gateway.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const start = Date.now();
-  while (!(await ok())) {
-    if (Date.now() - start > ms) throw new Error(`${what} did not happen within ${ms} ms`);
-    await sleep(25);
-  }
-}
-
-function selfSignedCert(dir: string): { cert: string; key: string } {
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-  ], { stdio: 'ignore' });
-  return { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
-}
-
-/** A gateway whose handshakes never get as far as a token check: nothing else is needed. */
-function handshakeOnlyGateway(cert: { cert: string; key: string }, extra: Partial<PostgresGatewayDeps> = {}): PostgresGateway {
-  const unused = new Proxy({}, { get: () => () => Promise.reject(new Error('not reached in these tests')) });
-  return createPostgresGateway({
-    tokens: { authenticateGateway: async () => undefined }, requests: unused as never, grants: unused as never,
-    catalog: () => { throw new Error('not reached'); }, store: unused as never,
-    clock: { now: () => Date.now() }, log: { info() {}, warn() {}, error() {}, debug() {} },
-    tls: cert, listen: { host: '127.0.0.1', port: 0 }, sessionDir: '/nonexistent', requireTls: true,
-    // Far away: these tests show handshakes settle on close and on the client leaving, not on the deadline.
-    handshakeTimeoutMs: 3_600_000,
-    ...extra,
-  });
-}
+import { handshakeOnlyGateway } from '../testing/postgres-gateway.js';
+import { selfSignedCert } from '../testing/tls-cert.js';
+import { until } from '../testing/wait.js';
 
 interface Held {
   socket: net.Socket;

@@ -7,34 +7,21 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { serialize } from 'pg-protocol';
-import { createPostgresGateway, type PostgresGateway } from './gateway.js';
+import type { PostgresGateway } from './gateway.js';
+import { handshakeOnlyGateway } from '../testing/postgres-gateway.js';
+import { selfSignedCert } from '../testing/tls-cert.js';
 import type { TlsMinVersion } from './tls-settings.js';
 
-function cert(dir: string, kind: 'rsa' | 'ec'): { cert: string; key: string } {
-  const alg = kind === 'rsa' ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'];
-  execFileSync('openssl', ['req', '-x509', ...alg, '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', join(dir, `${kind}.key`), '-out', join(dir, `${kind}.crt`)], { stdio: 'ignore' });
-  return { cert: readFileSync(join(dir, `${kind}.crt`), 'utf8'), key: readFileSync(join(dir, `${kind}.key`), 'utf8') };
-}
-
-function gateway(c: { cert: string; key: string }, minVersion?: TlsMinVersion): PostgresGateway {
-  const unused = new Proxy({}, { get: () => () => Promise.reject(new Error('not reached in these tests')) });
-  return createPostgresGateway({
-    tokens: { authenticateGateway: async () => undefined }, requests: unused as never, grants: unused as never,
-    catalog: () => { throw new Error('not reached'); }, store: unused as never,
-    clock: { now: () => Date.now() }, log: { info() {}, warn() {}, error() {}, debug() {} },
-    tls: { ...c, minVersion }, listen: { host: '127.0.0.1', port: 0 }, sessionDir: '/nonexistent', requireTls: true,
-    // Far away: a connection that ends here ends for its TLS, not for the handshake deadline.
-    handshakeTimeoutMs: 3_600_000,
-  });
-}
+const cert = (dir: string, kind: 'rsa' | 'ec') => selfSignedCert(dir, kind);
+const gateway = (c: { cert: string; key: string }, minVersion?: TlsMinVersion): PostgresGateway => handshakeOnlyGateway({ ...c, minVersion });
 
 /** SSLRequest, 'S', then a TLS client with `opts` over it. Resolves with the TLS socket once secure; rejects on a failed handshake. */
 async function tlsOverStartTls(port: number, opts: tls.ConnectionOptions): Promise<tls.TLSSocket> {

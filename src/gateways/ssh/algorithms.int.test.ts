@@ -5,7 +5,7 @@
 // Stint's own connections to a target negotiate curve25519 and an AEAD cipher.
 //
 // Needs root (the ssh connector makes real accounts on this machine): see
-// ssh-gateway-test-env.ts.
+// ../testing/ssh-env.ts.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,7 +22,7 @@ import { rejectsTarget } from '../../connectors/testing/rejects-target.js';
 import { startSshTestServer } from '../../testing/servers/ssh.js';
 import { testKeyPair } from '../../testing/ssh-keys.js';
 import { createSshGateway, type SshGateway } from './index.js';
-import { createSshGatewayTestEnv, type SshGatewayTestEnv } from './ssh-gateway-test-env.js';
+import { createSshGatewayTestEnv, type SshGatewayTestEnv } from '../testing/ssh-env.js';
 
 interface Finding {
   section: string;

@@ -16,7 +16,8 @@ import { runBinary } from '../../cli/testing/fake-api.js';
 import { freePort } from '../../embedded/free-port.js';
 import { http, startChildBroker, type ChildBroker } from '../../testing/child-broker.js';
 import { testKeyPair } from '../../testing/ssh-keys.js';
-import { accountExists, createSshGatewayTestEnv, until, type SshGatewayTestEnv } from './ssh-gateway-test-env.js';
+import { accountExists, createSshGatewayTestEnv, type SshGatewayTestEnv } from '../testing/ssh-env.js';
+import { until } from '../testing/wait.js';
 
 const masterKey = Buffer.alloc(32, 5).toString('base64');
 

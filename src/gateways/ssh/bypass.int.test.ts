@@ -5,7 +5,7 @@
 // those processes is gone with the account. `stint reconcile` (the real CLI)
 // passes that sshd and reports an sshd that would honour the key.
 //
-// Needs root (real accounts on this machine; see ssh-gateway-test-env.ts).
+// Needs root (real accounts on this machine; see ../testing/ssh-env.ts).
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +20,8 @@ import { freePort } from '../../embedded/free-port.js';
 import { http } from '../../testing/child-broker.js';
 import { startSshTestServer, type SshTestServer } from '../../testing/servers/ssh.js';
 import { testKeyPair } from '../../testing/ssh-keys.js';
-import { accountExists, createSshGatewayTestEnv, until, type SshGatewayTestEnv } from './ssh-gateway-test-env.js';
+import { accountExists, createSshGatewayTestEnv, type SshGatewayTestEnv } from '../testing/ssh-env.js';
+import { until } from '../testing/wait.js';
 
 const processesOf = (uid: number) => {
   try {

@@ -20,7 +20,8 @@ import { testKeyPair } from '../../testing/ssh-keys.js';
 import ssh2 from 'ssh2';
 import { createSshGateway, type SshGateway, type SshGatewayDeps } from './index.js';
 import { maxAuthTries, maxChannelsPerConnection } from './gateway.js';
-import { accountExists, createSshGatewayTestEnv, sleep, until, type SshGatewayTestEnv } from './ssh-gateway-test-env.js';
+import { accountExists, createSshGatewayTestEnv, type SshGatewayTestEnv } from '../testing/ssh-env.js';
+import { sleep, until } from '../testing/wait.js';
 
 describe('ssh gateway (real ssh/scp clients, real sshd)', () => {
   let t: SshGatewayTestEnv;

@@ -14,16 +14,6 @@ import { join } from 'node:path';
 import { createSshTestEnv, type SshTestEnv } from '../../connectors/ssh/testing/ssh-test-env.js';
 import { SSH_TEST_ENV, startSshTestServer, type SshTestServer } from '../../testing/servers/ssh.js';
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export async function until(what: string, ok: () => Promise<boolean> | boolean, ms: number): Promise<void> {
-  const start = Date.now();
-  while (!(await ok())) {
-    if (Date.now() - start > ms) throw new Error(`${what} did not happen within ${ms} ms`);
-    await sleep(50);
-  }
-}
-
 function tryRun(file: string, args: string[]): string | null {
   try {
     return execFileSync(file, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
