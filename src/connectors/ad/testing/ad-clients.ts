@@ -16,6 +16,9 @@ function exec(cmd: string, args: string[], env: Record<string, string>, stdin?: 
       if (err) reject(new Error(`${cmd} failed (${err.code ?? err.signal}): ${`${stdout}\n${stderr}`.trim().slice(-600)}`));
       else resolve(stdout);
     });
+    // A client that exits without reading its input (a refused kinit, smbclient -k) closes the pipe first:
+    // the EPIPE says nothing, its exit status and output do.
+    p.stdin?.on('error', () => {});
     p.stdin?.end(stdin ?? '');
   });
 }
