@@ -6,6 +6,7 @@ import { startEmbeddedPostgres } from '../src/embedded/postgres.js';
 import { startLdapTestServer } from '../src/testing/servers/ldap.js';
 import { startMysqlTestServer } from '../src/testing/servers/mysql.js';
 import { startRedisTestServer } from '../src/testing/servers/redis.js';
+import { startSambaTestServer } from '../src/testing/servers/samba.js';
 import { startSshTestServer } from '../src/testing/servers/ssh.js';
 
 interface Started {
@@ -22,6 +23,7 @@ const servers: Record<string, () => Promise<Started>> = {
   redis: startRedisTestServer,
   ldap: startLdapTestServer,
   ssh: startSshTestServer,
+  ad: startSambaTestServer,
 };
 
 const started: { name: string; stop: () => Promise<void> }[] = [];

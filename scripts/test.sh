@@ -22,6 +22,11 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v ssh-audit >/dev/null 2>&1 || missing+=(ssh-audit)
 command -v sslscan >/dev/null 2>&1 || missing+=(sslscan)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+# A Samba AD domain controller and its real clients (issue 19).
+[ -x /usr/sbin/samba ] && [ -x /usr/bin/samba-tool ] || missing+=(samba samba-ad-dc samba-ad-provision winbind)
+command -v kinit >/dev/null 2>&1 || missing+=(krb5-user)
+command -v smbclient >/dev/null 2>&1 || missing+=(smbclient)
+command -v ldapsearch >/dev/null 2>&1 || missing+=(ldap-utils)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -57,7 +62,7 @@ trap cleanup EXIT
 echo "== starting test servers"
 node --import tsx scripts/test-servers.ts >"$work/env" 2>"$work/servers.log" &
 servers_pid=$!
-for _ in $(seq 1 600); do
+for _ in $(seq 1 1500); do
   grep -q '^READY=1$' "$work/env" 2>/dev/null && break
   if ! kill -0 "$servers_pid" 2>/dev/null; then cat "$work/servers.log" >&2; echo "test servers failed to start" >&2; exit 1; fi
   sleep 0.2

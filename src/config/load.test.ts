@@ -387,7 +387,7 @@ describe('parseConfigText: each problem names file:line:column, path and what is
 
   test('unknown target kind', () => {
     const text = base.replace('kind: postgres', 'kind: oracle');
-    assert.deepStrictEqual(problems(text), ['stint.yaml:3:11: targets[0].kind: "oracle" is not a known kind; one of: postgres, mysql, redis, ssh, ldap, script']);
+    assert.deepStrictEqual(problems(text), ['stint.yaml:3:11: targets[0].kind: "oracle" is not a known kind; one of: postgres, mysql, redis, ssh, ldap, script, ad']);
   });
 
   test('port out of range and of the wrong type', () => {

@@ -4,6 +4,7 @@
 
 import type { TargetKind } from '../core/types.js';
 import type { ConnectorModule } from './module.js';
+import { adModule } from './ad/module.js';
 import { ldapModule } from './ldap/module.js';
 import { mysqlModule } from './mysql/module.js';
 import { postgresModule } from './postgres/module.js';
@@ -18,6 +19,7 @@ export const connectorModules: Record<TargetKind, ConnectorModule> = {
   ssh: sshModule,
   ldap: ldapModule,
   script: scriptModule,
+  ad: adModule,
 };
 
 for (const [kind, m] of Object.entries(connectorModules)) {
