@@ -65,7 +65,7 @@ async function call<T>(method: 'GET' | 'POST' | 'DELETE', url: string, body?: un
     throw new ApiError(0, 'network', 'The broker cannot be reached. Check your connection and try again.');
   }
   const text = await res.text();
-  let data: unknown = null;
+  let data: unknown;
   try {
     data = text ? JSON.parse(text) : null;
   } catch {

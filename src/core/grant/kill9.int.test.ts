@@ -75,7 +75,7 @@ describe('kill -9 at random moments', () => {
 
     // Let everything expire, then settle.
     const deadline = Date.now() + 60_000;
-    let grants: any[] = [];
+    let grants: any[];
     for (;;) {
       grants = (await http(b.url, admin, 'GET', '/v1/grants?all=true&history=true&limit=5000')).body.grants;
       if (grants.every((g: any) => g.status === 'revoked')) break;

@@ -44,7 +44,7 @@ class MemoryTxWithLocks extends MemoryTx implements TxLocks {
 }
 
 // The StoreTx methods are attached in the constructor (reads and writes above).
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
 export interface MemoryStore extends StoreTx {}
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
