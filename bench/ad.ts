@@ -37,7 +37,13 @@ const secret = () => `Bb2-${Math.random().toString(36).slice(2)}${Math.random().
 try {
   progress(`warming up (DC ${env.server.url})`);
   await conn.checkHealth();
-  const times = { stintCreate: [] as number[], rawCreate: [] as number[], stintRemove: [] as number[], rawRemove: [] as number[], rawSeqRemove: [] as number[] };
+  const times = {
+    stintCreate: [] as number[],
+    rawCreate: [] as number[],
+    stintRemove: [] as number[],
+    rawRemove: [] as number[],
+    rawSeqRemove: [] as number[],
+  };
   let wallRawSeqRemove = 0;
   let wallStintCreate = 0;
   let wallRawCreate = 0;

@@ -85,7 +85,10 @@ async function startBroker(dir: string): Promise<{ url: string; token: string; p
   const deadline = Date.now() + 300_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`broker exited during start: ${stderr}`);
-    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     if (Date.now() > deadline) throw new Error(`broker did not answer /healthz in 300 s: ${stderr}`);
     await sleep(100);
@@ -138,13 +141,23 @@ async function main() {
     const baseCpu = cpu[0]!.p50;
     const m = machineInfo();
     const rows: (string | number)[][] = [['command', 'wall p50 ms', 'wall p90 ms', 'wall p50 vs node -e 0', 'cpu p50 ms', 'cpu p50 vs node -e 0']];
-    commands.forEach((c, i) => rows.push([c.name, fmt(wall[i]!.p50, 0), fmt(wall[i]!.p90, 0), ratio(wall[i]!.p50, base), fmt(cpu[i]!.p50, 0), ratio(cpu[i]!.p50, baseCpu)]));
-    process.stdout.write(`\nCLI start-up, ${runs} rounds, ${m.cpus} CPUs (${m.cpuModel}), Node ${m.node}; goal: within 1.50x of node -e 0 (wall, median)\n\n${table(rows)}\n`);
+    commands.forEach((c, i) =>
+      rows.push([c.name, fmt(wall[i]!.p50, 0), fmt(wall[i]!.p90, 0), ratio(wall[i]!.p50, base), fmt(cpu[i]!.p50, 0), ratio(cpu[i]!.p50, baseCpu)]),
+    );
+    process.stdout.write(
+      `\nCLI start-up, ${runs} rounds, ${m.cpus} CPUs (${m.cpuModel}), Node ${m.node}; goal: within 1.50x of node -e 0 (wall, median)\n\n${table(rows)}\n`,
+    );
     const result = {
       runs,
       machine: m,
       command: commandLine(),
-      commands: commands.map((c, i) => ({ name: c.name, wall: wall[i] as Stats, cpu: cpu[i] as Stats, wallRatio: wall[i]!.p50 / base, cpuRatio: cpu[i]!.p50 / baseCpu })),
+      commands: commands.map((c, i) => ({
+        name: c.name,
+        wall: wall[i] as Stats,
+        cpu: cpu[i] as Stats,
+        wallRatio: wall[i]!.p50 / base,
+        cpuRatio: cpu[i]!.p50 / baseCpu,
+      })),
     };
     await writeJson(flags.json, result);
   } finally {

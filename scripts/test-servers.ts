@@ -47,7 +47,9 @@ const results = await Promise.allSettled(
     return s.env;
   }),
 );
-const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${Object.keys(servers)[i]}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`] : []));
+const failed = results.flatMap((r, i) =>
+  r.status === 'rejected' ? [`${Object.keys(servers)[i]}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`] : [],
+);
 if (failed.length > 0) {
   process.stderr.write(`test servers failed to start:\n${failed.join('\n')}\n`);
   await stopAll(1);

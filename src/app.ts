@@ -132,7 +132,14 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const notifier: Notifier = fanOut(createLogNotifier(log), webhooks);
   let worker: ExpiryWorker | undefined;
   const grants = createGrantService({
-    store, catalog: getCatalog, connectors, sealer: vault, clock, notifier, log, telemetry: metrics.telemetry,
+    store,
+    catalog: getCatalog,
+    connectors,
+    sealer: vault,
+    clock,
+    notifier,
+    log,
+    telemetry: metrics.telemetry,
     settings: {
       ...defaultGrantSettings,
       revokeRetryInitialMs: opts.revokeRetry?.initialMs ?? config.broker.revokeRetryInitialMs,
@@ -144,28 +151,57 @@ export async function createApp(opts: AppOptions): Promise<App> {
     accountLocks,
   });
   const requests = createRequestService({
-    store, catalog: getCatalog, grants, clock, notifier, log, telemetry: metrics.telemetry,
+    store,
+    catalog: getCatalog,
+    grants,
+    clock,
+    notifier,
+    log,
+    telemetry: metrics.telemetry,
     settings: { pendingTimeoutMs: config.broker.pendingTimeoutMs },
     accountProblem: (t, account) => connectorModules[t.kind].checkAccount(account),
   });
   const tokens = createTokenService({ store, catalog: getCatalog, clock });
   const oidc = config.identity.oidc;
   const signIns = createSignInService({
-    store, clock, sealer: vault, log, catalog: getCatalog,
+    store,
+    clock,
+    sealer: vault,
+    log,
+    catalog: getCatalog,
     provider: oidc ? createOidcProvider(oidc, await readOidcClientSecret(oidc, env)) : null,
-    settings: { sessionTtlMs: config.identity.sessionTtlMs, recheckMs: opts.signInRecheckMs ?? defaultRecheckMs, allowedGroups: oidc?.allowedGroups ?? null, maxPerUser: maxSignInsPerUser },
+    settings: {
+      sessionTtlMs: config.identity.sessionTtlMs,
+      recheckMs: opts.signInRecheckMs ?? defaultRecheckMs,
+      allowedGroups: oidc?.allowedGroups ?? null,
+      maxPerUser: maxSignInsPerUser,
+    },
     tokenUser: async (hash) => (await tokens.authenticateHash(hash))?.user,
     cancelPendingOf: (user) => requests.cancelPendingOf(user, 'the identity provider no longer signs this person in'),
   });
   // Checks are due every recheckMs; looking a tenth as often keeps a removed person's access within ~1.1 periods.
   const recheckWorker = createRecheckWorker({ signIns, log, intervalMs: Math.max(1000, Math.floor((opts.signInRecheckMs ?? defaultRecheckMs) / 10)) });
-  const keys = createKeyService({ store, catalog: getCatalog, clock, challengeSecret: Buffer.from(hkdfSync('sha256', masterKey.key, 'stint', 'ssh-key-registration-challenge', 32)) });
+  const keys = createKeyService({
+    store,
+    catalog: getCatalog,
+    clock,
+    challengeSecret: Buffer.from(hkdfSync('sha256', masterKey.key, 'stint', 'ssh-key-registration-challenge', 32)),
+  });
   const audit = createAuditService({ store });
   const checkpoints = createCheckpointService({
-    store, vault, clock, log, settings: { everyEvents: config.broker.auditCheckpointEvents, everyMs: config.broker.auditCheckpointMs },
+    store,
+    vault,
+    clock,
+    log,
+    settings: { everyEvents: config.broker.auditCheckpointEvents, everyMs: config.broker.auditCheckpointMs },
   });
   // Cheap when there is nothing to sign (two reads); often enough that everyEvents is honoured closely.
-  const checkpointWorker = createPeriodicWorker({ name: 'audit checkpoint', run: checkpoints.tick, log, intervalMs: Math.min(10_000, config.broker.auditCheckpointMs) });
+  const checkpointWorker = createPeriodicWorker({
+    name: 'audit checkpoint',
+    run: checkpoints.tick,
+    log,
+    intervalMs: Math.min(10_000, config.broker.auditCheckpointMs),
+  });
   const reconcile = createReconcileService({ store, catalog: getCatalog, connectors, clock, log, grantLocks: accountLocks });
   const reconcileWorker = createReconcileWorker({ reconcile, log, intervalMs: config.broker.reconcileIntervalMs });
   worker = createExpiryWorker({ store, grants, requests, clock, log, maxSleepMs: opts.workerMaxSleepMs });
@@ -174,7 +210,13 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const gatewayCert = gw?.tlsCert && gw.tlsKey ? await readFile(gw.tlsCert) : null;
   const postgresGateway: PostgresGateway | null = gw
     ? createPostgresGateway({
-        tokens, requests, grants, catalog: getCatalog, store, clock, log,
+        tokens,
+        requests,
+        grants,
+        catalog: getCatalog,
+        store,
+        clock,
+        log,
         tls: gatewayCert && gw.tlsKey ? { cert: gatewayCert, key: await readFile(gw.tlsKey), minVersion: gw.tlsMinVersion } : null,
         listen: gw.listen,
         sessionDir: join(opts.dataDir, 'sessions'),
@@ -186,31 +228,64 @@ export async function createApp(opts: AppOptions): Promise<App> {
 
   const sshCfg = config.gateways.ssh;
   const sshHostKey = sshCfg ? await loadHostKey({ file: sshCfg.hostKeyFile, dataDir: opts.dataDir }) : null;
-  const sshGateway: SshGateway | null = sshCfg && sshHostKey
-    ? createSshGateway({
-        requests, grants, catalog: getCatalog, store, clock, log,
-        hostKey: sshHostKey.privateKey,
-        authorizedKeys: (user) => keys.authorizedKeys(user),
-        listen: sshCfg.listen,
-        sessionDir: join(opts.dataDir, 'sessions'),
-        maxSessionMs: sshCfg.maxSessionMs ?? undefined,
-        algorithms: sshCfg.algorithms,
-      })
-    : null;
+  const sshGateway: SshGateway | null =
+    sshCfg && sshHostKey
+      ? createSshGateway({
+          requests,
+          grants,
+          catalog: getCatalog,
+          store,
+          clock,
+          log,
+          hostKey: sshHostKey.privateKey,
+          authorizedKeys: (user) => keys.authorizedKeys(user),
+          listen: sshCfg.listen,
+          sessionDir: join(opts.dataDir, 'sessions'),
+          maxSessionMs: sshCfg.maxSessionMs ?? undefined,
+          algorithms: sshCfg.algorithms,
+        })
+      : null;
   const hostPort = (a: { host: string; port: number }) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
   let gatewayAddresses: { postgres: { host: string; port: number } | null; ssh: { host: string; port: number } | null } = { postgres: null, ssh: null };
   const gatewaysInfo = (): GatewaysInfo => ({
-    postgres: gw ? { listen: hostPort(gatewayAddresses.postgres ?? gw.listen), tls: !!gatewayCert, requireTls: gw.requireTls, certificate: gatewayCert ? gatewayCert.toString('utf8') : null } : null,
-    ssh: sshCfg && sshHostKey ? { listen: hostPort(gatewayAddresses.ssh ?? sshCfg.listen), hostKey: sshHostKey.publicKey, fingerprint: sshHostKey.fingerprint } : null,
+    postgres: gw
+      ? {
+          listen: hostPort(gatewayAddresses.postgres ?? gw.listen),
+          tls: !!gatewayCert,
+          requireTls: gw.requireTls,
+          certificate: gatewayCert ? gatewayCert.toString('utf8') : null,
+        }
+      : null,
+    ssh:
+      sshCfg && sshHostKey
+        ? { listen: hostPort(gatewayAddresses.ssh ?? sshCfg.listen), hostKey: sshHostKey.publicKey, fingerprint: sshHostKey.fingerprint }
+        : null,
   });
 
   const initialAdminToken = await ensureAdminToken(store, tokens, opts.dataDir);
-  const api = await buildApi({
-    version, catalog: getCatalog, store, clock, connectors, requests, grants, tokens, signIns, keys, audit, checkpoints, reconcile, metrics, configPath: opts.configPath,
-    sessionDir: join(opts.dataDir, 'sessions'),
-    liveSessions: () => [...(postgresGateway?.sessions.list() ?? []), ...(sshGateway?.sessions.list() ?? [])],
-    gateways: gatewaysInfo,
-  }, { logger: log });
+  const api = await buildApi(
+    {
+      version,
+      catalog: getCatalog,
+      store,
+      clock,
+      connectors,
+      requests,
+      grants,
+      tokens,
+      signIns,
+      keys,
+      audit,
+      checkpoints,
+      reconcile,
+      metrics,
+      configPath: opts.configPath,
+      sessionDir: join(opts.dataDir, 'sessions'),
+      liveSessions: () => [...(postgresGateway?.sessions.list() ?? []), ...(sshGateway?.sessions.list() ?? [])],
+      gateways: gatewaysInfo,
+    },
+    { logger: log },
+  );
 
   // Work the previous run left unfinished: interrupted provisioning is rolled
   // back; expired and failing grants are picked up by the worker's first pass.
@@ -233,7 +308,9 @@ export async function createApp(opts: AppOptions): Promise<App> {
     ];
     for (const [g, reason] of work) {
       log.warn({ grantId: g.id, user: g.user, profile: g.profile, target: g.target, reason }, 'revoking access the config no longer backs');
-      await grants.revoke({ grantId: g.id, actor: systemActor, reason }).catch((err) => log.error({ grantId: g.id, error: safeErrorText(err) }, 'revoking an orphaned grant failed; the worker retries'));
+      await grants
+        .revoke({ grantId: g.id, actor: systemActor, reason })
+        .catch((err) => log.error({ grantId: g.id, error: safeErrorText(err) }, 'revoking an orphaned grant failed; the worker retries'));
     }
   }
 
@@ -250,8 +327,16 @@ export async function createApp(opts: AppOptions): Promise<App> {
     await revokeOrphans(orphans, true);
     catalog = next.catalog;
     await store.appendAudit({
-      at: clock.now(), actor: 'stint', action: 'config.reloaded',
-      details: { file: opts.configPath, targets: next.catalog.targets.size, profiles: next.catalog.profiles.size, policies: next.catalog.policies.length, users: next.catalog.users.size },
+      at: clock.now(),
+      actor: 'stint',
+      action: 'config.reloaded',
+      details: {
+        file: opts.configPath,
+        targets: next.catalog.targets.size,
+        profiles: next.catalog.profiles.size,
+        policies: next.catalog.policies.length,
+        users: next.catalog.users.size,
+      },
     });
     log.info({ file: opts.configPath }, 'config reloaded');
     return { orphansRevoked: orphans.userRemoved.length + orphans.profileRemoved.length + orphans.targetRemoved.length };
@@ -259,7 +344,22 @@ export async function createApp(opts: AppOptions): Promise<App> {
 
   let closed = false;
   return {
-    api, store, requests, grants, tokens, signIns, signInRecheck: recheckWorker, keys, worker, checkpoints, connectors, initialAdminToken, reload, reconcile, postgresGateway, sshGateway,
+    api,
+    store,
+    requests,
+    grants,
+    tokens,
+    signIns,
+    signInRecheck: recheckWorker,
+    keys,
+    worker,
+    checkpoints,
+    connectors,
+    initialAdminToken,
+    reload,
+    reconcile,
+    postgresGateway,
+    sshGateway,
     get catalog() {
       return catalog;
     },
@@ -268,7 +368,10 @@ export async function createApp(opts: AppOptions): Promise<App> {
       if (postgresGateway) gatewayAddresses = { ...gatewayAddresses, postgres: await postgresGateway.listen() };
       if (sshGateway) {
         gatewayAddresses = { ...gatewayAddresses, ssh: await sshGateway.listen() };
-        log.info({ hostKey: sshHostKey!.publicKey, fingerprint: sshHostKey!.fingerprint, file: sshHostKey!.file }, 'ssh gateway host key (clients put it in known_hosts)');
+        log.info(
+          { hostKey: sshHostKey!.publicKey, fingerprint: sshHostKey!.fingerprint, file: sshHostKey!.file },
+          'ssh gateway host key (clients put it in known_hosts)',
+        );
       }
       const addr = api.server.address();
       const actualPort = typeof addr === 'object' && addr ? addr.port : port;
@@ -285,7 +388,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         await worker!.stop();
         await reconcileWorker.stop();
         await checkpointWorker.stop();
-      await recheckWorker.stop();
+        await recheckWorker.stop();
         await api.close();
         await webhooks.flush();
         await targets.closeAll();

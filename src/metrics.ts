@@ -13,12 +13,15 @@ const counterHelp: Record<TelemetryCounter, [string, string[]]> = {
   revoke_failures: ['Failed revocation attempts (each is retried)', ['target']],
   provision_failures: ['Failed provisionings (rolled back)', ['target']],
   break_glass: ['Break-glass activations: access without approval (each also logs an ALERT and sends grant.break-glass)', ['profile']],
-  auth_failures: ['Failed API authentication attempts (reason: missing, malformed, invalid, session-ended; throttled: refused while the source is throttled)', ['reason']],
+  auth_failures: [
+    'Failed API authentication attempts (reason: missing, malformed, invalid, session-ended; throttled: refused while the source is throttled)',
+    ['reason'],
+  ],
 };
 const histogramHelp: Record<TelemetryHistogram, [string, string[]]> = {
   provision_seconds: ['Time to create access on the target', ['target', 'mode']],
   revoke_seconds: ['Time to remove access on the target', ['target']],
-  expiry_lag_seconds: ['Delay between a grant\'s expiry and its confirmed revocation', ['target']],
+  expiry_lag_seconds: ["Delay between a grant's expiry and its confirmed revocation", ['target']],
 };
 const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 

@@ -44,7 +44,11 @@ export function createTargetConnectors(deps: { store: Store; vault: Sealer; env:
     const cur = live.get(name);
     if (cur?.fingerprint === fingerprint) return;
     const connector = createConnector(connectorModules[snap.kind], {
-      target: name, settings: snap.settings, adminUser: snap.adminUser, adminSecret: secret, concurrency: deps.concurrency,
+      target: name,
+      settings: snap.settings,
+      adminUser: snap.adminUser,
+      adminSecret: secret,
+      concurrency: deps.concurrency,
       warn: (message) => log.warn({ target: name }, message),
     });
     live.set(name, { connector, fingerprint });
@@ -67,7 +71,8 @@ export function createTargetConnectors(deps: { store: Store; vault: Sealer; env:
       if (catalog.targets.has(name) || live.has(name)) continue;
       const raw = await store.getMeta(snapshotKey(name));
       const sealed = await store.getTargetCredential(name);
-      if (!raw || !sealed) throw new Error(`target ${name} was removed from the config and Stint has no record of how to reach it; its grants cannot be revoked automatically`);
+      if (!raw || !sealed)
+        throw new Error(`target ${name} was removed from the config and Stint has no record of how to reach it; its grants cannot be revoked automatically`);
       await open(name, JSON.parse(raw) as Snapshot, vault.unseal(sealed, `target:${name}`));
     }
   }

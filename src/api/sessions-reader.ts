@@ -151,7 +151,10 @@ export function createSessionsReader(opts: { dir: string | undefined; live?: () 
       const tailLen = Math.min(TAIL_BYTES, size);
       const tail = Buffer.alloc(tailLen);
       await fh.read(tail, 0, tailLen, size - tailLen);
-      const lines = tail.toString('utf8').split('\n').filter((l) => l.length > 0);
+      const lines = tail
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l.length > 0);
       const last = parseLine(lines[lines.length - 1] ?? '');
       const end = last && last.type === 'end' ? (last as unknown as EndLine) : null;
       return { header: header as unknown as SessionHeader, end };
@@ -209,7 +212,12 @@ export function createSessionsReader(opts: { dir: string | undefined; live?: () 
     };
   }
 
-  async function summaryOf(id: string, files: Set<string>, casts: Map<string, number[]>, live: Map<string, LiveSessionRecord>): Promise<SessionView | undefined> {
+  async function summaryOf(
+    id: string,
+    files: Set<string>,
+    casts: Map<string, number[]>,
+    live: Map<string, LiveSessionRecord>,
+  ): Promise<SessionView | undefined> {
     const mem = live.get(id);
     const read = files.has(`${id}.jsonl`) && opts.dir ? await readEndsCached(join(opts.dir, `${id}.jsonl`)) : null;
     // A session just opened may not have its first line on disk yet: the gateway's record stands in.
@@ -273,8 +281,14 @@ export function createSessionsReader(opts: { dir: string | undefined; live?: () 
         const entry = parseLine(line);
         if (entry?.type === 'channel' && typeof entry.channel === 'number') {
           channels.set(entry.channel, {
-            channel: entry.channel, at: String(entry.at), kind: String(entry.kind), detail: typeof entry.detail === 'string' ? entry.detail : null,
-            pty: entry.pty === true, recording: s.recordings.includes(entry.channel), endedAt: null, exit: null,
+            channel: entry.channel,
+            at: String(entry.at),
+            kind: String(entry.kind),
+            detail: typeof entry.detail === 'string' ? entry.detail : null,
+            pty: entry.pty === true,
+            recording: s.recordings.includes(entry.channel),
+            endedAt: null,
+            exit: null,
           });
           continue;
         }

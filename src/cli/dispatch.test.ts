@@ -13,7 +13,7 @@ import { commandGroups, commands, generalHelp } from './dispatch.js';
 import { binPath } from './testing/fake-api.js';
 
 describe('command table', () => {
-  it("each entry loads the command of its own name, and --help lists each once", async () => {
+  it('each entry loads the command of its own name, and --help lists each once', async () => {
     const names = commandGroups.flatMap((g) => g.commands.map((c) => c.name));
     assert.equal(new Set(names).size, names.length);
     assert.equal(commands.size, names.length);
@@ -30,8 +30,14 @@ describe('the real binary loads only what the command needs', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
   // A module hook that appends the URL of every module Node loads to a file.
   const log = join(dir, 'loaded.txt');
-  writeFileSync(join(dir, 'hooks.mjs'), `import { appendFileSync } from 'node:fs';\nexport async function load(url, context, next) { appendFileSync(${JSON.stringify(log)}, url + '\\n'); return next(url, context); }\n`);
-  writeFileSync(join(dir, 'register.mjs'), `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});\n`);
+  writeFileSync(
+    join(dir, 'hooks.mjs'),
+    `import { appendFileSync } from 'node:fs';\nexport async function load(url, context, next) { appendFileSync(${JSON.stringify(log)}, url + '\\n'); return next(url, context); }\n`,
+  );
+  writeFileSync(
+    join(dir, 'register.mjs'),
+    `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});\n`,
+  );
 
   function loaded(args: string[]): string[] {
     writeFileSync(log, '');
@@ -39,26 +45,47 @@ describe('the real binary loads only what the command needs', () => {
     const r = spawnSync(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, binPath, ...args], { env, encoding: 'utf8' });
     assert.notEqual(r.status, null, r.stderr);
     const urls = readFileSync(log, 'utf8').split('\n').filter(Boolean);
-    assert.ok(urls.some((u) => u.endsWith('/dist/cli/main.js')), `the binary ran ${urls.join(', ')}`);
+    assert.ok(
+      urls.some((u) => u.endsWith('/dist/cli/main.js')),
+      `the binary ran ${urls.join(', ')}`,
+    );
     return urls;
   }
 
   it('stint --help loads no package and no command module', () => {
     const urls = loaded(['--help']);
-    assert.deepEqual(urls.filter((u) => u.includes('/node_modules/')), []);
-    assert.deepEqual(urls.filter((u) => u.includes('/cli/commands/')), []);
+    assert.deepEqual(
+      urls.filter((u) => u.includes('/node_modules/')),
+      [],
+    );
+    assert.deepEqual(
+      urls.filter((u) => u.includes('/cli/commands/')),
+      [],
+    );
   });
 
   it('stint grants --json loads its own command and no package (no zod, Fastify, drivers, SQLite)', () => {
     const urls = loaded(['grants', '--json']);
-    assert.deepEqual(urls.filter((u) => u.includes('/node_modules/')), []);
-    assert.deepEqual(urls.filter((u) => u.includes('/cli/commands/')).map((u) => u.replace(/.*\/cli\/commands\//, '')), ['grants.js']);
-    assert.deepEqual(urls.filter((u) => /\/dist\/(app|store|connectors|gateways|api)\//.test(u)), []);
+    assert.deepEqual(
+      urls.filter((u) => u.includes('/node_modules/')),
+      [],
+    );
+    assert.deepEqual(
+      urls.filter((u) => u.includes('/cli/commands/')).map((u) => u.replace(/.*\/cli\/commands\//, '')),
+      ['grants.js'],
+    );
+    assert.deepEqual(
+      urls.filter((u) => /\/dist\/(app|store|connectors|gateways|api)\//.test(u)),
+      [],
+    );
   });
 
   it('stint server --help loads the broker from dist/, without tsx', () => {
     const urls = loaded(['server', '--help']);
     assert.ok(urls.some((u) => u.endsWith('/dist/app.js')));
-    assert.deepEqual(urls.filter((u) => u.includes('/src/') || u.endsWith('.ts') || u.includes('/node_modules/tsx/')), []);
+    assert.deepEqual(
+      urls.filter((u) => u.includes('/src/') || u.endsWith('.ts') || u.includes('/node_modules/tsx/')),
+      [],
+    );
   });
 });

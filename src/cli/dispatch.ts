@@ -44,7 +44,11 @@ export const commandGroups: ReadonlyArray<{ title: string; commands: CommandEntr
     commands: [
       entry('grants', "List grants that hold access now (yours, or everyone's)", async () => (await import('./commands/grants.js')).grantsCommand),
       entry('creds', 'Show the credential of your active grant', async () => (await import('./commands/creds.js')).credsCommand),
-      entry('connect', "Open psql: through the PostgreSQL gateway for a profile, or with your active grant's credential", async () => (await import('./commands/connect.js')).connectCommand),
+      entry(
+        'connect',
+        "Open psql: through the PostgreSQL gateway for a profile, or with your active grant's credential",
+        async () => (await import('./commands/connect.js')).connectCommand,
+      ),
       entry('extend', 'Add time to your active grant', async () => (await import('./commands/extend.js')).extendCommand),
       entry('revoke', "End a grant now (check in yours, or revoke anyone's as admin)", async () => (await import('./commands/revoke.js')).revokeCommand),
       entry('keys', 'Register the SSH keys you log in to the SSH gateway with', async () => (await import('./commands/keys.js')).keysCommand),
@@ -61,13 +65,19 @@ export const commandGroups: ReadonlyArray<{ title: string; commands: CommandEntr
   },
   {
     title: 'Review sessions',
-    commands: [entry('sessions', 'Gateway sessions: list, statement logs, terminal replay', async () => (await import('./commands/sessions.js')).sessionsCommand)],
+    commands: [
+      entry('sessions', 'Gateway sessions: list, statement logs, terminal replay', async () => (await import('./commands/sessions.js')).sessionsCommand),
+    ],
   },
   {
     title: 'Administer and audit',
     commands: [
       entry('audit', 'Read the audit trail, or verify its hash chain', async () => (await import('./commands/audit.js')).auditCommand),
-      entry('reconcile', "Compare targets with Stint's grants: remove drift, report standing privileges (admins)", async () => (await import('./commands/reconcile.js')).reconcileCommand),
+      entry(
+        'reconcile',
+        "Compare targets with Stint's grants: remove drift, report standing privileges (admins)",
+        async () => (await import('./commands/reconcile.js')).reconcileCommand,
+      ),
       entry('tokens', 'Issue, list and revoke API tokens', async () => (await import('./commands/tokens.js')).tokensCommand),
     ],
   },
@@ -94,7 +104,11 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     for (; i < argv.length; i++) {
       const a = argv[i]!;
       if (!a.startsWith('-') || a === '--') break;
-      if (a === '-h' || a === '--help') return await help(io, argv.slice(i + 1).find((x) => !x.startsWith('-')));
+      if (a === '-h' || a === '--help')
+        return await help(
+          io,
+          argv.slice(i + 1).find((x) => !x.startsWith('-')),
+        );
       if (a === '--version' || a === '-V') {
         io.stdout(`stint ${version()}\n`);
         return 0;
@@ -154,9 +168,7 @@ async function help(io: CliIO, topic: string | undefined): Promise<number> {
 
 export function generalHelp(): string {
   const width = Math.max(...[...commands.keys()].map((n) => n.length));
-  const groups = commandGroups
-    .map((g) => `${g.title}:\n${g.commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}`)
-    .join('\n\n');
+  const groups = commandGroups.map((g) => `${g.title}:\n${g.commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}`).join('\n\n');
   return `stint: just-in-time access, no standing privileges
 
 Usage: stint COMMAND [ARGS] [OPTIONS]

@@ -24,7 +24,12 @@ export function writeKeyFile(path: string, c: CredentialsView, grantId: string):
     writeFileSync(path, c.privateKey, { mode: 0o600, flag: 'wx' });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'EEXIST' ? 'the file exists (it is never replaced; choose a new name)' : code === 'ENOENT' ? 'its directory does not exist' : (code ?? 'cannot write');
+    const why =
+      code === 'EEXIST'
+        ? 'the file exists (it is never replaced; choose a new name)'
+        : code === 'ENOENT'
+          ? 'its directory does not exist'
+          : (code ?? 'cannot write');
     throw new CliError('invalid', `cannot write the private key to ${JSON.stringify(path)}: ${why}`);
   }
 }
@@ -32,7 +37,9 @@ export function writeKeyFile(path: string, c: CredentialsView, grantId: string):
 /** The text lines for a key login; `keyFile`: where the private key was written (it is then not printed). */
 export function keyLoginText(c: CredentialsView, grantId: string, keyFile?: string): string {
   const login = c.login ?? '';
-  const host = c.connection.hostKeySha256 ? [`the host's key is ${c.connection.hostKeySha256} (ssh shows it at the first login; compare before answering yes)`] : [];
+  const host = c.connection.hostKeySha256
+    ? [`the host's key is ${c.connection.hostKeySha256} (ssh shows it at the first login; compare before answering yes)`]
+    : [];
   if (!c.privateKey) {
     const keys = (c.publicKeys ?? []).map((k) => `${k.fingerprint}${k.comment ? ` (${escapeText(k.comment)})` : ''}`);
     return [

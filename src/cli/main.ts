@@ -4,7 +4,9 @@
 import type { CliIO } from './command.js';
 import { runCli } from './dispatch.js';
 
-const write = (stream: NodeJS.WriteStream) => (text: string) => { stream.write(text); };
+const write = (stream: NodeJS.WriteStream) => (text: string) => {
+  stream.write(text);
+};
 
 // `stint grants | head -1` closes the pipe early; that is not an error.
 for (const stream of [process.stdout, process.stderr]) {

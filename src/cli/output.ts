@@ -33,8 +33,12 @@ export function createOutput(io: CliIO, json: boolean): Output {
   return {
     json,
     color,
-    line: (text = '') => { if (!json) io.stdout(`${text}\n`); },
-    note: (text) => { if (!json) io.stderr(`${text}\n`); },
+    line: (text = '') => {
+      if (!json) io.stdout(`${text}\n`);
+    },
+    note: (text) => {
+      if (!json) io.stderr(`${text}\n`);
+    },
     document: (value) => io.stdout(`${jsonText(value)}\n`),
     error: (err) => reportError(io, json, err),
   };
@@ -90,7 +94,10 @@ export function table<T>(rows: T[], columns: Column<T>[], color = false): string
       })
       .join('  ')
       .trimEnd();
-  const head = render(columns.map((c) => c.header), null);
+  const head = render(
+    columns.map((c) => c.header),
+    null,
+  );
   return [color ? bold(head) : head, ...cells.map((c, i) => render(c, rows[i]!))].join('\n');
 }
 

@@ -10,13 +10,25 @@ import { apiError, CliError, type ApiClient, type ClientConfig } from './client.
 import type { CliIO } from './command.js';
 import { readStoredSession, writeStoredSession } from './stored-session.js';
 
-export interface SignedIn { secret: string; user: string; groups: string[]; roles: string[]; expiresAt: string; file: string }
+export interface SignedIn {
+  secret: string;
+  user: string;
+  groups: string[];
+  roles: string[];
+  expiresAt: string;
+  file: string;
+}
 
 /** POST to an endpoint that needs no sign-in. */
 async function postOpen<T>(server: string, path: string, body: unknown): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(`${server}${path}`, { method: 'POST', headers: { accept: 'application/json', 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(60_000) });
+    res = await fetch(`${server}${path}`, {
+      method: 'POST',
+      headers: { accept: 'application/json', 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(60_000),
+    });
   } catch (err) {
     throw new CliError('unavailable', `cannot reach the Stint server at ${server}: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -67,7 +79,10 @@ async function loopback(server: string, io: CliIO, maxAgeS: number | undefined):
     if (c) gotCode(c);
   });
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
-  const timer = setTimeout(() => failed(new CliError('unauthenticated', 'the sign-in was not finished in the browser within 10 minutes; run stint login again')), 10 * 60_000);
+  const timer = setTimeout(
+    () => failed(new CliError('unauthenticated', 'the sign-in was not finished in the browser within 10 minutes; run stint login again')),
+    10 * 60_000,
+  );
   try {
     const redirect = `http://127.0.0.1:${(listener.address() as AddressInfo).port}/callback`;
     const { url } = await postOpen<{ url: string }>(server, '/v1/sso/loopback', { redirect, codeChallenge: challenge, ...maxAgeBody(maxAgeS) });

@@ -172,7 +172,12 @@ function toIdentitySettings(i: ConfigFile['identity'], baseDir: string): Identit
       ? {
           issuer: o.issuer,
           clientId: o.clientId,
-          clientSecretSource: o.clientSecretEnv !== undefined ? { env: o.clientSecretEnv } : o.clientSecretFile !== undefined ? { file: resolve(baseDir, o.clientSecretFile) } : null,
+          clientSecretSource:
+            o.clientSecretEnv !== undefined
+              ? { env: o.clientSecretEnv }
+              : o.clientSecretFile !== undefined
+                ? { file: resolve(baseDir, o.clientSecretFile) }
+                : null,
           publicUrl: o.publicUrl.replace(/\/+$/, ''),
           usernameClaim: o.usernameClaim ?? 'preferred_username',
           groupsClaim: o.groupsClaim ?? 'groups',
@@ -200,7 +205,14 @@ function toGatewaySettings(g: ConfigFile['gateways'], baseDir: string): GatewayS
           handshakeTimeoutMs: pg.handshakeTimeout ?? null,
         }
       : null,
-    ssh: ssh ? { listen: ssh.listen, hostKeyFile: ssh.hostKeyFile ? resolve(baseDir, ssh.hostKeyFile) : null, maxSessionMs: ssh.maxSession ?? null, algorithms: ssh.algorithms ?? {} } : null,
+    ssh: ssh
+      ? {
+          listen: ssh.listen,
+          hostKeyFile: ssh.hostKeyFile ? resolve(baseDir, ssh.hostKeyFile) : null,
+          maxSessionMs: ssh.maxSession ?? null,
+          algorithms: ssh.algorithms ?? {},
+        }
+      : null,
   };
 }
 
@@ -303,8 +315,7 @@ function toTarget(t: TargetConfig, baseDir: string): TargetDef {
     ...(ownAccount !== undefined ? { ownAccount } : {}),
     settings,
     adminUser: admin.user,
-    adminSecretSource:
-      admin.passwordEnv !== undefined ? { env: admin.passwordEnv } : { file: resolve(baseDir, admin.passwordFile!) },
+    adminSecretSource: admin.passwordEnv !== undefined ? { env: admin.passwordEnv } : { file: resolve(baseDir, admin.passwordFile!) },
   };
 }
 

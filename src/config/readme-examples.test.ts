@@ -106,7 +106,7 @@ describe('config examples in the docs', async () => {
     );
   });
 
-  it('finds the connector READMEs\' examples', () => {
+  it("finds the connector READMEs' examples", () => {
     for (const kind of Object.keys(connectorModules)) {
       assert.ok(
         blocks.some((b) => b.file === `src/connectors/${kind}/README.md` && b.info === 'yaml' && isWholeConfig(b.text)),

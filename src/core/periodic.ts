@@ -10,7 +10,13 @@ export interface PeriodicWorker {
   stop(): Promise<void>;
 }
 
-export function createPeriodicWorker(deps: { name: string; run: () => Promise<unknown>; log: Logger; intervalMs: number; initialDelayMs?: number }): PeriodicWorker {
+export function createPeriodicWorker(deps: {
+  name: string;
+  run: () => Promise<unknown>;
+  log: Logger;
+  intervalMs: number;
+  initialDelayMs?: number;
+}): PeriodicWorker {
   let timer: NodeJS.Timeout | null = null;
   let stopped = true;
   let active: Promise<unknown> | null = null;

@@ -46,7 +46,11 @@ export interface GrantFilter {
   /** true: only session-bound grants (sessionLeaseUntil set); false: only the others. */
   sessionBound?: boolean;
   /** Only grants whose user, profile or target is not among these (what a config would orphan). */
-  unbackedBy?: { /** null: every user is backed (people come from the identity provider). */ users: readonly string[] | null; profiles: readonly string[]; targets: readonly string[] };
+  unbackedBy?: {
+    /** null: every user is backed (people come from the identity provider). */ users: readonly string[] | null;
+    profiles: readonly string[];
+    targets: readonly string[];
+  };
   limit?: number;
 }
 

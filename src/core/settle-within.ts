@@ -5,10 +5,7 @@
 export async function settleWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
   let bound: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([
-      work.then(() => true),
-      new Promise<false>((resolve) => (bound = setTimeout(() => resolve(false), ms))),
-    ]);
+    return await Promise.race([work.then(() => true), new Promise<false>((resolve) => (bound = setTimeout(() => resolve(false), ms)))]);
   } finally {
     clearTimeout(bound);
   }

@@ -87,7 +87,13 @@ export interface ProfileDef {
 
 export type ApprovalRule =
   | { kind: 'auto' }
-  | { kind: 'approvers'; users: string[]; groups: string[]; count: number; /** Approving needs a sign-in at most this old (ms); null or absent: any. */ stepUpMs?: number | null };
+  | {
+      kind: 'approvers';
+      users: string[];
+      groups: string[];
+      count: number;
+      /** Approving needs a sign-in at most this old (ms); null or absent: any. */ stepUpMs?: number | null;
+    };
 
 export interface PolicyDef {
   name: string;

@@ -52,7 +52,11 @@ export class AuditAppender {
   async append(input: AuditInput): Promise<AuditEvent> {
     if (!this.head) {
       const q = this.statements.get('select audit_head for append', [1], ([id]) =>
-        this.db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', id as number).$if(this.dialect === 'postgres', (q) => q.forUpdate()),
+        this.db
+          .selectFrom('audit_head')
+          .select(['seq', 'hash'])
+          .where('id', '=', id as number)
+          .$if(this.dialect === 'postgres', (q) => q.forUpdate()),
       );
       const row = (await this.db.executeQuery(q)).rows[0] as Pick<Row<'audit_head'>, 'seq' | 'hash'> | undefined;
       if (!row) throw new Error('audit_head row is missing; the store is not migrated');

@@ -30,7 +30,15 @@ export class AuditCheckpoints {
   async insert(c: StoredCheckpoint): Promise<boolean> {
     const r = await this.db
       .insertInto('audit_checkpoints')
-      .values({ seq: c.seq, from_seq: c.fromSeq, hash: c.hash, at: Date.parse(c.at), key_id: c.keyId, signature: c.signature, window_hashes: c.windowHashes.join('') })
+      .values({
+        seq: c.seq,
+        from_seq: c.fromSeq,
+        hash: c.hash,
+        at: Date.parse(c.at),
+        key_id: c.keyId,
+        signature: c.signature,
+        window_hashes: c.windowHashes.join(''),
+      })
       .onConflict((oc) => oc.column('seq').doNothing())
       .executeTakeFirst();
     return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;

@@ -28,7 +28,12 @@ export class KyselyRecordsTx {
   }
 
   protected async byKey<T extends 'requests' | 'grants' | 'tokens'>(table: T, column: 'id' | 'hash', key: string): Promise<Row<T> | undefined> {
-    const q = this.statements.get(`select ${table} by ${column}`, [key], ([k]) => this.db.selectFrom(table as 'grants').selectAll().where(column as 'id', '=', k as string));
+    const q = this.statements.get(`select ${table} by ${column}`, [key], ([k]) =>
+      this.db
+        .selectFrom(table as 'grants')
+        .selectAll()
+        .where(column as 'id', '=', k as string),
+    );
     return (await this.db.executeQuery(q)).rows[0] as Row<T> | undefined;
   }
 
@@ -81,8 +86,16 @@ export class KyselyRecordsTx {
     await this.db
       .insertInto('break_glass')
       .values({
-        grant_id: b.grantId, request_id: b.requestId, user_name: b.user, profile: b.profile, target: b.target, reason: b.reason,
-        created_at: b.createdAt, reviewed_at: b.reviewedAt, reviewed_by: b.reviewedBy, review_comment: b.reviewComment,
+        grant_id: b.grantId,
+        request_id: b.requestId,
+        user_name: b.user,
+        profile: b.profile,
+        target: b.target,
+        reason: b.reason,
+        created_at: b.createdAt,
+        reviewed_at: b.reviewedAt,
+        reviewed_by: b.reviewedBy,
+        review_comment: b.reviewComment,
       })
       .execute();
   }
@@ -138,7 +151,9 @@ export class KyselyRecordsTx {
       .executeTakeFirst();
     if (r.numUpdatedRows !== 1n) return undefined;
     const row = await this.db.selectFrom('connect_tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
-    return row ? { hash: row.hash, user: row.user_name, profile: row.profile, createdAt: row.created_at, expiresAt: row.expires_at, usedAt: row.used_at } : undefined;
+    return row
+      ? { hash: row.hash, user: row.user_name, profile: row.profile, createdAt: row.created_at, expiresAt: row.expires_at, usedAt: row.used_at }
+      : undefined;
   }
 
   // ---- ssh keys

@@ -6,16 +6,7 @@
 
 import type { Kysely, Transaction } from 'kysely';
 import type { AuditFilter, GrantFilter, GrantPatch, RequestFilter, RequestPatch, StoreTx } from '../core/ports.js';
-import type {
-  ApprovalRecord,
-  AuditEvent,
-  AuditInput,
-  GrantRecord,
-  GrantStatus,
-  PendingLoginRecord,
-  RequestRecord,
-  SignInRecord,
-} from '../core/types.js';
+import type { ApprovalRecord, AuditEvent, AuditInput, GrantRecord, GrantStatus, PendingLoginRecord, RequestRecord, SignInRecord } from '../core/types.js';
 import { AuditAppender } from './audit-appender.js';
 import { KyselyRecordsTx, type StoreDialect } from './kysely-records-tx.js';
 import { SignInTx } from './signin-tx.js';
@@ -216,17 +207,29 @@ export class KyselyStoreTx extends KyselyRecordsTx implements StoreTx {
     ]);
     const byId = new Map<string, GrantRecord>();
     for (const row of [...expired, ...leaseLapsed, ...retrying]) byId.set(row.id, rowToGrant(row));
-    return [...byId.values()]
-      .sort((a, b) => dueAt(a) - dueAt(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-      .slice(0, n);
+    return [...byId.values()].sort((a, b) => dueAt(a) - dueAt(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).slice(0, n);
   }
 
   /** The earliest due time, past or future; each part is an index lookup. */
   async nextDueAt(): Promise<number | null> {
     const row = await this.db
       .selectNoFrom((eb) => [
-        eb.selectFrom('grants').select('expires_at').where('status', '=', 'active').where('expires_at', 'is not', null).orderBy('expires_at').limit(1).as('expiry'),
-        eb.selectFrom('grants').select('session_lease_until').where('status', '=', 'active').where('session_lease_until', 'is not', null).orderBy('session_lease_until').limit(1).as('lease'),
+        eb
+          .selectFrom('grants')
+          .select('expires_at')
+          .where('status', '=', 'active')
+          .where('expires_at', 'is not', null)
+          .orderBy('expires_at')
+          .limit(1)
+          .as('expiry'),
+        eb
+          .selectFrom('grants')
+          .select('session_lease_until')
+          .where('status', '=', 'active')
+          .where('session_lease_until', 'is not', null)
+          .orderBy('session_lease_until')
+          .limit(1)
+          .as('lease'),
         ...retryingStatuses.map((s, i) =>
           eb
             .selectFrom('grants')
@@ -262,7 +265,11 @@ export class KyselyStoreTx extends KyselyRecordsTx implements StoreTx {
   }
 
   async countGrantsByStatus(): Promise<Partial<Record<GrantStatus, number>>> {
-    const rows = await this.db.selectFrom('grants').select((eb) => ['status', eb.fn.countAll<number>().as('n')]).groupBy('status').execute();
+    const rows = await this.db
+      .selectFrom('grants')
+      .select((eb) => ['status', eb.fn.countAll<number>().as('n')])
+      .groupBy('status')
+      .execute();
     const out: Partial<Record<GrantStatus, number>> = {};
     for (const r of rows) out[r.status as GrantStatus] = Number(r.n);
     return out;

@@ -257,7 +257,13 @@ const identity: Migration = {
       .execute();
     await db.schema.createIndex('signins_user').ifNotExists().on('signins').columns(['user_name', 'created_at']).execute();
     // The provider re-check's range: live OIDC sign-ins by when they were last checked.
-    await db.schema.createIndex('signins_live_checked').ifNotExists().on('signins').columns(['method', 'checked_at']).where(sql.ref('ended_at'), 'is', null).execute();
+    await db.schema
+      .createIndex('signins_live_checked')
+      .ifNotExists()
+      .on('signins')
+      .columns(['method', 'checked_at'])
+      .where(sql.ref('ended_at'), 'is', null)
+      .execute();
     await db.schema
       .createTable('pending_logins')
       .ifNotExists()

@@ -11,8 +11,26 @@ import { escapeDeep, escapeText } from '../../src/core/text.ts';
 // The answers' shapes are the API's own zod views (src/api/views/), imported
 // as types only: Vite erases them, so no server code reaches the bundle.
 import type {
-  AuditView, ConfigView, CredentialsView, GatewaysView, GrantView, KeyChallengeView, OutcomeView, PolicyView, ProfileView, RequestView,
-  ChannelView, SessionDetailView, SessionView, SignInView, SshKeyView, SsoView, StatementView, TargetHealthView, TargetView, VerifyView,
+  AuditView,
+  ConfigView,
+  CredentialsView,
+  GatewaysView,
+  GrantView,
+  KeyChallengeView,
+  OutcomeView,
+  PolicyView,
+  ProfileView,
+  RequestView,
+  ChannelView,
+  SessionDetailView,
+  SessionView,
+  SignInView,
+  SshKeyView,
+  SsoView,
+  StatementView,
+  TargetHealthView,
+  TargetView,
+  VerifyView,
 } from '../../src/api/views/index.ts';
 import type { DeliveryMode, GrantStatus, RequestStatus, SessionStatus } from '../../src/core/types.ts';
 
@@ -39,7 +57,11 @@ export type SshKey = SshKeyView;
 export type Gateways = GatewaysView;
 
 export class ApiError extends Error {
-  constructor(public status: number, public code: string, message: string) {
+  constructor(
+    public status: number,
+    public code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -80,7 +102,13 @@ async function call<T>(method: 'GET' | 'POST' | 'DELETE', url: string, body?: un
 }
 
 /** A change the broker wants a fresher sign-in for: kept for one retry after the provider signs the person in again. */
-interface PendingStep { method: 'POST' | 'DELETE'; url: string; body?: unknown; path: string; at: number }
+interface PendingStep {
+  method: 'POST' | 'DELETE';
+  url: string;
+  body?: unknown;
+  path: string;
+  at: number;
+}
 const stepKey = 'stint.stepUp';
 
 function stepUp(step: Omit<PendingStep, 'path' | 'at'>): never {
@@ -128,14 +156,16 @@ export const api = {
   signOut: () => call<{ signedOut: true }>('DELETE', '/v1/session'),
   profiles: (all = false) => call<{ profiles: Profile[] }>('GET', `/v1/profiles${all ? '?all=true' : ''}`),
   targets: () => call<{ targets: TargetInfo[] }>('GET', '/v1/targets'),
-  createRequest: (b: { profile: string; duration: string; reason?: string; ticket?: string }) =>
-    call<OutcomeView>('POST', '/v1/requests', b),
+  createRequest: (b: { profile: string; duration: string; reason?: string; ticket?: string }) => call<OutcomeView>('POST', '/v1/requests', b),
   requests: (scope: 'mine' | 'approvable' | 'all', status?: RequestStatus) => call<{ requests: AccessRequest[] }>('GET', `/v1/requests${q({ scope, status })}`),
   approve: (id: string, comment: string) => call<OutcomeView>('POST', `/v1/requests/${id}/approve`, comment ? { comment } : {}),
   deny: (id: string, comment: string) => call<OutcomeView>('POST', `/v1/requests/${id}/deny`, { comment }),
   cancel: (id: string) => call<{ request: AccessRequest }>('POST', `/v1/requests/${id}/cancel`),
   grants: (opts: { all?: boolean; history?: boolean; limit?: number } = {}) =>
-    call<{ grants: Grant[] }>('GET', `/v1/grants${q({ all: opts.all ? 'true' : undefined, history: opts.history ? 'true' : undefined, limit: opts.limit?.toString() })}`),
+    call<{ grants: Grant[] }>(
+      'GET',
+      `/v1/grants${q({ all: opts.all ? 'true' : undefined, history: opts.history ? 'true' : undefined, limit: opts.limit?.toString() })}`,
+    ),
   credentials: (id: string) => call<{ credentials: Credentials }>('GET', `/v1/grants/${id}/credentials`),
   extend: (id: string, by: string) => call<{ grant: Grant }>('POST', `/v1/grants/${id}/extend`, { by }),
   revoke: (id: string) => call<{ grant: Grant }>('POST', `/v1/grants/${id}/revoke`),
@@ -154,11 +184,18 @@ export const api = {
   sessionDetail: (id: string, offset = 0) => call<SessionDetail>('GET', `/v1/sessions/${encodeURIComponent(id)}${offset ? `?offset=${offset}` : ''}`),
   /** A terminal recording as asciicast v2 text. */
   recording: async (id: string, channel: number): Promise<string> => {
-    const res = await fetchOrFail(recordingUrl(id, channel), { credentials: 'same-origin', headers: { 'x-stint-csrf': '1', accept: 'application/x-asciicast, application/json' } });
+    const res = await fetchOrFail(recordingUrl(id, channel), {
+      credentials: 'same-origin',
+      headers: { 'x-stint-csrf': '1', accept: 'application/x-asciicast, application/json' },
+    });
     const text = await res.text();
     if (!res.ok) {
       let e: { code?: string; message?: string } | undefined;
-      try { e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error; } catch { e = undefined; }
+      try {
+        e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
+      } catch {
+        e = undefined;
+      }
       throw new ApiError(res.status, e?.code ?? 'internal', e?.message ?? `The broker answered ${res.status}.`);
     }
     return text;
@@ -174,7 +211,10 @@ export function formatBytes(n: number | null): string {
   const units = ['kB', 'MB', 'GB', 'TB'];
   let v = n;
   let i = -1;
-  while (v >= 1000 && i < units.length - 1) { v /= 1000; i++; }
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
   return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }
 
@@ -192,9 +232,17 @@ export function formatDuration(ms: number): string {
   if (ms <= 0) return '0s';
   const out: string[] = [];
   let rest = Math.round(ms);
-  for (const [u, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+  for (const [u, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
     const n = Math.floor(rest / size);
-    if (n > 0) { out.push(`${n}${u}`); rest -= n * size; }
+    if (n > 0) {
+      out.push(`${n}${u}`);
+      rest -= n * size;
+    }
   }
   return out.length ? out.join('') : `${rest}ms`;
 }

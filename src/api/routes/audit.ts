@@ -17,24 +17,51 @@ function mustRead(actor: Parameters<typeof readsEverything>[0]): void {
 export function auditRoutes(deps: ApiDeps) {
   return [
     route({
-      method: 'GET', url: '/v1/audit', tag: 'audit', auth: 'user', errors: ['forbidden'],
+      method: 'GET',
+      url: '/v1/audit',
+      tag: 'audit',
+      auth: 'user',
+      errors: ['forbidden'],
       summary: 'Audit events in order (admins: all; others: events about themselves). Page with afterSeq.',
-      query: z.object({
-        since: isoTime.optional(), until: isoTime.optional(),
-        afterSeq: queryInt({ min: 0, max: Number.MAX_SAFE_INTEGER }).optional(),
-        action: z.string().max(64).regex(/^[a-z.-]+$/, 'must be an action name like grant.revoked').optional(),
-        user: nameSchema.optional(), target: nameSchema.optional(),
-        limit: queryInt({ min: 1, max: 5000 }).default(500),
-      }).strict(),
+      query: z
+        .object({
+          since: isoTime.optional(),
+          until: isoTime.optional(),
+          afterSeq: queryInt({ min: 0, max: Number.MAX_SAFE_INTEGER }).optional(),
+          action: z
+            .string()
+            .max(64)
+            .regex(/^[a-z.-]+$/, 'must be an action name like grant.revoked')
+            .optional(),
+          user: nameSchema.optional(),
+          target: nameSchema.optional(),
+          limit: queryInt({ min: 1, max: 5000 }).default(500),
+        })
+        .strict(),
       response: auditPageView,
       handler: async ({ actor, query }) => {
-        const events = await deps.audit.list({ actor, filter: { since: query.since, until: query.until, afterSeq: query.afterSeq, action: query.action, subjectUser: query.user, target: query.target, limit: query.limit } });
+        const events = await deps.audit.list({
+          actor,
+          filter: {
+            since: query.since,
+            until: query.until,
+            afterSeq: query.afterSeq,
+            action: query.action,
+            subjectUser: query.user,
+            target: query.target,
+            limit: query.limit,
+          },
+        });
         const head = await deps.audit.head();
         return { events: events.map(toAuditView), head: head ? formatCheckpoint(head) : null };
       },
     }),
     route({
-      method: 'GET', url: '/v1/audit/verify', tag: 'audit', auth: 'user', errors: ['conflict'],
+      method: 'GET',
+      url: '/v1/audit/verify',
+      tag: 'audit',
+      auth: 'user',
+      errors: ['conflict'],
       summary: 'Verify the hash chain; with checkpoint=SEQ:HASH (from an earlier verify) also detect truncation',
       query: z.object({ checkpoint: z.string().max(100).optional() }).strict(),
       response: verifyView,
@@ -48,7 +75,10 @@ export function auditRoutes(deps: ApiDeps) {
       },
     }),
     route({
-      method: 'GET', url: '/v1/audit/public-key', tag: 'audit', auth: 'user',
+      method: 'GET',
+      url: '/v1/audit/public-key',
+      tag: 'audit',
+      auth: 'user',
       summary: 'The Ed25519 public key that signs audit checkpoints (PEM), to keep outside Stint for stint audit verify --public-key',
       response: auditPublicKeyView,
       handler: async () => {
@@ -57,7 +87,12 @@ export function auditRoutes(deps: ApiDeps) {
       },
     }),
     route({
-      method: 'POST', url: '/v1/audit/checkpoints', tag: 'audit', auth: 'user', status: 201, errors: ['forbidden', 'conflict'],
+      method: 'POST',
+      url: '/v1/audit/checkpoints',
+      tag: 'audit',
+      auth: 'user',
+      status: 201,
+      errors: ['forbidden', 'conflict'],
       summary: 'Sign a checkpoint of the audit chain now (admins, auditors); answers the latest when nothing was appended since. 409 when the chain is broken',
       response: z.object({ checkpoint: checkpointFileView.nullable() }),
       handler: async ({ actor }) => {
@@ -67,12 +102,18 @@ export function auditRoutes(deps: ApiDeps) {
       },
     }),
     route({
-      method: 'GET', url: '/v1/audit/checkpoints', tag: 'audit', auth: 'user', errors: ['forbidden'],
+      method: 'GET',
+      url: '/v1/audit/checkpoints',
+      tag: 'audit',
+      auth: 'user',
+      errors: ['forbidden'],
       summary: 'Signed checkpoints after afterSeq, oldest first, with the event hashes each one signed (admins, auditors)',
-      query: z.object({
-        afterSeq: queryInt({ min: 0, max: Number.MAX_SAFE_INTEGER }).default(0),
-        limit: queryInt({ min: 1, max: 1000 }).default(100),
-      }).strict(),
+      query: z
+        .object({
+          afterSeq: queryInt({ min: 0, max: Number.MAX_SAFE_INTEGER }).default(0),
+          limit: queryInt({ min: 1, max: 1000 }).default(100),
+        })
+        .strict(),
       response: z.object({ checkpoints: z.array(storedCheckpointView) }),
       handler: async ({ actor, query }) => {
         mustRead(actor);

@@ -9,12 +9,19 @@ import { meView, profileView, type ProfileView } from '../views/index.js';
 export function profileRoutes(deps: ApiDeps) {
   return [
     route({
-      method: 'GET', url: '/v1/me', tag: 'identity', auth: 'user', summary: 'Who the token belongs to',
+      method: 'GET',
+      url: '/v1/me',
+      tag: 'identity',
+      auth: 'user',
+      summary: 'Who the token belongs to',
       response: meView,
       handler: async ({ actor }) => ({ user: actor.name, groups: actor.groups, admin: actor.admin, roles: actor.roles, accounts: actor.accounts }),
     }),
     route({
-      method: 'GET', url: '/v1/profiles', tag: 'profiles', auth: 'user',
+      method: 'GET',
+      url: '/v1/profiles',
+      tag: 'profiles',
+      auth: 'user',
       summary: 'Profiles, with what it takes for the caller to request each (admins see all; others see those a policy lets them request)',
       query: z.object({ all: z.enum(['true', 'false']).optional() }).strict(),
       response: z.object({ profiles: z.array(profileView) }),
@@ -26,7 +33,9 @@ export function profileRoutes(deps: ApiDeps) {
           const allows = applicable.some((pol) => pol.effect === 'deny') ? [] : applicable.filter((pol) => pol.effect === 'allow');
           if (allows.length === 0 && !(readsEverything(actor) && query.all === 'true')) continue;
           const target = catalog.targets.get(p.target);
-          const easiest = [...allows].sort((a, b) => (a.approval.kind === 'auto' ? 0 : a.approval.count) - (b.approval.kind === 'auto' ? 0 : b.approval.count))[0];
+          const easiest = [...allows].sort(
+            (a, b) => (a.approval.kind === 'auto' ? 0 : a.approval.count) - (b.approval.kind === 'auto' ? 0 : b.approval.count),
+          )[0];
           const max = allows.length ? Math.max(...allows.map((pol) => effectiveMaxMs(pol, p))) : p.maxDurationMs;
           out.push({
             name: p.name,
@@ -39,7 +48,11 @@ export function profileRoutes(deps: ApiDeps) {
             maxDuration: formatDuration(max),
             maxDurationMs: max,
             requestable: allows.length > 0,
-            approval: !easiest ? 'none' : easiest.approval.kind === 'auto' ? 'auto' : `${easiest.approval.count} approval${easiest.approval.count > 1 ? 's' : ''}`,
+            approval: !easiest
+              ? 'none'
+              : easiest.approval.kind === 'auto'
+                ? 'auto'
+                : `${easiest.approval.count} approval${easiest.approval.count > 1 ? 's' : ''}`,
             requireReason: easiest?.requireReason ?? false,
             requireTicket: easiest?.requireTicket ?? false,
           });

@@ -23,9 +23,16 @@ export function toReconcileView(r: ReconcileReport): ReconcileView {
 export function reconcileRoutes(deps: ApiDeps) {
   return [
     route({
-      method: 'POST', url: '/v1/reconcile', tag: 'reconcile', auth: 'admin', errors: ['not_found'],
+      method: 'POST',
+      url: '/v1/reconcile',
+      tag: 'reconcile',
+      auth: 'admin',
+      errors: ['not_found'],
       summary: 'Compare targets with the store now: remove drift (unless dryRun), flag active grants whose access vanished, report standing privileges',
-      body: z.object({ target: nameSchema.optional(), dryRun: z.boolean().default(false) }).strict().optional(),
+      body: z
+        .object({ target: nameSchema.optional(), dryRun: z.boolean().default(false) })
+        .strict()
+        .optional(),
       response: reconcileView,
       handler: async ({ actor, body }) => {
         if (!deps.reconcile) throw new StintError('target_unavailable', 'reconcile is not configured on this broker');

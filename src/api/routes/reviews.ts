@@ -11,14 +11,21 @@ export function reviewRoutes(deps: ApiDeps) {
   const reviews = createBreakGlassReviews({ store: deps.store, clock: deps.clock });
   return [
     route({
-      method: 'GET', url: '/v1/reviews', tag: 'grants', auth: 'user',
-      summary: 'Break-glass activations waiting for review (all=true: reviewed ones too), oldest first; admins and auditors see everyone\'s, others their own',
+      method: 'GET',
+      url: '/v1/reviews',
+      tag: 'grants',
+      auth: 'user',
+      summary: "Break-glass activations waiting for review (all=true: reviewed ones too), oldest first; admins and auditors see everyone's, others their own",
       query: z.object({ all: z.enum(['true', 'false']).default('false'), limit: queryInt({ min: 1, max: 5000 }).default(500) }).strict(),
       response: z.object({ reviews: z.array(reviewView) }),
       handler: async ({ actor, query }) => ({ reviews: (await reviews.list({ actor, open: query.all !== 'true', limit: query.limit })).map(toReviewView) }),
     }),
     route({
-      method: 'POST', url: '/v1/grants/:id/review', tag: 'grants', auth: 'user', errors: ['forbidden', 'conflict'],
+      method: 'POST',
+      url: '/v1/grants/:id/review',
+      tag: 'grants',
+      auth: 'user',
+      errors: ['forbidden', 'conflict'],
       summary: 'Record the review of a break-glass grant (admins and auditors; never its holder); once',
       params: grantIdParam,
       body: z.object({ comment: commentSchema }).strict(),

@@ -28,13 +28,22 @@ export function sessionRoutes(deps: ApiDeps) {
   };
   return [
     route({
-      method: 'GET', url: '/v1/sessions', tag: 'sessions', auth: 'user', errors: ['forbidden'],
-      summary: 'Your gateway sessions, newest first; all=true lists everyone\'s (admins)',
-      query: z.object({
-        all: z.enum(['true', 'false']).default('false'),
-        grant: z.string().regex(/^gr_[a-z0-9]{12}$/, 'is not a grant id (gr_…)').optional(),
-        limit: queryInt({ min: 1, max: 5000 }).default(500),
-      }).strict(),
+      method: 'GET',
+      url: '/v1/sessions',
+      tag: 'sessions',
+      auth: 'user',
+      errors: ['forbidden'],
+      summary: "Your gateway sessions, newest first; all=true lists everyone's (admins)",
+      query: z
+        .object({
+          all: z.enum(['true', 'false']).default('false'),
+          grant: z
+            .string()
+            .regex(/^gr_[a-z0-9]{12}$/, 'is not a grant id (gr_…)')
+            .optional(),
+          limit: queryInt({ min: 1, max: 5000 }).default(500),
+        })
+        .strict(),
       response: z.object({ sessions: z.array(sessionView) }),
       handler: async ({ actor, query }) => {
         if (query.all === 'true' && !readsEverything(actor)) throw forbidden('only admins and auditors may list every session');
@@ -43,14 +52,19 @@ export function sessionRoutes(deps: ApiDeps) {
       },
     }),
     route({
-      method: 'GET', url: '/v1/sessions/:id', tag: 'sessions', auth: 'user',
+      method: 'GET',
+      url: '/v1/sessions/:id',
+      tag: 'sessions',
+      auth: 'user',
       summary: 'One session, its statement log (postgres) and channels (ssh); its owner or an admin',
       params: sessionIdParam,
       // A page of the statement log: a long session's whole log would be read into memory at once.
-      query: z.object({
-        limit: queryInt({ min: 1, max: 5000 }).default(1000),
-        offset: queryInt({ min: 0, max: Number.MAX_SAFE_INTEGER }).default(0),
-      }).strict(),
+      query: z
+        .object({
+          limit: queryInt({ min: 1, max: 5000 }).default(1000),
+          offset: queryInt({ min: 0, max: Number.MAX_SAFE_INTEGER }).default(0),
+        })
+        .strict(),
       response: sessionDetailView,
       handler: async ({ actor, params, query, reply }) => {
         mayRead(actor, found(await reader.summary(params.id), params.id));
@@ -60,7 +74,11 @@ export function sessionRoutes(deps: ApiDeps) {
       },
     }),
     route({
-      method: 'GET', url: '/v1/sessions/:id/recording', tag: 'sessions', auth: 'user', produces: 'application/x-asciicast',
+      method: 'GET',
+      url: '/v1/sessions/:id/recording',
+      tag: 'sessions',
+      auth: 'user',
+      produces: 'application/x-asciicast',
       summary: 'A terminal recording of a session as asciicast v2 text (application/x-asciicast): channel N, else the first; 404 when there is none',
       params: sessionIdParam,
       query: z.object({ channel: queryInt({ min: 0, max: 999_999_999 }).optional() }).strict(),

@@ -7,7 +7,12 @@ import { connectTokenView, issuedTokenView, toTokenView, tokenView } from '../vi
 export function tokenRoutes(deps: ApiDeps) {
   return [
     route({
-      method: 'POST', url: '/v1/tokens', tag: 'tokens', auth: 'user', status: 201, errors: ['forbidden', 'not_found'],
+      method: 'POST',
+      url: '/v1/tokens',
+      tag: 'tokens',
+      auth: 'user',
+      status: 201,
+      errors: ['forbidden', 'not_found'],
       summary: 'Issue an API token: for yourself, or (admins) for a service user. The secret is in this response only; Stint keeps its hash.',
       // ttl: how long the token lives (default 90d, at most 365d).
       body: z.object({ user: nameSchema, description: freeText(200).nullish(), ttl: durationSchema.optional() }).strict(),
@@ -19,7 +24,12 @@ export function tokenRoutes(deps: ApiDeps) {
       },
     }),
     route({
-      method: 'POST', url: '/v1/connect-tokens', tag: 'tokens', auth: 'user', status: 201, errors: ['not_found'],
+      method: 'POST',
+      url: '/v1/connect-tokens',
+      tag: 'tokens',
+      auth: 'user',
+      status: 201,
+      errors: ['not_found'],
       summary: 'A one-time token to log in to the PostgreSQL gateway as yourself for one profile, within 2 minutes (stint connect PROFILE). Not an API token.',
       body: z.object({ profile: nameSchema }).strict(),
       response: connectTokenView,
@@ -30,14 +40,24 @@ export function tokenRoutes(deps: ApiDeps) {
       },
     }),
     route({
-      method: 'GET', url: '/v1/tokens', tag: 'tokens', auth: 'user', errors: ['forbidden'], summary: 'Your tokens (admins: everyone\'s, or one user\'s)',
+      method: 'GET',
+      url: '/v1/tokens',
+      tag: 'tokens',
+      auth: 'user',
+      errors: ['forbidden'],
+      summary: "Your tokens (admins: everyone's, or one user's)",
       query: z.object({ user: nameSchema.optional() }).strict(),
       response: z.object({ tokens: z.array(tokenView) }),
       handler: async ({ actor, query }) => ({ tokens: (await deps.tokens.list({ actor, user: query.user })).map(toTokenView) }),
     }),
     route({
-      method: 'DELETE', url: '/v1/tokens/:id', tag: 'tokens', auth: 'user', summary: 'Revoke a token (yours, or any as admin)',
-      params: tokenIdParam, response: z.object({ revoked: z.literal(true) }),
+      method: 'DELETE',
+      url: '/v1/tokens/:id',
+      tag: 'tokens',
+      auth: 'user',
+      summary: 'Revoke a token (yours, or any as admin)',
+      params: tokenIdParam,
+      response: z.object({ revoked: z.literal(true) }),
       handler: async ({ actor, params }) => {
         await deps.tokens.revoke({ actor, tokenId: params.id });
         return { revoked: true as const };

@@ -20,7 +20,19 @@ export const auditView = z.object({
 export type AuditView = z.infer<typeof auditView>;
 
 export function toAuditView(e: AuditEvent): AuditView {
-  return { seq: e.seq, at: iso(e.at)!, actor: e.actor, action: e.action, requestId: e.requestId, grantId: e.grantId, target: e.target, user: e.subjectUser, details: e.details, prevHash: e.prevHash, hash: e.hash };
+  return {
+    seq: e.seq,
+    at: iso(e.at)!,
+    actor: e.actor,
+    action: e.action,
+    requestId: e.requestId,
+    grantId: e.grantId,
+    target: e.target,
+    user: e.subjectUser,
+    details: e.details,
+    prevHash: e.prevHash,
+    hash: e.hash,
+  };
 }
 
 /** GET /v1/audit: a page of events and the chain's head (SEQ:HASH). */
@@ -28,12 +40,25 @@ export const auditPageView = z.object({ events: z.array(auditView), head: z.stri
 export type AuditPageView = z.infer<typeof auditPageView>;
 
 /** GET /v1/audit/verify. */
-export const verifyView = z.object({ ok: z.boolean(), events: z.number(), head: z.string().nullable(), firstBadSeq: z.number().nullable(), problem: z.string().nullable() });
+export const verifyView = z.object({
+  ok: z.boolean(),
+  events: z.number(),
+  head: z.string().nullable(),
+  firstBadSeq: z.number().nullable(),
+  problem: z.string().nullable(),
+});
 export type VerifyView = z.infer<typeof verifyView>;
 
 /** A signed checkpoint of the audit chain, as a checkpoint file holds it (core/audit/signing.ts). */
 export const checkpointFileView = z.object({
-  format: z.string(), seq: z.number(), hash: z.string(), fromSeq: z.number(), window: z.string(), at: z.string(), keyId: z.string(), signature: z.string(),
+  format: z.string(),
+  seq: z.number(),
+  hash: z.string(),
+  fromSeq: z.number(),
+  window: z.string(),
+  at: z.string(),
+  keyId: z.string(),
+  signature: z.string(),
 });
 export type CheckpointFileView = z.infer<typeof checkpointFileView>;
 /** With the hashes of the events after fromSeq up to seq, in order: what `window` digests. */

@@ -55,8 +55,13 @@ export const policyView = z.object({
 export type PolicyView = z.infer<typeof policyView>;
 
 export const configProfileView = z.object({
-  name: z.string(), target: z.string(), mode: z.enum(deliveryModes), grants: z.array(z.string()),
-  maxDuration: z.string(), terminateSessionsOnRevoke: z.boolean(), description: z.string(),
+  name: z.string(),
+  target: z.string(),
+  mode: z.enum(deliveryModes),
+  grants: z.array(z.string()),
+  maxDuration: z.string(),
+  terminateSessionsOnRevoke: z.boolean(),
+  description: z.string(),
 });
 export type ConfigProfileView = z.infer<typeof configProfileView>;
 

@@ -58,8 +58,13 @@ export function toGrantView(g: GrantRecord, now: number): GrantView {
 
 /** GET /v1/grants/:id/credentials: the connection fields also appear at the top level (host, port, database). */
 export const credentialsView = z.object({
-  target: z.string(), kind: z.string(), username: z.string(), password: z.string().nullable(),
-  host: z.string().optional(), port: z.number().optional(), database: z.string().optional(),
+  target: z.string(),
+  kind: z.string(),
+  username: z.string(),
+  password: z.string().nullable(),
+  host: z.string().optional(),
+  port: z.number().optional(),
+  database: z.string().optional(),
   connection: z.record(z.string(), z.union([z.string(), z.number()])),
   /** Kinds that log in with keys (ssh): an OpenSSH private key, when none of the owner's registered keys is installed. */
   privateKey: z.string().nullable().optional(),

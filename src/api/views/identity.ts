@@ -7,7 +7,13 @@ import type { SshKeyRecord, TokenRecord } from '../../core/types.js';
 import { iso } from './time.js';
 
 /** GET /v1/me. */
-export const meView = z.object({ user: z.string(), groups: z.array(z.string()), admin: z.boolean(), roles: z.array(z.enum(allRoles)), accounts: z.record(z.string(), z.string()) });
+export const meView = z.object({
+  user: z.string(),
+  groups: z.array(z.string()),
+  admin: z.boolean(),
+  roles: z.array(z.enum(allRoles)),
+  accounts: z.record(z.string(), z.string()),
+});
 export type MeView = z.infer<typeof meView>;
 
 /** GET/POST /v1/session: the browser's sign-in (not a gateway session). */
@@ -27,20 +33,46 @@ export const signedOutView = z.object({ signedOut: z.literal(true) });
 export const ssoView = z.object({ enabled: z.boolean() });
 export type SsoView = z.infer<typeof ssoView>;
 export const loopbackStartView = z.object({ url: z.string() });
-export const deviceStartView = z.object({ handle: z.string(), userCode: z.string(), verificationUri: z.string(), verificationUriComplete: z.string().nullable(), interval: z.number(), expiresIn: z.number() });
+export const deviceStartView = z.object({
+  handle: z.string(),
+  userCode: z.string(),
+  verificationUri: z.string(),
+  verificationUriComplete: z.string().nullable(),
+  interval: z.number(),
+  expiresIn: z.number(),
+});
 export type DeviceStartView = z.infer<typeof deviceStartView>;
 /** The CLI's sign-in secret, handed over once at the end of the loopback or device flow. */
-export const cliSignInView = z.object({ status: z.literal('done'), secret: z.string(), user: z.string(), groups: z.array(z.string()), roles: z.array(z.string()), expiresAt: z.string() });
+export const cliSignInView = z.object({
+  status: z.literal('done'),
+  secret: z.string(),
+  user: z.string(),
+  groups: z.array(z.string()),
+  roles: z.array(z.string()),
+  expiresAt: z.string(),
+});
 export type CliSignInView = z.infer<typeof cliSignInView>;
 export const devicePollView = z.union([z.object({ status: z.enum(['authorization_pending', 'slow_down']) }), cliSignInView]);
 export type DevicePollView = z.infer<typeof devicePollView>;
 
 export const tokenView = z.object({
-  id: z.string(), user: z.string(), description: z.string().nullable(), createdAt: z.string(), expiresAt: z.string(), revokedAt: z.string().nullable(), lastUsedAt: z.string().nullable(),
+  id: z.string(),
+  user: z.string(),
+  description: z.string().nullable(),
+  createdAt: z.string(),
+  expiresAt: z.string(),
+  revokedAt: z.string().nullable(),
+  lastUsedAt: z.string().nullable(),
 });
 export type TokenView = z.infer<typeof tokenView>;
 export const toTokenView = (t: TokenRecord): TokenView => ({
-  id: t.id, user: t.user, description: t.description, createdAt: iso(t.createdAt)!, expiresAt: iso(t.expiresAt)!, revokedAt: iso(t.revokedAt), lastUsedAt: iso(t.lastUsedAt),
+  id: t.id,
+  user: t.user,
+  description: t.description,
+  createdAt: iso(t.createdAt)!,
+  expiresAt: iso(t.expiresAt)!,
+  revokedAt: iso(t.revokedAt),
+  lastUsedAt: iso(t.lastUsedAt),
 });
 /** POST /v1/tokens: the secret is in this response only. */
 export const issuedTokenView = z.object({ token: tokenView, secret: z.string() });
@@ -66,5 +98,10 @@ export function toSshKeyView(k: SshKeyRecord): SshKeyView {
 }
 
 /** POST /v1/keys/challenge. */
-export const keyChallengeView = z.object({ challenge: z.string(), namespace: z.string(), expiresAt: z.string(), command: z.string().describe('how to sign it with OpenSSH') });
+export const keyChallengeView = z.object({
+  challenge: z.string(),
+  namespace: z.string(),
+  expiresAt: z.string(),
+  command: z.string().describe('how to sign it with OpenSSH'),
+});
 export type KeyChallengeView = z.infer<typeof keyChallengeView>;

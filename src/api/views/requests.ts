@@ -65,14 +65,32 @@ export const requestDetailView = z.object({ request: requestView, approvals: z.a
 export type RequestDetailView = z.infer<typeof requestDetailView>;
 
 export const reviewView = z.object({
-  grantId: z.string(), requestId: z.string(), user: z.string(), profile: z.string(), target: z.string(), reason: z.string(),
-  activatedAt: z.string(), status: z.enum(reviewStatuses), reviewedAt: z.string().nullable(), reviewedBy: z.string().nullable(), comment: z.string().nullable(),
+  grantId: z.string(),
+  requestId: z.string(),
+  user: z.string(),
+  profile: z.string(),
+  target: z.string(),
+  reason: z.string(),
+  activatedAt: z.string(),
+  status: z.enum(reviewStatuses),
+  reviewedAt: z.string().nullable(),
+  reviewedBy: z.string().nullable(),
+  comment: z.string().nullable(),
 });
 export type ReviewView = z.infer<typeof reviewView>;
 
 export function toReviewView(b: BreakGlassRecord): ReviewView {
   return {
-    grantId: b.grantId, requestId: b.requestId, user: b.user, profile: b.profile, target: b.target, reason: b.reason, activatedAt: iso(b.createdAt)!,
-    status: b.reviewedAt === null ? 'open' : 'reviewed', reviewedAt: iso(b.reviewedAt), reviewedBy: b.reviewedBy, comment: b.reviewComment,
+    grantId: b.grantId,
+    requestId: b.requestId,
+    user: b.user,
+    profile: b.profile,
+    target: b.target,
+    reason: b.reason,
+    activatedAt: iso(b.createdAt)!,
+    status: b.reviewedAt === null ? 'open' : 'reviewed',
+    reviewedAt: iso(b.reviewedAt),
+    reviewedBy: b.reviewedBy,
+    comment: b.reviewComment,
   };
 }

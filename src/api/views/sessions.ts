@@ -18,7 +18,9 @@ export const sessionView = z.object({
   startedAt: z.string(),
   endedAt: z.string().nullable(),
   endReason: z.string().nullable(),
-  status: z.enum(sessionStatuses).describe('live: open now; ended: closed normally; interrupted: no end line and no gateway holds it (the broker stopped during it)'),
+  status: z
+    .enum(sessionStatuses)
+    .describe('live: open now; ended: closed normally; interrupted: no end line and no gateway holds it (the broker stopped during it)'),
   bytesIn: z.number().nullable().describe('bytes from the client; null until the session ends'),
   bytesOut: z.number().nullable().describe('bytes to the client; null until the session ends'),
   statements: z.number().nullable().describe('statements recorded; null while open'),
@@ -61,7 +63,14 @@ export type SessionDetailView = z.infer<typeof sessionDetailView>;
 
 /** GET /v1/gateways. */
 export const gatewaysView = z.object({
-  postgres: z.object({ listen: z.string(), tls: z.boolean(), requireTls: z.boolean(), certificate: z.string().nullable().describe('the PEM certificate the gateway presents, for sslrootcert') }).nullable(),
+  postgres: z
+    .object({
+      listen: z.string(),
+      tls: z.boolean(),
+      requireTls: z.boolean(),
+      certificate: z.string().nullable().describe('the PEM certificate the gateway presents, for sslrootcert'),
+    })
+    .nullable(),
   ssh: z.object({ listen: z.string(), hostKey: z.string(), fingerprint: z.string() }).nullable(),
 });
 export type GatewaysView = z.infer<typeof gatewaysView>;

@@ -24,19 +24,39 @@ export function exportLine(e: AuditEvent): string {
 
 const exportedEvent = z
   .object({
-    seq: z.number().int().min(1), at: z.number().int(), actor: z.string(), action: z.string(),
-    requestId: z.string().nullable(), grantId: z.string().nullable(), target: z.string().nullable(), subjectUser: z.string().nullable(),
-    details: z.record(z.string(), z.unknown()), prevHash: z.string(), hash: z.string(),
+    seq: z.number().int().min(1),
+    at: z.number().int(),
+    actor: z.string(),
+    action: z.string(),
+    requestId: z.string().nullable(),
+    grantId: z.string().nullable(),
+    target: z.string().nullable(),
+    subjectUser: z.string().nullable(),
+    details: z.record(z.string(), z.unknown()),
+    prevHash: z.string(),
+    hash: z.string(),
   })
   .strict();
 
 function fromView(v: AuditView): AuditEvent {
-  return { seq: v.seq, at: Date.parse(v.at), actor: v.actor, action: v.action, requestId: v.requestId, grantId: v.grantId, target: v.target, subjectUser: v.user, details: v.details, prevHash: v.prevHash, hash: v.hash };
+  return {
+    seq: v.seq,
+    at: Date.parse(v.at),
+    actor: v.actor,
+    action: v.action,
+    requestId: v.requestId,
+    grantId: v.grantId,
+    target: v.target,
+    subjectUser: v.user,
+    details: v.details,
+    prevHash: v.prevHash,
+    hash: v.hash,
+  };
 }
 
 /** The broker's events after `afterSeq`, page by page, exactly as stored. */
 async function* brokerEvents(ctx: CommandContext, afterSeq: number): AsyncGenerator<AuditEvent> {
-  for (let after = afterSeq; ; ) {
+  for (let after = afterSeq; ;) {
     const res = await ctx.rawClient().get<{ events: AuditView[] }>('/v1/audit', { afterSeq: after, limit: pageSize });
     for (const v of res.events) yield fromView(v);
     if (res.events.length < pageSize) return;
@@ -93,7 +113,8 @@ export async function auditExport(ctx: CommandContext): Promise<number> {
   const fromText = ctx.args.string('from');
   const from = fromText === undefined ? 1 : intFlag('from', fromText, 1, Number.MAX_SAFE_INTEGER);
   // The lines are the exact hashed bytes, so stored text is not escaped: never onto a terminal.
-  if (ctx.io.isTTY) throw usageError('stint audit export writes the exact hashed bytes of every event: redirect it to a file (stint audit export > events.jsonl)');
+  if (ctx.io.isTTY)
+    throw usageError('stint audit export writes the exact hashed bytes of every event: redirect it to a file (stint audit export > events.jsonl)');
   for await (const e of brokerEvents(ctx, from - 1)) ctx.io.stdout(`${exportLine(e)}\n`);
   return exitCodes.ok;
 }
@@ -102,7 +123,8 @@ export async function auditVerifySigned(ctx: CommandContext): Promise<number> {
   const { args, out } = ctx;
   const signedPath = args.string('signed')!;
   const keyPath = args.string('public-key');
-  if (keyPath === undefined) throw usageError('--signed needs --public-key FILE: your own copy of the key (stint audit public-key > stint-audit.pem), never one the broker sends now');
+  if (keyPath === undefined)
+    throw usageError('--signed needs --public-key FILE: your own copy of the key (stint audit public-key > stint-audit.pem), never one the broker sends now');
   const checkpoint = (() => {
     try {
       return parseSignedCheckpoint(readText(signedPath, 'checkpoint file'));
@@ -129,7 +151,7 @@ export async function auditVerifySigned(ctx: CommandContext): Promise<number> {
       result = v.finish();
     } else {
       const stored: StoredCheckpoint[] = [];
-      for (let after = 0; ; ) {
+      for (let after = 0; ;) {
         const page = (await ctx.rawClient().get<{ checkpoints: StoredCheckpoint[] }>('/v1/audit/checkpoints', { afterSeq: after, limit: 1000 })).checkpoints;
         stored.push(...page);
         if (page.length < 1000) break;
@@ -150,7 +172,9 @@ export async function auditVerifySigned(ctx: CommandContext): Promise<number> {
   }
   for (const i of result.ignored) out.note(`ignored ${i}`);
   if (!result.ok) throw new CliError('audit_broken', `audit chain BROKEN at event ${result.firstBadSeq}: ${result.problem} (${result.events} events checked)`);
-  out.line(`audit chain ok: ${result.events} event${result.events === 1 ? '' : 's'} verified, consistent with the signed checkpoint at seq ${result.signedSeq} (key ${checkpoint.keyId})`);
+  out.line(
+    `audit chain ok: ${result.events} event${result.events === 1 ? '' : 's'} verified, consistent with the signed checkpoint at seq ${result.signedSeq} (key ${checkpoint.keyId})`,
+  );
   if (result.head) out.line(`head checkpoint: ${result.head.seq}:${result.head.hash}`);
   return exitCodes.ok;
 }

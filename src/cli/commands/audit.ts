@@ -60,9 +60,19 @@ Examples:
     positionals: ['subcommand'],
     minPositionals: 0,
     options: {
-      since: { type: 'string' }, until: { type: 'string' }, user: { type: 'string' }, target: { type: 'string' }, action: { type: 'string' },
-      limit: { type: 'string' }, 'after-seq': { type: 'string' }, verify: { type: 'boolean' }, checkpoint: { type: 'string' },
-      signed: { type: 'string' }, 'public-key': { type: 'string' }, file: { type: 'string' }, from: { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      user: { type: 'string' },
+      target: { type: 'string' },
+      action: { type: 'string' },
+      limit: { type: 'string' },
+      'after-seq': { type: 'string' },
+      verify: { type: 'boolean' },
+      checkpoint: { type: 'string' },
+      signed: { type: 'string' },
+      'public-key': { type: 'string' },
+      file: { type: 'string' },
+      from: { type: 'string' },
     },
   },
   async run(ctx) {
@@ -100,7 +110,8 @@ Examples:
 
 async function list({ args, out, client, now }: CommandContext): Promise<number> {
   const action = args.string('action');
-  if (action !== undefined && !/^[a-z.-]{1,64}$/.test(action)) throw usageError(`--action must be an action name like grant.revoked; got ${JSON.stringify(action)}`);
+  if (action !== undefined && !/^[a-z.-]{1,64}$/.test(action))
+    throw usageError(`--action must be an action name like grant.revoked; got ${JSON.stringify(action)}`);
   const limitText = args.string('limit');
   const afterText = args.string('after-seq');
   const sinceText = args.string('since');
@@ -123,16 +134,22 @@ async function list({ args, out, client, now }: CommandContext): Promise<number>
     out.line('No audit events match.');
     return 0;
   }
-  out.line(table(res.events, [
-    { header: 'SEQ', value: (e) => String(e.seq), align: 'right' },
-    { header: 'AT', value: (e) => shortTime(e.at) },
-    { header: 'ACTOR', value: (e) => e.actor },
-    { header: 'ACTION', value: (e) => e.action },
-    { header: 'USER', value: (e) => e.user ?? '' },
-    { header: 'TARGET', value: (e) => e.target ?? '' },
-    { header: 'REF', value: (e) => e.grantId ?? e.requestId ?? '' },
-    { header: 'DETAILS', value: (e) => (Object.keys(e.details).length ? truncate(JSON.stringify(e.details), 60) : '') },
-  ], out.color));
+  out.line(
+    table(
+      res.events,
+      [
+        { header: 'SEQ', value: (e) => String(e.seq), align: 'right' },
+        { header: 'AT', value: (e) => shortTime(e.at) },
+        { header: 'ACTOR', value: (e) => e.actor },
+        { header: 'ACTION', value: (e) => e.action },
+        { header: 'USER', value: (e) => e.user ?? '' },
+        { header: 'TARGET', value: (e) => e.target ?? '' },
+        { header: 'REF', value: (e) => e.grantId ?? e.requestId ?? '' },
+        { header: 'DETAILS', value: (e) => (Object.keys(e.details).length ? truncate(JSON.stringify(e.details), 60) : '') },
+      ],
+      out.color,
+    ),
+  );
   const limit = query.limit ?? 500;
   if (res.events.length >= limit) out.note(`showing the first ${limit}; see more with --after-seq ${res.events[res.events.length - 1]!.seq}`);
   return 0;
@@ -149,13 +166,18 @@ async function verify({ args, out, client }: CommandContext): Promise<number> {
     return res.ok ? exitCodes.ok : exitCodes.auditBroken;
   }
   if (!res.ok) {
-    throw new CliError('audit_broken', `audit chain BROKEN at event ${res.firstBadSeq ?? '?'}: ${res.problem ?? 'unknown problem'} (${res.events} events checked)`);
+    throw new CliError(
+      'audit_broken',
+      `audit chain BROKEN at event ${res.firstBadSeq ?? '?'}: ${res.problem ?? 'unknown problem'} (${res.events} events checked)`,
+    );
   }
   if (res.head === null) {
     out.line(`audit chain ok: empty${checkpoint ? ` (and the checkpoint ${checkpoint} matched)` : ''}`);
     return exitCodes.ok;
   }
-  out.line(`audit chain ok: ${res.events} event${res.events === 1 ? '' : 's'} verified${checkpoint ? `, consistent with checkpoint ${checkpoint.trim()}` : ''}`);
+  out.line(
+    `audit chain ok: ${res.events} event${res.events === 1 ? '' : 's'} verified${checkpoint ? `, consistent with checkpoint ${checkpoint.trim()}` : ''}`,
+  );
   out.line(`head checkpoint: ${res.head}`);
   out.note(`keep the checkpoint outside Stint; next time run: stint audit verify --checkpoint ${res.head}`);
   return exitCodes.ok;

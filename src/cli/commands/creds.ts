@@ -45,22 +45,32 @@ Example:
     }
     const c = res.credentials;
     const extra = Object.entries(c.connection).filter(([k]) => !['host', 'port', 'database'].includes(k));
-    out.line(fields([
-      ['target', `${c.target} (${c.kind})`],
-      ['host', c.host],
-      ['port', c.port === undefined ? undefined : String(c.port)],
-      ['database', c.database],
-      ...extra.map(([k, v]): [string, string] => [k, String(v)]),
-      ['username', c.username],
-      // A key login (ssh) has no password: how to log in follows below.
-      ['password', c.login !== undefined ? undefined : (c.password ?? '(none issued: log in with your own password for this account)')],
-    ]));
+    out.line(
+      fields([
+        ['target', `${c.target} (${c.kind})`],
+        ['host', c.host],
+        ['port', c.port === undefined ? undefined : String(c.port)],
+        ['database', c.database],
+        ...extra.map(([k, v]): [string, string] => [k, String(v)]),
+        ['username', c.username],
+        // A key login (ssh) has no password: how to log in follows below.
+        ['password', c.login !== undefined ? undefined : (c.password ?? '(none issued: log in with your own password for this account)')],
+      ]),
+    );
     if (c.login !== undefined) out.line(keyLoginText(c, id, keyFile));
     if (c.kind === 'postgres') {
       out.line();
       out.line(`psql: stint connect ${id}   (sets PGPASSWORD for psql; the password never appears on a command line)`);
-      const parts: Array<[string, string | number | undefined]> = [['host', c.host], ['port', c.port], ['dbname', c.database], ['user', c.username]];
-      const conninfo = parts.filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => `${k}=${conninfoValue(String(v))}`).join(' ');
+      const parts: Array<[string, string | number | undefined]> = [
+        ['host', c.host],
+        ['port', c.port],
+        ['dbname', c.database],
+        ['user', c.username],
+      ];
+      const conninfo = parts
+        .filter(([, v]) => v !== undefined && v !== '')
+        .map(([k, v]) => `${k}=${conninfoValue(String(v))}`)
+        .join(' ');
       out.line(`  or: psql ${shellQuote(conninfo)}   (psql asks for the password)`);
     }
     return 0;
@@ -75,4 +85,3 @@ export function fetchCredentials(api: ApiClient, grantId: string): Promise<{ cre
 export function conninfoValue(v: string): string {
   return /^[A-Za-z0-9_.:/-]+$/.test(v) ? v : `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
-

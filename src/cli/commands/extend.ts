@@ -31,7 +31,9 @@ Example:
       return 0;
     }
     const g = res.grant;
-    out.line(`${g.id} extended by ${by.text}: expires ${grantWhen(g, now())}${g.expiresAt ? ` (${shortTime(g.expiresAt)})` : ''}; max ${g.maxDuration} from activation`);
+    out.line(
+      `${g.id} extended by ${by.text}: expires ${grantWhen(g, now())}${g.expiresAt ? ` (${shortTime(g.expiresAt)})` : ''}; max ${g.maxDuration} from activation`,
+    );
     return 0;
   },
 });

@@ -9,7 +9,7 @@ const statuses: readonly string[] = grantStatuses;
 
 export const grantsCommand = defineCommand({
   name: 'grants',
-  summary: 'List grants that hold access now (yours, or everyone\'s)',
+  summary: "List grants that hold access now (yours, or everyone's)",
   usage: `Usage: stint grants [--all] [--history] [--status S] [--target T] [--limit N]
 
 Lists your grants that may hold access right now (provisioning, active,

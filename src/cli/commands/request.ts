@@ -47,7 +47,14 @@ Examples:
   stint request pg-admin --for 1h --reason "migration" --wait --timeout 30m`,
   parse: {
     positionals: ['PROFILE'],
-    options: { for: { type: 'string' }, reason: { type: 'string' }, ticket: { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' }, 'break-glass': { type: 'boolean' } },
+    options: {
+      for: { type: 'string' },
+      reason: { type: 'string' },
+      ticket: { type: 'string' },
+      wait: { type: 'boolean' },
+      timeout: { type: 'string' },
+      'break-glass': { type: 'boolean' },
+    },
   },
   async run(ctx) {
     const { args, out, now } = ctx;
@@ -67,7 +74,11 @@ Examples:
     if (breakGlass && !reason?.trim()) throw usageError('--break-glass needs --reason: say why access cannot wait for approval');
 
     const created = await ctx.client().post<OutcomeView>('/v1/requests', {
-      profile, duration: duration.text, ...(reason !== undefined ? { reason } : {}), ...(ticket !== undefined ? { ticket } : {}), ...(breakGlass ? { breakGlass: true } : {}),
+      profile,
+      duration: duration.text,
+      ...(reason !== undefined ? { reason } : {}),
+      ...(ticket !== undefined ? { ticket } : {}),
+      ...(breakGlass ? { breakGlass: true } : {}),
     });
     if (!wait) {
       if (out.json) out.document(created);
@@ -108,8 +119,12 @@ async function waitForOutcome(ctx: CommandContext, start: OutcomeView, deadline:
   const { io, out, now } = ctx;
   const api = ctx.client();
   const live = io.stderrIsTTY === true;
-  const progress = (text: string) => { if (live) io.stderr(`\r\x1b[2K${text}`); };
-  const done = () => { if (live) io.stderr('\r\x1b[2K'); };
+  const progress = (text: string) => {
+    if (live) io.stderr(`\r\x1b[2K${text}`);
+  };
+  const done = () => {
+    if (live) io.stderr('\r\x1b[2K');
+  };
   const began = now();
   let request: RequestView = start.request;
   let grant: GrantView | null = start.grant;
@@ -117,10 +132,15 @@ async function waitForOutcome(ctx: CommandContext, start: OutcomeView, deadline:
   try {
     while (request.status === 'pending') {
       const approved = approvals.filter((a) => a.decision === 'approve').length;
-      progress(`waiting for approval of ${request.id}: ${approved}/${request.requiredApprovals} approvals, ${formatSpan(now() - began)} so far (Ctrl-C stops waiting; the request stays open)`);
+      progress(
+        `waiting for approval of ${request.id}: ${approved}/${request.requiredApprovals} approvals, ${formatSpan(now() - began)} so far (Ctrl-C stops waiting; the request stays open)`,
+      );
       if (now() >= deadline) {
         done();
-        throw new CliError('wait_timeout', `${request.id} is still pending after ${formatSpan(now() - began)}; it stays open (see stint requests, withdraw with stint cancel ${request.id})`);
+        throw new CliError(
+          'wait_timeout',
+          `${request.id} is still pending after ${formatSpan(now() - began)}; it stays open (see stint requests, withdraw with stint cancel ${request.id})`,
+        );
       }
       await sleep(Math.min(pollMs, Math.max(0, deadline - now())));
       const r = await api.get<RequestDetailView>(`/v1/requests/${seg(request.id)}`);
@@ -132,7 +152,10 @@ async function waitForOutcome(ctx: CommandContext, start: OutcomeView, deadline:
       while (grant.status === 'provisioning') {
         if (now() >= deadline) {
           done();
-          throw new CliError('wait_timeout', `${request.id} is approved but grant ${grant.id} is still being provisioned after ${formatSpan(now() - began)} (see stint grants)`);
+          throw new CliError(
+            'wait_timeout',
+            `${request.id} is approved but grant ${grant.id} is still being provisioned after ${formatSpan(now() - began)} (see stint grants)`,
+          );
         }
         progress(`approved; delivering grant ${grant.id} on ${grant.target}…`);
         await sleep(Math.min(pollMs, Math.max(0, deadline - now())));
@@ -147,7 +170,9 @@ async function waitForOutcome(ctx: CommandContext, start: OutcomeView, deadline:
     exitCode = exitCodes.denied;
   } else if (!grant || grant.status !== 'active') {
     exitCode = exitCodes.unavailable;
-    out.note(`stint: ${request.id} was approved but its grant is ${grant ? `${grant.status}${grant.lastError ? ` (${grant.lastError})` : ''}` : 'missing'}; access was not delivered`);
+    out.note(
+      `stint: ${request.id} was approved but its grant is ${grant ? `${grant.status}${grant.lastError ? ` (${grant.lastError})` : ''}` : 'missing'}; access was not delivered`,
+    );
   }
   return { request, grant, exitCode };
 }
@@ -171,7 +196,9 @@ async function keyLoginOf(ctx: CommandContext, grant: GrantView | null): Promise
     return (await fetchCredentials(ctx.rawClient(), grant.id)).credentials;
   } catch (err) {
     // The grant is active, which is what --wait waited for; how to log in is one command away.
-    ctx.out.note(`stint: grant ${grant.id} is active, but how to log in could not be fetched (${err instanceof Error ? err.message : String(err)}); see stint creds ${grant.id}`);
+    ctx.out.note(
+      `stint: grant ${grant.id} is active, but how to log in could not be fetched (${err instanceof Error ? err.message : String(err)}); see stint creds ${grant.id}`,
+    );
     return null;
   }
 }

@@ -46,8 +46,13 @@ Examples:
     positionals: ['show|play', 'SESSION'],
     minPositionals: 0,
     options: {
-      all: { type: 'boolean' }, grant: { type: 'string' }, limit: { type: 'string' }, offset: { type: 'string' },
-      channel: { type: 'string' }, speed: { type: 'string' }, 'idle-limit': { type: 'string' },
+      all: { type: 'boolean' },
+      grant: { type: 'string' },
+      limit: { type: 'string' },
+      offset: { type: 'string' },
+      channel: { type: 'string' },
+      speed: { type: 'string' },
+      'idle-limit': { type: 'string' },
     },
   },
   async run(ctx) {
@@ -56,7 +61,9 @@ Examples:
     if (sub !== undefined && !subcommands.includes(sub)) {
       if (sub.startsWith('ses_')) throw usageError(`to see session ${sub}, write: stint sessions show ${sub}`);
       const hint = closest(sub, subcommands);
-      throw usageError(`unknown sessions subcommand ${JSON.stringify(sub)}${hint ? `; did you mean ${hint}?` : ''} (one of: ${subcommands.join(', ')}, or none to list)`);
+      throw usageError(
+        `unknown sessions subcommand ${JSON.stringify(sub)}${hint ? `; did you mean ${hint}?` : ''} (one of: ${subcommands.join(', ')}, or none to list)`,
+      );
     }
     const onlyWith = (flag: string, allowed: string[]) => {
       if (ctx.args.has(flag) && !allowed.includes(mode)) throw usageError(`--${flag} does not apply to stint sessions${sub ? ` ${sub}` : ''}`);
@@ -132,24 +139,31 @@ async function show({ args, out, client }: CommandContext, id: string): Promise<
   }
   const s = res.session;
   const duration = s.endedAt ? ` (${spanText(Date.parse(s.endedAt) - Date.parse(s.startedAt))})` : '';
-  out.line(fields([
-    ['session', s.id],
-    ['user', s.user],
-    ['gateway', s.gateway],
-    ['grant', `${s.grantId} (${s.grantKind})`],
-    ['profile', s.profile],
-    ['target', s.target],
-    ['account', s.account],
-    ['client', `${safe(s.client)}${s.tls === true ? ' (TLS)' : s.tls === false ? ' (no TLS)' : ''}`],
-    ['started', shortTime(s.startedAt)],
-    ['ended', s.endedAt ? `${shortTime(s.endedAt)}${duration}${s.endReason ? `, ${s.endReason}` : ''}` : s.status],
-    ['bytes', s.bytesIn === null || s.bytesOut === null ? null : `${s.bytesIn} in, ${s.bytesOut} out`],
-    ['recording', s.recordings.length ? s.recordings.map((c) => `stint sessions play ${s.id}${s.recordings.length > 1 ? ` --channel ${c}` : ''}`).join('; ') : null],
-  ]));
+  out.line(
+    fields([
+      ['session', s.id],
+      ['user', s.user],
+      ['gateway', s.gateway],
+      ['grant', `${s.grantId} (${s.grantKind})`],
+      ['profile', s.profile],
+      ['target', s.target],
+      ['account', s.account],
+      ['client', `${safe(s.client)}${s.tls === true ? ' (TLS)' : s.tls === false ? ' (no TLS)' : ''}`],
+      ['started', shortTime(s.startedAt)],
+      ['ended', s.endedAt ? `${shortTime(s.endedAt)}${duration}${s.endReason ? `, ${s.endReason}` : ''}` : s.status],
+      ['bytes', s.bytesIn === null || s.bytesOut === null ? null : `${s.bytesIn} in, ${s.bytesOut} out`],
+      [
+        'recording',
+        s.recordings.length ? s.recordings.map((c) => `stint sessions play ${s.id}${s.recordings.length > 1 ? ` --channel ${c}` : ''}`).join('; ') : null,
+      ],
+    ]),
+  );
   out.line();
   for (const c of res.channels ?? []) {
     const exit = c.exit === null ? '' : 'code' in c.exit ? ` exit ${c.exit.code}` : ` signal ${c.exit.signal}`;
-    out.line(`${shortTime(c.at)}  channel ${c.channel} ${c.kind}${c.pty ? ' (terminal)' : ''}${c.detail !== null ? `  ${safe(c.detail)}` : ''}${c.endedAt ? `  ended ${shortTime(c.endedAt)}${exit}` : ''}${c.recording ? '  [recorded]' : ''}`);
+    out.line(
+      `${shortTime(c.at)}  channel ${c.channel} ${c.kind}${c.pty ? ' (terminal)' : ''}${c.detail !== null ? `  ${safe(c.detail)}` : ''}${c.endedAt ? `  ended ${shortTime(c.endedAt)}${exit}` : ''}${c.recording ? '  [recorded]' : ''}`,
+    );
   }
   if (res.channels?.length) return 0;
   if (res.statementsTotal === 0) {
@@ -180,7 +194,10 @@ async function play(ctx: CommandContext, id: string): Promise<number> {
   const channel = channelText === undefined ? undefined : intFlag('channel', channelText, 0, 999_999_999);
   const meta = await client().get<{ session: SessionView }>(`/v1/sessions/${seg(id)}`, { limit: 1 });
   if (!meta.session.recording) {
-    throw new CliError('not_found', `session ${id} has no terminal recording${meta.session.gateway === 'postgres' ? `; its statement log: stint sessions show ${id}` : ''}`);
+    throw new CliError(
+      'not_found',
+      `session ${id} has no terminal recording${meta.session.gateway === 'postgres' ? `; its statement log: stint sessions show ${id}` : ''}`,
+    );
   }
   if (channel !== undefined && !meta.session.recordings.includes(channel)) {
     throw new CliError('not_found', `session ${id} has no recording of channel ${channel}; it has: ${meta.session.recordings.join(', ')}`);
@@ -264,7 +281,8 @@ export function parseCast(text: string): { header: CastHeader; events: CastEvent
     }
     if (header === undefined) {
       const h = v as Partial<CastHeader>;
-      if (!h || typeof h !== 'object' || Array.isArray(h) || h.version !== 2) throw new CliError('internal', 'the recording is not asciicast v2 (its header has no "version": 2)');
+      if (!h || typeof h !== 'object' || Array.isArray(h) || h.version !== 2)
+        throw new CliError('internal', 'the recording is not asciicast v2 (its header has no "version": 2)');
       header = h as CastHeader;
       continue;
     }

@@ -47,7 +47,12 @@ users:
   - { name: alice, groups: [], accounts: { corp: ${env.own.sam} } }
 `,
     );
-    app = await createApp({ configPath: join(dir, 'stint.yaml'), dataDir: join(dir, 'data'), env: { STINT_MASTER_KEY: Buffer.alloc(32, 5).toString('base64') }, logger: pino({ level: 'silent' }) });
+    app = await createApp({
+      configPath: join(dir, 'stint.yaml'),
+      dataDir: join(dir, 'data'),
+      env: { STINT_MASTER_KEY: Buffer.alloc(32, 5).toString('base64') },
+      logger: pino({ level: 'silent' }),
+    });
   });
   after(async () => {
     await app?.close();

@@ -154,11 +154,17 @@ describe('ad connector with real clients (Samba AD DC)', () => {
     }
     const permissive = env.newConnector({ settings: { groupBaseDN: env.server.baseDN, allowBuiltinPrivileged: true } });
     const strict = env.newConnector({ settings: { groupBaseDN: env.server.baseDN } });
-    assert.match((await rejectsTarget(strict.grantToAccount({ account: env.own.sam, grants: ['Domain Admins'] }))).message, /Domain Admins; set allowBuiltinPrivileged/);
+    assert.match(
+      (await rejectsTarget(strict.grantToAccount({ account: env.own.sam, grants: ['Domain Admins'] }))).message,
+      /Domain Admins; set allowBuiltinPrivileged/,
+    );
     await permissive.grantToAccount({ account: env.own.sam, grants: ['Server Operators'] });
     await permissive.grantToAccount({ account: env.own.sam, grants: ['Domain Admins'] });
     const holders = (await permissive.listHolders!({ grants: ['Domain Admins'] })).holders;
-    assert.ok(holders.some((h) => h.account === env.own.sam && h.grantedByStint === null && !h.managed), JSON.stringify(holders));
+    assert.ok(
+      holders.some((h) => h.account === env.own.sam && h.grantedByStint === null && !h.managed),
+      JSON.stringify(holders),
+    );
     assert.ok(!holders.some((h) => h.account === 'Administrator'), 'the service account itself is never listed');
     await permissive.revokeFromAccount({ account: env.own.sam, grants: ['Domain Admins', 'Server Operators'], terminateSessions: false });
     assert.deepEqual((await permissive.describeAccount({ account: env.own.sam })).grants, []);
@@ -173,7 +179,10 @@ describe('ad connector with real clients (Samba AD DC)', () => {
       const mine = holders.filter((h) => h.account === env.own.sam);
       assert.deepEqual(mine, [{ account: env.own.sam, grant: outer, managed: false, grantedByStint: false, via: [`grp-${env.suffix}`] }]);
       await conn.revokeFromAccount({ account: env.own.sam, grants: [env.groups.own], terminateSessions: false });
-      assert.deepEqual((await conn.listHolders!({ grants: [outer] })).holders.filter((h) => h.account === env.own.sam), []);
+      assert.deepEqual(
+        (await conn.listHolders!({ grants: [outer] })).holders.filter((h) => h.account === env.own.sam),
+        [],
+      );
     } finally {
       await env.root.del(outer);
     }

@@ -45,7 +45,9 @@ export function checkOwnAccount(a: string): string | null {
     return why ? `an AD account DN ${why}` : null;
   }
   if (a.includes('@')) return UPN.test(a) ? null : 'an AD userPrincipalName must look like name@corp.example';
-  return isPlainSam(a) ? null : 'an AD account must be a sAMAccountName (at most 20 characters, none of " / \\ [ ] : ; | = , + * ? < > @), a userPrincipalName or a DN';
+  return isPlainSam(a)
+    ? null
+    : 'an AD account must be a sAMAccountName (at most 20 characters, none of " / \\ [ ] : ; | = , + * ? < > @), a userPrincipalName or a DN';
 }
 
 /**

@@ -55,7 +55,9 @@ export function openAd(input: KindInput<AdSettings>): KindConnector {
     try {
       ca = readFileSync(settings.caFile);
     } catch (e) {
-      throw invalid(`ad target ${JSON.stringify(target)}: cannot read caFile ${JSON.stringify(settings.caFile)}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      throw invalid(
+        `ad target ${JSON.stringify(target)}: cannot read caFile ${JSON.stringify(settings.caFile)}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+      );
     }
   }
   const realm = settings.realm ?? realmOf(settings.baseDN)!;
@@ -110,14 +112,17 @@ export function openAd(input: KindInput<AdSettings>): KindConnector {
     let found = await findPrincipal(c, settings.baseDN, account, 'user');
     const at = account.lastIndexOf('@');
     // An implicit UPN: sAMAccountName@realm for a user with no userPrincipalName stored.
-    if (found.length === 0 && at > 0 && account.slice(at + 1).toUpperCase() === realm) found = await findPrincipal(c, settings.baseDN, account.slice(0, at), 'user');
+    if (found.length === 0 && at > 0 && account.slice(at + 1).toUpperCase() === realm)
+      found = await findPrincipal(c, settings.baseDN, account.slice(0, at), 'user');
     if (found.length > 1) throw op.fail('more than one user has this name; name the account by its DN');
     return found[0] ? { dn: adDN(found[0].dn), entry: found[0] } : null;
   }
 
   function requireManaged(op: Operation, dn: string, entry: Entry): void {
-    if (!isEphemeralDN(dn)) throw op.fail(`the user is not under the ephemeral OU ${JSON.stringify(ephemeralOU)}, so Stint does not manage it; it was left unchanged`);
-    if (!isMarked(entry)) throw op.fail(`the user exists but is not managed by Stint (no description ${JSON.stringify(settings.marker)}); it was left unchanged`);
+    if (!isEphemeralDN(dn))
+      throw op.fail(`the user is not under the ephemeral OU ${JSON.stringify(ephemeralOU)}, so Stint does not manage it; it was left unchanged`);
+    if (!isMarked(entry))
+      throw op.fail(`the user exists but is not managed by Stint (no description ${JSON.stringify(settings.marker)}); it was left unchanged`);
   }
 
   /** Finds each group, refusing (before anything changes) one that is missing, not a group, outside groupBaseDN or built-in privileged. */
@@ -136,12 +141,17 @@ export function openAd(input: KindInput<AdSettings>): KindConnector {
       const isGroup = entry !== null && values(entry, 'objectClass').some((v) => v.toLowerCase() === 'group');
       if (!isGroup) {
         if (tolerant) continue;
-        throw op.fail(entry ? `${JSON.stringify(g)} is not a group` : `group ${JSON.stringify(g)} does not exist below ${JSON.stringify(groupBase)} (or the service account may not read it)`);
+        throw op.fail(
+          entry
+            ? `${JSON.stringify(g)} is not a group`
+            : `group ${JSON.stringify(g)} does not exist below ${JSON.stringify(groupBase)} (or the service account may not read it)`,
+        );
       }
       const sid = sidOf(entry!);
       if (!tolerant && !settings.allowBuiltinPrivileged && sid) {
         const builtin = builtinPrivilegedGroup(sid, await getDomainSid(c, op));
-        if (builtin) throw op.fail(`${JSON.stringify(g)} is the built-in privileged group ${builtin}; set allowBuiltinPrivileged: true on the target to grant it`);
+        if (builtin)
+          throw op.fail(`${JSON.stringify(g)} is the built-in privileged group ${builtin}; set allowBuiltinPrivileged: true on the target to grant it`);
       }
       out.set(dnKey(parseDN(entry!.dn)), { dn: adDN(entry!.dn), asked: g, sid });
     }
@@ -149,7 +159,10 @@ export function openAd(input: KindInput<AdSettings>): KindConnector {
   }
 
   /** The groups (below groupBaseDN) an entry's memberOf lists, as DNs in one escaping (the DC may hex-escape). */
-  const groupsOf = (e: Entry) => values(e, 'memberOf').filter((g) => isDN(g) && isWithin(parseDN(g), groupBaseRdns)).map(adDN);
+  const groupsOf = (e: Entry) =>
+    values(e, 'memberOf')
+      .filter((g) => isDN(g) && isWithin(parseDN(g), groupBaseRdns))
+      .map(adDN);
 
   /** Lock per account (case-insensitive, as AD compares names). */
   const lockKey = (account: string) => (isDN(account) ? dnKey(parseDN(account)) : `name:${account.toLowerCase()}`);

@@ -110,7 +110,13 @@ export function withOperations(w: Wiring, impl: KindConnector): Connector {
   const { kind, target } = w;
   let closed = false;
 
-  async function run<T>(name: OperationName, account: string | undefined, secrets: string[], check: (op: Operation) => void, fn: (op: Operation) => Promise<T>): Promise<T> {
+  async function run<T>(
+    name: OperationName,
+    account: string | undefined,
+    secrets: string[],
+    check: (op: Operation) => void,
+    fn: (op: Operation) => Promise<T>,
+  ): Promise<T> {
     const op: Operation = {
       name,
       account,
@@ -148,16 +154,23 @@ export function withOperations(w: Wiring, impl: KindConnector): Connector {
   const expiry = (at: Date) => (op: Operation) => {
     if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw op.fail('expiresAt is not a valid date');
   };
-  const all = (...checks: ((op: Operation) => void)[]) => (op: Operation) => checks.forEach((c) => c(op));
+  const all =
+    (...checks: ((op: Operation) => void)[]) =>
+    (op: Operation) =>
+      checks.forEach((c) => c(op));
 
   const connector: Connector = {
     kind,
     target,
     createAccount: (req) =>
-      run('createAccount', req.account, [req.secret], all(account('createAccount', req.account), grants(req.grants), expiry(req.expiresAt)), (op) => impl.createAccount(req, op)),
-    extendAccount: (req) => run('extendAccount', req.account, [], all(account('extendAccount', req.account), expiry(req.expiresAt)), (op) => impl.extendAccount(req, op)),
+      run('createAccount', req.account, [req.secret], all(account('createAccount', req.account), grants(req.grants), expiry(req.expiresAt)), (op) =>
+        impl.createAccount(req, op),
+      ),
+    extendAccount: (req) =>
+      run('extendAccount', req.account, [], all(account('extendAccount', req.account), expiry(req.expiresAt)), (op) => impl.extendAccount(req, op)),
     removeAccount: (req) => run('removeAccount', req.account, [], account('removeAccount', req.account), (op) => impl.removeAccount(req, op)),
-    grantToAccount: (req) => run('grantToAccount', req.account, [], all(account('grantToAccount', req.account), grants(req.grants)), (op) => impl.grantToAccount(req, op)),
+    grantToAccount: (req) =>
+      run('grantToAccount', req.account, [], all(account('grantToAccount', req.account), grants(req.grants)), (op) => impl.grantToAccount(req, op)),
     revokeFromAccount: (req) =>
       run('revokeFromAccount', req.account, [], all(account('revokeFromAccount', req.account), grants(req.grants)), (op) => impl.revokeFromAccount(req, op)),
     listManaged: () => run('listManaged', undefined, [], none, (op) => impl.listManaged(op)),

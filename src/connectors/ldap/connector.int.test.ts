@@ -67,7 +67,9 @@ describe('ldap connector specifics', () => {
           filter: or(equals('member', env.own.dn), equals('uniqueMember', env.own.dn)),
           attributes: ['objectClass'],
         })
-      ).searchEntries.map((e) => e.dn).sort();
+      ).searchEntries
+        .map((e) => e.dn)
+        .sort();
     assert.deepEqual(await mine(), []);
     await conn.grantToAccount({ account: env.own.dn, grants });
     assert.deepEqual(await mine(), [...grants].sort(), 'a search as the own user shows both memberships');

@@ -268,7 +268,11 @@ export function openLdap(input: KindInput<LdapSettings>): KindConnector {
           const entry = await readEntry(c, acct.dn, ['description']);
           if (!entry) return { existed: false, terminatedSessions: 0 };
           if (acct.ephemeralName === null) {
-            throw fail(op, req.account, `the entry is not under the ephemeral OU ${JSON.stringify(ephemeralOU)}, so Stint does not manage it; it was left unchanged`);
+            throw fail(
+              op,
+              req.account,
+              `the entry is not under the ephemeral OU ${JSON.stringify(ephemeralOU)}, so Stint does not manage it; it was left unchanged`,
+            );
           }
           requireManaged(op, req.account, entry);
           // First, on its own: no new bind can succeed even if a later step fails.
@@ -362,7 +366,8 @@ export function openLdap(input: KindInput<LdapSettings>): KindConnector {
 
     async checkHealth(): Promise<void> {
       await withAdmin(async (c) => {
-        if (!(await readEntry(c, settings.baseDN, ['1.1']))) throw fail('checkHealth', undefined, `baseDN ${JSON.stringify(settings.baseDN)} does not exist or is not readable by the admin`);
+        if (!(await readEntry(c, settings.baseDN, ['1.1'])))
+          throw fail('checkHealth', undefined, `baseDN ${JSON.stringify(settings.baseDN)} does not exist or is not readable by the admin`);
       });
     },
 

@@ -44,10 +44,8 @@ const retryableDriverText = /Connection timeout|Connection closed before message
 
 const hints: Partial<Record<number, (ctx: ErrorContext) => string>> = {
   [resultCodes.invalidCredentials]: () => 'the target refused the admin credential',
-  [resultCodes.insufficientAccessRights]: () =>
-    'the admin credential lacks a right this needs (see src/connectors/ldap/README.md for the ACLs)',
-  [resultCodes.undefinedAttributeType]: () =>
-    'the directory does not know an attribute Stint writes; for pwdEndTime load slapo-ppolicy, or set `expiry: none`',
+  [resultCodes.insufficientAccessRights]: () => 'the admin credential lacks a right this needs (see src/connectors/ldap/README.md for the ACLs)',
+  [resultCodes.undefinedAttributeType]: () => 'the directory does not know an attribute Stint writes; for pwdEndTime load slapo-ppolicy, or set `expiry: none`',
   [resultCodes.objectClassViolation]: (ctx) =>
     ctx.operation === 'revokeFromAccount' || ctx.operation === 'removeAccount'
       ? 'a groupOfNames/groupOfUniqueNames must keep at least one member; give the group a placeholder member'

@@ -48,7 +48,6 @@ import {
 import { toTargetError } from './errors.js';
 import type { MysqlSettings } from './settings.js';
 
-
 // Pinned per session: no NO_BACKSLASH_ESCAPES or ANSI_QUOTES (our literal
 // escaping relies on that), NO_AUTO_CREATE_USER so a GRANT can never create a
 // passwordless account, UTC so event times mean what we wrote.
@@ -87,7 +86,8 @@ export function openMysql(input: KindInput<MysqlSettings>): KindConnector {
   let self: Account | null = null;
   const initialised = new WeakSet<object>();
 
-  const fail = (operation: string, account: string | undefined, reason: string, retryable = false) => operationError('mysql', target, operation, account, reason, retryable);
+  const fail = (operation: string, account: string | undefined, reason: string, retryable = false) =>
+    operationError('mysql', target, operation, account, reason, retryable);
 
   async function withConn<T>(fn: (c: PoolConnection) => Promise<T>): Promise<T> {
     if (closed) throw new TargetError(target, `mysql target ${JSON.stringify(target)}: the connector is closed`, false);
@@ -171,7 +171,11 @@ export function openMysql(input: KindInput<MysqlSettings>): KindConnector {
     if (!useEvents) return;
     const [rows] = await c.query<RowDataPacket[]>('SELECT @@global.event_scheduler AS s');
     if (String(rows[0]?.s).toUpperCase() !== 'ON') {
-      throw fail(operation, text, 'nativeExpiry is "event" but the server has event_scheduler OFF, so expiry would not be enforced by the target; SET GLOBAL event_scheduler = ON (and event_scheduler=ON in my.cnf) or set nativeExpiry: none');
+      throw fail(
+        operation,
+        text,
+        'nativeExpiry is "event" but the server has event_scheduler OFF, so expiry would not be enforced by the target; SET GLOBAL event_scheduler = ON (and event_scheduler=ON in my.cnf) or set nativeExpiry: none',
+      );
     }
   }
 

@@ -16,7 +16,8 @@ describe('mysql errors', () => {
       serverError(1040, 'Too many connections'),
       serverError(1213, 'Deadlock found'),
       new Error("Can't add new command when connection is in closed state"),
-    ]) assert.equal(isRetryable(e), true, String(e));
+    ])
+      assert.equal(isRetryable(e), true, String(e));
     for (const e of [serverError(1045, 'Access denied'), serverError(1959, 'Invalid role specification'), serverError(1146, "Table doesn't exist")]) {
       assert.equal(isRetryable(e), false, String(e));
     }

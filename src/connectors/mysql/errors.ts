@@ -46,7 +46,8 @@ const retryableDriverCodes = new Set([
   'STINT_LOCK_TIMEOUT',
 ]);
 
-const retryableText = /connection is in closed state|Can't add new command when connection is in closed state|Pool is closed|connect ETIMEDOUT|server has gone away|Lost connection/i;
+const retryableText =
+  /connection is in closed state|Can't add new command when connection is in closed state|Pool is closed|connect ETIMEDOUT|server has gone away|Lost connection/i;
 
 const hints: Record<number, string> = {
   1045: 'the target refused the admin credential',

@@ -81,7 +81,10 @@ describe('mysql connector specifics', () => {
     await conn.grantToAccount({ account: own.account, grants: [env.roles.read] }); // idempotent
     assert.deepEqual((await conn.describeAccount({ account: own.account })).grants, [env.roles.read]);
     const s = await env.connect(own.user, own.secret);
-    await assert.rejects(s.query(items()), 'a role is not active until SET ROLE (MariaDB cannot set another account\'s default role without write access to mysql.*)');
+    await assert.rejects(
+      s.query(items()),
+      "a role is not active until SET ROLE (MariaDB cannot set another account's default role without write access to mysql.*)",
+    );
     await s.query(`SET ROLE ${quoteId(env.roles.read)}`);
     await s.query(items());
 
@@ -113,10 +116,10 @@ describe('mysql connector specifics', () => {
       for (const user of users) {
         const account = `${user}@${host}`;
         await conn.createAccount({ account, secret: testSecret(), grants: [`SELECT ON ${env.db}.items`], expiresAt: inAnHour() });
-        const [rows] = await env.su.query<mysql.RowDataPacket[]>(
-          'SELECT 1 FROM mysql.user WHERE User = CAST(? AS BINARY) AND Host = CAST(? AS BINARY)',
-          [user, host],
-        );
+        const [rows] = await env.su.query<mysql.RowDataPacket[]>('SELECT 1 FROM mysql.user WHERE User = CAST(? AS BINARY) AND Host = CAST(? AS BINARY)', [
+          user,
+          host,
+        ]);
         assert.equal(rows.length, 1, `${account} exists under its exact name`);
         const listed = (await conn.listManaged()).accounts.find((a) => a.account === account);
         assert.ok(listed, `${account} is listed as ${JSON.stringify(account)}`);
@@ -235,7 +238,12 @@ describe('mysql connector specifics', () => {
       await su.query(`CREATE USER 'stint_admin'@'127.0.0.1' IDENTIFIED BY ${mysql.escape(adminSecret)}`);
       for (const sql of adminGrantStatements("'stint_admin'@'127.0.0.1'", { db: 'app', roles: [], eventSchema: 'stint' })) await su.query(sql);
       await su.end();
-      const c = createMysqlConnector({ target: 'stopped', settings: { host: server.host, port: server.port, connectTimeoutMs: 2000 }, adminUser: 'stint_admin', adminSecret });
+      const c = createMysqlConnector({
+        target: 'stopped',
+        settings: { host: server.host, port: server.port, connectTimeoutMs: 2000 },
+        adminUser: 'stint_admin',
+        adminSecret,
+      });
       try {
         await c.checkHealth();
         await c.createAccount({ account: 'before_stop', secret: testSecret(), grants: ['SELECT ON app.*'], expiresAt: inAnHour() });

@@ -89,9 +89,7 @@ describe('postgres connector specifics', () => {
   it('scrubs the secret and its verifier from errors', async () => {
     const account = name();
     const canary = `CANARY-${testSecret()}`;
-    const err = await rejectsTarget(
-      conn.createAccount({ account, secret: canary, grants: [`missing_${env.suffix}`], expiresAt: inAnHour() }),
-    );
+    const err = await rejectsTarget(conn.createAccount({ account, secret: canary, grants: [`missing_${env.suffix}`], expiresAt: inAnHour() }));
     assert.equal(err.retryable, false);
     assert.match(err.message, /createAccount of account "stint_pg_[^"]*" failed: role "missing_[^"]*" does not exist \[42704\]/);
     assert.ok(!err.message.includes('CANARY') && !err.message.includes('SCRAM-SHA-256$'), err.message);
@@ -141,10 +139,10 @@ describe('postgres connector specifics', () => {
     await env.su.query(`GRANT ${id(env.marker)} TO ${id(coAdmin)} WITH ADMIN OPTION`);
     // A separate grantor gives a separate, plain (non-ADMIN) membership row.
     await env.su.query(`GRANT ${id(env.marker)} TO ${id(env.admin.user)} GRANTED BY ${id(coAdmin)}`);
-    const plain = await env.su.query(
-      `SELECT 1 FROM pg_auth_members WHERE roleid = to_regrole($1) AND member = to_regrole($2) AND NOT admin_option`,
-      [id(env.marker), id(env.admin.user)],
-    );
+    const plain = await env.su.query(`SELECT 1 FROM pg_auth_members WHERE roleid = to_regrole($1) AND member = to_regrole($2) AND NOT admin_option`, [
+      id(env.marker),
+      id(env.admin.user),
+    ]);
     assert.equal(plain.rowCount, 1);
     try {
       const listed = (await conn.listManaged()).accounts.map((a) => a.account);

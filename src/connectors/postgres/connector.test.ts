@@ -8,8 +8,7 @@ import { createPostgresConnector } from './module.js';
 import { postgresSettingsSchema } from './settings.js';
 
 const base = { host: 'db.internal', port: 5432, database: 'app' };
-const make = (settings: Record<string, unknown>) =>
-  createPostgresConnector({ target: 't1', settings, adminUser: 'stint_admin', adminSecret: 'not-used' });
+const make = (settings: Record<string, unknown>) => createPostgresConnector({ target: 't1', settings, adminUser: 'stint_admin', adminSecret: 'not-used' });
 
 describe('postgres connector settings', () => {
   it('applies defaults', () => {
@@ -17,7 +16,11 @@ describe('postgres connector settings', () => {
   });
 
   it('gatewayAddresses are IP addresses or CIDRs', () => {
-    assert.deepEqual(postgresSettingsSchema.parse({ ...base, gatewayAddresses: ['10.0.0.5', '10.1.0.0/16', '2001:db8::/64'] }).gatewayAddresses, ['10.0.0.5', '10.1.0.0/16', '2001:db8::/64']);
+    assert.deepEqual(postgresSettingsSchema.parse({ ...base, gatewayAddresses: ['10.0.0.5', '10.1.0.0/16', '2001:db8::/64'] }).gatewayAddresses, [
+      '10.0.0.5',
+      '10.1.0.0/16',
+      '2001:db8::/64',
+    ]);
     for (const bad of [[], ['gateway.example.com'], ['10.0.0.5/33'], ['10.0.0.5 ']]) {
       assert.equal(postgresSettingsSchema.safeParse({ ...base, gatewayAddresses: bad }).success, false, JSON.stringify(bad));
     }
@@ -33,7 +36,11 @@ describe('postgres connector settings', () => {
       { ...base, markerRole: 'same', gatewayMarkerRole: 'same' },
       { host: 'x', port: 5432 },
     ]) {
-      assert.throws(() => make(bad), (e: unknown) => e instanceof StintError && e.code === 'invalid', JSON.stringify(bad));
+      assert.throws(
+        () => make(bad),
+        (e: unknown) => e instanceof StintError && e.code === 'invalid',
+        JSON.stringify(bad),
+      );
     }
   });
 

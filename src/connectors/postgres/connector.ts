@@ -180,7 +180,10 @@ export function openPostgres(input: KindInput<PostgresSettings>): KindConnector 
       throw e;
     });
     if (!gateway) return markerReady;
-    gatewayMarkerReady ??= ensureRole(gatewayMarker, 'Stint gateway marker: members are accounts a Stint session gateway made for itself; pg_hba.conf should admit them only from the gateway').catch((e: unknown) => {
+    gatewayMarkerReady ??= ensureRole(
+      gatewayMarker,
+      'Stint gateway marker: members are accounts a Stint session gateway made for itself; pg_hba.conf should admit them only from the gateway',
+    ).catch((e: unknown) => {
       gatewayMarkerReady = null;
       throw e;
     });
@@ -198,7 +201,11 @@ export function openPostgres(input: KindInput<PostgresSettings>): KindConnector 
   }
 
   const removal = createRemoval({
-    marker, poisoned, withClient, fail, requireManaged,
+    marker,
+    poisoned,
+    withClient,
+    fail,
+    requireManaged,
     warn: (message) => input.warn?.(message),
     secrets: [input.adminSecret],
   });
@@ -206,7 +213,9 @@ export function openPostgres(input: KindInput<PostgresSettings>): KindConnector 
   return {
     classify: (ctx, err) => toTargetError({ ...ctx, database: settings.database }, err),
     checkAccount: (account) =>
-      identifierSchema.safeParse(account).success ? null : `account name must be 1-${MAX_IDENTIFIER_BYTES} bytes with no NUL (PostgreSQL would truncate or reject it)`,
+      identifierSchema.safeParse(account).success
+        ? null
+        : `account name must be 1-${MAX_IDENTIFIER_BYTES} bytes with no NUL (PostgreSQL would truncate or reject it)`,
     checkGrant(g) {
       if (!identifierSchema.safeParse(g).success) return `grant ${JSON.stringify(g)} is not a valid role name`;
       // Granting the marker would make an own account look Stint-managed, and reconcile would then remove it.
@@ -355,19 +364,56 @@ export function openPostgres(input: KindInput<PostgresSettings>): KindConnector 
           const made = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [gatewayMarker]);
           // No gateway has made accounts here: nothing to keep inside it.
           if (!made.rowCount) return [];
-          return [{ check, status: 'unknown' as const, message: `cannot verify: set gatewayAddresses in the target's settings (the addresses the target sees the gateway connect from) to check pg_hba.conf for members of "${gatewayMarker}"` }];
+          return [
+            {
+              check,
+              status: 'unknown' as const,
+              message: `cannot verify: set gatewayAddresses in the target's settings (the addresses the target sees the gateway connect from) to check pg_hba.conf for members of "${gatewayMarker}"`,
+            },
+          ];
         }
         let rows;
         try {
-          rows = (await c.query<{ line_number: number; type: string; database: string[]; user_name: string[]; address: string | null; netmask: string | null; auth_method: string; error: string | null }>(
-            'SELECT line_number, type, database, user_name, address, netmask, auth_method, error FROM pg_hba_file_rules ORDER BY ' + ((await serverVersion(c)) >= 160000 ? 'rule_number NULLS LAST, line_number' : 'line_number'),
-          )).rows;
+          rows = (
+            await c.query<{
+              line_number: number;
+              type: string;
+              database: string[];
+              user_name: string[];
+              address: string | null;
+              netmask: string | null;
+              auth_method: string;
+              error: string | null;
+            }>(
+              'SELECT line_number, type, database, user_name, address, netmask, auth_method, error FROM pg_hba_file_rules ORDER BY ' +
+                ((await serverVersion(c)) >= 160000 ? 'rule_number NULLS LAST, line_number' : 'line_number'),
+            )
+          ).rows;
         } catch (err) {
           if ((err as { code?: unknown }).code !== '42501') throw err;
-          return [{ check, status: 'unknown' as const, message: `cannot verify: the admin may not read pg_hba_file_rules (GRANT SELECT ON pg_hba_file_rules TO ${ident(input.adminUser)}; GRANT EXECUTE ON FUNCTION pg_hba_file_rules() TO ${ident(input.adminUser)})` }];
+          return [
+            {
+              check,
+              status: 'unknown' as const,
+              message: `cannot verify: the admin may not read pg_hba_file_rules (GRANT SELECT ON pg_hba_file_rules TO ${ident(input.adminUser)}; GRANT EXECUTE ON FUNCTION pg_hba_file_rules() TO ${ident(input.adminUser)})`,
+            },
+          ];
         }
-        const rules = rows.map((r) => ({ line: r.line_number, type: r.type, database: r.database ?? [], users: r.user_name ?? [], address: r.address, netmask: r.netmask, method: r.auth_method, error: r.error }));
-        const verdict = checkHba(rules, [gatewayMarker, marker], settings.gatewayAddresses.map((a) => parseCidr(a)!));
+        const rules = rows.map((r) => ({
+          line: r.line_number,
+          type: r.type,
+          database: r.database ?? [],
+          users: r.user_name ?? [],
+          address: r.address,
+          netmask: r.netmask,
+          method: r.auth_method,
+          error: r.error,
+        }));
+        const verdict = checkHba(
+          rules,
+          [gatewayMarker, marker],
+          settings.gatewayAddresses.map((a) => parseCidr(a)!),
+        );
         return [{ check, ...verdict }];
       });
     },

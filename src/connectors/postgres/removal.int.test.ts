@@ -39,10 +39,7 @@ describe('postgres connector: removal', () => {
   }
 
   async function ownerOf(relation: string): Promise<string | undefined> {
-    const r = await env.su.query<{ owner: string }>(
-      `SELECT pg_get_userbyid(c.relowner) AS owner FROM pg_class c WHERE c.oid = to_regclass($1)`,
-      [relation],
-    );
+    const r = await env.su.query<{ owner: string }>(`SELECT pg_get_userbyid(c.relowner) AS owner FROM pg_class c WHERE c.oid = to_regclass($1)`, [relation]);
     return r.rows[0]?.owner;
   }
 
@@ -127,7 +124,7 @@ describe('postgres connector: removal', () => {
     await removesLateSession(conn);
   });
 
-  it('an admin without pg_signal_backend still ends such a session: it takes the role\'s privileges and removes it carefully', async () => {
+  it("an admin without pg_signal_backend still ends such a session: it takes the role's privileges and removes it carefully", async () => {
     const admin2 = `stint_admin2_${env.suffix}`;
     const secret2 = testSecret();
     await env.createUnmanaged(admin2, secret2);
@@ -240,8 +237,7 @@ describe('postgres connector: removal', () => {
     await client.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE ON SEQUENCES TO ${id(env.roles.read)}`);
     await client.end();
     const oid = (await env.su.query<{ oid: number }>('SELECT oid FROM pg_roles WHERE rolname = $1', [account])).rows[0]!.oid;
-    const countAcl = async () =>
-      (await env.su.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_default_acl WHERE defaclrole = $1', [oid])).rows[0]!.n;
+    const countAcl = async () => (await env.su.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_default_acl WHERE defaclrole = $1', [oid])).rows[0]!.n;
     assert.equal(await countAcl(), 2);
     assert.equal((await conn.removeAccount({ account })).existed, true);
     assert.equal((await conn.describeAccount({ account })).exists, false);
@@ -334,7 +330,8 @@ describe('postgres connector: removal', () => {
     }
 
     function suParams() {
-      const p = (env.su as unknown as { connectionParameters: { host: string; port: number; database: string; user: string; password: string } }).connectionParameters;
+      const p = (env.su as unknown as { connectionParameters: { host: string; port: number; database: string; user: string; password: string } })
+        .connectionParameters;
       // The admin itself holds the lock and creates the role, as a retried createAccount would.
       return { host: p.host, port: p.port, database: p.database, user: env.admin.user, password: env.admin.secret };
     }

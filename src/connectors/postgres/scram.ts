@@ -54,11 +54,7 @@ export async function scramKeys(password: string, salt: Buffer, iterations: numb
 }
 
 /** `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`, all base64. */
-export async function scramSha256Verifier(
-  password: string,
-  salt: Buffer = randomBytes(SALT_BYTES),
-  iterations = SCRAM_ITERATIONS,
-): Promise<string> {
+export async function scramSha256Verifier(password: string, salt: Buffer = randomBytes(SALT_BYTES), iterations = SCRAM_ITERATIONS): Promise<string> {
   const { storedKey, serverKey } = await scramKeys(password, salt, iterations);
   return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
 }

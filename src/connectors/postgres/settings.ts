@@ -22,7 +22,11 @@ export const DEFAULT_GATEWAY_MARKER_ROLE = 'stint_gateway';
 export const postgresSettingsShape = {
   host: z.string().min(1).max(253),
   port: z.number().int().min(1).max(65535),
-  database: z.string().min(1).max(63).refine((s) => !s.includes('\0'), 'must not contain NUL'),
+  database: z
+    .string()
+    .min(1)
+    .max(63)
+    .refine((s) => !s.includes('\0'), 'must not contain NUL'),
   /** `require` encrypts without verifying the server certificate, as libpq's sslmode=require. */
   sslmode: z.enum(['disable', 'require']).default('disable'),
   /** NOLOGIN role every ephemeral account is made a member of; only its members are ever removed. Default stint_managed. */
@@ -38,7 +42,10 @@ export const postgresSettingsShape = {
    * checks pg_hba.conf against them: members of the gateway marker must not be
    * able to log in from anywhere else.
    */
-  gatewayAddresses: z.array(z.string().refine((v) => parseCidr(v) !== null, { message: 'must be an IP address or CIDR (10.0.0.5, 10.0.0.0/24, 2001:db8::/64)' })).min(1).optional(),
+  gatewayAddresses: z
+    .array(z.string().refine((v) => parseCidr(v) !== null, { message: 'must be an IP address or CIDR (10.0.0.5, 10.0.0.0/24, 2001:db8::/64)' }))
+    .min(1)
+    .optional(),
   connectTimeoutMs: z.number().int().positive().max(120_000).optional(),
   /** Default: room for broker.revokeConcurrency revocations plus a few other operations (at least 4). */
   maxConnections: z.number().int().min(1).max(100).optional(),

@@ -177,7 +177,12 @@ describe('redis connector specifics', () => {
       assert.equal(err.retryable, true, err.message);
       assert.match(err.message, /createAccount of account "acct_y"/);
       assert.ok(!err.message.includes('CANARY') && !err.message.includes(server.password), err.message);
-      for (const op of [() => c.checkHealth(), () => c.removeAccount({ account: 'acct_x' }), () => c.listManaged(), () => c.describeAccount({ account: 'acct_x' })]) {
+      for (const op of [
+        () => c.checkHealth(),
+        () => c.removeAccount({ account: 'acct_x' }),
+        () => c.listManaged(),
+        () => c.describeAccount({ account: 'acct_x' }),
+      ]) {
         assert.equal((await rejectsTarget(op())).retryable, true);
       }
       await server.start();

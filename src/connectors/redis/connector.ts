@@ -46,7 +46,6 @@ import {
 import { toTargetError } from './errors.js';
 import type { RedisSettings } from './settings.js';
 
-
 const LOCK_TTL_MS = 15_000;
 const LOCK_WAIT_MS = 10_000;
 // How long removal waits for Redis to close a deleted user's connections.
@@ -68,7 +67,8 @@ export function openRedis(input: KindInput<RedisSettings>): KindConnector {
   // Serialises operations on one account within this process (the Redis lock covers other brokers).
   const queues = new Map<string, Promise<unknown>>();
 
-  const fail = (operation: string, account: string, reason: string, retryable = false) => operationError('redis', target, operation, account, reason, retryable);
+  const fail = (operation: string, account: string, reason: string, retryable = false) =>
+    operationError('redis', target, operation, account, reason, retryable);
 
   /**
    * One shared connection. It never reconnects by itself (a command during an
@@ -307,7 +307,8 @@ export function openRedis(input: KindInput<RedisSettings>): KindConnector {
             await c.call('ACL', 'SETUSER', req.account, 'clearselectors', ...(args as string[]));
             const after = await getUser(c, req.account);
             const restored = after !== null && after.selectors.length === keep.length && keep.every((s, i) => sameRuleSet(s, after.selectors[i]!));
-            if (!restored) throw fail(op, req.account, "the user's other selectors did not read back identically after the revoke; check them with ACL GETUSER");
+            if (!restored)
+              throw fail(op, req.account, "the user's other selectors did not read back identically after the revoke; check them with ACL GETUSER");
             await persist(c);
           });
         }

@@ -29,7 +29,7 @@ describe('redis errors', () => {
   });
 
   it('names operation and account, adds a hint, scrubs every secret form, attaches no cause', () => {
-    const err = toTargetError(ctx, replyError("NOPERM cannot run 'acl|setuser' for s3cr3t / f00dhash / \"s3cr3t\""));
+    const err = toTargetError(ctx, replyError('NOPERM cannot run \'acl|setuser\' for s3cr3t / f00dhash / "s3cr3t"'));
     assert.ok(err instanceof TargetError);
     assert.match(err.message, /^redis target "t": createAccount of account "acct" failed: NOPERM .*README/);
     assert.ok(!err.message.includes('s3cr3t') && !err.message.includes('f00dhash'), err.message);

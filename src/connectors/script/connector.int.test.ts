@@ -135,7 +135,10 @@ describe('script connector: running scripts (fake script)', () => {
       const started = performance.now();
       const err = await rejectsTarget(conn.createAccount({ account: 'acct', secret, grants: [], expiresAt: inAnHour() }));
       assert.equal(err.retryable, true, err.message);
-      assert.match(err.message, new RegExp(`createAccount of account "acct" failed: commands\\.describe .* did not finish within ${timeout} ms and was killed`));
+      assert.match(
+        err.message,
+        new RegExp(`createAccount of account "acct" failed: commands\\.describe .* did not finish within ${timeout} ms and was killed`),
+      );
       assertClean(err, secret, adminSecret);
       // It ends rather than waiting for the script (a generous bound: only a hang fails it).
       assert.ok(performance.now() - started < timeout + 60_000);
@@ -350,7 +353,13 @@ describe('script connector: the device simulator', () => {
       const res = await withSessions.removeAccount({ account });
       assert.equal(res.existed, true);
       assert.equal(res.terminatedSessions, 1);
-      assert.equal(await s.call({ op: 'ping' }).then((r) => r.ok, () => false), false);
+      assert.equal(
+        await s.call({ op: 'ping' }).then(
+          (r) => r.ok,
+          () => false,
+        ),
+        false,
+      );
     } finally {
       s.close();
     }

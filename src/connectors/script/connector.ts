@@ -62,7 +62,8 @@ export function openScript(input: KindInput<ScriptSettings>): KindConnector {
   const slots = new KeyedSemaphore(settings.maxConcurrency);
   let closed = false;
 
-  const fail = (operation: string, account: string | undefined, reason: string, retryable = false) => operationError('script', target, operation, account, reason, retryable);
+  const fail = (operation: string, account: string | undefined, reason: string, retryable = false) =>
+    operationError('script', target, operation, account, reason, retryable);
 
   function commandLabel(op: Operation): string {
     const argv = settings.commands[op]!.join(' ');

@@ -48,7 +48,10 @@ describe('ssh connector specifics', () => {
   const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
   const processesOf = (uid: number) => {
     try {
-      return sh('pgrep', ['-u', String(uid)]).trim().split('\n').filter(Boolean).length;
+      return sh('pgrep', ['-u', String(uid)])
+        .trim()
+        .split('\n')
+        .filter(Boolean).length;
     } catch {
       return 0;
     }
@@ -148,7 +151,10 @@ describe('ssh connector specifics', () => {
     c.end();
     const home = `${env.dir}/home/${account}`;
     assert.ok(existsSync(`/var/spool/cron/crontabs/${account}`) && existsSync(home));
-    const atJobs = () => sh('atq', []).split('\n').filter((l) => l.trim().split(/\s+/).at(-1) === account).length;
+    const atJobs = () =>
+      sh('atq', [])
+        .split('\n')
+        .filter((l) => l.trim().split(/\s+/).at(-1) === account).length;
     assert.equal(atJobs(), 1);
     await conn.removeAccount({ account });
     assert.equal(existsSync(`/var/spool/cron/crontabs/${account}`), false, 'crontab removed');

@@ -131,7 +131,11 @@ export function openSsh(input: KindInput<SshSettings>): KindConnector {
 
   function requireManaged(op: string, e: PasswdEntry, gid: number): void {
     if (!managed(e, gid)) {
-      throw fail(op, e.name, `the account exists but is not managed by Stint (primary group ${JSON.stringify(marker)} and UID in ${s.uidMin}-${s.uidMax} required); it was left unchanged`);
+      throw fail(
+        op,
+        e.name,
+        `the account exists but is not managed by Stint (primary group ${JSON.stringify(marker)} and UID in ${s.uidMin}-${s.uidMax} required); it was left unchanged`,
+      );
     }
     if (e.home !== homeOf(e.name)) {
       throw fail(op, e.name, `its home directory is ${JSON.stringify(e.home)}, not ${JSON.stringify(homeOf(e.name))}; it was left unchanged`);
@@ -187,7 +191,12 @@ export function openSsh(input: KindInput<SshSettings>): KindConnector {
       const entry = passwd.find((e) => e.name === req.account);
       if (entry) {
         requireManaged(op, entry, gid);
-        const dropIn = sudoGrants.length ? { file: dropInName('ephemeral', req.account), content: renderDropIn({ account: req.account, uid: entry.uid, grants: sudoGrants }, marker, req.expiresAt) } : null;
+        const dropIn = sudoGrants.length
+          ? {
+              file: dropInName('ephemeral', req.account),
+              content: renderDropIn({ account: req.account, uid: entry.uid, grants: sudoGrants }, marker, req.expiresAt),
+            }
+          : null;
         await sh(op, req.account, hs.resetScript({ ...base, uid: entry.uid, dropInFile: dropInName('ephemeral', req.account), dropIn }));
         return;
       }
@@ -200,12 +209,18 @@ export function openSsh(input: KindInput<SshSettings>): KindConnector {
         const freed = candidates.length ? await reclaim(op, req.account, candidates) : [];
         uid = freed[0] ?? null;
         if (uid === null) {
-          throw fail(op, req.account, `no UID left in ${s.uidMin}-${s.uidMax}: ${candidates.length ? `${candidates.length} retired UIDs still own files (e.g. ${candidates[0]})` : 'all belong to existing accounts'}; widen the range or clean up`);
+          throw fail(
+            op,
+            req.account,
+            `no UID left in ${s.uidMin}-${s.uidMax}: ${candidates.length ? `${candidates.length} retired UIDs still own files (e.g. ${candidates[0]})` : 'all belong to existing accounts'}; widen the range or clean up`,
+          );
         }
       }
       reserved.add(uid);
       try {
-        const dropIn = sudoGrants.length ? { file: dropInName('ephemeral', req.account), content: renderDropIn({ account: req.account, uid, grants: sudoGrants }, marker, req.expiresAt) } : null;
+        const dropIn = sudoGrants.length
+          ? { file: dropInName('ephemeral', req.account), content: renderDropIn({ account: req.account, uid, grants: sudoGrants }, marker, req.expiresAt) }
+          : null;
         const res = await ex.exec(hs.createScript({ ...base, uid, uidLog, dropIn }));
         if (res.code === 0) return;
         if (res.code === hs.UID_TAKEN || res.code === hs.NAME_TAKEN) continue;
@@ -225,7 +240,15 @@ export function openSsh(input: KindInput<SshSettings>): KindConnector {
     const res = await sh(
       op,
       e.name,
-      hs.removeScript({ name: e.name, uid: e.uid, home: e.home, keysDir: s.authorizedKeysDir, dropInFile: dropInName('ephemeral', e.name), uidLog, tempDirs: s.tempDirs }),
+      hs.removeScript({
+        name: e.name,
+        uid: e.uid,
+        home: e.home,
+        keysDir: s.authorizedKeysDir,
+        dropInFile: dropInName('ephemeral', e.name),
+        uidLog,
+        tempDirs: s.tempDirs,
+      }),
     );
     const planted = [...res.stdout.matchAll(/^stint-planted-key (\S+)$/gm)].map((m) => m[1]!);
     if (planted.length > 0) {
@@ -296,7 +319,10 @@ export function openSsh(input: KindInput<SshSettings>): KindConnector {
         const sudoGrants = await readDropIn(op, e.name, file);
         const lines = [`${hs.sudo('usermod', '-e', expiryDay(req.expiresAt, new Date()), '-c', gecosFor(req.expiresAt), e.name)} || fail usermod $?`];
         if (sudoGrants.length) {
-          lines.push(...hs.stageDropIn(file, renderDropIn({ account: e.name, uid: e.uid, grants: sudoGrants }, marker, req.expiresAt)), hs.activateDropIn(file));
+          lines.push(
+            ...hs.stageDropIn(file, renderDropIn({ account: e.name, uid: e.uid, grants: sudoGrants }, marker, req.expiresAt)),
+            hs.activateDropIn(file),
+          );
         }
         await sh(op, e.name, hs.script(...lines));
       });
@@ -396,7 +422,10 @@ export function openSsh(input: KindInput<SshSettings>): KindConnector {
       if (!e) return { account: req.account, exists: false, grants: [] };
       if (managed(e, gid)) {
         const res = await sh(op, req.account, `id -Gn ${cmd(e.name)}`);
-        const groups = res.stdout.trim().split(/\s+/).filter((g) => g && g !== marker);
+        const groups = res.stdout
+          .trim()
+          .split(/\s+/)
+          .filter((g) => g && g !== marker);
         const sudo = await readDropIn(op, e.name, dropInName('ephemeral', e.name));
         return { account: req.account, exists: true, grants: [...groups.map((g) => `group:${g}`), ...sudo] };
       }
@@ -430,7 +459,13 @@ export function openSsh(input: KindInput<SshSettings>): KindConnector {
       const [pw = '', sshdOut = '', stat = '', planted = ''] = sections(res.stdout);
       const p = parsePasswd(pw).find((e) => e.name === probe);
       if (!p || p.gid !== gid) {
-        return [{ check: 'sshd', status: 'unknown', message: `cannot verify: the probe account ${JSON.stringify(probe)} exists but its primary group is not ${JSON.stringify(marker)}; remove it or set probeAccount` }];
+        return [
+          {
+            check: 'sshd',
+            status: 'unknown',
+            message: `cannot verify: the probe account ${JSON.stringify(probe)} exists but its primary group is not ${JSON.stringify(marker)}; remove it or set probeAccount`,
+          },
+        ];
       }
       const exit = /stint-sshd-exit (\d+)\s*$/.exec(sshdOut);
       const text = sshdOut.replace(/stint-sshd-exit \d+\s*$/, '');
@@ -438,10 +473,17 @@ export function openSsh(input: KindInput<SshSettings>): KindConnector {
         sshdT: exit?.[1] === '0' ? text : null,
         sshdError: `${text.trim().split('\n').slice(-2).join(' | ')} (exit ${exit?.[1] ?? '?'})`,
         keysDirStat: stat.trim() === '' ? null : stat.trim(),
-        keysDir: s.authorizedKeysDir, homeBase: s.homeBase, probe, config: s.sshdConfig,
+        keysDir: s.authorizedKeysDir,
+        homeBase: s.homeBase,
+        probe,
+        config: s.sshdConfig,
       });
       for (const f of planted.split('\n').filter(Boolean)) {
-        checks.push({ check: 'planted-key', status: 'fail', message: `${f} was written by the account itself (a key to log in around Stint; inert only while the sshd checks pass)` });
+        checks.push({
+          check: 'planted-key',
+          status: 'fail',
+          message: `${f} was written by the account itself (a key to log in around Stint; inert only while the sshd checks pass)`,
+        });
       }
       return checks;
     },

@@ -37,14 +37,36 @@ describe('ssh: logging in directly with an ephemeral grant (real ssh client, rea
     writeFileSync(file, privateKey, { mode: 0o600 });
     return file;
   };
-  const cli = (user: string, ...args: string[]) => runBinary(args, { PATH: process.env.PATH, HOME: dir, NO_COLOR: '1', STINT_SERVER: url, STINT_TOKEN: tokens[user] });
+  const cli = (user: string, ...args: string[]) =>
+    runBinary(args, { PATH: process.env.PATH, HOME: dir, NO_COLOR: '1', STINT_SERVER: url, STINT_TOKEN: tokens[user] });
   /** The real OpenSSH client, with only `keyFile` to offer, straight to the target's sshd. */
   const ssh = (keyFile: string, account: string, command = 'id -un') =>
     new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-      const c = spawn('ssh', [
-        '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '-o', 'IdentitiesOnly=yes',
-        '-o', 'IdentityAgent=none', '-i', keyFile, '-p', String(env.server.port), '-T', `${account}@${env.server.host}`, command,
-      ], { env: { PATH: process.env.PATH, HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const c = spawn(
+        'ssh',
+        [
+          '-o',
+          'StrictHostKeyChecking=no',
+          '-o',
+          'UserKnownHostsFile=/dev/null',
+          '-o',
+          'BatchMode=yes',
+          '-o',
+          'LogLevel=ERROR',
+          '-o',
+          'IdentitiesOnly=yes',
+          '-o',
+          'IdentityAgent=none',
+          '-i',
+          keyFile,
+          '-p',
+          String(env.server.port),
+          '-T',
+          `${account}@${env.server.host}`,
+          command,
+        ],
+        { env: { PATH: process.env.PATH, HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       let out = '';
       let err = '';
       c.stdout.on('data', (d) => (out += d));
@@ -66,7 +88,9 @@ describe('ssh: logging in directly with an ephemeral grant (real ssh client, rea
     writeFileSync(`${aliceKeyFile}.pub`, `${aliceKey.public}\n`);
     writeFileSync(`${bobKeyFile}.pub`, `${bobKey.public}\n`);
     const operatorKey = writeKey('operator.key', env.server.adminKey);
-    writeFileSync(join(dir, 'stint.yaml'), `targets:
+    writeFileSync(
+      join(dir, 'stint.yaml'),
+      `targets:
 ${env.targetYaml(operatorKey)}profiles:
   - { name: host-shell, target: host, mode: ephemeral-account, grants: ["group:${env.group}"], maxDuration: 1h }
 policies:
@@ -75,14 +99,22 @@ users:
   - { name: alice, groups: [] }
   - { name: bob, groups: [] }
   - { name: carol, groups: [] }
-`);
+`,
+    );
     app = await createApp({
-      configPath: join(dir, 'stint.yaml'), dataDir: join(dir, 'data'), workerMaxSleepMs: 50,
-      env: { STINT_MASTER_KEY: masterKey }, logger: pino({ level: 'silent' }), revokeRetry: { initialMs: 50, maxMs: 200 },
+      configPath: join(dir, 'stint.yaml'),
+      dataDir: join(dir, 'data'),
+      workerMaxSleepMs: 50,
+      env: { STINT_MASTER_KEY: masterKey },
+      logger: pino({ level: 'silent' }),
+      revokeRetry: { initialMs: 50, maxMs: 200 },
     });
     url = await app.listen('127.0.0.1', 0);
     for (const user of ['alice', 'bob', 'carol']) tokens[user] = (await http(url, app.initialAdminToken!, 'POST', '/v1/tokens', { user })).body.secret;
-    for (const [user, file] of [['alice', aliceKeyFile], ['bob', bobKeyFile]] as const) {
+    for (const [user, file] of [
+      ['alice', aliceKeyFile],
+      ['bob', bobKeyFile],
+    ] as const) {
       const added = await cli(user, 'keys', 'add', `${file}.pub`);
       assert.equal(added.code, 0, added.stderr);
     }
@@ -94,7 +126,7 @@ users:
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a person with a registered key logs in with it; request --wait and creds say how, hand over no private key; bob\'s key is refused; revoke ends it', async () => {
+  it("a person with a registered key logs in with it; request --wait and creds say how, hand over no private key; bob's key is refused; revoke ends it", async () => {
     const r = await cli('alice', 'request', 'host-shell', '--for', '30m', '--wait', '--json');
     assert.equal(r.code, 0, r.stderr);
     const { grant, credentials } = JSON.parse(r.stdout);
@@ -163,7 +195,15 @@ users:
     assert.equal(login.out.trim(), account);
     await refused(aliceKeyFile, account, "another person's registered key");
     // The private key is not stored in the clear: the store holds only the sealed secret.
-    const raw = ['stint.db', 'stint.db-wal'].map((f) => { try { return readFileSync(join(dir, 'data', f)).toString('latin1'); } catch { return ''; } }).join('');
+    const raw = ['stint.db', 'stint.db-wal']
+      .map((f) => {
+        try {
+          return readFileSync(join(dir, 'data', f)).toString('latin1');
+        } catch {
+          return '';
+        }
+      })
+      .join('');
     const body = printed.split('\n')[1]!;
     assert.ok(!raw.includes(body), 'the private key is not in the database file');
     const audit = JSON.stringify(await app.store.listAudit({ subjectUser: 'carol' }));
@@ -173,10 +213,17 @@ users:
     await refused(keyFile, account, 'after revoke');
   });
 
-  it('the connector: keys of a gateway-only account are the broker\'s alone; a malformed key is refused with nothing made', async () => {
+  it("the connector: keys of a gateway-only account are the broker's alone; a malformed key is refused with nothing made", async () => {
     const conn = env.newConnector();
     const gatewayAccount = `st_gw_${env.suffix}`;
-    await conn.createAccount({ account: gatewayAccount, secret: testSecret(), grants: [], expiresAt: inAnHour(), gatewayOnly: true, publicKeys: [aliceKey.public] });
+    await conn.createAccount({
+      account: gatewayAccount,
+      secret: testSecret(),
+      grants: [],
+      expiresAt: inAnHour(),
+      gatewayOnly: true,
+      publicKeys: [aliceKey.public],
+    });
     await refused(aliceKeyFile, gatewayAccount, 'a registered key on a gateway-only account');
     await conn.removeAccount({ account: gatewayAccount });
 
@@ -186,7 +233,9 @@ users:
       ['-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----', /publicKeys\[1\] is not an OpenSSH public key line/],
       ['command="sh" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ', /publicKeys\[1\] is not an OpenSSH public key line/],
     ] as const) {
-      const err = await rejectsTarget(conn.createAccount({ account: bad, secret: testSecret(), grants: [], expiresAt: inAnHour(), publicKeys: [aliceKey.public, key] }));
+      const err = await rejectsTarget(
+        conn.createAccount({ account: bad, secret: testSecret(), grants: [], expiresAt: inAnHour(), publicKeys: [aliceKey.public, key] }),
+      );
       assert.match(err.message, why);
       assert.equal(err.retryable, false);
       assert.equal(env.uidOf(bad), null, 'nothing was made');

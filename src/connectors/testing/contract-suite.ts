@@ -85,13 +85,7 @@ function unicodeName(suffix: string): string {
 }
 
 export function defaultHostileNames(suffix = rand(6)): string[] {
-  return [
-    'x"; DROP ROLE admin; --',
-    `q'uote"d;semi;${suffix}`,
-    `Mixed Case ${suffix} ); DROP TABLE x; --`,
-    `back\\slash'${suffix}`,
-    unicodeName(suffix),
-  ];
+  return ['x"; DROP ROLE admin; --', `q'uote"d;semi;${suffix}`, `Mixed Case ${suffix} ); DROP TABLE x; --`, `back\\slash'${suffix}`, unicodeName(suffix)];
 }
 
 async function rejectsWithTargetError(p: Promise<unknown>, retryable?: boolean): Promise<TargetError> {
@@ -410,9 +404,7 @@ export function connectorContractSuite(opts: { name: string; setup: () => Promis
 
       const unmanaged = name();
       await h.createUnmanaged(unmanaged);
-      const taken = await rejectsWithTargetError(
-        conn().createAccount({ account: unmanaged, secret: canary, grants: h.grants.allowed, expiresAt: inAnHour() }),
-      );
+      const taken = await rejectsWithTargetError(conn().createAccount({ account: unmanaged, secret: canary, grants: h.grants.allowed, expiresAt: inAnHour() }));
       assert.ok(!taken.message.includes('CANARY'), `secret leaked: ${taken.message}`);
     });
 

@@ -89,13 +89,19 @@ for (const [name, make] of Object.entries(fixtures)) {
         assert.equal(await service.tick(), null);
         const key = parsePublicKey((await service.publicKey()).pem);
         const stored = await service.list(0, 10);
-        assert.deepEqual(stored.map((c) => c.seq), [25, 30]);
+        assert.deepEqual(
+          stored.map((c) => c.seq),
+          [25, 30],
+        );
         for (const c of stored) {
           assert.ok(checkpointSignedBy(c, key));
           assert.equal(windowDigest(c.windowHashes), c.window);
         }
         const events = await store.listAudit({ afterSeq: 25, limit: 10 });
-        assert.deepEqual(stored[1]!.windowHashes, events.map((e) => e.hash));
+        assert.deepEqual(
+          stored[1]!.windowHashes,
+          events.map((e) => e.hash),
+        );
       } finally {
         await store.close();
         await f.cleanup();
@@ -103,28 +109,29 @@ for (const [name, make] of Object.entries(fixtures)) {
     });
 
     // Brokers share only a PostgreSQL store (one broker per SQLite file).
-    if (name === 'postgres') it('two brokers on one store share one key and make one checkpoint per seq', async () => {
-      const f = await make();
-      const a = await f.open();
-      const b = await f.open();
-      try {
-        await a.migrate();
-        await append(a, 12);
-        const clock = new FakeClock();
-        const sa = createCheckpointService({ store: a, vault, clock, log: nullLogger });
-        const sb = createCheckpointService({ store: b, vault, clock, log: nullLogger });
-        const [ka, kb] = await Promise.all([sa.publicKey(), sb.publicKey()]);
-        assert.equal(ka.keyId, kb.keyId);
-        const [ca, cb] = await Promise.all([sa.checkpoint(), sb.checkpoint()]);
-        assert.equal(ca!.seq, 12);
-        assert.equal(cb!.seq, 12);
-        assert.equal((await a.listAuditCheckpoints(0, 10)).length, 1);
-      } finally {
-        await a.close();
-        await b.close();
-        await f.cleanup();
-      }
-    });
+    if (name === 'postgres')
+      it('two brokers on one store share one key and make one checkpoint per seq', async () => {
+        const f = await make();
+        const a = await f.open();
+        const b = await f.open();
+        try {
+          await a.migrate();
+          await append(a, 12);
+          const clock = new FakeClock();
+          const sa = createCheckpointService({ store: a, vault, clock, log: nullLogger });
+          const sb = createCheckpointService({ store: b, vault, clock, log: nullLogger });
+          const [ka, kb] = await Promise.all([sa.publicKey(), sb.publicKey()]);
+          assert.equal(ka.keyId, kb.keyId);
+          const [ca, cb] = await Promise.all([sa.checkpoint(), sb.checkpoint()]);
+          assert.equal(ca!.seq, 12);
+          assert.equal(cb!.seq, 12);
+          assert.equal((await a.listAuditCheckpoints(0, 10)).length, 1);
+        } finally {
+          await a.close();
+          await b.close();
+          await f.cleanup();
+        }
+      });
 
     it('refuses to sign over a broken chain', async () => {
       const f = await make();

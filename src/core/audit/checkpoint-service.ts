@@ -22,9 +22,18 @@ export interface CheckpointSettings {
 
 export const defaultCheckpointSettings: CheckpointSettings = { everyEvents: 1000, everyMs: 3_600_000 };
 
-type CheckpointStoreDeps = Pick<Store, 'transaction' | 'getMeta' | 'auditHead' | 'listAudit' | 'insertAuditCheckpoint' | 'lastAuditCheckpoint' | 'listAuditCheckpoints'>;
+type CheckpointStoreDeps = Pick<
+  Store,
+  'transaction' | 'getMeta' | 'auditHead' | 'listAudit' | 'insertAuditCheckpoint' | 'lastAuditCheckpoint' | 'listAuditCheckpoints'
+>;
 
-export function createCheckpointService(deps: { store: CheckpointStoreDeps; vault: Sealer; clock: Clock; log: Logger; settings?: Partial<CheckpointSettings> }) {
+export function createCheckpointService(deps: {
+  store: CheckpointStoreDeps;
+  vault: Sealer;
+  clock: Clock;
+  log: Logger;
+  settings?: Partial<CheckpointSettings>;
+}) {
   const { store, vault, clock, log } = deps;
   const settings = { ...defaultCheckpointSettings, ...deps.settings };
   let key: Promise<SigningKey> | null = null;
@@ -70,19 +79,22 @@ export function createCheckpointService(deps: { store: CheckpointStoreDeps; vaul
     const fromSeq = last?.seq ?? 0;
     let prevHash = last?.hash ?? null;
     const hashes: string[] = [];
-    for (let after = fromSeq; after < head.seq; ) {
+    for (let after = fromSeq; after < head.seq;) {
       const page = await store.listAudit({ afterSeq: after, limit: Math.min(pageSize, head.seq - after) });
       if (page.length === 0) break;
       for (const e of page) {
-        if (e.seq !== fromSeq + hashes.length + 1) throw conflict(`the audit chain is broken at event ${fromSeq + hashes.length + 1} (missing); not signing a checkpoint`);
-        if (prevHash !== null && e.prevHash !== prevHash) throw conflict(`the audit chain is broken at event ${e.seq} (it does not link to the event before); not signing a checkpoint`);
+        if (e.seq !== fromSeq + hashes.length + 1)
+          throw conflict(`the audit chain is broken at event ${fromSeq + hashes.length + 1} (missing); not signing a checkpoint`);
+        if (prevHash !== null && e.prevHash !== prevHash)
+          throw conflict(`the audit chain is broken at event ${e.seq} (it does not link to the event before); not signing a checkpoint`);
         if (hashEvent(e) !== e.hash) throw conflict(`the audit chain is broken at event ${e.seq} (modified); not signing a checkpoint`);
         hashes.push(e.hash);
         prevHash = e.hash;
       }
       after = page[page.length - 1]!.seq;
     }
-    if (hashes.length !== head.seq - fromSeq) throw conflict(`the audit chain ends at event ${fromSeq + hashes.length}, before its head ${head.seq}; not signing a checkpoint`);
+    if (hashes.length !== head.seq - fromSeq)
+      throw conflict(`the audit chain ends at event ${fromSeq + hashes.length}, before its head ${head.seq}; not signing a checkpoint`);
     const signed = signCheckpoint({ seq: head.seq, hash: head.hash, fromSeq, window: windowDigest(hashes), at: new Date(clock.now()).toISOString() }, k);
     const stored: StoredCheckpoint = { ...signed, windowHashes: hashes };
     if (!(await store.insertAuditCheckpoint(stored))) return (await store.lastAuditCheckpoint()) ?? null;

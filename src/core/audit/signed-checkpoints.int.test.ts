@@ -32,7 +32,8 @@ describe('signed audit checkpoints', () => {
   let broker: TestBroker;
   let url: string;
   let dir: string;
-  const cli = (token: string, ...args: string[]) => runBinary(args, { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', STINT_SERVER: url, STINT_TOKEN: token });
+  const cli = (token: string, ...args: string[]) =>
+    runBinary(args, { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', STINT_SERVER: url, STINT_TOKEN: token });
 
   async function someEvents(n: number): Promise<void> {
     const alice = await broker.token('alice');
@@ -87,15 +88,24 @@ describe('signed audit checkpoints', () => {
     const script = await run('bash', [join(dir, 'check-export.sh'), join(dir, 'events.jsonl'), join(dir, 'cp2.json'), join(dir, 'audit.pem')]);
     assert.match(script.stdout, /Signature Verified Successfully/);
     assert.match(script.stdout, new RegExp(`export consistent with the signed checkpoint at seq ${cp2.seq}`));
-    const offline = await runBinary(['audit', 'verify', '--signed', join(dir, 'cp2.json'), '--public-key', join(dir, 'audit.pem'), '--file', join(dir, 'events.jsonl')], { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1' });
+    const offline = await runBinary(
+      ['audit', 'verify', '--signed', join(dir, 'cp2.json'), '--public-key', join(dir, 'audit.pem'), '--file', join(dir, 'events.jsonl')],
+      { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1' },
+    );
     assert.equal(offline.code, 0, offline.stderr);
 
     // An edited export fails both, naming the event.
     const lines = exported.stdout.split('\n');
     lines[1] = lines[1]!.replace('"actor":"', '"actor":"x');
     await writeFile(join(dir, 'edited.jsonl'), lines.join('\n'));
-    await assert.rejects(run('bash', [join(dir, 'check-export.sh'), join(dir, 'edited.jsonl'), join(dir, 'cp2.json'), join(dir, 'audit.pem')]), (err: { stdout: string }) => /event 2: modified/.test(err.stdout));
-    const bad = await runBinary(['audit', 'verify', '--signed', join(dir, 'cp2.json'), '--public-key', join(dir, 'audit.pem'), '--file', join(dir, 'edited.jsonl')], { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1' });
+    await assert.rejects(
+      run('bash', [join(dir, 'check-export.sh'), join(dir, 'edited.jsonl'), join(dir, 'cp2.json'), join(dir, 'audit.pem')]),
+      (err: { stdout: string }) => /event 2: modified/.test(err.stdout),
+    );
+    const bad = await runBinary(
+      ['audit', 'verify', '--signed', join(dir, 'cp2.json'), '--public-key', join(dir, 'audit.pem'), '--file', join(dir, 'edited.jsonl')],
+      { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1' },
+    );
     assert.equal(bad.code, 8);
     assert.match(bad.stderr, /BROKEN at event 2/);
   });
@@ -117,8 +127,16 @@ describe('signed audit checkpoints', () => {
             continue;
           }
           const e: Omit<AuditEvent, 'hash'> = {
-            seq: r.seq, at: Number(r.at), actor: r.seq === 3 ? 'someone-else' : r.actor, action: r.action, requestId: r.request_id, grantId: r.grant_id,
-            target: r.target, subjectUser: r.subject_user, details: JSON.parse(r.details), prevHash: prev!,
+            seq: r.seq,
+            at: Number(r.at),
+            actor: r.seq === 3 ? 'someone-else' : r.actor,
+            action: r.action,
+            requestId: r.request_id,
+            grantId: r.grant_id,
+            target: r.target,
+            subjectUser: r.subject_user,
+            details: JSON.parse(r.details),
+            prevHash: prev!,
           };
           const hash = hashEvent(e);
           update.run(e.actor, e.prevHash, hash, r.seq);

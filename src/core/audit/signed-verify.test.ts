@@ -4,7 +4,17 @@ import { generateKeyPairSync } from 'node:crypto';
 import type { AuditEvent } from '../types.js';
 import { genesisHash, hashEvent } from './chain.js';
 import { SignedChainVerifier } from './signed-verify.js';
-import { checkpointMessage, checkpointSignedBy, generateSigningKey, parsePublicKey, parseSignedCheckpoint, signCheckpoint, signingKeyFromPem, windowDigest, type StoredCheckpoint } from './signing.js';
+import {
+  checkpointMessage,
+  checkpointSignedBy,
+  generateSigningKey,
+  parsePublicKey,
+  parseSignedCheckpoint,
+  signCheckpoint,
+  signingKeyFromPem,
+  windowDigest,
+  type StoredCheckpoint,
+} from './signing.js';
 
 const key = signingKeyFromPem(generateSigningKey().privatePem);
 const otherKey = signingKeyFromPem(generateSigningKey().privatePem);
@@ -13,7 +23,18 @@ function chain(n: number, edit?: { seq: number; actor: string }): AuditEvent[] {
   const out: AuditEvent[] = [];
   let prev = genesisHash;
   for (let seq = 1; seq <= n; seq++) {
-    const base = { seq, at: 1_700_000_000_000 + seq, actor: edit?.seq === seq ? edit.actor : 'alice', action: 'grant.activated', requestId: `req_${seq}`, grantId: null, target: 'pg', subjectUser: 'alice', details: { n: seq, note: 'x "y" \u00e9' }, prevHash: prev };
+    const base = {
+      seq,
+      at: 1_700_000_000_000 + seq,
+      actor: edit?.seq === seq ? edit.actor : 'alice',
+      action: 'grant.activated',
+      requestId: `req_${seq}`,
+      grantId: null,
+      target: 'pg',
+      subjectUser: 'alice',
+      details: { n: seq, note: 'x "y" \u00e9' },
+      prevHash: prev,
+    };
     const e = { ...base, hash: hashEvent(base) };
     out.push(e);
     prev = e.hash;
@@ -28,7 +49,10 @@ function checkpoints(events: AuditEvent[], every: number, k = key): StoredCheckp
     const window = events.slice(from, from + every);
     const last = window[window.length - 1]!;
     const hashes = window.map((e) => e.hash);
-    out.push({ ...signCheckpoint({ seq: last.seq, hash: last.hash, fromSeq: from, window: windowDigest(hashes), at: new Date(last.at).toISOString() }, k), windowHashes: hashes });
+    out.push({
+      ...signCheckpoint({ seq: last.seq, hash: last.hash, fromSeq: from, window: windowDigest(hashes), at: new Date(last.at).toISOString() }, k),
+      windowHashes: hashes,
+    });
   }
   return out;
 }

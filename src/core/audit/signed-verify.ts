@@ -31,11 +31,14 @@ export class SignedChainVerifier {
     start?: { seq: number; prevHash: string },
   ) {
     if (!checkpointSignedBy(checkpoint, publicKey)) {
-      throw new Error(`the checkpoint at seq ${checkpoint.seq} is not signed by this public key (key ${checkpoint.keyId}): it was altered, or the key is another broker's`);
+      throw new Error(
+        `the checkpoint at seq ${checkpoint.seq} is not signed by this public key (key ${checkpoint.keyId}): it was altered, or the key is another broker's`,
+      );
     }
     for (const c of stored) {
       if (!checkpointSignedBy(c, publicKey)) this.ignored.push(`stored checkpoint ${c.seq}: its signature does not verify`);
-      else if (c.windowHashes.length !== c.seq - c.fromSeq || windowDigest(c.windowHashes) !== c.window) this.ignored.push(`stored checkpoint ${c.seq}: its event hashes do not match what was signed`);
+      else if (c.windowHashes.length !== c.seq - c.fromSeq || windowDigest(c.windowHashes) !== c.window)
+        this.ignored.push(`stored checkpoint ${c.seq}: its event hashes do not match what was signed`);
       else c.windowHashes.forEach((h, i) => this.expected.set(c.fromSeq + 1 + i, h));
     }
     this.windowed = this.expected.size;
@@ -53,7 +56,10 @@ export class SignedChainVerifier {
     if (signed !== undefined && signed !== e.hash && hashEvent(e) === e.hash) {
       // The event is consistent with the chain as stored, yet not what was signed: rebuilt.
       this.failure = {
-        ok: false, events: this.events, firstBadSeq: e.seq, ignored: this.ignored,
+        ok: false,
+        events: this.events,
+        firstBadSeq: e.seq,
+        ignored: this.ignored,
         problem:
           e.seq === this.onlyFile
             ? `event ${e.seq} differs from the signed checkpoint: the chain was rewritten at or before it, hashes recomputed (no signed event hashes before it were available to say where)`

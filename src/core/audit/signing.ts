@@ -56,7 +56,10 @@ export function windowDigest(hashes: readonly string[]): string {
 
 /** First 16 hex digits of the SHA-256 of the public key's DER (SubjectPublicKeyInfo). */
 export function keyIdOf(publicKey: KeyObject): string {
-  return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 export function generateSigningKey(): { privatePem: string } {

@@ -31,7 +31,9 @@ export function createGrantSweeps(deps: GrantSweepsDeps) {
     const now = clock.now();
     const due = await store.listDueGrants(now, limit);
     // Provisioning abandoned by a broker that died (another one, or this one before a restart).
-    const abandoned = (await store.listGrants({ statuses: ['provisioning'], limit })).filter((g) => g.createdAt + settings.provisionTimeoutMs <= now && !inFlight.has(g.id));
+    const abandoned = (await store.listGrants({ statuses: ['provisioning'], limit })).filter(
+      (g) => g.createdAt + settings.provisionTimeoutMs <= now && !inFlight.has(g.id),
+    );
     for (const g of abandoned) {
       const cur = await markRevoking(g.id, 'provisioning-interrupted', 'stint');
       if (cur.status === 'revoking') due.push(cur);

@@ -26,11 +26,15 @@ export function createCredentials(deps: CredentialsDeps) {
   async function credentialOf(grantId: string, owner: UserDef): Promise<{ grant: GrantRecord; credentials: Credentials }> {
     const g = await mustGet(grantId);
     // An admin or auditor may see the grant, but not its secret; to anyone else it is not there.
-    if (g.user !== owner.name) throw readsEverything(owner) ? forbidden(`only ${g.user} may see the credentials of grant ${g.id}`) : notFound(`grant ${grantId} not found`);
+    if (g.user !== owner.name)
+      throw readsEverything(owner) ? forbidden(`only ${g.user} may see the credentials of grant ${g.id}`) : notFound(`grant ${grantId} not found`);
     if (g.status !== 'active') throw conflict(`grant ${g.id} is ${g.status}; credentials exist only while it is active`);
     const target = deps.catalog().targets.get(g.target);
     const connector = connectors.get(g.target);
-    return { grant: g, credentials: { target: g.target, kind: target?.kind ?? 'unknown', account: g.account, password: secretOf(g), connection: connector.connectionInfo() } };
+    return {
+      grant: g,
+      credentials: { target: g.target, kind: target?.kind ?? 'unknown', account: g.account, password: secretOf(g), connection: connector.connectionInfo() },
+    };
   }
 
   /** The credential handed to its owner: the one response that carries a secret. Audited (without the secret). */
@@ -44,7 +48,13 @@ export function createCredentials(deps: CredentialsDeps) {
     // What the person logs in with, which for some kinds is not the secret itself (a private key, their own keys).
     const handed = g.mode === 'ephemeral-account' ? await handOver(store, connectors.get(g.target), g, c.password) : { password: c.password };
     await store.appendAudit({
-      at: clock.now(), actor: input.actor.name, action: 'grant.credentials-viewed', requestId: g.requestId, grantId: g.id, target: g.target, subjectUser: g.user,
+      at: clock.now(),
+      actor: input.actor.name,
+      action: 'grant.credentials-viewed',
+      requestId: g.requestId,
+      grantId: g.id,
+      target: g.target,
+      subjectUser: g.user,
       details: { account: g.account, ...(handed.login ? { loginWith: handed.privateKey ? 'private-key' : 'own-keys' } : {}) },
     });
     return { target: c.target, kind: c.kind, account: c.account, connection: c.connection, ...handed };

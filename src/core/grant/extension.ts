@@ -40,7 +40,8 @@ export function createExtension(deps: ExtensionDeps) {
 
   async function extendNow(input: { grantId: string; actor: UserDef; byMs: number }): Promise<GrantRecord> {
     const g = await mustGet(input.grantId);
-    if (g.status !== 'active' || g.activatedAt === null || g.expiresAt === null) throw conflict(`grant ${g.id} is ${g.status}, not active; only active grants can be extended`);
+    if (g.status !== 'active' || g.activatedAt === null || g.expiresAt === null)
+      throw conflict(`grant ${g.id} is ${g.status}, not active; only active grants can be extended`);
     // Its length is the gateway's maxSession cap; a longer session is a new connection.
     if (g.sessionLeaseUntil !== null) throw conflict(`grant ${g.id} belongs to one gateway connection and cannot be extended; reconnect for a new one`);
     const limit = g.activatedAt + g.maxDurationMs;
@@ -69,7 +70,13 @@ export function createExtension(deps: ExtensionDeps) {
       if (cur.status !== 'active' || cur.expiresAt !== g.expiresAt) return null;
       if (!(await tx.casGrant(cur.id, cur.version, { expiresAt: newExpiry }))) return null;
       await tx.appendAudit({
-        at: now, actor: input.actor.name, action: 'grant.extended', requestId: cur.requestId, grantId: cur.id, target: cur.target, subjectUser: cur.user,
+        at: now,
+        actor: input.actor.name,
+        action: 'grant.extended',
+        requestId: cur.requestId,
+        grantId: cur.id,
+        target: cur.target,
+        subjectUser: cur.user,
         details: { by: formatDuration(input.byMs), previousExpiresAt: new Date(g.expiresAt!).toISOString(), expiresAt: new Date(newExpiry).toISOString() },
       });
       return { ...cur, expiresAt: newExpiry, version: cur.version + 1 };
@@ -77,14 +84,23 @@ export function createExtension(deps: ExtensionDeps) {
     if (!updated) {
       const cur = await mustGet(g.id);
       // Lost a race with expiry or revoke: the store wins, and the revoke path removes the account.
-      if (cur.status !== 'active' || cur.expiresAt === null) throw conflict(`grant ${g.id} changed while extending (it expired or was revoked); it was not extended`);
+      if (cur.status !== 'active' || cur.expiresAt === null)
+        throw conflict(`grant ${g.id} changed while extending (it expired or was revoked); it was not extended`);
       // Extended meanwhile by another broker sharing the store: the target's expiry follows the store's again.
       if (g.mode === 'ephemeral-account') {
-        await connectors.get(g.target).extendAccount({ account: g.account, expiresAt: new Date(cur.expiresAt) }).catch((err: unknown) =>
-          log.warn({ grantId: g.id, target: g.target, error: safeErrorText(err, [secretOf(g)]) }, 'could not set the account\'s expiry on the target back to the grant\'s'),
-        );
+        await connectors
+          .get(g.target)
+          .extendAccount({ account: g.account, expiresAt: new Date(cur.expiresAt) })
+          .catch((err: unknown) =>
+            log.warn(
+              { grantId: g.id, target: g.target, error: safeErrorText(err, [secretOf(g)]) },
+              "could not set the account's expiry on the target back to the grant's",
+            ),
+          );
       }
-      throw conflict(`grant ${g.id} changed while extending (it now expires at ${new Date(cur.expiresAt).toISOString()}); this extension was not applied, try again`);
+      throw conflict(
+        `grant ${g.id} changed while extending (it now expires at ${new Date(cur.expiresAt).toISOString()}); this extension was not applied, try again`,
+      );
     }
     return updated;
   }

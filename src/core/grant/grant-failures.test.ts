@@ -24,7 +24,10 @@ describe('grant state machine: revoke-failing', () => {
     const wait = cur.nextAttemptAt! - h.clock.now();
     assert.ok(wait >= h.settings.revokeRetryInitialMs / 2 && wait <= h.settings.revokeRetryInitialMs * 1.5, String(wait));
     assert.equal(h.db.accounts.has(g.account), true, 'the account is still there');
-    assert.deepEqual(h.notifications.map((n) => n.kind), ['grant.active', 'grant.revoke-failing']);
+    assert.deepEqual(
+      h.notifications.map((n) => n.kind),
+      ['grant.active', 'grant.revoke-failing'],
+    );
 
     // Not due before its next attempt; each failure pushes the next one out.
     assert.equal(await h.grants.processDue(), 0);
@@ -75,13 +78,20 @@ describe('grant state machine: failed and interrupted provisioning', () => {
     const h = grantHarness();
     h.db.failing.add('createAccount');
     const g = await h.intent(alice, 'db-read');
-    await assert.rejects(h.grants.provision(g.id, g), (err) => err instanceof StintError && err.code === 'target_unavailable' && /nothing was left on the target/.test(err.message));
+    await assert.rejects(
+      h.grants.provision(g.id, g),
+      (err) => err instanceof StintError && err.code === 'target_unavailable' && /nothing was left on the target/.test(err.message),
+    );
     const cur = (await h.store.getGrant(g.id))!;
     assert.equal(cur.status, 'revoked');
     assert.equal(cur.revokeReason, 'provisioning-failed');
     assert.equal(h.db.accounts.has(g.account), false);
     assert.deepEqual(await actionsOf(h.store, g.id), ['grant.provisioning-failed', 'grant.revoked']);
-    assert.deepEqual(h.db.calls.map((c) => c.op), ['createAccount', 'removeAccount'], 'the rollback removed whatever part reached the target');
+    assert.deepEqual(
+      h.db.calls.map((c) => c.op),
+      ['createAccount', 'removeAccount'],
+      'the rollback removed whatever part reached the target',
+    );
   });
 
   it('a revoke while the target works: the activation loses its compare-and-swap and the account is removed', async () => {
@@ -106,7 +116,7 @@ describe('grant state machine: failed and interrupted provisioning', () => {
     // The broker died after creating the account and before activating it.
     await h.db.createAccount({ account: interrupted.account, secret: 'x', grants: ['reader'], expiresAt: new Date(h.clock.now() + hour) });
     const cut = await h.issue(alice, 'db-read');
-    assert.equal((await h.store.casGrant(cut.id, cut.version, { status: 'revoking', revokeReason: 'checked-in', nextAttemptAt: h.clock.now() + 5000 })), true);
+    assert.equal(await h.store.casGrant(cut.id, cut.version, { status: 'revoking', revokeReason: 'checked-in', nextAttemptAt: h.clock.now() + 5000 }), true);
     const live = await h.issue(alice, 'db-read');
 
     const restarted = h.secondBroker();

@@ -27,7 +27,10 @@ describe('grant state machine: issue', () => {
     // Target-side expiry (dead man's switch) from the planned activation.
     assert.equal(account.expiresAt!.getTime(), started + hour);
     assert.deepEqual(await actionsOf(h.store, g.id), ['grant.activated']);
-    assert.deepEqual(h.notifications.map((n) => n.kind), ['grant.active']);
+    assert.deepEqual(
+      h.notifications.map((n) => n.kind),
+      ['grant.active'],
+    );
     // The secret is stored sealed, never in plaintext.
     assert.notEqual(active.sealedSecret, null);
     assert.ok(!active.sealedSecret!.includes(account.secret!));
@@ -37,7 +40,13 @@ describe('grant state machine: issue', () => {
     const h = grantHarness();
     const g = await h.issue(alice, 'db-read');
     const c = await h.grants.credentials({ grantId: g.id, actor: alice });
-    assert.deepEqual(c, { target: 'db', kind: 'postgres', account: g.account, password: h.db.accounts.get(g.account)!.secret, connection: { host: 'db.example', port: 5432 } });
+    assert.deepEqual(c, {
+      target: 'db',
+      kind: 'postgres',
+      account: g.account,
+      password: h.db.accounts.get(g.account)!.secret,
+      connection: { host: 'db.example', port: 5432 },
+    });
     const viewed = (await h.store.listAudit({ action: 'grant.credentials-viewed' }))[0]!;
     assert.equal(viewed.actor, 'alice');
     assert.ok(!JSON.stringify(viewed).includes(c.password!), 'the audit event does not carry the secret');
@@ -46,7 +55,7 @@ describe('grant state machine: issue', () => {
     await assert.rejects(h.grants.credentials({ grantId: g.id, actor: admin }), code('forbidden'));
   });
 
-  it('own-account: adds the profile\'s permissions to the person\'s own account, and fails plainly without one', async () => {
+  it("own-account: adds the profile's permissions to the person's own account, and fails plainly without one", async () => {
     const h = grantHarness();
     const g = await h.issue(alice, 'db-write');
     assert.equal(g.status, 'active');
@@ -68,7 +77,10 @@ describe('grant state machine: extend', () => {
     assert.equal(h.db.accounts.get(g.account)!.expiresAt!.getTime(), ext.expiresAt);
     assert.deepEqual(await actionsOf(h.store, g.id), ['grant.activated', 'grant.extended']);
     // 2 h used of a 4 h maximum: 3 h more is too much, and says how much is left.
-    await assert.rejects(h.grants.extend({ grantId: g.id, actor: alice, byMs: 3 * hour }), (err) => code('invalid')(err) && /at most 2h/.test((err as Error).message));
+    await assert.rejects(
+      h.grants.extend({ grantId: g.id, actor: alice, byMs: 3 * hour }),
+      (err) => code('invalid')(err) && /at most 2h/.test((err as Error).message),
+    );
     assert.equal((await h.store.getGrant(g.id))!.expiresAt, ext.expiresAt, 'a refused extension changes nothing');
     assert.equal(h.db.accounts.get(g.account)!.expiresAt!.getTime(), ext.expiresAt);
     await h.grants.extend({ grantId: g.id, actor: admin, byMs: 2 * hour });
@@ -90,7 +102,10 @@ describe('grant state machine: extend', () => {
     const h = grantHarness();
     const g = await h.issue(alice, 'db-read', hour);
     const results = await Promise.allSettled([1, 2, 3].map(() => h.grants.extend({ grantId: g.id, actor: alice, byMs: 10 * minute })));
-    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled']);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'fulfilled', 'fulfilled'],
+    );
     const cur = (await h.store.getGrant(g.id))!;
     assert.equal(cur.expiresAt, g.expiresAt! + 30 * minute);
     assert.equal(h.db.accounts.get(g.account)!.expiresAt!.getTime(), cur.expiresAt);
@@ -108,13 +123,16 @@ describe('grant state machine: check-in, revoke, expiry', () => {
     assert.equal(done.revokedAt, h.clock.now());
     assert.equal(h.db.accounts.has(g.account), false);
     assert.deepEqual(await actionsOf(h.store, g.id), ['grant.activated', 'grant.revoking', 'grant.revoked']);
-    assert.deepEqual(h.notifications.map((n) => n.kind), ['grant.active', 'grant.revoked']);
+    assert.deepEqual(
+      h.notifications.map((n) => n.kind),
+      ['grant.active', 'grant.revoked'],
+    );
     // Revoking again is a no-op that reports the outcome.
     assert.deepEqual(await h.grants.revoke({ grantId: g.id, actor: alice }), done);
     assert.equal(h.db.calls.filter((c) => c.op === 'removeAccount').length, 1);
   });
 
-  it('an admin may revoke anyone\'s grant; another person may not, and is not told it exists', async () => {
+  it("an admin may revoke anyone's grant; another person may not, and is not told it exists", async () => {
     const h = grantHarness();
     const g = await h.issue(alice, 'db-read');
     await assert.rejects(h.grants.revoke({ grantId: g.id, actor: bob }), code('not_found'));
@@ -151,7 +169,7 @@ describe('grant state machine: check-in, revoke, expiry', () => {
     assert.deepEqual(kept.details.keptRoles, ['reader']);
     await h.grants.revoke({ grantId: readOnly.id, actor: alice });
     assert.deepEqual([...h.db.accounts.get('alice_own')!.grants], []);
-    assert.equal(h.db.accounts.has('alice_own'), true, 'the person\'s own account itself stays');
+    assert.equal(h.db.accounts.has('alice_own'), true, "the person's own account itself stays");
   });
 
   it('session-bound: a lapsed lease is revoked as session-lost; renewal keeps it; it cannot be extended', async () => {

@@ -15,7 +15,13 @@ const carol = catalog.users.get('carol')!;
 function withRequests() {
   const h = grantHarness();
   const requests = createRequestService({
-    store: h.store, catalog: () => catalog, grants: h.grants, clock: h.clock, notifier: nullNotifier, log: nullLogger, telemetry: nullTelemetry,
+    store: h.store,
+    catalog: () => catalog,
+    grants: h.grants,
+    clock: h.clock,
+    notifier: nullNotifier,
+    log: nullLogger,
+    telemetry: nullTelemetry,
     settings: { pendingTimeoutMs: hour },
   });
   return { ...h, requests };
@@ -51,7 +57,10 @@ describe('grant races: deny beats approve', () => {
       if (r.status === 'denied') {
         assert.deepEqual(grants, [], 'a denied request never gets a grant');
         assert.equal(r.grantId, null);
-        assert.deepEqual((await h.store.listAudit({})).filter((e) => e.requestId === requestId && e.action.startsWith('grant.')), []);
+        assert.deepEqual(
+          (await h.store.listAudit({})).filter((e) => e.requestId === requestId && e.action.startsWith('grant.')),
+          [],
+        );
       } else {
         assert.equal(grants.length, 1);
         assert.equal(grants[0]!.status, 'active');
@@ -86,7 +95,10 @@ describe('grant races: two revokers', () => {
         other.processDue(),
         h.grants.processDue(),
       ]);
-      assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled'],
+      );
       const cur = (await h.store.getGrant(g.id))!;
       assert.equal(cur.status, 'revoked');
       assert.ok(['checked-in', 'revoked-by-admin', 'expired'].includes(cur.revokeReason!), String(cur.revokeReason));

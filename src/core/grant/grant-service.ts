@@ -54,7 +54,19 @@ export function createGrantService(deps: GrantServiceDeps) {
   const records = createGrantRecords({ store, sealer: deps.sealer });
   const revocation = createRevocation({ store, connectors, clock, notifier, log, telemetry, settings, faults, accountLocks, records, onScheduleChange });
   const provisioning = createProvisioning({
-    store, catalog, connectors, clock, notifier, log, telemetry, settings, faults, accountLocks, records, revocation, onScheduleChange,
+    store,
+    catalog,
+    connectors,
+    clock,
+    notifier,
+    log,
+    telemetry,
+    settings,
+    faults,
+    accountLocks,
+    records,
+    revocation,
+    onScheduleChange,
   });
   const extension = createExtension({ store, connectors, clock, log, records });
   const credentials = createCredentials({ store, catalog, connectors, clock, records });

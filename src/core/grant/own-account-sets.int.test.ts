@@ -35,7 +35,12 @@ users:
   - { name: alice, groups: [], accounts: { cache: ${env.own.user} } }
 `,
     );
-    app = await createApp({ configPath: join(dir, 'stint.yaml'), dataDir: join(dir, 'data'), env: { STINT_MASTER_KEY: Buffer.alloc(32, 3).toString('base64') }, logger: pino({ level: 'silent' }) });
+    app = await createApp({
+      configPath: join(dir, 'stint.yaml'),
+      dataDir: join(dir, 'data'),
+      env: { STINT_MASTER_KEY: Buffer.alloc(32, 3).toString('base64') },
+      logger: pino({ level: 'silent' }),
+    });
     await env.root.call('SET', `${env.appKey}k`, 'v');
   });
   after(async () => {

@@ -60,7 +60,10 @@ export function createProvisioning(deps: ProvisioningDeps) {
     const ephemeral = request.mode === 'ephemeral-account';
     const targetDef = deps.catalog().targets.get(request.target);
     const account = ephemeral ? ephemeralAccountName(user.name) : targetDef ? ownAccountOf(user, targetDef) : user.accounts[request.target];
-    if (!account) throw invalid(`${user.name} has no own account on target ${request.target} (set users[].accounts.${request.target} in the config, or ownAccount on the target)`);
+    if (!account)
+      throw invalid(
+        `${user.name} has no own account on target ${request.target} (set users[].accounts.${request.target} in the config, or ownAccount on the target)`,
+      );
     const secret = ephemeral ? secrets.take(request.target) : null;
     const sealedSecret = secret === null ? null : records.seal(id, secret);
     const grant: GrantRecord = {
@@ -113,7 +116,10 @@ export function createProvisioning(deps: ProvisioningDeps) {
           // Target-side expiry (dead man's switch) from the planned activation;
           // the store's expiresAt, counted from actual activation, is the truth.
           await connector.createAccount({
-            account: g.account, secret: secret!, grants: g.roles, expiresAt: new Date(started + g.durationMs),
+            account: g.account,
+            secret: secret!,
+            grants: g.roles,
+            expiresAt: new Date(started + g.durationMs),
             // Session-bound: a gateway's own account for one connection, whose credential stays with it.
             ...(g.sessionLeaseUntil !== null ? { gatewayOnly: true } : {}),
             // Kinds that log in with keys: the owner's registered keys too (core/keys/grant-keys.ts).
@@ -129,7 +135,9 @@ export function createProvisioning(deps: ProvisioningDeps) {
       const now = clock.now();
       const activated = await store.transaction(async (tx) => {
         const patch = {
-          status: 'active' as const, activatedAt: now, expiresAt: now + g.durationMs,
+          status: 'active' as const,
+          activatedAt: now,
+          expiresAt: now + g.durationMs,
           // A session lease runs from activation, however long provisioning took (its length is what the gateway asked for).
           ...(g.sessionLeaseUntil !== null ? { sessionLeaseUntil: now + Math.max(0, g.sessionLeaseUntil - g.createdAt) } : {}),
         };
@@ -140,7 +148,13 @@ export function createProvisioning(deps: ProvisioningDeps) {
           if (cur.status !== 'provisioning' || cur.durationMs !== g.durationMs || !(await tx.casGrant(cur.id, cur.version, patch))) return null;
         }
         await tx.appendAudit({
-          at: now, actor: 'stint', action: 'grant.activated', requestId: cur.requestId, grantId: cur.id, target: cur.target, subjectUser: cur.user,
+          at: now,
+          actor: 'stint',
+          action: 'grant.activated',
+          requestId: cur.requestId,
+          grantId: cur.id,
+          target: cur.target,
+          subjectUser: cur.user,
           details: { account: cur.account, roles: cur.roles, mode: cur.mode, expiresAt: new Date(patch.expiresAt).toISOString() },
         });
         faults.hit('provision.before-commit');
@@ -155,7 +169,16 @@ export function createProvisioning(deps: ProvisioningDeps) {
       telemetry.count('grants_activated', { target: g.target, mode: g.mode });
       telemetry.observe('provision_seconds', { target: g.target, mode: g.mode }, (now - started) / 1000);
       log.info({ grantId, target: g.target, user: g.user, account: g.account, expiresAt: activated.expiresAt }, 'grant active');
-      notifier.notify({ kind: 'grant.active', at: now, grantId, requestId: g.requestId, user: g.user, target: g.target, profile: g.profile, message: `${g.user} has ${g.profile} until ${new Date(activated.expiresAt!).toISOString()}` });
+      notifier.notify({
+        kind: 'grant.active',
+        at: now,
+        grantId,
+        requestId: g.requestId,
+        user: g.user,
+        target: g.target,
+        profile: g.profile,
+        message: `${g.user} has ${g.profile} until ${new Date(activated.expiresAt!).toISOString()}`,
+      });
       deps.onScheduleChange?.(activated.expiresAt!);
       return activated;
     } finally {
@@ -172,15 +195,29 @@ export function createProvisioning(deps: ProvisioningDeps) {
       const cur = await mustGet(g.id, tx);
       if (cur.status !== 'provisioning') return;
       await tx.casGrant(cur.id, cur.version, {
-        status: 'revoking', revokeReason: 'provisioning-failed', revokeRequestedBy: 'stint', lastError: message, nextAttemptAt: now + settings.revokeLeaseMs,
+        status: 'revoking',
+        revokeReason: 'provisioning-failed',
+        revokeRequestedBy: 'stint',
+        lastError: message,
+        nextAttemptAt: now + settings.revokeLeaseMs,
       });
-      await tx.appendAudit({ at: now, actor: 'stint', action: 'grant.provisioning-failed', requestId: cur.requestId, grantId: cur.id, target: cur.target, subjectUser: cur.user, details: { error: message } });
+      await tx.appendAudit({
+        at: now,
+        actor: 'stint',
+        action: 'grant.provisioning-failed',
+        requestId: cur.requestId,
+        grantId: cur.id,
+        target: cur.target,
+        subjectUser: cur.user,
+        details: { error: message },
+      });
     });
     // Roll back whatever part of the work reached the target (idempotent).
     let cur = await mustGet(g.id);
     if (cur.status === 'revoking') cur = await revokeOwned(cur);
     const retryable = err instanceof TargetError ? err.retryable : true;
-    const aftermath = cur.status === 'revoked' ? 'nothing was left on the target' : `cleaning up on the target is still being retried (grant ${g.id} is ${cur.status})`;
+    const aftermath =
+      cur.status === 'revoked' ? 'nothing was left on the target' : `cleaning up on the target is still being retried (grant ${g.id} is ${cur.status})`;
     throw new StintError(retryable ? 'target_unavailable' : 'invalid', `could not provision grant ${g.id} on target ${g.target}: ${message}; ${aftermath}`);
   }
 

@@ -72,7 +72,13 @@ export function createRevocation(deps: RevocationDeps) {
 
   function revokingEvent(cur: GrantRecord, now: number, actor: string, reason: RevokeReason) {
     return {
-      at: now, actor, action: 'grant.revoking', requestId: cur.requestId, grantId: cur.id, target: cur.target, subjectUser: cur.user,
+      at: now,
+      actor,
+      action: 'grant.revoking',
+      requestId: cur.requestId,
+      grantId: cur.id,
+      target: cur.target,
+      subjectUser: cur.user,
       details: { reason, account: cur.account, expiresAt: cur.expiresAt === null ? null : new Date(cur.expiresAt).toISOString() },
     };
   }
@@ -133,9 +139,17 @@ export function createRevocation(deps: RevocationDeps) {
         if (!(await tx.casGrant(cur.id, cur.version, patch))) return (await tx.getGrant(cur.id))!;
       }
       await tx.appendAudit({
-        at: now, actor: 'stint', action: 'grant.revoked', requestId: cur.requestId, grantId: cur.id, target: cur.target, subjectUser: cur.user,
+        at: now,
+        actor: 'stint',
+        action: 'grant.revoked',
+        requestId: cur.requestId,
+        grantId: cur.id,
+        target: cur.target,
+        subjectUser: cur.user,
         details: {
-          reason: cur.revokeReason, account: cur.account, ...outcome,
+          reason: cur.revokeReason,
+          account: cur.account,
+          ...outcome,
           attempts: cur.attempts + 1,
           ...(cur.failingSince !== null ? { failingSince: new Date(cur.failingSince).toISOString(), lastError: cur.lastError } : {}),
         },
@@ -146,9 +160,19 @@ export function createRevocation(deps: RevocationDeps) {
     if (done.status === 'revoked' && done.revokedAt === now) {
       telemetry.count('grants_revoked', { target: g.target, reason: g.revokeReason ?? 'unknown' });
       telemetry.observe('revoke_seconds', { target: g.target }, (now - started) / 1000);
-      if (g.revokeReason === 'expired' && g.expiresAt !== null) telemetry.observe('expiry_lag_seconds', { target: g.target }, Math.max(0, now - g.expiresAt) / 1000);
+      if (g.revokeReason === 'expired' && g.expiresAt !== null)
+        telemetry.observe('expiry_lag_seconds', { target: g.target }, Math.max(0, now - g.expiresAt) / 1000);
       log.info({ grantId: g.id, target: g.target, account: g.account, reason: g.revokeReason }, 'grant revoked');
-      notifier.notify({ kind: 'grant.revoked', at: now, grantId: g.id, requestId: g.requestId, user: g.user, target: g.target, profile: g.profile, message: `${g.user}'s ${g.profile} was revoked (${g.revokeReason})` });
+      notifier.notify({
+        kind: 'grant.revoked',
+        at: now,
+        grantId: g.id,
+        requestId: g.requestId,
+        user: g.user,
+        target: g.target,
+        profile: g.profile,
+        message: `${g.user}'s ${g.profile} was revoked (${g.revokeReason})`,
+      });
     }
     return done;
   }
@@ -196,19 +220,33 @@ export function createRevocation(deps: RevocationDeps) {
       // The failing period starts and ends in the audit; retries in between only log.
       if (firstFailure) {
         await tx.appendAudit({
-          at: now, actor: 'stint', action: 'grant.revoke-failing', requestId: cur.requestId, grantId: cur.id, target: cur.target, subjectUser: cur.user,
+          at: now,
+          actor: 'stint',
+          action: 'grant.revoke-failing',
+          requestId: cur.requestId,
+          grantId: cur.id,
+          target: cur.target,
+          subjectUser: cur.user,
           details: { reason: cur.revokeReason, account: cur.account, error: message },
         });
       }
       return { ...cur, ...patch, version: cur.version + 1, firstFailure };
     });
     if ('firstFailure' in updated && updated.firstFailure) {
-      notifier.notify({ kind: 'grant.revoke-failing', at: now, grantId: g.id, requestId: g.requestId, user: g.user, target: g.target, profile: g.profile, message: `revocation of ${g.user}'s ${g.profile} on ${g.target} is failing: ${message}` });
+      notifier.notify({
+        kind: 'grant.revoke-failing',
+        at: now,
+        grantId: g.id,
+        requestId: g.requestId,
+        user: g.user,
+        target: g.target,
+        profile: g.profile,
+        message: `revocation of ${g.user}'s ${g.profile} on ${g.target} is failing: ${message}`,
+      });
     }
     deps.onScheduleChange?.(next);
     return updated;
   }
-
 
   /**
    * Starts revocation: marks `revoking` (the intent) and then removes access.

@@ -42,7 +42,14 @@ describe('live sessions end with the grant', () => {
   /** An interactive psql, as a person would have open, with the credential in its environment. */
   function openPsql(creds: { username: string; password: string }): { proc: ChildProcess; output: () => string } {
     const proc = spawn('psql', ['-X', '-q'], {
-      env: { PATH: process.env.PATH, PGHOST: target.host, PGPORT: String(target.port), PGDATABASE: target.db.name, PGUSER: creds.username, PGPASSWORD: creds.password },
+      env: {
+        PATH: process.env.PATH,
+        PGHOST: target.host,
+        PGPORT: String(target.port),
+        PGDATABASE: target.db.name,
+        PGUSER: creds.username,
+        PGPASSWORD: creds.password,
+      },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     children.push(proc);

@@ -30,7 +30,12 @@ export interface HandedOver {
 }
 
 /** What the owner of `g` is handed to log in with, given its secret (null: an own account, whose password the person has). */
-export async function handOver(store: Pick<Store, 'listSshKeys'>, connector: Pick<Connector, 'publicKeyLogin' | 'handOver'>, g: KeyGrant & Pick<GrantRecord, 'account'>, secret: string | null): Promise<HandedOver> {
+export async function handOver(
+  store: Pick<Store, 'listSshKeys'>,
+  connector: Pick<Connector, 'publicKeyLogin' | 'handOver'>,
+  g: KeyGrant & Pick<GrantRecord, 'account'>,
+  secret: string | null,
+): Promise<HandedOver> {
   if (secret === null || !connector.handOver) return { password: secret };
   const keys = await ownerKeysFor(store, connector, g);
   const h = connector.handOver({ account: g.account, secret, publicKeys: keys.map((k) => k.publicKey) });

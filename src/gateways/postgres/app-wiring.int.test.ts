@@ -30,7 +30,8 @@ describe('gateways.postgres in the config', () => {
     port = await freePort();
     broker = await startTestBroker({
       target,
-      editConfig: (t) => `gateways:\n  postgres: { listen: "127.0.0.1:${port}", tlsCert: ${JSON.stringify(cert.certFile)}, tlsKey: ${JSON.stringify(cert.keyFile)}, maxSession: 10m, tls: { minVersion: TLSv1.3 }, handshakeTimeout: 8s }\n${t}`,
+      editConfig: (t) =>
+        `gateways:\n  postgres: { listen: "127.0.0.1:${port}", tlsCert: ${JSON.stringify(cert.certFile)}, tlsKey: ${JSON.stringify(cert.keyFile)}, maxSession: 10m, tls: { minVersion: TLSv1.3 }, handshakeTimeout: 8s }\n${t}`,
     });
     url = await broker.app.listen('127.0.0.1', 0);
   });
@@ -44,8 +45,11 @@ describe('gateways.postgres in the config', () => {
     assert.ok(broker.app.postgresGateway, 'the broker started the gateway');
     const token = await broker.token('alice');
     const out = await new Promise<string>((resolve, reject) =>
-      execFile('psql', [`host=127.0.0.1 port=${port} user=alice dbname=pg-read sslmode=require`, '-tAc', 'SELECT current_user'], { env: { PATH: process.env.PATH, PGPASSWORD: token } }, (err, stdout, stderr) =>
-        err ? reject(new Error(stderr)) : resolve(stdout.trim()),
+      execFile(
+        'psql',
+        [`host=127.0.0.1 port=${port} user=alice dbname=pg-read sslmode=require`, '-tAc', 'SELECT current_user'],
+        { env: { PATH: process.env.PATH, PGPASSWORD: token } },
+        (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout.trim())),
       ),
     );
     assert.match(out, /^stint_alice_[a-z0-9]{6}$/);
@@ -88,17 +92,25 @@ describe('gateways.postgres in the config', () => {
     assert.equal((await broker.app.store.listAudit({ action: 'connect-token.issued' })).length, 1);
 
     // The token is good for one login to that one profile, within two minutes, and is no API token.
-    const issued = await fetch(`${url}/v1/connect-tokens`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ profile: 'pg-read' }) });
+    const issued = await fetch(`${url}/v1/connect-tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ profile: 'pg-read' }),
+    });
     assert.equal(issued.status, 201);
     assert.equal(issued.headers.get('cache-control'), 'no-store');
     const once = ((await issued.json()) as { token: string }).token;
     assert.match(once, /^stintc_/);
     assert.equal((await broker.call(once, 'GET', '/v1/grants')).status, 401, 'the API refuses a connect token');
-    const psql = (password: string, dbname: string) => new Promise<{ ok: boolean; out: string }>((resolve) =>
-      execFile('psql', [`host=127.0.0.1 port=${port} user=alice dbname=${dbname} sslmode=require`, '-tAc', 'SELECT 1'], { env: { PATH: process.env.PATH, PGPASSWORD: password } }, (err, stdout, stderr) =>
-        resolve({ ok: !err, out: `${stdout}${stderr}` }),
-      ),
-    );
+    const psql = (password: string, dbname: string) =>
+      new Promise<{ ok: boolean; out: string }>((resolve) =>
+        execFile(
+          'psql',
+          [`host=127.0.0.1 port=${port} user=alice dbname=${dbname} sslmode=require`, '-tAc', 'SELECT 1'],
+          { env: { PATH: process.env.PATH, PGPASSWORD: password } },
+          (err, stdout, stderr) => resolve({ ok: !err, out: `${stdout}${stderr}` }),
+        ),
+      );
     const wrongProfile = await psql(once, 'pg-dba');
     assert.equal(wrongProfile.ok, false);
     assert.match(wrongProfile.out, /password authentication failed for user "alice"/);

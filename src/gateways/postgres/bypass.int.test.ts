@@ -39,8 +39,15 @@ describe('a password set through the gateway', () => {
     broker = await startTestBroker({
       target,
       // A profile that needs an approver: its grant (and role) outlives the session, so the role can be looked at afterwards.
-      editConfig: (text) => text.replace('profiles:\n', `profiles:\n  - { name: pg-read-approved, target: pg, mode: ephemeral-account, grants: [${target.readRole}], maxDuration: 1h }\n`),
-      config: { extraPolicies: '  - { name: approved-read, subjects: { groups: [dev] }, profiles: [pg-read-approved], approval: { approvers: { groups: [dba] }, count: 1 } }\n' },
+      editConfig: (text) =>
+        text.replace(
+          'profiles:\n',
+          `profiles:\n  - { name: pg-read-approved, target: pg, mode: ephemeral-account, grants: [${target.readRole}], maxDuration: 1h }\n`,
+        ),
+      config: {
+        extraPolicies:
+          '  - { name: approved-read, subjects: { groups: [dev] }, profiles: [pg-read-approved], approval: { approvers: { groups: [dba] }, count: 1 } }\n',
+      },
     });
     certDir = mkdtempSync(join(tmpdir(), 'stint-gw-bypass-'));
     gateway = gatewayFor(broker, certDir);
@@ -85,7 +92,7 @@ describe('a password set through the gateway', () => {
     assert.match(v!.message, /cannot verify: set gatewayAddresses/);
   });
 
-  it('the statement never reaches the target: the approved grant\'s role keeps its password, and the new one does not log in (psql \\password form, extended protocol, DO block)', async () => {
+  it("the statement never reaches the target: the approved grant's role keeps its password, and the new one does not log in (psql \\password form, extended protocol, DO block)", async () => {
     const alice = await broker.token('alice');
     const req = await broker.call(alice, 'POST', '/v1/requests', { profile: 'pg-read-approved', duration: '10m' });
     assert.equal(req.status, 201, req.raw);
@@ -107,13 +114,20 @@ describe('a password set through the gateway', () => {
     c.on('error', () => {});
     await c.connect();
     assert.equal((await c.query('SELECT current_user AS u')).rows[0].u, account);
-    await assert.rejects(c.query({ name: 'leave', text: `ALTER ROLE current_user PASSWORD '${leaked}'` }), /ALTER ROLE … PASSWORD is not allowed|Connection terminated/);
+    await assert.rejects(
+      c.query({ name: 'leave', text: `ALTER ROLE current_user PASSWORD '${leaked}'` }),
+      /ALTER ROLE … PASSWORD is not allowed|Connection terminated/,
+    );
     await c.end().catch(() => {});
 
-    const viaDo = await psql(conninfo('alice', 'pg-read-approved'), alice, `DO $$ BEGIN EXECUTE 'ALTER ROLE ' || quote_ident(current_user) || ' PASSWORD ''${leaked}'''; END $$`);
+    const viaDo = await psql(
+      conninfo('alice', 'pg-read-approved'),
+      alice,
+      `DO $$ BEGIN EXECUTE 'ALTER ROLE ' || quote_ident(current_user) || ' PASSWORD ''${leaked}'''; END $$`,
+    );
     assert.match(viaDo.err, /FATAL:.*ALTER ROLE … PASSWORD is not allowed/);
 
-    assert.equal(await verifier(), original, 'the role\'s password is unchanged');
+    assert.equal(await verifier(), original, "the role's password is unchanged");
     const direct = await psql(`host=${target.host} port=${target.port} user=${account} dbname=${target.db.name} connect_timeout=10`, leaked, 'SELECT 1');
     assert.notEqual(direct.code, 0);
     assert.match(direct.err, /password authentication failed/);
@@ -195,7 +209,7 @@ host  all all 127.0.0.1/32 scram-sha-256
   /** What stint reconcile reports for the target. */
   const reconciled = async () => (await broker.app.reconcile.reconcile({ target: 'pg', dryRun: true, actor: 'root' })).targets[0]!.bypass;
 
-  it('reconcile\'s check cannot verify without the privilege to read pg_hba_file_rules, and says which', async () => {
+  it("reconcile's check cannot verify without the privilege to read pg_hba_file_rules, and says which", async () => {
     await setHba(closedRules(target.gatewayMarker));
     // The gateway marker is made on first use; before that there is nothing to check.
     const token = await broker.token('alice');
@@ -203,16 +217,27 @@ host  all all 127.0.0.1/32 scram-sha-256
     assert.equal(warm.code, 0, warm.err);
     const v = await check();
     assert.equal(v?.status, 'unknown');
-    assert.match(v!.message, /cannot verify: the admin may not read pg_hba_file_rules \(GRANT SELECT ON pg_hba_file_rules TO .*GRANT EXECUTE ON FUNCTION pg_hba_file_rules\(\)/);
-    assert.deepEqual((await reconciled()).map((b) => b.status), ['unknown']);
+    assert.match(
+      v!.message,
+      /cannot verify: the admin may not read pg_hba_file_rules \(GRANT SELECT ON pg_hba_file_rules TO .*GRANT EXECUTE ON FUNCTION pg_hba_file_rules\(\)/,
+    );
+    assert.deepEqual(
+      (await reconciled()).map((b) => b.status),
+      ['unknown'],
+    );
   });
 
-  it('with the documented rules, the gateway account\'s own credential is refused from any other path; the check passes', async () => {
-    await target.superQuery(`GRANT SELECT ON pg_hba_file_rules TO ${pg.escapeIdentifier(target.adminUser)}; GRANT EXECUTE ON FUNCTION pg_hba_file_rules() TO ${pg.escapeIdentifier(target.adminUser)}`);
+  it("with the documented rules, the gateway account's own credential is refused from any other path; the check passes", async () => {
+    await target.superQuery(
+      `GRANT SELECT ON pg_hba_file_rules TO ${pg.escapeIdentifier(target.adminUser)}; GRANT EXECUTE ON FUNCTION pg_hba_file_rules() TO ${pg.escapeIdentifier(target.adminUser)}`,
+    );
     await setHba(closedRules(target.gatewayMarker));
     const v = await check();
     assert.equal(v?.status, 'pass', v?.message);
-    assert.deepEqual((await reconciled()).map((b) => [b.check, b.status]), [['pg_hba:gateway-accounts', 'pass']]);
+    assert.deepEqual(
+      (await reconciled()).map((b) => [b.check, b.status]),
+      [['pg_hba:gateway-accounts', 'pass']],
+    );
 
     const token = await broker.token('alice');
     const s = openPsql(`host=127.0.0.1 port=${port} user=alice dbname=pg-read sslmode=require`, token);
@@ -240,13 +265,16 @@ host  all all 127.0.0.1/32 scram-sha-256
     await until('role removed', async () => !(await target.roleExists(account)));
   });
 
-  it('with rules that let the marker\'s members in over the socket, the check fails naming the line, and the bypass is real', async () => {
+  it("with rules that let the marker's members in over the socket, the check fails naming the line, and the bypass is real", async () => {
     await setHba(openRules);
     const v = await check();
     assert.equal(v?.status, 'fail');
     assert.match(v!.message, /can log in around the gateway: line 2 \(local all all scram-sha-256\) admits them over a Unix-socket connection/);
     const reported = await reconciled();
-    assert.deepEqual(reported.map((b) => [b.check, b.status]), [['pg_hba:gateway-accounts', 'fail']]);
+    assert.deepEqual(
+      reported.map((b) => [b.check, b.status]),
+      [['pg_hba:gateway-accounts', 'fail']],
+    );
     assert.match(reported[0]!.message, /line 2/);
 
     const token = await broker.token('alice');

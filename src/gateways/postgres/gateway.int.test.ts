@@ -38,8 +38,15 @@ describe('postgres gateway', () => {
     broker = await startTestBroker({
       target,
       // An ephemeral profile that needs an approver: the gateway uses the approved grant's account.
-      editConfig: (text) => text.replace('profiles:\n', `profiles:\n  - { name: pg-read-approved, target: pg, mode: ephemeral-account, grants: [${target.readRole}], maxDuration: 1h }\n`),
-      config: { extraPolicies: '  - { name: approved-read, subjects: { groups: [dev] }, profiles: [pg-read-approved], approval: { approvers: { groups: [dba] }, count: 1 } }\n' },
+      editConfig: (text) =>
+        text.replace(
+          'profiles:\n',
+          `profiles:\n  - { name: pg-read-approved, target: pg, mode: ephemeral-account, grants: [${target.readRole}], maxDuration: 1h }\n`,
+        ),
+      config: {
+        extraPolicies:
+          '  - { name: approved-read, subjects: { groups: [dev] }, profiles: [pg-read-approved], approval: { approvers: { groups: [dba] }, count: 1 } }\n',
+      },
     });
     certDir = mkdtempSync(join(tmpdir(), 'stint-gw-cert-'));
     gateway = makeGateway({ sessionDir: join(broker.dataDir, 'sessions') });
@@ -56,7 +63,8 @@ describe('postgres gateway', () => {
     if (certDir) rmSync(certDir, { recursive: true, force: true });
   });
 
-  const conninfo = (user: string, profile: string, p = port, sslmode = 'require') => `host=127.0.0.1 port=${p} user=${user} dbname=${profile} sslmode=${sslmode} connect_timeout=10`;
+  const conninfo = (user: string, profile: string, p = port, sslmode = 'require') =>
+    `host=127.0.0.1 port=${p} user=${user} dbname=${profile} sslmode=${sslmode} connect_timeout=10`;
 
   const sessionOf = (g: PostgresGateway, account: string): SessionRecord | undefined => g.sessions.list().find((s) => s.account === account);
 
@@ -95,7 +103,8 @@ describe('postgres gateway', () => {
     await until('role B removed at disconnect', async () => !(await target.roleExists(roleB)), 10_000);
 
     // The gateway records the end of a session as its connection winds down, possibly just after the role goes.
-    const endedFor = async (role: string) => (await broker.app.store.listAudit({ subjectUser: 'alice', action: 'session.ended', limit: 5000 })).some((e) => e.details.account === role);
+    const endedFor = async (role: string) =>
+      (await broker.app.store.listAudit({ subjectUser: 'alice', action: 'session.ended', limit: 5000 })).some((e) => e.details.account === role);
     await until('sessions audited as ended', async () => (await endedFor(roleA)) && (await endedFor(roleB)), 10_000);
     const audit = await broker.app.store.listAudit({ subjectUser: 'alice', limit: 5000 });
     for (const role of [roleA, roleB]) {
@@ -108,7 +117,7 @@ describe('postgres gateway', () => {
     }
   });
 
-  it('refuses a wrong token, another user\'s token and a non-TLS client with a clean FATAL', async () => {
+  it("refuses a wrong token, another user's token and a non-TLS client with a clean FATAL", async () => {
     const alice = await broker.token('alice');
     const bad = await psql(conninfo('alice', 'pg-read'), `stint_${'x'.repeat(43)}`, 'SELECT 1');
     assert.notEqual(bad.code, 0);
@@ -136,12 +145,15 @@ describe('postgres gateway', () => {
 
   it('records every statement with timing and row count in the session file', async () => {
     const token = await broker.token('dave');
-    const r = await psql(conninfo('dave', 'pg-read'), token, "SELECT name FROM public.items ORDER BY id; SELECT current_user; SELECT * FROM public.secrets");
+    const r = await psql(conninfo('dave', 'pg-read'), token, 'SELECT name FROM public.items ORDER BY id; SELECT current_user; SELECT * FROM public.secrets');
     assert.notEqual(r.code, 0, 'the last statement is forbidden');
     const account = /stint_dave_[a-z0-9]{6}/.exec(r.out)![0];
     await until('session ended', () => sessionOf(gateway, account)?.endedAt != null, 10_000);
     const rec = sessionOf(gateway, account)!;
-    const lines = readFileSync(gateway.sessions.fileOf(rec.sessionId), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(gateway.sessions.fileOf(rec.sessionId), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.equal(lines[0].type, 'session');
     assert.equal(lines[0].user, 'dave');
     assert.equal(lines[0].profile, 'pg-read');
@@ -168,7 +180,10 @@ describe('postgres gateway', () => {
     await c.connect();
     const secretValue = 'needle-4f7a9c';
     const r = await c.query('SELECT id, name FROM public.items WHERE name <> $1 AND $2::text IS NOT NULL ORDER BY id', ['nothing', secretValue]);
-    assert.deepEqual(r.rows.map((x) => x.name), ['widget', 'gadget']);
+    assert.deepEqual(
+      r.rows.map((x) => x.name),
+      ['widget', 'gadget'],
+    );
     const who = (await c.query('SELECT current_user AS u')).rows[0].u as string;
     await assert.rejects(c.query('SELECT * FROM public.secrets WHERE v = $1', [secretValue]), /permission denied/);
     assert.equal((await c.query('SELECT 1 AS one')).rows[0].one, 1, 'the session survives an error');
@@ -177,7 +192,11 @@ describe('postgres gateway', () => {
     const rec = sessionOf(gateway, who)!;
     const text = readFileSync(gateway.sessions.fileOf(rec.sessionId), 'utf8');
     assert.ok(!text.includes(secretValue), 'bind parameters never reach the log');
-    const st = text.trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'statement');
+    const st = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.type === 'statement');
     const sel = st.find((s) => s.sql.includes('name <> $1'));
     assert.equal(sel.protocol, 'extended');
     assert.equal(sel.rows, 2);
@@ -215,7 +234,13 @@ describe('postgres gateway', () => {
     await until('session answers', () => /stint_alice_/.test(s.output()), 120_000);
     const role = /stint_alice_[a-z0-9]{6}/.exec(s.output())![0];
     s.send('SELECT pg_sleep(30);\n');
-    await until('statement running', async () => (await target.superQuery("SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND query LIKE 'SELECT pg_sleep%' AND state = 'active'", [role])).rowCount === 1, 10_000);
+    await until(
+      'statement running',
+      async () =>
+        (await target.superQuery("SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND query LIKE 'SELECT pg_sleep%' AND state = 'active'", [role]))
+          .rowCount === 1,
+      10_000,
+    );
     s.proc.kill('SIGINT');
     await until('cancelled', () => /canceling statement due to user request/.test(s.output()), 5000);
     // A script-mode psql stops after Ctrl-C (psql's MainLoop); its disconnect ends the session.
@@ -242,7 +267,7 @@ describe('postgres gateway', () => {
     await until('psql sees the cut', () => /terminat|server closed|connection/i.test(s.output().split(role)[1] ?? ''), 10_000);
   });
 
-  it('a profile that needs approval: refused until approved, then the approved grant\'s account, kept after disconnect', async () => {
+  it("a profile that needs approval: refused until approved, then the approved grant's account, kept after disconnect", async () => {
     const alice = await broker.token('alice');
     const before = await psql(conninfo('alice', 'pg-read-approved'), alice, 'SELECT 1');
     assert.match(before.err, /FATAL:\s+profile "pg-read-approved" needs approval/);
@@ -280,11 +305,18 @@ describe('postgres gateway', () => {
     }
     await until('no session left', () => gateway.liveCount() === 0, 10_000);
     await sleep(300);
-    await until('no new dave role remains', async () => {
-      const now = (await target.superQuery("SELECT rolname FROM pg_roles WHERE rolname LIKE 'stint_dave_%'")).rows.map((r) => r.rolname as string);
-      return now.every((r) => before.has(r));
-    }, 10_000);
+    await until(
+      'no new dave role remains',
+      async () => {
+        const now = (await target.superQuery("SELECT rolname FROM pg_roles WHERE rolname LIKE 'stint_dave_%'")).rows.map((r) => r.rolname as string);
+        return now.every((r) => before.has(r));
+      },
+      10_000,
+    );
     const live = await broker.app.store.listGrants({ user: 'dave', statuses: ['provisioning', 'active', 'revoking'] });
-    assert.deepEqual(live.map((g) => g.status), []);
+    assert.deepEqual(
+      live.map((g) => g.status),
+      [],
+    );
   });
 });

@@ -52,7 +52,8 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
   const { log } = deps;
   if (deps.requireTls && !deps.tls) throw invalid('postgres gateway: requireTls needs a certificate and key');
   // The token travels as a cleartext password; without TLS only a loopback listener may carry it.
-  if (!deps.requireTls && !isLoopback(deps.listen.host)) throw invalid(`postgres gateway: requireTls may be turned off only on a loopback listener, not ${deps.listen.host}`);
+  if (!deps.requireTls && !isLoopback(deps.listen.host))
+    throw invalid(`postgres gateway: requireTls may be turned off only on a loopback listener, not ${deps.listen.host}`);
   const secureContext = deps.tls ? gatewaySecureContext(deps.tls) : null;
   const settings = gatewaySettings(deps, { handshakeTimeoutMs: 10_000 });
   const server = net.createServer((socket) => {
@@ -66,21 +67,39 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
         .catch((err) => {
           // A TLS alert, a reset, a deadline: the client's doing, not a fault of the broker; at debug, since
           // anyone who can reach the port can make any number of them.
-          if (err instanceof ClientGone) log.debug({ client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, error: err.message }, 'postgres gateway: connection dropped during the handshake');
+          if (err instanceof ClientGone)
+            log.debug(
+              { client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, error: err.message },
+              'postgres gateway: connection dropped during the handshake',
+            );
           else log.error({ error: safeErrorText(err) }, 'postgres gateway: connection failed');
           socket.destroy();
         }),
     );
   });
   const listener = createGatewayListener<net.Socket>({
-    gateway: 'postgres', server, listen: deps.listen, log,
-    handshakeTimeoutMs: settings.handshakeTimeoutMs, closeTimeoutMs: settings.closeTimeoutMs,
+    gateway: 'postgres',
+    server,
+    listen: deps.listen,
+    log,
+    handshakeTimeoutMs: settings.handshakeTimeoutMs,
+    closeTimeoutMs: settings.closeTimeoutMs,
     drop: (s) => s.destroy(),
     describe: () => ({ tls: !!secureContext, requireTls: deps.requireTls }),
   });
   const ctx: PostgresContext = {
-    deps, settings, secureContext, listener,
-    keeper: createSessionKeeper<Notice>({ gateway: 'postgres', grants: deps.grants, store: deps.store, clock: deps.clock, log, sessionLeaseMs: settings.sessionLeaseMs }),
+    deps,
+    settings,
+    secureContext,
+    listener,
+    keeper: createSessionKeeper<Notice>({
+      gateway: 'postgres',
+      grants: deps.grants,
+      store: deps.store,
+      clock: deps.clock,
+      log,
+      sessionLeaseMs: settings.sessionLeaseMs,
+    }),
     sessions: createSessionLog({ dir: deps.sessionDir }),
     cancelKeys: createCancelKeys(),
   };

@@ -144,7 +144,7 @@ describe('postgres gateway handshakes settle', () => {
     }
   });
 
-  it('close() waits at most closeTimeoutMs for a login whose work after the client\'s part never finishes', async () => {
+  it("close() waits at most closeTimeoutMs for a login whose work after the client's part never finishes", async () => {
     let release!: () => void;
     // The token check stands for any work after the password (admission, provisioning, the target login).
     const stuck = new Promise<undefined>((r) => (release = () => r(undefined)));
@@ -158,7 +158,7 @@ describe('postgres gateway handshakes settle', () => {
     t.write(startupMessage({ user: 'alice', database: 'pg-read' }));
     await once(t, 'data');
     t.write(serialize.password('stint_token'));
-    await until('the login is past the client\'s part', () => asked);
+    await until("the login is past the client's part", () => asked);
     await gw.close();
     assert.equal(gw.pending().handshakes, 1, 'close() returned with the login still under way');
     release();
@@ -201,7 +201,10 @@ describe('the broker exits on SIGTERM with gateway clients holding on', () => {
     const configPath = await writeBrokerConfig(dataDir, target);
     const gwPort = await freePort();
     const text = await readFile(configPath, 'utf8');
-    await writeFile(configPath, `gateways:\n  postgres: { listen: "127.0.0.1:${gwPort}", tlsCert: ${JSON.stringify(join(root, 'gw.crt'))}, tlsKey: ${JSON.stringify(join(root, 'gw.key'))} }\n${text}`);
+    await writeFile(
+      configPath,
+      `gateways:\n  postgres: { listen: "127.0.0.1:${gwPort}", tlsCert: ${JSON.stringify(join(root, 'gw.crt'))}, tlsKey: ${JSON.stringify(join(root, 'gw.key'))} }\n${text}`,
+    );
     const b = await startChildBroker({ configPath, dataDir });
     try {
       const hello = await captureClientHello();
@@ -225,7 +228,7 @@ describe('the broker exits on SIGTERM with gateway clients holding on', () => {
     }
   });
 
-  it('the broker\'s close() is bounded: a part that never finishes is logged and left behind', async () => {
+  it("the broker's close() is bounded: a part that never finishes is logged and left behind", async () => {
     const dataDir = join(root, 'data-bound');
     await mkdir(dataDir);
     const cert = selfSignedCert(root);
@@ -233,9 +236,20 @@ describe('the broker exits on SIGTERM with gateway clients holding on', () => {
     await writeFile(join(root, 'gw2.key'), cert.key, { mode: 0o600 });
     const configPath = await writeBrokerConfig(dataDir, target);
     const text = await readFile(configPath, 'utf8');
-    await writeFile(configPath, `gateways:\n  postgres: { listen: "127.0.0.1:0", tlsCert: ${JSON.stringify(join(root, 'gw2.crt'))}, tlsKey: ${JSON.stringify(join(root, 'gw2.key'))} }\n${text}`);
+    await writeFile(
+      configPath,
+      `gateways:\n  postgres: { listen: "127.0.0.1:0", tlsCert: ${JSON.stringify(join(root, 'gw2.crt'))}, tlsKey: ${JSON.stringify(join(root, 'gw2.key'))} }\n${text}`,
+    );
     const lines: string[] = [];
-    const logger = createLogger({ level: 'warn', destination: new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } }) });
+    const logger = createLogger({
+      level: 'warn',
+      destination: new Writable({
+        write(chunk, _enc, cb) {
+          lines.push(String(chunk));
+          cb();
+        },
+      }),
+    });
     const app = await createApp({ configPath, dataDir, logger, env: { STINT_MASTER_KEY: Buffer.alloc(32, 5).toString('base64') }, shutdownTimeoutMs: 500 });
     await app.listen('127.0.0.1', 0);
     const gw = app.postgresGateway!;
@@ -244,7 +258,10 @@ describe('the broker exits on SIGTERM with gateway clients holding on', () => {
     let release!: () => void;
     gw.close = () => new Promise<void>((r) => (release = r)).then(realClose);
     await app.close();
-    assert.ok(lines.some((l) => l.includes('shutdown did not finish in time')), lines.join(''));
+    assert.ok(
+      lines.some((l) => l.includes('shutdown did not finish in time')),
+      lines.join(''),
+    );
     // Let the rest of the shutdown run, so that this process can exit.
     release();
     await until('the rest shut down', () => !gw.pending().sockets && !app.postgresGateway?.liveCount());

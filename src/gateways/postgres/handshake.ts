@@ -184,7 +184,8 @@ export async function handshake(ctx: PostgresContext, raw: net.Socket): Promise<
     const logged = await login(ctx, { client, peer, name, profile, token, params: startup.params });
     return logged && { ...logged, client, rest: reader.detach(), peer, secure };
   } catch (err) {
-    if (deadline.timedOut || raw.destroyed) throw new ClientGone(deadline.timedOut ? `handshake not finished within ${settings.handshakeTimeoutMs} ms` : safeErrorText(err));
+    if (deadline.timedOut || raw.destroyed)
+      throw new ClientGone(deadline.timedOut ? `handshake not finished within ${settings.handshakeTimeoutMs} ms` : safeErrorText(err));
     if (err instanceof ProtocolError) {
       log.warn({ client: peer, error: err.message }, 'postgres gateway: protocol error during the handshake');
       fatal(client, '08P01', err.message);
@@ -222,11 +223,19 @@ async function login(
     return null;
   }
   const cred = admission.credentials;
-  const passthrough = Object.fromEntries(Object.entries(c.params).filter(([k]) => k !== 'user' && k !== 'database' && k !== 'replication' && !k.startsWith('_pq_.')));
+  const passthrough = Object.fromEntries(
+    Object.entries(c.params).filter(([k]) => k !== 'user' && k !== 'database' && k !== 'replication' && !k.startsWith('_pq_.')),
+  );
   try {
     const upstream = await connectUpstream({
-      host: String(cred.connection.host), port: Number(cred.connection.port), database: String(cred.connection.database),
-      user: cred.account, password: cred.password ?? '', ssl: upstreamSsl(admission), params: passthrough, timeoutMs: settings.upstreamTimeoutMs,
+      host: String(cred.connection.host),
+      port: Number(cred.connection.port),
+      database: String(cred.connection.database),
+      user: cred.account,
+      password: cred.password ?? '',
+      ssl: upstreamSsl(admission),
+      params: passthrough,
+      timeoutMs: settings.upstreamTimeoutMs,
     });
     return { upstream, admission, user, authVia: auth.via };
   } catch (err) {

@@ -16,7 +16,11 @@ import { CLIENT_CAPTURE, SERVER_CAPTURE, StatementTracker } from './statement-tr
 
 /** A statement the gateway does not relay: the session ends before it reaches the target. */
 class StatementRefused extends Error {
-  constructor(readonly kind: 'credential-change' | 'too-large', message: string, readonly statement?: string) {
+  constructor(
+    readonly kind: 'credential-change' | 'too-large',
+    message: string,
+    readonly statement?: string,
+  ) {
     super(message);
   }
 }
@@ -29,7 +33,11 @@ export const MAX_CHECKED_SQL = 16 * 1024 * 1024;
 
 /** A statement that would give a role a password (credential-guard.ts), or one too large to check. */
 function checkStatement(t: number, body: Buffer, truncated: boolean): void {
-  if (truncated) throw new StatementRefused('too-large', `a statement longer than ${MAX_CHECKED_SQL / (1 << 20)} MiB cannot be checked by the Stint gateway and is not run; send it in smaller statements`);
+  if (truncated)
+    throw new StatementRefused(
+      'too-large',
+      `a statement longer than ${MAX_CHECKED_SQL / (1 << 20)} MiB cannot be checked by the Stint gateway and is not run; send it in smaller statements`,
+    );
   const sql = t === QUERY ? parseQuery(body) : parseParse(body).sql;
   const found = findCredentialChange(sql);
   if (found) {
@@ -50,14 +58,29 @@ export async function relay(ctx: PostgresContext, s: Login): Promise<void> {
   const facts = { sessionId: newSessionId(), admission, user, startedAt: clock.now() };
   const { sessionId } = facts;
   const conn = admission.credentials.connection;
-  const { processId, secretKey } = ctx.cancelKeys.issue({ host: String(conn.host), port: Number(conn.port), ssl: upstreamSsl(admission), processId: upstream.processId, secretKey: upstream.secretKey });
+  const { processId, secretKey } = ctx.cancelKeys.issue({
+    host: String(conn.host),
+    port: Number(conn.port),
+    ssl: upstreamSsl(admission),
+    processId: upstream.processId,
+    secretKey: upstream.secretKey,
+  });
 
   const record: SessionLogHandle | null = await keeper.recordStart(
     facts,
-    () => ctx.sessions.open({
-      sessionId, user: user.name, profile: grant.profile, target: grant.target, grantId: grant.id, account: grant.account,
-      grantKind: admission.kind, client: s.peer, tls: s.secure, startedAt: new Date(facts.startedAt).toISOString(),
-    }),
+    () =>
+      ctx.sessions.open({
+        sessionId,
+        user: user.name,
+        profile: grant.profile,
+        target: grant.target,
+        grantId: grant.id,
+        account: grant.account,
+        grantKind: admission.kind,
+        client: s.peer,
+        tls: s.secure,
+        startedAt: new Date(facts.startedAt).toISOString(),
+      }),
     { client: s.peer, tls: s.secure, auth: s.authVia },
     { client: s.peer },
   );
@@ -97,7 +120,10 @@ export async function relay(ctx: PostgresContext, s: Login): Promise<void> {
     // Statements are read whole, to be checked whole (other messages: their first 64 KiB is enough).
     (t) => (t === QUERY || t === PARSE ? MAX_CHECKED_SQL : undefined),
   );
-  const serverScan = new FrameScanner((t) => SERVER_CAPTURE.has(t), (t, body) => track(() => tracker.fromServer(t, body)));
+  const serverScan = new FrameScanner(
+    (t) => SERVER_CAPTURE.has(t),
+    (t, body) => track(() => tracker.fromServer(t, body)),
+  );
 
   /** Ends the session before the refused statement reaches the target; recorded in the session log, the audit and the log. */
   function refused(r: StatementRefused): void {
@@ -107,18 +133,37 @@ export async function relay(ctx: PostgresContext, s: Login): Promise<void> {
     up.destroy();
     client.pause();
     const at = clock.now();
-    record!.statement({ at: new Date(at).toISOString(), protocol: 'simple', sql: r.statement ? `<refused: ${r.statement}>` : '<refused: statement too large to check>', ms: 0, rows: null, error: `refused by the gateway: ${r.kind}` });
-    log.warn({ sessionId, user: user.name, grantId: grant.id, account: grant.account, refused: r.kind, statement: r.statement }, 'postgres gateway: statement refused; session ended');
+    record!.statement({
+      at: new Date(at).toISOString(),
+      protocol: 'simple',
+      sql: r.statement ? `<refused: ${r.statement}>` : '<refused: statement too large to check>',
+      ms: 0,
+      rows: null,
+      error: `refused by the gateway: ${r.kind}`,
+    });
+    log.warn(
+      { sessionId, user: user.name, grantId: grant.id, account: grant.account, refused: r.kind, statement: r.statement },
+      'postgres gateway: statement refused; session ended',
+    );
     void (async () => {
       try {
         await deps.store.appendAudit({
-          at, actor: user.name, action: 'session.statement-refused', requestId: grant.requestId, grantId: grant.id, target: grant.target, subjectUser: user.name,
+          at,
+          actor: user.name,
+          action: 'session.statement-refused',
+          requestId: grant.requestId,
+          grantId: grant.id,
+          target: grant.target,
+          subjectUser: user.name,
           details: { sessionId, gateway: 'postgres', account: grant.account, refused: r.kind, ...(r.statement ? { statement: r.statement } : {}) },
         });
       } catch (err) {
         log.error({ sessionId, error: safeErrorText(err) }, 'postgres gateway: could not audit a refused statement');
       }
-      await session.end(r.kind === 'credential-change' ? 'credential-change-refused' : 'statement-too-large', { code: r.kind === 'credential-change' ? '42501' : '54000', message: r.message });
+      await session.end(r.kind === 'credential-change' ? 'credential-change-refused' : 'statement-too-large', {
+        code: r.kind === 'credential-change' ? '42501' : '54000',
+        message: r.message,
+      });
     })();
   }
 
@@ -132,10 +177,15 @@ export async function relay(ctx: PostgresContext, s: Login): Promise<void> {
     else client.end();
     setTimeout(() => client.destroy(), 1000).unref();
     tracker.flush(reason);
-    await keeper.recordEnd(facts, reason, async (at) => {
-      await record.end({ at, reason, bytesIn, bytesOut });
-      return { bytesIn, bytesOut, statements: record.record.statements.length + record.record.statementsDropped };
-    }, { bytesIn, bytesOut });
+    await keeper.recordEnd(
+      facts,
+      reason,
+      async (at) => {
+        await record.end({ at, reason, bytesIn, bytesOut });
+        return { bytesIn, bytesOut, statements: record.record.statements.length + record.record.statementsDropped };
+      },
+      { bytesIn, bytesOut },
+    );
   });
   keeper.hold(admission);
 
@@ -157,32 +207,38 @@ export async function relay(ctx: PostgresContext, s: Login): Promise<void> {
   const z = frames[frames.length - 1]!;
   client.write(Buffer.concat([...frames.slice(0, -1), backendKeyData(processId, secretKey), z]));
 
-  relayFrames(client, up, {
-    fromClient(chunk) {
-      if (relayStopped) return false;
-      bytesIn += chunk.length;
-      try {
-        clientScan.push(chunk);
-      } catch (err) {
-        if (err instanceof StatementRefused) refused(err);
-        else void session.end('protocol-error', { code: '08P01', message: (err as Error).message });
-        return false;
-      }
-      return true;
+  relayFrames(
+    client,
+    up,
+    {
+      fromClient(chunk) {
+        if (relayStopped) return false;
+        bytesIn += chunk.length;
+        try {
+          clientScan.push(chunk);
+        } catch (err) {
+          if (err instanceof StatementRefused) refused(err);
+          else void session.end('protocol-error', { code: '08P01', message: (err as Error).message });
+          return false;
+        }
+        return true;
+      },
+      fromServer(chunk) {
+        bytesOut += chunk.length;
+        try {
+          serverScan.push(chunk);
+        } catch (err) {
+          void session.end('protocol-error', { code: '08P01', message: `target: ${(err as Error).message}` });
+          return false;
+        }
+        return true;
+      },
+      clientGone: (why) => void session.end(why),
+      upstreamGone: () => void upstreamClosed(),
     },
-    fromServer(chunk) {
-      bytesOut += chunk.length;
-      try {
-        serverScan.push(chunk);
-      } catch (err) {
-        void session.end('protocol-error', { code: '08P01', message: `target: ${(err as Error).message}` });
-        return false;
-      }
-      return true;
-    },
-    clientGone: (why) => void session.end(why),
-    upstreamGone: () => void upstreamClosed(),
-  }, s.rest, upstream.rest);
+    s.rest,
+    upstream.rest,
+  );
 }
 
 /**
@@ -192,7 +248,12 @@ export async function relay(ctx: PostgresContext, s: Login): Promise<void> {
 function relayFrames(
   client: Duplex,
   up: Duplex,
-  on: { fromClient(chunk: Buffer): boolean; fromServer(chunk: Buffer): boolean; clientGone(why: 'client-error' | 'client-disconnected'): void; upstreamGone(): void },
+  on: {
+    fromClient(chunk: Buffer): boolean;
+    fromServer(chunk: Buffer): boolean;
+    clientGone(why: 'client-error' | 'client-disconnected'): void;
+    upstreamGone(): void;
+  },
   clientRest: Buffer,
   upstreamRest: Buffer,
 ): void {

@@ -43,12 +43,19 @@ async function tlsOverStartTls(port: number, opts: tls.ConnectionOptions): Promi
 
 function sslscan(port: number): Promise<string> {
   return new Promise((resolve, reject) =>
-    execFile('sslscan', ['--xml=-', '--no-colour', '--starttls-psql', `127.0.0.1:${port}`], { maxBuffer: 16 << 20, timeout: 300_000 }, (err, stdout, stderr) => {
-      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
-        reject(new Error('sslscan is not installed: run scripts/test.sh (it installs it) or apt-get install -y sslscan. This test is required, not optional.'));
-      } else if (err) reject(new Error(`sslscan failed: ${err.message}\n${stderr}`));
-      else resolve(stdout);
-    }),
+    execFile(
+      'sslscan',
+      ['--xml=-', '--no-colour', '--starttls-psql', `127.0.0.1:${port}`],
+      { maxBuffer: 16 << 20, timeout: 300_000 },
+      (err, stdout, stderr) => {
+        if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
+          reject(
+            new Error('sslscan is not installed: run scripts/test.sh (it installs it) or apt-get install -y sslscan. This test is required, not optional.'),
+          );
+        } else if (err) reject(new Error(`sslscan failed: ${err.message}\n${stderr}`));
+        else resolve(stdout);
+      },
+    ),
   );
 }
 
@@ -82,16 +89,27 @@ describe('postgres gateway TLS', () => {
     const xml = await sslscan(port);
     assert.doesNotMatch(xml, /<error>/, xml);
 
-    const protocols = [...xml.matchAll(/<protocol\b[^>]*\/>/g)].map((m) => ({ type: attr(m[0], 'type'), version: attr(m[0], 'version'), enabled: attr(m[0], 'enabled') === '1' }));
+    const protocols = [...xml.matchAll(/<protocol\b[^>]*\/>/g)].map((m) => ({
+      type: attr(m[0], 'type'),
+      version: attr(m[0], 'version'),
+      enabled: attr(m[0], 'enabled') === '1',
+    }));
     assert.ok(protocols.length >= 5, `sslscan listed the protocols:\n${xml}`);
-    const enabled = protocols.filter((p) => p.enabled).map((p) => `${p.type}${p.version}`).sort();
+    const enabled = protocols
+      .filter((p) => p.enabled)
+      .map((p) => `${p.type}${p.version}`)
+      .sort();
     assert.deepEqual(enabled, ['tls1.2', 'tls1.3']);
 
     const reneg = /<renegotiation\b[^>]*\/>/.exec(xml)?.[0];
     assert.ok(reneg, `sslscan reported on renegotiation:\n${xml}`);
     assert.equal(attr(reneg, 'supported'), '0', reneg);
 
-    const ciphers = [...xml.matchAll(/<cipher\b[^>]*\/>/g)].map((m) => ({ status: attr(m[0], 'status'), version: attr(m[0], 'sslversion'), name: attr(m[0], 'cipher') }));
+    const ciphers = [...xml.matchAll(/<cipher\b[^>]*\/>/g)].map((m) => ({
+      status: attr(m[0], 'status'),
+      version: attr(m[0], 'sslversion'),
+      name: attr(m[0], 'cipher'),
+    }));
     const accepted = ciphers.filter((c) => c.status === 'accepted' || c.status === 'preferred');
     assert.ok(accepted.some((c) => c.version === 'TLSv1.2') && accepted.some((c) => c.version === 'TLSv1.3'), `suites on both versions:\n${xml}`);
     const bad = accepted.filter((c) => {

@@ -130,7 +130,10 @@ export function createGatewayListener<C>(deps: ListenerDeps<C>): GatewayListener
       for (const c of connections) deps.drop(c);
       // Logins past the client's part (admission, target login) finish their target work, within a bound.
       if (!(await settleWithin(Promise.all([...underWay]), deps.closeTimeoutMs))) {
-        log.warn({ handshakes: underWay.size, timeoutMs: deps.closeTimeoutMs }, `${gateway} gateway: logins still under way at shutdown; their grants end with their session leases`);
+        log.warn(
+          { handshakes: underWay.size, timeoutMs: deps.closeTimeoutMs },
+          `${gateway} gateway: logins still under way at shutdown; their grants end with their session leases`,
+        );
       }
       await endSessions(false);
       await stopped;

@@ -35,8 +35,17 @@ function fakes(grant: Partial<GrantRecord> = {}) {
 }
 
 const admission = (kind: Admission['kind']): Admission =>
-  ({ kind, grant: { id: 'gr_1', requestId: 'req_1', target: 'pg', account: 'stint_alice_abc123', profile: 'pg-read', user: 'alice' }, profile: { name: 'pg-read' } }) as never;
-const facts = (kind: Admission['kind']): SessionFacts => ({ sessionId: 'ses_1', admission: admission(kind), user: { name: 'alice' } as never, startedAt: Date.now() });
+  ({
+    kind,
+    grant: { id: 'gr_1', requestId: 'req_1', target: 'pg', account: 'stint_alice_abc123', profile: 'pg-read', user: 'alice' },
+    profile: { name: 'pg-read' },
+  }) as never;
+const facts = (kind: Admission['kind']): SessionFacts => ({
+  sessionId: 'ses_1',
+  admission: admission(kind),
+  user: { name: 'alice' } as never,
+  startedAt: Date.now(),
+});
 
 describe('session keeper', () => {
   it('a session ends once, with the first reason, whoever asks; then it is no longer live', async () => {
@@ -55,7 +64,13 @@ describe('session keeper', () => {
     assert.equal(rec, 'record');
     await keeper.recordEnd(facts('session-bound'), 'client-disconnected', async () => ({ bytesIn: 1 }));
     assert.deepEqual(revoked, [{ grantId: 'gr_1', actor: 'stint', reason: 'session-ended' }]);
-    assert.deepEqual(audit.map((e) => [e.action, e.actor, e.details.gateway, e.details.sessionId]), [['session.started', 'alice', 'postgres', 'ses_1'], ['session.ended', 'stint', 'postgres', 'ses_1']]);
+    assert.deepEqual(
+      audit.map((e) => [e.action, e.actor, e.details.gateway, e.details.sessionId]),
+      [
+        ['session.started', 'alice', 'postgres', 'ses_1'],
+        ['session.ended', 'stint', 'postgres', 'ses_1'],
+      ],
+    );
     assert.equal(audit[0]!.details.tls, true);
     assert.equal(audit[1]!.details.reason, 'client-disconnected');
     assert.equal(audit[1]!.details.bytesIn, 1);
@@ -84,7 +99,7 @@ describe('session keeper', () => {
     assert.equal(fired, 1, 'a cancelled watch never fires');
   });
 
-  it('why the target closed: the grant\'s end when it is no longer active, else target-closed', async () => {
+  it("why the target closed: the grant's end when it is no longer active, else target-closed", async () => {
     const { keeper, set } = fakes();
     assert.equal(await keeper.whyTargetClosed('gr_1'), 'target-closed');
     set({ status: 'revoked', revokeReason: 'expired' } as never);

@@ -136,14 +136,23 @@ export function createSessionKeeper<N = never>(deps: SessionKeeperDeps): Session
       try {
         record = await openRecord();
         await deps.store.appendAudit({
-          at: clock.now(), actor: s.user.name, action: 'session.started', requestId: grant.requestId, grantId: grant.id, target: grant.target, subjectUser: s.user.name,
+          at: clock.now(),
+          actor: s.user.name,
+          action: 'session.started',
+          requestId: grant.requestId,
+          grantId: grant.id,
+          target: grant.target,
+          subjectUser: s.user.name,
           details: { sessionId: s.sessionId, gateway, account: grant.account, profile: s.admission.profile.name, grantKind: s.admission.kind, ...details },
         });
       } catch (err) {
         log.error({ sessionId: s.sessionId, error: safeErrorText(err) }, `${gateway} gateway: could not start the session record`);
         return null;
       }
-      log.info({ sessionId: s.sessionId, user: s.user.name, profile: s.admission.profile.name, grantId: grant.id, account: grant.account, ...logFields }, `${gateway} gateway: session started`);
+      log.info(
+        { sessionId: s.sessionId, user: s.user.name, profile: s.admission.profile.name, grantId: grant.id, account: grant.account, ...logFields },
+        `${gateway} gateway: session started`,
+      );
       return record;
     },
     hold(a) {
@@ -157,13 +166,22 @@ export function createSessionKeeper<N = never>(deps: SessionKeeperDeps): Session
       try {
         const details = await endRecord(at);
         await deps.store.appendAudit({
-          at, actor: 'stint', action: 'session.ended', requestId: grant.requestId, grantId: grant.id, target: grant.target, subjectUser: s.user.name,
+          at,
+          actor: 'stint',
+          action: 'session.ended',
+          requestId: grant.requestId,
+          grantId: grant.id,
+          target: grant.target,
+          subjectUser: s.user.name,
           details: { sessionId: s.sessionId, gateway, account: grant.account, reason, ...details, durationMs: at - s.startedAt },
         });
       } catch (err) {
         log.error({ sessionId: s.sessionId, error: safeErrorText(err) }, `${gateway} gateway: could not finish the session record`);
       }
-      log.info({ sessionId: s.sessionId, user: s.user.name, grantId: grant.id, account: grant.account, reason, ...logFields }, `${gateway} gateway: session ended`);
+      log.info(
+        { sessionId: s.sessionId, user: s.user.name, grantId: grant.id, account: grant.account, reason, ...logFields },
+        `${gateway} gateway: session ended`,
+      );
     },
     watchExpiry,
     async whyTargetClosed(grantId) {

@@ -52,7 +52,11 @@ export interface SessionRecords<R extends BaseSessionRecord> {
   castFile(sessionId: string, channel: number): string;
 }
 
-export function createSessionRecords<R extends BaseSessionRecord>(opts: { dir: string; gateway: 'postgres' | 'ssh'; keepSessions?: number }): SessionRecords<R> {
+export function createSessionRecords<R extends BaseSessionRecord>(opts: {
+  dir: string;
+  gateway: 'postgres' | 'ssh';
+  keepSessions?: number;
+}): SessionRecords<R> {
   const keepSessions = opts.keepSessions ?? 500;
   const recent: R[] = [];
   let dirReady: Promise<unknown> | null = null;

@@ -78,12 +78,21 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
   };
   const server = new ssh2.Server(serverConfig, accept(null));
   const listener = createGatewayListener<Connection>({
-    gateway: 'ssh', server, listen: deps.listen, log,
-    handshakeTimeoutMs: settings.handshakeTimeoutMs, closeTimeoutMs: settings.closeTimeoutMs,
+    gateway: 'ssh',
+    server,
+    listen: deps.listen,
+    log,
+    handshakeTimeoutMs: settings.handshakeTimeoutMs,
+    closeTimeoutMs: settings.closeTimeoutMs,
     drop: endConnection,
   });
   const ctx: SshContext = {
-    deps, settings, listener, serverConfig, accept, endConnection,
+    deps,
+    settings,
+    listener,
+    serverConfig,
+    accept,
+    endConnection,
     keeper: createSessionKeeper({ gateway: 'ssh', grants: deps.grants, store: deps.store, clock: deps.clock, log, sessionLeaseMs: settings.sessionLeaseMs }),
     sessions: createSshSessionLog({ dir: deps.sessionDir }),
   };

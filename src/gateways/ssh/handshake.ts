@@ -64,7 +64,8 @@ export function handshake(ctx: SshContext, conn: Connection, peer: string, jump:
       const u = deps.catalog().users.get(parsed.user);
       const key = u ? await keyMatches(ctx, u.name, auth) : null;
       if (!u || !key) {
-        if (auth.signature) log.warn({ user: parsed.user, profile: parsed.profile, client: peer }, 'ssh gateway: authentication failed (no such user or key not registered)');
+        if (auth.signature)
+          log.warn({ user: parsed.user, profile: parsed.profile, client: peer }, 'ssh gateway: authentication failed (no such user or key not registered)');
         return refuse(auth);
       }
       // Without a signature the client only asks whether the key would do.

@@ -91,7 +91,12 @@ function startSession(ctx: SshContext, conn: Connection, login: SessionLogin): S
   async function open(): Promise<Upstream | null> {
     let admission: Admission;
     try {
-      admission = await admit({ ...deps, maxSessionMs: ctx.settings.maxSessionMs, sessionLeaseMs: ctx.settings.sessionLeaseMs }, gatewayKind, user, profileName);
+      admission = await admit(
+        { ...deps, maxSessionMs: ctx.settings.maxSessionMs, sessionLeaseMs: ctx.settings.sessionLeaseMs },
+        gatewayKind,
+        user,
+        profileName,
+      );
     } catch (err) {
       const r = err instanceof Refusal ? err : new Refusal('internal', 'internal error');
       refusal = r.message;
@@ -122,10 +127,20 @@ function startSession(ctx: SshContext, conn: Connection, login: SessionLogin): S
     const { sessionId } = facts;
     const record: SshSessionLogHandle | null = await keeper.recordStart(
       facts,
-      () => ctx.sessions.open({
-        sessionId, user: user.name, profile: admission.profile.name, target: grant.target, grantId: grant.id, account: grant.account,
-        grantKind: admission.kind, client: peer, clientKey, via, startedAt: new Date(startedAt).toISOString(),
-      }),
+      () =>
+        ctx.sessions.open({
+          sessionId,
+          user: user.name,
+          profile: admission.profile.name,
+          target: grant.target,
+          grantId: grant.id,
+          account: grant.account,
+          grantKind: admission.kind,
+          client: peer,
+          clientKey,
+          via,
+          startedAt: new Date(startedAt).toISOString(),
+        }),
       { via, client: peer, clientKey },
       { client: peer, via },
     );

@@ -32,8 +32,12 @@ export async function loginToTarget(ctx: SshContext, client: ssh2.Client, admiss
       client.once('error', reject);
       client.once('close', () => reject(new Error('the target closed the connection during login')));
       client.connect({
-        host: String(c.connection.host), port: Number(c.connection.port), username: c.account, privateKey,
-        readyTimeout: ctx.settings.upstreamTimeoutMs, keepaliveInterval: 15_000,
+        host: String(c.connection.host),
+        port: Number(c.connection.port),
+        username: c.account,
+        privateKey,
+        readyTimeout: ctx.settings.upstreamTimeoutMs,
+        keepaliveInterval: 15_000,
         algorithms: targetConnectionAlgorithms(),
         hostVerifier: (key: Buffer) => fingerprintOf(key) === pinned,
       });
@@ -48,9 +52,10 @@ export async function loginToTarget(ctx: SshContext, client: ssh2.Client, admiss
     client.end();
     const refusal = `the target refused the session: ${safeErrorText(err, [c.password])}`;
     // The key is written where only a host set up as documented reads it; say so to the operator (not the person).
-    const hint = (err as { level?: string }).level === 'client-authentication'
-      ? "the target's sshd did not accept the account's key: it must read the marker group's keys from the ssh target's authorizedKeysDir (src/connectors/ssh/README.md, \"The host's sshd\"; stint reconcile checks it)"
-      : undefined;
+    const hint =
+      (err as { level?: string }).level === 'client-authentication'
+        ? "the target's sshd did not accept the account's key: it must read the marker group's keys from the ssh target's authorizedKeysDir (src/connectors/ssh/README.md, \"The host's sshd\"; stint reconcile checks it)"
+        : undefined;
     log.error({ user: grant.user, profile: admission.profile.name, grantId: grant.id, error: refusal, hint }, 'ssh gateway: login to the target failed');
     throw new TargetRefused(refusal);
   }

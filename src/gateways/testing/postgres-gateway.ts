@@ -12,9 +12,17 @@ import { createPostgresGateway, type PostgresGateway, type PostgresGatewayDeps }
 export function brokerGateway(broker: TestBroker, tls: { cert: string; key: string }, extra: Partial<PostgresGatewayDeps> = {}): PostgresGateway {
   const app = broker.app;
   return createPostgresGateway({
-    tokens: app.tokens, requests: app.requests, grants: app.grants, catalog: () => app.catalog, store: app.store,
-    clock: { now: () => Date.now() }, log: nullLogger,
-    tls: { cert: tls.cert, key: tls.key }, listen: { host: '127.0.0.1', port: 0 }, sessionDir: join(broker.dataDir, 'sessions'), requireTls: true,
+    tokens: app.tokens,
+    requests: app.requests,
+    grants: app.grants,
+    catalog: () => app.catalog,
+    store: app.store,
+    clock: { now: () => Date.now() },
+    log: nullLogger,
+    tls: { cert: tls.cert, key: tls.key },
+    listen: { host: '127.0.0.1', port: 0 },
+    sessionDir: join(broker.dataDir, 'sessions'),
+    requireTls: true,
     ...extra,
   });
 }
@@ -23,10 +31,19 @@ export function brokerGateway(broker: TestBroker, tls: { cert: string; key: stri
 export function handshakeOnlyGateway(tls: PostgresGatewayDeps['tls'], extra: Partial<PostgresGatewayDeps> = {}): PostgresGateway {
   const unused = new Proxy({}, { get: () => () => Promise.reject(new Error('not reached in these tests')) });
   return createPostgresGateway({
-    tokens: { authenticateGateway: async () => undefined }, requests: unused as never, grants: unused as never,
-    catalog: () => { throw new Error('not reached'); }, store: unused as never,
-    clock: { now: () => Date.now() }, log: nullLogger,
-    tls, listen: { host: '127.0.0.1', port: 0 }, sessionDir: '/nonexistent', requireTls: true,
+    tokens: { authenticateGateway: async () => undefined },
+    requests: unused as never,
+    grants: unused as never,
+    catalog: () => {
+      throw new Error('not reached');
+    },
+    store: unused as never,
+    clock: { now: () => Date.now() },
+    log: nullLogger,
+    tls,
+    listen: { host: '127.0.0.1', port: 0 },
+    sessionDir: '/nonexistent',
+    requireTls: true,
     // Far away: these tests show handshakes settle on close, on the client leaving or on TLS, not on the deadline.
     handshakeTimeoutMs: 3_600_000,
     ...extra,

@@ -76,8 +76,19 @@ export async function createSshGatewayTestEnv(prefix: string): Promise<SshGatewa
     targetYaml,
     writeKey,
     sshArgs: (keyFile, port) => [
-      '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '-o', 'IdentitiesOnly=yes',
-      '-i', keyFile, ...(port ? ['-p', String(port)] : []),
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'LogLevel=ERROR',
+      '-o',
+      'IdentitiesOnly=yes',
+      '-i',
+      keyFile,
+      ...(port ? ['-p', String(port)] : []),
     ],
     run(cmd, args, input) {
       return new Promise((resolve) => {

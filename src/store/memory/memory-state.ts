@@ -34,17 +34,36 @@ export interface MemoryState {
 
 export function emptyState(): MemoryState {
   return {
-    requests: new Map(), approvals: new Map(), grants: new Map(), audit: [], tokens: new Map(), breakGlass: new Map(), connectTokens: new Map(),
-    signIns: new Map(), pendingLogins: new Map(), sshKeys: new Map(), targetCredentials: new Map(), meta: new Map(),
+    requests: new Map(),
+    approvals: new Map(),
+    grants: new Map(),
+    audit: [],
+    tokens: new Map(),
+    breakGlass: new Map(),
+    connectTokens: new Map(),
+    signIns: new Map(),
+    pendingLogins: new Map(),
+    sshKeys: new Map(),
+    targetCredentials: new Map(),
+    meta: new Map(),
   };
 }
 
 /** A copy a transaction can change and either keep (commit) or drop (rollback). */
 export function copyState(s: MemoryState): MemoryState {
   return {
-    requests: new Map(s.requests), approvals: new Map(s.approvals), grants: new Map(s.grants), audit: s.audit.slice(), tokens: new Map(s.tokens),
-    breakGlass: new Map(s.breakGlass), connectTokens: new Map(s.connectTokens), signIns: new Map(s.signIns), pendingLogins: new Map(s.pendingLogins),
-    sshKeys: new Map(s.sshKeys), targetCredentials: new Map(s.targetCredentials), meta: new Map(s.meta),
+    requests: new Map(s.requests),
+    approvals: new Map(s.approvals),
+    grants: new Map(s.grants),
+    audit: s.audit.slice(),
+    tokens: new Map(s.tokens),
+    breakGlass: new Map(s.breakGlass),
+    connectTokens: new Map(s.connectTokens),
+    signIns: new Map(s.signIns),
+    pendingLogins: new Map(s.pendingLogins),
+    sshKeys: new Map(s.sshKeys),
+    targetCredentials: new Map(s.targetCredentials),
+    meta: new Map(s.meta),
   };
 }
 

@@ -21,15 +21,56 @@ import { copy, copyState, emptyState, type MemoryState } from './memory-state.js
 import { MemoryTx } from './memory-tx.js';
 
 const reads = [
-  'getRequest', 'listRequests', 'listStalePendingRequests', 'listApprovals', 'getGrant', 'listGrants', 'listDueGrants', 'nextDueAt',
-  'countGrantsByStatus', 'listAudit', 'auditHead', 'findTokenByHash', 'listTokens', 'getBreakGlass', 'listBreakGlass', 'findSignInByHash',
-  'listLiveSignIns', 'listSignInsToCheck', 'getPendingLogin', 'getSshKey', 'findSshKeyByFingerprint', 'listSshKeys', 'getTargetCredential', 'getMeta',
+  'getRequest',
+  'listRequests',
+  'listStalePendingRequests',
+  'listApprovals',
+  'getGrant',
+  'listGrants',
+  'listDueGrants',
+  'nextDueAt',
+  'countGrantsByStatus',
+  'listAudit',
+  'auditHead',
+  'findTokenByHash',
+  'listTokens',
+  'getBreakGlass',
+  'listBreakGlass',
+  'findSignInByHash',
+  'listLiveSignIns',
+  'listSignInsToCheck',
+  'getPendingLogin',
+  'getSshKey',
+  'findSshKeyByFingerprint',
+  'listSshKeys',
+  'getTargetCredential',
+  'getMeta',
 ] as const satisfies readonly (keyof StoreTx)[];
 
 const writes = [
-  'insertRequest', 'casRequest', 'insertApproval', 'insertGrant', 'casGrant', 'renewSessionLeases', 'appendAudit', 'insertToken', 'revokeToken',
-  'touchToken', 'insertBreakGlass', 'reviewBreakGlass', 'insertConnectToken', 'useConnectToken', 'insertSignIn', 'endSignIn', 'casSignInCheck',
-  'insertPendingLogin', 'usePendingLogin', 'insertSshKey', 'deleteSshKey', 'putTargetCredential', 'setMeta',
+  'insertRequest',
+  'casRequest',
+  'insertApproval',
+  'insertGrant',
+  'casGrant',
+  'renewSessionLeases',
+  'appendAudit',
+  'insertToken',
+  'revokeToken',
+  'touchToken',
+  'insertBreakGlass',
+  'reviewBreakGlass',
+  'insertConnectToken',
+  'useConnectToken',
+  'insertSignIn',
+  'endSignIn',
+  'casSignInCheck',
+  'insertPendingLogin',
+  'usePendingLogin',
+  'insertSshKey',
+  'deleteSshKey',
+  'putTargetCredential',
+  'setMeta',
 ] as const satisfies readonly (keyof StoreTx)[];
 
 // Every port method is a read or a write: the compiler rejects a new one left out.
@@ -107,7 +148,10 @@ export class MemoryStore implements Store {
 
   async listAuditCheckpoints(afterSeq: number, limit: number): Promise<StoredCheckpoint[]> {
     this.ensureOpen();
-    return this.checkpoints.filter((c) => c.seq > afterSeq).slice(0, limit).map(copy);
+    return this.checkpoints
+      .filter((c) => c.seq > afterSeq)
+      .slice(0, limit)
+      .map(copy);
   }
 
   async close(): Promise<void> {

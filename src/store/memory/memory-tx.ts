@@ -77,7 +77,10 @@ export class MemoryTx implements StoreTx {
 
   async listStalePendingRequests(now: number, limit: number): Promise<RequestRecord[]> {
     const rows = [...this.s.requests.values()].filter((r) => r.status === 'pending' && r.pendingExpiresAt !== null && r.pendingExpiresAt <= now);
-    return rows.sort(byKeys([(r) => r.pendingExpiresAt!, (r) => r.id])).slice(0, clampLimit(limit) ?? 0).map(copy);
+    return rows
+      .sort(byKeys([(r) => r.pendingExpiresAt!, (r) => r.id]))
+      .slice(0, clampLimit(limit) ?? 0)
+      .map(copy);
   }
 
   async insertApproval(a: ApprovalRecord): Promise<void> {
@@ -123,7 +126,10 @@ export class MemoryTx implements StoreTx {
 
   async listDueGrants(now: number, limit: number): Promise<GrantRecord[]> {
     const rows = [...this.s.grants.values()].filter((g) => isDue(g, now));
-    return rows.sort(byKeys([dueAt, (g) => g.id])).slice(0, clampLimit(limit) ?? 0).map(copy);
+    return rows
+      .sort(byKeys([dueAt, (g) => g.id]))
+      .slice(0, clampLimit(limit) ?? 0)
+      .map(copy);
   }
 
   async nextDueAt(): Promise<number | null> {
@@ -209,7 +215,10 @@ export class MemoryTx implements StoreTx {
   }
 
   async listTokens(user?: string): Promise<TokenRecord[]> {
-    return [...this.s.tokens.values()].filter((t) => user === undefined || t.user === user).sort(oldestFirst).map(copy);
+    return [...this.s.tokens.values()]
+      .filter((t) => user === undefined || t.user === user)
+      .sort(oldestFirst)
+      .map(copy);
   }
 
   async revokeToken(id: string, at: number): Promise<boolean> {
@@ -277,7 +286,10 @@ export class MemoryTx implements StoreTx {
   }
 
   async listLiveSignIns(user: string): Promise<SignInRecord[]> {
-    return [...this.s.signIns.values()].filter((s) => s.user === user && s.endedAt === null).sort(oldestFirst).map(copy);
+    return [...this.s.signIns.values()]
+      .filter((s) => s.user === user && s.endedAt === null)
+      .sort(oldestFirst)
+      .map(copy);
   }
 
   async endSignIn(id: string, at: number, reason: string): Promise<boolean> {
@@ -289,7 +301,10 @@ export class MemoryTx implements StoreTx {
 
   async listSignInsToCheck(before: number, limit: number): Promise<SignInRecord[]> {
     const rows = [...this.s.signIns.values()].filter((s) => s.method === 'oidc' && s.endedAt === null && s.checkedAt <= before);
-    return rows.sort(byKeys([(s) => s.checkedAt])).slice(0, Math.max(0, Math.floor(limit))).map(copy);
+    return rows
+      .sort(byKeys([(s) => s.checkedAt]))
+      .slice(0, Math.max(0, Math.floor(limit)))
+      .map(copy);
   }
 
   async casSignInCheck(id: string, checkedAt: number, patch: { checkedAt: number; groups?: string[]; refreshSealed?: string | null }): Promise<boolean> {
@@ -340,7 +355,10 @@ export class MemoryTx implements StoreTx {
   }
 
   async listSshKeys(user?: string): Promise<SshKeyRecord[]> {
-    return [...this.s.sshKeys.values()].filter((k) => user === undefined || k.user === user).sort(oldestFirst).map(copy);
+    return [...this.s.sshKeys.values()]
+      .filter((k) => user === undefined || k.user === user)
+      .sort(oldestFirst)
+      .map(copy);
   }
 
   async deleteSshKey(id: string): Promise<boolean> {

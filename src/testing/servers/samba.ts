@@ -59,7 +59,9 @@ async function requireBinaries(): Promise<void> {
     try {
       await access(bin, constants.X_OK);
     } catch {
-      throw new Error(`${bin} not found: install the Debian packages samba samba-ad-dc samba-ad-provision krb5-user smbclient ldap-utils winbind to run the AD tests`);
+      throw new Error(
+        `${bin} not found: install the Debian packages samba samba-ad-dc samba-ad-provision krb5-user smbclient ldap-utils winbind to run the AD tests`,
+      );
     }
   }
 }
@@ -83,7 +85,8 @@ async function waitUntilReady(info: AdTestServerInfo, child: ChildProcess, outpu
   const deadline = Date.now() + START_TIMEOUT_MS;
   const ca = () => readFile(info.caFile);
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`samba exited (${child.exitCode ?? child.signalCode}) while starting: ${output()}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`samba exited (${child.exitCode ?? child.signalCode}) while starting: ${output()}`);
     const ok = await (async () => {
       const kdc = Number(info.krb5Config ? (await readFile(info.krb5Config, 'utf8')).match(/127\.0\.0\.1:(\d+)/)?.[1] : 0);
       if (!(await portOpen(kdc)) || !(await portOpen(Number(info.smbPort)))) return false;
@@ -113,7 +116,8 @@ export interface AdTestServer {
 /** Provisions and starts a private Samba AD DC; stopped and deleted on exit. */
 export async function startSambaServer(): Promise<AdTestServer> {
   await requireBinaries();
-  if (await portOpen(636)) throw new Error('127.0.0.1:636 is taken (another Samba AD DC or LDAPS server): Samba cannot move its LDAP ports, so one DC per host');
+  if (await portOpen(636))
+    throw new Error('127.0.0.1:636 is taken (another Samba AD DC or LDAPS server): Samba cannot move its LDAP ports, so one DC per host');
   const dir = await mkdtemp(join(tmpdir(), 'stint-samba-'));
   // smbd checks the share path as the connecting user: the dir must be traversable.
   await chmod(dir, 0o711);
@@ -139,7 +143,20 @@ export async function startSambaServer(): Promise<AdTestServer> {
     await writeFile(join(dir, 'empty.conf'), '');
     await run(
       'samba-tool',
-      ['domain', 'provision', '-s', join(dir, 'empty.conf'), `--realm=${AD_REALM}`, '--domain=STINT', '--server-role=dc', '--dns-backend=NONE', '--use-rfc2307', `--targetdir=${dir}`, `--adminpass=${adminPassword}`, '--host-name=dc1'],
+      [
+        'domain',
+        'provision',
+        '-s',
+        join(dir, 'empty.conf'),
+        `--realm=${AD_REALM}`,
+        '--domain=STINT',
+        '--server-role=dc',
+        '--dns-backend=NONE',
+        '--use-rfc2307',
+        `--targetdir=${dir}`,
+        `--adminpass=${adminPassword}`,
+        '--host-name=dc1',
+      ],
       { timeout: PROVISION_TIMEOUT_MS, maxBuffer: 16 << 20 },
     );
     const [kdcPort, kpasswdPort, smbPort] = [await freePort(), await freePort(), await freePort()];
@@ -232,7 +249,12 @@ async function seed(info: AdTestServerInfo): Promise<void> {
       await c.add(`OU=${ou},${info.baseDN}`, { objectClass: ['top', 'organizationalUnit'], ou });
     }
     // groupType: global security group.
-    await c.add(info.shareGroup, { objectClass: ['top', 'group'], cn: 'stint-share-readers', sAMAccountName: 'stint-share-readers', groupType: String(0x80000002 | 0) });
+    await c.add(info.shareGroup, {
+      objectClass: ['top', 'group'],
+      cn: 'stint-share-readers',
+      sAMAccountName: 'stint-share-readers',
+      groupType: String(0x80000002 | 0),
+    });
   } finally {
     await c.unbind().catch(() => {});
   }

@@ -24,7 +24,12 @@ function exec(cmd: string, args: string[], env: Record<string, string>, stdin?: 
 }
 
 export async function ldapsBind(info: AdTestServerInfo, name: string, password: string): Promise<Client> {
-  const c = new Client({ url: info.url, connectTimeout: 30_000, timeout: 60_000, tlsOptions: { ca: await readFile(info.caFile), servername: info.serverName } });
+  const c = new Client({
+    url: info.url,
+    connectTimeout: 30_000,
+    timeout: 60_000,
+    tlsOptions: { ca: await readFile(info.caFile), servername: info.serverName },
+  });
   try {
     await c.bind(name, password);
     return c;

@@ -49,7 +49,14 @@ export async function createAdTestEnv(): Promise<AdTestEnv> {
     created.push(dn);
   };
   const addUser = (dn: string, cn: string, sam: string, secret: string) =>
-    add(dn, { objectClass: ['top', 'person', 'organizationalPerson', 'user'], cn, sAMAccountName: sam, userPrincipalName: `${sam}@${server.realm}`, unicodePwd: unicodePwd(secret), userAccountControl: '512' });
+    add(dn, {
+      objectClass: ['top', 'person', 'organizationalPerson', 'user'],
+      cn,
+      sAMAccountName: sam,
+      userPrincipalName: `${sam}@${server.realm}`,
+      unicodePwd: unicodePwd(secret),
+      userAccountControl: '512',
+    });
   await add(ephemeralOU, { objectClass: ['top', 'organizationalUnit'], ou: `env-${suffix}` });
   await add(groups.own, { objectClass: ['top', 'group'], cn: `grp-${suffix}`, sAMAccountName: `grp-${suffix}`, groupType: String(0x80000002 | 0) });
   await addUser(own.dn, own.sam, own.sam, own.secret);

@@ -139,7 +139,10 @@ export async function createMysqlTestEnv(): Promise<MysqlTestEnv> {
         `SELECT User, Host FROM mysql.roles_mapping WHERE Role = ? UNION SELECT User, Host FROM mysql.user WHERE User LIKE ?`,
         [marker, `%${suffix}%`],
       );
-      const drops = new Set([...left.map((r) => (r.Host === '' ? quoteId(String(r.User)) : quoteAccount({ user: String(r.User), host: String(r.Host) }))), ...unmanaged]);
+      const drops = new Set([
+        ...left.map((r) => (r.Host === '' ? quoteId(String(r.User)) : quoteAccount({ user: String(r.User), host: String(r.Host) }))),
+        ...unmanaged,
+      ]);
       for (const who of drops) {
         await su.query(`DROP USER IF EXISTS ${who}`).catch(() => su.query(`DROP ROLE IF EXISTS ${who}`).catch(() => {}));
       }

@@ -80,7 +80,14 @@ export async function createPgTestEnv(): Promise<PgTestEnv> {
     newConnector(o = {}) {
       const c = createPostgresConnector({
         target: `pg-test-${suffix}`,
-        settings: { host: db.host, port: o.port ?? db.port, database: db.name, markerRole: o.markerRole ?? marker, connectTimeoutMs: 3000, ...(o.maxConnections ? { maxConnections: o.maxConnections } : {}) },
+        settings: {
+          host: db.host,
+          port: o.port ?? db.port,
+          database: db.name,
+          markerRole: o.markerRole ?? marker,
+          connectTimeoutMs: 3000,
+          ...(o.maxConnections ? { maxConnections: o.maxConnections } : {}),
+        },
         adminUser: o.adminUser ?? admin.user,
         adminSecret: o.adminSecret ?? admin.secret,
       });

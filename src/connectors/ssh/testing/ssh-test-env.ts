@@ -99,10 +99,14 @@ export async function createSshTestEnv(onServer?: SshTestServerInfo): Promise<Ss
     if (!made && !brokerMade) return;
     if (uidOf(name) !== uid) return;
     tryRun('pkill', ['-KILL', '-u', String(uid)]);
-    for (const f of [`stint-eph-${name}`, `.stint-eph-${name}.new`, `stint-own-${name}`, `.stint-own-${name}.new`]) rmSync(`/etc/sudoers.d/${f}`, { force: true });
+    for (const f of [`stint-eph-${name}`, `.stint-eph-${name}.new`, `stint-own-${name}`, `.stint-own-${name}.new`])
+      rmSync(`/etc/sudoers.d/${f}`, { force: true });
     rmSync(join(server.keysDir, name), { force: true });
     tryRun('crontab', ['-r', '-u', name]);
-    const jobs = (tryRun('atq', []) ?? '').split('\n').filter((l) => l.trim().split(/\s+/).at(-1) === name).map((l) => l.split(/\s+/)[0]!);
+    const jobs = (tryRun('atq', []) ?? '')
+      .split('\n')
+      .filter((l) => l.trim().split(/\s+/).at(-1) === name)
+      .map((l) => l.split(/\s+/)[0]!);
     if (jobs.length) tryRun('atrm', jobs);
     tryRun('userdel', ['-f', name]);
     rmSync(`/var/mail/${name}`, { force: true });
@@ -141,7 +145,22 @@ export async function createSshTestEnv(onServer?: SshTestServerInfo): Promise<Ss
       if (uid > base + 99 && opts.uid === undefined) throw new Error('out of helper UIDs');
       if (uidOf(String(uid)) !== null && opts.uid === undefined) continue;
       try {
-        run('useradd', ['-u', String(uid), '-g', String(opts.gid ?? 'users'), '-N', '-l', '-M', '-d', '/nonexistent', '-s', '/usr/sbin/nologin', '-p', '*', name]);
+        run('useradd', [
+          '-u',
+          String(uid),
+          '-g',
+          String(opts.gid ?? 'users'),
+          '-N',
+          '-l',
+          '-M',
+          '-d',
+          '/nonexistent',
+          '-s',
+          '/usr/sbin/nologin',
+          '-p',
+          '*',
+          name,
+        ]);
         createdUsers.set(name, uid);
         return uid;
       } catch (e) {

@@ -44,7 +44,11 @@ export class FakeTarget implements Connector {
   readonly failing = new Set<Operation>();
   private readonly holds = new Map<Operation, { reached: () => void; released: Promise<void> }>();
 
-  constructor(readonly target: string, private readonly clock: FakeClock, private readonly takesMs = 0) {}
+  constructor(
+    readonly target: string,
+    private readonly clock: FakeClock,
+    private readonly takesMs = 0,
+  ) {}
 
   /** The next call of `op` waits until `release()`; `reached` resolves when it is waiting. */
   hold(op: Operation): { reached: Promise<void>; release: () => void } {
@@ -101,7 +105,9 @@ export class FakeTarget implements Connector {
   }
 
   async listManaged() {
-    return { accounts: [...this.accounts].filter(([, a]) => a.secret !== null).map(([account, a]) => ({ account, grants: [...a.grants], expiresAt: a.expiresAt })) };
+    return {
+      accounts: [...this.accounts].filter(([, a]) => a.secret !== null).map(([account, a]) => ({ account, grants: [...a.grants], expiresAt: a.expiresAt })),
+    };
   }
 
   async describeAccount(req: { account: string }) {
@@ -116,7 +122,14 @@ export class FakeTarget implements Connector {
   async close(): Promise<void> {}
 }
 
-export const user = (name: string, over: Partial<UserDef> = {}): UserDef => ({ name, groups: ['ops'], accounts: { db: `${name}_own` }, roles: [], admin: false, ...over });
+export const user = (name: string, over: Partial<UserDef> = {}): UserDef => ({
+  name,
+  groups: ['ops'],
+  accounts: { db: `${name}_own` },
+  roles: [],
+  admin: false,
+  ...over,
+});
 export const alice = user('alice');
 export const bob = user('bob');
 export const admin = user('root', { roles: ['admin'], admin: true });
@@ -124,10 +137,26 @@ export const auditor = user('audra', { roles: ['auditor'] });
 
 const target: TargetDef = { name: 'db', kind: 'postgres', critical: false, settings: {}, adminUser: 'stint_admin', adminSecretSource: { env: 'X' } };
 const profile = (name: string, over: Partial<ProfileDef>): ProfileDef => ({
-  name, target: 'db', mode: 'ephemeral-account', grants: ['reader'], maxDurationMs: 4 * hour, terminateSessionsOnRevoke: false, description: '', portForwarding: [], ...over,
+  name,
+  target: 'db',
+  mode: 'ephemeral-account',
+  grants: ['reader'],
+  maxDurationMs: 4 * hour,
+  terminateSessionsOnRevoke: false,
+  description: '',
+  portForwarding: [],
+  ...over,
 });
 const policy = (name: string, profiles: string[], approval: PolicyDef['approval']): PolicyDef => ({
-  name, effect: 'allow', subjects: { users: [], groups: ['ops'] }, profiles, maxDurationMs: null, requireReason: false, requireTicket: false, approval, pendingTimeoutMs: null,
+  name,
+  effect: 'allow',
+  subjects: { users: [], groups: ['ops'] },
+  profiles,
+  maxDurationMs: null,
+  requireReason: false,
+  requireTicket: false,
+  approval,
+  pendingTimeoutMs: null,
 });
 
 export const catalog: Catalog = {
@@ -138,7 +167,10 @@ export const catalog: Catalog = {
     ['db-reader-own', profile('db-reader-own', { mode: 'own-account', grants: ['reader'] })],
     ['db-approved', profile('db-approved', {})],
   ]),
-  policies: [policy('auto', ['db-read', 'db-write', 'db-reader-own'], { kind: 'auto' }), policy('approved', ['db-approved'], { kind: 'approvers', users: ['bob', 'carol'], groups: [], count: 1 })],
+  policies: [
+    policy('auto', ['db-read', 'db-write', 'db-reader-own'], { kind: 'auto' }),
+    policy('approved', ['db-approved'], { kind: 'approvers', users: ['bob', 'carol'], groups: [], count: 1 }),
+  ],
   users: new Map([alice, bob, user('carol'), admin, auditor].map((u) => [u.name, u])),
   roles: {},
 };
@@ -169,8 +201,15 @@ export function grantHarness(opts: { store?: Store; clock?: FakeClock; targetTak
   const settings: GrantSettings = { ...defaultGrantSettings, preparedSecrets: 0 };
   const make = () =>
     createGrantService({
-      store, catalog: () => catalog, connectors: { get: () => db }, sealer: vault, clock, notifier: { notify: (n) => notifications.push(n) },
-      log: nullLogger, telemetry: nullTelemetry, settings,
+      store,
+      catalog: () => catalog,
+      connectors: { get: () => db },
+      sealer: vault,
+      clock,
+      notifier: { notify: (n) => notifications.push(n) },
+      log: nullLogger,
+      telemetry: nullTelemetry,
+      settings,
     });
   const grants = make();
 
@@ -178,9 +217,27 @@ export function grantHarness(opts: { store?: Store; clock?: FakeClock; targetTak
     const p = catalog.profiles.get(profileName)!;
     const now = clock.now();
     const request: RequestRecord = {
-      id: newRequestId(), user: who.name, profile: p.name, target: p.target, mode: p.mode, policy: 'auto', durationMs, maxDurationMs: p.maxDurationMs,
-      reason: null, ticket: null, status: 'approved', requiredApprovals: 0, approverUsers: [], approverGroups: [], createdAt: now, pendingExpiresAt: null,
-      decidedAt: now, decidedBy: 'stint', decisionComment: null, grantId: null, version: 1,
+      id: newRequestId(),
+      user: who.name,
+      profile: p.name,
+      target: p.target,
+      mode: p.mode,
+      policy: 'auto',
+      durationMs,
+      maxDurationMs: p.maxDurationMs,
+      reason: null,
+      ticket: null,
+      status: 'approved',
+      requiredApprovals: 0,
+      approverUsers: [],
+      approverGroups: [],
+      createdAt: now,
+      pendingExpiresAt: null,
+      decidedAt: now,
+      decidedBy: 'stint',
+      decisionComment: null,
+      grantId: null,
+      version: 1,
     };
     const g = grants.newGrant(request, who, now, sessionLeaseMs);
     await store.transaction(async (tx) => {
@@ -191,7 +248,12 @@ export function grantHarness(opts: { store?: Store; clock?: FakeClock; targetTak
   }
 
   return {
-    store, clock, db, grants, notifications, settings,
+    store,
+    clock,
+    db,
+    grants,
+    notifications,
+    settings,
     secondBroker: make,
     intent,
     async issue(who, profileName, durationMs) {
