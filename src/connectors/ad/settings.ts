@@ -5,38 +5,16 @@
 
 import { z } from 'zod';
 import { isDN, isWithin, parseDN } from '../ldap/dn.js';
+import { dnSetting, isLdapUrl } from '../ldap/settings.js';
 
-const dn = (what: string) =>
-  z
-    .string()
-    .min(1)
-    .max(1024)
-    .refine(isDN, { message: `${what} must be a valid DN (RFC 4514), e.g. "OU=Stint,DC=corp,DC=example"` });
+const dn = (what: string) => dnSetting(what, 'OU=Stint,DC=corp,DC=example');
 
 /** `ldaps://host[:port]` or `ldap://host[:port]` (StartTLS); nothing else. */
 const dcUrl = z
   .string()
   .min(1)
   .max(2048)
-  .refine(
-    (s) => {
-      try {
-        const u = new URL(s);
-        return (
-          (u.protocol === 'ldap:' || u.protocol === 'ldaps:') &&
-          u.hostname !== '' &&
-          u.username === '' &&
-          u.password === '' &&
-          (u.pathname === '' || u.pathname === '/') &&
-          u.search === '' &&
-          u.hash === ''
-        );
-      } catch {
-        return false;
-      }
-    },
-    { message: 'must be ldaps://host[:port] or ldap://host[:port] (StartTLS is then required); no path, query or credentials' },
-  );
+  .refine(isLdapUrl, { message: 'must be ldaps://host[:port] or ldap://host[:port] (StartTLS is then required); no path, query or credentials' });
 
 const dnsName = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
