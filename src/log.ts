@@ -50,9 +50,7 @@ function censoredCopy(value: object, viaToJSON: boolean): unknown {
   // Anything but a plain object (an Error, say) keeps its prototype and every own property,
   // message, stack and cause included, so pino's serializers see it as what it is.
   const copy: Record<string, unknown> =
-    proto === Object.prototype || proto === null
-      ? { ...(value as Record<string, unknown>) }
-      : Object.create(proto as object, snapshotDescriptors(value));
+    proto === Object.prototype || proto === null ? { ...(value as Record<string, unknown>) } : Object.create(proto as object, snapshotDescriptors(value));
   for (const field of sensitiveFields) {
     if (Object.hasOwn(copy, field)) Object.defineProperty(copy, field, { value: '***', enumerable: true, writable: true, configurable: true });
   }
