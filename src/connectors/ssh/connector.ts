@@ -28,6 +28,7 @@ import type {
 import { operationError, type KindConnector } from '../kit/operation.js';
 import type { KindInput } from '../module.js';
 import * as hs from './host-scripts.js';
+import { SEP, recordedGroups, sections } from './script-output.js';
 import { authorizedKeysFor, handOverFor } from './account-keys.js';
 import {
   SUDOERS_DIR,
@@ -48,9 +49,6 @@ import { judgeSshd } from './sshd-check.js';
 import { createSshExec, type ExecResult } from './ssh-exec.js';
 import { scrubText, toTargetError } from './errors.js';
 import { parseGroups, parsePasswd, parseUidLog, pickUid, reclaimCandidates, type PasswdEntry } from './uid-state.js';
-
-const SEP = '--stint-sep--';
-const sections = (out: string) => out.split(`${SEP}\n`);
 
 /** The kind's operations; kit/create.ts parses the settings and wraps these (module.ts). */
 export function openSsh(input: KindInput<SshSettings>): KindConnector {
@@ -258,18 +256,6 @@ export function openSsh(input: KindInput<SshSettings>): KindConnector {
       );
     }
     return Number(/stint-sessions (\d+)/.exec(res.stdout)?.[1] ?? 0);
-  }
-
-  /** Stint-added groups of an own account, from the own-account log (latest line wins). */
-  function recordedGroups(log: string, account: string): Set<string> {
-    const out = new Set<string>();
-    for (const line of log.split('\n')) {
-      const f = line.trim().split(' ');
-      if (f.length !== 3 || f[1] !== account) continue;
-      if (f[0] === 'add') out.add(f[2]!);
-      if (f[0] === 'del') out.delete(f[2]!);
-    }
-    return out;
   }
 
   async function ownState(op: string, account: string): Promise<{ groups: string[]; recorded: Set<string>; sudo: string[] }> {

@@ -11,44 +11,10 @@ import { StintError, forbidden, invalid } from '../errors.js';
 import type { Clock, Logger, Sealer, Store } from '../ports.js';
 import { hashToken } from '../tokens/token-service.js';
 import type { Catalog, SignInRecord, UserDef } from '../types.js';
+import type { IdentityClaims, IdentityProvider } from './provider.js';
 import { rolesFor } from './roles.js';
 
-/** What the provider says about a person. */
-export interface IdentityClaims {
-  subject: string;
-  username: string;
-  groups: string[];
-  email: string | null;
-  /** ms; undefined when the provider did not say. */
-  authTime: number | undefined;
-}
-
-export interface ProviderDevice {
-  deviceCode: string;
-  userCode: string;
-  verificationUri: string;
-  verificationUriComplete: string | null;
-  intervalS: number;
-  expiresInS: number;
-}
-
-/** The identity provider as the sign-in service needs it (src/identity/oidc.ts). */
-export interface IdentityProvider {
-  readonly issuer: string;
-  authorizationUrl(p: { state: string; nonce: string; codeVerifier: string; maxAgeS?: number; prompt?: 'login' }): Promise<string>;
-  /** `query`: the callback's query string as the provider sent it. */
-  exchangeCode(p: {
-    query: string;
-    state: string;
-    nonce: string;
-    codeVerifier: string;
-    maxAgeS?: number;
-  }): Promise<{ claims: IdentityClaims; refreshToken: string | null }>;
-  refresh(refreshToken: string, subject: string): Promise<{ claims: IdentityClaims; refreshToken: string | null }>;
-  offersDeviceFlow(): Promise<boolean>;
-  startDevice(p: { maxAgeS?: number }): Promise<ProviderDevice>;
-  pollDevice(deviceCode: string, maxAgeS?: number): Promise<'authorization_pending' | 'slow_down' | { claims: IdentityClaims; refreshToken: string | null }>;
-}
+export type { IdentityClaims, IdentityProvider, ProviderDevice } from './provider.js';
 
 export interface SignInSettings {
   sessionTtlMs: number;
