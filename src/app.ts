@@ -109,7 +109,16 @@ export async function createApp(opts: AppOptions): Promise<App> {
       ? { kind: 'postgres', connectionString: storeUrl }
       : { kind: 'sqlite', path: storeUrl ?? join(opts.dataDir, 'stint.db') },
   );
-  const targets = createTargetConnectors({ store, vault, env, clock, log, concurrency: config.broker.revokeConcurrency });
+  const metrics = createMetrics({ store });
+  const targets = createTargetConnectors({
+    store,
+    vault,
+    env,
+    clock,
+    log,
+    concurrency: config.broker.revokeConcurrency,
+    telemetry: metrics.telemetry,
+  });
   const connectors = targets.registry;
   let catalog: Catalog = config.catalog;
   const getCatalog = () => catalog;
@@ -126,7 +135,6 @@ export async function createApp(opts: AppOptions): Promise<App> {
     throw err;
   }
 
-  const metrics = createMetrics({ store });
   const accountLocks = new KeyedMutex();
   const webhooks = createWebhookNotifier({ hooks: config.broker.webhooks, env, log });
   const notifier: Notifier = fanOut(createLogNotifier(log), webhooks);

@@ -22,6 +22,10 @@ const histogramHelp: Record<TelemetryHistogram, [string, string[]]> = {
   provision_seconds: ['Time to create access on the target', ['target', 'mode']],
   revoke_seconds: ['Time to remove access on the target', ['target']],
   expiry_lag_seconds: ["Delay between a grant's expiry and its confirmed revocation", ['target']],
+  target_operation_seconds: [
+    'Duration of each call to a target through its connector (outcome: ok, retryable, failed)',
+    ['kind', 'target', 'operation', 'outcome'],
+  ],
 };
 const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 

@@ -250,7 +250,7 @@ export type TelemetryCounter =
   /** Break-glass activations, by profile. */
   | 'break_glass';
 
-export type TelemetryHistogram = 'provision_seconds' | 'revoke_seconds' | 'expiry_lag_seconds';
+export type TelemetryHistogram = 'provision_seconds' | 'revoke_seconds' | 'expiry_lag_seconds' | 'target_operation_seconds';
 
 export const nullTelemetry: Telemetry = { count() {}, observe() {} };
 
