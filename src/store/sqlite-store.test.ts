@@ -106,7 +106,7 @@ describe('sqlite store specifics', () => {
       });
     }
     // Pages reach the database file only through a checkpoint.
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 120_000;
     while (statSync(path).size <= before) {
       assert.ok(Date.now() < deadline, 'the database file never grew: nothing was checkpointed');
       await new Promise((r) => setTimeout(r, 50));
