@@ -144,7 +144,7 @@ describe('mysql connector specifics', () => {
     let s: Awaited<ReturnType<typeof env.connect>> | undefined;
     const { expiresAt } = await beforeExpiry(
       2000,
-      async (at) => {
+      async ({ expiresAt: at }) => {
         account = name();
         await conn.createAccount({ account, secret, grants: [`SELECT ON ${env.db}.items`], expiresAt: at });
         s = await env.connect(account, secret);

@@ -113,7 +113,7 @@ describe('ssh connector specifics', () => {
     let c: Awaited<ReturnType<typeof env.ssh>> | undefined;
     const { expiresAt: soon } = await beforeExpiry(
       4000,
-      async (at) => {
+      async ({ expiresAt: at }) => {
         made = await make(env.allowed, at);
         const drop = readFileSync(`/etc/sudoers.d/stint-eph-${made.account}`, 'utf8');
         assert.match(drop, new RegExp(`ALL=\\(root\\) NOTAFTER=${sudoersTime(at)} NOPASSWD: /usr/bin/cat ${env.files.sudoOnly}`));

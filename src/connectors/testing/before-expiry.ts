@@ -4,23 +4,32 @@
 // window starts short and doubles until that part finished inside it. A
 // failure while the window was still open is a real failure and is thrown.
 
+export interface ExpiryWindow {
+  /** This attempt's window. */
+  windowMs: number;
+  /** Now plus the window, on a whole second. */
+  expiresAt: Date;
+  /** Tells the real expiry when something else sets it (a broker's grant made with a duration). */
+  expiresAtIs(at: Date): void;
+}
+
 /**
- * Runs `attempt` with an expiry `firstMs` from now, then 2x, 4x… (at most
- * `tries` times). `attempt` makes the access and shows it works; `undo`
- * removes what a too-late attempt made. Returns the value and the expiry of
- * the attempt that finished in time.
+ * Runs `attempt` with a window of `firstMs`, then 2x, 4x… (at most `tries`
+ * times). `attempt` makes the access and shows it works; `undo` removes what
+ * a too-late attempt made. Returns the value and the expiry of the attempt
+ * that finished in time.
  */
 export async function beforeExpiry<T>(
   firstMs: number,
-  attempt: (expiresAt: Date) => Promise<T>,
+  attempt: (w: ExpiryWindow) => Promise<T>,
   undo: () => Promise<void>,
   tries = 7,
 ): Promise<{ value: T; expiresAt: Date }> {
   for (let i = 0, windowMs = firstMs; i < tries; i++, windowMs *= 2) {
-    const expiresAt = new Date(Math.ceil((Date.now() + windowMs) / 1000) * 1000);
+    let expiresAt = new Date(Math.ceil((Date.now() + windowMs) / 1000) * 1000);
     let value: T;
     try {
-      value = await attempt(expiresAt);
+      value = await attempt({ windowMs, expiresAt, expiresAtIs: (at) => (expiresAt = at) });
     } catch (err) {
       if (Date.now() < expiresAt.getTime()) throw err;
       await undo();

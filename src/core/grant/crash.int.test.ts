@@ -89,7 +89,8 @@ describe('crash anywhere (SIGKILL at every fault point)', () => {
           const settled = all.every((g) => g.status === 'active' || g.status === 'revoked');
           const expiredDone = all.find((g) => g.id === expiring.id)?.status === 'revoked';
           if (settled && expiredDone) break;
-          assert.ok(Date.now() - restartedAt < 10_000, `not settled within 10 s of restart: ${JSON.stringify(all.map((g) => [g.id, g.status]))}`);
+          // A bound on a failure only: how fast recovery is, is measured in bench/.
+          assert.ok(Date.now() - restartedAt < 300_000, `not settled within 5 min of restart: ${JSON.stringify(all.map((g) => [g.id, g.status]))}`);
           await sleep(100);
         }
         assert.equal(all.find((g) => g.id === expiring.id).revokeReason, 'expired');
