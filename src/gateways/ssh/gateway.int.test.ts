@@ -114,10 +114,8 @@ users:
     await until('account removed', () => !accountExists(account!), 120_000);
     await until('session recorded as ended', () => gateway.sessions.list().some((x) => x.account === account && x.endedAt !== null), 120_000);
 
-    await until(
-      'session audited as ended',
-      async () => (await app.store.listAudit({ subjectUser: 'alice', action: 'session.ended', limit: 5000 })).some((e) => e.details.account === account),
-      10_000,
+    await until('session audited as ended', async () =>
+      (await app.store.listAudit({ subjectUser: 'alice', action: 'session.ended', limit: 5000 })).some((e) => e.details.account === account),
     );
     const audit = await app.store.listAudit({ subjectUser: 'alice', limit: 5000 });
     const started = audit.find((e) => e.action === 'session.started' && e.details.account === account);
@@ -256,7 +254,7 @@ users:
     const r = await ssh('alice+host-shell', 'echo hello-cast; stty size', { tty: true });
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /hello-cast/);
-    await until('session ended', () => gateway.sessions.list().some((s) => s.endedAt && s.channels.some((c) => c.pty)), 10_000);
+    await until('session ended', () => gateway.sessions.list().some((s) => s.endedAt && s.channels.some((c) => c.pty)));
     const rec = gateway.sessions.list().find((s) => s.channels.some((c) => c.pty))!;
     const file = rec.channels[0]!.recording!;
     const lines = readFileSync(file, 'utf8')
