@@ -256,6 +256,7 @@ function toCatalog(cfg: ConfigFile, baseDir: string): Catalog {
       portForwarding: (p.portForwarding ?? []).map((r) => r.toLowerCase()),
       stepUpMs: p.stepUp === undefined ? null : p.stepUp === true ? stepUpDefault : p.stepUp,
       ...(p.breakGlass ? { breakGlass: { groups: p.breakGlass.groups } } : {}),
+      ...(p.gatewaySessions !== undefined ? { gatewaySessions: p.gatewaySessions } : {}),
     });
   }
 

@@ -83,6 +83,8 @@ export interface ProfileDef {
   stepUpMs?: number | null;
   /** Members of these groups may activate it without approval (reason required, alerted, reviewed after). */
   breakGlass?: { groups: string[] };
+  /** Gateway sessions of this profile one person may have open at once; absent: the gateway's default (20). */
+  gatewaySessions?: number;
 }
 
 export type ApprovalRule =
