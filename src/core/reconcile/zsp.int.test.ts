@@ -8,6 +8,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomId } from '../ids.js';
+import { runBinary } from '../../cli/testing/fake-api.js';
 import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } from '../../testing/broker.js';
 
 describe('standing privileges and the ZSP score (PostgreSQL)', () => {
@@ -53,6 +54,17 @@ describe('standing privileges and the ZSP score (PostgreSQL)', () => {
     );
     // PostgreSQL reports roles, group roles included: bob and the group both hold a profile role outside Stint.
     assert.deepEqual(pg.zsp, { score: 0, holders: 2, standingHolders: 2 });
+    // The CLI says the same, in words and as JSON.
+    const cli = (args: string[]) =>
+      runBinary(args, { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', STINT_SERVER: url, STINT_TOKEN: broker.adminToken });
+    const human = await cli(['report', 'standing', '--target', 'pg']);
+    assert.equal(human.code, 0, human.stderr);
+    assert.match(human.stdout, /^pg \(postgres\): zero-standing-privilege score 0\.0% \(2 of 2 holders standing\)$/m);
+    assert.match(human.stdout, new RegExp(`^  ${bob} +${target.readRole} +via ${group}$`, 'm'));
+    const json = await cli(['report', 'standing', '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    assert.deepEqual(JSON.parse(json.stdout).targets[0].standing, pg.standing);
+    assert.equal((await cli(['report', 'nothing'])).code, 2);
     // A dry run (the report) stores nothing.
     assert.deepEqual((await broker.call(broker.adminToken, 'GET', '/v1/reports/zsp')).body.latest, []);
     // Not for a plain user.
