@@ -210,7 +210,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     log,
     intervalMs: Math.min(10_000, config.broker.auditCheckpointMs),
   });
-  const reconcile = createReconcileService({ store, catalog: getCatalog, connectors, clock, log, grantLocks: accountLocks });
+  const reconcile = createReconcileService({ store, catalog: getCatalog, connectors, clock, log, grantLocks: accountLocks, snapshots: store });
   const reconcileWorker = createReconcileWorker({ reconcile, log, intervalMs: config.broker.reconcileIntervalMs });
   worker = createExpiryWorker({ store, grants, requests, clock, log, maxSleepMs: opts.workerMaxSleepMs });
 

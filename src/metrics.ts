@@ -2,7 +2,7 @@
 // Telemetry port, plus gauges read from the store at scrape time.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { StoreTx, Telemetry, TelemetryCounter, TelemetryHistogram } from './core/ports.js';
+import type { StoreTx, Telemetry, TelemetryCounter, TelemetryHistogram, ZspSnapshotStore } from './core/ports.js';
 import { grantStatuses, type GrantStatus } from './core/types.js';
 
 const counterHelp: Record<TelemetryCounter, [string, string[]]> = {
@@ -32,7 +32,10 @@ const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 /** How long one count of grants by status serves scrapes: /metrics needs no token, and the count reads every grant. */
 export const grantCountTtlMs = 5_000;
 
-export function createMetrics(deps: { store: Pick<StoreTx, 'countGrantsByStatus'>; now?: () => number }) {
+export function createMetrics(deps: {
+  store: Pick<StoreTx, 'countGrantsByStatus'> & Partial<Pick<ZspSnapshotStore, 'latestZspSnapshots'>>;
+  now?: () => number;
+}) {
   const now = deps.now ?? Date.now;
   let counted: { at: number; counts: Promise<Partial<Record<GrantStatus, number>>> } | null = null;
   /** Scrapes at once share one count, and one count serves for grantCountTtlMs; a failed count is not kept. */
@@ -71,6 +74,20 @@ export function createMetrics(deps: { store: Pick<StoreTx, 'countGrantsByStatus'
       for (const s of grantStatuses) this.set({ status: s }, counts[s] ?? 0);
     },
   });
+  const latestZsp = deps.store.latestZspSnapshots?.bind(deps.store);
+  if (latestZsp) {
+    // The newest stored score per target, so every broker sharing a store exports the same value.
+    new Gauge({
+      name: 'stint_zsp_score',
+      help: 'Zero-standing-privilege score per target (0..1): the share of holders of profile permissions that hold them only through live grants, as the last reconcile measured it',
+      labelNames: ['target'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const s of await latestZsp()) this.set({ target: s.target }, s.score);
+      },
+    });
+  }
   const telemetry: Telemetry = {
     count: (name, labels, by = 1) => counters.get(name)?.inc(labels, by),
     observe: (name, labels, seconds) => histograms.get(name)?.observe(labels, seconds),

@@ -18,6 +18,7 @@ import { grantRoutes } from './routes/grants.js';
 import { keyRoutes } from './routes/keys.js';
 import { profileRoutes } from './routes/profiles.js';
 import { reconcileRoutes } from './routes/reconcile.js';
+import { standingRoutes } from './routes/standing.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { reviewRoutes } from './routes/reviews.js';
 import { requestRoutes } from './routes/requests.js';
@@ -79,6 +80,7 @@ export function allRoutes(deps: ApiDeps): RouteDef<any, any, any>[] {
     ...tokenRoutes(deps),
     ...keyRoutes(deps),
     ...reconcileRoutes(deps),
+    ...standingRoutes(deps),
     ...adminRoutes(deps),
     ...sessionRoutes(deps),
     ...reviewRoutes(deps),

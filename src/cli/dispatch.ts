@@ -78,6 +78,11 @@ export const commandGroups: ReadonlyArray<{ title: string; commands: CommandEntr
         "Compare targets with Stint's grants: remove drift, report standing privileges (admins)",
         async () => (await import('./commands/reconcile.js')).reconcileCommand,
       ),
+      entry(
+        'report',
+        'Evidence for auditors: standing privileges and the zero-standing-privilege score',
+        async () => (await import('./commands/report-standing.js')).reportCommand,
+      ),
       entry('tokens', 'Issue, list and revoke API tokens', async () => (await import('./commands/tokens.js')).tokensCommand),
     ],
   },

@@ -2,6 +2,7 @@
 // real implementations, tests wire small fakes or the real store.
 
 import type { StoredCheckpoint } from './audit/signing.js';
+import type { ZspSnapshot } from './reconcile/zsp.js';
 import type {
   ApprovalRecord,
   AuditEvent,
@@ -182,7 +183,19 @@ export interface AuditCheckpointStore {
   listAuditCheckpoints(afterSeq: number, limit: number): Promise<StoredCheckpoint[]>;
 }
 
-export interface Store extends StoreTx, AuditCheckpointStore {
+/** Zero-standing-privilege scores (core/reconcile/zsp.ts); written outside transactions, by reconcile. */
+export interface ZspSnapshotStore {
+  /** A row for a target and time that exists already is left as it is. */
+  insertZspSnapshots(rows: ZspSnapshot[]): Promise<void>;
+  /** Oldest first; one target when given. */
+  listZspSnapshots(q: { since: number; target?: string }): Promise<ZspSnapshot[]>;
+  /** Each target's newest snapshot, by target name. */
+  latestZspSnapshots(): Promise<ZspSnapshot[]>;
+  /** Deletes snapshots older than `before`; returns how many. */
+  pruneZspSnapshots(before: number): Promise<number>;
+}
+
+export interface Store extends StoreTx, AuditCheckpointStore, ZspSnapshotStore {
   readonly dialect: 'sqlite' | 'postgres';
   /** Runs `fn` atomically; state change and its audit event commit together. */
   transaction<T>(fn: (tx: StoreTx & TxLocks) => Promise<T>): Promise<T>;

@@ -21,6 +21,8 @@ import type { Store, StoreTx, TxLocks } from '../core/ports.js';
 import type { AuditEvent, AuditInput } from '../core/types.js';
 import type { StoredCheckpoint } from '../core/audit/signing.js';
 import { AuditCheckpoints } from './audit-checkpoints.js';
+import { ZspSnapshots } from './zsp-snapshots.js';
+import type { ZspSnapshot } from '../core/reconcile/zsp.js';
 import { KyselyStoreTx, type StoreDialect } from './kysely-tx.js';
 import { migrateToLatest } from './migrations.js';
 import type { Database } from './schema.js';
@@ -53,6 +55,25 @@ export class KyselyStore extends KyselyStoreTx implements Store {
     super(root, options.dialect, new StatementCache());
     this.dialect = options.dialect;
     this.checkpoints = new AuditCheckpoints(root);
+    this.zsp = new ZspSnapshots(root);
+  }
+
+  private readonly zsp: ZspSnapshots;
+
+  insertZspSnapshots(rows: ZspSnapshot[]): Promise<void> {
+    return this.zsp.insert(rows);
+  }
+
+  listZspSnapshots(q: { since: number; target?: string }): Promise<ZspSnapshot[]> {
+    return this.zsp.list(q);
+  }
+
+  latestZspSnapshots(): Promise<ZspSnapshot[]> {
+    return this.zsp.latest();
+  }
+
+  pruneZspSnapshots(before: number): Promise<number> {
+    return this.zsp.prune(before);
   }
 
   private readonly checkpoints: AuditCheckpoints;

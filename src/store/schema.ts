@@ -161,6 +161,14 @@ export interface AuditCheckpointsTable {
   window_hashes: string;
 }
 
+export interface ZspSnapshotsTable {
+  target: string;
+  at: number;
+  score: number;
+  holders: number;
+  standing_holders: number;
+}
+
 export interface MetaTable {
   key: string;
   value: string;
@@ -209,6 +217,7 @@ export interface Database {
   signins: SignInsTable;
   pending_logins: PendingLoginsTable;
   audit_checkpoints: AuditCheckpointsTable;
+  zsp_snapshots: ZspSnapshotsTable;
 }
 
 /** Names of the migration bookkeeping tables (prefixed so they never clash with another Kysely app's). */

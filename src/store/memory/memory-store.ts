@@ -16,6 +16,7 @@
 // (a SQLite file and this store are; a shared PostgreSQL is not).
 
 import type { StoredCheckpoint } from '../../core/audit/signing.js';
+import type { ZspSnapshot } from '../../core/reconcile/zsp.js';
 import type { Store, StoreTx, TxLocks } from '../../core/ports.js';
 import { copy, copyState, emptyState, type MemoryState } from './memory-state.js';
 import { MemoryTx } from './memory-tx.js';
@@ -131,6 +132,34 @@ export class MemoryStore implements Store {
 
   async migrate(): Promise<void> {
     this.ensureOpen();
+  }
+
+  /** Zero-standing-privilege snapshots; written outside transactions as in the SQL stores. */
+  private zsp: ZspSnapshot[] = [];
+
+  async insertZspSnapshots(rows: ZspSnapshot[]): Promise<void> {
+    this.ensureOpen();
+    for (const r of rows) if (!this.zsp.some((x) => x.target === r.target && x.at === r.at)) this.zsp.push({ ...r });
+    this.zsp.sort((a, b) => a.at - b.at || (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
+  }
+
+  async listZspSnapshots(q: { since: number; target?: string }): Promise<ZspSnapshot[]> {
+    this.ensureOpen();
+    return this.zsp.filter((s) => s.at >= q.since && (q.target === undefined || s.target === q.target)).map((s) => ({ ...s }));
+  }
+
+  async latestZspSnapshots(): Promise<ZspSnapshot[]> {
+    this.ensureOpen();
+    const latest = new Map<string, ZspSnapshot>();
+    for (const s of this.zsp) latest.set(s.target, s);
+    return [...latest.values()].sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0)).map((s) => ({ ...s }));
+  }
+
+  async pruneZspSnapshots(before: number): Promise<number> {
+    this.ensureOpen();
+    const n = this.zsp.length;
+    this.zsp = this.zsp.filter((s) => s.at >= before);
+    return n - this.zsp.length;
   }
 
   async insertAuditCheckpoint(c: StoredCheckpoint): Promise<boolean> {
