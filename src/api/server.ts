@@ -20,6 +20,7 @@ import { profileRoutes } from './routes/profiles.js';
 import { reconcileRoutes } from './routes/reconcile.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { reviewRoutes } from './routes/reviews.js';
+import { reportRoutes } from './routes/reports.js';
 import { requestRoutes } from './routes/requests.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { adminRoutes } from './routes/admin.js';
@@ -82,6 +83,7 @@ export function allRoutes(deps: ApiDeps): RouteDef<any, any, any>[] {
     ...adminRoutes(deps),
     ...sessionRoutes(deps),
     ...reviewRoutes(deps),
+    ...reportRoutes(deps),
   ];
 }
 

@@ -73,6 +73,7 @@ export const commandGroups: ReadonlyArray<{ title: string; commands: CommandEntr
     title: 'Administer and audit',
     commands: [
       entry('audit', 'Read the audit trail, or verify its hash chain', async () => (await import('./commands/audit.js')).auditCommand),
+      entry('report', 'Evidence for auditors: the access report of a period', async () => (await import('./commands/report.js')).reportCommand),
       entry(
         'reconcile',
         "Compare targets with Stint's grants: remove drift, report standing privileges (admins)",
