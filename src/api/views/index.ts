@@ -13,3 +13,4 @@ export * from './reconcile.js';
 export * from './requests.js';
 export * from './sessions.js';
 export * from './reports.js';
+export * from './session-verify.js';
