@@ -21,7 +21,10 @@ describe('sessions verify (real gateway, real PostgreSQL)', () => {
   before(async () => {
     target = await createTestTarget();
     port = await freePort();
-    broker = await startTestBroker({ target, editConfig: (t) => `gateways:\n  postgres: { listen: "127.0.0.1:${port}", maxSession: 10m, requireTls: false }\n${t}` });
+    broker = await startTestBroker({
+      target,
+      editConfig: (t) => `gateways:\n  postgres: { listen: "127.0.0.1:${port}", maxSession: 10m, requireTls: false }\n${t}`,
+    });
     url = await broker.app.listen('127.0.0.1', 0);
   });
   after(async () => {
