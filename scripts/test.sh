@@ -27,6 +27,9 @@ command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v kinit >/dev/null 2>&1 || missing+=(krb5-user)
 command -v smbclient >/dev/null 2>&1 || missing+=(smbclient)
 command -v ldapsearch >/dev/null 2>&1 || missing+=(ldap-utils)
+# The access report's PDF is checked with pdftotext; the SIEM export goes to a real rsyslog (issue 17).
+command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+[ -x /usr/sbin/rsyslogd ] || missing+=(rsyslog)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

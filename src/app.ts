@@ -15,6 +15,8 @@ import type { GatewaysInfo } from './api/deps.js';
 import { createAuditService } from './core/audit/audit-service.js';
 import { createCheckpointService, type CheckpointService } from './core/audit/checkpoint-service.js';
 import { createPeriodicWorker } from './core/periodic.js';
+import { createExportWorker, type ExportWorker } from './core/audit/export-worker.js';
+import { auditSinks } from './export/sinks.js';
 import { createExpiryWorker, type ExpiryWorker } from './core/expiry/expiry-worker.js';
 import { createGrantService, defaultGrantSettings, type GrantService, type RevokeReason } from './core/grant/grant-service.js';
 import type { Clock, ConnectorRegistry, Notifier, Store } from './core/ports.js';
@@ -79,6 +81,8 @@ export interface App {
   keys: KeyService;
   worker: ExpiryWorker;
   checkpoints: CheckpointService;
+  /** SIEM export of the audit trail, when the config has `broker.auditExport`. */
+  auditExport: ExportWorker | null;
   connectors: ConnectorRegistry;
   /** Written on first start only; undefined afterwards. */
   initialAdminToken: string | undefined;
@@ -210,6 +214,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     log,
     intervalMs: Math.min(10_000, config.broker.auditCheckpointMs),
   });
+  const auditExport = config.broker.auditExport ? createExportWorker({ store, sinks: auditSinks(config.broker.auditExport), log }) : null;
   const reconcile = createReconcileService({ store, catalog: getCatalog, connectors, clock, log, grantLocks: accountLocks, snapshots: store });
   const reconcileWorker = createReconcileWorker({ reconcile, log, intervalMs: config.broker.reconcileIntervalMs });
   worker = createExpiryWorker({ store, grants, requests, clock, log, maxSleepMs: opts.workerMaxSleepMs });
@@ -305,6 +310,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   worker.start();
   reconcileWorker.start();
   checkpointWorker.start();
+  auditExport?.start();
   if (oidc) recheckWorker.start();
 
   /** Revokes what a config change orphaned: removed users always, removed profiles/targets when allowed. */
@@ -362,6 +368,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     keys,
     worker,
     checkpoints,
+    auditExport,
     connectors,
     initialAdminToken,
     reload,
@@ -396,6 +403,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         await worker!.stop();
         await reconcileWorker.stop();
         await checkpointWorker.stop();
+        await auditExport?.stop();
         await recheckWorker.stop();
         await api.close();
         await webhooks.flush();

@@ -21,6 +21,8 @@ import { reconcileRoutes } from './routes/reconcile.js';
 import { standingRoutes } from './routes/standing.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { reviewRoutes } from './routes/reviews.js';
+import { reportRoutes } from './routes/reports.js';
+import { sessionVerifyRoutes } from './routes/session-verify.js';
 import { requestRoutes } from './routes/requests.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { adminRoutes } from './routes/admin.js';
@@ -84,6 +86,8 @@ export function allRoutes(deps: ApiDeps): RouteDef<any, any, any>[] {
     ...adminRoutes(deps),
     ...sessionRoutes(deps),
     ...reviewRoutes(deps),
+    ...reportRoutes(deps),
+    ...sessionVerifyRoutes(deps),
   ];
 }
 

@@ -98,6 +98,8 @@ export interface SessionsReader {
   summary(sessionId: string): Promise<SessionView | undefined>;
   /** A stream of one channel's asciicast v2 file, or null when there is none. */
   openRecording(sessionId: string, channel: number): Promise<ReadStream | null>;
+  /** A stream of the session's whole log (the JSON lines, as written), or null when there is none. */
+  openLog(sessionId: string): Promise<ReadStream | null>;
 }
 
 interface EndLine {
@@ -305,6 +307,16 @@ export function createSessionsReader(opts: { dir: string | undefined; live?: () 
         }
       }
       return { session: s, statements, statementsTotal: total, channels: [...channels.values()] };
+    },
+
+    async openLog(sessionId) {
+      if (!opts.dir) return null;
+      try {
+        return (await open(sessionFiles(opts.dir, sessionId).log, 'r')).createReadStream();
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw err;
+      }
     },
 
     async openRecording(sessionId, channel) {

@@ -74,14 +74,14 @@ export const commandGroups: ReadonlyArray<{ title: string; commands: CommandEntr
     commands: [
       entry('audit', 'Read the audit trail, or verify its hash chain', async () => (await import('./commands/audit.js')).auditCommand),
       entry(
+        'report',
+        'Evidence for auditors: access report of a period, standing privileges, ZSP score',
+        async () => (await import('./commands/report.js')).reportCommand,
+      ),
+      entry(
         'reconcile',
         "Compare targets with Stint's grants: remove drift, report standing privileges (admins)",
         async () => (await import('./commands/reconcile.js')).reconcileCommand,
-      ),
-      entry(
-        'report',
-        'Evidence for auditors: standing privileges and the zero-standing-privilege score',
-        async () => (await import('./commands/report-standing.js')).reportCommand,
       ),
       entry('tokens', 'Issue, list and revoke API tokens', async () => (await import('./commands/tokens.js')).tokensCommand),
     ],

@@ -27,6 +27,11 @@ export interface BrokerSettings {
   auditCheckpointEvents: number;
   auditCheckpointMs: number;
   webhooks: WebhookSettings[];
+  /** SIEM export (core/audit/export-worker.ts); absent: none. */
+  auditExport?: {
+    syslog?: { host: string; port: number; tls?: { ca: string; serverName?: string } };
+    file?: { dir: string; maxBytes: number; keep: number };
+  };
 }
 
 export interface WebhookSettings {
@@ -336,5 +341,17 @@ function toBrokerSettings(b: ConfigFile['broker']): BrokerSettings {
     auditCheckpointEvents: b?.auditCheckpoint?.everyEvents ?? d.auditCheckpointEvents,
     auditCheckpointMs: b?.auditCheckpoint?.every ?? d.auditCheckpointMs,
     webhooks: (b?.webhooks ?? []).map((w) => ({ url: w.url, events: w.events ?? null, secretEnv: w.secretEnv ?? null })),
+    ...(b?.auditExport ? { auditExport: auditExportSettings(b.auditExport) } : {}),
+  };
+}
+
+function auditExportSettings(x: NonNullable<NonNullable<ConfigFile['broker']>['auditExport']>): NonNullable<BrokerSettings['auditExport']> {
+  const s = x.syslog;
+  const colon = s ? s.address.lastIndexOf(':') : -1;
+  return {
+    ...(s
+      ? { syslog: { host: s.address.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(s.address.slice(colon + 1)), ...(s.tls ? { tls: s.tls } : {}) } }
+      : {}),
+    ...(x.file ? { file: { dir: x.file.dir, maxBytes: x.file.maxSize ?? 64 * 1024 * 1024, keep: x.file.keep ?? 10 } } : {}),
   };
 }

@@ -131,6 +131,14 @@ export const brokerSchema = strict({
   reconcileInterval: humanDuration().optional(),
   // Signed checkpoints of the audit chain (docs/operations.md, "Signed checkpoints").
   auditCheckpoint: strict({ everyEvents: intSchema(1, 1_000_000).optional(), every: humanDuration().optional() }).optional(),
+  // SIEM export of the audit trail as it is appended (docs/config.md, "broker.auditExport").
+  auditExport: strict({
+    syslog: strict({
+      address: z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, { error: 'must be HOST:PORT' }),
+      tls: strict({ ca: z.string().min(1), serverName: z.string().min(1).optional() }).optional(),
+    }).optional(),
+    file: strict({ dir: z.string().min(1), maxSize: intSchema(1024, 1 << 30).optional(), keep: intSchema(1, 100_000).optional() }).optional(),
+  }).optional(),
   webhooks: z
     .array(
       strict({

@@ -195,7 +195,33 @@ export interface ZspSnapshotStore {
   pruneZspSnapshots(before: number): Promise<number>;
 }
 
-export interface Store extends StoreTx, AuditCheckpointStore, ZspSnapshotStore {
+/** The access report's reads (core/report/): pages of requests with everything that happened to them. */
+export interface ReportQuery {
+  /** Requests created in [from, to), ms. */
+  from: number;
+  to: number;
+  /** Continue after this request (the last of the previous page). */
+  after?: { createdAt: number; id: string };
+  limit: number;
+  target?: string;
+  user?: string;
+}
+
+export interface ReportItem {
+  request: RequestRecord;
+  approvals: ApprovalRecord[];
+  grant: GrantRecord | null;
+  breakGlass: BreakGlassRecord | null;
+  /** Audit events naming the request or its grant, oldest first. */
+  events: AuditEvent[];
+}
+
+export interface ReportStore {
+  /** Ordered by (createdAt, id); written outside transactions, read in pages so memory stays flat. */
+  reportPage(q: ReportQuery): Promise<ReportItem[]>;
+}
+
+export interface Store extends StoreTx, AuditCheckpointStore, ZspSnapshotStore, ReportStore {
   readonly dialect: 'sqlite' | 'postgres';
   /** Runs `fn` atomically; state change and its audit event commit together. */
   transaction<T>(fn: (tx: StoreTx & TxLocks) => Promise<T>): Promise<T>;

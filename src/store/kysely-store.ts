@@ -17,7 +17,7 @@
 //   PostgreSQL (after an append) for the audit head row this transaction holds.
 
 import { sql, type Kysely } from 'kysely';
-import type { Store, StoreTx, TxLocks } from '../core/ports.js';
+import type { ReportItem, ReportQuery, Store, StoreTx, TxLocks } from '../core/ports.js';
 import type { AuditEvent, AuditInput } from '../core/types.js';
 import type { StoredCheckpoint } from '../core/audit/signing.js';
 import { AuditCheckpoints } from './audit-checkpoints.js';
@@ -25,6 +25,7 @@ import { ZspSnapshots } from './zsp-snapshots.js';
 import type { ZspSnapshot } from '../core/reconcile/zsp.js';
 import { KyselyStoreTx, type StoreDialect } from './kysely-tx.js';
 import { migrateToLatest } from './migrations.js';
+import { ReportReads } from './report-reads.js';
 import type { Database } from './schema.js';
 import { StatementCache } from './statement-cache.js';
 
@@ -77,6 +78,10 @@ export class KyselyStore extends KyselyStoreTx implements Store {
   }
 
   private readonly checkpoints: AuditCheckpoints;
+
+  reportPage(q: ReportQuery): Promise<ReportItem[]> {
+    return new ReportReads(this.root).page(q);
+  }
 
   insertAuditCheckpoint(c: StoredCheckpoint): Promise<boolean> {
     return this.checkpoints.insert(c);

@@ -13,3 +13,5 @@ export * from './reconcile.js';
 export * from './requests.js';
 export * from './sessions.js';
 export * from './standing.js';
+export * from './reports.js';
+export * from './session-verify.js';

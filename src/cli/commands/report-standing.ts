@@ -2,39 +2,9 @@ import type { StandingReportView } from '../../api/views/index.js';
 import { usageError } from '../cli-error.js';
 import { exitCodes } from '../exit-codes.js';
 import { bold, table } from '../output.js';
-import { defineCommand, type CommandContext } from '../run.js';
+import type { CommandContext } from '../run.js';
 
-const subs = ['standing'];
 const pct = (score: number | null) => (score === null ? 'not measured' : `${(score * 100).toFixed(1)}%`);
-
-export const reportCommand = defineCommand({
-  name: 'report',
-  summary: 'Evidence for auditors: standing privileges and the zero-standing-privilege score',
-  usage: `Usage: stint report standing [--target T]
-
-standing lists, per target (or only T), every principal holding one of its
-profiles' permissions outside a live grant, and how it holds it (direct, or
-via a role or group), with the target's zero-standing-privilege score: the
-share of holders of profile permissions that hold them only through live
-grants (docs/zsp.md). It is a dry run of reconcile: nothing changes.
-Admins and auditors.
-
-Options:
-  --target T   only this target
-
-Exit codes: 0 when every target was checked; 7 when a target could not be
-reached or its holders could not be listed (the report says which).
-
-Examples:
-  stint report standing
-  stint report standing --target pg-main --json | jq '.targets[].standing'`,
-  parse: { options: { target: { type: 'string' } }, positionals: ['standing'] },
-  async run(ctx) {
-    const sub = ctx.args.positionals[0];
-    if (sub === undefined || !subs.includes(sub)) throw usageError(`stint report needs a subcommand: ${subs.join(', ')}`);
-    return reportStanding(ctx);
-  },
-});
 
 /** `stint report standing`: GET /v1/reports/standing, printed per target. */
 export async function reportStanding({ args, out, client }: CommandContext): Promise<number> {

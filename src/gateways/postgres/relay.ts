@@ -205,8 +205,8 @@ export async function relay(ctx: PostgresContext, s: Login): Promise<void> {
       facts,
       reason,
       async (at) => {
-        await record.end({ at, reason, bytesIn, bytesOut });
-        return { bytesIn, bytesOut, statements: record.record.statements.length + record.record.statementsDropped };
+        const recordingSha256 = await record.end({ at, reason, bytesIn, bytesOut });
+        return { bytesIn, bytesOut, statements: record.record.statements.length + record.record.statementsDropped, recordingSha256 };
       },
       { bytesIn, bytesOut },
     );

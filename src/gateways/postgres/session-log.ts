@@ -2,6 +2,7 @@
 // `session` line, one `statement` line per completed statement (batched:
 // within FLUSH_MS), and an `end` line with the byte counts.
 
+import type { RecordingDigest } from '../shared/recording-digest.js';
 import { createSessionRecords, type BaseSessionRecord } from '../shared/session-log.js';
 
 export { FLUSH_MS } from '../shared/session-log.js';
@@ -19,7 +20,7 @@ export interface SessionRecord extends BaseSessionRecord {
 export interface SessionLogHandle {
   readonly record: SessionRecord;
   statement(s: StatementEntry): void;
-  end(input: { at: number; reason: string; bytesIn: number; bytesOut: number }): Promise<void>;
+  end(input: { at: number; reason: string; bytesIn: number; bytesOut: number }): Promise<RecordingDigest | null>;
 }
 
 export interface SessionLog {
@@ -59,7 +60,7 @@ export function createSessionLog(opts: { dir: string; keepSessions?: number; kee
       async end(input) {
         record.bytesIn = input.bytesIn;
         record.bytesOut = input.bytesOut;
-        await file.end(input, { bytesIn: input.bytesIn, bytesOut: input.bytesOut, statements: record.statements.length + record.statementsDropped });
+        return file.end(input, { bytesIn: input.bytesIn, bytesOut: input.bytesOut, statements: record.statements.length + record.statementsDropped });
       },
     };
   }

@@ -11,6 +11,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { digestSessionFiles, type RecordingDigest } from './recording-digest.js';
 
 /** What every gateway records about a session. */
 export interface BaseSessionRecord {
@@ -38,8 +39,11 @@ export interface SessionFile {
   write(type: string, fields: object): void;
   /** The same, batched: written within FLUSH_MS. */
   writeSoon(type: string, fields: object): void;
-  /** Writes the `end` line with `fields`, closes the file, then marks the record ended. */
-  end(input: { at: number; reason: string }, fields?: object): Promise<void>;
+  /**
+   * Writes the `end` line with `fields`, closes the file, then marks the record ended.
+   * Answers the SHA-256 of the finished log and of the session's terminal recordings (closed before).
+   */
+  end(input: { at: number; reason: string }, fields?: object): Promise<RecordingDigest | null>;
 }
 
 export interface SessionRecords<R extends BaseSessionRecord> {
@@ -106,6 +110,8 @@ export function createSessionRecords<R extends BaseSessionRecord>(opts: {
         // Marked ended once the file is complete: whoever sees the mark can read the whole record.
         record.endedAt = endedAt;
         record.endReason = input.reason;
+        // A digest that cannot be taken must not cost the session its end event: it is then null (and verify says so).
+        return digestSessionFiles(opts.dir, record.sessionId).catch(() => null);
       },
     };
   }

@@ -3,6 +3,7 @@
 // a `channel-end` line with its exit status, and an `end` line — plus one
 // asciicast v2 file per terminal (DIR/<sessionId>-<channel>.cast).
 
+import type { RecordingDigest } from '../shared/recording-digest.js';
 import { createSessionRecords, type BaseSessionRecord } from '../shared/session-log.js';
 
 export interface SshChannelRecord {
@@ -31,7 +32,7 @@ export interface SshSessionLogHandle {
   castFile(channel: number): string;
   channel(c: Omit<SshChannelRecord, 'endedAt' | 'exit'>): void;
   channelEnd(channel: number, at: number, exit: SshChannelRecord['exit']): void;
-  end(input: { at: number; reason: string }): Promise<void>;
+  end(input: { at: number; reason: string }): Promise<RecordingDigest | null>;
 }
 
 export interface SshSessionLog {

@@ -17,7 +17,7 @@
 
 import type { StoredCheckpoint } from '../../core/audit/signing.js';
 import type { ZspSnapshot } from '../../core/reconcile/zsp.js';
-import type { Store, StoreTx, TxLocks } from '../../core/ports.js';
+import type { ReportItem, ReportQuery, Store, StoreTx, TxLocks } from '../../core/ports.js';
 import { copy, copyState, emptyState, type MemoryState } from './memory-state.js';
 import { MemoryTx } from './memory-tx.js';
 
@@ -181,6 +181,30 @@ export class MemoryStore implements Store {
       .filter((c) => c.seq > afterSeq)
       .slice(0, limit)
       .map(copy);
+  }
+
+  async reportPage(q: ReportQuery): Promise<ReportItem[]> {
+    this.ensureOpen();
+    const s = this.state;
+    const after = q.after;
+    const requests = [...s.requests.values()]
+      .filter(
+        (r) =>
+          r.createdAt >= q.from &&
+          r.createdAt < q.to &&
+          (after === undefined || r.createdAt > after.createdAt || (r.createdAt === after.createdAt && r.id > after.id)) &&
+          (q.target === undefined || r.target === q.target) &&
+          (q.user === undefined || r.user === q.user),
+      )
+      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .slice(0, q.limit);
+    return requests.map((request) => {
+      const grant = request.grantId ? s.grants.get(request.grantId) : undefined;
+      const approvals = [...s.approvals.values()].filter((a) => a.requestId === request.id).sort((a, b) => a.at - b.at || (a.approver < b.approver ? -1 : 1));
+      const bg = [...s.breakGlass.values()].find((b) => b.requestId === request.id);
+      const events = s.audit.filter((e) => e.requestId === request.id || (e.requestId === null && grant !== undefined && e.grantId === grant.id));
+      return copy({ request, approvals, grant: grant ?? null, breakGlass: bg ?? null, events });
+    });
   }
 
   async close(): Promise<void> {

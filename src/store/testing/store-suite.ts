@@ -9,6 +9,7 @@ import type { GrantRecord, GrantStatus } from '../../core/types.js';
 import { hostileStrings, makeGrant, makeRequest, makeSshKey, makeToken, t0 } from './fixtures.js';
 import { auditAndTransactionSuite } from './store-suite-audit.js';
 import { zspSnapshotSuite } from './store-suite-zsp.js';
+import { reportSuite } from './store-suite-report.js';
 
 export type MakeStore = () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
 
@@ -378,6 +379,7 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
 
     auditAndTransactionSuite(() => store);
     zspSnapshotSuite(() => store);
+    reportSuite(() => store);
 
     describe('tokens, credentials, meta, migrations', () => {
       it('tokens: insert, find by hash, list, revoke once', async () => {
