@@ -202,6 +202,17 @@ export async function createApp(opts: AppOptions): Promise<App> {
     log,
     intervalMs: Math.min(10_000, config.broker.auditCheckpointMs),
   });
+  // Recordings in the store past their retention go; every broker sweeps (deleting what is gone already is a no-op).
+  const recordingSweeper = createPeriodicWorker({
+    name: 'session recording retention',
+    run: async () => {
+      const before = clock.now() - config.broker.recordingRetentionMs;
+      while ((await store.deleteSessionRecordings(before, 1000)) === 1000);
+    },
+    log,
+    intervalMs: Math.min(3_600_000, Math.floor(config.broker.recordingRetentionMs / 10)),
+    initialDelayMs: 60_000,
+  });
   const reconcile = createReconcileService({ store, catalog: getCatalog, connectors, clock, log, grantLocks: accountLocks });
   const reconcileWorker = createReconcileWorker({ reconcile, log, intervalMs: config.broker.reconcileIntervalMs });
   worker = createExpiryWorker({ store, grants, requests, clock, log, maxSleepMs: opts.workerMaxSleepMs });
@@ -220,6 +231,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         tls: gatewayCert && gw.tlsKey ? { cert: gatewayCert, key: await readFile(gw.tlsKey), minVersion: gw.tlsMinVersion } : null,
         listen: gw.listen,
         sessionDir: join(opts.dataDir, 'sessions'),
+        recordingStore: store,
         requireTls: gw.requireTls,
         maxSessionMs: gw.maxSessionMs ?? undefined,
         handshakeTimeoutMs: gw.handshakeTimeoutMs ?? undefined,
@@ -227,7 +239,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     : null;
 
   const sshCfg = config.gateways.ssh;
-  const sshHostKey = sshCfg ? await loadHostKey({ file: sshCfg.hostKeyFile, dataDir: opts.dataDir }) : null;
+  const sshHostKey = sshCfg ? await loadHostKey({ file: sshCfg.hostKeyFile, dataDir: opts.dataDir, shared: { store, vault } }) : null;
   const sshGateway: SshGateway | null =
     sshCfg && sshHostKey
       ? createSshGateway({
@@ -241,6 +253,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
           authorizedKeys: (user) => keys.authorizedKeys(user),
           listen: sshCfg.listen,
           sessionDir: join(opts.dataDir, 'sessions'),
+          recordingStore: store,
           maxSessionMs: sshCfg.maxSessionMs ?? undefined,
           algorithms: sshCfg.algorithms,
         })
@@ -297,6 +310,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   worker.start();
   reconcileWorker.start();
   checkpointWorker.start();
+  recordingSweeper.start();
   if (oidc) recheckWorker.start();
 
   /** Revokes what a config change orphaned: removed users always, removed profiles/targets when allowed. */
@@ -369,7 +383,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       if (sshGateway) {
         gatewayAddresses = { ...gatewayAddresses, ssh: await sshGateway.listen() };
         log.info(
-          { hostKey: sshHostKey!.publicKey, fingerprint: sshHostKey!.fingerprint, file: sshHostKey!.file },
+          { hostKey: sshHostKey!.publicKey, fingerprint: sshHostKey!.fingerprint, file: sshHostKey!.file, source: sshHostKey!.source },
           'ssh gateway host key (clients put it in known_hosts)',
         );
       }
@@ -388,6 +402,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         await worker!.stop();
         await reconcileWorker.stop();
         await checkpointWorker.stop();
+        await recordingSweeper.stop();
         await recheckWorker.stop();
         await api.close();
         await webhooks.flush();
