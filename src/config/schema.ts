@@ -131,6 +131,8 @@ export const brokerSchema = strict({
   reconcileInterval: humanDuration().optional(),
   // Signed checkpoints of the audit chain (docs/operations.md, "Signed checkpoints").
   auditCheckpoint: strict({ everyEvents: intSchema(1, 1_000_000).optional(), every: humanDuration().optional() }).optional(),
+  // Gateway session recordings kept in the store (docs/operations.md, "Session recordings").
+  recordings: strict({ retention: durationSchema({ minMs: 3_600_000 }).optional() }).optional(),
   webhooks: z
     .array(
       strict({

@@ -181,8 +181,8 @@ export async function relay(ctx: PostgresContext, s: Login): Promise<void> {
       facts,
       reason,
       async (at) => {
-        await record.end({ at, reason, bytesIn, bytesOut });
-        return { bytesIn, bytesOut, statements: record.record.statements.length + record.record.statementsDropped };
+        const { logSha256 } = await record.end({ at, reason, bytesIn, bytesOut });
+        return { bytesIn, bytesOut, statements: record.record.statements.length + record.record.statementsDropped, logSha256 };
       },
       { bytesIn, bytesOut },
     );
