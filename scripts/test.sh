@@ -27,6 +27,8 @@ command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v kinit >/dev/null 2>&1 || missing+=(krb5-user)
 command -v smbclient >/dev/null 2>&1 || missing+=(smbclient)
 command -v ldapsearch >/dev/null 2>&1 || missing+=(ldap-utils)
+# A load balancer in front of several brokers (issue 15).
+command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
