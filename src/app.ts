@@ -10,6 +10,7 @@ import { buildApi } from './api/server.js';
 import { createPostgresGateway, type PostgresGateway } from './gateways/postgres/index.js';
 import { createSshGateway, type SshGateway } from './gateways/ssh/index.js';
 import { loadHostKey } from './gateways/ssh/host-key.js';
+import { sweepRecordings } from './gateways/shared/recording-copy.js';
 import { createKeyService, type KeyService } from './core/keys/key-service.js';
 import type { GatewaysInfo } from './api/deps.js';
 import { createAuditService } from './core/audit/audit-service.js';
@@ -205,10 +206,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   // Recordings in the store past their retention go; every broker sweeps (deleting what is gone already is a no-op).
   const recordingSweeper = createPeriodicWorker({
     name: 'session recording retention',
-    run: async () => {
-      const before = clock.now() - config.broker.recordingRetentionMs;
-      while ((await store.deleteSessionRecordings(before, 1000)) === 1000);
-    },
+    run: () => sweepRecordings(store, clock.now(), config.broker.recordingRetentionMs),
     log,
     intervalMs: Math.min(3_600_000, Math.floor(config.broker.recordingRetentionMs / 10)),
     initialDelayMs: 60_000,

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { text } from 'node:stream/consumers';
 import { nullLogger } from '../core/ports.js';
 import { createSessionLog } from '../gateways/postgres/session-log.js';
-import { touchEveryMs } from '../gateways/shared/recording-copy.js';
+import { sweepRecordings, touchEveryMs } from '../gateways/shared/recording-copy.js';
 import { openAsciicast } from '../gateways/ssh/asciicast.js';
 import { createSshSessionLog } from '../gateways/ssh/session-log.js';
 import { createMemoryStore } from '../store/memory/memory-store.js';
@@ -126,6 +126,30 @@ describe('sessions in the store, read by another broker', () => {
     assert.equal((await b.summary(id))!.status, 'interrupted');
     await store.touchSessionRecording(id, now);
     assert.equal((await b.summary(id))!.status, 'live');
+    await store.close();
+  });
+
+  it('the retention sweep deletes what was last written before the retention, in batches, and keeps the rest', async () => {
+    const store = createMemoryStore();
+    const day = 86_400_000;
+    for (let i = 0; i < 2500; i++) {
+      const id = `ses_old${String(i).padStart(9, '0')}`;
+      await store.insertSessionRecording({ id, gateway: 'postgres', user: 'alice', grantId: 'gr_x', startedAt: t0 - 100 * day, header: '{}' });
+    }
+    await store.insertSessionRecording({
+      id: 'ses_newnewnew001',
+      gateway: 'postgres',
+      user: 'alice',
+      grantId: 'gr_x',
+      startedAt: t0 - 100 * day,
+      header: '{}',
+    });
+    await store.touchSessionRecording('ses_newnewnew001', t0 - day);
+    assert.equal(await sweepRecordings(store, t0, 90 * day), 2500);
+    assert.deepEqual(
+      (await store.listSessionRecordings({ limit: 10 })).map((r) => r.id),
+      ['ses_newnewnew001'],
+    );
     await store.close();
   });
 });

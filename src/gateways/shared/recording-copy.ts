@@ -11,6 +11,16 @@ import { safeErrorText } from '../../core/scrub.js';
 
 export type RecordingStore = Pick<SessionRecordingStore, 'insertSessionRecording' | 'appendSessionChunk' | 'touchSessionRecording' | 'endSessionRecording'>;
 
+/** The retention sweep: deletes every recording last written before `now - retentionMs`, a thousand at a time; how many went. */
+export async function sweepRecordings(store: Pick<SessionRecordingStore, 'deleteSessionRecordings'>, now: number, retentionMs: number): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const n = await store.deleteSessionRecordings(now - retentionMs, 1000);
+    total += n;
+    if (n < 1000) return total;
+  }
+}
+
 /** How often an open session's row is touched: a reader takes a session untouched for 3 of these as interrupted. */
 export const touchEveryMs = 30_000;
 const attempts = 3;
