@@ -30,6 +30,8 @@ command -v ldapsearch >/dev/null 2>&1 || missing+=(ldap-utils)
 # The access report's PDF is checked with pdftotext; the SIEM export goes to a real rsyslog (issue 17).
 command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
 [ -x /usr/sbin/rsyslogd ] || missing+=(rsyslog)
+# A load balancer in front of several brokers (issue 15).
+command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

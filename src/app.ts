@@ -10,6 +10,7 @@ import { buildApi } from './api/server.js';
 import { createPostgresGateway, type PostgresGateway } from './gateways/postgres/index.js';
 import { createSshGateway, type SshGateway } from './gateways/ssh/index.js';
 import { loadHostKey } from './gateways/ssh/host-key.js';
+import { sweepRecordings } from './gateways/shared/recording-copy.js';
 import { createKeyService, type KeyService } from './core/keys/key-service.js';
 import type { GatewaysInfo } from './api/deps.js';
 import { createAuditService } from './core/audit/audit-service.js';
@@ -215,6 +216,14 @@ export async function createApp(opts: AppOptions): Promise<App> {
     intervalMs: Math.min(10_000, config.broker.auditCheckpointMs),
   });
   const auditExport = config.broker.auditExport ? createExportWorker({ store, sinks: auditSinks(config.broker.auditExport), log }) : null;
+  // Recordings in the store past their retention go; every broker sweeps (deleting what is gone already is a no-op).
+  const recordingSweeper = createPeriodicWorker({
+    name: 'session recording retention',
+    run: () => sweepRecordings(store, clock.now(), config.broker.recordingRetentionMs),
+    log,
+    intervalMs: Math.min(3_600_000, Math.floor(config.broker.recordingRetentionMs / 10)),
+    initialDelayMs: 60_000,
+  });
   const reconcile = createReconcileService({ store, catalog: getCatalog, connectors, clock, log, grantLocks: accountLocks, snapshots: store });
   const reconcileWorker = createReconcileWorker({ reconcile, log, intervalMs: config.broker.reconcileIntervalMs });
   worker = createExpiryWorker({ store, grants, requests, clock, log, maxSleepMs: opts.workerMaxSleepMs });
@@ -233,6 +242,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         tls: gatewayCert && gw.tlsKey ? { cert: gatewayCert, key: await readFile(gw.tlsKey), minVersion: gw.tlsMinVersion } : null,
         listen: gw.listen,
         sessionDir: join(opts.dataDir, 'sessions'),
+        recordingStore: store,
         requireTls: gw.requireTls,
         maxSessionMs: gw.maxSessionMs ?? undefined,
         handshakeTimeoutMs: gw.handshakeTimeoutMs ?? undefined,
@@ -240,7 +250,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     : null;
 
   const sshCfg = config.gateways.ssh;
-  const sshHostKey = sshCfg ? await loadHostKey({ file: sshCfg.hostKeyFile, dataDir: opts.dataDir }) : null;
+  const sshHostKey = sshCfg ? await loadHostKey({ file: sshCfg.hostKeyFile, dataDir: opts.dataDir, shared: { store, vault } }) : null;
   const sshGateway: SshGateway | null =
     sshCfg && sshHostKey
       ? createSshGateway({
@@ -254,6 +264,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
           authorizedKeys: (user) => keys.authorizedKeys(user),
           listen: sshCfg.listen,
           sessionDir: join(opts.dataDir, 'sessions'),
+          recordingStore: store,
           maxSessionMs: sshCfg.maxSessionMs ?? undefined,
           algorithms: sshCfg.algorithms,
         })
@@ -311,6 +322,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   reconcileWorker.start();
   checkpointWorker.start();
   auditExport?.start();
+  recordingSweeper.start();
   if (oidc) recheckWorker.start();
 
   /** Revokes what a config change orphaned: removed users always, removed profiles/targets when allowed. */
@@ -384,7 +396,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       if (sshGateway) {
         gatewayAddresses = { ...gatewayAddresses, ssh: await sshGateway.listen() };
         log.info(
-          { hostKey: sshHostKey!.publicKey, fingerprint: sshHostKey!.fingerprint, file: sshHostKey!.file },
+          { hostKey: sshHostKey!.publicKey, fingerprint: sshHostKey!.fingerprint, file: sshHostKey!.file, source: sshHostKey!.source },
           'ssh gateway host key (clients put it in known_hosts)',
         );
       }
@@ -404,6 +416,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         await reconcileWorker.stop();
         await checkpointWorker.stop();
         await auditExport?.stop();
+        await recordingSweeper.stop();
         await recheckWorker.stop();
         await api.close();
         await webhooks.flush();

@@ -176,6 +176,7 @@ describe('parseConfigText: valid config', () => {
       reconcileIntervalMs: 300_000,
       auditCheckpointEvents: 1000,
       auditCheckpointMs: 3_600_000,
+      recordingRetentionMs: 90 * 86_400_000,
       webhooks: [],
     });
     assert.equal(loaded.file, 'stint.yaml');
@@ -197,6 +198,15 @@ describe('parseConfigText: valid config', () => {
     const fast = parseConfigText(`broker: { revokeRetry: { max: 500ms } }\n${base}`, 'stint.yaml').broker;
     assert.equal(fast.revokeRetryInitialMs, 500);
     assert.equal(fast.revokeRetryMaxMs, 500);
+  });
+
+  test('broker.recordings.retention sets how long recordings stay in the store; under an hour is refused', () => {
+    assert.equal(parseConfigText(`broker: { recordings: { retention: 30d } }\n${base}`, 'stint.yaml').broker.recordingRetentionMs, 30 * 86_400_000);
+    assert.match(
+      problems(`broker: { recordings: { retention: 5m } }\n${base}`).join('\n'),
+      /broker\.recordings\.retention.*shorter than the smallest allowed here \(3600s\)/,
+    );
+    assert.match(problems(`broker: { recordings: { keep: 5m } }\n${base}`).join('\n'), /broker\.recordings.*keep/);
   });
 
   test('relative passwordFile resolves against the config file directory', () => {

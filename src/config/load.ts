@@ -26,6 +26,8 @@ export interface BrokerSettings {
   /** Signed audit checkpoints: after this many events, or this long, whichever comes first. */
   auditCheckpointEvents: number;
   auditCheckpointMs: number;
+  /** Session recordings in the store older than this (since their last write) are deleted. */
+  recordingRetentionMs: number;
   webhooks: WebhookSettings[];
   /** SIEM export (core/audit/export-worker.ts); absent: none. */
   auditExport?: {
@@ -49,6 +51,7 @@ export const defaultBrokerSettings: Readonly<BrokerSettings> = {
   reconcileIntervalMs: 5 * 60_000,
   auditCheckpointEvents: 1000,
   auditCheckpointMs: 3_600_000,
+  recordingRetentionMs: 90 * 86_400_000,
   webhooks: [],
 };
 
@@ -340,6 +343,7 @@ function toBrokerSettings(b: ConfigFile['broker']): BrokerSettings {
     reconcileIntervalMs: b?.reconcileInterval ?? d.reconcileIntervalMs,
     auditCheckpointEvents: b?.auditCheckpoint?.everyEvents ?? d.auditCheckpointEvents,
     auditCheckpointMs: b?.auditCheckpoint?.every ?? d.auditCheckpointMs,
+    recordingRetentionMs: b?.recordings?.retention ?? d.recordingRetentionMs,
     webhooks: (b?.webhooks ?? []).map((w) => ({ url: w.url, events: w.events ?? null, secretEnv: w.secretEnv ?? null })),
     ...(b?.auditExport ? { auditExport: auditExportSettings(b.auditExport) } : {}),
   };

@@ -139,6 +139,8 @@ export const brokerSchema = strict({
     }).optional(),
     file: strict({ dir: z.string().min(1), maxSize: intSchema(1024, 1 << 30).optional(), keep: intSchema(1, 100_000).optional() }).optional(),
   }).optional(),
+  // Gateway session recordings kept in the store (docs/operations.md, "Session recordings").
+  recordings: strict({ retention: durationSchema({ minMs: 3_600_000 }).optional() }).optional(),
   webhooks: z
     .array(
       strict({

@@ -221,7 +221,46 @@ export interface ReportStore {
   reportPage(q: ReportQuery): Promise<ReportItem[]>;
 }
 
-export interface Store extends StoreTx, AuditCheckpointStore, ZspSnapshotStore, ReportStore {
+/** One gateway session's recording in the store (gateways/shared/recording-copy.ts writes it, api/sessions-reader.ts reads it). */
+export interface SessionRecordingRecord {
+  id: string;
+  gateway: 'postgres' | 'ssh';
+  user: string;
+  grantId: string;
+  startedAt: number;
+  /** Written at the start, while the session is open (a keep-alive) and at its end. */
+  touchedAt: number;
+  endedAt: number | null;
+  /** The `session` line (JSON) and the `end` line (JSON, null while open), as in the log. */
+  header: string;
+  end: string | null;
+}
+
+/**
+ * Session recordings, chunked: stream `log` is the session's JSON-lines log,
+ * `cast:N` the asciicast of its channel N; each chunk holds whole lines, and
+ * the chunks of a stream in `seq` order are the stream's bytes. Written
+ * outside transactions (a recording is not a state change).
+ */
+export interface SessionRecordingStore {
+  /** Does nothing when a recording with this id exists already. */
+  insertSessionRecording(r: Omit<SessionRecordingRecord, 'touchedAt' | 'endedAt' | 'end'>): Promise<void>;
+  /** Does nothing when this chunk exists already (a retried write). */
+  appendSessionChunk(sessionId: string, stream: string, seq: number, data: string): Promise<void>;
+  touchSessionRecording(sessionId: string, at: number): Promise<void>;
+  endSessionRecording(sessionId: string, endedAt: number, end: string): Promise<void>;
+  getSessionRecording(sessionId: string): Promise<SessionRecordingRecord | undefined>;
+  /** Newest first (startedAt, then id, descending). */
+  listSessionRecordings(filter: { user?: string; grantId?: string; limit: number }): Promise<SessionRecordingRecord[]>;
+  /** The streams each of these sessions has chunks in. */
+  listSessionStreams(sessionIds: readonly string[]): Promise<{ sessionId: string; stream: string }[]>;
+  /** Chunks of one stream with seq > afterSeq, in order. */
+  readSessionChunks(sessionId: string, stream: string, afterSeq: number, limit: number): Promise<{ seq: number; data: string }[]>;
+  /** Deletes up to `limit` recordings (and their chunks) last touched before `before`; how many went. */
+  deleteSessionRecordings(before: number, limit: number): Promise<number>;
+}
+
+export interface Store extends StoreTx, AuditCheckpointStore, ZspSnapshotStore, ReportStore, SessionRecordingStore {
   readonly dialect: 'sqlite' | 'postgres';
   /** Runs `fn` atomically; state change and its audit event commit together. */
   transaction<T>(fn: (tx: StoreTx & TxLocks) => Promise<T>): Promise<T>;

@@ -17,7 +17,7 @@
 //   PostgreSQL (after an append) for the audit head row this transaction holds.
 
 import { sql, type Kysely } from 'kysely';
-import type { ReportItem, ReportQuery, Store, StoreTx, TxLocks } from '../core/ports.js';
+import type { ReportItem, ReportQuery, SessionRecordingRecord, Store, StoreTx, TxLocks } from '../core/ports.js';
 import type { AuditEvent, AuditInput } from '../core/types.js';
 import type { StoredCheckpoint } from '../core/audit/signing.js';
 import { AuditCheckpoints } from './audit-checkpoints.js';
@@ -26,6 +26,7 @@ import type { ZspSnapshot } from '../core/reconcile/zsp.js';
 import { KyselyStoreTx, type StoreDialect } from './kysely-tx.js';
 import { migrateToLatest } from './migrations.js';
 import { ReportReads } from './report-reads.js';
+import { SessionRecordings } from './session-recordings.js';
 import type { Database } from './schema.js';
 import { StatementCache } from './statement-cache.js';
 
@@ -57,6 +58,7 @@ export class KyselyStore extends KyselyStoreTx implements Store {
     this.dialect = options.dialect;
     this.checkpoints = new AuditCheckpoints(root);
     this.zsp = new ZspSnapshots(root);
+    this.recordings = new SessionRecordings(root);
   }
 
   private readonly zsp: ZspSnapshots;
@@ -75,6 +77,44 @@ export class KyselyStore extends KyselyStoreTx implements Store {
 
   pruneZspSnapshots(before: number): Promise<number> {
     return this.zsp.prune(before);
+  }
+
+  private readonly recordings: SessionRecordings;
+
+  insertSessionRecording(r: Omit<SessionRecordingRecord, 'touchedAt' | 'endedAt' | 'end'>): Promise<void> {
+    return this.recordings.insertSessionRecording(r);
+  }
+
+  appendSessionChunk(sessionId: string, stream: string, seq: number, data: string): Promise<void> {
+    return this.recordings.appendSessionChunk(sessionId, stream, seq, data);
+  }
+
+  touchSessionRecording(sessionId: string, at: number): Promise<void> {
+    return this.recordings.touchSessionRecording(sessionId, at);
+  }
+
+  endSessionRecording(sessionId: string, endedAt: number, end: string): Promise<void> {
+    return this.recordings.endSessionRecording(sessionId, endedAt, end);
+  }
+
+  getSessionRecording(sessionId: string): Promise<SessionRecordingRecord | undefined> {
+    return this.recordings.getSessionRecording(sessionId);
+  }
+
+  listSessionRecordings(filter: { user?: string; grantId?: string; limit: number }): Promise<SessionRecordingRecord[]> {
+    return this.recordings.listSessionRecordings(filter);
+  }
+
+  listSessionStreams(sessionIds: readonly string[]): Promise<{ sessionId: string; stream: string }[]> {
+    return this.recordings.listSessionStreams(sessionIds);
+  }
+
+  readSessionChunks(sessionId: string, stream: string, afterSeq: number, limit: number): Promise<{ seq: number; data: string }[]> {
+    return this.recordings.readSessionChunks(sessionId, stream, afterSeq, limit);
+  }
+
+  deleteSessionRecordings(before: number, limit: number): Promise<number> {
+    return this.recordings.deleteSessionRecordings(before, limit);
   }
 
   private readonly checkpoints: AuditCheckpoints;

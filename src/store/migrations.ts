@@ -7,6 +7,7 @@
 
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { genesisHash } from '../core/audit/chain.js';
+import { sessionRecordings } from './migrations/0009-session-recordings.js';
 import { reportIndexes } from './migrations/0011-report-indexes.js';
 import { migrationLockTableName, migrationTableName, type AuditHeadTable } from './schema.js';
 import { zspSnapshots } from './migrations/0012-zsp-snapshots.js';
@@ -345,6 +346,7 @@ export function migrations(schema: string | undefined): Readonly<Record<string, 
     '0005_identity': identity,
     '0006_tokens_reviews': tokensReviews(schema),
     '0007_audit_checkpoints': auditCheckpoints,
+    '0009_session_recordings': sessionRecordings,
     '0011_report_indexes': reportIndexes,
     '0012_zsp_snapshots': zspSnapshots,
   };

@@ -169,6 +169,26 @@ export interface ZspSnapshotsTable {
   standing_holders: number;
 }
 
+export interface SessionRecordingsTable {
+  id: string;
+  gateway: string;
+  user_name: string;
+  grant_id: string;
+  started_at: number;
+  touched_at: number;
+  ended_at: number | null;
+  header: string;
+  end_line: string | null;
+}
+
+export interface SessionChunksTable {
+  session_id: string;
+  /** `log`, or `cast:N` for channel N's terminal recording. */
+  stream: string;
+  seq: number;
+  data: string;
+}
+
 export interface MetaTable {
   key: string;
   value: string;
@@ -218,6 +238,8 @@ export interface Database {
   pending_logins: PendingLoginsTable;
   audit_checkpoints: AuditCheckpointsTable;
   zsp_snapshots: ZspSnapshotsTable;
+  session_recordings: SessionRecordingsTable;
+  session_chunks: SessionChunksTable;
 }
 
 /** Names of the migration bookkeeping tables (prefixed so they never clash with another Kysely app's). */

@@ -3,7 +3,7 @@
 // within FLUSH_MS), and an `end` line with the byte counts.
 
 import type { RecordingDigest } from '../shared/recording-digest.js';
-import { createSessionRecords, type BaseSessionRecord } from '../shared/session-log.js';
+import { createSessionRecords, type BaseSessionRecord, type RecordingCopyDeps } from '../shared/session-log.js';
 
 export { FLUSH_MS } from '../shared/session-log.js';
 import type { StatementEntry } from './statement-tracker.js';
@@ -37,10 +37,16 @@ export interface SessionLog {
  * them all). With up to 500 recent sessions kept, this bounds the memory the
  * log holds (a statement's SQL may be 16 KiB).
  */
-export function createSessionLog(opts: { dir: string; keepSessions?: number; keepStatements?: number; keepStatementChars?: number }): SessionLog {
+export function createSessionLog(opts: {
+  dir: string;
+  keepSessions?: number;
+  keepStatements?: number;
+  keepStatementChars?: number;
+  copy?: RecordingCopyDeps;
+}): SessionLog {
   const keepStatements = opts.keepStatements ?? 1000;
   const keepStatementChars = opts.keepStatementChars ?? 64 * 1024;
-  const records = createSessionRecords<SessionRecord>({ dir: opts.dir, gateway: 'postgres', keepSessions: opts.keepSessions });
+  const records = createSessionRecords<SessionRecord>({ dir: opts.dir, gateway: 'postgres', keepSessions: opts.keepSessions, copy: opts.copy });
 
   async function open(header: Parameters<SessionLog['open']>[0]): Promise<SessionLogHandle> {
     const record: SessionRecord = { ...header, endedAt: null, endReason: null, bytesIn: 0, bytesOut: 0, statements: [], statementsDropped: 0 };

@@ -17,8 +17,9 @@
 
 import type { StoredCheckpoint } from '../../core/audit/signing.js';
 import type { ZspSnapshot } from '../../core/reconcile/zsp.js';
-import type { ReportItem, ReportQuery, Store, StoreTx, TxLocks } from '../../core/ports.js';
+import type { ReportItem, ReportQuery, SessionRecordingStore, Store, StoreTx, TxLocks } from '../../core/ports.js';
 import { copy, copyState, emptyState, type MemoryState } from './memory-state.js';
+import { MemoryRecordings } from './memory-recordings.js';
 import { MemoryTx } from './memory-tx.js';
 
 const reads = [
@@ -74,6 +75,21 @@ const writes = [
   'setMeta',
 ] as const satisfies readonly (keyof StoreTx)[];
 
+const recordingMethods = [
+  'insertSessionRecording',
+  'appendSessionChunk',
+  'touchSessionRecording',
+  'endSessionRecording',
+  'getSessionRecording',
+  'listSessionRecordings',
+  'listSessionStreams',
+  'readSessionChunks',
+  'deleteSessionRecordings',
+] as const satisfies readonly (keyof SessionRecordingStore)[];
+type RecordingLeft = Exclude<keyof SessionRecordingStore, (typeof recordingMethods)[number]>;
+const everyRecordingMethod: [RecordingLeft] extends [never] ? true : RecordingLeft = true;
+void everyRecordingMethod;
+
 // Every port method is a read or a write: the compiler rejects a new one left out.
 type Unsorted = Exclude<keyof StoreTx, (typeof reads)[number] | (typeof writes)[number]>;
 const everyMethodSorted: [Unsorted] extends [never] ? true : Unsorted = true;
@@ -85,9 +101,9 @@ class MemoryTxWithLocks extends MemoryTx implements TxLocks {
   }
 }
 
-// The StoreTx methods are attached in the constructor (reads and writes above).
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
-export interface MemoryStore extends StoreTx {}
+// The StoreTx methods are attached in the constructor (reads and writes above), the recording ones from MemoryRecordings.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface MemoryStore extends StoreTx, SessionRecordingStore {}
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class MemoryStore implements Store {
@@ -101,6 +117,8 @@ export class MemoryStore implements Store {
 
   constructor() {
     const self = this as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const recordings = new MemoryRecordings(() => this.ensureOpen());
+    for (const name of recordingMethods) self[name] = (...args) => (recordings[name] as (...a: unknown[]) => Promise<unknown>).apply(recordings, args);
     for (const name of reads) {
       self[name] = (...args) => {
         this.ensureOpen();

@@ -10,6 +10,7 @@ import { hostileStrings, makeGrant, makeRequest, makeSshKey, makeToken, t0 } fro
 import { auditAndTransactionSuite } from './store-suite-audit.js';
 import { zspSnapshotSuite } from './store-suite-zsp.js';
 import { reportSuite } from './store-suite-report.js';
+import { recordingsSuite } from './store-suite-recordings.js';
 
 export type MakeStore = () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
 
@@ -380,6 +381,7 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
     auditAndTransactionSuite(() => store);
     zspSnapshotSuite(() => store);
     reportSuite(() => store);
+    recordingsSuite(() => store);
 
     describe('tokens, credentials, meta, migrations', () => {
       it('tokens: insert, find by hash, list, revoke once', async () => {
