@@ -45,6 +45,7 @@ const reads = [
   'listSshKeys',
   'getTargetCredential',
   'getMeta',
+  'listBrokers',
 ] as const satisfies readonly (keyof StoreTx)[];
 
 const writes = [
@@ -71,6 +72,11 @@ const writes = [
   'deleteSshKey',
   'putTargetCredential',
   'setMeta',
+  'claimDueGrants',
+  'claimGrant',
+  'renewClaims',
+  'putBroker',
+  'deleteBrokers',
 ] as const satisfies readonly (keyof StoreTx)[];
 
 // Every port method is a read or a write: the compiler rejects a new one left out.
