@@ -28,7 +28,12 @@ const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 /** How long one count of grants by status serves scrapes: /metrics needs no token, and the count reads every grant. */
 export const grantCountTtlMs = 5_000;
 
-export function createMetrics(deps: { store: Pick<StoreTx, 'countGrantsByStatus'>; now?: () => number }) {
+export function createMetrics(deps: {
+  store: Pick<StoreTx, 'countGrantsByStatus'>;
+  now?: () => number;
+  /** The config digests of the live brokers sharing the store (broker-registry.ts), one per broker. */
+  brokerDigests?: () => Promise<string[]>;
+}) {
   const now = deps.now ?? Date.now;
   let counted: { at: number; counts: Promise<Partial<Record<GrantStatus, number>>> } | null = null;
   /** Scrapes at once share one count, and one count serves for grantCountTtlMs; a failed count is not kept. */
@@ -67,6 +72,25 @@ export function createMetrics(deps: { store: Pick<StoreTx, 'countGrantsByStatus'
       for (const s of grantStatuses) this.set({ status: s }, counts[s] ?? 0);
     },
   });
+  if (deps.brokerDigests) {
+    const digests = deps.brokerDigests;
+    new Gauge({
+      name: 'stint_brokers',
+      help: 'Brokers sharing the store whose heartbeat is recent',
+      registers: [registry],
+      async collect() {
+        this.set((await digests()).length);
+      },
+    });
+    new Gauge({
+      name: 'stint_config_digest_mismatch',
+      help: 'Brokers sharing the store run different config files (1): roll the config out to all of them',
+      registers: [registry],
+      async collect() {
+        this.set(new Set(await digests()).size > 1 ? 1 : 0);
+      },
+    });
+  }
   const telemetry: Telemetry = {
     count: (name, labels, by = 1) => counters.get(name)?.inc(labels, by),
     observe: (name, labels, seconds) => histograms.get(name)?.observe(labels, seconds),

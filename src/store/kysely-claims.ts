@@ -27,13 +27,20 @@ const dueParts = (now: number) =>
   ] as const;
 
 export async function claimDueGrants(db: Db, dialect: StoreDialect, now: number, limit: number, holder: string, until: number): Promise<GrantRecord[]> {
+  if (db.isTransaction) return claimDueIn(db, dialect, now, limit, holder, until);
+  return db.transaction().execute((trx) => claimDueIn(trx, dialect, now, limit, holder, until));
+}
+
+async function claimDueIn(db: Db, dialect: StoreDialect, now: number, limit: number, holder: string, until: number): Promise<GrantRecord[]> {
   const out = new Map<string, GrantRecord>();
   for (const part of dueParts(now)) {
     const n = limit - out.size;
     if (n <= 0) break;
-    // One statement: the rows picked are locked (PostgreSQL: rows another broker is claiming right now are skipped,
-    // not waited for) and rechecked, so each due grant goes to one claimant. SQLite runs one writer at a time.
-    const pick = db
+    // The rows picked are locked until the transaction ends (PostgreSQL: rows another broker is claiming right
+    // now are skipped, not waited for) and rechecked, so each due grant goes to one claimant. SQLite runs one
+    // writer at a time. Two statements, not UPDATE … WHERE id IN (SELECT … LIMIT n): PostgreSQL may run such
+    // a subquery more than once and so claim more than n.
+    const picked = await db
       .selectFrom('grants')
       .select('id')
       .where(part.where)
@@ -42,11 +49,17 @@ export async function claimDueGrants(db: Db, dialect: StoreDialect, now: number,
       .orderBy(part.order)
       .orderBy('id')
       .limit(n)
-      .$if(dialect === 'postgres', (q) => q.forUpdate().skipLocked());
+      .$if(dialect === 'postgres', (q) => q.forUpdate().skipLocked())
+      .execute();
+    if (picked.length === 0) continue;
     const rows = await db
       .updateTable('grants')
       .set({ claimed_by: holder, claimed_until: until })
-      .where('id', 'in', pick)
+      .where(
+        'id',
+        'in',
+        picked.map((p) => p.id),
+      )
       .where(part.where)
       .where(lapsed(now))
       .returningAll()

@@ -12,3 +12,4 @@ export * from './identity.js';
 export * from './reconcile.js';
 export * from './requests.js';
 export * from './sessions.js';
+export * from './brokers.js';
