@@ -31,8 +31,9 @@ const env = { STINT_MASTER_KEY: Buffer.alloc(32, 3).toString('base64') };
 
 async function rawDrop(): Promise<number> {
   const names = Array.from({ length: n }, (_, i) => `raw_${target.suffix}_${i}`);
-  for (const name of names) await target.superQuery(`CREATE ROLE ${pg.escapeIdentifier(name)}`);
+  // Made by the admin Stint uses (CREATEROLE), which on PostgreSQL 16+ is what may drop them.
   const pool = new pg.Pool({ host: target.host, port: target.port, database: target.db.name, user: target.adminUser, password: target.adminPassword, max: 8 });
+  for (const name of names) await pool.query(`CREATE ROLE ${pg.escapeIdentifier(name)}`);
   const queue = [...names];
   const started = performance.now();
   await Promise.all(
