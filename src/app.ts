@@ -1,7 +1,8 @@
 // The one composition root: loads config, opens the store and the vault,
 // builds connectors and services, and wires the HTTP API and the expiry worker.
 
-import { hkdfSync } from 'node:crypto';
+import { createHash, hkdfSync } from 'node:crypto';
+import { hostname } from 'node:os';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -18,6 +19,8 @@ import { createCheckpointService, type CheckpointService } from './core/audit/ch
 import { createPeriodicWorker } from './core/periodic.js';
 import { createExportWorker, type ExportWorker } from './core/audit/export-worker.js';
 import { auditSinks } from './export/sinks.js';
+import { brokerHeartbeatMs, createBrokerRegistry, type BrokerRegistry } from './core/brokers/broker-registry.js';
+import { randomId } from './core/ids.js';
 import { createExpiryWorker, type ExpiryWorker } from './core/expiry/expiry-worker.js';
 import { createGrantService, defaultGrantSettings, type GrantService, type RevokeReason } from './core/grant/grant-service.js';
 import type { Clock, ConnectorRegistry, Notifier, Store } from './core/ports.js';
@@ -68,6 +71,8 @@ export interface AppOptions {
   revokeRetry?: { initialMs: number; maxMs: number };
   /** close() gives up waiting after this (default 60 s); what is left ends with the process. */
   shutdownTimeoutMs?: number;
+  /** This broker's id among those sharing the store (default: host name and a random suffix, new at each start). */
+  brokerId?: string;
 }
 
 export interface App {
@@ -92,6 +97,8 @@ export interface App {
   postgresGateway: PostgresGateway | null;
   /** The SSH session gateway, when the config has `gateways.ssh`. */
   sshGateway: SshGateway | null;
+  /** The brokers sharing the store, this one's heartbeat among them. */
+  brokers: BrokerRegistry;
   /** Re-reads the config file; refused when it would orphan live grants unless revokeOrphans. */
   reload(input?: { revokeOrphans?: boolean }): Promise<{ orphansRevoked: number }>;
   listen(host: string, port: number): Promise<string>;
@@ -105,6 +112,13 @@ export async function createApp(opts: AppOptions): Promise<App> {
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
 
   const config = await loadConfigFile(opts.configPath);
+  // What `stint brokers` compares between brokers: the file as read (a reload reads it again).
+  let configDigest = createHash('sha256')
+    .update(await readFile(opts.configPath))
+    .digest('hex');
+  const brokerId = opts.brokerId ?? `${hostname()}-${randomId(6)}`;
+  let listenUrl = '';
+  let closing = false;
 
   const masterKey = await loadMasterKey({ env, dataDir: opts.dataDir });
   const vault = createVault(masterKey.key);
@@ -114,7 +128,16 @@ export async function createApp(opts: AppOptions): Promise<App> {
       ? { kind: 'postgres', connectionString: storeUrl }
       : { kind: 'sqlite', path: storeUrl ?? join(opts.dataDir, 'stint.db') },
   );
-  const metrics = createMetrics({ store });
+  const brokers = createBrokerRegistry({
+    store,
+    clock,
+    id: brokerId,
+    version,
+    address: () => listenUrl,
+    configDigest: () => configDigest,
+    startedAt: clock.now(),
+  });
+  const metrics = createMetrics({ store, brokerDigests: async () => (await brokers.list()).map((b) => b.configDigest) });
   const targets = createTargetConnectors({
     store,
     vault,
@@ -162,7 +185,16 @@ export async function createApp(opts: AppOptions): Promise<App> {
     onScheduleChange: (at) => worker?.dueBy(at),
     faults: faultsFromEnv(env.STINT_FAULTS),
     accountLocks,
+    brokerId,
   });
+  // Claims on the grants this broker is working on stay alive while it works; a dead broker's lapse.
+  const claimKeeper = createPeriodicWorker({
+    name: 'grant claim renewal',
+    run: grants.renewClaims,
+    log,
+    intervalMs: Math.max(200, Math.floor(defaultGrantSettings.revokeLeaseMs / 3)),
+  });
+  const heartbeat = createPeriodicWorker({ name: 'broker heartbeat', run: brokers.heartbeat, log, intervalMs: brokerHeartbeatMs, initialDelayMs: 0 });
   const requests = createRequestService({
     store,
     catalog: getCatalog,
@@ -307,6 +339,10 @@ export async function createApp(opts: AppOptions): Promise<App> {
       sessionDir: join(opts.dataDir, 'sessions'),
       liveSessions: () => [...(postgresGateway?.sessions.list() ?? []), ...(sshGateway?.sessions.list() ?? [])],
       gateways: gatewaysInfo,
+      brokers,
+      ready: async () => {
+        if (closing) throw new StintError('unavailable', 'this broker is shutting down');
+      },
     },
     { logger: log },
   );
@@ -318,6 +354,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const recovered = await grants.recoverInterrupted({ onlyAbandoned: store.dialect !== 'sqlite' });
   if (recovered > 0) log.warn({ recovered }, 'finished grants whose provisioning or revocation was interrupted');
   await revokeOrphans(startupOrphans, true);
+  claimKeeper.start();
+  heartbeat.start();
   worker.start();
   reconcileWorker.start();
   checkpointWorker.start();
@@ -352,6 +390,10 @@ export async function createApp(opts: AppOptions): Promise<App> {
     await targets.apply(next.catalog, targetsToKeep(orphans, next.catalog));
     await revokeOrphans(orphans, true);
     catalog = next.catalog;
+    configDigest = createHash('sha256')
+      .update(await readFile(opts.configPath))
+      .digest('hex');
+    await brokers.heartbeat().catch(() => {});
     await store.appendAudit({
       at: clock.now(),
       actor: 'stint',
@@ -385,6 +427,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     initialAdminToken,
     reload,
     reconcile,
+    brokers,
     postgresGateway,
     sshGateway,
     get catalog() {
@@ -403,16 +446,23 @@ export async function createApp(opts: AppOptions): Promise<App> {
       const addr = api.server.address();
       const actualPort = typeof addr === 'object' && addr ? addr.port : port;
       const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
-      log.info({ url, store: store.dialect, targets: [...catalog.targets.keys()] }, 'stint broker listening');
+      listenUrl = url;
+      await brokers.heartbeat().catch((err: unknown) => log.error({ error: safeErrorText(err) }, 'broker heartbeat failed; will retry'));
+      log.info({ url, store: store.dialect, broker: brokerId, targets: [...catalog.targets.keys()] }, 'stint broker listening');
       return url;
     },
     async close() {
       if (closed) return;
       closed = true;
+      closing = true;
       const steps = async () => {
         // Session-bound grants are revoked as their connections close: before the worker and store go.
         await Promise.all([postgresGateway?.close(), sshGateway?.close()]);
         await worker!.stop();
+        // Claims are renewed until the work holding them is done; then this broker leaves the list.
+        await claimKeeper.stop();
+        await heartbeat.stop();
+        await brokers.leave().catch(() => {});
         await reconcileWorker.stop();
         await checkpointWorker.stop();
         await auditExport?.stop();

@@ -35,6 +35,8 @@ export const grantCountTtlMs = 5_000;
 export function createMetrics(deps: {
   store: Pick<StoreTx, 'countGrantsByStatus'> & Partial<Pick<ZspSnapshotStore, 'latestZspSnapshots'>>;
   now?: () => number;
+  /** The config digests of the live brokers sharing the store (broker-registry.ts), one per broker. */
+  brokerDigests?: () => Promise<string[]>;
 }) {
   const now = deps.now ?? Date.now;
   let counted: { at: number; counts: Promise<Partial<Record<GrantStatus, number>>> } | null = null;
@@ -85,6 +87,25 @@ export function createMetrics(deps: {
       async collect() {
         this.reset();
         for (const s of await latestZsp()) this.set({ target: s.target }, s.score);
+      },
+    });
+  }
+  if (deps.brokerDigests) {
+    const digests = deps.brokerDigests;
+    new Gauge({
+      name: 'stint_brokers',
+      help: 'Brokers sharing the store whose heartbeat is recent',
+      registers: [registry],
+      async collect() {
+        this.set((await digests()).length);
+      },
+    });
+    new Gauge({
+      name: 'stint_config_digest_mismatch',
+      help: 'Brokers sharing the store run different config files (1): roll the config out to all of them',
+      registers: [registry],
+      async collect() {
+        this.set(new Set(await digests()).size > 1 ? 1 : 0);
       },
     });
   }

@@ -135,6 +135,30 @@ export const extraOperations: ExtraOperation[] = [
   },
   {
     method: 'GET',
+    url: '/readyz',
+    operationId: 'getReadyz',
+    tag: 'meta',
+    access: 'public',
+    summary: 'Whether this broker should take traffic: its store answers and it is not shutting down (for a load balancer)',
+    responses: {
+      200: {
+        description: 'Ready',
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              properties: { status: { const: 'ready' }, version: { type: 'string' }, broker: { type: 'string' } },
+              required: ['status', 'version'],
+              additionalProperties: false,
+            },
+          },
+        },
+      },
+    },
+    errors: [400, 500, 503],
+  },
+  {
+    method: 'GET',
     url: '/metrics',
     operationId: 'getMetrics',
     tag: 'meta',

@@ -84,6 +84,11 @@ export const commandGroups: ReadonlyArray<{ title: string; commands: CommandEntr
         async () => (await import('./commands/reconcile.js')).reconcileCommand,
       ),
       entry('tokens', 'Issue, list and revoke API tokens', async () => (await import('./commands/tokens.js')).tokensCommand),
+      entry(
+        'brokers',
+        'List the brokers sharing the store, their config digests and the work each holds',
+        async () => (await import('./commands/brokers.js')).brokersCommand,
+      ),
     ],
   },
   {

@@ -17,6 +17,8 @@ import type {
   SshKeyRecord,
   TokenRecord,
   BreakGlassRecord,
+  BrokerRecord,
+  BrokerStatus,
 } from './types.js';
 
 export type { Connector } from '../connectors/contract.js';
@@ -95,6 +97,28 @@ export interface StoreTx {
    * many were renewed; a grant that is no longer active is not.
    */
   renewSessionLeases(grantIds: readonly string[], until: number): Promise<number>;
+  /**
+   * Claims for `holder` until `until` up to `limit` grants due at `now` (as
+   * listDueGrants) whose claim is free or lapsed (a live claim of `holder`
+   * itself is work it has in hand, not taken again), and returns them: two
+   * brokers asking at once never get the same grant (PostgreSQL: FOR UPDATE
+   * SKIP LOCKED; SQLite: one writer). Not a CAS change: `version` stays.
+   */
+  claimDueGrants(now: number, limit: number, holder: string, until: number): Promise<GrantRecord[]>;
+  /**
+   * Claims one grant for `holder` until `until` if its claim is free, lapsed
+   * at `now` or already `holder`'s (`force`: whoever holds it); the claimed
+   * record, or undefined when another broker's claim is live.
+   */
+  claimGrant(id: string, holder: string, now: number, until: number, force?: boolean): Promise<GrantRecord | undefined>;
+  /** Moves `holder`'s claims on these grants to `until`; how many it still held. */
+  renewClaims(grantIds: readonly string[], holder: string, until: number): Promise<number>;
+  /** Writes a broker's heartbeat row (inserted on first call). */
+  putBroker(b: BrokerRecord): Promise<void>;
+  /** Brokers whose heartbeat is at or after `aliveSince`, oldest start first, with the claims each holds at `now`. */
+  listBrokers(aliveSince: number, now: number): Promise<BrokerStatus[]>;
+  /** Drops broker rows whose last heartbeat is before `before` (and `id`'s own, when given); how many went. */
+  deleteBrokers(before: number, id?: string): Promise<number>;
   /** Earliest future moment at which `listDueGrants` would return something. */
   nextDueAt(): Promise<number | null>;
   countGrantsByStatus(): Promise<Partial<Record<GrantStatus, number>>>;

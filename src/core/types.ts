@@ -178,7 +178,31 @@ export interface GrantRecord {
    * null for every other grant.
    */
   sessionLeaseUntil: number | null;
+  /**
+   * The broker whose claim on this grant's work (provisioning, revocation) is
+   * live until `claimedUntil`: another broker takes the work over only once
+   * the claim lapses. Not a CAS change (renewing it leaves `version` alone).
+   */
+  claimedBy: string | null;
+  claimedUntil: number | null;
   version: number;
+}
+
+/** One running `stint server` sharing the store, as its heartbeat last wrote it. */
+export interface BrokerRecord {
+  id: string;
+  /** Where its HTTP API listens, as it printed it. */
+  address: string;
+  version: string;
+  /** sha256 of the config file it runs with (hex). */
+  configDigest: string;
+  startedAt: number;
+  heartbeatAt: number;
+}
+
+/** A broker and the grants whose work it holds a live claim on. */
+export interface BrokerStatus extends BrokerRecord {
+  heldGrants: number;
 }
 
 export interface AuditInput {

@@ -6,8 +6,20 @@
 
 import type { Kysely, Transaction } from 'kysely';
 import type { AuditFilter, GrantFilter, GrantPatch, RequestFilter, RequestPatch, StoreTx } from '../core/ports.js';
-import type { ApprovalRecord, AuditEvent, AuditInput, GrantRecord, GrantStatus, PendingLoginRecord, RequestRecord, SignInRecord } from '../core/types.js';
+import type {
+  ApprovalRecord,
+  AuditEvent,
+  AuditInput,
+  BrokerRecord,
+  BrokerStatus,
+  GrantRecord,
+  GrantStatus,
+  PendingLoginRecord,
+  RequestRecord,
+  SignInRecord,
+} from '../core/types.js';
 import { AuditAppender } from './audit-appender.js';
+import * as claims from './kysely-claims.js';
 import { KyselyRecordsTx, type StoreDialect } from './kysely-records-tx.js';
 import { SignInTx } from './signin-tx.js';
 import { grantPatchToRow, grantToRow, requestPatchToRow, requestToRow, rowToApproval, rowToAuditEvent, rowToGrant, rowToRequest } from './rows.js';
@@ -208,6 +220,32 @@ export class KyselyStoreTx extends KyselyRecordsTx implements StoreTx {
     const byId = new Map<string, GrantRecord>();
     for (const row of [...expired, ...leaseLapsed, ...retrying]) byId.set(row.id, rowToGrant(row));
     return [...byId.values()].sort((a, b) => dueAt(a) - dueAt(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).slice(0, n);
+  }
+
+  // ---- claimed work and broker heartbeats (kysely-claims.ts)
+
+  claimDueGrants(now: number, limit: number, holder: string, until: number): Promise<GrantRecord[]> {
+    return claims.claimDueGrants(this.db, this.dialectName, now, clampLimit(limit) ?? 0, holder, until);
+  }
+
+  claimGrant(id: string, holder: string, now: number, until: number, force = false): Promise<GrantRecord | undefined> {
+    return claims.claimGrant(this.db, id, holder, now, until, force);
+  }
+
+  renewClaims(grantIds: readonly string[], holder: string, until: number): Promise<number> {
+    return claims.renewClaims(this.db, grantIds, holder, until);
+  }
+
+  putBroker(b: BrokerRecord): Promise<void> {
+    return claims.putBroker(this.db, b);
+  }
+
+  listBrokers(aliveSince: number, now: number): Promise<BrokerStatus[]> {
+    return claims.listBrokers(this.db, aliveSince, now);
+  }
+
+  deleteBrokers(before: number, id?: string): Promise<number> {
+    return claims.deleteBrokers(this.db, before, id);
   }
 
   /** The earliest due time, past or future; each part is an index lookup. */

@@ -71,7 +71,20 @@ export interface GrantsTable {
   sealed_secret: string | null;
   /** Added in 0002. */
   session_lease_until: number | null;
+  /** Added in 0008. */
+  claimed_by: string | null;
+  claimed_until: number | null;
   version: number;
+}
+
+/** Added in 0008: one row per broker, written by its heartbeat. */
+export interface BrokersTable {
+  id: string;
+  address: string;
+  version: string;
+  config_digest: string;
+  started_at: number;
+  heartbeat_at: number;
 }
 
 export interface AuditEventsTable {
@@ -240,6 +253,7 @@ export interface Database {
   zsp_snapshots: ZspSnapshotsTable;
   session_recordings: SessionRecordingsTable;
   session_chunks: SessionChunksTable;
+  brokers: BrokersTable;
 }
 
 /** Names of the migration bookkeeping tables (prefixed so they never clash with another Kysely app's). */

@@ -15,3 +15,4 @@ export * from './sessions.js';
 export * from './standing.js';
 export * from './reports.js';
 export * from './session-verify.js';
+export * from './brokers.js';

@@ -34,6 +34,8 @@ export interface ProvisioningDeps {
   /** Rolls back a grant whose provisioning failed or was revoked meanwhile. */
   revocation: Pick<Revocation, 'revokeOwned'>;
   onScheduleChange?: (dueAt: number) => void;
+  /** This broker's id: it claims the grants it provisions (renewed while it works; see grant-sweeps.ts). */
+  brokerId: string;
 }
 
 export function createProvisioning(deps: ProvisioningDeps) {
@@ -41,6 +43,7 @@ export function createProvisioning(deps: ProvisioningDeps) {
   const { inFlight, secretOf } = records;
   const mustGet = records.get;
   const { revokeOwned } = deps.revocation;
+  const { brokerId } = deps;
   // Secrets prepared a little ahead on targets whose connector can use that (secret-pool.ts).
   const secrets = createSecretPool({
     size: settings.preparedSecrets ?? 16,
@@ -91,6 +94,8 @@ export function createProvisioning(deps: ProvisioningDeps) {
       failingSince: null,
       sealedSecret,
       sessionLeaseUntil: sessionLeaseMs === undefined ? null : now + sessionLeaseMs,
+      claimedBy: brokerId,
+      claimedUntil: now + settings.revokeLeaseMs,
       version: 1,
     };
     if (secret !== null && sealedSecret !== null) records.remember(grant, sealedSecret, secret);
@@ -140,6 +145,9 @@ export function createProvisioning(deps: ProvisioningDeps) {
           expiresAt: now + g.durationMs,
           // A session lease runs from activation, however long provisioning took (its length is what the gateway asked for).
           ...(g.sessionLeaseUntil !== null ? { sessionLeaseUntil: now + Math.max(0, g.sessionLeaseUntil - g.createdAt) } : {}),
+          // Provisioning's work is done: the claim goes, and the grant's expiry is for whichever broker claims it then.
+          claimedBy: null,
+          claimedUntil: null,
         };
         // Usually nothing changed since the intent: swap on the version we hold; otherwise look.
         let cur = g;
@@ -155,13 +163,14 @@ export function createProvisioning(deps: ProvisioningDeps) {
           grantId: cur.id,
           target: cur.target,
           subjectUser: cur.user,
-          details: { account: cur.account, roles: cur.roles, mode: cur.mode, expiresAt: new Date(patch.expiresAt).toISOString() },
+          details: { account: cur.account, roles: cur.roles, mode: cur.mode, expiresAt: new Date(patch.expiresAt).toISOString(), broker: brokerId },
         });
         faults.hit('provision.before-commit');
         return { ...cur, ...patch, version: cur.version + 1 };
       });
       if (!activated) {
-        // Revoked while we were provisioning: the revoke path owns it now; make sure it runs.
+        // Revoked while we were provisioning: the revoke path owns it now; make sure it runs (here, when
+        // this broker holds it: a revoke on another broker leaves the claim with the one provisioning).
         const cur = await mustGet(grantId);
         if (cur.status === 'revoking' || cur.status === 'revoke-failing') await revokeOwned(cur);
         return mustGet(grantId);
@@ -200,6 +209,8 @@ export function createProvisioning(deps: ProvisioningDeps) {
         revokeRequestedBy: 'stint',
         lastError: message,
         nextAttemptAt: now + settings.revokeLeaseMs,
+        claimedBy: brokerId,
+        claimedUntil: now + settings.revokeLeaseMs,
       });
       await tx.appendAudit({
         at: now,
@@ -209,7 +220,7 @@ export function createProvisioning(deps: ProvisioningDeps) {
         grantId: cur.id,
         target: cur.target,
         subjectUser: cur.user,
-        details: { error: message },
+        details: { error: message, broker: brokerId },
       });
     });
     // Roll back whatever part of the work reached the target (idempotent).

@@ -7,6 +7,7 @@ import type {
   ApprovalRecord,
   AuditEvent,
   BreakGlassRecord,
+  BrokerRecord,
   ConnectTokenRecord,
   GrantRecord,
   PendingLoginRecord,
@@ -30,6 +31,7 @@ export interface MemoryState {
   sshKeys: Map<string, SshKeyRecord>;
   targetCredentials: Map<string, { sealed: string; updatedAt: number }>;
   meta: Map<string, string>;
+  brokers: Map<string, BrokerRecord>;
 }
 
 export function emptyState(): MemoryState {
@@ -46,6 +48,7 @@ export function emptyState(): MemoryState {
     sshKeys: new Map(),
     targetCredentials: new Map(),
     meta: new Map(),
+    brokers: new Map(),
   };
 }
 
@@ -64,6 +67,7 @@ export function copyState(s: MemoryState): MemoryState {
     sshKeys: new Map(s.sshKeys),
     targetCredentials: new Map(s.targetCredentials),
     meta: new Map(s.meta),
+    brokers: new Map(s.brokers),
   };
 }
 

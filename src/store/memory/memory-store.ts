@@ -47,6 +47,7 @@ const reads = [
   'listSshKeys',
   'getTargetCredential',
   'getMeta',
+  'listBrokers',
 ] as const satisfies readonly (keyof StoreTx)[];
 
 const writes = [
@@ -73,6 +74,11 @@ const writes = [
   'deleteSshKey',
   'putTargetCredential',
   'setMeta',
+  'claimDueGrants',
+  'claimGrant',
+  'renewClaims',
+  'putBroker',
+  'deleteBrokers',
 ] as const satisfies readonly (keyof StoreTx)[];
 
 const recordingMethods = [
