@@ -1,7 +1,7 @@
 // HAProxy (the Debian `haproxy` binary) in front of several brokers, for
 // tests: started on free loopback ports with a config generated into its own
 // temp dir, stopped after. The HTTP API is balanced in http mode with a
-// health check on /healthz, retrying a request whose connection failed on
+// health check on /readyz, retrying a request whose connection failed on
 // another broker; the gateways in tcp mode (their TLS, if any, passes
 // through). docs/operations.md ("Behind a load balancer") shows the same
 // config for production.
@@ -54,7 +54,7 @@ frontend api
 backend brokers_api
   mode http
   balance roundrobin
-  option httpchk GET /healthz
+  option httpchk GET /readyz
   http-check expect status 200
 ${servers((b) => b.api, '')}
 frontend postgres
