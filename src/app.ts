@@ -43,7 +43,8 @@ import { createMetrics } from './metrics.js';
 import { openStore } from './store/index.js';
 import { checkMasterKey, loadMasterKey } from './vault/master-key.js';
 import { createVault } from './vault/vault.js';
-import { createLogNotifier, createWebhookNotifier, fanOut } from './notify.js';
+import { createNotifications } from './notify/setup.js';
+import type { DeliveryWorker } from './notify/delivery-worker.js';
 
 export const version = '0.1.0';
 
@@ -87,6 +88,8 @@ export interface App {
   postgresGateway: PostgresGateway | null;
   /** The SSH session gateway, when the config has `gateways.ssh`. */
   sshGateway: SshGateway | null;
+  /** Sends the notification outbox. */
+  notifications: DeliveryWorker;
   /** Re-reads the config file; refused when it would orphan live grants unless revokeOrphans. */
   reload(input?: { revokeOrphans?: boolean }): Promise<{ orphansRevoked: number }>;
   listen(host: string, port: number): Promise<string>;
@@ -128,8 +131,24 @@ export async function createApp(opts: AppOptions): Promise<App> {
 
   const metrics = createMetrics({ store });
   const accountLocks = new KeyedMutex();
-  const webhooks = createWebhookNotifier({ hooks: config.broker.webhooks, env, log });
-  const notifier: Notifier = fanOut(createLogNotifier(log), webhooks);
+  let outbox: Awaited<ReturnType<typeof createNotifications>>;
+  try {
+    outbox = await createNotifications({
+      config,
+      env,
+      store,
+      catalog: getCatalog,
+      clock,
+      log,
+      telemetry: metrics.telemetry,
+      faults: faultsFromEnv(env.STINT_FAULTS),
+    });
+  } catch (err) {
+    await targets.closeAll();
+    await store.close();
+    throw err;
+  }
+  const notifier: Notifier = outbox.notifier;
   let worker: ExpiryWorker | undefined;
   const grants = createGrantService({
     store,
@@ -295,6 +314,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   if (recovered > 0) log.warn({ recovered }, 'finished grants whose provisioning or revocation was interrupted');
   await revokeOrphans(startupOrphans, true);
   worker.start();
+  outbox.delivery.start();
   reconcileWorker.start();
   checkpointWorker.start();
   if (oidc) recheckWorker.start();
@@ -356,6 +376,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     checkpoints,
     connectors,
     initialAdminToken,
+    notifications: outbox.delivery,
     reload,
     reconcile,
     postgresGateway,
@@ -390,7 +411,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         await checkpointWorker.stop();
         await recheckWorker.stop();
         await api.close();
-        await webhooks.flush();
+        await outbox.delivery.stop();
         await targets.closeAll();
         await store.close();
       };

@@ -13,6 +13,8 @@ const counterHelp: Record<TelemetryCounter, [string, string[]]> = {
   revoke_failures: ['Failed revocation attempts (each is retried)', ['target']],
   provision_failures: ['Failed provisionings (rolled back)', ['target']],
   break_glass: ['Break-glass activations: access without approval (each also logs an ALERT and sends grant.break-glass)', ['profile']],
+  notifications_delivered: ['Notifications delivered from the outbox, by channel', ['channel']],
+  notifications_failed: ['Failed notification delivery attempts, by channel (retried until given up)', ['channel']],
   auth_failures: [
     'Failed API authentication attempts (reason: missing, malformed, invalid, session-ended; throttled: refused while the source is throttled)',
     ['reason'],
@@ -22,13 +24,14 @@ const histogramHelp: Record<TelemetryHistogram, [string, string[]]> = {
   provision_seconds: ['Time to create access on the target', ['target', 'mode']],
   revoke_seconds: ['Time to remove access on the target', ['target']],
   expiry_lag_seconds: ["Delay between a grant's expiry and its confirmed revocation", ['target']],
+  notification_seconds: ['Delay between a change and its notification being accepted by the channel', ['channel']],
 };
 const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 /** How long one count of grants by status serves scrapes: /metrics needs no token, and the count reads every grant. */
 export const grantCountTtlMs = 5_000;
 
-export function createMetrics(deps: { store: Pick<StoreTx, 'countGrantsByStatus'>; now?: () => number }) {
+export function createMetrics(deps: { store: Pick<StoreTx, 'countGrantsByStatus' | 'countNotifications'>; now?: () => number }) {
   const now = deps.now ?? Date.now;
   let counted: { at: number; counts: Promise<Partial<Record<GrantStatus, number>>> } | null = null;
   /** Scrapes at once share one count, and one count serves for grantCountTtlMs; a failed count is not kept. */
@@ -65,6 +68,18 @@ export function createMetrics(deps: { store: Pick<StoreTx, 'countGrantsByStatus'
     async collect() {
       const counts = await grantCounts();
       for (const s of grantStatuses) this.set({ status: s }, counts[s] ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'stint_notifications',
+    help: 'Outbox rows not delivered: pending (retrying: failed at least once) and failed (given up; above zero needs attention)',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      const c = await deps.store.countNotifications();
+      this.set({ state: 'pending' }, c.pending);
+      this.set({ state: 'retrying' }, c.retrying);
+      this.set({ state: 'failed' }, c.failed);
     },
   });
   const telemetry: Telemetry = {

@@ -8,6 +8,7 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { genesisHash } from '../core/audit/chain.js';
 import { migrationLockTableName, migrationTableName, type AuditHeadTable } from './schema.js';
+import { notificationOutbox } from './migrations/0010-notification-outbox.js';
 
 // Migrations take Kysely<unknown>: they must not depend on today's Database
 // type, which describes the schema after the *last* migration.
@@ -343,6 +344,7 @@ export function migrations(schema: string | undefined): Readonly<Record<string, 
     '0005_identity': identity,
     '0006_tokens_reviews': tokensReviews(schema),
     '0007_audit_checkpoints': auditCheckpoints,
+    '0010_notification_outbox': notificationOutbox,
   };
 }
 

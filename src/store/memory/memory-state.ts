@@ -15,6 +15,7 @@ import type {
   SshKeyRecord,
   TokenRecord,
 } from '../../core/types.js';
+import type { OutboxRecord } from '../../core/notify/notification.js';
 
 export interface MemoryState {
   requests: Map<string, RequestRecord>;
@@ -30,6 +31,8 @@ export interface MemoryState {
   sshKeys: Map<string, SshKeyRecord>;
   targetCredentials: Map<string, { sealed: string; updatedAt: number }>;
   meta: Map<string, string>;
+  /** The notification outbox, by id. */
+  notifications: Map<string, OutboxRecord>;
 }
 
 export function emptyState(): MemoryState {
@@ -46,6 +49,7 @@ export function emptyState(): MemoryState {
     sshKeys: new Map(),
     targetCredentials: new Map(),
     meta: new Map(),
+    notifications: new Map(),
   };
 }
 
@@ -64,6 +68,7 @@ export function copyState(s: MemoryState): MemoryState {
     sshKeys: new Map(s.sshKeys),
     targetCredentials: new Map(s.targetCredentials),
     meta: new Map(s.meta),
+    notifications: new Map(s.notifications),
   };
 }
 

@@ -45,6 +45,8 @@ const reads = [
   'listSshKeys',
   'getTargetCredential',
   'getMeta',
+  'listNotifications',
+  'countNotifications',
 ] as const satisfies readonly (keyof StoreTx)[];
 
 const writes = [
@@ -71,6 +73,9 @@ const writes = [
   'deleteSshKey',
   'putTargetCredential',
   'setMeta',
+  'insertNotifications',
+  'claimNotifications',
+  'settleNotification',
 ] as const satisfies readonly (keyof StoreTx)[];
 
 // Every port method is a read or a write: the compiler rejects a new one left out.
