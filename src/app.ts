@@ -49,7 +49,8 @@ import { createMetrics } from './metrics.js';
 import { openStore } from './store/index.js';
 import { checkMasterKey, loadMasterKey } from './vault/master-key.js';
 import { createVault } from './vault/vault.js';
-import { createLogNotifier, createWebhookNotifier, fanOut } from './notify.js';
+import { createNotifications } from './notify/setup.js';
+import type { DeliveryWorker } from './notify/delivery-worker.js';
 
 export const version = '0.1.0';
 
@@ -99,6 +100,8 @@ export interface App {
   sshGateway: SshGateway | null;
   /** The brokers sharing the store, this one's heartbeat among them. */
   brokers: BrokerRegistry;
+  /** Sends the notification outbox. */
+  notifications: DeliveryWorker;
   /** Re-reads the config file; refused when it would orphan live grants unless revokeOrphans. */
   reload(input?: { revokeOrphans?: boolean }): Promise<{ orphansRevoked: number }>;
   listen(host: string, port: number): Promise<string>;
@@ -164,8 +167,25 @@ export async function createApp(opts: AppOptions): Promise<App> {
   }
 
   const accountLocks = new KeyedMutex();
-  const webhooks = createWebhookNotifier({ hooks: config.broker.webhooks, env, log });
-  const notifier: Notifier = fanOut(createLogNotifier(log), webhooks);
+  let outbox: Awaited<ReturnType<typeof createNotifications>>;
+  try {
+    outbox = await createNotifications({
+      config,
+      env,
+      store,
+      catalog: getCatalog,
+      clock,
+      log,
+      telemetry: metrics.telemetry,
+      faults: faultsFromEnv(env.STINT_FAULTS),
+      brokerId,
+    });
+  } catch (err) {
+    await targets.closeAll();
+    await store.close();
+    throw err;
+  }
+  const notifier: Notifier = outbox.notifier;
   let worker: ExpiryWorker | undefined;
   const grants = createGrantService({
     store,
@@ -357,6 +377,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   claimKeeper.start();
   heartbeat.start();
   worker.start();
+  outbox.delivery.start();
   reconcileWorker.start();
   checkpointWorker.start();
   auditExport?.start();
@@ -425,6 +446,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     auditExport,
     connectors,
     initialAdminToken,
+    notifications: outbox.delivery,
     reload,
     reconcile,
     brokers,
@@ -469,7 +491,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         await recordingSweeper.stop();
         await recheckWorker.stop();
         await api.close();
-        await webhooks.flush();
+        await outbox.delivery.stop();
         await targets.closeAll();
         await store.close();
       };

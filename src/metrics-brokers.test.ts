@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createMetrics } from './metrics.js';
 
 describe('broker metrics', () => {
-  const store = { countGrantsByStatus: async () => ({}) };
+  const store = { countGrantsByStatus: async () => ({}), countNotifications: async () => ({ pending: 0, retrying: 0, failed: 0 }) };
   const line = (text: string, name: string) => text.split('\n').find((l) => l.startsWith(`${name} `));
 
   it('stint_config_digest_mismatch is 1 while the live brokers run different configs, 0 when they agree', async () => {

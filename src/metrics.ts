@@ -13,6 +13,8 @@ const counterHelp: Record<TelemetryCounter, [string, string[]]> = {
   revoke_failures: ['Failed revocation attempts (each is retried)', ['target']],
   provision_failures: ['Failed provisionings (rolled back)', ['target']],
   break_glass: ['Break-glass activations: access without approval (each also logs an ALERT and sends grant.break-glass)', ['profile']],
+  notifications_delivered: ['Notifications delivered from the outbox, by channel', ['channel']],
+  notifications_failed: ['Failed notification delivery attempts, by channel (retried until given up)', ['channel']],
   auth_failures: [
     'Failed API authentication attempts (reason: missing, malformed, invalid, session-ended; throttled: refused while the source is throttled)',
     ['reason'],
@@ -26,6 +28,7 @@ const histogramHelp: Record<TelemetryHistogram, [string, string[]]> = {
     'Duration of each call to a target through its connector (outcome: ok, retryable, failed)',
     ['kind', 'target', 'operation', 'outcome'],
   ],
+  notification_seconds: ['Delay between a change and its notification being accepted by the channel', ['channel']],
 };
 const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
@@ -33,7 +36,7 @@ const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 export const grantCountTtlMs = 5_000;
 
 export function createMetrics(deps: {
-  store: Pick<StoreTx, 'countGrantsByStatus'> & Partial<Pick<ZspSnapshotStore, 'latestZspSnapshots'>>;
+  store: Pick<StoreTx, 'countGrantsByStatus' | 'countNotifications'> & Partial<Pick<ZspSnapshotStore, 'latestZspSnapshots'>>;
   now?: () => number;
   /** The config digests of the live brokers sharing the store (broker-registry.ts), one per broker. */
   brokerDigests?: () => Promise<string[]>;
@@ -109,6 +112,18 @@ export function createMetrics(deps: {
       },
     });
   }
+  new Gauge({
+    name: 'stint_notifications',
+    help: 'Outbox rows not delivered: pending (retrying: failed at least once) and failed (given up; above zero needs attention)',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      const c = await deps.store.countNotifications();
+      this.set({ state: 'pending' }, c.pending);
+      this.set({ state: 'retrying' }, c.retrying);
+      this.set({ state: 'failed' }, c.failed);
+    },
+  });
   const telemetry: Telemetry = {
     count: (name, labels, by = 1) => counters.get(name)?.inc(labels, by),
     observe: (name, labels, seconds) => histograms.get(name)?.observe(labels, seconds),

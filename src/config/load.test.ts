@@ -306,7 +306,7 @@ describe('parseConfigText: each problem names file:line:column, path and what is
 
   test('unknown top-level section', () => {
     assert.deepStrictEqual(problems(`${base}polices: []\n`), [
-      'stint.yaml:14:1: polices: unknown field "polices" (did you mean "policies"?); known fields: identity, broker, gateways, targets, profiles, policies, users, roles',
+      'stint.yaml:14:1: polices: unknown field "polices" (did you mean "policies"?); known fields: identity, broker, gateways, targets, profiles, policies, users, roles, notifications',
     ]);
   });
 

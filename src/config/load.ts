@@ -11,6 +11,8 @@ import { crossCheck } from './cross-check.js';
 import { ConfigError, createLocator, sortIssues } from './issues.js';
 import { configFileSchema, quoteValue, type ConfigFile, type TargetConfig } from './schema.js';
 import { explainIssues } from './zod-issues.js';
+import { toNotificationSettings, type NotificationSettings } from './notifications.js';
+import type { NotificationsConfig } from './notifications-schema.js';
 
 export { ConfigError, formatIssue, type ConfigIssue } from './issues.js';
 
@@ -60,6 +62,8 @@ export interface LoadedConfig {
   broker: BrokerSettings;
   gateways: GatewaySettings;
   identity: IdentitySettings;
+  /** null: no notifications section (the log and broker.webhooks only). */
+  notifications?: NotificationSettings | null;
   file: string;
 }
 
@@ -169,6 +173,7 @@ export function parseConfigText(text: string, fileName: string): LoadedConfig {
     broker: toBrokerSettings(parsed.data.broker),
     gateways: toGatewaySettings(parsed.data.gateways, dirname(resolve(fileName))),
     identity: toIdentitySettings(parsed.data.identity, dirname(resolve(fileName))),
+    notifications: toNotificationSettings(parsed.data.notifications as NotificationsConfig | undefined, dirname(resolve(fileName))),
     file: fileName,
   };
 }
@@ -303,6 +308,7 @@ function toCatalog(cfg: ConfigFile, baseDir: string): Catalog {
       accounts: Object.assign(Object.create(null) as Record<string, string>, u.accounts ?? {}),
       ...withRoles({ groups: u.groups ?? [], admin: u.admin ?? false }, roles),
       ...(u.service ? { service: true } : {}),
+      ...(u.email ? { email: u.email } : {}),
     });
   }
 

@@ -9,12 +9,14 @@ import { connectorModules } from '../connectors/registry.js';
 import { ownAccountTemplateProblem } from '../core/identity/own-account.js';
 import { deliveryModes, type TargetKind } from '../core/types.js';
 import { checkAlgorithm, type AlgorithmKind } from '../connectors/ssh/algorithms.js';
+import { emailAddressSchema, notificationsSchema } from './notifications-schema.js';
+import { notificationKinds } from '../core/notify/notification.js';
 
 /** Names of targets, profiles, policies, users and groups: safe in logs, URLs and identifiers. */
 export const namePattern = /^[a-z][a-z0-9_.-]{0,62}$/i;
 /** Profile patterns in policies: a name in which `*` stands for any run of characters. */
 export const profilePatternPattern = /^[a-z0-9_.*-]{1,63}$/i;
-const envVarPattern = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+export const envVarPattern = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 
 /** Prefix of the message a strict object gives for unknown keys; the loader lists them per key. */
 export const knownFieldsPrefix = 'known fields: ';
@@ -35,7 +37,7 @@ export function quoteValue(value: string, max = 40): string {
   return chars.length > max ? `"${escaped}…" (${chars.length} characters)` : `"${escaped}"`;
 }
 
-function nameSchema(what: string) {
+export function nameSchema(what: string) {
   return z.string().superRefine((v, ctx) => {
     if (!namePattern.test(v)) {
       ctx.addIssue({
@@ -56,7 +58,7 @@ function grantSchema() {
 }
 
 /** A duration written like 90s, 30m, 1h30m; becomes milliseconds. */
-function durationSchema(opts: { minMs?: number; maxMs?: number } = {}) {
+export function durationSchema(opts: { minMs?: number; maxMs?: number } = {}) {
   return z.unknown().transform((v, ctx): number => {
     if (typeof v !== 'string' && typeof v !== 'number') {
       ctx.addIssue({ code: 'custom', message: 'must be a duration, written like 90s, 30m, 1h or 1h30m' });
@@ -82,7 +84,7 @@ function durationSchema(opts: { minMs?: number; maxMs?: number } = {}) {
   });
 }
 
-function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+export function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
   return z.enum(values, {
     error: (iss) => {
       const choices = `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`;
@@ -92,7 +94,7 @@ function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
   });
 }
 
-function intSchema(min: number, max: number) {
+export function intSchema(min: number, max: number) {
   return z
     .number()
     .int({ error: 'must be a whole number' })
@@ -101,7 +103,7 @@ function intSchema(min: number, max: number) {
 }
 
 /** A strict object whose unknown-key issue carries the known keys, for "did you mean". */
-function strict<S extends z.ZodRawShape>(shape: S) {
+export function strict<S extends z.ZodRawShape>(shape: S) {
   const known = Object.keys(shape).join(', ');
   return z.strictObject(shape, {
     error: (iss) => (iss.code === 'unrecognized_keys' ? `${knownFieldsPrefix}${known}` : undefined),
@@ -145,9 +147,9 @@ export const brokerSchema = strict({
     .array(
       strict({
         url: z.string().refine((u) => /^https?:\/\/[^\s]+$/.test(u) && URL.canParse(u), { error: 'must be an http:// or https:// URL' }),
-        // Which notifications to send; all of them when omitted.
+        // Which notifications to send; all of them when omitted. request.decided: approved, denied, cancelled and expired-unapproved.
         events: z
-          .array(oneOf(['request.pending', 'request.decided', 'grant.active', 'grant.revoked', 'grant.revoke-failing', 'grant.break-glass']))
+          .array(oneOf([...notificationKinds, 'request.decided']))
           .min(1)
           .optional(),
         // HMAC-SHA256 key for the X-Stint-Signature header, from the environment.
@@ -356,6 +358,8 @@ export const userSchema = strict({
   admin: z.boolean().optional(),
   // A non-person (CI, a script): admins may create its API tokens.
   service: z.boolean().optional(),
+  // Where email notifications reach this person (notifications.email).
+  email: z.lazy(() => emailAddressSchema()).optional(),
 });
 
 // ---- roles ----
@@ -497,6 +501,8 @@ export const configFileSchema = strict({
   policies: z.array(policySchema).optional(),
   users: z.array(userSchema).optional(),
   roles: rolesSchema.optional(),
+  // Built on first use: notifications-schema.ts uses this file's helpers (an import cycle).
+  notifications: z.lazy(() => notificationsSchema()).optional(),
 });
 
 export type ConfigFile = z.infer<typeof configFileSchema>;

@@ -20,6 +20,7 @@ import type {
   BrokerRecord,
   BrokerStatus,
 } from './types.js';
+import type { Notification, OutboxStoreTx } from './notify/notification.js';
 
 export type { Connector } from '../connectors/contract.js';
 
@@ -68,7 +69,7 @@ export interface AuditFilter {
 }
 
 /** Operations available inside and outside a transaction. */
-export interface StoreTx {
+export interface StoreTx extends OutboxStoreTx {
   insertRequest(r: RequestRecord): Promise<void>;
   getRequest(id: string): Promise<RequestRecord | undefined>;
   /** Applies `patch` only if the stored version equals `version`; bumps version. */
@@ -292,31 +293,20 @@ export interface Store extends StoreTx, AuditCheckpointStore, ZspSnapshotStore, 
   close(): Promise<void>;
 }
 
-export type NotificationKind =
-  | 'request.pending'
-  | 'request.decided'
-  | 'grant.active'
-  | 'grant.revoked'
-  | 'grant.revoke-failing'
-  /** A break-glass activation: access without approval; an alert. */
-  | 'grant.break-glass';
+export type { Notification, NotificationKind } from './notify/notification.js';
 
-export interface Notification {
-  kind: NotificationKind;
-  at: number;
-  requestId?: string;
-  grantId?: string;
-  user?: string;
-  target?: string;
-  profile?: string;
-  message: string;
-}
-
+/**
+ * Notifications go through the store's outbox: `record` writes one inside
+ * the transaction of the change that causes it (so they commit or roll back
+ * together); `committed` runs after the commit (the log line, and a nudge to
+ * the delivery worker so it sends now rather than at its next round).
+ */
 export interface Notifier {
-  notify(n: Notification): void;
+  record(tx: StoreTx, n: Notification): Promise<void>;
+  committed(n: Notification): void;
 }
 
-export const nullNotifier: Notifier = { notify: () => {} };
+export const nullNotifier: Notifier = { record: async () => {}, committed: () => {} };
 
 /** Envelope encryption of secrets at rest (vault/). */
 export interface Sealer {
@@ -350,9 +340,12 @@ export type TelemetryCounter =
   /** Failed API authentication, by reason (api/auth-failures.ts). */
   | 'auth_failures'
   /** Break-glass activations, by profile. */
-  | 'break_glass';
+  | 'break_glass'
+  /** Outbox rows sent, and failed delivery attempts, by channel. */
+  | 'notifications_delivered'
+  | 'notifications_failed';
 
-export type TelemetryHistogram = 'provision_seconds' | 'revoke_seconds' | 'expiry_lag_seconds' | 'target_operation_seconds';
+export type TelemetryHistogram = 'provision_seconds' | 'revoke_seconds' | 'expiry_lag_seconds' | 'target_operation_seconds' | 'notification_seconds';
 
 export const nullTelemetry: Telemetry = { count() {}, observe() {} };
 

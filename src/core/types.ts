@@ -52,6 +52,8 @@ export interface UserDef {
   service?: boolean;
   /** When this person last proved who they are (ms); set only for a sign-in, not for API tokens. */
   authTime?: number;
+  /** Where email notifications reach this person (config users[].email). */
+  email?: string;
 }
 
 export interface TargetDef {

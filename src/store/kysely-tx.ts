@@ -22,6 +22,8 @@ import { AuditAppender } from './audit-appender.js';
 import * as claims from './kysely-claims.js';
 import { KyselyRecordsTx, type StoreDialect } from './kysely-records-tx.js';
 import { SignInTx } from './signin-tx.js';
+import { OutboxTx } from './outbox-tx.js';
+import type { OutboxCounts, OutboxFilter, OutboxOutcome, OutboxRecord } from '../core/notify/notification.js';
 import { grantPatchToRow, grantToRow, requestPatchToRow, requestToRow, rowToApproval, rowToAuditEvent, rowToGrant, rowToRequest } from './rows.js';
 import type { Database } from './schema.js';
 import { rowOf, rowShape, type StatementCache } from './statement-cache.js';
@@ -47,6 +49,31 @@ export class KyselyStoreTx extends KyselyRecordsTx implements StoreTx {
     super(db, dialectName, statements);
     this.audit = new AuditAppender(db, dialectName, statements);
     this.signIns = new SignInTx(db);
+    this.outbox = new OutboxTx(db, dialectName);
+  }
+
+  private readonly outbox: OutboxTx;
+
+  // ---- the notification outbox (outbox-tx.ts)
+
+  insertNotifications(rows: readonly OutboxRecord[]): Promise<void> {
+    return this.outbox.insert(rows);
+  }
+
+  claimNotifications(owner: string, now: number, leaseUntil: number, limit: number): Promise<OutboxRecord[]> {
+    return this.outbox.claim(owner, now, leaseUntil, limit);
+  }
+
+  settleNotification(id: string, owner: string, outcome: OutboxOutcome): Promise<boolean> {
+    return this.outbox.settle(id, owner, outcome);
+  }
+
+  listNotifications(filter: OutboxFilter): Promise<OutboxRecord[]> {
+    return this.outbox.list(filter);
+  }
+
+  countNotifications(): Promise<OutboxCounts> {
+    return this.outbox.count();
   }
 
   private readonly signIns: SignInTx;

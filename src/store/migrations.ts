@@ -12,6 +12,7 @@ import { reportIndexes } from './migrations/0011-report-indexes.js';
 import { migrationLockTableName, migrationTableName, type AuditHeadTable } from './schema.js';
 import { brokersMigration } from './migrations/0008-brokers.js';
 import { zspSnapshots } from './migrations/0012-zsp-snapshots.js';
+import { notificationOutbox } from './migrations/0010-notification-outbox.js';
 
 // Migrations take Kysely<unknown>: they must not depend on today's Database
 // type, which describes the schema after the *last* migration.
@@ -349,6 +350,7 @@ export function migrations(schema: string | undefined): Readonly<Record<string, 
     '0007_audit_checkpoints': auditCheckpoints,
     '0008_brokers': brokersMigration(schema),
     '0009_session_recordings': sessionRecordings,
+    '0010_notification_outbox': notificationOutbox,
     '0011_report_indexes': reportIndexes,
     '0012_zsp_snapshots': zspSnapshots,
   };

@@ -136,6 +136,24 @@ export interface BreakGlassTable {
   review_comment: string | null;
 }
 
+export interface NotificationsTable {
+  id: string;
+  event_id: string;
+  channel: string;
+  recipient: string;
+  audience: string | null;
+  kind: string;
+  notification: string;
+  status: string;
+  attempts: number;
+  created_at: number;
+  next_attempt_at: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  last_error: string | null;
+  delivered_at: number | null;
+}
+
 export interface SshKeysTable {
   id: string;
   user_name: string;
@@ -254,6 +272,7 @@ export interface Database {
   session_recordings: SessionRecordingsTable;
   session_chunks: SessionChunksTable;
   brokers: BrokersTable;
+  notifications: NotificationsTable;
 }
 
 /** Names of the migration bookkeeping tables (prefixed so they never clash with another Kysely app's). */

@@ -8,7 +8,8 @@ import { ownAccountOf } from '../identity/own-account.js';
 import { StintError, TargetError, invalid, notFound } from '../errors.js';
 import { newGrantId } from '../ids.js';
 import type { KeyedMutex } from '../keyed-mutex.js';
-import type { Clock, ConnectorRegistry, Logger, Notifier, Store, Telemetry } from '../ports.js';
+import type { Clock, ConnectorRegistry, Logger, Notification, Notifier, Store, Telemetry } from '../ports.js';
+import { formatDuration } from '../duration.js';
 import { safeErrorText } from '../scrub.js';
 import type { Catalog, GrantRecord, RequestRecord, UserDef } from '../types.js';
 import type { Faults } from '../faults.js';
@@ -165,6 +166,7 @@ export function createProvisioning(deps: ProvisioningDeps) {
           subjectUser: cur.user,
           details: { account: cur.account, roles: cur.roles, mode: cur.mode, expiresAt: new Date(patch.expiresAt).toISOString(), broker: brokerId },
         });
+        await notifier.record(tx, activeNote(cur, now, patch.expiresAt));
         faults.hit('provision.before-commit');
         return { ...cur, ...patch, version: cur.version + 1 };
       });
@@ -178,16 +180,7 @@ export function createProvisioning(deps: ProvisioningDeps) {
       telemetry.count('grants_activated', { target: g.target, mode: g.mode });
       telemetry.observe('provision_seconds', { target: g.target, mode: g.mode }, (now - started) / 1000);
       log.info({ grantId, target: g.target, user: g.user, account: g.account, expiresAt: activated.expiresAt }, 'grant active');
-      notifier.notify({
-        kind: 'grant.active',
-        at: now,
-        grantId,
-        requestId: g.requestId,
-        user: g.user,
-        target: g.target,
-        profile: g.profile,
-        message: `${g.user} has ${g.profile} until ${new Date(activated.expiresAt!).toISOString()}`,
-      });
+      notifier.committed(activeNote(activated, now, activated.expiresAt!));
       deps.onScheduleChange?.(activated.expiresAt!);
       return activated;
     } finally {
@@ -233,4 +226,19 @@ export function createProvisioning(deps: ProvisioningDeps) {
   }
 
   return { newGrant, provision };
+}
+
+function activeNote(g: GrantRecord, now: number, expiresAt: number): Notification {
+  return {
+    kind: 'grant.active',
+    at: now,
+    grantId: g.id,
+    requestId: g.requestId,
+    user: g.user,
+    target: g.target,
+    profile: g.profile,
+    duration: formatDuration(g.durationMs),
+    expiresAt,
+    message: `${g.user} has ${g.profile} until ${new Date(expiresAt).toISOString()}`,
+  };
 }

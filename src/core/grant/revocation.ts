@@ -6,7 +6,7 @@
 import { conflict } from '../errors.js';
 import type { KeyedMutex } from '../keyed-mutex.js';
 import { KeyedSemaphore } from '../keyed-mutex.js';
-import type { Clock, ConnectorRegistry, Logger, Notifier, Store, Telemetry } from '../ports.js';
+import type { Clock, ConnectorRegistry, Logger, Notification, Notifier, Store, Telemetry } from '../ports.js';
 import { safeErrorText } from '../scrub.js';
 import type { GrantRecord, UserDef } from '../types.js';
 import type { Faults } from '../faults.js';
@@ -176,6 +176,8 @@ export function createRevocation(deps: RevocationDeps) {
           ...(cur.failingSince !== null ? { failingSince: new Date(cur.failingSince).toISOString(), lastError: cur.lastError } : {}),
         },
       });
+      await notifier.record(tx, grantNote(cur, 'grant.revoked', now));
+      if (cur.failingSince !== null) await notifier.record(tx, grantNote(cur, 'grant.revoke-recovered', now));
       faults.hit('revoke.before-commit');
       return { ...cur, ...patch, version: cur.version + 1 };
     });
@@ -185,16 +187,8 @@ export function createRevocation(deps: RevocationDeps) {
       if (g.revokeReason === 'expired' && g.expiresAt !== null)
         telemetry.observe('expiry_lag_seconds', { target: g.target }, Math.max(0, now - g.expiresAt) / 1000);
       log.info({ grantId: g.id, target: g.target, account: g.account, reason: g.revokeReason }, 'grant revoked');
-      notifier.notify({
-        kind: 'grant.revoked',
-        at: now,
-        grantId: g.id,
-        requestId: g.requestId,
-        user: g.user,
-        target: g.target,
-        profile: g.profile,
-        message: `${g.user}'s ${g.profile} was revoked (${g.revokeReason})`,
-      });
+      notifier.committed(grantNote(done, 'grant.revoked', now));
+      if (done.failingSince !== null) notifier.committed(grantNote(done, 'grant.revoke-recovered', now));
     }
     return done;
   }
@@ -260,20 +254,12 @@ export function createRevocation(deps: RevocationDeps) {
           subjectUser: cur.user,
           details: { reason: cur.revokeReason, account: cur.account, error: message, broker: brokerId },
         });
+        await notifier.record(tx, grantNote(cur, 'grant.revoke-failing', now, message));
       }
       return { ...cur, ...patch, version: cur.version + 1, firstFailure };
     });
     if ('firstFailure' in updated && updated.firstFailure) {
-      notifier.notify({
-        kind: 'grant.revoke-failing',
-        at: now,
-        grantId: g.id,
-        requestId: g.requestId,
-        user: g.user,
-        target: g.target,
-        profile: g.profile,
-        message: `revocation of ${g.user}'s ${g.profile} on ${g.target} is failing: ${message}`,
-      });
+      notifier.committed(grantNote(g, 'grant.revoke-failing', now, message));
     }
     deps.onScheduleChange?.(next);
     return updated;
@@ -301,4 +287,24 @@ export function createRevocation(deps: RevocationDeps) {
   }
 
   return { markRevoking, performRevoke, revokeOwned, revoke, holds };
+}
+
+function grantNote(g: GrantRecord, kind: 'grant.revoked' | 'grant.revoke-failing' | 'grant.revoke-recovered', now: number, error?: string): Notification {
+  const message =
+    kind === 'grant.revoked'
+      ? `${g.user}'s ${g.profile} was revoked (${g.revokeReason})`
+      : kind === 'grant.revoke-failing'
+        ? `revocation of ${g.user}'s ${g.profile} on ${g.target} is failing: ${error}`
+        : `revocation of ${g.user}'s ${g.profile} on ${g.target} went through after failing`;
+  return {
+    kind,
+    at: now,
+    grantId: g.id,
+    requestId: g.requestId,
+    user: g.user,
+    target: g.target,
+    profile: g.profile,
+    by: g.revokeRequestedBy ?? undefined,
+    message,
+  };
 }

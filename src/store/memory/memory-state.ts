@@ -16,6 +16,7 @@ import type {
   SshKeyRecord,
   TokenRecord,
 } from '../../core/types.js';
+import type { OutboxRecord } from '../../core/notify/notification.js';
 
 export interface MemoryState {
   requests: Map<string, RequestRecord>;
@@ -32,6 +33,8 @@ export interface MemoryState {
   targetCredentials: Map<string, { sealed: string; updatedAt: number }>;
   meta: Map<string, string>;
   brokers: Map<string, BrokerRecord>;
+  /** The notification outbox, by id. */
+  notifications: Map<string, OutboxRecord>;
 }
 
 export function emptyState(): MemoryState {
@@ -49,6 +52,7 @@ export function emptyState(): MemoryState {
     targetCredentials: new Map(),
     meta: new Map(),
     brokers: new Map(),
+    notifications: new Map(),
   };
 }
 
@@ -68,6 +72,7 @@ export function copyState(s: MemoryState): MemoryState {
     targetCredentials: new Map(s.targetCredentials),
     meta: new Map(s.meta),
     brokers: new Map(s.brokers),
+    notifications: new Map(s.notifications),
   };
 }
 

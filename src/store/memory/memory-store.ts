@@ -48,6 +48,8 @@ const reads = [
   'getTargetCredential',
   'getMeta',
   'listBrokers',
+  'listNotifications',
+  'countNotifications',
 ] as const satisfies readonly (keyof StoreTx)[];
 
 const writes = [
@@ -79,6 +81,9 @@ const writes = [
   'renewClaims',
   'putBroker',
   'deleteBrokers',
+  'insertNotifications',
+  'claimNotifications',
+  'settleNotification',
 ] as const satisfies readonly (keyof StoreTx)[];
 
 const recordingMethods = [

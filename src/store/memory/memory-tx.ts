@@ -22,6 +22,8 @@ import type {
   TokenRecord,
 } from '../../core/types.js';
 import { normalizeDetails } from '../audit-appender.js';
+import type { OutboxCounts, OutboxFilter, OutboxOutcome, OutboxRecord } from '../../core/notify/notification.js';
+import { claimOutbox, countOutbox, insertOutbox, listOutbox, settleOutbox } from './memory-outbox.js';
 import { applyPatch, byKeys, clampLimit, copy, duplicate, take, type MemoryState } from './memory-state.js';
 
 const retrying: readonly GrantStatus[] = ['revoking', 'revoke-failing'];
@@ -55,6 +57,28 @@ export class MemoryTx implements StoreTx {
   private insertOnce<T>(table: string, map: Map<string, T>, key: string, value: T): void {
     if (map.has(key)) throw duplicate(table, key);
     map.set(key, copy(value));
+  }
+
+  // ---- the notification outbox (memory-outbox.ts)
+
+  async insertNotifications(rows: readonly OutboxRecord[]): Promise<void> {
+    insertOutbox(this.s.notifications, rows);
+  }
+
+  async claimNotifications(owner: string, now: number, leaseUntil: number, limit: number): Promise<OutboxRecord[]> {
+    return claimOutbox(this.s.notifications, owner, now, leaseUntil, limit);
+  }
+
+  async settleNotification(id: string, owner: string, outcome: OutboxOutcome): Promise<boolean> {
+    return settleOutbox(this.s.notifications, id, owner, outcome);
+  }
+
+  async listNotifications(filter: OutboxFilter): Promise<OutboxRecord[]> {
+    return listOutbox(this.s.notifications, filter);
+  }
+
+  async countNotifications(): Promise<OutboxCounts> {
+    return countOutbox(this.s.notifications);
   }
 
   // ---- requests and approvals

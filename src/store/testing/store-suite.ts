@@ -11,6 +11,7 @@ import { auditAndTransactionSuite } from './store-suite-audit.js';
 import { zspSnapshotSuite } from './store-suite-zsp.js';
 import { reportSuite } from './store-suite-report.js';
 import { recordingsSuite } from './store-suite-recordings.js';
+import { outboxSuite } from './store-suite-outbox.js';
 
 export type MakeStore = () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
 
@@ -382,6 +383,7 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
     zspSnapshotSuite(() => store);
     reportSuite(() => store);
     recordingsSuite(() => store);
+    outboxSuite(() => store);
 
     describe('tokens, credentials, meta, migrations', () => {
       it('tokens: insert, find by hash, list, revoke once', async () => {
