@@ -8,7 +8,7 @@ import { LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { Catalog, PolicyDef, ProfileDef, TargetDef, UserDef } from '../core/types.js';
 import { rolesFor, type RolesConfig } from '../core/identity/roles.js';
 import { crossCheck } from './cross-check.js';
-import { ConfigError, createLocator, sortIssues } from './issues.js';
+import { ConfigError, createLocator, sortIssues, type ConfigIssue, type PathProblem } from './issues.js';
 import { configFileSchema, quoteValue, type ConfigFile, type TargetConfig } from './schema.js';
 import { explainIssues } from './zod-issues.js';
 
@@ -53,6 +53,8 @@ export interface LoadedConfig {
   gateways: GatewaySettings;
   identity: IdentitySettings;
   file: string;
+  /** Places a problem found after loading (config/target-check.ts) at its file:line. */
+  locate(problem: PathProblem): ConfigIssue;
 }
 
 export interface OidcSettings {
@@ -162,6 +164,7 @@ export function parseConfigText(text: string, fileName: string): LoadedConfig {
     gateways: toGatewaySettings(parsed.data.gateways, dirname(resolve(fileName))),
     identity: toIdentitySettings(parsed.data.identity, dirname(resolve(fileName))),
     file: fileName,
+    locate: (p) => locate.issue(p),
   };
 }
 
@@ -256,6 +259,7 @@ function toCatalog(cfg: ConfigFile, baseDir: string): Catalog {
       portForwarding: (p.portForwarding ?? []).map((r) => r.toLowerCase()),
       stepUpMs: p.stepUp === undefined ? null : p.stepUp === true ? stepUpDefault : p.stepUp,
       ...(p.breakGlass ? { breakGlass: { groups: p.breakGlass.groups } } : {}),
+      ...(p.allowBuiltinPrivileged ? { allowBuiltinPrivileged: true } : {}),
     });
   }
 

@@ -254,6 +254,8 @@ export const profileSchema = strict({
   stepUp: stepUpSchema().optional(),
   // Members of these groups may activate it without approval in an emergency (reason required; alerted; reviewed after).
   breakGlass: strict({ groups: z.array(nameSchema('group')).min(1, { error: 'must list at least one group' }) }).optional(),
+  // ad targets only: may grant Domain Admins and the other built-in privileged groups.
+  allowBuiltinPrivileged: z.boolean().optional(),
 }).refine((p) => !(p.mode === 'ephemeral-account' && p.terminateSessionsOnRevoke === false), {
   // Removing an ephemeral account always ends its sessions; `false` would be a promise Stint breaks.
   message: 'ephemeral accounts always have their sessions terminated on revoke; remove terminateSessionsOnRevoke',

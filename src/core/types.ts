@@ -83,6 +83,8 @@ export interface ProfileDef {
   stepUpMs?: number | null;
   /** Members of these groups may activate it without approval (reason required, alerted, reviewed after). */
   breakGlass?: { groups: string[] };
+  /** ad: the built-in privileged groups (Domain Admins, …) may be granted; absent: refused. */
+  allowBuiltinPrivileged?: boolean;
 }
 
 export type ApprovalRule =
