@@ -27,6 +27,7 @@ import type { Catalog, TargetDef } from '../types.js';
 import { liveGrantStatuses } from '../types.js';
 import { diffTarget, isBacked, type AccountFacts, type MissingFinding, type StandingFinding } from './diff.js';
 import { ownAccountOf } from '../identity/own-account.js';
+import { attributeUnknownAuthors } from './authorship.js';
 
 export interface ReconcileServiceDeps {
   store: Pick<Store, 'listGrants' | 'getGrant' | 'appendAudit'>;
@@ -223,6 +224,8 @@ export function createReconcileService(deps: ReconcileServiceDeps) {
     } else {
       holders = [];
     }
+    // Kinds that cannot tell who added a membership (ad): the store says which ones Stint gave (authorship.ts).
+    if (holders) holders = await attributeUnknownAuthors(holders, { store, target: t.name });
     const ownAccounts = new Map<string, AccountFacts>();
     for (const account of new Set(activeBefore.filter((g) => g.mode === 'own-account').map((g) => g.account))) {
       try {
