@@ -41,6 +41,7 @@ import { builtinAdmin, createTokenService, type TokenService } from './core/toke
 import { liveGrantStatuses, type Catalog, type GrantRecord } from './core/types.js';
 import { loadConfigFile, type OidcSettings } from './config/load.js';
 import { readPrivateFile } from './config/secrets.js';
+import { checkProfilesOnTargets } from './config/target-check.js';
 import { createRecheckWorker } from './core/identity/recheck-worker.js';
 import { createSignInService, defaultRecheckMs, maxSignInsPerUser, type SignInService } from './core/identity/signin-service.js';
 import { createOidcProvider } from './identity/oidc.js';
@@ -160,6 +161,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     startupOrphans = findOrphans(await store.listGrants({ statuses: liveGrantStatuses, unbackedBy: catalogNames(catalog) }), catalog);
     if (blocksConfig(startupOrphans) && !opts.revokeOrphans) throw new StintError('conflict', describeOrphans(startupOrphans, clock.now()));
     await targets.apply(catalog, targetsToKeep(startupOrphans, catalog));
+    await checkProfilesOnTargets(config, { connectors, warn: (target, message) => log.warn({ target }, message) });
   } catch (err) {
     await targets.closeAll();
     await store.close();
@@ -409,6 +411,13 @@ export async function createApp(opts: AppOptions): Promise<App> {
     const orphans = findOrphans(await store.listGrants({ statuses: liveGrantStatuses, unbackedBy: catalogNames(next.catalog) }), next.catalog);
     if (blocksConfig(orphans) && !input.revokeOrphans) throw new StintError('conflict', describeOrphans(orphans, clock.now()));
     await targets.apply(next.catalog, targetsToKeep(orphans, next.catalog));
+    try {
+      await checkProfilesOnTargets(next, { connectors, warn: (target, message) => log.warn({ target }, message) });
+    } catch (err) {
+      // The running config stays, with the connectors it had.
+      await targets.apply(catalog);
+      throw err;
+    }
     await revokeOrphans(orphans, true);
     catalog = next.catalog;
     configDigest = createHash('sha256')

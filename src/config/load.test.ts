@@ -299,7 +299,7 @@ describe('parseConfigText: each problem names file:line:column, path and what is
     const text = base.replace('maxDuration: 1h }', 'maxDuration: 1h, maxDuraton: 2h }');
     assert.deepStrictEqual(problems(text), [
       `${at(text, 'maxDuraton')}: profiles[0].maxDuraton: unknown field "maxDuraton" (did you mean "maxDuration"?); ` +
-        'known fields: name, target, mode, grants, maxDuration, terminateSessionsOnRevoke, description, portForwarding, stepUp, breakGlass, gatewaySessions',
+        'known fields: name, target, mode, grants, maxDuration, terminateSessionsOnRevoke, description, portForwarding, stepUp, breakGlass, gatewaySessions, allowBuiltinPrivileged',
     ]);
     assert.equal(at(text, 'maxDuraton'), 'stint.yaml:9:106');
   });

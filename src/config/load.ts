@@ -8,7 +8,7 @@ import { LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { Catalog, PolicyDef, ProfileDef, TargetDef, UserDef } from '../core/types.js';
 import { rolesFor, type RolesConfig } from '../core/identity/roles.js';
 import { crossCheck } from './cross-check.js';
-import { ConfigError, createLocator, sortIssues } from './issues.js';
+import { ConfigError, createLocator, sortIssues, type ConfigIssue, type PathProblem } from './issues.js';
 import { configFileSchema, quoteValue, type ConfigFile, type TargetConfig } from './schema.js';
 import { explainIssues } from './zod-issues.js';
 import { toNotificationSettings, type NotificationSettings } from './notifications.js';
@@ -65,6 +65,8 @@ export interface LoadedConfig {
   /** null: no notifications section (the log and broker.webhooks only). */
   notifications?: NotificationSettings | null;
   file: string;
+  /** Places a problem found after loading (config/target-check.ts) at its file:line. */
+  locate(problem: PathProblem): ConfigIssue;
 }
 
 export interface OidcSettings {
@@ -175,6 +177,7 @@ export function parseConfigText(text: string, fileName: string): LoadedConfig {
     identity: toIdentitySettings(parsed.data.identity, dirname(resolve(fileName))),
     notifications: toNotificationSettings(parsed.data.notifications as NotificationsConfig | undefined, dirname(resolve(fileName))),
     file: fileName,
+    locate: (p) => locate.issue(p),
   };
 }
 
@@ -270,6 +273,7 @@ function toCatalog(cfg: ConfigFile, baseDir: string): Catalog {
       stepUpMs: p.stepUp === undefined ? null : p.stepUp === true ? stepUpDefault : p.stepUp,
       ...(p.breakGlass ? { breakGlass: { groups: p.breakGlass.groups } } : {}),
       ...(p.gatewaySessions !== undefined ? { gatewaySessions: p.gatewaySessions } : {}),
+      ...(p.allowBuiltinPrivileged ? { allowBuiltinPrivileged: true } : {}),
     });
   }
 

@@ -268,6 +268,8 @@ export const profileSchema = strict({
   breakGlass: strict({ groups: z.array(nameSchema('group')).min(1, { error: 'must list at least one group' }) }).optional(),
   // Gateway sessions of this profile one person may have open at once (each an account on the target); default 20.
   gatewaySessions: intSchema(1, 1000).optional(),
+  // ad targets only: may grant Domain Admins and the other built-in privileged groups.
+  allowBuiltinPrivileged: z.boolean().optional(),
 }).refine((p) => !(p.mode === 'ephemeral-account' && p.terminateSessionsOnRevoke === false), {
   // Removing an ephemeral account always ends its sessions; `false` would be a promise Stint breaks.
   message: 'ephemeral accounts always have their sessions terminated on revoke; remove terminateSessionsOnRevoke',

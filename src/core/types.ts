@@ -87,6 +87,8 @@ export interface ProfileDef {
   breakGlass?: { groups: string[] };
   /** Gateway sessions of this profile one person may have open at once; absent: the gateway's default (20). */
   gatewaySessions?: number;
+  /** ad: the built-in privileged groups (Domain Admins, …) may be granted; absent: refused. */
+  allowBuiltinPrivileged?: boolean;
 }
 
 export type ApprovalRule =

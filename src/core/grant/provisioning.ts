@@ -103,6 +103,9 @@ export function createProvisioning(deps: ProvisioningDeps) {
     return grant;
   }
 
+  /** The profile's allowBuiltinPrivileged as the config says now (ad); absent when not set. */
+  const builtinAllowed = (g: GrantRecord) => (deps.catalog().profiles.get(g.profile)?.allowBuiltinPrivileged ? { allowBuiltinPrivileged: true } : {});
+
   /**
    * Does the target work for a `provisioning` grant and activates it. `known`
    * is the record as its caller just wrote it (saves a read); a change made
@@ -130,9 +133,12 @@ export function createProvisioning(deps: ProvisioningDeps) {
             ...(g.sessionLeaseUntil !== null ? { gatewayOnly: true } : {}),
             // Kinds that log in with keys: the owner's registered keys too (core/keys/grant-keys.ts).
             ...(connector.publicKeyLogin ? { publicKeys: (await ownerKeysFor(store, connector, g)).map((k) => k.publicKey) } : {}),
+            ...builtinAllowed(g),
           });
         } else {
-          await accountLocks.run(`${g.target}\u0000${g.account}`, () => connector.grantToAccount({ account: g.account, grants: g.roles }));
+          await accountLocks.run(`${g.target}\u0000${g.account}`, () =>
+            connector.grantToAccount({ account: g.account, grants: g.roles, ...builtinAllowed(g) }),
+          );
         }
       } catch (err) {
         return await provisioningFailed(g, err, secret);

@@ -34,6 +34,7 @@ export interface ZspSnapshotSink {
   insertZspSnapshots(rows: ZspSnapshot[]): Promise<void>;
   pruneZspSnapshots(before: number): Promise<number>;
 }
+import { attributeUnknownAuthors } from './authorship.js';
 
 export interface ReconcileServiceDeps {
   store: Pick<Store, 'listGrants' | 'getGrant' | 'appendAudit'>;
@@ -251,6 +252,8 @@ export function createReconcileService(deps: ReconcileServiceDeps) {
     } else {
       holders = [];
     }
+    // Kinds that cannot tell who added a membership (ad): the store says which ones Stint gave (authorship.ts).
+    if (holders) holders = await attributeUnknownAuthors(holders, { store, target: t.name });
     const ownAccounts = new Map<string, AccountFacts>();
     for (const account of new Set(activeBefore.filter((g) => g.mode === 'own-account').map((g) => g.account))) {
       try {
