@@ -232,6 +232,11 @@ export function createSessionsReader(opts: {
     };
   }
 
+  /** A session's terminal recordings: the store's copies and this broker's files (the one answering may hold either). */
+  function bothCasts(id: string, inStore: Map<string, number[]>, inFiles: Map<string, number[]>): number[] {
+    return [...new Set([...(inStore.get(id) ?? []), ...(inFiles.get(id) ?? [])])].sort((a, b) => a - b);
+  }
+
   function storedSummary(id: string, st: StoredSession, live: Map<string, LiveSessionRecord>, casts: number[]): SessionView {
     return summarise(id, st.header as unknown as SessionHeader, st.end as unknown as EndLine | null, live.get(id), casts, st.openElsewhere);
   }
@@ -253,8 +258,8 @@ export function createSessionsReader(opts: {
   async function summary(sessionId: string): Promise<SessionView | undefined> {
     if (!isSessionId(sessionId)) throw invalid(`${JSON.stringify(sessionId.slice(0, 40))} is not a session id (ses_ and 12 characters a-z 0-9)`);
     const st = await stored?.get(sessionId);
-    if (st) return storedSummary(sessionId, st, liveMap(), (await stored!.casts([sessionId])).get(sessionId) ?? []);
     const files = await names();
+    if (st) return storedSummary(sessionId, st, liveMap(), bothCasts(sessionId, await stored!.casts([sessionId]), castsOf(files)));
     return summaryOf(sessionId, files, castsOf(files), liveMap());
   }
 
@@ -267,7 +272,7 @@ export function createSessionsReader(opts: {
         ? await stored.list({ user: filter.user, grantId: filter.grantId, limit: filter.limit ?? 5000 })
         : new Map<string, StoredSession>();
       const storeCasts = stored ? await stored.casts([...inStore.keys()]) : new Map<string, number[]>();
-      const out: SessionView[] = [...inStore].map(([id, st]) => storedSummary(id, st, live, storeCasts.get(id) ?? []));
+      const out: SessionView[] = [...inStore].map(([id, st]) => storedSummary(id, st, live, bothCasts(id, storeCasts, casts)));
       const ids = new Set<string>(live.keys());
       for (const f of files) {
         const id = f.endsWith('.jsonl') ? f.slice(0, -'.jsonl'.length) : null;
