@@ -13,23 +13,13 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type BrowserContext, type Page } from 'playwright-core';
 import { DAY_MS } from '../core/reconcile/zsp.js';
 import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } from '../testing/broker.js';
+import { chromiumPath, launchChromium, uiWait } from '../testing/browser.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const artifacts = join(root, 'test-artifacts', 'ui');
-const chromiumPath = '/usr/bin/chromium';
-const flags = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const uiWait = 120_000;
 const skip = !existsSync(chromiumPath) ? 'needs Debian chromium at /usr/bin/chromium' : false;
 const hostile = '<img src=x onerror="window.__pwned=1">';
 
@@ -49,7 +39,7 @@ describe('web UI: zero-standing-privilege dashboard in Chromium', { skip }, () =
     broker = await startTestBroker({ target });
     url = await broker.app.listen('127.0.0.1', 0);
     dir = await mkdtemp(join(tmpdir(), 'stint-chromium-zsp-'));
-    ctx = await chromium.launchPersistentContext(dir, { executablePath: chromiumPath, headless: true, args: flags, viewport: { width: 1280, height: 860 } });
+    ctx = await launchChromium(dir);
     page = ctx.pages()[0] ?? (await ctx.newPage());
     page.on('pageerror', (e) => pageErrors.push(e.message));
   });
