@@ -71,7 +71,11 @@ describe('several brokers on one PostgreSQL store', () => {
       const raw = new Database(path);
       raw.prepare(`INSERT INTO ${migrationTableName} (name, timestamp) VALUES ('9999_from_the_future', 'x')`).run();
       raw.close();
-      await assert.rejects(openStore({ kind: 'sqlite', path }), /schema is at version 9999_from_the_future, newer than this broker knows \(0008_brokers\)/);
+      const latest = Object.keys(migrations(undefined)).sort().at(-1)!;
+      await assert.rejects(
+        openStore({ kind: 'sqlite', path }),
+        new RegExp(`schema is at version 9999_from_the_future, newer than this broker knows \\(${latest}\\)`),
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
