@@ -6,6 +6,8 @@
 // notifies nobody.
 
 /** Every kind of notification. The reminder, escalation and expiry-warning kinds are sent by the approval-flow work (issue 16). */
+import { formatDuration } from '../duration.js';
+import type { RequestRecord } from '../types.js';
 export const notificationKinds = [
   /** A request waits for approval: approvers are asked ("needs your approval"). */
   'request.pending',
@@ -56,6 +58,20 @@ export interface Notification {
   expiresAt?: number;
   /** One line for logs and the generic webhook. */
   message: string;
+}
+
+/** What every notification about a request says of it. */
+export function requestFacts(r: RequestRecord): Pick<Notification, 'requestId' | 'user' | 'target' | 'profile' | 'policy' | 'reason' | 'ticket' | 'duration'> {
+  return {
+    requestId: r.id,
+    user: r.user,
+    target: r.target,
+    profile: r.profile,
+    policy: r.policy,
+    reason: r.reason,
+    ticket: r.ticket,
+    duration: formatDuration(r.durationMs),
+  };
 }
 
 export type OutboxStatus = 'pending' | 'delivered' | 'failed';

@@ -6,7 +6,7 @@
 import { readsEverything } from '../identity/roles.js';
 import { forbidden, notFound } from '../errors.js';
 import { mayDecide } from '../policy/evaluate.js';
-import { formatDuration } from '../duration.js';
+import { requestFacts } from '../notify/notification.js';
 import type { Clock, Notification, Notifier, RequestFilter, Store } from '../ports.js';
 import type { ApprovalRecord, RequestRecord, UserDef } from '../types.js';
 
@@ -85,14 +85,7 @@ export function closedNote(r: RequestRecord, kind: 'request.cancelled' | 'reques
   return {
     kind,
     at: now,
-    requestId: r.id,
-    user: r.user,
-    target: r.target,
-    profile: r.profile,
-    policy: r.policy,
-    reason: r.reason,
-    ticket: r.ticket,
-    duration: formatDuration(r.durationMs),
+    ...requestFacts(r),
     by,
     message:
       kind === 'request.cancelled' ? `request ${r.id} for ${r.profile} was cancelled by ${by}` : `request ${r.id} for ${r.profile} expired without approval`,

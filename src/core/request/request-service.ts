@@ -7,6 +7,7 @@ import { formatDuration } from '../duration.js';
 import { newRequestId } from '../ids.js';
 import { evaluateBreakGlass, evaluateRequest, mayDecide, tallyApprovals } from '../policy/evaluate.js';
 import { requireFreshSignIn } from '../identity/signin-service.js';
+import { requestFacts } from '../notify/notification.js';
 import type { Clock, Logger, Notification, Notifier, Store, StoreTx, Telemetry } from '../ports.js';
 import type { ApprovalRecord, AuditInput, Catalog, GrantRecord, RequestRecord, TargetDef, UserDef } from '../types.js';
 import { ownAccountOf } from '../identity/own-account.js';
@@ -185,14 +186,7 @@ export function createRequestService(deps: RequestServiceDeps) {
     const pendingNote: Notification = {
       kind: 'request.pending',
       at: now,
-      requestId: request.id,
-      user: user.name,
-      target: target.name,
-      profile: profile.name,
-      policy: request.policy,
-      reason,
-      ticket,
-      duration: formatDuration(request.durationMs),
+      ...requestFacts(request),
       message: `${user.name} requests ${profile.name} for ${formatDuration(request.durationMs)}${reason ? `: ${reason}` : ''}`,
     };
     const grant = await store.transaction(async (tx) => {
@@ -298,15 +292,8 @@ export function createRequestService(deps: RequestServiceDeps) {
     const alert: Notification = {
       kind: 'grant.break-glass',
       at: now,
-      requestId: request.id,
+      ...requestFacts(request),
       grantId: intent.id,
-      user: user.name,
-      target: target.name,
-      profile: profile.name,
-      policy: request.policy,
-      reason,
-      ticket,
-      duration: formatDuration(request.durationMs),
       message: `break-glass: ${user.name} activated ${profile.name} on ${target.name} for ${formatDuration(request.durationMs)} without approval (${reason}); it awaits review by someone else: stint review ${intent.id}`,
     };
     request.grantId = intent.id;
@@ -359,14 +346,7 @@ export function createRequestService(deps: RequestServiceDeps) {
     return {
       kind: status === 'approved' ? 'request.approved' : 'request.denied',
       at: now,
-      requestId: r.id,
-      user: r.user,
-      target: r.target,
-      profile: r.profile,
-      policy: r.policy,
-      reason: r.reason,
-      ticket: r.ticket,
-      duration: formatDuration(r.durationMs),
+      ...requestFacts(r),
       by,
       comment,
       message: `request ${r.id} for ${r.profile} was ${status} by ${by}`,
