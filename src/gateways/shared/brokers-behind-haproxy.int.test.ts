@@ -164,14 +164,17 @@ users:
 
   it('stint sessions show on broker B shows what broker A recorded: an SSH terminal recording and a PostgreSQL statement log', async () => {
     const [a, b, c] = nodes as [Node, Node, Node];
+    const sessionIds = async () => new Set(((await http(c.broker.url, alice, 'GET', '/v1/sessions')).body.sessions as { id: string }[]).map((s) => s.id));
+    // The first test's ssh and psql connections are sessions of these profiles too: only new ones count.
+    const ended = async (url: string, profile: string, earlier: Set<string>) =>
+      ((await http(url, alice, 'GET', '/v1/sessions')).body.sessions as { id: string; profile: string; status: string; recording: boolean }[]).filter(
+        (s) => s.profile === profile && s.status === 'ended' && !earlier.has(s.id),
+      );
+    const beforeSsh = await sessionIds();
     const r = await t.run('ssh', [...sshStrict(a.sshPort), '-tt', 'echo recorded-on-$((40+2))']);
     assert.equal(r.code, 0, r.err);
-    const ended = async (url: string, profile: string) =>
-      ((await http(url, alice, 'GET', '/v1/sessions')).body.sessions as { id: string; profile: string; status: string; recording: boolean }[]).filter(
-        (s) => s.profile === profile && s.status === 'ended',
-      );
-    await until('the ssh session ended, seen from broker B', async () => (await ended(b.broker.url, 'host-shell')).some((s) => s.recording), 60_000);
-    const sshSession = (await ended(b.broker.url, 'host-shell')).find((s) => s.recording)!;
+    await until('the ssh session ended, seen from broker B', async () => (await ended(b.broker.url, 'host-shell', beforeSsh)).some((s) => s.recording), 60_000);
+    const sshSession = (await ended(b.broker.url, 'host-shell', beforeSsh)).find((s) => s.recording)!;
     const play = await cli(b.broker.url, 'sessions', 'play', sshSession.id, '--idle-limit', '0.1');
     assert.equal(play.code, 0, play.stderr);
     assert.match(play.stdout, /recorded-on-42/);
@@ -179,13 +182,15 @@ users:
     assert.equal(shown.code, 0, shown.stderr);
     assert.equal(JSON.parse(shown.stdout).channels[0].kind, 'exec');
 
+    const beforePg = await sessionIds();
+    const fresh = () => ended(c.broker.url, 'pg-read', beforePg);
     const client = pgClient(a.pgPort);
     await client.connect();
     await client.query('SELECT count(*) FROM public.items');
     await client.query("SELECT 'from broker A'");
     await client.end();
-    await until('the postgres session ended, seen from broker C', async () => (await ended(c.broker.url, 'pg-read')).length > 0, 60_000);
-    const pgSession = (await ended(c.broker.url, 'pg-read'))[0]!;
+    await until('the postgres session ended, seen from broker C', async () => (await fresh()).length > 0, 60_000);
+    const pgSession = (await fresh())[0]!;
     const show = await cli(c.broker.url, 'sessions', 'show', pgSession.id);
     assert.equal(show.code, 0, show.stderr);
     assert.match(show.stdout, /SELECT count\(\*\) FROM public\.items/);
