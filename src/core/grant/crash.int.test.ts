@@ -1,7 +1,7 @@
 // Crash anywhere: the broker (a real `stint server` child process) is killed
 // with SIGKILL at each step of provisioning and of revocation. After a
 // restart, nothing is half-made, nothing is stuck, every grant that expired
-// meanwhile is revoked within 10 s, and the target matches the store.
+// meanwhile is revoked after the restart, and the target matches the store.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -64,12 +64,13 @@ describe('crash anywhere (SIGKILL at every fault point)', () => {
         b = await startChildBroker({ configPath, dataDir, faults: point });
         action = http(b.url, alice, 'POST', '/v1/requests', { profile: 'pg-read', duration: '10m' });
       } else {
-        // The armed broker issues both grants, then dies on the first revocation (the check-in),
-        // well before the short grant expires.
+        // The armed broker issues both grants, then dies on the first revocation, which must be the
+        // check-in: the short grant is issued last, so only one round trip separates it from the
+        // check-in, and its duration leaves room for a loaded machine (its expiry would hit the point first).
         await b.stop();
         b = await startChildBroker({ configPath, dataDir, faults: point });
-        expiring = (await http(b.url, alice, 'POST', '/v1/requests', { profile: 'pg-read', duration: '3s' })).body.grant;
         victim = (await http(b.url, alice, 'POST', '/v1/requests', { profile: 'pg-read', duration: '10m' })).body.grant;
+        expiring = (await http(b.url, alice, 'POST', '/v1/requests', { profile: 'pg-read', duration: '10s' })).body.grant;
         action = http(b.url, alice, 'POST', `/v1/grants/${victim!.id}/revoke`);
       }
       assert.equal(expiring.status, 'active');
