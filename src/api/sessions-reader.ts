@@ -19,6 +19,8 @@
 //       {"type":"channel", sessionId, channel, at, kind, detail, pty, recording}
 //       {"type":"channel-end", sessionId, channel, endedAt, exit}
 //                                          ssh: a shell / exec / subsystem / forward and its end
+//       {"type":"file", sessionId, channel, at, op, path [, to] [, bytes], ok}
+//                                          ssh: a file an SFTP or scp channel read, wrote, renamed, removed
 //       {"type":"end", sessionId, endedAt, reason [, bytesIn, bytesOut] [, statements]}
 //                                          last line, at the close (absent: the session is open,
 //                                          or the broker died while it was)
@@ -37,7 +39,7 @@ import { createInterface } from 'node:readline';
 import { invalid } from '../core/errors.js';
 import type { BaseSessionRecord } from '../gateways/shared/session-log.js';
 import { createStoreSessions, type RecordingReadStore, type StoredSession } from './sessions-store-reader.js';
-import type { ChannelView, SessionDetailView, SessionView, StatementView } from './views/index.js';
+import type { ChannelView, FileOpView, SessionDetailView, SessionView, StatementView } from './views/index.js';
 
 export const sessionIdPattern = /^ses_[a-z0-9]{12}$/;
 
@@ -328,7 +330,13 @@ export function createSessionsReader(opts: {
             recording: s.recordings.includes(entry.channel),
             endedAt: null,
             exit: null,
+            files: [],
           });
+          continue;
+        }
+        if (entry?.type === 'file' && typeof entry.channel === 'number') {
+          const { type: _t, sessionId: _s, channel: _c, ...op } = entry;
+          channels.get(entry.channel)?.files.push(op as unknown as FileOpView);
           continue;
         }
         if (entry?.type === 'channel-end' && typeof entry.channel === 'number') {

@@ -10,6 +10,7 @@ import { safeErrorText } from '../../core/scrub.js';
 import type { ProfileDef } from '../../core/types.js';
 import type { Admission } from '../shared/admission.js';
 import { openAsciicast, type AsciicastWriter } from './asciicast.js';
+import { scpTap, sftpTap, type FileOp, type FileOpTap } from './file-ops.js';
 import { printable } from './login-name.js';
 import type { SshSessionLogHandle } from './session-log.js';
 
@@ -101,9 +102,15 @@ export function serveSessionChannel(ch: Session, upstreamP: Promise<Upstream | n
         }
         up.record.channel({ channel: n, at: new Date(clock.now()).toISOString(), kind, detail, pty: !!pty, recording });
         const c = cast;
+        // Files moved by SFTP (also what scp uses by default) or legacy scp (`scp -O`: an exec without a terminal).
+        const fileOp = (op: FileOp) => up.record.fileOp(n, clock.now(), op);
+        const files: FileOpTap | null = kind === 'subsystem' && detail === 'sftp' ? sftpTap(fileOp) : kind === 'exec' && !pty ? scpTap(detail!, fileOp) : null;
         relayChannel(channel, upc, {
           onOutput: c ? (d) => c.output(d) : undefined,
+          onStdout: files ? (d) => files.fromTarget(d) : undefined,
+          onInput: files ? (d) => files.fromClient(d) : undefined,
           onEnd: (exit) => {
+            files?.end();
             up.record.channelEnd(n, clock.now(), exit);
             if (c) {
               casts.delete(c);
@@ -196,7 +203,14 @@ export function allowedForward(profile: Pick<ProfileDef, 'portForwarding'>, host
 export function relayChannel(
   client: ServerChannel,
   up: ClientChannel,
-  opts: { onOutput?: (d: Buffer) => void; onEnd: (exit: { code: number } | { signal: string } | null) => void },
+  opts: {
+    onOutput?: (d: Buffer) => void;
+    /** The target's stdout alone (the protocol stream of SFTP or scp), seen as it is relayed. */
+    onStdout?: (d: Buffer) => void;
+    /** Bytes from the client, seen as they are relayed. */
+    onInput?: (d: Buffer) => void;
+    onEnd: (exit: { code: number } | { signal: string } | null) => void;
+  },
 ): void {
   let exit: { code: number } | { signal: string } | null = null;
   let done = false;
@@ -206,6 +220,8 @@ export function relayChannel(
     up.on('data', (d: Buffer) => opts.onOutput!(d));
     up.stderr?.on('data', (d: Buffer) => opts.onOutput!(d));
   }
+  if (opts.onStdout) up.on('data', (d: Buffer) => opts.onStdout!(d));
+  if (opts.onInput) client.on('data', (d: Buffer) => opts.onInput!(d));
   up.pipe(client, { end: false });
   if (client.stderr && up.stderr) up.stderr.pipe(client.stderr, { end: false });
   client.pipe(up);
