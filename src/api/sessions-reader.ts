@@ -128,8 +128,13 @@ export function createSessionsReader(opts: {
   /** The store's copy of recordings, read before the files. */
   store?: RecordingReadStore;
   now?: () => number;
+  /**
+   * No other broker writes recordings to the store (SQLite): a session without an end that no gateway
+   * of this broker holds was cut by a crash, without waiting for its touches to lapse.
+   */
+  soleWriter?: boolean;
 }): SessionsReader {
-  const stored = opts.store ? createStoreSessions(opts.store, opts.now ?? Date.now) : null;
+  const stored = opts.store ? createStoreSessions(opts.store, opts.now ?? Date.now, opts.soleWriter) : null;
   const liveMap = () => {
     const m = new Map<string, LiveSessionRecord>();
     for (const r of opts.live?.() ?? []) m.set(r.sessionId, r);

@@ -112,10 +112,8 @@ export function serveSessionChannel(ch: Session, upstreamP: Promise<Upstream | n
           onEnd: (exit) => {
             files?.end();
             up.record.channelEnd(n, clock.now(), exit);
-            if (c) {
-              casts.delete(c);
-              void c.close();
-            }
+            // Left in `casts` until closed, so the session's end waits for the last bytes before its digest.
+            if (c) void c.close().then(() => casts.delete(c));
           },
         });
       };
@@ -236,11 +234,17 @@ export function relayChannel(
     client.end();
     opts.onEnd(exit);
   };
+  // A target that closes without its stream ending is finished after a grace period, but never while
+  // output is still waiting for a slow client: cutting it then would lose it for the client and the recording.
+  const settle = () => {
+    if (up.readableLength > 0 && !client.destroyed) setTimeout(settle, 2000).unref();
+    else finish();
+  };
   up.on('close', () => {
     if (up.readableEnded) finish();
     else {
       up.once('end', finish);
-      setTimeout(finish, 2000).unref();
+      setTimeout(settle, 2000).unref();
     }
   });
   client.on('close', () => {

@@ -2,7 +2,8 @@
 // `sftp -b` (put, get, rename, rm), `scp` in SFTP mode and legacy mode
 // (`scp -O`), and `ssh -L` with one forward the profile lists and one it does
 // not. The session record holds exactly those operations, with paths and
-// byte counts, as the API reads it (what `stint sessions show` prints).
+// byte counts, as the API reads it (what `stint sessions show` prints). And a
+// terminal that prints as fast as it can is recorded whole, digest matching.
 //
 // Needs root (the ssh connector makes real accounts on this machine); see
 // ../testing/ssh-env.ts for which accounts are made and removed.
@@ -11,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createConnection, createServer, type Server } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { verifySession } from '../../api/session-verify.js';
 import { join } from 'node:path';
 import pino from 'pino';
 import { createApp, type App } from '../../app.js';
@@ -88,6 +90,7 @@ users:
 
   const args = () => [...t.sshArgs(keyFile), '-P', String(port)];
   /** Runs the client, waits for the one new session to end, answers its channels as the API reads them. */
+  let lastId = '';
   async function session(run: () => Promise<void>): Promise<ChannelView[]> {
     const known = new Set(gateway.sessions.list().map((s) => s.sessionId));
     await run();
@@ -97,6 +100,7 @@ users:
       id = s?.endedAt ? s.sessionId : '';
       return id !== '';
     });
+    lastId = id;
     const detail = await createSessionsReader({ dir: sessionDir }).get(id);
     return detail!.channels;
   }
@@ -190,5 +194,26 @@ users:
       JSON.stringify(forwards),
     );
     assert.ok(!JSON.stringify(channels).includes(String(refusedPort)), 'the refused destination opened no channel');
+  });
+
+  it('a terminal printing as fast as it can (seq 1 200000) is recorded byte for byte, and the digest at its end matches', async () => {
+    let out = '';
+    const channels = await session(async () => {
+      const r = await t.run('ssh', [...t.sshArgs(keyFile, port), '-tt', `${login}@127.0.0.1`, 'seq 1 200000']);
+      assert.equal(r.code, 0, r.err);
+      out = r.out;
+    });
+    assert.ok(out.endsWith('199999\r\n200000\r\n'), out.slice(-40));
+    assert.equal(channels[0]!.recording, true);
+    const cast = readFileSync(gateway.sessions.get(lastId)!.channels[0]!.recording!, 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => JSON.parse(l) as [number, string, string]);
+    assert.equal(cast.map((e) => e[2]).join(''), out, 'every byte the client got is in the recording, in order');
+    const reader = createSessionsReader({ dir: sessionDir });
+    let verdict: Awaited<ReturnType<typeof verifySession>>;
+    await until('the session.ended event is written', async () => (verdict = await verifySession(reader, app.store, lastId))!.ok);
+    assert.deepEqual(verdict!.problems, []);
   });
 });
