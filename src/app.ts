@@ -360,6 +360,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       configPath: opts.configPath,
       sessionDir: join(opts.dataDir, 'sessions'),
       liveSessions: () => [...(postgresGateway?.sessions.list() ?? []), ...(sshGateway?.sessions.list() ?? [])],
+      soleRecordingWriter: store.dialect === 'sqlite',
       gateways: gatewaysInfo,
       brokers,
       ready: async () => {

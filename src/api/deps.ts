@@ -39,6 +39,8 @@ export interface ApiDeps {
   sessionDir?: string;
   /** Sessions the running gateways hold in memory (open ones are told apart from ones a crash cut). */
   liveSessions?: () => Iterable<LiveSessionRecord>;
+  /** This broker alone writes session recordings to the store (SQLite): an unended one it does not hold is interrupted at once. */
+  soleRecordingWriter?: boolean;
   /** What GET /v1/gateways answers (addresses as HOST:PORT). */
   gateways?: () => GatewaysInfo;
   /** The brokers sharing the store (GET /v1/brokers); 503 without it. */

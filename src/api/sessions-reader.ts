@@ -19,6 +19,8 @@
 //       {"type":"channel", sessionId, channel, at, kind, detail, pty, recording}
 //       {"type":"channel-end", sessionId, channel, endedAt, exit}
 //                                          ssh: a shell / exec / subsystem / forward and its end
+//       {"type":"file", sessionId, channel, at, op, path [, to] [, bytes], ok}
+//                                          ssh: a file an SFTP or scp channel read, wrote, renamed, removed
 //       {"type":"end", sessionId, endedAt, reason [, bytesIn, bytesOut] [, statements]}
 //                                          last line, at the close (absent: the session is open,
 //                                          or the broker died while it was)
@@ -37,7 +39,7 @@ import { createInterface } from 'node:readline';
 import { invalid } from '../core/errors.js';
 import type { BaseSessionRecord } from '../gateways/shared/session-log.js';
 import { createStoreSessions, type RecordingReadStore, type StoredSession } from './sessions-store-reader.js';
-import type { ChannelView, SessionDetailView, SessionView, StatementView } from './views/index.js';
+import type { ChannelView, FileOpView, SessionDetailView, SessionView, StatementView } from './views/index.js';
 
 export const sessionIdPattern = /^ses_[a-z0-9]{12}$/;
 
@@ -126,8 +128,13 @@ export function createSessionsReader(opts: {
   /** The store's copy of recordings, read before the files. */
   store?: RecordingReadStore;
   now?: () => number;
+  /**
+   * No other broker writes recordings to the store (SQLite): a session without an end that no gateway
+   * of this broker holds was cut by a crash, without waiting for its touches to lapse.
+   */
+  soleWriter?: boolean;
 }): SessionsReader {
-  const stored = opts.store ? createStoreSessions(opts.store, opts.now ?? Date.now) : null;
+  const stored = opts.store ? createStoreSessions(opts.store, opts.now ?? Date.now, opts.soleWriter) : null;
   const liveMap = () => {
     const m = new Map<string, LiveSessionRecord>();
     for (const r of opts.live?.() ?? []) m.set(r.sessionId, r);
@@ -328,7 +335,13 @@ export function createSessionsReader(opts: {
             recording: s.recordings.includes(entry.channel),
             endedAt: null,
             exit: null,
+            files: [],
           });
+          continue;
+        }
+        if (entry?.type === 'file' && typeof entry.channel === 'number') {
+          const { type: _t, sessionId: _s, channel: _c, ...op } = entry;
+          channels.get(entry.channel)?.files.push(op as unknown as FileOpView);
           continue;
         }
         if (entry?.type === 'channel-end' && typeof entry.channel === 'number') {

@@ -126,6 +126,17 @@ describe('sessions in the store, read by another broker', () => {
     assert.equal((await b.summary(id))!.status, 'interrupted');
     await store.touchSessionRecording(id, now);
     assert.equal((await b.summary(id))!.status, 'live');
+    // A broker that alone writes to its store (SQLite) knows at once: not held by its gateways, so cut by a crash.
+    const sole = createSessionsReader({ dir: undefined, store, now: () => now, soleWriter: true });
+    assert.equal((await sole.summary(id))!.status, 'interrupted');
+    const held = createSessionsReader({
+      dir: undefined,
+      store,
+      now: () => now,
+      soleWriter: true,
+      live: () => [{ ...JSON.parse(header), endedAt: null, endReason: null }],
+    });
+    assert.equal((await held.summary(id))!.status, 'live');
     await store.close();
   });
 

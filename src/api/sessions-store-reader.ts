@@ -19,12 +19,13 @@ export interface StoredSession {
   openElsewhere: boolean;
 }
 
-export function createStoreSessions(store: RecordingReadStore, now: () => number) {
+/** `soleWriter`: no other broker writes to this store (SQLite), so a session this one does not hold is open nowhere. */
+export function createStoreSessions(store: RecordingReadStore, now: () => number, soleWriter = false) {
   function parse(row: SessionRecordingRecord): StoredSession | null {
     const header = parseJson(row.header);
     if (!header || header.type !== 'session' || header.sessionId !== row.id) return null;
     const end = row.end === null ? null : parseJson(row.end);
-    return { header, end, openElsewhere: end === null && now() - row.touchedAt < 3 * touchEveryMs };
+    return { header, end, openElsewhere: end === null && !soleWriter && now() - row.touchedAt < 3 * touchEveryMs };
   }
 
   async function* chunks(sessionId: string, stream: string): AsyncGenerator<string> {

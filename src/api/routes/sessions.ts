@@ -21,7 +21,13 @@ function mayRead(actor: UserDef, s: SessionView): void {
 }
 
 export function sessionRoutes(deps: ApiDeps) {
-  const reader = createSessionsReader({ dir: deps.sessionDir, live: deps.liveSessions, store: deps.store, now: () => deps.clock.now() });
+  const reader = createSessionsReader({
+    dir: deps.sessionDir,
+    live: deps.liveSessions,
+    store: deps.store,
+    now: () => deps.clock.now(),
+    soleWriter: deps.soleRecordingWriter,
+  });
   const found = <T>(v: T | undefined, id: string): T => {
     // The same words as for another user's session (mayRead): neither says whether it exists.
     if (v === undefined) throw notFound(`session ${id} not found`);

@@ -29,6 +29,16 @@ export const sessionView = z.object({
 });
 export type SessionView = z.infer<typeof sessionView>;
 
+export const fileOpView = z.object({
+  at: z.string(),
+  op: z.enum(['read', 'write', 'rename', 'remove', 'mkdir', 'rmdir']).describe('read: to the client; write: from it'),
+  path: z.string(),
+  to: z.string().optional().describe('rename: the new path'),
+  bytes: z.number().optional().describe('read/write: bytes moved'),
+  ok: z.boolean().describe('false: the target answered with an error'),
+});
+export type FileOpView = z.infer<typeof fileOpView>;
+
 export const channelView = z.object({
   channel: z.number(),
   at: z.string(),
@@ -38,6 +48,7 @@ export const channelView = z.object({
   recording: z.boolean().describe('a terminal recording of this channel exists'),
   endedAt: z.string().nullable(),
   exit: z.union([z.object({ code: z.number() }), z.object({ signal: z.string() })]).nullable(),
+  files: z.array(fileOpView).describe('SFTP and scp: the files read, written, renamed or removed, in order'),
 });
 export type ChannelView = z.infer<typeof channelView>;
 

@@ -146,6 +146,21 @@ describe('stint sessions play against a fake API', () => {
             exit: { code: 0 },
           },
           { channel: 1, at: '2025-01-01T10:00:02.000Z', kind: 'exec', detail: 'uptime', pty: false, recording: false, endedAt: null, exit: null },
+          {
+            channel: 2,
+            at: '2025-01-01T10:00:03.000Z',
+            kind: 'subsystem',
+            detail: 'sftp',
+            pty: false,
+            recording: false,
+            endedAt: null,
+            exit: null,
+            files: [
+              { at: '2025-01-01T10:00:04.000Z', op: 'write', path: '/home/a/up.bin', bytes: 300000, ok: true },
+              { at: '2025-01-01T10:00:05.000Z', op: 'rename', path: '/home/a/up.bin', to: '/home/a/x\u001b[2J', ok: true },
+              { at: '2025-01-01T10:00:06.000Z', op: 'remove', path: '/etc/passwd', ok: false },
+            ],
+          },
         ],
       },
     });
@@ -153,6 +168,10 @@ describe('stint sessions play against a fake API', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /channel 0 shell \(terminal\)  ended 2025-01-01 10:00:30Z exit 0  \[recorded\]/);
     assert.match(r.stdout, /channel 1 exec  uptime/);
+    assert.match(r.stdout, /channel 2 subsystem  sftp\n {4}2025-01-01 10:00:04Z  write \/home\/a\/up\.bin  300000 bytes\n/);
+    assert.match(r.stdout, /10:00:05Z  rename \/home\/a\/up\.bin -> \/home\/a\/x/);
+    assert.ok(!r.stdout.includes('\u001b[2J'), 'a path cannot drive the terminal');
+    assert.match(r.stdout, /10:00:06Z  remove \/etc\/passwd  failed/);
     assert.match(r.stdout, /recording +stint sessions play ses_aaaaaaaaaaaa/);
   });
 

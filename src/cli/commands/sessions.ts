@@ -170,6 +170,11 @@ async function show({ args, out, client }: CommandContext, id: string): Promise<
     out.line(
       `${shortTime(c.at)}  channel ${c.channel} ${c.kind}${c.pty ? ' (terminal)' : ''}${c.detail !== null ? `  ${safe(c.detail)}` : ''}${c.endedAt ? `  ended ${shortTime(c.endedAt)}${exit}` : ''}${c.recording ? '  [recorded]' : ''}`,
     );
+    for (const f of c.files ?? []) {
+      const what = f.op === 'rename' ? `${safe(f.path)} -> ${safe(f.to ?? '')}` : safe(f.path);
+      const size = f.bytes === undefined ? '' : `  ${f.bytes} byte${f.bytes === 1 ? '' : 's'}`;
+      out.line(`    ${shortTime(f.at)}  ${f.op} ${what}${size}${f.ok ? '' : '  failed'}`);
+    }
   }
   if (res.channels?.length) return 0;
   if (res.statementsTotal === 0) {

@@ -331,6 +331,8 @@ export function openSsh(input: KindInput<SshSettings>): KindConnector {
     async grantToAccount(req: GrantToAccountRequest): Promise<void> {
       const op = 'grantToAccount';
       const grants = parseRequestGrants(op, req.account, req.grants);
+      // What it adds is logged in the state directory, which may not exist yet on a first call.
+      await markerGid();
       await locks.run(req.account, async () => {
         const e = await lookup(op, req.account);
         if (!e) throw fail(op, req.account, 'the account does not exist on the host');

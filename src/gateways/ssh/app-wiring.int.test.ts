@@ -248,7 +248,7 @@ describe('SSH gateway: a broker killed mid-session', () => {
     const hostKey = (await http(broker.url, admin, 'GET', '/v1/gateways')).body.ssh;
     assert.match(hostKey.fingerprint, /^SHA256:/);
 
-    const client = t.spawn('ssh', [...t.sshArgs(keyFile, gwPort), '-T', 'alice+host-shell@127.0.0.1', 'echo ready; sleep 600']);
+    const client = t.spawn('ssh', [...t.sshArgs(keyFile, gwPort), '-tt', 'alice+host-shell@127.0.0.1', 'echo ready; sleep 600']);
     let out = '';
     client.stdout!.on('data', (d) => (out += d));
     const clientGone = new Promise<void>((resolve) => client.on('close', () => resolve()));
@@ -272,5 +272,12 @@ describe('SSH gateway: a broker killed mid-session', () => {
     assert.equal(after.revokeReason, 'session-lost');
     assert.deepEqual((await http(broker.url, admin, 'GET', '/v1/gateways')).body.ssh, hostKey, 'same host key after restart');
     assert.equal(readFileSync(hostKeyFile, 'utf8').includes('OPENSSH PRIVATE KEY'), true);
+    // The recording the crash cut is shown as such after the restart, not as a complete one that happens to be short.
+    const cut = (await http(broker.url, admin, 'GET', '/v1/sessions?all=true')).body.sessions.find((x: { account: string }) => x.account === grant.account);
+    assert.equal(cut.status, 'interrupted');
+    assert.equal(cut.endedAt, null);
+    const verdict = (await http(broker.url, admin, 'GET', `/v1/sessions/${cut.id}/verify`)).body;
+    assert.equal(verdict.ok, false);
+    assert.match(verdict.problems.join('; '), /no session\.ended audit event \(the session is live, or the broker stopped during it\)/);
   });
 });

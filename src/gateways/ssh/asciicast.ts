@@ -64,7 +64,7 @@ export function openAsciicast(
   out.write(headerLine({ ...header, timestamp: Math.floor(start / 1000) }));
   // Output arrives in chunks that may split a UTF-8 character: decode across chunks.
   const decoder = new StringDecoder('utf8');
-  let closed = false;
+  let closed: Promise<void> | null = null;
   const t = () => Math.max(0, now() - start) / 1000;
   return {
     file,
@@ -76,12 +76,13 @@ export function openAsciicast(
     resize(cols, rows) {
       if (!closed) out.write(eventLine(t(), 'r', `${cols}x${rows}`));
     },
+    // Every caller waits for the same close: the session's digest must not hash a file still being written.
     close() {
-      if (closed) return Promise.resolve();
-      closed = true;
+      if (closed) return closed;
       const rest = decoder.end();
       if (rest) out.write(eventLine(t(), 'o', rest));
-      return new Promise<void>((resolve) => out.end(resolve));
+      closed = new Promise<void>((resolve) => out.end(resolve));
+      return closed;
     },
   };
 }

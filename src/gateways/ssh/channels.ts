@@ -10,6 +10,7 @@ import { safeErrorText } from '../../core/scrub.js';
 import type { ProfileDef } from '../../core/types.js';
 import type { Admission } from '../shared/admission.js';
 import { openAsciicast, type AsciicastWriter } from './asciicast.js';
+import { scpTap, sftpTap, type FileOp, type FileOpTap } from './file-ops.js';
 import { printable } from './login-name.js';
 import type { SshSessionLogHandle } from './session-log.js';
 
@@ -101,14 +102,18 @@ export function serveSessionChannel(ch: Session, upstreamP: Promise<Upstream | n
         }
         up.record.channel({ channel: n, at: new Date(clock.now()).toISOString(), kind, detail, pty: !!pty, recording });
         const c = cast;
+        // Files moved by SFTP (also what scp uses by default) or legacy scp (`scp -O`: an exec without a terminal).
+        const fileOp = (op: FileOp) => up.record.fileOp(n, clock.now(), op);
+        const files: FileOpTap | null = kind === 'subsystem' && detail === 'sftp' ? sftpTap(fileOp) : kind === 'exec' && !pty ? scpTap(detail!, fileOp) : null;
         relayChannel(channel, upc, {
           onOutput: c ? (d) => c.output(d) : undefined,
+          onStdout: files ? (d) => files.fromTarget(d) : undefined,
+          onInput: files ? (d) => files.fromClient(d) : undefined,
           onEnd: (exit) => {
+            files?.end();
             up.record.channelEnd(n, clock.now(), exit);
-            if (c) {
-              casts.delete(c);
-              void c.close();
-            }
+            // Left in `casts` until closed, so the session's end waits for the last bytes before its digest.
+            if (c) void c.close().then(() => casts.delete(c));
           },
         });
       };
@@ -196,7 +201,14 @@ export function allowedForward(profile: Pick<ProfileDef, 'portForwarding'>, host
 export function relayChannel(
   client: ServerChannel,
   up: ClientChannel,
-  opts: { onOutput?: (d: Buffer) => void; onEnd: (exit: { code: number } | { signal: string } | null) => void },
+  opts: {
+    onOutput?: (d: Buffer) => void;
+    /** The target's stdout alone (the protocol stream of SFTP or scp), seen as it is relayed. */
+    onStdout?: (d: Buffer) => void;
+    /** Bytes from the client, seen as they are relayed. */
+    onInput?: (d: Buffer) => void;
+    onEnd: (exit: { code: number } | { signal: string } | null) => void;
+  },
 ): void {
   let exit: { code: number } | { signal: string } | null = null;
   let done = false;
@@ -206,6 +218,8 @@ export function relayChannel(
     up.on('data', (d: Buffer) => opts.onOutput!(d));
     up.stderr?.on('data', (d: Buffer) => opts.onOutput!(d));
   }
+  if (opts.onStdout) up.on('data', (d: Buffer) => opts.onStdout!(d));
+  if (opts.onInput) client.on('data', (d: Buffer) => opts.onInput!(d));
   up.pipe(client, { end: false });
   if (client.stderr && up.stderr) up.stderr.pipe(client.stderr, { end: false });
   client.pipe(up);
@@ -220,11 +234,17 @@ export function relayChannel(
     client.end();
     opts.onEnd(exit);
   };
+  // A target that closes without its stream ending is finished after a grace period, but never while
+  // output is still waiting for a slow client: cutting it then would lose it for the client and the recording.
+  const settle = () => {
+    if (up.readableLength > 0 && !client.destroyed) setTimeout(settle, 2000).unref();
+    else finish();
+  };
   up.on('close', () => {
     if (up.readableEnded) finish();
     else {
       up.once('end', finish);
-      setTimeout(finish, 2000).unref();
+      setTimeout(settle, 2000).unref();
     }
   });
   client.on('close', () => {

@@ -1,8 +1,10 @@
 // The SSH gateway's session records (shared/session-log.ts): the `session`
 // line, a `channel` line when a shell, command, subsystem or forward starts,
-// a `channel-end` line with its exit status, and an `end` line — plus one
+// a `file` line per SFTP/scp file operation (file-ops.ts), a `channel-end`
+// line with its exit status, and an `end` line — plus one
 // asciicast v2 file per terminal (DIR/<sessionId>-<channel>.cast).
 
+import type { FileOp } from './file-ops.js';
 import type { RecordingDigest } from '../shared/recording-digest.js';
 import type { StreamCopy } from '../shared/recording-copy.js';
 import { createSessionRecords, type BaseSessionRecord, type RecordingCopyDeps } from '../shared/session-log.js';
@@ -35,6 +37,8 @@ export interface SshSessionLogHandle {
   castCopy(channel: number): StreamCopy | null;
   channel(c: Omit<SshChannelRecord, 'endedAt' | 'exit'>): void;
   channelEnd(channel: number, at: number, exit: SshChannelRecord['exit']): void;
+  /** One file operation of an SFTP or scp channel. */
+  fileOp(channel: number, at: number, op: FileOp): void;
   end(input: { at: number; reason: string }): Promise<RecordingDigest | null>;
 }
 
@@ -66,6 +70,9 @@ export function createSshSessionLog(opts: { dir: string; keepSessions?: number; 
         file.write('channel-end', { channel, endedAt, exit });
         const c = record.channels.find((x) => x.channel === channel);
         if (c) Object.assign(c, { endedAt, exit });
+      },
+      fileOp(channel, at, op) {
+        file.write('file', { channel, at: new Date(at).toISOString(), ...op });
       },
       end: (input) => file.end(input),
     };
