@@ -25,7 +25,10 @@ describe('broker.auditExport paths', () => {
   });
 
   test('absolute paths are kept as written', () => {
-    const c = parseConfigText(config('    syslog: { address: "[::1]:514", tls: { ca: /srv/pki/ca.pem } }\n    file: { dir: /var/lib/stint/audit }'), '/etc/stint/stint.yaml');
+    const c = parseConfigText(
+      config('    syslog: { address: "[::1]:514", tls: { ca: /srv/pki/ca.pem } }\n    file: { dir: /var/lib/stint/audit }'),
+      '/etc/stint/stint.yaml',
+    );
     assert.equal(c.broker.auditExport?.syslog?.tls?.ca, '/srv/pki/ca.pem');
     assert.equal(c.broker.auditExport?.syslog?.host, '::1');
     assert.equal(c.broker.auditExport?.file?.dir, '/var/lib/stint/audit');

@@ -365,9 +365,7 @@ function auditExportSettings(x: NonNullable<NonNullable<ConfigFile['broker']>['a
   const tls = s?.tls ? { ...s.tls, ca: resolve(baseDir, s.tls.ca) } : undefined;
   const colon = s ? s.address.lastIndexOf(':') : -1;
   return {
-    ...(s
-      ? { syslog: { host: s.address.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(s.address.slice(colon + 1)), ...(tls ? { tls } : {}) } }
-      : {}),
+    ...(s ? { syslog: { host: s.address.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(s.address.slice(colon + 1)), ...(tls ? { tls } : {}) } } : {}),
     ...(x.file ? { file: { dir: resolve(baseDir, x.file.dir), maxBytes: x.file.maxSize ?? 64 * 1024 * 1024, keep: x.file.keep ?? 10 } } : {}),
   };
 }
