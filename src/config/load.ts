@@ -172,7 +172,7 @@ export function parseConfigText(text: string, fileName: string): LoadedConfig {
 
   return {
     catalog: toCatalog(parsed.data, dirname(resolve(fileName))),
-    broker: toBrokerSettings(parsed.data.broker),
+    broker: toBrokerSettings(parsed.data.broker, dirname(resolve(fileName))),
     gateways: toGatewaySettings(parsed.data.gateways, dirname(resolve(fileName))),
     identity: toIdentitySettings(parsed.data.identity, dirname(resolve(fileName))),
     notifications: toNotificationSettings(parsed.data.notifications as NotificationsConfig | undefined, dirname(resolve(fileName))),
@@ -338,7 +338,7 @@ function toTarget(t: TargetConfig, baseDir: string): TargetDef {
   };
 }
 
-function toBrokerSettings(b: ConfigFile['broker']): BrokerSettings {
+function toBrokerSettings(b: ConfigFile['broker'], baseDir: string): BrokerSettings {
   const d = defaultBrokerSettings;
   // When only one bound is given, the default for the other yields to it (the schema checks both-given).
   const givenInitial = b?.revokeRetry?.initial;
@@ -355,17 +355,17 @@ function toBrokerSettings(b: ConfigFile['broker']): BrokerSettings {
     auditCheckpointMs: b?.auditCheckpoint?.every ?? d.auditCheckpointMs,
     recordingRetentionMs: b?.recordings?.retention ?? d.recordingRetentionMs,
     webhooks: (b?.webhooks ?? []).map((w) => ({ url: w.url, events: w.events ?? null, secretEnv: w.secretEnv ?? null })),
-    ...(b?.auditExport ? { auditExport: auditExportSettings(b.auditExport) } : {}),
+    ...(b?.auditExport ? { auditExport: auditExportSettings(b.auditExport, baseDir) } : {}),
   };
 }
 
-function auditExportSettings(x: NonNullable<NonNullable<ConfigFile['broker']>['auditExport']>): NonNullable<BrokerSettings['auditExport']> {
+/** Like every other path in the file, the CA file and the export folder are relative to the config file's folder. */
+function auditExportSettings(x: NonNullable<NonNullable<ConfigFile['broker']>['auditExport']>, baseDir: string): NonNullable<BrokerSettings['auditExport']> {
   const s = x.syslog;
+  const tls = s?.tls ? { ...s.tls, ca: resolve(baseDir, s.tls.ca) } : undefined;
   const colon = s ? s.address.lastIndexOf(':') : -1;
   return {
-    ...(s
-      ? { syslog: { host: s.address.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(s.address.slice(colon + 1)), ...(s.tls ? { tls: s.tls } : {}) } }
-      : {}),
-    ...(x.file ? { file: { dir: x.file.dir, maxBytes: x.file.maxSize ?? 64 * 1024 * 1024, keep: x.file.keep ?? 10 } } : {}),
+    ...(s ? { syslog: { host: s.address.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(s.address.slice(colon + 1)), ...(tls ? { tls } : {}) } } : {}),
+    ...(x.file ? { file: { dir: resolve(baseDir, x.file.dir), maxBytes: x.file.maxSize ?? 64 * 1024 * 1024, keep: x.file.keep ?? 10 } } : {}),
   };
 }

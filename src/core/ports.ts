@@ -230,6 +230,8 @@ export interface ReportQuery {
   limit: number;
   target?: string;
   user?: string;
+  /** Only events with these actions (every event when absent): the report reads a few kinds of a request's many. */
+  actions?: readonly string[];
 }
 
 export interface ReportItem {

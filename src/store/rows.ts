@@ -94,10 +94,18 @@ function encode(
   return out;
 }
 
+/** Each map's (field, column, codec) triples, worked out once: decoding runs per row read, 100,000s of times in a report. */
+const decodePlans = new WeakMap<object, [string, string, Codec][]>();
+
 function decode(row: object, columns: Record<string, string>, codecs: Partial<Record<string, Codec>>): Record<string, unknown> {
+  let plan = decodePlans.get(columns);
+  if (plan === undefined) {
+    plan = Object.entries(columns).map(([field, column]) => [field, column, codecs[field] ?? plain]);
+    decodePlans.set(columns, plan);
+  }
   const r = row as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  for (const [field, column] of Object.entries(columns)) out[field] = (codecs[field] ?? plain).decode(r[column]);
+  for (const [field, column, codec] of plan) out[field] = codec === plain ? r[column] : codec.decode(r[column]);
   return out;
 }
 

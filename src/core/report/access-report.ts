@@ -3,7 +3,7 @@
 // reads first, accumulated as the rows go by. The formats are in render-*.ts.
 
 import type { ReportStore } from '../ports.js';
-import { toAccessRow, type AccessRow } from './access-rows.js';
+import { reportEventActions, toAccessRow, type AccessRow } from './access-rows.js';
 
 export interface AccessReportQuery {
   /** Requests created in [from, to), ms. */
@@ -19,7 +19,7 @@ export const reportPageSize = 500;
 export async function* accessRows(store: ReportStore, q: AccessReportQuery, now: number, pageSize = reportPageSize): AsyncGenerator<AccessRow> {
   let after: { createdAt: number; id: string } | undefined;
   for (;;) {
-    const page = await store.reportPage({ ...q, after, limit: pageSize });
+    const page = await store.reportPage({ ...q, after, limit: pageSize, actions: reportEventActions });
     for (const item of page) yield toAccessRow(item, now);
     if (page.length < pageSize) return;
     const last = page[page.length - 1]!.request;

@@ -76,6 +76,9 @@ export interface AccessRow {
   activeMs: number | null;
 }
 
+/** The audit actions a row is built from (toAccessRow reads no others), so the store reads only these. */
+export const reportEventActions = ['grant.extended', 'grant.revoke-failing', 'grant.revoked', 'session.started', 'session.ended'] as const;
+
 const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 

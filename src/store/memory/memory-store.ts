@@ -231,7 +231,11 @@ export class MemoryStore implements Store {
       const grant = request.grantId ? s.grants.get(request.grantId) : undefined;
       const approvals = [...s.approvals.values()].filter((a) => a.requestId === request.id).sort((a, b) => a.at - b.at || (a.approver < b.approver ? -1 : 1));
       const bg = [...s.breakGlass.values()].find((b) => b.requestId === request.id);
-      const events = s.audit.filter((e) => e.requestId === request.id || (e.requestId === null && grant !== undefined && e.grantId === grant.id));
+      const events = s.audit.filter(
+        (e) =>
+          (e.requestId === request.id || (e.requestId === null && grant !== undefined && e.grantId === grant.id)) &&
+          (q.actions === undefined || q.actions.includes(e.action)),
+      );
       return copy({ request, approvals, grant: grant ?? null, breakGlass: bg ?? null, events });
     });
   }

@@ -10,6 +10,7 @@ import { hostileStrings, makeGrant, makeRequest, makeSshKey, makeToken, t0 } fro
 import { auditAndTransactionSuite } from './store-suite-audit.js';
 import { zspSnapshotSuite } from './store-suite-zsp.js';
 import { reportSuite } from './store-suite-report.js';
+import { reportActionsSuite } from './store-suite-report-actions.js';
 import { recordingsSuite } from './store-suite-recordings.js';
 import { outboxSuite } from './store-suite-outbox.js';
 
@@ -382,6 +383,7 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
     auditAndTransactionSuite(() => store);
     zspSnapshotSuite(() => store);
     reportSuite(() => store);
+    reportActionsSuite(() => store);
     recordingsSuite(() => store);
     outboxSuite(() => store);
 

@@ -23,16 +23,28 @@ export interface RsyslogServer {
   destroy(): Promise<void>;
 }
 
-export async function startRsyslog(): Promise<RsyslogServer> {
+/** TLS: rsyslog's own GnuTLS driver (gtls) presents this certificate; clients are not asked for one. */
+export interface RsyslogTls {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+}
+
+export async function startRsyslog(opts: { tls?: RsyslogTls } = {}): Promise<RsyslogServer> {
   if (!existsSync(rsyslogd)) throw new Error('rsyslogd not found: install the Debian package rsyslog');
   const dir = await mkdtemp(join(tmpdir(), 'stint-rsyslog-'));
   const port = await freePort();
   const out = join(dir, 'received.log');
   const conf = join(dir, 'rsyslog.conf');
+  const t = opts.tls;
+  const tlsGlobal = t
+    ? ` defaultNetstreamDriver="gtls" defaultNetstreamDriverCAFile="${t.caFile}" defaultNetstreamDriverCertFile="${t.certFile}" defaultNetstreamDriverKeyFile="${t.keyFile}"`
+    : '';
+  const tlsModule = t ? ' streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon"' : '';
   await writeFile(
     conf,
-    `global(workDirectory="${dir}" maxMessageSize="256k")
-module(load="imtcp")
+    `global(workDirectory="${dir}" maxMessageSize="256k"${tlsGlobal})
+module(load="imtcp"${tlsModule})
 input(type="imtcp" address="127.0.0.1" port="${port}")
 template(name="line" type="string" string="%structured-data% %msg%\\n")
 action(type="omfile" file="${out}" template="line" asyncWriting="off" flushOnTXEnd="on")
