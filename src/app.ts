@@ -380,6 +380,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   heartbeat.start();
   worker.start();
   outbox.delivery.start();
+  outbox.warner.start();
   reconcileWorker.start();
   checkpointWorker.start();
   auditExport?.start();
@@ -500,6 +501,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         await recordingSweeper.stop();
         await recheckWorker.stop();
         await api.close();
+        await outbox.warner.stop();
         await outbox.delivery.stop();
         await targets.closeAll();
         await store.close();

@@ -3,7 +3,8 @@
 
 import type { LoadedConfig } from '../config/load.js';
 import type { SecretSource } from '../config/notifications.js';
-import { defaultDelivery } from '../config/notifications.js';
+import { defaultDelivery, defaultWarnBeforeMs } from '../config/notifications.js';
+import { createExpiryWarner, type ExpiryWarner } from '../core/notify/expiry-warner.js';
 import { readPrivateFile } from '../config/secrets.js';
 import { invalid } from '../core/errors.js';
 import type { Faults } from '../core/faults.js';
@@ -56,7 +57,7 @@ export async function createNotifications(deps: {
   faults?: Faults;
   /** Names this broker as the holder of the rows it is sending (the id `stint brokers` shows); a restarted broker is a new holder. */
   brokerId: string;
-}): Promise<{ notifier: Notifier; delivery: DeliveryWorker; brokerId: string }> {
+}): Promise<{ notifier: Notifier; delivery: DeliveryWorker; warner: ExpiryWarner; brokerId: string }> {
   const channels = await buildChannels(deps.config, deps.env);
   const { brokerId } = deps;
   const n = deps.config.notifications;
@@ -71,5 +72,12 @@ export async function createNotifications(deps: {
     settings: n ?? defaultDelivery,
   });
   const notifier = createOutboxNotifier({ channels, catalog: deps.catalog, log: deps.log, now: deps.clock.now, wake: delivery.wake });
-  return { notifier, delivery, brokerId };
+  const warner = createExpiryWarner({
+    store: deps.store,
+    notifier,
+    clock: deps.clock,
+    log: deps.log,
+    warnBeforeMs: n?.warnBeforeMs ?? defaultWarnBeforeMs,
+  });
+  return { notifier, delivery, warner, brokerId };
 }

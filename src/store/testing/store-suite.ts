@@ -12,6 +12,7 @@ import { zspSnapshotSuite } from './store-suite-zsp.js';
 import { reportSuite } from './store-suite-report.js';
 import { recordingsSuite } from './store-suite-recordings.js';
 import { outboxSuite } from './store-suite-outbox.js';
+import { expiryWarningSuite } from './store-suite-expiry-warnings.js';
 
 export type MakeStore = () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
 
@@ -384,6 +385,7 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
     reportSuite(() => store);
     recordingsSuite(() => store);
     outboxSuite(() => store);
+    expiryWarningSuite(() => store);
 
     describe('tokens, credentials, meta, migrations', () => {
       it('tokens: insert, find by hash, list, revoke once', async () => {
