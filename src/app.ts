@@ -419,8 +419,13 @@ export async function createApp(opts: AppOptions): Promise<App> {
       await targets.apply(catalog);
       throw err;
     }
+    const channels = await outbox.prepare(next).catch(async (err: unknown) => {
+      await targets.apply(catalog);
+      throw err;
+    });
     await revokeOrphans(orphans, true);
     catalog = next.catalog;
+    channels.apply();
     configDigest = createHash('sha256')
       .update(await readFile(opts.configPath))
       .digest('hex');

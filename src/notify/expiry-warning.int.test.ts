@@ -3,8 +3,11 @@
 // window gets one "Access ends soon" email with the link to extend it; a grant
 // shorter than the window gets none. Two store connections racing to warn of
 // the same grants over one PostgreSQL store (as two brokers do): each grant is
-// warned of once, written once to the outbox.
+// warned of once, written once to the outbox. And the channels follow a
+// config reload (SIGHUP): a new SMTP server takes the next emails; a reload
+// whose channel cannot be built is refused and the running channels stay.
 
+import { readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createExpiryWarner } from '../core/notify/expiry-warner.js';
@@ -92,6 +95,51 @@ describe('expiry warnings', () => {
     );
     assert.equal(smtp.inbox('dave@example.com').length, 0);
     assert.equal(smtp.inbox('alice@example.com').length, 1);
+  });
+
+  it('a reload swaps the channels in; a reload naming an unset secret is refused and changes nothing', async () => {
+    const other = await startSmtpSink();
+    try {
+      const text = await readFile(broker.configPath, 'utf8');
+      const moved = text.replace(
+        `port: ${smtp.port}, security: none, from: stint@example.com, events: [grant.expiring]`,
+        `port: ${other.port}, security: none, from: stint@example.com, events: [grant.active]`,
+      );
+      assert.notEqual(moved, text);
+      await writeFile(broker.configPath, moved);
+      await broker.app.reload();
+      assert.ok(broker.logs.some((l) => l.includes('notification channels reloaded')));
+      const alice = await broker.token('alice');
+      const before = smtp.mails.length;
+      const r = await broker.call(alice, 'POST', '/v1/requests', { profile: 'pg-read', duration: '10m' });
+      assert.equal(r.status, 201, r.raw);
+      const [active] = await waitFor(
+        'active email at the new server',
+        () => other.inbox('alice@example.com'),
+        (m) => m.length >= 1,
+      );
+      assert.equal(active!.subject, '[Stint] Access active: alice has pg-read on pg');
+
+      await writeFile(broker.configPath, `${moved}  slack: [{ name: ops, urlEnv: STINT_TEST_UNSET_SLACK_URL }]\n`);
+      await assert.rejects(broker.app.reload(), /STINT_TEST_UNSET_SLACK_URL is not set/);
+      const again = await broker.call(alice, 'POST', '/v1/requests', { profile: 'pg-read', duration: '10m' });
+      assert.equal(again.status, 201, again.raw);
+      await waitFor(
+        'second active email, still at the new server',
+        () => other.inbox('alice@example.com'),
+        (m) => m.length >= 2,
+      );
+      await waitFor(
+        'outbox sent',
+        () => broker.app.store.countNotifications(),
+        (c) => c.pending === 0,
+      );
+      const rows = await broker.app.store.listNotifications({});
+      assert.ok(!rows.some((x) => x.channel.startsWith('slack')), 'the refused channel wrote no rows');
+      assert.equal(smtp.mails.length, before, 'the old server got nothing after the reload');
+    } finally {
+      await other.stop();
+    }
   });
 
   it('two brokers on one PostgreSQL store racing: each grant end is warned of once', async () => {

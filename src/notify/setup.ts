@@ -57,7 +57,15 @@ export async function createNotifications(deps: {
   faults?: Faults;
   /** Names this broker as the holder of the rows it is sending (the id `stint brokers` shows); a restarted broker is a new holder. */
   brokerId: string;
-}): Promise<{ notifier: Notifier; delivery: DeliveryWorker; warner: ExpiryWarner; brokerId: string }> {
+}): Promise<{
+  notifier: Notifier;
+  delivery: DeliveryWorker;
+  warner: ExpiryWarner;
+  brokerId: string;
+  /** Builds the channels of an edited config (a reload); throws, changing nothing, when one cannot be built. apply() then swaps them in. */
+  prepare(next: Pick<LoadedConfig, 'broker' | 'notifications'>): Promise<{ apply(): void }>;
+}> {
+  // One array the notifier and the worker both read; a reload replaces its contents.
   const channels = await buildChannels(deps.config, deps.env);
   const { brokerId } = deps;
   const n = deps.config.notifications;
@@ -79,5 +87,19 @@ export async function createNotifications(deps: {
     log: deps.log,
     warnBeforeMs: n?.warnBeforeMs ?? defaultWarnBeforeMs,
   });
-  return { notifier, delivery, warner, brokerId };
+  async function prepare(next: Pick<LoadedConfig, 'broker' | 'notifications'>) {
+    const built = await buildChannels(next, deps.env);
+    return {
+      apply() {
+        const old = channels.splice(0, channels.length, ...built);
+        // Rows already being sent finish on the old channels; then those close.
+        delivery
+          .drain()
+          .catch(() => {})
+          .finally(() => Promise.all(old.map((c) => c.close())).catch(() => {}));
+        deps.log.info({ channels: channels.map((c) => c.name) }, 'notification channels reloaded');
+      },
+    };
+  }
+  return { notifier, delivery, warner, brokerId, prepare };
 }
