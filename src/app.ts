@@ -381,6 +381,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   heartbeat.start();
   worker.start();
   outbox.delivery.start();
+  outbox.warner.start();
   reconcileWorker.start();
   checkpointWorker.start();
   auditExport?.start();
@@ -419,8 +420,13 @@ export async function createApp(opts: AppOptions): Promise<App> {
       await targets.apply(catalog);
       throw err;
     }
+    const channels = await outbox.prepare(next).catch(async (err: unknown) => {
+      await targets.apply(catalog);
+      throw err;
+    });
     await revokeOrphans(orphans, true);
     catalog = next.catalog;
+    channels.apply();
     configDigest = createHash('sha256')
       .update(await readFile(opts.configPath))
       .digest('hex');
@@ -501,6 +507,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         await recordingSweeper.stop();
         await recheckWorker.stop();
         await api.close();
+        await outbox.warner.stop();
         await outbox.delivery.stop();
         await targets.closeAll();
         await store.close();

@@ -20,6 +20,7 @@ import { profileRoutes } from './routes/profiles.js';
 import { reconcileRoutes } from './routes/reconcile.js';
 import { standingRoutes } from './routes/standing.js';
 import { brokerRoutes } from './routes/brokers.js';
+import { notificationRoutes } from './routes/notifications.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { reviewRoutes } from './routes/reviews.js';
 import { reportRoutes } from './routes/reports.js';
@@ -85,6 +86,7 @@ export function allRoutes(deps: ApiDeps): RouteDef<any, any, any>[] {
     ...reconcileRoutes(deps),
     ...standingRoutes(deps),
     ...brokerRoutes(deps),
+    ...notificationRoutes(deps),
     ...adminRoutes(deps),
     ...sessionRoutes(deps),
     ...reviewRoutes(deps),

@@ -89,6 +89,11 @@ export const commandGroups: ReadonlyArray<{ title: string; commands: CommandEntr
         'List the brokers sharing the store, their config digests and the work each holds',
         async () => (await import('./commands/brokers.js')).brokersCommand,
       ),
+      entry(
+        'notifications',
+        'List the notification outbox: what was sent, what is retrying, what failed',
+        async () => (await import('./commands/notifications.js')).notificationsCommand,
+      ),
     ],
   },
   {

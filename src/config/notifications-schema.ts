@@ -52,6 +52,8 @@ export function notificationsSchema() {
     webUrl: z.string().refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol) && new URL(u).search === '' && new URL(u).hash === '', {
       error: 'must be an http:// or https:// URL without query or fragment',
     }),
+    // How long before a grant ends its holder is told (grant.expiring), once per grant end.
+    warnBefore: durationSchema({ minMs: 1000, maxMs: 86_400_000 }).optional(),
     delivery: strict({
       retryInitial: durationSchema({ minMs: 10 }).optional(),
       retryMax: durationSchema({ minMs: 10, maxMs: 3_600_000 }).optional(),
@@ -87,6 +89,7 @@ export function notificationsSchema() {
 
 export type NotificationsConfig = {
   webUrl: string;
+  warnBefore?: number;
   delivery?: { retryInitial?: number; retryMax?: number; giveUpAfter?: number; lease?: number };
   email?: {
     host: string;

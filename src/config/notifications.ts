@@ -31,6 +31,8 @@ export interface ChatSettings extends Routing {
 export interface NotificationSettings {
   /** The web UI's address, no trailing slash. */
   webUrl: string;
+  /** The holder is told this long before a grant ends (grant.expiring). */
+  warnBeforeMs: number;
   retryInitialMs: number;
   retryMaxMs: number;
   /** A row still failing this long after it was written is marked failed and no longer retried. */
@@ -41,6 +43,8 @@ export interface NotificationSettings {
   slack: ChatSettings[];
   teams: ChatSettings[];
 }
+
+export const defaultWarnBeforeMs = 5 * 60_000;
 
 export const defaultDelivery = { retryInitialMs: 1000, retryMaxMs: 5 * 60_000, giveUpAfterMs: 24 * 3_600_000, leaseMs: 60_000 };
 
@@ -63,6 +67,7 @@ export function toNotificationSettings(n: NotificationsConfig | undefined, baseD
   const security = e?.security ?? 'starttls';
   return {
     webUrl: n.webUrl.replace(/\/+$/, ''),
+    warnBeforeMs: n.warnBefore ?? defaultWarnBeforeMs,
     retryInitialMs: n.delivery?.retryInitial ?? defaultDelivery.retryInitialMs,
     retryMaxMs: n.delivery?.retryMax ?? Math.max(defaultDelivery.retryMaxMs, n.delivery?.retryInitial ?? 0),
     giveUpAfterMs: n.delivery?.giveUpAfter ?? defaultDelivery.giveUpAfterMs,

@@ -21,6 +21,7 @@ import type {
   BrokerStatus,
 } from './types.js';
 import type { Notification, OutboxStoreTx } from './notify/notification.js';
+import type { ExpiryWarningStoreTx } from './notify/expiry-warning.js';
 
 export type { Connector } from '../connectors/contract.js';
 
@@ -69,7 +70,7 @@ export interface AuditFilter {
 }
 
 /** Operations available inside and outside a transaction. */
-export interface StoreTx extends OutboxStoreTx {
+export interface StoreTx extends OutboxStoreTx, ExpiryWarningStoreTx {
   insertRequest(r: RequestRecord): Promise<void>;
   getRequest(id: string): Promise<RequestRecord | undefined>;
   /** Applies `patch` only if the stored version equals `version`; bumps version. */

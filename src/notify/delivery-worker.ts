@@ -44,6 +44,7 @@ export interface DeliveryWorker {
 
 export function createDeliveryWorker(deps: {
   store: Pick<Store, 'claimNotifications' | 'settleNotification'>;
+  /** Read at each send: a config reload replaces its contents (notify/setup.ts). */
   channels: readonly Channel[];
   brokerId: string;
   clock: Clock;
@@ -56,14 +57,13 @@ export function createDeliveryWorker(deps: {
   intervalMs?: number;
 }): DeliveryWorker {
   const { store, clock, log, telemetry, settings } = deps;
-  const byName = new Map(deps.channels.map((c) => [c.name, c]));
   const batch = deps.batch ?? 50;
   let running: Promise<void> | null = null;
   let again = false;
   let stopped = false;
 
   async function deliver(row: OutboxRecord): Promise<void> {
-    const channel = byName.get(row.channel);
+    const channel = deps.channels.find((c) => c.name === row.channel);
     const attempts = row.attempts + 1;
     let outcome: OutboxOutcome;
     try {

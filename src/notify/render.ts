@@ -10,7 +10,7 @@ import type { Audience, Notification } from '../core/notify/notification.js';
 export interface Rendered {
   title: string;
   facts: [label: string, value: string][];
-  /** The web UI's page for the request; never a link that changes anything. */
+  /** The web UI's page for the request (for an expiry warning: the holder's grants, to extend); never a link that changes anything. */
   link: { url: string; label: string } | null;
 }
 
@@ -66,7 +66,14 @@ export function render(n: Notification, audience: Audience | null, webUrl: strin
   add('Comment', n.comment);
   if (n.expiresAt !== undefined) add('Until', new Date(n.expiresAt).toISOString());
   if (n.kind === 'grant.revoke-failing') add('Detail', n.message);
-  const link = webUrl && n.requestId ? { url: `${webUrl}/requests/${encodeURIComponent(n.requestId)}`, label: `Open request ${n.requestId}` } : null;
+  // The holder extends (or checks in) on the web UI's first page, which lists their grants.
+  const link = !webUrl
+    ? null
+    : n.kind === 'grant.expiring'
+      ? { url: `${webUrl}/`, label: 'Extend it on My access' }
+      : n.requestId
+        ? { url: `${webUrl}/requests/${encodeURIComponent(n.requestId)}`, label: `Open request ${n.requestId}` }
+        : null;
   return { title: clean(title(n, audience)), facts, link };
 }
 

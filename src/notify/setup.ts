@@ -3,7 +3,8 @@
 
 import type { LoadedConfig } from '../config/load.js';
 import type { SecretSource } from '../config/notifications.js';
-import { defaultDelivery } from '../config/notifications.js';
+import { defaultDelivery, defaultWarnBeforeMs } from '../config/notifications.js';
+import { createExpiryWarner, type ExpiryWarner } from '../core/notify/expiry-warner.js';
 import { readPrivateFile } from '../config/secrets.js';
 import { invalid } from '../core/errors.js';
 import type { Faults } from '../core/faults.js';
@@ -56,7 +57,15 @@ export async function createNotifications(deps: {
   faults?: Faults;
   /** Names this broker as the holder of the rows it is sending (the id `stint brokers` shows); a restarted broker is a new holder. */
   brokerId: string;
-}): Promise<{ notifier: Notifier; delivery: DeliveryWorker; brokerId: string }> {
+}): Promise<{
+  notifier: Notifier;
+  delivery: DeliveryWorker;
+  warner: ExpiryWarner;
+  brokerId: string;
+  /** Builds the channels of an edited config (a reload); throws, changing nothing, when one cannot be built. apply() then swaps them in. */
+  prepare(next: Pick<LoadedConfig, 'broker' | 'notifications'>): Promise<{ apply(): void }>;
+}> {
+  // One array the notifier and the worker both read; a reload replaces its contents.
   const channels = await buildChannels(deps.config, deps.env);
   const { brokerId } = deps;
   const n = deps.config.notifications;
@@ -71,5 +80,26 @@ export async function createNotifications(deps: {
     settings: n ?? defaultDelivery,
   });
   const notifier = createOutboxNotifier({ channels, catalog: deps.catalog, log: deps.log, now: deps.clock.now, wake: delivery.wake });
-  return { notifier, delivery, brokerId };
+  const warner = createExpiryWarner({
+    store: deps.store,
+    notifier,
+    clock: deps.clock,
+    log: deps.log,
+    warnBeforeMs: n?.warnBeforeMs ?? defaultWarnBeforeMs,
+  });
+  async function prepare(next: Pick<LoadedConfig, 'broker' | 'notifications'>) {
+    const built = await buildChannels(next, deps.env);
+    return {
+      apply() {
+        const old = channels.splice(0, channels.length, ...built);
+        // Rows already being sent finish on the old channels; then those close.
+        delivery
+          .drain()
+          .catch(() => {})
+          .finally(() => Promise.all(old.map((c) => c.close())).catch(() => {}));
+        deps.log.info({ channels: channels.map((c) => c.name) }, 'notification channels reloaded');
+      },
+    };
+  }
+  return { notifier, delivery, warner, brokerId, prepare };
 }

@@ -23,6 +23,7 @@ import * as claims from './kysely-claims.js';
 import { KyselyRecordsTx, type StoreDialect } from './kysely-records-tx.js';
 import { SignInTx } from './signin-tx.js';
 import { OutboxTx } from './outbox-tx.js';
+import { listGrantsToWarn, recordExpiryWarning } from './expiry-warnings-tx.js';
 import type { OutboxCounts, OutboxFilter, OutboxOutcome, OutboxRecord } from '../core/notify/notification.js';
 import { grantPatchToRow, grantToRow, requestPatchToRow, requestToRow, rowToApproval, rowToAuditEvent, rowToGrant, rowToRequest } from './rows.js';
 import type { Database } from './schema.js';
@@ -53,6 +54,16 @@ export class KyselyStoreTx extends KyselyRecordsTx implements StoreTx {
   }
 
   private readonly outbox: OutboxTx;
+
+  // ---- expiry warnings (expiry-warnings-tx.ts)
+
+  listGrantsToWarn(now: number, until: number, limit: number): Promise<GrantRecord[]> {
+    return listGrantsToWarn(this.db, now, until, limit);
+  }
+
+  recordExpiryWarning(grantId: string, expiresAt: number, at: number): Promise<boolean> {
+    return recordExpiryWarning(this.db, grantId, expiresAt, at);
+  }
 
   // ---- the notification outbox (outbox-tx.ts)
 

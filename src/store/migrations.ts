@@ -12,6 +12,7 @@ import { reportIndexes } from './migrations/0011-report-indexes.js';
 import { migrationLockTableName, migrationTableName, type AuditHeadTable } from './schema.js';
 import { brokersMigration } from './migrations/0008-brokers.js';
 import { zspSnapshots } from './migrations/0012-zsp-snapshots.js';
+import { expiryWarnings } from './migrations/0013-expiry-warnings.js';
 import { notificationOutbox } from './migrations/0010-notification-outbox.js';
 
 // Migrations take Kysely<unknown>: they must not depend on today's Database
@@ -353,6 +354,7 @@ export function migrations(schema: string | undefined): Readonly<Record<string, 
     '0010_notification_outbox': notificationOutbox,
     '0011_report_indexes': reportIndexes,
     '0012_zsp_snapshots': zspSnapshots,
+    '0013_expiry_warnings': expiryWarnings,
   };
 }
 

@@ -136,6 +136,13 @@ export interface BreakGlassTable {
   review_comment: string | null;
 }
 
+/** Grant ends a holder was warned of (migration 0013). */
+export interface ExpiryWarningsTable {
+  grant_id: string;
+  expires_at: number;
+  warned_at: number;
+}
+
 export interface NotificationsTable {
   id: string;
   event_id: string;
@@ -273,6 +280,7 @@ export interface Database {
   session_chunks: SessionChunksTable;
   brokers: BrokersTable;
   notifications: NotificationsTable;
+  expiry_warnings: ExpiryWarningsTable;
 }
 
 /** Names of the migration bookkeeping tables (prefixed so they never clash with another Kysely app's). */

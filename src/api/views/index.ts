@@ -16,3 +16,4 @@ export * from './standing.js';
 export * from './reports.js';
 export * from './session-verify.js';
 export * from './brokers.js';
+export * from './notifications.js';

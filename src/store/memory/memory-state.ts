@@ -35,6 +35,8 @@ export interface MemoryState {
   brokers: Map<string, BrokerRecord>;
   /** The notification outbox, by id. */
   notifications: Map<string, OutboxRecord>;
+  /** Grant ends warned of, as `${grantId}\u0000${expiresAt}` (the SQL primary key). */
+  expiryWarnings: Set<string>;
 }
 
 export function emptyState(): MemoryState {
@@ -53,6 +55,7 @@ export function emptyState(): MemoryState {
     meta: new Map(),
     brokers: new Map(),
     notifications: new Map(),
+    expiryWarnings: new Set(),
   };
 }
 
@@ -73,6 +76,7 @@ export function copyState(s: MemoryState): MemoryState {
     meta: new Map(s.meta),
     brokers: new Map(s.brokers),
     notifications: new Map(s.notifications),
+    expiryWarnings: new Set(s.expiryWarnings),
   };
 }
 

@@ -50,6 +50,7 @@ const reads = [
   'listBrokers',
   'listNotifications',
   'countNotifications',
+  'listGrantsToWarn',
 ] as const satisfies readonly (keyof StoreTx)[];
 
 const writes = [
@@ -84,6 +85,7 @@ const writes = [
   'insertNotifications',
   'claimNotifications',
   'settleNotification',
+  'recordExpiryWarning',
 ] as const satisfies readonly (keyof StoreTx)[];
 
 const recordingMethods = [

@@ -59,6 +59,23 @@ export class MemoryTx implements StoreTx {
     map.set(key, copy(value));
   }
 
+  // ---- expiry warnings (as expiry-warnings-tx.ts)
+
+  async listGrantsToWarn(now: number, until: number, limit: number): Promise<GrantRecord[]> {
+    const due = [...this.s.grants.values()]
+      .filter((g) => g.status === 'active' && g.expiresAt !== null && g.expiresAt > now && g.expiresAt <= until)
+      .filter((g) => !this.s.expiryWarnings.has(`${g.id}\u0000${g.expiresAt}`))
+      .sort(byKeys<GrantRecord>([(g) => g.expiresAt!, (g) => g.id]));
+    return take(due, Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : 0).map(copy);
+  }
+
+  async recordExpiryWarning(grantId: string, expiresAt: number): Promise<boolean> {
+    const key = `${grantId}\u0000${expiresAt}`;
+    if (this.s.expiryWarnings.has(key)) return false;
+    this.s.expiryWarnings.add(key);
+    return true;
+  }
+
   // ---- the notification outbox (memory-outbox.ts)
 
   async insertNotifications(rows: readonly OutboxRecord[]): Promise<void> {

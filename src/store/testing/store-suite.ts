@@ -13,6 +13,7 @@ import { reportSuite } from './store-suite-report.js';
 import { reportActionsSuite } from './store-suite-report-actions.js';
 import { recordingsSuite } from './store-suite-recordings.js';
 import { outboxSuite } from './store-suite-outbox.js';
+import { expiryWarningSuite } from './store-suite-expiry-warnings.js';
 
 export type MakeStore = () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
 
@@ -386,6 +387,7 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
     reportActionsSuite(() => store);
     recordingsSuite(() => store);
     outboxSuite(() => store);
+    expiryWarningSuite(() => store);
 
     describe('tokens, credentials, meta, migrations', () => {
       it('tokens: insert, find by hash, list, revoke once', async () => {
