@@ -219,10 +219,19 @@ describe('postgres gateway wire fidelity', () => {
     const token = await broker.token('alice');
     const pool = new pg.Pool({ host: '127.0.0.1', port, user: 'alice', database: 'pg-pool', password: token, ssl: { rejectUnauthorized: false }, max: 50 });
     try {
-      const held = await Promise.all(Array.from({ length: 50 }, () => pool.connect()));
-      const users = await Promise.all(held.map(async (c) => (await c.query('SELECT current_user AS u')).rows[0].u as string));
-      assert.equal(new Set(users).size, 50, 'fifty connections, fifty roles');
-      for (const c of held) c.release();
+      // Settled, not Promise.all: a failed connection must not leave the others checked out (pool.end() would wait forever).
+      const settled = await Promise.allSettled(Array.from({ length: 50 }, () => pool.connect()));
+      const held = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      try {
+        assert.deepEqual(
+          settled.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : [])),
+          [],
+        );
+        const users = await Promise.all(held.map(async (c) => (await c.query('SELECT current_user AS u')).rows[0].u as string));
+        assert.equal(new Set(users).size, 50, 'fifty connections, fifty roles');
+      } finally {
+        for (const c of held) c.release();
+      }
     } finally {
       await pool.end();
     }

@@ -23,6 +23,9 @@ export function brokerGateway(broker: TestBroker, tls: { cert: string; key: stri
     listen: { host: '127.0.0.1', port: 0 },
     sessionDir: join(broker.dataDir, 'sessions'),
     requireTls: true,
+    // Client and gateway share one event loop here: on a loaded machine fifty TLS handshakes at once can
+    // take longer than the production default. Tests of the deadline itself set their own.
+    handshakeTimeoutMs: 120_000,
     ...extra,
   });
 }
