@@ -190,9 +190,9 @@ describe('several brokers: conflicting operations at once, and SIGKILL mid-issua
     const exits = await Promise.all(armed.map((a) => a.exited));
     for (const [i, e] of exits.entries()) assert.equal(e.signal, 'SIGKILL', `died at ${points[i]}: ${armed[i]!.stderr()}`);
     for (const a of answers) assert.equal(a.status, 0, 'the caller saw the connection drop');
-    const cut = (await store.query(`SELECT id, account, claimed_by FROM grants`)).rows.filter((r) => !before.has(r.id));
+    const cut = (await store.query(`SELECT id, account FROM grants`)).rows.filter((r) => !before.has(r.id));
     assert.equal(cut.length, 3, 'each intent was written before the target was touched');
-    assert.deepEqual(cut.map((g) => g.claimed_by).sort(), [...armedIds].sort(), 'each held by the broker that died');
+    // Who holds each now is not asserted: on a loaded machine a survivor may have taken one over already.
     await waitFor('the survivors rolled back every interrupted issuance', async () => {
       const rows = await Promise.all(cut.map((g) => grantRow(g.id)));
       return rows.every((r) => r.status === 'revoked') ? rows : undefined;
