@@ -9,6 +9,7 @@
 // of a claim does nothing.
 
 import type { Clock, Logger, Store } from '../ports.js';
+import type { GrantRecord } from '../types.js';
 import { safeErrorText } from '../scrub.js';
 import type { GrantRecords } from '../grant/grant-records.js';
 import type { GrantSettings, RevokeReason } from '../grant/grant-types.js';
@@ -65,11 +66,16 @@ export function createGrantSweeps(deps: GrantSweepsDeps) {
     return handled;
   }
 
+  /**
+   * A provisioning broker renews its claim while it works (renewClaims), so a lapsed claim means it died
+   * or lost the store. A row with no claim at all (written before claims existed) waits out the timeout.
+   */
+  const provisioningAbandoned = (g: GrantRecord, now: number) =>
+    g.claimedUntil === null ? g.createdAt + settings.provisionTimeoutMs <= now : g.claimedUntil <= now;
+
   /** Provisioning abandoned by a broker that died (another one, or this one before a restart): claimed, then marked for rollback. */
   async function takeOverAbandoned(now: number, limit: number) {
-    const abandoned = (await store.listGrants({ statuses: ['provisioning'], limit })).filter(
-      (g) => g.createdAt + settings.provisionTimeoutMs <= now && !inFlight.has(g.id) && (g.claimedUntil === null || g.claimedUntil <= now),
-    );
+    const abandoned = (await store.listGrants({ statuses: ['provisioning'], limit })).filter((g) => provisioningAbandoned(g, now) && !inFlight.has(g.id));
     const out = [];
     for (const g of abandoned) {
       const claimed = await store.claimGrant(g.id, brokerId, now, now + lease);
@@ -91,7 +97,7 @@ export function createGrantSweeps(deps: GrantSweepsDeps) {
     // whose claim lapsed. A broker that owns its store (SQLite) takes everything.
     const now = clock.now();
     const stuck = (await store.listGrants({ statuses: ['provisioning', 'revoking'] })).filter(
-      (g) => !opts.onlyAbandoned || (g.status === 'provisioning' ? g.createdAt + settings.provisionTimeoutMs <= now : (g.nextAttemptAt ?? 0) <= now),
+      (g) => !opts.onlyAbandoned || (g.status === 'provisioning' ? provisioningAbandoned(g, now) : (g.nextAttemptAt ?? 0) <= now),
     );
     // Session-bound grants belong to connections, and no connection outlives
     // its broker. A broker that owns its store (SQLite) knows every such grant

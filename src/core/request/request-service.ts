@@ -374,6 +374,10 @@ export function createRequestService(deps: RequestServiceDeps) {
           const rule = deps.catalog().policies.find((p) => p.name === r.policy)?.approval;
           requireFreshSignIn(input.actor, rule?.kind === 'approvers' ? rule.stepUpMs : null, now, `deciding request ${r.id}`);
           if (r.status !== 'pending') throw conflict(`request ${r.id} is already ${r.status}`);
+          // The request's row is locked first, as cancel and the sweeps do (request, then the audit head):
+          // taking the audit head first deadlocks against them on a PostgreSQL store.
+          if (!(await tx.casRequest(r.id, r.version, {}))) throw new LostRace();
+          const version = r.version + 1;
           const existing = await tx.listApprovals(r.id);
           if (existing.some((a) => a.approver === input.actor.name)) throw conflict(`${input.actor.name} already decided on request ${r.id}`);
           const approval: ApprovalRecord = { requestId: r.id, approver: input.actor.name, decision: input.decision, comment, at: now };
@@ -388,13 +392,10 @@ export function createRequestService(deps: RequestServiceDeps) {
             details: { comment },
           });
           const state = tallyApprovals(r, [...existing, approval]);
-          if (state === 'pending') {
-            if (!(await tx.casRequest(r.id, r.version, {}))) throw new LostRace();
-            return { request: { ...r, version: r.version + 1 }, grant: null };
-          }
+          if (state === 'pending') return { request: { ...r, version }, grant: null };
           if (state === 'denied') {
             const patch = { status: 'denied' as const, decidedAt: now, decidedBy: input.actor.name, decisionComment: comment };
-            if (!(await tx.casRequest(r.id, r.version, patch))) throw new LostRace();
+            if (!(await tx.casRequest(r.id, version, patch))) throw new LostRace();
             await tx.appendAudit({
               at: now,
               actor: input.actor.name,
@@ -405,12 +406,12 @@ export function createRequestService(deps: RequestServiceDeps) {
               details: { comment },
             });
             await notifier.record(tx, decidedNote(r, 'denied', input.actor.name, comment, now));
-            return { request: { ...r, ...patch, version: r.version + 1 }, grant: null };
+            return { request: { ...r, ...patch, version: version + 1 }, grant: null };
           }
           const grant = await approveInTx(tx, r, await requester(r), now, input.actor.name);
           const patch = { status: 'approved' as const, decidedAt: now, decidedBy: input.actor.name, decisionComment: comment, grantId: grant.id };
-          // Compare-and-swap: a deny or cancel that committed first wins, and this whole transaction rolls back.
-          if (!(await tx.casRequest(r.id, r.version, patch))) throw new LostRace();
+          // Holds under the row lock taken above: a deny or cancel that committed first failed the first compare-and-swap.
+          if (!(await tx.casRequest(r.id, version, patch))) throw new LostRace();
           await tx.appendAudit({
             at: now,
             actor: input.actor.name,
@@ -421,7 +422,7 @@ export function createRequestService(deps: RequestServiceDeps) {
             details: { approvals: [...existing, approval].filter((a) => a.decision === 'approve').map((a) => a.approver) },
           });
           await notifier.record(tx, decidedNote(r, 'approved', input.actor.name, comment, now));
-          return { request: { ...r, ...patch, version: r.version + 1 }, grant };
+          return { request: { ...r, ...patch, version: version + 1 }, grant };
         })
         .catch((err: unknown) => {
           if (err instanceof LostRace) return null;
