@@ -96,7 +96,11 @@ async function drain(brokers: number): Promise<{ ms: number; drops: number }> {
   return { ms, drops };
 }
 
-console.log(`load average at the start: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+console.log(
+  `load average at the start: ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);
 const raw = await rawDrop();
 const one = await drain(1);
 const three = await drain(3);
@@ -106,7 +110,11 @@ console.log(`raw DROP ROLE (concurrency 8): ${Math.round(raw)} ms, ${rate(raw)}`
 console.log(`1 broker:  ${Math.round(one.ms)} ms, ${rate(one.ms)} (${(raw / one.ms).toFixed(2)}× raw), DROP ROLE on the target: ${one.drops}`);
 console.log(`3 brokers: ${Math.round(three.ms)} ms, ${rate(three.ms)} (${(raw / three.ms).toFixed(2)}× raw), DROP ROLE on the target: ${three.drops}`);
 console.log(`3 brokers / 1 broker: ${(one.ms / three.ms).toFixed(2)}×`);
-console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+console.log(
+  `load average at the end: ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);
 await counter.close();
 await target.drop();
 await rm(root, { recursive: true, force: true });
