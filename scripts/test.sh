@@ -76,7 +76,9 @@ grep -q '^READY=1$' "$work/env" || { cat "$work/servers.log" >&2; echo "test ser
 set -a; . <(grep -v '^READY=' "$work/env"); set +a
 
 echo "== tests"
-mapfile -t files < <(find src scripts bench -name '*.test.ts' 2>/dev/null | sort)
+# Browser and integration files first, unit files last: the long files start while every slot is
+# free instead of running alone at the end (longest first shortens the whole run).
+mapfile -t files < <(find src scripts bench -name '*.test.ts' 2>/dev/null | sort | awk '/\.e2e\.test\.ts$/ { print 0, $0; next } /\.int\.test\.ts$/ { print 1, $0; next } { print 2, $0 }' | sort -s -k1,1n | cut -d' ' -f2-)
 node --import tsx --test --test-concurrency="${STINT_TEST_CONCURRENCY:-4}" "${files[@]}"
 
 # The other supported line: stint demo and the unit tests on Node 24 from the npm registry.
