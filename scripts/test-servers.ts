@@ -3,6 +3,7 @@
 // then waits; on SIGTERM/SIGINT it stops them and deletes their data.
 
 import { startEmbeddedPostgres } from '../src/embedded/postgres.js';
+import { startKeystoneTestServers } from '../src/testing/servers/keystone.js';
 import { startLdapTestServer } from '../src/testing/servers/ldap.js';
 import { startMysqlTestServer } from '../src/testing/servers/mysql.js';
 import { startRedisTestServer } from '../src/testing/servers/redis.js';
@@ -22,6 +23,7 @@ const servers: Record<string, () => Promise<Started>> = {
   redis: startRedisTestServer,
   ldap: startLdapTestServer,
   ssh: startSshTestServer,
+  keystone: startKeystoneTestServers,
 };
 
 const started: { name: string; stop: () => Promise<void> }[] = [];

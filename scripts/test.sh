@@ -22,6 +22,7 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v ssh-audit >/dev/null 2>&1 || missing+=(ssh-audit)
 command -v sslscan >/dev/null 2>&1 || missing+=(sslscan)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+{ command -v keystone-manage && command -v uwsgi-core && [ -e /usr/lib/uwsgi/plugins/python3_plugin.so ]; } >/dev/null 2>&1 || missing+=(keystone python3-keystone uwsgi-core uwsgi-plugin-python3)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

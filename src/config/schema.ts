@@ -235,6 +235,8 @@ export const profileSchema = strict({
   stepUp: stepUpSchema().optional(),
   // Members of these groups may activate it without approval in an emergency (reason required; alerted; reviewed after).
   breakGlass: strict({ groups: z.array(nameSchema('group')).min(1, { error: 'must list at least one group' }) }).optional(),
+  // keystone: may give the admin role (or a target's protectedRoles); refused otherwise.
+  allowAdminRole: z.boolean().optional(),
 }).refine((p) => !(p.mode === 'ephemeral-account' && p.terminateSessionsOnRevoke === false), {
   // Removing an ephemeral account always ends its sessions; `false` would be a promise Stint breaks.
   message: 'ephemeral accounts always have their sessions terminated on revoke; remove terminateSessionsOnRevoke',

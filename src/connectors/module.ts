@@ -17,5 +17,10 @@ export interface ConnectorModule {
   checkGrant(grant: string): string | null;
   /** Checks a person's own account name on a target of this kind: null when valid, else why not. */
   checkAccount(account: string): string | null;
+  /**
+   * Optional: checks a whole profile against its target's settings (keystone:
+   * the admin role needs allowAdminRole). Returns problems by grant index.
+   */
+  checkProfile?(profile: { grants: readonly string[]; allowAdminRole?: boolean }, settings: Record<string, unknown>): { index: number; message: string }[];
   create: ConnectorFactory;
 }

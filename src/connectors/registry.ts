@@ -3,6 +3,7 @@
 
 import type { TargetKind } from '../core/types.js';
 import type { ConnectorModule } from './module.js';
+import { keystoneModule } from './keystone/module.js';
 import { ldapModule } from './ldap/module.js';
 import { mysqlModule } from './mysql/module.js';
 import { postgresModule } from './postgres/module.js';
@@ -17,6 +18,7 @@ export const connectorModules: Record<TargetKind, ConnectorModule> = {
   ssh: sshModule,
   ldap: ldapModule,
   script: scriptModule,
+  keystone: keystoneModule,
 };
 
 for (const [kind, m] of Object.entries(connectorModules)) {

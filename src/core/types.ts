@@ -4,7 +4,7 @@
 
 import type { Role, RolesConfig } from './identity/roles.js';
 
-export type TargetKind = 'postgres' | 'mysql' | 'redis' | 'ssh' | 'ldap' | 'script';
+export type TargetKind = 'postgres' | 'mysql' | 'redis' | 'ssh' | 'ldap' | 'script' | 'keystone';
 
 export type DeliveryMode = 'ephemeral-account' | 'own-account';
 
