@@ -55,7 +55,18 @@ export function createHttpClient(opts: { baseUrl: string; ca?: string; timeoutMs
     ? new https.Agent({ keepAlive: true, maxSockets: 8, ...(opts.ca ? { ca: opts.ca } : {}) })
     : new http.Agent({ keepAlive: true, maxSockets: 8 });
 
-  function request(o: HttpOptions): Promise<HttpResponse> {
+  async function request(o: HttpOptions): Promise<HttpResponse> {
+    try {
+      return await once(o);
+    } catch (err) {
+      // A kept-alive socket the server closed meanwhile (uwsgi closes after
+      // each answer): the request never reached Keystone, so sending it again is safe.
+      if ((err as { reusedSocket?: boolean }).reusedSocket) return once(o);
+      throw err;
+    }
+  }
+
+  function once(o: HttpOptions): Promise<HttpResponse> {
     const payload = o.body === undefined ? undefined : Buffer.from(JSON.stringify(o.body));
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (o.token) headers['X-Auth-Token'] = o.token;
@@ -87,7 +98,7 @@ export function createHttpClient(opts: { baseUrl: string; ca?: string; timeoutMs
         });
       });
       req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${opts.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
-      req.on('error', reject);
+      req.on('error', (err: Error) => reject(req.reusedSocket && (err as NodeJS.ErrnoException).code === 'ECONNRESET' ? Object.assign(err, { reusedSocket: true }) : err));
       req.end(payload);
     });
   }

@@ -169,6 +169,21 @@ export function createKeystoneConnector(input: ConnectorFactoryInput): Connector
     return [...out].sort();
   }
 
+  const ownIds = new Map<string, { id: string; until: number }>();
+
+  /** The id of an own account's user (cached briefly, like grant ids); null when there is none. */
+  async function ownUserId(op: string, account: string, fresh: boolean): Promise<string | null> {
+    const hit = ownIds.get(account);
+    if (!fresh && hit && Date.now() < hit.until) return hit.id;
+    const user = await api.findUser(account, await domainIdOf(op, account, s.userDomain));
+    if (!user) {
+      ownIds.delete(account);
+      return null;
+    }
+    ownIds.set(account, { id: user.id, until: Date.now() + RESOLVE_TTL_MS });
+    return user.id;
+  }
+
   const isMarked = (u: KsUser) => u.description === s.marker;
 
   function checkAccountName(op: string, account: string): void {
@@ -325,9 +340,17 @@ export function createKeystoneConnector(input: ConnectorFactoryInput): Connector
       const op = 'grantToAccount';
       await run(op, req.account, [], async () => {
         checkAccountName(op, req.account);
-        const user = await api.findUser(req.account, await domainIdOf(op, req.account, s.userDomain));
-        if (!user) throw fail(op, req.account, `the account does not exist on the target (no user ${JSON.stringify(req.account)} in domain ${JSON.stringify(s.userDomain)})`);
-        await locks.run(`u:${user.id}`, () => assign(op, req.account, req.grants, user.id));
+        let userId = await ownUserId(op, req.account, false);
+        if (!userId) throw fail(op, req.account, `the account does not exist on the target (no user ${JSON.stringify(req.account)} in domain ${JSON.stringify(s.userDomain)})`);
+        try {
+          await locks.run(`o:${req.account}`, () => assign(op, req.account, req.grants, userId!));
+        } catch (err) {
+          // A cached id of a user deleted (and perhaps made again) meanwhile: look it up afresh, once.
+          if ((err as { status?: number }).status !== 404) throw err;
+          userId = await ownUserId(op, req.account, true);
+          if (!userId) throw fail(op, req.account, `the account does not exist on the target (no user ${JSON.stringify(req.account)} in domain ${JSON.stringify(s.userDomain)})`);
+          await locks.run(`o:${req.account}`, () => assign(op, req.account, req.grants, userId!));
+        }
       });
     },
 
@@ -335,10 +358,13 @@ export function createKeystoneConnector(input: ConnectorFactoryInput): Connector
       const op = 'revokeFromAccount';
       return run(op, req.account, [], async () => {
         checkAccountName(op, req.account);
-        const user = await api.findUser(req.account, await domainIdOf(op, req.account, s.userDomain));
         // Gone: it holds nothing. Keystone re-checks assignments on every token
         // validation, so the user's project tokens stop working at once.
-        if (user) await locks.run(`u:${user.id}`, () => unassign(op, req.account, req.grants, user.id));
+        const cached = await ownUserId(op, req.account, false);
+        if (cached) await locks.run(`o:${req.account}`, () => unassign(op, req.account, req.grants, cached));
+        // A cached id is the one the last grant used (a 404 there re-resolves
+        // and re-caches), so the assignment Stint added is on it; a user deleted
+        // and made again by name within the cache's minute is reconcile's to find.
         return { terminatedSessions: 0 };
       });
     },

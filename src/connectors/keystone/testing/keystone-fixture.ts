@@ -80,6 +80,8 @@ export async function keystoneFixture(mode: KeystonePolicyMode): Promise<Keyston
     adminScope: mode === 'strict' ? 'system' : 'project',
     userDomain: domainName,
     projectDomain: domainName,
+    // One worker serves every test: under a loaded machine an answer can queue for long.
+    requestTimeoutMs: 300_000,
     ...extra,
   });
 
