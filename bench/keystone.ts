@@ -6,7 +6,7 @@
 // from "revoke called" to "the person's project token is refused", p99.
 // Prints figures; asserts nothing.
 //
-//   node --import tsx bench/keystone.ts [--n 40] [--refused 40]
+//   node --import tsx bench/keystone.ts [--n 40] [--refused 40] [--mode legacy|strict]
 //
 // Uses STINT_TEST_KEYSTONE_* when set, else starts its own Keystone (legacy policy).
 
@@ -22,9 +22,10 @@ import { keystoneFixture, type KeystoneFixture } from '../src/connectors/keyston
 import type { UserDef } from '../src/core/types.js';
 import { fmt, guardProcess, intFlag, machineInfo, progress, ratio, stats, table } from './lib.js';
 
-const { values: flags } = parseArgs({ options: { n: { type: 'string' }, refused: { type: 'string' } } });
+const { values: flags } = parseArgs({ options: { n: { type: 'string' }, refused: { type: 'string' }, mode: { type: 'string' } } });
 const n = intFlag(flags.n, 'n', 40);
 const refusedN = intFlag(flags.refused, 'refused', 40);
+const mode = flags.mode === 'strict' ? 'strict' : 'legacy';
 
 let f: KeystoneFixture | null = null;
 let app: App | null = null;
@@ -37,7 +38,7 @@ const cleanup = async () => {
 const guard = guardProcess(cleanup, 30 * 60_000);
 
 progress('starting Keystone (or using STINT_TEST_KEYSTONE_*)');
-f = await keystoneFixture('legacy');
+f = await keystoneFixture(mode);
 const fx = f;
 const roles = (await fx.admin('GET', '/roles?name=member')).body as { roles: { id: string; name: string }[] };
 const memberId = roles.roles.find((r) => r.name === 'member')!.id;
@@ -113,7 +114,7 @@ const s = stats(stintMs);
 const rf = stats(refusedMs);
 const rc = stats(revokeCallMs);
 const m = machineInfo();
-console.log(`\nKeystone own-account grant + revoke, ${n} of each, one at a time (${JSON.stringify(m)})\n`);
+console.log(`\nKeystone own-account grant + revoke, ${n} of each, one at a time, ${mode} policy (${JSON.stringify(m)})\n`);
 console.log(table([
   ['', 'p50 ms', 'p90 ms', 'p99 ms', 'mean ms', 'pairs/s'],
   ['raw PUT + DELETE', fmt(r.p50), fmt(r.p90), fmt(r.p99), fmt(r.mean), fmt(1000 / r.mean, 2)],
