@@ -60,7 +60,14 @@ async function main() {
   const clock: Clock | undefined = spec.offsetClock ? { now: () => Date.now() + offsetMs } : undefined;
   const rssBefore = process.memoryUsage().rss;
   const t0 = performance.now();
-  const app = await createApp({ configPath: spec.configPath, dataDir: spec.dataDir, storeUrl: spec.storeUrl, env: { STINT_MASTER_KEY: spec.masterKey }, logger, clock });
+  const app = await createApp({
+    configPath: spec.configPath,
+    dataDir: spec.dataDir,
+    storeUrl: spec.storeUrl,
+    env: { STINT_MASTER_KEY: spec.masterKey },
+    logger,
+    clock,
+  });
   const createdMs = performance.now() - t0;
 
   // ---- instrumentation (hooks must be added before listen)
@@ -104,7 +111,8 @@ async function main() {
     const real = realGet(name);
     let w = wrapped.get(name);
     if (!w || (w as unknown as { real: Connector }).real !== real) {
-      const timed = <A extends [{ account: string }], R>(kind: string, fn: (...a: A) => Promise<R>) =>
+      const timed =
+        <A extends [{ account: string }], R>(kind: string, fn: (...a: A) => Promise<R>) =>
         async (...a: A): Promise<R> => {
           const key = `${name} ${kind}`;
           let c = inflight.get(key);
@@ -154,7 +162,19 @@ async function main() {
     gc();
   }
   const mem = process.memoryUsage();
-  send({ type: 'ready', url, createdMs, listeningMs, readyMs, rss: mem.rss, heapUsed: mem.heapUsed, rssBefore, gc: Boolean(gc), adminToken: app.initialAdminToken ?? null, pid: process.pid });
+  send({
+    type: 'ready',
+    url,
+    createdMs,
+    listeningMs,
+    readyMs,
+    rss: mem.rss,
+    heapUsed: mem.heapUsed,
+    rssBefore,
+    gc: Boolean(gc),
+    adminToken: app.initialAdminToken ?? null,
+    pid: process.pid,
+  });
 
   let loadMark = { elu: performance.eventLoopUtilization(), cpu: process.cpuUsage(), at: performance.now() };
   const commands: Record<string, (m: any) => Promise<unknown>> = {
@@ -200,8 +220,18 @@ async function main() {
         await app.store.transaction(async (tx) => {
           for (const account of m.accounts.slice(i, i + 1000)) {
             const g = makeGrant({
-              user: m.user, profile: 'pg-read', target: 'pg', account, roles: ['app_read'], status: 'active',
-              createdAt: now, activatedAt: now, expiresAt: m.expiresAt, durationMs: m.expiresAt - now, maxDurationMs: 8 * 3_600_000, sealedSecret: null,
+              user: m.user,
+              profile: 'pg-read',
+              target: 'pg',
+              account,
+              roles: ['app_read'],
+              status: 'active',
+              createdAt: now,
+              activatedAt: now,
+              expiresAt: m.expiresAt,
+              durationMs: m.expiresAt - now,
+              maxDurationMs: 8 * 3_600_000,
+              sealedSecret: null,
             });
             await tx.insertGrant(g);
             ids.push(g.id);
@@ -217,7 +247,15 @@ async function main() {
       const found = await Promise.all(m.ids.map((id) => app.store.getGrant(id)));
       return found
         .filter((g) => g !== undefined)
-        .map((g) => ({ id: g.id, status: g.status, expiresAt: g.expiresAt, revokedAt: g.revokedAt, revokeReason: g.revokeReason, attempts: g.attempts, failingSince: g.failingSince }));
+        .map((g) => ({
+          id: g.id,
+          status: g.status,
+          expiresAt: g.expiresAt,
+          revokedAt: g.revokedAt,
+          revokeReason: g.revokeReason,
+          attempts: g.attempts,
+          failingSince: g.failingSince,
+        }));
     },
     // Event loop utilization and the process's CPU (all its threads, in cores) since the last reset.
     load: async (m: { reset?: boolean }) => {
@@ -237,7 +275,12 @@ async function main() {
     },
     inflight: async (m: { reset?: boolean }) => {
       const out = Object.fromEntries([...inflight].map(([k, v]) => [k, { max: v.max, calls: v.calls }]));
-      if (m.reset) for (const v of inflight.values()) (v.max = v.now), (v.calls = 0);
+      if (m.reset) {
+        for (const v of inflight.values()) {
+          v.max = v.now;
+          v.calls = 0;
+        }
+      }
       return out;
     },
     cpu: async () => process.cpuUsage(),

@@ -53,7 +53,10 @@ export function ensurePackages(needs: string[]): { missing: string[]; hint: stri
     progress(`installing Debian packages: ${pkgs.join(' ')}`);
     try {
       execFileSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'inherit'] });
-      execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+      execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], {
+        stdio: ['ignore', 'ignore', 'inherit'],
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      });
     } catch (err) {
       progress(`apt-get failed: ${(err as Error).message}`);
     }
@@ -133,7 +136,27 @@ export function run(cmd: string, args: string[], o: { env?: NodeJS.ProcessEnv; t
 export function selfSignedCert(dir: string): { certFile: string; keyFile: string } {
   const certFile = join(dir, 'cert.pem');
   const keyFile = join(dir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ],
+    { stdio: 'ignore' },
+  );
   return { certFile, keyFile };
 }
 
@@ -144,7 +167,10 @@ export function selfSignedCert(dir: string): { certFile: string; keyFile: string
  */
 export async function enablePostgresTls(server: EmbeddedPostgresServer, cert: { certFile: string; keyFile: string }): Promise<void> {
   const owner = await stat(server.dataDir);
-  for (const [from, to] of [[cert.certFile, 'bench-server.crt'], [cert.keyFile, 'bench-server.key']] as const) {
+  for (const [from, to] of [
+    [cert.certFile, 'bench-server.crt'],
+    [cert.keyFile, 'bench-server.key'],
+  ] as const) {
     const dest = join(server.dataDir, to);
     await writeFile(dest, await readFile(from), { mode: 0o600 });
     if (isRoot()) await chown(dest, owner.uid, owner.gid);
@@ -213,44 +239,62 @@ export function selfCpuMs(): number {
  * run as root, so as root it runs as the embedded server's OS user.
  */
 export async function startPgBouncer(o: {
-  pgHost: string; pgPort: number; database: string; user: string; password: string;
-  cert: { certFile: string; keyFile: string }; poolMode: 'transaction' | 'session'; poolSize: number; runAs: { uid: number; gid: number } | null;
+  pgHost: string;
+  pgPort: number;
+  database: string;
+  user: string;
+  password: string;
+  cert: { certFile: string; keyFile: string };
+  poolMode: 'transaction' | 'session';
+  poolSize: number;
+  runAs: { uid: number; gid: number } | null;
 }): Promise<PgBouncer> {
   // Its own temp dir: it must be reachable by the user PgBouncer runs as.
   const dir = await mkdtemp(join(tmpdir(), 'stint-bench-pgbouncer-'));
   removeOnExit(dir);
   const port = await freePort();
   const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
-  const files = { ini: join(dir, 'pgbouncer.ini'), users: join(dir, 'userlist.txt'), log: join(dir, 'pgbouncer.log'), pid: join(dir, 'pgbouncer.pid'), crt: join(dir, 'tls.crt'), key: join(dir, 'tls.key') };
+  const files = {
+    ini: join(dir, 'pgbouncer.ini'),
+    users: join(dir, 'userlist.txt'),
+    log: join(dir, 'pgbouncer.log'),
+    pid: join(dir, 'pgbouncer.pid'),
+    crt: join(dir, 'tls.crt'),
+    key: join(dir, 'tls.key'),
+  };
   await writeFile(files.users, `${q(o.user)} ${q(o.password)}\n`, { mode: 0o600 });
   await writeFile(files.crt, await readFile(o.cert.certFile), { mode: 0o600 });
   await writeFile(files.key, await readFile(o.cert.keyFile), { mode: 0o600 });
-  await writeFile(files.ini, [
-    '; written by bench/gateway-env.ts',
-    '[databases]',
-    `${o.database} = host=${o.pgHost} port=${o.pgPort} dbname=${o.database}`,
-    '[pgbouncer]',
-    'listen_addr = 127.0.0.1',
-    `listen_port = ${port}`,
-    'unix_socket_dir =',
-    `logfile = ${files.log}`,
-    `pidfile = ${files.pid}`,
-    'auth_type = scram-sha-256',
-    `auth_file = ${files.users}`,
-    `pool_mode = ${o.poolMode}`,
-    `default_pool_size = ${o.poolSize}`,
-    'min_pool_size = 0',
-    'reserve_pool_size = 0',
-    'max_client_conn = 500',
-    'client_tls_sslmode = allow',
-    `client_tls_cert_file = ${files.crt}`,
-    `client_tls_key_file = ${files.key}`,
-    'server_tls_sslmode = disable',
-    'log_connections = 0',
-    'log_disconnections = 0',
-    'stats_period = 3600',
-    '',
-  ].join('\n'), { mode: 0o600 });
+  await writeFile(
+    files.ini,
+    [
+      '; written by bench/gateway-env.ts',
+      '[databases]',
+      `${o.database} = host=${o.pgHost} port=${o.pgPort} dbname=${o.database}`,
+      '[pgbouncer]',
+      'listen_addr = 127.0.0.1',
+      `listen_port = ${port}`,
+      'unix_socket_dir =',
+      `logfile = ${files.log}`,
+      `pidfile = ${files.pid}`,
+      'auth_type = scram-sha-256',
+      `auth_file = ${files.users}`,
+      `pool_mode = ${o.poolMode}`,
+      `default_pool_size = ${o.poolSize}`,
+      'min_pool_size = 0',
+      'reserve_pool_size = 0',
+      'max_client_conn = 500',
+      'client_tls_sslmode = allow',
+      `client_tls_cert_file = ${files.crt}`,
+      `client_tls_key_file = ${files.key}`,
+      'server_tls_sslmode = disable',
+      'log_connections = 0',
+      'log_disconnections = 0',
+      'stats_period = 3600',
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
   if (o.runAs) {
     for (const f of [dir, files.ini, files.users, files.crt, files.key]) await chown(f, o.runAs.uid, o.runAs.gid);
   }
@@ -283,7 +327,9 @@ export async function startPgBouncer(o: {
 }
 
 function userName(uid: number): string {
-  return execFileSync('getent', ['passwd', String(uid)]).toString().split(':')[0]!;
+  return execFileSync('getent', ['passwd', String(uid)])
+    .toString()
+    .split(':')[0]!;
 }
 
 function canConnect(port: number): Promise<boolean> {
@@ -315,12 +361,40 @@ export interface PgbenchResult {
 
 /** One pgbench run; `target` is how libpq reaches the server (PGPASSWORD, PGSSLMODE in env). */
 export async function pgbench(o: {
-  host: string; port: number; user: string; password: string; dbname: string; sslmode: 'require' | 'disable';
-  clients: number; threads: number; seconds: number; protocol: string; reconnect: boolean;
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  dbname: string;
+  sslmode: 'require' | 'disable';
+  clients: number;
+  threads: number;
+  seconds: number;
+  protocol: string;
+  reconnect: boolean;
   /** Reads the proxy's CPU time so far (ms); measured around the run. */
   proxyCpuMs?: () => number;
 }): Promise<PgbenchResult> {
-  const args = ['-h', o.host, '-p', String(o.port), '-U', o.user, '-S', '-n', '-M', o.protocol, '-c', String(o.clients), '-j', String(o.threads), '-T', String(o.seconds), ...(o.reconnect ? ['-C'] : []), o.dbname];
+  const args = [
+    '-h',
+    o.host,
+    '-p',
+    String(o.port),
+    '-U',
+    o.user,
+    '-S',
+    '-n',
+    '-M',
+    o.protocol,
+    '-c',
+    String(o.clients),
+    '-j',
+    String(o.threads),
+    '-T',
+    String(o.seconds),
+    ...(o.reconnect ? ['-C'] : []),
+    o.dbname,
+  ];
   const env = { PATH: process.env.PATH, PGPASSWORD: o.password, PGSSLMODE: o.sslmode, PGCONNECT_TIMEOUT: '30', PGAPPNAME: 'stint-bench' };
   const cpu0 = o.proxyCpuMs?.() ?? Number.NaN;
   const r = await run('pgbench', args, { env, timeoutMs: (o.seconds + 300) * 1000 });
@@ -396,7 +470,7 @@ export async function startBroker(home: BrokerHome, opts: Partial<Pick<AppOption
       signal: AbortSignal.timeout(120_000),
     });
     const text = await res.text();
-    let parsed: unknown = null;
+    let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch {
@@ -407,7 +481,11 @@ export async function startBroker(home: BrokerHome, opts: Partial<Pick<AppOption
   const tok = await http('POST', '/v1/tokens', adminToken, { user: 'alice' });
   if (tok.status !== 201) throw new Error(`could not issue a token for alice: ${tok.status} ${JSON.stringify(tok.body)}`);
   return {
-    app, url, adminToken, aliceToken: (tok.body as { secret: string }).secret, http,
+    app,
+    url,
+    adminToken,
+    aliceToken: (tok.body as { secret: string }).secret,
+    http,
     async close() {
       await app.close();
       dest.flushSync();

@@ -18,7 +18,7 @@ import pino from 'pino';
 import ssh2 from 'ssh2';
 import { createApp, type App } from '../src/app.js';
 import { fingerprintOf, privateKeyFromSecret } from '../src/connectors/ssh/keys.js';
-import { createSshTestEnv, type SshTestEnv } from '../src/connectors/ssh/ssh-test-env.js';
+import { createSshTestEnv, type SshTestEnv } from '../src/connectors/ssh/testing/ssh-test-env.js';
 import { createSshGateway, type SshGateway } from '../src/gateways/ssh/index.js';
 import { createLogger } from '../src/log.js';
 import { startSshTestServer, type SshTestServer } from '../src/testing/servers/ssh.js';
@@ -99,17 +99,31 @@ users:
 `,
     );
     app = await createApp({
-      configPath: join(dir, 'stint.yaml'), dataDir: join(dir, 'data'), workerMaxSleepMs: 200,
-      env: { STINT_MASTER_KEY: masterKey }, logger: createLogger({ level: 'info', destination: dest }),
+      configPath: join(dir, 'stint.yaml'),
+      dataDir: join(dir, 'data'),
+      workerMaxSleepMs: 200,
+      env: { STINT_MASTER_KEY: masterKey },
+      logger: createLogger({ level: 'info', destination: dest }),
     });
     const a = app;
     const hostKey = ssh2.utils.generateKeyPairSync('ed25519');
     const aliceKey = ssh2.utils.generateKeyPairSync('ed25519');
     gateway = createSshGateway({
-      requests: a.requests, grants: a.grants, catalog: () => a.catalog, store: a.store, clock: { now: () => Date.now() },
-      log: { info() {}, warn: (o, m) => progress(`ssh gateway: ${m} ${JSON.stringify(o)}`), error: (o, m) => progress(`ssh gateway: ${m} ${JSON.stringify(o)}`), debug() {} },
-      hostKey: hostKey.private, authorizedKeys: (u) => (u === 'alice' ? [aliceKey.public] : []),
-      listen: { host: '127.0.0.1', port: 0 }, sessionDir: join(dir, 'data', 'sessions'),
+      requests: a.requests,
+      grants: a.grants,
+      catalog: () => a.catalog,
+      store: a.store,
+      clock: { now: () => Date.now() },
+      log: {
+        info() {},
+        warn: (o, m) => progress(`ssh gateway: ${m} ${JSON.stringify(o)}`),
+        error: (o, m) => progress(`ssh gateway: ${m} ${JSON.stringify(o)}`),
+        debug() {},
+      },
+      hostKey: hostKey.private,
+      authorizedKeys: (u) => (u === 'alice' ? [aliceKey.public] : []),
+      listen: { host: '127.0.0.1', port: 0 },
+      sessionDir: join(dir, 'data', 'sessions'),
     });
     const gw = gateway;
     const gwPort = (await gw.listen()).port;
@@ -134,8 +148,26 @@ users:
 
     const ownHome = join(String(env.settings().homeBase), env.own.user);
     const clientArgs = (ep: ScpEndpoint, verbose = false) => [
-      '-F', '/dev/null', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'GlobalKnownHostsFile=/dev/null',
-      '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', 'ConnectTimeout=30', '-o', `LogLevel=${verbose ? 'DEBUG1' : 'ERROR'}`, '-i', ep.keyFile,
+      '-F',
+      '/dev/null',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-o',
+      `UserKnownHostsFile=${knownHosts}`,
+      '-o',
+      'GlobalKnownHostsFile=/dev/null',
+      '-o',
+      'IdentitiesOnly=yes',
+      '-o',
+      'IdentityAgent=none',
+      '-o',
+      'ConnectTimeout=30',
+      '-o',
+      `LogLevel=${verbose ? 'DEBUG1' : 'ERROR'}`,
+      '-i',
+      ep.keyFile,
     ];
     return {
       direct: { name: 'direct to sshd', login: env.own.user, port: env.server.port, keyFile: ownKeyFile, uploadPath: join(ownHome, 'bench-up.bin') },
@@ -193,11 +225,18 @@ export interface Transfer {
  * scp protocol over exec) instead of the default SFTP. The wall time includes
  * the SSH handshake (and, through the gateway, the account's creation).
  */
-export async function scp(bench: SshBench, ep: ScpEndpoint, o: { direction: 'up' | 'down'; legacy: boolean; local: string; bytes: number; expectSha: string }): Promise<Transfer> {
+export async function scp(
+  bench: SshBench,
+  ep: ScpEndpoint,
+  o: { direction: 'up' | 'down'; legacy: boolean; local: string; bytes: number; expectSha: string },
+): Promise<Transfer> {
   const args = [...bench.clientArgs(ep), '-q', '-P', String(ep.port), ...(o.legacy ? ['-O'] : [])];
   const remote = `${ep.login}@127.0.0.1:${o.direction === 'up' ? 'bench-up.bin' : bench.remoteSource}`;
   const cpu0 = selfCpuMs();
-  const r: RunResult = await run('scp', o.direction === 'up' ? [...args, o.local, remote] : [...args, remote, o.local], { env: clientEnv(), timeoutMs: 600_000 });
+  const r: RunResult = await run('scp', o.direction === 'up' ? [...args, o.local, remote] : [...args, remote, o.local], {
+    env: clientEnv(),
+    timeoutMs: 600_000,
+  });
   const cpuMs = selfCpuMs() - cpu0;
   let error = r.code === 0 ? null : r.stderr.trim().slice(0, 300) || `scp exited ${r.code}`;
   if (!error && o.direction === 'down') {
@@ -223,7 +262,10 @@ export async function sshTrue(bench: SshBench, ep: ScpEndpoint): Promise<Transfe
 
 /** The cipher and MAC OpenSSH negotiated with the endpoint (from `ssh -v`). */
 export async function negotiated(bench: SshBench, ep: ScpEndpoint): Promise<string> {
-  const r = await run('ssh', [...bench.clientArgs(ep, true), '-T', '-p', String(ep.port), `${ep.login}@127.0.0.1`, 'true'], { env: clientEnv(), timeoutMs: 120_000 });
+  const r = await run('ssh', [...bench.clientArgs(ep, true), '-T', '-p', String(ep.port), `${ep.login}@127.0.0.1`, 'true'], {
+    env: clientEnv(),
+    timeoutMs: 120_000,
+  });
   const m = /kex: client->server cipher: (\S+) MAC: (\S+)/.exec(r.stderr);
   return m ? (m[2] === '<implicit>' ? m[1]! : `${m[1]} + ${m[2]}`) : 'unknown';
 }

@@ -62,10 +62,42 @@ import pg from 'pg';
 import { scramSha256Verifier } from '../src/connectors/postgres/scram.js';
 import { freePort } from '../src/embedded/free-port.js';
 import {
-  benchConfigYaml, commandLine, dropRoleSql, fmt, guardProcess, inTx, intFlag, machineInfo, progress, ratio, rawCreateStatements, rawSecret,
-  runLoop, sleep, startBenchEnv, stats, table, writeJson, type BenchEnv, type Stats,
+  benchConfigYaml,
+  commandLine,
+  dropRoleSql,
+  fmt,
+  guardProcess,
+  inTx,
+  intFlag,
+  machineInfo,
+  progress,
+  ratio,
+  rawCreateStatements,
+  rawSecret,
+  runLoop,
+  sleep,
+  startBenchEnv,
+  stats,
+  table,
+  writeJson,
+  type BenchEnv,
+  type Stats,
 } from './lib.js';
-import { enablePostgresTls, ensurePackages, killChildren, pgbench, pgbenchInit, removeOnExit, selfCpuMs, selfSignedCert, startBroker, startPgBouncer, type BenchBroker, type PgBouncer, type PgbenchResult } from './gateway-env.js';
+import {
+  enablePostgresTls,
+  ensurePackages,
+  killChildren,
+  pgbench,
+  pgbenchInit,
+  removeOnExit,
+  selfCpuMs,
+  selfSignedCert,
+  startBroker,
+  startPgBouncer,
+  type BenchBroker,
+  type PgBouncer,
+  type PgbenchResult,
+} from './gateway-env.js';
 import { negotiated, randomFile, scp, setClientHome, sha256File, sshTrue, startSshBench, type ScpEndpoint, type Transfer } from './gateway-ssh.js';
 
 const { values: flags } = parseArgs({
@@ -254,7 +286,8 @@ async function main() {
     if (only.has('pgbench') && !haveBouncer) notes.push(`PgBouncer not run (not installed: ${pk.hint})`);
     const isRoot = process.getuid?.() === 0;
     const canScp = only.has('scp') && isRoot && !pk.missing.some((m) => ['scp', 'sshd', 'sudo'].includes(m));
-    if (only.has('scp') && !canScp) notes.push(`scp phase skipped: ${isRoot ? `missing packages (${pk.hint})` : 'needs root (the ssh connector makes real accounts)'}`);
+    if (only.has('scp') && !canScp)
+      notes.push(`scp phase skipped: ${isRoot ? `missing packages (${pk.hint})` : 'needs root (the ssh connector makes real accounts)'}`);
 
     if (only.has('pgbench') || only.has('connect')) {
       env = await startBenchEnv('sqlite');
@@ -273,7 +306,10 @@ async function main() {
 
       const gwPort = await freePort();
       const home = await env.newBrokerHome('gateway');
-      await writeFile(home.configPath, `gateways:\n  postgres: { listen: "127.0.0.1:${gwPort}", tlsCert: ${JSON.stringify(cert.certFile)}, tlsKey: ${JSON.stringify(cert.keyFile)}, requireTls: false, maxSession: 1h }\n${benchConfigYaml(t, join(home.dataDir, 'pg-admin.secret'))}`);
+      await writeFile(
+        home.configPath,
+        `gateways:\n  postgres: { listen: "127.0.0.1:${gwPort}", tlsCert: ${JSON.stringify(cert.certFile)}, tlsKey: ${JSON.stringify(cert.keyFile)}, requireTls: false, maxSession: 1h }\n${benchConfigYaml(t, join(home.dataDir, 'pg-admin.secret'))}`,
+      );
       progress('starting the broker with gateways.postgres');
       broker = await startBroker(home);
       const b = broker;
@@ -295,15 +331,25 @@ async function main() {
         if (haveBouncer) {
           const owner = await stat(env.server.dataDir);
           bouncer = await startPgBouncer({
-            pgHost: t.host, pgPort: t.port, database: t.database, user: direct.user, password: direct.password, cert,
-            poolMode, poolSize: C, runAs: isRoot ? { uid: owner.uid, gid: owner.gid } : null,
+            pgHost: t.host,
+            pgPort: t.port,
+            database: t.database,
+            user: direct.user,
+            password: direct.password,
+            cert,
+            poolMode,
+            poolSize: C,
+            runAs: isRoot ? { uid: owner.uid, gid: owner.gid } : null,
           });
           pgb = { ...direct, port: bouncer.port, proxyCpuMs: bouncer.cpuMs };
         }
         relay = await startBareRelay(t.port, cert);
         // The gateway and the reference relay run in this process: its CPU time is theirs (pgbench is a child process).
         const endpoints: Partial<Record<PathName, Endpoint>> = {
-          direct, gateway: { ...gateway, proxyCpuMs: selfCpuMs }, ...(pgb ? { pgbouncer: pgb } : {}), relay: { ...direct, port: relay.port, proxyCpuMs: selfCpuMs },
+          direct,
+          gateway: { ...gateway, proxyCpuMs: selfCpuMs },
+          ...(pgb ? { pgbouncer: pgb } : {}),
+          relay: { ...direct, port: relay.port, proxyCpuMs: selfCpuMs },
         };
         const r = await pgbenchPhase(endpoints, settle);
         pgbenchRows = r.kept;
@@ -349,15 +395,33 @@ async function superQuery(env: BenchEnv, sql: string): Promise<void> {
 
 // ---------------------------------------------------------------- (1) pgbench
 
-async function pgbenchPhase(endpoints: Partial<Record<PathName, Endpoint>>, settle: () => Promise<void>): Promise<{ kept: PgbenchRow[]; reconnect: PgbenchRow[] }> {
+async function pgbenchPhase(
+  endpoints: Partial<Record<PathName, Endpoint>>,
+  settle: () => Promise<void>,
+): Promise<{ kept: PgbenchRow[]; reconnect: PgbenchRow[] }> {
   const paths = PATHS.filter((p) => endpoints[p] && pathsWanted.has(p));
   const kept: PgbenchRow[] = [];
   for (const sslmode of ['require', 'disable'] as const) for (const path of paths) kept.push({ path, sslmode, runs: [] });
   const once = async (path: PathName, sslmode: 'require' | 'disable', seconds: number, reconnect: boolean) => {
     stopIfInterrupted();
     const e = endpoints[path]!;
-    const r = await pgbench({ host: '127.0.0.1', port: e.port, user: e.user, password: e.password, dbname: e.dbname, sslmode, clients: C, threads: J, seconds, protocol, reconnect, proxyCpuMs: e.proxyCpuMs });
-    progress(`  ${PATH_LABEL[path]}, sslmode=${sslmode}${reconnect ? ', -C' : ''}: ${r.ok ? `${fmt(r.tps, 0)} tps, conn ${fmt(r.connMs)} ms, proxy CPU ${fmt(r.proxyCpuUsPerTx)} µs/tx` : `FAILED: ${r.error}`}`);
+    const r = await pgbench({
+      host: '127.0.0.1',
+      port: e.port,
+      user: e.user,
+      password: e.password,
+      dbname: e.dbname,
+      sslmode,
+      clients: C,
+      threads: J,
+      seconds,
+      protocol,
+      reconnect,
+      proxyCpuMs: e.proxyCpuMs,
+    });
+    progress(
+      `  ${PATH_LABEL[path]}, sslmode=${sslmode}${reconnect ? ', -C' : ''}: ${r.ok ? `${fmt(r.tps, 0)} tps, conn ${fmt(r.connMs)} ms, proxy CPU ${fmt(r.proxyCpuUsPerTx)} µs/tx` : `FAILED: ${r.error}`}`,
+    );
     if (path === 'gateway') await settle();
     return r;
   };
@@ -498,8 +562,13 @@ async function connectPhase(env: BenchEnv, direct: Endpoint, gateway: Endpoint, 
 // ---------------------------------------------------------------- (3) scp
 
 async function scpPhase(
-  dir: string, onClose: (close: () => Promise<unknown>) => void,
-): Promise<{ rows: ScpRow[]; info: { mb: number; ciphers: Record<string, string>; handshake: Record<string, Stats> }; log: { warnings: number; errors: number; firstProblem: string | null } }> {
+  dir: string,
+  onClose: (close: () => Promise<unknown>) => void,
+): Promise<{
+  rows: ScpRow[];
+  info: { mb: number; ciphers: Record<string, string>; handshake: Record<string, Stats> };
+  log: { warnings: number; errors: number; firstProblem: string | null };
+}> {
   const bytes = SCP_MB * 1_000_000;
   const sshDir = join(dir, 'ssh');
   await mkdir(join(sshDir, 'client-home'), { recursive: true, mode: 0o700 });
@@ -538,8 +607,16 @@ async function scpPhase(
       const order: ('direct' | 'gateway')[] = round % 2 === 0 ? ['direct', 'gateway'] : ['gateway', 'direct'];
       for (const p of order) {
         stopIfInterrupted();
-        const r = await scp(bench, eps[p], { direction: k.direction, legacy: k.legacy, local: k.direction === 'up' ? src : join(dir, `scp-down-${p}.bin`), bytes, expectSha: sha });
-        progress(`  ${k.label}, ${p}: ${r.ok ? `${fmt(SCP_MB / (r.ms / 1000))} MB/s (${fmt(r.ms / 1000, 2)} s${p === 'gateway' ? `, gateway CPU ${fmt(r.cpuMs / 1000, 2)} s` : ''})` : `FAILED: ${r.error}`}`);
+        const r = await scp(bench, eps[p], {
+          direction: k.direction,
+          legacy: k.legacy,
+          local: k.direction === 'up' ? src : join(dir, `scp-down-${p}.bin`),
+          bytes,
+          expectSha: sha,
+        });
+        progress(
+          `  ${k.label}, ${p}: ${r.ok ? `${fmt(SCP_MB / (r.ms / 1000))} MB/s (${fmt(r.ms / 1000, 2)} s${p === 'gateway' ? `, gateway CPU ${fmt(r.cpuMs / 1000, 2)} s` : ''})` : `FAILED: ${r.error}`}`,
+        );
         rows.find((x) => x.name === k.label && x.path === p)!.runs.push(r);
         if (p === 'gateway') await bench.settle();
       }
@@ -569,35 +646,81 @@ function report(r: {
   L.push(`machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memGiB} GiB, ${m.os}, node ${m.node}`);
   L.push(`command: ${commandLine()}`);
   const okTps = (row: PgbenchRow | undefined) => (row ? mean(row.runs.filter((x) => x.ok).map((x) => x.tps)) : Number.NaN);
-  const summary: Record<string, unknown> = { bench: 'gateways', machine: m, command: commandLine(), params: { clients: C, threads: J, duration: T, reconnectDuration: TC, rounds: ROUNDS, scale: SCALE, protocol, poolMode, connects: N, connectConcurrency: K, scpMb: SCP_MB, scpRounds: SCP_ROUNDS } };
+  const summary: Record<string, unknown> = {
+    bench: 'gateways',
+    machine: m,
+    command: commandLine(),
+    params: {
+      clients: C,
+      threads: J,
+      duration: T,
+      reconnectDuration: TC,
+      rounds: ROUNDS,
+      scale: SCALE,
+      protocol,
+      poolMode,
+      connects: N,
+      connectConcurrency: K,
+      scpMb: SCP_MB,
+      scpRounds: SCP_ROUNDS,
+    },
+  };
 
   if (r.pgbenchRows.length) {
     const find = (p: PathName, s: string) => r.pgbenchRows.find((x) => x.path === p && x.sslmode === s);
     L.push('');
     L.push(`-- (1) pgbench -S -n -M ${protocol} -c ${C} -j ${J} -T ${T}, scale ${SCALE}, ${ROUNDS} round(s); TPS excludes the initial connections`);
     L.push('');
-    const head = ['path', 'sslmode', ...Array.from({ length: ROUNDS }, (_, i) => `run ${i + 1} tps`), 'mean tps', 'latency ms', 'initial conn ms', 'proxy CPU µs/tx', 'vs direct', 'vs PgBouncer'];
+    const head = [
+      'path',
+      'sslmode',
+      ...Array.from({ length: ROUNDS }, (_, i) => `run ${i + 1} tps`),
+      'mean tps',
+      'latency ms',
+      'initial conn ms',
+      'proxy CPU µs/tx',
+      'vs direct',
+      'vs PgBouncer',
+    ];
     const rows: (string | number)[][] = [head];
     for (const x of r.pgbenchRows) {
       const tps = okTps(x);
       rows.push([
-        PATH_LABEL[x.path], x.sslmode, ...x.runs.map((y) => (y.ok ? fmt(y.tps, 0) : 'failed')), fmt(tps, 0), fmt(mean(x.runs.map((y) => y.latencyMs)), 3), fmt(mean(x.runs.map((y) => y.connMs)), 1),
+        PATH_LABEL[x.path],
+        x.sslmode,
+        ...x.runs.map((y) => (y.ok ? fmt(y.tps, 0) : 'failed')),
+        fmt(tps, 0),
+        fmt(mean(x.runs.map((y) => y.latencyMs)), 3),
+        fmt(mean(x.runs.map((y) => y.connMs)), 1),
         x.path === 'direct' ? '—' : fmt(mean(x.runs.filter((y) => y.ok).map((y) => y.proxyCpuUsPerTx)), 1),
-        ratio(tps, okTps(find('direct', x.sslmode))), ratio(tps, okTps(find('pgbouncer', x.sslmode))),
+        ratio(tps, okTps(find('direct', x.sslmode))),
+        ratio(tps, okTps(find('pgbouncer', x.sslmode))),
       ]);
     }
     L.push(table(rows));
     for (const x of r.pgbenchRows) for (const y of x.runs) if (!y.ok) L.push(`failed: ${PATH_LABEL[x.path]} sslmode=${x.sslmode}: ${y.error}`);
     if (r.reconnectRows.length) {
       L.push('');
-      L.push(`-- pgbench -S -C (new connection per transaction) -c ${C} -j ${J} -T ${TC}, sslmode=require; through the gateway every connection is a new account`);
+      L.push(
+        `-- pgbench -S -C (new connection per transaction) -c ${C} -j ${J} -T ${TC}, sslmode=require; through the gateway every connection is a new account`,
+      );
       L.push('');
       const rd = r.reconnectRows.find((x) => x.path === 'direct');
       const rb = r.reconnectRows.find((x) => x.path === 'pgbouncer');
-      const rrows: (string | number)[][] = [['path', 'tps (incl. connecting)', 'transactions', 'pgbench avg connection ms', 'proxy CPU µs/tx', 'vs direct', 'vs PgBouncer']];
+      const rrows: (string | number)[][] = [
+        ['path', 'tps (incl. connecting)', 'transactions', 'pgbench avg connection ms', 'proxy CPU µs/tx', 'vs direct', 'vs PgBouncer'],
+      ];
       for (const x of r.reconnectRows) {
         const y = x.runs[0]!;
-        rrows.push([PATH_LABEL[x.path], y.ok ? fmt(y.tps, 1) : 'failed', y.ok ? y.transactions : 'n/a', fmt(y.connMs, 1), x.path === 'direct' ? '—' : fmt(y.proxyCpuUsPerTx, 0), ratio(y.tps, rd?.runs[0]?.tps ?? Number.NaN), ratio(y.tps, rb?.runs[0]?.tps ?? Number.NaN)]);
+        rrows.push([
+          PATH_LABEL[x.path],
+          y.ok ? fmt(y.tps, 1) : 'failed',
+          y.ok ? y.transactions : 'n/a',
+          fmt(y.connMs, 1),
+          x.path === 'direct' ? '—' : fmt(y.proxyCpuUsPerTx, 0),
+          ratio(y.tps, rd?.runs[0]?.tps ?? Number.NaN),
+          ratio(y.tps, rb?.runs[0]?.tps ?? Number.NaN),
+        ]);
       }
       L.push(table(rrows));
       for (const x of r.reconnectRows) for (const y of x.runs) if (!y.ok) L.push(`failed: ${PATH_LABEL[x.path]} -C: ${y.error}`);
@@ -608,12 +731,18 @@ function report(r: {
     const gPlain = okTps(find('gateway', 'disable'));
     const dPlain = okTps(find('direct', 'disable'));
     L.push('');
-    L.push(`goal: gateway >= 0.85x direct (sslmode=require both): ${ratio(g, d)} -> ${g / d >= 0.85 ? 'met' : 'NOT met'}; without TLS: ${ratio(gPlain, dPlain)}`);
-    L.push(`goal: gateway >= PgBouncer (sslmode=require both): ${ratio(g, b)} -> ${Number.isFinite(b) ? (g >= b ? 'met' : 'NOT met') : 'n/a (PgBouncer not run)'}`);
+    L.push(
+      `goal: gateway >= 0.85x direct (sslmode=require both): ${ratio(g, d)} -> ${g / d >= 0.85 ? 'met' : 'NOT met'}; without TLS: ${ratio(gPlain, dPlain)}`,
+    );
+    L.push(
+      `goal: gateway >= PgBouncer (sslmode=require both): ${ratio(g, b)} -> ${Number.isFinite(b) ? (g >= b ? 'met' : 'NOT met') : 'n/a (PgBouncer not run)'}`,
+    );
     summary.pgbench = {
       rows: r.pgbenchRows.map((x) => ({ path: x.path, sslmode: x.sslmode, tps: okTps(x), runs: x.runs })),
       reconnect: r.reconnectRows.map((x) => ({ path: x.path, sslmode: x.sslmode, ...x.runs[0] })),
-      gatewayVsDirect: g / d, gatewayVsPgBouncer: g / b, gatewayVsDirectPlain: gPlain / dPlain,
+      gatewayVsDirect: g / d,
+      gatewayVsPgBouncer: g / b,
+      gatewayVsDirectPlain: gPlain / dPlain,
       tps: { direct: d, pgbouncer: b, gateway: g, directPlain: dPlain, gatewayPlain: gPlain, pgbouncerPlain: okTps(find('pgbouncer', 'disable')) },
     };
   }
@@ -623,7 +752,17 @@ function report(r: {
     L.push(`-- (2) connection setup, pg driver with sslmode=require, connect() to ready; ${N} per row (concurrent: ${K} in flight)`);
     L.push('');
     const rows: (string | number)[][] = [['operation', 'mode', 'ok', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'mean ms']];
-    for (const x of r.connectRows) rows.push([x.name, x.mode, `${x.ok}${x.errors ? ` (+${x.errors} err)` : ''}`, fmt(x.latency.p50), fmt(x.latency.p90), fmt(x.latency.p99), fmt(x.latency.max), fmt(x.latency.mean)]);
+    for (const x of r.connectRows)
+      rows.push([
+        x.name,
+        x.mode,
+        `${x.ok}${x.errors ? ` (+${x.errors} err)` : ''}`,
+        fmt(x.latency.p50),
+        fmt(x.latency.p90),
+        fmt(x.latency.p99),
+        fmt(x.latency.max),
+        fmt(x.latency.mean),
+      ]);
     L.push(table(rows));
     for (const x of r.connectRows) if (x.errors) L.push(`errors in "${x.name}" (${x.mode}): ${x.errors}, first: ${x.firstError}`);
     const get = (prefix: string, mode: string) => r.connectRows.find((x) => x.name.startsWith(prefix) && x.mode === mode)?.latency;
@@ -632,7 +771,9 @@ function report(r: {
       const gw = get('gateway', mode);
       const raw = get('raw: CREATE', mode);
       if (!gw || !raw) continue;
-      L.push(`${mode}: gateway p50 ${fmt(gw.p50)} ms vs raw ${fmt(raw.p50)} ms (${ratio(gw.p50, raw.p50)}), p99 ${fmt(gw.p99)} ms vs raw ${fmt(raw.p99)} ms (${ratio(gw.p99, raw.p99)}); goal p99 < 50 ms -> ${gw.p99 < 50 ? 'met' : 'NOT met'}`);
+      L.push(
+        `${mode}: gateway p50 ${fmt(gw.p50)} ms vs raw ${fmt(raw.p50)} ms (${ratio(gw.p50, raw.p50)}), p99 ${fmt(gw.p99)} ms vs raw ${fmt(raw.p99)} ms (${ratio(gw.p99, raw.p99)}); goal p99 < 50 ms -> ${gw.p99 < 50 ? 'met' : 'NOT met'}`,
+      );
     }
     summary.connect = r.connectRows;
   }
@@ -641,24 +782,47 @@ function report(r: {
     const info = r.scpInfo;
     const mbps = (x: Transfer) => (x.ok ? info.mb / (x.ms / 1000) : Number.NaN);
     L.push('');
-    L.push(`-- (3) scp (OpenSSH ${info.mb} MB random file, wall time of the scp process incl. handshake); ciphers: direct ${info.ciphers.direct}, gateway ${info.ciphers.gateway}`);
+    L.push(
+      `-- (3) scp (OpenSSH ${info.mb} MB random file, wall time of the scp process incl. handshake); ciphers: direct ${info.ciphers.direct}, gateway ${info.ciphers.gateway}`,
+    );
     L.push('');
-    const rows: (string | number)[][] = [['transfer', 'path', ...Array.from({ length: SCP_ROUNDS }, (_, i) => `run ${i + 1} MB/s`), 'mean MB/s', 'gateway CPU s', 'vs direct']];
+    const rows: (string | number)[][] = [
+      ['transfer', 'path', ...Array.from({ length: SCP_ROUNDS }, (_, i) => `run ${i + 1} MB/s`), 'mean MB/s', 'gateway CPU s', 'vs direct'],
+    ];
     const meanOf = (x: ScpRow) => mean(x.runs.filter((y) => y.ok).map(mbps));
     for (const x of r.scpRows) {
       const d = r.scpRows.find((y) => y.name === x.name && y.path === 'direct')!;
       const cpu = x.path === 'gateway' ? fmt(mean(x.runs.filter((y) => y.ok).map((y) => y.cpuMs / 1000)), 2) : '—';
-      rows.push([x.name, x.path === 'direct' ? 'direct to sshd' : 'Stint SSH gateway', ...x.runs.map((y) => (y.ok ? fmt(mbps(y)) : 'failed')), fmt(meanOf(x)), cpu, ratio(meanOf(x), meanOf(d))]);
+      rows.push([
+        x.name,
+        x.path === 'direct' ? 'direct to sshd' : 'Stint SSH gateway',
+        ...x.runs.map((y) => (y.ok ? fmt(mbps(y)) : 'failed')),
+        fmt(meanOf(x)),
+        cpu,
+        ratio(meanOf(x), meanOf(d)),
+      ]);
     }
     L.push(table(rows));
     for (const x of r.scpRows) for (const y of x.runs) if (!y.ok) L.push(`failed: ${x.name} ${x.path}: ${y.error}`);
-    L.push(`ssh … true, median of 5 (the handshake; through the gateway also the account creation): direct p50 ${fmt(info.handshake.direct?.p50 ?? Number.NaN)} ms, gateway p50 ${fmt(info.handshake.gateway?.p50 ?? Number.NaN)} ms`);
-    summary.scp = { mb: info.mb, ciphers: info.ciphers, handshake: info.handshake, rows: r.scpRows.map((x) => ({ name: x.name, path: x.path, mbps: meanOf(x), runs: x.runs })) };
+    L.push(
+      `ssh … true, median of 5 (the handshake; through the gateway also the account creation): direct p50 ${fmt(info.handshake.direct?.p50 ?? Number.NaN)} ms, gateway p50 ${fmt(info.handshake.gateway?.p50 ?? Number.NaN)} ms`,
+    );
+    summary.scp = {
+      mb: info.mb,
+      ciphers: info.ciphers,
+      handshake: info.handshake,
+      rows: r.scpRows.map((x) => ({ name: x.name, path: x.path, mbps: meanOf(x), runs: x.runs })),
+    };
   }
 
   L.push('');
-  L.push(`broker log: ${r.brokerLog.errors} error and ${r.brokerLog.warnings} warning lines${r.brokerLog.firstProblem ? ` (first: ${r.brokerLog.firstProblem})` : ''}`);
-  if (r.sshLog) L.push(`ssh broker log: ${r.sshLog.errors} error and ${r.sshLog.warnings} warning lines${r.sshLog.firstProblem ? ` (first: ${r.sshLog.firstProblem})` : ''}`);
+  L.push(
+    `broker log: ${r.brokerLog.errors} error and ${r.brokerLog.warnings} warning lines${r.brokerLog.firstProblem ? ` (first: ${r.brokerLog.firstProblem})` : ''}`,
+  );
+  if (r.sshLog)
+    L.push(
+      `ssh broker log: ${r.sshLog.errors} error and ${r.sshLog.warnings} warning lines${r.sshLog.firstProblem ? ` (first: ${r.sshLog.firstProblem})` : ''}`,
+    );
   for (const n of r.notes) L.push(`note: ${n}`);
   L.push('notes: one machine runs everything (pgbench, PostgreSQL, PgBouncer or the broker, sshd, scp), so a relay competes with the server for the');
   L.push('       same 2 cores; embedded PostgreSQL runs with fsync=off. The gateway records every statement (JSON lines, timed, parameters redacted).');

@@ -14,7 +14,13 @@ import { parseArgs } from 'node:util';
 import { addCpu, dropRoleSql, fmt, httpClient, intFlag, progress, runLoop, startCpuMeter, storeFlag, withBenchEnv, type CpuSpent } from './lib.js';
 
 const { values: flags } = parseArgs({
-  options: { n: { type: 'string' }, concurrency: { type: 'string', short: 'c' }, batch: { type: 'string' }, store: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  options: {
+    n: { type: 'string' },
+    concurrency: { type: 'string', short: 'c' },
+    batch: { type: 'string' },
+    store: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
   strict: true,
 });
 if (flags.help) {

@@ -26,11 +26,31 @@
 
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { createPostgresConnector } from '../src/connectors/postgres/postgres-connector.js';
+import { createPostgresConnector } from '../src/connectors/postgres/module.js';
 import { scramSha256Verifier } from '../src/connectors/postgres/scram.js';
 import {
-  addCpu, commandLine, dropRoleSql, fmt, httpClient, inTx, intFlag, machineInfo, progress, ratio, rawCreateStatements, rawSecret,
-  runLoop, startCpuMeter, stats, storeFlag, table, withBenchEnv, writeJson, type CpuSpent, type LoopResult, type Stats,
+  addCpu,
+  commandLine,
+  dropRoleSql,
+  fmt,
+  httpClient,
+  inTx,
+  intFlag,
+  machineInfo,
+  progress,
+  ratio,
+  rawCreateStatements,
+  rawSecret,
+  runLoop,
+  startCpuMeter,
+  stats,
+  storeFlag,
+  table,
+  withBenchEnv,
+  writeJson,
+  type CpuSpent,
+  type LoopResult,
+  type Stats,
 } from './lib.js';
 
 const { values: flags } = parseArgs({
@@ -115,8 +135,10 @@ async function main() {
     const pool = await env.adminPool(C);
     // Stint's connector on its own, against roles under the raw marker (which it then treats as its own).
     const conn = createPostgresConnector({
-      target: 'bench', settings: { host: t.host, port: t.port, database: t.database, markerRole: t.rawMarker, maxConnections: C },
-      adminUser: t.adminUser, adminSecret: t.adminPassword,
+      target: 'bench',
+      settings: { host: t.host, port: t.port, database: t.database, markerRole: t.rawMarker, maxConnections: C },
+      adminUser: t.adminUser,
+      adminSecret: t.adminPassword,
     });
 
     progress('starting the broker in a child process');
@@ -190,7 +212,10 @@ async function main() {
       cpu.set(kind, addCpu(cpu.get(kind) ?? null, stop()));
       record(kind, r);
     };
-    const inBroker = { issue: { total: [] as number[], target: [] as number[], added: [] as number[] }, revoke: { total: [] as number[], target: [] as number[], added: [] as number[] } };
+    const inBroker = {
+      issue: { total: [] as number[], target: [] as number[], added: [] as number[] },
+      revoke: { total: [] as number[], target: [] as number[], added: [] as number[] },
+    };
     const collect = async (into: typeof inBroker.issue, route: string) => {
       const tm = (await b.call('timings', { reset: true })) as Record<string, { total: number[]; target: number[]; added: number[] }>;
       const r = tm[route];
@@ -249,7 +274,16 @@ async function main() {
 
     const phases = new Map<Kind, PhaseResult>();
     for (const [kind, a] of acc) {
-      phases.set(kind, { name: labels[kind], ok: a.ok, errors: a.errors, firstError: a.firstError, wallMs: a.wallMs, rate: (a.ok / a.wallMs) * 1000, latency: stats(a.latencies), roundRates: a.perRound });
+      phases.set(kind, {
+        name: labels[kind],
+        ok: a.ok,
+        errors: a.errors,
+        firstError: a.firstError,
+        wallMs: a.wallMs,
+        rate: (a.ok / a.wallMs) * 1000,
+        latency: stats(a.latencies),
+        roundRates: a.perRound,
+      });
     }
     const out = report(phases, inBroker, brokerLoad, cpu, brokerProblems, (performance.now() - started) / 1000);
     process.stdout.write(out.text);
@@ -279,36 +313,103 @@ function report(
   const total = { issue: stats(inBroker.issue.total), revoke: stats(inBroker.revoke.total) };
   const row = (k: Kind) => {
     const x = p(k);
-    return [x.name, `${x.ok}${x.errors ? ` (+${x.errors} err)` : ''}`, fmt(x.rate), fmt(x.latency.p50), fmt(x.latency.p90), fmt(x.latency.p99), fmt(x.latency.max)];
+    return [
+      x.name,
+      `${x.ok}${x.errors ? ` (+${x.errors} err)` : ''}`,
+      fmt(x.rate),
+      fmt(x.latency.p50),
+      fmt(x.latency.p90),
+      fmt(x.latency.p99),
+      fmt(x.latency.max),
+    ];
   };
   const L: string[] = [''];
   L.push(`== Stint issue/revoke rate vs raw PostgreSQL (N=${N} of each, concurrency ${C}, ${R} rounds, store ${storeKind})`);
   L.push(`machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memGiB} GiB, ${m.os}, node ${m.node}`);
   L.push(`command: ${commandLine()}`);
   L.push('');
-  L.push(table([
-    ['operation (client-side latency)', 'ok', 'ops/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'],
-    row('rawCreate'), row('stintIssue'), row('rawPlainCreate'), row('connCreate'),
-    row('rawDrop'), row('stintRevoke'), row('rawPlainDrop'), row('connRemove'),
-  ]));
+  L.push(
+    table([
+      ['operation (client-side latency)', 'ok', 'ops/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'],
+      row('rawCreate'),
+      row('stintIssue'),
+      row('rawPlainCreate'),
+      row('connCreate'),
+      row('rawDrop'),
+      row('stintRevoke'),
+      row('rawPlainDrop'),
+      row('connRemove'),
+    ]),
+  );
   L.push('');
-  L.push(table([
-    ['Stint / raw', 'overall', 'per round: median', 'min', 'max'],
-    ['issue rate / raw CREATE ROLE+GRANT (verifier)', ratio(p('stintIssue').rate, p('rawCreate').rate), fmt(median(issueRound), 2) + 'x', fmt(Math.min(...issueRound), 2) + 'x', fmt(Math.max(...issueRound), 2) + 'x'],
-    ['issue rate / raw CREATE ROLE+GRANT (plaintext)', ratio(p('stintIssue').rate, p('rawPlainCreate').rate), '', '', ''],
-    ['revoke rate / raw DROP ROLE', ratio(p('stintRevoke').rate, p('rawDrop').rate), fmt(median(revokeRound), 2) + 'x', fmt(Math.min(...revokeRound), 2) + 'x', fmt(Math.max(...revokeRound), 2) + 'x'],
-    ['connector removeAccount alone / raw DROP ROLE', ratio(p('connRemove').rate, p('rawDrop').rate), '', '', ''],
-  ]));
+  L.push(
+    table([
+      ['Stint / raw', 'overall', 'per round: median', 'min', 'max'],
+      [
+        'issue rate / raw CREATE ROLE+GRANT (verifier)',
+        ratio(p('stintIssue').rate, p('rawCreate').rate),
+        fmt(median(issueRound), 2) + 'x',
+        fmt(Math.min(...issueRound), 2) + 'x',
+        fmt(Math.max(...issueRound), 2) + 'x',
+      ],
+      ['issue rate / raw CREATE ROLE+GRANT (plaintext)', ratio(p('stintIssue').rate, p('rawPlainCreate').rate), '', '', ''],
+      [
+        'revoke rate / raw DROP ROLE',
+        ratio(p('stintRevoke').rate, p('rawDrop').rate),
+        fmt(median(revokeRound), 2) + 'x',
+        fmt(Math.min(...revokeRound), 2) + 'x',
+        fmt(Math.max(...revokeRound), 2) + 'x',
+      ],
+      ['connector removeAccount alone / raw DROP ROLE', ratio(p('connRemove').rate, p('rawDrop').rate), '', '', ''],
+    ]),
+  );
   L.push('');
-  L.push(table([
-    ['inside the broker, per request, ms', 'p50', 'p90', 'p99', 'max', 'mean'],
-    ['issue: total (onRequest → onResponse)', fmt(total.issue.p50, 2), fmt(total.issue.p90, 2), fmt(total.issue.p99, 2), fmt(total.issue.max, 2), fmt(total.issue.mean, 2)],
-    ['issue: target call (createAccount)', fmt(target.issue.p50, 2), fmt(target.issue.p90, 2), fmt(target.issue.p99, 2), fmt(target.issue.max, 2), fmt(target.issue.mean, 2)],
-    ['issue: broker-added (total - target)', fmt(added.issue.p50, 2), fmt(added.issue.p90, 2), fmt(added.issue.p99, 2), fmt(added.issue.max, 2), fmt(added.issue.mean, 2)],
-    ['revoke: total', fmt(total.revoke.p50, 2), fmt(total.revoke.p90, 2), fmt(total.revoke.p99, 2), fmt(total.revoke.max, 2), fmt(total.revoke.mean, 2)],
-    ['revoke: target call (removeAccount)', fmt(target.revoke.p50, 2), fmt(target.revoke.p90, 2), fmt(target.revoke.p99, 2), fmt(target.revoke.max, 2), fmt(target.revoke.mean, 2)],
-    ['revoke: broker-added (total - target)', fmt(added.revoke.p50, 2), fmt(added.revoke.p90, 2), fmt(added.revoke.p99, 2), fmt(added.revoke.max, 2), fmt(added.revoke.mean, 2)],
-  ]));
+  L.push(
+    table([
+      ['inside the broker, per request, ms', 'p50', 'p90', 'p99', 'max', 'mean'],
+      [
+        'issue: total (onRequest → onResponse)',
+        fmt(total.issue.p50, 2),
+        fmt(total.issue.p90, 2),
+        fmt(total.issue.p99, 2),
+        fmt(total.issue.max, 2),
+        fmt(total.issue.mean, 2),
+      ],
+      [
+        'issue: target call (createAccount)',
+        fmt(target.issue.p50, 2),
+        fmt(target.issue.p90, 2),
+        fmt(target.issue.p99, 2),
+        fmt(target.issue.max, 2),
+        fmt(target.issue.mean, 2),
+      ],
+      [
+        'issue: broker-added (total - target)',
+        fmt(added.issue.p50, 2),
+        fmt(added.issue.p90, 2),
+        fmt(added.issue.p99, 2),
+        fmt(added.issue.max, 2),
+        fmt(added.issue.mean, 2),
+      ],
+      ['revoke: total', fmt(total.revoke.p50, 2), fmt(total.revoke.p90, 2), fmt(total.revoke.p99, 2), fmt(total.revoke.max, 2), fmt(total.revoke.mean, 2)],
+      [
+        'revoke: target call (removeAccount)',
+        fmt(target.revoke.p50, 2),
+        fmt(target.revoke.p90, 2),
+        fmt(target.revoke.p99, 2),
+        fmt(target.revoke.max, 2),
+        fmt(target.revoke.mean, 2),
+      ],
+      [
+        'revoke: broker-added (total - target)',
+        fmt(added.revoke.p50, 2),
+        fmt(added.revoke.p90, 2),
+        fmt(added.revoke.p99, 2),
+        fmt(added.revoke.max, 2),
+        fmt(added.revoke.mean, 2),
+      ],
+    ]),
+  );
   // Weighted by each slice's length: the broker's own load while Stint's operations ran.
   const loadOf = (xs: Load[]) => {
     const ms = xs.reduce((a, x) => a + x.ms, 0) || 1;
@@ -331,43 +432,106 @@ function report(
       const ok = p(k).ok;
       if (!c || ok === 0) return [];
       const per = (ms: number) => ms / ok;
-      return [[k, {
-        machineBusy: c.machineBusyMs / Math.max(1, c.machineCapacityMs), machine: per(c.machineBusyMs), loadGenerator: per(c.benchMs),
-        broker: k.startsWith('stint') ? per(c.brokerMs) : 0, brokerMain: k.startsWith('stint') ? per(c.brokerMainMs) : 0, brokerMainWait: k.startsWith('stint') ? per(c.brokerMainWaitMs) : 0,
-        rest: per(c.machineBusyMs - c.benchMs - (k.startsWith('stint') ? c.brokerMs : 0)),
-      }]];
+      return [
+        [
+          k,
+          {
+            machineBusy: c.machineBusyMs / Math.max(1, c.machineCapacityMs),
+            machine: per(c.machineBusyMs),
+            loadGenerator: per(c.benchMs),
+            broker: k.startsWith('stint') ? per(c.brokerMs) : 0,
+            brokerMain: k.startsWith('stint') ? per(c.brokerMainMs) : 0,
+            brokerMainWait: k.startsWith('stint') ? per(c.brokerMainWaitMs) : 0,
+            rest: per(c.machineBusyMs - c.benchMs - (k.startsWith('stint') ? c.brokerMs : 0)),
+          },
+        ],
+      ];
     }),
   ) as Record<Kind, { machineBusy: number; machine: number; loadGenerator: number; broker: number; brokerMain: number; brokerMainWait: number; rest: number }>;
   if (Object.keys(cpuPerOp).length > 0) {
-    L.push(table([
-      ['CPU per operation, ms (all cores)', 'machine busy', 'machine', 'load generator', 'broker', 'its event loop: on a core / waiting for one', 'PostgreSQL + rest'],
-      ...cpuRows.filter((k) => cpuPerOp[k]).map((k) => {
-        const c = cpuPerOp[k];
-        return [p(k).name, `${fmt(c.machineBusy * 100, 0)}%`, fmt(c.machine, 2), fmt(c.loadGenerator, 2), k.startsWith('stint') ? fmt(c.broker, 2) : '-', k.startsWith('stint') ? `${fmt(c.brokerMain, 2)} / ${fmt(c.brokerMainWait, 2)}` : '-', fmt(c.rest, 2)];
-      }),
-    ]));
+    L.push(
+      table([
+        [
+          'CPU per operation, ms (all cores)',
+          'machine busy',
+          'machine',
+          'load generator',
+          'broker',
+          'its event loop: on a core / waiting for one',
+          'PostgreSQL + rest',
+        ],
+        ...cpuRows
+          .filter((k) => cpuPerOp[k])
+          .map((k) => {
+            const c = cpuPerOp[k];
+            return [
+              p(k).name,
+              `${fmt(c.machineBusy * 100, 0)}%`,
+              fmt(c.machine, 2),
+              fmt(c.loadGenerator, 2),
+              k.startsWith('stint') ? fmt(c.broker, 2) : '-',
+              k.startsWith('stint') ? `${fmt(c.brokerMain, 2)} / ${fmt(c.brokerMainWait, 2)}` : '-',
+              fmt(c.rest, 2),
+            ];
+          }),
+      ]),
+    );
     L.push('');
   }
-  L.push(`broker log: ${brokerProblems.errors} error and ${brokerProblems.warnings} warning lines${brokerProblems.firstProblem ? ` (first: ${brokerProblems.firstProblem})` : ''}`);
+  L.push(
+    `broker log: ${brokerProblems.errors} error and ${brokerProblems.warnings} warning lines${brokerProblems.firstProblem ? ` (first: ${brokerProblems.firstProblem})` : ''}`,
+  );
   for (const x of phases.values()) if (x.errors) L.push(`errors in "${x.name}": ${x.errors}, first: ${x.firstError}`);
   L.push('notes: raw ops run as separate round trips (BEGIN, CREATE, GRANT, COMMIT) on a pool of C connections; Stint runs in its own');
   L.push('       process, reached over keep-alive HTTP (node:http, C connections) and includes auth, the request + approval + grant intent');
   L.push('       and their audit events, SCRAM hashing, the target call and the activation with its audit event. Its revoke records the');
   L.push('       intent, reads the role under an advisory lock, drops it and ends its sessions, and records the outcome; the raw baseline');
   L.push('       is a bare DROP ROLE. "connector … no broker" is Stint\'s PostgreSQL connector called directly: the target-side part.');
-  L.push('       Client and broker share the machine\'s cores with PostgreSQL. Embedded PostgreSQL runs with fsync=off.');
+  L.push("       Client and broker share the machine's cores with PostgreSQL. Embedded PostgreSQL runs with fsync=off.");
   L.push('       CPU per operation is read from /proc over each kind\'s stretches: "load generator" is this process (HTTP or pg');
   L.push('       client, and the raw SCRAM hashing), "broker" the broker child\'s threads, its event loop\'s time on a core and');
   L.push('       waiting in the run queue (schedstat), and "PostgreSQL + rest" whatever else was busy.');
   L.push(`wall time: ${fmt(wallS, 0)} s`);
   L.push('');
   const summary = {
-    bench: 'issue-rate', n: N, concurrency: C, rounds: R, store: storeKind, machine: m, command: commandLine(),
-    ratios: { issue: issueRatio, issuePerRound: issueRound, issueVsPlain: p('stintIssue').rate / p('rawPlainCreate').rate, revoke: revokeRatio, revokePerRound: revokeRound },
-    raw: { createRate: p('rawCreate').rate, createP50: p('rawCreate').latency.p50, createP99: p('rawCreate').latency.p99, plainCreateRate: p('rawPlainCreate').rate, dropRate: p('rawDrop').rate, dropP50: p('rawDrop').latency.p50, dropP99: p('rawDrop').latency.p99 },
-    stint: { issueRate: p('stintIssue').rate, issueP50: p('stintIssue').latency.p50, issueP99: p('stintIssue').latency.p99, revokeRate: p('stintRevoke').rate, revokeP50: p('stintRevoke').latency.p50, revokeP99: p('stintRevoke').latency.p99, issueErrors: p('stintIssue').errors, revokeErrors: p('stintRevoke').errors },
+    bench: 'issue-rate',
+    n: N,
+    concurrency: C,
+    rounds: R,
+    store: storeKind,
+    machine: m,
+    command: commandLine(),
+    ratios: {
+      issue: issueRatio,
+      issuePerRound: issueRound,
+      issueVsPlain: p('stintIssue').rate / p('rawPlainCreate').rate,
+      revoke: revokeRatio,
+      revokePerRound: revokeRound,
+    },
+    raw: {
+      createRate: p('rawCreate').rate,
+      createP50: p('rawCreate').latency.p50,
+      createP99: p('rawCreate').latency.p99,
+      plainCreateRate: p('rawPlainCreate').rate,
+      dropRate: p('rawDrop').rate,
+      dropP50: p('rawDrop').latency.p50,
+      dropP99: p('rawDrop').latency.p99,
+    },
+    stint: {
+      issueRate: p('stintIssue').rate,
+      issueP50: p('stintIssue').latency.p50,
+      issueP99: p('stintIssue').latency.p99,
+      revokeRate: p('stintRevoke').rate,
+      revokeP50: p('stintRevoke').latency.p50,
+      revokeP99: p('stintRevoke').latency.p99,
+      issueErrors: p('stintIssue').errors,
+      revokeErrors: p('stintRevoke').errors,
+    },
     connector: { createRate: p('connCreate').rate, removeRate: p('connRemove').rate },
-    brokerAdded: { issue: added.issue, revoke: added.revoke }, inBroker: { total, target }, brokerLoad: load, cpuPerOp,
+    brokerAdded: { issue: added.issue, revoke: added.revoke },
+    inBroker: { total, target },
+    brokerLoad: load,
+    cpuPerOp,
     phases: [...phases.values()],
     brokerLog: brokerProblems,
     wallS,

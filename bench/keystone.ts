@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { createApp, type App } from '../src/app.js';
 import { path } from '../src/connectors/keystone/http.js';
-import { keystoneFixture, type KeystoneFixture } from '../src/connectors/keystone/testing/keystone-fixture.js';
+import { keystoneFixture, type KeystoneFixture } from '../src/connectors/keystone/testing/keystone-test-env.js';
 import type { UserDef } from '../src/core/types.js';
 import { fmt, guardProcess, intFlag, machineInfo, progress, ratio, stats, table } from './lib.js';
 
@@ -44,7 +44,9 @@ const roles = (await fx.admin('GET', '/roles?name=member')).body as { roles: { i
 const memberId = roles.roles.find((r) => r.name === 'member')!.id;
 dir = await mkdtemp(join(tmpdir(), 'stint-bench-ks-'));
 await writeFile(join(dir, 'ks.secret'), fx.server.adminPassword, { mode: 0o600 });
-const fields = Object.entries(fx.settings({ requestTimeoutMs: 120_000 })).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(', ');
+const fields = Object.entries(fx.settings({ requestTimeoutMs: 120_000 }))
+  .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+  .join(', ');
 await writeFile(
   join(dir, 'stint.yaml'),
   `targets:
@@ -57,7 +59,12 @@ users:
   - { name: alice, groups: [], accounts: { cloud: ${JSON.stringify(fx.own.name)} } }
 `,
 );
-app = await createApp({ configPath: join(dir, 'stint.yaml'), dataDir: join(dir, 'data'), env: { STINT_MASTER_KEY: Buffer.alloc(32, 9).toString('base64') }, logger: pino({ level: 'silent' }) });
+app = await createApp({
+  configPath: join(dir, 'stint.yaml'),
+  dataDir: join(dir, 'data'),
+  env: { STINT_MASTER_KEY: Buffer.alloc(32, 9).toString('base64') },
+  logger: pino({ level: 'silent' }),
+});
 const a = app;
 const alice = a.catalog.users.get('alice') as UserDef;
 const assignment = path('projects', fx.app.id, 'users', fx.own.id, 'roles', memberId);
@@ -115,13 +122,17 @@ const rf = stats(refusedMs);
 const rc = stats(revokeCallMs);
 const m = machineInfo();
 console.log(`\nKeystone own-account grant + revoke, ${n} of each, one at a time, ${mode} policy (${JSON.stringify(m)})\n`);
-console.log(table([
-  ['', 'p50 ms', 'p90 ms', 'p99 ms', 'mean ms', 'pairs/s'],
-  ['raw PUT + DELETE', fmt(r.p50), fmt(r.p90), fmt(r.p99), fmt(r.mean), fmt(1000 / r.mean, 2)],
-  ['Stint grant + revoke', fmt(s.p50), fmt(s.p90), fmt(s.p99), fmt(s.mean), fmt(1000 / s.mean, 2)],
-]));
+console.log(
+  table([
+    ['', 'p50 ms', 'p90 ms', 'p99 ms', 'mean ms', 'pairs/s'],
+    ['raw PUT + DELETE', fmt(r.p50), fmt(r.p90), fmt(r.p99), fmt(r.mean), fmt(1000 / r.mean, 2)],
+    ['Stint grant + revoke', fmt(s.p50), fmt(s.p90), fmt(s.p99), fmt(s.mean), fmt(1000 / s.mean, 2)],
+  ]),
+);
 console.log(`\nStint rate / raw rate: ${ratio(r.mean, s.mean)}`);
-console.log(`\nrevoke called -> token refused, ${refusedN}: p50 ${fmt(rf.p50)} ms, p90 ${fmt(rf.p90)} ms, p99 ${fmt(rf.p99)} ms (the revoke call alone: p50 ${fmt(rc.p50)}, p99 ${fmt(rc.p99)})`);
+console.log(
+  `\nrevoke called -> token refused, ${refusedN}: p50 ${fmt(rf.p50)} ms, p90 ${fmt(rf.p90)} ms, p99 ${fmt(rf.p99)} ms (the revoke call alone: p50 ${fmt(rc.p50)}, p99 ${fmt(rc.p99)})`,
+);
 guard.done();
 await cleanup();
 process.exit(0);

@@ -45,7 +45,14 @@ export function percentile(sorted: readonly number[], p: number): number {
 export function stats(values: readonly number[]): Stats {
   const s = [...values].sort((a, b) => a - b);
   const sum = s.reduce((a, b) => a + b, 0);
-  return { n: s.length, p50: percentile(s, 50), p90: percentile(s, 90), p99: percentile(s, 99), max: s.length ? s[s.length - 1]! : Number.NaN, mean: s.length ? sum / s.length : Number.NaN };
+  return {
+    n: s.length,
+    p50: percentile(s, 50),
+    p90: percentile(s, 90),
+    p99: percentile(s, 99),
+    max: s.length ? s[s.length - 1]! : Number.NaN,
+    mean: s.length ? sum / s.length : Number.NaN,
+  };
 }
 
 export const fmt = (x: number, digits = 1): string => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
@@ -57,7 +64,11 @@ export function table(rows: (string | number)[][]): string {
   const cells = rows.map((r) => r.map(String));
   const widths: number[] = [];
   for (const r of cells) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   const out = [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  ')];
   for (const r of cells.slice(1)) out.push(line(r));
   return out.join('\n');
@@ -163,8 +174,11 @@ export function startCpuMeter(brokerPid: number): () => CpuSpent | null {
   let start: { at: number; machine: { busy: number; all: number }; bench: NodeJS.CpuUsage; broker: number; main: { run: number; wait: number } };
   try {
     start = {
-      at: performance.now(), machine: readMachine(), bench: process.cpuUsage(),
-      broker: brokerPid ? readProcessMs(brokerPid) : 0, main: brokerPid ? readMainThread(brokerPid) : { run: 0, wait: 0 },
+      at: performance.now(),
+      machine: readMachine(),
+      bench: process.cpuUsage(),
+      broker: brokerPid ? readProcessMs(brokerPid) : 0,
+      main: brokerPid ? readMainThread(brokerPid) : { run: 0, wait: 0 },
     };
   } catch {
     return () => null;
@@ -328,11 +342,21 @@ export async function startBenchEnv(storeKind: 'sqlite' | 'postgres'): Promise<B
   const pools: pg.Pool[] = [];
   let storeDbs = 0;
   const env: BenchEnv = {
-    server, target, workDir, storeKind,
+    server,
+    target,
+    workDir,
+    storeKind,
     async adminPool(max) {
       const pool = createPgPool({
-        host: target.host, port: target.port, database: target.database, user: target.adminUser, password: target.adminPassword,
-        max, connectionTimeoutMillis: 30_000, statement_timeout: 60_000, application_name: 'stint-bench-raw',
+        host: target.host,
+        port: target.port,
+        database: target.database,
+        user: target.adminUser,
+        password: target.adminPassword,
+        max,
+        connectionTimeoutMillis: 30_000,
+        statement_timeout: 60_000,
+        application_name: 'stint-bench-raw',
       });
       pools.push(pool);
       // Open every connection before timing (authentication is not the operation measured).
@@ -401,7 +425,7 @@ export function countProblems(logFile: string): { warnings: number; errors: numb
   let warnings = 0;
   let errors = 0;
   let firstProblem: string | null = null;
-  let text = '';
+  let text: string;
   try {
     text = readFileSync(logFile, 'utf8');
   } catch {
@@ -497,7 +521,17 @@ export async function startChildBroker(home: BrokerHome, opts: { offsetClock?: b
   const proc = fork(join(benchDir, 'broker-child.ts'), [], {
     cwd: join(benchDir, '..'),
     execArgv: ['--expose-gc', ...extra, '--import', 'tsx'],
-    env: { ...process.env, BENCH_CHILD: JSON.stringify({ configPath: home.configPath, dataDir: home.dataDir, storeUrl: home.storeUrl, masterKey, offsetClock: opts.offsetClock ?? false, logLevel: opts.logLevel }) },
+    env: {
+      ...process.env,
+      BENCH_CHILD: JSON.stringify({
+        configPath: home.configPath,
+        dataDir: home.dataDir,
+        storeUrl: home.storeUrl,
+        masterKey,
+        offsetClock: opts.offsetClock ?? false,
+        logLevel: opts.logLevel,
+      }),
+    },
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
   let stderr = '';
@@ -541,7 +575,10 @@ export async function startChildBroker(home: BrokerHome, opts: { offsetClock?: b
       });
     });
   return {
-    ready, proc, adminToken, call,
+    ready,
+    proc,
+    adminToken,
+    call,
     async close() {
       if (proc.exitCode === null && proc.signalCode === null) {
         const exited = new Promise<void>((r) => proc.once('exit', () => r()));

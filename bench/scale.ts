@@ -35,9 +35,30 @@ import { createPgPool } from '../src/pg-pool.js';
 import { openStore } from '../src/store/index.js';
 import { makeGrant } from '../src/store/testing/fixtures.js';
 import {
-  commandLine, dropRoleSql, fmt, fmtInt, guardProcess, httpClient, intFlag, machineInfo, progress, ratio,
-  rawSecret, runLoop, sleep, startBenchEnv, startChildBroker, stats, storeFlag, table, writeJson,
-  type BenchEnv, type BrokerHome, type ChildBroker, type ChildReady, type Stats,
+  commandLine,
+  dropRoleSql,
+  fmt,
+  fmtInt,
+  guardProcess,
+  httpClient,
+  intFlag,
+  machineInfo,
+  progress,
+  ratio,
+  rawSecret,
+  runLoop,
+  sleep,
+  startBenchEnv,
+  startChildBroker,
+  stats,
+  storeFlag,
+  table,
+  writeJson,
+  type BenchEnv,
+  type BrokerHome,
+  type ChildBroker,
+  type ChildReady,
+  type Stats,
 } from './lib.js';
 
 const { values: flags } = parseArgs({
@@ -156,26 +177,36 @@ async function partA(home: BrokerHome) {
   const empty = await measureStart(e);
   await closeBroker(e);
   progress(`(a) inserting ${fmtInt(S)} active grants into the ${storeKind} store in transactions of ${BATCH}`);
-  const store = await openStore(home.storeUrl ? { kind: 'postgres', connectionString: home.storeUrl } : { kind: 'sqlite', path: join(home.dataDir, 'stint.db') });
+  const store = await openStore(
+    home.storeUrl ? { kind: 'postgres', connectionString: home.storeUrl } : { kind: 'sqlite', path: join(home.dataDir, 'stint.db') },
+  );
   const insertStart = performance.now();
   try {
     const now = Date.now();
     const day = 86_400_000;
-    for (let done = 0; done < S; ) {
+    for (let done = 0; done < S;) {
       const n = Math.min(BATCH, S - done);
       const base = done;
       await store.transaction(async (tx) => {
         for (let i = 0; i < n; i++) {
           const k = base + i;
           const activatedAt = now - (k % 3600) * 1000;
-          await tx.insertGrant(makeGrant({
-            // A user the config defines: grants of removed users are revoked at start (orphans), which is not what this measures.
-            user: 'alice', profile: 'pg-read', target: 'pg', account: `stint_alice_${k.toString(36).padStart(6, '0')}`, roles: ['app_read'],
-            createdAt: activatedAt - 50, activatedAt,
-            // Spread far in the future: 30 to 330 days out.
-            expiresAt: now + 30 * day + Math.floor((((k * 7919) % S) / S) * 300 * day),
-            durationMs: 400 * day, maxDurationMs: 400 * day,
-          }));
+          await tx.insertGrant(
+            makeGrant({
+              // A user the config defines: grants of removed users are revoked at start (orphans), which is not what this measures.
+              user: 'alice',
+              profile: 'pg-read',
+              target: 'pg',
+              account: `stint_alice_${k.toString(36).padStart(6, '0')}`,
+              roles: ['app_read'],
+              createdAt: activatedAt - 50,
+              activatedAt,
+              // Spread far in the future: 30 to 330 days out.
+              expiresAt: now + 30 * day + Math.floor((((k * 7919) % S) / S) * 300 * day),
+              durationMs: 400 * day,
+              maxDurationMs: 400 * day,
+            }),
+          );
         }
       });
       done += n;
@@ -199,12 +230,17 @@ async function partB(b: Broker) {
   const t0 = Date.now() + skew + 3_600_000;
   const ids: string[] = new Array<string>(E);
   progress(`(b) requesting ${E} grants over HTTP at concurrency ${C}, expiries ${fmt(spacing, 2)} ms apart`);
-  const create = await runLoop(E, C, async (i) => {
-    const ms = Math.round(t0 + i * spacing - (Date.now() + skew));
-    const r = await b.http.request('POST', '/v1/requests', b.bobToken, { profile: 'pg-read', duration: `${ms}ms`, reason: 'bench expiry' });
-    if (r.status !== 201 || r.body?.grant?.status !== 'active') throw new Error(`request: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
-    ids[i] = r.body.grant.id as string;
-  }, { label: '(b) request' });
+  const create = await runLoop(
+    E,
+    C,
+    async (i) => {
+      const ms = Math.round(t0 + i * spacing - (Date.now() + skew));
+      const r = await b.http.request('POST', '/v1/requests', b.bobToken, { profile: 'pg-read', duration: `${ms}ms`, reason: 'bench expiry' });
+      if (r.status !== 201 || r.body?.grant?.status !== 'active') throw new Error(`request: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+      ids[i] = r.body.grant.id as string;
+    },
+    { label: '(b) request' },
+  );
   const live = ids.filter(Boolean);
   // Move the broker's clock so that the first expiry is 3 s away; the worker's timer (≤ 1 s) notices.
   const now = await b.child.call<number>('now');
@@ -224,12 +260,21 @@ async function partB(b: Broker) {
   const recs = await b.child.call<GrantRow[]>('grants', { ids: live });
   const revoked = recs.filter((g) => g.status === 'revoked' && g.revokedAt !== null && g.expiresAt !== null);
   const lags = revoked.map((g) => g.revokedAt! - g.expiresAt!);
-  const exp = recs.map((g) => g.expiresAt).filter((x): x is number => x !== null).sort((x, y) => x - y);
+  const exp = recs
+    .map((g) => g.expiresAt)
+    .filter((x): x is number => x !== null)
+    .sort((x, y) => x - y);
   const achievedRate = exp.length > 1 ? ((exp.length - 1) / (exp[exp.length - 1]! - exp[0]!)) * 1000 : Number.NaN;
   return {
-    created: create.ok, createErrors: create.errors, createFirstError: create.firstError, createRate: create.rate,
-    revoked: revoked.length, notRevoked: recs.length - revoked.length, notExpiredReason: revoked.filter((g) => g.revokeReason !== 'expired').length,
-    achievedRate, lag: stats(lags),
+    created: create.ok,
+    createErrors: create.errors,
+    createFirstError: create.firstError,
+    createRate: create.rate,
+    revoked: revoked.length,
+    notRevoked: recs.length - revoked.length,
+    notExpiredReason: revoked.filter((g) => g.revokeReason !== 'expired').length,
+    achievedRate,
+    lag: stats(lags),
   };
 }
 
@@ -323,11 +368,20 @@ async function partC(env: BenchEnv, b: Broker) {
   const drainMs = toRevoked.length ? Math.max(...toRevoked) : Number.NaN;
   const retried = recs.filter((g) => g.attempts > 0 || g.failingSince !== null).length;
   const stint = {
-    adopted: ids.length, setupS,
-    drained, revoked: revoked.length, notRevoked: recs.length - revoked.length, retried,
-    drainMs, drainRate: (revoked.length / drainMs) * 1000, timeToRevoked: stats(toRevoked),
-    pollMs: pollEndReal - jumpReal, poll: stats(pollLat), pollErrors,
-    maxInFlightRemoves: inflight['pg removeAccount']?.max ?? 0, removeCalls: inflight['pg removeAccount']?.calls ?? 0,
+    adopted: ids.length,
+    setupS,
+    drained,
+    revoked: revoked.length,
+    notRevoked: recs.length - revoked.length,
+    retried,
+    drainMs,
+    drainRate: (revoked.length / drainMs) * 1000,
+    timeToRevoked: stats(toRevoked),
+    pollMs: pollEndReal - jumpReal,
+    poll: stats(pollLat),
+    pollErrors,
+    maxInFlightRemoves: inflight['pg removeAccount']?.max ?? 0,
+    removeCalls: inflight['pg removeAccount']?.calls ?? 0,
   };
   progress(`(c) drain done in ${fmt(drainMs / 1000)} s`);
 
@@ -337,11 +391,17 @@ async function partC(env: BenchEnv, b: Broker) {
   await makeRoles(env, raw, t.rawMarker);
   const dropPool = await env.adminPool(V);
   progress(`(c) raw: DROP ROLE ×${fmtInt(D)} at concurrency ${V}`);
-  const rawDrop = await runLoop(D, V, async (i) => {
-    await dropPool.query(dropRoleSql(raw[i]!));
-  }, { label: '(c) raw drop', progressEvery: Math.max(1, Math.floor(D / 5)) });
+  const rawDrop = await runLoop(
+    D,
+    V,
+    async (i) => {
+      await dropPool.query(dropRoleSql(raw[i]!));
+    },
+    { label: '(c) raw drop', progressEvery: Math.max(1, Math.floor(D / 5)) },
+  );
   return {
-    stint, revokeConcurrency: V,
+    stint,
+    revokeConcurrency: V,
     raw: { dropRate: rawDrop.rate, dropMs: rawDrop.wallMs, dropErrors: rawDrop.errors, dropFirstError: rawDrop.firstError, drop: stats(rawDrop.latencies) },
   };
 }
@@ -396,41 +456,64 @@ function report(
   if (a) {
     L.push('');
     L.push(`(a) broker start-up and memory with ${fmtInt(S)} active grants in the store (inserted at ${fmtInt(a.insertRate)}/s, ${fmt(a.insertMs / 1000)} s)`);
-    const r = (label: string, f: (x: StartMeasure) => number, digits = 1) => [label, fmt(f(a.empty), digits), fmt(f(a.full), digits), ratio(f(a.full), f(a.empty))];
-    L.push(table([
-      ['', 'empty store', `${fmtInt(S)} grants`, 'ratio'],
-      r('createApp, ms', (x) => x.ready.createdMs),
-      r('start to ready: createApp + listen + first /healthz 200, ms', (x) => x.ready.readyMs),
-      r('process spawn to ready (incl. node + tsx), ms', (x) => x.ready.spawnToReadyMs, 0),
-      r(`RSS${a.full.ready.gc ? ' after GC' : ' (no GC)'}, MiB`, (x) => x.ready.rss / MiB),
-      r('heap used, MiB', (x) => x.ready.heapUsed / MiB),
-      r('GET /v1/grants?all=true&limit=100 p50, ms', (x) => x.listGrants.p50, 2),
-      r('GET /v1/grants?all=true&limit=100 p99, ms', (x) => x.listGrants.p99, 2),
-      r('GET /metrics p50, ms', (x) => x.metrics.p50, 2),
-    ]));
+    const r = (label: string, f: (x: StartMeasure) => number, digits = 1) => [
+      label,
+      fmt(f(a.empty), digits),
+      fmt(f(a.full), digits),
+      ratio(f(a.full), f(a.empty)),
+    ];
+    L.push(
+      table([
+        ['', 'empty store', `${fmtInt(S)} grants`, 'ratio'],
+        r('createApp, ms', (x) => x.ready.createdMs),
+        r('start to ready: createApp + listen + first /healthz 200, ms', (x) => x.ready.readyMs),
+        r('process spawn to ready (incl. node + tsx), ms', (x) => x.ready.spawnToReadyMs, 0),
+        r(`RSS${a.full.ready.gc ? ' after GC' : ' (no GC)'}, MiB`, (x) => x.ready.rss / MiB),
+        r('heap used, MiB', (x) => x.ready.heapUsed / MiB),
+        r('GET /v1/grants?all=true&limit=100 p50, ms', (x) => x.listGrants.p50, 2),
+        r('GET /v1/grants?all=true&limit=100 p99, ms', (x) => x.listGrants.p99, 2),
+        r('GET /metrics p50, ms', (x) => x.metrics.p50, 2),
+      ]),
+    );
   }
   if (b) {
     L.push('');
-    L.push(`(b) expiry lag at a steady ${RATE} expiries/s: ${b.created} grants requested over HTTP (${fmt(b.createRate)}/s at concurrency ${C}${b.createErrors ? `, ${b.createErrors} errors: ${b.createFirstError}` : ''})`);
+    L.push(
+      `(b) expiry lag at a steady ${RATE} expiries/s: ${b.created} grants requested over HTTP (${fmt(b.createRate)}/s at concurrency ${C}${b.createErrors ? `, ${b.createErrors} errors: ${b.createFirstError}` : ''})`,
+    );
     L.push(`    achieved expiry rate ${fmt(b.achievedRate)}/s; revoked ${b.revoked} (${b.notRevoked} not revoked, ${b.notExpiredReason} with another reason)`);
-    L.push(table([
-      ['lag = revokedAt - expiresAt', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'mean ms'],
-      ['expiry lag', fmt(b.lag.p50), fmt(b.lag.p90), fmt(b.lag.p99), fmt(b.lag.max), fmt(b.lag.mean)],
-    ]));
+    L.push(
+      table([
+        ['lag = revokedAt - expiresAt', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'mean ms'],
+        ['expiry lag', fmt(b.lag.p50), fmt(b.lag.p90), fmt(b.lag.p99), fmt(b.lag.max), fmt(b.lag.mean)],
+      ]),
+    );
   }
   if (c) {
     const s = c.stint;
     L.push('');
-    L.push(`(c) drain: ${fmtInt(s.adopted)} active grants whose accounts exist on the target (made directly as its superuser in ${fmt(s.setupS)} s, see makeRoles),`);
-    L.push(`    all due at once (broker clock moved past their expiresAt); revoked ${fmtInt(s.revoked)}, not revoked ${s.notRevoked}, needed a retry ${s.retried}${s.drained ? '' : ' — DID NOT FINISH before the deadline'}`);
-    L.push(`    concurrent removeAccount calls on the target: at most ${s.maxInFlightRemoves} (broker.revokeConcurrency ${c.revokeConcurrency}), ${fmtInt(s.removeCalls)} calls`);
-    L.push(table([
-      ['drain', `Stint (revokeConcurrency ${c.revokeConcurrency})`, `raw DROP ROLE (concurrency ${c.revokeConcurrency})`, 'Stint / raw'],
-      ['time to remove all, s', fmt(s.drainMs / 1000, 2), fmt(c.raw.dropMs / 1000, 2), ratio(s.drainMs, c.raw.dropMs).replace('x', 'x the time')],
-      ['rate, grants/s', fmt(s.drainRate), fmt(c.raw.dropRate), ratio(s.drainRate, c.raw.dropRate)],
-    ]));
-    L.push(`    time from due to revoked per grant: p50 ${fmt(s.timeToRevoked.p50 / 1000, 2)} s, p99 ${fmt(s.timeToRevoked.p99 / 1000, 2)} s, max ${fmt(s.timeToRevoked.max / 1000, 2)} s`);
-    L.push(`    API during the drain: ${s.poll.n} × GET /v1/grants?all=true&limit=100 (admin) every ~50 ms: p50 ${fmt(s.poll.p50)} ms, p99 ${fmt(s.poll.p99)} ms, max ${fmt(s.poll.max)} ms, errors ${s.pollErrors}`);
+    L.push(
+      `(c) drain: ${fmtInt(s.adopted)} active grants whose accounts exist on the target (made directly as its superuser in ${fmt(s.setupS)} s, see makeRoles),`,
+    );
+    L.push(
+      `    all due at once (broker clock moved past their expiresAt); revoked ${fmtInt(s.revoked)}, not revoked ${s.notRevoked}, needed a retry ${s.retried}${s.drained ? '' : ' — DID NOT FINISH before the deadline'}`,
+    );
+    L.push(
+      `    concurrent removeAccount calls on the target: at most ${s.maxInFlightRemoves} (broker.revokeConcurrency ${c.revokeConcurrency}), ${fmtInt(s.removeCalls)} calls`,
+    );
+    L.push(
+      table([
+        ['drain', `Stint (revokeConcurrency ${c.revokeConcurrency})`, `raw DROP ROLE (concurrency ${c.revokeConcurrency})`, 'Stint / raw'],
+        ['time to remove all, s', fmt(s.drainMs / 1000, 2), fmt(c.raw.dropMs / 1000, 2), ratio(s.drainMs, c.raw.dropMs).replace('x', 'x the time')],
+        ['rate, grants/s', fmt(s.drainRate), fmt(c.raw.dropRate), ratio(s.drainRate, c.raw.dropRate)],
+      ]),
+    );
+    L.push(
+      `    time from due to revoked per grant: p50 ${fmt(s.timeToRevoked.p50 / 1000, 2)} s, p99 ${fmt(s.timeToRevoked.p99 / 1000, 2)} s, max ${fmt(s.timeToRevoked.max / 1000, 2)} s`,
+    );
+    L.push(
+      `    API during the drain: ${s.poll.n} × GET /v1/grants?all=true&limit=100 (admin) every ~50 ms: p50 ${fmt(s.poll.p50)} ms, p99 ${fmt(s.poll.p99)} ms, max ${fmt(s.poll.max)} ms, errors ${s.pollErrors}`,
+    );
     if (c.raw.dropErrors) L.push(`    raw drop errors: ${c.raw.dropErrors}, first: ${c.raw.dropFirstError}`);
   }
   L.push('');
@@ -443,9 +526,17 @@ function report(
   return {
     text: L.join('\n') + '\n',
     summary: {
-      bench: 'scale', store: storeKind, machine: m, command: commandLine(),
+      bench: 'scale',
+      store: storeKind,
+      machine: m,
+      command: commandLine(),
       params: { scaleGrants: S, batch: BATCH, expiry: E, expiryRate: RATE, drain: D, concurrency: C, revokeConcurrency: V },
-      a, b, c, brokerLog: problems, wallS, liveStatuses,
+      a,
+      b,
+      c,
+      brokerLog: problems,
+      wallS,
+      liveStatuses,
     },
   };
 }

@@ -39,8 +39,21 @@ import { createLogger, logDestination } from '../src/log.js';
 import { HttpAgent, type AgentResponse } from '../src/testing/http-agent.js';
 import { startTestOidcProvider, type TestOidcProvider, type TestPerson } from '../src/testing/servers/oidc.js';
 import {
-  commandLine, countProblems, fmt, guardProcess, intFlag, machineInfo, masterKey, progress, ratio, startBenchEnv, stats, table, writeJson,
-  type BenchEnv, type Stats,
+  commandLine,
+  countProblems,
+  fmt,
+  guardProcess,
+  intFlag,
+  machineInfo,
+  masterKey,
+  progress,
+  ratio,
+  startBenchEnv,
+  stats,
+  table,
+  writeJson,
+  type BenchEnv,
+  type Stats,
 } from './lib.js';
 
 const { values: flags } = parseArgs({
@@ -130,7 +143,9 @@ async function main() {
     const secretFile = join(home.dataDir, 'oidc-client.secret');
     await writeFile(secretFile, `${idp.clientSecret}\n`, { mode: 0o600 });
     const config = await readFile(home.configPath, 'utf8');
-    await writeFile(home.configPath, `identity:
+    await writeFile(
+      home.configPath,
+      `identity:
   oidc:
     issuer: ${idp.issuer}
     clientId: ${idp.clientId}
@@ -140,12 +155,15 @@ async function main() {
     allowedGroups: [staff]
   sessionTtl: 12h
 ${config}  - { name: svc-bench, groups: [dev], service: true }
-`);
+`,
+    );
 
     progress('starting the broker');
     const logFile = join(home.dataDir, 'broker.log');
     app = await createApp({
-      configPath: home.configPath, dataDir: home.dataDir, env: { STINT_MASTER_KEY: masterKey },
+      configPath: home.configPath,
+      dataDir: home.dataDir,
+      env: { STINT_MASTER_KEY: masterKey },
       logger: createLogger({ level: 'info', destination: logDestination(logFile) }),
     });
     await app.listen('127.0.0.1', port);
@@ -153,7 +171,11 @@ ${config}  - { name: svc-bench, groups: [dev], service: true }
     const client = getter(base, Math.max(...CONCURRENCY));
 
     // An API token for a service user (with SSO on, an admin makes tokens only for those), the yardstick of both parts.
-    const tokRes = await fetch(`${base}/v1/tokens`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ user: 'svc-bench' }) });
+    const tokRes = await fetch(`${base}/v1/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ user: 'svc-bench' }),
+    });
     if (tokRes.status !== 201) throw new Error(`token for svc-bench: ${tokRes.status} ${await tokRes.text()}`);
     const apiToken = ((await tokRes.json()) as { secret: string }).secret;
 
@@ -181,7 +203,8 @@ ${config}  - { name: svc-bench, groups: [dev], service: true }
       const cb = await agent.request(callbackUrl);
       const t2 = performance.now();
       if (cb.status !== 200) throw new Error(`callback: ${cb.status} ${cb.body.slice(0, 300)}`);
-      const to = /<meta http-equiv="refresh" content="0;url=([^"]+)"/.exec(cb.body)?.[1]?.replace(/&#(\d+);/g, (_m, c: string) => String.fromCharCode(Number(c))) ?? '/';
+      const to =
+        /<meta http-equiv="refresh" content="0;url=([^"]+)"/.exec(cb.body)?.[1]?.replace(/&#(\d+);/g, (_m, c: string) => String.fromCharCode(Number(c))) ?? '/';
       await agent.request(new URL(to, base).href);
       const session = await agent.request(`${base}/v1/session`);
       const t3 = performance.now();
@@ -241,18 +264,20 @@ ${config}  - { name: svc-bench, groups: [dev], service: true }
       // Interleaved request by request: each of c workers sends the four kinds in turn (the first of
       // the four rotating), so a burst of load on the machine falls on all kinds alike.
       let next = 0;
-      await Promise.all(Array.from({ length: c }, async () => {
-        while (next < CALLS) {
-          const i = next++;
-          for (let j = 0; j < order.length; j++) {
-            const k = order[(i + j) % order.length]!;
-            const s = performance.now();
-            const status = await client.get(kinds[k].path, kinds[k].headers);
-            if (status === 200) lat[k].push(performance.now() - s);
-            else errors[k]++;
+      await Promise.all(
+        Array.from({ length: c }, async () => {
+          while (next < CALLS) {
+            const i = next++;
+            for (let j = 0; j < order.length; j++) {
+              const k = order[(i + j) % order.length]!;
+              const s = performance.now();
+              const status = await client.get(kinds[k].path, kinds[k].headers);
+              if (status === 200) lat[k].push(performance.now() - s);
+              else errors[k]++;
+            }
           }
-        }
-      }));
+        }),
+      );
       b[c] = Object.fromEntries(order.map((k) => [k, { ...stats(lat[k]), errors: errors[k] }])) as Record<Kind, Stats & { errors: number }>;
     }
     client.close();
@@ -281,40 +306,70 @@ ${config}  - { name: svc-bench, groups: [dev], service: true }
     out.push(`machine: ${m.cpus} × ${m.cpuModel}, ${m.memGiB} GiB, node ${m.node}, ${m.os}; broker store: SQLite; broker, provider and client in one process`);
     out.push('');
     out.push(`(a) browser sign-ins through the provider, one at a time, ${times.length} people (ms)`);
-    out.push(table([
-      ['', 'p50', 'p90', 'p99', 'max'],
-      ['callback answered (code exchange, ID token, userinfo, sign-in written)', fmt(a.callback.p50), fmt(a.callback.p90), fmt(a.callback.p99), fmt(a.callback.max)],
-      ['provider\'s redirect → signed-in page → GET /v1/session 200', fmt(a.toSignedIn.p50), fmt(a.toSignedIn.p90), fmt(a.toSignedIn.p99), fmt(a.toSignedIn.max)],
-      ['whole flow from GET /v1/sso/login (provider\'s login form and password included)', fmt(a.whole.p50), fmt(a.whole.p90), fmt(a.whole.p99), fmt(a.whole.max)],
-      ['yardstick: GET /v1/me with an API token, same run', fmt(a.meToken.p50, 2), fmt(a.meToken.p90, 2), fmt(a.meToken.p99, 2), fmt(a.meToken.max, 2)],
-    ]));
+    out.push(
+      table([
+        ['', 'p50', 'p90', 'p99', 'max'],
+        [
+          'callback answered (code exchange, ID token, userinfo, sign-in written)',
+          fmt(a.callback.p50),
+          fmt(a.callback.p90),
+          fmt(a.callback.p99),
+          fmt(a.callback.max),
+        ],
+        [
+          "provider's redirect → signed-in page → GET /v1/session 200",
+          fmt(a.toSignedIn.p50),
+          fmt(a.toSignedIn.p90),
+          fmt(a.toSignedIn.p99),
+          fmt(a.toSignedIn.max),
+        ],
+        [
+          "whole flow from GET /v1/sso/login (provider's login form and password included)",
+          fmt(a.whole.p50),
+          fmt(a.whole.p90),
+          fmt(a.whole.p99),
+          fmt(a.whole.max),
+        ],
+        ['yardstick: GET /v1/me with an API token, same run', fmt(a.meToken.p50, 2), fmt(a.meToken.p90, 2), fmt(a.meToken.p99, 2), fmt(a.meToken.max, 2)],
+      ]),
+    );
     out.push(`callback p50 = ${ratio(a.callback.p50, a.meToken.p50)} an API call's p50; to signed in p50 = ${ratio(a.toSignedIn.p50, a.meToken.p50)}`);
     for (const c of CONCURRENCY) {
       const r = b[c]!;
       out.push('');
       out.push(`(b) ${CALLS} calls of each kind at concurrency ${c}, interleaved call by call (ms)`);
-      out.push(table([
-        ['', 'p50', 'p90', 'p99', 'max', 'errors'],
-        ...order.map((k) => [kinds[k].label, fmt(r[k].p50, 3), fmt(r[k].p90, 3), fmt(r[k].p99, 3), fmt(r[k].max, 2), r[k].errors]),
-      ]));
+      out.push(
+        table([
+          ['', 'p50', 'p90', 'p99', 'max', 'errors'],
+          ...order.map((k) => [kinds[k].label, fmt(r[k].p50, 3), fmt(r[k].p90, 3), fmt(r[k].p99, 3), fmt(r[k].max, 2), r[k].errors]),
+        ]),
+      );
       for (const k of ['cookie', 'bearer'] as const) {
-        out.push(`${kinds[k].label}: added vs API token p50 ${fmt(r[k].p50 - r.token.p50, 3)} ms, p99 ${fmt(r[k].p99 - r.token.p99, 3)} ms (${ratio(r[k].p99, r.token.p99)}); vs /healthz p50 ${fmt(r[k].p50 - r.healthz.p50, 3)} ms, p99 ${fmt(r[k].p99 - r.healthz.p99, 3)} ms`);
+        out.push(
+          `${kinds[k].label}: added vs API token p50 ${fmt(r[k].p50 - r.token.p50, 3)} ms, p99 ${fmt(r[k].p99 - r.token.p99, 3)} ms (${ratio(r[k].p99, r.token.p99)}); vs /healthz p50 ${fmt(r[k].p50 - r.healthz.p50, 3)} ms, p99 ${fmt(r[k].p99 - r.healthz.p99, 3)} ms`,
+        );
       }
       out.push(`API token vs /healthz: added p50 ${fmt(r.token.p50 - r.healthz.p50, 3)} ms, p99 ${fmt(r.token.p99 - r.healthz.p99, 3)} ms`);
     }
     out.push('');
     out.push(`(c) the check alone, in process, ${CALLS} of each alternating (ms)`);
-    out.push(table([
-      ['', 'p50', 'p90', 'p99', 'max'],
-      ['API token: tokens.authenticate', fmt(cStats.token.p50, 3), fmt(cStats.token.p90, 3), fmt(cStats.token.p99, 3), fmt(cStats.token.max, 2)],
-      ['sign-in: signIns.authenticate', fmt(cStats.signIn.p50, 3), fmt(cStats.signIn.p90, 3), fmt(cStats.signIn.p99, 3), fmt(cStats.signIn.max, 2)],
-    ]));
-    out.push(`sign-in check vs API token check: p50 ${ratio(cStats.signIn.p50, cStats.token.p50)}, added p99 ${fmt(cStats.signIn.p99 - cStats.token.p99, 3)} ms`);
+    out.push(
+      table([
+        ['', 'p50', 'p90', 'p99', 'max'],
+        ['API token: tokens.authenticate', fmt(cStats.token.p50, 3), fmt(cStats.token.p90, 3), fmt(cStats.token.p99, 3), fmt(cStats.token.max, 2)],
+        ['sign-in: signIns.authenticate', fmt(cStats.signIn.p50, 3), fmt(cStats.signIn.p90, 3), fmt(cStats.signIn.p99, 3), fmt(cStats.signIn.max, 2)],
+      ]),
+    );
+    out.push(
+      `sign-in check vs API token check: p50 ${ratio(cStats.signIn.p50, cStats.token.p50)}, added p99 ${fmt(cStats.signIn.p99 - cStats.token.p99, 3)} ms`,
+    );
     await app.close();
     app = undefined;
     const problems = countProblems(logFile);
     out.push('');
-    out.push(`broker log: ${problems.warnings} warnings, ${problems.errors} errors${problems.firstProblem ? ` (first: ${problems.firstProblem.slice(0, 200)})` : ''}; ${fmt((performance.now() - started) / 1000, 0)} s in all`);
+    out.push(
+      `broker log: ${problems.warnings} warnings, ${problems.errors} errors${problems.firstProblem ? ` (first: ${problems.firstProblem.slice(0, 200)})` : ''}; ${fmt((performance.now() - started) / 1000, 0)} s in all`,
+    );
     process.stdout.write(`${out.join('\n')}\n`);
     await writeJson(flags.json, { machine: m, command: commandLine(), signIns: a, sessionCheck: b, checkAlone: cStats, problems });
   } finally {

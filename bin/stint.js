@@ -1,8 +1,12 @@
 #!/usr/bin/env node
-// The `stint` command. Runs the TypeScript sources through tsx, so
-// `npx stint` works from a checkout without a build step. Paths resolve
+// The `stint` command. Runs the compiled JavaScript in dist/ (`npm ci` builds
+// it through prepare; `npm run build` after changing src/). Paths resolve
 // relative to this file, so it works from any directory.
-import { register } from 'tsx/esm/api';
+import { existsSync } from 'node:fs';
 
-register();
-await import(new URL('../src/cli/main.ts', import.meta.url).href);
+const main = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(main)) {
+  process.stderr.write('stint: dist/ is not built; run `npm run build` in the checkout\n');
+  process.exit(1);
+}
+await import(main.href);

@@ -1,12 +1,15 @@
 // Starts the real servers the test suite needs on loopback ports of its own
 // choosing, prints their connection settings as `KEY=value` lines on stdout,
 // then waits; on SIGTERM/SIGINT it stops them and deletes their data.
+// STINT_TEST_SERVERS=postgres,ldap starts only those (for running a few test
+// files beside a full run: only one Samba AD DC fits on a host).
 
 import { startEmbeddedPostgres } from '../src/embedded/postgres.js';
 import { startKeystoneTestServers } from '../src/testing/servers/keystone.js';
 import { startLdapTestServer } from '../src/testing/servers/ldap.js';
 import { startMysqlTestServer } from '../src/testing/servers/mysql.js';
 import { startRedisTestServer } from '../src/testing/servers/redis.js';
+import { startSambaTestServer } from '../src/testing/servers/samba.js';
 import { startSshTestServer } from '../src/testing/servers/ssh.js';
 
 interface Started {
@@ -23,8 +26,19 @@ const servers: Record<string, () => Promise<Started>> = {
   redis: startRedisTestServer,
   ldap: startLdapTestServer,
   ssh: startSshTestServer,
+  ad: startSambaTestServer,
   keystone: startKeystoneTestServers,
 };
+
+const only = process.env.STINT_TEST_SERVERS?.split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
+const unknown = (only ?? []).filter((name) => !(name in servers));
+if (unknown.length > 0) {
+  process.stderr.write(`STINT_TEST_SERVERS: unknown server ${unknown.join(', ')} (known: ${Object.keys(servers).join(', ')})\n`);
+  process.exit(2);
+}
+const chosen = Object.entries(servers).filter(([name]) => !only || only.includes(name));
 
 const started: { name: string; stop: () => Promise<void> }[] = [];
 let stopping = false;
@@ -39,7 +53,7 @@ process.on('SIGTERM', () => void stopAll(0));
 process.on('SIGINT', () => void stopAll(0));
 
 const results = await Promise.allSettled(
-  Object.entries(servers).map(async ([name, start]) => {
+  chosen.map(async ([name, start]) => {
     const t0 = Date.now();
     const s = await start();
     started.push({ name, stop: s.stop });
@@ -47,7 +61,9 @@ const results = await Promise.allSettled(
     return s.env;
   }),
 );
-const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${Object.keys(servers)[i]}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`] : []));
+const failed = results.flatMap((r, i) =>
+  r.status === 'rejected' ? [`${chosen[i]![0]}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`] : [],
+);
 if (failed.length > 0) {
   process.stderr.write(`test servers failed to start:\n${failed.join('\n')}\n`);
   await stopAll(1);

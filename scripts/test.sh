@@ -22,6 +22,11 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v ssh-audit >/dev/null 2>&1 || missing+=(ssh-audit)
 command -v sslscan >/dev/null 2>&1 || missing+=(sslscan)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+# A Samba AD domain controller and its real clients (issue 19).
+[ -x /usr/sbin/samba ] && [ -x /usr/bin/samba-tool ] || missing+=(samba samba-ad-dc samba-ad-provision winbind)
+command -v kinit >/dev/null 2>&1 || missing+=(krb5-user)
+command -v smbclient >/dev/null 2>&1 || missing+=(smbclient)
+command -v ldapsearch >/dev/null 2>&1 || missing+=(ldap-utils)
 { command -v keystone-manage && command -v uwsgi-core && [ -e /usr/lib/uwsgi/plugins/python3_plugin.so ]; } >/dev/null 2>&1 || missing+=(keystone python3-keystone uwsgi-core uwsgi-plugin-python3)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${missing[*]}"
@@ -34,8 +39,15 @@ echo "== type-check (tsc --noEmit)"
 npx tsc --noEmit
 npx tsc -p web --noEmit
 
+echo "== lint (eslint, prettier --check)"
+npm run --silent lint
+
 # The web UI the broker serves (npm ci's prepare builds it; build it if missing).
 [ -f web/dist/index.html ] || { echo "== building the web UI"; npm run build:web; }
+# The compiled CLI and server the tests run as child processes (bin/stint.js
+# runs dist/): always rebuilt, so a stale dist/ is never what is tested.
+echo "== build (dist/)"
+npm run --silent build
 
 work=$(mktemp -d /tmp/stint-test-XXXXXX)
 servers_pid=""
@@ -51,7 +63,7 @@ trap cleanup EXIT
 echo "== starting test servers"
 node --import tsx scripts/test-servers.ts >"$work/env" 2>"$work/servers.log" &
 servers_pid=$!
-for _ in $(seq 1 600); do
+for _ in $(seq 1 1500); do
   grep -q '^READY=1$' "$work/env" 2>/dev/null && break
   if ! kill -0 "$servers_pid" 2>/dev/null; then cat "$work/servers.log" >&2; echo "test servers failed to start" >&2; exit 1; fi
   sleep 0.2
@@ -62,4 +74,7 @@ set -a; . <(grep -v '^READY=' "$work/env"); set +a
 echo "== tests"
 mapfile -t files < <(find src scripts bench -name '*.test.ts' 2>/dev/null | sort)
 node --import tsx --test --test-concurrency="${STINT_TEST_CONCURRENCY:-4}" "${files[@]}"
+
+# The other supported line: stint demo and the unit tests on Node 24 from the npm registry.
+bash scripts/test-node24.sh
 echo "== suite wall time: $(( $(date +%s) - started ))s"

@@ -13,6 +13,8 @@ import { loadHostKey } from './gateways/ssh/host-key.js';
 import { createKeyService, type KeyService } from './core/keys/key-service.js';
 import type { GatewaysInfo } from './api/deps.js';
 import { createAuditService } from './core/audit/audit-service.js';
+import { createCheckpointService, type CheckpointService } from './core/audit/checkpoint-service.js';
+import { createPeriodicWorker } from './core/periodic.js';
 import { createExpiryWorker, type ExpiryWorker } from './core/expiry/expiry-worker.js';
 import { createGrantService, defaultGrantSettings, type GrantService, type RevokeReason } from './core/grant/grant-service.js';
 import type { Clock, ConnectorRegistry, Notifier, Store } from './core/ports.js';
@@ -27,8 +29,10 @@ import { KeyedMutex } from './core/keyed-mutex.js';
 import { createReconcileService, type ReconcileService } from './core/reconcile/reconcile-service.js';
 import { createReconcileWorker } from './core/reconcile/reconcile-worker.js';
 import { safeErrorText } from './core/scrub.js';
+import { settleWithin } from './core/settle-within.js';
+import { systemActor } from './core/system-actor.js';
 import { builtinAdmin, createTokenService, type TokenService } from './core/tokens/token-service.js';
-import { liveGrantStatuses, type Catalog, type GrantRecord, type UserDef } from './core/types.js';
+import { liveGrantStatuses, type Catalog, type GrantRecord } from './core/types.js';
 import { loadConfigFile, type OidcSettings } from './config/load.js';
 import { readPrivateFile } from './config/secrets.js';
 import { createRecheckWorker } from './core/identity/recheck-worker.js';
@@ -42,9 +46,6 @@ import { createVault } from './vault/vault.js';
 import { createLogNotifier, createWebhookNotifier, fanOut } from './notify.js';
 
 export const version = '0.1.0';
-
-/** The broker itself, acting on its own (expiry, config changes). */
-const systemActor: UserDef = { name: 'stint', groups: [], accounts: {}, roles: ['admin'], admin: true };
 
 export interface AppOptions {
   configPath: string;
@@ -77,6 +78,7 @@ export interface App {
   signInRecheck: { runOnce(): Promise<void> };
   keys: KeyService;
   worker: ExpiryWorker;
+  checkpoints: CheckpointService;
   connectors: ConnectorRegistry;
   /** Written on first start only; undefined afterwards. */
   initialAdminToken: string | undefined;
@@ -130,7 +132,14 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const notifier: Notifier = fanOut(createLogNotifier(log), webhooks);
   let worker: ExpiryWorker | undefined;
   const grants = createGrantService({
-    store, catalog: getCatalog, connectors, sealer: vault, clock, notifier, log, telemetry: metrics.telemetry,
+    store,
+    catalog: getCatalog,
+    connectors,
+    sealer: vault,
+    clock,
+    notifier,
+    log,
+    telemetry: metrics.telemetry,
     settings: {
       ...defaultGrantSettings,
       revokeRetryInitialMs: opts.revokeRetry?.initialMs ?? config.broker.revokeRetryInitialMs,
@@ -142,23 +151,57 @@ export async function createApp(opts: AppOptions): Promise<App> {
     accountLocks,
   });
   const requests = createRequestService({
-    store, catalog: getCatalog, grants, clock, notifier, log, telemetry: metrics.telemetry,
+    store,
+    catalog: getCatalog,
+    grants,
+    clock,
+    notifier,
+    log,
+    telemetry: metrics.telemetry,
     settings: { pendingTimeoutMs: config.broker.pendingTimeoutMs },
     accountProblem: (t, account) => connectorModules[t.kind].checkAccount(account),
   });
   const tokens = createTokenService({ store, catalog: getCatalog, clock });
   const oidc = config.identity.oidc;
   const signIns = createSignInService({
-    store, clock, sealer: vault, log, catalog: getCatalog,
+    store,
+    clock,
+    sealer: vault,
+    log,
+    catalog: getCatalog,
     provider: oidc ? createOidcProvider(oidc, await readOidcClientSecret(oidc, env)) : null,
-    settings: { sessionTtlMs: config.identity.sessionTtlMs, recheckMs: opts.signInRecheckMs ?? defaultRecheckMs, allowedGroups: oidc?.allowedGroups ?? null, maxPerUser: maxSignInsPerUser },
+    settings: {
+      sessionTtlMs: config.identity.sessionTtlMs,
+      recheckMs: opts.signInRecheckMs ?? defaultRecheckMs,
+      allowedGroups: oidc?.allowedGroups ?? null,
+      maxPerUser: maxSignInsPerUser,
+    },
     tokenUser: async (hash) => (await tokens.authenticateHash(hash))?.user,
     cancelPendingOf: (user) => requests.cancelPendingOf(user, 'the identity provider no longer signs this person in'),
   });
   // Checks are due every recheckMs; looking a tenth as often keeps a removed person's access within ~1.1 periods.
   const recheckWorker = createRecheckWorker({ signIns, log, intervalMs: Math.max(1000, Math.floor((opts.signInRecheckMs ?? defaultRecheckMs) / 10)) });
-  const keys = createKeyService({ store, catalog: getCatalog, clock, challengeSecret: Buffer.from(hkdfSync('sha256', masterKey.key, 'stint', 'ssh-key-registration-challenge', 32)) });
+  const keys = createKeyService({
+    store,
+    catalog: getCatalog,
+    clock,
+    challengeSecret: Buffer.from(hkdfSync('sha256', masterKey.key, 'stint', 'ssh-key-registration-challenge', 32)),
+  });
   const audit = createAuditService({ store });
+  const checkpoints = createCheckpointService({
+    store,
+    vault,
+    clock,
+    log,
+    settings: { everyEvents: config.broker.auditCheckpointEvents, everyMs: config.broker.auditCheckpointMs },
+  });
+  // Cheap when there is nothing to sign (two reads); often enough that everyEvents is honoured closely.
+  const checkpointWorker = createPeriodicWorker({
+    name: 'audit checkpoint',
+    run: checkpoints.tick,
+    log,
+    intervalMs: Math.min(10_000, config.broker.auditCheckpointMs),
+  });
   const reconcile = createReconcileService({ store, catalog: getCatalog, connectors, clock, log, grantLocks: accountLocks });
   const reconcileWorker = createReconcileWorker({ reconcile, log, intervalMs: config.broker.reconcileIntervalMs });
   worker = createExpiryWorker({ store, grants, requests, clock, log, maxSleepMs: opts.workerMaxSleepMs });
@@ -167,7 +210,13 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const gatewayCert = gw?.tlsCert && gw.tlsKey ? await readFile(gw.tlsCert) : null;
   const postgresGateway: PostgresGateway | null = gw
     ? createPostgresGateway({
-        tokens, requests, grants, catalog: getCatalog, store, clock, log,
+        tokens,
+        requests,
+        grants,
+        catalog: getCatalog,
+        store,
+        clock,
+        log,
         tls: gatewayCert && gw.tlsKey ? { cert: gatewayCert, key: await readFile(gw.tlsKey), minVersion: gw.tlsMinVersion } : null,
         listen: gw.listen,
         sessionDir: join(opts.dataDir, 'sessions'),
@@ -179,31 +228,64 @@ export async function createApp(opts: AppOptions): Promise<App> {
 
   const sshCfg = config.gateways.ssh;
   const sshHostKey = sshCfg ? await loadHostKey({ file: sshCfg.hostKeyFile, dataDir: opts.dataDir }) : null;
-  const sshGateway: SshGateway | null = sshCfg && sshHostKey
-    ? createSshGateway({
-        requests, grants, catalog: getCatalog, store, clock, log,
-        hostKey: sshHostKey.privateKey,
-        authorizedKeys: (user) => keys.authorizedKeys(user),
-        listen: sshCfg.listen,
-        sessionDir: join(opts.dataDir, 'sessions'),
-        maxSessionMs: sshCfg.maxSessionMs ?? undefined,
-        algorithms: sshCfg.algorithms,
-      })
-    : null;
+  const sshGateway: SshGateway | null =
+    sshCfg && sshHostKey
+      ? createSshGateway({
+          requests,
+          grants,
+          catalog: getCatalog,
+          store,
+          clock,
+          log,
+          hostKey: sshHostKey.privateKey,
+          authorizedKeys: (user) => keys.authorizedKeys(user),
+          listen: sshCfg.listen,
+          sessionDir: join(opts.dataDir, 'sessions'),
+          maxSessionMs: sshCfg.maxSessionMs ?? undefined,
+          algorithms: sshCfg.algorithms,
+        })
+      : null;
   const hostPort = (a: { host: string; port: number }) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
   let gatewayAddresses: { postgres: { host: string; port: number } | null; ssh: { host: string; port: number } | null } = { postgres: null, ssh: null };
   const gatewaysInfo = (): GatewaysInfo => ({
-    postgres: gw ? { listen: hostPort(gatewayAddresses.postgres ?? gw.listen), tls: !!gatewayCert, requireTls: gw.requireTls, certificate: gatewayCert ? gatewayCert.toString('utf8') : null } : null,
-    ssh: sshCfg && sshHostKey ? { listen: hostPort(gatewayAddresses.ssh ?? sshCfg.listen), hostKey: sshHostKey.publicKey, fingerprint: sshHostKey.fingerprint } : null,
+    postgres: gw
+      ? {
+          listen: hostPort(gatewayAddresses.postgres ?? gw.listen),
+          tls: !!gatewayCert,
+          requireTls: gw.requireTls,
+          certificate: gatewayCert ? gatewayCert.toString('utf8') : null,
+        }
+      : null,
+    ssh:
+      sshCfg && sshHostKey
+        ? { listen: hostPort(gatewayAddresses.ssh ?? sshCfg.listen), hostKey: sshHostKey.publicKey, fingerprint: sshHostKey.fingerprint }
+        : null,
   });
 
   const initialAdminToken = await ensureAdminToken(store, tokens, opts.dataDir);
-  const api = await buildApi({
-    version, catalog: getCatalog, store, clock, connectors, requests, grants, tokens, signIns, keys, audit, reconcile, metrics, configPath: opts.configPath,
-    sessionDir: join(opts.dataDir, 'sessions'),
-    liveSessions: () => [...(postgresGateway?.sessions.list() ?? []), ...(sshGateway?.sessions.list() ?? [])],
-    gateways: gatewaysInfo,
-  }, { logger: log });
+  const api = await buildApi(
+    {
+      version,
+      catalog: getCatalog,
+      store,
+      clock,
+      connectors,
+      requests,
+      grants,
+      tokens,
+      signIns,
+      keys,
+      audit,
+      checkpoints,
+      reconcile,
+      metrics,
+      configPath: opts.configPath,
+      sessionDir: join(opts.dataDir, 'sessions'),
+      liveSessions: () => [...(postgresGateway?.sessions.list() ?? []), ...(sshGateway?.sessions.list() ?? [])],
+      gateways: gatewaysInfo,
+    },
+    { logger: log },
+  );
 
   // Work the previous run left unfinished: interrupted provisioning is rolled
   // back; expired and failing grants are picked up by the worker's first pass.
@@ -214,6 +296,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   await revokeOrphans(startupOrphans, true);
   worker.start();
   reconcileWorker.start();
+  checkpointWorker.start();
   if (oidc) recheckWorker.start();
 
   /** Revokes what a config change orphaned: removed users always, removed profiles/targets when allowed. */
@@ -225,7 +308,9 @@ export async function createApp(opts: AppOptions): Promise<App> {
     ];
     for (const [g, reason] of work) {
       log.warn({ grantId: g.id, user: g.user, profile: g.profile, target: g.target, reason }, 'revoking access the config no longer backs');
-      await grants.revoke({ grantId: g.id, actor: systemActor, reason }).catch((err) => log.error({ grantId: g.id, error: safeErrorText(err) }, 'revoking an orphaned grant failed; the worker retries'));
+      await grants
+        .revoke({ grantId: g.id, actor: systemActor, reason })
+        .catch((err) => log.error({ grantId: g.id, error: safeErrorText(err) }, 'revoking an orphaned grant failed; the worker retries'));
     }
   }
 
@@ -242,8 +327,16 @@ export async function createApp(opts: AppOptions): Promise<App> {
     await revokeOrphans(orphans, true);
     catalog = next.catalog;
     await store.appendAudit({
-      at: clock.now(), actor: 'stint', action: 'config.reloaded',
-      details: { file: opts.configPath, targets: next.catalog.targets.size, profiles: next.catalog.profiles.size, policies: next.catalog.policies.length, users: next.catalog.users.size },
+      at: clock.now(),
+      actor: 'stint',
+      action: 'config.reloaded',
+      details: {
+        file: opts.configPath,
+        targets: next.catalog.targets.size,
+        profiles: next.catalog.profiles.size,
+        policies: next.catalog.policies.length,
+        users: next.catalog.users.size,
+      },
     });
     log.info({ file: opts.configPath }, 'config reloaded');
     return { orphansRevoked: orphans.userRemoved.length + orphans.profileRemoved.length + orphans.targetRemoved.length };
@@ -251,7 +344,22 @@ export async function createApp(opts: AppOptions): Promise<App> {
 
   let closed = false;
   return {
-    api, store, requests, grants, tokens, signIns, signInRecheck: recheckWorker, keys, worker, connectors, initialAdminToken, reload, reconcile, postgresGateway, sshGateway,
+    api,
+    store,
+    requests,
+    grants,
+    tokens,
+    signIns,
+    signInRecheck: recheckWorker,
+    keys,
+    worker,
+    checkpoints,
+    connectors,
+    initialAdminToken,
+    reload,
+    reconcile,
+    postgresGateway,
+    sshGateway,
     get catalog() {
       return catalog;
     },
@@ -260,7 +368,10 @@ export async function createApp(opts: AppOptions): Promise<App> {
       if (postgresGateway) gatewayAddresses = { ...gatewayAddresses, postgres: await postgresGateway.listen() };
       if (sshGateway) {
         gatewayAddresses = { ...gatewayAddresses, ssh: await sshGateway.listen() };
-        log.info({ hostKey: sshHostKey!.publicKey, fingerprint: sshHostKey!.fingerprint, file: sshHostKey!.file }, 'ssh gateway host key (clients put it in known_hosts)');
+        log.info(
+          { hostKey: sshHostKey!.publicKey, fingerprint: sshHostKey!.fingerprint, file: sshHostKey!.file },
+          'ssh gateway host key (clients put it in known_hosts)',
+        );
       }
       const addr = api.server.address();
       const actualPort = typeof addr === 'object' && addr ? addr.port : port;
@@ -276,16 +387,15 @@ export async function createApp(opts: AppOptions): Promise<App> {
         await Promise.all([postgresGateway?.close(), sshGateway?.close()]);
         await worker!.stop();
         await reconcileWorker.stop();
-      await recheckWorker.stop();
+        await checkpointWorker.stop();
+        await recheckWorker.stop();
         await api.close();
         await webhooks.flush();
         await targets.closeAll();
         await store.close();
       };
       // SIGTERM ends the broker within a bound whatever holds on (the CLI exits the process after this).
-      let bound: NodeJS.Timeout | undefined;
-      const done = await Promise.race([steps().then(() => true), new Promise<false>((r) => (bound = setTimeout(() => r(false), opts.shutdownTimeoutMs ?? 60_000)))]);
-      clearTimeout(bound);
+      const done = await settleWithin(steps(), opts.shutdownTimeoutMs ?? 60_000);
       if (!done) log.error({ timeoutMs: opts.shutdownTimeoutMs ?? 60_000 }, 'shutdown did not finish in time; stopping anyway');
     },
   };

@@ -56,7 +56,10 @@ test('errors, objects with toJSON and child bindings are censored too', async ()
   const shown = { toJSON: () => ({ host: 'db', password: 'p5' }) };
   log.error({ err, conn: shown, at: new Date(0) }, 'x');
   log.child({ target: { name: 'pg', adminSecret: 'x6' } }).info({ n: 1 }, 'from a child');
-  log.child({ a: 1 }).child({ conn: { password: 'p7' } }).info({ n: 2 }, 'from a grandchild');
+  log
+    .child({ a: 1 })
+    .child({ conn: { password: 'p7' } })
+    .info({ n: 2 }, 'from a grandchild');
   await flush();
   const text = JSON.stringify(lines);
   for (const secret of ['t4', 'p5', 'x6', 'p7']) assert.ok(!text.includes(secret), `${secret} reached the log`);
@@ -75,9 +78,27 @@ test('errors, objects with toJSON and child bindings are censored too', async ()
 
 test('a field that cannot be read or shown is written as a placeholder, and logging never throws', async () => {
   const { log, lines } = capture();
-  const throwingToJSON = { toJSON: () => { throw new Error('no'); } };
-  const throwingGetter = { get secret(): string { throw new Error('no'); } };
-  const trap = new Proxy({}, { getOwnPropertyDescriptor: () => { throw new Error('no'); }, ownKeys: () => { throw new Error('no'); } });
+  const throwingToJSON = {
+    toJSON: () => {
+      throw new Error('no');
+    },
+  };
+  const throwingGetter = {
+    get secret(): string {
+      throw new Error('no');
+    },
+  };
+  const trap = new Proxy(
+    {},
+    {
+      getOwnPropertyDescriptor: () => {
+        throw new Error('no');
+      },
+      ownKeys: () => {
+        throw new Error('no');
+      },
+    },
+  );
   log.info({ a: throwingToJSON, b: throwingGetter, c: trap, ok: 1 }, 'odd');
   assert.doesNotThrow(() => log.child({ a: throwingToJSON }).info('from a child'));
   await flush();

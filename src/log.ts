@@ -50,11 +50,27 @@ function censoredCopy(value: object, viaToJSON: boolean): unknown {
   // Anything but a plain object (an Error, say) keeps its prototype and every own property,
   // message, stack and cause included, so pino's serializers see it as what it is.
   const copy: Record<string, unknown> =
-    proto === Object.prototype || proto === null ? { ...(value as Record<string, unknown>) } : Object.create(proto as object, Object.getOwnPropertyDescriptors(value));
+    proto === Object.prototype || proto === null ? { ...(value as Record<string, unknown>) } : Object.create(proto as object, snapshotDescriptors(value));
   for (const field of sensitiveFields) {
     if (Object.hasOwn(copy, field)) Object.defineProperty(copy, field, { value: '***', enumerable: true, writable: true, configurable: true });
   }
   return copy;
+}
+
+/**
+ * `value`'s own property descriptors, each accessor replaced by the value it gives on
+ * `value` itself. Since V8 13 (Node 24) an Error's `stack` is an own accessor that reads
+ * the trace from the object it is called on: copied as an accessor, it gave `undefined`
+ * on the copy, and the logged stack lost the error's message.
+ */
+function snapshotDescriptors(value: object): PropertyDescriptorMap {
+  const descriptors = Object.getOwnPropertyDescriptors(value);
+  for (const key of Reflect.ownKeys(descriptors)) {
+    const d = descriptors[key as string]!;
+    if (d.get === undefined && d.set === undefined) continue;
+    descriptors[key as string] = { value: Reflect.get(value, key), enumerable: d.enumerable, writable: true, configurable: true };
+  }
+  return descriptors;
 }
 
 /**

@@ -51,7 +51,18 @@ describe('/metrics under promtool', () => {
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
     const text = await res.text();
-    for (const name of ['stint_grants', 'stint_requests_created_total', 'stint_requests_decided_total', 'stint_grants_activated_total', 'stint_grants_revoked_total', 'stint_provision_seconds', 'stint_revoke_seconds', 'stint_process_process_cpu_seconds_total', 'stint_process_nodejs_active_handles', 'stint_process_nodejs_active_resources']) {
+    for (const name of [
+      'stint_grants',
+      'stint_requests_created_total',
+      'stint_requests_decided_total',
+      'stint_grants_activated_total',
+      'stint_grants_revoked_total',
+      'stint_provision_seconds',
+      'stint_revoke_seconds',
+      'stint_process_process_cpu_seconds_total',
+      'stint_process_nodejs_active_handles',
+      'stint_process_nodejs_active_resources',
+    ]) {
       assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), `${name} is exposed`);
     }
 

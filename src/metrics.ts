@@ -3,7 +3,7 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StoreTx, Telemetry, TelemetryCounter, TelemetryHistogram } from './core/ports.js';
-import type { GrantStatus } from './core/types.js';
+import { grantStatuses, type GrantStatus } from './core/types.js';
 
 const counterHelp: Record<TelemetryCounter, [string, string[]]> = {
   requests_created: ['Access requests created', ['profile', 'approval']],
@@ -13,12 +13,15 @@ const counterHelp: Record<TelemetryCounter, [string, string[]]> = {
   revoke_failures: ['Failed revocation attempts (each is retried)', ['target']],
   provision_failures: ['Failed provisionings (rolled back)', ['target']],
   break_glass: ['Break-glass activations: access without approval (each also logs an ALERT and sends grant.break-glass)', ['profile']],
-  auth_failures: ['Failed API authentication attempts (reason: missing, malformed, invalid, session-ended; throttled: refused while the source is throttled)', ['reason']],
+  auth_failures: [
+    'Failed API authentication attempts (reason: missing, malformed, invalid, session-ended; throttled: refused while the source is throttled)',
+    ['reason'],
+  ],
 };
 const histogramHelp: Record<TelemetryHistogram, [string, string[]]> = {
   provision_seconds: ['Time to create access on the target', ['target', 'mode']],
   revoke_seconds: ['Time to remove access on the target', ['target']],
-  expiry_lag_seconds: ['Delay between a grant\'s expiry and its confirmed revocation', ['target']],
+  expiry_lag_seconds: ["Delay between a grant's expiry and its confirmed revocation", ['target']],
 };
 const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
@@ -54,7 +57,6 @@ export function createMetrics(deps: { store: Pick<StoreTx, 'countGrantsByStatus'
   for (const [name, [help, labelNames]] of Object.entries(histogramHelp) as [TelemetryHistogram, [string, string[]]][]) {
     histograms.set(name, new Histogram({ name: `stint_${name}`, help, labelNames, buckets, registers: [registry] }));
   }
-  const statuses: GrantStatus[] = ['provisioning', 'active', 'revoking', 'revoke-failing', 'revoked'];
   new Gauge({
     name: 'stint_grants',
     help: 'Grants by status (revoke-failing above zero needs attention)',
@@ -62,7 +64,7 @@ export function createMetrics(deps: { store: Pick<StoreTx, 'countGrantsByStatus'
     registers: [registry],
     async collect() {
       const counts = await grantCounts();
-      for (const s of statuses) this.set({ status: s }, counts[s] ?? 0);
+      for (const s of grantStatuses) this.set({ status: s }, counts[s] ?? 0);
     },
   });
   const telemetry: Telemetry = {

@@ -6,7 +6,10 @@ import type { AddressInfo } from 'node:net';
 import { createWebhookNotifier } from './notify.js';
 import type { Notification } from './core/ports.js';
 
-interface Received { body: string; signature: string | undefined }
+interface Received {
+  body: string;
+  signature: string | undefined;
+}
 
 describe('webhook notifier', () => {
   let server: Server;
@@ -31,7 +34,14 @@ describe('webhook notifier', () => {
   });
   after(() => server.close());
 
-  const n: Notification = { kind: 'grant.revoke-failing', at: Date.UTC(2026, 0, 1), grantId: 'gr_x', user: 'alice', target: 'pg', message: 'revocation failing' };
+  const n: Notification = {
+    kind: 'grant.revoke-failing',
+    at: Date.UTC(2026, 0, 1),
+    grantId: 'gr_x',
+    user: 'alice',
+    target: 'pg',
+    message: 'revocation failing',
+  };
 
   it('posts signed JSON; the signature verifies with the shared secret', async () => {
     received.length = 0;
@@ -52,7 +62,10 @@ describe('webhook notifier', () => {
     w.notify(n);
     w.notify({ ...n, kind: 'grant.active' });
     await w.flush();
-    assert.deepEqual(received.map((r) => JSON.parse(r.body).kind), ['grant.active']);
+    assert.deepEqual(
+      received.map((r) => JSON.parse(r.body).kind),
+      ['grant.active'],
+    );
   });
 
   it('retries 5xx with backoff, gives up on 4xx, logs failures, never throws', async () => {

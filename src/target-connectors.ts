@@ -3,6 +3,7 @@
 // a target removed from the config can still have its live grants revoked.
 
 import type { Logger as PinoLogger } from 'pino';
+import { createConnector } from './connectors/kit/create.js';
 import { connectorModules } from './connectors/registry.js';
 import type { Clock, Connector, ConnectorRegistry, Sealer, Store } from './core/ports.js';
 import { safeErrorText } from './core/scrub.js';
@@ -42,8 +43,12 @@ export function createTargetConnectors(deps: { store: Store; vault: Sealer; env:
     const fingerprint = JSON.stringify(snap);
     const cur = live.get(name);
     if (cur?.fingerprint === fingerprint) return;
-    const connector = connectorModules[snap.kind].create({
-      target: name, settings: snap.settings, adminUser: snap.adminUser, adminSecret: secret, concurrency: deps.concurrency,
+    const connector = createConnector(connectorModules[snap.kind], {
+      target: name,
+      settings: snap.settings,
+      adminUser: snap.adminUser,
+      adminSecret: secret,
+      concurrency: deps.concurrency,
       warn: (message) => log.warn({ target: name }, message),
     });
     live.set(name, { connector, fingerprint });
@@ -66,7 +71,8 @@ export function createTargetConnectors(deps: { store: Store; vault: Sealer; env:
       if (catalog.targets.has(name) || live.has(name)) continue;
       const raw = await store.getMeta(snapshotKey(name));
       const sealed = await store.getTargetCredential(name);
-      if (!raw || !sealed) throw new Error(`target ${name} was removed from the config and Stint has no record of how to reach it; its grants cannot be revoked automatically`);
+      if (!raw || !sealed)
+        throw new Error(`target ${name} was removed from the config and Stint has no record of how to reach it; its grants cannot be revoked automatically`);
       await open(name, JSON.parse(raw) as Snapshot, vault.unseal(sealed, `target:${name}`));
     }
   }

@@ -7,7 +7,7 @@ import { connect } from 'node:net';
  * Opens a connection. `call(msg)` resolves with the device's answer (ok or
  * not) and rejects only when the connection fails or closes.
  */
-export function openDevice({ host, port, timeoutMs = 5000 }) {
+export function openDevice({ host, port, timeoutMs = 30_000 }) {
   return new Promise((resolve, reject) => {
     const sock = connect({ host, port });
     sock.setEncoding('utf8');

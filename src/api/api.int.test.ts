@@ -91,13 +91,17 @@ describe('API edge', () => {
 
   it('a 10 MB body → 413 without being processed', async () => {
     const before = await snapshot();
-    const r = await broker.call(await broker.token('alice'), 'POST', '/v1/requests', { profile: 'pg-read', duration: '5m', reason: 'x'.repeat(10 * 1024 * 1024) });
+    const r = await broker.call(await broker.token('alice'), 'POST', '/v1/requests', {
+      profile: 'pg-read',
+      duration: '5m',
+      reason: 'x'.repeat(10 * 1024 * 1024),
+    });
     assert.equal(r.status, 413);
     assert.match(r.body.error.message, /larger than the limit/);
     assert.deepEqual(await snapshot(), before);
   });
 
-  it('tokens: missing, malformed, unknown, revoked → 401; another user\'s resources → 403/404', async () => {
+  it("tokens: missing, malformed, unknown, revoked → 401; another user's resources → 403/404", async () => {
     assert.equal((await broker.call(null, 'GET', '/v1/grants')).status, 401);
     assert.equal((await broker.call(null, 'GET', '/v1/grants', undefined, { authorization: 'Basic abc' })).status, 401);
     assert.equal((await broker.call('stint_' + 'A'.repeat(43), 'GET', '/v1/grants')).status, 401);
@@ -113,7 +117,7 @@ describe('API edge', () => {
     const alice = await broker.token('alice');
     const bob = await broker.token('bob');
     const g = (await broker.call(alice, 'POST', '/v1/requests', { profile: 'pg-read', duration: '5m' })).body.grant;
-    assert.equal((await broker.call(bob, 'GET', `/v1/grants/${g.id}`)).status, 404, 'another user\'s grant is not there for bob');
+    assert.equal((await broker.call(bob, 'GET', `/v1/grants/${g.id}`)).status, 404, "another user's grant is not there for bob");
     assert.equal((await broker.call(bob, 'POST', `/v1/grants/${g.id}/revoke`)).status, 404);
     assert.equal((await broker.call(bob, 'POST', '/v1/tokens', { user: 'alice' })).status, 403, 'a person makes tokens only for themselves');
     assert.equal((await broker.call(broker.adminToken, 'POST', '/v1/tokens', { user: 'mallory' })).status, 404);
@@ -189,7 +193,11 @@ describe('API edge', () => {
     await target.superQuery(`ALTER ROLE "${target.adminUser}" CREATEROLE`);
     await broker.call(alice, 'POST', `/v1/grants/${g.id}/revoke`);
     const audit = (await broker.call(broker.adminToken, 'GET', '/v1/audit?limit=5000')).raw;
-    for (const [name, text] of [['logs', broker.logs.join('\n')], ['audit', audit], ['responses', responses.join('\n')]] as const) {
+    for (const [name, text] of [
+      ['logs', broker.logs.join('\n')],
+      ['audit', audit],
+      ['responses', responses.join('\n')],
+    ] as const) {
       assert.ok(!text.includes(canary), `admin password in ${name}`);
       assert.ok(!text.includes(issued), `issued password in ${name}`);
     }
@@ -199,7 +207,7 @@ describe('API edge', () => {
     assert.ok(sealed && !sealed.includes(canary) && sealed.startsWith('v1.'));
   });
 
-  describe('what never reaches a route: bad URLs and what Node\'s HTTP parser refuses get the one error shape', () => {
+  describe("what never reaches a route: bad URLs and what Node's HTTP parser refuses get the one error shape", () => {
     let port: number;
     before(async () => {
       await broker.app.api.listen({ host: '127.0.0.1', port: 0 });

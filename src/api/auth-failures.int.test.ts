@@ -27,7 +27,13 @@ describe('failed authentication', () => {
   });
 
   const from = (remoteAddress: string, headers: Record<string, string>, url = '/v1/grants', method: 'GET' | 'POST' = 'GET', payload?: unknown) =>
-    broker.app.api.inject({ method, url, remoteAddress, headers: { ...headers, ...(payload ? { 'content-type': 'application/json' } : {}) }, payload: payload ? JSON.stringify(payload) : undefined });
+    broker.app.api.inject({
+      method,
+      url,
+      remoteAddress,
+      headers: { ...headers, ...(payload ? { 'content-type': 'application/json' } : {}) },
+      payload: payload ? JSON.stringify(payload) : undefined,
+    });
   const metric = async (reason: string) => {
     const text = (await broker.app.api.inject({ method: 'GET', url: '/metrics' })).body;
     const m = new RegExp(`^stint_auth_failures_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(text);
@@ -52,7 +58,7 @@ describe('failed authentication', () => {
     // Another source, the real user, is not held back.
     assert.equal((await from('198.51.100.1', { authorization: `Bearer ${alice}` })).statusCode, 200);
     assert.equal(await metric('invalid'), before + burst);
-    assert.ok(await metric('throttled') >= 3);
+    assert.ok((await metric('throttled')) >= 3);
 
     // Cooling down: one more attempt per 3 s.
     clock.advance(defaultAuthFailureOptions.refillMs);
@@ -63,7 +69,11 @@ describe('failed authentication', () => {
     assert.equal(lines.filter((l) => l.includes('"authentication throttled for this source"')).length, 1);
     assert.match(lines[0]!, /"reason":"invalid"/);
     assert.match(lines[0]!, /"where":"GET \/v1\/grants"/);
-    assert.equal(broker.logs.some((l) => l.includes('AAAAAAAAAA')), false, 'never the token');
+    assert.equal(
+      broker.logs.some((l) => l.includes('AAAAAAAAAA')),
+      false,
+      'never the token',
+    );
     clock.advance(60_000);
     await from('203.0.113.7', { authorization: `Bearer ${bad}` });
     const again = broker.logs.filter((l) => l.includes('203.0.113.7') && l.includes('"authentication failed"'));
@@ -73,14 +83,23 @@ describe('failed authentication', () => {
 
   it('every way to fail counts with its reason: missing, malformed, session ended, browser sign-in', async () => {
     clock.advance(120_000);
-    const m0 = await metric('missing'), b0 = await metric('malformed'), s0 = await metric('session-ended'), i0 = await metric('invalid');
+    const m0 = await metric('missing'),
+      b0 = await metric('malformed'),
+      s0 = await metric('session-ended'),
+      i0 = await metric('invalid');
     assert.equal((await from('192.0.2.10', {})).statusCode, 401);
     assert.equal((await from('192.0.2.10', { authorization: 'Basic YWxpY2U6eA==' })).statusCode, 401);
     assert.equal((await from('192.0.2.10', { cookie: 'stint_session=forged' })).statusCode, 401);
     const signIn = await from('192.0.2.10', { 'x-stint-csrf': '1' }, '/v1/session', 'POST', { token: 'stint_nope' });
     assert.equal(signIn.statusCode, 401);
-    assert.deepEqual([await metric('missing') - m0, await metric('malformed') - b0, await metric('session-ended') - s0, await metric('invalid') - i0], [1, 1, 1, 1]);
-    assert.equal(broker.logs.some((l) => l.includes('stint_nope')), false);
+    assert.deepEqual(
+      [(await metric('missing')) - m0, (await metric('malformed')) - b0, (await metric('session-ended')) - s0, (await metric('invalid')) - i0],
+      [1, 1, 1, 1],
+    );
+    assert.equal(
+      broker.logs.some((l) => l.includes('stint_nope')),
+      false,
+    );
     // Browser sign-in is throttled like the API.
     for (let i = 0; i < burst; i++) await from('192.0.2.11', { 'x-stint-csrf': '1' }, '/v1/session', 'POST', { token: 'stint_nope' });
     const r = await from('192.0.2.11', { 'x-stint-csrf': '1' }, '/v1/session', 'POST', { token: alice });

@@ -8,11 +8,14 @@ function setup(options = {}) {
   const clock = new FakeClock(1_000_000);
   const lines: Array<{ obj: Record<string, unknown>; msg: string }> = [];
   const counts: Array<[string, Record<string, string>]> = [];
-  const guard = createAuthFailures({
-    clock,
-    log: { warn: (obj, msg) => lines.push({ obj, msg }) },
-    telemetry: { count: (name, labels) => counts.push([name, labels]) },
-  }, { burst: 5, refillMs: 2000, maxSources: 100, logEveryMs: 60_000, ...options });
+  const guard = createAuthFailures(
+    {
+      clock,
+      log: { warn: (obj, msg) => lines.push({ obj, msg }) },
+      telemetry: { count: (name, labels) => counts.push([name, labels]) },
+    },
+    { burst: 5, refillMs: 2000, maxSources: 100, logEveryMs: 60_000, ...options },
+  );
   return { clock, lines, counts, guard };
 }
 
@@ -41,15 +44,28 @@ describe('auth failures', () => {
     clock.advance(1500);
     assert.equal(throttled(() => guard.check('10.0.0.1'))?.retryAfterS, 1);
     clock.advance(500);
-    assert.equal(throttled(() => guard.check('10.0.0.1')), null, 'one token back after refillMs');
+    assert.equal(
+      throttled(() => guard.check('10.0.0.1')),
+      null,
+      'one token back after refillMs',
+    );
     guard.fail('10.0.0.1', 'invalid');
-    assert.ok(throttled(() => guard.check('10.0.0.1')), 'and spent again at once');
+    assert.ok(
+      throttled(() => guard.check('10.0.0.1')),
+      'and spent again at once',
+    );
     clock.advance(10 * 2000);
     for (let i = 0; i < 5; i++) {
-      assert.equal(throttled(() => guard.check('10.0.0.1')), null);
+      assert.equal(
+        throttled(() => guard.check('10.0.0.1')),
+        null,
+      );
       guard.fail('10.0.0.1', 'invalid');
     }
-    assert.ok(throttled(() => guard.check('10.0.0.1')), 'the bucket holds at most burst');
+    assert.ok(
+      throttled(() => guard.check('10.0.0.1')),
+      'the bucket holds at most burst',
+    );
   });
 
   it('a source is an IPv4 address, or an IPv6 /64 network (a client cannot take a fresh address per attempt)', () => {
@@ -68,8 +84,14 @@ describe('auth failures', () => {
     const { guard } = setup();
     for (let i = 0; i < 50; i++) guard.fail('10.0.0.1', 'invalid');
     assert.ok(throttled(() => guard.check('10.0.0.1')));
-    assert.equal(throttled(() => guard.check('10.0.0.2')), null);
-    assert.equal(throttled(() => guard.check('::1')), null);
+    assert.equal(
+      throttled(() => guard.check('10.0.0.2')),
+      null,
+    );
+    assert.equal(
+      throttled(() => guard.check('::1')),
+      null,
+    );
   });
 
   it('logs at most one line per source per minute with the number left out, and one when throttling starts', () => {
@@ -77,10 +99,13 @@ describe('auth failures', () => {
     for (let i = 0; i < 30; i++) guard.fail('10.0.0.1', i % 2 ? 'invalid' : 'missing', 'GET /v1/grants');
     guard.fail('10.0.0.2', 'malformed');
     const failed = lines.filter((l) => l.msg === 'authentication failed');
-    assert.deepEqual(failed.map((l) => l.obj), [
-      { source: '10.0.0.1', reason: 'missing', where: 'GET /v1/grants', suppressed: 0 },
-      { source: '10.0.0.2', reason: 'malformed', suppressed: 0 },
-    ]);
+    assert.deepEqual(
+      failed.map((l) => l.obj),
+      [
+        { source: '10.0.0.1', reason: 'missing', where: 'GET /v1/grants', suppressed: 0 },
+        { source: '10.0.0.2', reason: 'malformed', suppressed: 0 },
+      ],
+    );
     assert.equal(lines.filter((l) => l.msg === 'authentication throttled for this source').length, 1);
     clock.advance(60_000);
     guard.fail('10.0.0.1', 'invalid');
@@ -97,12 +122,18 @@ describe('auth failures', () => {
       guard.fail(`192.0.2.${n}`, 'invalid');
       assert.ok(guard.size() <= 10);
     }
-    assert.ok(throttled(() => guard.check('attacker')), 'a flood of new addresses does not free a throttled one');
+    assert.ok(
+      throttled(() => guard.check('attacker')),
+      'a flood of new addresses does not free a throttled one',
+    );
     // Each of those holds a spent token for 2 s; once they are at rest and their log minute passed they go first.
     clock.advance(60_000);
     for (let i = 0; i < 5; i++) guard.fail('attacker', 'invalid');
     for (let n = 0; n < 8; n++) guard.fail(`198.51.100.${n}`, 'invalid');
     assert.ok(guard.size() <= 10);
-    assert.ok(throttled(() => guard.check('attacker')), 'the attacker was not evicted by sources at rest');
+    assert.ok(
+      throttled(() => guard.check('attacker')),
+      'the attacker was not evicted by sources at rest',
+    );
   });
 });

@@ -93,7 +93,10 @@ export function sourceKey(address: string): string {
   const left = head ? head.split(':') : [];
   const right = tail ? tail.split(':') : [];
   const groups = tail === undefined ? left : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
-  return `${groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => (parseInt(g, 16) || 0).toString(16))
+    .join(':')}::/64`;
 }
 
 /** Sets Retry-After on a reply carrying a RateLimitedError. */
@@ -101,7 +104,10 @@ export function retryAfterHeader(err: unknown, reply: FastifyReply): void {
   if (err instanceof RateLimitedError) void reply.header('retry-after', String(err.retryAfterS));
 }
 
-export function createAuthFailures(deps: { clock: Clock; log: AuthFailureLog; telemetry?: Pick<Telemetry, 'count'> }, options: AuthFailureOptions = {}): AuthFailures {
+export function createAuthFailures(
+  deps: { clock: Clock; log: AuthFailureLog; telemetry?: Pick<Telemetry, 'count'> },
+  options: AuthFailureOptions = {},
+): AuthFailures {
   const o = { ...defaultAuthFailureOptions, ...options };
   const entries = new Map<string, Entry>();
 

@@ -19,7 +19,11 @@ async function pair(): Promise<{ server: net.Socket; client: net.Socket; close()
 }
 
 describe('HTTP parser errors', { timeout: 10_000 }, () => {
-  for (const [code, status] of [['HPE_INVALID_HEADER_TOKEN', 400], ['HPE_HEADER_OVERFLOW', 431], ['ERR_HTTP_REQUEST_TIMEOUT', 408]] as const) {
+  for (const [code, status] of [
+    ['HPE_INVALID_HEADER_TOKEN', 400],
+    ['HPE_HEADER_OVERFLOW', 431],
+    ['ERR_HTTP_REQUEST_TIMEOUT', 408],
+  ] as const) {
     it(`${code}: ${status} in the one error shape, then the connection is destroyed`, async () => {
       const p = await pair();
       try {

@@ -1,3 +1,4 @@
+import type { CheckpointService } from '../core/audit/checkpoint-service.js';
 import type { AuditService } from '../core/audit/audit-service.js';
 import type { GrantService } from '../core/grant/grant-service.js';
 import type { KeyService } from '../core/keys/key-service.js';
@@ -21,6 +22,7 @@ export interface ApiDeps {
   tokens: TokenService;
   keys: KeyService;
   audit: AuditService;
+  checkpoints: Pick<CheckpointService, 'checkpoint' | 'publicKey' | 'list'>;
   /** Optional until app.ts wires it; POST /v1/reconcile answers 503 without it. */
   reconcile?: Pick<ReconcileService, 'reconcile'>;
   metrics: { contentType: string; render(): Promise<string>; telemetry?: Pick<Telemetry, 'count'> };

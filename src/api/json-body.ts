@@ -19,8 +19,16 @@ export function formatPath(path: Path): string {
   return out;
 }
 
-interface ObjectFrame { kind: 'object'; keys: Set<string>; expectKey: boolean; key: string | null }
-interface ArrayFrame { kind: 'array'; index: number }
+interface ObjectFrame {
+  kind: 'object';
+  keys: Set<string>;
+  expectKey: boolean;
+  key: string | null;
+}
+interface ArrayFrame {
+  kind: 'array';
+  index: number;
+}
 type Frame = ObjectFrame | ArrayFrame;
 
 export type ScanResult = { ok: true } | { ok: false; path: Path; problem: 'duplicate' | 'prototype' };
@@ -40,7 +48,8 @@ function stringEnd(text: string, start: number): number {
   let i = start + 1;
   while (i < text.length) {
     const c = text.charCodeAt(i);
-    if (c === 0x5c) i += 2; // backslash: skip the escaped character
+    if (c === 0x5c)
+      i += 2; // backslash: skip the escaped character
     else if (c === 0x22) return i;
     else i++;
   }
@@ -70,7 +79,8 @@ function walk(text: string, check: boolean): { frames: Frame[]; result: ScanResu
           if (key === '__proto__') return { frames, result: { ok: false, path: pathOf(frames), problem: 'prototype' }, inString: false };
           if (key === 'prototype' && frames.length >= 2) {
             const parent = frames[frames.length - 2]!;
-            if (parent.kind === 'object' && parent.key === 'constructor') return { frames, result: { ok: false, path: pathOf(frames), problem: 'prototype' }, inString: false };
+            if (parent.kind === 'object' && parent.key === 'constructor')
+              return { frames, result: { ok: false, path: pathOf(frames), problem: 'prototype' }, inString: false };
           }
         }
         top.keys.add(key);
@@ -150,9 +160,11 @@ export function parseJsonBody(buf: Buffer): unknown {
   const scan = scanKeys(text);
   if (!scan.ok) {
     const where = formatPath(scan.path);
-    throw invalid(scan.problem === 'duplicate'
-      ? `body ${where}: the field is given more than once`
-      : `body ${where}: a field named __proto__ or constructor.prototype is not allowed`);
+    throw invalid(
+      scan.problem === 'duplicate'
+        ? `body ${where}: the field is given more than once`
+        : `body ${where}: a field named __proto__ or constructor.prototype is not allowed`,
+    );
   }
   return value;
 }

@@ -99,7 +99,10 @@ describe('OpenAPI document', () => {
       };
       const r = await run(redocly, ['lint', file, '--config', join(repo, 'redocly.yaml'), '--format', 'json'], env);
       assert.doesNotMatch(r.stderr, /STINT-NO-NETWORK/, `Redocly tried to reach the network:\n${r.stderr}`);
-      let report: { totals: { errors: number; warnings: number }; problems: { ruleId: string; severity: string; message: string; location?: { pointer?: string }[] }[] };
+      let report: {
+        totals: { errors: number; warnings: number };
+        problems: { ruleId: string; severity: string; message: string; location?: { pointer?: string }[] }[];
+      };
       try {
         report = JSON.parse(r.stdout);
       } catch {
@@ -127,8 +130,16 @@ describe('OpenAPI document', () => {
     const documented = documentedEndpoints(await readFile(join(repo, 'docs', 'api.md'), 'utf8'));
     assert.equal(new Set(documented).size, documented.length, 'no endpoint twice in docs/api.md');
     const inDoc = operationsOf(doc);
-    assert.deepEqual(inDoc.filter((o) => !documented.includes(o)), [], 'in the OpenAPI document but not in docs/api.md');
-    assert.deepEqual(documented.filter((o) => !inDoc.includes(o)), [], 'in docs/api.md but not in the OpenAPI document');
+    assert.deepEqual(
+      inDoc.filter((o) => !documented.includes(o)),
+      [],
+      'in the OpenAPI document but not in docs/api.md',
+    );
+    assert.deepEqual(
+      documented.filter((o) => !inDoc.includes(o)),
+      [],
+      'in docs/api.md but not in the OpenAPI document',
+    );
   });
 
   it('describes only routes the broker serves, including /v1/events, /healthz, /metrics and itself', () => {
@@ -162,23 +173,37 @@ describe('OpenAPI document', () => {
           if (Number(status) < 400 || (path === '/healthz' && status === '503')) continue;
           assert.match(r.$ref ?? '', /^#\/components\/responses\//, `${where} ${status} is a shared error response`);
         }
-        if (op.security!.some((r) => 'bearer' in (r as object))) assert.ok(statuses.includes('401') && statuses.includes('429'), `${where} declares 401 and 429`);
+        if (op.security!.some((r) => 'bearer' in (r as object)))
+          assert.ok(statuses.includes('401') && statuses.includes('429'), `${where} declares 401 and 429`);
       }
     }
     assert.deepEqual(doc.paths['/healthz']!.get!.security, []);
     assert.deepEqual(doc.paths['/v1/session']!.post!.security, [{ csrf: [] }]);
     assert.deepEqual(doc.paths['/v1/requests']!.post!.security, [{ bearer: [] }, { session: [], csrf: [] }]);
-    assert.deepEqual(Object.keys(doc.paths['/v1/requests']!.post!.responses).sort(), ['201', '400', '401', '403', '404', '409', '413', '415', '429', '500', '503']);
+    assert.deepEqual(Object.keys(doc.paths['/v1/requests']!.post!.responses).sort(), [
+      '201',
+      '400',
+      '401',
+      '403',
+      '404',
+      '409',
+      '413',
+      '415',
+      '429',
+      '500',
+      '503',
+    ]);
   });
 
-  it('a user\'s ninth event stream is refused with 429 rate_limited, as declared', async () => {
+  it("a user's ninth event stream is refused with 429 rate_limited, as declared", async () => {
     const token = await broker.token('dave');
     const open: http.ClientRequest[] = [];
-    const get = () => new Promise<http.IncomingMessage>((resolve, reject) => {
-      const req = http.get(`${url}/v1/events`, { headers: { authorization: `Bearer ${token}` } }, resolve);
-      req.on('error', reject);
-      open.push(req);
-    });
+    const get = () =>
+      new Promise<http.IncomingMessage>((resolve, reject) => {
+        const req = http.get(`${url}/v1/events`, { headers: { authorization: `Bearer ${token}` } }, resolve);
+        req.on('error', reject);
+        open.push(req);
+      });
     try {
       for (let i = 0; i < 8; i++) assert.equal((await get()).statusCode, 200);
       const ninth = await get();
@@ -209,7 +234,15 @@ describe('OpenAPI document', () => {
     const probes: [Operation, string, string, string][] = [];
     for (const [path, ops] of Object.entries(doc.paths)) {
       // Path parameters: one that is not an id at all, and one well-formed id of nothing.
-      const prefix = path.startsWith('/v1/requests') ? 'req_' : path.startsWith('/v1/grants') ? 'gr_' : path.startsWith('/v1/tokens') ? 'tok_' : path.startsWith('/v1/keys') ? 'key_' : 'ses_';
+      const prefix = path.startsWith('/v1/requests')
+        ? 'req_'
+        : path.startsWith('/v1/grants')
+          ? 'gr_'
+          : path.startsWith('/v1/tokens')
+            ? 'tok_'
+            : path.startsWith('/v1/keys')
+              ? 'key_'
+              : 'ses_';
       const urls = new Set([path.replace(/\{[A-Za-z]+\}/g, 'x'), path.replace(/\{[A-Za-z]+\}/g, `${prefix}${'a'.repeat(12)}`)]);
       for (const [method, op] of Object.entries(ops)) for (const url of urls) probes.push([op, `${method.toUpperCase()} ${path}`, method.toUpperCase(), url]);
     }
@@ -224,15 +257,29 @@ describe('OpenAPI document', () => {
       await check(op, where, m, url, json, '{}');
     }
     // The probes reached the statuses they are meant to.
-    for (const expected of ['POST /v1/requests 415', 'POST /v1/requests 413', 'POST /v1/requests 400', 'GET /v1/grants/{id} 404', 'GET /v1/admin/config 403', 'DELETE /v1/session 403', 'POST /v1/reconcile 403']) {
-      assert.ok(seen.includes(expected), `probed ${expected}: ${seen.filter((s) => s.startsWith(expected.slice(0, -4))).join(", ")}`);
+    for (const expected of [
+      'POST /v1/requests 415',
+      'POST /v1/requests 413',
+      'POST /v1/requests 400',
+      'GET /v1/grants/{id} 404',
+      'GET /v1/admin/config 403',
+      'DELETE /v1/session 403',
+      'POST /v1/reconcile 403',
+    ]) {
+      assert.ok(seen.includes(expected), `probed ${expected}: ${seen.filter((s) => s.startsWith(expected.slice(0, -4))).join(', ')}`);
     }
     // Last, as failed authentications are throttled per source (then 429): no credential, a wrong token, an unknown session cookie.
     for (const [op, where, m, url] of probes) {
       await check(op, where, m, url, {});
       await check(op, where, m, url, { authorization: 'Bearer stint_not-a-token' });
-      await check(op, where, m, url, { cookie: 'stint_session=nothing', ...(m === 'GET' ? {} : { 'content-type': 'application/json' }) }, m === 'GET' ? undefined : '{}');
+      await check(
+        op,
+        where,
+        m,
+        url,
+        { cookie: 'stint_session=nothing', ...(m === 'GET' ? {} : { 'content-type': 'application/json' }) },
+        m === 'GET' ? undefined : '{}',
+      );
     }
   });
-
 });

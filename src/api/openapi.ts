@@ -6,9 +6,9 @@
 import { z } from 'zod';
 import { httpStatusOf, type ErrorCode } from '../core/errors.js';
 import type { RouteDef } from './route.js';
+import { errorCodes, errorView } from './views/index.js';
 
-/** Every error kind, in the order errors.ts declares them (a Record over ErrorCode, so none is missed). */
-export const errorCodes = Object.keys(httpStatusOf) as ErrorCode[];
+export { errorCodes };
 
 /**
  * The error statuses, each a shared response in components.responses; its
@@ -26,7 +26,7 @@ const errorResponses = {
   415: ['UnsupportedMediaType', 'The body is not application/json'],
   429: ['TooManyRequests', 'Too many failed authentications from this source, or too many open event streams; retry after Retry-After seconds'],
   500: ['InternalError', 'A bug: look up the requestId in the broker log'],
-  503: ['Unavailable', 'Stint\'s store or the target cannot be reached; retry later'],
+  503: ['Unavailable', "Stint's store or the target cannot be reached; retry later"],
 } as const satisfies Record<number, readonly [string, string]>;
 type ErrorStatus = keyof typeof errorResponses;
 
@@ -35,8 +35,7 @@ for (const [code, status] of Object.entries(statusOfCode)) {
   if (!(status in errorResponses)) throw new Error(`openapi.ts: error kind ${code} answers ${status}, which has no shared response`);
 }
 /** The kinds each status carries in `code`; 413 and 415 are the parser's `invalid`. */
-const codesOf = (status: ErrorStatus): ErrorCode[] =>
-  status === 413 || status === 415 ? ['invalid'] : errorCodes.filter((c) => statusOfCode[c] === status);
+const codesOf = (status: ErrorStatus): ErrorCode[] => (status === 413 || status === 415 ? ['invalid'] : errorCodes.filter((c) => statusOfCode[c] === status));
 
 /** Who may call an operation, as OpenAPI security requirements (any one of them). */
 export type Access = 'public' | 'signed-in' | 'sign-in' | 'sign-out' | 'browser-session' | 'sso';
@@ -72,52 +71,79 @@ export interface ExtraOperation {
 /** /v1/events, /v1/openapi.json, /healthz and /metrics: registered in routes/events.ts and server.ts. */
 export const extraOperations: ExtraOperation[] = [
   {
-    method: 'GET', url: '/v1/events', operationId: 'getEvents', tag: 'events', access: 'signed-in',
+    method: 'GET',
+    url: '/v1/events',
+    operationId: 'getEvents',
+    tag: 'events',
+    access: 'signed-in',
     summary: 'Server-sent events about your requests and grants, requests you may approve and (admins) every live grant; at most 8 streams per user',
     responses: {
       200: {
-        description: 'An event stream: `ready`, `request.created`, `request.decided`, `grant.active`, `grant.changed`, `grant.expiring`, `grant.revoked`, `approvals.changed`, `grants.changed`, `signed-out`, each with a JSON `data` line; a comment line every 15 s keeps it open',
+        description:
+          'An event stream: `ready`, `request.created`, `request.decided`, `grant.active`, `grant.changed`, `grant.expiring`, `grant.revoked`, `approvals.changed`, `grants.changed`, `signed-out`, each with a JSON `data` line; a comment line every 15 s keeps it open',
         content: { 'text/event-stream': { schema: { type: 'string' } } },
       },
     },
     errors: [400, 401, 429, 500, 503],
   },
   {
-    method: 'GET', url: '/v1/openapi.json', operationId: 'getOpenApi', tag: 'meta', access: 'public',
+    method: 'GET',
+    url: '/v1/openapi.json',
+    operationId: 'getOpenApi',
+    tag: 'meta',
+    access: 'public',
     summary: 'This OpenAPI document',
     responses: { 200: { description: 'The OpenAPI 3.1 document', content: { 'application/json': { schema: { type: 'object' } } } } },
     errors: [400, 500],
   },
   {
-    method: 'GET', url: '/healthz', operationId: 'getHealthz', tag: 'meta', access: 'public',
+    method: 'GET',
+    url: '/healthz',
+    operationId: 'getHealthz',
+    tag: 'meta',
+    access: 'public',
     summary: 'Whether the broker and its store answer (targets are not checked)',
     responses: {
       200: {
         description: 'The store answers',
-        content: { 'application/json': { schema: { type: 'object', properties: { status: { const: 'ok' }, version: { type: 'string' } }, required: ['status', 'version'], additionalProperties: false } } },
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              properties: { status: { const: 'ok' }, version: { type: 'string' } },
+              required: ['status', 'version'],
+              additionalProperties: false,
+            },
+          },
+        },
       },
       503: {
-        description: 'The store does not answer (this endpoint\'s own shape, not the error shape)',
-        content: { 'application/json': { schema: { type: 'object', properties: { status: { const: 'unavailable' }, error: { type: 'string' } }, required: ['status', 'error'], additionalProperties: false } } },
+        description: "The store does not answer (this endpoint's own shape, not the error shape)",
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              properties: { status: { const: 'unavailable' }, error: { type: 'string' } },
+              required: ['status', 'error'],
+              additionalProperties: false,
+            },
+          },
+        },
       },
     },
     errors: [400, 500],
   },
   {
-    method: 'GET', url: '/metrics', operationId: 'getMetrics', tag: 'meta', access: 'public',
+    method: 'GET',
+    url: '/metrics',
+    operationId: 'getMetrics',
+    tag: 'meta',
+    access: 'public',
     summary: 'Prometheus metrics (text exposition format 0.0.4)',
     responses: { 200: { description: 'Metrics in the Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } },
     errors: [400, 500, 503],
   },
 ];
-
-const errorSchema = z.object({
-  error: z.object({
-    code: z.enum(errorCodes as [ErrorCode, ...ErrorCode[]]).describe('the error kind; the HTTP status follows from it (docs/api.md)'),
-    message: z.string().describe('what went wrong, scrubbed of secrets, at most 500 characters'),
-    requestId: z.string().describe('r- and 12 hex digits; the broker logs it with every 500'),
-  }).strict(),
-}).strict();
 
 const toSchema = (s: z.ZodType, io: 'input' | 'output') => {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(s, { io, unrepresentable: 'any' }) as Record<string, unknown>;
@@ -152,7 +178,10 @@ export function buildOpenApi(routes: RouteDef<any, any, any>[], info: { version:
   for (const r of routes) {
     const path = r.url.replace(/:([A-Za-z]+)/g, '{$1}');
     const parameters: unknown[] = [];
-    for (const [where, schema] of [['path', r.params], ['query', r.query]] as const) {
+    for (const [where, schema] of [
+      ['path', r.params],
+      ['query', r.query],
+    ] as const) {
       if (!schema) continue;
       const js = toSchema(schema, 'input') as { properties?: Record<string, unknown>; required?: string[] };
       for (const [name, s] of Object.entries(js.properties ?? {})) {
@@ -167,10 +196,11 @@ export function buildOpenApi(routes: RouteDef<any, any, any>[], info: { version:
       security: securityOf[r.access ?? (r.auth === 'none' ? 'public' : r.method === 'GET' ? 'signed-in' : 'signed-in-change')],
       parameters,
       responses: {
-        [String(status)]: status >= 300 && status < 400
-          // A redirect has no body to describe, only where it goes.
-          ? { description: 'Redirect', headers: { Location: { description: 'where the browser goes next', schema: { type: 'string' } } } }
-          : { description: status === 201 ? 'Created' : 'OK', content: { [r.produces ?? 'application/json']: { schema: toSchema(r.response, 'output') } } },
+        [String(status)]:
+          status >= 300 && status < 400
+            ? // A redirect has no body to describe, only where it goes.
+              { description: 'Redirect', headers: { Location: { description: 'where the browser goes next', schema: { type: 'string' } } } }
+            : { description: status === 201 ? 'Created' : 'OK', content: { [r.produces ?? 'application/json']: { schema: toSchema(r.response, 'output') } } },
         ...errorRefs(routeErrorStatuses(r)),
       },
     };
@@ -181,18 +211,27 @@ export function buildOpenApi(routes: RouteDef<any, any, any>[], info: { version:
   for (const x of info.extra ?? []) {
     if (paths[x.url]?.[x.method.toLowerCase()]) throw new Error(`${x.method} ${x.url} is both in the route table and an extra operation`);
     (paths[x.url] ??= {})[x.method.toLowerCase()] = {
-      summary: x.summary, tags: [x.tag], operationId: x.operationId, security: securityOf[x.access],
+      summary: x.summary,
+      tags: [x.tag],
+      operationId: x.operationId,
+      security: securityOf[x.access],
       responses: { ...errorRefs(x.errors), ...x.responses },
     };
   }
-  const responses = Object.fromEntries(Object.entries(errorResponses).map(([status, [name, description]]) => [
-    name,
-    {
-      description: `${description} (code ${codesOf(Number(status) as ErrorStatus).map((c) => `\`${c}\``).join(' or ')})`,
-      ...(name === 'TooManyRequests' ? { headers: { 'Retry-After': { description: 'seconds to wait before trying again', schema: { type: 'integer', minimum: 1 } } } } : {}),
-      content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-    },
-  ]));
+  const responses = Object.fromEntries(
+    Object.entries(errorResponses).map(([status, [name, description]]) => [
+      name,
+      {
+        description: `${description} (code ${codesOf(Number(status) as ErrorStatus)
+          .map((c) => `\`${c}\``)
+          .join(' or ')})`,
+        ...(name === 'TooManyRequests'
+          ? { headers: { 'Retry-After': { description: 'seconds to wait before trying again', schema: { type: 'integer', minimum: 1 } } } }
+          : {}),
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      },
+    ]),
+  );
   return {
     openapi: '3.1.0',
     info: {
@@ -206,10 +245,15 @@ export function buildOpenApi(routes: RouteDef<any, any, any>[], info: { version:
     components: {
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'A Stint API token (stint_ and 43 base64url characters)' },
-        session: { type: 'apiKey', in: 'cookie', name: 'stint_session', description: 'The web UI\'s browser session, set by POST /v1/session' },
-        csrf: { type: 'apiKey', in: 'header', name: 'X-Stint-CSRF', description: 'Must be 1: required on sign-in and sign-out, and on every change signed in by the session cookie' },
+        session: { type: 'apiKey', in: 'cookie', name: 'stint_session', description: "The web UI's browser session, set by POST /v1/session" },
+        csrf: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'X-Stint-CSRF',
+          description: 'Must be 1: required on sign-in and sign-out, and on every change signed in by the session cookie',
+        },
       },
-      schemas: { Error: toSchema(errorSchema, 'output') },
+      schemas: { Error: toSchema(errorView, 'output') },
       responses,
     },
     paths,

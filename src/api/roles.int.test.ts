@@ -52,7 +52,10 @@ describe('roles and separation of duties (API)', () => {
       assert.match(a.body.error.message, /is not an approver for this request \(being an admin does not make one: only a policy names approvers\)/);
       assert.equal((await broker.call(token, 'POST', `/v1/requests/${id}/deny`, { comment: 'no' })).status, 403);
       const approvable = await broker.call(token, 'GET', '/v1/requests?scope=approvable');
-      assert.deepEqual(approvable.body.requests.map((r: { id: string }) => r.id), []);
+      assert.deepEqual(
+        approvable.body.requests.map((r: { id: string }) => r.id),
+        [],
+      );
     }
     assert.equal((await broker.call(ops, 'GET', `/v1/requests/${id}`)).body.request.status, 'pending', 'still pending; an admin may read it');
     // Someone with no role who is not an approver does not see it at all.
@@ -91,7 +94,7 @@ describe('roles and separation of duties (API)', () => {
     }
   });
 
-  it('attack: an auditor changes nothing of anyone else\'s (403 on every write), and acts for themselves as a plain user', async () => {
+  it("attack: an auditor changes nothing of anyone else's (403 on every write), and acts for themselves as a plain user", async () => {
     const sec = await broker.token('sec');
     const alice = await broker.token('alice');
     const id = await pendingDba();
@@ -115,7 +118,7 @@ describe('roles and separation of duties (API)', () => {
       }
       assert.equal((await broker.call(alice, 'GET', `/v1/requests/${id}`)).body.request.status, 'pending');
       assert.equal((await broker.call(alice, 'GET', `/v1/grants/${g.id}`)).body.grant.status, 'active');
-      assert.equal((await broker.call(alice, 'GET', '/v1/me')).status, 200, 'alice\'s token still works');
+      assert.equal((await broker.call(alice, 'GET', '/v1/me')).status, 200, "alice's token still works");
       const own = await broker.call(sec, 'POST', '/v1/tokens', { user: 'sec', description: 'laptop' });
       assert.equal(own.status, 201, own.raw);
     } finally {

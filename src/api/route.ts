@@ -79,7 +79,8 @@ export function registerRoutes(app: FastifyInstance, routes: RouteDef<any, any, 
       handler: async (req, reply) => {
         const actor = r.auth === 'none' ? anonymous : await opts.authenticate(req);
         // Auditors read the admin pages (GET) and change nothing.
-        if (r.auth === 'admin' && !actor.admin && !(r.method === 'GET' && readsEverything(actor))) throw new StintError('forbidden', 'this needs an admin token');
+        if (r.auth === 'admin' && !actor.admin && !(r.method === 'GET' && readsEverything(actor)))
+          throw new StintError('forbidden', 'this needs an admin token');
         const params = parseWith(r.params, req.params, 'path');
         const query = parseWith(r.query, req.query, 'query');
         const body = parseWith(r.body, req.body, 'body');

@@ -61,5 +61,8 @@ export const requestIdParam = z.object({ id: z.string().regex(/^req_[a-z0-9]{12}
 export const grantIdParam = z.object({ id: z.string().regex(/^gr_[a-z0-9]{12}$/, 'is not a grant id (gr_…)') }).strict();
 export const tokenIdParam = z.object({ id: z.string().regex(/^tok_[a-z0-9]{12}$/, 'is not a token id (tok_…)') }).strict();
 
-export const isoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time').transform((s) => Date.parse(s));
+export const isoTime = z
+  .string()
+  .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time')
+  .transform((s) => Date.parse(s));
 export const sshKeyIdParam = z.object({ id: z.string().regex(/^key_[a-z0-9]{12}$/, 'is not an SSH key id (key_…)') }).strict();

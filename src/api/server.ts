@@ -52,11 +52,16 @@ export function clientErrorHandler(err: Error & { code?: string }, socket: Duple
     return;
   }
   const [status, reason, message] =
-    err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'the request headers are too large']
-      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', `the request did not arrive within ${requestTimeoutMs / 1000} s`]
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'the request headers are too large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', `the request did not arrive within ${requestTimeoutMs / 1000} s`]
         : [400, 'Bad Request', 'the request is not valid HTTP'];
   const body = errorBody('invalid', message, newRequestId());
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`, () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
 }
 
 export interface ApiOptions {
@@ -66,7 +71,18 @@ export interface ApiOptions {
 }
 
 export function allRoutes(deps: ApiDeps): RouteDef<any, any, any>[] {
-  return [...profileRoutes(deps), ...requestRoutes(deps), ...grantRoutes(deps), ...auditRoutes(deps), ...tokenRoutes(deps), ...keyRoutes(deps), ...reconcileRoutes(deps), ...adminRoutes(deps), ...sessionRoutes(deps), ...reviewRoutes(deps)];
+  return [
+    ...profileRoutes(deps),
+    ...requestRoutes(deps),
+    ...grantRoutes(deps),
+    ...auditRoutes(deps),
+    ...tokenRoutes(deps),
+    ...keyRoutes(deps),
+    ...reconcileRoutes(deps),
+    ...adminRoutes(deps),
+    ...sessionRoutes(deps),
+    ...reviewRoutes(deps),
+  ];
 }
 
 export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<FastifyInstance> {
@@ -84,7 +100,11 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
       void (reply as FastifyReply)
         .code(bad ? 400 : 500)
         .type('application/json')
-        .send(bad ? errorBody('invalid', `the request URL is not valid: ${safeErrorText(err)}`, req.id) : errorBody('internal', 'internal error; see the broker log with this requestId', req.id));
+        .send(
+          bad
+            ? errorBody('invalid', `the request URL is not valid: ${safeErrorText(err)}`, req.id)
+            : errorBody('internal', 'internal error; see the broker log with this requestId', req.id),
+        );
     },
     clientErrorHandler,
     // Per-request access lines are left to the reverse proxy; errors are logged below.

@@ -24,7 +24,12 @@ describe('cookie sessions for the web UI', () => {
     const token = await broker.token(user);
     const r = await broker.call(null, 'POST', '/v1/session', { token }, csrf);
     assert.equal(r.status, 201, r.raw);
-    const res = await broker.app.api.inject({ method: 'POST', url: '/v1/session', headers: { 'content-type': 'application/json', ...csrf }, payload: JSON.stringify({ token }) });
+    const res = await broker.app.api.inject({
+      method: 'POST',
+      url: '/v1/session',
+      headers: { 'content-type': 'application/json', ...csrf },
+      payload: JSON.stringify({ token }),
+    });
     const setCookie = String(res.headers['set-cookie']);
     const cookie = setCookie.split(';')[0]!;
     return { cookie, setCookie, token };
@@ -43,7 +48,12 @@ describe('cookie sessions for the web UI', () => {
   });
 
   it('adds Secure behind TLS', async () => {
-    const res = await broker.app.api.inject({ method: 'POST', url: '/v1/session', headers: { 'content-type': 'application/json', 'x-forwarded-proto': 'https', ...csrf }, payload: JSON.stringify({ token: await broker.token('alice') }) });
+    const res = await broker.app.api.inject({
+      method: 'POST',
+      url: '/v1/session',
+      headers: { 'content-type': 'application/json', 'x-forwarded-proto': 'https', ...csrf },
+      payload: JSON.stringify({ token: await broker.token('alice') }),
+    });
     assert.match(String(res.headers['set-cookie']), /; Secure$/);
   });
 
@@ -61,13 +71,25 @@ describe('cookie sessions for the web UI', () => {
     const forged = await broker.call(null, 'POST', '/v1/requests', { profile: 'pg-read', duration: '5m' }, { cookie });
     assert.equal(forged.status, 403);
     assert.match(forged.body.error.message, /X-Stint-CSRF/);
-    const crossOrigin = await broker.call(null, 'POST', '/v1/requests', { profile: 'pg-read', duration: '5m' }, { cookie, ...csrf, origin: 'https://evil.example', host: 'stint.example' });
+    const crossOrigin = await broker.call(
+      null,
+      'POST',
+      '/v1/requests',
+      { profile: 'pg-read', duration: '5m' },
+      { cookie, ...csrf, origin: 'https://evil.example', host: 'stint.example' },
+    );
     assert.equal(crossOrigin.status, 403);
     assert.match(crossOrigin.body.error.message, /cross-origin/);
     assert.equal((await broker.app.store.listRequests({})).length, before);
     // Reads need no header; the same origin with the header works.
     assert.equal((await broker.call(null, 'GET', '/v1/requests', undefined, { cookie })).status, 200);
-    const ok = await broker.call(null, 'POST', '/v1/requests', { profile: 'pg-read', duration: '5m' }, { cookie, ...csrf, origin: 'http://stint.example', host: 'stint.example' });
+    const ok = await broker.call(
+      null,
+      'POST',
+      '/v1/requests',
+      { profile: 'pg-read', duration: '5m' },
+      { cookie, ...csrf, origin: 'http://stint.example', host: 'stint.example' },
+    );
     assert.equal(ok.status, 201, ok.raw);
     await broker.call(null, 'POST', `/v1/grants/${ok.body.grant.id}/revoke`, undefined, { cookie, ...csrf });
   });
@@ -84,7 +106,11 @@ describe('cookie sessions for the web UI', () => {
     const out = await broker.app.api.inject({ method: 'DELETE', url: '/v1/session', headers: { cookie, ...csrf } });
     assert.equal(out.statusCode, 200);
     assert.match(String(out.headers['set-cookie']), /^stint_session=; Path=\/; HttpOnly; SameSite=Strict; Max-Age=0/);
-    for (const [method, url] of [['GET', '/v1/me'], ['GET', '/v1/requests?scope=approvable'], ['POST', '/v1/requests/req_aaaaaaaaaaaa/approve']] as const) {
+    for (const [method, url] of [
+      ['GET', '/v1/me'],
+      ['GET', '/v1/requests?scope=approvable'],
+      ['POST', '/v1/requests/req_aaaaaaaaaaaa/approve'],
+    ] as const) {
       const r = await broker.call(null, method, url, method === 'POST' ? {} : undefined, { cookie, ...csrf });
       assert.equal(r.status, 401, `${method} ${url}`);
     }
@@ -103,7 +129,12 @@ describe('cookie sessions for the web UI', () => {
 
   it('revoking the token ends the sessions opened with it', async () => {
     const token = (await broker.call(broker.adminToken, 'POST', '/v1/tokens', { user: 'dave' })).body;
-    const r = await broker.app.api.inject({ method: 'POST', url: '/v1/session', headers: { 'content-type': 'application/json', ...csrf }, payload: JSON.stringify({ token: token.secret }) });
+    const r = await broker.app.api.inject({
+      method: 'POST',
+      url: '/v1/session',
+      headers: { 'content-type': 'application/json', ...csrf },
+      payload: JSON.stringify({ token: token.secret }),
+    });
     const cookie = String(r.headers['set-cookie']).split(';')[0]!;
     assert.equal((await broker.call(null, 'GET', '/v1/me', undefined, { cookie })).status, 200);
     assert.equal((await broker.call(broker.adminToken, 'DELETE', `/v1/tokens/${token.token.id}`)).status, 200);
@@ -120,13 +151,20 @@ describe('cookie sessions for the web UI', () => {
     const token = await broker.token('carol');
     const cookies: string[] = [];
     for (let i = 0; i < maxSessionsPerUser + 2; i++) {
-      const res = await broker.app.api.inject({ method: 'POST', url: '/v1/session', headers: { 'content-type': 'application/json', ...csrf }, payload: JSON.stringify({ token }) });
+      const res = await broker.app.api.inject({
+        method: 'POST',
+        url: '/v1/session',
+        headers: { 'content-type': 'application/json', ...csrf },
+        payload: JSON.stringify({ token }),
+      });
       assert.equal(res.statusCode, 201, res.body);
       cookies.push(String(res.headers['set-cookie']).split(';')[0]!);
     }
     const status = async (cookie: string) => (await broker.call(null, 'GET', '/v1/session', undefined, { cookie })).status;
-    assert.deepEqual(await Promise.all(cookies.map(status)), cookies.map((_, i) => (i < 2 ? 401 : 200)));
+    assert.deepEqual(
+      await Promise.all(cookies.map(status)),
+      cookies.map((_, i) => (i < 2 ? 401 : 200)),
+    );
     assert.equal(await status(bob.cookie), 200, "another user's session is untouched");
   });
 });
-

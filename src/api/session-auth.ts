@@ -21,6 +21,7 @@ import { hashToken, type TokenService } from '../core/tokens/token-service.js';
 import type { SignInRecord, UserDef } from '../core/types.js';
 import { sourceOf, type AuthFailures } from './auth-failures.js';
 import { route, type RouteDef } from './route.js';
+import { cliSignInView, deviceStartView, devicePollView, loopbackStartView, signedOutView, signInView, ssoView } from './views/index.js';
 
 export const sessionCookie = 'stint_session';
 /** Holds the OAuth state of a browser sign-in under way; Lax, since the provider's redirect back is a cross-site navigation. */
@@ -32,17 +33,6 @@ export interface SessionAuth {
   /** The user of a valid session cookie on `req`, enforcing the CSRF rule for state changes; undefined when there is no cookie. */
   authenticate(req: FastifyRequest): Promise<UserDef | undefined>;
 }
-
-const sessionView = z.object({
-  user: z.string(),
-  groups: z.array(z.string()),
-  admin: z.boolean(),
-  roles: z.array(z.string()),
-  method: z.enum(['oidc', 'token']),
-  authTime: z.string(),
-  expiresAt: z.string(),
-  methods: z.array(z.string()),
-});
 
 export function createSessionAuth(deps: {
   signIns: SignInService;
@@ -66,7 +56,10 @@ export function createSessionAuth(deps: {
   const secure = (req: FastifyRequest) => req.protocol === 'https' || req.headers['x-forwarded-proto'] === 'https';
 
   function setCookies(req: FastifyRequest, reply: FastifyReply, cookies: string[]) {
-    reply.header('set-cookie', cookies.map((c) => `${c}${secure(req) ? '; Secure' : ''}`));
+    reply.header(
+      'set-cookie',
+      cookies.map((c) => `${c}${secure(req) ? '; Secure' : ''}`),
+    );
     reply.header('cache-control', 'no-store');
   }
   const sessionCookieOf = (value: string, maxAgeS: number) => `${sessionCookie}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}`;
@@ -88,8 +81,14 @@ export function createSessionAuth(deps: {
   }
 
   const view = (user: UserDef, s: SignInRecord) => ({
-    user: user.name, groups: user.groups, admin: user.admin, roles: user.roles, method: s.method,
-    authTime: new Date(s.authTime).toISOString(), expiresAt: new Date(s.expiresAt).toISOString(), methods: methods(),
+    user: user.name,
+    groups: user.groups,
+    admin: user.admin,
+    roles: user.roles,
+    method: s.method,
+    authTime: new Date(s.authTime).toISOString(),
+    expiresAt: new Date(s.expiresAt).toISOString(),
+    methods: methods(),
   });
   const maxAgeOf = (s: SignInRecord, now: number) => Math.max(0, Math.floor((s.expiresAt - now) / 1000));
 
@@ -98,10 +97,16 @@ export function createSessionAuth(deps: {
 
   const routes = [
     route({
-      method: 'POST', url: '/v1/session', tag: 'session', auth: 'none', access: 'sign-in', status: 201,
-      summary: 'Sign the browser in with a Stint token: sets an HttpOnly session cookie (the token itself is not stored in it). Needs the header X-Stint-CSRF: 1.',
+      method: 'POST',
+      url: '/v1/session',
+      tag: 'session',
+      auth: 'none',
+      access: 'sign-in',
+      status: 201,
+      summary:
+        'Sign the browser in with a Stint token: sets an HttpOnly session cookie (the token itself is not stored in it). Needs the header X-Stint-CSRF: 1.',
       body: z.object({ token: z.string().max(200) }).strict(),
-      response: sessionView,
+      response: signInView,
       handler: async ({ req, reply, body }) => {
         checkCsrf(req);
         // A sign-in is an authentication attempt like any other: throttled and recorded per source.
@@ -120,9 +125,13 @@ export function createSessionAuth(deps: {
       },
     }),
     route({
-      method: 'GET', url: '/v1/session', tag: 'session', auth: 'none', access: 'browser-session',
+      method: 'GET',
+      url: '/v1/session',
+      tag: 'session',
+      auth: 'none',
+      access: 'browser-session',
       summary: 'The browser session (401 when signed out), and the sign-in methods on offer',
-      response: sessionView,
+      response: signInView,
       handler: async ({ req, reply }) => {
         reply.header('cache-control', 'no-store');
         const secret = cookieValue(req, sessionCookie) ?? bearerSignIn(req);
@@ -132,9 +141,14 @@ export function createSessionAuth(deps: {
       },
     }),
     route({
-      method: 'DELETE', url: '/v1/session', tag: 'session', auth: 'none', access: 'sign-out',
-      summary: 'Sign out: ends the sign-in on the server (the browser\'s cookie, or the CLI\'s bearer sign-in) and clears the cookie. From a browser it needs the header X-Stint-CSRF: 1.',
-      response: z.object({ signedOut: z.literal(true) }),
+      method: 'DELETE',
+      url: '/v1/session',
+      tag: 'session',
+      auth: 'none',
+      access: 'sign-out',
+      summary:
+        "Sign out: ends the sign-in on the server (the browser's cookie, or the CLI's bearer sign-in) and clears the cookie. From a browser it needs the header X-Stint-CSRF: 1.",
+      response: signedOutView,
       handler: async ({ req, reply }) => {
         const bearer = bearerSignIn(req);
         if (bearer) {
@@ -153,30 +167,57 @@ export function createSessionAuth(deps: {
       },
     }),
     route({
-      method: 'GET', url: '/v1/sso', tag: 'session', auth: 'none', access: 'sso',
+      method: 'GET',
+      url: '/v1/sso',
+      tag: 'session',
+      auth: 'none',
+      access: 'sso',
       summary: 'Whether single sign-on is offered (the sign-in page shows its button)',
-      response: z.object({ enabled: z.boolean() }),
+      response: ssoView,
       handler: async () => ({ enabled: signIns.ssoEnabled }),
     }),
     route({
-      method: 'GET', url: '/v1/sso/login', tag: 'session', auth: 'none', access: 'sso', status: 302, errors: ['not_found'],
-      summary: 'Start a browser sign-in at the identity provider (redirects there). maxAge asks the provider to sign the person in again if their sign-in there is older (step-up).',
-      query: z.object({
-        returnTo: z.string().max(2000).optional(),
-        maxAge: z.string().regex(/^[0-9]{1,6}$/, { error: 'must be a whole number of seconds' }).optional(),
-      }).strict(),
+      method: 'GET',
+      url: '/v1/sso/login',
+      tag: 'session',
+      auth: 'none',
+      access: 'sso',
+      status: 302,
+      errors: ['not_found'],
+      summary:
+        'Start a browser sign-in at the identity provider (redirects there). maxAge asks the provider to sign the person in again if their sign-in there is older (step-up).',
+      query: z
+        .object({
+          returnTo: z.string().max(2000).optional(),
+          maxAge: z
+            .string()
+            .regex(/^[0-9]{1,6}$/, { error: 'must be a whole number of seconds' })
+            .optional(),
+        })
+        .strict(),
       response: z.object({ redirect: z.string() }),
       handler: async ({ req, reply, query }) => {
         deps.authFailures?.check(sourceOf(req));
-        const { url, state } = await signIns.beginWeb({ returnTo: query.returnTo ?? '/', ...(query.maxAge !== undefined ? { maxAgeS: Number(query.maxAge) } : {}) });
+        const { url, state } = await signIns.beginWeb({
+          returnTo: query.returnTo ?? '/',
+          ...(query.maxAge !== undefined ? { maxAgeS: Number(query.maxAge) } : {}),
+        });
         setCookies(req, reply, [stateCookieOf(state, 600)]);
         void reply.redirect(url, 302);
         return { redirect: url };
       },
     }),
     route({
-      method: 'GET', url: '/v1/sso/callback', tag: 'session', auth: 'none', access: 'sso', status: 200, produces: 'text/html', errors: ['forbidden', 'not_found'],
-      summary: 'Where the identity provider sends the browser back: checks the answer (state, nonce, PKCE, ID token), signs the browser in and continues to the page it came from.',
+      method: 'GET',
+      url: '/v1/sso/callback',
+      tag: 'session',
+      auth: 'none',
+      access: 'sso',
+      status: 200,
+      produces: 'text/html',
+      errors: ['forbidden', 'not_found'],
+      summary:
+        'Where the identity provider sends the browser back: checks the answer (state, nonce, PKCE, ID token), signs the browser in and continues to the page it came from.',
       query: z.record(z.string(), z.string().max(4096)),
       response: z.string(),
       handler: async ({ req, reply, query }) => {
@@ -185,7 +226,11 @@ export function createSessionAuth(deps: {
         const raw = req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '';
         let made;
         try {
-          if (query.error !== undefined) throw new StintError('unauthenticated', `the identity provider did not sign you in: ${query.error}${query.error_description ? ` (${query.error_description.slice(0, 200)})` : ''}`);
+          if (query.error !== undefined)
+            throw new StintError(
+              'unauthenticated',
+              `the identity provider did not sign you in: ${query.error}${query.error_description ? ` (${query.error_description.slice(0, 200)})` : ''}`,
+            );
           made = await signIns.finishCallback({ query: raw, state: query.state, cookieState: cookieValue(req, ssoStateCookie) });
         } catch (err) {
           // The provider being down is not the caller's failed attempt.
@@ -208,20 +253,37 @@ export function createSessionAuth(deps: {
       },
     }),
     route({
-      method: 'POST', url: '/v1/sso/loopback', tag: 'session', auth: 'none', access: 'sso', status: 201, errors: ['not_found'],
-      summary: 'Start a CLI sign-in with a loopback redirect (RFC 8252; stint login when the provider has no device flow): open the URL; the browser comes back to the CLI\'s redirect with a code for /v1/sso/loopback/token.',
+      method: 'POST',
+      url: '/v1/sso/loopback',
+      tag: 'session',
+      auth: 'none',
+      access: 'sso',
+      status: 201,
+      errors: ['not_found'],
+      summary:
+        "Start a CLI sign-in with a loopback redirect (RFC 8252; stint login when the provider has no device flow): open the URL; the browser comes back to the CLI's redirect with a code for /v1/sso/loopback/token.",
       body: z.object({ redirect: z.string().max(200), codeChallenge: z.string().max(64), maxAge: z.number().int().min(0).max(86_400).optional() }).strict(),
-      response: z.object({ url: z.string() }),
+      response: loopbackStartView,
       handler: async ({ req, body }) => {
         deps.authFailures?.check(sourceOf(req));
-        return signIns.beginLoopback({ redirect: body.redirect, codeChallenge: body.codeChallenge, ...(body.maxAge !== undefined ? { maxAgeS: body.maxAge } : {}) });
+        return signIns.beginLoopback({
+          redirect: body.redirect,
+          codeChallenge: body.codeChallenge,
+          ...(body.maxAge !== undefined ? { maxAgeS: body.maxAge } : {}),
+        });
       },
     }),
     route({
-      method: 'POST', url: '/v1/sso/loopback/token', tag: 'session', auth: 'none', access: 'sso', status: 201, errors: ['forbidden'],
-      summary: 'Finish a loopback sign-in: the code the browser brought to the CLI and the CLI\'s PKCE verifier; answers the CLI\'s sign-in secret, this once.',
+      method: 'POST',
+      url: '/v1/sso/loopback/token',
+      tag: 'session',
+      auth: 'none',
+      access: 'sso',
+      status: 201,
+      errors: ['forbidden'],
+      summary: "Finish a loopback sign-in: the code the browser brought to the CLI and the CLI's PKCE verifier; answers the CLI's sign-in secret, this once.",
       body: z.object({ code: z.string().max(100), verifier: z.string().min(43).max(128) }).strict(),
-      response: z.object({ status: z.literal('done'), secret: z.string(), user: z.string(), groups: z.array(z.string()), roles: z.array(z.string()), expiresAt: z.string() }),
+      response: cliSignInView,
       handler: async ({ req, reply, body }) => {
         const source = sourceOf(req);
         deps.authFailures?.check(source);
@@ -233,28 +295,52 @@ export function createSessionAuth(deps: {
           throw err;
         }
         reply.header('cache-control', 'no-store');
-        return { status: 'done' as const, secret: r.secret, user: r.user.name, groups: r.user.groups, roles: r.user.roles, expiresAt: new Date(r.signIn.expiresAt).toISOString() };
+        return {
+          status: 'done' as const,
+          secret: r.secret,
+          user: r.user.name,
+          groups: r.user.groups,
+          roles: r.user.roles,
+          expiresAt: new Date(r.signIn.expiresAt).toISOString(),
+        };
       },
     }),
     route({
-      method: 'POST', url: '/v1/sso/device', tag: 'session', auth: 'none', access: 'sso', status: 201, errors: ['not_found'],
-      summary: 'Start a CLI sign-in with the provider\'s device flow (stint login): the person opens the URL and confirms the code, the CLI polls /v1/sso/device/poll with the handle.',
+      method: 'POST',
+      url: '/v1/sso/device',
+      tag: 'session',
+      auth: 'none',
+      access: 'sso',
+      status: 201,
+      errors: ['not_found'],
+      summary:
+        "Start a CLI sign-in with the provider's device flow (stint login): the person opens the URL and confirms the code, the CLI polls /v1/sso/device/poll with the handle.",
       body: z.object({ maxAge: z.number().int().min(0).max(86_400).optional() }).strict(),
-      response: z.object({ handle: z.string(), userCode: z.string(), verificationUri: z.string(), verificationUriComplete: z.string().nullable(), interval: z.number(), expiresIn: z.number() }),
+      response: deviceStartView,
       handler: async ({ req, body }) => {
         deps.authFailures?.check(sourceOf(req));
         const d = await signIns.beginDevice(body.maxAge !== undefined ? { maxAgeS: body.maxAge } : {});
-        return { handle: d.handle, userCode: d.userCode, verificationUri: d.verificationUri, verificationUriComplete: d.verificationUriComplete, interval: d.intervalS, expiresIn: d.expiresInS };
+        return {
+          handle: d.handle,
+          userCode: d.userCode,
+          verificationUri: d.verificationUri,
+          verificationUriComplete: d.verificationUriComplete,
+          interval: d.intervalS,
+          expiresIn: d.expiresInS,
+        };
       },
     }),
     route({
-      method: 'POST', url: '/v1/sso/device/poll', tag: 'session', auth: 'none', access: 'sso', errors: ['forbidden', 'not_found'],
-      summary: 'Poll a device sign-in: status pending (or slow_down) until the person confirms at the provider, then done with the CLI\'s sign-in secret, shown this once.',
+      method: 'POST',
+      url: '/v1/sso/device/poll',
+      tag: 'session',
+      auth: 'none',
+      access: 'sso',
+      errors: ['forbidden', 'not_found'],
+      summary:
+        "Poll a device sign-in: status pending (or slow_down) until the person confirms at the provider, then done with the CLI's sign-in secret, shown this once.",
       body: z.object({ handle: z.string().max(100) }).strict(),
-      response: z.union([
-        z.object({ status: z.enum(['authorization_pending', 'slow_down']) }),
-        z.object({ status: z.literal('done'), secret: z.string(), user: z.string(), groups: z.array(z.string()), roles: z.array(z.string()), expiresAt: z.string() }),
-      ]),
+      response: devicePollView,
       handler: async ({ req, reply, body }) => {
         const source = sourceOf(req);
         deps.authFailures?.check(source);
@@ -268,7 +354,14 @@ export function createSessionAuth(deps: {
         }
         reply.header('cache-control', 'no-store');
         if (r.status !== 'done') return { status: r.status };
-        return { status: 'done' as const, secret: r.secret, user: r.user.name, groups: r.user.groups, roles: r.user.roles, expiresAt: new Date(r.signIn.expiresAt).toISOString() };
+        return {
+          status: 'done' as const,
+          secret: r.secret,
+          user: r.user.name,
+          groups: r.user.groups,
+          roles: r.user.roles,
+          expiresAt: new Date(r.signIn.expiresAt).toISOString(),
+        };
       },
     }),
   ];

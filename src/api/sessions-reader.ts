@@ -33,6 +33,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { invalid } from '../core/errors.js';
 import type { BaseSessionRecord } from '../gateways/shared/session-log.js';
+import type { ChannelView, SessionDetailView, SessionView, StatementView } from './views/index.js';
 
 export const sessionIdPattern = /^ses_[a-z0-9]{12}$/;
 
@@ -87,73 +88,14 @@ export interface LiveSessionRecord extends SessionHeader {
   bytesOut?: number;
 }
 
-export interface SessionChannel {
-  channel: number;
-  at: string;
-  kind: string;
-  detail: string | null;
-  pty: boolean;
-  /** A terminal recording of this channel exists. */
-  recording: boolean;
-  endedAt: string | null;
-  exit: { code: number } | { signal: string } | null;
-}
-
-export interface SessionStatement {
-  at: string;
-  protocol: string;
-  sql: string;
-  ms: number;
-  rows: number | null;
-  params?: number;
-  error?: string;
-}
-
-export interface SessionSummary {
-  id: string;
-  gateway: string;
-  user: string;
-  profile: string;
-  target: string;
-  grantId: string;
-  account: string;
-  grantKind: string;
-  client: string;
-  /** postgres: the client negotiated TLS; null where it does not apply (ssh is always encrypted). */
-  tls: boolean | null;
-  startedAt: string;
-  endedAt: string | null;
-  endReason: string | null;
-  /** live: open now; ended: closed normally; interrupted: no end line and no gateway holds it (the broker stopped during it). */
-  status: 'live' | 'ended' | 'interrupted';
-  /** Bytes from the client and to it; null until the session ends. */
-  bytesIn: number | null;
-  bytesOut: number | null;
-  /** Statements recorded (from the end line); null while open. */
-  statements: number | null;
-  /** Some terminal recording exists (see recordings). */
-  recording: boolean;
-  /** Channels with a terminal recording (<sessionId>-<channel>.cast), ascending. */
-  recordings: number[];
-}
-
-export interface SessionDetail {
-  session: SessionSummary;
-  statements: SessionStatement[];
-  /** Statements in the file (the list holds the first `limit`). */
-  statementsTotal: number;
-  /** ssh: the channels the session opened (shell, exec, subsystem, forward). */
-  channels: SessionChannel[];
-}
-
 export interface SessionsReader {
   /** Newest first. */
-  list(filter?: { user?: string; grantId?: string; limit?: number }): Promise<SessionSummary[]>;
+  list(filter?: { user?: string; grantId?: string; limit?: number }): Promise<SessionView[]>;
   /** undefined when there is no such session. */
   /** The session and its statements from index `statementsOffset` (0 = the first), at most `statementsLimit` of them. */
-  get(sessionId: string, opts?: { statementsLimit?: number; statementsOffset?: number }): Promise<SessionDetail | undefined>;
+  get(sessionId: string, opts?: { statementsLimit?: number; statementsOffset?: number }): Promise<SessionDetailView | undefined>;
   /** The session's summary without reading its statements. */
-  summary(sessionId: string): Promise<SessionSummary | undefined>;
+  summary(sessionId: string): Promise<SessionView | undefined>;
   /** A stream of one channel's asciicast v2 file, or null when there is none. */
   openRecording(sessionId: string, channel: number): Promise<ReadStream | null>;
 }
@@ -209,7 +151,10 @@ export function createSessionsReader(opts: { dir: string | undefined; live?: () 
       const tailLen = Math.min(TAIL_BYTES, size);
       const tail = Buffer.alloc(tailLen);
       await fh.read(tail, 0, tailLen, size - tailLen);
-      const lines = tail.toString('utf8').split('\n').filter((l) => l.length > 0);
+      const lines = tail
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l.length > 0);
       const last = parseLine(lines[lines.length - 1] ?? '');
       const end = last && last.type === 'end' ? (last as unknown as EndLine) : null;
       return { header: header as unknown as SessionHeader, end };
@@ -241,7 +186,7 @@ export function createSessionsReader(opts: { dir: string | undefined; live?: () 
     return value;
   }
 
-  function summarise(id: string, header: SessionHeader, end: EndLine | null, live: LiveSessionRecord | undefined, casts: number[]): SessionSummary {
+  function summarise(id: string, header: SessionHeader, end: EndLine | null, live: LiveSessionRecord | undefined, casts: number[]): SessionView {
     const memEnded = live && live.endedAt !== null ? live : undefined;
     const endedAt = end?.endedAt ?? memEnded?.endedAt ?? null;
     return {
@@ -267,7 +212,12 @@ export function createSessionsReader(opts: { dir: string | undefined; live?: () 
     };
   }
 
-  async function summaryOf(id: string, files: Set<string>, casts: Map<string, number[]>, live: Map<string, LiveSessionRecord>): Promise<SessionSummary | undefined> {
+  async function summaryOf(
+    id: string,
+    files: Set<string>,
+    casts: Map<string, number[]>,
+    live: Map<string, LiveSessionRecord>,
+  ): Promise<SessionView | undefined> {
     const mem = live.get(id);
     const read = files.has(`${id}.jsonl`) && opts.dir ? await readEndsCached(join(opts.dir, `${id}.jsonl`)) : null;
     // A session just opened may not have its first line on disk yet: the gateway's record stands in.
@@ -276,7 +226,7 @@ export function createSessionsReader(opts: { dir: string | undefined; live?: () 
     return summarise(id, header, read?.end ?? null, mem, casts.get(id) ?? []);
   }
 
-  async function summary(sessionId: string): Promise<SessionSummary | undefined> {
+  async function summary(sessionId: string): Promise<SessionView | undefined> {
     if (!isSessionId(sessionId)) throw invalid(`${JSON.stringify(sessionId.slice(0, 40))} is not a session id (ses_ and 12 characters a-z 0-9)`);
     const files = await names();
     return summaryOf(sessionId, files, castsOf(files), liveMap());
@@ -293,7 +243,7 @@ export function createSessionsReader(opts: { dir: string | undefined; live?: () 
         if (id && isSessionId(id)) ids.add(id);
       }
       const all = [...ids];
-      const out: SessionSummary[] = [];
+      const out: SessionView[] = [];
       for (let i = 0; i < all.length; i += READ_CONCURRENCY) {
         const batch = await Promise.all(all.slice(i, i + READ_CONCURRENCY).map((id) => summaryOf(id, files, casts, live)));
         for (const s of batch) {
@@ -315,7 +265,7 @@ export function createSessionsReader(opts: { dir: string | undefined; live?: () 
       if (!opts.dir) return { session: s, statements: [], statementsTotal: 0, channels: [] };
       const limit = o.statementsLimit ?? Number.POSITIVE_INFINITY;
       const offset = o.statementsOffset ?? 0;
-      const statements: SessionStatement[] = [];
+      const statements: StatementView[] = [];
       let total = 0;
       let input: ReadStream;
       try {
@@ -326,26 +276,32 @@ export function createSessionsReader(opts: { dir: string | undefined; live?: () 
         throw err;
       }
       const rl = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
-      const channels = new Map<number, SessionChannel>();
+      const channels = new Map<number, ChannelView>();
       for await (const line of rl) {
         const entry = parseLine(line);
         if (entry?.type === 'channel' && typeof entry.channel === 'number') {
           channels.set(entry.channel, {
-            channel: entry.channel, at: String(entry.at), kind: String(entry.kind), detail: typeof entry.detail === 'string' ? entry.detail : null,
-            pty: entry.pty === true, recording: s.recordings.includes(entry.channel), endedAt: null, exit: null,
+            channel: entry.channel,
+            at: String(entry.at),
+            kind: String(entry.kind),
+            detail: typeof entry.detail === 'string' ? entry.detail : null,
+            pty: entry.pty === true,
+            recording: s.recordings.includes(entry.channel),
+            endedAt: null,
+            exit: null,
           });
           continue;
         }
         if (entry?.type === 'channel-end' && typeof entry.channel === 'number') {
           const c = channels.get(entry.channel);
-          if (c) Object.assign(c, { endedAt: typeof entry.endedAt === 'string' ? entry.endedAt : null, exit: (entry.exit ?? null) as SessionChannel['exit'] });
+          if (c) Object.assign(c, { endedAt: typeof entry.endedAt === 'string' ? entry.endedAt : null, exit: (entry.exit ?? null) as ChannelView['exit'] });
           continue;
         }
         if (!entry || entry.type !== 'statement') continue;
         total++;
         if (total > offset && statements.length < limit) {
           const { type: _t, sessionId: _s, ...st } = entry;
-          statements.push(st as unknown as SessionStatement);
+          statements.push(st as unknown as StatementView);
         }
       }
       return { session: s, statements, statementsTotal: total, channels: [...channels.values()] };

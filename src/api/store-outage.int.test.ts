@@ -36,7 +36,10 @@ describe('store outage', () => {
     await c.query('CREATE DATABASE stint_store');
     await c.end();
     target = await createTestTarget();
-    broker = await startTestBroker({ target, env: { STINT_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'), STINT_STORE_URL: storeServer.url('stint_store') } });
+    broker = await startTestBroker({
+      target,
+      env: { STINT_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'), STINT_STORE_URL: storeServer.url('stint_store') },
+    });
     url = await broker.app.listen('127.0.0.1', 0);
     alice = await broker.token('alice');
   });
@@ -52,7 +55,11 @@ describe('store outage', () => {
     assert.equal((await broker.call(alice, 'GET', '/v1/grants')).status, 200);
     await storeServer.stop();
     try {
-      for (const [method, path, body] of [['GET', '/v1/grants', undefined], ['POST', '/v1/requests', { profile: 'pg-read', duration: '5m' }], ['GET', '/v1/requests/req_aaaaaaaaaaaa', undefined]] as const) {
+      for (const [method, path, body] of [
+        ['GET', '/v1/grants', undefined],
+        ['POST', '/v1/requests', { profile: 'pg-read', duration: '5m' }],
+        ['GET', '/v1/requests/req_aaaaaaaaaaaa', undefined],
+      ] as const) {
         const r = await broker.call(alice, method, path, body);
         assert.equal(r.status, 503, `${method} ${path}: ${r.raw}`);
         assert.equal(r.body.error.code, 'unavailable');
@@ -71,11 +78,19 @@ describe('store outage', () => {
 
       const warned = broker.logs.filter((l) => l.includes('"store unavailable"'));
       assert.ok(warned.length > 0, 'logged as an outage');
-      assert.equal(broker.logs.some((l) => l.includes('"request failed"')), false, 'not logged as a bug');
+      assert.equal(
+        broker.logs.some((l) => l.includes('"request failed"')),
+        false,
+        'not logged as a bug',
+      );
     } finally {
       await storeServer.start();
     }
-    await until('the API to answer again', async () => (await broker.call(alice, 'GET', '/v1/grants')).status, (s) => s === 200);
+    await until(
+      'the API to answer again',
+      async () => (await broker.call(alice, 'GET', '/v1/grants')).status,
+      (s) => s === 200,
+    );
     const ok = await cli('request', 'pg-read', '--for', '5m', '--json');
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(JSON.parse(ok.stdout).grant.status, 'active');
@@ -88,13 +103,21 @@ describe('store outage', () => {
       // Refuse new connections to the store database, then end the broker's.
       await c.query('ALTER DATABASE stint_store ALLOW_CONNECTIONS false');
       await c.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'stint_store' AND pid <> pg_backend_pid()");
-      const r = await until('a 503', async () => broker.call(alice, 'GET', '/v1/grants'), (x) => x.status !== 200);
+      const r = await until(
+        'a 503',
+        async () => broker.call(alice, 'GET', '/v1/grants'),
+        (x) => x.status !== 200,
+      );
       assert.equal(r.status, 503, r.raw);
       assert.equal(r.body.error.code, 'unavailable');
     } finally {
       await c.query('ALTER DATABASE stint_store ALLOW_CONNECTIONS true');
       await c.end();
     }
-    await until('the API to answer again', async () => (await broker.call(alice, 'GET', '/v1/grants')).status, (s) => s === 200);
+    await until(
+      'the API to answer again',
+      async () => (await broker.call(alice, 'GET', '/v1/grants')).status,
+      (s) => s === 200,
+    );
   });
 });

@@ -30,7 +30,12 @@ describe('strict input at the API edge', () => {
   }
 
   const raw = (token: string, method: 'POST' | 'GET', url: string, payload?: Buffer | string) =>
-    broker.app.api.inject({ method, url, headers: { authorization: `Bearer ${token}`, ...(payload !== undefined ? { 'content-type': 'application/json' } : {}) }, payload });
+    broker.app.api.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${token}`, ...(payload !== undefined ? { 'content-type': 'application/json' } : {}) },
+      payload,
+    });
 
   it('{"user":"alice","user":"carol"} makes no token for anyone: 400 naming user', async () => {
     const before = await snapshot();
@@ -68,7 +73,13 @@ describe('strict input at the API edge', () => {
     const alice = await broker.token('alice');
     const cases: [string, string][] = [];
     for (const bad of ['0x10', '1e1', '+5', '-1', ' 5', '5 ', '1.0', '', '0b11', '0o7', 'Infinity', '１０', '5,6', '99999999999999999']) {
-      for (const [url, field] of [['/v1/grants?limit=', 'limit'], ['/v1/requests?limit=', 'limit'], ['/v1/audit?limit=', 'limit'], ['/v1/audit?afterSeq=', 'afterSeq'], ['/v1/sessions?limit=', 'limit']] as const) {
+      for (const [url, field] of [
+        ['/v1/grants?limit=', 'limit'],
+        ['/v1/requests?limit=', 'limit'],
+        ['/v1/audit?limit=', 'limit'],
+        ['/v1/audit?afterSeq=', 'afterSeq'],
+        ['/v1/sessions?limit=', 'limit'],
+      ] as const) {
         cases.push([`${url}${encodeURIComponent(bad)}`, field]);
       }
     }

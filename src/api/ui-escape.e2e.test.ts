@@ -18,7 +18,15 @@ import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } f
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const chromiumPath = '/usr/bin/chromium';
-const flags = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const flags = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 describe('web UI escapes stored free text', { skip: existsSync(chromiumPath) ? false : 'needs Debian chromium at /usr/bin/chromium' }, () => {
   let target: TestTarget;
@@ -58,14 +66,21 @@ describe('web UI escapes stored free text', { skip: existsSync(chromiumPath) ? f
     await page.getByLabel('Stint token').waitFor();
     await page.getByLabel('Stint token').fill(await broker.token('bob'));
     await page.keyboard.press('Enter');
-    await page.getByTestId('whoami').getByText('bob').waitFor({ timeout: 15_000 });
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /^Approvals/ }).click();
+    await page.getByTestId('whoami').getByText('bob').waitFor({ timeout: 120_000 });
+    await page
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('link', { name: /^Approvals/ })
+      .click();
     const reason = page.locator('.reason').first();
-    await reason.waitFor({ timeout: 15_000 });
+    await reason.waitFor({ timeout: 120_000 });
     const shown = (await reason.textContent()) ?? '';
     assert.equal(shown, '“invoice\\u{202e}fdp.exe\\x1b[8m hidden\\u{200b}”');
     const body = (await page.locator('body').textContent()) ?? '';
-    assert.equal(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069]/.test(body), false, 'no raw control or bidi character on the page');
+    assert.equal(
+      /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069]/.test(body),
+      false,
+      'no raw control or bidi character on the page',
+    );
     assert.ok(body.includes('OPS\\u{2066}-1'));
   });
 });

@@ -21,8 +21,16 @@ import { sshKeygenSign, testKeyPair } from '../testing/ssh-keys.js';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const artifacts = join(root, 'test-artifacts', 'ui');
 const chromiumPath = '/usr/bin/chromium';
-const flags = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const uiWait = 15_000;
+const flags = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const uiWait = 120_000;
 const skip = !existsSync(chromiumPath) ? 'needs Debian chromium at /usr/bin/chromium' : false;
 
 describe('web UI: SSH keys in Chromium', { skip }, () => {
@@ -47,7 +55,9 @@ describe('web UI: SSH keys in Chromium', { skip }, () => {
     ctx = await chromium.launchPersistentContext(dir, { executablePath: chromiumPath, headless: true, args: flags, viewport: { width: 1280, height: 860 } });
     page = ctx.pages()[0] ?? (await ctx.newPage());
     page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('request', (r) => { if (r.method() === 'POST') requests.push(`${r.url()} ${r.postData() ?? ''}`); });
+    page.on('request', (r) => {
+      if (r.method() === 'POST') requests.push(`${r.url()} ${r.postData() ?? ''}`);
+    });
   });
 
   after(async () => {

@@ -21,8 +21,16 @@ import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } f
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const artifacts = join(root, 'test-artifacts', 'ui');
 const chromiumPath = '/usr/bin/chromium';
-const flags = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const uiWait = 15_000;
+const flags = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const uiWait = 120_000;
 
 async function until(check: () => Promise<boolean>, what: string): Promise<void> {
   const deadline = Date.now() + uiWait;
@@ -73,9 +81,13 @@ describe('web UI: Sessions in Chromium', { skip }, () => {
 
   const psql = (token: string, ...sql: string[]) =>
     new Promise<string>((resolve, reject) =>
-      execFile('psql', [`host=127.0.0.1 port=${port} user=alice dbname=pg-read sslmode=require`, '-tA', ...sql.flatMap((s) => ['-c', s])], { env: { PATH: process.env.PATH, PGPASSWORD: token } }, (err, stdout, stderr) =>
-        // A failing statement makes psql exit non-zero but it runs the others: keep what it printed.
-        err && !stdout ? reject(new Error(stderr)) : resolve(stdout.trim()),
+      execFile(
+        'psql',
+        [`host=127.0.0.1 port=${port} user=alice dbname=pg-read sslmode=require`, '-tA', ...sql.flatMap((s) => ['-c', s])],
+        { env: { PATH: process.env.PATH, PGPASSWORD: token } },
+        (err, stdout, stderr) =>
+          // A failing statement makes psql exit non-zero but it runs the others: keep what it printed.
+          err && !stdout ? reject(new Error(stderr)) : resolve(stdout.trim()),
       ),
     );
 
@@ -84,11 +96,32 @@ describe('web UI: Sessions in Chromium', { skip }, () => {
     await mkdir(artifacts, { recursive: true });
     target = await createTestTarget();
     certDir = await mkdtemp(join(tmpdir(), 'stint-gwcert-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', join(certDir, 'key.pem'), '-out', join(certDir, 'cert.pem')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-keyout',
+        join(certDir, 'key.pem'),
+        '-out',
+        join(certDir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     port = await freePort();
     broker = await startTestBroker({
       target,
-      editConfig: (t) => `gateways:\n  postgres: { listen: "127.0.0.1:${port}", tlsCert: ${JSON.stringify(join(certDir, 'cert.pem'))}, tlsKey: ${JSON.stringify(join(certDir, 'key.pem'))}, maxSession: 10m }\n${t}`,
+      editConfig: (t) =>
+        `gateways:\n  postgres: { listen: "127.0.0.1:${port}", tlsCert: ${JSON.stringify(join(certDir, 'cert.pem'))}, tlsKey: ${JSON.stringify(join(certDir, 'key.pem'))}, maxSession: 10m }\n${t}`,
     });
     url = await broker.app.listen('127.0.0.1', 0);
   });
@@ -159,7 +192,10 @@ describe('web UI: Sessions in Chromium', { skip }, () => {
     await alice.setViewportSize({ width: 390, height: 844 });
     await shot(alice, '13b-session-detail-phone.png');
     await nav(alice, /^Sessions/);
-    await alice.getByRole('table', { name: /My sessions/ }).locator('tbody tr', { hasText: sessionId }).waitFor({ timeout: uiWait });
+    await alice
+      .getByRole('table', { name: /My sessions/ })
+      .locator('tbody tr', { hasText: sessionId })
+      .waitFor({ timeout: uiWait });
     await shot(alice, '12b-sessions-phone.png');
     await alice.setViewportSize({ width: 1280, height: 860 });
   });
@@ -170,14 +206,32 @@ describe('web UI: Sessions in Chromium', { skip }, () => {
     const sshId = 'ses_ssh0e2etest1';
     const started = new Date(Date.now() - 60_000).toISOString();
     const at = (s: number) => new Date(Date.parse(started) + s * 1000).toISOString();
-    await writeFile(join(dir, `${sshId}.jsonl`), [
-      { type: 'session', sessionId: sshId, user: 'alice', profile: 'host-shell', target: 'web1', grantId: 'gr_ssh0e2etest1', account: 'stint_alice_e2essh', grantKind: 'session-bound', client: '127.0.0.1:50022', clientKey: 'SHA256:e2e', startedAt: started },
-      { type: 'channel', sessionId: sshId, channel: 0, at: at(1), kind: 'shell', detail: null, pty: true, recording: true },
-      { type: 'channel', sessionId: sshId, channel: 1, at: at(2), kind: 'exec', detail: 'uptime', pty: false, recording: false },
-      { type: 'channel-end', sessionId: sshId, channel: 1, endedAt: at(3), exit: { code: 0 } },
-      { type: 'channel-end', sessionId: sshId, channel: 0, endedAt: at(40), exit: { code: 0 } },
-      { type: 'end', sessionId: sshId, endedAt: at(41), reason: 'client-disconnected' },
-    ].map((o) => `${JSON.stringify(o)}\n`).join(''), { mode: 0o600 });
+    await writeFile(
+      join(dir, `${sshId}.jsonl`),
+      [
+        {
+          type: 'session',
+          sessionId: sshId,
+          user: 'alice',
+          profile: 'host-shell',
+          target: 'web1',
+          grantId: 'gr_ssh0e2etest1',
+          account: 'stint_alice_e2essh',
+          grantKind: 'session-bound',
+          client: '127.0.0.1:50022',
+          clientKey: 'SHA256:e2e',
+          startedAt: started,
+        },
+        { type: 'channel', sessionId: sshId, channel: 0, at: at(1), kind: 'shell', detail: null, pty: true, recording: true },
+        { type: 'channel', sessionId: sshId, channel: 1, at: at(2), kind: 'exec', detail: 'uptime', pty: false, recording: false },
+        { type: 'channel-end', sessionId: sshId, channel: 1, endedAt: at(3), exit: { code: 0 } },
+        { type: 'channel-end', sessionId: sshId, channel: 0, endedAt: at(40), exit: { code: 0 } },
+        { type: 'end', sessionId: sshId, endedAt: at(41), reason: 'client-disconnected' },
+      ]
+        .map((o) => `${JSON.stringify(o)}\n`)
+        .join(''),
+      { mode: 0o600 },
+    );
     const cast = [
       { version: 2, width: 80, height: 12, timestamp: Math.floor(Date.parse(started) / 1000) + 1, env: { TERM: 'xterm-256color', SHELL: '/bin/bash' } },
       [0.1, 'o', '\u001b[32mstint_alice_e2essh@web1\u001b[0m:~$ '],
@@ -186,7 +240,9 @@ describe('web UI: Sessions in Chromium', { skip }, () => {
       [0.7, 'o', '\u001b[32mstint_alice_e2essh@web1\u001b[0m:~$ '],
       [0.9, 'o', 'uptime\r\n 12:00:01 up 3 days,  2:04,  1 user,  load average: 0.00, 0.01, 0.05\r\n'],
       [1.1, 'o', '\u001b[32mstint_alice_e2essh@web1\u001b[0m:~$ exit\r\n'],
-    ].map((l) => `${JSON.stringify(l)}\n`).join('');
+    ]
+      .map((l) => `${JSON.stringify(l)}\n`)
+      .join('');
     await writeFile(join(dir, `${sshId}-0.cast`), cast, { mode: 0o600 });
 
     await alice.getByRole('button', { name: 'Refresh' }).click();
@@ -237,7 +293,10 @@ describe('web UI: Sessions in Chromium', { skip }, () => {
     assert.match(await table.locator('tbody tr', { hasText: sessionId }).innerText(), /alice/);
 
     await admin.goto(`${url}/sessions/ses_aaaaaaaaaaaa`);
-    await admin.getByRole('alert').getByText(/Could not load this session: session ses_aaaaaaaaaaaa not found/).waitFor({ timeout: uiWait });
+    await admin
+      .getByRole('alert')
+      .getByText(/Could not load this session: session ses_aaaaaaaaaaaa not found/)
+      .waitFor({ timeout: uiWait });
     assert.deepEqual(cspViolations, []);
   });
 

@@ -18,8 +18,16 @@ import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } f
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const artifacts = join(root, 'test-artifacts', 'ui');
 const chromiumPath = '/usr/bin/chromium';
-const flags = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const uiWait = 15_000;
+const flags = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const uiWait = 120_000;
 
 /** Bounded wait for UI state. */
 async function until(check: () => Promise<boolean>, what: string): Promise<void> {
@@ -71,7 +79,11 @@ describe('web UI in Chromium', { skip: existsSync(chromiumPath) ? false : 'needs
     broker = await startTestBroker({
       target,
       // A temporary-account profile that needs a dba's approval, so the credential has a password.
-      editConfig: (text) => text.replace('profiles:\n', `profiles:\n  - { name: pg-ro-reviewed, target: pg, mode: ephemeral-account, grants: [${target.readRole}], maxDuration: 1h, description: "Read-only access to the app database, reviewed by a DBA" }\n`),
+      editConfig: (text) =>
+        text.replace(
+          'profiles:\n',
+          `profiles:\n  - { name: pg-ro-reviewed, target: pg, mode: ephemeral-account, grants: [${target.readRole}], maxDuration: 1h, description: "Read-only access to the app database, reviewed by a DBA" }\n`,
+        ),
       config: {
         extraPolicies: `  - name: reviewed-read
     subjects: { groups: [dev] }
@@ -147,7 +159,10 @@ describe('web UI in Chromium', { skip: existsSync(chromiumPath) ? false : 'needs
     await grant.getByRole('button', { name: 'Show credential' }).click();
     const username = await grant.getByTestId('cred-username').innerText();
     const password = await grant.getByTestId('cred-password').innerText();
-    assert.match(await grant.innerText(), new RegExp(`stint connect gr_[a-z0-9]{12}[\\s\\S]*psql "host=${target.host} port=${target.port} dbname=${target.db.name} user=${username}"`));
+    assert.match(
+      await grant.innerText(),
+      new RegExp(`stint connect gr_[a-z0-9]{12}[\\s\\S]*psql "host=${target.host} port=${target.port} dbname=${target.db.name} user=${username}"`),
+    );
     await shot(alice, '07-my-access-credential.png');
     const login = await target.login(username, password, 'SELECT name FROM public.items ORDER BY id');
     assert.deepEqual(login, { ok: true, rows: [{ name: 'widget' }, { name: 'gadget' }] });
@@ -188,7 +203,10 @@ describe('web UI in Chromium', { skip: existsSync(chromiumPath) ? false : 'needs
 
   it('an expired grant disappears on its own, and the audit trail shows it with a verified chain', async () => {
     await nav(alice, /^Request access/);
-    await alice.getByRole('button', { name: /pg-read/ }).first().click();
+    await alice
+      .getByRole('button', { name: /pg-read/ })
+      .first()
+      .click();
     await alice.getByLabel('Duration').fill('4s');
     await alice.getByRole('button', { name: 'Get access' }).click();
     const grant = alice.getByRole('list', { name: 'Active grants' }).locator('li', { hasText: 'pg-read' });
@@ -198,7 +216,11 @@ describe('web UI in Chromium', { skip: existsSync(chromiumPath) ? false : 'needs
 
     await nav(alice, /^Audit/);
     await alice.getByTestId('chain-status').getByText('Chain verified').waitFor({ timeout: uiWait });
-    await alice.getByRole('table', { name: /Audit events/ }).getByText('grant.revoked').first().waitFor();
+    await alice
+      .getByRole('table', { name: /Audit events/ })
+      .getByText('grant.revoked')
+      .first()
+      .waitFor();
     await shot(alice, '10-audit.png');
     await alice.getByLabel('Event type').selectOption('request.denied');
     await alice.getByRole('button', { name: 'Apply' }).click();
@@ -209,7 +231,10 @@ describe('web UI in Chromium', { skip: existsSync(chromiumPath) ? false : 'needs
     const file = join(artifacts, 'audit-export.jsonl');
     await download.saveAs(file);
     const { readFile } = await import('node:fs/promises');
-    const lines = (await readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { action: string; hash: string });
+    const lines = (await readFile(file, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { action: string; hash: string });
     assert.equal(lines.length, 1);
     assert.equal(lines[0]!.action, 'request.denied');
     assert.match(lines[0]!.hash, /^[0-9a-f]{64}$/);

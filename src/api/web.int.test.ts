@@ -21,7 +21,10 @@ describe('web UI serving', () => {
     await writeFile(join(dir, 'favicon.svg'), '<svg/>');
     await writeFile(join(tmpdir(), 'stint-web-outside.txt'), 'secret');
     app = Fastify();
-    app.setErrorHandler((err: any, req, reply) => void reply.code(err.code === 'not_found' ? 404 : 500).send({ error: { code: err.code, message: err.message, requestId: req.id } }));
+    app.setErrorHandler(
+      (err: any, req, reply) =>
+        void reply.code(err.code === 'not_found' ? 404 : 500).send({ error: { code: err.code, message: err.message, requestId: req.id } }),
+    );
     app.get('/v1/me', async () => ({ user: 'x' }));
     registerWeb(app, { dir });
   });

@@ -73,7 +73,9 @@ export function parseCommandArgs(args: string[], spec: ParseSpec): ParsedArgs {
     }
     if (parsed.positionals.length > names.length) {
       const extra = parsed.positionals.slice(names.length);
-      throw usageError(`unexpected argument${extra.length > 1 ? 's' : ''} ${extra.map((e) => JSON.stringify(e)).join(' ')} for stint ${spec.command} (see stint help ${spec.command})`);
+      throw usageError(
+        `unexpected argument${extra.length > 1 ? 's' : ''} ${extra.map((e) => JSON.stringify(e)).join(' ')} for stint ${spec.command} (see stint help ${spec.command})`,
+      );
     }
   }
   for (const [name, value] of Object.entries(values)) {
@@ -148,7 +150,10 @@ export function closest(input: string, candidates: string[]): string | undefined
   let bestD = 3;
   for (const c of candidates) {
     const d = distance(input, c);
-    if (d < bestD) { best = c; bestD = d; }
+    if (d < bestD) {
+      best = c;
+      bestD = d;
+    }
   }
   return best;
 }

@@ -38,7 +38,7 @@ describe('stint CLI against a real broker', () => {
     assert.equal(creds.code, 0, creds.stderr);
     assert.equal(JSON.parse(creds.stdout).credentials.username, g.account);
     const peek = await as('bob', 'creds', g.id);
-    assert.equal(peek.code, 5, 'another user\'s grant is not there for bob');
+    assert.equal(peek.code, 5, "another user's grant is not there for bob");
     const psql = await as('alice', 'connect', g.id, '--', '-tAc', 'SELECT count(*) FROM public.items');
     assert.equal(psql.code, 0, psql.stderr);
     assert.equal(psql.stdout.trim(), '2');

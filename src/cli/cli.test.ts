@@ -48,22 +48,46 @@ describe('output formatting', () => {
   });
 
   test('tables align columns by visible width, also when coloured', () => {
-    const rows = [{ a: 'gr_1', b: 'active', c: 'x' }, { a: 'gr_longer', b: 'revoke-failing', c: 'y' }];
+    const rows = [
+      { a: 'gr_1', b: 'active', c: 'x' },
+      { a: 'gr_longer', b: 'revoke-failing', c: 'y' },
+    ];
     const cols = [
-      { header: 'ID', value: (r: typeof rows[0]) => r.a },
-      { header: 'STATUS', value: (r: typeof rows[0]) => r.b, paint: (_r: typeof rows[0], s: string) => `\x1b[31m${s}\x1b[0m` },
-      { header: 'X', value: (r: typeof rows[0]) => r.c },
+      { header: 'ID', value: (r: (typeof rows)[0]) => r.a },
+      { header: 'STATUS', value: (r: (typeof rows)[0]) => r.b, paint: (_r: (typeof rows)[0], s: string) => `\x1b[31m${s}\x1b[0m` },
+      { header: 'X', value: (r: (typeof rows)[0]) => r.c },
     ];
     const plain = table(rows, cols);
     assert.equal(plain, 'ID         STATUS          X\ngr_1       active          x\ngr_longer  revoke-failing  y');
     const stripped = table(rows, cols, true).replace(/\x1b\[\d+m/g, '');
     assert.equal(stripped, plain);
-    assert.equal(fields([['host', 'h'], ['database', 'd'], ['none', null]]), 'host      h\ndatabase  d');
+    assert.equal(
+      fields([
+        ['host', 'h'],
+        ['database', 'd'],
+        ['none', null],
+      ]),
+      'host      h\ndatabase  d',
+    );
   });
 
   test('exit codes: API codes via exitCodeOf, CLI-only codes, unknown codes are internal', () => {
     assert.deepEqual(
-      ['invalid', 'unauthenticated', 'forbidden', 'denied', 'not_found', 'conflict', 'target_unavailable', 'internal', 'unavailable', 'rate_limited', 'audit_broken', 'wait_timeout', 'something_new'].map(exitCodeFor),
+      [
+        'invalid',
+        'unauthenticated',
+        'forbidden',
+        'denied',
+        'not_found',
+        'conflict',
+        'target_unavailable',
+        'internal',
+        'unavailable',
+        'rate_limited',
+        'audit_broken',
+        'wait_timeout',
+        'something_new',
+      ].map(exitCodeFor),
       [2, 3, 3, 4, 5, 6, 7, 1, 7, 7, 8, 9, 1],
     );
     assert.equal(exitCodes.usage, 2);
@@ -121,7 +145,9 @@ describe('flag validation: exit 2 and nothing sent', () => {
     const r = await run(requestCommand, ['pg-read', '--for', '90x', '--json']);
     assert.equal(r.code, 2);
     assert.equal(r.stderr, '');
-    assert.deepEqual(JSON.parse(r.stdout), { error: { code: 'invalid', message: '--for: "90x" is not a duration; write it like 90s, 30m, 1h or 1h30m', requestId: null } });
+    assert.deepEqual(JSON.parse(r.stdout), {
+      error: { code: 'invalid', message: '--for: "90x" is not a duration; write it like 90s, 30m, 1h or 1h30m', requestId: null },
+    });
   });
 
   test('no token: exit 3 before any request', async () => {
@@ -145,7 +171,13 @@ describe('commands against a fake API', () => {
   test('request --wait polls until approved and the grant is active, then prints it', async () => {
     api.on('POST /v1/requests', { status: 201, body: { request: request(), grant: null } });
     api.on('GET /v1/requests/req_aaaaaaaaaaaa', (_s, n) => ({
-      body: n < 2 ? { request: request(), approvals: [] } : { request: request({ status: 'approved', decidedBy: 'bob', grantId: 'gr_aaaaaaaaaaaa' }), approvals: [{ approver: 'bob', decision: 'approve', comment: null, at: '2025-01-01T10:01:00.000Z' }] },
+      body:
+        n < 2
+          ? { request: request(), approvals: [] }
+          : {
+              request: request({ status: 'approved', decidedBy: 'bob', grantId: 'gr_aaaaaaaaaaaa' }),
+              approvals: [{ approver: 'bob', decision: 'approve', comment: null, at: '2025-01-01T10:01:00.000Z' }],
+            },
     }));
     api.on('GET /v1/grants/gr_aaaaaaaaaaaa', (_s, n) => ({ body: { grant: grant(n === 0 ? { status: 'provisioning', remainingMs: null } : {}) } }));
     const r = await run(requestCommand, ['pg-read', '--for', '30m', '--wait', '--json'], { STINT_POLL_INTERVAL: '10ms' });
@@ -158,7 +190,9 @@ describe('commands against a fake API', () => {
 
   test('request --wait: denied → exit 4; still pending at --timeout → exit 9', async () => {
     api.on('POST /v1/requests', { status: 201, body: { request: request(), grant: null } });
-    api.on('GET /v1/requests/req_aaaaaaaaaaaa', { body: { request: request({ status: 'denied', decidedBy: 'bob', decisionComment: 'use pg-read-lite' }), approvals: [] } });
+    api.on('GET /v1/requests/req_aaaaaaaaaaaa', {
+      body: { request: request({ status: 'denied', decidedBy: 'bob', decisionComment: 'use pg-read-lite' }), approvals: [] },
+    });
     const denied = await run(requestCommand, ['pg-read', '--for', '30m', '--wait'], { STINT_POLL_INTERVAL: '10ms' });
     assert.equal(denied.code, 4);
     assert.match(denied.stdout, /req_aaaaaaaaaaaa denied by bob: use pg-read-lite/);
@@ -170,12 +204,16 @@ describe('commands against a fake API', () => {
   });
 
   test('revoke: revoked → 0; revoke-failing → 7 and says it keeps being retried', async () => {
-    api.on('POST /v1/grants/gr_aaaaaaaaaaaa/revoke', { body: { grant: grant({ status: 'revoked', remainingMs: null, revokedAt: '2025-01-01T10:05:00.000Z', revokeReason: 'checked-in' }) } });
+    api.on('POST /v1/grants/gr_aaaaaaaaaaaa/revoke', {
+      body: { grant: grant({ status: 'revoked', remainingMs: null, revokedAt: '2025-01-01T10:05:00.000Z', revokeReason: 'checked-in' }) },
+    });
     const ok = await run(revokeCommand, ['gr_aaaaaaaaaaaa']);
     assert.equal(ok.code, 0);
     assert.match(ok.stdout, /gr_aaaaaaaaaaaa revoked: access on pg-main removed/);
 
-    api.on('POST /v1/grants/gr_aaaaaaaaaaaa/revoke', { body: { grant: grant({ status: 'revoke-failing', remainingMs: null, attempts: 3, lastError: 'connection refused' }) } });
+    api.on('POST /v1/grants/gr_aaaaaaaaaaaa/revoke', {
+      body: { grant: grant({ status: 'revoke-failing', remainingMs: null, attempts: 3, lastError: 'connection refused' }) },
+    });
     const failing = await run(revokeCommand, ['gr_aaaaaaaaaaaa']);
     assert.equal(failing.code, 7);
     assert.match(failing.stdout, /revoke-failing: connection refused/);
@@ -203,7 +241,26 @@ describe('commands against a fake API', () => {
   });
 
   test('audit list sends filters; --since 1h becomes an ISO time', async () => {
-    api.on('GET /v1/audit', { body: { events: [{ seq: 7, at: '2025-01-01T10:00:00.000Z', actor: 'alice', action: 'grant.revoked', requestId: null, grantId: 'gr_aaaaaaaaaaaa', target: 'pg-main', user: 'alice', details: { reason: 'checked-in' }, prevHash: '0'.repeat(64), hash: '1'.repeat(64) }], head: null } });
+    api.on('GET /v1/audit', {
+      body: {
+        events: [
+          {
+            seq: 7,
+            at: '2025-01-01T10:00:00.000Z',
+            actor: 'alice',
+            action: 'grant.revoked',
+            requestId: null,
+            grantId: 'gr_aaaaaaaaaaaa',
+            target: 'pg-main',
+            user: 'alice',
+            details: { reason: 'checked-in' },
+            prevHash: '0'.repeat(64),
+            hash: '1'.repeat(64),
+          },
+        ],
+        head: null,
+      },
+    });
     const before = Date.now();
     const r = await run(auditCommand, ['--since', '1h', '--action', 'grant.revoked', '--user', 'alice', '--limit', '10']);
     assert.equal(r.code, 0, r.stderr);
@@ -214,7 +271,21 @@ describe('commands against a fake API', () => {
   });
 
   test('tokens create prints the secret alone on stdout, the rest on stderr', async () => {
-    api.on('POST /v1/tokens', { status: 201, body: { token: { id: 'tok_aaaaaaaaaaaa', user: 'carol', description: null, createdAt: '2025-01-01T10:00:00.000Z', expiresAt: '2025-04-01T10:00:00.000Z', revokedAt: null, lastUsedAt: null }, secret: 'stk_new_secret' } });
+    api.on('POST /v1/tokens', {
+      status: 201,
+      body: {
+        token: {
+          id: 'tok_aaaaaaaaaaaa',
+          user: 'carol',
+          description: null,
+          createdAt: '2025-01-01T10:00:00.000Z',
+          expiresAt: '2025-04-01T10:00:00.000Z',
+          revokedAt: null,
+          lastUsedAt: null,
+        },
+        secret: 'stk_new_secret',
+      },
+    });
     const r = await run(tokensCommand, ['create', '--user', 'carol']);
     assert.equal(r.code, 0);
     assert.equal(r.stdout, 'stk_new_secret\n');
@@ -223,7 +294,21 @@ describe('commands against a fake API', () => {
 
   test('tokens create without --user makes a token for whoever runs it', async () => {
     api.on('GET /v1/me', { body: { user: 'alice', groups: ['dev'], admin: false, roles: [], accounts: {} } });
-    api.on('POST /v1/tokens', { status: 201, body: { token: { id: 'tok_aaaaaaaaaaaa', user: 'alice', description: null, createdAt: '2025-01-01T10:00:00.000Z', expiresAt: '2025-04-01T10:00:00.000Z', revokedAt: null, lastUsedAt: null }, secret: 'stk_new_secret' } });
+    api.on('POST /v1/tokens', {
+      status: 201,
+      body: {
+        token: {
+          id: 'tok_aaaaaaaaaaaa',
+          user: 'alice',
+          description: null,
+          createdAt: '2025-01-01T10:00:00.000Z',
+          expiresAt: '2025-04-01T10:00:00.000Z',
+          revokedAt: null,
+          lastUsedAt: null,
+        },
+        secret: 'stk_new_secret',
+      },
+    });
     const r = await run(tokensCommand, ['create']);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(api.seen[1]!.body, { user: 'alice' });
@@ -250,7 +335,11 @@ describe('commands against a fake API', () => {
       [apiError(503, 'unavailable', "Stint's store is unavailable (ECONNREFUSED); try again shortly"), 7, /store is unavailable/],
       [apiError(429, 'rate_limited', 'too many failed sign-ins from your address; try again in 3 s'), 7, /too many failed sign-ins/],
       [apiError(418, 'teapot', 'a newer server'), 1, /a newer server/],
-      [{ status: 502, body: null, raw: '<html>Bad Gateway</html>' }, 7, /answered POST \/v1\/grants\/gr_aaaaaaaaaaaa\/extend with HTTP 502 and no Stint error body/],
+      [
+        { status: 502, body: null, raw: '<html>Bad Gateway</html>' },
+        7,
+        /answered POST \/v1\/grants\/gr_aaaaaaaaaaaa\/extend with HTTP 502 and no Stint error body/,
+      ],
     ];
     for (const [canned, code, message] of cases) {
       api.on('POST /v1/grants/gr_aaaaaaaaaaaa/extend', canned);
@@ -270,7 +359,10 @@ describe('the real binary (node bin/stint.js)', () => {
     assert.deepEqual(JSON.parse(r.stdout), body);
     assert.equal(api.seen[0]!.authorization, `Bearer ${TOKEN}`);
     const human = await bin(['grants']);
-    assert.match(human.stdout, /^ID +PROFILE +TARGET +ACCOUNT +STATUS +EXPIRES\ngr_aaaaaaaaaaaa +pg-read +pg-main +stint_alice_k3j9 +active +in 29m\ngr_bbbbbbbbbbbb .* revoke-failing +retrying \(2 attempts\)\n$/);
+    assert.match(
+      human.stdout,
+      /^ID +PROFILE +TARGET +ACCOUNT +STATUS +EXPIRES\ngr_aaaaaaaaaaaa +pg-read +pg-main +stint_alice_k3j9 +active +in 29m\ngr_bbbbbbbbbbbb .* revoke-failing +retrying \(2 attempts\)\n$/,
+    );
     assert.match(human.stderr, /1 grant is revoke-failing/);
   });
 
@@ -293,11 +385,31 @@ describe('the real binary (node bin/stint.js)', () => {
   });
 
   test('creds prints the login and a psql hint that keeps the password off the command line', async () => {
-    api.on('GET /v1/grants/gr_aaaaaaaaaaaa/credentials', { body: { credentials: { target: 'pg-main', kind: 'postgres', username: 'stint_alice_k3j9', password: PASSWORD, host: '127.0.0.1', port: 5433, database: 'app', connection: { host: '127.0.0.1', port: 5433, database: 'app' } } } });
+    api.on('GET /v1/grants/gr_aaaaaaaaaaaa/credentials', {
+      body: {
+        credentials: {
+          target: 'pg-main',
+          kind: 'postgres',
+          username: 'stint_alice_k3j9',
+          password: PASSWORD,
+          host: '127.0.0.1',
+          port: 5433,
+          database: 'app',
+          connection: { host: '127.0.0.1', port: 5433, database: 'app' },
+        },
+      },
+    });
     const r = await bin(['creds', 'gr_aaaaaaaaaaaa'], {}, tmpdir());
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.split('\n');
-    assert.deepEqual(lines.slice(0, 6), ['target    pg-main (postgres)', 'host      127.0.0.1', 'port      5433', 'database  app', 'username  stint_alice_k3j9', `password  ${PASSWORD}`]);
+    assert.deepEqual(lines.slice(0, 6), [
+      'target    pg-main (postgres)',
+      'host      127.0.0.1',
+      'port      5433',
+      'database  app',
+      'username  stint_alice_k3j9',
+      `password  ${PASSWORD}`,
+    ]);
     const hints = lines.slice(6).join('\n');
     assert.match(hints, /stint connect gr_aaaaaaaaaaaa/);
     assert.match(hints, /psql 'host=127\.0\.0\.1 port=5433 dbname=app user=stint_alice_k3j9'/);
@@ -308,7 +420,10 @@ describe('the real binary (node bin/stint.js)', () => {
     const server = `http://127.0.0.1:${await closedPort()}`;
     const r = await bin(['grants'], { STINT_SERVER: server });
     assert.equal(r.code, 7);
-    assert.equal(r.stderr, `stint: cannot reach the Stint server at ${server}: connection refused; is the server running? (start one with: stint server); set --server or STINT_SERVER\n`);
+    assert.equal(
+      r.stderr,
+      `stint: cannot reach the Stint server at ${server}: connection refused; is the server running? (start one with: stint server); set --server or STINT_SERVER\n`,
+    );
     const json = await bin(['grants', '--json', '--server', server]);
     assert.equal(json.code, 7);
     assert.equal((JSON.parse(json.stdout) as { error: { code: string } }).error.code, 'unavailable');
@@ -357,11 +472,26 @@ describe('the real binary (node bin/stint.js)', () => {
 
   describe('connect', () => {
     let dir = '';
-    const creds = (kind: string) => ({ body: { credentials: { target: 'pg-main', kind, username: 'stint_alice_k3j9', password: PASSWORD, host: '127.0.0.1', port: 5433, database: 'app', connection: {} } } });
+    const creds = (kind: string) => ({
+      body: {
+        credentials: {
+          target: 'pg-main',
+          kind,
+          username: 'stint_alice_k3j9',
+          password: PASSWORD,
+          host: '127.0.0.1',
+          port: 5433,
+          database: 'app',
+          connection: {},
+        },
+      },
+    });
     before(async () => {
       dir = await mkdtemp(join(tmpdir(), 'stint-psql-'));
       // Prints its argv and which PG* variables are set; only compares the password, never prints it.
-      await writeFile(join(dir, 'psql'), `#!/bin/sh
+      await writeFile(
+        join(dir, 'psql'),
+        `#!/bin/sh
 for a in "$@"; do printf 'arg %s\\n' "$a"; done
 for v in PGHOST PGPORT PGDATABASE PGUSER PGPASSWORD PGHOSTADDR PGSERVICE; do
   eval "isset=\\\${$v+x}"
@@ -372,16 +502,24 @@ printf 'host %s port %s db %s user %s\\n' "$PGHOST" "$PGPORT" "$PGDATABASE" "$PG
 if [ -n "$PGSSLMODE" ]; then printf 'sslmode %s\\n' "$PGSSLMODE"; fi
 if [ -n "$PGSSLROOTCERT" ]; then printf 'rootcert %s\\n' "$(cat "$PGSSLROOTCERT")"; fi
 exit 3
-`);
+`,
+      );
       await chmod(join(dir, 'psql'), 0o755);
     });
     after(() => rm(dir, { recursive: true, force: true }));
 
     test('runs psql with the credential in its environment, never on argv, and exits with its code', async () => {
       api.on('GET /v1/grants/gr_aaaaaaaaaaaa/credentials', creds('postgres'));
-      const r = await bin(['connect', 'gr_aaaaaaaaaaaa', '--', '-c', 'select 1'], { PATH: `${dir}:${process.env.PATH}`, PGHOSTADDR: '10.9.9.9', PGSERVICE: 'other' });
+      const r = await bin(['connect', 'gr_aaaaaaaaaaaa', '--', '-c', 'select 1'], {
+        PATH: `${dir}:${process.env.PATH}`,
+        PGHOSTADDR: '10.9.9.9',
+        PGSERVICE: 'other',
+      });
       assert.equal(r.code, 3, r.stderr);
-      assert.equal(r.stdout, 'arg -c\narg select 1\nenv PGHOST\nenv PGPORT\nenv PGDATABASE\nenv PGUSER\nenv PGPASSWORD\npassword ok\nhost 127.0.0.1 port 5433 db app user stint_alice_k3j9\n');
+      assert.equal(
+        r.stdout,
+        'arg -c\narg select 1\nenv PGHOST\nenv PGPORT\nenv PGDATABASE\nenv PGUSER\nenv PGPASSWORD\npassword ok\nhost 127.0.0.1 port 5433 db app user stint_alice_k3j9\n',
+      );
       assert.ok(!r.stdout.includes(PASSWORD) && !r.stderr.includes(PASSWORD));
     });
 
@@ -392,7 +530,10 @@ exit 3
       const r = await bin(['connect', 'pg-read', '--', '-c', 'select 1'], { PATH: `${dir}:${process.env.PATH}` });
       assert.equal(r.code, 3, r.stderr);
       const host = new URL(api.url).hostname;
-      assert.equal(r.stdout, `arg -c\narg select 1\nenv PGHOST\nenv PGPORT\nenv PGDATABASE\nenv PGUSER\nenv PGPASSWORD\npassword ok\nhost ${host} port 6432 db pg-read user alice\nsslmode verify-ca\nrootcert ${PEM.trim()}\n`);
+      assert.equal(
+        r.stdout,
+        `arg -c\narg select 1\nenv PGHOST\nenv PGPORT\nenv PGDATABASE\nenv PGUSER\nenv PGPASSWORD\npassword ok\nhost ${host} port 6432 db pg-read user alice\nsslmode verify-ca\nrootcert ${PEM.trim()}\n`,
+      );
       assert.ok(!r.stdout.includes(PASSWORD) && !r.stderr.includes(PASSWORD));
       // Your own TLS settings win; a gateway without TLS is not sent the token encrypted (and says so by sslmode).
       const own = await bin(['connect', 'pg-read', '--host', 'gw.example'], { PATH: `${dir}:${process.env.PATH}`, PGSSLMODE: 'verify-full' });

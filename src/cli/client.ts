@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { ParsedArgs } from './args.js';
 import { CliError, usageError } from './cli-error.js';
 import { escapeDeep } from '../core/text.js';
+import { httpFetch, type FetchAnswer, type FetchLike } from './http-fetch.js';
 import { readStoredSession } from './stored-session.js';
 
 export { CliError };
@@ -100,19 +101,22 @@ export interface ApiClient {
   delete<T>(path: string): Promise<T>;
 }
 
-export function createClient(config: ClientConfig, fetchImpl: typeof fetch = fetch): ApiClient {
+export function createClient(config: ClientConfig, fetchImpl: FetchLike = httpFetch): ApiClient {
   const scrub = (text: string) => (config.token && config.token.length >= 4 ? text.split(config.token).join('***') : text);
 
   async function call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, query?: Query, body?: unknown): Promise<T> {
     if (config.token === null) {
-      throw new CliError('unauthenticated', 'not signed in: run stint login --server URL, or set STINT_TOKEN / pass --token-file PATH for a service user\'s token');
+      throw new CliError(
+        'unauthenticated',
+        "not signed in: run stint login --server URL, or set STINT_TOKEN / pass --token-file PATH for a service user's token",
+      );
     }
     const qs = new URLSearchParams();
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) qs.set(k, String(v));
     const url = `${config.server}${path}${qs.toString() ? `?${qs.toString()}` : ''}`;
     const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${config.token}` };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    let res: Response;
+    let res: FetchAnswer;
     try {
       res = await fetchImpl(url, {
         method,
@@ -137,7 +141,10 @@ export function createClient(config: ClientConfig, fetchImpl: typeof fetch = fet
     }
     if (res.ok) {
       if (parsed === undefined || typeof parsed !== 'object' || parsed === null) {
-        throw new CliError('internal', `the server at ${config.server} answered ${method} ${path} with HTTP ${res.status} but not with JSON; is --server pointing at a Stint broker?`);
+        throw new CliError(
+          'internal',
+          `the server at ${config.server} answered ${method} ${path} with HTTP ${res.status} but not with JSON; is --server pointing at a Stint broker?`,
+        );
       }
       return parsed as T;
     }
@@ -180,13 +187,19 @@ export function apiError(status: number, body: unknown, server: string, what: st
     return new CliError(e.code, e.message, typeof e.requestId === 'string' ? e.requestId : null);
   }
   const code =
-    status === 401 ? 'unauthenticated'
-    : status === 403 ? 'forbidden'
-    : status === 404 ? 'not_found'
-    : status === 409 ? 'conflict'
-    : status >= 400 && status < 500 ? 'invalid'
-    : status === 502 || status === 503 || status === 504 ? 'unavailable'
-    : 'internal';
+    status === 401
+      ? 'unauthenticated'
+      : status === 403
+        ? 'forbidden'
+        : status === 404
+          ? 'not_found'
+          : status === 409
+            ? 'conflict'
+            : status >= 400 && status < 500
+              ? 'invalid'
+              : status === 502 || status === 503 || status === 504
+                ? 'unavailable'
+                : 'internal';
   return new CliError(code, `the server at ${server} answered ${what} with HTTP ${status} and no Stint error body; is --server pointing at a Stint broker?`);
 }
 
@@ -197,11 +210,18 @@ function networkMessage(err: unknown, server: string): string {
   }
   const code = e.cause?.code ?? e.code;
   const why =
-    code === 'ECONNREFUSED' ? 'connection refused; is the server running? (start one with: stint server)'
-    : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'host name not found'
-    : code === 'ECONNRESET' ? 'connection reset'
-    : code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' ? 'connection timed out'
-    : code?.startsWith('ERR_TLS') || code?.includes('CERT') ? `TLS problem (${code})`
-    : code ?? e.cause?.message ?? e.message ?? 'unknown network error';
+    code === 'ECONNREFUSED'
+      ? 'connection refused; is the server running? (start one with: stint server)'
+      : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+        ? 'host name not found'
+        : code === 'ECONNRESET'
+          ? 'connection reset'
+          : code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT'
+            ? 'connection timed out'
+            : code?.startsWith('ERR_TLS') || code?.includes('CERT')
+              ? `TLS problem (${code})`
+              : code === 'EPROTO' || code?.startsWith('ERR_SSL')
+                ? `TLS problem (${code}; is the server speaking TLS?)`
+                : (code ?? e.cause?.message ?? e.message ?? 'unknown network error');
   return `cannot reach the Stint server at ${server}: ${why}; set --server or STINT_SERVER`;
 }

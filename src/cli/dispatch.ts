@@ -6,24 +6,6 @@ import { readFileSync } from 'node:fs';
 import { closest, commonHelp, wantsJson } from './args.js';
 import { usageError } from './cli-error.js';
 import type { CliIO, Command } from './command.js';
-import { approveCommand } from './commands/approve.js';
-import { auditCommand } from './commands/audit.js';
-import { cancelCommand } from './commands/cancel.js';
-import { connectCommand } from './commands/connect.js';
-import { credsCommand } from './commands/creds.js';
-import { denyCommand } from './commands/deny.js';
-import { extendCommand } from './commands/extend.js';
-import { grantsCommand } from './commands/grants.js';
-import { keysCommand } from './commands/keys.js';
-import { profilesCommand } from './commands/profiles.js';
-import { reconcileCommand } from './commands/reconcile.js';
-import { requestCommand } from './commands/request.js';
-import { requestsCommand } from './commands/requests.js';
-import { reviewCommand, reviewsCommand } from './commands/review.js';
-import { revokeCommand } from './commands/revoke.js';
-import { tokensCommand } from './commands/tokens.js';
-import { whoamiCommand } from './commands/whoami.js';
-import { loginCommand, logoutCommand } from './commands/login.js';
 import { exitCodeTable, exitCodes } from './exit-codes.js';
 import { reportError } from './output.js';
 
@@ -33,21 +15,79 @@ export interface CommandEntry {
   load(): Promise<Command>;
 }
 
-const eager = (c: Command): CommandEntry => ({ name: c.name, summary: c.summary, load: async () => c });
-
-// server and demo pull in the whole broker (Fastify, drivers, SQLite); load
-// them only when asked, so every other command starts fast.
-const serverEntry: CommandEntry = { name: 'server', summary: 'Run the broker (API, expiry worker, connectors)', load: async () => (await import('./commands/server.js')).serverCommand };
-const demoEntry: CommandEntry = { name: 'demo', summary: 'Run the whole flow on this machine against an embedded PostgreSQL', load: async () => (await import('./commands/demo.js')).demoCommand };
+// Each command's module is imported only when that command runs (or its help
+// is asked for): `stint --help` and `stint grants` never load the broker,
+// Fastify, the drivers or SQLite. So the summaries `stint --help` lists live
+// here, beside the loaders (dispatch.test.ts checks each loader's command).
+const entry = (name: string, summary: string, load: () => Promise<Command>): CommandEntry => ({ name, summary, load });
 
 export const commandGroups: ReadonlyArray<{ title: string; commands: CommandEntry[] }> = [
-  { title: 'Sign in', commands: [loginCommand, logoutCommand, whoamiCommand].map(eager) },
-  { title: 'Ask for access', commands: [profilesCommand, requestCommand, requestsCommand, cancelCommand].map(eager) },
-  { title: 'Use it and end it', commands: [grantsCommand, credsCommand, connectCommand, extendCommand, revokeCommand, keysCommand].map(eager) },
-  { title: 'Approve', commands: [approveCommand, denyCommand, reviewCommand, reviewsCommand].map(eager) },
-  { title: 'Review sessions', commands: [{ name: 'sessions', summary: 'Gateway sessions: list, statement logs, terminal replay', load: async () => (await import('./commands/sessions.js')).sessionsCommand }] },
-  { title: 'Administer and audit', commands: [auditCommand, reconcileCommand, tokensCommand].map(eager) },
-  { title: 'Run a broker', commands: [serverEntry, demoEntry] },
+  {
+    title: 'Sign in',
+    commands: [
+      entry('login', 'Sign in through your identity provider (single sign-on)', async () => (await import('./commands/login.js')).loginCommand),
+      entry('logout', 'End your sign-in, on the server too', async () => (await import('./commands/login.js')).logoutCommand),
+      entry('whoami', 'Show who your token belongs to', async () => (await import('./commands/whoami.js')).whoamiCommand),
+    ],
+  },
+  {
+    title: 'Ask for access',
+    commands: [
+      entry('profiles', 'List the profiles you may request, and what each needs', async () => (await import('./commands/profiles.js')).profilesCommand),
+      entry('request', 'Ask for a profile for a bounded time', async () => (await import('./commands/request.js')).requestCommand),
+      entry('requests', 'List your requests, those you may approve, or all', async () => (await import('./commands/requests.js')).requestsCommand),
+      entry('cancel', 'Withdraw your pending request', async () => (await import('./commands/cancel.js')).cancelCommand),
+    ],
+  },
+  {
+    title: 'Use it and end it',
+    commands: [
+      entry('grants', "List grants that hold access now (yours, or everyone's)", async () => (await import('./commands/grants.js')).grantsCommand),
+      entry('creds', 'Show the credential of your active grant', async () => (await import('./commands/creds.js')).credsCommand),
+      entry(
+        'connect',
+        "Open psql: through the PostgreSQL gateway for a profile, or with your active grant's credential",
+        async () => (await import('./commands/connect.js')).connectCommand,
+      ),
+      entry('extend', 'Add time to your active grant', async () => (await import('./commands/extend.js')).extendCommand),
+      entry('revoke', "End a grant now (check in yours, or revoke anyone's as admin)", async () => (await import('./commands/revoke.js')).revokeCommand),
+      entry('keys', 'Register the SSH keys you log in to the SSH gateway with', async () => (await import('./commands/keys.js')).keysCommand),
+    ],
+  },
+  {
+    title: 'Approve',
+    commands: [
+      entry('approve', 'Approve a pending request (never your own)', async () => (await import('./commands/approve.js')).approveCommand),
+      entry('deny', 'Deny a pending request, saying why', async () => (await import('./commands/deny.js')).denyCommand),
+      entry('review', 'Record the review of a break-glass grant', async () => (await import('./commands/review.js')).reviewCommand),
+      entry('reviews', 'Break-glass grants waiting for review', async () => (await import('./commands/review.js')).reviewsCommand),
+    ],
+  },
+  {
+    title: 'Review sessions',
+    commands: [
+      entry('sessions', 'Gateway sessions: list, statement logs, terminal replay', async () => (await import('./commands/sessions.js')).sessionsCommand),
+    ],
+  },
+  {
+    title: 'Administer and audit',
+    commands: [
+      entry('audit', 'Read the audit trail, or verify its hash chain', async () => (await import('./commands/audit.js')).auditCommand),
+      entry(
+        'reconcile',
+        "Compare targets with Stint's grants: remove drift, report standing privileges (admins)",
+        async () => (await import('./commands/reconcile.js')).reconcileCommand,
+      ),
+      entry('tokens', 'Issue, list and revoke API tokens', async () => (await import('./commands/tokens.js')).tokensCommand),
+    ],
+  },
+  {
+    title: 'Run a broker',
+    commands: [
+      entry('server', 'Run the broker (API, expiry worker, connectors)', async () => (await import('./commands/server.js')).serverCommand),
+      entry('demo', 'Run the whole flow on this machine against an embedded PostgreSQL', async () => (await import('./commands/demo.js')).demoCommand),
+    ],
+  },
 ];
 
 export const commands: ReadonlyMap<string, CommandEntry> = new Map(commandGroups.flatMap((g) => g.commands).map((c) => [c.name, c]));
@@ -64,7 +104,11 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     for (; i < argv.length; i++) {
       const a = argv[i]!;
       if (!a.startsWith('-') || a === '--') break;
-      if (a === '-h' || a === '--help') return await help(io, argv.slice(i + 1).find((x) => !x.startsWith('-')));
+      if (a === '-h' || a === '--help')
+        return await help(
+          io,
+          argv.slice(i + 1).find((x) => !x.startsWith('-')),
+        );
       if (a === '--version' || a === '-V') {
         io.stdout(`stint ${version()}\n`);
         return 0;
@@ -124,9 +168,7 @@ async function help(io: CliIO, topic: string | undefined): Promise<number> {
 
 export function generalHelp(): string {
   const width = Math.max(...[...commands.keys()].map((n) => n.length));
-  const groups = commandGroups
-    .map((g) => `${g.title}:\n${g.commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}`)
-    .join('\n\n');
+  const groups = commandGroups.map((g) => `${g.title}:\n${g.commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}`).join('\n\n');
   return `stint: just-in-time access, no standing privileges
 
 Usage: stint COMMAND [ARGS] [OPTIONS]

@@ -30,7 +30,11 @@ export const exitCodeTable: ReadonlyArray<{ code: number; meaning: string }> = [
   { code: 4, meaning: 'denied: policy or an approver said no, or the request ended without access' },
   { code: 5, meaning: 'not found' },
   { code: 6, meaning: 'conflict: the object is not in a state that allows this (e.g. grant no longer active)' },
-  { code: 7, meaning: 'unavailable: the Stint server, its store, the target, or psql could not be reached; a revocation is still failing (Stint keeps retrying); or the server is throttling sign-ins from this address (try again later)' },
+  {
+    code: 7,
+    meaning:
+      'unavailable: the Stint server, its store, the target, or psql could not be reached; a revocation is still failing (Stint keeps retrying); or the server is throttling sign-ins from this address (try again later)',
+  },
   { code: 8, meaning: 'audit chain broken: `stint audit verify` found tampering or truncation' },
   { code: 9, meaning: 'timed out: `stint request --wait` reached --timeout while the request was still pending (it stays open)' },
 ];

@@ -1,10 +1,12 @@
-// Entry point of the `stint` CLI (bin/stint.js loads it through tsx): runs
+// Entry point of the `stint` CLI (bin/stint.js loads its compiled copy in dist/): runs
 // the command, flushes stdout and stderr, exits with the command's code.
 
 import type { CliIO } from './command.js';
 import { runCli } from './dispatch.js';
 
-const write = (stream: NodeJS.WriteStream) => (text: string) => { stream.write(text); };
+const write = (stream: NodeJS.WriteStream) => (text: string) => {
+  stream.write(text);
+};
 
 // `stint grants | head -1` closes the pipe early; that is not an error.
 for (const stream of [process.stdout, process.stderr]) {

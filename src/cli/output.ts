@@ -13,6 +13,7 @@
 import type { CliIO } from './command.js';
 import { CliError } from './cli-error.js';
 import { escapeText } from '../core/text.js';
+import type { GrantStatus, RequestStatus } from '../core/types.js';
 
 export interface Output {
   readonly json: boolean;
@@ -32,8 +33,12 @@ export function createOutput(io: CliIO, json: boolean): Output {
   return {
     json,
     color,
-    line: (text = '') => { if (!json) io.stdout(`${text}\n`); },
-    note: (text) => { if (!json) io.stderr(`${text}\n`); },
+    line: (text = '') => {
+      if (!json) io.stdout(`${text}\n`);
+    },
+    note: (text) => {
+      if (!json) io.stderr(`${text}\n`);
+    },
     document: (value) => io.stdout(`${jsonText(value)}\n`),
     error: (err) => reportError(io, json, err),
   };
@@ -89,7 +94,10 @@ export function table<T>(rows: T[], columns: Column<T>[], color = false): string
       })
       .join('  ')
       .trimEnd();
-  const head = render(columns.map((c) => c.header), null);
+  const head = render(
+    columns.map((c) => c.header),
+    null,
+  );
   return [color ? bold(head) : head, ...cells.map((c, i) => render(c, rows[i]!))].join('\n');
 }
 
@@ -126,6 +134,7 @@ const yellow = ansi('33');
 const red = ansi('31');
 const dim = ansi('2');
 
+// Every grant and request status has its colour: the compiler says when a new one has none.
 const statusColour: Record<string, (s: string) => string> = {
   active: green,
   approved: green,
@@ -137,7 +146,7 @@ const statusColour: Record<string, (s: string) => string> = {
   revoked: dim,
   cancelled: dim,
   'expired-unapproved': dim,
-};
+} satisfies Record<GrantStatus | RequestStatus, (s: string) => string>;
 
 export function paintStatus(status: string, text = status): string {
   return (statusColour[status] ?? ((s: string) => s))(text);

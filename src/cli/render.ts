@@ -1,6 +1,6 @@
 // Human renderings of grants and requests shared by several commands.
 
-import type { GrantView, RequestView } from './api-types.js';
+import type { GrantView, RequestView } from '../api/views/index.js';
 import { fields, paintStatus, relativeTime, shortTime, status, table, truncate, type Column, type Output } from './output.js';
 
 /** "in 29m" for an active grant (from the server's remainingMs), "ended 3m ago" for a revoked one, else "". */

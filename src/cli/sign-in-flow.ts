@@ -3,21 +3,32 @@
 // redirect (RFC 8252) to a listener on 127.0.0.1. Either way the CLI ends up
 // with a Stint sign-in secret only; the broker keeps the provider's tokens.
 
-import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { CliSignInView as Done, DevicePollView, DeviceStartView } from '../api/views/index.js';
 import { apiError, CliError, type ApiClient, type ClientConfig } from './client.js';
 import type { CliIO } from './command.js';
 import { readStoredSession, writeStoredSession } from './stored-session.js';
 
-export interface SignedIn { secret: string; user: string; groups: string[]; roles: string[]; expiresAt: string; file: string }
-interface Done { status: 'done'; secret: string; user: string; groups: string[]; roles: string[]; expiresAt: string }
+export interface SignedIn {
+  secret: string;
+  user: string;
+  groups: string[];
+  roles: string[];
+  expiresAt: string;
+  file: string;
+}
 
 /** POST to an endpoint that needs no sign-in. */
 async function postOpen<T>(server: string, path: string, body: unknown): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(`${server}${path}`, { method: 'POST', headers: { accept: 'application/json', 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(60_000) });
+    res = await fetch(`${server}${path}`, {
+      method: 'POST',
+      headers: { accept: 'application/json', 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(60_000),
+    });
   } catch (err) {
     throw new CliError('unavailable', `cannot reach the Stint server at ${server}: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -35,7 +46,7 @@ async function postOpen<T>(server: string, path: string, body: unknown): Promise
 const maxAgeBody = (maxAgeS: number | undefined) => (maxAgeS !== undefined ? { maxAge: maxAgeS } : {});
 
 async function device(server: string, io: CliIO, maxAgeS: number | undefined): Promise<Done> {
-  const start = await postOpen<{ handle: string; userCode: string; verificationUri: string; verificationUriComplete: string | null; interval: number; expiresIn: number }>(server, '/v1/sso/device', maxAgeBody(maxAgeS));
+  const start = await postOpen<DeviceStartView>(server, '/v1/sso/device', maxAgeBody(maxAgeS));
   // On stderr, so --json output stays one document.
   io.stderr(`To sign in, open\n\n  ${start.verificationUriComplete ?? start.verificationUri}\n\nand confirm the code ${start.userCode}. Waiting…\n`);
   let interval = Math.max(1, start.interval);
@@ -43,13 +54,15 @@ async function device(server: string, io: CliIO, maxAgeS: number | undefined): P
   for (;;) {
     if (Date.now() > deadline) throw new CliError('unauthenticated', 'the sign-in was not confirmed in time; run stint login again');
     await new Promise((resolve) => setTimeout(resolve, interval * 1000));
-    const r = await postOpen<{ status: 'authorization_pending' | 'slow_down' } | Done>(server, '/v1/sso/device/poll', { handle: start.handle });
+    const r = await postOpen<DevicePollView>(server, '/v1/sso/device/poll', { handle: start.handle });
     if (r.status === 'slow_down') interval += 5;
     if (r.status === 'done') return r;
   }
 }
 
 async function loopback(server: string, io: CliIO, maxAgeS: number | undefined): Promise<Done> {
+  // Loaded here, not at the top: every command imports this module, few sign in.
+  const { createHash, randomBytes } = await import('node:crypto');
   const verifier = randomBytes(32).toString('base64url');
   const challenge = createHash('sha256').update(verifier).digest('base64url');
   let gotCode: (code: string) => void = () => {};
@@ -66,7 +79,10 @@ async function loopback(server: string, io: CliIO, maxAgeS: number | undefined):
     if (c) gotCode(c);
   });
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
-  const timer = setTimeout(() => failed(new CliError('unauthenticated', 'the sign-in was not finished in the browser within 10 minutes; run stint login again')), 10 * 60_000);
+  const timer = setTimeout(
+    () => failed(new CliError('unauthenticated', 'the sign-in was not finished in the browser within 10 minutes; run stint login again')),
+    10 * 60_000,
+  );
   try {
     const redirect = `http://127.0.0.1:${(listener.address() as AddressInfo).port}/callback`;
     const { url } = await postOpen<{ url: string }>(server, '/v1/sso/loopback', { redirect, codeChallenge: challenge, ...maxAgeBody(maxAgeS) });

@@ -6,17 +6,27 @@
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { z } from 'zod';
 
-const storedSchema = z.object({
-  server: z.string(),
-  secret: z.string().regex(/^stints_[A-Za-z0-9_-]{43}$/),
-  user: z.string(),
-  expiresAt: z.string(),
+export interface StoredSession {
+  server: string;
+  secret: string;
+  user: string;
+  expiresAt: string;
   /** How it was made, so a step-up signs in the same way. */
-  via: z.enum(['device', 'loopback']).optional(),
-});
-export type StoredSession = z.infer<typeof storedSchema>;
+  via?: 'device' | 'loopback';
+}
+
+// Checked by hand rather than with zod: every command reads this file, and
+// loading zod would double the CLI's start-up time (bench/cli-startup.ts).
+function parseStored(value: unknown): StoredSession | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  const { server, secret, user, expiresAt, via } = v;
+  if (typeof server !== 'string' || typeof user !== 'string' || typeof expiresAt !== 'string') return undefined;
+  if (typeof secret !== 'string' || !/^stints_[A-Za-z0-9_-]{43}$/.test(secret)) return undefined;
+  if (via !== undefined && via !== 'device' && via !== 'loopback') return undefined;
+  return { server, secret, user, expiresAt, ...(via === undefined ? {} : { via }) };
+}
 
 export function sessionDir(env: NodeJS.ProcessEnv): string {
   const base = env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME.startsWith('/') ? env.XDG_CONFIG_HOME : join(env.HOME ?? homedir(), '.config');
@@ -30,8 +40,7 @@ export function readStoredSession(env: NodeJS.ProcessEnv): StoredSession | undef
   const file = sessionFile(env);
   try {
     if ((statSync(file).mode & 0o077) !== 0) return undefined;
-    const parsed = storedSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-    return parsed.success ? parsed.data : undefined;
+    return parseStored(JSON.parse(readFileSync(file, 'utf8')));
   } catch {
     return undefined;
   }

@@ -41,7 +41,11 @@ export function crossCheck(raw: unknown, lineOf: (path: readonly PathSegment[]) 
     const mod = moduleOf.get(t.name);
     const sample = t.ownAccount.split(usernamePlaceholder).join('alice');
     const why = mod?.checkAccount(sample);
-    if (mod && why) problems.push({ path: ['targets', i, 'ownAccount'], message: `${quoteValue(t.ownAccount)} gives ${quoteValue(sample)} for a user named alice, which is not a valid ${mod.kind} account: ${why}` });
+    if (mod && why)
+      problems.push({
+        path: ['targets', i, 'ownAccount'],
+        message: `${quoteValue(t.ownAccount)} gives ${quoteValue(sample)} for a user named alice, which is not a valid ${mod.kind} account: ${why}`,
+      });
   });
 
   items('profiles').forEach((p, i) => {
@@ -55,9 +59,10 @@ export function crossCheck(raw: unknown, lineOf: (path: readonly PathSegment[]) 
     if (p.portForwarding !== undefined && (mod.kind !== 'ssh' || p.mode !== 'ephemeral-account')) {
       problems.push({
         path: ['profiles', i, 'portForwarding'],
-        message: mod.kind !== 'ssh'
-          ? `portForwarding applies to the SSH gateway, and ${quoteValue(String(target))} is a ${mod.kind} target; remove it`
-          : 'portForwarding applies to ephemeral-account profiles (the SSH gateway serves only those); remove it or use mode ephemeral-account',
+        message:
+          mod.kind !== 'ssh'
+            ? `portForwarding applies to the SSH gateway, and ${quoteValue(String(target))} is a ${mod.kind} target; remove it`
+            : 'portForwarding applies to ephemeral-account profiles (the SSH gateway serves only those); remove it or use mode ephemeral-account',
       });
     }
     if (typeof p.mode === 'string' && (p.mode === 'ephemeral-account' || p.mode === 'own-account') && !mod.modes.includes(p.mode)) {
@@ -73,7 +78,8 @@ export function crossCheck(raw: unknown, lineOf: (path: readonly PathSegment[]) 
     const targetDef = items('targets').find((t) => isRecord(t) && t.name === target);
     if (mod.checkProfile && Array.isArray(p.grants) && isRecord(targetDef)) {
       const grants = p.grants.map((g: unknown) => (typeof g === 'string' ? g : ''));
-      for (const x of mod.checkProfile({ grants, allowAdminRole: p.allowAdminRole === true }, targetDef)) problems.push({ path: ['profiles', i, 'grants', x.index], message: x.message });
+      for (const x of mod.checkProfile({ grants, allowAdminRole: p.allowAdminRole === true }, targetDef))
+        problems.push({ path: ['profiles', i, 'grants', x.index], message: x.message });
     }
   });
 
@@ -93,7 +99,11 @@ export function crossCheck(raw: unknown, lineOf: (path: readonly PathSegment[]) 
   items('users').forEach((u, i) => {
     // The initial admin token belongs to the built-in `admin`; a config user of that name would take it over.
     if (isRecord(u) && typeof u.name === 'string' && u.name.toLowerCase() === 'admin') {
-      problems.push({ path: ['users', i, 'name'], message: '"admin" is reserved for the built-in administrator that owns the initial admin token; choose another name (and set admin: true on it if needed)' });
+      problems.push({
+        path: ['users', i, 'name'],
+        message:
+          '"admin" is reserved for the built-in administrator that owns the initial admin token; choose another name (and set admin: true on it if needed)',
+      });
     }
     if (!isRecord(u) || !isRecord(u.accounts)) return;
     for (const [target, account] of Object.entries(u.accounts)) {
@@ -134,7 +144,10 @@ function autoApprovedCritical(targets: unknown[], profiles: unknown[], policies:
     const hit = onCritical.filter((prof) => patterns.some((pattern) => globMatches(pattern, prof.name)));
     if (hit.length === 0) return;
     const who = typeof p.name === 'string' && namePattern.test(p.name) ? `policy ${p.name} ` : '';
-    const names = hit.slice(0, 5).map((h) => `${h.name} (target ${h.target})`).join(', ');
+    const names = hit
+      .slice(0, 5)
+      .map((h) => `${h.name} (target ${h.target})`)
+      .join(', ');
     problems.push({
       path: ['policies', i, 'approval'],
       message:

@@ -96,35 +96,75 @@ describe('parseConfigText: valid config', () => {
       adminSecretSource: { env: 'PG_MAIN_ADMIN_PASSWORD' },
     };
     const read: ProfileDef = {
-      name: 'pg-main-read', target: 'pg-main', mode: 'ephemeral-account', grants: ['app_read'],
-      maxDurationMs: 3_600_000, terminateSessionsOnRevoke: false, description: '...', portForwarding: [], stepUpMs: null,
+      name: 'pg-main-read',
+      target: 'pg-main',
+      mode: 'ephemeral-account',
+      grants: ['app_read'],
+      maxDurationMs: 3_600_000,
+      terminateSessionsOnRevoke: false,
+      description: '...',
+      portForwarding: [],
+      stepUpMs: null,
     };
     const dba: ProfileDef = {
-      name: 'pg-main-dba', target: 'pg-main', mode: 'own-account', grants: ['app_admin'],
-      maxDurationMs: 1_800_000, terminateSessionsOnRevoke: true, description: '', portForwarding: [], stepUpMs: null,
+      name: 'pg-main-dba',
+      target: 'pg-main',
+      mode: 'own-account',
+      grants: ['app_admin'],
+      maxDurationMs: 1_800_000,
+      terminateSessionsOnRevoke: true,
+      description: '',
+      portForwarding: [],
+      stepUpMs: null,
     };
     const policies: PolicyDef[] = [
       {
-        name: 'devs-read', effect: 'allow', subjects: { users: [], groups: ['dev'] }, profiles: ['pg-main-read'],
-        maxDurationMs: null, requireReason: false, requireTicket: false, approval: { kind: 'auto' }, pendingTimeoutMs: null,
+        name: 'devs-read',
+        effect: 'allow',
+        subjects: { users: [], groups: ['dev'] },
+        profiles: ['pg-main-read'],
+        maxDurationMs: null,
+        requireReason: false,
+        requireTicket: false,
+        approval: { kind: 'auto' },
+        pendingTimeoutMs: null,
       },
       {
-        name: 'dba-elevation', effect: 'allow', subjects: { users: ['carol'], groups: ['dev'] }, profiles: ['pg-main-*'],
-        maxDurationMs: 1_200_000, requireReason: true, requireTicket: false,
-        approval: { kind: 'approvers', users: [], groups: ['dba'], count: 1, stepUpMs: null }, pendingTimeoutMs: 7_200_000,
+        name: 'dba-elevation',
+        effect: 'allow',
+        subjects: { users: ['carol'], groups: ['dev'] },
+        profiles: ['pg-main-*'],
+        maxDurationMs: 1_200_000,
+        requireReason: true,
+        requireTicket: false,
+        approval: { kind: 'approvers', users: [], groups: ['dba'], count: 1, stepUpMs: null },
+        pendingTimeoutMs: 7_200_000,
       },
       {
-        name: 'no-contractors', effect: 'deny', subjects: { users: [], groups: ['contractors'] }, profiles: ['*'],
-        maxDurationMs: null, requireReason: false, requireTicket: false, approval: { kind: 'auto' }, pendingTimeoutMs: null,
+        name: 'no-contractors',
+        effect: 'deny',
+        subjects: { users: [], groups: ['contractors'] },
+        profiles: ['*'],
+        maxDurationMs: null,
+        requireReason: false,
+        requireTicket: false,
+        approval: { kind: 'auto' },
+        pendingTimeoutMs: null,
       },
     ];
     const alice: UserDef = { name: 'alice', groups: ['dev'], accounts: accounts({ 'pg-main': 'alice' }), roles: [], admin: false };
     const bob: UserDef = { name: 'bob', groups: ['dba'], accounts: accounts({}), roles: [], admin: false };
     const expected: Catalog = {
       targets: new Map([['pg-main', target]]),
-      profiles: new Map([['pg-main-read', read], ['pg-main-dba', dba]]),
+      profiles: new Map([
+        ['pg-main-read', read],
+        ['pg-main-dba', dba],
+      ]),
       policies,
-      users: new Map([['alice', alice], ['bob', bob]]),
+      users: new Map([
+        ['alice', alice],
+        ['bob', bob],
+      ]),
       roles: {},
     };
     assert.deepStrictEqual(loaded.catalog, expected);
@@ -134,6 +174,8 @@ describe('parseConfigText: valid config', () => {
       revokeRetryMaxMs: 60_000,
       revokeConcurrency: 8,
       reconcileIntervalMs: 300_000,
+      auditCheckpointEvents: 1000,
+      auditCheckpointMs: 3_600_000,
       webhooks: [],
     });
     assert.equal(loaded.file, 'stint.yaml');
@@ -170,11 +212,15 @@ describe('parseConfigText: valid config', () => {
   });
 
   test('roles come from groups (roles:) and from admin: true; service users are marked', () => {
-    const text = `${base}  - { name: root, groups: [platform] }\n  - { name: sec, groups: [security, dev] }\n  - { name: old, admin: true }\n  - { name: ci, service: true }\n` +
+    const text =
+      `${base}  - { name: root, groups: [platform] }\n  - { name: sec, groups: [security, dev] }\n  - { name: old, admin: true }\n  - { name: ci, service: true }\n` +
       'roles:\n  admin: { groups: [platform] }\n  auditor: { groups: [security] }\n';
     const c = parseConfigText(text, 'stint.yaml').catalog;
     assert.deepStrictEqual(c.roles, { admin: { groups: ['platform'] }, auditor: { groups: ['security'] } });
-    const view = (n: string) => { const u = c.users.get(n)!; return { roles: u.roles, admin: u.admin, service: u.service ?? false }; };
+    const view = (n: string) => {
+      const u = c.users.get(n)!;
+      return { roles: u.roles, admin: u.admin, service: u.service ?? false };
+    };
     assert.deepStrictEqual(view('root'), { roles: ['admin'], admin: true, service: false });
     assert.deepStrictEqual(view('sec'), { roles: ['auditor'], admin: false, service: false });
     assert.deepStrictEqual(view('old'), { roles: ['admin'], admin: true, service: false });
@@ -207,9 +253,15 @@ describe('parseConfigText: valid config', () => {
       `${at(shared, '"dba"')}: targets[0].ownAccount: "dba" must contain {username}, which becomes the person's Stint name (a fixed name would be one account shared by everyone)`,
     ]);
     const other = withTemplate('{username}-{team}');
-    assert.deepStrictEqual(problems(other).map((l) => l.split(': ').slice(1).join(': ')), ['targets[0].ownAccount: "{username}-{team}" may use only the placeholder {username}; remove the other { or }']);
+    assert.deepStrictEqual(
+      problems(other).map((l) => l.split(': ').slice(1).join(': ')),
+      ['targets[0].ownAccount: "{username}-{team}" may use only the placeholder {username}; remove the other { or }'],
+    );
     const long = withTemplate(`{username}_${'x'.repeat(60)}`);
-    assert.deepStrictEqual(problems(long).map((l) => l.split(': ').slice(1, 2).join('')), ['targets[0].ownAccount']);
+    assert.deepStrictEqual(
+      problems(long).map((l) => l.split(': ').slice(1, 2).join('')),
+      ['targets[0].ownAccount'],
+    );
     assert.match(problems(long)[0]!, /gives "alice_x+…" \(66 characters\) for a user named alice, which is not a valid postgres account: longer than 63 bytes/);
   });
 
@@ -227,7 +279,10 @@ describe('parseConfigText: each problem names file:line:column, path and what is
   });
 
   test('bad indentation points at the line', () => {
-    assert.deepStrictEqual(problems('targets:\n  - name: a\n   kind: postgres\n').map((l) => l.split(': ')[0]), ['stint.yaml:3:1']);
+    assert.deepStrictEqual(
+      problems('targets:\n  - name: a\n   kind: postgres\n').map((l) => l.split(': ')[0]),
+      ['stint.yaml:3:1'],
+    );
   });
 
   test('unknown key, with a suggestion and the known fields', () => {
@@ -251,11 +306,12 @@ describe('parseConfigText: each problem names file:line:column, path and what is
   });
 
   test('bad duration', () => {
-    const text = `${base.replace('profiles:\n', 'profiles:\n  - { name: pg-main-x, target: pg-main, mode: own-account, grants: [a], maxDuration: 1h }\n')}`
-      .replace('grants: [app_read], maxDuration: 1h', 'grants: [app_read], maxDuration: 90x');
-    assert.deepStrictEqual(problems(text), [
-      'stint.yaml:10:102: profiles[1].maxDuration: "90x" is not a duration; write it like 90s, 30m, 1h or 1h30m',
-    ]);
+    const text =
+      `${base.replace('profiles:\n', 'profiles:\n  - { name: pg-main-x, target: pg-main, mode: own-account, grants: [a], maxDuration: 1h }\n')}`.replace(
+        'grants: [app_read], maxDuration: 1h',
+        'grants: [app_read], maxDuration: 90x',
+      );
+    assert.deepStrictEqual(problems(text), ['stint.yaml:10:102: profiles[1].maxDuration: "90x" is not a duration; write it like 90s, 30m, 1h or 1h30m']);
     assert.equal(at(text, '90x'), 'stint.yaml:10:102');
   });
 
@@ -286,9 +342,7 @@ describe('parseConfigText: each problem names file:line:column, path and what is
     const inverted = `broker:\n  revokeRetry: { initial: 2m, max: 1m }\n${base}`;
     assert.deepStrictEqual(problems(inverted), [`${at(inverted, '2m')}: broker.revokeRetry.initial: must not be longer than max`]);
     const long = `broker:\n  revokeRetry: { max: 2h }\n${base}`;
-    assert.deepStrictEqual(problems(long), [
-      `${at(long, '2h')}: broker.revokeRetry.max: duration "2h" is longer than the largest allowed here (60m)`,
-    ]);
+    assert.deepStrictEqual(problems(long), [`${at(long, '2h')}: broker.revokeRetry.max: duration "2h" is longer than the largest allowed here (60m)`]);
   });
 
   const hostileNames: [string, string, string][] = [
@@ -313,16 +367,14 @@ describe('parseConfigText: each problem names file:line:column, path and what is
   }
 
   test('group, target and policy names are checked the same way', () => {
-    const text = base
-      .replace('groups: [dev] }\n', 'groups: ["d\'ev"] }\n')
-      .replace('{ name: devs-read,', '{ name: "devs read",');
+    const text = base.replace('groups: [dev] }\n', 'groups: ["d\'ev"] }\n').replace('{ name: devs-read,', '{ name: "devs read",');
     assert.deepStrictEqual(problems(text), [
       `${at(text, '"devs read"')}: policies[0].name: "devs read" is not a valid policy name: start with a letter, then use only letters, digits, _ . - (at most 63 characters)`,
       `${at(text, '"d\'ev"')}: users[0].groups[0]: "d'ev" is not a valid group name: start with a letter, then use only letters, digits, _ . - (at most 63 characters)`,
     ]);
   });
 
-  test('grants: NUL and more than 63 bytes are rejected; other characters are the connector\'s to quote', () => {
+  test("grants: NUL and more than 63 bytes are rejected; other characters are the connector's to quote", () => {
     const ok = parseConfigText(base.replace('grants: [app_read]', 'grants: ["App Read; x"]'), 'stint.yaml');
     assert.deepStrictEqual(ok.catalog.profiles.get('pg-main-read')!.grants, ['App Read; x']);
     const text = base.replace('grants: [app_read]', `grants: ["a\\0b", ${'ä'.repeat(32)}]`);
@@ -343,7 +395,10 @@ describe('parseConfigText: each problem names file:line:column, path and what is
   test('duplicate target and profile names', () => {
     const text = base
       .replace('profiles:\n', 'profiles:\n  - { name: pg-main-read, target: pg-main, mode: own-account, grants: [b], maxDuration: 1h }\n')
-      .replace('profiles:\n', `  - name: pg-main\n    kind: postgres\n    host: h\n    port: 1\n    database: d\n    admin: { user: u, passwordEnv: E }\nprofiles:\n`);
+      .replace(
+        'profiles:\n',
+        `  - name: pg-main\n    kind: postgres\n    host: h\n    port: 1\n    database: d\n    admin: { user: u, passwordEnv: E }\nprofiles:\n`,
+      );
     assert.deepStrictEqual(problems(text), [
       'stint.yaml:8:11: targets[1].name: duplicate target name "pg-main" (first defined on line 2)',
       'stint.yaml:16:13: profiles[1].name: duplicate profile name "pg-main-read" (first defined on line 15)',
@@ -385,15 +440,15 @@ describe('parseConfigText: each problem names file:line:column, path and what is
 
   test('unknown target kind', () => {
     const text = base.replace('kind: postgres', 'kind: oracle');
-    assert.deepStrictEqual(problems(text), ['stint.yaml:3:11: targets[0].kind: "oracle" is not a known kind; one of: postgres, mysql, redis, ssh, ldap, script']);
+    assert.deepStrictEqual(problems(text), [
+      'stint.yaml:3:11: targets[0].kind: "oracle" is not a known kind; one of: postgres, mysql, redis, ssh, ldap, script, ad',
+    ]);
   });
 
   test('port out of range and of the wrong type', () => {
     assert.deepStrictEqual(problems(base.replace('port: 5432', 'port: 0')), ['stint.yaml:5:11: targets[0].port: must be at least 1']);
     assert.deepStrictEqual(problems(base.replace('port: 5432', 'port: 65536')), ['stint.yaml:5:11: targets[0].port: must be at most 65535']);
-    assert.deepStrictEqual(problems(base.replace('port: 5432', 'port: "5432"')), [
-      'stint.yaml:5:11: targets[0].port: must be a number, got the text "5432"',
-    ]);
+    assert.deepStrictEqual(problems(base.replace('port: 5432', 'port: "5432"')), ['stint.yaml:5:11: targets[0].port: must be a number, got the text "5432"']);
   });
 
   test('invalid mode and sslmode', () => {
@@ -412,7 +467,9 @@ describe('parseConfigText: each problem names file:line:column, path and what is
   });
 
   test('approval: required on allow, rejected on deny, count 1..10, not a typo of auto', () => {
-    const text = `${base.replace('policies:\n', `policies:
+    const text = `${base.replace(
+      'policies:\n',
+      `policies:
   - { name: p1, subjects: { users: [alice] }, profiles: ["*"] }
   - { name: p2, effect: deny, subjects: { users: [alice] }, profiles: ["*"], approval: auto, maxDuration: 1h }
   - { name: p3, subjects: { users: [alice] }, profiles: ["*"], approval: { approvers: { groups: [dba] }, count: 0 } }
@@ -420,7 +477,8 @@ describe('parseConfigText: each problem names file:line:column, path and what is
   - { name: p5, subjects: { users: [alice] }, profiles: ["*"], approval: aut }
   - { name: p6, subjects: { users: [alice] }, profiles: ["*"], approval: { approvers: {}, count: 1 } }
   - { name: p7, subjects: {}, profiles: ["*"], approval: auto }
-`)}`;
+`,
+    )}`;
     assert.deepStrictEqual(problems(text), [
       'stint.yaml:11:5: policies[0].approval: allow policies need approval: write `approval: auto` or `approval: { approvers: { groups: [...] }, count: 1 }`',
       'stint.yaml:12:88: policies[1].approval: deny policies take no approval; remove it',
@@ -445,7 +503,10 @@ describe('parseConfigText: each problem names file:line:column, path and what is
       '  - { name: devs-read',
       '  - name: everything\n    subjects: { groups: [ops] }\n    profiles: ["pg-*"]\n    approval: auto\n  - { name: devs-read',
     );
-    assert.deepStrictEqual(problems(blockForm).map((l) => l.split(': policy ')[0]), [`${at(blockForm, 'auto\n')}: policies[0].approval`]);
+    assert.deepStrictEqual(
+      problems(blockForm).map((l) => l.split(': policy ')[0]),
+      [`${at(blockForm, 'auto\n')}: policies[0].approval`],
+    );
     assert.equal(at(blockForm, 'auto\n'), 'stint.yaml:15:15');
     // Approvers, a deny policy, or a target that is not critical: accepted.
     parseConfigText(reviewed, 'stint.yaml');
@@ -456,9 +517,7 @@ describe('parseConfigText: each problem names file:line:column, path and what is
 
   test('accounts on an unknown target point at the key', () => {
     const text = base.replace('{ name: alice, groups: [dev] }', '{ name: alice, groups: [dev], accounts: { pg-main: alice, pg-old: al } }');
-    assert.deepStrictEqual(problems(text), [
-      `${at(text, 'pg-old')}: users[0].accounts.pg-old: account on unknown target "pg-old"; defined targets: pg-main`,
-    ]);
+    assert.deepStrictEqual(problems(text), [`${at(text, 'pg-old')}: users[0].accounts.pg-old: account on unknown target "pg-old"; defined targets: pg-main`]);
   });
 
   test('a required field that is missing points at its parent', () => {
@@ -467,9 +526,7 @@ describe('parseConfigText: each problem names file:line:column, path and what is
   });
 
   test('an empty value is reported as such', () => {
-    assert.deepStrictEqual(problems(base.replace('host: db.internal', 'host:')), [
-      'stint.yaml:4:5: targets[0].host: must be text, got an empty value',
-    ]);
+    assert.deepStrictEqual(problems(base.replace('host: db.internal', 'host:')), ['stint.yaml:4:5: targets[0].host: must be text, got an empty value']);
   });
 
   test('alias bombs are refused', () => {
@@ -507,15 +564,24 @@ describe('parseConfigText: each problem names file:line:column, path and what is
       { file: 'conf/stint.yaml', line: 5, column: 11, path: 'targets[0].port', message: 'must be at most 65535' },
       { file: 'conf/stint.yaml', line: 9, column: 35, path: 'profiles[0].target', message: 'unknown target "nowhere"; defined targets: pg-main' },
       {
-        file: 'conf/stint.yaml', line: 9, column: 102, path: 'profiles[0].maxDuration',
+        file: 'conf/stint.yaml',
+        line: 9,
+        column: 102,
+        path: 'profiles[0].maxDuration',
         message: '"1y" is not a duration; write it like 90s, 30m, 1h or 1h30m',
       },
       {
-        file: 'conf/stint.yaml', line: 11, column: 95, path: 'policies[0].colour',
+        file: 'conf/stint.yaml',
+        line: 11,
+        column: 95,
+        path: 'policies[0].colour',
         message: 'unknown field "colour"; known fields: name, effect, subjects, profiles, maxDuration, requireReason, requireTicket, pendingTimeout, approval',
       },
       {
-        file: 'conf/stint.yaml', line: 13, column: 13, path: 'users[0].name',
+        file: 'conf/stint.yaml',
+        line: 13,
+        column: 13,
+        path: 'users[0].name',
         message: '"al;ice" is not a valid user name: start with a letter, then use only letters, digits, _ . - (at most 63 characters)',
       },
     ]);

@@ -23,6 +23,9 @@ export interface BrokerSettings {
   /** Concurrent revocations per target. */
   revokeConcurrency: number;
   reconcileIntervalMs: number;
+  /** Signed audit checkpoints: after this many events, or this long, whichever comes first. */
+  auditCheckpointEvents: number;
+  auditCheckpointMs: number;
   webhooks: WebhookSettings[];
 }
 
@@ -39,6 +42,8 @@ export const defaultBrokerSettings: Readonly<BrokerSettings> = {
   revokeRetryMaxMs: 60_000,
   revokeConcurrency: 8,
   reconcileIntervalMs: 5 * 60_000,
+  auditCheckpointEvents: 1000,
+  auditCheckpointMs: 3_600_000,
   webhooks: [],
 };
 
@@ -167,7 +172,12 @@ function toIdentitySettings(i: ConfigFile['identity'], baseDir: string): Identit
       ? {
           issuer: o.issuer,
           clientId: o.clientId,
-          clientSecretSource: o.clientSecretEnv !== undefined ? { env: o.clientSecretEnv } : o.clientSecretFile !== undefined ? { file: resolve(baseDir, o.clientSecretFile) } : null,
+          clientSecretSource:
+            o.clientSecretEnv !== undefined
+              ? { env: o.clientSecretEnv }
+              : o.clientSecretFile !== undefined
+                ? { file: resolve(baseDir, o.clientSecretFile) }
+                : null,
           publicUrl: o.publicUrl.replace(/\/+$/, ''),
           usernameClaim: o.usernameClaim ?? 'preferred_username',
           groupsClaim: o.groupsClaim ?? 'groups',
@@ -195,7 +205,14 @@ function toGatewaySettings(g: ConfigFile['gateways'], baseDir: string): GatewayS
           handshakeTimeoutMs: pg.handshakeTimeout ?? null,
         }
       : null,
-    ssh: ssh ? { listen: ssh.listen, hostKeyFile: ssh.hostKeyFile ? resolve(baseDir, ssh.hostKeyFile) : null, maxSessionMs: ssh.maxSession ?? null, algorithms: ssh.algorithms ?? {} } : null,
+    ssh: ssh
+      ? {
+          listen: ssh.listen,
+          hostKeyFile: ssh.hostKeyFile ? resolve(baseDir, ssh.hostKeyFile) : null,
+          maxSessionMs: ssh.maxSession ?? null,
+          algorithms: ssh.algorithms ?? {},
+        }
+      : null,
   };
 }
 
@@ -298,8 +315,7 @@ function toTarget(t: TargetConfig, baseDir: string): TargetDef {
     ...(ownAccount !== undefined ? { ownAccount } : {}),
     settings,
     adminUser: admin.user,
-    adminSecretSource:
-      admin.passwordEnv !== undefined ? { env: admin.passwordEnv } : { file: resolve(baseDir, admin.passwordFile!) },
+    adminSecretSource: admin.passwordEnv !== undefined ? { env: admin.passwordEnv } : { file: resolve(baseDir, admin.passwordFile!) },
   };
 }
 
@@ -316,6 +332,8 @@ function toBrokerSettings(b: ConfigFile['broker']): BrokerSettings {
     revokeRetryMaxMs: max,
     revokeConcurrency: b?.revokeConcurrency ?? d.revokeConcurrency,
     reconcileIntervalMs: b?.reconcileInterval ?? d.reconcileIntervalMs,
+    auditCheckpointEvents: b?.auditCheckpoint?.everyEvents ?? d.auditCheckpointEvents,
+    auditCheckpointMs: b?.auditCheckpoint?.every ?? d.auditCheckpointMs,
     webhooks: (b?.webhooks ?? []).map((w) => ({ url: w.url, events: w.events ?? null, secretEnv: w.secretEnv ?? null })),
   };
 }

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { connectorModules } from '../connectors/registry.js';
 import { ownAccountTemplateProblem } from '../core/identity/own-account.js';
-import type { TargetKind } from '../core/types.js';
+import { deliveryModes, type TargetKind } from '../core/types.js';
 import { checkAlgorithm, type AlgorithmKind } from '../connectors/ssh/algorithms.js';
 
 /** Names of targets, profiles, policies, users and groups: safe in logs, URLs and identifiers. */
@@ -28,12 +28,10 @@ export const knownFieldsPrefix = 'known fields: ';
 export function quoteValue(value: string, max = 40): string {
   const chars = Array.from(value);
   const cut = chars.length > max ? chars.slice(0, max).join('') : value;
-  const escaped = cut
-    .replace(/["\\]/g, '\\$&')
-    .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu, (c) => {
-      const code = c.codePointAt(0)!;
-      return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
-    });
+  const escaped = cut.replace(/["\\]/g, '\\$&').replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu, (c) => {
+    const code = c.codePointAt(0)!;
+    return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
   return chars.length > max ? `"${escaped}…" (${chars.length} characters)` : `"${escaped}"`;
 }
 
@@ -131,14 +129,22 @@ export const brokerSchema = strict({
     .optional(),
   revokeConcurrency: intSchema(1, 64).optional(),
   reconcileInterval: humanDuration().optional(),
+  // Signed checkpoints of the audit chain (docs/operations.md, "Signed checkpoints").
+  auditCheckpoint: strict({ everyEvents: intSchema(1, 1_000_000).optional(), every: humanDuration().optional() }).optional(),
   webhooks: z
     .array(
       strict({
         url: z.string().refine((u) => /^https?:\/\/[^\s]+$/.test(u) && URL.canParse(u), { error: 'must be an http:// or https:// URL' }),
         // Which notifications to send; all of them when omitted.
-        events: z.array(oneOf(['request.pending', 'request.decided', 'grant.active', 'grant.revoked', 'grant.revoke-failing', 'grant.break-glass'])).min(1).optional(),
+        events: z
+          .array(oneOf(['request.pending', 'request.decided', 'grant.active', 'grant.revoked', 'grant.revoke-failing', 'grant.break-glass']))
+          .min(1)
+          .optional(),
         // HMAC-SHA256 key for the X-Stint-Signature header, from the environment.
-        secretEnv: z.string().regex(envVarPattern, { error: (iss) => `${quoteValue(String(iss.input))} is not an environment variable name` }).optional(),
+        secretEnv: z
+          .string()
+          .regex(envVarPattern, { error: (iss) => `${quoteValue(String(iss.input))} is not an environment variable name` })
+          .optional(),
       }),
     )
     .max(20)
@@ -177,17 +183,23 @@ const targetBase = {
   admin: adminSchema,
   critical: z.boolean().optional(),
   // A person's own account here when users[].accounts has none: "{username}" becomes their Stint name.
-  ownAccount: z.string().max(200, { error: 'is longer than 200 characters' }).superRefine((v, ctx) => {
-    const why = ownAccountTemplateProblem(v);
-    if (why) ctx.addIssue({ code: 'custom', message: `${quoteValue(v)} ${why}` });
-  }).optional(),
+  ownAccount: z
+    .string()
+    .max(200, { error: 'is longer than 200 characters' })
+    .superRefine((v, ctx) => {
+      const why = ownAccountTemplateProblem(v);
+      if (why) ctx.addIssue({ code: 'custom', message: `${quoteValue(v)} ${why}` });
+    })
+    .optional(),
 };
 export const targetBaseKeys = ['name', 'kind', 'admin', 'critical', 'ownAccount'] as const;
 
 // One strict schema per kind: the common fields plus the kind's own (declared
 // by its connector module, so adding a kind touches only connectors/).
-const kindSchemas = (Object.keys(connectorModules) as TargetKind[]).map((kind) => strict({ ...targetBase, kind: z.literal(kind), ...connectorModules[kind].settings }));
-export const targetSchema = z.discriminatedUnion('kind', kindSchemas as unknown as [typeof kindSchemas[number], ...typeof kindSchemas]);
+const kindSchemas = (Object.keys(connectorModules) as TargetKind[]).map((kind) =>
+  strict({ ...targetBase, kind: z.literal(kind), ...connectorModules[kind].settings }),
+);
+export const targetSchema = z.discriminatedUnion('kind', kindSchemas as unknown as [(typeof kindSchemas)[number], ...typeof kindSchemas]);
 
 // Compile-time check that every TargetKind has a schema.
 // (connectorModules is a Record over TargetKind, so every kind has one.)
@@ -205,10 +217,16 @@ function forwardRuleSchema() {
     const port = v.slice(v.lastIndexOf(':') + 1);
     const host = v.slice(0, v.lastIndexOf(':'));
     if (!forwardRulePattern.test(v) || (port !== '*' && Number(port) > 65535)) {
-      ctx.addIssue({ code: 'custom', message: `${quoteValue(v)} is not a forwarding destination: write HOST:PORT or HOST:* (e.g. db.internal:5432, 127.0.0.1:8080, [::1]:*)` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `${quoteValue(v)} is not a forwarding destination: write HOST:PORT or HOST:* (e.g. db.internal:5432, 127.0.0.1:8080, [::1]:*)`,
+      });
     } else if (/^[0-9.]+$/.test(host) && !/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(host)) {
       // inet_aton reads 010.0.0.5 as octal and 2130706433 as 127.0.0.1: only plain dotted quads say what they mean.
-      ctx.addIssue({ code: 'custom', message: `${quoteValue(host)} is a numeric host but not a dotted-quad IPv4 address (like 10.0.0.5); write the address that way` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `${quoteValue(host)} is a numeric host but not a dotted-quad IPv4 address (like 10.0.0.5); write the address that way`,
+      });
     } else if (/^0x/i.test(host)) {
       ctx.addIssue({ code: 'custom', message: `${quoteValue(host)} looks like a hexadecimal address; write it as a dotted quad` });
     }
@@ -216,14 +234,15 @@ function forwardRuleSchema() {
 }
 
 /** `true` (the identity.stepUp default) or a duration: how recent a sign-in a step demands. */
-const stepUpSchema = () => z.union([z.literal(true), durationSchema({ minMs: 10_000, maxMs: 86_400_000 })], {
-  error: (iss) => (iss.code === 'invalid_union' ? 'must be true or a duration from 10s to 24h, such as 10m' : undefined),
-});
+const stepUpSchema = () =>
+  z.union([z.literal(true), durationSchema({ minMs: 10_000, maxMs: 86_400_000 })], {
+    error: (iss) => (iss.code === 'invalid_union' ? 'must be true or a duration from 10s to 24h, such as 10m' : undefined),
+  });
 
 export const profileSchema = strict({
   name: nameSchema('profile'),
   target: nameSchema('target'),
-  mode: oneOf(['ephemeral-account', 'own-account']),
+  mode: oneOf(deliveryModes),
   // Target-native permissions; the target kind checks their form (cross-check.ts).
   grants: z.array(grantSchema()).min(1, { error: 'must list at least one target permission' }),
   maxDuration: humanDuration(),
@@ -298,20 +317,23 @@ export const policySchema = strict({
   requireTicket: z.boolean().optional(),
   pendingTimeout: humanDuration().optional(),
   approval: approvalSchema.optional(),
-}).superRefine((p, ctx) => {
-  if (p.effect === 'deny') {
-    for (const f of allowOnlyFields) {
-      if (p[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: `deny policies take no ${f}; remove it` });
+}).superRefine(
+  (p, ctx) => {
+    if (p.effect === 'deny') {
+      for (const f of allowOnlyFields) {
+        if (p[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: `deny policies take no ${f}; remove it` });
+      }
+    } else if (p.approval === undefined) {
+      // No default: an allow policy must say out loud whether it approves automatically.
+      ctx.addIssue({
+        code: 'custom',
+        path: ['approval'],
+        message: 'allow policies need approval: write `approval: auto` or `approval: { approvers: { groups: [...] }, count: 1 }`',
+      });
     }
-  } else if (p.approval === undefined) {
-    // No default: an allow policy must say out loud whether it approves automatically.
-    ctx.addIssue({
-      code: 'custom',
-      path: ['approval'],
-      message: 'allow policies need approval: write `approval: auto` or `approval: { approvers: { groups: [...] }, count: 1 }`',
-    });
-  }
-}, { when: isObject }); // runs despite other invalid fields: these only look at presence
+  },
+  { when: isObject },
+); // runs despite other invalid fields: these only look at presence
 
 // ---- users ----
 
@@ -338,12 +360,17 @@ export const rolesSchema = strict({
 
 /** A list of SSH gateway algorithms of one kind: each in the safe set ssh2 implements, none twice. */
 const sshAlgorithmList = (kind: AlgorithmKind) =>
-  z.array(z.string()).min(1, { error: 'must name at least one algorithm' }).max(16).superRefine((list, ctx) => {
-    list.forEach((name, i) => {
-      const why = list.indexOf(name) !== i ? 'is listed twice' : checkAlgorithm(kind, name);
-      if (why) ctx.addIssue({ code: 'custom', message: `${quoteValue(name)} ${why}`, path: [i] });
-    });
-  }).optional();
+  z
+    .array(z.string())
+    .min(1, { error: 'must name at least one algorithm' })
+    .max(16)
+    .superRefine((list, ctx) => {
+      list.forEach((name, i) => {
+        const why = list.indexOf(name) !== i ? 'is listed twice' : checkAlgorithm(kind, name);
+        if (why) ctx.addIssue({ code: 'custom', message: `${quoteValue(name)} ${why}`, path: [i] });
+      });
+    })
+    .optional();
 
 const hostPort = z.string().transform((v, ctx) => {
   const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(v);
@@ -375,7 +402,11 @@ export const gatewaysSchema = strict({
     // A client must finish TLS, its startup packet and its password within this, or is disconnected.
     handshakeTimeout: durationSchema({ minMs: 1000, maxMs: 300_000 }).optional(),
   })
-    .refine((g) => (g.tlsCert === undefined) === (g.tlsKey === undefined), { message: 'give both tlsCert and tlsKey, or neither', path: ['tlsKey'], when: isObject })
+    .refine((g) => (g.tlsCert === undefined) === (g.tlsKey === undefined), {
+      message: 'give both tlsCert and tlsKey, or neither',
+      path: ['tlsKey'],
+      when: isObject,
+    })
     .optional(),
   ssh: strict({
     listen: hostPort,
@@ -385,7 +416,12 @@ export const gatewaysSchema = strict({
     // Longest grant a connection may create for itself, whatever the profile allows.
     maxSession: humanDuration().optional(),
     // Transport algorithms offered to clients, best first; each list replaces its default. Only safe ones are accepted.
-    algorithms: strict({ kex: sshAlgorithmList('kex'), cipher: sshAlgorithmList('cipher'), mac: sshAlgorithmList('mac'), compress: sshAlgorithmList('compress') }).optional(),
+    algorithms: strict({
+      kex: sshAlgorithmList('kex'),
+      cipher: sshAlgorithmList('cipher'),
+      mac: sshAlgorithmList('mac'),
+      compress: sshAlgorithmList('compress'),
+    }).optional(),
   }).optional(),
 });
 
@@ -397,24 +433,41 @@ export const identitySchema = strict({
   oidc: strict({
     // The provider's issuer; its discovery document is at ISSUER/.well-known/openid-configuration.
     // https only, except on a loopback address (a provider on the broker's own machine).
-    issuer: z.string().refine((u) => {
-      if (!URL.canParse(u)) return false;
-      const url = new URL(u);
-      return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
-    }, { error: 'must be an https:// URL (http:// only on a loopback address)' }),
+    issuer: z.string().refine(
+      (u) => {
+        if (!URL.canParse(u)) return false;
+        const url = new URL(u);
+        return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
+      },
+      { error: 'must be an https:// URL (http:// only on a loopback address)' },
+    ),
     clientId: z.string().min(1, { error: 'must not be empty' }).max(256),
     // The client secret, from the environment or a 0600 file (as admin secrets); neither for a public client.
-    clientSecretEnv: z.string().regex(envVarPattern, { error: (iss) => `${quoteValue(String(iss.input))} is not an environment variable name` }).optional(),
+    clientSecretEnv: z
+      .string()
+      .regex(envVarPattern, { error: (iss) => `${quoteValue(String(iss.input))} is not an environment variable name` })
+      .optional(),
     clientSecretFile: filePath().optional(),
     // The broker's address as browsers reach it; the redirect URI registered at the provider is PUBLICURL/v1/sso/callback.
-    publicUrl: z.string().refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol) && new URL(u).search === '' && new URL(u).hash === '', { error: 'must be an http:// or https:// URL without query or fragment' }),
+    publicUrl: z.string().refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol) && new URL(u).search === '' && new URL(u).hash === '', {
+      error: 'must be an http:// or https:// URL without query or fragment',
+    }),
     usernameClaim: z.string().min(1).max(64).optional(),
     groupsClaim: z.string().min(1).max(64).optional(),
-    scopes: z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, { error: 'is not a valid OAuth scope' })).min(1).optional()
+    scopes: z
+      .array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, { error: 'is not a valid OAuth scope' }))
+      .min(1)
+      .optional()
       .refine((s) => s === undefined || s.includes('openid'), { error: 'must include openid' }),
     // Only members of one of these groups (from groupsClaim) may sign in.
     allowedGroups: z.array(nameSchema('group')).min(1).optional(),
-  }).refine((o) => !(o.clientSecretEnv !== undefined && o.clientSecretFile !== undefined), { message: 'give clientSecretEnv or clientSecretFile, not both', path: ['clientSecretFile'], when: isObject }).optional(),
+  })
+    .refine((o) => !(o.clientSecretEnv !== undefined && o.clientSecretFile !== undefined), {
+      message: 'give clientSecretEnv or clientSecretFile, not both',
+      path: ['clientSecretFile'],
+      when: isObject,
+    })
+    .optional(),
   // How long a web or CLI sign-in lasts before the person signs in again.
   sessionTtl: durationSchema({ minMs: 60_000, maxMs: 30 * 86_400_000 }).optional(),
   // Default freshness for steps that demand a recent sign-in (policy approval.stepUp / profile stepUp: true).

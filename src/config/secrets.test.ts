@@ -67,7 +67,11 @@ describe('readAdminSecret', () => {
   });
 
   test('group- or world-readable files are refused with chmod 600 advice', { skip: process.platform === 'win32' }, async () => {
-    for (const [name, mode] of [['g.pw', 0o640], ['o.pw', 0o604], ['w.pw', 0o620]] as const) {
+    for (const [name, mode] of [
+      ['g.pw', 0o640],
+      ['o.pw', 0o604],
+      ['w.pw', 0o620],
+    ] as const) {
       const path = await secretFile(name, 'hunter2', mode);
       await assert.rejects(readAdminSecret(target({ file: path })), (err: unknown) => {
         assert.ok(err instanceof Error);

@@ -15,9 +15,7 @@ function explain(issue: Issue, base: PathSegment[], raw: unknown): PathProblem[]
   const path = [...base, ...issue.path.map(toSegment)];
   switch (issue.code) {
     case 'unrecognized_keys': {
-      const known = issue.message.startsWith(knownFieldsPrefix)
-        ? issue.message.slice(knownFieldsPrefix.length).split(', ')
-        : [];
+      const known = issue.message.startsWith(knownFieldsPrefix) ? issue.message.slice(knownFieldsPrefix.length).split(', ') : [];
       return issue.keys.map((key) => ({
         path: [...path, key],
         atKey: true,
@@ -37,9 +35,7 @@ function explain(issue: Issue, base: PathSegment[], raw: unknown): PathProblem[]
         return [{ path, message: `${quoteValue(String(value))} is not a known ${String(issue.discriminator)}; one of: ${options}` }];
       }
       // Report the branch the value was evidently meant for (right type, wrong content).
-      const viable = issue.errors.filter(
-        (branch) => !branch.some((i) => i.path.length === 0 && (i.code === 'invalid_type' || i.code === 'invalid_value')),
-      );
+      const viable = issue.errors.filter((branch) => !branch.some((i) => i.path.length === 0 && (i.code === 'invalid_type' || i.code === 'invalid_value')));
       if (viable.length === 1) return viable[0]!.flatMap((i) => explain(i, path, raw));
       return [{ path, message: issue.message }];
     }
@@ -86,12 +82,18 @@ function valueAt(raw: unknown, path: readonly PathSegment[]): unknown {
 
 function expectedText(expected: string): string {
   switch (expected) {
-    case 'string': return 'text';
-    case 'number': return 'a number';
-    case 'boolean': return 'true or false';
-    case 'array': return 'a list';
-    case 'object': return 'a mapping (key: value)';
-    default: return expected;
+    case 'string':
+      return 'text';
+    case 'number':
+      return 'a number';
+    case 'boolean':
+      return 'true or false';
+    case 'array':
+      return 'a list';
+    case 'object':
+      return 'a mapping (key: value)';
+    default:
+      return expected;
   }
 }
 
@@ -100,11 +102,16 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
   if (value instanceof Uint8Array) return 'binary data';
   switch (typeof value) {
-    case 'string': return `the text ${quoteValue(value)}`;
-    case 'number': return `the number ${value}`;
-    case 'boolean': return String(value);
-    case 'object': return 'a mapping';
-    default: return typeof value;
+    case 'string':
+      return `the text ${quoteValue(value)}`;
+    case 'number':
+      return `the number ${value}`;
+    case 'boolean':
+      return String(value);
+    case 'object':
+      return 'a mapping';
+    default:
+      return typeof value;
   }
 }
 
@@ -114,7 +121,10 @@ function suggestion(key: string, known: readonly string[]): string {
   let bestDistance = 3;
   for (const k of known) {
     const d = k.toLowerCase() === key.toLowerCase() ? 0 : editDistance(k, key);
-    if (d < bestDistance) { best = k; bestDistance = d; }
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
   }
   return best === undefined ? '' : ` (did you mean "${best}"?)`;
 }

@@ -19,11 +19,42 @@ export interface CreateAccountRequest {
    * gateway marker role, which pg_hba.conf admits only from the gateway).
    */
   gatewayOnly?: boolean;
+  /**
+   * The owner's registered SSH public keys (`type base64`), passed only to a
+   * kind with `publicKeyLogin` and never with `gatewayOnly`: the account also
+   * logs in with each of them.
+   */
+  publicKeys?: string[];
+}
+
+/** What the owner of an ephemeral account is handed to log in with (`Connector.handOver`). */
+export interface HandOverRequest {
+  account: string;
+  /** The broker's secret for the account. */
+  secret: string;
+  /** The owner's public keys the account was made with (CreateAccountRequest.publicKeys). */
+  publicKeys: string[];
+}
+
+export interface HandOverResponse {
+  password: string | null;
+  /** An OpenSSH private key for `ssh -i`, when the owner has none of their own installed. */
+  privateKey: string | null;
+  /** How to log in, with `KEYFILE` where the private key's file goes. */
+  login: string;
 }
 
 export interface ExtendAccountRequest {
   account: string;
   expiresAt: Date;
+  /** The broker's secret for the account, for kinds that must act as the account to move its expiry (keystone's application credential). */
+  secret?: string;
+}
+
+/** The grant whose credential is being handed over, for kinds whose connection info names what it gives (keystone: the project). */
+export interface ConnectionInfoRequest {
+  account: string;
+  grants: readonly string[];
 }
 
 export interface RemoveAccountRequest {
@@ -99,6 +130,13 @@ export interface Connector {
    * False or absent: each permission is counted on its own (roles, groups).
    */
   readonly grantsFormOneUnit?: boolean;
+  /** Accounts log in with SSH public keys: createAccount gets the owner's registered keys (publicKeys). */
+  readonly publicKeyLogin?: boolean;
+  /**
+   * Optional: what the owner of an ephemeral account gets to log in with,
+   * made from the broker's secret. Absent: the secret is the password.
+   */
+  handOver?(req: HandOverRequest): HandOverResponse;
   createAccount(req: CreateAccountRequest): Promise<void>;
   /**
    * Optional: the broker announces a secret it will pass to createAccount
@@ -130,7 +168,7 @@ export interface Connector {
   /** Cheap reachability check with the admin credential. */
   checkHealth(): Promise<void>;
   /** Connection details a person needs to use an account (never the admin credential). */
-  connectionInfo(): Record<string, string | number>;
+  connectionInfo(forGrant?: ConnectionInfoRequest): Record<string, string | number>;
   close(): Promise<void>;
 }
 

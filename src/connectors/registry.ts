@@ -1,8 +1,10 @@
 // Every target kind maps to its module; a kind without an implementation does
-// not compile (Record over the TargetKind union).
+// not compile (Record over the TargetKind union). kit/create.ts makes a
+// module's connector (settings parsed, operations wrapped).
 
 import type { TargetKind } from '../core/types.js';
 import type { ConnectorModule } from './module.js';
+import { adModule } from './ad/module.js';
 import { keystoneModule } from './keystone/module.js';
 import { ldapModule } from './ldap/module.js';
 import { mysqlModule } from './mysql/module.js';
@@ -19,6 +21,7 @@ export const connectorModules: Record<TargetKind, ConnectorModule> = {
   ldap: ldapModule,
   script: scriptModule,
   keystone: keystoneModule,
+  ad: adModule,
 };
 
 for (const [kind, m] of Object.entries(connectorModules)) {

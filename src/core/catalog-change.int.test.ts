@@ -16,7 +16,12 @@ async function editConfig(path: string, edit: (text: string) => string): Promise
   await writeFile(path, next);
 }
 
-const withoutProfile = (name: string) => (t: string) => t.split('\n').filter((l) => !l.includes(`name: ${name},`)).join('\n').replace(/profiles: \[pg-read\]/g, 'profiles: [pg-dba]');
+const withoutProfile = (name: string) => (t: string) =>
+  t
+    .split('\n')
+    .filter((l) => !l.includes(`name: ${name},`))
+    .join('\n')
+    .replace(/profiles: \[pg-read\]/g, 'profiles: [pg-dba]');
 
 describe('config cannot orphan access', () => {
   let target: TestTarget;
@@ -35,7 +40,10 @@ describe('config cannot orphan access', () => {
       const g = (await broker.call(alice, 'POST', '/v1/requests', { profile: 'pg-read', duration: '30m' })).body.grant;
       await editConfig(broker.configPath, withoutProfile('pg-read'));
       await assert.rejects(broker.app.reload(), (err: Error) => {
-        assert.match(err.message, new RegExp(`${g.id} \\(alice, profile pg-read on pg, active, \\d+m\\d*s? left\\): profile pg-read is no longer in the config`));
+        assert.match(
+          err.message,
+          new RegExp(`${g.id} \\(alice, profile pg-read on pg, active, \\d+m\\d*s? left\\): profile pg-read is no longer in the config`),
+        );
         assert.match(err.message, /--revoke-orphans/);
         return true;
       });

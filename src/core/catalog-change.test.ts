@@ -12,7 +12,7 @@ const catalog = (targets: string[], profiles: string[], users: string[]): Catalo
 });
 
 const grant = (id: string, target: string, profile: string, user: string, status: GrantStatus = 'active'): GrantRecord =>
-  ({ id, target, profile, user, status, expiresAt: 1_000_000 } as GrantRecord);
+  ({ id, target, profile, user, status, expiresAt: 1_000_000 }) as GrantRecord;
 
 describe('findOrphans', () => {
   const live = [
@@ -25,10 +25,22 @@ describe('findOrphans', () => {
   const o = findOrphans(live, catalog(['pg'], ['read'], ['alice', 'bob']));
 
   it('sorts orphans by what the config removed', () => {
-    assert.deepEqual(o.targetRemoved.map((g) => g.id), ['g2']);
-    assert.deepEqual(o.profileRemoved.map((g) => g.id), ['g3']);
-    assert.deepEqual(o.userRemoved.map((g) => g.id), ['g4']);
-    assert.deepEqual(o.draining.map((g) => g.id), ['g5']);
+    assert.deepEqual(
+      o.targetRemoved.map((g) => g.id),
+      ['g2'],
+    );
+    assert.deepEqual(
+      o.profileRemoved.map((g) => g.id),
+      ['g3'],
+    );
+    assert.deepEqual(
+      o.userRemoved.map((g) => g.id),
+      ['g4'],
+    );
+    assert.deepEqual(
+      o.draining.map((g) => g.id),
+      ['g5'],
+    );
   });
 
   it('removed profiles or targets block; grants already being revoked do not, but keep their target reachable', () => {

@@ -26,9 +26,17 @@ export function formatDuration(ms: number): string {
   if (ms <= 0) return '0s';
   const out: string[] = [];
   let rest = Math.round(ms);
-  for (const [u, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+  for (const [u, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
     const n = Math.floor(rest / size);
-    if (n > 0) { out.push(`${n}${u}`); rest -= n * size; }
+    if (n > 0) {
+      out.push(`${n}${u}`);
+      rest -= n * size;
+    }
   }
   if (out.length === 0) return `${rest}ms`;
   return out.join('');

@@ -24,9 +24,13 @@ export const noFaults: Faults = { hit() {} };
 export function faultsFromEnv(value: string | undefined, die: () => never = () => process.kill(process.pid, 'SIGKILL') as never): Faults {
   if (!value) return noFaults;
   const armed = new Map<string, number>();
-  for (const part of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [name, nth] = part.split('@') as [string, string | undefined];
-    if (name !== '*' && !(faultPoints as readonly string[]).includes(name)) throw new Error(`STINT_FAULTS: unknown fault point ${JSON.stringify(name)}; known: ${faultPoints.join(', ')}`);
+    if (name !== '*' && !(faultPoints as readonly string[]).includes(name))
+      throw new Error(`STINT_FAULTS: unknown fault point ${JSON.stringify(name)}; known: ${faultPoints.join(', ')}`);
     const n = nth === undefined ? 1 : Number(nth);
     if (!Number.isSafeInteger(n) || n < 1) throw new Error(`STINT_FAULTS: ${JSON.stringify(part)} must be point or point@N with N ≥ 1`);
     armed.set(name, n);

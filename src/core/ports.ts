@@ -1,6 +1,7 @@
 // Ports: everything core talks to. Core never imports a driver; app.ts wires
 // real implementations, tests wire small fakes or the real store.
 
+import type { StoredCheckpoint } from './audit/signing.js';
 import type {
   ApprovalRecord,
   AuditEvent,
@@ -45,7 +46,11 @@ export interface GrantFilter {
   /** true: only session-bound grants (sessionLeaseUntil set); false: only the others. */
   sessionBound?: boolean;
   /** Only grants whose user, profile or target is not among these (what a config would orphan). */
-  unbackedBy?: { /** null: every user is backed (people come from the identity provider). */ users: readonly string[] | null; profiles: readonly string[]; targets: readonly string[] };
+  unbackedBy?: {
+    /** null: every user is backed (people come from the identity provider). */ users: readonly string[] | null;
+    profiles: readonly string[];
+    targets: readonly string[];
+  };
   limit?: number;
 }
 
@@ -168,7 +173,16 @@ export interface TxLocks {
   lock(key: string): Promise<void>;
 }
 
-export interface Store extends StoreTx {
+/** Signed checkpoints of the audit chain (core/audit/checkpoint-service.ts); written outside transactions. */
+export interface AuditCheckpointStore {
+  /** false when a checkpoint at this seq exists already (another broker made it). */
+  insertAuditCheckpoint(c: StoredCheckpoint): Promise<boolean>;
+  lastAuditCheckpoint(): Promise<StoredCheckpoint | undefined>;
+  /** Oldest first. */
+  listAuditCheckpoints(afterSeq: number, limit: number): Promise<StoredCheckpoint[]>;
+}
+
+export interface Store extends StoreTx, AuditCheckpointStore {
   readonly dialect: 'sqlite' | 'postgres';
   /** Runs `fn` atomically; state change and its audit event commit together. */
   transaction<T>(fn: (tx: StoreTx & TxLocks) => Promise<T>): Promise<T>;

@@ -30,7 +30,11 @@ export function unsafeTextProblem(s: string): string | null {
   const at = [...s.slice(0, m.index)].length + 1;
   if (/\p{Cs}/u.test(m[0])) return `must be well-formed Unicode (it contains a lone surrogate at character ${at})`;
   if (m[0] === '\u0000') return `must not contain NUL characters (at character ${at})`;
-  const what = /\p{Cc}/u.test(m[0]) ? 'a control character' : /[\p{Zl}\p{Zp}]/u.test(m[0]) ? 'a line break' : 'an invisible or bidirectional formatting character';
+  const what = /\p{Cc}/u.test(m[0])
+    ? 'a control character'
+    : /[\p{Zl}\p{Zp}]/u.test(m[0])
+      ? 'a line break'
+      : 'an invisible or bidirectional formatting character';
   return `must not contain control, invisible or bidirectional formatting characters (${codePointName(m[0])}, ${what}, at character ${at})`;
 }
 

@@ -1,24 +1,43 @@
-// Domain vocabulary of Stint (see docs/concepts.md). Config-derived definitions
+// Domain vocabulary of Stint (see the README's Concepts and docs/architecture.md). Config-derived definitions
 // (users, targets, profiles, policies) are plain values; requests, grants and
 // audit events are records in the store.
 
 import type { Role, RolesConfig } from './identity/roles.js';
 
-export type TargetKind = 'postgres' | 'mysql' | 'redis' | 'ssh' | 'ldap' | 'script' | 'keystone';
+export type TargetKind = 'postgres' | 'mysql' | 'redis' | 'ssh' | 'ldap' | 'script' | 'ad' | 'keystone';
 
-export type DeliveryMode = 'ephemeral-account' | 'own-account';
+// Each list of states is declared once, here; the unions derive from it, and
+// the API's zod views (src/api/views/) use the same arrays as enums.
 
-export type RequestStatus = 'pending' | 'approved' | 'denied' | 'cancelled' | 'expired-unapproved';
+export const deliveryModes = ['ephemeral-account', 'own-account'] as const;
+export type DeliveryMode = (typeof deliveryModes)[number];
+
+export const requestStatuses = ['pending', 'approved', 'denied', 'cancelled', 'expired-unapproved'] as const;
+export type RequestStatus = (typeof requestStatuses)[number];
 
 /**
  * provisioning → active → revoking → revoked. A revocation that fails moves to
  * `revoke-failing` and is retried forever; it is never silently given up.
  * A provisioning that fails is cleaned up through the same revoke path.
  */
-export type GrantStatus = 'provisioning' | 'active' | 'revoking' | 'revoke-failing' | 'revoked';
+export const grantStatuses = ['provisioning', 'active', 'revoking', 'revoke-failing', 'revoked'] as const;
+export type GrantStatus = (typeof grantStatuses)[number];
 
 /** Grants in these states may hold access on the target. */
-export const liveGrantStatuses: readonly GrantStatus[] = ['provisioning', 'active', 'revoking', 'revoke-failing'];
+export const liveGrantStatuses = ['provisioning', 'active', 'revoking', 'revoke-failing'] as const satisfies readonly GrantStatus[];
+export type LiveGrantStatus = (typeof liveGrantStatuses)[number];
+
+/**
+ * A gateway session as the API reports it: live (open now), ended (closed
+ * normally), interrupted (no end line and no gateway holds it: the broker
+ * stopped during it).
+ */
+export const sessionStatuses = ['live', 'ended', 'interrupted'] as const;
+export type SessionStatus = (typeof sessionStatuses)[number];
+
+/** A break-glass activation: waiting for its review, or reviewed. */
+export const reviewStatuses = ['open', 'reviewed'] as const;
+export type ReviewStatus = (typeof reviewStatuses)[number];
 
 export interface UserDef {
   name: string;
@@ -68,7 +87,13 @@ export interface ProfileDef {
 
 export type ApprovalRule =
   | { kind: 'auto' }
-  | { kind: 'approvers'; users: string[]; groups: string[]; count: number; /** Approving needs a sign-in at most this old (ms); null or absent: any. */ stepUpMs?: number | null };
+  | {
+      kind: 'approvers';
+      users: string[];
+      groups: string[];
+      count: number;
+      /** Approving needs a sign-in at most this old (ms); null or absent: any. */ stepUpMs?: number | null;
+    };
 
 export interface PolicyDef {
   name: string;

@@ -67,7 +67,16 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
       authMethod: 'scram-sha-256',
       persistent: true,
       // Loopback only; enough connections for tests that open many sessions.
-      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', '-c', 'fsync=off', '-c', `unix_socket_directories=${opts.unixSocketDir ?? ''}`],
+      postgresFlags: [
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'max_connections=300',
+        '-c',
+        'fsync=off',
+        '-c',
+        `unix_socket_directories=${opts.unixSocketDir ?? ''}`,
+      ],
       createPostgresUser: isRoot,
       onLog: log,
       onError: (e) => log(String(e)),
@@ -90,8 +99,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
     superuser,
     password,
     dataDir,
-    url: (database = 'postgres') =>
-      `postgres://${superuser}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
+    url: (database = 'postgres') => `postgres://${superuser}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
     async stop() {
       if (!running) return;
       // Hold the event loop while waiting for the server to exit.
@@ -111,8 +119,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
       if (!opts.dataDir) {
         await rm(base, { recursive: true, force: true });
         process.removeListener('exit', removeOnExit);
-      }
-      else await rm(dataDir, { recursive: true, force: true });
+      } else await rm(dataDir, { recursive: true, force: true });
     },
   };
   return server;

@@ -19,7 +19,10 @@ import { startSsoBroker, type SsoBroker } from '../testing/sso-broker.js';
 
 const bin = fileURLToPath(new URL('../../bin/stint.js', import.meta.url));
 
-interface Running { url: Promise<string>; exited: Promise<{ code: number; stdout: string; stderr: string }> }
+interface Running {
+  url: Promise<string>;
+  exited: Promise<{ code: number; stdout: string; stderr: string }>;
+}
 
 /** Runs the CLI; `url` resolves with the first provider URL it prints on stderr. */
 function cli(args: string[], env: NodeJS.ProcessEnv): Running {
@@ -34,7 +37,9 @@ function cli(args: string[], env: NodeJS.ProcessEnv): Running {
     const m = /open this in your browser on this machine:\s+(\S+)/.exec(stderr);
     if (m) gotUrl(m[1]!);
   });
-  const exited = new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => child.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr })));
+  const exited = new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+    child.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr })),
+  );
   return { url, exited };
 }
 
@@ -75,7 +80,11 @@ describe('stint login with a loopback redirect, and step-up from the CLI', () =>
     assert.match(r.stdout, /signed in as\s+olivia/);
     // The code went to the CLI, which used it: a second use (by anyone) fails.
     const code = new URL(landing).searchParams.get('code')!;
-    const reuse = await fetch(`${sso.base}/v1/sso/loopback/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code, verifier: 'x'.repeat(43) }) });
+    const reuse = await fetch(`${sso.base}/v1/sso/loopback/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code, verifier: 'x'.repeat(43) }),
+    });
     assert.equal(reuse.status, 400);
     const who = cli(['whoami', '--json'], env());
     const w = await who.exited;
@@ -85,8 +94,18 @@ describe('stint login with a loopback redirect, and step-up from the CLI', () =>
 
   it('refuses a redirect off this machine, and a code without the right verifier', async () => {
     const challenge = 'A'.repeat(43);
-    for (const redirect of ['http://evil.example:8080/cb', 'https://127.0.0.1:9/cb', 'http://127.0.0.1/cb', 'http://user:pw@127.0.0.1:9/cb', 'http://127.0.0.1:9/cb?x=1']) {
-      const r = await fetch(`${sso.base}/v1/sso/loopback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirect, codeChallenge: challenge }) });
+    for (const redirect of [
+      'http://evil.example:8080/cb',
+      'https://127.0.0.1:9/cb',
+      'http://127.0.0.1/cb',
+      'http://user:pw@127.0.0.1:9/cb',
+      'http://127.0.0.1:9/cb?x=1',
+    ]) {
+      const r = await fetch(`${sso.base}/v1/sso/loopback`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ redirect, codeChallenge: challenge }),
+      });
       assert.equal(r.status, 400, redirect);
       assert.match(((await r.json()) as { error: { message: string } }).error.message, /^redirect: must be http:\/\/127\.0\.0\.1:PORT/);
     }
@@ -94,7 +113,11 @@ describe('stint login with a loopback redirect, and step-up from the CLI', () =>
     const listener = createServer((_req, res) => res.end('ok'));
     await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
     const redirect = `http://127.0.0.1:${(listener.address() as AddressInfo).port}/callback`;
-    const start = await fetch(`${sso.base}/v1/sso/loopback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirect, codeChallenge: challenge }) });
+    const start = await fetch(`${sso.base}/v1/sso/loopback`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ redirect, codeChallenge: challenge }),
+    });
     assert.equal(start.status, 201);
     const browser = new HttpAgent();
     const form = (await browser.follow(((await start.json()) as { url: string }).url)).at(-1)!;
@@ -102,7 +125,11 @@ describe('stint login with a loopback redirect, and step-up from the CLI', () =>
     listener.close();
     const code = new URL(hops.at(-1)!.url).searchParams.get('code')!;
     assert.ok(hops.at(-1)!.url.startsWith(`${redirect}?code=`));
-    const wrong = await fetch(`${sso.base}/v1/sso/loopback/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code, verifier: 'b'.repeat(43) }) });
+    const wrong = await fetch(`${sso.base}/v1/sso/loopback/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code, verifier: 'b'.repeat(43) }),
+    });
     assert.equal(wrong.status, 400);
     assert.match(((await wrong.json()) as { error: { message: string } }).error.message, /verifier: does not match/);
   });
@@ -112,7 +139,10 @@ describe('stint login with a loopback redirect, and step-up from the CLI', () =>
     const olivia = new HttpAgent();
     const f = (await olivia.follow(`${sso.base}/v1/sso/login`)).at(-1)!;
     await olivia.submit(f, { login: 'olivia', password: 'olivia-pw' });
-    const made = await olivia.request(`${sso.base}/v1/requests`, { json: { profile: 'pg-dba', duration: '10m', reason: 'INC-9' }, headers: { 'x-stint-csrf': '1' } });
+    const made = await olivia.request(`${sso.base}/v1/requests`, {
+      json: { profile: 'pg-dba', duration: '10m', reason: 'INC-9' },
+      headers: { 'x-stint-csrf': '1' },
+    });
     assert.equal(made.status, 201, made.body);
     const requestId = JSON.parse(made.body).request.id as string;
 

@@ -123,7 +123,8 @@ describe('hostile answers from the identity provider are refused, and nothing is
     assert.match(error.message, /^sign-in failed: the identity provider's answer failed a check: /);
     assert.match(error.message, check);
     // The refusal does not echo the token.
-    for (const part of forged[0]!.split('.').filter((p) => p.length > 16)) assert.ok(!callback.body.includes(part), `the error repeats the token: ${callback.body}`);
+    for (const part of forged[0]!.split('.').filter((p) => p.length > 16))
+      assert.ok(!callback.body.includes(part), `the error repeats the token: ${callback.body}`);
     // Nothing half-signed-in.
     assert.equal(agent.cookies(new URL(base).host).get('stint_session'), undefined);
     assert.equal(agent.cookies(new URL(base).host).get('stint_sso_state'), undefined, 'the state cookie is spent');
@@ -132,7 +133,7 @@ describe('hostile answers from the identity provider are refused, and nothing is
     assert.deepEqual(await signInsNow(), before);
   }
 
-  it('control: the provider\'s token re-signed unchanged with its own key signs in (so each refusal below is its one change)', async () => {
+  it("control: the provider's token re-signed unchanged with its own key signs in (so each refusal below is its one change)", async () => {
     idp.transformIdToken = (token) => {
       const { header, payload } = decode(token);
       return signRs256(header, payload, keyA.privateKey);
@@ -144,7 +145,7 @@ describe('hostile answers from the identity provider are refused, and nothing is
     }
   });
 
-  it('a tampered ID token: claims changed under the provider\'s signature (another person, more groups), or a signature byte flipped', async () => {
+  it("a tampered ID token: claims changed under the provider's signature (another person, more groups), or a signature byte flipped", async () => {
     await assertRefused((token) => {
       const [h, , s] = token.split('.');
       const { payload } = decode(token);
@@ -169,14 +170,14 @@ describe('hostile answers from the identity provider are refused, and nothing is
     }, /signature verification failed/);
   });
 
-  it('an expired ID token (exp two minutes past, beyond the 30 s clock tolerance), signed by the provider\'s key', async () => {
+  it("an expired ID token (exp two minutes past, beyond the 30 s clock tolerance), signed by the provider's key", async () => {
     await assertRefused((token) => {
       const { header, payload } = decode(token);
       return signRs256(header, { ...payload, iat: nowS() - 600, exp: nowS() - 120 }, keyA.privateKey);
     }, /"exp" \(expiration time\)/);
   });
 
-  it('an ID token from another issuer, or for another client (aud), signed by the provider\'s key', async () => {
+  it("an ID token from another issuer, or for another client (aud), signed by the provider's key", async () => {
     await assertRefused((token) => {
       const { header, payload } = decode(token);
       return signRs256(header, { ...payload, iss: 'http://127.0.0.1:9/evil' }, keyA.privateKey);
@@ -192,14 +193,14 @@ describe('hostile answers from the identity provider are refused, and nothing is
     }, /"azp" \(authorized party\)/);
   });
 
-  it('an ID token with another sign-in\'s nonce, signed by the provider\'s key', async () => {
+  it("an ID token with another sign-in's nonce, signed by the provider's key", async () => {
     await assertRefused((token) => {
       const { header, payload } = decode(token);
       return signRs256(header, { ...payload, nonce: 'a-nonce-from-another-sign-in' }, keyA.privateKey);
     }, /"nonce"/);
   });
 
-  it('an ID token signed by a key the provider does not publish: an unknown kid, or the provider\'s own kid', async () => {
+  it("an ID token signed by a key the provider does not publish: an unknown kid, or the provider's own kid", async () => {
     const { privateKey: attacker } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     await assertRefused((token) => {
       const { header, payload } = decode(token);
@@ -223,7 +224,7 @@ describe('hostile answers from the identity provider are refused, and nothing is
     }, /"alg"/);
   });
 
-  it('the CLI\'s device flow: a forged ID token when the sign-in completes is refused at the poll, and no sign-in is made', async () => {
+  it("the CLI's device flow: a forged ID token when the sign-in completes is refused at the poll, and no sign-in is made", async () => {
     const before = await signInsNow('pat');
     const post = async (url: string, body: unknown) => {
       const r = await fetch(`${base}${url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -279,7 +280,10 @@ describe('hostile answers from the identity provider are refused, and nothing is
     }
     assert.equal((await agent.request(`${base}/v1/me`)).status, 401);
     const ended = await broker.app.store.listAudit({ action: 'signin.ended', subjectUser: 'olivia' });
-    assert.ok(ended.some((e) => /failed a check: .*no applicable keys found/.test(String(e.details.reason))), JSON.stringify(ended.map((e) => e.details)));
+    assert.ok(
+      ended.some((e) => /failed a check: .*no applicable keys found/.test(String(e.details.reason))),
+      JSON.stringify(ended.map((e) => e.details)),
+    );
   });
 
   it('a provider that is down (503 page from a proxy, or its own 500 server_error, at its token or userinfo endpoint) is an outage: a re-check keeps the sign-in, a callback answers 503', async () => {
@@ -298,7 +302,10 @@ describe('hostile answers from the identity provider are refused, and nothing is
       try {
         await broker.app.signInRecheck.runOnce();
         assert.equal((await agent.request(`${base}/v1/me`)).status, 200, `still signed in (${JSON.stringify(down)})`);
-        assert.ok(broker.logs.slice(logged).some((l) => l.includes('identity provider unreachable while re-checking a sign-in')), broker.logs.slice(logged).join(''));
+        assert.ok(
+          broker.logs.slice(logged).some((l) => l.includes('identity provider unreachable while re-checking a sign-in')),
+          broker.logs.slice(logged).join(''),
+        );
         const before = await signInsNow();
         const refused = await signIn();
         assert.equal(refused.callback.status, 503, `${JSON.stringify(down)}: ${refused.callback.body}`);
@@ -312,7 +319,7 @@ describe('hostile answers from the identity provider are refused, and nothing is
     }
   });
 
-  it('key rotation: a key published ahead signs at once; a key never published before is fetched from the provider\'s jwks_uri', async () => {
+  it("key rotation: a key published ahead signs at once; a key never published before is fetched from the provider's jwks_uri", async () => {
     // The broker holds the provider's key set from the sign-ins above (A and B).
     await assertSignsIn();
     const fetched = idp.jwksFetches();

@@ -40,7 +40,7 @@ describe('single sign-on with a real OpenID Provider', () => {
   }
   const sessionOf = async (agent: HttpAgent) => JSON.parse((await agent.request(`${base}/v1/session`)).body);
 
-  it('the browser signs in with the authorization code flow and PKCE; the session carries the provider\'s name and groups', async () => {
+  it("the browser signs in with the authorization code flow and PKCE; the session carries the provider's name and groups", async () => {
     const { agent, hops } = await browserSignIn('olivia', 'olivia-pw');
     const auth = new URL(hops.find((h) => h.status === 302 && h.url.startsWith(`${base}/v1/sso/login`))!.headers.get('location')!);
     assert.equal(auth.searchParams.get('code_challenge_method'), 'S256');
@@ -97,11 +97,18 @@ describe('single sign-on with a real OpenID Provider', () => {
     assert.equal((await agent.request(`${base}/v1/session`)).status, 401);
   });
 
-  it('the CLI signs in with the device flow: a Stint sign-in secret, not the provider\'s tokens; logout ends it on the server', async () => {
+  it("the CLI signs in with the device flow: a Stint sign-in secret, not the provider's tokens; logout ends it on the server", async () => {
     const start = await fetch(`${base}/v1/sso/device`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     assert.equal(start.status, 201);
     const d = (await start.json()) as { handle: string; userCode: string; verificationUriComplete: string; interval: number };
-    const poll = async () => (await fetch(`${base}/v1/sso/device/poll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ handle: d.handle }) })).json() as Promise<Record<string, any>>;
+    const poll = async () =>
+      (
+        await fetch(`${base}/v1/sso/device/poll`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ handle: d.handle }),
+        })
+      ).json() as Promise<Record<string, any>>;
     assert.equal((await poll()).status, 'authorization_pending');
     // The person opens the URL, confirms the code and signs in at the provider.
     const person = new HttpAgent();
@@ -132,7 +139,10 @@ describe('single sign-on with a real OpenID Provider', () => {
 
   it('step-up: approving under a policy with stepUp needs a sign-in from the last 10 minutes; a fresh sign-in with max_age then succeeds', async () => {
     const { agent: olivia } = await browserSignIn('olivia', 'olivia-pw');
-    const made = await olivia.request(`${base}/v1/requests`, { json: { profile: 'pg-dba', duration: '10m', reason: 'hotfix' }, headers: { 'x-stint-csrf': '1' } });
+    const made = await olivia.request(`${base}/v1/requests`, {
+      json: { profile: 'pg-dba', duration: '10m', reason: 'hotfix' },
+      headers: { 'x-stint-csrf': '1' },
+    });
     assert.equal(made.status, 201, made.body);
     const requestId = JSON.parse(made.body).request.id as string;
     const { agent: pat } = await browserSignIn('pat', 'pat-pw');
@@ -174,7 +184,10 @@ describe('single sign-on with a real OpenID Provider', () => {
     await broker.app.signInRecheck.runOnce();
     assert.equal((await agent.request(`${base}/v1/me`)).status, 401);
     const audit = await broker.app.store.listAudit({ action: 'signin.ended', subjectUser: 'olivia' });
-    assert.ok(audit.some((e) => String(e.details.reason).includes('not in a group allowed')), JSON.stringify(audit.map((e) => e.details)));
+    assert.ok(
+      audit.some((e) => String(e.details.reason).includes('not in a group allowed')),
+      JSON.stringify(audit.map((e) => e.details)),
+    );
     assert.equal((await broker.app.store.getRequest(requestId))?.status, 'cancelled');
     idp.people.get('olivia')!.groups = ['staff', 'dev'];
   });

@@ -12,7 +12,10 @@ import type { OidcSettings } from '../config/load.js';
 
 /** What the provider said no to (a bad or replayed code, a refresh token it no longer honours). */
 export class ProviderRefused extends Error {
-  constructor(message: string, readonly oauthError?: string) {
+  constructor(
+    message: string,
+    readonly oauthError?: string,
+  ) {
     super(message);
     this.name = 'ProviderRefused';
   }
@@ -27,7 +30,13 @@ export function createOidcProvider(settings: OidcSettings, clientSecret: string 
       const issuer = new URL(settings.issuer);
       const insecure = issuer.protocol === 'http:' && isLoopbackHost(issuer.hostname);
       const auth = clientSecret ? client.ClientSecretBasic(clientSecret) : client.None();
-      const c = await client.discovery(issuer, settings.clientId, clientSecret ? { client_secret: clientSecret } : undefined, auth, insecure ? { execute: [client.allowInsecureRequests] } : undefined);
+      const c = await client.discovery(
+        issuer,
+        settings.clientId,
+        clientSecret ? { client_secret: clientSecret } : undefined,
+        auth,
+        insecure ? { execute: [client.allowInsecureRequests] } : undefined,
+      );
       // openid-client checks an ID token's claims but, by default, not its signature when it comes
       // from the token endpoint (OIDC Core 3.1.3.7 lets TLS stand in). We check it: against the
       // provider's jwks_uri, fetched again for an unknown kid once the copy is a minute old.
@@ -42,24 +51,30 @@ export function createOidcProvider(settings: OidcSettings, clientSecret: string 
 
   const redirectUri = `${settings.publicUrl}/v1/sso/callback`;
 
-  async function claimsOf(c: client.Configuration, tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers, expectedSubject?: string): Promise<IdentityClaims> {
+  async function claimsOf(
+    c: client.Configuration,
+    tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers,
+    expectedSubject?: string,
+  ): Promise<IdentityClaims> {
     const id = tokens.claims();
     const subject = id?.sub ?? expectedSubject;
     if (!subject) throw new ProviderRefused('the provider returned no ID token');
     if (expectedSubject !== undefined && subject !== expectedSubject) throw new ProviderRefused('the provider returned a token for another subject');
     // Groups and names often come only from userinfo (Okta, Entra without optional claims): ask it, ID token claims win.
-    let info: Record<string, unknown> = {};
+    let info: Record<string, unknown>;
     try {
       info = (await client.fetchUserInfo(c, tokens.access_token, subject)) as Record<string, unknown>;
     } catch (err) {
       const outage = refusedOrUnavailable(err);
       if (outage instanceof StintError) throw outage;
-      if (err instanceof client.ResponseBodyError || err instanceof client.WWWAuthenticateChallengeError) throw new ProviderRefused(`the provider refused userinfo: ${describe(err)}`);
+      if (err instanceof client.ResponseBodyError || err instanceof client.WWWAuthenticateChallengeError)
+        throw new ProviderRefused(`the provider refused userinfo: ${describe(err)}`);
       throw err;
     }
     const all: Record<string, unknown> = { ...info, ...(id ?? {}) };
     const username = all[settings.usernameClaim];
-    if (typeof username !== 'string' || username.length === 0) throw new ProviderRefused(`the provider's claims have no ${settings.usernameClaim} (identity.oidc.usernameClaim)`);
+    if (typeof username !== 'string' || username.length === 0)
+      throw new ProviderRefused(`the provider's claims have no ${settings.usernameClaim} (identity.oidc.usernameClaim)`);
     const rawGroups = all[settings.groupsClaim];
     const groups = Array.isArray(rawGroups) ? rawGroups.filter((g): g is string => typeof g === 'string') : typeof rawGroups === 'string' ? [rawGroups] : [];
     const authTime = typeof id?.auth_time === 'number' ? id.auth_time * 1000 : undefined;
@@ -163,9 +178,15 @@ export function createOidcProvider(settings: OidcSettings, clientSecret: string 
 function refusedOrUnavailable(err: unknown): Error {
   // A 5xx (the provider's own server_error, or a proxy's page while it is down) is an outage, not a
   // refusal: a re-check must not sign everyone out because the provider is restarting.
-  const status = err instanceof client.ResponseBodyError ? err.status : err instanceof client.ClientError && err.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' && err.cause instanceof Response ? err.cause.status : undefined;
+  const status =
+    err instanceof client.ResponseBodyError
+      ? err.status
+      : err instanceof client.ClientError && err.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' && err.cause instanceof Response
+        ? err.cause.status
+        : undefined;
   if (status !== undefined && status >= 500) return new StintError('unavailable', `the identity provider cannot be reached: it answered HTTP ${status}`);
-  if (err instanceof client.ResponseBodyError) return new ProviderRefused(`the identity provider said ${err.error}${err.error_description ? `: ${err.error_description}` : ''}`, err.error);
+  if (err instanceof client.ResponseBodyError)
+    return new ProviderRefused(`the identity provider said ${err.error}${err.error_description ? `: ${err.error_description}` : ''}`, err.error);
   // The library's own checks (signature, iss, aud, exp, nonce, state, auth_time): the response is not to be trusted.
   if (err instanceof client.ClientError || err instanceof client.AuthorizationResponseError || err instanceof client.WWWAuthenticateChallengeError) {
     return new ProviderRefused(`the identity provider's answer failed a check: ${describe(err)}`);
@@ -180,5 +201,8 @@ function describe(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const cause = (err as { cause?: unknown }).cause;
   const code = (err as { code?: string }).code;
-  return `${err.message}${code && !err.message.includes(code) ? ` (${code})` : ''}${cause instanceof Error && !err.message.includes(cause.message) ? `: ${cause.message}` : ''}`.slice(0, 300);
+  return `${err.message}${code && !err.message.includes(code) ? ` (${code})` : ''}${cause instanceof Error && !err.message.includes(cause.message) ? `: ${cause.message}` : ''}`.slice(
+    0,
+    300,
+  );
 }

@@ -23,7 +23,15 @@ import { startSsoBroker, type SsoBroker } from '../testing/sso-broker.js';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const artifacts = join(root, 'test-artifacts', 'ui');
 const chromiumPath = '/usr/bin/chromium';
-const flags = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const flags = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const uiWait = 20_000;
 
 describe('single sign-on in Chromium', () => {
@@ -36,7 +44,12 @@ describe('single sign-on in Chromium', () => {
   async function browser(name: string): Promise<Page> {
     const dir = await mkdtemp(join(tmpdir(), `stint-chromium-${name}-`));
     dirs.push(dir);
-    const ctx = await chromium.launchPersistentContext(dir, { executablePath: chromiumPath, headless: true, args: flags, viewport: { width: 1280, height: 860 } });
+    const ctx = await chromium.launchPersistentContext(dir, {
+      executablePath: chromiumPath,
+      headless: true,
+      args: flags,
+      viewport: { width: 1280, height: 860 },
+    });
     contexts.push(ctx);
     return ctx.pages()[0] ?? (await ctx.newPage());
   }
@@ -83,10 +96,19 @@ describe('single sign-on in Chromium', () => {
     assert.equal(await olivia.evaluate<string>('JSON.stringify({ ...localStorage })'), '{}');
     // (Cookies are per host, not per port: the provider's own share 127.0.0.1; the state cookie is gone.)
     const cookies = (await contexts[0]!.cookies(sso.base)).filter((c) => c.name.startsWith('stint_'));
-    assert.deepEqual(cookies.map((c) => [c.name, c.httpOnly, c.sameSite]), [['stint_session', true, 'Strict']]);
+    assert.deepEqual(
+      cookies.map((c) => [c.name, c.httpOnly, c.sameSite]),
+      [['stint_session', true, 'Strict']],
+    );
 
-    await olivia.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /^Request access/ }).click();
-    await olivia.getByRole('button', { name: /pg-dba\b/ }).first().click();
+    await olivia
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('link', { name: /^Request access/ })
+      .click();
+    await olivia
+      .getByRole('button', { name: /pg-dba\b/ })
+      .first()
+      .click();
     await olivia.getByLabel('Duration').fill('10m');
     await olivia.getByLabel(/^Reason/).fill('INC-7: fix the orders index');
     await olivia.getByRole('button', { name: 'Ask for approval' }).click();
@@ -96,7 +118,10 @@ describe('single sign-on in Chromium', () => {
     await signIn(pat, 'pat', 'pat-pw');
     // Time passes: pat's sign-in is older than the policy's stepUp (10m).
     clock.advance(11 * 60_000);
-    await pat.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /^Approvals/ }).click();
+    await pat
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('link', { name: /^Approvals/ })
+      .click();
     const card = pat.locator('li.approval', { hasText: 'olivia' });
     await card.waitFor({ timeout: uiWait });
     await card.getByLabel(/^Comment/).fill('ok');
@@ -145,7 +170,10 @@ describe('single sign-on in Chromium', () => {
     await page.goto(url);
     await page.getByRole('button', { name: 'Continue' }).click({ timeout: uiWait });
     await providerLogin(page, 'pat', 'pat-pw');
-    await page.getByText(/Sign-in Success|successfully|You can close/i).first().waitFor({ timeout: uiWait });
+    await page
+      .getByText(/Sign-in Success|successfully|You can close/i)
+      .first()
+      .waitFor({ timeout: uiWait });
     assert.equal(await exited, 0, stderr);
     assert.match(stdout, /signed in as\s+pat/);
 

@@ -14,7 +14,7 @@ import type { Database, Row } from './schema.js';
 import { rowOf, type StatementCache } from './statement-cache.js';
 
 /** Details go through JSON once before hashing, so what is hashed is exactly what is stored and read back (no Dates, no undefined). */
-function normalizeDetails(details: Record<string, unknown> | undefined): Record<string, unknown> {
+export function normalizeDetails(details: Record<string, unknown> | undefined): Record<string, unknown> {
   if (details === undefined) return {};
   const copy: unknown = JSON.parse(JSON.stringify(details));
   if (copy === null || typeof copy !== 'object' || Array.isArray(copy)) throw new TypeError('audit details must be a JSON object');
@@ -52,7 +52,11 @@ export class AuditAppender {
   async append(input: AuditInput): Promise<AuditEvent> {
     if (!this.head) {
       const q = this.statements.get('select audit_head for append', [1], ([id]) =>
-        this.db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', id as number).$if(this.dialect === 'postgres', (q) => q.forUpdate()),
+        this.db
+          .selectFrom('audit_head')
+          .select(['seq', 'hash'])
+          .where('id', '=', id as number)
+          .$if(this.dialect === 'postgres', (q) => q.forUpdate()),
       );
       const row = (await this.db.executeQuery(q)).rows[0] as Pick<Row<'audit_head'>, 'seq' | 'hash'> | undefined;
       if (!row) throw new Error('audit_head row is missing; the store is not migrated');

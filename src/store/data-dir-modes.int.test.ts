@@ -88,7 +88,10 @@ describe('data directory file modes', () => {
     for (const expected of ['stint.db', 'stint.db-wal', 'stint.db-shm', 'master.key', 'admin.token', 'ssh_host_ed25519_key', 'sessions']) {
       assert.ok(names.includes(expected), `${expected} in ${names.join(', ')}`);
     }
-    assert.ok(names.some((n) => /^sessions\/ses_[a-z0-9]{12}\.jsonl$/.test(n)), names.join(', '));
+    assert.ok(
+      names.some((n) => /^sessions\/ses_[a-z0-9]{12}\.jsonl$/.test(n)),
+      names.join(', '),
+    );
     assert.ok(names.includes('sessions/ses_modesmodes01-0.cast'));
     const wrong = entries.filter((e) => e.mode !== (e.dir ? 0o700 : 0o600)).map((e) => `${e.path} ${e.mode.toString(8)}`);
     assert.deepEqual(wrong, []);

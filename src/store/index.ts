@@ -8,9 +8,7 @@ export { createPostgresStore, type PostgresStoreOptions } from './postgres/postg
 export { createSqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.js';
 export { createKyselyStore } from './kysely-store.js';
 
-export type StoreSpec =
-  | { kind: 'sqlite'; path: string }
-  | { kind: 'postgres'; connectionString: string; schema?: string; maxConnections?: number };
+export type StoreSpec = { kind: 'sqlite'; path: string } | { kind: 'postgres'; connectionString: string; schema?: string; maxConnections?: number };
 
 /** Opens the store and brings its schema to the latest version. */
 export async function openStore(spec: StoreSpec): Promise<Store> {

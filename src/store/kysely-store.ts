@@ -19,6 +19,8 @@
 import { sql, type Kysely } from 'kysely';
 import type { Store, StoreTx, TxLocks } from '../core/ports.js';
 import type { AuditEvent, AuditInput } from '../core/types.js';
+import type { StoredCheckpoint } from '../core/audit/signing.js';
+import { AuditCheckpoints } from './audit-checkpoints.js';
 import { KyselyStoreTx, type StoreDialect } from './kysely-tx.js';
 import { migrateToLatest } from './migrations.js';
 import type { Database } from './schema.js';
@@ -50,6 +52,21 @@ export class KyselyStore extends KyselyStoreTx implements Store {
   ) {
     super(root, options.dialect, new StatementCache());
     this.dialect = options.dialect;
+    this.checkpoints = new AuditCheckpoints(root);
+  }
+
+  private readonly checkpoints: AuditCheckpoints;
+
+  insertAuditCheckpoint(c: StoredCheckpoint): Promise<boolean> {
+    return this.checkpoints.insert(c);
+  }
+
+  lastAuditCheckpoint(): Promise<StoredCheckpoint | undefined> {
+    return this.checkpoints.last();
+  }
+
+  listAuditCheckpoints(afterSeq: number, limit: number): Promise<StoredCheckpoint[]> {
+    return this.checkpoints.list(afterSeq, limit);
   }
 
   transaction<T>(fn: (tx: StoreTx & TxLocks) => Promise<T>): Promise<T> {

@@ -1,45 +1,20 @@
 // The Store port's reads and writes over Kysely, for SQLite and PostgreSQL
 // alike: the one class both a transaction and the store itself are (their
 // lifecycle, locks and migrations are in kysely-store.ts, with the
-// concurrency contract these methods keep).
+// concurrency contract these methods keep). Requests, grants, the audit chain
+// and sign-ins here; the smaller record families in kysely-records-tx.ts.
 
 import type { Kysely, Transaction } from 'kysely';
-import type { AuditFilter, GrantFilter, GrantPatch, RequestFilter, RequestPatch, Store, StoreTx } from '../core/ports.js';
-import type {
-  ApprovalRecord,
-  AuditEvent,
-  AuditInput,
-  GrantRecord,
-  GrantStatus,
-  ConnectTokenRecord,
-  PendingLoginRecord,
-  RequestRecord,
-  SignInRecord,
-  SshKeyRecord,
-  TokenRecord,
-  BreakGlassRecord,
-} from '../core/types.js';
+import type { AuditFilter, GrantFilter, GrantPatch, RequestFilter, RequestPatch, StoreTx } from '../core/ports.js';
+import type { ApprovalRecord, AuditEvent, AuditInput, GrantRecord, GrantStatus, PendingLoginRecord, RequestRecord, SignInRecord } from '../core/types.js';
 import { AuditAppender } from './audit-appender.js';
+import { KyselyRecordsTx, type StoreDialect } from './kysely-records-tx.js';
 import { SignInTx } from './signin-tx.js';
-import {
-  grantPatchToRow,
-  grantToRow,
-  requestPatchToRow,
-  requestToRow,
-  rowToApproval,
-  rowToAuditEvent,
-  rowToGrant,
-  rowToRequest,
-  rowToSshKey,
-  rowToToken,
-  rowToBreakGlass,
-  sshKeyToRow,
-  tokenToRow,
-} from './rows.js';
-import type { Database, Row } from './schema.js';
+import { grantPatchToRow, grantToRow, requestPatchToRow, requestToRow, rowToApproval, rowToAuditEvent, rowToGrant, rowToRequest } from './rows.js';
+import type { Database } from './schema.js';
 import { rowOf, rowShape, type StatementCache } from './statement-cache.js';
 
-export type StoreDialect = Store['dialect'];
+export type { StoreDialect };
 
 const retryingStatuses = ['revoking', 'revoke-failing'] as const satisfies readonly GrantStatus[];
 
@@ -55,13 +30,9 @@ function clampLimit(limit: number | undefined): number | undefined {
   return Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : undefined;
 }
 
-export class KyselyStoreTx implements StoreTx {
-  constructor(
-    protected readonly db: Kysely<Database> | Transaction<Database>,
-    protected readonly dialectName: StoreDialect,
-    /** Shared by the store and all its transactions. */
-    protected readonly statements: StatementCache,
-  ) {
+export class KyselyStoreTx extends KyselyRecordsTx implements StoreTx {
+  constructor(db: Kysely<Database> | Transaction<Database>, dialectName: StoreDialect, statements: StatementCache) {
+    super(db, dialectName, statements);
     this.audit = new AuditAppender(db, dialectName, statements);
     this.signIns = new SignInTx(db);
   }
@@ -69,18 +40,6 @@ export class KyselyStoreTx implements StoreTx {
   private readonly signIns: SignInTx;
 
   private readonly audit: AuditAppender;
-
-  // ---- the hot statements, compiled once per shape (statement-cache.ts)
-
-  private async insertRow<T extends keyof Database & string>(table: T, row: object): Promise<void> {
-    const { shape, keys, values } = rowShape(table, row);
-    await this.db.executeQuery(this.statements.get(`insert ${shape}`, values, (v) => this.db.insertInto(table).values(rowOf(keys, v) as never)));
-  }
-
-  private async byKey<T extends 'requests' | 'grants' | 'tokens'>(table: T, column: 'id' | 'hash', key: string): Promise<Row<T> | undefined> {
-    const q = this.statements.get(`select ${table} by ${column}`, [key], ([k]) => this.db.selectFrom(table as 'grants').selectAll().where(column as 'id', '=', k as string));
-    return (await this.db.executeQuery(q)).rows[0] as Row<T> | undefined;
-  }
 
   /** UPDATE table SET … WHERE id = ? AND version = ?; true when it matched. */
   private async casRow(table: 'requests' | 'grants', id: string, version: number, set: Record<string, unknown>): Promise<boolean> {
@@ -248,17 +207,29 @@ export class KyselyStoreTx implements StoreTx {
     ]);
     const byId = new Map<string, GrantRecord>();
     for (const row of [...expired, ...leaseLapsed, ...retrying]) byId.set(row.id, rowToGrant(row));
-    return [...byId.values()]
-      .sort((a, b) => dueAt(a) - dueAt(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-      .slice(0, n);
+    return [...byId.values()].sort((a, b) => dueAt(a) - dueAt(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).slice(0, n);
   }
 
   /** The earliest due time, past or future; each part is an index lookup. */
   async nextDueAt(): Promise<number | null> {
     const row = await this.db
       .selectNoFrom((eb) => [
-        eb.selectFrom('grants').select('expires_at').where('status', '=', 'active').where('expires_at', 'is not', null).orderBy('expires_at').limit(1).as('expiry'),
-        eb.selectFrom('grants').select('session_lease_until').where('status', '=', 'active').where('session_lease_until', 'is not', null).orderBy('session_lease_until').limit(1).as('lease'),
+        eb
+          .selectFrom('grants')
+          .select('expires_at')
+          .where('status', '=', 'active')
+          .where('expires_at', 'is not', null)
+          .orderBy('expires_at')
+          .limit(1)
+          .as('expiry'),
+        eb
+          .selectFrom('grants')
+          .select('session_lease_until')
+          .where('status', '=', 'active')
+          .where('session_lease_until', 'is not', null)
+          .orderBy('session_lease_until')
+          .limit(1)
+          .as('lease'),
         ...retryingStatuses.map((s, i) =>
           eb
             .selectFrom('grants')
@@ -294,7 +265,11 @@ export class KyselyStoreTx implements StoreTx {
   }
 
   async countGrantsByStatus(): Promise<Partial<Record<GrantStatus, number>>> {
-    const rows = await this.db.selectFrom('grants').select((eb) => ['status', eb.fn.countAll<number>().as('n')]).groupBy('status').execute();
+    const rows = await this.db
+      .selectFrom('grants')
+      .select((eb) => ['status', eb.fn.countAll<number>().as('n')])
+      .groupBy('status')
+      .execute();
     const out: Partial<Record<GrantStatus, number>> = {};
     for (const r of rows) out[r.status as GrantStatus] = Number(r.n);
     return out;
@@ -333,175 +308,6 @@ export class KyselyStoreTx implements StoreTx {
     await this.flushAudit();
     const head = await this.db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirst();
     return head && head.seq > 0 ? { seq: head.seq, hash: head.hash } : null;
-  }
-
-  // ---- tokens
-
-  async insertToken(t: TokenRecord): Promise<void> {
-    await this.db.insertInto('tokens').values(tokenToRow(t)).execute();
-  }
-
-  async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
-    const row = await this.byKey('tokens', 'hash', hash);
-    return row ? rowToToken(row) : undefined;
-  }
-
-  /** Oldest first. */
-  async listTokens(user?: string): Promise<TokenRecord[]> {
-    const rows = await this.db
-      .selectFrom('tokens')
-      .selectAll()
-      .$if(user !== undefined, (q) => q.where('user_name', '=', user!))
-      .orderBy('created_at')
-      .orderBy('id')
-      .execute();
-    return rows.map(rowToToken);
-  }
-
-  /** True when this call revoked it; false when unknown or already revoked (the first revocation time stays). */
-  async revokeToken(id: string, at: number): Promise<boolean> {
-    const r = await this.db.updateTable('tokens').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
-    return r.numUpdatedRows === 1n;
-  }
-
-  /**
-   * Records a use at `at`, unless one after `at - minGapMs` is already
-   * recorded: at most one write per token per gap, across brokers. True when written.
-   */
-  async touchToken(id: string, at: number, minGapMs: number): Promise<boolean> {
-    const r = await this.db
-      .updateTable('tokens')
-      .set({ last_used_at: at })
-      .where('id', '=', id)
-      .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<=', at - minGapMs)]))
-      .executeTakeFirst();
-    return r.numUpdatedRows === 1n;
-  }
-
-  // ---- break-glass activations
-
-  async insertBreakGlass(b: BreakGlassRecord): Promise<void> {
-    await this.db
-      .insertInto('break_glass')
-      .values({
-        grant_id: b.grantId, request_id: b.requestId, user_name: b.user, profile: b.profile, target: b.target, reason: b.reason,
-        created_at: b.createdAt, reviewed_at: b.reviewedAt, reviewed_by: b.reviewedBy, review_comment: b.reviewComment,
-      })
-      .execute();
-  }
-
-  async getBreakGlass(grantId: string): Promise<BreakGlassRecord | undefined> {
-    const row = await this.db.selectFrom('break_glass').selectAll().where('grant_id', '=', grantId).executeTakeFirst();
-    return row ? rowToBreakGlass(row) : undefined;
-  }
-
-  /** Oldest first; `open`: only those not reviewed yet. */
-  async listBreakGlass(filter: { open?: boolean; limit?: number }): Promise<BreakGlassRecord[]> {
-    const rows = await this.db
-      .selectFrom('break_glass')
-      .selectAll()
-      .$if(filter.open === true, (q) => q.where('reviewed_at', 'is', null))
-      .orderBy('created_at')
-      .orderBy('grant_id')
-      .limit(filter.limit ?? 500)
-      .execute();
-    return rows.map(rowToBreakGlass);
-  }
-
-  /** Records the review once: true when this call recorded it (false: unknown or already reviewed). */
-  async reviewBreakGlass(grantId: string, by: string, comment: string, at: number): Promise<boolean> {
-    const r = await this.db
-      .updateTable('break_glass')
-      .set({ reviewed_at: at, reviewed_by: by, review_comment: comment })
-      .where('grant_id', '=', grantId)
-      .where('reviewed_at', 'is', null)
-      .executeTakeFirst();
-    return r.numUpdatedRows === 1n;
-  }
-
-  // ---- connect tokens
-
-  async insertConnectToken(t: ConnectTokenRecord, pruneBefore: number): Promise<void> {
-    await this.db.deleteFrom('connect_tokens').where('expires_at', '<', pruneBefore).execute();
-    await this.db
-      .insertInto('connect_tokens')
-      .values({ hash: t.hash, user_name: t.user, profile: t.profile, created_at: t.createdAt, expires_at: t.expiresAt, used_at: t.usedAt })
-      .execute();
-  }
-
-  async useConnectToken(hash: string, profile: string, now: number): Promise<ConnectTokenRecord | undefined> {
-    // One conditional UPDATE decides who uses it; the read after it only reports.
-    const r = await this.db
-      .updateTable('connect_tokens')
-      .set({ used_at: now })
-      .where('hash', '=', hash)
-      .where('profile', '=', profile)
-      .where('used_at', 'is', null)
-      .where('expires_at', '>', now)
-      .executeTakeFirst();
-    if (r.numUpdatedRows !== 1n) return undefined;
-    const row = await this.db.selectFrom('connect_tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
-    return row ? { hash: row.hash, user: row.user_name, profile: row.profile, createdAt: row.created_at, expiresAt: row.expires_at, usedAt: row.used_at } : undefined;
-  }
-
-  // ---- ssh keys
-
-  async insertSshKey(k: SshKeyRecord): Promise<void> {
-    await this.db.insertInto('ssh_keys').values(sshKeyToRow(k)).execute();
-  }
-
-  async getSshKey(id: string): Promise<SshKeyRecord | undefined> {
-    const row = await this.db.selectFrom('ssh_keys').selectAll().where('id', '=', id).executeTakeFirst();
-    return row ? rowToSshKey(row) : undefined;
-  }
-
-  async findSshKeyByFingerprint(fingerprint: string): Promise<SshKeyRecord | undefined> {
-    const row = await this.db.selectFrom('ssh_keys').selectAll().where('fingerprint', '=', fingerprint).executeTakeFirst();
-    return row ? rowToSshKey(row) : undefined;
-  }
-
-  async listSshKeys(user?: string): Promise<SshKeyRecord[]> {
-    const rows = await this.db
-      .selectFrom('ssh_keys')
-      .selectAll()
-      .$if(user !== undefined, (q) => q.where('user_name', '=', user!))
-      .orderBy('created_at')
-      .orderBy('id')
-      .execute();
-    return rows.map(rowToSshKey);
-  }
-
-  async deleteSshKey(id: string): Promise<boolean> {
-    const r = await this.db.deleteFrom('ssh_keys').where('id', '=', id).executeTakeFirst();
-    return r.numDeletedRows === 1n;
-  }
-
-  // ---- target credentials and meta
-
-  async putTargetCredential(target: string, sealed: string, at: number): Promise<void> {
-    await this.db
-      .insertInto('target_credentials')
-      .values({ target, sealed, updated_at: at })
-      .onConflict((oc) => oc.column('target').doUpdateSet({ sealed, updated_at: at }))
-      .execute();
-  }
-
-  async getTargetCredential(target: string): Promise<string | undefined> {
-    const row = await this.db.selectFrom('target_credentials').select('sealed').where('target', '=', target).executeTakeFirst();
-    return row?.sealed;
-  }
-
-  async getMeta(key: string): Promise<string | undefined> {
-    const row = await this.db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst();
-    return row?.value;
-  }
-
-  async setMeta(key: string, value: string): Promise<void> {
-    await this.db
-      .insertInto('meta')
-      .values({ key, value })
-      .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
-      .execute();
   }
 
   // ---- sign-ins (signin-tx.ts)

@@ -257,7 +257,13 @@ const identity: Migration = {
       .execute();
     await db.schema.createIndex('signins_user').ifNotExists().on('signins').columns(['user_name', 'created_at']).execute();
     // The provider re-check's range: live OIDC sign-ins by when they were last checked.
-    await db.schema.createIndex('signins_live_checked').ifNotExists().on('signins').columns(['method', 'checked_at']).where(sql.ref('ended_at'), 'is', null).execute();
+    await db.schema
+      .createIndex('signins_live_checked')
+      .ifNotExists()
+      .on('signins')
+      .columns(['method', 'checked_at'])
+      .where(sql.ref('ended_at'), 'is', null)
+      .execute();
     await db.schema
       .createTable('pending_logins')
       .ifNotExists()
@@ -307,6 +313,23 @@ const tokensReviews = (schema: string | undefined): Migration => ({
   },
 });
 
+/** Signed checkpoints of the audit chain (core/audit/signing.ts), with the event hashes each one signed. */
+const auditCheckpoints: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('audit_checkpoints')
+      .ifNotExists()
+      .addColumn('seq', 'bigint', (c) => c.primaryKey())
+      .addColumn('from_seq', 'bigint', (c) => c.notNull())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .addColumn('key_id', 'text', (c) => c.notNull())
+      .addColumn('signature', 'text', (c) => c.notNull())
+      .addColumn('window_hashes', 'text', (c) => c.notNull())
+      .execute();
+  },
+};
+
 /**
  * All migrations by version; names sort in application order. `schema` is
  * the PostgreSQL schema holding the tables (undefined on SQLite).
@@ -319,6 +342,7 @@ export function migrations(schema: string | undefined): Readonly<Record<string, 
     '0004_partial_due_indexes': partialDueIndexes,
     '0005_identity': identity,
     '0006_tokens_reviews': tokensReviews(schema),
+    '0007_audit_checkpoints': auditCheckpoints,
   };
 }
 

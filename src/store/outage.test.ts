@@ -13,7 +13,16 @@ const withCode = (code: string, message = 'x') => Object.assign(new Error(messag
 
 describe('store outage errors', () => {
   it('recognises connection failures and leaves every other error as it was', () => {
-    for (const e of [withCode('ECONNREFUSED'), withCode('57P01'), withCode('08006'), withCode('53300'), withCode('SQLITE_BUSY'), withCode('SQLITE_IOERR_WRITE'), new Error('Connection terminated unexpectedly'), new Error('timeout exceeded when trying to connect')]) {
+    for (const e of [
+      withCode('ECONNREFUSED'),
+      withCode('57P01'),
+      withCode('08006'),
+      withCode('53300'),
+      withCode('SQLITE_BUSY'),
+      withCode('SQLITE_IOERR_WRITE'),
+      new Error('Connection terminated unexpectedly'),
+      new Error('timeout exceeded when trying to connect'),
+    ]) {
       const m = mapStoreError(e);
       assert.ok(m instanceof StintError && m.code === 'unavailable', String(e));
       assert.equal((m as Error).cause, e);
@@ -32,7 +41,10 @@ describe('store outage errors', () => {
     const other = new BetterSqlite3(path);
     try {
       other.exec('BEGIN EXCLUSIVE');
-      await assert.rejects(store.setMeta('probe', '1'), (err: unknown) => err instanceof StintError && err.code === 'unavailable' && /SQLITE_BUSY/.test(err.message));
+      await assert.rejects(
+        store.setMeta('probe', '1'),
+        (err: unknown) => err instanceof StintError && err.code === 'unavailable' && /SQLITE_BUSY/.test(err.message),
+      );
       other.exec('COMMIT');
       await store.setMeta('probe', '1');
       assert.equal(await store.getMeta('probe'), '1');

@@ -90,7 +90,10 @@ class MappedDriver implements Driver {
       const mapped = mapStoreError(err);
       if (mapped instanceof StintError) throw mapped;
       const code = (err as { code?: unknown }).code;
-      const e = new StintError('unavailable', `Stint's store is unavailable (cannot open a connection${typeof code === 'string' ? `: ${/^[0-9A-Z]{5}$/.test(code) ? `SQLSTATE ${code}` : code}` : ''}); try again shortly`);
+      const e = new StintError(
+        'unavailable',
+        `Stint's store is unavailable (cannot open a connection${typeof code === 'string' ? `: ${/^[0-9A-Z]{5}$/.test(code) ? `SQLSTATE ${code}` : code}` : ''}); try again shortly`,
+      );
       (e as Error).cause = err;
       throw e;
     }

@@ -39,7 +39,10 @@ describe('postgres store specifics', () => {
         );
       await Promise.all([...work(a, 'a'), ...work(b, 'b')]);
       const events = await a.listAudit({});
-      assert.deepEqual(events.map((e) => e.seq), Array.from({ length: 80 }, (_, i) => i + 1));
+      assert.deepEqual(
+        events.map((e) => e.seq),
+        Array.from({ length: 80 }, (_, i) => i + 1),
+      );
       assert.ok(verifyChain(events).ok);
     } finally {
       await a.close();
@@ -61,7 +64,10 @@ describe('postgres store specifics', () => {
         const { rows } = await client.query<{ table_schema: string }>(
           `select distinct table_schema from information_schema.tables where table_name in ('grants', 'meta', 'stint_migration')`,
         );
-        assert.deepEqual(rows.map((r) => r.table_schema), ['stint_app']);
+        assert.deepEqual(
+          rows.map((r) => r.table_schema),
+          ['stint_app'],
+        );
       } finally {
         await client.end();
       }

@@ -131,19 +131,42 @@ export function rowToAuditEvent(row: AuditEventsTable): AuditEvent {
 
 export function rowToToken(row: TokensTable): TokenRecord {
   return {
-    id: row.id, user: row.user_name, hash: row.hash, description: row.description, createdAt: Number(row.created_at),
-    expiresAt: Number(row.expires_at), revokedAt: num(row.revoked_at), lastUsedAt: num(row.last_used_at),
+    id: row.id,
+    user: row.user_name,
+    hash: row.hash,
+    description: row.description,
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
+    revokedAt: num(row.revoked_at),
+    lastUsedAt: num(row.last_used_at),
   };
 }
 
 export function tokenToRow(t: TokenRecord): TokensTable {
-  return { id: t.id, user_name: t.user, hash: t.hash, description: t.description, created_at: t.createdAt, expires_at: t.expiresAt, revoked_at: t.revokedAt, last_used_at: t.lastUsedAt };
+  return {
+    id: t.id,
+    user_name: t.user,
+    hash: t.hash,
+    description: t.description,
+    created_at: t.createdAt,
+    expires_at: t.expiresAt,
+    revoked_at: t.revokedAt,
+    last_used_at: t.lastUsedAt,
+  };
 }
 
 export function rowToBreakGlass(row: BreakGlassTable): BreakGlassRecord {
   return {
-    grantId: row.grant_id, requestId: row.request_id, user: row.user_name, profile: row.profile, target: row.target, reason: row.reason,
-    createdAt: Number(row.created_at), reviewedAt: num(row.reviewed_at), reviewedBy: row.reviewed_by, reviewComment: row.review_comment,
+    grantId: row.grant_id,
+    requestId: row.request_id,
+    user: row.user_name,
+    profile: row.profile,
+    target: row.target,
+    reason: row.reason,
+    createdAt: Number(row.created_at),
+    reviewedAt: num(row.reviewed_at),
+    reviewedBy: row.reviewed_by,
+    reviewComment: row.review_comment,
   };
 }
 
@@ -153,14 +176,26 @@ function num(v: number | string | null): number | null {
 
 export function rowToSshKey(row: SshKeysTable): SshKeyRecord {
   return {
-    id: row.id, user: row.user_name, type: row.type, publicKey: row.public_key, fingerprint: row.fingerprint,
-    comment: row.comment, createdAt: row.created_at, createdBy: row.created_by,
+    id: row.id,
+    user: row.user_name,
+    type: row.type,
+    publicKey: row.public_key,
+    fingerprint: row.fingerprint,
+    comment: row.comment,
+    createdAt: row.created_at,
+    createdBy: row.created_by,
   };
 }
 
 export function sshKeyToRow(k: SshKeyRecord): SshKeysTable {
   return {
-    id: k.id, user_name: k.user, type: k.type, public_key: k.publicKey, fingerprint: k.fingerprint,
-    comment: k.comment, created_at: k.createdAt, created_by: k.createdBy,
+    id: k.id,
+    user_name: k.user,
+    type: k.type,
+    public_key: k.publicKey,
+    fingerprint: k.fingerprint,
+    comment: k.comment,
+    created_at: k.createdAt,
+    created_by: k.createdBy,
   };
 }

@@ -150,6 +150,17 @@ export interface TargetCredentialsTable {
   updated_at: number;
 }
 
+export interface AuditCheckpointsTable {
+  seq: number;
+  from_seq: number;
+  hash: string;
+  at: number;
+  key_id: string;
+  signature: string;
+  /** The window's event hashes, 64 hex digits each, concatenated. */
+  window_hashes: string;
+}
+
 export interface MetaTable {
   key: string;
   value: string;
@@ -197,6 +208,7 @@ export interface Database {
   meta: MetaTable;
   signins: SignInsTable;
   pending_logins: PendingLoginsTable;
+  audit_checkpoints: AuditCheckpointsTable;
 }
 
 /** Names of the migration bookkeeping tables (prefixed so they never clash with another Kysely app's). */

@@ -123,7 +123,12 @@ describe('sqlite store specifics', () => {
   it('gives tokens made before 0006 an expiry 90 days after the upgrade, so no one is locked out by it', async () => {
     const path = join(dir, 'before-0006.db');
     const old = new Kysely<unknown>({ dialect: new SqliteDialect({ database: new Database(path) }) });
-    const migrator = new Migrator({ db: old, provider: { getMigrations: async () => ({ ...migrations(undefined) }) }, migrationTableName, migrationLockTableName });
+    const migrator = new Migrator({
+      db: old,
+      provider: { getMigrations: async () => ({ ...migrations(undefined) }) },
+      migrationTableName,
+      migrationLockTableName,
+    });
     assert.equal((await migrator.migrateTo('0004_partial_due_indexes')).error, undefined);
     await old.destroy();
     const raw = new Database(path);
@@ -141,7 +146,12 @@ describe('sqlite store specifics', () => {
   it('turns the due indexes partial on a database made before 0004, and the expiry queries still find what is due', async () => {
     const path = join(dir, 'before-0004.db');
     const old = new Kysely<unknown>({ dialect: new SqliteDialect({ database: new Database(path) }) });
-    const migrator = new Migrator({ db: old, provider: { getMigrations: async () => ({ ...migrations(undefined) }) }, migrationTableName, migrationLockTableName });
+    const migrator = new Migrator({
+      db: old,
+      provider: { getMigrations: async () => ({ ...migrations(undefined) }) },
+      migrationTableName,
+      migrationLockTableName,
+    });
     const { error } = await migrator.migrateTo('0003_grants_status_created');
     assert.equal(error, undefined);
     await old.destroy();
@@ -161,7 +171,11 @@ describe('sqlite store specifics', () => {
     await store.close();
 
     const db = new Database(path, { readonly: true });
-    const indexes = [['grants_status_expires', 'expires_at', 4], ['grants_status_next_attempt', 'next_attempt_at', 1], ['grants_status_session_lease', 'session_lease_until', 1]] as const;
+    const indexes = [
+      ['grants_status_expires', 'expires_at', 4],
+      ['grants_status_next_attempt', 'next_attempt_at', 1],
+      ['grants_status_session_lease', 'session_lease_until', 1],
+    ] as const;
     for (const [name, column, holds] of indexes) {
       const { sql } = db.prepare(`select sql from sqlite_master where type = 'index' and name = ?`).get(name) as { sql: string };
       assert.match(sql, new RegExp(`where "${column}" is not null$`, 'i'));

@@ -41,7 +41,11 @@ test('a builder that binds the values in another order than the caller passes th
   const get = (id: string, b: string) =>
     cache.get('wrong order', [id, b], ([i, bb]) => {
       builds++;
-      return db.selectFrom('t').selectAll().where('b', '=', bb as string).where('id', '=', i as string);
+      return db
+        .selectFrom('t')
+        .selectAll()
+        .where('b', '=', bb as string)
+        .where('id', '=', i as string);
     });
   get('x', 'x');
   const two = get('y', 'z');
@@ -51,20 +55,40 @@ test('a builder that binds the values in another order than the caller passes th
 
 test('a builder that binds fewer or more parameters than values is never cached', () => {
   const cache = new StatementCache();
-  const q = cache.get('constant', ['x', 7], ([i]) => db.selectFrom('t').selectAll().where('id', '=', i as string).where('a', '=', 7));
+  const q = cache.get('constant', ['x', 7], ([i]) =>
+    db
+      .selectFrom('t')
+      .selectAll()
+      .where('id', '=', i as string)
+      .where('a', '=', 7),
+  );
   assert.deepEqual(q.parameters, ['x', 7]);
-  const again = cache.get('constant', ['y', 8], ([i]) => db.selectFrom('t').selectAll().where('id', '=', i as string).where('a', '=', 7));
+  const again = cache.get('constant', ['y', 8], ([i]) =>
+    db
+      .selectFrom('t')
+      .selectAll()
+      .where('id', '=', i as string)
+      .where('a', '=', 7),
+  );
   assert.deepEqual(again.parameters, ['y', 7], 'built by Kysely, not run with the cached text and the wrong values');
 });
 
 test('a value that is not a plain datum goes through Kysely every time', () => {
   const cache = new StatementCache();
-  cache.get('s', ['x'], ([i]) => db.selectFrom('t').selectAll().where('id', '=', i as string));
+  cache.get('s', ['x'], ([i]) =>
+    db
+      .selectFrom('t')
+      .selectAll()
+      .where('id', '=', i as string),
+  );
   let built = 0;
   const expr = sql<string>`upper(${'q'})`;
   const q = cache.get('s', [expr], ([i]) => {
     built++;
-    return db.selectFrom('t').selectAll().where('id', '=', i as never);
+    return db
+      .selectFrom('t')
+      .selectAll()
+      .where('id', '=', i as never);
   });
   assert.equal(built, 1);
   assert.match(q.sql, /upper\(\?\)/);

@@ -21,7 +21,8 @@ class Slot {
 }
 
 /** Values bound as they are whatever the query: no expression, list or builder among them. */
-const plainDatum = (v: unknown) => v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean' || Buffer.isBuffer(v);
+const plainDatum = (v: unknown) =>
+  v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean' || Buffer.isBuffer(v);
 
 export class StatementCache {
   readonly #shapes = new Map<string, string | null>();

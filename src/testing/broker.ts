@@ -73,7 +73,7 @@ export async function createTestTarget(opts: { canary?: string; serverUrl?: stri
     GRANT USAGE ON SCHEMA public TO ${id(own.name)};
   `);
   const login: TestTarget['login'] = async (user, password, sql) => {
-    const c = new pg.Client({ host: db.host, port: db.port, database: db.name, user, password, connectionTimeoutMillis: 5000 });
+    const c = new pg.Client({ host: db.host, port: db.port, database: db.name, user, password, connectionTimeoutMillis: 60_000 });
     try {
       await c.connect();
       const r = await c.query(sql);
@@ -85,7 +85,19 @@ export async function createTestTarget(opts: { canary?: string; serverUrl?: stri
     }
   };
   return {
-    db, host: db.host, port: db.port, suffix, readRole, adminRole, marker, gatewayMarker, adminUser, adminPassword, own, login, superQuery,
+    db,
+    host: db.host,
+    port: db.port,
+    suffix,
+    readRole,
+    adminRole,
+    marker,
+    gatewayMarker,
+    adminUser,
+    adminPassword,
+    own,
+    login,
+    superQuery,
     async roleExists(name) {
       return (await superQuery('SELECT 1 FROM pg_roles WHERE rolname = $1', [name])).rowCount === 1;
     },
@@ -191,7 +203,13 @@ export interface TestBroker {
   /** Every log line the broker wrote (JSON). */
   logs: string[];
   token(user: string): Promise<string>;
-  call(token: string | null, method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; raw: string }>;
+  call(
+    token: string | null,
+    method: 'GET' | 'POST' | 'DELETE',
+    url: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any; raw: string }>;
   close(): Promise<void>;
 }
 
@@ -223,7 +241,11 @@ export async function startTestBroker(opts: {
   });
   const logger = createLogger({ level: 'debug', destination: sink });
   const app = await createApp({
-    configPath, dataDir, clock: opts.clock, logger, workerMaxSleepMs: 50,
+    configPath,
+    dataDir,
+    clock: opts.clock,
+    logger,
+    workerMaxSleepMs: 50,
     env: opts.env ?? { STINT_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') },
     revokeRetry: { initialMs: 50, maxMs: 200 },
     revokeOrphans: opts.revokeOrphans,
@@ -232,11 +254,16 @@ export async function startTestBroker(opts: {
   const admin = app.initialAdminToken ?? (await readFile(join(dataDir, 'admin.token'), 'utf8')).trim();
   const call: TestBroker['call'] = async (token, method, url, body, headers = {}) => {
     const res = await app.api.inject({
-      method, url,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined && typeof body !== 'string' ? { 'content-type': 'application/json' } : {}), ...headers },
+      method,
+      url,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined && typeof body !== 'string' ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
       payload: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
-    let parsed: unknown = null;
+    let parsed: unknown;
     try {
       parsed = JSON.parse(res.body);
     } catch {
@@ -246,7 +273,12 @@ export async function startTestBroker(opts: {
   };
   const tokens = new Map<string, string>();
   return {
-    app, dataDir, configPath, adminToken: admin, logs, call,
+    app,
+    dataDir,
+    configPath,
+    adminToken: admin,
+    logs,
+    call,
     async token(user) {
       const cached = tokens.get(user);
       if (cached) return cached;

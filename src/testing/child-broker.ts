@@ -28,7 +28,12 @@ export async function writeBrokerConfig(dataDir: string, target: TestTarget, con
   return configPath;
 }
 
-export async function startChildBroker(opts: { configPath: string; dataDir: string; faults?: string; extraEnv?: Record<string, string> }): Promise<ChildBroker> {
+export async function startChildBroker(opts: {
+  configPath: string;
+  dataDir: string;
+  faults?: string;
+  extraEnv?: Record<string, string>;
+}): Promise<ChildBroker> {
   const port = await freePort();
   const proc = spawn(process.execPath, [binPath, 'server', '--config', opts.configPath, '--data-dir', opts.dataDir, '--listen', `127.0.0.1:${port}`], {
     env: {
@@ -42,10 +47,12 @@ export async function startChildBroker(opts: { configPath: string; dataDir: stri
   });
   let err = '';
   proc.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   const url = `http://127.0.0.1:${port}`;
   // Generous: on a loaded 2-core machine a cold start (tsx compiling the sources) takes a while.
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 300_000;
   const giveUp = async (why: string): Promise<never> => {
     // A child left running would hold this test process open (its stderr pipe) and hang the suite.
     if (proc.exitCode === null && proc.signalCode === null) {
@@ -62,7 +69,7 @@ export async function startChildBroker(opts: { configPath: string; dataDir: stri
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) await giveUp('broker did not become ready within 60 s');
+    if (Date.now() > deadline) await giveUp('broker did not become ready within 300 s');
     await new Promise((r) => setTimeout(r, 50));
   }
   return {

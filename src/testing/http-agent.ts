@@ -19,7 +19,10 @@ export class HttpAgent {
     return m;
   }
 
-  async request(url: string, init: { method?: string; form?: Record<string, string>; json?: unknown; headers?: Record<string, string> } = {}): Promise<AgentResponse> {
+  async request(
+    url: string,
+    init: { method?: string; form?: Record<string, string>; json?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<AgentResponse> {
     const u = new URL(url);
     const headers: Record<string, string> = { ...init.headers };
     const jar = this.cookies(u.host);
@@ -54,7 +57,10 @@ export class HttpAgent {
       const r = await this.request(next, first ? init : {});
       first = false;
       hops.push(r);
-      const location = r.status >= 300 && r.status < 400 ? r.headers.get('location') : /<meta http-equiv="refresh" content="0;url=([^"]+)"/.exec(r.body)?.[1]?.replace(/&#(\d+);/g, (_m, c: string) => String.fromCharCode(Number(c)));
+      const location =
+        r.status >= 300 && r.status < 400
+          ? r.headers.get('location')
+          : /<meta http-equiv="refresh" content="0;url=([^"]+)"/.exec(r.body)?.[1]?.replace(/&#(\d+);/g, (_m, c: string) => String.fromCharCode(Number(c)));
       next = location ? new URL(location, r.url).href : undefined;
     }
     return hops;

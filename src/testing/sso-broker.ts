@@ -31,10 +31,19 @@ export const ssoPeople = {
   mallory: { password: 'mallory-pw', groups: ['visitors'] },
 };
 
-export async function startSsoBroker(opts: { target: TestTarget; clock?: Clock; recheckMs?: number; keys?: Parameters<typeof startTestOidcProvider>[0]['keys'] }): Promise<SsoBroker> {
+export async function startSsoBroker(opts: {
+  target: TestTarget;
+  clock?: Clock;
+  recheckMs?: number;
+  keys?: Parameters<typeof startTestOidcProvider>[0]['keys'];
+}): Promise<SsoBroker> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const idp = await startTestOidcProvider({ redirectUris: [`${base}/v1/sso/callback`], people: structuredClone(ssoPeople), ...(opts.keys ? { keys: opts.keys } : {}) });
+  const idp = await startTestOidcProvider({
+    redirectUris: [`${base}/v1/sso/callback`],
+    people: structuredClone(ssoPeople),
+    ...(opts.keys ? { keys: opts.keys } : {}),
+  });
   const { target } = opts;
   const broker = await startTestBroker({
     target,
@@ -62,7 +71,9 @@ ${text}`
   });
   await broker.app.listen('127.0.0.1', port);
   return {
-    broker, idp, base,
+    broker,
+    idp,
+    base,
     async close() {
       await broker.close();
       await idp.close();

@@ -22,7 +22,13 @@ describe('loadMasterKey', () => {
 
   test('from STINT_MASTER_KEY as base64, base64url, or hex', async () => {
     const key = randomBytes(32);
-    for (const text of [key.toString('base64'), key.toString('base64url'), key.toString('hex'), key.toString('hex').toUpperCase(), ` ${key.toString('base64')}\n`]) {
+    for (const text of [
+      key.toString('base64'),
+      key.toString('base64url'),
+      key.toString('hex'),
+      key.toString('hex').toUpperCase(),
+      ` ${key.toString('base64')}\n`,
+    ]) {
       const loaded = await loadMasterKey({ env: { STINT_MASTER_KEY: text }, dataDir: freshDir() });
       assert.deepStrictEqual(loaded.key, key);
       assert.equal(loaded.source, 'env');
@@ -172,7 +178,10 @@ describe('checkMasterKey', () => {
   test('the source alone (as app.ts passes it) is enough for the message', async () => {
     const store = memoryMeta();
     await checkMasterKey(store, createVault(randomBytes(32)), 'env');
-    await assert.rejects(checkMasterKey(store, createVault(randomBytes(32)), 'env'), /^Error: the master key from STINT_MASTER_KEY \(key id [0-9a-f]{16}\) does not match/);
+    await assert.rejects(
+      checkMasterKey(store, createVault(randomBytes(32)), 'env'),
+      /^Error: the master key from STINT_MASTER_KEY \(key id [0-9a-f]{16}\) does not match/,
+    );
     await assert.rejects(
       checkMasterKey(store, createVault(randomBytes(32)), 'generated'),
       /a new one was generated at master\.key in the data directory; restore the original key file there or set STINT_MASTER_KEY$/,

@@ -35,7 +35,8 @@ export async function loadMasterKey(opts: { env: NodeJS.ProcessEnv; dataDir: str
 /** Accepts 64 hex digits or base64/base64url of exactly 32 bytes. */
 export function decodeKeyText(text: string, where: string): Buffer {
   const t = text.trim();
-  const help = `${where} must hold ${masterKeyBytes} bytes written as 64 hex digits or as base64 (44 characters); ` +
+  const help =
+    `${where} must hold ${masterKeyBytes} bytes written as 64 hex digits or as base64 (44 characters); ` +
     `generate one with: openssl rand -base64 ${masterKeyBytes}`;
   if (t.length === 0) throw new Error(`${where} is empty; ${help}`);
   if (/^[0-9a-fA-F]{64}$/.test(t)) return Buffer.from(t, 'hex');
@@ -142,12 +143,12 @@ export async function checkMasterKey(
   }
   const storedId = await store.getMeta(keyIdMetaKey);
   const fromText = origin ? `from ${origin.location} ` : '';
-  const fix = origin?.source === 'generated'
-    ? `no master key was found, so a new one was generated at ${origin.location}; restore the original key file there or set ${masterKeyEnv}`
-    : `use the original master key (set ${masterKeyEnv} or restore ${masterKeyFileName} in the data directory)`;
+  const fix =
+    origin?.source === 'generated'
+      ? `no master key was found, so a new one was generated at ${origin.location}; restore the original key file there or set ${masterKeyEnv}`
+      : `use the original master key (set ${masterKeyEnv} or restore ${masterKeyFileName} in the data directory)`;
   throw new Error(
-    `the master key ${fromText}(key id ${vault.keyId}) does not match the key this data was sealed with` +
-      `${storedId ? ` (key id ${storedId})` : ''}; ${fix}`,
+    `the master key ${fromText}(key id ${vault.keyId}) does not match the key this data was sealed with` + `${storedId ? ` (key id ${storedId})` : ''}; ${fix}`,
   );
 }
 

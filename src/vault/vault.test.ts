@@ -17,9 +17,7 @@ describe('vault', () => {
 
   test('round trip for any text and context (property)', () => {
     const vault = createVault(randomBytes(32));
-    fc.assert(
-      fc.property(fc.string({ unit: 'grapheme' }), fc.string(), (secret, ctx) => vault.unseal(vault.seal(secret, ctx), ctx) === secret),
-    );
+    fc.assert(fc.property(fc.string({ unit: 'grapheme' }), fc.string(), (secret, ctx) => vault.unseal(vault.seal(secret, ctx), ctx) === secret));
   });
 
   test('sealed format is v1.<base64url>.<base64url> and never contains the plaintext', () => {
@@ -73,8 +71,18 @@ describe('vault', () => {
     const [v, w, b] = sealed.split('.') as [string, string, string];
     const [, w2, b2] = other.split('.') as [string, string, string];
     for (const bad of [
-      '', 'hunter2', sealed.slice(0, -1), `${sealed}A`, `${sealed}.x`, `v2.${w}.${b}`, `${v}.${b}.${w}`,
-      `${v}.${w}.${b2}`, `${v}.${w2}.${b}`, `${v}.${w}=.${b}`, `${v}.${w}.${b}==`, ` ${sealed}`,
+      '',
+      'hunter2',
+      sealed.slice(0, -1),
+      `${sealed}A`,
+      `${sealed}.x`,
+      `v2.${w}.${b}`,
+      `${v}.${b}.${w}`,
+      `${v}.${w}.${b2}`,
+      `${v}.${w2}.${b}`,
+      `${v}.${w}=.${b}`,
+      `${v}.${w}.${b}==`,
+      ` ${sealed}`,
     ]) {
       assert.throws(() => vault.unseal(bad, context), VaultError, JSON.stringify(bad).slice(0, 60));
     }

@@ -8,70 +8,60 @@
 
 import { escapeDeep, escapeText } from '../../src/core/text.ts';
 
-export type Mode = 'ephemeral-account' | 'own-account';
-export type RequestStatus = 'pending' | 'approved' | 'denied' | 'cancelled' | 'expired-unapproved';
-export type GrantStatus = 'provisioning' | 'active' | 'revoking' | 'revoke-failing' | 'revoked';
+// The answers' shapes are the API's own zod views (src/api/views/), imported
+// as types only: Vite erases them, so no server code reaches the bundle.
+import type {
+  AuditView,
+  ConfigView,
+  CredentialsView,
+  GatewaysView,
+  GrantView,
+  KeyChallengeView,
+  OutcomeView,
+  PolicyView,
+  ProfileView,
+  RequestView,
+  ChannelView,
+  SessionDetailView,
+  SessionView,
+  SignInView,
+  SshKeyView,
+  SsoView,
+  StatementView,
+  TargetHealthView,
+  TargetView,
+  VerifyView,
+} from '../../src/api/views/index.ts';
+import type { DeliveryMode, GrantStatus, RequestStatus, SessionStatus } from '../../src/core/types.ts';
 
-export interface Session { user: string; groups: string[]; admin: boolean; roles: string[]; method: 'oidc' | 'token'; authTime: string; expiresAt: string; methods: string[] }
-export interface Profile {
-  name: string; description: string; target: string; targetKind: string; critical: boolean; mode: Mode; grants: string[];
-  maxDuration: string; maxDurationMs: number; requestable: boolean; approval: string; requireReason: boolean; requireTicket: boolean;
-}
-export interface AccessRequest {
-  id: string; user: string; profile: string; target: string; mode: Mode; status: RequestStatus; duration: string; durationMs: number;
-  reason: string | null; ticket: string | null; policy: string; requiredApprovals: number; createdAt: string; pendingExpiresAt: string | null;
-  decidedAt: string | null; decidedBy: string | null; decisionComment: string | null; grantId: string | null;
-}
-export interface Grant {
-  id: string; requestId: string; user: string; profile: string; target: string; mode: Mode; account: string; roles: string[]; status: GrantStatus;
-  duration: string; maxDuration: string; createdAt: string; activatedAt: string | null; expiresAt: string | null; remainingMs: number | null;
-  revokeReason: string | null; revokedAt: string | null; lastError: string | null; attempts: number; failingSince: string | null;
-}
-export interface Credentials {
-  target: string; kind: string; username: string; password: string | null; host?: string; port?: number; database?: string;
-  connection: Record<string, string | number>;
-}
-export interface AuditEvent {
-  seq: number; at: string; actor: string; action: string; requestId: string | null; grantId: string | null; target: string | null; user: string | null;
-  details: Record<string, unknown>; prevHash: string; hash: string;
-}
-export interface Verify { ok: boolean; events: number; head: string | null; firstBadSeq: number | null; problem: string | null }
-export interface TargetInfo { name: string; kind: string; critical: boolean }
-export interface TargetHealth extends TargetInfo {
-  health: { ok: boolean; checkedAt: string; latencyMs: number; error: string | null };
-  grants: { provisioning: number; active: number; revoking: number; 'revoke-failing': number };
-}
-export interface PolicyInfo {
-  name: string; effect: 'allow' | 'deny'; subjects: { users: string[]; groups: string[] }; profiles: string[]; maxDuration: string | null;
-  requireReason: boolean; requireTicket: boolean; approval: string; pendingTimeout: string | null;
-}
-export interface ConfigInfo {
-  file: string | null;
-  profiles: { name: string; target: string; mode: Mode; grants: string[]; maxDuration: string; terminateSessionsOnRevoke: boolean; description: string }[];
-  policies: PolicyInfo[];
-}
-
-export type GatewaySessionStatus = 'live' | 'ended' | 'interrupted';
-export interface GatewaySession {
-  id: string; gateway: string; user: string; profile: string; target: string; grantId: string; account: string; grantKind: string; client: string;
-  tls: boolean | null; startedAt: string; endedAt: string | null; endReason: string | null; status: GatewaySessionStatus;
-  bytesIn: number | null; bytesOut: number | null; statements: number | null; recording: boolean; recordings: number[];
-}
-export interface SessionStatement { at: string; protocol: string; sql: string; ms: number; rows: number | null; params?: number; error?: string }
-export interface SessionChannel {
-  channel: number; at: string; kind: string; detail: string | null; pty: boolean; recording: boolean; endedAt: string | null;
-  exit: { code: number } | { signal: string } | null;
-}
-export interface SessionDetail { session: GatewaySession; statements: SessionStatement[]; statementsTotal: number; channels: SessionChannel[] }
-
-export interface SshKey { id: string; user: string; type: string; publicKey: string; fingerprint: string; comment: string | null; createdAt: string; createdBy: string }
-export interface Gateways {
-  postgres: { listen: string; tls: boolean; requireTls: boolean; certificate: string | null } | null;
-  ssh: { listen: string; hostKey: string; fingerprint: string } | null;
-}
+export type { GrantStatus, RequestStatus };
+export type Mode = DeliveryMode;
+/** The browser's sign-in (not a gateway session). */
+export type Session = SignInView;
+export type Profile = ProfileView;
+export type AccessRequest = RequestView;
+export type Grant = GrantView;
+export type Credentials = CredentialsView;
+export type AuditEvent = AuditView;
+export type Verify = VerifyView;
+export type TargetInfo = TargetView;
+export type TargetHealth = TargetHealthView;
+export type PolicyInfo = PolicyView;
+export type ConfigInfo = ConfigView;
+export type GatewaySessionStatus = SessionStatus;
+export type GatewaySession = SessionView;
+export type SessionStatement = StatementView;
+export type SessionChannel = ChannelView;
+export type SessionDetail = SessionDetailView;
+export type SshKey = SshKeyView;
+export type Gateways = GatewaysView;
 
 export class ApiError extends Error {
-  constructor(public status: number, public code: string, message: string) {
+  constructor(
+    public status: number,
+    public code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -97,7 +87,7 @@ async function call<T>(method: 'GET' | 'POST' | 'DELETE', url: string, body?: un
     throw new ApiError(0, 'network', 'The broker cannot be reached. Check your connection and try again.');
   }
   const text = await res.text();
-  let data: unknown = null;
+  let data: unknown;
   try {
     data = text ? JSON.parse(text) : null;
   } catch {
@@ -112,7 +102,13 @@ async function call<T>(method: 'GET' | 'POST' | 'DELETE', url: string, body?: un
 }
 
 /** A change the broker wants a fresher sign-in for: kept for one retry after the provider signs the person in again. */
-interface PendingStep { method: 'POST' | 'DELETE'; url: string; body?: unknown; path: string; at: number }
+interface PendingStep {
+  method: 'POST' | 'DELETE';
+  url: string;
+  body?: unknown;
+  path: string;
+  at: number;
+}
 const stepKey = 'stint.stepUp';
 
 function stepUp(step: Omit<PendingStep, 'path' | 'at'>): never {
@@ -155,19 +151,21 @@ const q = (params: Record<string, string | undefined>) => {
 
 export const api = {
   session: () => call<Session>('GET', '/v1/session'),
-  sso: () => call<{ enabled: boolean }>('GET', '/v1/sso'),
+  sso: () => call<SsoView>('GET', '/v1/sso'),
   signIn: (token: string) => call<Session>('POST', '/v1/session', { token }),
   signOut: () => call<{ signedOut: true }>('DELETE', '/v1/session'),
   profiles: (all = false) => call<{ profiles: Profile[] }>('GET', `/v1/profiles${all ? '?all=true' : ''}`),
   targets: () => call<{ targets: TargetInfo[] }>('GET', '/v1/targets'),
-  createRequest: (b: { profile: string; duration: string; reason?: string; ticket?: string }) =>
-    call<{ request: AccessRequest; grant: Grant | null }>('POST', '/v1/requests', b),
+  createRequest: (b: { profile: string; duration: string; reason?: string; ticket?: string }) => call<OutcomeView>('POST', '/v1/requests', b),
   requests: (scope: 'mine' | 'approvable' | 'all', status?: RequestStatus) => call<{ requests: AccessRequest[] }>('GET', `/v1/requests${q({ scope, status })}`),
-  approve: (id: string, comment: string) => call<{ request: AccessRequest }>('POST', `/v1/requests/${id}/approve`, comment ? { comment } : {}),
-  deny: (id: string, comment: string) => call<{ request: AccessRequest }>('POST', `/v1/requests/${id}/deny`, { comment }),
+  approve: (id: string, comment: string) => call<OutcomeView>('POST', `/v1/requests/${id}/approve`, comment ? { comment } : {}),
+  deny: (id: string, comment: string) => call<OutcomeView>('POST', `/v1/requests/${id}/deny`, { comment }),
   cancel: (id: string) => call<{ request: AccessRequest }>('POST', `/v1/requests/${id}/cancel`),
   grants: (opts: { all?: boolean; history?: boolean; limit?: number } = {}) =>
-    call<{ grants: Grant[] }>('GET', `/v1/grants${q({ all: opts.all ? 'true' : undefined, history: opts.history ? 'true' : undefined, limit: opts.limit?.toString() })}`),
+    call<{ grants: Grant[] }>(
+      'GET',
+      `/v1/grants${q({ all: opts.all ? 'true' : undefined, history: opts.history ? 'true' : undefined, limit: opts.limit?.toString() })}`,
+    ),
   credentials: (id: string) => call<{ credentials: Credentials }>('GET', `/v1/grants/${id}/credentials`),
   extend: (id: string, by: string) => call<{ grant: Grant }>('POST', `/v1/grants/${id}/extend`, { by }),
   revoke: (id: string) => call<{ grant: Grant }>('POST', `/v1/grants/${id}/revoke`),
@@ -177,7 +175,7 @@ export const api = {
   adminTargets: () => call<{ targets: TargetHealth[] }>('GET', '/v1/admin/targets'),
   adminConfig: () => call<ConfigInfo>('GET', '/v1/admin/config'),
   keys: () => call<{ keys: SshKey[] }>('GET', '/v1/keys'),
-  keyChallenge: () => call<{ challenge: string; namespace: string; expiresAt: string; command: string }>('POST', '/v1/keys/challenge'),
+  keyChallenge: () => call<KeyChallengeView>('POST', '/v1/keys/challenge'),
   addKey: (b: { publicKey: string; comment?: string; challenge: string; signature: string }) => call<{ key: SshKey }>('POST', '/v1/keys', b),
   removeKey: (id: string) => call<{ removed: SshKey }>('DELETE', `/v1/keys/${encodeURIComponent(id)}`),
   gateways: () => call<Gateways>('GET', '/v1/gateways'),
@@ -186,11 +184,18 @@ export const api = {
   sessionDetail: (id: string, offset = 0) => call<SessionDetail>('GET', `/v1/sessions/${encodeURIComponent(id)}${offset ? `?offset=${offset}` : ''}`),
   /** A terminal recording as asciicast v2 text. */
   recording: async (id: string, channel: number): Promise<string> => {
-    const res = await fetchOrFail(recordingUrl(id, channel), { credentials: 'same-origin', headers: { 'x-stint-csrf': '1', accept: 'application/x-asciicast, application/json' } });
+    const res = await fetchOrFail(recordingUrl(id, channel), {
+      credentials: 'same-origin',
+      headers: { 'x-stint-csrf': '1', accept: 'application/x-asciicast, application/json' },
+    });
     const text = await res.text();
     if (!res.ok) {
       let e: { code?: string; message?: string } | undefined;
-      try { e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error; } catch { e = undefined; }
+      try {
+        e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
+      } catch {
+        e = undefined;
+      }
       throw new ApiError(res.status, e?.code ?? 'internal', e?.message ?? `The broker answered ${res.status}.`);
     }
     return text;
@@ -206,7 +211,10 @@ export function formatBytes(n: number | null): string {
   const units = ['kB', 'MB', 'GB', 'TB'];
   let v = n;
   let i = -1;
-  while (v >= 1000 && i < units.length - 1) { v /= 1000; i++; }
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
   return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }
 
@@ -224,9 +232,17 @@ export function formatDuration(ms: number): string {
   if (ms <= 0) return '0s';
   const out: string[] = [];
   let rest = Math.round(ms);
-  for (const [u, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+  for (const [u, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
     const n = Math.floor(rest / size);
-    if (n > 0) { out.push(`${n}${u}`); rest -= n * size; }
+    if (n > 0) {
+      out.push(`${n}${u}`);
+      rest -= n * size;
+    }
   }
   return out.length ? out.join('') : `${rest}ms`;
 }

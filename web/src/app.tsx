@@ -19,7 +19,11 @@ const safeDecode = (s: string) => {
   }
 };
 
-interface Toast { id: number; text: string; kind: 'ok' | 'bad' | 'info' }
+interface Toast {
+  id: number;
+  text: string;
+  kind: 'ok' | 'bad' | 'info';
+}
 
 export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
@@ -32,8 +36,18 @@ export function App() {
     });
   }, []);
 
-  if (bootError) return <main className="center"><ErrorNote>{bootError}</ErrorNote></main>;
-  if (session === undefined) return <main className="center"><p className="loading">Loading…</p></main>;
+  if (bootError)
+    return (
+      <main className="center">
+        <ErrorNote>{bootError}</ErrorNote>
+      </main>
+    );
+  if (session === undefined)
+    return (
+      <main className="center">
+        <p className="loading">Loading…</p>
+      </main>
+    );
   if (session === null) return <SignIn onSignedIn={setSession} />;
   return <Shell session={session} onSignedOut={() => setSession(null)} />;
 }
@@ -42,7 +56,10 @@ export function App() {
 function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
   const [sso, setSso] = useState(false);
   useEffect(() => {
-    api.sso().then((r) => setSso(r.enabled), () => setSso(false));
+    api.sso().then(
+      (r) => setSso(r.enabled),
+      () => setSso(false),
+    );
   }, []);
   const [token, setToken] = useState('');
   const [error, setError] = useState<string>();
@@ -64,21 +81,41 @@ function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
   return (
     <main className="signin">
       <form className="card signin-card" onSubmit={submit} aria-labelledby="signin-title">
-        <div className="brand brand-lg"><span className="logo" aria-hidden="true" />Stint</div>
+        <div className="brand brand-lg">
+          <span className="logo" aria-hidden="true" />
+          Stint
+        </div>
         <h1 id="signin-title">Sign in</h1>
         <p className="muted">Just-in-time access: ask for what you need, for as long as you need it.</p>
         {sso ? (
           <>
-            <a className="btn btn-primary btn-block" href={`/v1/sso/login?returnTo=${encodeURIComponent(window.location.pathname)}`} data-testid="sso">Sign in with SSO</a>
+            <a className="btn btn-primary btn-block" href={`/v1/sso/login?returnTo=${encodeURIComponent(window.location.pathname)}`} data-testid="sso">
+              Sign in with SSO
+            </a>
             <p className="hint">Or, for service users, a Stint token:</p>
           </>
         ) : null}
         <label htmlFor="token">Stint token</label>
-        <input id="token" name="token" type="password" autoComplete="off" spellCheck={false} required value={token}
-          onChange={(e) => setToken(e.target.value)} placeholder="stint_…" aria-describedby="token-hint" autoFocus />
-        <p id="token-hint" className="hint">Ask an admin for one (<code>stint tokens create --user NAME</code>). It is exchanged for a browser session and not stored.</p>
+        <input
+          id="token"
+          name="token"
+          type="password"
+          autoComplete="off"
+          spellCheck={false}
+          required
+          value={token}
+          onChange={(e) => setToken(e.target.value)}
+          placeholder="stint_…"
+          aria-describedby="token-hint"
+          autoFocus
+        />
+        <p id="token-hint" className="hint">
+          Ask an admin for one (<code>stint tokens create --user NAME</code>). It is exchanged for a browser session and not stored.
+        </p>
         {error ? <ErrorNote>{error}</ErrorNote> : null}
-        <button type="submit" className={`btn ${sso ? '' : 'btn-primary '}btn-block`} disabled={busy || !token.trim()}>{busy ? 'Signing in…' : 'Sign in with token'}</button>
+        <button type="submit" className={`btn ${sso ? '' : 'btn-primary '}btn-block`} disabled={busy || !token.trim()}>
+          {busy ? 'Signing in…' : 'Sign in with token'}
+        </button>
       </form>
     </main>
   );
@@ -109,15 +146,24 @@ function Shell({ session, onSignedOut }: { session: Session; onSignedOut: () => 
       toast(d.status === 'approved' ? 'Your request was approved.' : `Your request was ${d.status.replace('-', ' ')}.`, d.status === 'approved' ? 'ok' : 'bad');
       bump();
     });
-    es.addEventListener('grant.active', () => { toast('Your access is active.', 'ok'); bump(); });
+    es.addEventListener('grant.active', () => {
+      toast('Your access is active.', 'ok');
+      bump();
+    });
     es.addEventListener('grant.revoked', (e) => {
       const d = JSON.parse((e as MessageEvent).data) as { reason: string | null };
       toast(d.reason === 'expired' ? 'A grant expired; its access was removed.' : 'A grant ended; its access was removed.', 'info');
       bump();
     });
-    es.addEventListener('grant.expiring', () => { toast('A grant expires in less than 5 minutes.', 'info'); bump(); });
+    es.addEventListener('grant.expiring', () => {
+      toast('A grant expires in less than 5 minutes.', 'info');
+      bump();
+    });
     for (const ev of ['request.created', 'grant.changed', 'approvals.changed', 'grants.changed']) es.addEventListener(ev, bump);
-    es.addEventListener('signed-out', () => { es.close(); onSignedOut(); });
+    es.addEventListener('signed-out', () => {
+      es.close();
+      onSignedOut();
+    });
     return () => es.close();
   }, [toast, onSignedOut]);
 
@@ -134,7 +180,10 @@ function Shell({ session, onSignedOut }: { session: Session; onSignedOut: () => 
   }, [toast]);
 
   useEffect(() => {
-    api.requests('approvable', 'pending').then((r) => setPendingApprovals(r.requests.length), () => {});
+    api.requests('approvable', 'pending').then(
+      (r) => setPendingApprovals(r.requests.length),
+      () => {},
+    );
   }, [version, path]);
 
   async function signOut() {
@@ -157,28 +206,53 @@ function Shell({ session, onSignedOut }: { session: Session; onSignedOut: () => 
 
   return (
     <LiveContext.Provider value={{ version, connected }}>
-      <a className="skip" href="#main">Skip to content</a>
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
       <div className="layout">
         <header className="topbar">
-          <div className="brand"><span className="logo" aria-hidden="true" />Stint</div>
+          <div className="brand">
+            <span className="logo" aria-hidden="true" />
+            Stint
+          </div>
           <nav aria-label="Main" className="nav">
             {pages.map((p) => (
               <Link key={p.path} to={p.path} current={p.path === section} className="nav-link">
                 {p.label}
-                {p.count ? <span className="count" aria-label={`${p.count} waiting`}>{p.count}</span> : null}
+                {p.count ? (
+                  <span className="count" aria-label={`${p.count} waiting`}>
+                    {p.count}
+                  </span>
+                ) : null}
               </Link>
             ))}
           </nav>
           <div className="who">
             <span className={`live-dot ${connected ? 'on' : ''}`} title={connected ? 'Live updates on' : 'Reconnecting…'} aria-hidden="true" />
             <span className="sr-only">{connected ? 'Live updates on' : 'Live updates reconnecting'}</span>
-            <span className="who-name" data-testid="whoami">{session.user}{session.roles.map((r) => <span key={r} className="badge badge-info">{r}</span>)}</span>
-            <button type="button" className="btn btn-ghost btn-sm" onClick={signOut}>Sign out</button>
+            <span className="who-name" data-testid="whoami">
+              {session.user}
+              {session.roles.map((r) => (
+                <span key={r} className="badge badge-info">
+                  {r}
+                </span>
+              ))}
+            </span>
+            <button type="button" className="btn btn-ghost btn-sm" onClick={signOut}>
+              Sign out
+            </button>
           </div>
         </header>
         <main id="main" className="main">
           {path === '/' ? <AccessPage user={session.user} /> : null}
-          {path === '/request' ? <RequestPage onRequested={(msg) => { toast(msg, 'ok'); navigate('/'); }} /> : null}
+          {path === '/request' ? (
+            <RequestPage
+              onRequested={(msg) => {
+                toast(msg, 'ok');
+                navigate('/');
+              }}
+            />
+          ) : null}
           {path === '/approvals' ? <ApprovalsPage user={session.user} toast={toast} /> : null}
           {path === '/sessions' ? <SessionsPage admin={session.admin} /> : null}
           {sessionId !== undefined ? <SessionDetailPage id={safeDecode(sessionId)} /> : null}
@@ -188,13 +262,19 @@ function Shell({ session, onSignedOut }: { session: Session; onSignedOut: () => 
           {!known ? (
             <section className="card">
               <h1>Page not found</h1>
-              <p>There is nothing at <code>{path}</code>. <Link to="/">Go to My access</Link>.</p>
+              <p>
+                There is nothing at <code>{path}</code>. <Link to="/">Go to My access</Link>.
+              </p>
             </section>
           ) : null}
         </main>
       </div>
       <div className="toasts" role="status" aria-live="polite">
-        {toasts.map((t) => <div key={t.id} className={`toast toast-${t.kind}`}>{t.text}</div>)}
+        {toasts.map((t) => (
+          <div key={t.id} className={`toast toast-${t.kind}`}>
+            {t.text}
+          </div>
+        ))}
       </div>
     </LiveContext.Provider>
   );

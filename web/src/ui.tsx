@@ -2,7 +2,7 @@
 // and the live-update context.
 
 import { createContext, useCallback, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
-import { ApiError } from './api.ts';
+import { ApiError, type GrantStatus, type RequestStatus } from './api.ts';
 
 export function navigate(path: string) {
   if (location.pathname + location.search === path) return;
@@ -41,9 +41,16 @@ export function Link(props: { to: string; children: ReactNode; className?: strin
 export const LiveContext = createContext<{ version: number; connected: boolean }>({ version: 0, connected: false });
 
 /** Loads data, reloads on live changes and on demand; keeps the last good data while reloading. */
-export function useLoad<T>(load: () => Promise<T>, deps: unknown[] = []): { data: T | undefined; error: string | undefined; loading: boolean; reload: () => void } {
+export function useLoad<T>(
+  load: () => Promise<T>,
+  deps: unknown[] = [],
+): { data: T | undefined; error: string | undefined; loading: boolean; reload: () => void } {
   const { version } = useContext(LiveContext);
-  const [state, setState] = useState<{ data: T | undefined; error: string | undefined; loading: boolean }>({ data: undefined, error: undefined, loading: true });
+  const [state, setState] = useState<{ data: T | undefined; error: string | undefined; loading: boolean }>({
+    data: undefined,
+    error: undefined,
+    loading: true,
+  });
   const [n, setN] = useState(0);
   const loadRef = useRef(load);
   loadRef.current = load;
@@ -72,10 +79,19 @@ export function Badge({ kind, children }: { kind: string; children: ReactNode })
   return <span className={`badge badge-${kind}`}>{children}</span>;
 }
 
+// Every grant and request status has its badge: the compiler says when a new one has none.
 const statusKind: Record<string, string> = {
-  pending: 'warn', approved: 'ok', denied: 'bad', cancelled: 'muted', 'expired-unapproved': 'muted',
-  provisioning: 'info', active: 'ok', revoking: 'info', 'revoke-failing': 'bad', revoked: 'muted',
-};
+  pending: 'warn',
+  approved: 'ok',
+  denied: 'bad',
+  cancelled: 'muted',
+  'expired-unapproved': 'muted',
+  provisioning: 'info',
+  active: 'ok',
+  revoking: 'info',
+  'revoke-failing': 'bad',
+  revoked: 'muted',
+} satisfies Record<GrantStatus | RequestStatus, string>;
 export const Status = ({ status }: { status: string }) => <Badge kind={statusKind[status] ?? 'muted'}>{status.replace('-', ' ')}</Badge>;
 
 export function Empty({ title, children }: { title: string; children?: ReactNode }) {
@@ -96,7 +112,11 @@ export function ErrorNote({ children }: { children: ReactNode }) {
 }
 
 export function Loading() {
-  return <p className="loading" aria-live="polite">Loading…</p>;
+  return (
+    <p className="loading" aria-live="polite">
+      Loading…
+    </p>
+  );
 }
 
 export function PageHeader({ title, children }: { title: string; children?: ReactNode }) {
@@ -107,7 +127,9 @@ export function PageHeader({ title, children }: { title: string; children?: Reac
   }, [title]);
   return (
     <header className="page-header">
-      <h1 tabIndex={-1} ref={ref}>{title}</h1>
+      <h1 tabIndex={-1} ref={ref}>
+        {title}
+      </h1>
       {children ? <div className="page-sub">{children}</div> : null}
     </header>
   );

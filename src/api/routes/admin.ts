@@ -6,46 +6,22 @@
 import { z } from 'zod';
 import { formatDuration } from '../../core/duration.js';
 import { safeErrorText } from '../../core/scrub.js';
-import { liveGrantStatuses, type GrantStatus } from '../../core/types.js';
+import { liveGrantStatuses, type LiveGrantStatus } from '../../core/types.js';
 import type { ApiDeps } from '../deps.js';
 import { route } from '../route.js';
+import { configView, targetHealthView, targetView } from '../views/index.js';
 
 const healthTimeoutMs = 3000;
-
-const targetHealthView = z.object({
-  name: z.string(),
-  kind: z.string(),
-  critical: z.boolean(),
-  health: z.object({
-    ok: z.boolean(),
-    checkedAt: z.string(),
-    latencyMs: z.number(),
-    error: z.string().nullable(),
-  }),
-  grants: z.object({ provisioning: z.number(), active: z.number(), revoking: z.number(), 'revoke-failing': z.number() }),
-});
-
-const policyView = z.object({
-  name: z.string(),
-  effect: z.enum(['allow', 'deny']),
-  subjects: z.object({ users: z.array(z.string()), groups: z.array(z.string()) }),
-  profiles: z.array(z.string()),
-  maxDuration: z.string().nullable(),
-  requireReason: z.boolean(),
-  requireTicket: z.boolean(),
-  approval: z.string(),
-  pendingTimeout: z.string().nullable(),
-});
-
-const configProfileView = z.object({
-  name: z.string(), target: z.string(), mode: z.enum(['ephemeral-account', 'own-account']), grants: z.array(z.string()),
-  maxDuration: z.string(), terminateSessionsOnRevoke: z.boolean(), description: z.string(),
-});
 
 async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([p, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms); })]);
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+      }),
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -54,48 +30,90 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
 export function adminRoutes(deps: ApiDeps) {
   return [
     route({
-      method: 'GET', url: '/v1/targets', tag: 'targets', auth: 'user', summary: 'Targets by name, kind and whether they are critical (no addresses, no credentials)',
-      response: z.object({ targets: z.array(z.object({ name: z.string(), kind: z.string(), critical: z.boolean() })) }),
-      handler: async () => ({ targets: [...deps.catalog().targets.values()].map((t) => ({ name: t.name, kind: t.kind, critical: t.critical })).sort((a, b) => a.name.localeCompare(b.name)) }),
+      method: 'GET',
+      url: '/v1/targets',
+      tag: 'targets',
+      auth: 'user',
+      summary: 'Targets by name, kind and whether they are critical (no addresses, no credentials)',
+      response: z.object({ targets: z.array(targetView) }),
+      handler: async () => ({
+        targets: [...deps.catalog().targets.values()]
+          .map((t) => ({ name: t.name, kind: t.kind, critical: t.critical }))
+          .sort((a, b) => a.name.localeCompare(b.name)),
+      }),
     }),
     route({
-      method: 'GET', url: '/v1/admin/targets', tag: 'admin', auth: 'admin',
+      method: 'GET',
+      url: '/v1/admin/targets',
+      tag: 'admin',
+      auth: 'admin',
       summary: `Every target with a health check made now (admin credential, ${healthTimeoutMs} ms timeout) and its live grants by status`,
       response: z.object({ targets: z.array(targetHealthView) }),
       handler: async () => {
         const live = await deps.store.listGrants({ statuses: liveGrantStatuses, limit: 100_000 });
         const targets = [...deps.catalog().targets.values()].sort((a, b) => a.name.localeCompare(b.name));
         return {
-          targets: await Promise.all(targets.map(async (t) => {
-            const started = Date.now();
-            let error: string | null = null;
-            try {
-              await withTimeout(Promise.resolve().then(() => deps.connectors.get(t.name).checkHealth()), healthTimeoutMs, `target ${t.name}`);
-            } catch (err) {
-              error = safeErrorText(err);
-            }
-            const counts = { provisioning: 0, active: 0, revoking: 0, 'revoke-failing': 0 } as Record<Exclude<GrantStatus, 'revoked'>, number>;
-            for (const g of live) if (g.target === t.name && g.status !== 'revoked') counts[g.status]++;
-            return { name: t.name, kind: t.kind, critical: t.critical, health: { ok: error === null, checkedAt: new Date(deps.clock.now()).toISOString(), latencyMs: Date.now() - started, error }, grants: counts };
-          })),
+          targets: await Promise.all(
+            targets.map(async (t) => {
+              const started = Date.now();
+              let error: string | null = null;
+              try {
+                await withTimeout(
+                  Promise.resolve().then(() => deps.connectors.get(t.name).checkHealth()),
+                  healthTimeoutMs,
+                  `target ${t.name}`,
+                );
+              } catch (err) {
+                error = safeErrorText(err);
+              }
+              const counts = Object.fromEntries(liveGrantStatuses.map((s) => [s, 0])) as Record<LiveGrantStatus, number>;
+              for (const g of live) if (g.target === t.name && g.status !== 'revoked') counts[g.status]++;
+              return {
+                name: t.name,
+                kind: t.kind,
+                critical: t.critical,
+                health: { ok: error === null, checkedAt: new Date(deps.clock.now()).toISOString(), latencyMs: Date.now() - started, error },
+                grants: counts,
+              };
+            }),
+          ),
         };
       },
     }),
     route({
-      method: 'GET', url: '/v1/admin/config', tag: 'admin', auth: 'admin', summary: 'Profiles and policies as loaded, with the config file they came from',
-      response: z.object({ file: z.string().nullable(), profiles: z.array(configProfileView), policies: z.array(policyView) }),
+      method: 'GET',
+      url: '/v1/admin/config',
+      tag: 'admin',
+      auth: 'admin',
+      summary: 'Profiles and policies as loaded, with the config file they came from',
+      response: configView,
       handler: async () => {
         const c = deps.catalog();
         return {
           file: deps.configPath ?? null,
-          profiles: [...c.profiles.values()].sort((a, b) => a.name.localeCompare(b.name)).map((p) => ({
-            name: p.name, target: p.target, mode: p.mode, grants: p.grants, maxDuration: formatDuration(p.maxDurationMs), terminateSessionsOnRevoke: p.terminateSessionsOnRevoke, description: p.description,
-          })),
+          profiles: [...c.profiles.values()]
+            .sort((a, b) => a.name.localeCompare(b.name))
+            .map((p) => ({
+              name: p.name,
+              target: p.target,
+              mode: p.mode,
+              grants: p.grants,
+              maxDuration: formatDuration(p.maxDurationMs),
+              terminateSessionsOnRevoke: p.terminateSessionsOnRevoke,
+              description: p.description,
+            })),
           policies: c.policies.map((p) => ({
-            name: p.name, effect: p.effect, subjects: p.subjects, profiles: p.profiles,
+            name: p.name,
+            effect: p.effect,
+            subjects: p.subjects,
+            profiles: p.profiles,
             maxDuration: p.maxDurationMs === null ? null : formatDuration(p.maxDurationMs),
-            requireReason: p.requireReason, requireTicket: p.requireTicket,
-            approval: p.approval.kind === 'auto' ? 'auto' : `${p.approval.count} of ${[...p.approval.users.map((u) => `user ${u}`), ...p.approval.groups.map((g) => `group ${g}`)].join(', ')}`,
+            requireReason: p.requireReason,
+            requireTicket: p.requireTicket,
+            approval:
+              p.approval.kind === 'auto'
+                ? 'auto'
+                : `${p.approval.count} of ${[...p.approval.users.map((u) => `user ${u}`), ...p.approval.groups.map((g) => `group ${g}`)].join(', ')}`,
             pendingTimeout: p.pendingTimeoutMs === null ? null : formatDuration(p.pendingTimeoutMs),
           })),
         };

@@ -27,7 +27,9 @@ export function registerEvents(app: FastifyInstance, deps: ApiDeps, authenticate
     const actor = await authenticate(req);
     const mine = [...open].filter((c) => c.user === actor.name).length;
     if (open.size >= maxTotal || mine >= maxPerUser) {
-      return reply.code(429).send({ error: { code: 'rate_limited', message: `too many open event streams (at most ${maxPerUser} per user)`, requestId: req.id } });
+      return reply
+        .code(429)
+        .send({ error: { code: 'rate_limited', message: `too many open event streams (at most ${maxPerUser} per user)`, requestId: req.id } });
     }
     reply.hijack();
     const res = reply.raw;
@@ -52,9 +54,11 @@ export function registerEvents(app: FastifyInstance, deps: ApiDeps, authenticate
     async function snapshot(user: UserDef): Promise<Map<string, string>> {
       const s = new Map<string, string>();
       for (const r of await deps.store.listRequests({ user: user.name, limit: 200 })) s.set(`request:${r.id}`, r.status);
-      for (const g of await deps.store.listGrants({ user: user.name, statuses: liveGrantStatuses, limit: 500 })) s.set(`grant:${g.id}`, `${g.status}:${g.expiresAt ?? ''}`);
+      for (const g of await deps.store.listGrants({ user: user.name, statuses: liveGrantStatuses, limit: 500 }))
+        s.set(`grant:${g.id}`, `${g.status}:${g.expiresAt ?? ''}`);
       for (const r of await deps.requests.list({ actor: user, scope: 'approvable', statuses: ['pending'], limit: 500 })) s.set(`approvable:${r.id}`, r.status);
-      if (readsEverything(user)) for (const g of await deps.store.listGrants({ statuses: liveGrantStatuses, limit: 5000 })) s.set(`all:${g.id}`, `${g.status}:${g.expiresAt ?? ''}`);
+      if (readsEverything(user))
+        for (const g of await deps.store.listGrants({ statuses: liveGrantStatuses, limit: 5000 })) s.set(`all:${g.id}`, `${g.status}:${g.expiresAt ?? ''}`);
       return s;
     }
 

@@ -2,37 +2,30 @@
 
 import { z } from 'zod';
 import { createBreakGlassReviews } from '../../core/request/break-glass-reviews.js';
-import type { BreakGlassRecord } from '../../core/types.js';
 import type { ApiDeps } from '../deps.js';
 import { route } from '../route.js';
 import { commentSchema, grantIdParam, queryInt } from '../schemas.js';
-
-const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
-
-export const reviewView = z.object({
-  grantId: z.string(), requestId: z.string(), user: z.string(), profile: z.string(), target: z.string(), reason: z.string(),
-  activatedAt: z.string(), status: z.enum(['open', 'reviewed']), reviewedAt: z.string().nullable(), reviewedBy: z.string().nullable(), comment: z.string().nullable(),
-});
-
-function toReviewView(b: BreakGlassRecord): z.infer<typeof reviewView> {
-  return {
-    grantId: b.grantId, requestId: b.requestId, user: b.user, profile: b.profile, target: b.target, reason: b.reason, activatedAt: iso(b.createdAt)!,
-    status: b.reviewedAt === null ? 'open' : 'reviewed', reviewedAt: iso(b.reviewedAt), reviewedBy: b.reviewedBy, comment: b.reviewComment,
-  };
-}
+import { reviewView, toReviewView } from '../views/index.js';
 
 export function reviewRoutes(deps: ApiDeps) {
   const reviews = createBreakGlassReviews({ store: deps.store, clock: deps.clock });
   return [
     route({
-      method: 'GET', url: '/v1/reviews', tag: 'grants', auth: 'user',
-      summary: 'Break-glass activations waiting for review (all=true: reviewed ones too), oldest first; admins and auditors see everyone\'s, others their own',
+      method: 'GET',
+      url: '/v1/reviews',
+      tag: 'grants',
+      auth: 'user',
+      summary: "Break-glass activations waiting for review (all=true: reviewed ones too), oldest first; admins and auditors see everyone's, others their own",
       query: z.object({ all: z.enum(['true', 'false']).default('false'), limit: queryInt({ min: 1, max: 5000 }).default(500) }).strict(),
       response: z.object({ reviews: z.array(reviewView) }),
       handler: async ({ actor, query }) => ({ reviews: (await reviews.list({ actor, open: query.all !== 'true', limit: query.limit })).map(toReviewView) }),
     }),
     route({
-      method: 'POST', url: '/v1/grants/:id/review', tag: 'grants', auth: 'user', errors: ['forbidden', 'conflict'],
+      method: 'POST',
+      url: '/v1/grants/:id/review',
+      tag: 'grants',
+      auth: 'user',
+      errors: ['forbidden', 'conflict'],
       summary: 'Record the review of a break-glass grant (admins and auditors; never its holder); once',
       params: grantIdParam,
       body: z.object({ comment: commentSchema }).strict(),

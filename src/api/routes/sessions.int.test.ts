@@ -31,21 +31,50 @@ describe('GET /v1/sessions and stint sessions over the postgres gateway', () => 
 
   const psql = (token: string, ...sql: string[]) =>
     new Promise<string>((resolve, reject) =>
-      execFile('psql', [`host=127.0.0.1 port=${port} user=alice dbname=pg-read sslmode=require`, '-tA', ...sql.flatMap((s) => ['-c', s])], { env: { PATH: process.env.PATH, PGPASSWORD: token } }, (err, stdout, stderr) =>
-        err ? reject(new Error(stderr)) : resolve(stdout.trim()),
+      execFile(
+        'psql',
+        [`host=127.0.0.1 port=${port} user=alice dbname=pg-read sslmode=require`, '-tA', ...sql.flatMap((s) => ['-c', s])],
+        { env: { PATH: process.env.PATH, PGPASSWORD: token } },
+        (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout.trim())),
       ),
     );
   const cli = async (user: string, ...args: string[]) =>
-    runBinary(args, { PATH: process.env.PATH, HOME: process.env.HOME, STINT_SERVER: url, STINT_TOKEN: user === 'admin' ? broker.adminToken : await broker.token(user) });
+    runBinary(args, {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      STINT_SERVER: url,
+      STINT_TOKEN: user === 'admin' ? broker.adminToken : await broker.token(user),
+    });
 
   before(async () => {
     target = await createTestTarget();
     certDir = await mkdtemp(join(tmpdir(), 'stint-gwcert-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', join(certDir, 'key.pem'), '-out', join(certDir, 'cert.pem')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-keyout',
+        join(certDir, 'key.pem'),
+        '-out',
+        join(certDir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     port = await freePort();
     broker = await startTestBroker({
       target,
-      editConfig: (t) => `gateways:\n  postgres: { listen: "127.0.0.1:${port}", tlsCert: ${JSON.stringify(join(certDir, 'cert.pem'))}, tlsKey: ${JSON.stringify(join(certDir, 'key.pem'))}, maxSession: 10m }\n${t}`,
+      editConfig: (t) =>
+        `gateways:\n  postgres: { listen: "127.0.0.1:${port}", tlsCert: ${JSON.stringify(join(certDir, 'cert.pem'))}, tlsKey: ${JSON.stringify(join(certDir, 'key.pem'))}, maxSession: 10m }\n${t}`,
     });
     url = await broker.app.listen('127.0.0.1', 0);
   });
@@ -90,20 +119,29 @@ describe('GET /v1/sessions and stint sessions over the postgres gateway', () => 
     const grant = await broker.call(alice, 'GET', `/v1/grants/${s.grantId}`);
     assert.equal(grant.body.grant.account, s.account);
     assert.equal(grant.body.grant.status, 'revoked');
-    assert.deepEqual((await broker.call(alice, 'GET', `/v1/sessions?grant=${s.grantId}`)).body.sessions.map((x: { id: string }) => x.id), [s.id]);
+    assert.deepEqual(
+      (await broker.call(alice, 'GET', `/v1/sessions?grant=${s.grantId}`)).body.sessions.map((x: { id: string }) => x.id),
+      [s.id],
+    );
 
     const detail = await broker.call(alice, 'GET', `/v1/sessions/${s.id}`);
     assert.equal(detail.status, 200, detail.raw);
     assert.deepEqual(detail.body.session, s);
     assert.equal(detail.body.statementsTotal, 2);
-    assert.deepEqual(detail.body.statements.map((x: { sql: string; rows: number; protocol: string }) => [x.protocol, x.sql, x.rows]), [
-      ['simple', 'SELECT count(*) FROM public.items', 1],
-      ['simple', "SELECT name FROM public.items WHERE name = 'widget'", 1],
-    ]);
+    assert.deepEqual(
+      detail.body.statements.map((x: { sql: string; rows: number; protocol: string }) => [x.protocol, x.sql, x.rows]),
+      [
+        ['simple', 'SELECT count(*) FROM public.items', 1],
+        ['simple', "SELECT name FROM public.items WHERE name = 'widget'", 1],
+      ],
+    );
     assert.equal(detail.body.statements[0].sessionId, undefined, 'file-only fields are not repeated');
     // A page at a time.
     const page = async (q: string) => (await broker.call(alice, 'GET', `/v1/sessions/${s.id}?${q}`)).body;
-    assert.deepEqual((await page('limit=1&offset=1')).statements.map((x: { sql: string }) => x.sql), ["SELECT name FROM public.items WHERE name = 'widget'"]);
+    assert.deepEqual(
+      (await page('limit=1&offset=1')).statements.map((x: { sql: string }) => x.sql),
+      ["SELECT name FROM public.items WHERE name = 'widget'"],
+    );
     assert.deepEqual(await page('offset=2').then((b) => [b.statements.length, b.statementsTotal]), [0, 2]);
     const tooMany = await broker.call(alice, 'GET', `/v1/sessions/${s.id}?limit=5001`);
     assert.equal(tooMany.status, 400, tooMany.raw);
@@ -172,13 +210,40 @@ describe('GET /v1/sessions and stint sessions over the postgres gateway', () => 
 
     // The SSH gateway's lines (session with clientKey, channel, channel-end, end without bytes) and its per-channel casts.
     const sshId = 'ses_ssssssssssss';
-    await writeFile(join(dir, `${sshId}.jsonl`), [
-      { type: 'session', sessionId: sshId, user: 'alice', profile: 'host-shell', target: 'web1', grantId: 'gr_ssssssssssss', account: 'stint_alice_ssssss', grantKind: 'session-bound', client: '127.0.0.1:2', clientKey: 'SHA256:abc', startedAt: '2021-01-01T00:00:00.000Z' },
-      { type: 'channel', sessionId: sshId, channel: 0, at: '2021-01-01T00:00:01.000Z', kind: 'shell', detail: null, pty: true, recording: join(dir, `${sshId}-0.cast`) },
-      { type: 'channel', sessionId: sshId, channel: 1, at: '2021-01-01T00:00:02.000Z', kind: 'exec', detail: 'uptime', pty: false, recording: null },
-      { type: 'channel-end', sessionId: sshId, channel: 1, endedAt: '2021-01-01T00:00:03.000Z', exit: { code: 0 } },
-      { type: 'end', sessionId: sshId, endedAt: '2021-01-01T00:01:00.000Z', reason: 'client-disconnected' },
-    ].map((o) => `${JSON.stringify(o)}\n`).join(''), { mode: 0o600 });
+    await writeFile(
+      join(dir, `${sshId}.jsonl`),
+      [
+        {
+          type: 'session',
+          sessionId: sshId,
+          user: 'alice',
+          profile: 'host-shell',
+          target: 'web1',
+          grantId: 'gr_ssssssssssss',
+          account: 'stint_alice_ssssss',
+          grantKind: 'session-bound',
+          client: '127.0.0.1:2',
+          clientKey: 'SHA256:abc',
+          startedAt: '2021-01-01T00:00:00.000Z',
+        },
+        {
+          type: 'channel',
+          sessionId: sshId,
+          channel: 0,
+          at: '2021-01-01T00:00:01.000Z',
+          kind: 'shell',
+          detail: null,
+          pty: true,
+          recording: join(dir, `${sshId}-0.cast`),
+        },
+        { type: 'channel', sessionId: sshId, channel: 1, at: '2021-01-01T00:00:02.000Z', kind: 'exec', detail: 'uptime', pty: false, recording: null },
+        { type: 'channel-end', sessionId: sshId, channel: 1, endedAt: '2021-01-01T00:00:03.000Z', exit: { code: 0 } },
+        { type: 'end', sessionId: sshId, endedAt: '2021-01-01T00:01:00.000Z', reason: 'client-disconnected' },
+      ]
+        .map((o) => `${JSON.stringify(o)}\n`)
+        .join(''),
+      { mode: 0o600 },
+    );
     await writeFile(join(dir, `${sshId}-0.cast`), cast, { mode: 0o600 });
     const ssh = (await broker.call(alice, 'GET', `/v1/sessions/${sshId}`)).body;
     assert.equal(ssh.session.gateway, 'ssh');
@@ -186,12 +251,21 @@ describe('GET /v1/sessions and stint sessions over the postgres gateway', () => 
     assert.equal(ssh.session.tls, null);
     assert.equal(ssh.session.bytesIn, null);
     assert.deepEqual(ssh.session.recordings, [0]);
-    assert.deepEqual(ssh.channels.map((c: { channel: number; kind: string; recording: boolean; exit: unknown }) => [c.channel, c.kind, c.recording, c.exit]), [[0, 'shell', true, null], [1, 'exec', false, { code: 0 }]]);
+    assert.deepEqual(
+      ssh.channels.map((c: { channel: number; kind: string; recording: boolean; exit: unknown }) => [c.channel, c.kind, c.recording, c.exit]),
+      [
+        [0, 'shell', true, null],
+        [1, 'exec', false, { code: 0 }],
+      ],
+    );
     assert.equal(JSON.stringify(ssh).includes(dir), false, 'no server paths in the answer');
     assert.equal((await broker.call(alice, 'GET', `/v1/sessions/${sshId}/recording`)).raw, cast);
 
     const cut = 'ses_zzzzzzzzzzzz';
-    await writeFile(join(dir, `${cut}.jsonl`), `${JSON.stringify({ type: 'session', sessionId: cut, user: 'alice', profile: 'pg-read', target: 'pg', grantId: 'gr_zzzzzzzzzzzz', account: 'stint_alice_zzzzzz', grantKind: 'session-bound', client: '127.0.0.1:1', tls: true, startedAt: '2020-01-01T00:00:00.000Z' })}\n{"type":"statement","sessionId":"${cut}","at":"2020-01-01T00:00:01.000Z","protocol":"simple","sql":"SELECT 1","ms":1,"rows":1}\n{"type":"statem`);
+    await writeFile(
+      join(dir, `${cut}.jsonl`),
+      `${JSON.stringify({ type: 'session', sessionId: cut, user: 'alice', profile: 'pg-read', target: 'pg', grantId: 'gr_zzzzzzzzzzzz', account: 'stint_alice_zzzzzz', grantKind: 'session-bound', client: '127.0.0.1:1', tls: true, startedAt: '2020-01-01T00:00:00.000Z' })}\n{"type":"statement","sessionId":"${cut}","at":"2020-01-01T00:00:01.000Z","protocol":"simple","sql":"SELECT 1","ms":1,"rows":1}\n{"type":"statem`,
+    );
     const s = (await broker.call(alice, 'GET', `/v1/sessions/${cut}`)).body;
     assert.equal(s.session.status, 'interrupted');
     assert.equal(s.statementsTotal, 1, 'a line cut by a crash is skipped');

@@ -10,54 +10,12 @@ import type { UserDef } from '../../core/types.js';
 import type { ApiDeps } from '../deps.js';
 import { route } from '../route.js';
 import { queryInt } from '../schemas.js';
-import { createSessionsReader, sessionIdPattern, type SessionSummary } from '../sessions-reader.js';
+import { createSessionsReader, sessionIdPattern } from '../sessions-reader.js';
+import { sessionDetailView, sessionView, type SessionView } from '../views/index.js';
 
 const sessionIdParam = z.object({ id: z.string().regex(sessionIdPattern, 'is not a session id (ses_…)') }).strict();
 
-export const sessionView = z.object({
-  id: z.string(),
-  gateway: z.string().describe('postgres, ssh'),
-  user: z.string(),
-  profile: z.string(),
-  target: z.string(),
-  grantId: z.string(),
-  account: z.string(),
-  grantKind: z.string().describe('session-bound (made for this connection) or existing (an approved grant)'),
-  client: z.string(),
-  tls: z.boolean().nullable().describe('postgres: the client negotiated TLS; null for ssh'),
-  startedAt: z.string(),
-  endedAt: z.string().nullable(),
-  endReason: z.string().nullable(),
-  status: z.enum(['live', 'ended', 'interrupted']),
-  bytesIn: z.number().nullable(),
-  bytesOut: z.number().nullable(),
-  statements: z.number().nullable(),
-  recording: z.boolean(),
-  recordings: z.array(z.number()).describe('channels with a terminal recording (GET …/recording?channel=N)'),
-});
-
-const channelView = z.object({
-  channel: z.number(),
-  at: z.string(),
-  kind: z.string().describe('shell, exec, subsystem, direct-tcpip'),
-  detail: z.string().nullable(),
-  pty: z.boolean(),
-  recording: z.boolean(),
-  endedAt: z.string().nullable(),
-  exit: z.union([z.object({ code: z.number() }), z.object({ signal: z.string() })]).nullable(),
-});
-
-const statementView = z.object({
-  at: z.string(),
-  protocol: z.string(),
-  sql: z.string(),
-  ms: z.number(),
-  rows: z.number().nullable(),
-  params: z.number().optional(),
-  error: z.string().optional(),
-});
-
-function mayRead(actor: UserDef, s: SessionSummary): void {
+function mayRead(actor: UserDef, s: SessionView): void {
   if (s.user !== actor.name && !readsEverything(actor)) throw notFound(`session ${s.id} not found`);
 }
 
@@ -70,13 +28,22 @@ export function sessionRoutes(deps: ApiDeps) {
   };
   return [
     route({
-      method: 'GET', url: '/v1/sessions', tag: 'sessions', auth: 'user', errors: ['forbidden'],
-      summary: 'Your gateway sessions, newest first; all=true lists everyone\'s (admins)',
-      query: z.object({
-        all: z.enum(['true', 'false']).default('false'),
-        grant: z.string().regex(/^gr_[a-z0-9]{12}$/, 'is not a grant id (gr_…)').optional(),
-        limit: queryInt({ min: 1, max: 5000 }).default(500),
-      }).strict(),
+      method: 'GET',
+      url: '/v1/sessions',
+      tag: 'sessions',
+      auth: 'user',
+      errors: ['forbidden'],
+      summary: "Your gateway sessions, newest first; all=true lists everyone's (admins)",
+      query: z
+        .object({
+          all: z.enum(['true', 'false']).default('false'),
+          grant: z
+            .string()
+            .regex(/^gr_[a-z0-9]{12}$/, 'is not a grant id (gr_…)')
+            .optional(),
+          limit: queryInt({ min: 1, max: 5000 }).default(500),
+        })
+        .strict(),
       response: z.object({ sessions: z.array(sessionView) }),
       handler: async ({ actor, query }) => {
         if (query.all === 'true' && !readsEverything(actor)) throw forbidden('only admins and auditors may list every session');
@@ -85,15 +52,20 @@ export function sessionRoutes(deps: ApiDeps) {
       },
     }),
     route({
-      method: 'GET', url: '/v1/sessions/:id', tag: 'sessions', auth: 'user',
+      method: 'GET',
+      url: '/v1/sessions/:id',
+      tag: 'sessions',
+      auth: 'user',
       summary: 'One session, its statement log (postgres) and channels (ssh); its owner or an admin',
       params: sessionIdParam,
       // A page of the statement log: a long session's whole log would be read into memory at once.
-      query: z.object({
-        limit: queryInt({ min: 1, max: 5000 }).default(1000),
-        offset: queryInt({ min: 0, max: Number.MAX_SAFE_INTEGER }).default(0),
-      }).strict(),
-      response: z.object({ session: sessionView, statements: z.array(statementView), statementsTotal: z.number(), channels: z.array(channelView) }),
+      query: z
+        .object({
+          limit: queryInt({ min: 1, max: 5000 }).default(1000),
+          offset: queryInt({ min: 0, max: Number.MAX_SAFE_INTEGER }).default(0),
+        })
+        .strict(),
+      response: sessionDetailView,
       handler: async ({ actor, params, query, reply }) => {
         mayRead(actor, found(await reader.summary(params.id), params.id));
         const detail = found(await reader.get(params.id, { statementsLimit: query.limit, statementsOffset: query.offset }), params.id);
@@ -102,7 +74,11 @@ export function sessionRoutes(deps: ApiDeps) {
       },
     }),
     route({
-      method: 'GET', url: '/v1/sessions/:id/recording', tag: 'sessions', auth: 'user', produces: 'application/x-asciicast',
+      method: 'GET',
+      url: '/v1/sessions/:id/recording',
+      tag: 'sessions',
+      auth: 'user',
+      produces: 'application/x-asciicast',
       summary: 'A terminal recording of a session as asciicast v2 text (application/x-asciicast): channel N, else the first; 404 when there is none',
       params: sessionIdParam,
       query: z.object({ channel: queryInt({ min: 0, max: 999_999_999 }).optional() }).strict(),

@@ -1,4 +1,4 @@
-import type { Outcome } from '../api-types.js';
+import type { OutcomeView } from '../../api/views/index.js';
 import { idArg } from '../args.js';
 import { grantBlock, requestSummary } from '../render.js';
 import { defineCommand, seg } from '../run.js';
@@ -21,7 +21,7 @@ Examples:
   async run({ args, out, client, now }) {
     const id = idArg('request', args.positionals[0]!);
     const comment = args.string('comment');
-    const res = await client().post<Outcome>(`/v1/requests/${seg(id)}/approve`, comment !== undefined ? { comment } : {});
+    const res = await client().post<OutcomeView>(`/v1/requests/${seg(id)}/approve`, comment !== undefined ? { comment } : {});
     if (out.json) {
       out.document(res);
       return 0;

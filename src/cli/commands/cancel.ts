@@ -1,4 +1,4 @@
-import type { RequestView } from '../api-types.js';
+import type { RequestView } from '../../api/views/index.js';
 import { idArg } from '../args.js';
 import { requestSummary } from '../render.js';
 import { defineCommand, seg } from '../run.js';

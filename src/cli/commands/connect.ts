@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants } from 'node:os';
+import type { ConnectTokenView, GatewaysView } from '../../api/views/index.js';
 import { idArg } from '../args.js';
 import { CliError, usageError } from '../cli-error.js';
 import { defineCommand } from '../run.js';
@@ -13,7 +14,7 @@ const overriding = ['PGHOSTADDR', 'PGSERVICE', 'PGSERVICEFILE', 'PGPASSFILE'];
 
 export const connectCommand = defineCommand({
   name: 'connect',
-  summary: 'Open psql: through the PostgreSQL gateway for a profile, or with your active grant\'s credential',
+  summary: "Open psql: through the PostgreSQL gateway for a profile, or with your active grant's credential",
   usage: `Usage: stint connect PROFILE [--host NAME] [-- PSQL-ARGS…]
        stint connect GRANT [-- PSQL-ARGS…]
 
@@ -46,7 +47,9 @@ Examples:
     const env: NodeJS.ProcessEnv = { ...io.env };
     for (const name of overriding) delete env[name];
     delete env.PGPASSWORD;
-    const set = (name: string, value: string | number | undefined) => { if (value !== undefined && value !== '') env[name] = String(value); };
+    const set = (name: string, value: string | number | undefined) => {
+      if (value !== undefined && value !== '') env[name] = String(value);
+    };
     // Ids have a fixed shape; anything else is a profile name (which may itself start with gr_).
     if (/^(gr|req|tok)_[a-z0-9]{12}$/.test(arg)) {
       if (args.has('host')) throw usageError('--host applies to stint connect PROFILE (through the gateway), not to a grant');
@@ -64,13 +67,17 @@ Examples:
     }
     if (!profileName.test(arg)) throw usageError(`${JSON.stringify(arg.slice(0, 40))} is neither a profile name nor a grant id (gr_…)`);
     const api = client();
-    const gw = await api.get<{ postgres: { listen: string; tls: boolean; requireTls: boolean; certificate: string | null } | null }>('/v1/gateways');
-    if (!gw.postgres) throw new CliError('invalid', `this broker runs no PostgreSQL gateway (gateways.postgres in its config); request the profile and use stint connect GRANT`);
+    const gw = await api.get<GatewaysView>('/v1/gateways');
+    if (!gw.postgres)
+      throw new CliError(
+        'invalid',
+        `this broker runs no PostgreSQL gateway (gateways.postgres in its config); request the profile and use stint connect GRANT`,
+      );
     const i = gw.postgres.listen.lastIndexOf(':');
     const listenHost = gw.postgres.listen.slice(0, i).replace(/^\[(.*)\]$/, '$1');
     const wildcard = listenHost === '0.0.0.0' || listenHost === '::';
     const host = args.string('host') ?? (wildcard ? new URL(api.server).hostname.replace(/^\[(.*)\]$/, '$1') : listenHost);
-    const t = await api.post<{ token: string; user: string; profile: string }>('/v1/connect-tokens', { profile: arg });
+    const t = await api.post<ConnectTokenView>('/v1/connect-tokens', { profile: arg });
     set('PGHOST', host);
     set('PGPORT', gw.postgres.listen.slice(i + 1));
     set('PGDATABASE', arg);
@@ -107,7 +114,9 @@ function runPsql(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     const child = spawn('psql', argv, { stdio: 'inherit', env });
     // psql owns the terminal now: Ctrl-C cancels its query, not this process.
     const ignore = () => {};
-    const forward = (signal: NodeJS.Signals) => () => { child.kill(signal); };
+    const forward = (signal: NodeJS.Signals) => () => {
+      child.kill(signal);
+    };
     const onTerm = forward('SIGTERM');
     const onHup = forward('SIGHUP');
     process.on('SIGINT', ignore);
@@ -123,7 +132,12 @@ function runPsql(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     child.once('error', (err: NodeJS.ErrnoException) => {
       cleanup();
       if (err.code === 'ENOENT') {
-        reject(new CliError('unavailable', 'psql is not installed or not on PATH; install the PostgreSQL client (e.g. apt install postgresql-client), or use stint creds GRANT'));
+        reject(
+          new CliError(
+            'unavailable',
+            'psql is not installed or not on PATH; install the PostgreSQL client (e.g. apt install postgresql-client), or use stint creds GRANT',
+          ),
+        );
       } else {
         reject(new CliError('unavailable', `could not start psql: ${err.code ?? err.message}`));
       }

@@ -112,7 +112,12 @@ export const demoCommand: Command = {
   async run(args: string[], io: CliIO): Promise<number> {
     let values;
     try {
-      ({ values } = parseArgs({ args, options: { keep: { type: 'boolean' }, 'json-log': { type: 'boolean' }, help: { type: 'boolean' } }, strict: true, allowPositionals: false }));
+      ({ values } = parseArgs({
+        args,
+        options: { keep: { type: 'boolean' }, 'json-log': { type: 'boolean' }, help: { type: 'boolean' } },
+        strict: true,
+        allowPositionals: false,
+      }));
     } catch (err) {
       io.stderr(`stint demo: ${(err as Error).message}\n\n${usage}\n`);
       return 2;
@@ -194,15 +199,18 @@ export const demoCommand: Command = {
       };
 
       step(1, 'alice (group dev) requests pg-main-read for 15m: policy devs-read approves it automatically');
-      const r1 = await must(alice, 'POST', '/v1/requests', { profile: 'pg-main-read', duration: '15m', reason: 'look at today\'s items' });
-      check(r1.request.status === 'approved' && r1.grant?.status === 'active', `request ${r1.request.id} approved; grant ${r1.grant.id} active until ${r1.grant.expiresAt}`);
+      const r1 = await must(alice, 'POST', '/v1/requests', { profile: 'pg-main-read', duration: '15m', reason: "look at today's items" });
+      check(
+        r1.request.status === 'approved' && r1.grant?.status === 'active',
+        `request ${r1.request.id} approved; grant ${r1.grant.id} active until ${r1.grant.expiresAt}`,
+      );
       const g1 = r1.grant;
       check(await roleExists(g1.account), `a fresh role ${g1.account} now exists on PostgreSQL (VALID UNTIL set, marked stint_managed)`);
 
       step(2, 'alice fetches her credential (shown to her only) and logs in with it');
       const creds = (await must(alice, 'GET', `/v1/grants/${g1.id}/credentials`)).credentials;
       const bobPeek = await call(bob, 'GET', `/v1/grants/${g1.id}/credentials`);
-      check(bobPeek.status === 404, 'bob cannot read alice\'s credential: to him the grant is not there (404)');
+      check(bobPeek.status === 404, "bob cannot read alice's credential: to him the grant is not there (404)");
       const allowed = await tryLogin(creds.username, creds.password, 'SELECT * FROM public.items');
       check(allowed.ok, `SELECT * FROM items works (${allowed.ok ? allowed.rows : 0} rows)`);
       const forbidden = await tryLogin(creds.username, creds.password, 'SELECT * FROM public.salaries');
@@ -223,13 +231,16 @@ export const demoCommand: Command = {
       const self = await call(alice, 'POST', `/v1/requests/${r2.request.id}/approve`, {});
       check(self.status === 403, `alice cannot approve her own request (${self.body.error.message})`);
       const before = await tryLogin('alice', alicePassword, 'SELECT * FROM public.salaries');
-      check(!before.ok, 'before approval, alice\'s own role cannot read salaries');
+      check(!before.ok, "before approval, alice's own role cannot read salaries");
 
-      step(5, 'bob (group dba) approves; Stint grants app_admin to alice\'s own role for 10s');
+      step(5, "bob (group dba) approves; Stint grants app_admin to alice's own role for 10s");
       const a2 = await must(bob, 'POST', `/v1/requests/${r2.request.id}/approve`, { comment: 'ok for INC-1234' });
-      check(a2.request.status === 'approved' && a2.grant?.status === 'active', `grant ${a2.grant.id} active until ${a2.grant.expiresAt} (its clock started at activation)`);
+      check(
+        a2.request.status === 'approved' && a2.grant?.status === 'active',
+        `grant ${a2.grant.id} active until ${a2.grant.expiresAt} (its clock started at activation)`,
+      );
       const elevated = await tryLogin('alice', alicePassword, 'SELECT * FROM public.salaries');
-      check(elevated.ok, 'alice\'s own role can now read salaries');
+      check(elevated.ok, "alice's own role can now read salaries");
 
       step(6, 'nobody acts: the grant expires and Stint revokes app_admin');
       const deadline = Date.now() + 30_000;
@@ -240,7 +251,7 @@ export const demoCommand: Command = {
       }
       check(g2.status === 'revoked' && g2.revokeReason === 'expired', `grant ${g2.id} revoked at ${g2.revokedAt} (reason: expired)`);
       const lowered = await tryLogin('alice', alicePassword, 'SELECT * FROM public.salaries');
-      check(!lowered.ok, 'alice\'s own role can no longer read salaries; her account itself is untouched');
+      check(!lowered.ok, "alice's own role can no longer read salaries; her account itself is untouched");
 
       step(7, 'the audit trail proves it');
       const events = (await must(adminToken, 'GET', '/v1/audit?limit=1000')).events as { seq: number; action: string; actor: string }[];

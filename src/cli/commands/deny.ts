@@ -1,4 +1,4 @@
-import type { Outcome } from '../api-types.js';
+import type { OutcomeView } from '../../api/views/index.js';
 import { idArg } from '../args.js';
 import { usageError } from '../cli-error.js';
 import { requestSummary } from '../render.js';
@@ -21,7 +21,7 @@ Example:
     const id = idArg('request', args.positionals[0]!);
     const comment = args.string('comment');
     if (comment === undefined || comment.trim() === '') throw usageError('--comment is required to deny a request: tell the requester why');
-    const res = await client().post<Outcome>(`/v1/requests/${seg(id)}/deny`, { comment });
+    const res = await client().post<OutcomeView>(`/v1/requests/${seg(id)}/deny`, { comment });
     if (out.json) out.document(res);
     else out.line(requestSummary(out, res.request, now()));
     return 0;

@@ -1,4 +1,4 @@
-import type { GrantView } from '../api-types.js';
+import type { GrantView } from '../../api/views/index.js';
 import { durationFlag, idArg } from '../args.js';
 import { usageError } from '../cli-error.js';
 import { grantWhen } from '../render.js';
@@ -31,7 +31,9 @@ Example:
       return 0;
     }
     const g = res.grant;
-    out.line(`${g.id} extended by ${by.text}: expires ${grantWhen(g, now())}${g.expiresAt ? ` (${shortTime(g.expiresAt)})` : ''}; max ${g.maxDuration} from activation`);
+    out.line(
+      `${g.id} extended by ${by.text}: expires ${grantWhen(g, now())}${g.expiresAt ? ` (${shortTime(g.expiresAt)})` : ''}; max ${g.maxDuration} from activation`,
+    );
     return 0;
   },
 });

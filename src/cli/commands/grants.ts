@@ -1,14 +1,15 @@
-import type { GrantView } from '../api-types.js';
+import type { GrantView } from '../../api/views/index.js';
+import { grantStatuses } from '../../core/types.js';
 import { intFlag } from '../args.js';
 import { usageError } from '../cli-error.js';
 import { grantsTable } from '../render.js';
 import { defineCommand } from '../run.js';
 
-const statuses = ['provisioning', 'active', 'revoking', 'revoke-failing', 'revoked'];
+const statuses: readonly string[] = grantStatuses;
 
 export const grantsCommand = defineCommand({
   name: 'grants',
-  summary: 'List grants that hold access now (yours, or everyone\'s)',
+  summary: "List grants that hold access now (yours, or everyone's)",
   usage: `Usage: stint grants [--all] [--history] [--status S] [--target T] [--limit N]
 
 Lists your grants that may hold access right now (provisioning, active,

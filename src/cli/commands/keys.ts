@@ -3,17 +3,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parsePublicKeyLine } from '../../core/keys/public-key.js';
-import type { MeView, SshKeyView } from '../api-types.js';
+import type { GatewaysView, KeyChallengeView, MeView, SshKeyView } from '../../api/views/index.js';
 import { closest } from '../args.js';
 import { CliError, usageError } from '../cli-error.js';
 import type { CliIO } from '../command.js';
 import { relativeTime, table, truncate } from '../output.js';
 import { defineCommand, seg, type CommandContext } from '../run.js';
-
-interface GatewaysView {
-  postgres: { listen: string; tls: boolean; requireTls: boolean } | null;
-  ssh: { listen: string; hostKey: string; fingerprint: string } | null;
-}
 
 const subcommands = ['list', 'add', 'remove', 'ssh-config'];
 /** Tried in this order when `stint keys add` is given no file, as ssh itself prefers them. */
@@ -63,7 +58,13 @@ Examples:
   parse: {
     positionals: ['list|add|remove|ssh-config', 'FILE|KEY'],
     minPositionals: 0,
-    options: { user: { type: 'string' }, comment: { type: 'string' }, identity: { type: 'string' }, host: { type: 'string' }, 'known-hosts': { type: 'boolean' } },
+    options: {
+      user: { type: 'string' },
+      comment: { type: 'string' },
+      identity: { type: 'string' },
+      host: { type: 'string' },
+      'known-hosts': { type: 'boolean' },
+    },
   },
   async run(ctx) {
     const [given, arg] = ctx.args.positionals as [string | undefined, string | undefined];
@@ -78,7 +79,8 @@ Examples:
     onlyWith('user', ['list', 'add']);
     onlyWith('comment', ['add']);
     onlyWith('identity', ['add']);
-    if (ctx.args.has('identity') && ctx.args.has('user')) throw usageError('--identity proves your own key; an admin adding a key for --user vouches for it instead');
+    if (ctx.args.has('identity') && ctx.args.has('user'))
+      throw usageError('--identity proves your own key; an admin adding a key for --user vouches for it instead');
     onlyWith('host', ['ssh-config']);
     onlyWith('known-hosts', ['ssh-config']);
     if ((sub === 'list' || sub === 'ssh-config') && arg !== undefined) throw usageError(`stint keys ${sub} takes no argument`);
@@ -86,7 +88,8 @@ Examples:
     if (sub === 'add') return add(ctx, arg);
     if (sub === 'ssh-config') return sshConfig(ctx);
     if (arg === undefined) throw usageError('stint keys remove needs KEY (a key_… id; see stint keys list)');
-    if (!/^key_[a-z0-9]{12}$/.test(arg)) throw usageError(`${JSON.stringify(arg.slice(0, 40))} is not an SSH key id (they look like key_…; see stint keys list)`);
+    if (!/^key_[a-z0-9]{12}$/.test(arg))
+      throw usageError(`${JSON.stringify(arg.slice(0, 40))} is not an SSH key id (they look like key_…; see stint keys list)`);
     return remove(ctx, arg);
   },
 });
@@ -109,7 +112,7 @@ function readPublicKey(io: CliIO, file: string | undefined): { text: string; fro
       text = readFileSync(path, 'utf8');
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      throw usageError(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code ?? 'error'}`);
+      throw usageError(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? 'error')}`);
     }
   }
   // Parsed here, and only the key line is sent: whatever else the file holds (a private key in any
@@ -118,7 +121,11 @@ function readPublicKey(io: CliIO, file: string | undefined): { text: string; fro
   if (parsed instanceof Error) {
     const pub = file && file !== '-' && existsSync(`${file}.pub`) ? `; register ${file}.pub instead` : '';
     const privateKey = /PRIVATE KEY|PuTTY-User-Key-File|Private-Lines:/.test(text);
-    throw usageError(privateKey ? `${path} is a private key and was not sent${pub || '; register its .pub file instead'}` : `${path} is not a usable SSH public key (nothing was sent): ${parsed.message}${pub}`);
+    throw usageError(
+      privateKey
+        ? `${path} is a private key and was not sent${pub || '; register its .pub file instead'}`
+        : `${path} is not a usable SSH public key (nothing was sent): ${parsed.message}${pub}`,
+    );
   }
   return { text: parsed.comment ? `${parsed.line} ${parsed.comment}` : parsed.line, from: path };
 }
@@ -129,7 +136,13 @@ function readPublicKey(io: CliIO, file: string | undefined): { text: string; fro
  * through your ssh-agent when only the public key is at hand. A passphrase
  * prompt, if any, comes from ssh-keygen on your terminal.
  */
-function signChallenge(io: CliIO, pubText: string, pubPath: string | null, identity: string | undefined, challenge: { challenge: string; namespace: string }): string {
+function signChallenge(
+  io: CliIO,
+  pubText: string,
+  pubPath: string | null,
+  identity: string | undefined,
+  challenge: { challenge: string; namespace: string },
+): string {
   let dir: string | null = null;
   let signer: string;
   if (identity !== undefined) signer = identity;
@@ -140,13 +153,25 @@ function signChallenge(io: CliIO, pubText: string, pubPath: string | null, ident
     signer = join(dir, 'key.pub');
     writeFileSync(signer, `${pubText}\n`, { mode: 0o600 });
   } else {
-    throw usageError('to register your own key, Stint needs a signature by it: give the private key with --identity PATH (it never leaves this machine), keep it beside the .pub file, or load it into ssh-agent');
+    throw usageError(
+      'to register your own key, Stint needs a signature by it: give the private key with --identity PATH (it never leaves this machine), keep it beside the .pub file, or load it into ssh-agent',
+    );
   }
   try {
-    const r = spawnSync('ssh-keygen', ['-q', '-Y', 'sign', '-n', challenge.namespace, '-f', signer], { input: challenge.challenge, env: io.env, stdio: ['pipe', 'pipe', 'inherit'], timeout: 120_000 });
+    const r = spawnSync('ssh-keygen', ['-q', '-Y', 'sign', '-n', challenge.namespace, '-f', signer], {
+      input: challenge.challenge,
+      env: io.env,
+      stdio: ['pipe', 'pipe', 'inherit'],
+      timeout: 120_000,
+    });
     if (r.error) {
       const code = (r.error as NodeJS.ErrnoException).code;
-      throw new CliError('unavailable', code === 'ENOENT' ? 'ssh-keygen is not installed or not on PATH (the OpenSSH client package); it signs the registration challenge' : `could not run ssh-keygen: ${code ?? r.error.message}`);
+      throw new CliError(
+        'unavailable',
+        code === 'ENOENT'
+          ? 'ssh-keygen is not installed or not on PATH (the OpenSSH client package); it signs the registration challenge'
+          : `could not run ssh-keygen: ${code ?? r.error.message}`,
+      );
     }
     if (r.status !== 0) throw new CliError('invalid', `ssh-keygen could not sign with ${signer} (exit ${r.status}); is it the private key of this public key?`);
     return r.stdout.toString();
@@ -162,10 +187,15 @@ async function add({ args, io, out, client }: CommandContext, file: string | und
   const api = client();
   let proof = {};
   if (user === undefined) {
-    const c = await api.post<{ challenge: string; namespace: string }>('/v1/keys/challenge');
+    const c = await api.post<KeyChallengeView>('/v1/keys/challenge');
     proof = { challenge: c.challenge, signature: signChallenge(io, text, from === 'standard input' ? null : from, args.string('identity'), c) };
   }
-  const res = await api.post<{ key: SshKeyView }>('/v1/keys', { publicKey: text, ...(user !== undefined ? { user } : {}), ...(comment !== undefined ? { comment } : {}), ...proof });
+  const res = await api.post<{ key: SshKeyView }>('/v1/keys', {
+    publicKey: text,
+    ...(user !== undefined ? { user } : {}),
+    ...(comment !== undefined ? { comment } : {}),
+    ...proof,
+  });
   if (out.json) {
     out.document(res);
     return 0;
@@ -184,14 +214,20 @@ async function list({ args, out, client, now }: CommandContext): Promise<number>
     out.line('No SSH keys. Register one with: stint keys add');
     return 0;
   }
-  out.line(table(res.keys, [
-    { header: 'ID', value: (k) => k.id },
-    { header: 'USER', value: (k) => k.user },
-    { header: 'TYPE', value: (k) => k.type },
-    { header: 'FINGERPRINT', value: (k) => k.fingerprint },
-    { header: 'ADDED', value: (k) => relativeTime(k.createdAt, now()) },
-    { header: 'COMMENT', value: (k) => truncate(k.comment, 40) },
-  ], out.color));
+  out.line(
+    table(
+      res.keys,
+      [
+        { header: 'ID', value: (k) => k.id },
+        { header: 'USER', value: (k) => k.user },
+        { header: 'TYPE', value: (k) => k.type },
+        { header: 'FINGERPRINT', value: (k) => k.fingerprint },
+        { header: 'ADDED', value: (k) => relativeTime(k.createdAt, now()) },
+        { header: 'COMMENT', value: (k) => truncate(k.comment, 40) },
+      ],
+      out.color,
+    ),
+  );
   return 0;
 }
 
@@ -210,9 +246,13 @@ async function sshConfig({ args, out, client }: CommandContext): Promise<number>
   const [gw, me] = await Promise.all([api.get<GatewaysView>('/v1/gateways'), api.get<MeView>('/v1/me')]);
   if (!gw.ssh) throw usageError('this broker runs no SSH gateway (gateways.ssh in its config)');
   // These go into ~/.ssh/config and known_hosts: nothing but the expected shapes, whatever the server says.
-  if (!/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,2}$/.test(gw.ssh.hostKey) || !/^SHA256:[A-Za-z0-9+/]{43}$/.test(gw.ssh.fingerprint) ||
-      !/^[a-z][a-z0-9_.-]{0,62}$/i.test(me.user) || !/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+):\d{1,5}$/i.test(gw.ssh.listen)) {
-    throw new CliError('internal', 'the server\'s gateway details are not in the expected form; refusing to write them into an ssh config');
+  if (
+    !/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,2}$/.test(gw.ssh.hostKey) ||
+    !/^SHA256:[A-Za-z0-9+/]{43}$/.test(gw.ssh.fingerprint) ||
+    !/^[a-z][a-z0-9_.-]{0,62}$/i.test(me.user) ||
+    !/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+):\d{1,5}$/i.test(gw.ssh.listen)
+  ) {
+    throw new CliError('internal', "the server's gateway details are not in the expected form; refusing to write them into an ssh config");
   }
   const port = Number(gw.ssh.listen.slice(gw.ssh.listen.lastIndexOf(':') + 1));
   const listenHost = gw.ssh.listen.slice(0, gw.ssh.listen.lastIndexOf(':'));

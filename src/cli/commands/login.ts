@@ -28,10 +28,22 @@ Example:
   async run({ args, io, out }) {
     const { server } = resolveConfig(args, { ...io.env, STINT_TOKEN: undefined, STINT_TOKEN_FILE: undefined });
     const maxAgeText = args.string('max-age');
-    if (maxAgeText !== undefined && !/^[0-9]{1,5}$/.test(maxAgeText)) throw new CliError('invalid', `--max-age: ${JSON.stringify(maxAgeText)} is not a whole number of seconds`);
-    const r = await signIn(server, io, { ...(maxAgeText !== undefined ? { maxAgeS: Number(maxAgeText) } : {}), how: args.boolean('browser') ? 'loopback' : 'auto' });
+    if (maxAgeText !== undefined && !/^[0-9]{1,5}$/.test(maxAgeText))
+      throw new CliError('invalid', `--max-age: ${JSON.stringify(maxAgeText)} is not a whole number of seconds`);
+    const r = await signIn(server, io, {
+      ...(maxAgeText !== undefined ? { maxAgeS: Number(maxAgeText) } : {}),
+      how: args.boolean('browser') ? 'loopback' : 'auto',
+    });
     if (out.json) out.document({ user: r.user, groups: r.groups, roles: r.roles, expiresAt: r.expiresAt, server, file: r.file });
-    else out.line(fields([['signed in as', r.user], ['groups', r.groups.join(', ') || '(none)'], ['until', r.expiresAt], ['server', server]]));
+    else
+      out.line(
+        fields([
+          ['signed in as', r.user],
+          ['groups', r.groups.join(', ') || '(none)'],
+          ['until', r.expiresAt],
+          ['server', server],
+        ]),
+      );
     return 0;
   },
 });
@@ -54,7 +66,11 @@ Example:
       return 0;
     }
     try {
-      await fetch(`${stored.server}/v1/session`, { method: 'DELETE', headers: { authorization: `Bearer ${stored.secret}` }, signal: AbortSignal.timeout(30_000) }).then(async (res) => {
+      await fetch(`${stored.server}/v1/session`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${stored.secret}` },
+        signal: AbortSignal.timeout(30_000),
+      }).then(async (res) => {
         // 401: it had ended on the server already (expired, or signed out elsewhere); nothing left to end.
         if (!res.ok && res.status !== 401) throw apiError(res.status, await res.json().catch(() => undefined), stored.server, 'DELETE /v1/session');
       });

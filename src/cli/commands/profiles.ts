@@ -1,4 +1,4 @@
-import type { ProfileView } from '../api-types.js';
+import type { ProfileView } from '../../api/views/index.js';
 import { table, truncate } from '../output.js';
 import { defineCommand } from '../run.js';
 
@@ -27,15 +27,21 @@ Examples:
       out.line('No profiles you may request. Ask an admin for a policy that covers you.');
       return 0;
     }
-    out.line(table(res.profiles, [
-      { header: 'NAME', value: (p) => p.name },
-      { header: 'TARGET', value: (p) => `${p.target} (${p.targetKind})${p.critical ? ' !' : ''}` },
-      { header: 'MODE', value: (p) => p.mode },
-      { header: 'MAX', value: (p) => p.maxDuration },
-      { header: 'APPROVAL', value: (p) => p.approval },
-      { header: 'NEEDS', value: (p) => [p.requireReason ? 'reason' : '', p.requireTicket ? 'ticket' : ''].filter(Boolean).join(', ') || '-' },
-      { header: 'DESCRIPTION', value: (p) => truncate(p.description, 60) },
-    ], out.color));
+    out.line(
+      table(
+        res.profiles,
+        [
+          { header: 'NAME', value: (p) => p.name },
+          { header: 'TARGET', value: (p) => `${p.target} (${p.targetKind})${p.critical ? ' !' : ''}` },
+          { header: 'MODE', value: (p) => p.mode },
+          { header: 'MAX', value: (p) => p.maxDuration },
+          { header: 'APPROVAL', value: (p) => p.approval },
+          { header: 'NEEDS', value: (p) => [p.requireReason ? 'reason' : '', p.requireTicket ? 'ticket' : ''].filter(Boolean).join(', ') || '-' },
+          { header: 'DESCRIPTION', value: (p) => truncate(p.description, 60) },
+        ],
+        out.color,
+      ),
+    );
     if (res.profiles.some((p) => p.critical)) out.line('\n! critical target');
     return 0;
   },

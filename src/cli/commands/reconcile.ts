@@ -1,14 +1,12 @@
-import type { ReconcileView } from '../../api/routes/reconcile.js';
+import type { ReconcileTargetView as TargetView, ReconcileView } from '../../api/views/index.js';
 import { usageError } from '../cli-error.js';
 import { exitCodes } from '../exit-codes.js';
 import { bold, table, type Output } from '../output.js';
 import { defineCommand } from '../run.js';
 
-type TargetView = ReconcileView['targets'][number];
-
 export const reconcileCommand = defineCommand({
   name: 'reconcile',
-  summary: 'Compare targets with Stint\'s grants: remove drift, report standing privileges (admins)',
+  summary: "Compare targets with Stint's grants: remove drift, report standing privileges (admins)",
   usage: `Usage: stint reconcile [--target T] [--dry-run]
 
 Compares each target (or only T) with the grants Stint holds, now:
@@ -42,10 +40,11 @@ Examples:
     const res = await client().post<ReconcileView>('/v1/reconcile', { ...(target !== undefined ? { target } : {}), dryRun });
     const failed = res.targets.filter((t) => !t.reachable || t.errors.length > 0);
     if (out.json) out.document(res);
-    else for (const [i, t] of res.targets.entries()) {
-      if (i > 0) out.line();
-      printTarget(out, t);
-    }
+    else
+      for (const [i, t] of res.targets.entries()) {
+        if (i > 0) out.line();
+        printTarget(out, t);
+      }
     if (failed.length > 0) {
       out.note(`stint: reconcile did not finish on ${failed.map((t) => t.target).join(', ')}; run it again once the target is reachable`);
       return exitCodes.unavailable;
@@ -68,12 +67,14 @@ function printTarget(out: Output, t: TargetView): void {
   const removed = t.driftRemoved;
   if (removed.length === 0) out.line('  drift: no orphaned accounts');
   for (const d of removed) {
-    out.line(`  drift: ${d.removed ? 'removed' : 'would remove'} account ${d.account}${d.removed && d.existed === false ? ' (already gone)' : ''}${d.terminatedSessions ? `, ended ${plural(d.terminatedSessions, 'session')}` : ''}`);
+    out.line(
+      `  drift: ${d.removed ? 'removed' : 'would remove'} account ${d.account}${d.removed && d.existed === false ? ' (already gone)' : ''}${d.terminatedSessions ? `, ended ${plural(d.terminatedSessions, 'session')}` : ''}`,
+    );
   }
   for (const d of t.driftRevoked) {
     out.line(`  drift: ${d.revoked ? 'revoked' : 'would revoke'} ${d.grant} from ${d.account}${d.user ? ` (${d.user})` : ''}`);
   }
-  if (t.accountMissing.length === 0) out.line('  missing: every active grant\'s access is on the target');
+  if (t.accountMissing.length === 0) out.line("  missing: every active grant's access is on the target");
   for (const m of t.accountMissing) {
     const what = m.problem === 'account' ? `account ${m.account} is gone` : `${m.account} lacks ${m.missingGrants.join(', ')}`;
     out.line(`  missing: grant ${m.grantId} (${m.user}, ${m.profile}): ${what}`);
@@ -82,15 +83,20 @@ function printTarget(out: Output, t: TargetView): void {
     out.line('  standing privileges: none found');
   } else {
     out.line(`  standing privileges (${t.standing.length}):`);
-    const rows = table(t.standing, [
-      { header: 'PRINCIPAL', value: (s) => s.principal },
-      { header: 'GRANT', value: (s) => s.grant },
-      { header: 'HOW', value: (s) => (s.how === 'direct' ? 'direct member' : `via ${s.via.join(' → ')}`) },
-    ], out.color);
+    const rows = table(
+      t.standing,
+      [
+        { header: 'PRINCIPAL', value: (s) => s.principal },
+        { header: 'GRANT', value: (s) => s.grant },
+        { header: 'HOW', value: (s) => (s.how === 'direct' ? 'direct member' : `via ${s.via.join(' → ')}`) },
+      ],
+      out.color,
+    );
     for (const line of rows.split('\n')) out.line(`    ${line}`);
   }
   const bypass = t.bypass.filter((b) => b.status !== 'pass');
-  if (t.bypass.length > 0 && bypass.length === 0) out.line(`  bypass: the target's settings keep accounts inside Stint (${plural(t.bypass.length, 'check')} passed)`);
+  if (t.bypass.length > 0 && bypass.length === 0)
+    out.line(`  bypass: the target's settings keep accounts inside Stint (${plural(t.bypass.length, 'check')} passed)`);
   for (const b of bypass) out.line(`  bypass ${b.status === 'fail' ? 'POSSIBLE' : 'cannot verify'} (${b.check}): ${b.message}`);
   for (const e of t.errors) out.line(`  error (${e.stage}${e.account ? ` ${e.account}` : ''}): ${e.message}`);
   for (const n of t.notes) out.line(`  note: ${n}`);

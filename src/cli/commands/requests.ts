@@ -1,4 +1,4 @@
-import type { RequestView } from '../api-types.js';
+import type { RequestView } from '../../api/views/index.js';
 import { intFlag } from '../args.js';
 import { usageError } from '../cli-error.js';
 import { requestsTable } from '../render.js';

@@ -1,13 +1,9 @@
+import type { ReviewView } from '../../api/views/index.js';
 import { escapeText } from '../../core/text.js';
 import { idArg } from '../args.js';
 import { usageError } from '../cli-error.js';
 import { relativeTime, table, truncate } from '../output.js';
 import { defineCommand, seg } from '../run.js';
-
-interface ReviewView {
-  grantId: string; requestId: string; user: string; profile: string; target: string; reason: string;
-  activatedAt: string; status: 'open' | 'reviewed'; reviewedAt: string | null; reviewedBy: string | null; comment: string | null;
-}
 
 export const reviewCommand = defineCommand({
   name: 'review',
@@ -27,7 +23,10 @@ Example:
     if (comment === undefined || !comment.trim()) throw usageError('--comment is required: what was done with the access and whether it was justified');
     const res = await client().post<{ review: ReviewView }>(`/v1/grants/${seg(id)}/review`, { comment });
     if (out.json) out.document(res);
-    else out.line(`break-glass grant ${escapeText(res.review.grantId)} of ${escapeText(res.review.user)} (${escapeText(res.review.profile)}) reviewed by ${escapeText(res.review.reviewedBy ?? '')}`);
+    else
+      out.line(
+        `break-glass grant ${escapeText(res.review.grantId)} of ${escapeText(res.review.user)} (${escapeText(res.review.profile)}) reviewed by ${escapeText(res.review.reviewedBy ?? '')}`,
+      );
     return 0;
   },
 });
@@ -54,14 +53,20 @@ Example:
       out.line(args.boolean('all') ? 'No break-glass activations.' : 'No break-glass activations wait for review.');
       return 0;
     }
-    out.line(table(res.reviews, [
-      { header: 'GRANT', value: (r) => r.grantId },
-      { header: 'USER', value: (r) => r.user },
-      { header: 'PROFILE', value: (r) => r.profile },
-      { header: 'ACTIVATED', value: (r) => relativeTime(r.activatedAt, now()) },
-      { header: 'REVIEW', value: (r) => (r.status === 'open' ? 'open' : `by ${r.reviewedBy ?? ''}`) },
-      { header: 'REASON', value: (r) => truncate(r.reason, 60) },
-    ], out.color));
+    out.line(
+      table(
+        res.reviews,
+        [
+          { header: 'GRANT', value: (r) => r.grantId },
+          { header: 'USER', value: (r) => r.user },
+          { header: 'PROFILE', value: (r) => r.profile },
+          { header: 'ACTIVATED', value: (r) => relativeTime(r.activatedAt, now()) },
+          { header: 'REVIEW', value: (r) => (r.status === 'open' ? 'open' : `by ${r.reviewedBy ?? ''}`) },
+          { header: 'REASON', value: (r) => truncate(r.reason, 60) },
+        ],
+        out.color,
+      ),
+    );
     return 0;
   },
 });

@@ -1,4 +1,4 @@
-import type { GrantView } from '../api-types.js';
+import type { GrantView } from '../../api/views/index.js';
 import { idArg } from '../args.js';
 import { exitCodes } from '../exit-codes.js';
 import { status } from '../output.js';
@@ -6,7 +6,7 @@ import { defineCommand, seg } from '../run.js';
 
 export const revokeCommand = defineCommand({
   name: 'revoke',
-  summary: 'End a grant now (check in yours, or revoke anyone\'s as admin)',
+  summary: "End a grant now (check in yours, or revoke anyone's as admin)",
   usage: `Usage: stint revoke GRANT
 
 Ends GRANT now and waits until the target confirms the access is gone.

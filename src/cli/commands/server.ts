@@ -40,7 +40,14 @@ export const serverCommand: Command = {
     try {
       ({ values } = parseArgs({
         args,
-        options: { config: { type: 'string' }, 'data-dir': { type: 'string' }, listen: { type: 'string' }, store: { type: 'string' }, 'revoke-orphans': { type: 'boolean' }, help: { type: 'boolean' } },
+        options: {
+          config: { type: 'string' },
+          'data-dir': { type: 'string' },
+          listen: { type: 'string' },
+          store: { type: 'string' },
+          'revoke-orphans': { type: 'boolean' },
+          help: { type: 'boolean' },
+        },
         strict: true,
         allowPositionals: false,
       }));
@@ -63,7 +70,13 @@ export const serverCommand: Command = {
     }
     let app;
     try {
-      app = await createApp({ configPath: values.config, dataDir: values['data-dir'], storeUrl: values.store, env: io.env, revokeOrphans: values['revoke-orphans'] });
+      app = await createApp({
+        configPath: values.config,
+        dataDir: values['data-dir'],
+        storeUrl: values.store,
+        env: io.env,
+        revokeOrphans: values['revoke-orphans'],
+      });
     } catch (err) {
       io.stderr(`stint server: ${(err as Error).message}\n`);
       return 2;

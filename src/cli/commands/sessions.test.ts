@@ -1,7 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeApi, apiError, runCommand } from '../testing/fake-api.js';
-import { parseCast, replayCast, sessionsCommand, type SessionView } from './sessions.js';
+import type { SessionView } from '../../api/views/index.js';
+import { parseCast, replayCast, sessionsCommand } from './sessions.js';
 
 // A small hand-written asciicast v2 recording: a 30 s idle gap and a 0.5 s one.
 const cast = [
@@ -17,9 +18,26 @@ const cast = [
 ].join('\n');
 
 const session = (over: Partial<SessionView> = {}): SessionView => ({
-  id: 'ses_aaaaaaaaaaaa', gateway: 'ssh', user: 'alice', profile: 'host-login', target: 'web1', grantId: 'gr_aaaaaaaaaaaa',
-  account: 'stint_alice_k3j9x2', grantKind: 'existing', client: '127.0.0.1:50000', tls: null, startedAt: '2025-01-01T10:00:00.000Z',
-  endedAt: '2025-01-01T10:00:32.000Z', endReason: 'client-disconnected', status: 'ended', bytesIn: 10, bytesOut: 40, statements: 0, recording: true, recordings: [0], ...over,
+  id: 'ses_aaaaaaaaaaaa',
+  gateway: 'ssh',
+  user: 'alice',
+  profile: 'host-login',
+  target: 'web1',
+  grantId: 'gr_aaaaaaaaaaaa',
+  account: 'stint_alice_k3j9x2',
+  grantKind: 'existing',
+  client: '127.0.0.1:50000',
+  tls: null,
+  startedAt: '2025-01-01T10:00:00.000Z',
+  endedAt: '2025-01-01T10:00:32.000Z',
+  endReason: 'client-disconnected',
+  status: 'ended',
+  bytesIn: 10,
+  bytesOut: 40,
+  statements: 0,
+  recording: true,
+  recordings: [0],
+  ...over,
 });
 
 describe('asciicast replay', () => {
@@ -34,25 +52,48 @@ describe('asciicast replay', () => {
   it('writes only output, in order, with pauses capped at the idle limit and divided by the speed', async () => {
     const written: string[] = [];
     const sleeps: number[] = [];
-    const r = await replayCast(cast, { idleLimitS: 2, write: (d) => written.push(d), sleep: async (ms) => { sleeps.push(ms); } });
+    const r = await replayCast(cast, {
+      idleLimitS: 2,
+      write: (d) => written.push(d),
+      sleep: async (ms) => {
+        sleeps.push(ms);
+      },
+    });
     assert.equal(written.join(''), '$ ls\r\nnotes.txt\r\n$ exit\r\n');
     assert.equal(r.events, 5);
     // 0.1 s; 1.0 s (input not shown, its time still passes); 0.2 s; the 30 s gap capped to 2 s; 0.5 s.
     assert.deepEqual(sleeps.map(Math.round), [100, 1000, 200, 2000, 500]);
     assert.ok(Math.max(...sleeps) <= 2000);
     const fast: number[] = [];
-    await replayCast(cast, { idleLimitS: 2, speed: 4, write: () => {}, sleep: async (ms) => { fast.push(ms); } });
+    await replayCast(cast, {
+      idleLimitS: 2,
+      speed: 4,
+      write: () => {},
+      sleep: async (ms) => {
+        fast.push(ms);
+      },
+    });
     assert.equal(Math.round(fast.reduce((a, b) => a + b, 0)), Math.round(3800 / 4));
   });
 
-  it('defaults the cap to the recording\'s idle_time_limit, else 2 s', async () => {
+  it("defaults the cap to the recording's idle_time_limit, else 2 s", async () => {
     const sleeps: number[] = [];
     const limited = cast.replace('"timestamp"', '"idle_time_limit":0.5,"timestamp"');
-    await replayCast(limited, { write: () => {}, sleep: async (ms) => { sleeps.push(ms); } });
+    await replayCast(limited, {
+      write: () => {},
+      sleep: async (ms) => {
+        sleeps.push(ms);
+      },
+    });
     // Each gap is capped at 0.5 s: 0.1 + 0.5 (the 0.9 s before the input) + 0.1 + 0.2 + 0.5 (the 30 s gap) + 0 + 0.5.
     assert.equal(Math.round(sleeps.reduce((a, b) => a + b, 0)), 1900);
     const total: number[] = [];
-    await replayCast(cast, { write: () => {}, sleep: async (ms) => { total.push(ms); } });
+    await replayCast(cast, {
+      write: () => {},
+      sleep: async (ms) => {
+        total.push(ms);
+      },
+    });
     assert.equal(Math.round(Math.max(...total)), 2000);
   });
 });
@@ -67,12 +108,11 @@ describe('stint sessions play against a fake API', () => {
     api.reset();
     api.on('GET /v1/sessions/ses_aaaaaaaaaaaa', { body: { session: session(), statements: [], statementsTotal: 0 } });
     api.on('GET /v1/sessions/ses_aaaaaaaaaaaa/recording', { body: null, raw: cast });
-    const t0 = Date.now();
+    // How gaps are capped and sped up is checked above with a recorded sleep; wall time here would depend on the machine.
     const r = await runCommand(sessionsCommand, ['play', 'ses_aaaaaaaaaaaa', '--speed', '10', '--idle-limit', '0.5'], env());
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, '$ ls\r\nnotes.txt\r\n$ exit\r\n');
     assert.match(r.stderr, /replaying ses_aaaaaaaaaaaa/);
-    assert.ok(Date.now() - t0 < 2000, 'the 30 s idle gap was capped');
     assert.equal(api.seen.at(-1)?.authorization, 'Bearer tok-secret-1234');
     assert.equal(api.seen.at(-1)?.query.get('channel'), null);
   });
@@ -91,9 +131,20 @@ describe('stint sessions play against a fake API', () => {
     api.reset();
     api.on('GET /v1/sessions/ses_aaaaaaaaaaaa', {
       body: {
-        session: session(), statements: [], statementsTotal: 0,
+        session: session(),
+        statements: [],
+        statementsTotal: 0,
         channels: [
-          { channel: 0, at: '2025-01-01T10:00:01.000Z', kind: 'shell', detail: null, pty: true, recording: true, endedAt: '2025-01-01T10:00:30.000Z', exit: { code: 0 } },
+          {
+            channel: 0,
+            at: '2025-01-01T10:00:01.000Z',
+            kind: 'shell',
+            detail: null,
+            pty: true,
+            recording: true,
+            endedAt: '2025-01-01T10:00:30.000Z',
+            exit: { code: 0 },
+          },
           { channel: 1, at: '2025-01-01T10:00:02.000Z', kind: 'exec', detail: 'uptime', pty: false, recording: false, endedAt: null, exit: null },
         ],
       },
@@ -107,7 +158,9 @@ describe('stint sessions play against a fake API', () => {
 
   it('no recording: not found (exit 5) with a pointer to show; bad flags and ids: exit 2', async () => {
     api.reset();
-    api.on('GET /v1/sessions/ses_bbbbbbbbbbbb', { body: { session: session({ id: 'ses_bbbbbbbbbbbb', gateway: 'postgres', recording: false, recordings: [] }), statements: [], statementsTotal: 0 } });
+    api.on('GET /v1/sessions/ses_bbbbbbbbbbbb', {
+      body: { session: session({ id: 'ses_bbbbbbbbbbbb', gateway: 'postgres', recording: false, recordings: [] }), statements: [], statementsTotal: 0 },
+    });
     const none = await runCommand(sessionsCommand, ['play', 'ses_bbbbbbbbbbbb'], env());
     assert.equal(none.code, 5);
     assert.match(none.stderr, /no terminal recording.*stint sessions show ses_bbbbbbbbbbbb/);
@@ -123,7 +176,14 @@ describe('stint sessions play against a fake API', () => {
   it('show pages through statements with --limit and --offset, and says where the next page starts', async () => {
     api.reset();
     const st = (i: number) => ({ at: '2025-01-01T10:00:01.000Z', protocol: 'simple', sql: `SELECT ${i}`, ms: 1, rows: 1 });
-    api.on('GET /v1/sessions/ses_bbbbbbbbbbbb', { body: { session: session({ id: 'ses_bbbbbbbbbbbb', gateway: 'postgres', recordings: [] }), statements: [st(3), st(4)], statementsTotal: 10, channels: [] } });
+    api.on('GET /v1/sessions/ses_bbbbbbbbbbbb', {
+      body: {
+        session: session({ id: 'ses_bbbbbbbbbbbb', gateway: 'postgres', recordings: [] }),
+        statements: [st(3), st(4)],
+        statementsTotal: 10,
+        channels: [],
+      },
+    });
     const r = await runCommand(sessionsCommand, ['show', 'ses_bbbbbbbbbbbb', '--limit', '2', '--offset', '2'], env());
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual([api.seen.at(-1)?.query.get('limit'), api.seen.at(-1)?.query.get('offset')], ['2', '2']);

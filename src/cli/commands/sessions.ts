@@ -1,53 +1,10 @@
+import type { SessionDetailView, SessionView } from '../../api/views/index.js';
 import { escapeText } from '../../core/text.js';
 import { closest, intFlag } from '../args.js';
 import { CliError, usageError } from '../cli-error.js';
 import { apiError, resolveConfig } from '../client.js';
 import { fields, formatSpan, relativeTime, shortTime, table, type Column, type Output } from '../output.js';
 import { defineCommand, seg, type CommandContext } from '../run.js';
-
-/** GET /v1/sessions… objects (see src/api/routes/sessions.ts). */
-export interface SessionView {
-  id: string;
-  gateway: string;
-  user: string;
-  profile: string;
-  target: string;
-  grantId: string;
-  account: string;
-  grantKind: string;
-  client: string;
-  tls: boolean | null;
-  startedAt: string;
-  endedAt: string | null;
-  endReason: string | null;
-  status: 'live' | 'ended' | 'interrupted';
-  bytesIn: number | null;
-  bytesOut: number | null;
-  statements: number | null;
-  recording: boolean;
-  recordings: number[];
-}
-
-export interface ChannelView {
-  channel: number;
-  at: string;
-  kind: string;
-  detail: string | null;
-  pty: boolean;
-  recording: boolean;
-  endedAt: string | null;
-  exit: { code: number } | { signal: string } | null;
-}
-
-export interface StatementView {
-  at: string;
-  protocol: string;
-  sql: string;
-  ms: number;
-  rows: number | null;
-  params?: number;
-  error?: string;
-}
 
 const subcommands = ['show', 'play'];
 
@@ -89,8 +46,13 @@ Examples:
     positionals: ['show|play', 'SESSION'],
     minPositionals: 0,
     options: {
-      all: { type: 'boolean' }, grant: { type: 'string' }, limit: { type: 'string' }, offset: { type: 'string' },
-      channel: { type: 'string' }, speed: { type: 'string' }, 'idle-limit': { type: 'string' },
+      all: { type: 'boolean' },
+      grant: { type: 'string' },
+      limit: { type: 'string' },
+      offset: { type: 'string' },
+      channel: { type: 'string' },
+      speed: { type: 'string' },
+      'idle-limit': { type: 'string' },
     },
   },
   async run(ctx) {
@@ -99,7 +61,9 @@ Examples:
     if (sub !== undefined && !subcommands.includes(sub)) {
       if (sub.startsWith('ses_')) throw usageError(`to see session ${sub}, write: stint sessions show ${sub}`);
       const hint = closest(sub, subcommands);
-      throw usageError(`unknown sessions subcommand ${JSON.stringify(sub)}${hint ? `; did you mean ${hint}?` : ''} (one of: ${subcommands.join(', ')}, or none to list)`);
+      throw usageError(
+        `unknown sessions subcommand ${JSON.stringify(sub)}${hint ? `; did you mean ${hint}?` : ''} (one of: ${subcommands.join(', ')}, or none to list)`,
+      );
     }
     const onlyWith = (flag: string, allowed: string[]) => {
       if (ctx.args.has(flag) && !allowed.includes(mode)) throw usageError(`--${flag} does not apply to stint sessions${sub ? ` ${sub}` : ''}`);
@@ -165,7 +129,7 @@ async function show({ args, out, client }: CommandContext, id: string): Promise<
   const limitText = args.string('limit');
   const offsetText = args.string('offset');
   const offset = offsetText === undefined ? 0 : intFlag('offset', offsetText, 0, Number.MAX_SAFE_INTEGER);
-  const res = await client().get<{ session: SessionView; statements: StatementView[]; statementsTotal: number; channels: ChannelView[] }>(`/v1/sessions/${seg(id)}`, {
+  const res = await client().get<SessionDetailView>(`/v1/sessions/${seg(id)}`, {
     limit: limitText === undefined ? undefined : intFlag('limit', limitText, 1, 5000),
     offset: offsetText === undefined ? undefined : offset,
   });
@@ -175,24 +139,31 @@ async function show({ args, out, client }: CommandContext, id: string): Promise<
   }
   const s = res.session;
   const duration = s.endedAt ? ` (${spanText(Date.parse(s.endedAt) - Date.parse(s.startedAt))})` : '';
-  out.line(fields([
-    ['session', s.id],
-    ['user', s.user],
-    ['gateway', s.gateway],
-    ['grant', `${s.grantId} (${s.grantKind})`],
-    ['profile', s.profile],
-    ['target', s.target],
-    ['account', s.account],
-    ['client', `${safe(s.client)}${s.tls === true ? ' (TLS)' : s.tls === false ? ' (no TLS)' : ''}`],
-    ['started', shortTime(s.startedAt)],
-    ['ended', s.endedAt ? `${shortTime(s.endedAt)}${duration}${s.endReason ? `, ${s.endReason}` : ''}` : s.status],
-    ['bytes', s.bytesIn === null || s.bytesOut === null ? null : `${s.bytesIn} in, ${s.bytesOut} out`],
-    ['recording', s.recordings.length ? s.recordings.map((c) => `stint sessions play ${s.id}${s.recordings.length > 1 ? ` --channel ${c}` : ''}`).join('; ') : null],
-  ]));
+  out.line(
+    fields([
+      ['session', s.id],
+      ['user', s.user],
+      ['gateway', s.gateway],
+      ['grant', `${s.grantId} (${s.grantKind})`],
+      ['profile', s.profile],
+      ['target', s.target],
+      ['account', s.account],
+      ['client', `${safe(s.client)}${s.tls === true ? ' (TLS)' : s.tls === false ? ' (no TLS)' : ''}`],
+      ['started', shortTime(s.startedAt)],
+      ['ended', s.endedAt ? `${shortTime(s.endedAt)}${duration}${s.endReason ? `, ${s.endReason}` : ''}` : s.status],
+      ['bytes', s.bytesIn === null || s.bytesOut === null ? null : `${s.bytesIn} in, ${s.bytesOut} out`],
+      [
+        'recording',
+        s.recordings.length ? s.recordings.map((c) => `stint sessions play ${s.id}${s.recordings.length > 1 ? ` --channel ${c}` : ''}`).join('; ') : null,
+      ],
+    ]),
+  );
   out.line();
   for (const c of res.channels ?? []) {
     const exit = c.exit === null ? '' : 'code' in c.exit ? ` exit ${c.exit.code}` : ` signal ${c.exit.signal}`;
-    out.line(`${shortTime(c.at)}  channel ${c.channel} ${c.kind}${c.pty ? ' (terminal)' : ''}${c.detail !== null ? `  ${safe(c.detail)}` : ''}${c.endedAt ? `  ended ${shortTime(c.endedAt)}${exit}` : ''}${c.recording ? '  [recorded]' : ''}`);
+    out.line(
+      `${shortTime(c.at)}  channel ${c.channel} ${c.kind}${c.pty ? ' (terminal)' : ''}${c.detail !== null ? `  ${safe(c.detail)}` : ''}${c.endedAt ? `  ended ${shortTime(c.endedAt)}${exit}` : ''}${c.recording ? '  [recorded]' : ''}`,
+    );
   }
   if (res.channels?.length) return 0;
   if (res.statementsTotal === 0) {
@@ -223,7 +194,10 @@ async function play(ctx: CommandContext, id: string): Promise<number> {
   const channel = channelText === undefined ? undefined : intFlag('channel', channelText, 0, 999_999_999);
   const meta = await client().get<{ session: SessionView }>(`/v1/sessions/${seg(id)}`, { limit: 1 });
   if (!meta.session.recording) {
-    throw new CliError('not_found', `session ${id} has no terminal recording${meta.session.gateway === 'postgres' ? `; its statement log: stint sessions show ${id}` : ''}`);
+    throw new CliError(
+      'not_found',
+      `session ${id} has no terminal recording${meta.session.gateway === 'postgres' ? `; its statement log: stint sessions show ${id}` : ''}`,
+    );
   }
   if (channel !== undefined && !meta.session.recordings.includes(channel)) {
     throw new CliError('not_found', `session ${id} has no recording of channel ${channel}; it has: ${meta.session.recordings.join(', ')}`);
@@ -307,7 +281,8 @@ export function parseCast(text: string): { header: CastHeader; events: CastEvent
     }
     if (header === undefined) {
       const h = v as Partial<CastHeader>;
-      if (!h || typeof h !== 'object' || Array.isArray(h) || h.version !== 2) throw new CliError('internal', 'the recording is not asciicast v2 (its header has no "version": 2)');
+      if (!h || typeof h !== 'object' || Array.isArray(h) || h.version !== 2)
+        throw new CliError('internal', 'the recording is not asciicast v2 (its header has no "version": 2)');
       header = h as CastHeader;
       continue;
     }

@@ -1,4 +1,4 @@
-import type { TokenView } from '../api-types.js';
+import type { IssuedTokenView, MeView, TokenView } from '../../api/views/index.js';
 import { closest, idArg } from '../args.js';
 import { usageError } from '../cli-error.js';
 import { parseDuration } from '../../core/duration.js';
@@ -68,15 +68,21 @@ async function create({ args, io, out, client }: CommandContext): Promise<number
     if (d.ms > maxTokenTtlMs) throw usageError(`--ttl: ${ttl} is longer than a token may live (at most 365d)`);
     if (d.ms < minTokenTtlMs) throw usageError('--ttl must be at least 1s');
   }
-  const user = args.string('user') ?? (await client().get<{ user: string }>('/v1/me')).user;
-  const res = await client().post<{ token: TokenView; secret: string }>('/v1/tokens', { user, ...(description !== undefined ? { description } : {}), ...(ttl !== undefined ? { ttl } : {}) });
+  const user = args.string('user') ?? (await client().get<MeView>('/v1/me')).user;
+  const res = await client().post<IssuedTokenView>('/v1/tokens', {
+    user,
+    ...(description !== undefined ? { description } : {}),
+    ...(ttl !== undefined ? { ttl } : {}),
+  });
   if (out.json) {
     out.document(res);
     return 0;
   }
   // The secret alone on stdout (capturable with > file); the rest on stderr.
   io.stdout(`${res.secret}\n`);
-  out.note(`created token ${res.token.id} for ${res.token.user}, expiring ${shortTime(res.token.expiresAt)}. The secret above is shown only now; store it safely (for example in a file read with --token-file).`);
+  out.note(
+    `created token ${res.token.id} for ${res.token.user}, expiring ${shortTime(res.token.expiresAt)}. The secret above is shown only now; store it safely (for example in a file read with --token-file).`,
+  );
   return 0;
 }
 
@@ -90,14 +96,28 @@ async function list({ args, out, client, now }: CommandContext): Promise<number>
     out.line('No tokens.');
     return 0;
   }
-  out.line(table(res.tokens, [
-    { header: 'ID', value: (t) => t.id },
-    { header: 'USER', value: (t) => t.user },
-    { header: 'CREATED', value: (t) => relativeTime(t.createdAt, now()) },
-    { header: 'STATUS', value: (t) => (t.revokedAt ? `revoked ${relativeTime(t.revokedAt, now())}` : Date.parse(t.expiresAt) <= now() ? `expired ${relativeTime(t.expiresAt, now())}` : `expires ${relativeTime(t.expiresAt, now())}`) },
-    { header: 'LAST USED', value: (t) => (t.lastUsedAt ? relativeTime(t.lastUsedAt, now()) : 'never') },
-    { header: 'DESCRIPTION', value: (t) => truncate(t.description, 60) },
-  ], out.color));
+  out.line(
+    table(
+      res.tokens,
+      [
+        { header: 'ID', value: (t) => t.id },
+        { header: 'USER', value: (t) => t.user },
+        { header: 'CREATED', value: (t) => relativeTime(t.createdAt, now()) },
+        {
+          header: 'STATUS',
+          value: (t) =>
+            t.revokedAt
+              ? `revoked ${relativeTime(t.revokedAt, now())}`
+              : Date.parse(t.expiresAt) <= now()
+                ? `expired ${relativeTime(t.expiresAt, now())}`
+                : `expires ${relativeTime(t.expiresAt, now())}`,
+        },
+        { header: 'LAST USED', value: (t) => (t.lastUsedAt ? relativeTime(t.lastUsedAt, now()) : 'never') },
+        { header: 'DESCRIPTION', value: (t) => truncate(t.description, 60) },
+      ],
+      out.color,
+    ),
+  );
   return 0;
 }
 

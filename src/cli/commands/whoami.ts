@@ -1,4 +1,4 @@
-import type { MeView } from '../api-types.js';
+import type { MeView } from '../../api/views/index.js';
 import { fields } from '../output.js';
 import { defineCommand } from '../run.js';
 
@@ -21,13 +21,15 @@ Example:
       return 0;
     }
     const accounts = Object.entries(me.accounts);
-    out.line(fields([
-      ['user', `${me.user}${me.admin ? ' (admin)' : ''}`],
-      ['groups', me.groups.length ? me.groups.join(', ') : '(none)'],
-      ['roles', me.roles.length ? me.roles.join(', ') : '(none)'],
-      ['accounts', accounts.length ? accounts.map(([t, a]) => `${t}: ${a}`).join(', ') : '(none)'],
-      ['server', api.server],
-    ]));
+    out.line(
+      fields([
+        ['user', `${me.user}${me.admin ? ' (admin)' : ''}`],
+        ['groups', me.groups.length ? me.groups.join(', ') : '(none)'],
+        ['roles', me.roles.length ? me.roles.join(', ') : '(none)'],
+        ['accounts', accounts.length ? accounts.map(([t, a]) => `${t}: ${a}`).join(', ') : '(none)'],
+        ['server', api.server],
+      ]),
+    );
     return 0;
   },
 });

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { GrantView, RequestView } from '../api-types.js';
+import type { GrantView, RequestView } from '../../api/views/index.js';
 import type { CliIO, Command } from '../command.js';
 
 export interface Seen {
@@ -53,7 +53,13 @@ export class FakeApi {
       req.on('end', () => {
         const u = new URL(req.url ?? '/', 'http://x');
         const text = Buffer.concat(chunks).toString('utf8');
-        const seen: Seen = { method: req.method ?? '', path: u.pathname, query: u.searchParams, authorization: req.headers.authorization, body: text ? JSON.parse(text) : undefined };
+        const seen: Seen = {
+          method: req.method ?? '',
+          path: u.pathname,
+          query: u.searchParams,
+          authorization: req.headers.authorization,
+          body: text ? JSON.parse(text) : undefined,
+        };
         this.seen.push(seen);
         const key = `${seen.method} ${seen.path}`;
         const responder = this.routes.get(key);
@@ -61,7 +67,9 @@ export class FakeApi {
         this.counts.set(key, nth + 1);
         const canned: Canned = !responder
           ? { status: 404, body: { error: { code: 'not_found', message: `no route ${key}`, requestId: 'r-fake404' } } }
-          : typeof responder === 'function' ? responder(seen, nth) : responder;
+          : typeof responder === 'function'
+            ? responder(seen, nth)
+            : responder;
         res.writeHead(canned.status ?? 200, { 'content-type': canned.raw !== undefined ? 'text/html' : 'application/json' });
         res.end(canned.raw ?? JSON.stringify(canned.body));
       });
@@ -96,7 +104,17 @@ export interface RunResult {
 export async function runCommand(command: Command, args: string[], env: NodeJS.ProcessEnv): Promise<RunResult> {
   let stdout = '';
   let stderr = '';
-  const io: CliIO = { stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; }, env, isTTY: false, stderrIsTTY: false };
+  const io: CliIO = {
+    stdout: (t) => {
+      stdout += t;
+    },
+    stderr: (t) => {
+      stderr += t;
+    },
+    env,
+    isTTY: false,
+    stderrIsTTY: false,
+  };
   const code = await command.run(args, io);
   return { code, stdout, stderr };
 }
@@ -109,8 +127,12 @@ export function runBinary(args: string[], env: NodeJS.ProcessEnv, cwd?: string):
     const child = spawn(process.execPath, [binPath, ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
     child.once('error', reject);
     child.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
@@ -118,18 +140,51 @@ export function runBinary(args: string[], env: NodeJS.ProcessEnv, cwd?: string):
 
 export function grant(over: Partial<GrantView> = {}): GrantView {
   return {
-    id: 'gr_aaaaaaaaaaaa', requestId: 'req_aaaaaaaaaaaa', user: 'alice', profile: 'pg-read', target: 'pg-main',
-    mode: 'ephemeral-account', account: 'stint_alice_k3j9', roles: ['app_read'], status: 'active',
-    duration: '30m', maxDuration: '1h', createdAt: '2025-01-01T10:00:00.000Z', activatedAt: '2025-01-01T10:00:01.000Z',
-    expiresAt: '2025-01-01T10:30:01.000Z', remainingMs: 29 * 60_000 + 30_000, revokeReason: null, revokedAt: null,
-    lastError: null, attempts: 0, failingSince: null, sessionBound: false, ...over,
+    id: 'gr_aaaaaaaaaaaa',
+    requestId: 'req_aaaaaaaaaaaa',
+    user: 'alice',
+    profile: 'pg-read',
+    target: 'pg-main',
+    mode: 'ephemeral-account',
+    account: 'stint_alice_k3j9',
+    roles: ['app_read'],
+    status: 'active',
+    duration: '30m',
+    maxDuration: '1h',
+    createdAt: '2025-01-01T10:00:00.000Z',
+    activatedAt: '2025-01-01T10:00:01.000Z',
+    expiresAt: '2025-01-01T10:30:01.000Z',
+    remainingMs: 29 * 60_000 + 30_000,
+    revokeReason: null,
+    revokedAt: null,
+    lastError: null,
+    attempts: 0,
+    failingSince: null,
+    sessionBound: false,
+    ...over,
   };
 }
 
 export function request(over: Partial<RequestView> = {}): RequestView {
   return {
-    id: 'req_aaaaaaaaaaaa', user: 'alice', profile: 'pg-read', target: 'pg-main', mode: 'ephemeral-account', status: 'pending',
-    duration: '30m', durationMs: 1_800_000, reason: 'debug INC-42', ticket: 'INC-42', policy: 'dev-read', requiredApprovals: 1,
-    createdAt: '2025-01-01T10:00:00.000Z', pendingExpiresAt: null, decidedAt: null, decidedBy: null, decisionComment: null, grantId: null, ...over,
+    id: 'req_aaaaaaaaaaaa',
+    user: 'alice',
+    profile: 'pg-read',
+    target: 'pg-main',
+    mode: 'ephemeral-account',
+    status: 'pending',
+    duration: '30m',
+    durationMs: 1_800_000,
+    reason: 'debug INC-42',
+    ticket: 'INC-42',
+    policy: 'dev-read',
+    requiredApprovals: 1,
+    createdAt: '2025-01-01T10:00:00.000Z',
+    pendingExpiresAt: null,
+    decidedAt: null,
+    decidedBy: null,
+    decisionComment: null,
+    grantId: null,
+    ...over,
   };
 }

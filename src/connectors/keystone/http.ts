@@ -98,7 +98,9 @@ export function createHttpClient(opts: { baseUrl: string; ca?: string; timeoutMs
         });
       });
       req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${opts.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
-      req.on('error', (err: Error) => reject(req.reusedSocket && (err as NodeJS.ErrnoException).code === 'ECONNRESET' ? Object.assign(err, { reusedSocket: true }) : err));
+      req.on('error', (err: Error) =>
+        reject(req.reusedSocket && (err as NodeJS.ErrnoException).code === 'ECONNRESET' ? Object.assign(err, { reusedSocket: true }) : err),
+      );
       req.end(payload);
     });
   }

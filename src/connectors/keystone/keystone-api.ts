@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { HttpClient, HttpOptions, HttpResponse } from './http.js';
 import { path, query } from './http.js';
-import { httpError } from './keystone-errors.js';
+import { httpError } from './errors.js';
 
 const RENEW_BEFORE_MS = 60_000;
 
@@ -37,7 +37,6 @@ export const assignmentSchema = z.object({
   links: z.object({ membership: z.string().optional() }).passthrough().optional(),
 });
 export type KsAssignment = z.infer<typeof assignmentSchema>;
-export const appCredSchema = z.object({ id: z.string(), name: z.string(), expires_at: z.string().nullish(), project_id: z.string().nullish() });
 
 export type AdminAuth =
   | { method: 'password'; user: string; domain: string; password: string; scope: { system: true } | { project: string; projectDomain: string } }
@@ -116,11 +115,15 @@ export function createKeystoneApi(http: HttpClient, admin: AdminAuth): KeystoneA
       const key = `${ref.isId}:${ref.value}`;
       const known = domains.get(key);
       if (known) return known;
-      let id: string | null = null;
+      let id: string | null;
       if (ref.isId) {
         id = (await getJson(path('domains', ref.value), z.object({ domain: named }), `reading domain ${JSON.stringify(ref.value)}`))?.domain.id ?? null;
       } else {
-        const r = await getJson(`/domains${query({ name: ref.value })}`, z.object({ domains: z.array(named) }), `looking up domain ${JSON.stringify(ref.value)}`);
+        const r = await getJson(
+          `/domains${query({ name: ref.value })}`,
+          z.object({ domains: z.array(named) }),
+          `looking up domain ${JSON.stringify(ref.value)}`,
+        );
         id = r?.domains.find((d) => d.name === ref.value)?.id ?? null;
       }
       // Domain ids do not change; a missing one is not remembered (it may be created).
@@ -128,15 +131,25 @@ export function createKeystoneApi(http: HttpClient, admin: AdminAuth): KeystoneA
       return id;
     },
     async findUser(name, domainId) {
-      const r = await getJson(`/users${query({ name, domain_id: domainId })}`, z.object({ users: z.array(userSchema) }), `looking up user ${JSON.stringify(name)}`);
+      const r = await getJson(
+        `/users${query({ name, domain_id: domainId })}`,
+        z.object({ users: z.array(userSchema) }),
+        `looking up user ${JSON.stringify(name)}`,
+      );
       // Exact match: Keystone's name filter is exact, but never trust a listing to be.
       return r?.users.find((u) => u.name === name && u.domain_id === domainId) ?? null;
     },
     async findProject(ref, domainId) {
       if (ref.isId) {
-        return (await getJson(path('projects', ref.value), z.object({ project: projectSchema }), `reading project ${JSON.stringify(ref.value)}`))?.project ?? null;
+        return (
+          (await getJson(path('projects', ref.value), z.object({ project: projectSchema }), `reading project ${JSON.stringify(ref.value)}`))?.project ?? null
+        );
       }
-      const r = await getJson(`/projects${query({ name: ref.value, domain_id: domainId })}`, z.object({ projects: z.array(projectSchema) }), `looking up project ${JSON.stringify(ref.value)}`);
+      const r = await getJson(
+        `/projects${query({ name: ref.value, domain_id: domainId })}`,
+        z.object({ projects: z.array(projectSchema) }),
+        `looking up project ${JSON.stringify(ref.value)}`,
+      );
       return r?.projects.find((p) => p.name === ref.value && p.domain_id === domainId) ?? null;
     },
     async findRole(ref) {

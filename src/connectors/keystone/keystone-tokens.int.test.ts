@@ -14,8 +14,8 @@ import pino from 'pino';
 import { createApp, type App } from '../../app.js';
 import type { UserDef } from '../../core/types.js';
 import type { KeystonePolicyMode } from '../../testing/servers/keystone.js';
-import { createKeystoneConnector } from './keystone-connector.js';
-import { keystoneFixture, rand, usersNamed, type KeystoneFixture } from './testing/keystone-fixture.js';
+import { createKeystoneConnector } from './module.js';
+import { keystoneFixture, rand, usersNamed, type KeystoneFixture } from './testing/keystone-test-env.js';
 import { path } from './http.js';
 
 async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
@@ -42,7 +42,9 @@ for (const mode of ['legacy', 'strict'] as KeystonePolicyMode[]) {
       dir = await mkdtemp(join(tmpdir(), 'stint-ks-'));
       await writeFile(join(dir, 'ks.secret'), f.server.adminPassword, { mode: 0o600 });
       const s = f.settings();
-      const fields = Object.entries(s).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(', ');
+      const fields = Object.entries(s)
+        .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+        .join(', ');
       await writeFile(
         join(dir, 'stint.yaml'),
         `targets:
@@ -57,7 +59,12 @@ users:
   - { name: alice, groups: [], accounts: { cloud: ${JSON.stringify(f.own.name)} } }
 `,
       );
-      app = await createApp({ configPath: join(dir, 'stint.yaml'), dataDir: join(dir, 'data'), env: { STINT_MASTER_KEY: Buffer.alloc(32, 5).toString('base64') }, logger: pino({ level: 'silent' }) });
+      app = await createApp({
+        configPath: join(dir, 'stint.yaml'),
+        dataDir: join(dir, 'data'),
+        env: { STINT_MASTER_KEY: Buffer.alloc(32, 5).toString('base64') },
+        logger: pino({ level: 'silent' }),
+      });
       alice = app.catalog.users.get('alice') as UserDef;
     });
 
@@ -82,7 +89,7 @@ users:
       assert.notEqual(await f.readProject(t, f.app.id), 200);
       assert.equal(await projectToken(), null, 'no new project token after revoke');
       const other = await f.passwordToken({ name: f.own.name }, f.own.password, f.other.id);
-      assert.ok(other, 'the person\'s own reader assignment on another project is untouched');
+      assert.ok(other, "the person's own reader assignment on another project is untouched");
       assert.equal(await f.readProject(other, f.other.id), 200);
     });
 
@@ -136,7 +143,7 @@ users:
         const before = await f.appCredentialToken(account, secret);
         assert.ok(Date.now() < expiresAt.getTime(), 'checked before the expiry (a machine this slow cannot run this test)');
         assert.ok(before, 'the application credential works before its expiry');
-        await waitFor("expires_at to pass", async () => Date.now() > expiresAt.getTime() + 1000, 300_000);
+        await waitFor('expires_at to pass', async () => Date.now() > expiresAt.getTime() + 1000, 300_000);
         assert.equal(await f.appCredentialToken(account, secret), null, 'refused after expires_at, by Keystone itself');
         assert.equal(await f.tokenValid(before), false, 'a token from it ends with it');
         assert.ok(await f.passwordToken({ name: account }, secret), 'the password still works: only Stint removes the user');

@@ -15,7 +15,10 @@ policies:
 
 describe('keystone config', () => {
   it('parses a target and its profiles', () => {
-    const { catalog } = parseConfigText(config('  - { name: app, target: cloud, mode: own-account, grants: ["member@app", "reader@app@Ops%40EU"], maxDuration: 1h }'), 'stint.yaml');
+    const { catalog } = parseConfigText(
+      config('  - { name: app, target: cloud, mode: own-account, grants: ["member@app", "reader@app@Ops%40EU"], maxDuration: 1h }'),
+      'stint.yaml',
+    );
     const t = catalog.targets.get('cloud')!;
     assert.equal(t.kind, 'keystone');
     assert.equal(t.settings.adminScope, 'system');
@@ -23,25 +26,43 @@ describe('keystone config', () => {
   });
 
   it('refuses a profile granting admin without allowAdminRole, pointing at its line', () => {
-    const text = config(['  - { name: ok, target: cloud, mode: own-account, grants: ["member@app"], maxDuration: 1h }', '  - { name: boss, target: cloud, mode: own-account, grants: ["member@app", "Admin@app"], maxDuration: 1h }'].join('\n'));
-    assert.throws(() => parseConfigText(text, 'stint.yaml'), (err: ConfigError) => {
-      const issue = err.issues.find((i) => i.path === 'profiles[1].grants[1]');
-      assert.ok(issue, err.message);
-      assert.equal(issue.line, text.split('\n').findIndex((l) => l.includes('name: boss')) + 1);
-      assert.match(issue.message, /protected role "Admin".*allowAdminRole: true/);
-      return true;
-    });
+    const text = config(
+      [
+        '  - { name: ok, target: cloud, mode: own-account, grants: ["member@app"], maxDuration: 1h }',
+        '  - { name: boss, target: cloud, mode: own-account, grants: ["member@app", "Admin@app"], maxDuration: 1h }',
+      ].join('\n'),
+    );
+    assert.throws(
+      () => parseConfigText(text, 'stint.yaml'),
+      (err: ConfigError) => {
+        const issue = err.issues.find((i) => i.path === 'profiles[1].grants[1]');
+        assert.ok(issue, err.message);
+        assert.equal(issue.line, text.split('\n').findIndex((l) => l.includes('name: boss')) + 1);
+        assert.match(issue.message, /protected role "Admin".*allowAdminRole: true/);
+        return true;
+      },
+    );
     parseConfigText(text.replace('grants: ["member@app", "Admin@app"]', 'allowAdminRole: true, grants: ["member@app", "Admin@app"]'), 'stint.yaml');
   });
 
   it('refuses a target protectedRoles entry the same way', () => {
-    const text = config('  - { name: p, target: cloud, mode: ephemeral-account, grants: ["load-balancer_admin@app"], maxDuration: 1h }', 'protectedRoles: [load-balancer_admin], ');
+    const text = config(
+      '  - { name: p, target: cloud, mode: ephemeral-account, grants: ["load-balancer_admin@app"], maxDuration: 1h }',
+      'protectedRoles: [load-balancer_admin], ',
+    );
     assert.throws(() => parseConfigText(text, 'stint.yaml'), /profiles\[0\]\.grants\[0\].*protected role "load-balancer_admin"/);
   });
 
   it('checks grant form and settings', () => {
-    assert.throws(() => parseConfigText(config('  - { name: p, target: cloud, mode: own-account, grants: ["member"], maxDuration: 1h }'), 'stint.yaml'), /must be ROLE@PROJECT/);
-    assert.throws(() => parseConfigText(config('  - { name: p, target: cloud, mode: own-account, grants: ["m@a"], maxDuration: 1h }').replace('/v3"', '/v2.0"'), 'stint.yaml'), /must end in \/v3/);
+    assert.throws(
+      () => parseConfigText(config('  - { name: p, target: cloud, mode: own-account, grants: ["member"], maxDuration: 1h }'), 'stint.yaml'),
+      /must be ROLE@PROJECT/,
+    );
+    assert.throws(
+      () =>
+        parseConfigText(config('  - { name: p, target: cloud, mode: own-account, grants: ["m@a"], maxDuration: 1h }').replace('/v3"', '/v2.0"'), 'stint.yaml'),
+      /must end in \/v3/,
+    );
   });
 });
 
@@ -55,7 +76,11 @@ describe('keystone grants and paths', () => {
     assert.match(checkGrant('a@%zz')!, /malformed/);
     assert.match(checkGrant(`a@${'x'.repeat(256)}`)!, /longer than 255/);
     assert.equal(formatGrant('r@1', '50%', null), 'r%401@50%25');
-    assert.deepEqual(parseGrant(formatGrant('r@1', '50%', 'd@x')), { role: { value: 'r@1', isId: false }, project: { value: '50%', isId: false }, domain: { value: 'd@x', isId: false } });
+    assert.deepEqual(parseGrant(formatGrant('r@1', '50%', 'd@x')), {
+      role: { value: 'r@1', isId: false },
+      project: { value: '50%', isId: false },
+      domain: { value: 'd@x', isId: false },
+    });
   });
 
   it('encodes every path segment, dots and slashes included', () => {

@@ -15,10 +15,11 @@ export function checkName(what: string, v: string): string | null {
   return null;
 }
 
-const name = (what: string) => z.string().superRefine((v, ctx) => {
-  const why = checkName(what, v);
-  if (why) ctx.addIssue({ code: 'custom', message: why });
-});
+const name = (what: string) =>
+  z.string().superRefine((v, ctx) => {
+    const why = checkName(what, v);
+    if (why) ctx.addIssue({ code: 'custom', message: why });
+  });
 
 /** `http(s)://host[:port]/…/v3`: the identity v3 endpoint, no credentials, query or fragment. */
 const keystoneUrl = z
@@ -29,7 +30,9 @@ const keystoneUrl = z
     (s) => {
       try {
         const u = new URL(s);
-        return (u.protocol === 'https:' || u.protocol === 'http:') && u.hostname !== '' && u.username === '' && u.password === '' && u.search === '' && u.hash === '';
+        return (
+          (u.protocol === 'https:' || u.protocol === 'http:') && u.hostname !== '' && u.username === '' && u.password === '' && u.search === '' && u.hash === ''
+        );
       } catch {
         return false;
       }
@@ -42,7 +45,12 @@ export const keystoneSettingsShape = {
   /** The identity v3 endpoint, e.g. https://keystone.example.com:5000/v3. */
   url: keystoneUrl,
   /** PEM file of the CA(s) that sign Keystone's certificate; default: the system's trust store. Verification is always on. */
-  caFile: z.string().min(1).max(4096).refine((p) => !p.includes('\0'), 'must not contain NUL').optional(),
+  caFile: z
+    .string()
+    .min(1)
+    .max(4096)
+    .refine((p) => !p.includes('\0'), 'must not contain NUL')
+    .optional(),
   /** `password`: admin.user is a user name in adminDomain; `application-credential`: admin.user is an application credential id. */
   adminAuth: z.enum(['password', 'application-credential']).default('password'),
   /** Domain of the admin user (password auth). */
@@ -59,7 +67,12 @@ export const keystoneSettingsShape = {
   /** Domain of a grant's project when the grant names none. */
   projectDomain: name('projectDomain').default('Default'),
   /** `description` every ephemeral user carries; only users with it are changed, listed or deleted. */
-  marker: z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').default('stint-managed'),
+  marker: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+    .default('stint-managed'),
   /** Roles a profile may give only with allowAdminRole: true (`admin` always is one). */
   protectedRoles: z.array(name('a protected role')).max(100).default([]),
   /** Ephemeral accounts also get an application credential expiring with the grant (Keystone's own dead man's switch). */

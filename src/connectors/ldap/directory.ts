@@ -4,7 +4,7 @@
 
 import { Attribute, Change, type Client, type Entry } from 'ldapts';
 import { and, equals, or } from './filter.js';
-import { isResultCode, resultCodes } from './ldap-errors.js';
+import { isResultCode, resultCodes } from './errors.js';
 
 export type MemberAttribute = 'member' | 'uniqueMember';
 

@@ -8,13 +8,20 @@ const special = fc.constantFrom('\\', ',', '+', '"', ';', '<', '>', '=', '#', ' 
 const value = fc.string({ unit: fc.oneof(special, fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 24 });
 const type = fc.constantFrom('uid', 'cn', 'ou', 'dc', 'o', 'member', 'x-Attr-1', '2.5.4.3');
 // Plain objects: fast-check may build records without a prototype, which deepEqual tells apart.
-const rdn = fc.array(fc.record({ type, value }).map((a) => ({ type: a.type, value: a.value })), { minLength: 1, maxLength: 3 });
+const rdn = fc.array(
+  fc.record({ type, value }).map((a) => ({ type: a.type, value: a.value })),
+  { minLength: 1, maxLength: 3 },
+);
 
 describe('escapeDNValue / parseDN (RFC 4514)', () => {
   it('escaping then parsing yields the original value, for any value', () => {
     fc.assert(
       fc.property(value, (v) => {
-        assert.deepEqual(parseDN(`uid=${escapeDNValue(v)},ou=stint,dc=x`), [[{ type: 'uid', value: v }], [{ type: 'ou', value: 'stint' }], [{ type: 'dc', value: 'x' }]]);
+        assert.deepEqual(parseDN(`uid=${escapeDNValue(v)},ou=stint,dc=x`), [
+          [{ type: 'uid', value: v }],
+          [{ type: 'ou', value: 'stint' }],
+          [{ type: 'dc', value: 'x' }],
+        ]);
       }),
       { numRuns: 2000 },
     );
@@ -62,7 +69,13 @@ describe('escapeDNValue / parseDN (RFC 4514)', () => {
   it('parses the forms servers return: hex escapes (UTF-8), spaces before types, multi-valued RDNs', () => {
     assert.deepEqual(parseDN('uid=\\23lead,ou=stint'), [[{ type: 'uid', value: '#lead' }], [{ type: 'ou', value: 'stint' }]]);
     assert.deepEqual(parseDN('cn=\\C3\\A9t\\C3\\A9'), [[{ type: 'cn', value: 'été' }]]);
-    assert.deepEqual(parseDN('cn=a+uid=b, ou=x'), [[{ type: 'cn', value: 'a' }, { type: 'uid', value: 'b' }], [{ type: 'ou', value: 'x' }]]);
+    assert.deepEqual(parseDN('cn=a+uid=b, ou=x'), [
+      [
+        { type: 'cn', value: 'a' },
+        { type: 'uid', value: 'b' },
+      ],
+      [{ type: 'ou', value: 'x' }],
+    ]);
     assert.deepEqual(parseDN('cn=a\\2Cb'), [[{ type: 'cn', value: 'a,b' }]]);
     assert.deepEqual(parseDN(''), []);
     assert.deepEqual(parseDN('cn='), [[{ type: 'cn', value: '' }]]);

@@ -37,7 +37,7 @@ export function unescapeFilterValue(escaped: string): string {
     if (bytes.length) out += utf8.decode(Uint8Array.from(bytes));
     bytes = [];
   };
-  for (let i = 0; i < escaped.length; ) {
+  for (let i = 0; i < escaped.length;) {
     const c = escaped[i]!;
     if (c === '\\') {
       const pair = escaped.slice(i + 1, i + 3);

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { z } from 'zod';
-import { checkEphemeralName } from './ldap-connector.js';
+import { checkEphemeralName } from './connector.js';
 import { ldapModule } from './module.js';
 import { ldapSettingsSchema } from './settings.js';
 

@@ -1,7 +1,10 @@
+import type { ConnectorFactory } from '../contract.js';
+import { createConnector } from '../kit/create.js';
 import type { ConnectorModule } from '../module.js';
+import { defineModule } from '../module.js';
 import { isDN, parseDN } from './dn.js';
-import { createLdapConnector } from './ldap-connector.js';
-import { ldapSettingsShape } from './settings.js';
+import { openLdap } from './connector.js';
+import { ldapSettingsSchema, ldapSettingsShape } from './settings.js';
 
 /** Why `s` is not a usable DN, or null. */
 function checkDN(what: string, s: string): string | null {
@@ -12,13 +15,18 @@ function checkDN(what: string, s: string): string | null {
   return null;
 }
 
-export const ldapModule: ConnectorModule = {
+export const ldapModule: ConnectorModule = defineModule({
   kind: 'ldap',
   settings: ldapSettingsShape,
+  schema: ldapSettingsSchema,
   modes: ['ephemeral-account', 'own-account'],
   // A grant is the DN of a groupOfNames or groupOfUniqueNames group.
   checkGrant: (g) => checkDN('a grant', g),
   // A person's own account is named by its DN (what they bind with).
   checkAccount: (a) => checkDN('an LDAP account', a),
-  create: createLdapConnector,
-};
+  checkAdminUser: (u) => (isDN(u) ? null : 'the admin user must be a bind DN'),
+  open: openLdap,
+});
+
+/** An ldap connector, as the broker makes one (settings parsed, operations wrapped). */
+export const createLdapConnector: ConnectorFactory = (input) => createConnector(ldapModule, input);

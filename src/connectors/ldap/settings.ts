@@ -4,37 +4,34 @@
 import { z } from 'zod';
 import { isDN, isWithin, parseDN } from './dn.js';
 
-const dn = (what: string) =>
+/** A DN setting; `example` shows the shape in the error. Shared with the `ad` kind. */
+export const dnSetting = (what: string, example = 'ou=stint,dc=example,dc=com') =>
   z
     .string()
     .min(1)
     .max(1024)
-    .refine(isDN, { message: `${what} must be a valid DN (RFC 4514), e.g. "ou=stint,dc=example,dc=com"` });
+    .refine(isDN, { message: `${what} must be a valid DN (RFC 4514), e.g. "${example}"` });
+const dn = (what: string) => dnSetting(what);
 
-/** `ldap://host[:port]` or `ldaps://host[:port]`; nothing else (no path, no credentials). */
-const ldapUrl = z
-  .string()
-  .min(1)
-  .max(2048)
-  .refine(
-    (s) => {
-      try {
-        const u = new URL(s);
-        return (
-          (u.protocol === 'ldap:' || u.protocol === 'ldaps:') &&
-          u.hostname !== '' &&
-          u.username === '' &&
-          u.password === '' &&
-          (u.pathname === '' || u.pathname === '/') &&
-          u.search === '' &&
-          u.hash === ''
-        );
-      } catch {
-        return false;
-      }
-    },
-    { message: 'must be ldap://host[:port] or ldaps://host[:port] (no path, query or credentials)' },
-  );
+/** True for `ldap://host[:port]` or `ldaps://host[:port]`: no path, query or credentials. */
+export function isLdapUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return (
+      (u.protocol === 'ldap:' || u.protocol === 'ldaps:') &&
+      u.hostname !== '' &&
+      u.username === '' &&
+      u.password === '' &&
+      (u.pathname === '' || u.pathname === '/') &&
+      u.search === '' &&
+      u.hash === ''
+    );
+  } catch {
+    return false;
+  }
+}
+
+const ldapUrl = z.string().min(1).max(2048).refine(isLdapUrl, { message: 'must be ldap://host[:port] or ldaps://host[:port] (no path, query or credentials)' });
 
 export const ldapSettingsShape = {
   url: ldapUrl,

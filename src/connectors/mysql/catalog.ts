@@ -143,9 +143,7 @@ export async function listMarked(c: Conn, marker: string, self: Account): Promis
       WHERE ${EQ('m.Role')} AND m.Admin_option = 'N' ORDER BY m.User, m.Host`,
     [marker],
   );
-  const accounts = rows
-    .map((r) => ({ user: String(r.User), host: String(r.Host) }))
-    .filter((a) => !(a.user === self.user && a.host === self.host));
+  const accounts = rows.map((r) => ({ user: String(r.User), host: String(r.Host) })).filter((a) => !(a.user === self.user && a.host === self.host));
   if (accounts.length === 0) return [];
   const markedWhere = `EXISTS (SELECT 1 FROM mysql.roles_mapping k WHERE k.User = x.User AND k.Host = x.Host AND ${EQ('k.Role')} AND k.Admin_option = 'N')`;
   const grants = await grantsWhere(c, markedWhere, [marker], marker);
@@ -169,10 +167,7 @@ export async function expiryEvents(c: Conn, schema: string): Promise<Map<string,
  * too (the safe direction). A thread that ended meanwhile (1094) is skipped.
  */
 export async function killSessions(c: Conn, user: string): Promise<number> {
-  const [rows] = await c.execute<RowDataPacket[]>(
-    `SELECT ID FROM information_schema.PROCESSLIST WHERE ${EQ('USER')} AND ID <> CONNECTION_ID()`,
-    [user],
-  );
+  const [rows] = await c.execute<RowDataPacket[]>(`SELECT ID FROM information_schema.PROCESSLIST WHERE ${EQ('USER')} AND ID <> CONNECTION_ID()`, [user]);
   let killed = 0;
   for (const r of rows) {
     const id = Number(r.ID);

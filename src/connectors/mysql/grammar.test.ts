@@ -56,7 +56,22 @@ describe('mysql grammar: grants', () => {
   });
 
   it('refuses global, combined, lowercase, non-canonical and level-mismatched grants with a reason', () => {
-    for (const g of ['SELECT ON *.*', 'ALL ON app.*', 'SELECT, INSERT ON app.*', 'select on app.*', 'SELECT ON `app`.*', 'SELECT  ON app.*', 'EXECUTE ON app.t', 'SUPER ON app.*', 'GRANT OPTION ON app.*', 'SELECT ON app.*; DROP USER root', 'SELECT ON app', '', 'none', 'PUBLIC']) {
+    for (const g of [
+      'SELECT ON *.*',
+      'ALL ON app.*',
+      'SELECT, INSERT ON app.*',
+      'select on app.*',
+      'SELECT ON `app`.*',
+      'SELECT  ON app.*',
+      'EXECUTE ON app.t',
+      'SUPER ON app.*',
+      'GRANT OPTION ON app.*',
+      'SELECT ON app.*; DROP USER root',
+      'SELECT ON app',
+      '',
+      'none',
+      'PUBLIC',
+    ]) {
       assert.ok(checkGrant(g), `rejects ${JSON.stringify(g)}`);
     }
     assert.match(checkGrant('SELECT ON `app`.*')!, /"SELECT ON app\.\*"/);

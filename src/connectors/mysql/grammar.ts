@@ -68,9 +68,7 @@ export const TABLE_PRIVILEGES = [
 ] as const;
 export type Privilege = (typeof DB_PRIVILEGES)[number];
 
-export type Grant =
-  | { type: 'role'; role: string }
-  | { type: 'privilege'; privilege: Privilege; db: string; table: string | null };
+export type Grant = { type: 'role'; role: string } | { type: 'privilege'; privilege: Privilege; db: string; table: string | null };
 
 // Characters outside the Basic Multilingual Plane: MariaDB's grant tables are
 // utf8mb3 and cannot store them.
@@ -92,7 +90,7 @@ export function checkUserName(user: string): string | null {
 }
 
 export function checkHost(host: string): string | null {
-  if (host.length === 0) return 'the host must not be empty (an empty host is MariaDB\'s role namespace); use % for any host';
+  if (host.length === 0) return "the host must not be empty (an empty host is MariaDB's role namespace); use % for any host";
   if (host.length > MAX_HOST_CHARS) return `the host is longer than ${MAX_HOST_CHARS} characters`;
   if (host.includes('@')) return 'the host must not contain @';
   // MariaDB stores hosts lowercased; a mixed-case host would not round-trip.
@@ -187,7 +185,8 @@ export function parseGrant(text: string): Grant | { error: string } {
     table = null;
   } else {
     const t = readIdent(text, pos);
-    if (!t || t.end !== text.length) return { error: `${JSON.stringify(text)}: expected a table name or * after "${text.slice(0, pos)}", and nothing after it` };
+    if (!t || t.end !== text.length)
+      return { error: `${JSON.stringify(text)}: expected a table name or * after "${text.slice(0, pos)}", and nothing after it` };
     table = t.name;
   }
   const why = checkIdent('the database name', db.name) ?? (table === null ? null : checkIdent('the table name', table));
@@ -197,7 +196,8 @@ export function parseGrant(text: string): Grant | { error: string } {
   }
   const grant: Grant = { type: 'privilege', privilege: priv as Privilege, db: db.name, table };
   const canonical = formatGrant(grant);
-  if (canonical !== text) return { error: `write ${JSON.stringify(text)} as ${JSON.stringify(canonical)} (the canonical form, so equal permissions have equal grant strings)` };
+  if (canonical !== text)
+    return { error: `write ${JSON.stringify(text)} as ${JSON.stringify(canonical)} (the canonical form, so equal permissions have equal grant strings)` };
   return grant;
 }
 

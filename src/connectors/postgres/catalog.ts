@@ -41,7 +41,8 @@ const roleStateColumns = `r.rolvaliduntil AS valid_until, (${markedPredicate}) A
 const roleStateSelectWith = (extraColumns: string) => `SELECT ${roleStateColumns}${extraColumns} FROM pg_roles r WHERE r.rolname = `;
 const roleStateSelect = roleStateSelectWith('');
 /** Fills in the marker literal (a function replacement: a literal may contain `$`) and the account literal. */
-const withLiterals = (template: string, accountLiteral: string, markerLiteral: string) => `${template.replaceAll('$MARKER', () => markerLiteral)}${accountLiteral}`;
+const withLiterals = (template: string, accountLiteral: string, markerLiteral: string) =>
+  `${template.replaceAll('$MARKER', () => markerLiteral)}${accountLiteral}`;
 
 interface RoleStateRow {
   valid_until: unknown;
@@ -138,7 +139,14 @@ export function removalStateOf(row: unknown): RemovalState | null {
   const base = roleStateOf(row);
   if (!base) return null;
   const r = row as { oid: string; admin_member: boolean; has_dependents: boolean; has_sessions: boolean; granting_accounts: string[] };
-  return { ...base, oid: String(r.oid), adminMember: r.admin_member === true, hasDependents: r.has_dependents !== false, hasSessions: r.has_sessions !== false, grantingAccounts: r.granting_accounts ?? [] };
+  return {
+    ...base,
+    oid: String(r.oid),
+    adminMember: r.admin_member === true,
+    hasDependents: r.has_dependents !== false,
+    hasSessions: r.has_sessions !== false,
+    grantingAccounts: r.granting_accounts ?? [],
+  };
 }
 
 /**
@@ -274,6 +282,9 @@ const holdersSql = `
 
 export async function listHolders(c: Queryable, grants: string[], marker: string): Promise<HolderRow[]> {
   if (grants.length === 0) return [];
-  const res = await c.query<{ account: string; grant: string; by_stint: boolean; via: string[]; managed: boolean }>(withMarker(holdersSql, 2), [grants, marker]);
+  const res = await c.query<{ account: string; grant: string; by_stint: boolean; via: string[]; managed: boolean }>(withMarker(holdersSql, 2), [
+    grants,
+    marker,
+  ]);
   return res.rows.map((r) => ({ account: r.account, grant: r.grant, managed: r.managed, grantedByStint: r.by_stint, via: r.via }));
 }

@@ -18,11 +18,7 @@ const markers = ['stint_gateway', 'stint_managed'];
 const gw = [parseCidr('10.0.0.5')!];
 const verdict = (...lines: string[]) => checkHba(rules(...lines), markers, gw);
 
-const closed = [
-  'local all +stint_gateway reject',
-  'host all +stint_gateway 10.0.0.5/32 scram-sha-256',
-  'host all +stint_gateway all reject',
-];
+const closed = ['local all +stint_gateway reject', 'host all +stint_gateway 10.0.0.5/32 scram-sha-256', 'host all +stint_gateway all reject'];
 
 describe('pg_hba.conf check for gateway accounts', () => {
   it('passes the documented rules in front of permissive ones', () => {

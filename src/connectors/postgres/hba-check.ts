@@ -107,7 +107,10 @@ function covered(c: Cidr, set: Cidr[]): boolean {
   return covered(lo, inside) && covered(hi, inside);
 }
 
-const everywhere: Cidr[] = [{ v6: false, addr: 0n, bits: 0 }, { v6: true, addr: 0n, bits: 0 }];
+const everywhere: Cidr[] = [
+  { v6: false, addr: 0n, bits: 0 },
+  { v6: true, addr: 0n, bits: 0 },
+];
 
 /** The addresses a host rule matches; null when they cannot be known here (host names, samehost, samenet). */
 function addressesOf(r: HbaRule): Cidr[] | null {
@@ -131,7 +134,8 @@ function addressesOf(r: HbaRule): Cidr[] | null {
   return [{ v6: ip.v6, addr: ip.addr, bits: ip.v6 ? 128 : 32 }];
 }
 
-const describe = (r: HbaRule) => `${r.type} ${r.database.join(',')} ${r.users.join(',')}${r.address ? ` ${r.address}${r.netmask ? `/${r.netmask}` : ''}` : ''} ${r.method}`;
+const describe = (r: HbaRule) =>
+  `${r.type} ${r.database.join(',')} ${r.users.join(',')}${r.address ? ` ${r.address}${r.netmask ? `/${r.netmask}` : ''}` : ''} ${r.method}`;
 
 /**
  * Verdict on `rules` (pg_hba_file_rules, in order) for accounts that are members
@@ -140,7 +144,11 @@ const describe = (r: HbaRule) => `${r.type} ${r.database.join(',')} ${r.users.jo
  */
 export function checkHba(rules: HbaRule[], markers: string[], gateway: Cidr[]): HbaVerdict {
   const broken = rules.find((r) => r.error);
-  if (broken) return { status: 'unknown', message: `cannot verify: pg_hba.conf line ${broken.line} has an error (${broken.error}); the server may be running older rules` };
+  if (broken)
+    return {
+      status: 'unknown',
+      message: `cannot verify: pg_hba.conf line ${broken.line} has an error (${broken.error}); the server may be running older rules`,
+    };
   const sureUser = (r: HbaRule) => r.users.some((u) => u === 'all' || markers.some((m) => u === `+${m}`));
   // Another role's members (+app_read), or a regular expression: a gateway account may match.
   const mayUser = (r: HbaRule) => sureUser(r) || r.users.some((u) => u.startsWith('+') || u.startsWith('/'));
@@ -173,7 +181,9 @@ export function checkHba(rules: HbaRule[], markers: string[], gateway: Cidr[]): 
       }
       const cidrs = addressesOf(r);
       if (!cidrs) {
-        unknowns.push(`line ${r.line} (${describe(r)}) admits them from addresses given by name, samehost or samenet, which cannot be checked against the gateway's`);
+        unknowns.push(
+          `line ${r.line} (${describe(r)}) admits them from addresses given by name, samehost or samenet, which cannot be checked against the gateway's`,
+        );
         continue;
       }
       const outside = cidrs.filter((c) => !covered(c, [...gateway, ...rejected]));

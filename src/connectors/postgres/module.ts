@@ -1,7 +1,9 @@
-import { z } from 'zod';
+import type { ConnectorFactory } from '../contract.js';
+import { createConnector } from '../kit/create.js';
 import type { ConnectorModule } from '../module.js';
-import { createPostgresConnector } from './postgres-connector.js';
-import { parseCidr } from './hba-check.js';
+import { defineModule } from '../module.js';
+import { openPostgres } from './connector.js';
+import { postgresSettingsSchema, postgresSettingsShape } from './settings.js';
 
 /** PostgreSQL identifiers: any text but NUL, at most 63 bytes (longer names would be truncated silently). */
 function checkIdentifier(what: string, v: string): string | null {
@@ -11,22 +13,16 @@ function checkIdentifier(what: string, v: string): string | null {
   return null;
 }
 
-export const postgresModule: ConnectorModule = {
+export const postgresModule: ConnectorModule = defineModule({
   kind: 'postgres',
-  settings: {
-    host: z.string().min(1).max(253),
-    port: z.number().int().min(1).max(65535),
-    database: z.string().min(1).max(63).refine((s) => !s.includes('\0'), 'must not contain NUL'),
-    sslmode: z.enum(['disable', 'require']).default('disable'),
-    // The NOLOGIN role every Stint-made account is a member of; only its members are ever removed.
-    markerRole: z.string().min(1).max(63).refine((s) => !s.includes('\0'), 'must not contain NUL').optional(),
-    // The NOLOGIN role a session gateway's own accounts are also members of (pg_hba.conf admits them only from the gateway).
-    gatewayMarkerRole: z.string().min(1).max(63).refine((s) => !s.includes('\0'), 'must not contain NUL').optional(),
-    // Addresses the target sees the gateway connect from; reconcile checks pg_hba.conf against them.
-    gatewayAddresses: z.array(z.string().refine((v) => parseCidr(v) !== null, 'must be an IP address or CIDR (10.0.0.5, 10.0.0.0/24, 2001:db8::/64)')).min(1).optional(),
-  },
+  settings: postgresSettingsShape,
+  schema: postgresSettingsSchema,
   modes: ['ephemeral-account', 'own-account'],
   checkGrant: (g) => checkIdentifier('a role name', g),
   checkAccount: (a) => checkIdentifier('a role name', a),
-  create: createPostgresConnector,
-};
+  checkAdminUser: (u) => (u ? null : 'adminUser is required'),
+  open: openPostgres,
+});
+
+/** A postgres connector, as the broker makes one (settings parsed, operations wrapped). */
+export const createPostgresConnector: ConnectorFactory = (input) => createConnector(postgresModule, input);

@@ -21,7 +21,12 @@ describe('orphan sweep (late looks for sessions of dropped roles)', () => {
   it('looks at each OID once it is 1 s old and again at 10 s, in one look per tick, then forgets it', async () => {
     const looks: string[][] = [];
     const warnings: string[] = [];
-    const sweep = createOrphanSweep({ look: async (oids) => (looks.push([...oids].sort()), 0), warn: (m) => warnings.push(m), describeError: String, now: () => t });
+    const sweep = createOrphanSweep({
+      look: async (oids) => (looks.push([...oids].sort()), 0),
+      warn: (m) => warnings.push(m),
+      describeError: String,
+      now: () => t,
+    });
     sweep.add('100');
     await advance(500);
     sweep.add('200');
@@ -72,7 +77,13 @@ describe('orphan sweep (late looks for sessions of dropped roles)', () => {
   it('keeps at most `cap` OIDs, and says which it left out; close takes one last look, then stops', async () => {
     const warnings: string[] = [];
     const looks: string[][] = [];
-    const sweep = createOrphanSweep({ look: async (oids) => (looks.push([...oids]), 1), warn: (m) => warnings.push(m), describeError: String, cap: 2, now: () => t });
+    const sweep = createOrphanSweep({
+      look: async (oids) => (looks.push([...oids]), 1),
+      warn: (m) => warnings.push(m),
+      describeError: String,
+      cap: 2,
+      now: () => t,
+    });
     sweep.add('1');
     sweep.add('2');
     sweep.add('3');

@@ -7,7 +7,13 @@ import type { TargetError } from '../../core/errors.js';
 import { safeErrorText } from '../../core/scrub.js';
 import type { RemoveAccountResponse } from '../contract.js';
 import {
-  quickRemovalStateOf, quickRemovalStateSql, removalStateOf, removalStateSql, terminateOrphanSessions, terminateSessionsOfOidSql, terminateSessionsSql,
+  quickRemovalStateOf,
+  quickRemovalStateSql,
+  removalStateOf,
+  removalStateSql,
+  terminateOrphanSessions,
+  terminateSessionsOfOidSql,
+  terminateSessionsSql,
   type RoleState,
 } from './catalog.js';
 import { createOrphanSweep } from './orphan-sweep.js';
@@ -129,7 +135,12 @@ export function createRemoval(deps: RemovalDeps): Removal {
       // Looked at again whatever happens next: the drop may commit and a later step fail.
       sweepLater(oid);
       done = (await c.query(
-        [`SET LOCAL lock_timeout = ${literal(QUICK_DROP_LOCK_TIMEOUT)}`, `DROP ROLE IF EXISTS ${ident(account)}`, terminateSessionsOfOidSql(oid, version), 'COMMIT'].join(';\n'),
+        [
+          `SET LOCAL lock_timeout = ${literal(QUICK_DROP_LOCK_TIMEOUT)}`,
+          `DROP ROLE IF EXISTS ${ident(account)}`,
+          terminateSessionsOfOidSql(oid, version),
+          'COMMIT',
+        ].join(';\n'),
       )) as unknown as pg.QueryResult[];
     } catch (err) {
       // Whatever failed, no block is left open on a connection that goes back to the pool.
@@ -140,7 +151,11 @@ export function createRemoval(deps: RemovalDeps): Removal {
     const n = (r: pg.QueryResult | undefined) => (r?.rows[0] as { n?: number } | undefined)?.n ?? 0;
     // The role is gone. A failure from here on is reported (and the grant retried, which then finds no role).
     const late = await c.query<{ n: number }>(terminateSessionsOfOidSql(oid, version)).catch((err: unknown) => {
-      throw fail('removeAccount', account, `the role was dropped, but ending a session that logged in during the removal failed (${safeErrorText(err, deps.secrets)}); look for backends of role OID ${oid} and end them with pg_terminate_backend`);
+      throw fail(
+        'removeAccount',
+        account,
+        `the role was dropped, but ending a session that logged in during the removal failed (${safeErrorText(err, deps.secrets)}); look for backends of role OID ${oid} and end them with pg_terminate_backend`,
+      );
     });
     return { existed: true, terminatedSessions: n(done[2]) + n(late) };
   }
@@ -157,7 +172,7 @@ export function createRemoval(deps: RemovalDeps): Removal {
    * - REASSIGN OWNED and DROP OWNED, when anything depends on the role. They act
    *   on the connected database only (plus shared objects). Objects or
    *   privileges the role holds in other databases make DROP ROLE fail with
-   *   2BP01; the error then says so (pg-errors.ts), and the role stays NOLOGIN;
+   *   2BP01; the error then says so (errors.ts), and the role stays NOLOGIN;
    * - DROP ROLE, and the lock is released.
    * If a session or a dependent appeared after the read (42501 ending a session
    * without the role's privileges, 2BP01), it runs once more with every step.
@@ -167,7 +182,9 @@ export function createRemoval(deps: RemovalDeps): Removal {
     const name = literal(account);
     let locked = true;
     try {
-      const first = (await c.query(`${lockSql('pg_advisory_lock', account)};\n${removalStateSql(name, literal(marker), version)}`)) as unknown as pg.QueryResult[];
+      const first = (await c.query(
+        `${lockSql('pg_advisory_lock', account)};\n${removalStateSql(name, literal(marker), version)}`,
+      )) as unknown as pg.QueryResult[];
       const state = removalStateOf(first[1]!.rows[0]);
       if (!state) return { existed: false, terminatedSessions: 0 };
       requireManaged('removeAccount', account, state);
@@ -179,10 +196,15 @@ export function createRemoval(deps: RemovalDeps): Removal {
       ];
       const terminate = terminateSessionsSql(name, version);
       const batch = [
-        'BEGIN', `ALTER ROLE ${who} NOLOGIN`, 'COMMIT',
+        'BEGIN',
+        `ALTER ROLE ${who} NOLOGIN`,
+        'COMMIT',
         ...(rights.length ? ['BEGIN', ...rights, 'COMMIT'] : []),
         terminate,
-        'BEGIN', ...cleanup, `DROP ROLE IF EXISTS ${who}`, 'COMMIT',
+        'BEGIN',
+        ...cleanup,
+        `DROP ROLE IF EXISTS ${who}`,
+        'COMMIT',
         unlockSql(account),
       ];
       try {

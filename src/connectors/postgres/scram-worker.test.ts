@@ -38,7 +38,10 @@ describe('SCRAM worker', () => {
       const after = niceOf();
       const fresh = [...after].filter(([tid]) => !before.has(tid));
       const main = before.get(String(process.pid))!;
-      assert.ok(fresh.some(([, nice]) => nice === Math.min(19, main + workerNice)), `no new thread at nice ${main} + ${workerNice}: ${JSON.stringify(fresh)}`);
+      assert.ok(
+        fresh.some(([, nice]) => nice === Math.min(19, main + workerNice)),
+        `no new thread at nice ${main} + ${workerNice}: ${JSON.stringify(fresh)}`,
+      );
       for (const [tid, nice] of before) if (after.has(tid)) assert.equal(after.get(tid), nice, `thread ${tid} changed priority`);
       assert.equal(after.get(String(process.pid)), before.get(String(process.pid)));
     } finally {

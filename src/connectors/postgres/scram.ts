@@ -32,13 +32,14 @@ const hmac = (key: Buffer, text: string) => createHmac('sha256', key).update(tex
  */
 export function saslPrep(password: string): string {
   if (/^[\x20-\x7e]*$/.test(password)) return password;
+  // RFC 4013's "mapped to nothing" list includes combining marks (U+034F, variation selectors) on purpose.
   const mapped = password
     .replace(/[\u00a0\u1680\u2000-\u200b\u202f\u205f\u3000]/g, ' ')
+    // eslint-disable-next-line no-misleading-character-class
     .replace(/[\u00ad\u034f\u1806\u180b-\u180d\u200c\u200d\u2060\ufe00-\ufe0f\ufeff]/g, '')
     .normalize('NFKC');
   // Prohibited output (RFC 4013 §2.3, the common part): controls, private use,
   // non-characters, surrogates and the like. On any of them the server uses raw bytes.
-  // eslint-disable-next-line no-control-regex
   const prohibited = /[\u0000-\u001f\u007f-\u009f\u06dd\u070f\u180e\u200e\u200f\u2028-\u202e\u206a-\u206f\ue000-\uf8ff\ufff9-\ufffd\ud800-\udfff]/;
   if (mapped.length === 0 || prohibited.test(mapped)) return password;
   return mapped;
@@ -53,11 +54,7 @@ export async function scramKeys(password: string, salt: Buffer, iterations: numb
 }
 
 /** `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`, all base64. */
-export async function scramSha256Verifier(
-  password: string,
-  salt: Buffer = randomBytes(SALT_BYTES),
-  iterations = SCRAM_ITERATIONS,
-): Promise<string> {
+export async function scramSha256Verifier(password: string, salt: Buffer = randomBytes(SALT_BYTES), iterations = SCRAM_ITERATIONS): Promise<string> {
   const { storedKey, serverKey } = await scramKeys(password, salt, iterations);
   return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
 }

@@ -17,17 +17,65 @@ import {
 
 describe('checkGrant', () => {
   it('accepts single ACL rule tokens for keys, channels and commands', () => {
-    for (const g of ['~app:*', '%R~app:*', '%W~logs:*', '~*', '&news.*', '&?*', '+get', '-flushall', '+@read', '-@dangerous', '+config|get', '+select|0', '+@all', '-acl']) {
+    for (const g of [
+      '~app:*',
+      '%R~app:*',
+      '%W~logs:*',
+      '~*',
+      '&news.*',
+      '&?*',
+      '+get',
+      '-flushall',
+      '+@read',
+      '-@dangerous',
+      '+config|get',
+      '+select|0',
+      '+@all',
+      '-acl',
+    ]) {
       assert.equal(checkGrant(g), null, g);
     }
   });
 
   it('refuses flags, passwords, whole-list rules, marker channels, selectors and anything with spaces or quotes', () => {
     for (const g of [
-      '', 'on', 'OFF', 'nopass', '>secret', '<secret', '#abc', '!abc', 'resetpass', 'reset', 'allkeys', 'allcommands',
-      'allchannels', 'resetchannels', 'resetkeys', 'nocommands', 'clearselectors', 'skip-sanitize-payload',
-      '&*', '&__stint_managed__', '&__stint_x:grant:1', '~a b', '+get +set', '~', '&', '~a"b', "&a'b", '~a(b', '(~x +get)',
-      '%RW~x', '%WR~x', '+GET', '+@Read', '-@all', 'get', '~a\tb', '~日本',
+      '',
+      'on',
+      'OFF',
+      'nopass',
+      '>secret',
+      '<secret',
+      '#abc',
+      '!abc',
+      'resetpass',
+      'reset',
+      'allkeys',
+      'allcommands',
+      'allchannels',
+      'resetchannels',
+      'resetkeys',
+      'nocommands',
+      'clearselectors',
+      'skip-sanitize-payload',
+      '&*',
+      '&__stint_managed__',
+      '&__stint_x:grant:1',
+      '~a b',
+      '+get +set',
+      '~',
+      '&',
+      '~a"b',
+      "&a'b",
+      '~a(b',
+      '(~x +get)',
+      '%RW~x',
+      '%WR~x',
+      '+GET',
+      '+@Read',
+      '-@all',
+      'get',
+      '~a\tb',
+      '~日本',
     ]) {
       assert.notEqual(checkGrant(g), null, JSON.stringify(g));
     }
@@ -47,12 +95,18 @@ describe('checkAccountName', () => {
 
 // As ioredis returns ACL GETUSER in RESP2 from Redis 7.0.
 const reply = [
-  'flags', ['on', 'sanitize-payload'],
-  'passwords', ['ab'],
-  'commands', '-@all +get',
-  'keys', '%R~app:*',
-  'channels', '&__stint_managed__ &news',
-  'selectors', [
+  'flags',
+  ['on', 'sanitize-payload'],
+  'passwords',
+  ['ab'],
+  'commands',
+  '-@all +get',
+  'keys',
+  '%R~app:*',
+  'channels',
+  '&__stint_managed__ &news',
+  'selectors',
+  [
     ['commands', '-@all +hget', 'keys', '~own:*', 'channels', ''],
     ['commands', '-@all +set', 'keys', '~app:*', 'channels', `&__stint_managed__:grant:${grantDigest(['~app:*', '+set'])}`],
   ],

@@ -88,7 +88,8 @@ export function checkGrant(grant: string): string | null {
   if (grant.startsWith('&')) {
     const body = grant.slice(1);
     if (!PATTERN_BODY.test(body)) return 'a channel pattern must be non-empty printable ASCII without quotes or parentheses';
-    if (body === '*') return '`&*` would erase the channel pattern Stint marks its accounts with; grant narrower patterns (`&?*` matches every non-empty channel name)';
+    if (body === '*')
+      return '`&*` would erase the channel pattern Stint marks its accounts with; grant narrower patterns (`&?*` matches every non-empty channel name)';
     if (body.startsWith('__stint')) return 'channel patterns starting with __stint are reserved for Stint markers';
     return null;
   }

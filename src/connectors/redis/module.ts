@@ -1,22 +1,21 @@
-import { z } from 'zod';
+import type { ConnectorFactory } from '../contract.js';
+import { createConnector } from '../kit/create.js';
 import type { ConnectorModule } from '../module.js';
-import { DEFAULT_MARKER, MARKER_PATTERN, checkAccountName, checkGrant } from './acl-rules.js';
-import { createRedisConnector } from './redis-connector.js';
+import { defineModule } from '../module.js';
+import { checkAccountName, checkGrant } from './acl-rules.js';
+import { openRedis } from './connector.js';
+import { redisSettingsSchema, redisSettingsShape } from './settings.js';
 
-export const redisModule: ConnectorModule = {
+export const redisModule: ConnectorModule = defineModule({
   kind: 'redis',
-  settings: {
-    host: z.string().min(1).max(253),
-    port: z.number().int().min(1).max(65535),
-    // TLS with certificate verification against the system CAs.
-    tls: z.boolean().default(false),
-    // Channel pattern in the root rules of every user Stint creates; only such users are ever removed.
-    marker: z.string().regex(MARKER_PATTERN, 'must look like __stint…__ (lowercase letters, digits, _)').default(DEFAULT_MARKER),
-    connectTimeoutMs: z.number().int().positive().max(120_000).optional(),
-    commandTimeoutMs: z.number().int().positive().max(120_000).optional(),
-  },
+  settings: redisSettingsShape,
+  schema: redisSettingsSchema,
   modes: ['ephemeral-account', 'own-account'],
   checkGrant,
   checkAccount: checkAccountName,
-  create: createRedisConnector,
-};
+  checkAdminUser: (u) => (u ? null : 'adminUser is required'),
+  open: openRedis,
+});
+
+/** A redis connector, as the broker makes one (settings parsed, operations wrapped). */
+export const createRedisConnector: ConnectorFactory = (input) => createConnector(redisModule, input);

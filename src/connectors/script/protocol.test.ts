@@ -13,7 +13,12 @@ describe('interpret', () => {
       ok: true,
       answer: { existed: true, terminatedSessions: 2 },
     });
-    const list = interpret('list', exited(0, JSON.stringify({ accounts: [{ account: 'a', managed: true, grants: [], expiresAt: '2030-01-01T00:00:00.000Z' }] })), limits, []);
+    const list = interpret(
+      'list',
+      exited(0, JSON.stringify({ accounts: [{ account: 'a', managed: true, grants: [], expiresAt: '2030-01-01T00:00:00.000Z' }] })),
+      limits,
+      [],
+    );
     assert.equal(list.ok, true);
   });
 
@@ -33,7 +38,8 @@ describe('interpret', () => {
   });
 
   it('uses the JSON error of a failed script, its retryable flag or else the exit code', () => {
-    const err = (retryable?: boolean) => JSON.stringify({ error: { message: `no ${JSON.stringify(SECRET)}`, ...(retryable === undefined ? {} : { retryable }) } });
+    const err = (retryable?: boolean) =>
+      JSON.stringify({ error: { message: `no ${JSON.stringify(SECRET)}`, ...(retryable === undefined ? {} : { retryable }) } });
     const reported = interpret('grant', exited(1, err(true)), limits, [SECRET]);
     assert.ok(!reported.ok && reported.retryable && /^reported: no "[^"]+"$/.test(reported.reason), JSON.stringify(reported));
     for (const form of secretForms([SECRET])) assert.ok(!reported.reason.includes(form));

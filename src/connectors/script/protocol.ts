@@ -69,9 +69,7 @@ const errorAnswer = z.object({
   }),
 });
 
-export type Interpretation<O extends Operation> =
-  | { ok: true; answer: Answer<O> }
-  | { ok: false; retryable: boolean; reason: string };
+export type Interpretation<O extends Operation> = { ok: true; answer: Answer<O> } | { ok: false; retryable: boolean; reason: string };
 
 const MAX_SCRIPT_MESSAGE = 500;
 

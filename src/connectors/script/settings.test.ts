@@ -16,7 +16,11 @@ describe('script settings', () => {
   });
 
   it('takes the timeout as milliseconds or a duration', () => {
-    for (const [timeout, ms] of [[1500, 1500], ['20s', 20_000], ['2m', 120_000]] as const) {
+    for (const [timeout, ms] of [
+      [1500, 1500],
+      ['20s', 20_000],
+      ['2m', 120_000],
+    ] as const) {
       const r = parseScriptSettings({ commands, timeout });
       assert.ok(r.ok && r.settings.timeoutMs === ms, String(timeout));
     }

@@ -73,7 +73,12 @@ export const scriptSettingsShape = {
     .optional(),
   /** Variables the scripts get beside PATH (which this may override). Never put the admin secret here. */
   env: z.record(envNameSchema, z.string().max(8192).refine(noNul, { error: 'contains a NUL character' })).optional(),
-  maxOutputBytes: z.number().int().min(1024).max(64 * 1024 * 1024).optional(),
+  maxOutputBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .optional(),
   /** Scripts running at once for this target. */
   maxConcurrency: z.number().int().min(1).max(64).optional(),
   /** Returned as is by connectionInfo (what a person needs to connect; never a secret). */
@@ -92,24 +97,22 @@ export interface ScriptSettings {
   connection: Record<string, string | number>;
 }
 
+/** The settings schema with defaults filled: what the connector gets. */
+export const scriptSettingsResolved = scriptSettingsSchema.transform((s): ScriptSettings => ({
+  commands: s.commands,
+  timeoutMs: s.timeout ?? DEFAULT_TIMEOUT_MS,
+  // Not the broker's own directory, which may hold its database or key file.
+  workingDirectory: s.workingDirectory ?? '/',
+  env: s.env ?? {},
+  maxOutputBytes: s.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
+  maxConcurrency: s.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
+  connection: s.connection ?? {},
+}));
+
 /** Parses settings and fills defaults; returns zod's error for the caller to word. */
 export function parseScriptSettings(raw: unknown): { ok: true; settings: ScriptSettings } | { ok: false; error: z.ZodError } {
-  const parsed = scriptSettingsSchema.safeParse(raw);
-  if (!parsed.success) return { ok: false, error: parsed.error };
-  const s = parsed.data;
-  return {
-    ok: true,
-    settings: {
-      commands: s.commands,
-      timeoutMs: s.timeout ?? DEFAULT_TIMEOUT_MS,
-      // Not the broker's own directory, which may hold its database or key file.
-      workingDirectory: s.workingDirectory ?? '/',
-      env: s.env ?? {},
-      maxOutputBytes: s.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
-      maxConcurrency: s.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
-      connection: s.connection ?? {},
-    },
-  };
+  const parsed = scriptSettingsResolved.safeParse(raw);
+  return parsed.success ? { ok: true, settings: parsed.data } : { ok: false, error: parsed.error };
 }
 
 /** Account names and grants: one line of text; they travel only inside the JSON request. */

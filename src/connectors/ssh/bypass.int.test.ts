@@ -17,15 +17,33 @@ import { join } from 'node:path';
 import { startSshTestServer, type SshTestServer } from '../../testing/servers/ssh.js';
 import { testKeyPair } from '../../testing/ssh-keys.js';
 import type { BypassCheck, Connector } from '../contract.js';
-import { createSshConnector } from './ssh-connector.js';
-import { createSshTestEnv, testSecret, type SshTestEnv } from './ssh-test-env.js';
+import { createSshConnector } from './module.js';
+import { createSshTestEnv, testSecret, type SshTestEnv } from './testing/ssh-test-env.js';
 
 function realSsh(keyFile: string, account: string, port: number): Promise<{ code: number | null; err: string; out: string }> {
   return new Promise((resolve) => {
     execFile(
       'ssh',
-      ['-F', '/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'PasswordAuthentication=no',
-        '-i', keyFile, '-p', String(port), `${account}@127.0.0.1`, 'echo in-as-$(whoami)'],
+      [
+        '-F',
+        '/dev/null',
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'IdentitiesOnly=yes',
+        '-o',
+        'PasswordAuthentication=no',
+        '-i',
+        keyFile,
+        '-p',
+        String(port),
+        `${account}@127.0.0.1`,
+        'echo in-as-$(whoami)',
+      ],
       { timeout: 60_000 },
       (err, out, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, out, err: stderr }),
     );
@@ -61,7 +79,13 @@ describe('ssh: an ephemeral account cannot log in around Stint', () => {
   });
 
   const connector = (env: SshTestEnv, settings: Record<string, unknown> = {}) => {
-    const c = createSshConnector({ target: `bypass-${env.suffix}`, settings: env.settings(settings), adminUser: env.server.adminUser, adminSecret: env.server.adminKey, warn: (m) => warnings.push(m) });
+    const c = createSshConnector({
+      target: `bypass-${env.suffix}`,
+      settings: env.settings(settings),
+      adminUser: env.server.adminUser,
+      adminSecret: env.server.adminKey,
+      warn: (m) => warnings.push(m),
+    });
     connectors.push(c);
     return c;
   };
@@ -128,16 +152,23 @@ describe('ssh: an ephemeral account cannot log in around Stint', () => {
     assert.deepEqual(bad, [], JSON.stringify(checks, null, 1));
     const m = byCheck(checks);
     assert.equal(m.get('sshd:authorizedkeysfile')?.message, `keys only from ${safe.server.keysDir}/%u`);
-    for (const k of ['sshd:passwordauthentication', 'sshd:authorizedkeyscommand', 'sshd:permittunnel', 'sshd:allowtcpforwarding', 'keys-dir']) assert.equal(m.get(k)?.status, 'pass', k);
+    for (const k of ['sshd:passwordauthentication', 'sshd:authorizedkeyscommand', 'sshd:permittunnel', 'sshd:allowtcpforwarding', 'keys-dir'])
+      assert.equal(m.get(k)?.status, 'pass', k);
     // The probe is locked out every way: expired, no password, nologin, no home, a system UID outside the block.
     const probe = String(safe.settings().probeAccount);
     const [, , uid, gid, , home, shell] = execFileSync('getent', ['passwd', probe]).toString().trim().split(':');
     const shadow = execFileSync('getent', ['shadow', probe]).toString().trim().split(':');
-    assert.deepEqual([gid, home, shell, shadow[1], shadow[7]], [execFileSync('getent', ['group', safe.marker]).toString().split(':')[2], '/nonexistent', '/usr/sbin/nologin', '*', '1']);
+    assert.deepEqual(
+      [gid, home, shell, shadow[1], shadow[7]],
+      [execFileSync('getent', ['group', safe.marker]).toString().split(':')[2], '/nonexistent', '/usr/sbin/nologin', '*', '1'],
+    );
     assert.ok(Number(uid) < 1000, uid);
     const { account } = await plant(safe, c);
     const again = await c.checkBypass!();
-    assert.ok(again.some((x) => x.check === 'planted-key' && x.status === 'fail' && x.message.includes(`/${account}/.ssh/authorized_keys`)), JSON.stringify(again));
+    assert.ok(
+      again.some((x) => x.check === 'planted-key' && x.status === 'fail' && x.message.includes(`/${account}/.ssh/authorized_keys`)),
+      JSON.stringify(again),
+    );
   });
 
   it('checkBypass fails an sshd that reads keys from the home and allows passwords', async () => {
@@ -154,7 +185,10 @@ describe('ssh: an ephemeral account cannot log in around Stint', () => {
     const name = `st_np_${safe.suffix}`;
     const uid = await safe.createUnmanaged(name);
     const checks = await connector(safe, { probeAccount: name }).checkBypass!();
-    assert.deepEqual(checks.map((c) => c.status), ['unknown']);
+    assert.deepEqual(
+      checks.map((c) => c.status),
+      ['unknown'],
+    );
     assert.match(checks[0]!.message, new RegExp(`cannot verify: the probe account "${name}" exists but its primary group is not "${safe.marker}"`));
     assert.equal(safe.uidOf(name), uid);
   });

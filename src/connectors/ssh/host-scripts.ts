@@ -106,7 +106,30 @@ function useraddLine(a: NewAccount): string {
   // -N -g: the marker group is the primary group (no per-user group to clean
   // up); -p '*': no password, yet not "locked" (sshd without PAM refuses keys
   // of "!" accounts); -l: no lastlog entry a later holder of the UID would see.
-  const add = sudo('useradd', '-u', a.uid, '-g', a.markerGid, '-N', '-l', '-m', '-K', 'HOME_MODE=0700', '-d', a.home, '-s', a.shell, '-e', a.expiryDay, '-c', a.gecos, '-p', '*', ...groups, a.name);
+  const add = sudo(
+    'useradd',
+    '-u',
+    a.uid,
+    '-g',
+    a.markerGid,
+    '-N',
+    '-l',
+    '-m',
+    '-K',
+    'HOME_MODE=0700',
+    '-d',
+    a.home,
+    '-s',
+    a.shell,
+    '-e',
+    a.expiryDay,
+    '-c',
+    a.gecos,
+    '-p',
+    '*',
+    ...groups,
+    a.name,
+  );
   return [
     // useradd warns about UIDs outside login.defs' range even when it
     // succeeds; its output is shown only when it fails.

@@ -21,7 +21,12 @@ describe('ssh keys from secrets', () => {
     const dir = mkdtempSync(join(tmpdir(), 'stint-key-'));
     try {
       writeFileSync(join(dir, 'k'), pem, { mode: 0o600 });
-      const pub = execFileSync('ssh-keygen', ['-y', '-f', join(dir, 'k')]).toString().trim().split(' ').slice(0, 2).join(' ');
+      const pub = execFileSync('ssh-keygen', ['-y', '-f', join(dir, 'k')])
+        .toString()
+        .trim()
+        .split(' ')
+        .slice(0, 2)
+        .join(' ');
       assert.equal(pub, authorizedKeyFor(secret));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;

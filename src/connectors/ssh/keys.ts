@@ -70,7 +70,11 @@ export function authorizedKeyFor(secret: string): string | Error {
   const parsed = ssh2.utils.parseKey(secret.trim());
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (!key || key instanceof Error) {
-    return new Error(kind === 'public-key' ? 'the secret looks like an SSH public key but does not parse' : 'the secret looks like a private key but does not parse (encrypted keys are not supported)');
+    return new Error(
+      kind === 'public-key'
+        ? 'the secret looks like an SSH public key but does not parse'
+        : 'the secret looks like a private key but does not parse (encrypted keys are not supported)',
+    );
   }
   if (kind === 'private-key' && !key.isPrivateKey()) return new Error('the secret is not a private key');
   return `${key.type} ${key.getPublicSSH().toString('base64')}`;
@@ -89,14 +93,7 @@ export function privateKeyFromSecret(secret: string, comment = 'stint'): string 
   // The two "check" words only detect a wrong passphrase; derived from the
   // seed so the output is deterministic.
   const check = createHash('sha256').update(seed).digest().subarray(0, 4);
-  let priv = Buffer.concat([
-    check,
-    check,
-    sshString('ssh-ed25519'),
-    sshString(pub),
-    sshString(Buffer.concat([seed, pub])),
-    sshString(comment),
-  ]);
+  let priv = Buffer.concat([check, check, sshString('ssh-ed25519'), sshString(pub), sshString(Buffer.concat([seed, pub])), sshString(comment)]);
   const pad: number[] = [];
   for (let i = 1; (priv.length + pad.length) % 8 !== 0; i++) pad.push(i);
   priv = Buffer.concat([priv, Buffer.from(pad)]);
@@ -109,7 +106,10 @@ export function privateKeyFromSecret(secret: string, comment = 'stint'): string 
     sshString(pubBlob),
     sshString(priv),
   ]);
-  const b64 = blob.toString('base64').replace(/(.{70})/g, '$1\n').replace(/\n$/, '');
+  const b64 = blob
+    .toString('base64')
+    .replace(/(.{70})/g, '$1\n')
+    .replace(/\n$/, '');
   return `-----BEGIN OPENSSH PRIVATE KEY-----\n${b64}\n-----END OPENSSH PRIVATE KEY-----\n`;
 }
 

@@ -1,11 +1,15 @@
+import type { ConnectorFactory } from '../contract.js';
+import { createConnector } from '../kit/create.js';
 import type { ConnectorModule } from '../module.js';
-import { checkExistingName, parseGrant } from './names.js';
-import { sshSettingsShape } from './settings.js';
-import { createSshConnector } from './ssh-connector.js';
+import { defineModule } from '../module.js';
+import { openSsh } from './connector.js';
+import { checkEphemeralName, checkExistingName, parseGrant } from './names.js';
+import { sshSettingsSchema, sshSettingsShape } from './settings.js';
 
-export const sshModule: ConnectorModule = {
+export const sshModule: ConnectorModule = defineModule({
   kind: 'ssh',
   settings: sshSettingsShape,
+  schema: sshSettingsSchema,
   modes: ['ephemeral-account', 'own-account'],
   // The marker group's name is per target; checked again by the connector.
   checkGrant: (g) => {
@@ -13,5 +17,9 @@ export const sshModule: ConnectorModule = {
     return typeof r === 'string' ? r : null;
   },
   checkAccount: (a) => checkExistingName(a),
-  create: createSshConnector,
-};
+  checkAdminUser: (u) => (checkEphemeralName(u) ? 'adminUser must be a plain POSIX user name' : null),
+  open: openSsh,
+});
+
+/** An ssh connector, as the broker makes one (settings parsed, operations wrapped). */
+export const createSshConnector: ConnectorFactory = (input) => createConnector(sshModule, input);

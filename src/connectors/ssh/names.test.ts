@@ -31,9 +31,12 @@ describe('ssh names', () => {
 
   it('single-quotes any string so sh reads it back unchanged', () => {
     fc.assert(
-      fc.property(fc.string({ unit: 'grapheme', maxLength: 40 }).filter((s) => !s.includes('\0')), (s) => {
-        assert.equal(execFileSync('sh', ['-c', `printf '%s' ${shq(s)}`]).toString(), s);
-      }),
+      fc.property(
+        fc.string({ unit: 'grapheme', maxLength: 40 }).filter((s) => !s.includes('\0')),
+        (s) => {
+          assert.equal(execFileSync('sh', ['-c', `printf '%s' ${shq(s)}`]).toString(), s);
+        },
+      ),
       { numRuns: 60 },
     );
     assert.throws(() => shq('a\0b'));
@@ -48,7 +51,18 @@ describe('ssh names', () => {
     });
     assert.equal(typeof parseGrant('sudo:ALL', 'm'), 'object');
     assert.equal(typeof parseGrant('sudo:/bin/ls ""', 'm'), 'object');
-    for (const bad of ['group:m', 'sudo:/bin/ls,/bin/sh', 'sudo:/bin/ls\tx', 'sudo:/bin/ls x=y', 'sudo:/bin/ls !x', 'sudo:(a b) /bin/ls', 'sudo:/a/../b', 'sudo:', 'sudo:/bin/ls "" x', 'x:y']) {
+    for (const bad of [
+      'group:m',
+      'sudo:/bin/ls,/bin/sh',
+      'sudo:/bin/ls\tx',
+      'sudo:/bin/ls x=y',
+      'sudo:/bin/ls !x',
+      'sudo:(a b) /bin/ls',
+      'sudo:/a/../b',
+      'sudo:',
+      'sudo:/bin/ls "" x',
+      'x:y',
+    ]) {
       assert.equal(typeof parseGrant(bad, 'm'), 'string', bad);
     }
     assert.deepEqual((parseGrants(['group:a', 'group:a'], 'm') as unknown[]).length, 1);

@@ -147,7 +147,10 @@ export function dropInName(kind: 'ephemeral' | 'own', account: string): string {
 
 /** sudoers' NOTAFTER format: UTC, to the second. */
 export function sudoersTime(at: Date): string {
-  return at.toISOString().replace(/[-:T]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  return at
+    .toISOString()
+    .replace(/[-:T]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 export interface DropIn {

@@ -22,7 +22,10 @@ export const sshSettingsShape = {
   uidMin: z.number().int().min(1000).max(UID_LIMIT),
   uidMax: z.number().int().min(1000).max(UID_LIMIT),
   /** Primary group of every ephemeral account: with the UID range, Stint's marker. */
-  markerGroup: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/).default('stint-managed'),
+  markerGroup: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]{0,31}$/)
+    .default('stint-managed'),
   homeBase: absPath.refine((p) => p !== '/', 'must not be /').default('/home'),
   shell: absPath.default('/bin/bash'),
   /** Root-owned directory for the UID log and own-account records. */
@@ -39,7 +42,10 @@ export const sshSettingsShape = {
    * A locked account in the marker group that never logs in (no key, expired, nologin; a system UID outside
    * uidMin-uidMax, so it is not an ephemeral account): `sshd -T -C user=<it>` evaluates the Match Group block with it.
    */
-  probeAccount: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/).default('stint-probe'),
+  probeAccount: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]{0,31}$/)
+    .default('stint-probe'),
   /** Directories whose files owned by a removed account are deleted. */
   tempDirs: z.array(absPath).max(16).default(['/tmp', '/var/tmp', '/dev/shm']),
   /** Where to look for files of retired UIDs before reusing one (only when the range is used up). */
@@ -51,6 +57,9 @@ export const sshSettingsShape = {
 export const sshSettingsSchema = z
   .strictObject(sshSettingsShape)
   .refine((s) => s.uidMin <= s.uidMax, { message: 'uidMin must not exceed uidMax', path: ['uidMax'] })
-  .refine((s) => !`${s.authorizedKeysDir}/`.startsWith(`${s.homeBase}/`), { message: 'must not be inside homeBase (an account could write there)', path: ['authorizedKeysDir'] });
+  .refine((s) => !`${s.authorizedKeysDir}/`.startsWith(`${s.homeBase}/`), {
+    message: 'must not be inside homeBase (an account could write there)',
+    path: ['authorizedKeysDir'],
+  });
 
 export type SshSettings = z.infer<typeof sshSettingsSchema>;

@@ -34,7 +34,12 @@ const expectations: Expect[] = [
   { keyword: 'kbdinteractiveauthentication', ok: (v) => v === 'no', want: 'no', why: 'with PAM it is password login by another name' },
   { keyword: 'hostbasedauthentication', ok: (v) => v === 'no', want: 'no', why: 'it trusts ~/.shosts, which the account can write' },
   { keyword: 'permittunnel', ok: (v) => v === 'no', want: 'no', why: 'tun/tap tunnels carry traffic the gateway neither allows nor sees' },
-  { keyword: 'allowtcpforwarding', ok: (v) => v === 'no' || v === 'local', want: 'local (what profiles with portForwarding need) or no', why: 'remote forwarding opens listeners on the host' },
+  {
+    keyword: 'allowtcpforwarding',
+    ok: (v) => v === 'no' || v === 'local',
+    want: 'local (what profiles with portForwarding need) or no',
+    why: 'remote forwarding opens listeners on the host',
+  },
   { keyword: 'allowstreamlocalforwarding', ok: (v) => v === 'no', want: 'no', why: 'Unix socket forwarding is not relayed by the gateway' },
   { keyword: 'allowagentforwarding', ok: (v) => v === 'no', want: 'no', why: 'the gateway refuses it; the host should too' },
   { keyword: 'x11forwarding', ok: (v) => v === 'no', want: 'no', why: 'the gateway refuses it; the host should too' },
@@ -73,9 +78,17 @@ export function judgeSshd(f: SshdFacts): BypassCheck[] {
     // Relative paths and %h are in the home; ~ too; an absolute path under homeBase is some account's home.
     const inHome = files.filter((p) => !p.startsWith('/') || p.includes('%h') || p.startsWith('~') || `${p}/`.startsWith(`${f.homeBase}/`));
     if (inHome.length > 0) {
-      out.push({ check: 'sshd:authorizedkeysfile', status: 'fail', message: `sshd reads keys of the marker group's accounts from ${inHome.join(' ')}, inside their home: an account can add its own key and log in around Stint. Set AuthorizedKeysFile ${want} in a Match Group block` });
+      out.push({
+        check: 'sshd:authorizedkeysfile',
+        status: 'fail',
+        message: `sshd reads keys of the marker group's accounts from ${inHome.join(' ')}, inside their home: an account can add its own key and log in around Stint. Set AuthorizedKeysFile ${want} in a Match Group block`,
+      });
     } else if (files.length !== 1 || files[0] !== want) {
-      out.push({ check: 'sshd:authorizedkeysfile', status: 'fail', message: `sshd reads keys of the marker group's accounts from ${akf}, not only ${want} where Stint writes them` });
+      out.push({
+        check: 'sshd:authorizedkeysfile',
+        status: 'fail',
+        message: `sshd reads keys of the marker group's accounts from ${akf}, not only ${want} where Stint writes them`,
+      });
     } else {
       out.push({ check: 'sshd:authorizedkeysfile', status: 'pass', message: `keys only from ${want}` });
     }

@@ -7,7 +7,14 @@ describe('ssh UID bookkeeping', () => {
 
   it('reads the log with the latest line winning', () => {
     const log = parseUidLog('used 100 a\nretired 100\nused 101 b\nfree 100\ngarbage\nused 102 c\nretired 102\n');
-    assert.deepEqual([...log], [[100, 'free'], [101, 'used'], [102, 'retired']]);
+    assert.deepEqual(
+      [...log],
+      [
+        [100, 'free'],
+        [101, 'used'],
+        [102, 'retired'],
+      ],
+    );
   });
 
   it('hands out never-used or freed UIDs only, skipping passwd and reserved ones', () => {

@@ -32,7 +32,12 @@ export interface UidRange {
 }
 
 /** Lowest UID free to hand out, or null when a reclaim scan is needed. */
-export function pickUid(range: UidRange, inPasswd: ReadonlySet<number>, log: ReadonlyMap<number, UidState>, skip: ReadonlySet<number> = new Set()): number | null {
+export function pickUid(
+  range: UidRange,
+  inPasswd: ReadonlySet<number>,
+  log: ReadonlyMap<number, UidState>,
+  skip: ReadonlySet<number> = new Set(),
+): number | null {
   for (let uid = range.uidMin; uid <= range.uidMax; uid++) {
     if (inPasswd.has(uid) || skip.has(uid)) continue;
     const s = log.get(uid);

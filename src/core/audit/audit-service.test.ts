@@ -19,7 +19,9 @@ function over(events: () => AuditEvent[], reads: (number | undefined)[]) {
     auditHead: async () => null,
     listAudit: async (f: AuditFilter) => {
       reads.push(f.afterSeq);
-      return events().filter((e) => e.seq > (f.afterSeq ?? 0)).slice(0, f.limit);
+      return events()
+        .filter((e) => e.seq > (f.afterSeq ?? 0))
+        .slice(0, f.limit);
     },
   } satisfies Pick<Store, 'listAudit' | 'auditHead'>;
 }
@@ -90,7 +92,10 @@ describe('audit service verify', () => {
         const events = change(small);
         const audit = createAuditService({ store: over(() => events, []) });
         const got = await Promise.all(cps.map((cp) => audit.verify(cp)));
-        assert.deepEqual(got, cps.map((cp) => verifyChain(events, cp)));
+        assert.deepEqual(
+          got,
+          cps.map((cp) => verifyChain(events, cp)),
+        );
       }),
       { numRuns: 300 },
     );

@@ -18,7 +18,7 @@ export function createAuditService(deps: { store: Pick<Store, 'listAudit' | 'aud
   async function list(input: { actor: UserDef; filter: AuditFilter; all?: boolean }): Promise<AuditEvent[]> {
     const filter = { ...input.filter, limit: Math.min(input.filter.limit ?? 500, 5000) };
     if (readsEverything(input.actor)) return store.listAudit(filter);
-    if (input.filter.subjectUser && input.filter.subjectUser !== input.actor.name) throw forbidden('only admins may read other users\' audit events');
+    if (input.filter.subjectUser && input.filter.subjectUser !== input.actor.name) throw forbidden("only admins may read other users' audit events");
     return store.listAudit({ ...filter, subjectUser: input.actor.name });
   }
 
@@ -40,7 +40,9 @@ export function createAuditService(deps: { store: Pick<Store, 'listAudit' | 'aud
     const shared = next.get(key) ?? current.get(key);
     if (shared) return shared.result;
     if (next.size >= maxWaitingCheckpoints) {
-      return Promise.reject(conflict(`${maxWaitingCheckpoints} audit verifications with different checkpoints are waiting already; try again when they are done`));
+      return Promise.reject(
+        conflict(`${maxWaitingCheckpoints} audit verifications with different checkpoints are waiting already; try again when they are done`),
+      );
     }
     let settle!: Waiting['settle'];
     const result = new Promise<VerifyResult>((resolve, reject) => (settle = { resolve, reject }));
@@ -56,14 +58,16 @@ export function createAuditService(deps: { store: Pick<Store, 'listAudit' | 'aud
     current = next;
     next = new Map();
     const batch = [...current.values()];
-    pass(batch.map((w) => w.checkpoint)).then(
-      (results) => batch.forEach((w, i) => w.settle.resolve(results[i]!)),
-      (err: unknown) => batch.forEach((w) => w.settle.reject(err)),
-    ).finally(() => {
-      running = false;
-      current = new Map();
-      runNext();
-    });
+    pass(batch.map((w) => w.checkpoint))
+      .then(
+        (results) => batch.forEach((w, i) => w.settle.resolve(results[i]!)),
+        (err: unknown) => batch.forEach((w) => w.settle.reject(err)),
+      )
+      .finally(() => {
+        running = false;
+        current = new Map();
+        runNext();
+      });
   }
 
   /** One read of the chain, each event hashed once, for every checkpoint at once. */

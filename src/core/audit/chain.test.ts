@@ -9,7 +9,18 @@ function chain(n: number): AuditEvent[] {
   const out: AuditEvent[] = [];
   let prev = genesisHash;
   for (let i = 1; i <= n; i++) {
-    const e = { seq: i, at: 1_700_000_000_000 + i, actor: i % 2 ? 'alice' : 'stint', action: 'grant.activated', requestId: `req_${i}`, grantId: null, target: 'pg', subjectUser: 'alice', details: { n: i, roles: ['r'] }, prevHash: prev };
+    const e = {
+      seq: i,
+      at: 1_700_000_000_000 + i,
+      actor: i % 2 ? 'alice' : 'stint',
+      action: 'grant.activated',
+      requestId: `req_${i}`,
+      grantId: null,
+      target: 'pg',
+      subjectUser: 'alice',
+      details: { n: i, roles: ['r'] },
+      prevHash: prev,
+    };
     const full = { ...e, hash: hashEvent(e) };
     out.push(full);
     prev = full.hash;
@@ -21,8 +32,16 @@ describe('audit hash chain', () => {
   it('hashes an event exactly as chains already stored were hashed', () => {
     // Pinned: stored chains must keep verifying whatever hashEvent's code looks like.
     const e = {
-      seq: 7, at: 1_700_000_000_123, actor: 'alice', action: 'grant.activated', requestId: 'req_abc', grantId: 'gr_def', target: 'pg', subjectUser: 'alice',
-      details: { roles: ['app_read'], account: 'stint_alice_x1', mode: 'ephemeral-account', nested: { z: 1, a: [null, 'ü', { b: 2 }] } }, prevHash: 'ab'.repeat(32),
+      seq: 7,
+      at: 1_700_000_000_123,
+      actor: 'alice',
+      action: 'grant.activated',
+      requestId: 'req_abc',
+      grantId: 'gr_def',
+      target: 'pg',
+      subjectUser: 'alice',
+      details: { roles: ['app_read'], account: 'stint_alice_x1', mode: 'ephemeral-account', nested: { z: 1, a: [null, 'ü', { b: 2 }] } },
+      prevHash: 'ab'.repeat(32),
     };
     assert.equal(hashEvent(e), '97186a78a8f77792df27bc383911edebcd5d7b215f07ae62bb75eb3fc236e02e');
   });
@@ -30,16 +49,34 @@ describe('audit hash chain', () => {
   it('hashes the canonical JSON of the hashed fields, for any event', () => {
     const text = fc.string({ unit: 'binary', maxLength: 12 });
     const json: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
-      value: fc.oneof({ depthSize: 'small' }, fc.constant(null), fc.boolean(), fc.integer(), text, fc.array(tie('value'), { maxLength: 3 }), fc.dictionary(text, tie('value'), { maxKeys: 4 })),
+      value: fc.oneof(
+        { depthSize: 'small' },
+        fc.constant(null),
+        fc.boolean(),
+        fc.integer(),
+        text,
+        fc.array(tie('value'), { maxLength: 3 }),
+        fc.dictionary(text, tie('value'), { maxKeys: 4 }),
+      ),
     })).value;
     const event = fc.record({
-      seq: fc.nat(), at: fc.nat(), actor: text, action: text, requestId: fc.option(text), grantId: fc.option(text), target: fc.option(text), subjectUser: fc.option(text),
-      details: fc.dictionary(text, json, { maxKeys: 5 }), prevHash: fc.string({ minLength: 64, maxLength: 64 }),
+      seq: fc.nat(),
+      at: fc.nat(),
+      actor: text,
+      action: text,
+      requestId: fc.option(text),
+      grantId: fc.option(text),
+      target: fc.option(text),
+      subjectUser: fc.option(text),
+      details: fc.dictionary(text, json, { maxKeys: 5 }),
+      prevHash: fc.string({ minLength: 64, maxLength: 64 }),
     });
     fc.assert(
       fc.property(event, (e) => {
         const { seq, at, actor, action, requestId, grantId, target, subjectUser, details, prevHash } = e;
-        const reference = createHash('sha256').update(canonicalJson({ seq, at, actor, action, requestId, grantId, target, subjectUser, details, prevHash })).digest('hex');
+        const reference = createHash('sha256')
+          .update(canonicalJson({ seq, at, actor, action, requestId, grantId, target, subjectUser, details, prevHash }))
+          .digest('hex');
         assert.equal(hashEvent(e), reference);
       }),
       { numRuns: 300 },
@@ -62,7 +99,7 @@ describe('audit hash chain', () => {
     assert.match(!r.ok ? r.problem : '', /event 3 was modified/);
   });
 
-  it('detects an edit even when the attacker recomputes that event\'s hash', () => {
+  it("detects an edit even when the attacker recomputes that event's hash", () => {
     const c = chain(5);
     const edited = { ...c[1]!, actor: 'mallory' };
     c[1] = { ...edited, hash: hashEvent(edited) };

@@ -13,7 +13,9 @@ export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
+  const keys = Object.keys(obj)
+    .filter((k) => obj[k] !== undefined)
+    .sort();
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
 }
 
@@ -42,9 +44,7 @@ export interface Checkpoint {
   hash: string;
 }
 
-export type VerifyResult =
-  | { ok: true; events: number; head: Checkpoint | null }
-  | { ok: false; events: number; firstBadSeq: number; problem: string };
+export type VerifyResult = { ok: true; events: number; head: Checkpoint | null } | { ok: false; events: number; firstBadSeq: number; problem: string };
 
 /**
  * Verifies a chain fed in storage order, page by page; names the first bad
@@ -58,7 +58,19 @@ export class ChainVerifier {
   private checkpointSeen = false;
   private failure: VerifyResult | null = null;
 
-  constructor(private readonly checkpoint?: Checkpoint) {}
+  /**
+   * `start`: check a part of the chain that begins at event `seq`, whose
+   * `prevHash` is taken on trust (an export made with --from).
+   */
+  constructor(
+    private readonly checkpoint?: Checkpoint,
+    start?: { seq: number; prevHash: string },
+  ) {
+    if (start) {
+      this.expectedSeq = start.seq;
+      this.prevHash = start.prevHash;
+    }
+  }
 
   /** True once the chain is known to be bad: later events change nothing. */
   get failed(): boolean {
@@ -78,7 +90,8 @@ export class ChainVerifier {
         ? fail(this.expectedSeq, `event ${this.expectedSeq} is missing (found ${e.seq} next)`)
         : fail(e.seq, `event ${e.seq} is out of order (expected ${this.expectedSeq})`);
     }
-    if (e.prevHash !== this.prevHash) return fail(e.seq, `event ${e.seq} does not link to the previous event (an event before it was deleted, changed or reordered)`);
+    if (e.prevHash !== this.prevHash)
+      return fail(e.seq, `event ${e.seq} does not link to the previous event (an event before it was deleted, changed or reordered)`);
     if (hash !== e.hash) return fail(e.seq, `event ${e.seq} was modified (its hash does not match its content)`);
     if (this.checkpoint && e.seq === this.checkpoint.seq) {
       this.checkpointSeen = true;
@@ -94,7 +107,12 @@ export class ChainVerifier {
     if (this.failure) return this.failure;
     if (this.checkpoint && !this.checkpointSeen) {
       const last = this.head?.seq ?? 0;
-      return { ok: false, events: this.count, firstBadSeq: last + 1, problem: `the log ends at event ${last} but the checkpoint names event ${this.checkpoint.seq}: events ${last + 1}..${this.checkpoint.seq} were truncated` };
+      return {
+        ok: false,
+        events: this.count,
+        firstBadSeq: last + 1,
+        problem: `the log ends at event ${last} but the checkpoint names event ${this.checkpoint.seq}: events ${last + 1}..${this.checkpoint.seq} were truncated`,
+      };
     }
     return { ok: true, events: this.count, head: this.head };
   }

@@ -48,7 +48,11 @@ describe('expiry with real time', () => {
       const g = (await broker.call(alice, 'POST', '/v1/requests', { profile: 'pg-read', duration: '1s' })).body.grant;
       assert.equal(g.status, 'active');
       assert.ok(await target.roleExists(g.account));
-      const done = await waitFor('expiry', async () => (await broker.call(alice, 'GET', `/v1/grants/${g.id}`)).body.grant, (x) => x.status === 'revoked');
+      const done = await waitFor(
+        'expiry',
+        async () => (await broker.call(alice, 'GET', `/v1/grants/${g.id}`)).body.grant,
+        (x) => x.status === 'revoked',
+      );
       assert.equal(done.revokeReason, 'expired');
       assert.equal(await target.roleExists(g.account), false);
       assert.ok(Date.parse(done.revokedAt) - Date.parse(done.expiresAt) < 5000, 'revoked promptly after expiry');
@@ -73,7 +77,12 @@ describe('expiry with real time', () => {
     const started = Date.now();
     const second = await startTestBroker({ target, dataDir });
     try {
-      const done = await waitFor('revocation after restart', async () => (await second.app.store.getGrant(g.id))!, (x) => x.status === 'revoked', 10_000);
+      const done = await waitFor(
+        'revocation after restart',
+        async () => (await second.app.store.getGrant(g.id))!,
+        (x) => x.status === 'revoked',
+        10_000,
+      );
       assert.equal(done.revokeReason, 'expired');
       assert.ok(Date.now() - started < 10_000);
       assert.equal(await target.roleExists(g.account), false);
@@ -91,13 +100,19 @@ describe('expiry with real time', () => {
     const aliceDef = first.app.catalog.users.get('alice')!;
     const intent = first.app.grants.newGrant({ ...request, profile: 'pg-read', mode: 'ephemeral-account' }, aliceDef, Date.now());
     await first.app.store.insertGrant(intent);
-    await first.app.connectors.get('pg').createAccount({ account: intent.account, secret: generateSecret(), grants: intent.roles, expiresAt: new Date(Date.now() + 300_000) });
+    await first.app.connectors
+      .get('pg')
+      .createAccount({ account: intent.account, secret: generateSecret(), grants: intent.roles, expiresAt: new Date(Date.now() + 300_000) });
     assert.ok(await target.roleExists(intent.account));
     await first.close();
 
     const second = await startTestBroker({ target, dataDir });
     try {
-      const g = await waitFor('rollback', async () => (await second.app.store.getGrant(intent.id))!, (x) => x.status === 'revoked');
+      const g = await waitFor(
+        'rollback',
+        async () => (await second.app.store.getGrant(intent.id))!,
+        (x) => x.status === 'revoked',
+      );
       assert.equal(g.revokeReason, 'provisioning-interrupted');
       assert.equal(await target.roleExists(intent.account), false);
     } finally {
@@ -123,7 +138,11 @@ describe('expiry with real time', () => {
       const eph = (await broker.call(alice, 'POST', '/v1/requests', { profile: 'pg-read', duration: '1s' })).body.grant;
       const own = (await broker.call(alice, 'POST', '/v1/requests', { profile: 'pg-dba-auto', duration: '1s' })).body.grant;
       await server.stop(); // a real outage
-      const failing = await waitFor('revoke-failing', async () => [(await broker.app.store.getGrant(eph.id))!, (await broker.app.store.getGrant(own.id))!], (gs) => gs.every((x) => x.status === 'revoke-failing' && x.attempts >= 2));
+      const failing = await waitFor(
+        'revoke-failing',
+        async () => [(await broker.app.store.getGrant(eph.id))!, (await broker.app.store.getGrant(own.id))!],
+        (gs) => gs.every((x) => x.status === 'revoke-failing' && x.attempts >= 2),
+      );
       for (const f of failing) {
         assert.ok(f.lastError && f.lastError.length > 0, 'the error is recorded');
         assert.equal(f.revokedAt, null);
@@ -133,16 +152,39 @@ describe('expiry with real time', () => {
       const metrics = await broker.app.api.inject({ method: 'GET', url: '/metrics' });
       assert.match(metrics.body, /stint_grants\{status="revoke-failing"\} 2/);
       assert.match(metrics.body, /stint_revoke_failures_total\{target="pg"\} [1-9]/);
-      assert.ok(broker.logs.some((l) => l.includes('ALERT') && l.includes(eph.id)), 'an alert was logged');
-      await waitFor('webhook alert', async () => hooks.filter((h) => h.kind === 'grant.revoke-failing').map((h) => h.grantId).sort(), (ids) => ids.length === 2);
-      assert.deepEqual(hooks.filter((h) => h.kind === 'grant.revoke-failing').map((h) => h.grantId).sort(), [eph.id, own.id].sort(), 'one webhook alert per failing grant, not one per retry');
+      assert.ok(
+        broker.logs.some((l) => l.includes('ALERT') && l.includes(eph.id)),
+        'an alert was logged',
+      );
+      await waitFor(
+        'webhook alert',
+        async () =>
+          hooks
+            .filter((h) => h.kind === 'grant.revoke-failing')
+            .map((h) => h.grantId)
+            .sort(),
+        (ids) => ids.length === 2,
+      );
+      assert.deepEqual(
+        hooks
+          .filter((h) => h.kind === 'grant.revoke-failing')
+          .map((h) => h.grantId)
+          .sort(),
+        [eph.id, own.id].sort(),
+        'one webhook alert per failing grant, not one per retry',
+      );
       await sleep(600); // more failed attempts: still not given up
       assert.equal((await broker.app.store.getGrant(eph.id))!.status, 'revoke-failing');
 
       await server.start();
       const back = Date.now();
       for (const id of [eph.id, own.id]) {
-        const g = await waitFor('recovery', async () => (await broker.app.store.getGrant(id))!, (x) => x.status === 'revoked', 30_000);
+        const g = await waitFor(
+          'recovery',
+          async () => (await broker.app.store.getGrant(id))!,
+          (x) => x.status === 'revoked',
+          30_000,
+        );
         assert.equal(g.revokeReason, 'expired');
       }
       assert.ok(Date.now() - back < 30_000);
@@ -154,7 +196,11 @@ describe('expiry with real time', () => {
       const revoked = events.at(-1);
       assert.ok(revoked.details.failingSince, 'the audit shows when the failing period began');
       assert.ok(revoked.details.attempts >= 3);
-      await waitFor('webhook recovery', async () => hooks.filter((h) => h.kind === 'grant.revoked').length, (n) => n === 2);
+      await waitFor(
+        'webhook recovery',
+        async () => hooks.filter((h) => h.kind === 'grant.revoked').length,
+        (n) => n === 2,
+      );
     } finally {
       await server.start().catch(() => {});
       await broker.close();
@@ -167,10 +213,7 @@ describe('expiry with real time', () => {
     try {
       const first = await startTestBroker({ target, dataDir: dir, env: { STINT_MASTER_KEY: Buffer.alloc(32, 1).toString('base64') } });
       await first.close();
-      await assert.rejects(
-        startTestBroker({ target, dataDir: dir, env: { STINT_MASTER_KEY: Buffer.alloc(32, 2).toString('base64') } }),
-        /master key/i,
-      );
+      await assert.rejects(startTestBroker({ target, dataDir: dir, env: { STINT_MASTER_KEY: Buffer.alloc(32, 2).toString('base64') } }), /master key/i);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -143,7 +143,10 @@ describe('concurrency', () => {
           }),
         );
       }
-      assert.equal(Object.values(counts).reduce((a, b) => a + b, 0), 10_000);
+      assert.equal(
+        Object.values(counts).reduce((a, b) => a + b, 0),
+        10_000,
+      );
       // Settle: let whatever is due be done.
       for (let i = 0; i < 50; i++) {
         await broker.app.worker.runOnce();

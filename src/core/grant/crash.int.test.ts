@@ -104,11 +104,16 @@ describe('crash anywhere (SIGKILL at every fault point)', () => {
           assert.equal(v.status, 'revoked');
           assert.equal(v.revokeReason, 'checked-in');
           assert.equal(await target.roleExists(victim!.account), false);
-          const events = (await http(b.url, admin, 'GET', '/v1/audit?action=grant.revoked&limit=1000')).body.events.filter((e: any) => e.grantId === victim!.id);
+          const events = (await http(b.url, admin, 'GET', '/v1/audit?action=grant.revoked&limit=1000')).body.events.filter(
+            (e: any) => e.grantId === victim!.id,
+          );
           assert.equal(events.length, 1, 'exactly one revoked event');
         }
         // Target state equals store state.
-        const live = all.filter((g) => g.status === 'active' && g.mode === 'ephemeral-account').map((g) => g.account).sort();
+        const live = all
+          .filter((g) => g.status === 'active' && g.mode === 'ephemeral-account')
+          .map((g) => g.account)
+          .sort();
         assert.deepEqual(await managedAccounts(target), live);
         const verify = await http(b.url, admin, 'GET', '/v1/audit/verify');
         assert.equal(verify.body.ok, true);

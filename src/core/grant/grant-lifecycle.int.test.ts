@@ -48,20 +48,28 @@ describe('grant lifecycle', () => {
     assert.equal(again.status, 409);
   });
 
-  it('credentials go only to the grant\'s owner, not to another user (to whom the grant is not there) or an admin', async () => {
+  it("credentials go only to the grant's owner, not to another user (to whom the grant is not there) or an admin", async () => {
     const alice = await broker.token('alice');
     const bob = await broker.token('bob');
     const root = await broker.token('root');
     const g = (await broker.call(alice, 'POST', '/v1/requests', { profile: 'pg-read', duration: '10m' })).body.grant;
-    for (const [t, status] of [[bob, 404], [root, 403], [broker.adminToken, 403]] as const) {
+    for (const [t, status] of [
+      [bob, 404],
+      [root, 403],
+      [broker.adminToken, 403],
+    ] as const) {
       const r = await broker.call(t, 'GET', `/v1/grants/${g.id}/credentials`);
       assert.equal(r.status, status);
       assert.ok(!r.raw.includes('password"'), 'no password field in the refusal');
     }
     const none = await broker.call(bob, 'GET', '/v1/grants/gr_000000000000/credentials');
-    assert.equal((await broker.call(bob, 'GET', `/v1/grants/${g.id}/credentials`)).body.error.message, none.body.error.message.replace('gr_000000000000', g.id), 'the same answer as for no grant at all');
+    assert.equal(
+      (await broker.call(bob, 'GET', `/v1/grants/${g.id}/credentials`)).body.error.message,
+      none.body.error.message.replace('gr_000000000000', g.id),
+      'the same answer as for no grant at all',
+    );
     const byBob = await broker.call(bob, 'POST', `/v1/grants/${g.id}/revoke`);
-    assert.equal(byBob.status, 404, 'bob may not revoke alice\'s grant (nor learn it exists)');
+    assert.equal(byBob.status, 404, "bob may not revoke alice's grant (nor learn it exists)");
     const byAdmin = await broker.call(root, 'POST', `/v1/grants/${g.id}/revoke`);
     assert.equal(byAdmin.body.grant.status, 'revoked');
     assert.equal(byAdmin.body.grant.revokeReason, 'revoked-by-admin');
@@ -109,13 +117,17 @@ describe('grant lifecycle', () => {
     assert.equal(afterRevoke.status, 409);
   });
 
-  it('extends sent at once all count, one after another, and the target\'s VALID UNTIL ends where the store\'s expiry does', async () => {
+  it("extends sent at once all count, one after another, and the target's VALID UNTIL ends where the store's expiry does", async () => {
     const alice = await broker.token('alice');
     const g = (await broker.call(alice, 'POST', '/v1/requests', { profile: 'pg-read', duration: '10m' })).body.grant;
     const start = Date.parse(g.expiresAt);
     const bys = [6, 1, 5, 2, 4, 3];
     const rs = await Promise.all(bys.map((m) => broker.call(alice, 'POST', `/v1/grants/${g.id}/extend`, { by: `${m}m` })));
-    assert.deepEqual(rs.map((r) => r.status), bys.map(() => 200), rs.map((r) => r.raw).join('\n'));
+    assert.deepEqual(
+      rs.map((r) => r.status),
+      bys.map(() => 200),
+      rs.map((r) => r.raw).join('\n'),
+    );
     const ends = rs.map((r) => Date.parse(r.body.grant.expiresAt)).sort((a, b) => a - b);
     assert.equal(ends.at(-1), start + 21 * min, 'every extension counted');
     assert.equal(new Set(ends).size, bys.length, 'each started from the one before');
@@ -149,25 +161,27 @@ describe('grant lifecycle', () => {
     await broker.call(alice, 'POST', `/v1/grants/${g2.id}/revoke`);
     assert.ok(!(await target.memberOf(target.own.name)).includes(target.adminRole));
     assert.equal((await target.login(target.own.name, target.own.password, 'SELECT * FROM public.secrets')).ok, false);
-    assert.equal(await target.roleExists(target.own.name), true, 'the person\'s own account is never removed');
+    assert.equal(await target.roleExists(target.own.name), true, "the person's own account is never removed");
   });
 
   it('revoking twice, or a grant whose role someone dropped by hand, ends in one revoked event', async () => {
     const alice = await broker.token('alice');
     const g = (await broker.call(alice, 'POST', '/v1/requests', { profile: 'pg-read', duration: '10m' })).body.grant;
     await target.superQuery(`DROP ROLE "${g.account}"`);
-    const [a, b] = await Promise.all([
-      broker.call(alice, 'POST', `/v1/grants/${g.id}/revoke`),
-      broker.call(alice, 'POST', `/v1/grants/${g.id}/revoke`),
-    ]);
-    assert.ok([a.status, b.status].every((s) => s === 200), `${a.raw} ${b.raw}`);
+    const [a, b] = await Promise.all([broker.call(alice, 'POST', `/v1/grants/${g.id}/revoke`), broker.call(alice, 'POST', `/v1/grants/${g.id}/revoke`)]);
+    assert.ok(
+      [a.status, b.status].every((s) => s === 200),
+      `${a.raw} ${b.raw}`,
+    );
     let final = (await broker.call(alice, 'GET', `/v1/grants/${g.id}`)).body.grant;
     for (let i = 0; i < 40 && final.status !== 'revoked'; i++) {
       await new Promise((r) => setTimeout(r, 25));
       final = (await broker.call(alice, 'GET', `/v1/grants/${g.id}`)).body.grant;
     }
     assert.equal(final.status, 'revoked');
-    const events = (await broker.call(broker.adminToken, 'GET', `/v1/audit?action=grant.revoked&limit=1000`)).body.events.filter((e: any) => e.grantId === g.id);
+    const events = (await broker.call(broker.adminToken, 'GET', `/v1/audit?action=grant.revoked&limit=1000`)).body.events.filter(
+      (e: any) => e.grantId === g.id,
+    );
     assert.equal(events.length, 1);
     assert.equal(events[0].details.existed, false);
   });
@@ -188,7 +202,14 @@ describe('grant lifecycle', () => {
   it('session-bound: lives while its gateway renews the lease, and is revoked as session-lost once the renewals stop', async () => {
     const aliceDef = broker.app.catalog.users.get('alice')!;
     const alice = await broker.token('alice');
-    const out = await broker.app.requests.create({ actor: aliceDef, profile: 'pg-read', durationMs: 60 * min, reason: null, ticket: null, sessionLeaseMs: 60_000 });
+    const out = await broker.app.requests.create({
+      actor: aliceDef,
+      profile: 'pg-read',
+      durationMs: 60 * min,
+      reason: null,
+      ticket: null,
+      sessionLeaseMs: 60_000,
+    });
     const g = out.grant!;
     assert.equal(g.status, 'active');
     assert.equal(g.sessionLeaseUntil, g.activatedAt! + 60_000, 'the lease runs from activation');
@@ -217,13 +238,21 @@ describe('grant lifecycle', () => {
     assert.equal(await target.roleExists(g.account), false);
     assert.equal(await broker.app.grants.renewSessionLeases([g.id], 60_000), 0, 'a revoked grant is not renewed');
     const revoking = (await broker.app.store.listAudit({ action: 'grant.revoking' })).filter((e) => e.grantId === g.id);
-    assert.deepEqual(revoking.map((e) => e.details.reason), ['session-lost']);
+    assert.deepEqual(
+      revoking.map((e) => e.details.reason),
+      ['session-lost'],
+    );
   });
 
   it('session-bound grants only for automatic, ephemeral-account profiles', async () => {
     const aliceDef = broker.app.catalog.users.get('alice')!;
-    const ask = (profile: string) => broker.app.requests.create({ actor: aliceDef, profile, durationMs: 10 * min, reason: 'x', ticket: null, sessionLeaseMs: 60_000 });
+    const ask = (profile: string) =>
+      broker.app.requests.create({ actor: aliceDef, profile, durationMs: 10 * min, reason: 'x', ticket: null, sessionLeaseMs: 60_000 });
     await assert.rejects(ask('pg-dba'), /needs approvers, so it cannot be granted for a single session/);
-    assert.equal((await broker.app.store.listRequests({ user: 'alice', statuses: ['pending'] })).filter((r) => r.reason === 'x').length, 0, 'nothing was written');
+    assert.equal(
+      (await broker.app.store.listRequests({ user: 'alice', statuses: ['pending'] })).filter((r) => r.reason === 'x').length,
+      0,
+      'nothing was written',
+    );
   });
 });

@@ -48,7 +48,7 @@ describe('kill -9 at random moments', () => {
     const total = 1000;
     // Seeded so a failure can be replayed.
     let seed = 20261122;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     while (issued < total) {
       const killAfterMs = 300 + rand() * 1500;
       const killer = setTimeout(() => {
@@ -75,20 +75,33 @@ describe('kill -9 at random moments', () => {
 
     // Let everything expire, then settle.
     const deadline = Date.now() + 60_000;
-    let grants: any[] = [];
+    let grants: any[];
     for (;;) {
       grants = (await http(b.url, admin, 'GET', '/v1/grants?all=true&history=true&limit=5000')).body.grants;
       if (grants.every((g: any) => g.status === 'revoked')) break;
-      assert.ok(Date.now() < deadline, `not settled: ${JSON.stringify(grants.filter((g: any) => g.status !== 'revoked').map((g: any) => [g.id, g.status]).slice(0, 10))}`);
+      assert.ok(
+        Date.now() < deadline,
+        `not settled: ${JSON.stringify(
+          grants
+            .filter((g: any) => g.status !== 'revoked')
+            .map((g: any) => [g.id, g.status])
+            .slice(0, 10),
+        )}`,
+      );
       await sleep(250);
     }
     const rec = await http(b.url, admin, 'POST', '/v1/reconcile', { dryRun: false });
     assert.equal(rec.status, 200, JSON.stringify(rec.body));
-    const live = grants.filter((g: any) => g.status === 'active').map((g: any) => g.account).sort();
+    const live = grants
+      .filter((g: any) => g.status === 'active')
+      .map((g: any) => g.account)
+      .sort();
     assert.deepEqual(await managedAccounts(target), live, 'target state equals store state');
     const verify = await http(b.url, admin, 'GET', '/v1/audit/verify');
     assert.equal(verify.body.ok, true);
-    console.log(`kill -9 run: ${issued} grants issued in ${attempts} attempts across ${kills} SIGKILLs; ${grants.length} grants in the store; reconcile: ${JSON.stringify(rec.body).slice(0, 200)}`);
+    console.log(
+      `kill -9 run: ${issued} grants issued in ${attempts} attempts across ${kills} SIGKILLs; ${grants.length} grants in the store; reconcile: ${JSON.stringify(rec.body).slice(0, 200)}`,
+    );
     await b.stop();
   });
 });

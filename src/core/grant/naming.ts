@@ -15,12 +15,13 @@ const maxAccountLength = 63;
 export function ephemeralAccountName(user: string, prefix = 'stint_'): string {
   const suffix = `_${randomId(6)}`;
   const room = maxAccountLength - prefix.length - suffix.length;
-  const clean = user
-    .normalize('NFKD')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '_')
-    .replace(/^_+|_+$/g, '')
-    .slice(0, Math.min(room, 24)) || 'user';
+  const clean =
+    user
+      .normalize('NFKD')
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '_')
+      .replace(/^_+|_+$/g, '')
+      .slice(0, Math.min(room, 24)) || 'user';
   return `${prefix}${clean}${suffix}`;
 }
 

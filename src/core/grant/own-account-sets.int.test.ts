@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { createApp, type App } from '../../app.js';
-import { createRedisTestEnv, type RedisTestEnv } from '../../connectors/redis/redis-test-env.js';
+import { createRedisTestEnv, type RedisTestEnv } from '../../connectors/redis/testing/redis-test-env.js';
 import type { UserDef } from '../types.js';
 
 describe('own-account grants that form one unit (redis selectors)', () => {
@@ -35,7 +35,12 @@ users:
   - { name: alice, groups: [], accounts: { cache: ${env.own.user} } }
 `,
     );
-    app = await createApp({ configPath: join(dir, 'stint.yaml'), dataDir: join(dir, 'data'), env: { STINT_MASTER_KEY: Buffer.alloc(32, 3).toString('base64') }, logger: pino({ level: 'silent' }) });
+    app = await createApp({
+      configPath: join(dir, 'stint.yaml'),
+      dataDir: join(dir, 'data'),
+      env: { STINT_MASTER_KEY: Buffer.alloc(32, 3).toString('base64') },
+      logger: pino({ level: 'silent' }),
+    });
     await env.root.call('SET', `${env.appKey}k`, 'v');
   });
   after(async () => {

@@ -39,7 +39,12 @@ describe('secret pool', () => {
   });
 
   it('a connector that throws while preparing is treated as one that prepares nothing', async () => {
-    const pool = createSecretPool({ size: 2, prepare: () => { throw new Error('no'); } });
+    const pool = createSecretPool({
+      size: 2,
+      prepare: () => {
+        throw new Error('no');
+      },
+    });
     pool.take('pg');
     await tick();
     assert.match(pool.take('pg'), /^[A-Za-z0-9_-]{43}$/);

@@ -33,7 +33,7 @@ export function createSecretPool(opts: SecretPoolOptions): SecretPool {
     pools.set(target, pool);
     while (pool.length < opts.size) {
       const secret = generate();
-      let ok = false;
+      let ok: boolean;
       try {
         ok = opts.prepare(target, secret);
       } catch {

@@ -8,7 +8,8 @@ export const usernamePlaceholder = '{username}';
 
 /** Why a template is unusable, or null: it must hold {username}, and no other {…}. */
 export function ownAccountTemplateProblem(template: string): string | null {
-  if (!template.includes(usernamePlaceholder)) return `must contain ${usernamePlaceholder}, which becomes the person's Stint name (a fixed name would be one account shared by everyone)`;
+  if (!template.includes(usernamePlaceholder))
+    return `must contain ${usernamePlaceholder}, which becomes the person's Stint name (a fixed name would be one account shared by everyone)`;
   const other = template.split(usernamePlaceholder).join('').match(/[{}]/);
   if (other) return `may use only the placeholder ${usernamePlaceholder}; remove the other { or }`;
   return null;

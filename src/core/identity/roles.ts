@@ -4,9 +4,8 @@
 //   admin    tokens for service users, revoke anyone's grant, reconcile, admin pages
 //   auditor  reads every request, grant, audit event, gateway session and report; changes nothing
 
-export type Role = 'admin' | 'auditor';
-
-export const allRoles: readonly Role[] = ['admin', 'auditor'];
+export const allRoles = ['admin', 'auditor'] as const;
+export type Role = (typeof allRoles)[number];
 
 /** Which groups give which role. A role left out is given to no group. */
 export type RolesConfig = Partial<Record<Role, { groups: readonly string[] }>>;

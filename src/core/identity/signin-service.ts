@@ -11,38 +11,10 @@ import { StintError, forbidden, invalid } from '../errors.js';
 import type { Clock, Logger, Sealer, Store } from '../ports.js';
 import { hashToken } from '../tokens/token-service.js';
 import type { Catalog, SignInRecord, UserDef } from '../types.js';
+import type { IdentityClaims, IdentityProvider } from './provider.js';
 import { rolesFor } from './roles.js';
 
-/** What the provider says about a person. */
-export interface IdentityClaims {
-  subject: string;
-  username: string;
-  groups: string[];
-  email: string | null;
-  /** ms; undefined when the provider did not say. */
-  authTime: number | undefined;
-}
-
-export interface ProviderDevice {
-  deviceCode: string;
-  userCode: string;
-  verificationUri: string;
-  verificationUriComplete: string | null;
-  intervalS: number;
-  expiresInS: number;
-}
-
-/** The identity provider as the sign-in service needs it (src/identity/oidc.ts). */
-export interface IdentityProvider {
-  readonly issuer: string;
-  authorizationUrl(p: { state: string; nonce: string; codeVerifier: string; maxAgeS?: number; prompt?: 'login' }): Promise<string>;
-  /** `query`: the callback's query string as the provider sent it. */
-  exchangeCode(p: { query: string; state: string; nonce: string; codeVerifier: string; maxAgeS?: number }): Promise<{ claims: IdentityClaims; refreshToken: string | null }>;
-  refresh(refreshToken: string, subject: string): Promise<{ claims: IdentityClaims; refreshToken: string | null }>;
-  offersDeviceFlow(): Promise<boolean>;
-  startDevice(p: { maxAgeS?: number }): Promise<ProviderDevice>;
-  pollDevice(deviceCode: string, maxAgeS?: number): Promise<'authorization_pending' | 'slow_down' | { claims: IdentityClaims; refreshToken: string | null }>;
-}
+export type { IdentityClaims, IdentityProvider, ProviderDevice } from './provider.js';
 
 export interface SignInSettings {
   sessionTtlMs: number;
@@ -62,12 +34,35 @@ export const pendingLoginTtlMs = 10 * 60_000;
 export const signInSecretPattern = /^stints_[A-Za-z0-9_-]{43}$/;
 const handlePattern = /^[A-Za-z0-9_-]{43}$/;
 
-interface WebPending { kind: 'web'; verifier: string; nonce: string; returnTo: string; maxAgeS?: number }
-interface DevicePending { kind: 'device'; deviceCode: string; maxAgeS?: number; intervalS: number }
+interface WebPending {
+  kind: 'web';
+  verifier: string;
+  nonce: string;
+  returnTo: string;
+  maxAgeS?: number;
+}
+interface DevicePending {
+  kind: 'device';
+  deviceCode: string;
+  maxAgeS?: number;
+  intervalS: number;
+}
 /** The CLI's loopback sign-in (RFC 8252) at the provider: where to send the browser afterwards, and the CLI's PKCE challenge. */
-interface LoopbackPending { kind: 'loopback'; verifier: string; nonce: string; redirect: string; cliChallenge: string; maxAgeS?: number }
+interface LoopbackPending {
+  kind: 'loopback';
+  verifier: string;
+  nonce: string;
+  redirect: string;
+  cliChallenge: string;
+  maxAgeS?: number;
+}
 /** Its second step: the provider's answer, waiting for the CLI to bring the code and its verifier. */
-interface LoopbackCode { kind: 'loopback-code'; claims: IdentityClaims; refreshToken: string | null; cliChallenge: string }
+interface LoopbackCode {
+  kind: 'loopback-code';
+  claims: IdentityClaims;
+  refreshToken: string | null;
+  cliChallenge: string;
+}
 type Pending = WebPending | DevicePending | LoopbackPending | LoopbackCode;
 
 const random = () => randomBytes(32).toString('base64url');
@@ -75,7 +70,17 @@ const sealContext = (hash: string) => `pending-login:${hash}`;
 const refreshContext = (id: string) => `signin-refresh:${id}`;
 
 export function createSignInService(deps: {
-  store: Store;
+  store: Pick<
+    Store,
+    | 'transaction'
+    | 'findSignInByHash'
+    | 'listLiveSignIns'
+    | 'listSignInsToCheck'
+    | 'casSignInCheck'
+    | 'insertPendingLogin'
+    | 'usePendingLogin'
+    | 'getPendingLogin'
+  >;
   clock: Clock;
   sealer: Sealer;
   log: Logger;
@@ -113,37 +118,76 @@ export function createSignInService(deps: {
   }
 
   function admitted(claims: IdentityClaims): void {
-    if (!/^[a-z][a-z0-9_.@-]{0,62}$/i.test(claims.username)) throw forbidden(`the provider's user name ${JSON.stringify(claims.username.slice(0, 64))} is not a valid Stint user name`);
+    if (!/^[a-z][a-z0-9_.@-]{0,62}$/i.test(claims.username))
+      throw forbidden(`the provider's user name ${JSON.stringify(claims.username.slice(0, 64))} is not a valid Stint user name`);
     const allowed = settings.allowedGroups;
-    if (allowed && !claims.groups.some((g) => allowed.includes(g))) throw forbidden(`${claims.username} is not in a group allowed to sign in (identity.oidc.allowedGroups)`);
+    if (allowed && !claims.groups.some((g) => allowed.includes(g)))
+      throw forbidden(`${claims.username} is not in a group allowed to sign in (identity.oidc.allowedGroups)`);
     const configured = deps.catalog().users.get(claims.username);
     if (configured?.service) throw forbidden(`${claims.username} is a service user; service users sign in with an API token`);
   }
 
-  async function create(input: { user: string; groups: string[]; email: string | null; method: SignInRecord['method']; client: SignInRecord['client']; tokenHash: string | null; authTime: number; refreshToken: string | null; subject?: string }): Promise<{ secret: string; signIn: SignInRecord; user: UserDef }> {
+  async function create(input: {
+    user: string;
+    groups: string[];
+    email: string | null;
+    method: SignInRecord['method'];
+    client: SignInRecord['client'];
+    tokenHash: string | null;
+    authTime: number;
+    refreshToken: string | null;
+    subject?: string;
+  }): Promise<{ secret: string; signIn: SignInRecord; user: UserDef }> {
     const now = clock.now();
     const secret = `stints_${random()}`;
     const id = `si_${randomBytes(9).toString('base64url')}`;
     const signIn: SignInRecord = {
-      id, hash: hashToken(secret), user: input.user, groups: input.groups, email: input.email, method: input.method, client: input.client,
-      tokenHash: input.tokenHash, createdAt: now, authTime: input.authTime, expiresAt: now + settings.sessionTtlMs, checkedAt: now,
+      id,
+      hash: hashToken(secret),
+      user: input.user,
+      groups: input.groups,
+      email: input.email,
+      method: input.method,
+      client: input.client,
+      tokenHash: input.tokenHash,
+      createdAt: now,
+      authTime: input.authTime,
+      expiresAt: now + settings.sessionTtlMs,
+      checkedAt: now,
       // The subject travels with the refresh token: a refresh must answer for the same person.
       refreshSealed: input.refreshToken ? sealer.seal(JSON.stringify({ rt: input.refreshToken, sub: input.subject }), refreshContext(id)) : null,
-      endedAt: null, endReason: null,
+      endedAt: null,
+      endReason: null,
     };
     await store.transaction(async (tx) => {
       await tx.lock(`signins:${input.user}`);
       const live = await tx.listLiveSignIns(input.user);
       for (const old of live.slice(0, Math.max(0, live.length - settings.maxPerUser + 1))) await tx.endSignIn(old.id, now, 'too many sign-ins');
       await tx.insertSignIn(signIn);
-      await tx.appendAudit({ at: now, actor: input.user, action: 'signin.created', subjectUser: input.user, details: { signInId: id, method: input.method, client: input.client, groups: input.groups } });
+      await tx.appendAudit({
+        at: now,
+        actor: input.user,
+        action: 'signin.created',
+        subjectUser: input.user,
+        details: { signInId: id, method: input.method, client: input.client, groups: input.groups },
+      });
     });
     return { secret, signIn, user: personOf(signIn) };
   }
 
   async function fromClaims(claims: IdentityClaims, client: SignInRecord['client'], refreshToken: string | null) {
     admitted(claims);
-    return create({ user: claims.username, groups: claims.groups, email: claims.email, method: 'oidc', client, tokenHash: null, authTime: claims.authTime ?? clock.now(), refreshToken, subject: claims.subject });
+    return create({
+      user: claims.username,
+      groups: claims.groups,
+      email: claims.email,
+      method: 'oidc',
+      client,
+      tokenHash: null,
+      authTime: claims.authTime ?? clock.now(),
+      refreshToken,
+      subject: claims.subject,
+    });
   }
 
   async function savePending(p: Pending): Promise<string> {
@@ -152,7 +196,10 @@ export function createSignInService(deps: {
     const now = clock.now();
     // The CLI fetches a loopback code at once; it is good for a minute.
     const ttl = p.kind === 'loopback-code' ? 60_000 : pendingLoginTtlMs;
-    await store.insertPendingLogin({ hash, kind: p.kind, sealed: sealer.seal(JSON.stringify(p), sealContext(hash)), createdAt: now, expiresAt: now + ttl, usedAt: null }, now - 86_400_000);
+    await store.insertPendingLogin(
+      { hash, kind: p.kind, sealed: sealer.seal(JSON.stringify(p), sealContext(hash)), createdAt: now, expiresAt: now + ttl, usedAt: null },
+      now - 86_400_000,
+    );
     return handle;
   }
 
@@ -166,7 +213,13 @@ export function createSignInService(deps: {
     const now = clock.now();
     await store.transaction(async (tx) => {
       if (await tx.endSignIn(s.id, now, reason)) {
-        await tx.appendAudit({ at: now, actor: reason === 'signed out' ? s.user : 'stint', action: 'signin.ended', subjectUser: s.user, details: { signInId: s.id, reason } });
+        await tx.appendAudit({
+          at: now,
+          actor: reason === 'signed out' ? s.user : 'stint',
+          action: 'signin.ended',
+          subjectUser: s.user,
+          details: { signInId: s.id, reason },
+        });
       }
     });
   }
@@ -187,7 +240,12 @@ export function createSignInService(deps: {
       const nonce = random();
       const returnTo = /^\/(?![/\\])[\x21-\x7e]*$/.test(input.returnTo) ? input.returnTo : '/';
       const state = await savePending({ kind: 'web', verifier, nonce, returnTo, ...(input.maxAgeS !== undefined ? { maxAgeS: input.maxAgeS } : {}) });
-      const url = await provider.authorizationUrl({ state, nonce, codeVerifier: verifier, ...(input.maxAgeS !== undefined ? { maxAgeS: input.maxAgeS, prompt: 'login' as const } : {}) });
+      const url = await provider.authorizationUrl({
+        state,
+        nonce,
+        codeVerifier: verifier,
+        ...(input.maxAgeS !== undefined ? { maxAgeS: input.maxAgeS, prompt: 'login' as const } : {}),
+      });
       return { url, state };
     },
 
@@ -197,21 +255,29 @@ export function createSignInService(deps: {
      * loopback sign-in gets the address of the CLI's listener, with a one-time
      * code that only the CLI's verifier redeems.
      */
-    async finishCallback(input: { query: string; state: string | undefined; cookieState: string | undefined }): Promise<
-      | ({ kind: 'web'; returnTo: string } & Awaited<ReturnType<typeof fromClaims>>)
-      | { kind: 'loopback'; redirect: string }
-    > {
+    async finishCallback(input: {
+      query: string;
+      state: string | undefined;
+      cookieState: string | undefined;
+    }): Promise<({ kind: 'web'; returnTo: string } & Awaited<ReturnType<typeof fromClaims>>) | { kind: 'loopback'; redirect: string }> {
       const provider = requireProvider();
       if (!input.state || !handlePattern.test(input.state)) throw invalid('the sign-in callback has no valid state; start the sign-in again');
       const hash = hashToken(input.state);
       const pending = await store.getPendingLogin(hash);
       // Login CSRF: a browser sign-in must come back to the browser that started it (the CLI's starts in no browser).
-      if (pending?.kind !== 'loopback' && input.cookieState !== input.state) throw invalid('this sign-in was started in another browser or has already finished; start the sign-in again');
+      if (pending?.kind !== 'loopback' && input.cookieState !== input.state)
+        throw invalid('this sign-in was started in another browser or has already finished; start the sign-in again');
       const used = pending && (pending.kind === 'web' || pending.kind === 'loopback') ? await store.usePendingLogin(hash, clock.now()) : undefined;
       if (!used) throw invalid('this sign-in has already been used or has expired; start the sign-in again');
       if (used.kind === 'loopback') {
         const p = openPending(hash, used.sealed, 'loopback');
-        const { claims, refreshToken } = await provider.exchangeCode({ query: input.query, state: input.state, nonce: p.nonce, codeVerifier: p.verifier, ...(p.maxAgeS !== undefined ? { maxAgeS: p.maxAgeS } : {}) });
+        const { claims, refreshToken } = await provider.exchangeCode({
+          query: input.query,
+          state: input.state,
+          nonce: p.nonce,
+          codeVerifier: p.verifier,
+          ...(p.maxAgeS !== undefined ? { maxAgeS: p.maxAgeS } : {}),
+        });
         admitted(claims);
         const code = await savePending({ kind: 'loopback-code', claims, refreshToken, cliChallenge: p.cliChallenge });
         const redirect = new URL(p.redirect);
@@ -219,7 +285,13 @@ export function createSignInService(deps: {
         return { kind: 'loopback', redirect: redirect.href };
       }
       const p = openPending(hash, used.sealed, 'web');
-      const { claims, refreshToken } = await provider.exchangeCode({ query: input.query, state: input.state, nonce: p.nonce, codeVerifier: p.verifier, ...(p.maxAgeS !== undefined ? { maxAgeS: p.maxAgeS } : {}) });
+      const { claims, refreshToken } = await provider.exchangeCode({
+        query: input.query,
+        state: input.state,
+        nonce: p.nonce,
+        codeVerifier: p.verifier,
+        ...(p.maxAgeS !== undefined ? { maxAgeS: p.maxAgeS } : {}),
+      });
       return { kind: 'web', ...(await fromClaims(claims, 'web', refreshToken)), returnTo: p.returnTo };
     },
 
@@ -237,14 +309,36 @@ export function createSignInService(deps: {
         throw invalid('redirect: not a URL');
       }
       // Only the person's own machine: http on a loopback address with an explicit port, no credentials or fragment.
-      if (redirect.protocol !== 'http:' || !['127.0.0.1', '[::1]', 'localhost'].includes(redirect.hostname) || redirect.port === '' || redirect.username || redirect.password || redirect.hash || redirect.search) {
+      if (
+        redirect.protocol !== 'http:' ||
+        !['127.0.0.1', '[::1]', 'localhost'].includes(redirect.hostname) ||
+        redirect.port === '' ||
+        redirect.username ||
+        redirect.password ||
+        redirect.hash ||
+        redirect.search
+      ) {
         throw invalid('redirect: must be http://127.0.0.1:PORT/path (or [::1], localhost) without query, fragment or credentials');
       }
       if (!/^[A-Za-z0-9_-]{43}$/.test(input.codeChallenge)) throw invalid('codeChallenge: must be a base64url SHA-256 (43 characters)');
       const verifier = random();
       const nonce = random();
-      const state = await savePending({ kind: 'loopback', verifier, nonce, redirect: redirect.href, cliChallenge: input.codeChallenge, ...(input.maxAgeS !== undefined ? { maxAgeS: input.maxAgeS } : {}) });
-      return { url: await provider.authorizationUrl({ state, nonce, codeVerifier: verifier, ...(input.maxAgeS !== undefined ? { maxAgeS: input.maxAgeS, prompt: 'login' as const } : {}) }) };
+      const state = await savePending({
+        kind: 'loopback',
+        verifier,
+        nonce,
+        redirect: redirect.href,
+        cliChallenge: input.codeChallenge,
+        ...(input.maxAgeS !== undefined ? { maxAgeS: input.maxAgeS } : {}),
+      });
+      return {
+        url: await provider.authorizationUrl({
+          state,
+          nonce,
+          codeVerifier: verifier,
+          ...(input.maxAgeS !== undefined ? { maxAgeS: input.maxAgeS, prompt: 'login' as const } : {}),
+        }),
+      };
     },
 
     /** The CLI redeems its loopback code with its PKCE verifier, once, for a sign-in. */
@@ -255,17 +349,31 @@ export function createSignInService(deps: {
       if (!used || used.kind !== 'loopback-code') throw invalid('this sign-in code has already been used or has expired; run stint login again');
       const p = openPending(hash, used.sealed, 'loopback-code');
       const challenge = createHash('sha256').update(input.verifier).digest('base64url');
-      if (challenge.length !== p.cliChallenge.length || !timingSafeEqual(Buffer.from(challenge), Buffer.from(p.cliChallenge))) throw invalid('verifier: does not match the sign-in that was started');
+      if (challenge.length !== p.cliChallenge.length || !timingSafeEqual(Buffer.from(challenge), Buffer.from(p.cliChallenge)))
+        throw invalid('verifier: does not match the sign-in that was started');
       return fromClaims(p.claims, 'cli', p.refreshToken);
     },
 
     /** Starts the CLI's device sign-in; the handle is what the CLI polls with. */
     async beginDevice(input: { maxAgeS?: number }) {
       const provider = requireProvider();
-      if (!(await provider.offersDeviceFlow())) throw new StintError('not_found', 'the identity provider does not offer the device flow; use the browser sign-in (stint login --browser)');
+      if (!(await provider.offersDeviceFlow()))
+        throw new StintError('not_found', 'the identity provider does not offer the device flow; use the browser sign-in (stint login --browser)');
       const d = await provider.startDevice(input);
-      const handle = await savePending({ kind: 'device', deviceCode: d.deviceCode, intervalS: d.intervalS, ...(input.maxAgeS !== undefined ? { maxAgeS: input.maxAgeS } : {}) });
-      return { handle, userCode: d.userCode, verificationUri: d.verificationUri, verificationUriComplete: d.verificationUriComplete, intervalS: d.intervalS, expiresInS: Math.min(d.expiresInS, pendingLoginTtlMs / 1000) };
+      const handle = await savePending({
+        kind: 'device',
+        deviceCode: d.deviceCode,
+        intervalS: d.intervalS,
+        ...(input.maxAgeS !== undefined ? { maxAgeS: input.maxAgeS } : {}),
+      });
+      return {
+        handle,
+        userCode: d.userCode,
+        verificationUri: d.verificationUri,
+        verificationUriComplete: d.verificationUriComplete,
+        intervalS: d.intervalS,
+        expiresInS: Math.min(d.expiresInS, pendingLoginTtlMs / 1000),
+      };
     },
 
     /** One poll of a device sign-in: 'pending' (or 'slow_down') until the person has approved it at the provider. */
@@ -274,7 +382,8 @@ export function createSignInService(deps: {
       if (!handlePattern.test(handle)) throw invalid('handle: not a device sign-in handle');
       const hash = hashToken(handle);
       const pending = await store.getPendingLogin(hash);
-      if (!pending || pending.kind !== 'device' || pending.usedAt !== null || pending.expiresAt <= clock.now()) throw invalid('this device sign-in has finished or expired; run stint login again');
+      if (!pending || pending.kind !== 'device' || pending.usedAt !== null || pending.expiresAt <= clock.now())
+        throw invalid('this device sign-in has finished or expired; run stint login again');
       const p = openPending(hash, pending.sealed, 'device');
       const r = await provider.pollDevice(p.deviceCode, p.maxAgeS);
       if (r === 'authorization_pending' || r === 'slow_down') return { status: r } as const;
@@ -285,7 +394,16 @@ export function createSignInService(deps: {
 
     /** A browser sign-in from an API token (service users, bootstrap): ends when the token is revoked. */
     async fromToken(input: { tokenHash: string; user: UserDef }) {
-      return create({ user: input.user.name, groups: [], email: null, method: 'token', client: 'web', tokenHash: input.tokenHash, authTime: clock.now(), refreshToken: null });
+      return create({
+        user: input.user.name,
+        groups: [],
+        email: null,
+        method: 'token',
+        client: 'web',
+        tokenHash: input.tokenHash,
+        authTime: clock.now(),
+        refreshToken: null,
+      });
     },
 
     /** The user of a live sign-in secret, or undefined (unknown, ended, expired, token revoked). */
@@ -343,7 +461,11 @@ export function createSignInService(deps: {
             const r = await provider.refresh(rt, sub);
             if (r.claims.username !== s.user) throw forbidden('the provider now names this person differently');
             admitted(r.claims);
-            await store.casSignInCheck(s.id, now, { checkedAt: now, groups: r.claims.groups, refreshSealed: r.refreshToken ? sealer.seal(JSON.stringify({ rt: r.refreshToken, sub }), refreshContext(s.id)) : null });
+            await store.casSignInCheck(s.id, now, {
+              checkedAt: now,
+              groups: r.claims.groups,
+              refreshSealed: r.refreshToken ? sealer.seal(JSON.stringify({ rt: r.refreshToken, sub }), refreshContext(s.id)) : null,
+            });
           } catch (err) {
             if (err instanceof StintError && err.code === 'unavailable') {
               // The provider is down: keep the sign-in until the next check; authenticate refuses it once two periods pass.
@@ -357,7 +479,10 @@ export function createSignInService(deps: {
           const live = await store.listLiveSignIns(s.user);
           for (const other of live.filter((x) => x.method === 'oidc')) await end(other, `provider: ${refusal}`.slice(0, 300));
           const cancelled = await deps.cancelPendingOf(s.user);
-          log.warn({ user: s.user, signInId: s.id, cancelledRequests: cancelled, reason: refusal }, 'signed a person out: the identity provider no longer vouches for them');
+          log.warn(
+            { user: s.user, signInId: s.id, cancelledRequests: cancelled, reason: refusal },
+            'signed a person out: the identity provider no longer vouches for them',
+          );
         }
       }
       return checked;
@@ -371,5 +496,9 @@ export type SignInService = ReturnType<typeof createSignInService>;
 export function requireFreshSignIn(actor: Pick<UserDef, 'authTime'>, maxAgeMs: number | null | undefined, now: number, what: string): void {
   if (maxAgeMs === null || maxAgeMs === undefined) return;
   if (actor.authTime !== undefined && now - actor.authTime <= maxAgeMs) return;
-  throw new StintError('step_up_required', `${what} needs a sign-in from the last ${Math.round(maxAgeMs / 1000)} s; sign in again (stint login, or the web UI asks)`, { maxAgeS: Math.floor(maxAgeMs / 1000) });
+  throw new StintError(
+    'step_up_required',
+    `${what} needs a sign-in from the last ${Math.round(maxAgeMs / 1000)} s; sign in again (stint login, or the web UI asks)`,
+    { maxAgeS: Math.floor(maxAgeMs / 1000) },
+  );
 }

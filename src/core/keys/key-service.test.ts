@@ -64,8 +64,19 @@ describe('ssh key service', () => {
       ['signed by another key', { challenge: c.challenge, signature: sign(other, c.challenge) }, /made with another key/],
       ['another message', { challenge: c.challenge, signature: sign(line, `${c.challenge} `) }, /does not verify/],
       ['another namespace', { challenge: c.challenge, signature: sign(line, c.challenge, 'git') }, /namespace "git"/],
-      ['a forged challenge', { challenge: c.challenge.replace(/mac=[0-9a-f]+/, `mac=${'0'.repeat(64)}`), signature: sign(line, c.challenge) }, /not one this broker issued/],
-      ['bob\'s challenge', (() => { const b = keys.challenge({ actor: bob }); return { challenge: b.challenge, signature: sign(line, b.challenge) }; })(), /issued to another user/],
+      [
+        'a forged challenge',
+        { challenge: c.challenge.replace(/mac=[0-9a-f]+/, `mac=${'0'.repeat(64)}`), signature: sign(line, c.challenge) },
+        /not one this broker issued/,
+      ],
+      [
+        "bob's challenge",
+        (() => {
+          const b = keys.challenge({ actor: bob });
+          return { challenge: b.challenge, signature: sign(line, b.challenge) };
+        })(),
+        /issued to another user/,
+      ],
       ['garbage signature', { challenge: c.challenge, signature: 'hello' }, /not an SSH signature/],
     ];
     for (const [what, p, why] of tries) assert.match(await code(keys.add({ actor: alice, publicKey: line, proof: p })), why, what);
@@ -78,7 +89,11 @@ describe('ssh key service', () => {
     // RSA and ECDSA keys (from OpenSSH's own ssh-keygen) prove themselves too.
     const dir = mkdtempSync(join(tmpdir(), 'stint-proof-'));
     try {
-      for (const [name, args] of [['rsa', ['-t', 'rsa', '-b', '3072']], ['ec256', ['-t', 'ecdsa', '-b', '256']], ['ec521', ['-t', 'ecdsa', '-b', '521']]] as const) {
+      for (const [name, args] of [
+        ['rsa', ['-t', 'rsa', '-b', '3072']],
+        ['ec256', ['-t', 'ecdsa', '-b', '256']],
+        ['ec521', ['-t', 'ecdsa', '-b', '521']],
+      ] as const) {
         execFileSync('ssh-keygen', ['-q', '-N', '', '-f', join(dir, name), ...args], { stdio: 'ignore' });
         const pub = readFileSync(join(dir, `${name}.pub`), 'utf8').trim();
         pairs.set(pub, readFileSync(join(dir, name), 'utf8'));
@@ -101,7 +116,14 @@ describe('ssh key service', () => {
     assert.deepEqual(await keys.authorizedKeys('mallory'), [], 'a user the config does not define has no keys');
     const audit = await store.listAudit({ action: 'ssh-key.added' });
     assert.equal(audit.length, 1);
-    assert.deepEqual(audit[0]!.details, { keyId: k.id, fingerprint: k.fingerprint, type: 'ssh-ed25519', bits: 256, comment: 'alice@laptop', proof: 'signature' });
+    assert.deepEqual(audit[0]!.details, {
+      keyId: k.id,
+      fingerprint: k.fingerprint,
+      type: 'ssh-ed25519',
+      bits: 256,
+      comment: 'alice@laptop',
+      proof: 'signature',
+    });
     assert.ok(!JSON.stringify(audit).includes(line.split(' ')[1]!));
     assert.ok(verifyChain(await store.listAudit({})).ok);
   });
@@ -123,7 +145,10 @@ describe('ssh key service', () => {
     const racing = newKey();
     const results = await Promise.all([alice, bob].map((u) => code(addOwn(u, racing))));
     assert.equal(results.filter((r) => r === 'ok').length, 1, results.join(' | '));
-    assert.match(results.find((r) => r !== 'ok')!, /^conflict: /);
+    assert.match(
+      results.find((r) => r !== 'ok')!,
+      /^conflict: /,
+    );
   });
 
   it('refuses a bad key with the reason, and a private key without echoing it', async () => {
@@ -134,7 +159,10 @@ describe('ssh key service', () => {
     assert.ok(!msg.includes(pem.split('\n')[1]!));
     assert.match(await code(keys.add({ actor: alice, publicKey: 'ssh-ed25519 AAAA' })), /^invalid: /);
     const withBadComment = newKey();
-    assert.match(await code(keys.add({ actor: alice, publicKey: withBadComment, comment: 'a\u0000b', proof: proof(alice, withBadComment) })), /^invalid: the comment/);
+    assert.match(
+      await code(keys.add({ actor: alice, publicKey: withBadComment, comment: 'a\u0000b', proof: proof(alice, withBadComment) })),
+      /^invalid: the comment/,
+    );
     assert.equal((await store.listSshKeys()).length, 0);
     assert.equal((await store.listAudit({})).length, 0);
   });
@@ -145,18 +173,33 @@ describe('ssh key service', () => {
     assert.equal((await keys.list({ actor: alice })).length, maxKeysPerUser);
   });
 
-  it('lists your keys (admins: everyone\'s or one user\'s) and removes them; another user\'s key is not found', async () => {
+  it("lists your keys (admins: everyone's or one user's) and removes them; another user's key is not found", async () => {
     const a = await addOwn(alice, newKey());
     const b = await addOwn(bob, newKey());
-    assert.deepEqual((await keys.list({ actor: alice })).map((k) => k.id), [a.id]);
+    assert.deepEqual(
+      (await keys.list({ actor: alice })).map((k) => k.id),
+      [a.id],
+    );
     assert.match(await code(keys.list({ actor: alice, user: 'bob' })), /^forbidden/);
-    assert.deepEqual((await keys.list({ actor: root })).map((k) => k.id), [a.id, b.id]);
-    assert.deepEqual((await keys.list({ actor: root, user: 'bob' })).map((k) => k.id), [b.id]);
+    assert.deepEqual(
+      (await keys.list({ actor: root })).map((k) => k.id),
+      [a.id, b.id],
+    );
+    assert.deepEqual(
+      (await keys.list({ actor: root, user: 'bob' })).map((k) => k.id),
+      [b.id],
+    );
     assert.match(await code(keys.remove({ actor: alice, keyId: b.id })), /^not_found/);
     assert.equal((await keys.remove({ actor: alice, keyId: a.id })).id, a.id);
     assert.match(await code(keys.remove({ actor: alice, keyId: a.id })), /^not_found/);
     assert.equal((await keys.remove({ actor: root, keyId: b.id })).id, b.id);
     assert.deepEqual(await keys.authorizedKeys('alice'), []);
-    assert.deepEqual((await store.listAudit({ action: 'ssh-key.removed' })).map((e) => [e.actor, e.subjectUser]), [['alice', 'alice'], ['root', 'bob']]);
+    assert.deepEqual(
+      (await store.listAudit({ action: 'ssh-key.removed' })).map((e) => [e.actor, e.subjectUser]),
+      [
+        ['alice', 'alice'],
+        ['root', 'bob'],
+      ],
+    );
   });
 });

@@ -58,8 +58,13 @@ export function createKeyService(deps: KeyServiceDeps) {
   }
 
   /** Why the proof does not show that `user` holds the key, or null when it does. */
-  function checkProof(user: string, key: Exclude<ReturnType<typeof parsePublicKeyLine>, Error>, proof: { challenge: string; signature: string } | undefined): string | null {
-    if (!proof) return 'registering your own key needs proof that you hold its private key: sign a challenge (POST /v1/keys/challenge) with ssh-keygen -Y sign, or use stint keys add, which does it';
+  function checkProof(
+    user: string,
+    key: Exclude<ReturnType<typeof parsePublicKeyLine>, Error>,
+    proof: { challenge: string; signature: string } | undefined,
+  ): string | null {
+    if (!proof)
+      return 'registering your own key needs proof that you hold its private key: sign a challenge (POST /v1/keys/challenge) with ssh-keygen -Y sign, or use stint keys add, which does it';
     const m = /^(stint-key-registration v1 user=(\S+) expires=(\d{1,15}) nonce=[0-9a-f]{24}) mac=([0-9a-f]{64})$/.exec(proof.challenge);
     if (!m) return 'the challenge is not one this broker issued';
     const [, body, forUser, expires, given] = m;
@@ -69,10 +74,17 @@ export function createKeyService(deps: KeyServiceDeps) {
     return verifySshSignature(proof.signature, key, keyProofNamespace, proof.challenge);
   }
 
-  async function add(input: { actor: UserDef; user?: string; publicKey: string; comment?: string | null; proof?: { challenge: string; signature: string } }): Promise<SshKeyRecord> {
+  async function add(input: {
+    actor: UserDef;
+    user?: string;
+    publicKey: string;
+    comment?: string | null;
+    proof?: { challenge: string; signature: string };
+  }): Promise<SshKeyRecord> {
     const user = input.user ?? input.actor.name;
     mayManage(input.actor, user);
-    if (!deps.catalog().users.has(user)) throw notFound(`user ${JSON.stringify(user)} is not defined in the config; only configured users can log in to the SSH gateway`);
+    if (!deps.catalog().users.has(user))
+      throw notFound(`user ${JSON.stringify(user)} is not defined in the config; only configured users can log in to the SSH gateway`);
     const parsed = parsePublicKeyLine(input.publicKey);
     if (parsed instanceof Error) throw invalid(`not a usable SSH public key: ${parsed.message}`);
     // Your own key: prove it. An admin adding someone else's vouches for it (the audit says which).
@@ -82,7 +94,8 @@ export function createKeyService(deps: KeyServiceDeps) {
       if (why) throw invalid(why);
     }
     const comment = input.comment?.trim() || parsed.comment;
-    if (comment && (comment.length > 200 || unsafeTextChar.test(comment))) throw invalid('the comment must be at most 200 characters with no control or invisible characters (nor a lone surrogate)');
+    if (comment && (comment.length > 200 || unsafeTextChar.test(comment)))
+      throw invalid('the comment must be at most 200 characters with no control or invisible characters (nor a lone surrogate)');
 
     const taken = async () => {
       const existing = await store.findSshKeyByFingerprint(parsed.fingerprint);
@@ -95,8 +108,14 @@ export function createKeyService(deps: KeyServiceDeps) {
     if (early) throw early;
     const now = clock.now();
     const record: SshKeyRecord = {
-      id: newSshKeyId(), user, type: parsed.type, publicKey: parsed.line, fingerprint: parsed.fingerprint,
-      comment, createdAt: now, createdBy: input.actor.name,
+      id: newSshKeyId(),
+      user,
+      type: parsed.type,
+      publicKey: parsed.line,
+      fingerprint: parsed.fingerprint,
+      comment,
+      createdAt: now,
+      createdBy: input.actor.name,
     };
     try {
       await store.transaction(async (tx) => {
@@ -107,8 +126,18 @@ export function createKeyService(deps: KeyServiceDeps) {
         }
         await tx.insertSshKey(record);
         await tx.appendAudit({
-          at: now, actor: input.actor.name, action: 'ssh-key.added', subjectUser: user,
-          details: { keyId: record.id, fingerprint: record.fingerprint, type: record.type, bits: parsed.bits, comment, proof: vouched ? 'vouched-by-admin' : 'signature' },
+          at: now,
+          actor: input.actor.name,
+          action: 'ssh-key.added',
+          subjectUser: user,
+          details: {
+            keyId: record.id,
+            fingerprint: record.fingerprint,
+            type: record.type,
+            bits: parsed.bits,
+            comment,
+            proof: vouched ? 'vouched-by-admin' : 'signature',
+          },
         });
       });
     } catch (err) {
@@ -137,7 +166,13 @@ export function createKeyService(deps: KeyServiceDeps) {
     const now = clock.now();
     const removed = await store.transaction(async (tx) => {
       if (!(await tx.deleteSshKey(k.id))) return false;
-      await tx.appendAudit({ at: now, actor: input.actor.name, action: 'ssh-key.removed', subjectUser: k.user, details: { keyId: k.id, fingerprint: k.fingerprint } });
+      await tx.appendAudit({
+        at: now,
+        actor: input.actor.name,
+        action: 'ssh-key.removed',
+        subjectUser: k.user,
+        details: { keyId: k.id, fingerprint: k.fingerprint },
+      });
       return true;
     });
     if (!removed) throw notFound(`SSH key ${input.keyId} not found`);

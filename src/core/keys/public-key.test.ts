@@ -9,11 +9,17 @@ import { parsePublicKeyLine, type ParsedPublicKey } from './public-key.js';
 
 // Real keys from OpenSSH's ssh-keygen, and its own fingerprints to compare with.
 const dir = mkdtempSync(join(tmpdir(), 'stint-pubkey-'));
-interface Generated { pub: string; priv: string; fingerprint: string }
+interface Generated {
+  pub: string;
+  priv: string;
+  fingerprint: string;
+}
 function keygen(name: string, args: string[]): Generated {
   const file = join(dir, name);
   execFileSync('ssh-keygen', ['-q', '-N', '', '-C', `${name}@laptop`, '-f', file, ...args], { stdio: 'ignore' });
-  const fingerprint = execFileSync('ssh-keygen', ['-lf', `${file}.pub`]).toString().split(' ')[1]!;
+  const fingerprint = execFileSync('ssh-keygen', ['-lf', `${file}.pub`])
+    .toString()
+    .split(' ')[1]!;
   return { pub: readFileSync(`${file}.pub`, 'utf8'), priv: readFileSync(file, 'utf8'), fingerprint };
 }
 const ok = (line: string): ParsedPublicKey => {

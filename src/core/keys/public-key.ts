@@ -109,13 +109,15 @@ export function parsePublicKeyLine(input: string): ParsedPublicKey | Error {
   if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) {
     return new Error('this is a private key; register the public key instead (the .pub file beside it) and keep the private key to yourself');
   }
-  if (/^-----BEGIN SSH2 PUBLIC KEY-----/.test(text)) return new Error('this is an RFC 4716 (SSH2) public key; convert it with ssh-keygen -i -f FILE and register the result');
+  if (/^-----BEGIN SSH2 PUBLIC KEY-----/.test(text))
+    return new Error('this is an RFC 4716 (SSH2) public key; convert it with ssh-keygen -i -f FILE and register the result');
   if (/[\r\n]/.test(text)) return new Error('give exactly one key line; this text has several lines');
   if (/[\0]/.test(text)) return new Error('the public key contains a NUL character');
 
   const parts = text.split(/[ \t]+/);
   const type = parts[0]!;
-  if (type.startsWith('sk-')) return new Error(`${type} (FIDO security key) keys are not supported by the SSH gateway yet; register an ed25519, ecdsa or RSA key`);
+  if (type.startsWith('sk-'))
+    return new Error(`${type} (FIDO security key) keys are not supported by the SSH gateway yet; register an ed25519, ecdsa or RSA key`);
   if (type === 'ssh-dss') return new Error('ssh-dss (DSA) keys are insecure and not accepted; register an ed25519, ecdsa or RSA (2048 bits or more) key');
   if (type.endsWith('-cert-v01@openssh.com')) return new Error('SSH certificates are not supported; register the plain public key');
   if (!(type === 'ssh-ed25519' || type === 'ssh-rsa' || isEcdsa(type))) {
@@ -133,7 +135,8 @@ export function parsePublicKeyLine(input: string): ParsedPublicKey | Error {
 
   const r = new BlobReader(blob);
   const inner = r.string();
-  if (!inner || inner.toString('latin1') !== type) return new Error(`the key data does not hold a ${type} key (its type field says ${JSON.stringify(inner?.toString('latin1').slice(0, 40) ?? 'nothing')})`);
+  if (!inner || inner.toString('latin1') !== type)
+    return new Error(`the key data does not hold a ${type} key (its type field says ${JSON.stringify(inner?.toString('latin1').slice(0, 40) ?? 'nothing')})`);
   let bits: number;
   if (type === 'ssh-ed25519') {
     const k = r.string();

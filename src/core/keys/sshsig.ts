@@ -90,7 +90,8 @@ export function verifySshSignature(armored: string, key: ParsedPublicKey, namesp
   const sig = r.string();
   if (!publicKey || !ns || !reserved || !hashAlg || !sig || !r.done) return 'the SSH signature is malformed';
   if (!publicKey.equals(key.blob)) return 'the signature was made with another key than the one being registered';
-  if (ns.toString('utf8') !== namespace) return `the signature is for namespace ${JSON.stringify(ns.toString('utf8').slice(0, 60))}, not ${namespace} (ssh-keygen -Y sign -n ${namespace})`;
+  if (ns.toString('utf8') !== namespace)
+    return `the signature is for namespace ${JSON.stringify(ns.toString('utf8').slice(0, 60))}, not ${namespace} (ssh-keygen -Y sign -n ${namespace})`;
   if (hashAlg !== 'sha512' && hashAlg !== 'sha256') return `unsupported signature hash ${JSON.stringify(hashAlg.slice(0, 20))}`;
   const signed = Buffer.concat([MAGIC, sshString(ns), sshString(reserved), sshString(hashAlg), sshString(createHash(hashAlg).update(message).digest())]);
 

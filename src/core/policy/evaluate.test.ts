@@ -78,9 +78,27 @@ describe('evaluateRequest', () => {
 describe('tallyApprovals and mayDecide', () => {
   const req = { user: 'alice', requiredApprovals: 2, approverUsers: [], approverGroups: ['dba'] };
   it('needs distinct approvers and ignores the requester', () => {
-    assert.equal(tallyApprovals(req, [{ approver: 'bob', decision: 'approve' }, { approver: 'bob', decision: 'approve' }]), 'pending');
-    assert.equal(tallyApprovals(req, [{ approver: 'alice', decision: 'approve' }, { approver: 'bob', decision: 'approve' }]), 'pending');
-    assert.equal(tallyApprovals(req, [{ approver: 'carol', decision: 'approve' }, { approver: 'bob', decision: 'approve' }]), 'approved');
+    assert.equal(
+      tallyApprovals(req, [
+        { approver: 'bob', decision: 'approve' },
+        { approver: 'bob', decision: 'approve' },
+      ]),
+      'pending',
+    );
+    assert.equal(
+      tallyApprovals(req, [
+        { approver: 'alice', decision: 'approve' },
+        { approver: 'bob', decision: 'approve' },
+      ]),
+      'pending',
+    );
+    assert.equal(
+      tallyApprovals(req, [
+        { approver: 'carol', decision: 'approve' },
+        { approver: 'bob', decision: 'approve' },
+      ]),
+      'approved',
+    );
   });
   it('never lets the requester decide, even an admin', () => {
     const adminAlice = { name: 'alice', groups: ['dba'], roles: ['admin' as const] };
@@ -90,14 +108,16 @@ describe('tallyApprovals and mayDecide', () => {
   });
   it('an admin outside the approvers does not decide; one named by the policy does', () => {
     assert.deepEqual(mayDecide(req, { name: 'root', groups: ['ops'], roles: ['admin'] }), {
-      ok: false, message: 'root is not an approver for this request (being an admin does not make one: only a policy names approvers)',
+      ok: false,
+      message: 'root is not an approver for this request (being an admin does not make one: only a policy names approvers)',
     });
     assert.deepEqual(mayDecide(req, { name: 'root', groups: ['dba'], roles: ['admin'] }), { ok: true });
     assert.deepEqual(mayDecide({ ...req, approverUsers: ['root'] }, { name: 'root', groups: [], roles: ['admin'] }), { ok: true });
   });
   it('an auditor never decides, even where named', () => {
     assert.deepEqual(mayDecide({ ...req, approverUsers: ['sec'] }, { name: 'sec', groups: ['dba'], roles: ['auditor'] }), {
-      ok: false, message: 'sec holds the auditor role, which reads and never decides',
+      ok: false,
+      message: 'sec holds the auditor role, which reads and never decides',
     });
   });
 });
@@ -113,7 +133,10 @@ const arbPolicy = fc.record({
   effect: fc.constantFrom<'allow' | 'deny'>('allow', 'allow', 'allow', 'deny'),
   subjects: fc.record({ users: fc.subarray(names), groups: fc.subarray(groups) }),
   profiles: fc.oneof(fc.subarray(profiles, { minLength: 1 }), fc.constant<string[]>(['pg-*']), fc.constant<string[]>(['*'])),
-  maxDurationMs: fc.option(fc.integer({ min: 1, max: 240 }).map((m) => m * min), { nil: null }),
+  maxDurationMs: fc.option(
+    fc.integer({ min: 1, max: 240 }).map((m) => m * min),
+    { nil: null },
+  ),
   requireReason: fc.boolean(),
   requireTicket: fc.boolean(),
   approval: fc.oneof(
@@ -125,7 +148,12 @@ const arbPolicy = fc.record({
 // Unique names keep the total order total, as the config loader guarantees.
 const arbPolicies = fc.uniqueArray(arbPolicy, { selector: (p) => p.name, maxLength: 6 });
 const arbUser = fc
-  .record({ name: fc.constantFrom(...names), groups: fc.subarray(groups), accounts: fc.constant<Record<string, string>>({}), roles: fc.subarray<Role>(['admin', 'auditor']) })
+  .record({
+    name: fc.constantFrom(...names),
+    groups: fc.subarray(groups),
+    accounts: fc.constant<Record<string, string>>({}),
+    roles: fc.subarray<Role>(['admin', 'auditor']),
+  })
   .map((u): UserDef => ({ ...u, admin: u.roles.includes('admin') }));
 const arbRequest = fc.record({
   user: fc.constantFrom(...names),
@@ -152,7 +180,12 @@ describe('policy properties', () => {
   it('deny wins: an applicable deny policy rejects, whatever allows exist', () => {
     fc.assert(
       fc.property(arbPolicies, arbUser, arbProfile, arbAsk, (policies, user, prof, a) => {
-        const denying = policies.some((p) => p.effect === 'deny' && (p.subjects.users.includes(user.name) || p.subjects.groups.some((g) => user.groups.includes(g))) && p.profiles.some((g) => globMatches(g, prof.name)));
+        const denying = policies.some(
+          (p) =>
+            p.effect === 'deny' &&
+            (p.subjects.users.includes(user.name) || p.subjects.groups.some((g) => user.groups.includes(g))) &&
+            p.profiles.some((g) => globMatches(g, prof.name)),
+        );
         const r = evaluateRequest({ policies, user, profile: prof, ask: a });
         if (denying) assert.equal(r.outcome === 'rejected' && r.code, 'denied');
       }),
@@ -177,7 +210,7 @@ describe('policy properties', () => {
   it('the order of policies does not matter', () => {
     fc.assert(
       fc.property(arbPolicies, arbUser, arbProfile, arbAsk, fc.integer(), (policies, user, prof, a, seed) => {
-        const shuffled = [...policies].sort((x, y) => (hash(x.name + seed) - hash(y.name + seed)));
+        const shuffled = [...policies].sort((x, y) => hash(x.name + seed) - hash(y.name + seed));
         assert.deepEqual(evaluateRequest({ policies: shuffled, user, profile: prof, ask: a }), evaluateRequest({ policies, user, profile: prof, ask: a }));
       }),
       { numRuns: 500 },
@@ -211,7 +244,10 @@ describe('policy properties', () => {
   });
 
   it('deny wins in approval counting, in any arrival order', () => {
-    const decision = fc.record({ approver: fc.constantFrom('alice', 'bob', 'carol', 'dave'), decision: fc.constantFrom<'approve' | 'deny'>('approve', 'deny') });
+    const decision = fc.record({
+      approver: fc.constantFrom('alice', 'bob', 'carol', 'dave'),
+      decision: fc.constantFrom<'approve' | 'deny'>('approve', 'deny'),
+    });
     fc.assert(
       fc.property(fc.array(decision, { maxLength: 8 }), fc.integer({ min: 1, max: 3 }), (decisions, required) => {
         const req = { user: 'alice', requiredApprovals: required };

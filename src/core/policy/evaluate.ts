@@ -57,12 +57,7 @@ function better(a: { policy: PolicyDef; max: number }, b: { policy: PolicyDef; m
   );
 }
 
-export function evaluateRequest(input: {
-  policies: readonly PolicyDef[];
-  user: UserDef;
-  profile: ProfileDef;
-  ask: Ask;
-}): Evaluation {
+export function evaluateRequest(input: { policies: readonly PolicyDef[]; user: UserDef; profile: ProfileDef; ask: Ask }): Evaluation {
   const { user, profile, ask } = input;
   const applicable = input.policies
     .filter((p) => isSubject(p, user) && coversProfile(p, profile.name))
@@ -152,23 +147,36 @@ export function mayDecide(
  * without approval, whatever approvers a policy names. A deny policy still
  * wins; a reason is required; the duration is at most the profile's maximum.
  */
-export function evaluateBreakGlass(input: { policies: readonly PolicyDef[]; user: UserDef; profile: ProfileDef; ask: Ask }):
-  | { outcome: 'allowed'; maxDurationMs: number }
-  | { outcome: 'rejected'; code: 'denied' | 'invalid' | 'forbidden'; message: string } {
+export function evaluateBreakGlass(input: {
+  policies: readonly PolicyDef[];
+  user: UserDef;
+  profile: ProfileDef;
+  ask: Ask;
+}): { outcome: 'allowed'; maxDurationMs: number } | { outcome: 'rejected'; code: 'denied' | 'invalid' | 'forbidden'; message: string } {
   const { user, profile, ask } = input;
   const groups = profile.breakGlass?.groups ?? [];
   if (groups.length === 0) return { outcome: 'rejected', code: 'invalid', message: `profile ${profile.name} has no break-glass; request it the usual way` };
   const deny = input.policies
     .filter((p) => p.effect === 'deny' && isSubject(p, user) && coversProfile(p, profile.name))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))[0];
-  if (deny) return { outcome: 'rejected', code: 'denied', message: `policy ${deny.name} denies ${user.name} access to profile ${profile.name}, break-glass or not` };
+  if (deny)
+    return { outcome: 'rejected', code: 'denied', message: `policy ${deny.name} denies ${user.name} access to profile ${profile.name}, break-glass or not` };
   if (!groups.some((g) => user.groups.includes(g))) {
-    return { outcome: 'rejected', code: 'forbidden', message: `break-glass on profile ${profile.name} is for members of ${groups.join(', ')}; ${user.name} is in none of them` };
+    return {
+      outcome: 'rejected',
+      code: 'forbidden',
+      message: `break-glass on profile ${profile.name} is for members of ${groups.join(', ')}; ${user.name} is in none of them`,
+    };
   }
   if (!ask.reason?.trim()) return { outcome: 'rejected', code: 'invalid', message: `break-glass needs a reason: say why access cannot wait for approval` };
-  if (!Number.isSafeInteger(ask.durationMs) || ask.durationMs <= 0) return { outcome: 'rejected', code: 'invalid', message: 'duration must be a positive amount of time' };
+  if (!Number.isSafeInteger(ask.durationMs) || ask.durationMs <= 0)
+    return { outcome: 'rejected', code: 'invalid', message: 'duration must be a positive amount of time' };
   if (ask.durationMs > profile.maxDurationMs) {
-    return { outcome: 'rejected', code: 'invalid', message: `requested duration ${formatDuration(ask.durationMs)} is above the maximum of ${formatDuration(profile.maxDurationMs)} for profile ${profile.name}` };
+    return {
+      outcome: 'rejected',
+      code: 'invalid',
+      message: `requested duration ${formatDuration(ask.durationMs)} is above the maximum of ${formatDuration(profile.maxDurationMs)} for profile ${profile.name}`,
+    };
   }
   return { outcome: 'allowed', maxDurationMs: profile.maxDurationMs };
 }

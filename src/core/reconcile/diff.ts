@@ -130,7 +130,11 @@ export function diffTarget(input: DiffInput): DiffPlan {
     }
     const direct = isDirect(h);
     const finding: StandingFinding = {
-      principal: h.account, grant: h.grant, how: direct ? 'direct' : 'inherited', via: direct ? [] : [...h.via!], grantedByStint: direct ? h.grantedByStint : false,
+      principal: h.account,
+      grant: h.grant,
+      how: direct ? 'direct' : 'inherited',
+      via: direct ? [] : [...h.via!],
+      grantedByStint: direct ? h.grantedByStint : false,
     };
     const key = `${h.account}\u0000${h.grant}\u0000${finding.how}\u0000${String(finding.grantedByStint)}\u0000${finding.via.join('\u0000')}`;
     if (!standing.has(key)) standing.set(key, finding);
@@ -142,8 +146,11 @@ export function diffTarget(input: DiffInput): DiffPlan {
     missing,
     standing: [...standing.values()].sort(
       (a, b) =>
-        byString(a.principal, b.principal) || byString(a.grant, b.grant) || byString(a.how, b.how) ||
-        byString(String(a.grantedByStint), String(b.grantedByStint)) || byString(a.via.join(','), b.via.join(',')),
+        byString(a.principal, b.principal) ||
+        byString(a.grant, b.grant) ||
+        byString(a.how, b.how) ||
+        byString(String(a.grantedByStint), String(b.grantedByStint)) ||
+        byString(a.via.join(','), b.via.join(',')),
     ),
   };
 }

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { buildApi } from '../../api/server.js';
 import { closedPort, runBinary } from '../../cli/testing/fake-api.js';
-import { createPostgresConnector } from '../../connectors/postgres/postgres-connector.js';
+import { createPostgresConnector } from '../../connectors/postgres/module.js';
 import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } from '../../testing/broker.js';
 import { createAuditService } from '../audit/audit-service.js';
 import type { Connector } from '../ports.js';
@@ -29,8 +29,18 @@ describe('reconcile over HTTP and the CLI', () => {
   const apiWith = (reconcile: Pick<ReconcileService, 'reconcile'> | undefined) => {
     const { app } = broker;
     return buildApi({
-      version: 'test', catalog: () => app.catalog, store: app.store, clock: systemClock, connectors: app.connectors,
-      requests: app.requests, grants: app.grants, tokens: app.tokens, signIns: app.signIns, keys: app.keys, audit: createAuditService({ store: app.store }),
+      version: 'test',
+      catalog: () => app.catalog,
+      store: app.store,
+      clock: systemClock,
+      connectors: app.connectors,
+      requests: app.requests,
+      grants: app.grants,
+      tokens: app.tokens,
+      signIns: app.signIns,
+      keys: app.keys,
+      audit: createAuditService({ store: app.store }),
+      checkpoints: app.checkpoints,
       metrics: { contentType: 'text/plain', render: async () => '' },
       ...(reconcile ? { reconcile } : {}),
     });
@@ -48,8 +58,15 @@ describe('reconcile over HTTP and the CLI', () => {
     await api.listen({ host: '127.0.0.1', port: 0 });
     const addr = api.server.address();
     url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
-    await target.superQuery(`CREATE ROLE ${pg.escapeIdentifier(bystander())} LOGIN; GRANT ${pg.escapeIdentifier(target.readRole)} TO ${pg.escapeIdentifier(bystander())}`);
-    down = createPostgresConnector({ target: 'pg-down', adminUser: 'nobody', adminSecret: 'never-used-secret', settings: { host: '127.0.0.1', port: await closedPort(), database: 'x', connectTimeoutMs: 2000 } });
+    await target.superQuery(
+      `CREATE ROLE ${pg.escapeIdentifier(bystander())} LOGIN; GRANT ${pg.escapeIdentifier(target.readRole)} TO ${pg.escapeIdentifier(bystander())}`,
+    );
+    down = createPostgresConnector({
+      target: 'pg-down',
+      adminUser: 'nobody',
+      adminSecret: 'never-used-secret',
+      settings: { host: '127.0.0.1', port: await closedPort(), database: 'x', connectTimeoutMs: 2000 },
+    });
   });
   after(async () => {
     await api?.close();
@@ -62,7 +79,12 @@ describe('reconcile over HTTP and the CLI', () => {
   it('without a reconcile service the route answers 503; non-admins get 403', async () => {
     const bare = await apiWith(undefined);
     try {
-      const r = await bare.inject({ method: 'POST', url: '/v1/reconcile', headers: { authorization: `Bearer ${broker.adminToken}`, 'content-type': 'application/json' }, payload: '{}' });
+      const r = await bare.inject({
+        method: 'POST',
+        url: '/v1/reconcile',
+        headers: { authorization: `Bearer ${broker.adminToken}`, 'content-type': 'application/json' },
+        payload: '{}',
+      });
       assert.equal(r.statusCode, 503);
       assert.equal(r.json().error.code, 'target_unavailable');
       assert.match(r.json().error.message, /reconcile is not configured/);
@@ -70,13 +92,19 @@ describe('reconcile over HTTP and the CLI', () => {
       await bare.close();
     }
     const alice = await broker.token('alice');
-    const r = await api.inject({ method: 'POST', url: '/v1/reconcile', headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' }, payload: '{}' });
+    const r = await api.inject({
+      method: 'POST',
+      url: '/v1/reconcile',
+      headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' },
+      payload: '{}',
+    });
     assert.equal(r.statusCode, 403);
   });
 
   it('validates the body, answers 404 for an unknown target, and is in the OpenAPI document', async () => {
     const admin = { authorization: `Bearer ${broker.adminToken}` };
-    const post = (payload: unknown) => api.inject({ method: 'POST', url: '/v1/reconcile', headers: { ...admin, 'content-type': 'application/json' }, payload: JSON.stringify(payload) });
+    const post = (payload: unknown) =>
+      api.inject({ method: 'POST', url: '/v1/reconcile', headers: { ...admin, 'content-type': 'application/json' }, payload: JSON.stringify(payload) });
     assert.equal((await post({ target: 'x"; DROP ROLE admin; --' })).statusCode, 400);
     assert.equal((await post({ dryRun: 'yes' })).statusCode, 400);
     assert.equal((await post({ extra: 1 })).statusCode, 400);
@@ -92,7 +120,9 @@ describe('reconcile over HTTP and the CLI', () => {
 
   it('stint reconcile --json --dry-run reports drift and standing; without --dry-run it removes the drift', async () => {
     const orphan = `stint_orphan_${target.suffix}`;
-    await broker.app.connectors.get('pg').createAccount({ account: orphan, secret: 'orphan-secret-1234', grants: [target.readRole], expiresAt: new Date(Date.now() + 3_600_000) });
+    await broker.app.connectors
+      .get('pg')
+      .createAccount({ account: orphan, secret: 'orphan-secret-1234', grants: [target.readRole], expiresAt: new Date(Date.now() + 3_600_000) });
 
     const dry = await cli(broker.adminToken, 'reconcile', '--json', '--dry-run', '--target', 'pg');
     assert.equal(dry.code, 0, dry.stderr);
@@ -122,7 +152,10 @@ describe('reconcile over HTTP and the CLI', () => {
     const base = broker.app.catalog;
     const catalog: Catalog = { ...base, targets: new Map([...base.targets, ['pg-down', { ...base.targets.get('pg')!, name: 'pg-down' }]]) };
     current = createReconcileService({
-      store: broker.app.store, catalog: () => catalog, clock: systemClock, log: nullLogger,
+      store: broker.app.store,
+      catalog: () => catalog,
+      clock: systemClock,
+      log: nullLogger,
       connectors: { get: (name) => (name === 'pg-down' ? down : broker.app.connectors.get(name)) },
     });
     try {

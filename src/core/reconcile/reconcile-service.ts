@@ -125,8 +125,19 @@ export function createReconcileService(deps: ReconcileServiceDeps) {
 
   async function reconcileTarget(catalog: Catalog, t: TargetDef, input: ReconcileInput): Promise<TargetReport> {
     const report: TargetReport = {
-      target: t.name, kind: t.kind, checkedAt: clock.now(), dryRun: input.dryRun, reachable: true,
-      managedAccounts: 0, driftRemoved: [], driftRevoked: [], accountMissing: [], standing: [], bypass: [], errors: [], notes: [],
+      target: t.name,
+      kind: t.kind,
+      checkedAt: clock.now(),
+      dryRun: input.dryRun,
+      reachable: true,
+      managedAccounts: 0,
+      driftRemoved: [],
+      driftRevoked: [],
+      accountMissing: [],
+      standing: [],
+      bypass: [],
+      errors: [],
+      notes: [],
     };
     const fail = (stage: ReconcileError['stage'], err: unknown, account?: string) => {
       const message = safeErrorText(err);
@@ -143,8 +154,14 @@ export function createReconcileService(deps: ReconcileServiceDeps) {
     }
     log.info(
       {
-        target: t.name, dryRun: input.dryRun, managed: report.managedAccounts, driftRemoved: report.driftRemoved.length, driftRevoked: report.driftRevoked.length,
-        accountMissing: report.accountMissing.length, standing: report.standing.length, errors: report.errors.length,
+        target: t.name,
+        dryRun: input.dryRun,
+        managed: report.managedAccounts,
+        driftRemoved: report.driftRemoved.length,
+        driftRevoked: report.driftRevoked.length,
+        accountMissing: report.accountMissing.length,
+        standing: report.standing.length,
+        errors: report.errors.length,
       },
       'reconcile finished',
     );
@@ -152,7 +169,11 @@ export function createReconcileService(deps: ReconcileServiceDeps) {
   }
 
   async function run(
-    catalog: Catalog, t: TargetDef, input: ReconcileInput, report: TargetReport, progress: { listed: boolean },
+    catalog: Catalog,
+    t: TargetDef,
+    input: ReconcileInput,
+    report: TargetReport,
+    progress: { listed: boolean },
     fail: (stage: ReconcileError['stage'], err: unknown, account?: string) => void,
   ): Promise<void> {
     let connector: Connector;
@@ -186,7 +207,8 @@ export function createReconcileService(deps: ReconcileServiceDeps) {
       } catch (err) {
         report.bypass = [{ check: 'bypass', status: 'unknown', message: `cannot verify: ${safeErrorText(err)}` }];
       }
-      for (const b of report.bypass.filter((x) => x.status !== 'pass')) log.warn({ target: t.name, check: b.check, status: b.status, message: b.message }, 'reconcile: the target may let accounts be used around Stint');
+      for (const b of report.bypass.filter((x) => x.status !== 'pass'))
+        log.warn({ target: t.name, check: b.check, status: b.status, message: b.message }, 'reconcile: the target may let accounts be used around Stint');
     }
     let holders: Holder[] | null = null;
     if (!connector.listHolders) {
@@ -224,7 +246,13 @@ export function createReconcileService(deps: ReconcileServiceDeps) {
       report.accountMissing.push(m);
       if (input.dryRun) continue;
       await store.appendAudit({
-        at: clock.now(), actor: input.actor, action: 'reconcile.account-missing', requestId: cur.requestId, grantId: cur.id, target: t.name, subjectUser: cur.user,
+        at: clock.now(),
+        actor: input.actor,
+        action: 'reconcile.account-missing',
+        requestId: cur.requestId,
+        grantId: cur.id,
+        target: t.name,
+        subjectUser: cur.user,
         details: { account: m.account, mode: m.mode, problem: m.problem, missingGrants: m.missingGrants },
       });
     }
@@ -250,7 +278,10 @@ export function createReconcileService(deps: ReconcileServiceDeps) {
   }
 
   async function removeDrift(
-    t: TargetDef, account: string, actor: string, report: TargetReport,
+    t: TargetDef,
+    account: string,
+    actor: string,
+    report: TargetReport,
     fail: (stage: ReconcileError['stage'], err: unknown, account?: string) => void,
   ): Promise<void> {
     // Compare-and-act: never remove an account a live grant names, however it got there.
@@ -268,7 +299,10 @@ export function createReconcileService(deps: ReconcileServiceDeps) {
     }
     report.driftRemoved.push({ account, removed: true, existed: r.existed, terminatedSessions: r.terminatedSessions });
     await store.appendAudit({
-      at: clock.now(), actor, action: 'reconcile.drift-removed', target: t.name,
+      at: clock.now(),
+      actor,
+      action: 'reconcile.drift-removed',
+      target: t.name,
       details: { account, target: t.name, existed: r.existed, terminatedSessions: r.terminatedSessions },
     });
     const after = await store.listGrants({ target: t.name, account, statuses: live });
@@ -281,7 +315,12 @@ export function createReconcileService(deps: ReconcileServiceDeps) {
   }
 
   async function revokeDrift(
-    t: TargetDef, m: { account: string; grant: string }, user: string | null, terminateSessions: boolean, actor: string, report: TargetReport,
+    t: TargetDef,
+    m: { account: string; grant: string },
+    user: string | null,
+    terminateSessions: boolean,
+    actor: string,
+    report: TargetReport,
     fail: (stage: ReconcileError['stage'], err: unknown, account?: string) => void,
   ): Promise<void> {
     const connector = connectors.get(t.name);
@@ -300,7 +339,11 @@ export function createReconcileService(deps: ReconcileServiceDeps) {
       }
       report.driftRevoked.push({ ...m, user, revoked: true });
       await store.appendAudit({
-        at: clock.now(), actor, action: 'reconcile.drift-revoked', target: t.name, subjectUser: user,
+        at: clock.now(),
+        actor,
+        action: 'reconcile.drift-revoked',
+        target: t.name,
+        subjectUser: user,
         details: { account: m.account, grant: m.grant, target: t.name, terminatedSessions: r.terminatedSessions },
       });
       // A grant another broker wrote meanwhile (its GRANT was a no-op on the membership we just revoked) gets it back.

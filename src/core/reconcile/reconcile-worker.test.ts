@@ -10,7 +10,9 @@ test('runs periodically as stint, acting; keeps going after a failed run; stop w
   const seen: ReconcileInput[] = [];
   let n = 0;
   const worker = createReconcileWorker({
-    log: nullLogger, initialDelayMs: 5, intervalMs: 5,
+    log: nullLogger,
+    initialDelayMs: 5,
+    intervalMs: 5,
     reconcile: {
       async reconcile(input) {
         seen.push(input);

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import type { Connector } from '../../connectors/contract.js';
-import { createPostgresConnector } from '../../connectors/postgres/postgres-connector.js';
+import { createPostgresConnector } from '../../connectors/postgres/module.js';
 import { closedPort } from '../../cli/testing/fake-api.js';
 import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } from '../../testing/broker.js';
 import type { ConnectorRegistry } from '../ports.js';
@@ -43,7 +43,13 @@ describe('reconcile against a real target', () => {
     target = await createTestTarget();
     broker = await startTestBroker({ target });
     connector = broker.app.connectors.get('pg');
-    service = createReconcileService({ store: broker.app.store, catalog: () => broker.app.catalog, connectors: broker.app.connectors, clock: systemClock, log: nullLogger });
+    service = createReconcileService({
+      store: broker.app.store,
+      catalog: () => broker.app.catalog,
+      connectors: broker.app.connectors,
+      clock: systemClock,
+      log: nullLogger,
+    });
   });
   after(async () => {
     await broker?.close();
@@ -59,12 +65,18 @@ describe('reconcile against a real target', () => {
     const dry = await pgReport(true);
     assert.equal(dry.dryRun, true);
     assert.ok(dry.managedAccounts >= 1);
-    assert.deepEqual(dry.driftRemoved.filter((d) => d.account === orphan), [{ account: orphan, removed: false, existed: null, terminatedSessions: 0 }]);
+    assert.deepEqual(
+      dry.driftRemoved.filter((d) => d.account === orphan),
+      [{ account: orphan, removed: false, existed: null, terminatedSessions: 0 }],
+    );
     assert.equal(await target.roleExists(orphan), true, 'dry run removed nothing');
     assert.equal((await audit('reconcile.drift-removed')).length, 0, 'dry run audited nothing');
 
     const real = await pgReport(false);
-    assert.deepEqual(real.driftRemoved.filter((d) => d.account === orphan), [{ account: orphan, removed: true, existed: true, terminatedSessions: 0 }]);
+    assert.deepEqual(
+      real.driftRemoved.filter((d) => d.account === orphan),
+      [{ account: orphan, removed: true, existed: true, terminatedSessions: 0 }],
+    );
     assert.equal(await target.roleExists(orphan), false);
     const events = await audit('reconcile.drift-removed');
     assert.equal(events.length, 1);
@@ -105,15 +117,21 @@ describe('reconcile against a real target', () => {
     assert.equal(g.status, 'active');
     const clean = await pgReport(true);
     assert.ok(!clean.accountMissing.some((m) => m.grantId === g.id), 'not missing while it exists');
-    assert.ok(!clean.driftRemoved.some((d) => d.account === g.account), 'a live grant\'s account is not drift');
+    assert.ok(!clean.driftRemoved.some((d) => d.account === g.account), "a live grant's account is not drift");
 
     await target.superQuery(`DROP ROLE ${id(g.account)}`);
     const dry = await pgReport(true);
-    assert.deepEqual(dry.accountMissing.filter((m) => m.grantId === g.id).map((m) => [m.account, m.problem]), [[g.account, 'account']]);
+    assert.deepEqual(
+      dry.accountMissing.filter((m) => m.grantId === g.id).map((m) => [m.account, m.problem]),
+      [[g.account, 'account']],
+    );
     assert.equal((await audit('reconcile.account-missing')).length, 0, 'a dry run audits nothing');
 
     const real = await pgReport(false);
-    assert.deepEqual(real.accountMissing.map((m) => m.grantId), [g.id]);
+    assert.deepEqual(
+      real.accountMissing.map((m) => m.grantId),
+      [g.id],
+    );
     const events = await audit('reconcile.account-missing');
     assert.equal(events.length, 1);
     assert.equal(events[0]!.grantId, g.id);
@@ -131,23 +149,36 @@ describe('reconcile against a real target', () => {
     assert.equal((await pgReport(true)).accountMissing.length, 0);
     await target.superQuery(`REVOKE ${id(target.adminRole)} FROM ${id(target.own.name)} GRANTED BY ${id(target.adminUser)}`);
     const r = await pgReport(true);
-    assert.deepEqual(r.accountMissing, [{ grantId: g.id, user: 'alice', profile: 'pg-dba-auto', account: target.own.name, mode: 'own-account', problem: 'grants', missingGrants: [target.adminRole] }]);
+    assert.deepEqual(r.accountMissing, [
+      {
+        grantId: g.id,
+        user: 'alice',
+        profile: 'pg-dba-auto',
+        account: target.own.name,
+        mode: 'own-account',
+        problem: 'grants',
+        missingGrants: [target.adminRole],
+      },
+    ]);
     await broker.call(alice, 'POST', `/v1/grants/${g.id}/revoke`);
   });
 
-  it('own account: a membership Stint\'s admin granted without a live grant is revoked as drift; one the superuser granted is standing', async () => {
+  it("own account: a membership Stint's admin granted without a live grant is revoked as drift; one the superuser granted is standing", async () => {
     const own = target.own.name;
     await connector.grantToAccount({ account: own, grants: [target.adminRole] }); // grantor: Stint's admin
     await target.superQuery(`GRANT ${id(target.readRole)} TO ${id(own)}`); // grantor: the superuser
 
     const dry = await pgReport(true);
     assert.deepEqual(dry.driftRevoked, [{ account: own, grant: target.adminRole, user: 'alice', revoked: false }]);
-    assert.deepEqual(dry.standing.filter((s) => s.principal === own), [{ principal: own, grant: target.readRole, how: 'direct', via: [], grantedByStint: false }]);
+    assert.deepEqual(
+      dry.standing.filter((s) => s.principal === own),
+      [{ principal: own, grant: target.readRole, how: 'direct', via: [], grantedByStint: false }],
+    );
     assert.deepEqual(await target.memberOf(own), [target.adminRole, target.readRole].sort(), 'dry run changed nothing');
 
     const real = await pgReport(false);
     assert.deepEqual(real.driftRevoked, [{ account: own, grant: target.adminRole, user: 'alice', revoked: true }]);
-    assert.deepEqual(await target.memberOf(own), [target.readRole], 'Stint\'s membership gone, the superuser\'s kept');
+    assert.deepEqual(await target.memberOf(own), [target.readRole], "Stint's membership gone, the superuser's kept");
     const events = await audit('reconcile.drift-revoked');
     assert.equal(events.length, 1);
     assert.equal(events[0]!.subjectUser, 'alice');
@@ -166,22 +197,35 @@ describe('reconcile against a real target', () => {
     assert.deepEqual(await target.memberOf(target.own.name), []);
   });
 
-  it('a live grant\'s account is never removed: reconcile runs while 50 grants are issued through the API', async () => {
+  it("a live grant's account is never removed: reconcile runs while 50 grants are issued through the API", async () => {
     const users = ['alice', 'bob', 'carol', 'dave', 'root'];
     const tokens = await Promise.all(users.map((u) => broker.token(u)));
     let issuing = true;
     const removedAccounts: string[] = [];
     let runs = 0;
     // Several services, as several brokers would run it, so runs overlap every step of provisioning.
-    const services = [service, ...Array.from({ length: 3 }, () => createReconcileService({ store: broker.app.store, catalog: () => broker.app.catalog, connectors: broker.app.connectors, clock: systemClock, log: nullLogger }))];
-    const reconciling = Promise.all(services.map(async (svc) => {
-      while (issuing) {
-        const r = await svc.reconcile({ target: 'pg', dryRun: false, actor: 'tester' });
-        runs++;
-        for (const d of r.targets[0]!.driftRemoved) removedAccounts.push(d.account);
-        assert.deepEqual(r.targets[0]!.errors, []);
-      }
-    }));
+    const services = [
+      service,
+      ...Array.from({ length: 3 }, () =>
+        createReconcileService({
+          store: broker.app.store,
+          catalog: () => broker.app.catalog,
+          connectors: broker.app.connectors,
+          clock: systemClock,
+          log: nullLogger,
+        }),
+      ),
+    ];
+    const reconciling = Promise.all(
+      services.map(async (svc) => {
+        while (issuing) {
+          const r = await svc.reconcile({ target: 'pg', dryRun: false, actor: 'tester' });
+          runs++;
+          for (const d of r.targets[0]!.driftRemoved) removedAccounts.push(d.account);
+          assert.deepEqual(r.targets[0]!.errors, []);
+        }
+      }),
+    );
     const issued = await Promise.all(
       Array.from({ length: 50 }, (_, i) => broker.call(tokens[i % tokens.length]!, 'POST', '/v1/requests', { profile: 'pg-read', duration: '30m' })),
     );
@@ -196,7 +240,11 @@ describe('reconcile against a real target', () => {
     assert.equal(active.length, 50);
     for (const g of active) assert.equal(await target.roleExists(g.account), true, `account ${g.account} of active grant ${g.id} exists`);
     const accounts = new Set(grants.map((g: { account: string }) => g.account));
-    assert.deepEqual(removedAccounts.filter((a) => accounts.has(a)), [], 'reconcile removed no grant\'s account');
+    assert.deepEqual(
+      removedAccounts.filter((a) => accounts.has(a)),
+      [],
+      "reconcile removed no grant's account",
+    );
     // And one more run afterwards finds them all backed.
     const r = await pgReport(false);
     assert.deepEqual(r.driftRemoved, []);
@@ -213,7 +261,14 @@ describe('reconcile against a real target', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const real = realGet('pg');
-    const held: Connector = { ...real, createAccount: async (req) => { await real.createAccount(req); created(req.account); await gate; } };
+    const held: Connector = {
+      ...real,
+      createAccount: async (req) => {
+        await real.createAccount(req);
+        created(req.account);
+        await gate;
+      },
+    };
     registry.get = (name) => (name === 'pg' ? held : realGet(name));
     try {
       const alice = await broker.token('alice');
@@ -254,7 +309,13 @@ describe('reconcile against a real target', () => {
         return out;
       },
     };
-    const svc = createReconcileService({ store: racing, catalog: () => broker.app.catalog, connectors: broker.app.connectors, clock: systemClock, log: nullLogger });
+    const svc = createReconcileService({
+      store: racing,
+      catalog: () => broker.app.catalog,
+      connectors: broker.app.connectors,
+      clock: systemClock,
+      log: nullLogger,
+    });
     const r = (await svc.reconcile({ target: 'pg', dryRun: false, actor: 'tester' })).targets[0]!;
     assert.ok(inserted);
     assert.deepEqual(r.driftRemoved, []);
@@ -263,13 +324,18 @@ describe('reconcile against a real target', () => {
     // Clean up through the normal path: the record is revoked, then the account is drift.
     const g = (await store.getGrant('gr_racingracing'))!;
     await store.casGrant(g.id, g.version, { status: 'revoked', revokedAt: Date.now() });
-    assert.deepEqual((await pgReport(false)).driftRemoved.map((d) => d.account), [orphan]);
+    assert.deepEqual(
+      (await pgReport(false)).driftRemoved.map((d) => d.account),
+      [orphan],
+    );
   });
 
   it('an unreachable target is an error entry, and the other targets still run', async () => {
     const port = await closedPort();
     const down = createPostgresConnector({
-      target: 'pg-down', adminUser: 'nobody', adminSecret: 'never-used-secret',
+      target: 'pg-down',
+      adminUser: 'nobody',
+      adminSecret: 'never-used-secret',
       settings: { host: '127.0.0.1', port, database: 'x', connectTimeoutMs: 2000 },
     });
     const base = broker.app.catalog;
@@ -308,13 +374,19 @@ describe('reconcile against a real target', () => {
     const { listHolders: _omitted, ...rest } = connector;
     const plain: Connector = rest;
     const svc = createReconcileService({
-      store: broker.app.store, catalog: () => broker.app.catalog, clock: systemClock, log: nullLogger,
+      store: broker.app.store,
+      catalog: () => broker.app.catalog,
+      clock: systemClock,
+      log: nullLogger,
       connectors: { get: (name) => (name === 'pg' ? plain : broker.app.connectors.get(name)) },
     });
     const orphan = `stint_orphan2_${target.suffix}`;
     await connector.createAccount({ account: orphan, secret: 'orphan-secret-5678', grants: [], expiresAt: new Date(Date.now() + 3_600_000) });
     const r = (await svc.reconcile({ target: 'pg', dryRun: false, actor: 'tester' })).targets[0]!;
-    assert.deepEqual(r.driftRemoved.map((d) => d.account), [orphan]);
+    assert.deepEqual(
+      r.driftRemoved.map((d) => d.account),
+      [orphan],
+    );
     assert.deepEqual(r.standing, []);
     assert.match(r.notes.join('\n'), /cannot list who holds privileges/);
     assert.equal(await target.roleExists(orphan), false);

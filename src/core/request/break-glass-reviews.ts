@@ -9,7 +9,7 @@ import { readsEverything } from '../identity/roles.js';
 import type { Clock, Store } from '../ports.js';
 import type { BreakGlassRecord, UserDef } from '../types.js';
 
-export function createBreakGlassReviews(deps: { store: Store; clock: Clock }) {
+export function createBreakGlassReviews(deps: { store: Pick<Store, 'transaction' | 'getBreakGlass' | 'getGrant' | 'listBreakGlass'>; clock: Clock }) {
   const { store, clock } = deps;
 
   /** Admins and auditors may review; the holder never. */
@@ -25,7 +25,8 @@ export function createBreakGlassReviews(deps: { store: Store; clock: Clock }) {
     if (!b) {
       // A grant that exists but was approved the usual way has nothing to review; to those who cannot see it, it is not there.
       const g = await store.getGrant(input.grantId);
-      if (g && (g.user === input.actor.name || readsEverything(input.actor))) throw conflict(`grant ${g.id} was not a break-glass activation; there is nothing to review`);
+      if (g && (g.user === input.actor.name || readsEverything(input.actor)))
+        throw conflict(`grant ${g.id} was not a break-glass activation; there is nothing to review`);
       throw notFound(`grant ${input.grantId} not found`);
     }
     if (b.user !== input.actor.name && !readsEverything(input.actor)) throw notFound(`grant ${input.grantId} not found`);
@@ -34,7 +35,13 @@ export function createBreakGlassReviews(deps: { store: Store; clock: Clock }) {
     const recorded = await store.transaction(async (tx) => {
       if (!(await tx.reviewBreakGlass(b.grantId, input.actor.name, comment, now))) return false;
       await tx.appendAudit({
-        at: now, actor: input.actor.name, action: 'grant.break-glass-reviewed', requestId: b.requestId, grantId: b.grantId, target: b.target, subjectUser: b.user,
+        at: now,
+        actor: input.actor.name,
+        action: 'grant.break-glass-reviewed',
+        requestId: b.requestId,
+        grantId: b.grantId,
+        target: b.target,
+        subjectUser: b.user,
         details: { profile: b.profile, comment },
       });
       return true;
@@ -48,7 +55,7 @@ export function createBreakGlassReviews(deps: { store: Store; clock: Clock }) {
 
   /** Admins and auditors see every activation; others their own. `open`: only the unreviewed. */
   async function list(input: { actor: UserDef; open: boolean; limit?: number }): Promise<BreakGlassRecord[]> {
-    const all = await store.listBreakGlass({ open: input.open, limit: readsEverything(input.actor) ? input.limit ?? 500 : 5000 });
+    const all = await store.listBreakGlass({ open: input.open, limit: readsEverything(input.actor) ? (input.limit ?? 500) : 5000 });
     return readsEverything(input.actor) ? all : all.filter((b) => b.user === input.actor.name).slice(0, input.limit ?? 500);
   }
 

@@ -44,11 +44,16 @@ describe('break-glass (real broker, real PostgreSQL)', () => {
       config: {
         webhookUrl,
         // pg-bg also has a policy that wants a dba's approval: break-glass skips it.
-        extraPolicies: '  - { name: bg-normally-reviewed, subjects: { groups: [dba] }, profiles: [pg-bg], approval: { approvers: { users: [root] }, count: 1 } }\n',
+        extraPolicies:
+          '  - { name: bg-normally-reviewed, subjects: { groups: [dba] }, profiles: [pg-bg], approval: { approvers: { users: [root] }, count: 1 } }\n',
       },
-      editConfig: (text) => text
-        .replace('events: [grant.revoke-failing, grant.revoked]', 'events: [grant.revoke-failing, grant.revoked, grant.break-glass]')
-        .replace('profiles:\n', `profiles:\n  - { name: pg-bg, target: pg, mode: ephemeral-account, grants: [${target.adminRole}], maxDuration: 15m, breakGlass: { groups: [dba] } }\n`),
+      editConfig: (text) =>
+        text
+          .replace('events: [grant.revoke-failing, grant.revoked]', 'events: [grant.revoke-failing, grant.revoked, grant.break-glass]')
+          .replace(
+            'profiles:\n',
+            `profiles:\n  - { name: pg-bg, target: pg, mode: ephemeral-account, grants: [${target.adminRole}], maxDuration: 15m, breakGlass: { groups: [dba] } }\n`,
+          ),
     });
   });
   after(async () => {
@@ -102,37 +107,61 @@ describe('break-glass (real broker, real PostgreSQL)', () => {
     assert.ok(!alerts[0]!.includes(creds.password), 'no secret in the alert');
     const metrics = (await broker.app.api.inject({ method: 'GET', url: '/metrics' })).body;
     assert.match(metrics, /^stint_break_glass_total\{profile="pg-bg"\} 1$/m);
-    await waitFor('webhook', async () => hooks.filter((h) => h.kind === 'grant.break-glass'), (h) => h.length >= 1);
+    await waitFor(
+      'webhook',
+      async () => hooks.filter((h) => h.kind === 'grant.break-glass'),
+      (h) => h.length >= 1,
+    );
 
     // Listed as open; the holder cannot review it, a plain user cannot see it, an admin closes it once.
     const open = await broker.call(await broker.token('root'), 'GET', '/v1/reviews');
-    assert.deepEqual(open.body.reviews.map((x: { grantId: string; status: string }) => [x.grantId, x.status]), [[g.id, 'open']]);
-    assert.deepEqual((await broker.call(bob, 'GET', '/v1/reviews')).body.reviews.map((x: { grantId: string }) => x.grantId), [g.id], 'the holder sees their own');
+    assert.deepEqual(
+      open.body.reviews.map((x: { grantId: string; status: string }) => [x.grantId, x.status]),
+      [[g.id, 'open']],
+    );
+    assert.deepEqual(
+      (await broker.call(bob, 'GET', '/v1/reviews')).body.reviews.map((x: { grantId: string }) => x.grantId),
+      [g.id],
+      'the holder sees their own',
+    );
     const self = await broker.call(bob, 'POST', `/v1/grants/${g.id}/review`, { comment: 'all fine, trust me' });
     assert.equal(self.status, 403, self.raw);
     assert.match(self.body.error.message, /cannot review your own break-glass activation/);
     assert.equal((await broker.call(await broker.token('alice'), 'POST', `/v1/grants/${g.id}/review`, { comment: 'x' })).status, 404);
     assert.equal((await broker.call(await broker.token('root'), 'POST', `/v1/grants/${g.id}/review`, { comment: ' ' })).status, 400);
-    const done = await broker.call(await broker.token('root'), 'POST', `/v1/grants/${g.id}/review`, { comment: 'checked the session: unlocked the table only' });
+    const done = await broker.call(await broker.token('root'), 'POST', `/v1/grants/${g.id}/review`, {
+      comment: 'checked the session: unlocked the table only',
+    });
     assert.equal(done.status, 200, done.raw);
     assert.deepEqual([done.body.review.status, done.body.review.reviewedBy], ['reviewed', 'root']);
     assert.equal((await broker.call(await broker.token('root'), 'POST', `/v1/grants/${g.id}/review`, { comment: 'again' })).status, 409);
     assert.deepEqual((await broker.call(await broker.token('root'), 'GET', '/v1/reviews')).body.reviews, []);
     assert.equal((await broker.call(await broker.token('root'), 'GET', '/v1/reviews?all=true')).body.reviews.length, 1);
     const audit = (await broker.call(broker.adminToken, 'GET', `/v1/audit?user=bob&action=grant.break-glass-reviewed`)).body.events;
-    assert.deepEqual(audit.map((e: { actor: string; details: { comment: string } }) => [e.actor, e.details.comment]), [['root', 'checked the session: unlocked the table only']]);
+    assert.deepEqual(
+      audit.map((e: { actor: string; details: { comment: string } }) => [e.actor, e.details.comment]),
+      [['root', 'checked the session: unlocked the table only']],
+    );
     assert.equal((await broker.call(broker.adminToken, 'GET', `/v1/audit?user=bob&action=grant.break-glass`)).body.events.length, 1);
 
     // Revoked: the revocation's webhook comes after the alert's, and still one alert was sent.
     await broker.call(bob, 'POST', `/v1/grants/${g.id}/revoke`);
-    await waitFor('revoked webhook', async () => hooks.filter((h) => h.kind === 'grant.revoked' && h.grantId === g.id), (h) => h.length === 1);
-    assert.deepEqual(hooks.filter((h) => h.kind === 'grant.break-glass').map((h) => [h.grantId, h.user, h.profile]), [[g.id, 'bob', 'pg-bg']]);
+    await waitFor(
+      'revoked webhook',
+      async () => hooks.filter((h) => h.kind === 'grant.revoked' && h.grantId === g.id),
+      (h) => h.length === 1,
+    );
+    assert.deepEqual(
+      hooks.filter((h) => h.kind === 'grant.break-glass').map((h) => [h.grantId, h.user, h.profile]),
+      [[g.id, 'bob', 'pg-bg']],
+    );
     assert.equal(await target.roleExists(creds.username), false);
   });
 
   it('the CLI: stint request --break-glass, stint reviews, stint review (the holder: exit 3; someone else: 0)', async () => {
     const url = await broker.app.listen('127.0.0.1', 0);
-    const as = async (user: string, ...args: string[]) => runBinary(args, { PATH: process.env.PATH, HOME: process.env.HOME, STINT_SERVER: url, STINT_TOKEN: await broker.token(user) });
+    const as = async (user: string, ...args: string[]) =>
+      runBinary(args, { PATH: process.env.PATH, HOME: process.env.HOME, STINT_SERVER: url, STINT_TOKEN: await broker.token(user) });
     const noReason = await as('carol', 'request', 'pg-bg', '--for', '5m', '--break-glass');
     assert.equal(noReason.code, 2);
     assert.match(noReason.stderr, /--break-glass needs --reason/);

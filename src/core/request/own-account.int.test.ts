@@ -18,11 +18,14 @@ describe('ownAccount derived from the Stint name (real PostgreSQL)', () => {
   before(async () => {
     target = await createTestTarget();
     daveRole = `dave_${target.suffix}`;
-    await target.superQuery(`CREATE ROLE ${pg.escapeIdentifier(daveRole)} LOGIN PASSWORD ${pg.escapeLiteral(davePassword)}; GRANT USAGE ON SCHEMA public TO ${pg.escapeIdentifier(daveRole)}`);
+    await target.superQuery(
+      `CREATE ROLE ${pg.escapeIdentifier(daveRole)} LOGIN PASSWORD ${pg.escapeLiteral(davePassword)}; GRANT USAGE ON SCHEMA public TO ${pg.escapeIdentifier(daveRole)}`,
+    );
     broker = await startTestBroker({
       target,
       config: { extraPolicies: `  - { name: own-derived, subjects: { users: [dave, ${longName}] }, profiles: [pg-dba-auto], approval: auto }\n` },
-      editConfig: (text) => `${text.replace(/(\n    critical: false\n)/, `$1    ownAccount: "{username}_${target.suffix}"\n`).trimEnd()}\n  - { name: ${longName}, groups: [dev] }\n`,
+      editConfig: (text) =>
+        `${text.replace(/(\n    critical: false\n)/, `$1    ownAccount: "{username}_${target.suffix}"\n`).trimEnd()}\n  - { name: ${longName}, groups: [dev] }\n`,
     });
   });
   after(async () => {
@@ -49,7 +52,12 @@ describe('ownAccount derived from the Stint name (real PostgreSQL)', () => {
   it('a name whose derived account is not a valid PostgreSQL role name: a clear 400 when asking, nothing made', async () => {
     const r = await broker.call(await broker.token(longName), 'POST', '/v1/requests', { profile: 'pg-dba-auto', duration: '5m' });
     assert.equal(r.status, 400, r.raw);
-    assert.match(r.body.error.message, new RegExp(`your own account on pg would be "${longName}_${target.suffix}" \\(ownAccount "\\{username\\}_${target.suffix}"\\), which is not a valid postgres account: longer than 63 bytes`));
+    assert.match(
+      r.body.error.message,
+      new RegExp(
+        `your own account on pg would be "${longName}_${target.suffix}" \\(ownAccount "\\{username\\}_${target.suffix}"\\), which is not a valid postgres account: longer than 63 bytes`,
+      ),
+    );
     assert.deepEqual(await broker.app.store.listGrants({ user: longName }), []);
   });
 });

@@ -85,7 +85,11 @@ describe('requests and approvals', () => {
     const dave = await broker.token('dave');
     const r = await broker.call(alice, 'POST', '/v1/requests', { profile: 'pg-dba', duration: '10m', reason: 'x' });
     const id = r.body.request.id;
-    for (const [path, body] of [['approve', {}], ['deny', { comment: 'no' }], ['cancel', undefined]] as const) {
+    for (const [path, body] of [
+      ['approve', {}],
+      ['deny', { comment: 'no' }],
+      ['cancel', undefined],
+    ] as const) {
       const d = await broker.call(dave, 'POST', `/v1/requests/${id}/${path}`, body);
       assert.equal(d.status, 404, `${path}: ${d.raw}`);
       assert.equal(d.body.error.message, `request ${id} not found`);
@@ -175,7 +179,7 @@ describe('requests and approvals', () => {
     assert.equal(twice.status, 409);
   });
 
-  it('approvers see what they may approve; users do not see others\' requests', async () => {
+  it("approvers see what they may approve; users do not see others' requests", async () => {
     const alice = await broker.token('alice');
     const bob = await broker.token('bob');
     const dave = await broker.token('dave');
@@ -193,7 +197,9 @@ describe('requests and approvals', () => {
     const alice = await broker.token('alice');
     const pending = async () => (await broker.app.store.listRequests({ user: 'alice', statuses: ['pending'] })).map((r) => r.id);
     const room = maxPendingRequestsPerUser - (await pending()).length;
-    const sent = await Promise.all(Array.from({ length: room + 5 }, () => broker.call(alice, 'POST', '/v1/requests', { profile: 'pg-dba-2', duration: '10m' })));
+    const sent = await Promise.all(
+      Array.from({ length: room + 5 }, () => broker.call(alice, 'POST', '/v1/requests', { profile: 'pg-dba-2', duration: '10m' })),
+    );
     assert.equal(sent.filter((r) => r.status === 201).length, room);
     const refused = sent.filter((r) => r.status !== 201);
     assert.equal(refused.length, 5);
@@ -210,4 +216,3 @@ describe('requests and approvals', () => {
     for (const id of await pending()) await broker.call(alice, 'POST', `/v1/requests/${id}/cancel`);
   });
 });
-

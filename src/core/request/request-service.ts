@@ -2,26 +2,32 @@
 // Decisions are pure (core/policy); this service records them atomically with
 // their audit events and hands approved requests to the grant service.
 
-import { readsEverything } from '../identity/roles.js';
 import { conflict, denied, forbidden, invalid, notFound, StintError } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import { newRequestId } from '../ids.js';
 import { evaluateBreakGlass, evaluateRequest, mayDecide, tallyApprovals } from '../policy/evaluate.js';
 import { requireFreshSignIn } from '../identity/signin-service.js';
-import type { Clock, Logger, Notifier, RequestFilter, Store, StoreTx, Telemetry } from '../ports.js';
+import type { Clock, Logger, Notifier, Store, StoreTx, Telemetry } from '../ports.js';
 import type { ApprovalRecord, AuditInput, Catalog, GrantRecord, RequestRecord, TargetDef, UserDef } from '../types.js';
 import { ownAccountOf } from '../identity/own-account.js';
 import type { GrantService } from '../grant/grant-service.js';
+import { createRequestHousekeeping, createRequestReads, mayView, maxPendingRequestsPerUser } from './request-housekeeping.js';
+
+export { maxPendingRequestsPerUser };
 
 export interface RequestSettings {
   /** Default approval window when the policy sets none. */
   pendingTimeoutMs: number;
 }
 
+/** The part of the store the request service uses. */
+export type RequestStore = Pick<Store, 'transaction' | 'getRequest' | 'listRequests' | 'listStalePendingRequests' | 'listApprovals'>;
+
 export interface RequestServiceDeps {
-  store: Store;
+  store: RequestStore;
   catalog: () => Catalog;
-  grants: GrantService;
+  /** Writes a grant's intent in the approving transaction, then provisions it. */
+  grants: Pick<GrantService, 'newGrant' | 'provision'>;
   clock: Clock;
   notifier: Notifier;
   log: Logger;
@@ -63,8 +69,6 @@ const maxCasRetries = 5;
 function providerPerson(name: string): UserDef {
   return { name, groups: [], accounts: Object.create(null) as Record<string, string>, roles: [], admin: false };
 }
-/** Requests one user may have waiting for approval at once. */
-export const maxPendingRequestsPerUser = 20;
 
 export function createRequestService(deps: RequestServiceDeps) {
   const { store, grants, clock, notifier, log, telemetry } = deps;
@@ -85,9 +89,19 @@ export function createRequestService(deps: RequestServiceDeps) {
 
   function provisioningEvent(grant: GrantRecord, now: number, actor: string): AuditInput {
     return {
-      at: now, actor, action: 'grant.provisioning', requestId: grant.requestId, grantId: grant.id, target: grant.target, subjectUser: grant.user,
+      at: now,
+      actor,
+      action: 'grant.provisioning',
+      requestId: grant.requestId,
+      grantId: grant.id,
+      target: grant.target,
+      subjectUser: grant.user,
       details: {
-        profile: grant.profile, mode: grant.mode, account: grant.account, roles: grant.roles, duration: formatDuration(grant.durationMs),
+        profile: grant.profile,
+        mode: grant.mode,
+        account: grant.account,
+        roles: grant.roles,
+        duration: formatDuration(grant.durationMs),
         ...(grant.sessionLeaseUntil !== null ? { sessionBound: true } : {}),
       },
     };
@@ -97,10 +111,15 @@ export function createRequestService(deps: RequestServiceDeps) {
   function ownAccountOrThrow(user: UserDef, target: TargetDef, profile: string): string {
     const account = ownAccountOf(user, target);
     if (account === undefined) {
-      throw invalid(`profile ${profile} adds permissions to your own account on ${target.name}, but ${user.name} has none there (users[].accounts.${target.name} in the config, or ownAccount on the target)`);
+      throw invalid(
+        `profile ${profile} adds permissions to your own account on ${target.name}, but ${user.name} has none there (users[].accounts.${target.name} in the config, or ownAccount on the target)`,
+      );
     }
     const why = user.accounts[target.name] === undefined ? deps.accountProblem?.(target, account) : null;
-    if (why) throw invalid(`your own account on ${target.name} would be ${JSON.stringify(account)} (ownAccount ${JSON.stringify(target.ownAccount)}), which is not a valid ${target.kind} account: ${why}; ask an admin for a users[].accounts.${target.name} entry`);
+    if (why)
+      throw invalid(
+        `your own account on ${target.name} would be ${JSON.stringify(account)} (ownAccount ${JSON.stringify(target.ownAccount)}), which is not a valid ${target.kind} account: ${why}; ask an admin for a users[].accounts.${target.name} entry`,
+      );
     return account;
   }
 
@@ -129,8 +148,10 @@ export function createRequestService(deps: RequestServiceDeps) {
     const auto = decision.approval.kind === 'auto';
     if (input.sessionLeaseMs !== undefined) {
       if (!auto) throw invalid(`profile ${profile.name} needs approvers, so it cannot be granted for a single session`);
-      if (profile.mode !== 'ephemeral-account') throw invalid(`profile ${profile.name} adds permissions to your own account; only ephemeral accounts are made per session`);
-      if (!Number.isSafeInteger(input.sessionLeaseMs) || input.sessionLeaseMs <= 0) throw invalid('the session lease must be a positive whole number of milliseconds');
+      if (profile.mode !== 'ephemeral-account')
+        throw invalid(`profile ${profile.name} adds permissions to your own account; only ephemeral accounts are made per session`);
+      if (!Number.isSafeInteger(input.sessionLeaseMs) || input.sessionLeaseMs <= 0)
+        throw invalid('the session lease must be a positive whole number of milliseconds');
     }
     const now = clock.now();
     const policyTimeout = decision.policy.pendingTimeoutMs;
@@ -167,24 +188,56 @@ export function createRequestService(deps: RequestServiceDeps) {
         await tx.lock(`pending-requests:${user.name}`);
         const waiting = await tx.listRequests({ user: user.name, statuses: ['pending'], limit: maxPendingRequestsPerUser });
         if (waiting.length >= maxPendingRequestsPerUser) {
-          throw conflict(`${user.name} has ${maxPendingRequestsPerUser} requests waiting for approval, the most allowed at once; cancel one first (stint cancel REQUEST)`);
+          throw conflict(
+            `${user.name} has ${maxPendingRequestsPerUser} requests waiting for approval, the most allowed at once; cancel one first (stint cancel REQUEST)`,
+          );
         }
       }
       await tx.insertRequest(request);
       if (intent) await tx.insertGrant(intent);
       await tx.appendAudit({
-        at: now, actor: user.name, action: 'request.created', requestId: request.id, target: request.target, subjectUser: user.name,
-        details: { profile: request.profile, duration: formatDuration(request.durationMs), reason, ticket, policy: request.policy, approval: auto ? 'auto' : `${request.requiredApprovals} of ${[...request.approverUsers, ...request.approverGroups.map((g) => `group:${g}`)].join(', ')}` },
+        at: now,
+        actor: user.name,
+        action: 'request.created',
+        requestId: request.id,
+        target: request.target,
+        subjectUser: user.name,
+        details: {
+          profile: request.profile,
+          duration: formatDuration(request.durationMs),
+          reason,
+          ticket,
+          policy: request.policy,
+          approval: auto
+            ? 'auto'
+            : `${request.requiredApprovals} of ${[...request.approverUsers, ...request.approverGroups.map((g) => `group:${g}`)].join(', ')}`,
+        },
       });
       if (!intent) return null;
-      await tx.appendAudit({ at: now, actor: 'policy', action: 'request.approved', requestId: request.id, target: request.target, subjectUser: user.name, details: { policy: request.policy, automatic: true } });
+      await tx.appendAudit({
+        at: now,
+        actor: 'policy',
+        action: 'request.approved',
+        requestId: request.id,
+        target: request.target,
+        subjectUser: user.name,
+        details: { policy: request.policy, automatic: true },
+      });
       await tx.appendAudit(provisioningEvent(intent, now, 'policy'));
       return intent;
     });
     telemetry.count('requests_created', { profile: profile.name, approval: auto ? 'auto' : 'approvers' });
     log.info({ requestId: request.id, user: user.name, profile: profile.name, status: request.status }, 'request created');
     if (!grant) {
-      notifier.notify({ kind: 'request.pending', at: now, requestId: request.id, user: user.name, target: target.name, profile: profile.name, message: `${user.name} requests ${profile.name} for ${formatDuration(request.durationMs)}${reason ? `: ${reason}` : ''}` });
+      notifier.notify({
+        kind: 'request.pending',
+        at: now,
+        requestId: request.id,
+        user: user.name,
+        target: target.name,
+        profile: profile.name,
+        message: `${user.name} requests ${profile.name} for ${formatDuration(request.durationMs)}${reason ? `: ${reason}` : ''}`,
+      });
       return { request, grant: null };
     }
     return { request, grant: await grants.provision(grant.id, grant) };
@@ -211,10 +264,27 @@ export function createRequestService(deps: RequestServiceDeps) {
     if (profile.mode === 'own-account') ownAccountOrThrow(user, target, profile.name);
     const now = clock.now();
     const request: RequestRecord = {
-      id: newRequestId(), user: user.name, profile: profile.name, target: target.name, mode: profile.mode, policy: 'break-glass',
-      durationMs: input.durationMs, maxDurationMs: decision.maxDurationMs, reason, ticket, status: 'approved',
-      requiredApprovals: 0, approverUsers: [], approverGroups: [], createdAt: now, pendingExpiresAt: null,
-      decidedAt: now, decidedBy: 'break-glass', decisionComment: null, grantId: null, version: 1,
+      id: newRequestId(),
+      user: user.name,
+      profile: profile.name,
+      target: target.name,
+      mode: profile.mode,
+      policy: 'break-glass',
+      durationMs: input.durationMs,
+      maxDurationMs: decision.maxDurationMs,
+      reason,
+      ticket,
+      status: 'approved',
+      requiredApprovals: 0,
+      approverUsers: [],
+      approverGroups: [],
+      createdAt: now,
+      pendingExpiresAt: null,
+      decidedAt: now,
+      decidedBy: 'break-glass',
+      decisionComment: null,
+      grantId: null,
+      version: 1,
     };
     const intent = grants.newGrant(request, user, now);
     request.grantId = intent.id;
@@ -222,15 +292,34 @@ export function createRequestService(deps: RequestServiceDeps) {
       await tx.insertRequest(request);
       await tx.insertGrant(intent);
       await tx.insertBreakGlass({
-        grantId: intent.id, requestId: request.id, user: user.name, profile: profile.name, target: target.name, reason: reason!,
-        createdAt: now, reviewedAt: null, reviewedBy: null, reviewComment: null,
+        grantId: intent.id,
+        requestId: request.id,
+        user: user.name,
+        profile: profile.name,
+        target: target.name,
+        reason: reason!,
+        createdAt: now,
+        reviewedAt: null,
+        reviewedBy: null,
+        reviewComment: null,
       });
       await tx.appendAudit({
-        at: now, actor: user.name, action: 'request.created', requestId: request.id, target: request.target, subjectUser: user.name,
+        at: now,
+        actor: user.name,
+        action: 'request.created',
+        requestId: request.id,
+        target: request.target,
+        subjectUser: user.name,
         details: { profile: request.profile, duration: formatDuration(request.durationMs), reason, ticket, policy: request.policy, approval: 'break-glass' },
       });
       await tx.appendAudit({
-        at: now, actor: user.name, action: 'grant.break-glass', requestId: request.id, grantId: intent.id, target: request.target, subjectUser: user.name,
+        at: now,
+        actor: user.name,
+        action: 'grant.break-glass',
+        requestId: request.id,
+        grantId: intent.id,
+        target: request.target,
+        subjectUser: user.name,
         details: { profile: profile.name, groups: profile.breakGlass?.groups ?? [], reason, review: 'open' },
       });
       await tx.appendAudit(provisioningEvent(intent, now, user.name));
@@ -238,7 +327,13 @@ export function createRequestService(deps: RequestServiceDeps) {
     telemetry.count('requests_created', { profile: profile.name, approval: 'break-glass' });
     telemetry.count('break_glass', { profile: profile.name });
     notifier.notify({
-      kind: 'grant.break-glass', at: now, requestId: request.id, grantId: intent.id, user: user.name, target: target.name, profile: profile.name,
+      kind: 'grant.break-glass',
+      at: now,
+      requestId: request.id,
+      grantId: intent.id,
+      user: user.name,
+      target: target.name,
+      profile: profile.name,
       message: `break-glass: ${user.name} activated ${profile.name} on ${target.name} for ${formatDuration(request.durationMs)} without approval (${reason}); it awaits review by someone else: stint review ${intent.id}`,
     });
     return { request, grant: await grants.provision(intent.id, intent) };
@@ -256,50 +351,81 @@ export function createRequestService(deps: RequestServiceDeps) {
     };
     for (let attempt = 0; attempt < maxCasRetries; attempt++) {
       const now = clock.now();
-      const result = await store.transaction(async (tx) => {
-        const r = await mustGet(input.requestId, tx);
-        // One the actor may not see is not found, as for GET: its existence is not told.
-        if (!mayView(r, input.actor)) throw notFound(`request ${input.requestId} not found`);
-        // The requester never decides their own request, on any path, admin or not.
-        const may = mayDecide(r, input.actor);
-        if (!may.ok) throw forbidden(may.message);
-        const rule = deps.catalog().policies.find((p) => p.name === r.policy)?.approval;
-        requireFreshSignIn(input.actor, rule?.kind === 'approvers' ? rule.stepUpMs : null, now, `deciding request ${r.id}`);
-        if (r.status !== 'pending') throw conflict(`request ${r.id} is already ${r.status}`);
-        const existing = await tx.listApprovals(r.id);
-        if (existing.some((a) => a.approver === input.actor.name)) throw conflict(`${input.actor.name} already decided on request ${r.id}`);
-        const approval: ApprovalRecord = { requestId: r.id, approver: input.actor.name, decision: input.decision, comment, at: now };
-        await tx.insertApproval(approval);
-        await tx.appendAudit({
-          at: now, actor: input.actor.name, action: input.decision === 'approve' ? 'request.approval' : 'request.denial', requestId: r.id, target: r.target, subjectUser: r.user,
-          details: { comment },
-        });
-        const state = tallyApprovals(r, [...existing, approval]);
-        if (state === 'pending') {
-          if (!(await tx.casRequest(r.id, r.version, {}))) throw new LostRace();
-          return { request: { ...r, version: r.version + 1 }, grant: null };
-        }
-        if (state === 'denied') {
-          const patch = { status: 'denied' as const, decidedAt: now, decidedBy: input.actor.name, decisionComment: comment };
+      const result = await store
+        .transaction(async (tx) => {
+          const r = await mustGet(input.requestId, tx);
+          // One the actor may not see is not found, as for GET: its existence is not told.
+          if (!mayView(r, input.actor)) throw notFound(`request ${input.requestId} not found`);
+          // The requester never decides their own request, on any path, admin or not.
+          const may = mayDecide(r, input.actor);
+          if (!may.ok) throw forbidden(may.message);
+          const rule = deps.catalog().policies.find((p) => p.name === r.policy)?.approval;
+          requireFreshSignIn(input.actor, rule?.kind === 'approvers' ? rule.stepUpMs : null, now, `deciding request ${r.id}`);
+          if (r.status !== 'pending') throw conflict(`request ${r.id} is already ${r.status}`);
+          const existing = await tx.listApprovals(r.id);
+          if (existing.some((a) => a.approver === input.actor.name)) throw conflict(`${input.actor.name} already decided on request ${r.id}`);
+          const approval: ApprovalRecord = { requestId: r.id, approver: input.actor.name, decision: input.decision, comment, at: now };
+          await tx.insertApproval(approval);
+          await tx.appendAudit({
+            at: now,
+            actor: input.actor.name,
+            action: input.decision === 'approve' ? 'request.approval' : 'request.denial',
+            requestId: r.id,
+            target: r.target,
+            subjectUser: r.user,
+            details: { comment },
+          });
+          const state = tallyApprovals(r, [...existing, approval]);
+          if (state === 'pending') {
+            if (!(await tx.casRequest(r.id, r.version, {}))) throw new LostRace();
+            return { request: { ...r, version: r.version + 1 }, grant: null };
+          }
+          if (state === 'denied') {
+            const patch = { status: 'denied' as const, decidedAt: now, decidedBy: input.actor.name, decisionComment: comment };
+            if (!(await tx.casRequest(r.id, r.version, patch))) throw new LostRace();
+            await tx.appendAudit({
+              at: now,
+              actor: input.actor.name,
+              action: 'request.denied',
+              requestId: r.id,
+              target: r.target,
+              subjectUser: r.user,
+              details: { comment },
+            });
+            return { request: { ...r, ...patch, version: r.version + 1 }, grant: null };
+          }
+          const grant = await approveInTx(tx, r, await requester(r), now, input.actor.name);
+          const patch = { status: 'approved' as const, decidedAt: now, decidedBy: input.actor.name, decisionComment: comment, grantId: grant.id };
+          // Compare-and-swap: a deny or cancel that committed first wins, and this whole transaction rolls back.
           if (!(await tx.casRequest(r.id, r.version, patch))) throw new LostRace();
-          await tx.appendAudit({ at: now, actor: input.actor.name, action: 'request.denied', requestId: r.id, target: r.target, subjectUser: r.user, details: { comment } });
-          return { request: { ...r, ...patch, version: r.version + 1 }, grant: null };
-        }
-        const grant = await approveInTx(tx, r, await requester(r), now, input.actor.name);
-        const patch = { status: 'approved' as const, decidedAt: now, decidedBy: input.actor.name, decisionComment: comment, grantId: grant.id };
-        // Compare-and-swap: a deny or cancel that committed first wins, and this whole transaction rolls back.
-        if (!(await tx.casRequest(r.id, r.version, patch))) throw new LostRace();
-        await tx.appendAudit({ at: now, actor: input.actor.name, action: 'request.approved', requestId: r.id, target: r.target, subjectUser: r.user, details: { approvals: [...existing, approval].filter((a) => a.decision === 'approve').map((a) => a.approver) } });
-        return { request: { ...r, ...patch, version: r.version + 1 }, grant };
-      }).catch((err: unknown) => {
-        if (err instanceof LostRace) return null;
-        throw err;
-      });
+          await tx.appendAudit({
+            at: now,
+            actor: input.actor.name,
+            action: 'request.approved',
+            requestId: r.id,
+            target: r.target,
+            subjectUser: r.user,
+            details: { approvals: [...existing, approval].filter((a) => a.decision === 'approve').map((a) => a.approver) },
+          });
+          return { request: { ...r, ...patch, version: r.version + 1 }, grant };
+        })
+        .catch((err: unknown) => {
+          if (err instanceof LostRace) return null;
+          throw err;
+        });
       if (!result) continue;
       telemetry.count('requests_decided', { decision: result.request.status });
       log.info({ requestId: result.request.id, actor: input.actor.name, decision: input.decision, status: result.request.status }, 'request decision');
       if (result.request.status !== 'pending') {
-        notifier.notify({ kind: 'request.decided', at: now, requestId: result.request.id, user: result.request.user, target: result.request.target, profile: result.request.profile, message: `request ${result.request.id} for ${result.request.profile} was ${result.request.status} by ${input.actor.name}` });
+        notifier.notify({
+          kind: 'request.decided',
+          at: now,
+          requestId: result.request.id,
+          user: result.request.user,
+          target: result.request.target,
+          profile: result.request.profile,
+          message: `request ${result.request.id} for ${result.request.profile} was ${result.request.status} by ${input.actor.name}`,
+        });
       }
       if (result.grant) return { request: result.request, grant: await grants.provision(result.grant.id, result.grant) };
       return result;
@@ -313,11 +439,22 @@ export function createRequestService(deps: RequestServiceDeps) {
       const r = await mustGet(input.requestId);
       if (!mayView(r, input.actor)) throw notFound(`request ${input.requestId} not found`);
       if (r.user !== input.actor.name && !input.actor.admin) throw forbidden(`request ${r.id} belongs to ${r.user}; only they or an admin may cancel it`);
-      if (r.status !== 'pending') throw conflict(`request ${r.id} is already ${r.status}; only pending requests can be cancelled${r.grantId ? ` (revoke grant ${r.grantId} instead)` : ''}`);
+      if (r.status !== 'pending')
+        throw conflict(
+          `request ${r.id} is already ${r.status}; only pending requests can be cancelled${r.grantId ? ` (revoke grant ${r.grantId} instead)` : ''}`,
+        );
       const patch = { status: 'cancelled' as const, decidedAt: now, decidedBy: input.actor.name };
       const done = await store.transaction(async (tx) => {
         if (!(await tx.casRequest(r.id, r.version, patch))) return false;
-        await tx.appendAudit({ at: now, actor: input.actor.name, action: 'request.cancelled', requestId: r.id, target: r.target, subjectUser: r.user, details: {} });
+        await tx.appendAudit({
+          at: now,
+          actor: input.actor.name,
+          action: 'request.cancelled',
+          requestId: r.id,
+          target: r.target,
+          subjectUser: r.user,
+          details: {},
+        });
         return true;
       });
       if (done) return { ...r, ...patch, version: r.version + 1 };
@@ -325,78 +462,13 @@ export function createRequestService(deps: RequestServiceDeps) {
     throw conflict(`request ${input.requestId} is changing concurrently; try again`);
   }
 
-  /** Cancels every pending request of `user` (the identity provider no longer vouches for them). */
-  async function cancelPendingOf(user: string, why: string): Promise<number> {
-    let cancelled = 0;
-    for (const r of await store.listRequests({ user, statuses: ['pending'], limit: maxPendingRequestsPerUser * 2 })) {
-      const now = clock.now();
-      const patch = { status: 'cancelled' as const, decidedAt: now, decidedBy: 'stint', decisionComment: why };
-      const done = await store.transaction(async (tx) => {
-        if (!(await tx.casRequest(r.id, r.version, patch))) return false;
-        await tx.appendAudit({ at: now, actor: 'stint', action: 'request.cancelled', requestId: r.id, target: r.target, subjectUser: r.user, details: { reason: why } });
-        return true;
-      });
-      if (done) cancelled++;
-    }
-    return cancelled;
-  }
-
-  /** Pending requests whose approval window passed become `expired-unapproved`, history kept. */
-  async function expireStale(limit = 500): Promise<number> {
-    const now = clock.now();
-    const stale = await store.listStalePendingRequests(now, limit);
-    let n = 0;
-    for (const r of stale) {
-      const ok = await store.transaction(async (tx) => {
-        const patch = { status: 'expired-unapproved' as const, decidedAt: now, decidedBy: 'stint' };
-        if (!(await tx.casRequest(r.id, r.version, patch))) return false;
-        await tx.appendAudit({ at: now, actor: 'stint', action: 'request.expired-unapproved', requestId: r.id, target: r.target, subjectUser: r.user, details: { waitedMs: now - r.createdAt } });
-        return true;
-      });
-      if (ok) {
-        n++;
-        notifier.notify({ kind: 'request.decided', at: now, requestId: r.id, user: r.user, target: r.target, profile: r.profile, message: `request ${r.id} for ${r.profile} expired without approval` });
-      }
-    }
-    return n;
-  }
-
-  /** Who may see a request: its requester, its possible approvers, admins and auditors. */
-  function mayView(r: RequestRecord, actor: UserDef): boolean {
-    return r.user === actor.name || readsEverything(actor) || r.approverUsers.includes(actor.name) || r.approverGroups.some((g) => actor.groups.includes(g));
-  }
-
-  async function get(input: { actor: UserDef; requestId: string }): Promise<{ request: RequestRecord; approvals: ApprovalRecord[] }> {
-    const r = await mustGet(input.requestId);
-    if (!mayView(r, input.actor)) throw notFound(`request ${input.requestId} not found`);
-    return { request: r, approvals: await store.listApprovals(r.id) };
-  }
-
-  /**
-   * `scope`: mine (default), approvable (pending ones the actor may decide), all (admin).
-   */
-  async function list(input: { actor: UserDef; scope: 'mine' | 'approvable' | 'all'; statuses?: RequestFilter['statuses']; limit?: number }): Promise<RequestRecord[]> {
-    const limit = input.limit ?? 200;
-    if (input.scope === 'all') {
-      if (!readsEverything(input.actor)) throw forbidden('only admins and auditors may list every request');
-      return store.listRequests({ statuses: input.statuses, limit });
-    }
-    if (input.scope === 'approvable') {
-      const pending = await store.listRequests({ statuses: ['pending'], limit: 5000 });
-      return pending.filter((r) => mayDecide(r, input.actor).ok).slice(0, limit);
-    }
-    return store.listRequests({ user: input.actor.name, statuses: input.statuses, limit });
-  }
-
   return {
     create,
     approve: (i: { actor: UserDef; requestId: string; comment: string | null }) => decide({ ...i, decision: 'approve' }),
     deny: (i: { actor: UserDef; requestId: string; comment: string | null }) => decide({ ...i, decision: 'deny' }),
     cancel,
-    cancelPendingOf,
-    expireStale,
-    get,
-    list,
+    ...createRequestHousekeeping({ store, clock, notifier }),
+    ...createRequestReads({ store, mustGet }),
   };
 }
 

@@ -39,8 +39,15 @@ describe('token service: who may make a token for whom', () => {
   it('a person makes their own; a person never makes one for someone else', async () => {
     const own = await tokens.create({ actor: alice, user: 'alice' });
     assert.equal((await tokens.authenticate(own.secret))?.user.name, 'alice');
-    assert.equal(await outcome(tokens.create({ actor: alice, user: 'bob' })), 'forbidden: you may create tokens only for yourself (alice); admins create them for service users');
-    assert.equal(await outcome(tokens.create({ actor: sec, user: 'alice' })), 'forbidden: you may create tokens only for yourself (sec); admins create them for service users', 'auditors change nothing');
+    assert.equal(
+      await outcome(tokens.create({ actor: alice, user: 'bob' })),
+      'forbidden: you may create tokens only for yourself (alice); admins create them for service users',
+    );
+    assert.equal(
+      await outcome(tokens.create({ actor: sec, user: 'alice' })),
+      'forbidden: you may create tokens only for yourself (sec); admins create them for service users',
+      'auditors change nothing',
+    );
     assert.equal(await outcome(tokens.create({ actor: sec, user: 'sec' })), 'ok', 'an auditor acting for themselves is a plain user');
   });
 
@@ -58,7 +65,7 @@ describe('token service: who may make a token for whom', () => {
     assert.equal((await store.listTokens('bob')).length, 0, 'nothing was made for bob');
   });
 
-  it('without an identity provider an admin still makes people\'s tokens (the only way they get in)', async () => {
+  it("without an identity provider an admin still makes people's tokens (the only way they get in)", async () => {
     const t = await tokens.create({ actor: ops, user: 'bob' });
     assert.equal((await tokens.authenticate(t.secret))?.user.name, 'bob');
     assert.equal(await outcome(tokens.create({ actor: ops, user: 'mallory' })), 'not_found: user "mallory" is not defined in the config');
@@ -92,7 +99,10 @@ describe('token service: every token expires and records its last use', () => {
     assert.equal(d.token.expiresAt - d.token.createdAt, 90 * 86_400_000);
     const y = await tokens.create({ actor: alice, user: 'alice', ttlMs: 365 * 86_400_000 });
     assert.equal(y.token.expiresAt - y.token.createdAt, 365 * 86_400_000);
-    assert.equal(await outcome(tokens.create({ actor: alice, user: 'alice', ttlMs: 366 * 86_400_000 })), 'invalid: ttl 366d is longer than a token may live (at most 365d)');
+    assert.equal(
+      await outcome(tokens.create({ actor: alice, user: 'alice', ttlMs: 366 * 86_400_000 })),
+      'invalid: ttl 366d is longer than a token may live (at most 365d)',
+    );
     assert.equal(await outcome(tokens.create({ actor: alice, user: 'alice', ttlMs: 999 })), 'invalid: ttl must be at least 1s');
     assert.equal(await outcome(tokens.create({ actor: alice, user: 'alice', ttlMs: Number.NaN })), 'invalid: ttl must be at least 1s');
     assert.equal((await store.listTokens('alice')).length, 2, 'the refused ones were not made');

@@ -34,7 +34,11 @@ export function hashToken(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 
-export function createTokenService(deps: { store: Store; catalog: () => Catalog; clock: Clock }) {
+export function createTokenService(deps: {
+  store: Pick<Store, 'transaction' | 'findTokenByHash' | 'listTokens' | 'touchToken' | 'useConnectToken'>;
+  catalog: () => Catalog;
+  clock: Clock;
+}) {
   const { store, clock } = deps;
 
   function resolveUser(name: string): UserDef | undefined {
@@ -58,7 +62,9 @@ export function createTokenService(deps: { store: Store; catalog: () => Catalog;
     const user = self ? input.actor : resolveUser(input.user);
     if (!user) throw notFound(`user ${JSON.stringify(input.user)} is not defined in the config`);
     if (!self && user.service !== true && deps.catalog().peopleFromProvider === true) {
-      throw forbidden(`${user.name} is a person, not a service user: a token that acts as ${user.name} can only be created by ${user.name} (admins create tokens for service: true users)`);
+      throw forbidden(
+        `${user.name} is a person, not a service user: a token that acts as ${user.name} can only be created by ${user.name} (admins create tokens for service: true users)`,
+      );
     }
     return issue(user.name, input.description ?? null, input.actor.name, ttlMs);
   }
@@ -66,10 +72,25 @@ export function createTokenService(deps: { store: Store; catalog: () => Catalog;
   async function issue(user: string, description: string | null, actor: string, ttlMs = defaultTokenTtlMs): Promise<{ token: TokenRecord; secret: string }> {
     const secret = `stint_${randomBytes(32).toString('base64url')}`;
     const now = clock.now();
-    const token: TokenRecord = { id: newTokenId(), user, hash: hashToken(secret), description, createdAt: now, expiresAt: now + ttlMs, revokedAt: null, lastUsedAt: null };
+    const token: TokenRecord = {
+      id: newTokenId(),
+      user,
+      hash: hashToken(secret),
+      description,
+      createdAt: now,
+      expiresAt: now + ttlMs,
+      revokedAt: null,
+      lastUsedAt: null,
+    };
     await store.transaction(async (tx) => {
       await tx.insertToken(token);
-      await tx.appendAudit({ at: now, actor, action: 'token.created', subjectUser: user, details: { tokenId: token.id, description, expiresAt: new Date(token.expiresAt).toISOString() } });
+      await tx.appendAudit({
+        at: now,
+        actor,
+        action: 'token.created',
+        subjectUser: user,
+        details: { tokenId: token.id, description, expiresAt: new Date(token.expiresAt).toISOString() },
+      });
     });
     return { token, secret };
   }
@@ -107,13 +128,23 @@ export function createTokenService(deps: { store: Store; catalog: () => Catalog;
   async function issueConnectToken(input: { actor: UserDef; profile: string }): Promise<{ secret: string; expiresAt: number }> {
     const profile = deps.catalog().profiles.get(input.profile);
     if (!profile) throw notFound(`profile ${JSON.stringify(input.profile)} does not exist`);
-    if (!deps.catalog().users.has(input.actor.name)) throw forbidden(`${input.actor.name} is not a user in the config; only configured users connect through gateways`);
+    if (!deps.catalog().users.has(input.actor.name))
+      throw forbidden(`${input.actor.name} is not a user in the config; only configured users connect through gateways`);
     const secret = `stintc_${randomBytes(32).toString('base64url')}`;
     const now = clock.now();
     const expiresAt = now + connectTokenTtlMs;
     await store.transaction(async (tx) => {
-      await tx.insertConnectToken({ hash: hashToken(secret), user: input.actor.name, profile: profile.name, createdAt: now, expiresAt, usedAt: null }, now - 86_400_000);
-      await tx.appendAudit({ at: now, actor: input.actor.name, action: 'connect-token.issued', subjectUser: input.actor.name, details: { profile: profile.name, expiresAt: new Date(expiresAt).toISOString() } });
+      await tx.insertConnectToken(
+        { hash: hashToken(secret), user: input.actor.name, profile: profile.name, createdAt: now, expiresAt, usedAt: null },
+        now - 86_400_000,
+      );
+      await tx.appendAudit({
+        at: now,
+        actor: input.actor.name,
+        action: 'connect-token.issued',
+        subjectUser: input.actor.name,
+        details: { profile: profile.name, expiresAt: new Date(expiresAt).toISOString() },
+      });
     });
     return { secret, expiresAt };
   }
@@ -148,7 +179,8 @@ export function createTokenService(deps: { store: Store; catalog: () => Catalog;
   }
 
   async function list(input: { actor: UserDef; user?: string }): Promise<TokenRecord[]> {
-    if (input.user && input.user !== input.actor.name && !readsEverything(input.actor)) throw forbidden('only admins and auditors may list other users\' tokens');
+    if (input.user && input.user !== input.actor.name && !readsEverything(input.actor))
+      throw forbidden("only admins and auditors may list other users' tokens");
     if (!input.user && readsEverything(input.actor)) return store.listTokens();
     return store.listTokens(input.user ?? input.actor.name);
   }

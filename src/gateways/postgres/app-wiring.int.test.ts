@@ -3,7 +3,7 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { serialize } from 'pg-protocol';
 import { freePort } from '../../embedded/free-port.js';
 import { runBinary } from '../../cli/testing/fake-api.js';
 import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } from '../../testing/broker.js';
+import { selfSignedCert } from '../testing/tls-cert.js';
 
 describe('gateways.postgres in the config', () => {
   let target: TestTarget;
@@ -25,11 +26,12 @@ describe('gateways.postgres in the config', () => {
   before(async () => {
     target = await createTestTarget();
     certDir = await mkdtemp(join(tmpdir(), 'stint-gwcert-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', join(certDir, 'key.pem'), '-out', join(certDir, 'cert.pem')], { stdio: 'ignore' });
+    const cert = selfSignedCert(certDir);
     port = await freePort();
     broker = await startTestBroker({
       target,
-      editConfig: (t) => `gateways:\n  postgres: { listen: "127.0.0.1:${port}", tlsCert: ${JSON.stringify(join(certDir, 'cert.pem'))}, tlsKey: ${JSON.stringify(join(certDir, 'key.pem'))}, maxSession: 10m, tls: { minVersion: TLSv1.3 }, handshakeTimeout: 8s }\n${t}`,
+      editConfig: (t) =>
+        `gateways:\n  postgres: { listen: "127.0.0.1:${port}", tlsCert: ${JSON.stringify(cert.certFile)}, tlsKey: ${JSON.stringify(cert.keyFile)}, maxSession: 10m, tls: { minVersion: TLSv1.3 }, handshakeTimeout: 8s }\n${t}`,
     });
     url = await broker.app.listen('127.0.0.1', 0);
   });
@@ -43,8 +45,11 @@ describe('gateways.postgres in the config', () => {
     assert.ok(broker.app.postgresGateway, 'the broker started the gateway');
     const token = await broker.token('alice');
     const out = await new Promise<string>((resolve, reject) =>
-      execFile('psql', [`host=127.0.0.1 port=${port} user=alice dbname=pg-read sslmode=require`, '-tAc', 'SELECT current_user'], { env: { PATH: process.env.PATH, PGPASSWORD: token } }, (err, stdout, stderr) =>
-        err ? reject(new Error(stderr)) : resolve(stdout.trim()),
+      execFile(
+        'psql',
+        [`host=127.0.0.1 port=${port} user=alice dbname=pg-read sslmode=require`, '-tAc', 'SELECT current_user'],
+        { env: { PATH: process.env.PATH, PGPASSWORD: token } },
+        (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout.trim())),
       ),
     );
     assert.match(out, /^stint_alice_[a-z0-9]{6}$/);
@@ -87,17 +92,25 @@ describe('gateways.postgres in the config', () => {
     assert.equal((await broker.app.store.listAudit({ action: 'connect-token.issued' })).length, 1);
 
     // The token is good for one login to that one profile, within two minutes, and is no API token.
-    const issued = await fetch(`${url}/v1/connect-tokens`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ profile: 'pg-read' }) });
+    const issued = await fetch(`${url}/v1/connect-tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ profile: 'pg-read' }),
+    });
     assert.equal(issued.status, 201);
     assert.equal(issued.headers.get('cache-control'), 'no-store');
     const once = ((await issued.json()) as { token: string }).token;
     assert.match(once, /^stintc_/);
     assert.equal((await broker.call(once, 'GET', '/v1/grants')).status, 401, 'the API refuses a connect token');
-    const psql = (password: string, dbname: string) => new Promise<{ ok: boolean; out: string }>((resolve) =>
-      execFile('psql', [`host=127.0.0.1 port=${port} user=alice dbname=${dbname} sslmode=require`, '-tAc', 'SELECT 1'], { env: { PATH: process.env.PATH, PGPASSWORD: password } }, (err, stdout, stderr) =>
-        resolve({ ok: !err, out: `${stdout}${stderr}` }),
-      ),
-    );
+    const psql = (password: string, dbname: string) =>
+      new Promise<{ ok: boolean; out: string }>((resolve) =>
+        execFile(
+          'psql',
+          [`host=127.0.0.1 port=${port} user=alice dbname=${dbname} sslmode=require`, '-tAc', 'SELECT 1'],
+          { env: { PATH: process.env.PATH, PGPASSWORD: password } },
+          (err, stdout, stderr) => resolve({ ok: !err, out: `${stdout}${stderr}` }),
+        ),
+      );
     const wrongProfile = await psql(once, 'pg-dba');
     assert.equal(wrongProfile.ok, false);
     assert.match(wrongProfile.out, /password authentication failed for user "alice"/);

@@ -10,87 +10,22 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../../embedded/postgres.js';
 import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } from '../../testing/broker.js';
-import { createPostgresGateway, type PostgresGateway } from './index.js';
+import type { PostgresGateway } from './index.js';
+import { brokerGateway } from '../testing/postgres-gateway.js';
+import { psqlClients } from '../testing/psql.js';
+import { selfSignedCert } from '../testing/tls-cert.js';
+import { until } from '../testing/wait.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const { psql, psqlStdin, openPsql, killAll } = psqlClients();
+const gatewayFor = (broker: TestBroker, certDir: string) => brokerGateway(broker, selfSignedCert(certDir));
 
-async function until(what: string, ok: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
-  const start = Date.now();
-  while (!(await ok())) {
-    if (Date.now() - start > ms) throw new Error(`${what} did not happen within ${ms} ms`);
-    await sleep(50);
-  }
-}
-
-function selfSignedCert(dir: string): { cert: string; key: string } {
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-  ], { stdio: 'ignore' });
-  return { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
-}
-
-const children: ChildProcess[] = [];
-
-/** The real psql, one command: exit code, stdout and stderr. */
-function psql(conn: string, password: string, sql: string): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn('psql', [conn, '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', sql], { env: { PATH: process.env.PATH, PGPASSWORD: password, PGCONNECT_TIMEOUT: '10' } });
-    children.push(p);
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('close', (code) => resolve({ code, out: out.trim(), err: err.trim() }));
-  });
-}
-
-/**
- * psql reading commands from stdin, in a session of its own (no controlling
- * terminal), so that \password reads the new password from stdin too.
- */
-function psqlStdin(conn: string, password: string, input: string): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const p = spawn('psql', [conn, '-X'], { env: { PATH: process.env.PATH, PGPASSWORD: password, PGCONNECT_TIMEOUT: '10' }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
-    children.push(p);
-    let out = '';
-    p.stdout!.on('data', (d) => (out += d));
-    p.stderr!.on('data', (d) => (out += d));
-    p.on('close', (code) => resolve({ code, out }));
-    p.stdin!.on('error', () => {});
-    p.stdin!.end(input);
-  });
-}
-
-/** An interactive psql through the gateway, as a person would have open. */
-function openPsql(conn: string, password: string): { proc: ChildProcess; output: () => string; send: (s: string) => void } {
-  const proc = spawn('psql', [conn, '-X', '-A', '-t'], { env: { PATH: process.env.PATH, PGPASSWORD: password }, stdio: ['pipe', 'pipe', 'pipe'] });
-  children.push(proc);
-  let out = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (out += d));
-  return { proc, output: () => out, send: (s) => proc.stdin!.write(s) };
-}
-
-function gatewayFor(broker: TestBroker, certDir: string): PostgresGateway {
-  const app = broker.app;
-  return createPostgresGateway({
-    tokens: app.tokens, requests: app.requests, grants: app.grants, catalog: () => app.catalog, store: app.store,
-    clock: { now: () => Date.now() }, log: { info() {}, warn() {}, error() {}, debug() {} },
-    tls: selfSignedCert(certDir), listen: { host: '127.0.0.1', port: 0 }, sessionDir: join(broker.dataDir, 'sessions'), requireTls: true,
-  });
-}
-
-after(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
+after(() => killAll());
 
 describe('a password set through the gateway', () => {
   let target: TestTarget;
@@ -104,8 +39,15 @@ describe('a password set through the gateway', () => {
     broker = await startTestBroker({
       target,
       // A profile that needs an approver: its grant (and role) outlives the session, so the role can be looked at afterwards.
-      editConfig: (text) => text.replace('profiles:\n', `profiles:\n  - { name: pg-read-approved, target: pg, mode: ephemeral-account, grants: [${target.readRole}], maxDuration: 1h }\n`),
-      config: { extraPolicies: '  - { name: approved-read, subjects: { groups: [dev] }, profiles: [pg-read-approved], approval: { approvers: { groups: [dba] }, count: 1 } }\n' },
+      editConfig: (text) =>
+        text.replace(
+          'profiles:\n',
+          `profiles:\n  - { name: pg-read-approved, target: pg, mode: ephemeral-account, grants: [${target.readRole}], maxDuration: 1h }\n`,
+        ),
+      config: {
+        extraPolicies:
+          '  - { name: approved-read, subjects: { groups: [dev] }, profiles: [pg-read-approved], approval: { approvers: { groups: [dba] }, count: 1 } }\n',
+      },
     });
     certDir = mkdtempSync(join(tmpdir(), 'stint-gw-bypass-'));
     gateway = gatewayFor(broker, certDir);
@@ -150,7 +92,7 @@ describe('a password set through the gateway', () => {
     assert.match(v!.message, /cannot verify: set gatewayAddresses/);
   });
 
-  it('the statement never reaches the target: the approved grant\'s role keeps its password, and the new one does not log in (psql \\password form, extended protocol, DO block)', async () => {
+  it("the statement never reaches the target: the approved grant's role keeps its password, and the new one does not log in (psql \\password form, extended protocol, DO block)", async () => {
     const alice = await broker.token('alice');
     const req = await broker.call(alice, 'POST', '/v1/requests', { profile: 'pg-read-approved', duration: '10m' });
     assert.equal(req.status, 201, req.raw);
@@ -172,13 +114,20 @@ describe('a password set through the gateway', () => {
     c.on('error', () => {});
     await c.connect();
     assert.equal((await c.query('SELECT current_user AS u')).rows[0].u, account);
-    await assert.rejects(c.query({ name: 'leave', text: `ALTER ROLE current_user PASSWORD '${leaked}'` }), /ALTER ROLE … PASSWORD is not allowed|Connection terminated/);
+    await assert.rejects(
+      c.query({ name: 'leave', text: `ALTER ROLE current_user PASSWORD '${leaked}'` }),
+      /ALTER ROLE … PASSWORD is not allowed|Connection terminated/,
+    );
     await c.end().catch(() => {});
 
-    const viaDo = await psql(conninfo('alice', 'pg-read-approved'), alice, `DO $$ BEGIN EXECUTE 'ALTER ROLE ' || quote_ident(current_user) || ' PASSWORD ''${leaked}'''; END $$`);
+    const viaDo = await psql(
+      conninfo('alice', 'pg-read-approved'),
+      alice,
+      `DO $$ BEGIN EXECUTE 'ALTER ROLE ' || quote_ident(current_user) || ' PASSWORD ''${leaked}'''; END $$`,
+    );
     assert.match(viaDo.err, /FATAL:.*ALTER ROLE … PASSWORD is not allowed/);
 
-    assert.equal(await verifier(), original, 'the role\'s password is unchanged');
+    assert.equal(await verifier(), original, "the role's password is unchanged");
     const direct = await psql(`host=${target.host} port=${target.port} user=${account} dbname=${target.db.name} connect_timeout=10`, leaked, 'SELECT 1');
     assert.notEqual(direct.code, 0);
     assert.match(direct.err, /password authentication failed/);
@@ -260,7 +209,7 @@ host  all all 127.0.0.1/32 scram-sha-256
   /** What stint reconcile reports for the target. */
   const reconciled = async () => (await broker.app.reconcile.reconcile({ target: 'pg', dryRun: true, actor: 'root' })).targets[0]!.bypass;
 
-  it('reconcile\'s check cannot verify without the privilege to read pg_hba_file_rules, and says which', async () => {
+  it("reconcile's check cannot verify without the privilege to read pg_hba_file_rules, and says which", async () => {
     await setHba(closedRules(target.gatewayMarker));
     // The gateway marker is made on first use; before that there is nothing to check.
     const token = await broker.token('alice');
@@ -268,16 +217,27 @@ host  all all 127.0.0.1/32 scram-sha-256
     assert.equal(warm.code, 0, warm.err);
     const v = await check();
     assert.equal(v?.status, 'unknown');
-    assert.match(v!.message, /cannot verify: the admin may not read pg_hba_file_rules \(GRANT SELECT ON pg_hba_file_rules TO .*GRANT EXECUTE ON FUNCTION pg_hba_file_rules\(\)/);
-    assert.deepEqual((await reconciled()).map((b) => b.status), ['unknown']);
+    assert.match(
+      v!.message,
+      /cannot verify: the admin may not read pg_hba_file_rules \(GRANT SELECT ON pg_hba_file_rules TO .*GRANT EXECUTE ON FUNCTION pg_hba_file_rules\(\)/,
+    );
+    assert.deepEqual(
+      (await reconciled()).map((b) => b.status),
+      ['unknown'],
+    );
   });
 
-  it('with the documented rules, the gateway account\'s own credential is refused from any other path; the check passes', async () => {
-    await target.superQuery(`GRANT SELECT ON pg_hba_file_rules TO ${pg.escapeIdentifier(target.adminUser)}; GRANT EXECUTE ON FUNCTION pg_hba_file_rules() TO ${pg.escapeIdentifier(target.adminUser)}`);
+  it("with the documented rules, the gateway account's own credential is refused from any other path; the check passes", async () => {
+    await target.superQuery(
+      `GRANT SELECT ON pg_hba_file_rules TO ${pg.escapeIdentifier(target.adminUser)}; GRANT EXECUTE ON FUNCTION pg_hba_file_rules() TO ${pg.escapeIdentifier(target.adminUser)}`,
+    );
     await setHba(closedRules(target.gatewayMarker));
     const v = await check();
     assert.equal(v?.status, 'pass', v?.message);
-    assert.deepEqual((await reconciled()).map((b) => [b.check, b.status]), [['pg_hba:gateway-accounts', 'pass']]);
+    assert.deepEqual(
+      (await reconciled()).map((b) => [b.check, b.status]),
+      [['pg_hba:gateway-accounts', 'pass']],
+    );
 
     const token = await broker.token('alice');
     const s = openPsql(`host=127.0.0.1 port=${port} user=alice dbname=pg-read sslmode=require`, token);
@@ -305,13 +265,16 @@ host  all all 127.0.0.1/32 scram-sha-256
     await until('role removed', async () => !(await target.roleExists(account)));
   });
 
-  it('with rules that let the marker\'s members in over the socket, the check fails naming the line, and the bypass is real', async () => {
+  it("with rules that let the marker's members in over the socket, the check fails naming the line, and the bypass is real", async () => {
     await setHba(openRules);
     const v = await check();
     assert.equal(v?.status, 'fail');
     assert.match(v!.message, /can log in around the gateway: line 2 \(local all all scram-sha-256\) admits them over a Unix-socket connection/);
     const reported = await reconciled();
-    assert.deepEqual(reported.map((b) => [b.check, b.status]), [['pg_hba:gateway-accounts', 'fail']]);
+    assert.deepEqual(
+      reported.map((b) => [b.check, b.status]),
+      [['pg_hba:gateway-accounts', 'fail']],
+    );
     assert.match(reported[0]!.message, /line 2/);
 
     const token = await broker.token('alice');

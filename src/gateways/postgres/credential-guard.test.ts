@@ -19,12 +19,13 @@ describe('credential guard', () => {
       'alter role current_user password $$x$$',
       'alter role current_user password $pw$x$pw$',
       "alter role current_user password E'x\\'y'",
-      "alter role current_user password NULL",
+      'alter role current_user password NULL',
       // psql's \password sends this.
       "ALTER USER stint_alice_k3j9x2 PASSWORD 'SCRAM-SHA-256$4096:abc=$def=:ghi='",
       "CREATE ROLE other LOGIN PASSWORD 'x'",
       "create user other password 'x'",
-    ]) assert.ok(found(sql), sql);
+    ])
+      assert.ok(found(sql), sql);
   });
 
   it('finds it anywhere in a multi-statement string, after comments and strings with semicolons', () => {
@@ -60,11 +61,13 @@ describe('credential guard', () => {
       '',
       ';;;',
       "SELECT E'\\\\'",
-    ]) assert.equal(found(sql), null, sql);
+    ])
+      assert.equal(found(sql), null, sql);
   });
 
   it('unterminated strings, comments and dollar bodies do not throw', () => {
-    for (const sql of ["SELECT 'abc", 'SELECT /* abc', 'SELECT $$abc', 'SELECT "abc', "E'\\", 'U&"x', '$1 $']) assert.doesNotThrow(() => findCredentialChange(sql));
+    for (const sql of ["SELECT 'abc", 'SELECT /* abc', 'SELECT $$abc', 'SELECT "abc', "E'\\", 'U&"x', '$1 $'])
+      assert.doesNotThrow(() => findCredentialChange(sql));
   });
 
   it('decodes backslash escapes as PostgreSQL does', () => {

@@ -143,12 +143,16 @@ export function findCredentialChange(sql: string, depth = 0): CredentialChange |
     const found = checkStatement(tokens.slice(start, i));
     if (found) return found;
     if (depth < MAX_DEPTH) {
-      const strings = tokens.slice(start, i).filter((t): t is { kind: 'string'; text: string } => t.kind === 'string').map((t) => t.text);
+      const strings = tokens
+        .slice(start, i)
+        .filter((t): t is { kind: 'string'; text: string } => t.kind === 'string')
+        .map((t) => t.text);
       // Each literal, and all of them joined (EXECUTE 'alter role ' || name || ' password …').
       for (const text of strings.length > 1 ? [...strings, strings.join(' ')] : strings) {
         // As written, and with backslash escapes read as E'…' or U&'…' would (or '…' under standard_conforming_strings off).
-        const inner = findCredentialChange(text, depth + 1)
-          ?? (text.includes('\\') ? findCredentialChange(decodeEscapes(text), depth + 1) ?? findCredentialChange(decodeUnicodeEscapes(text), depth + 1) : null);
+        const inner =
+          findCredentialChange(text, depth + 1) ??
+          (text.includes('\\') ? (findCredentialChange(decodeEscapes(text), depth + 1) ?? findCredentialChange(decodeUnicodeEscapes(text), depth + 1)) : null);
         if (inner) return inner;
       }
     }
@@ -188,5 +192,7 @@ export function decodeEscapes(text: string): string {
 
 /** Backslash escapes read as U&'…' does (\0050, \+000050). */
 export function decodeUnicodeEscapes(text: string): string {
-  return text.replace(/\\(?:\+([0-9A-Fa-f]{6})|([0-9A-Fa-f]{4}))/g, (_m, six: string | undefined, four: string | undefined) => fromCodePoint(parseInt(six ?? four!, 16)));
+  return text.replace(/\\(?:\+([0-9A-Fa-f]{6})|([0-9A-Fa-f]{4}))/g, (_m, six: string | undefined, four: string | undefined) =>
+    fromCodePoint(parseInt(six ?? four!, 16)),
+  );
 }

@@ -5,14 +5,23 @@ import { PassThrough } from 'node:stream';
 import { serialize } from 'pg-protocol';
 import type { DatabaseError } from 'pg-protocol/dist/messages.js';
 import {
-  FrameScanner, MessageReader, PROTOCOL_3_0, ProtocolError, backendKeyData, decodeBackend, errorResponse,
-  parseBind, parseParse, parseStartupPacket, startupMessage,
+  FrameScanner,
+  MessageReader,
+  PROTOCOL_3_0,
+  ProtocolError,
+  backendKeyData,
+  decodeBackend,
+  errorResponse,
+  parseBind,
+  parseParse,
+  parseStartupPacket,
+  startupMessage,
 } from './frames.js';
 
 const body = (packet: Buffer) => packet.subarray(4);
 
 describe('startup packets', () => {
-  it('round-trips a StartupMessage with the client\'s own parameters', () => {
+  it("round-trips a StartupMessage with the client's own parameters", () => {
     const p = parseStartupPacket(body(startupMessage({ user: 'alice', database: 'pg-read', client_encoding: 'LATIN1' })));
     assert.ok(p.kind === 'startup');
     assert.equal(p.version, PROTOCOL_3_0);
@@ -22,7 +31,7 @@ describe('startup packets', () => {
     assert.ok(q.kind === 'startup' && Object.getPrototypeOf(q.params) === null);
   });
 
-  it('reads pg-protocol\'s own startup, SSLRequest and CancelRequest', () => {
+  it("reads pg-protocol's own startup, SSLRequest and CancelRequest", () => {
     const p = parseStartupPacket(body(serialize.startup({ user: 'bob' })));
     assert.equal(p.kind, 'startup');
     assert.equal(p.kind === 'startup' && p.params.user, 'bob');
@@ -76,7 +85,7 @@ describe('frontend messages', () => {
 });
 
 describe('backend messages', () => {
-  it('our ErrorResponse and BackendKeyData decode with pg-protocol\'s parser', () => {
+  it("our ErrorResponse and BackendKeyData decode with pg-protocol's parser", () => {
     const e = decodeBackend(errorResponse('FATAL', '28P01', 'password authentication failed for user "x"')) as DatabaseError;
     assert.equal(e.severity, 'FATAL');
     assert.equal(e.code, '28P01');
@@ -93,7 +102,10 @@ describe('FrameScanner', () => {
   it('delivers captured frames whole however the stream is cut', () => {
     for (const size of [1, 3, 5, 7, 4096, frames.length]) {
       const got: string[] = [];
-      const s = new FrameScanner((t) => t === 0x51, (_t, b) => got.push(b.toString('utf8', 0, b.length - 1)));
+      const s = new FrameScanner(
+        (t) => t === 0x51,
+        (_t, b) => got.push(b.toString('utf8', 0, b.length - 1)),
+      );
       for (let i = 0; i < frames.length; i += size) s.push(frames.subarray(i, i + size));
       assert.deepEqual(got, ['SELECT 1', 'SELECT 2'], `chunk size ${size}`);
     }
@@ -101,7 +113,11 @@ describe('FrameScanner', () => {
 
   it('keeps at most captureLimit bytes of a large frame and says it was cut', () => {
     const seen: { len: number; truncated: boolean }[] = [];
-    const s = new FrameScanner((t) => t === 0x64, (_t, b, truncated) => seen.push({ len: b.length, truncated }), 1024);
+    const s = new FrameScanner(
+      (t) => t === 0x64,
+      (_t, b, truncated) => seen.push({ len: b.length, truncated }),
+      1024,
+    );
     s.push(frames);
     assert.deepEqual(seen, [{ len: 1024, truncated: true }]);
   });
@@ -111,9 +127,21 @@ describe('FrameScanner', () => {
     const stream = Buffer.concat([big, serialize.copyData(Buffer.alloc(5000, 1))]);
     for (const size of [4096, stream.length]) {
       const seen: { type: number; len: number; truncated: boolean }[] = [];
-      const s = new FrameScanner((t) => t === 0x51 || t === 0x64, (type, b, truncated) => seen.push({ type, len: b.length, truncated }), 1024, (t) => (t === 0x51 ? 1 << 20 : undefined));
+      const s = new FrameScanner(
+        (t) => t === 0x51 || t === 0x64,
+        (type, b, truncated) => seen.push({ type, len: b.length, truncated }),
+        1024,
+        (t) => (t === 0x51 ? 1 << 20 : undefined),
+      );
       for (let i = 0; i < stream.length; i += size) s.push(stream.subarray(i, i + size));
-      assert.deepEqual(seen, [{ type: 0x51, len: big.length - 5, truncated: false }, { type: 0x64, len: 1024, truncated: true }], `chunk size ${size}`);
+      assert.deepEqual(
+        seen,
+        [
+          { type: 0x51, len: big.length - 5, truncated: false },
+          { type: 0x64, len: 1024, truncated: true },
+        ],
+        `chunk size ${size}`,
+      );
     }
   });
 
@@ -122,15 +150,23 @@ describe('FrameScanner', () => {
     fc.assert(
       fc.property(fc.array(frame, { maxLength: 20 }), fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 40 }), (frames, cuts) => {
         const limit = 100;
-        const stream = Buffer.concat(frames.map((f) => {
-          const head = Buffer.alloc(5);
-          head[0] = f.type;
-          head.writeInt32BE(f.body.length + 4, 1);
-          return Buffer.concat([head, Buffer.from(f.body)]);
-        }));
-        const want = frames.filter((f) => f.type !== 0x44).map((f) => ({ type: f.type as number, body: Buffer.from(f.body.subarray(0, limit)).toString('hex'), truncated: f.body.length > limit }));
+        const stream = Buffer.concat(
+          frames.map((f) => {
+            const head = Buffer.alloc(5);
+            head[0] = f.type;
+            head.writeInt32BE(f.body.length + 4, 1);
+            return Buffer.concat([head, Buffer.from(f.body)]);
+          }),
+        );
+        const want = frames
+          .filter((f) => f.type !== 0x44)
+          .map((f) => ({ type: f.type as number, body: Buffer.from(f.body.subarray(0, limit)).toString('hex'), truncated: f.body.length > limit }));
         const got: typeof want = [];
-        const s = new FrameScanner((t) => t !== 0x44, (type, body, truncated) => got.push({ type, body: body.toString('hex'), truncated }), limit);
+        const s = new FrameScanner(
+          (t) => t !== 0x44,
+          (type, body, truncated) => got.push({ type, body: body.toString('hex'), truncated }),
+          limit,
+        );
         for (let at = 0, i = 0; at < stream.length; i++) {
           const n = cuts[i % cuts.length]!;
           s.push(stream.subarray(at, at + n));
@@ -143,7 +179,10 @@ describe('FrameScanner', () => {
   });
 
   it('refuses a frame length below 4', () => {
-    const s = new FrameScanner(() => true, () => {});
+    const s = new FrameScanner(
+      () => true,
+      () => {},
+    );
     assert.throws(() => s.push(Buffer.from([0x51, 0, 0, 0, 2])), ProtocolError);
   });
 });

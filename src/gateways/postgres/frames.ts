@@ -85,7 +85,20 @@ export type ErrorSeverity = 'FATAL' | 'ERROR';
 
 /** ErrorResponse with severity, SQLSTATE and message (what psql prints as `FATAL:  …`). */
 export function errorResponse(severity: ErrorSeverity, code: string, message: string): Buffer {
-  return backendFrame('E', Buffer.concat([Buffer.from('S'), cstring(severity), Buffer.from('V'), cstring(severity), Buffer.from('C'), cstring(code), Buffer.from('M'), cstring(message), Buffer.from([0])]));
+  return backendFrame(
+    'E',
+    Buffer.concat([
+      Buffer.from('S'),
+      cstring(severity),
+      Buffer.from('V'),
+      cstring(severity),
+      Buffer.from('C'),
+      cstring(code),
+      Buffer.from('M'),
+      cstring(message),
+      Buffer.from([0]),
+    ]),
+  );
 }
 
 export const authenticationCleartextPassword = (): Buffer => backendFrame('R', int32(3));

@@ -4,7 +4,6 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,26 +14,12 @@ import pg from 'pg';
 import { serialize } from 'pg-protocol';
 import { startupMessage } from './frames.js';
 import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } from '../../testing/broker.js';
-import { createPostgresGateway, type PostgresGateway } from './index.js';
+import type { PostgresGateway } from './index.js';
+import { brokerGateway } from '../testing/postgres-gateway.js';
+import { psqlClients } from '../testing/psql.js';
+import { selfSignedCert } from '../testing/tls-cert.js';
+import { sleep, until } from '../testing/wait.js';
 import type { SessionRecord } from './session-log.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, ok: () => Promise<boolean> | boolean, ms: number): Promise<void> {
-  const start = Date.now();
-  while (!(await ok())) {
-    if (Date.now() - start > ms) throw new Error(`${what} did not happen within ${ms} ms`);
-    await sleep(50);
-  }
-}
-
-function selfSignedCert(dir: string): { cert: string; key: string } {
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-  ], { stdio: 'ignore' });
-  return { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
-}
 
 describe('postgres gateway', () => {
   let target: TestTarget;
@@ -44,25 +29,24 @@ describe('postgres gateway', () => {
   let port: number;
   let shortPort: number;
   let certDir: string;
-  const children: ChildProcess[] = [];
+  const { psql, openPsql, killAll } = psqlClients();
 
-  function makeGateway(opts: { maxSessionMs?: number; sessionDir: string }): PostgresGateway {
-    const app = broker.app;
-    return createPostgresGateway({
-      tokens: app.tokens, requests: app.requests, grants: app.grants, catalog: () => app.catalog, store: app.store,
-      clock: { now: () => Date.now() }, log: { info() {}, warn() {}, error() {}, debug() {} },
-      tls: selfSignedCert(certDir), listen: { host: '127.0.0.1', port: 0 }, sessionDir: opts.sessionDir, requireTls: true,
-      maxSessionMs: opts.maxSessionMs,
-    });
-  }
+  const makeGateway = (opts: { maxSessionMs?: number; sessionDir: string }) => brokerGateway(broker, selfSignedCert(certDir), opts);
 
   before(async () => {
     target = await createTestTarget();
     broker = await startTestBroker({
       target,
       // An ephemeral profile that needs an approver: the gateway uses the approved grant's account.
-      editConfig: (text) => text.replace('profiles:\n', `profiles:\n  - { name: pg-read-approved, target: pg, mode: ephemeral-account, grants: [${target.readRole}], maxDuration: 1h }\n`),
-      config: { extraPolicies: '  - { name: approved-read, subjects: { groups: [dev] }, profiles: [pg-read-approved], approval: { approvers: { groups: [dba] }, count: 1 } }\n' },
+      editConfig: (text) =>
+        text.replace(
+          'profiles:\n',
+          `profiles:\n  - { name: pg-read-approved, target: pg, mode: ephemeral-account, grants: [${target.readRole}], maxDuration: 1h }\n`,
+        ),
+      config: {
+        extraPolicies:
+          '  - { name: approved-read, subjects: { groups: [dev] }, profiles: [pg-read-approved], approval: { approvers: { groups: [dba] }, count: 1 } }\n',
+      },
     });
     certDir = mkdtempSync(join(tmpdir(), 'stint-gw-cert-'));
     gateway = makeGateway({ sessionDir: join(broker.dataDir, 'sessions') });
@@ -71,7 +55,7 @@ describe('postgres gateway', () => {
     shortPort = (await shortGateway.listen()).port;
   });
   after(async () => {
-    for (const c of children) c.kill('SIGKILL');
+    killAll();
     await gateway?.close();
     await shortGateway?.close();
     await broker?.close();
@@ -79,30 +63,8 @@ describe('postgres gateway', () => {
     if (certDir) rmSync(certDir, { recursive: true, force: true });
   });
 
-  const conninfo = (user: string, profile: string, p = port, sslmode = 'require') => `host=127.0.0.1 port=${p} user=${user} dbname=${profile} sslmode=${sslmode} connect_timeout=10`;
-
-  /** psql -c: returns stdout, stderr and exit code. */
-  function psql(conn: string, password: string, sql: string): Promise<{ code: number | null; out: string; err: string }> {
-    return new Promise((resolve) => {
-      const p = spawn('psql', [conn, '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', sql], { env: { PATH: process.env.PATH, PGPASSWORD: password, PGCONNECT_TIMEOUT: '10' } });
-      children.push(p);
-      let out = '';
-      let err = '';
-      p.stdout.on('data', (d) => (out += d));
-      p.stderr.on('data', (d) => (err += d));
-      p.on('close', (code) => resolve({ code, out: out.trim(), err: err.trim() }));
-    });
-  }
-
-  /** An interactive psql, as a person would have open. */
-  function openPsql(conn: string, password: string): { proc: ChildProcess; output: () => string; send: (s: string) => void } {
-    const proc = spawn('psql', [conn, '-X', '-A', '-t'], { env: { PATH: process.env.PATH, PGPASSWORD: password }, stdio: ['pipe', 'pipe', 'pipe'] });
-    children.push(proc);
-    let out = '';
-    proc.stdout!.on('data', (d) => (out += d));
-    proc.stderr!.on('data', (d) => (out += d));
-    return { proc, output: () => out, send: (s) => proc.stdin!.write(s) };
-  }
+  const conninfo = (user: string, profile: string, p = port, sslmode = 'require') =>
+    `host=127.0.0.1 port=${p} user=${user} dbname=${profile} sslmode=${sslmode} connect_timeout=10`;
 
   const sessionOf = (g: PostgresGateway, account: string): SessionRecord | undefined => g.sessions.list().find((s) => s.account === account);
 
@@ -123,7 +85,7 @@ describe('postgres gateway', () => {
     const b = openPsql(conninfo('alice', 'pg-read'), token);
     a.send('SELECT current_user;\n');
     b.send('SELECT current_user;\n');
-    await until('both sessions answer', () => /stint_alice_/.test(a.output()) && /stint_alice_/.test(b.output()), 15_000);
+    await until('both sessions answer', () => /stint_alice_/.test(a.output()) && /stint_alice_/.test(b.output()), 120_000);
     const roleA = /stint_alice_[a-z0-9]{6}/.exec(a.output())![0];
     const roleB = /stint_alice_[a-z0-9]{6}/.exec(b.output())![0];
     assert.notEqual(roleA, roleB);
@@ -141,7 +103,8 @@ describe('postgres gateway', () => {
     await until('role B removed at disconnect', async () => !(await target.roleExists(roleB)), 10_000);
 
     // The gateway records the end of a session as its connection winds down, possibly just after the role goes.
-    const endedFor = async (role: string) => (await broker.app.store.listAudit({ subjectUser: 'alice', action: 'session.ended', limit: 5000 })).some((e) => e.details.account === role);
+    const endedFor = async (role: string) =>
+      (await broker.app.store.listAudit({ subjectUser: 'alice', action: 'session.ended', limit: 5000 })).some((e) => e.details.account === role);
     await until('sessions audited as ended', async () => (await endedFor(roleA)) && (await endedFor(roleB)), 10_000);
     const audit = await broker.app.store.listAudit({ subjectUser: 'alice', limit: 5000 });
     for (const role of [roleA, roleB]) {
@@ -154,7 +117,7 @@ describe('postgres gateway', () => {
     }
   });
 
-  it('refuses a wrong token, another user\'s token and a non-TLS client with a clean FATAL', async () => {
+  it("refuses a wrong token, another user's token and a non-TLS client with a clean FATAL", async () => {
     const alice = await broker.token('alice');
     const bad = await psql(conninfo('alice', 'pg-read'), `stint_${'x'.repeat(43)}`, 'SELECT 1');
     assert.notEqual(bad.code, 0);
@@ -182,12 +145,15 @@ describe('postgres gateway', () => {
 
   it('records every statement with timing and row count in the session file', async () => {
     const token = await broker.token('dave');
-    const r = await psql(conninfo('dave', 'pg-read'), token, "SELECT name FROM public.items ORDER BY id; SELECT current_user; SELECT * FROM public.secrets");
+    const r = await psql(conninfo('dave', 'pg-read'), token, 'SELECT name FROM public.items ORDER BY id; SELECT current_user; SELECT * FROM public.secrets');
     assert.notEqual(r.code, 0, 'the last statement is forbidden');
     const account = /stint_dave_[a-z0-9]{6}/.exec(r.out)![0];
     await until('session ended', () => sessionOf(gateway, account)?.endedAt != null, 10_000);
     const rec = sessionOf(gateway, account)!;
-    const lines = readFileSync(gateway.sessions.fileOf(rec.sessionId), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(gateway.sessions.fileOf(rec.sessionId), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.equal(lines[0].type, 'session');
     assert.equal(lines[0].user, 'dave');
     assert.equal(lines[0].profile, 'pg-read');
@@ -214,7 +180,10 @@ describe('postgres gateway', () => {
     await c.connect();
     const secretValue = 'needle-4f7a9c';
     const r = await c.query('SELECT id, name FROM public.items WHERE name <> $1 AND $2::text IS NOT NULL ORDER BY id', ['nothing', secretValue]);
-    assert.deepEqual(r.rows.map((x) => x.name), ['widget', 'gadget']);
+    assert.deepEqual(
+      r.rows.map((x) => x.name),
+      ['widget', 'gadget'],
+    );
     const who = (await c.query('SELECT current_user AS u')).rows[0].u as string;
     await assert.rejects(c.query('SELECT * FROM public.secrets WHERE v = $1', [secretValue]), /permission denied/);
     assert.equal((await c.query('SELECT 1 AS one')).rows[0].one, 1, 'the session survives an error');
@@ -223,7 +192,11 @@ describe('postgres gateway', () => {
     const rec = sessionOf(gateway, who)!;
     const text = readFileSync(gateway.sessions.fileOf(rec.sessionId), 'utf8');
     assert.ok(!text.includes(secretValue), 'bind parameters never reach the log');
-    const st = text.trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'statement');
+    const st = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.type === 'statement');
     const sel = st.find((s) => s.sql.includes('name <> $1'));
     assert.equal(sel.protocol, 'extended');
     assert.equal(sel.rows, 2);
@@ -238,7 +211,7 @@ describe('postgres gateway', () => {
     const token = await broker.token('alice');
     const s = openPsql(conninfo('alice', 'pg-read', shortPort), token);
     s.send('SELECT current_user;\n');
-    await until('session answers', () => /stint_alice_/.test(s.output()), 15_000);
+    await until('session answers', () => /stint_alice_/.test(s.output()), 120_000);
     const role = /stint_alice_[a-z0-9]{6}/.exec(s.output())![0];
     const rec = sessionOf(shortGateway, role)!;
     const grant = await broker.app.grants.get(rec.grantId);
@@ -258,10 +231,16 @@ describe('postgres gateway', () => {
     const token = await broker.token('alice');
     const s = openPsql(conninfo('alice', 'pg-read'), token);
     s.send('SELECT current_user;\n');
-    await until('session answers', () => /stint_alice_/.test(s.output()), 15_000);
+    await until('session answers', () => /stint_alice_/.test(s.output()), 120_000);
     const role = /stint_alice_[a-z0-9]{6}/.exec(s.output())![0];
     s.send('SELECT pg_sleep(30);\n');
-    await until('statement running', async () => (await target.superQuery("SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND query LIKE 'SELECT pg_sleep%' AND state = 'active'", [role])).rowCount === 1, 10_000);
+    await until(
+      'statement running',
+      async () =>
+        (await target.superQuery("SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND query LIKE 'SELECT pg_sleep%' AND state = 'active'", [role]))
+          .rowCount === 1,
+      10_000,
+    );
     s.proc.kill('SIGINT');
     await until('cancelled', () => /canceling statement due to user request/.test(s.output()), 5000);
     // A script-mode psql stops after Ctrl-C (psql's MainLoop); its disconnect ends the session.
@@ -276,7 +255,7 @@ describe('postgres gateway', () => {
     const token = await broker.token('alice');
     const s = openPsql(conninfo('alice', 'pg-read'), token);
     s.send('SELECT current_user;\n');
-    await until('session answers', () => /stint_alice_/.test(s.output()), 15_000);
+    await until('session answers', () => /stint_alice_/.test(s.output()), 120_000);
     const role = /stint_alice_[a-z0-9]{6}/.exec(s.output())![0];
     const rec = sessionOf(gateway, role)!;
     const r = await broker.call(broker.adminToken, 'POST', `/v1/grants/${rec.grantId}/revoke`);
@@ -288,7 +267,7 @@ describe('postgres gateway', () => {
     await until('psql sees the cut', () => /terminat|server closed|connection/i.test(s.output().split(role)[1] ?? ''), 10_000);
   });
 
-  it('a profile that needs approval: refused until approved, then the approved grant\'s account, kept after disconnect', async () => {
+  it("a profile that needs approval: refused until approved, then the approved grant's account, kept after disconnect", async () => {
     const alice = await broker.token('alice');
     const before = await psql(conninfo('alice', 'pg-read-approved'), alice, 'SELECT 1');
     assert.match(before.err, /FATAL:\s+profile "pg-read-approved" needs approval/);
@@ -326,11 +305,18 @@ describe('postgres gateway', () => {
     }
     await until('no session left', () => gateway.liveCount() === 0, 10_000);
     await sleep(300);
-    await until('no new dave role remains', async () => {
-      const now = (await target.superQuery("SELECT rolname FROM pg_roles WHERE rolname LIKE 'stint_dave_%'")).rows.map((r) => r.rolname as string);
-      return now.every((r) => before.has(r));
-    }, 10_000);
+    await until(
+      'no new dave role remains',
+      async () => {
+        const now = (await target.superQuery("SELECT rolname FROM pg_roles WHERE rolname LIKE 'stint_dave_%'")).rows.map((r) => r.rolname as string);
+        return now.every((r) => before.has(r));
+      },
+      10_000,
+    );
     const live = await broker.app.store.listGrants({ user: 'dave', statuses: ['provisioning', 'active', 'revoking'] });
-    assert.deepEqual(live.map((g) => g.status), []);
+    assert.deepEqual(
+      live.map((g) => g.status),
+      [],
+    );
   });
 });

@@ -4,8 +4,14 @@ import { gatewaysSchema } from '../../config/schema.js';
 import { createPostgresGateway, isLoopback, type PostgresGatewayDeps } from './gateway.js';
 
 const base = {
-  tokens: {}, requests: {}, grants: {}, catalog: () => ({}), store: {}, clock: { now: () => 0 },
-  log: { info() {}, warn() {}, error() {}, debug() {} }, sessionDir: '/nonexistent',
+  tokens: {},
+  requests: {},
+  grants: {},
+  catalog: () => ({}),
+  store: {},
+  clock: { now: () => 0 },
+  log: { info() {}, warn() {}, error() {}, debug() {} },
+  sessionDir: '/nonexistent',
 } as unknown as Omit<PostgresGatewayDeps, 'tls' | 'listen' | 'requireTls'>;
 
 describe('postgres gateway settings', () => {
@@ -28,10 +34,24 @@ describe('postgres gateway settings', () => {
 describe('gateways.postgres TLS and handshake settings', () => {
   const parse = (extra: Record<string, unknown>) => gatewaysSchema.safeParse({ postgres: { listen: '127.0.0.1:6432', ...extra } });
   it('tls.minVersion is TLSv1.2 or TLSv1.3; handshakeTimeout is 1s to 5m', () => {
-    for (const ok of [{ tls: { minVersion: 'TLSv1.2' } }, { tls: { minVersion: 'TLSv1.3' } }, { tls: {} }, { handshakeTimeout: '1s' }, { handshakeTimeout: '10s' }, { handshakeTimeout: '5m' }]) {
+    for (const ok of [
+      { tls: { minVersion: 'TLSv1.2' } },
+      { tls: { minVersion: 'TLSv1.3' } },
+      { tls: {} },
+      { handshakeTimeout: '1s' },
+      { handshakeTimeout: '10s' },
+      { handshakeTimeout: '5m' },
+    ]) {
       assert.equal(parse(ok).success, true, JSON.stringify(ok));
     }
-    for (const bad of [{ tls: { minVersion: 'TLSv1.1' } }, { tls: { minVersion: 'TLSv1' } }, { tls: { ciphers: 'ALL' } }, { handshakeTimeout: '500ms' }, { handshakeTimeout: '6m' }, { handshakeTimeout: 'soon' }]) {
+    for (const bad of [
+      { tls: { minVersion: 'TLSv1.1' } },
+      { tls: { minVersion: 'TLSv1' } },
+      { tls: { ciphers: 'ALL' } },
+      { handshakeTimeout: '500ms' },
+      { handshakeTimeout: '6m' },
+      { handshakeTimeout: 'soon' },
+    ]) {
       assert.equal(parse(bad).success, false, JSON.stringify(bad));
     }
   });

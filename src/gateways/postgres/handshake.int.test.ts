@@ -7,10 +7,9 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,39 +22,9 @@ import { createLogger } from '../../log.js';
 import { createTestTarget, type TestTarget } from '../../testing/broker.js';
 import { startChildBroker, writeBrokerConfig } from '../../testing/child-broker.js';
 import { startupMessage } from './frames.js';
-import { createPostgresGateway, type PostgresGateway, type PostgresGatewayDeps } from './gateway.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const start = Date.now();
-  while (!(await ok())) {
-    if (Date.now() - start > ms) throw new Error(`${what} did not happen within ${ms} ms`);
-    await sleep(25);
-  }
-}
-
-function selfSignedCert(dir: string): { cert: string; key: string } {
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-  ], { stdio: 'ignore' });
-  return { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
-}
-
-/** A gateway whose handshakes never get as far as a token check: nothing else is needed. */
-function handshakeOnlyGateway(cert: { cert: string; key: string }, extra: Partial<PostgresGatewayDeps> = {}): PostgresGateway {
-  const unused = new Proxy({}, { get: () => () => Promise.reject(new Error('not reached in these tests')) });
-  return createPostgresGateway({
-    tokens: { authenticateGateway: async () => undefined }, requests: unused as never, grants: unused as never,
-    catalog: () => { throw new Error('not reached'); }, store: unused as never,
-    clock: { now: () => Date.now() }, log: { info() {}, warn() {}, error() {}, debug() {} },
-    tls: cert, listen: { host: '127.0.0.1', port: 0 }, sessionDir: '/nonexistent', requireTls: true,
-    // Far away: these tests show handshakes settle on close and on the client leaving, not on the deadline.
-    handshakeTimeoutMs: 3_600_000,
-    ...extra,
-  });
-}
+import { handshakeOnlyGateway } from '../testing/postgres-gateway.js';
+import { selfSignedCert } from '../testing/tls-cert.js';
+import { until } from '../testing/wait.js';
 
 interface Held {
   socket: net.Socket;
@@ -175,7 +144,7 @@ describe('postgres gateway handshakes settle', () => {
     }
   });
 
-  it('close() waits at most closeTimeoutMs for a login whose work after the client\'s part never finishes', async () => {
+  it("close() waits at most closeTimeoutMs for a login whose work after the client's part never finishes", async () => {
     let release!: () => void;
     // The token check stands for any work after the password (admission, provisioning, the target login).
     const stuck = new Promise<undefined>((r) => (release = () => r(undefined)));
@@ -189,7 +158,7 @@ describe('postgres gateway handshakes settle', () => {
     t.write(startupMessage({ user: 'alice', database: 'pg-read' }));
     await once(t, 'data');
     t.write(serialize.password('stint_token'));
-    await until('the login is past the client\'s part', () => asked);
+    await until("the login is past the client's part", () => asked);
     await gw.close();
     assert.equal(gw.pending().handshakes, 1, 'close() returned with the login still under way');
     release();
@@ -232,7 +201,10 @@ describe('the broker exits on SIGTERM with gateway clients holding on', () => {
     const configPath = await writeBrokerConfig(dataDir, target);
     const gwPort = await freePort();
     const text = await readFile(configPath, 'utf8');
-    await writeFile(configPath, `gateways:\n  postgres: { listen: "127.0.0.1:${gwPort}", tlsCert: ${JSON.stringify(join(root, 'gw.crt'))}, tlsKey: ${JSON.stringify(join(root, 'gw.key'))} }\n${text}`);
+    await writeFile(
+      configPath,
+      `gateways:\n  postgres: { listen: "127.0.0.1:${gwPort}", tlsCert: ${JSON.stringify(join(root, 'gw.crt'))}, tlsKey: ${JSON.stringify(join(root, 'gw.key'))} }\n${text}`,
+    );
     const b = await startChildBroker({ configPath, dataDir });
     try {
       const hello = await captureClientHello();
@@ -256,7 +228,7 @@ describe('the broker exits on SIGTERM with gateway clients holding on', () => {
     }
   });
 
-  it('the broker\'s close() is bounded: a part that never finishes is logged and left behind', async () => {
+  it("the broker's close() is bounded: a part that never finishes is logged and left behind", async () => {
     const dataDir = join(root, 'data-bound');
     await mkdir(dataDir);
     const cert = selfSignedCert(root);
@@ -264,9 +236,20 @@ describe('the broker exits on SIGTERM with gateway clients holding on', () => {
     await writeFile(join(root, 'gw2.key'), cert.key, { mode: 0o600 });
     const configPath = await writeBrokerConfig(dataDir, target);
     const text = await readFile(configPath, 'utf8');
-    await writeFile(configPath, `gateways:\n  postgres: { listen: "127.0.0.1:0", tlsCert: ${JSON.stringify(join(root, 'gw2.crt'))}, tlsKey: ${JSON.stringify(join(root, 'gw2.key'))} }\n${text}`);
+    await writeFile(
+      configPath,
+      `gateways:\n  postgres: { listen: "127.0.0.1:0", tlsCert: ${JSON.stringify(join(root, 'gw2.crt'))}, tlsKey: ${JSON.stringify(join(root, 'gw2.key'))} }\n${text}`,
+    );
     const lines: string[] = [];
-    const logger = createLogger({ level: 'warn', destination: new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } }) });
+    const logger = createLogger({
+      level: 'warn',
+      destination: new Writable({
+        write(chunk, _enc, cb) {
+          lines.push(String(chunk));
+          cb();
+        },
+      }),
+    });
     const app = await createApp({ configPath, dataDir, logger, env: { STINT_MASTER_KEY: Buffer.alloc(32, 5).toString('base64') }, shutdownTimeoutMs: 500 });
     await app.listen('127.0.0.1', 0);
     const gw = app.postgresGateway!;
@@ -275,7 +258,10 @@ describe('the broker exits on SIGTERM with gateway clients holding on', () => {
     let release!: () => void;
     gw.close = () => new Promise<void>((r) => (release = r)).then(realClose);
     await app.close();
-    assert.ok(lines.some((l) => l.includes('shutdown did not finish in time')), lines.join(''));
+    assert.ok(
+      lines.some((l) => l.includes('shutdown did not finish in time')),
+      lines.join(''),
+    );
     // Let the rest of the shutdown run, so that this process can exit.
     release();
     await until('the rest shut down', () => !gw.pending().sockets && !app.postgresGateway?.liveCount());

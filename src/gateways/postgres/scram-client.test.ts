@@ -17,7 +17,7 @@ describe('SCRAM-SHA-256 client', () => {
     c.verify(serverFinal);
   });
 
-  it('sends an empty user name to PostgreSQL (it uses the startup packet\'s)', () => {
+  it("sends an empty user name to PostgreSQL (it uses the startup packet's)", () => {
     assert.match(new ScramClient('x').first(), /^n,,n=,r=[A-Za-z0-9+/]+=*$/);
   });
 
@@ -44,7 +44,9 @@ describe('md5 password response', () => {
   it('is md5(<stored md5 of password+user> + salt), as PostgreSQL checks it', () => {
     // pg_authid stores md5('postgres'+'postgres') as md53175bce1d3201d16594cebf9d7eb3f9d (a well-known value).
     const salt = Buffer.from([1, 2, 3, 4]);
-    const expected = `md5${createHash('md5').update(Buffer.concat([Buffer.from('3175bce1d3201d16594cebf9d7eb3f9d'), salt])).digest('hex')}`;
+    const expected = `md5${createHash('md5')
+      .update(Buffer.concat([Buffer.from('3175bce1d3201d16594cebf9d7eb3f9d'), salt]))
+      .digest('hex')}`;
     assert.equal(md5PasswordResponse('postgres', 'postgres', salt), expected);
   });
 });

@@ -42,7 +42,11 @@ export class ScramClient {
   private expectedSignature: Buffer | null = null;
 
   /** `user` stays empty for PostgreSQL, which takes the user from the startup packet; set for RFC test vectors. */
-  constructor(private readonly password: string, nonce = randomBytes(18).toString('base64'), user = '') {
+  constructor(
+    private readonly password: string,
+    nonce = randomBytes(18).toString('base64'),
+    user = '',
+  ) {
     if (/[,=]/.test(nonce) || nonce.length === 0) throw new ScramError('invalid client nonce');
     if (/[,=]/.test(user)) throw new ScramError('user names with , or = need escaping, which this client does not do');
     this.nonce = nonce;
@@ -60,7 +64,8 @@ export class ScramClient {
     const iterations = Number(attrs.get('i'));
     if (!nonce || !nonce.startsWith(this.nonce) || nonce.length === this.nonce.length) throw new ScramError('server nonce does not extend the client nonce');
     if (!salt) throw new ScramError('server sent no salt');
-    if (!Number.isSafeInteger(iterations) || iterations < 1 || iterations > MAX_ITERATIONS) throw new ScramError(`unacceptable iteration count ${attrs.get('i')}`);
+    if (!Number.isSafeInteger(iterations) || iterations < 1 || iterations > MAX_ITERATIONS)
+      throw new ScramError(`unacceptable iteration count ${attrs.get('i')}`);
     const keys = await scramKeys(this.password, Buffer.from(salt, 'base64'), iterations);
     const withoutProof = `c=${Buffer.from(GS2_HEADER).toString('base64')},r=${nonce}`;
     const authMessage = `${this.firstBare},${serverFirst},${withoutProof}`;
@@ -83,6 +88,10 @@ export class ScramClient {
 
 /** PostgreSQL's legacy md5 password response, for targets still configured with md5. */
 export function md5PasswordResponse(user: string, password: string, salt: Buffer): string {
-  const inner = createHash('md5').update(password + user).digest('hex');
-  return `md5${createHash('md5').update(Buffer.concat([Buffer.from(inner), salt])).digest('hex')}`;
+  const inner = createHash('md5')
+    .update(password + user)
+    .digest('hex');
+  return `md5${createHash('md5')
+    .update(Buffer.concat([Buffer.from(inner), salt]))
+    .digest('hex')}`;
 }

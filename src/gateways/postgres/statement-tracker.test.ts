@@ -10,7 +10,10 @@ const ready = () => backendFrame('Z', Buffer.from('I'));
 function harness() {
   let now = 1_000;
   const out: StatementEntry[] = [];
-  const t = new StatementTracker(() => now, (s) => out.push(s));
+  const t = new StatementTracker(
+    () => now,
+    (s) => out.push(s),
+  );
   const client = (frame: Buffer) => t.fromClient(frame[0]!, frame.subarray(5));
   const server = (frame: Buffer) => t.fromServer(frame[0]!, frame.subarray(5));
   return { t, out, client, server, tick: (ms: number) => (now += ms) };
@@ -38,7 +41,16 @@ describe('StatementTracker', () => {
     h.server(tag('SELECT 4'));
     h.server(errorResponse('ERROR', '42601', 'syntax error at or near "BAD"'));
     h.server(ready());
-    assert.deepEqual(h.out, [{ at: new Date(1000).toISOString(), protocol: 'simple', sql: 'SELECT 1; SELECT 2 FROM t; BAD', ms: 7, rows: 5, error: '42601 syntax error at or near "BAD"' }]);
+    assert.deepEqual(h.out, [
+      {
+        at: new Date(1000).toISOString(),
+        protocol: 'simple',
+        sql: 'SELECT 1; SELECT 2 FROM t; BAD',
+        ms: 7,
+        rows: 5,
+        error: '42601 syntax error at or near "BAD"',
+      },
+    ]);
   });
 
   it('extended: each Execute ends at its CommandComplete, with the parameter count and never the values', () => {
@@ -53,7 +65,14 @@ describe('StatementTracker', () => {
     h.server(tag('SELECT 2'));
     h.server(ready());
     assert.equal(h.out.length, 1);
-    assert.deepEqual(h.out[0], { at: new Date(1000).toISOString(), protocol: 'extended', sql: 'SELECT * FROM t WHERE a = $1 AND b = $2', ms: 3, rows: 2, params: 2 });
+    assert.deepEqual(h.out[0], {
+      at: new Date(1000).toISOString(),
+      protocol: 'extended',
+      sql: 'SELECT * FROM t WHERE a = $1 AND b = $2',
+      ms: 3,
+      rows: 2,
+      params: 2,
+    });
     assert.ok(!JSON.stringify(h.out).includes('hunter2'));
   });
 
@@ -87,7 +106,13 @@ describe('StatementTracker', () => {
       h.server(tag('UPDATE 3'));
       h.server(ready());
     }
-    assert.deepEqual(h.out.map((s) => [s.sql, s.rows]), [['UPDATE t SET a = $1', 3], ['UPDATE t SET a = $1', 3]]);
+    assert.deepEqual(
+      h.out.map((s) => [s.sql, s.rows]),
+      [
+        ['UPDATE t SET a = $1', 3],
+        ['UPDATE t SET a = $1', 3],
+      ],
+    );
   });
 
   it('remembers at most MAX_TRACKED prepared statements (and MAX_TRACKED_SQL_CHARS of their text): the oldest are forgotten', () => {

@@ -121,7 +121,14 @@ export class StatementTracker {
       case Execute: {
         const { portal } = parseExecute(body);
         const p = this.portals.get(portal);
-        this.queue.push({ protocol: 'extended', sql: p?.sql ?? `<portal ${JSON.stringify(portal)}>`, startedAt: this.now(), rows: null, params: p?.params ?? undefined, error: undefined });
+        this.queue.push({
+          protocol: 'extended',
+          sql: p?.sql ?? `<portal ${JSON.stringify(portal)}>`,
+          startedAt: this.now(),
+          rows: null,
+          params: p?.params ?? undefined,
+          error: undefined,
+        });
         break;
       }
       case Close: {

@@ -7,34 +7,21 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { serialize } from 'pg-protocol';
-import { createPostgresGateway, type PostgresGateway } from './gateway.js';
+import type { PostgresGateway } from './gateway.js';
+import { handshakeOnlyGateway } from '../testing/postgres-gateway.js';
+import { selfSignedCert } from '../testing/tls-cert.js';
 import type { TlsMinVersion } from './tls-settings.js';
 
-function cert(dir: string, kind: 'rsa' | 'ec'): { cert: string; key: string } {
-  const alg = kind === 'rsa' ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'];
-  execFileSync('openssl', ['req', '-x509', ...alg, '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', join(dir, `${kind}.key`), '-out', join(dir, `${kind}.crt`)], { stdio: 'ignore' });
-  return { cert: readFileSync(join(dir, `${kind}.crt`), 'utf8'), key: readFileSync(join(dir, `${kind}.key`), 'utf8') };
-}
-
-function gateway(c: { cert: string; key: string }, minVersion?: TlsMinVersion): PostgresGateway {
-  const unused = new Proxy({}, { get: () => () => Promise.reject(new Error('not reached in these tests')) });
-  return createPostgresGateway({
-    tokens: { authenticateGateway: async () => undefined }, requests: unused as never, grants: unused as never,
-    catalog: () => { throw new Error('not reached'); }, store: unused as never,
-    clock: { now: () => Date.now() }, log: { info() {}, warn() {}, error() {}, debug() {} },
-    tls: { ...c, minVersion }, listen: { host: '127.0.0.1', port: 0 }, sessionDir: '/nonexistent', requireTls: true,
-    // Far away: a connection that ends here ends for its TLS, not for the handshake deadline.
-    handshakeTimeoutMs: 3_600_000,
-  });
-}
+const cert = (dir: string, kind: 'rsa' | 'ec') => selfSignedCert(dir, kind);
+const gateway = (c: { cert: string; key: string }, minVersion?: TlsMinVersion): PostgresGateway => handshakeOnlyGateway({ ...c, minVersion });
 
 /** SSLRequest, 'S', then a TLS client with `opts` over it. Resolves with the TLS socket once secure; rejects on a failed handshake. */
 async function tlsOverStartTls(port: number, opts: tls.ConnectionOptions): Promise<tls.TLSSocket> {
@@ -56,12 +43,19 @@ async function tlsOverStartTls(port: number, opts: tls.ConnectionOptions): Promi
 
 function sslscan(port: number): Promise<string> {
   return new Promise((resolve, reject) =>
-    execFile('sslscan', ['--xml=-', '--no-colour', '--starttls-psql', `127.0.0.1:${port}`], { maxBuffer: 16 << 20, timeout: 300_000 }, (err, stdout, stderr) => {
-      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
-        reject(new Error('sslscan is not installed: run scripts/test.sh (it installs it) or apt-get install -y sslscan. This test is required, not optional.'));
-      } else if (err) reject(new Error(`sslscan failed: ${err.message}\n${stderr}`));
-      else resolve(stdout);
-    }),
+    execFile(
+      'sslscan',
+      ['--xml=-', '--no-colour', '--starttls-psql', `127.0.0.1:${port}`],
+      { maxBuffer: 16 << 20, timeout: 300_000 },
+      (err, stdout, stderr) => {
+        if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
+          reject(
+            new Error('sslscan is not installed: run scripts/test.sh (it installs it) or apt-get install -y sslscan. This test is required, not optional.'),
+          );
+        } else if (err) reject(new Error(`sslscan failed: ${err.message}\n${stderr}`));
+        else resolve(stdout);
+      },
+    ),
   );
 }
 
@@ -95,16 +89,27 @@ describe('postgres gateway TLS', () => {
     const xml = await sslscan(port);
     assert.doesNotMatch(xml, /<error>/, xml);
 
-    const protocols = [...xml.matchAll(/<protocol\b[^>]*\/>/g)].map((m) => ({ type: attr(m[0], 'type'), version: attr(m[0], 'version'), enabled: attr(m[0], 'enabled') === '1' }));
+    const protocols = [...xml.matchAll(/<protocol\b[^>]*\/>/g)].map((m) => ({
+      type: attr(m[0], 'type'),
+      version: attr(m[0], 'version'),
+      enabled: attr(m[0], 'enabled') === '1',
+    }));
     assert.ok(protocols.length >= 5, `sslscan listed the protocols:\n${xml}`);
-    const enabled = protocols.filter((p) => p.enabled).map((p) => `${p.type}${p.version}`).sort();
+    const enabled = protocols
+      .filter((p) => p.enabled)
+      .map((p) => `${p.type}${p.version}`)
+      .sort();
     assert.deepEqual(enabled, ['tls1.2', 'tls1.3']);
 
     const reneg = /<renegotiation\b[^>]*\/>/.exec(xml)?.[0];
     assert.ok(reneg, `sslscan reported on renegotiation:\n${xml}`);
     assert.equal(attr(reneg, 'supported'), '0', reneg);
 
-    const ciphers = [...xml.matchAll(/<cipher\b[^>]*\/>/g)].map((m) => ({ status: attr(m[0], 'status'), version: attr(m[0], 'sslversion'), name: attr(m[0], 'cipher') }));
+    const ciphers = [...xml.matchAll(/<cipher\b[^>]*\/>/g)].map((m) => ({
+      status: attr(m[0], 'status'),
+      version: attr(m[0], 'sslversion'),
+      name: attr(m[0], 'cipher'),
+    }));
     const accepted = ciphers.filter((c) => c.status === 'accepted' || c.status === 'preferred');
     assert.ok(accepted.some((c) => c.version === 'TLSv1.2') && accepted.some((c) => c.version === 'TLSv1.3'), `suites on both versions:\n${xml}`);
     const bad = accepted.filter((c) => {

@@ -36,7 +36,10 @@ export interface Upstream {
 
 /** The target refused or failed the login; `message` is the server's (never contains the password). */
 export class UpstreamError extends Error {
-  constructor(message: string, readonly sqlState: string | null = null) {
+  constructor(
+    message: string,
+    readonly sqlState: string | null = null,
+  ) {
     super(message);
     this.name = 'UpstreamError';
   }

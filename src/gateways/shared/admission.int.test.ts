@@ -22,7 +22,16 @@ describe('gateway admission: sessions per user', () => {
   it('five logins at once with a cap of three: three get an account, two are refused, and the cap holds after', async () => {
     const app = broker.app;
     const alice = app.catalog.users.get('alice')!;
-    const deps = { catalog: () => app.catalog, requests: app.requests, grants: app.grants, store: app.store, clock: { now: () => Date.now() }, maxSessionMs: 3_600_000, sessionLeaseMs: 60_000, maxSessionsPerUser: 3 };
+    const deps = {
+      catalog: () => app.catalog,
+      requests: app.requests,
+      grants: app.grants,
+      store: app.store,
+      clock: { now: () => Date.now() },
+      maxSessionMs: 3_600_000,
+      sessionLeaseMs: 60_000,
+      maxSessionsPerUser: 3,
+    };
     const gateway = { targetKind: 'postgres' as const, label: 'PostgreSQL', howToName: 'dbname=<profile>' };
     const outcomes = await Promise.allSettled(Array.from({ length: 5 }, () => admit(deps, gateway, alice, 'pg-read')));
     const admitted = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));

@@ -33,19 +33,14 @@ export interface Admission {
   kind: 'session-bound' | 'existing';
 }
 
-export type RefusalKind =
-  | 'unknown-profile'
-  | 'wrong-target-kind'
-  | 'own-account'
-  | 'denied'
-  | 'needs-approval'
-  | 'unavailable'
-  | 'refused'
-  | 'internal';
+export type RefusalKind = 'unknown-profile' | 'wrong-target-kind' | 'own-account' | 'denied' | 'needs-approval' | 'unavailable' | 'refused' | 'internal';
 
 /** Why a session was not opened; the message is shown to the client as it is. */
 export class Refusal extends Error {
-  constructor(readonly kind: RefusalKind, message: string) {
+  constructor(
+    readonly kind: RefusalKind,
+    message: string,
+  ) {
     super(message);
     this.name = 'Refusal';
   }
@@ -104,7 +99,12 @@ export async function admit(deps: AdmissionDeps, gateway: GatewayKind, user: Use
     let grant: GrantRecord | null;
     try {
       const out = await deps.requests.create({
-        actor: user, profile: profile.name, durationMs: Math.min(durationMs, decision.maxDurationMs), reason: null, ticket: null, sessionLeaseMs: deps.sessionLeaseMs,
+        actor: user,
+        profile: profile.name,
+        durationMs: Math.min(durationMs, decision.maxDurationMs),
+        reason: null,
+        ticket: null,
+        sessionLeaseMs: deps.sessionLeaseMs,
       });
       grant = out.grant;
     } catch (err) {
@@ -127,8 +127,12 @@ export async function admit(deps: AdmissionDeps, gateway: GatewayKind, user: Use
   if (!grant) {
     if (decision.outcome === 'rejected' && decision.code === 'denied') throw new Refusal('denied', decision.message);
     // e.g. the policy wants a reason or a ticket, which a login cannot carry.
-    if (decision.outcome === 'rejected') throw new Refusal('denied', `${decision.message}; request profile ${profileName} with stint request and connect again once it is active`);
-    throw new Refusal('needs-approval', `profile "${profileName}" needs approval: request it (stint request ${profileName} --reason …) and connect again once it is approved`);
+    if (decision.outcome === 'rejected')
+      throw new Refusal('denied', `${decision.message}; request profile ${profileName} with stint request and connect again once it is active`);
+    throw new Refusal(
+      'needs-approval',
+      `profile "${profileName}" needs approval: request it (stint request ${profileName} --reason …) and connect again once it is approved`,
+    );
   }
   try {
     return { grant, credentials: await deps.grants.upstreamCredentials({ grantId: grant.id, owner: user }), profile, target, kind: 'existing' };

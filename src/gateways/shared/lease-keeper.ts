@@ -32,9 +32,15 @@ export function createLeaseKeeper(deps: { grants: Pick<GrantService, 'renewSessi
     // A beat already on its way covers the grants it was given; one that came in since waits for the next.
     running ??= deps.grants
       .renewSessionLeases([...held], deps.leaseMs)
-      .then(() => undefined, (err: unknown) => {
-        deps.log.error({ gateway: deps.gateway, grants: held.size, error: safeErrorText(err) }, 'could not renew session leases; sessions end when they lapse');
-      })
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          deps.log.error(
+            { gateway: deps.gateway, grants: held.size, error: safeErrorText(err) },
+            'could not renew session leases; sessions end when they lapse',
+          );
+        },
+      )
       .finally(() => {
         running = null;
       });

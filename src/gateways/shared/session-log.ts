@@ -38,7 +38,7 @@ export interface SessionFile {
   write(type: string, fields: object): void;
   /** The same, batched: written within FLUSH_MS. */
   writeSoon(type: string, fields: object): void;
-  /** Marks the record ended, writes the `end` line with `fields`, and closes the file. */
+  /** Writes the `end` line with `fields`, closes the file, then marks the record ended. */
   end(input: { at: number; reason: string }, fields?: object): Promise<void>;
 }
 
@@ -52,7 +52,11 @@ export interface SessionRecords<R extends BaseSessionRecord> {
   castFile(sessionId: string, channel: number): string;
 }
 
-export function createSessionRecords<R extends BaseSessionRecord>(opts: { dir: string; gateway: 'postgres' | 'ssh'; keepSessions?: number }): SessionRecords<R> {
+export function createSessionRecords<R extends BaseSessionRecord>(opts: {
+  dir: string;
+  gateway: 'postgres' | 'ssh';
+  keepSessions?: number;
+}): SessionRecords<R> {
   const keepSessions = opts.keepSessions ?? 500;
   const recent: R[] = [];
   let dirReady: Promise<unknown> | null = null;
@@ -95,11 +99,13 @@ export function createSessionRecords<R extends BaseSessionRecord>(opts: { dir: s
       write: (type, fields) => line({ type, sessionId: record.sessionId, ...fields }),
       writeSoon: (type, fields) => lineSoon({ type, sessionId: record.sessionId, ...fields }),
       async end(input, fields = {}) {
-        record.endedAt = new Date(input.at).toISOString();
-        record.endReason = input.reason;
+        const endedAt = new Date(input.at).toISOString();
         // The waiting lines and the end line go out in one write.
-        line({ type: 'end', sessionId: record.sessionId, endedAt: record.endedAt, reason: input.reason, ...fields });
+        line({ type: 'end', sessionId: record.sessionId, endedAt, reason: input.reason, ...fields });
         await new Promise<void>((resolve) => out.end(resolve));
+        // Marked ended once the file is complete: whoever sees the mark can read the whole record.
+        record.endedAt = endedAt;
+        record.endReason = input.reason;
       },
     };
   }

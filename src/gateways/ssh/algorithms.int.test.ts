@@ -5,7 +5,7 @@
 // Stint's own connections to a target negotiate curve25519 and an AEAD cipher.
 //
 // Needs root (the ssh connector makes real accounts on this machine): see
-// ssh-gateway-test-env.ts.
+// ../testing/ssh-env.ts.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,12 +17,12 @@ import ssh2 from 'ssh2';
 import { createApp, type App } from '../../app.js';
 import { defaultGatewayAlgorithms, targetConnectionAlgorithms, type AlgorithmLists } from '../../connectors/ssh/algorithms.js';
 import { fingerprintOf } from '../../connectors/ssh/keys.js';
-import { createSshConnector } from '../../connectors/ssh/ssh-connector.js';
+import { createSshConnector } from '../../connectors/ssh/module.js';
 import { rejectsTarget } from '../../connectors/testing/rejects-target.js';
 import { startSshTestServer } from '../../testing/servers/ssh.js';
 import { testKeyPair } from '../../testing/ssh-keys.js';
 import { createSshGateway, type SshGateway } from './index.js';
-import { createSshGatewayTestEnv, type SshGatewayTestEnv } from './ssh-gateway-test-env.js';
+import { createSshGatewayTestEnv, type SshGatewayTestEnv } from '../testing/ssh-env.js';
 
 interface Finding {
   section: string;
@@ -40,7 +40,8 @@ function parseAudit(out: string): Finding[] {
     if (head) current = { section: head[1]!, algorithm: head[2]! };
     else if (!/^\s+`- /.test(line)) current = null;
     const m = /\[(fail|warn)\] (.*)$/.exec(line);
-    if (m) findings.push({ section: current?.section ?? '?', algorithm: current?.algorithm ?? line.trim(), level: m[1] as 'fail' | 'warn', text: m[2]!.trim() });
+    if (m)
+      findings.push({ section: current?.section ?? '?', algorithm: current?.algorithm ?? line.trim(), level: m[1] as 'fail' | 'warn', text: m[2]!.trim() });
   }
   return findings;
 }
@@ -76,8 +77,11 @@ users:
 `,
     );
     app = await createApp({
-      configPath: join(t.dir, 'stint.yaml'), dataDir: join(t.dir, 'data'), workerMaxSleepMs: 50,
-      env: { STINT_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') }, logger: pino({ level: 'silent' }),
+      configPath: join(t.dir, 'stint.yaml'),
+      dataDir: join(t.dir, 'data'),
+      workerMaxSleepMs: 50,
+      env: { STINT_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') },
+      logger: pino({ level: 'silent' }),
       revokeRetry: { initialMs: 50, maxMs: 200 },
     });
   });
@@ -90,17 +94,25 @@ users:
 
   async function gateway(algorithms?: Partial<AlgorithmLists>): Promise<number> {
     const g = createSshGateway({
-      requests: app.requests, grants: app.grants, catalog: () => app.catalog, store: app.store,
-      clock: { now: () => Date.now() }, log: { info() {}, warn() {}, error() {}, debug() {} },
-      hostKey: testKeyPair().private, authorizedKeys: (u) => (u === 'alice' ? [aliceKey.public] : []),
-      listen: { host: '127.0.0.1', port: 0 }, sessionDir: join(t.dir, 'data', 'sessions'), algorithms,
+      requests: app.requests,
+      grants: app.grants,
+      catalog: () => app.catalog,
+      store: app.store,
+      clock: { now: () => Date.now() },
+      log: { info() {}, warn() {}, error() {}, debug() {} },
+      hostKey: testKeyPair().private,
+      authorizedKeys: (u) => (u === 'alice' ? [aliceKey.public] : []),
+      listen: { host: '127.0.0.1', port: 0 },
+      sessionDir: join(t.dir, 'data', 'sessions'),
+      algorithms,
     });
     gateways.push(g);
     return (await g.listen()).port;
   }
 
   // ssh takes the first value given for an option: these come before the env's (LogLevel=ERROR would hide why it was refused).
-  const ssh = (port: number, opts: string[]) => t.run('ssh', [...opts, ...t.sshArgs(keyFile, port), '-T', 'alice+host-shell@127.0.0.1', 'echo through-$(whoami)']);
+  const ssh = (port: number, opts: string[]) =>
+    t.run('ssh', [...opts, ...t.sshArgs(keyFile, port), '-T', 'alice+host-shell@127.0.0.1', 'echo through-$(whoami)']);
 
   it('ssh-audit finds no algorithm to fail or warn on (only delayed compression is offered)', { timeout: 180_000 }, async () => {
     const port = await gateway();
@@ -123,7 +135,11 @@ users:
   });
 
   it('ssh-audit also passes a gateway configured with CTR ciphers and both fixed DH groups', { timeout: 180_000 }, async () => {
-    const port = await gateway({ kex: ['curve25519-sha256', 'diffie-hellman-group16-sha512', 'diffie-hellman-group18-sha512'], cipher: ['aes256-ctr', 'aes128-ctr'], compress: ['none'] });
+    const port = await gateway({
+      kex: ['curve25519-sha256', 'diffie-hellman-group16-sha512', 'diffie-hellman-group18-sha512'],
+      cipher: ['aes256-ctr', 'aes128-ctr'],
+      compress: ['none'],
+    });
     const r = await sshAudit(port);
     assert.ok(!r.missing, 'ssh-audit is not installed: install the Debian package ssh-audit (scripts/test.sh installs it)');
     const findings = parseAudit(r.out).filter((f) => !(f.algorithm === 'kex-strict-s-v00@openssh.com' && f.text === 'unknown algorithm'));
@@ -164,7 +180,12 @@ users:
 
   it("a target whose sshd offers only weak key exchange is refused at Stint's handshake, not retried", { timeout: 60_000 }, async () => {
     const weak = await startSshTestServer({ extraConfig: ['KexAlgorithms ecdh-sha2-nistp256,diffie-hellman-group14-sha1'] });
-    const c = createSshConnector({ target: 'weak', settings: t.env.settings({ port: weak.info.port, hostKeySha256: weak.info.hostKeySha256 }), adminUser: weak.info.adminUser, adminSecret: weak.info.adminKey });
+    const c = createSshConnector({
+      target: 'weak',
+      settings: t.env.settings({ port: weak.info.port, hostKeySha256: weak.info.hostKeySha256 }),
+      adminUser: weak.info.adminUser,
+      adminSecret: weak.info.adminKey,
+    });
     try {
       const err = await rejectsTarget(c.checkHealth());
       assert.equal(err.retryable, false);
@@ -184,7 +205,14 @@ users:
         c.end();
       });
       c.on('error', reject);
-      c.connect({ host: s.host, port: s.port, username: s.adminUser, privateKey: s.adminKey, algorithms: targetConnectionAlgorithms(), hostVerifier: (k: Buffer) => fingerprintOf(k) === s.hostKeySha256 });
+      c.connect({
+        host: s.host,
+        port: s.port,
+        username: s.adminUser,
+        privateKey: s.adminKey,
+        algorithms: targetConnectionAlgorithms(),
+        hostVerifier: (k: Buffer) => fingerprintOf(k) === s.hostKeySha256,
+      });
     });
     assert.match(negotiated.kex, /^curve25519-sha256/);
     assert.match(negotiated.cipher, /^(chacha20-poly1305|aes256-gcm|aes128-gcm)@openssh\.com$/);

@@ -16,7 +16,8 @@ import { runBinary } from '../../cli/testing/fake-api.js';
 import { freePort } from '../../embedded/free-port.js';
 import { http, startChildBroker, type ChildBroker } from '../../testing/child-broker.js';
 import { testKeyPair } from '../../testing/ssh-keys.js';
-import { accountExists, createSshGatewayTestEnv, until, type SshGatewayTestEnv } from './ssh-gateway-test-env.js';
+import { accountExists, createSshGatewayTestEnv, type SshGatewayTestEnv } from '../testing/ssh-env.js';
+import { until } from '../testing/wait.js';
 
 const masterKey = Buffer.alloc(32, 5).toString('base64');
 
@@ -55,7 +56,8 @@ describe('gateways.ssh in the config (keys, ProxyJump, forwarding, crash)', () =
   let aliceKeyFile: string;
   let bobKeyFile: string;
 
-  const cli = (token: string, ...args: string[]) => runBinary(args, { PATH: process.env.PATH, HOME: t.dir, NO_COLOR: '1', STINT_SERVER: url, STINT_TOKEN: token });
+  const cli = (token: string, ...args: string[]) =>
+    runBinary(args, { PATH: process.env.PATH, HOME: t.dir, NO_COLOR: '1', STINT_SERVER: url, STINT_TOKEN: token });
   const ssh = (keyFile: string, login: string, command: string, extra: string[] = []) =>
     t.run('ssh', [...t.sshArgs(keyFile, gwPort), ...extra, '-T', `${login}@127.0.0.1`, command]);
 
@@ -70,8 +72,12 @@ describe('gateways.ssh in the config (keys, ProxyJump, forwarding, crash)', () =
     gwPort = await freePort();
     writeFileSync(join(t.dir, 'stint.yaml'), configYaml(t, gwPort, echoPort));
     app = await createApp({
-      configPath: join(t.dir, 'stint.yaml'), dataDir: join(t.dir, 'data'), workerMaxSleepMs: 50,
-      env: { STINT_MASTER_KEY: masterKey }, logger: pino({ level: 'silent' }), revokeRetry: { initialMs: 50, maxMs: 200 },
+      configPath: join(t.dir, 'stint.yaml'),
+      dataDir: join(t.dir, 'data'),
+      workerMaxSleepMs: 50,
+      env: { STINT_MASTER_KEY: masterKey },
+      logger: pino({ level: 'silent' }),
+      revokeRetry: { initialMs: 50, maxMs: 200 },
     });
     url = await app.listen('127.0.0.1', 0);
     const admin = app.initialAdminToken!;
@@ -120,7 +126,10 @@ describe('gateways.ssh in the config (keys, ProxyJump, forwarding, crash)', () =
     assert.match((await ssh(aliceKeyFile, 'alice+host-shell', 'whoami')).err, /Permission denied \(publickey\)/);
     assert.equal((await cli(aliceToken, 'keys', 'add', `${aliceKeyFile}.pub`)).code, 0);
     const audit = await app.store.listAudit({ subjectUser: 'alice' });
-    assert.deepEqual(audit.filter((e) => e.action.startsWith('ssh-key.')).map((e) => e.action), ['ssh-key.added', 'ssh-key.removed', 'ssh-key.added']);
+    assert.deepEqual(
+      audit.filter((e) => e.action.startsWith('ssh-key.')).map((e) => e.action),
+      ['ssh-key.added', 'ssh-key.removed', 'ssh-key.added'],
+    );
   });
 
   it('ProxyJump with the config stint keys ssh-config prints (host key checked): each connection is its own account', async () => {
@@ -131,7 +140,10 @@ describe('gateways.ssh in the config (keys, ProxyJump, forwarding, crash)', () =
     assert.match(block.stderr, /known_hosts/);
     writeFileSync(join(t.dir, 'known_hosts'), known.stdout);
     const config = join(t.dir, 'ssh_config');
-    writeFileSync(config, `${block.stdout}\nHost *\n  IdentityFile ${aliceKeyFile}\n  IdentitiesOnly yes\n  BatchMode yes\n  StrictHostKeyChecking yes\n  UserKnownHostsFile ${join(t.dir, 'known_hosts')}\n  LogLevel ERROR\n`);
+    writeFileSync(
+      config,
+      `${block.stdout}\nHost *\n  IdentityFile ${aliceKeyFile}\n  IdentitiesOnly yes\n  BatchMode yes\n  StrictHostKeyChecking yes\n  UserKnownHostsFile ${join(t.dir, 'known_hosts')}\n  LogLevel ERROR\n`,
+    );
 
     const [a, b] = await Promise.all([0, 1].map(() => t.run('ssh', ['-F', config, '-T', 'host-shell.stint', 'whoami; sleep 1'])));
     assert.equal(a!.code, 0, a!.err);
@@ -139,7 +151,7 @@ describe('gateways.ssh in the config (keys, ProxyJump, forwarding, crash)', () =
     const accounts = [a!.out.trim(), b!.out.trim()];
     for (const acc of accounts) assert.match(acc, /^stint_alice_[a-z0-9]{6}$/);
     assert.notEqual(accounts[0], accounts[1], 'two connections, two accounts');
-    for (const acc of accounts) await until(`${acc} removed`, () => !accountExists(acc), 15_000);
+    for (const acc of accounts) await until(`${acc} removed`, () => !accountExists(acc), 120_000);
     const rec = app.sshGateway!.sessions.list().find((s) => s.account === accounts[0])!;
     assert.equal(rec.via, 'jump');
     assert.equal(rec.profile, 'host-shell');
@@ -163,14 +175,21 @@ describe('gateways.ssh in the config (keys, ProxyJump, forwarding, crash)', () =
     // Plain -J works too, without the printed block; the destination names the profile. (-J does not pass
     // command-line -o options to the jump hop, only -F, so both hops take theirs from a config file.)
     const plainConfig = join(t.dir, 'ssh_config_plain');
-    writeFileSync(plainConfig, `Host *\n  IdentityFile ${aliceKeyFile}\n  IdentitiesOnly yes\n  BatchMode yes\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n`);
+    writeFileSync(
+      plainConfig,
+      `Host *\n  IdentityFile ${aliceKeyFile}\n  IdentitiesOnly yes\n  BatchMode yes\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n`,
+    );
     const plain = await t.run('ssh', ['-F', plainConfig, '-J', `alice@127.0.0.1:${gwPort}`, '-T', 'host-fwd', 'whoami']);
     assert.equal(plain.code, 0, plain.err);
     assert.match(plain.out.trim(), /^stint_alice_[a-z0-9]{6}$/);
   });
 
   it('port forwarding reaches only the destinations the profile lists', async () => {
-    const through = await t.run('ssh', [...t.sshArgs(aliceKeyFile, gwPort), '-W', `127.0.0.1:${echoPort}`, 'alice+host-fwd@127.0.0.1'], 'ping through the target\n');
+    const through = await t.run(
+      'ssh',
+      [...t.sshArgs(aliceKeyFile, gwPort), '-W', `127.0.0.1:${echoPort}`, 'alice+host-fwd@127.0.0.1'],
+      'ping through the target\n',
+    );
     assert.equal(through.code, 0, through.err);
     assert.equal(through.out, 'ping through the target\n');
     const rec = app.sshGateway!.sessions.list().find((s) => s.profile === 'host-fwd' && s.channels.some((c) => c.kind === 'direct-tcpip'))!;
@@ -186,9 +205,13 @@ describe('gateways.ssh in the config (keys, ProxyJump, forwarding, crash)', () =
   });
 
   it('sessions are listed with their grant through the API and stint sessions', async () => {
-    await until('every session ended', () => app.sshGateway!.liveCount() === 0, 15_000);
+    await until('every session ended', () => app.sshGateway!.liveCount() === 0, 120_000);
     // Including the ones whose client left while the account was still being made (the refused -W above).
-    await until('no session grant left', async () => (await app.store.listGrants({ statuses: ['provisioning', 'active', 'revoking'], sessionBound: true })).length === 0, 15_000);
+    await until(
+      'no session grant left',
+      async () => (await app.store.listGrants({ statuses: ['provisioning', 'active', 'revoking'], sessionBound: true })).length === 0,
+      120_000,
+    );
     const res = await cli(aliceToken, 'sessions', '--json');
     assert.equal(res.code, 0, res.stderr);
     const sessions = JSON.parse(res.stdout).sessions as { gateway: string; user: string; grantKind: string; status: string }[];
@@ -230,7 +253,9 @@ describe('SSH gateway: a broker killed mid-session', () => {
     client.stdout!.on('data', (d) => (out += d));
     const clientGone = new Promise<void>((resolve) => client.on('close', () => resolve()));
     await until('session ready', () => out.includes('ready'), 20_000);
-    const grant = (await http(broker.url, admin, 'GET', '/v1/grants?all=true')).body.grants.find((g: { status: string; sessionBound: boolean }) => g.status === 'active' && g.sessionBound);
+    const grant = (await http(broker.url, admin, 'GET', '/v1/grants?all=true')).body.grants.find(
+      (g: { status: string; sessionBound: boolean }) => g.status === 'active' && g.sessionBound,
+    );
     assert.ok(grant, 'a session-bound grant is active');
     assert.ok(accountExists(grant.account));
 

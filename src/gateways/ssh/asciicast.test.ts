@@ -8,7 +8,11 @@ import { eventLine, headerLine, openAsciicast } from './asciicast.js';
 describe('asciicast v2 writer', () => {
   it('header and events are the v2 shapes', () => {
     assert.deepEqual(JSON.parse(headerLine({ width: 80, height: 24, timestamp: 1700000000, env: { TERM: 'xterm' } })), {
-      version: 2, width: 80, height: 24, timestamp: 1700000000, env: { TERM: 'xterm' },
+      version: 2,
+      width: 80,
+      height: 24,
+      timestamp: 1700000000,
+      env: { TERM: 'xterm' },
     });
     assert.deepEqual(JSON.parse(eventLine(1.2345678, 'o', 'hi\r\n')), [1.234568, 'o', 'hi\r\n']);
     assert.equal(eventLine(0, 'r', '100x40'), '[0,"r","100x40"]\n');
@@ -29,7 +33,10 @@ describe('asciicast v2 writer', () => {
       t += 1000;
       await w.close();
       w.output('after close is ignored');
-      const lines = readFileSync(join(dir, 's.cast'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const lines = readFileSync(join(dir, 's.cast'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       assert.deepEqual(lines[0], { version: 2, width: 120, height: 30, timestamp: 1_700_000_000, env: { TERM: 'xterm-256color' } });
       assert.deepEqual(lines.slice(1), [
         [0, 'o', '$ echo é\r\n'],

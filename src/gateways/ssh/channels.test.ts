@@ -74,8 +74,17 @@ describe('ssh gateway channels once the target has dropped the connection', { ti
     await new Promise<void>((resolve) => upstreamClient.once('close', () => resolve()));
 
     const record = await createSshSessionLog({ dir }).open({
-      sessionId: 'ses_test', user: 'alice', profile: 'host-shell', target: 'host', grantId: 'gr_test', account: 'stint_alice_x',
-      grantKind: 'session-bound', client: '127.0.0.1', clientKey: 'SHA256:test', via: 'login', startedAt: new Date().toISOString(),
+      sessionId: 'ses_test',
+      user: 'alice',
+      profile: 'host-shell',
+      target: 'host',
+      grantId: 'gr_test',
+      account: 'stint_alice_x',
+      grantKind: 'session-bound',
+      client: '127.0.0.1',
+      clientKey: 'SHA256:test',
+      via: 'login',
+      startedAt: new Date().toISOString(),
     });
     // Only what the channels read of an admission: the grant's names and the profile's forwarding rules.
     const admission = {

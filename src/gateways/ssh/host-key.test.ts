@@ -17,11 +17,17 @@ describe('ssh gateway host key', () => {
       const made = await loadHostKey({ file: null, dataDir: dir });
       assert.match(made.publicKey, /^ssh-ed25519 /);
       assert.equal((await loadHostKey({ file: null, dataDir: dir })).fingerprint, made.fingerprint);
-      for (const [type, bits] of [['rsa', '3072'], ['ecdsa', '256']] as const) {
+      for (const [type, bits] of [
+        ['rsa', '3072'],
+        ['ecdsa', '256'],
+      ] as const) {
         const file = join(dir, `key_${type}`);
         execFileSync('ssh-keygen', ['-q', '-t', type, '-b', bits, '-N', '', '-f', file]);
         await assert.rejects(loadHostKey({ file, dataDir: dir }), (err: Error) => {
-          assert.match(err.message, new RegExp(`host key ${file} is (ssh-rsa|ecdsa-sha2-nistp256); the gateway takes Ed25519 host keys only .*ssh-keygen -t ed25519 -N '' -f ${file}`));
+          assert.match(
+            err.message,
+            new RegExp(`host key ${file} is (ssh-rsa|ecdsa-sha2-nistp256); the gateway takes Ed25519 host keys only .*ssh-keygen -t ed25519 -N '' -f ${file}`),
+          );
           return true;
         });
       }

@@ -42,7 +42,9 @@ export async function loadHostKey(opts: { file: string | null; dataDir: string }
   }
   if (key.type !== 'ssh-ed25519') {
     // ssh2 offers an RSA host key as ssh-rsa (SHA-1) too, whatever it is told, and ECDSA keys use NIST curves.
-    throw invalid(`SSH gateway host key ${file} is ${key.type}; the gateway takes Ed25519 host keys only (ssh2 would also offer an RSA key as SHA-1 ssh-rsa; ECDSA uses NIST curves). Make one with: ssh-keygen -t ed25519 -N '' -f ${file}`);
+    throw invalid(
+      `SSH gateway host key ${file} is ${key.type}; the gateway takes Ed25519 host keys only (ssh2 would also offer an RSA key as SHA-1 ssh-rsa; ECDSA uses NIST curves). Make one with: ssh-keygen -t ed25519 -N '' -f ${file}`,
+    );
   }
   const blob = key.getPublicSSH();
   return { privateKey, publicKey: `${key.type} ${blob.toString('base64')}`, fingerprint: fingerprintOf(blob), file };

@@ -38,14 +38,17 @@ const schemaName = /^[a-z_][a-z0-9_]{0,62}$/;
 export function createPostgresStore(opts: PostgresStoreOptions): Store {
   const schema = opts.schema ?? 'public';
   if (!schemaName.test(schema)) throw new Error(`invalid PostgreSQL schema name ${JSON.stringify(schema)}: use lowercase letters, digits and _`);
-  const pool = createPgPool({
-    connectionString: opts.connectionString,
-    max: opts.maxConnections ?? 10,
-    types: { getTypeParser },
-    // An explicit search_path, so tables never land in a "$user" schema that
-    // happens to exist, and unqualified names always mean Stint's tables.
-    options: `-c search_path=${schema}`,
-  }, opts.onPoolError);
+  const pool = createPgPool(
+    {
+      connectionString: opts.connectionString,
+      max: opts.maxConnections ?? 10,
+      types: { getTypeParser },
+      // An explicit search_path, so tables never land in a "$user" schema that
+      // happens to exist, and unqualified names always mean Stint's tables.
+      options: `-c search_path=${schema}`,
+    },
+    opts.onPoolError,
+  );
   const db = new Kysely<Database>({ dialect: withOutageErrors(new PostgresDialect({ pool })) });
   return createKyselyStore(db, { dialect: 'postgres', schema });
 }

@@ -15,13 +15,16 @@ const workerSource = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.module);
 const db = new Database(workerData.path, { fileMustExist: true });
+// Statements prepared once and held for the worker's life: on Node 24 a better-sqlite3
+// object collected by V8 can abort the process (keep-alive.ts), and db.pragma() drops one per call.
 // A checkpoint syncs as the main connection's commits would (synchronous = NORMAL).
-db.pragma('synchronous = NORMAL');
-db.pragma('busy_timeout = 0');
+const setup = [db.prepare('pragma synchronous = NORMAL'), db.prepare('pragma busy_timeout = 0')];
+for (const stmt of setup) stmt.reader ? stmt.get() : stmt.run();
+const checkpoint = db.prepare('pragma wal_checkpoint(PASSIVE)');
 let timer = null;
 const tick = () => {
   try {
-    db.pragma('wal_checkpoint(PASSIVE)');
+    checkpoint.get();
   } catch (err) {
     // Busy or locked: the next tick tries again; the main connection's backstop covers the rest.
   }

@@ -4,12 +4,22 @@
 
 import BetterSqlite3 from 'better-sqlite3';
 import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
-import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDatabase, type SqliteDialectConfig } from 'kysely';
+import {
+  CompiledQuery,
+  Kysely,
+  SqliteDialect,
+  SqliteDriver,
+  type DatabaseConnection,
+  type Driver,
+  type SqliteDatabase,
+  type SqliteDialectConfig,
+} from 'kysely';
 import type { Store } from '../../core/ports.js';
 import { createKyselyStore } from '../kysely-store.js';
 import { withOutageErrors } from '../outage.js';
 import type { Database } from '../schema.js';
 import { startCheckpointer } from './checkpointer.js';
+import { keepAlive, pragma } from './keep-alive.js';
 
 /**
  * BEGIN IMMEDIATE takes the write lock when the transaction starts. With a
@@ -48,13 +58,20 @@ function withStatementCache(database: BetterSqlite3.Database, max = 500): Sqlite
       let stmt = cache.get(sql);
       if (!stmt) {
         stmt = database.prepare(sql);
-        // Oldest first out; shapes beyond the bound (IN lists of many lengths) simply get prepared again.
-        if (cache.size >= max) cache.delete(cache.keys().next().value!);
+        // Oldest first out; shapes beyond the bound (IN lists of many lengths) simply get prepared
+        // again. An evicted statement is kept alive, not dropped (keep-alive.ts).
+        if (cache.size >= max) {
+          const oldest = cache.keys().next().value!;
+          keepAlive(cache.get(oldest)!);
+          cache.delete(oldest);
+        }
         cache.set(sql, stmt);
       }
       return stmt;
     },
     close() {
+      // Closing finalizes the statements; their JavaScript objects must still never be collected.
+      for (const stmt of cache.values()) keepAlive(stmt);
       cache.clear();
       database.close();
     },
@@ -88,15 +105,15 @@ function ownerOnly(path: string): void {
 /** Opens (creating if needed) the database file; call `migrate()` before use. */
 export function createSqliteStore({ path, busyTimeoutMs = 5000 }: SqliteStoreOptions): Store {
   if (path !== ':memory:' && path !== '' && !path.startsWith('file:')) ownerOnly(path);
-  const database = new BetterSqlite3(path);
+  const database = keepAlive(new BetterSqlite3(path));
   try {
     // WAL lets readers in other processes run during a write; NORMAL sync is
     // durable against process crashes and only risks the last commits on
     // power loss, which WAL keeps consistent.
-    database.pragma('journal_mode = WAL');
-    database.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
-    database.pragma('synchronous = NORMAL');
-    database.pragma('foreign_keys = ON');
+    pragma(database, 'journal_mode = WAL');
+    pragma(database, `busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+    pragma(database, 'synchronous = NORMAL');
+    pragma(database, 'foreign_keys = ON');
   } catch (err) {
     database.close();
     throw err;
@@ -106,9 +123,9 @@ export function createSqliteStore({ path, busyTimeoutMs = 5000 }: SqliteStoreOpt
   const file = path !== ':memory:' && path !== '' && !path.startsWith('file::memory:');
   const checkpointer = file ? startCheckpointer(path) : null;
   if (checkpointer) {
-    database.pragma('wal_autocheckpoint = 10000');
+    pragma(database, 'wal_autocheckpoint = 10000');
     // When the WAL starts over, its file is cut back to 16 MiB instead of keeping its high-water mark.
-    database.pragma(`journal_size_limit = ${16 * 2 ** 20}`);
+    pragma(database, `journal_size_limit = ${16 * 2 ** 20}`);
   }
   const db = new Kysely<Database>({ dialect: withOutageErrors(new ImmediateSqliteDialect({ database: withStatementCache(database) })) });
   return createKyselyStore(db, { dialect: 'sqlite', beforeClose: () => checkpointer?.stop() ?? Promise.resolve() });

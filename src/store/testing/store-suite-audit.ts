@@ -12,10 +12,25 @@ export function auditAndTransactionSuite(store: () => Store): void {
     it('appends a verifiable chain and lists it back exactly', async () => {
       assert.equal(await store().auditHead(), null);
       const appended = [];
-      appended.push(await store().appendAudit({ at: t0, actor: 'alice', action: 'request.created', requestId: 'req_1', subjectUser: 'alice', target: 't1', details: { b: 1, a: [1, 'two', null], nested: { z: hostileStrings[7], y: true } } }));
+      appended.push(
+        await store().appendAudit({
+          at: t0,
+          actor: 'alice',
+          action: 'request.created',
+          requestId: 'req_1',
+          subjectUser: 'alice',
+          target: 't1',
+          details: { b: 1, a: [1, 'two', null], nested: { z: hostileStrings[7], y: true } },
+        }),
+      );
       appended.push(await store().appendAudit({ at: t0 + 1, actor: hostileStrings[0]!, action: 'grant.revoked' }));
-      appended.push(await store().appendAudit({ at: t0 + 2, actor: 'stint', action: 'grant.activated', grantId: 'gr_1', details: { when: new Date(t0), gone: undefined } }));
-      assert.deepEqual(appended.map((e) => e.seq), [1, 2, 3]);
+      appended.push(
+        await store().appendAudit({ at: t0 + 2, actor: 'stint', action: 'grant.activated', grantId: 'gr_1', details: { when: new Date(t0), gone: undefined } }),
+      );
+      assert.deepEqual(
+        appended.map((e) => e.seq),
+        [1, 2, 3],
+      );
       assert.deepEqual(appended[1]!.requestId, null);
       assert.deepEqual(appended[1]!.details, {});
       // Details are stored as JSON: a Date becomes its ISO string, undefined disappears, and the hash covers that.
@@ -55,9 +70,15 @@ export function auditAndTransactionSuite(store: () => Store): void {
       );
       const bare = Array.from({ length: 50 }, (_, i) => store().appendAudit({ at: t0 + i, actor: `bare${i}`, action: 'bare.append' }));
       const events = await Promise.all([...inTx, ...bare]);
-      assert.deepEqual(events.map((e) => e.seq).sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i + 2));
+      assert.deepEqual(
+        events.map((e) => e.seq).sort((a, b) => a - b),
+        Array.from({ length: 100 }, (_, i) => i + 2),
+      );
       const listed = await store().listAudit({});
-      assert.deepEqual(listed.map((e) => e.seq), Array.from({ length: 101 }, (_, i) => i + 1));
+      assert.deepEqual(
+        listed.map((e) => e.seq),
+        Array.from({ length: 101 }, (_, i) => i + 1),
+      );
       const result = verifyChain(listed);
       assert.ok(result.ok, JSON.stringify(result));
       assert.deepEqual(await store().auditHead(), { seq: 101, hash: listed[100]!.hash });
@@ -72,16 +93,28 @@ export function auditAndTransactionSuite(store: () => Store): void {
           // Reads inside the transaction see what it appended.
           const head = await tx.auditHead();
           assert.deepEqual(head, { seq: mine[2]!.seq, hash: mine[2]!.hash });
-          assert.deepEqual((await tx.listAudit({ afterSeq: mine[0]!.seq - 1 })).map((e) => e.seq), mine.map((e) => e.seq));
+          assert.deepEqual(
+            (await tx.listAudit({ afterSeq: mine[0]!.seq - 1 })).map((e) => e.seq),
+            mine.map((e) => e.seq),
+          );
           mine.push(await tx.appendAudit({ at: t0 + i, actor: `worker${i}`, action: 'tx.after-read', details: { i } }));
           return mine;
         }),
       );
       const all = await Promise.all(runs);
-      for (const mine of all) assert.deepEqual(mine.map((e) => e.seq - mine[0]!.seq), [0, 1, 2, 3], 'one transaction\'s events are consecutive');
+      for (const mine of all)
+        assert.deepEqual(
+          mine.map((e) => e.seq - mine[0]!.seq),
+          [0, 1, 2, 3],
+          "one transaction's events are consecutive",
+        );
       const listed = await store().listAudit({});
       assert.equal(listed.length, 81);
-      assert.deepEqual(listed.slice(1), all.flat().sort((a, b) => a.seq - b.seq), 'what appendAudit returned is what was stored');
+      assert.deepEqual(
+        listed.slice(1),
+        all.flat().sort((a, b) => a.seq - b.seq),
+        'what appendAudit returned is what was stored',
+      );
       assert.ok(verifyChain(listed).ok);
     });
 
@@ -145,7 +178,10 @@ export function auditAndTransactionSuite(store: () => Store): void {
       assert.equal(await store().findTokenByHash(tok.hash), undefined);
       assert.equal(await store().getMeta('m'), undefined);
       assert.equal(await store().getTargetCredential('t1'), undefined);
-      assert.deepEqual((await store().listAudit({})).map((e) => e.action), ['before']);
+      assert.deepEqual(
+        (await store().listAudit({})).map((e) => e.action),
+        ['before'],
+      );
       assert.deepEqual(await store().auditHead(), headBefore);
       // The chain continues from the last committed event.
       assert.equal((await store().appendAudit({ at: t0, actor: 'stint', action: 'after' })).seq, 2);
@@ -180,7 +216,10 @@ export function auditAndTransactionSuite(store: () => Store): void {
       assert.deepEqual(new Set(events.map((e) => e.grantId)), new Set(grants.filter((_, i) => i % 3 !== 1).map((g) => g.id)));
       // The seqs handed out by the committed ones are exactly the chain.
       const seqs = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])).sort((a, b) => a - b);
-      assert.deepEqual(seqs, events.map((e) => e.seq));
+      assert.deepEqual(
+        seqs,
+        events.map((e) => e.seq),
+      );
       assert.ok(verifyChain(events).ok);
     });
 

@@ -25,7 +25,15 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
     describe('requests and approvals', () => {
       it('round-trips every field, with values and with nulls', async () => {
         const full = makeRequest({ decidedAt: t0 + 5, decidedBy: 'bob', decisionComment: 'ok', grantId: 'gr_1', status: 'approved', version: 7 });
-        const sparse = makeRequest({ reason: null, ticket: null, pendingExpiresAt: null, approverUsers: [], approverGroups: [], requiredApprovals: 0, mode: 'own-account' });
+        const sparse = makeRequest({
+          reason: null,
+          ticket: null,
+          pendingExpiresAt: null,
+          approverUsers: [],
+          approverGroups: [],
+          requiredApprovals: 0,
+          mode: 'own-account',
+        });
         for (const r of [full, sparse]) {
           await store.insertRequest(r);
           assert.deepEqual(await store.getRequest(r.id), r);
@@ -38,7 +46,10 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
           const r = makeRequest({ user: s, reason: s, ticket: s, decidedBy: s, decisionComment: s, approverUsers: [s, 'x'], approverGroups: [s] });
           await store.insertRequest(r);
           assert.deepEqual(await store.getRequest(r.id), r);
-          assert.deepEqual((await store.listRequests({ user: s })).map((x) => x.id), [r.id]);
+          assert.deepEqual(
+            (await store.listRequests({ user: s })).map((x) => x.id),
+            [r.id],
+          );
         }
         // The tables the attack strings name are still there.
         assert.equal((await store.listRequests({})).length, hostileStrings.length);
@@ -90,8 +101,14 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
         const noTimeout = makeRequest({ pendingExpiresAt: null });
         const decided = makeRequest({ pendingExpiresAt: now - 100, status: 'approved' });
         for (const r of [stale2, fresh, noTimeout, decided, stale1]) await store.insertRequest(r);
-        assert.deepEqual((await store.listStalePendingRequests(now, 10)).map((r) => r.id), [stale1.id, stale2.id]);
-        assert.deepEqual((await store.listStalePendingRequests(now, 1)).map((r) => r.id), [stale1.id]);
+        assert.deepEqual(
+          (await store.listStalePendingRequests(now, 10)).map((r) => r.id),
+          [stale1.id, stale2.id],
+        );
+        assert.deepEqual(
+          (await store.listStalePendingRequests(now, 1)).map((r) => r.id),
+          [stale1.id],
+        );
       });
 
       it('stores approvals per request in order, one per approver', async () => {
@@ -111,10 +128,20 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
     describe('grants', () => {
       it('round-trips every field, with values and with nulls', async () => {
         const full = makeGrant({
-          status: 'revoke-failing', revokeReason: 'expired', revokeRequestedBy: 'stint', revokedAt: t0 + 7, lastError: 'connection refused',
-          attempts: 3, nextAttemptAt: t0 + 8, failingSince: t0 + 6, roles: ['a', 'b', 'c'], terminateSessions: false, version: 4,
+          status: 'revoke-failing',
+          revokeReason: 'expired',
+          revokeRequestedBy: 'stint',
+          revokedAt: t0 + 7,
+          lastError: 'connection refused',
+          attempts: 3,
+          nextAttemptAt: t0 + 8,
+          failingSince: t0 + 6,
+          roles: ['a', 'b', 'c'],
+          terminateSessions: false,
+          version: 4,
           // Longer than 2^31 ms and near the largest Date: int8 columns must come back as exact numbers.
-          durationMs: 40 * 86_400_000, maxDurationMs: 8_640_000_000_000_000,
+          durationMs: 40 * 86_400_000,
+          maxDurationMs: 8_640_000_000_000_000,
         });
         const sparse = makeGrant({ status: 'provisioning', activatedAt: null, expiresAt: null, sealedSecret: null, roles: [], mode: 'own-account' });
         for (const g of [full, sparse]) {
@@ -129,7 +156,10 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
           const g = makeGrant({ user: s, profile: s, target: s, account: s, roles: [s, s], lastError: s, revokeReason: s, sealedSecret: s });
           await store.insertGrant(g);
           assert.deepEqual(await store.getGrant(g.id), g);
-          assert.deepEqual((await store.listGrants({ user: s, account: s })).map((x) => x.id), [g.id]);
+          assert.deepEqual(
+            (await store.listGrants({ user: s, account: s })).map((x) => x.id),
+            [g.id],
+          );
         }
         assert.equal((await store.listGrants({})).length, hostileStrings.length);
       });
@@ -150,7 +180,9 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
       it('a patch cannot change identity or version, even if a caller smuggles them in', async () => {
         const g = makeGrant();
         await store.insertGrant(g);
-        const sneaky = { status: 'revoked', id: 'gr_other', requestId: 'req_other', version: 99, extra: 'ignored' } as unknown as Parameters<Store['casGrant']>[2];
+        const sneaky = { status: 'revoked', id: 'gr_other', requestId: 'req_other', version: 99, extra: 'ignored' } as unknown as Parameters<
+          Store['casGrant']
+        >[2];
         assert.equal(await store.casGrant(g.id, 1, sneaky), true);
         assert.deepEqual(await store.getGrant(g.id), { ...g, status: 'revoked', version: 2 });
       });
@@ -224,9 +256,15 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
         const all = [expiredLong, expiredNow, notYet, retryDue, failingDue, failingLater, revoked, provisioning];
         for (const g of all) await store.insertGrant(g);
         const due = await store.listDueGrants(now, 100);
-        assert.deepEqual(due.map((g) => g.id), [failingDue.id, expiredLong.id, retryDue.id, expiredNow.id]);
+        assert.deepEqual(
+          due.map((g) => g.id),
+          [failingDue.id, expiredLong.id, retryDue.id, expiredNow.id],
+        );
         assert.deepEqual(due[0], failingDue);
-        assert.deepEqual((await store.listDueGrants(now, 2)).map((g) => g.id), [failingDue.id, expiredLong.id]);
+        assert.deepEqual(
+          (await store.listDueGrants(now, 2)).map((g) => g.id),
+          [failingDue.id, expiredLong.id],
+        );
         assert.deepEqual(await store.listDueGrants(now, 0), []);
         assert.deepEqual(await store.listDueGrants(now - 10_000, 100), []);
         assert.equal(await store.nextDueAt(), now - 700);
@@ -257,10 +295,19 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
         const revoked = makeGrant({ status: 'revoked', expiresAt: now + 3_600_000, sessionLeaseUntil: now - 999 });
         for (const g of [bound, boundLive, plain, both, revoked]) await store.insertGrant(g);
         assert.deepEqual(await store.getGrant(bound.id), bound);
-        assert.deepEqual((await store.listDueGrants(now, 100)).map((g) => g.id), [both.id, bound.id]);
+        assert.deepEqual(
+          (await store.listDueGrants(now, 100)).map((g) => g.id),
+          [both.id, bound.id],
+        );
         assert.equal(await store.nextDueAt(), now - 50);
-        assert.deepEqual((await store.listGrants({ sessionBound: true, statuses: ['active'] })).map((g) => g.id).sort(), [bound.id, boundLive.id, both.id].sort());
-        assert.deepEqual((await store.listGrants({ sessionBound: false })).map((g) => g.id), [plain.id]);
+        assert.deepEqual(
+          (await store.listGrants({ sessionBound: true, statuses: ['active'] })).map((g) => g.id).sort(),
+          [bound.id, boundLive.id, both.id].sort(),
+        );
+        assert.deepEqual(
+          (await store.listGrants({ sessionBound: false })).map((g) => g.id),
+          [plain.id],
+        );
 
         assert.equal(await store.renewSessionLeases([bound.id, boundLive.id, plain.id, revoked.id, 'gr_missing'], now + 60_000), 2);
         assert.equal((await store.getGrant(bound.id))!.sessionLeaseUntil, now + 60_000);
@@ -268,14 +315,23 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
         assert.equal((await store.getGrant(revoked.id))!.sessionLeaseUntil, now - 999, 'a revoked grant keeps its record');
         assert.equal((await store.getGrant(bound.id))!.version, bound.version, 'renewal is not a CAS change');
         assert.equal(await store.renewSessionLeases([bound.id], now + 1), 0, 'never backwards');
-        assert.deepEqual((await store.listDueGrants(now, 100)).map((g) => g.id), [both.id]);
+        assert.deepEqual(
+          (await store.listDueGrants(now, 100)).map((g) => g.id),
+          [both.id],
+        );
         assert.equal(await store.renewSessionLeases([], now), 0);
         // Many ids at once (past SQLite's bound-parameter batches).
         const many = Array.from({ length: 1200 }, () => makeGrant({ status: 'active', sessionLeaseUntil: now }));
         await store.transaction(async (tx) => {
           for (const g of many) await tx.insertGrant(g);
         });
-        assert.equal(await store.renewSessionLeases(many.map((g) => g.id), now + 5), 1200);
+        assert.equal(
+          await store.renewSessionLeases(
+            many.map((g) => g.id),
+            now + 5,
+          ),
+          1200,
+        );
       });
     });
 
@@ -355,8 +411,16 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
 
       it('break-glass activations: insert, list open oldest first, review once', async () => {
         const b = (grantId: string, createdAt: number) => ({
-          grantId, requestId: `req_${grantId}`, user: hostileStrings[0]!, profile: 'pg-bg', target: 'pg', reason: hostileStrings[7]!,
-          createdAt, reviewedAt: null, reviewedBy: null, reviewComment: null,
+          grantId,
+          requestId: `req_${grantId}`,
+          user: hostileStrings[0]!,
+          profile: 'pg-bg',
+          target: 'pg',
+          reason: hostileStrings[7]!,
+          createdAt,
+          reviewedAt: null,
+          reviewedBy: null,
+          reviewComment: null,
         });
         const first = b('gr_bg1', t0 + 2);
         const second = b('gr_bg2', t0 + 1);

@@ -44,14 +44,22 @@ const envNames = (mode: KeystonePolicyMode) => {
 function conf(dir: string, mode: KeystonePolicyMode): string {
   const strict = mode === 'strict';
   return [
-    '[DEFAULT]', 'use_stderr = true',
-    '[database]', `connection = sqlite:///${dir}/keystone.db`,
-    '[fernet_tokens]', `key_repository = ${dir}/fernet-keys`,
-    '[credential]', `key_repository = ${dir}/credential-keys`,
+    '[DEFAULT]',
+    'use_stderr = true',
+    '[database]',
+    `connection = sqlite:///${dir}/keystone.db`,
+    '[fernet_tokens]',
+    `key_repository = ${dir}/fernet-keys`,
+    '[credential]',
+    `key_repository = ${dir}/credential-keys`,
     // Tests only: cheap bcrypt rounds so every password check is not 100 ms of CPU.
-    '[identity]', 'password_hash_rounds = 4',
-    '[cache]', 'enabled = false',
-    '[oslo_policy]', `enforce_scope = ${strict}`, `enforce_new_defaults = ${strict}`,
+    '[identity]',
+    'password_hash_rounds = 4',
+    '[cache]',
+    'enabled = false',
+    '[oslo_policy]',
+    `enforce_scope = ${strict}`,
+    `enforce_new_defaults = ${strict}`,
     '',
   ].join('\n');
 }
@@ -79,7 +87,8 @@ c.commit()
 async function manage(dir: string, ...args: string[]): Promise<void> {
   await run('keystone-manage', ['--config-file', join(dir, 'keystone.conf'), ...args], { timeout: PREPARE_TIMEOUT_MS, cwd: dir }).catch((err: unknown) => {
     const e = err as NodeJS.ErrnoException & { stderr?: string };
-    if (e.code === 'ENOENT') throw new Error('keystone-manage not found: install the Debian packages `keystone python3-keystone uwsgi-core uwsgi-plugin-python3`');
+    if (e.code === 'ENOENT')
+      throw new Error('keystone-manage not found: install the Debian packages `keystone python3-keystone uwsgi-core uwsgi-plugin-python3`');
     throw new Error(`keystone-manage ${args[0]} failed: ${String(e.stderr ?? e.message).slice(-2000)}`);
   });
 }
@@ -97,7 +106,16 @@ function prepareTemplate(): Promise<{ dir: string; adminPassword: string }> {
     await manage(dir, 'db_sync');
     await manage(dir, 'fernet_setup', '--keystone-user', String(me.username), '--keystone-group', String(me.gid));
     await manage(dir, 'credential_setup', '--keystone-user', String(me.username), '--keystone-group', String(me.gid));
-    await manage(dir, 'bootstrap', '--bootstrap-password', adminPassword, '--bootstrap-region-id', 'RegionOne', '--bootstrap-public-url', 'http://127.0.0.1:1/v3');
+    await manage(
+      dir,
+      'bootstrap',
+      '--bootstrap-password',
+      adminPassword,
+      '--bootstrap-region-id',
+      'RegionOne',
+      '--bootstrap-public-url',
+      'http://127.0.0.1:1/v3',
+    );
     await run('python3', ['-c', FIX_DB, join(dir, 'keystone.db')]);
     return { dir, adminPassword };
   })();
@@ -107,10 +125,55 @@ function prepareTemplate(): Promise<{ dir: string; adminPassword: string }> {
 /** A private CA and a certificate for 127.0.0.1 signed by it (openssl). */
 async function makeCertificates(dir: string): Promise<{ caFile: string; cert: string; key: string }> {
   const o = (...args: string[]) => run('openssl', args, { cwd: dir });
-  await o('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=Stint test CA', '-keyout', 'ca.key', '-out', 'ca.pem');
-  await o('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', 'server.key', '-out', 'server.csr');
+  await o(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=Stint test CA',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+  );
+  await o(
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-keyout',
+    'server.key',
+    '-out',
+    'server.csr',
+  );
   await writeFile(join(dir, 'san.ext'), 'subjectAltName = IP:127.0.0.1\n');
-  await o('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'san.ext', '-out', 'server.pem');
+  await o(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    'san.ext',
+    '-out',
+    'server.pem',
+  );
   return { caFile: join(dir, 'ca.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key') };
 }
 
@@ -154,11 +217,15 @@ export async function startKeystoneServer(mode: KeystonePolicyMode, opts: { unre
   const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}/v3`;
   await run('python3', ['-c', FIX_DB, join(dir, 'keystone.db'), url]);
   const socket = tls ? ['--https-socket', `127.0.0.1:${port},${tls.cert},${tls.key}`] : ['--http-socket', `127.0.0.1:${port}`];
-  const child = spawn('uwsgi-core', ['--plugin', 'python3', ...socket, '--wsgi-file', WSGI, '--processes', '1', '--threads', '1', '--die-on-term', '--need-app', '--disable-logging'], {
-    cwd: dir,
-    env: { ...process.env, OS_KEYSTONE_CONFIG_FILES: join(dir, 'keystone.conf') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    'uwsgi-core',
+    ['--plugin', 'python3', ...socket, '--wsgi-file', WSGI, '--processes', '1', '--threads', '1', '--die-on-term', '--need-app', '--disable-logging'],
+    {
+      cwd: dir,
+      env: { ...process.env, OS_KEYSTONE_CONFIG_FILES: join(dir, 'keystone.conf') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   const keep = (b: Buffer) => {
     output = (output + b.toString()).slice(-20_000);
@@ -209,7 +276,10 @@ export async function startKeystoneServer(mode: KeystonePolicyMode, opts: { unre
 /** For scripts/test-servers.ts: both policy modes for the whole run. */
 export async function startKeystoneTestServers(): Promise<{ env: Record<string, string>; stop(): Promise<void> }> {
   const servers = await Promise.all((['legacy', 'strict'] as const).map((m) => startKeystoneServer(m)));
-  return { env: Object.assign({}, ...servers.map((s) => s.env)) as Record<string, string>, stop: async () => void (await Promise.all(servers.map((s) => s.stop()))) };
+  return {
+    env: Object.assign({}, ...servers.map((s) => s.env)) as Record<string, string>,
+    stop: async () => void (await Promise.all(servers.map((s) => s.stop()))),
+  };
 }
 
 const own = new Map<KeystonePolicyMode, Promise<KeystoneServer>>();

@@ -47,7 +47,14 @@ function findBinary(names: string[], pkg: string): string {
 function run(bin: string, args: string[], input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = execFile(bin, args, { timeout: 60_000, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${bin} failed: ${String(stderr || err.message).trim().slice(0, 2000)}`));
+      if (err)
+        reject(
+          new Error(
+            `${bin} failed: ${String(stderr || err.message)
+              .trim()
+              .slice(0, 2000)}`,
+          ),
+        );
       else resolve(stdout);
     });
     if (input !== undefined) child.stdin?.end(input);
@@ -146,7 +153,14 @@ export async function startMysqlServer(opts: StartMysqlOptions = {}): Promise<My
   const password = randomBytes(18).toString('base64url');
   const superuser = 'stint_test_root';
   try {
-    await run(installDb, ['--no-defaults', `--datadir=${dataDir}`, '--auth-root-authentication-method=socket', '--skip-test-db', '--skip-name-resolve', ...userArgs]);
+    await run(installDb, [
+      '--no-defaults',
+      `--datadir=${dataDir}`,
+      '--auth-root-authentication-method=socket',
+      '--skip-test-db',
+      '--skip-name-resolve',
+      ...userArgs,
+    ]);
     await launch();
     // Over the root socket (unix_socket authentication as the OS root user).
     // The password is base64url: nothing to escape in the literal.

@@ -61,7 +61,12 @@ export interface TestOidcProvider {
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-export async function startTestOidcProvider(opts: { redirectUris: string[]; people: Record<string, TestPerson>; accessTokenTtlS?: number; keys?: TestSigningKey[] }): Promise<TestOidcProvider> {
+export async function startTestOidcProvider(opts: {
+  redirectUris: string[];
+  people: Record<string, TestPerson>;
+  accessTokenTtlS?: number;
+  keys?: TestSigningKey[];
+}): Promise<TestOidcProvider> {
   const people = new Map(Object.entries(opts.people));
   const clientId = 'stint';
   const clientSecret = randomBytes(24).toString('base64url');
@@ -76,14 +81,16 @@ export async function startTestOidcProvider(opts: { redirectUris: string[]; peop
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const configuration: Configuration = {
-    clients: [{
-      client_id: clientId,
-      client_secret: clientSecret,
-      redirect_uris: opts.redirectUris,
-      grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'client_secret_basic',
-    }],
+    clients: [
+      {
+        client_id: clientId,
+        client_secret: clientSecret,
+        redirect_uris: opts.redirectUris,
+        grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+    ],
     async findAccount(_ctx, sub) {
       const p = people.get(sub);
       if (!p) return undefined;
@@ -146,8 +153,15 @@ export async function startTestOidcProvider(opts: { redirectUris: string[]; peop
     }
     if (details.prompt.name === 'login') return page(res, 200, loginForm(uid));
     // Consent: loadExistingGrant gives it; finishing the interaction moves on.
-    const grant = await configuration.loadExistingGrant!({ oidc: { session: { accountId: details.session?.accountId }, client: { clientId: details.params.client_id }, provider } } as never);
-    return provider.interactionFinished(req, res, { consent: { grantId: await (grant as { save(): Promise<string> }).save() } }, { mergeWithLastSubmission: true });
+    const grant = await configuration.loadExistingGrant!({
+      oidc: { session: { accountId: details.session?.accountId }, client: { clientId: details.params.client_id }, provider },
+    } as never);
+    return provider.interactionFinished(
+      req,
+      res,
+      { consent: { grantId: await (grant as { save(): Promise<string> }).save() } },
+      { mergeWithLastSubmission: true },
+    );
   }
 
   server.on('request', (req, res) => {
@@ -194,7 +208,11 @@ export async function startTestOidcProvider(opts: { redirectUris: string[]; peop
       down = d;
     },
     jwksFetches: () => ({ ...jwks }),
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 

@@ -46,11 +46,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
   // Redis requires the aclfile to exist. `default` is listed (off, nothing
   // allowed) because Redis would otherwise add it with every permission and no password.
   const hash = createHash('sha256').update(password).digest('hex');
-  await writeFile(
-    aclFile,
-    `user ${ROOT_USER} on #${hash} ~* &* +@all\nuser default off resetkeys resetchannels -@all\n`,
-    { mode: 0o600 },
-  );
+  await writeFile(aclFile, `user ${ROOT_USER} on #${hash} ~* &* +@all\nuser default off resetkeys resetchannels -@all\n`, { mode: 0o600 });
   let child: ChildProcess | null = null;
   const killNow = () => {
     child?.kill('SIGKILL');
@@ -62,15 +58,24 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
   process.once('exit', cleanup);
 
   const args = [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--save', '',
-    '--appendonly', 'no',
-    '--aclfile', aclFile,
-    '--dir', dir,
-    '--daemonize', 'no',
-    '--logfile', '',
-    '--maxclients', '1000',
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--aclfile',
+    aclFile,
+    '--dir',
+    dir,
+    '--daemonize',
+    'no',
+    '--logfile',
+    '',
+    '--maxclients',
+    '1000',
   ];
 
   async function start(): Promise<void> {
@@ -95,11 +100,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
       c.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         child = null;
-        reject(
-          err.code === 'ENOENT'
-            ? new Error('redis-server not found: install the Debian package `redis-server` (apt-get install redis-server)')
-            : err,
-        );
+        reject(err.code === 'ENOENT' ? new Error('redis-server not found: install the Debian package `redis-server` (apt-get install redis-server)') : err);
       });
       c.once('exit', (code, signal) => {
         clearTimeout(timer);

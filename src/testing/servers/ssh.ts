@@ -187,7 +187,24 @@ export async function startSshTestServer(opts: SshTestServerOptions = {}): Promi
       const uid = OPERATOR_UIDS[0] + Math.floor(Math.random() * (OPERATOR_UIDS[1] - OPERATOR_UIDS[0] + 1));
       if (uidTaken(uid)) continue;
       try {
-        sh('useradd', ['-u', String(uid), '-g', 'nogroup', '-N', '-l', '-m', '-d', home, '-s', '/bin/sh', '-p', '*', '-c', 'stint ssh test operator', operator]);
+        sh('useradd', [
+          '-u',
+          String(uid),
+          '-g',
+          'nogroup',
+          '-N',
+          '-l',
+          '-m',
+          '-d',
+          home,
+          '-s',
+          '/bin/sh',
+          '-p',
+          '*',
+          '-c',
+          'stint ssh test operator',
+          operator,
+        ]);
         operatorUid = uid;
       } catch (e) {
         if (attempt > 20) throw e;

@@ -16,8 +16,11 @@ export function AdminPage({ toast }: { toast: (text: string, kind?: 'ok' | 'bad'
       <PageHeader title="Admin">Targets, live access and the policy in force.</PageHeader>
       {failing.length ? (
         <div className="alert" role="alert">
-          <strong>{failing.length} revocation{failing.length > 1 ? 's are' : ' is'} failing.</strong> Stint keeps retrying;
-          access stays on the target until it succeeds: {failing.map((g) => `${g.user} on ${g.target} (${g.lastError ?? 'no error text'})`).join('; ')}.
+          <strong>
+            {failing.length} revocation{failing.length > 1 ? 's are' : ' is'} failing.
+          </strong>{' '}
+          Stint keeps retrying; access stays on the target until it succeeds:{' '}
+          {failing.map((g) => `${g.user} on ${g.target} (${g.lastError ?? 'no error text'})`).join('; ')}.
         </div>
       ) : null}
 
@@ -29,14 +32,35 @@ export function AdminPage({ toast }: { toast: (text: string, kind?: 'ok' | 'bad'
         {targets.data?.targets.length ? (
           <div className="table-wrap">
             <table className="table" aria-label="Targets">
-              <thead><tr><th scope="col">Target</th><th scope="col">Kind</th><th scope="col">Health</th><th scope="col">Last check</th><th scope="col">Active</th><th scope="col">Revoke failing</th></tr></thead>
+              <thead>
+                <tr>
+                  <th scope="col">Target</th>
+                  <th scope="col">Kind</th>
+                  <th scope="col">Health</th>
+                  <th scope="col">Last check</th>
+                  <th scope="col">Active</th>
+                  <th scope="col">Revoke failing</th>
+                </tr>
+              </thead>
               <tbody>
                 {targets.data.targets.map((t) => (
                   <tr key={t.name}>
-                    <td><strong>{t.name}</strong> {t.critical ? <Badge kind="bad">critical</Badge> : null}</td>
+                    <td>
+                      <strong>{t.name}</strong> {t.critical ? <Badge kind="bad">critical</Badge> : null}
+                    </td>
                     <td>{t.kind}</td>
-                    <td>{t.health.ok ? <Badge kind="ok">healthy</Badge> : <><Badge kind="bad">unreachable</Badge> <span className="hint">{t.health.error}</span></>}</td>
-                    <td className="nowrap">{when(t.health.checkedAt)} <span className="hint">({t.health.latencyMs} ms)</span></td>
+                    <td>
+                      {t.health.ok ? (
+                        <Badge kind="ok">healthy</Badge>
+                      ) : (
+                        <>
+                          <Badge kind="bad">unreachable</Badge> <span className="hint">{t.health.error}</span>
+                        </>
+                      )}
+                    </td>
+                    <td className="nowrap">
+                      {when(t.health.checkedAt)} <span className="hint">({t.health.latencyMs} ms)</span>
+                    </td>
                     <td className="num">{t.grants.active}</td>
                     <td className="num">{t.grants['revoke-failing'] ? <Badge kind="bad">{t.grants['revoke-failing']}</Badge> : '0'}</td>
                   </tr>
@@ -45,7 +69,9 @@ export function AdminPage({ toast }: { toast: (text: string, kind?: 'ok' | 'bad'
             </table>
           </div>
         ) : null}
-        <button type="button" className="btn btn-ghost btn-sm" onClick={targets.reload}>Check again</button>
+        <button type="button" className="btn btn-ghost btn-sm" onClick={targets.reload}>
+          Check again
+        </button>
       </section>
 
       <section className="section" aria-labelledby="g-title">
@@ -55,8 +81,32 @@ export function AdminPage({ toast }: { toast: (text: string, kind?: 'ok' | 'bad'
         {grants.data?.grants.length ? (
           <div className="table-wrap">
             <table className="table" aria-label="Live grants">
-              <thead><tr><th scope="col">User</th><th scope="col">Profile</th><th scope="col">Target</th><th scope="col">Account</th><th scope="col">Status</th><th scope="col">Remaining</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
-              <tbody>{grants.data.grants.map((g) => <GrantRow key={g.id} grant={g} loadedAt={grants.data!.loadedAt} onDone={(m) => { toast(m, 'ok'); grants.reload(); }} />)}</tbody>
+              <thead>
+                <tr>
+                  <th scope="col">User</th>
+                  <th scope="col">Profile</th>
+                  <th scope="col">Target</th>
+                  <th scope="col">Account</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Remaining</th>
+                  <th scope="col">
+                    <span className="sr-only">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {grants.data.grants.map((g) => (
+                  <GrantRow
+                    key={g.id}
+                    grant={g}
+                    loadedAt={grants.data!.loadedAt}
+                    onDone={(m) => {
+                      toast(m, 'ok');
+                      grants.reload();
+                    }}
+                  />
+                ))}
+              </tbody>
             </table>
           </div>
         ) : null}
@@ -67,24 +117,59 @@ export function AdminPage({ toast }: { toast: (text: string, kind?: 'ok' | 'bad'
         {config.error ? <ErrorNote>Could not load the config: {config.error}</ErrorNote> : null}
         {config.data ? (
           <>
-            <p className="hint">From <code>{config.data.file ?? 'an unnamed config'}</code>. Edit the file and send the broker SIGHUP to apply it.</p>
+            <p className="hint">
+              From <code>{config.data.file ?? 'an unnamed config'}</code>. Edit the file and send the broker SIGHUP to apply it.
+            </p>
             <div className="two-col">
               <div className="table-wrap">
                 <table className="table" aria-label="Profiles">
-                  <thead><tr><th scope="col">Profile</th><th scope="col">Target</th><th scope="col">Mode</th><th scope="col">Grants</th><th scope="col">Max</th></tr></thead>
-                  <tbody>{config.data.profiles.map((p) => <tr key={p.name}><td><strong>{p.name}</strong></td><td>{p.target}</td><td>{p.mode}</td><td>{p.grants.join(', ')}</td><td>{p.maxDuration}</td></tr>)}</tbody>
+                  <thead>
+                    <tr>
+                      <th scope="col">Profile</th>
+                      <th scope="col">Target</th>
+                      <th scope="col">Mode</th>
+                      <th scope="col">Grants</th>
+                      <th scope="col">Max</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {config.data.profiles.map((p) => (
+                      <tr key={p.name}>
+                        <td>
+                          <strong>{p.name}</strong>
+                        </td>
+                        <td>{p.target}</td>
+                        <td>{p.mode}</td>
+                        <td>{p.grants.join(', ')}</td>
+                        <td>{p.maxDuration}</td>
+                      </tr>
+                    ))}
+                  </tbody>
                 </table>
               </div>
               <div className="table-wrap">
                 <table className="table" aria-label="Policies">
-                  <thead><tr><th scope="col">Policy</th><th scope="col">Who</th><th scope="col">Profiles</th><th scope="col">Approval</th></tr></thead>
+                  <thead>
+                    <tr>
+                      <th scope="col">Policy</th>
+                      <th scope="col">Who</th>
+                      <th scope="col">Profiles</th>
+                      <th scope="col">Approval</th>
+                    </tr>
+                  </thead>
                   <tbody>
                     {config.data.policies.map((p) => (
                       <tr key={p.name}>
-                        <td><strong>{p.name}</strong> {p.effect === 'deny' ? <Badge kind="bad">deny</Badge> : null}</td>
+                        <td>
+                          <strong>{p.name}</strong> {p.effect === 'deny' ? <Badge kind="bad">deny</Badge> : null}
+                        </td>
                         <td>{[...p.subjects.users.map((u) => `user ${u}`), ...p.subjects.groups.map((g) => `group ${g}`)].join(', ')}</td>
                         <td>{p.profiles.join(', ')}</td>
-                        <td>{p.effect === 'deny' ? '—' : p.approval}{p.requireReason ? ' · reason' : ''}{p.requireTicket ? ' · ticket' : ''}</td>
+                        <td>
+                          {p.effect === 'deny' ? '—' : p.approval}
+                          {p.requireReason ? ' · reason' : ''}
+                          {p.requireTicket ? ' · ticket' : ''}
+                        </td>
                       </tr>
                     ))}
                   </tbody>
@@ -108,17 +193,39 @@ function GrantRow({ grant: g, loadedAt, onDone }: { grant: Grant; loadedAt: numb
       <td>{g.user}</td>
       <td>{g.profile}</td>
       <td>{g.target}</td>
-      <td><code>{g.account}</code></td>
-      <td><Status status={g.status} />{g.lastError ? <span className="hint"> {g.lastError}</span> : null}</td>
+      <td>
+        <code>{g.account}</code>
+      </td>
+      <td>
+        <Status status={g.status} />
+        {g.lastError ? <span className="hint"> {g.lastError}</span> : null}
+      </td>
       <td className="num">{remaining !== null ? clock(remaining) : '—'}</td>
       <td className="nowrap">
         {error ? <span className="field-error">{error} </span> : null}
         {confirm ? (
           <>
-            <button type="button" className="btn btn-danger btn-sm" onClick={() => api.revoke(g.id).then(() => onDone(`Revoked ${g.user}’s ${g.profile}.`), (e: unknown) => setError(errorText(e)))}>Revoke now</button>{' '}
-            <button type="button" className="btn btn-ghost btn-sm" onClick={() => setConfirm(false)}>Keep</button>
+            <button
+              type="button"
+              className="btn btn-danger btn-sm"
+              onClick={() =>
+                api.revoke(g.id).then(
+                  () => onDone(`Revoked ${g.user}’s ${g.profile}.`),
+                  (e: unknown) => setError(errorText(e)),
+                )
+              }
+            >
+              Revoke now
+            </button>{' '}
+            <button type="button" className="btn btn-ghost btn-sm" onClick={() => setConfirm(false)}>
+              Keep
+            </button>
           </>
-        ) : <button type="button" className="btn btn-danger-ghost btn-sm" onClick={() => setConfirm(true)} aria-label={`Revoke ${g.user}’s ${g.profile}`}>Revoke</button>}
+        ) : (
+          <button type="button" className="btn btn-danger-ghost btn-sm" onClick={() => setConfirm(true)} aria-label={`Revoke ${g.user}’s ${g.profile}`}>
+            Revoke
+          </button>
+        )}
       </td>
     </tr>
   );

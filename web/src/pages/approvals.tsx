@@ -18,7 +18,18 @@ export function ApprovalsPage({ user, toast }: { user: string; toast: (text: str
       {data && data.requests.length === 0 ? <Empty title="Inbox zero">No requests are waiting for you. New ones appear here as they arrive.</Empty> : null}
       {data && data.requests.length > 0 ? (
         <ul className="list" aria-label="Requests waiting for approval">
-          {data.requests.map((r) => <ApprovalRow key={r.id} request={r} critical={data.critical.has(r.target)} self={r.user === user} onDone={(msg) => { toast(msg, 'ok'); reload(); }} />)}
+          {data.requests.map((r) => (
+            <ApprovalRow
+              key={r.id}
+              request={r}
+              critical={data.critical.has(r.target)}
+              self={r.user === user}
+              onDone={(msg) => {
+                toast(msg, 'ok');
+                reload();
+              }}
+            />
+          ))}
         </ul>
       ) : null}
     </>
@@ -51,25 +62,56 @@ function ApprovalRow({ request: r, critical, self, onDone }: { request: AccessRe
   return (
     <li className={`card approval ${critical ? 'is-critical' : ''}`} data-request={r.id} aria-labelledby={`a-${r.id}`}>
       <div className="approval-head">
-        <h2 id={`a-${r.id}`} className="h3"><span className="who-chip">{r.user}</span> wants <strong>{r.profile}</strong></h2>
-        <span className="meta"><span>asked {age(r.createdAt, now)}</span></span>
+        <h2 id={`a-${r.id}`} className="h3">
+          <span className="who-chip">{r.user}</span> wants <strong>{r.profile}</strong>
+        </h2>
+        <span className="meta">
+          <span>asked {age(r.createdAt, now)}</span>
+        </span>
       </div>
       <dl className="facts facts-row">
-        <div><dt>Target</dt><dd>{r.target} {critical ? <Badge kind="bad">critical</Badge> : null}</dd></div>
-        <div><dt>Duration</dt><dd>{r.duration}</dd></div>
-        <div><dt>Delivery</dt><dd>{r.mode === 'ephemeral-account' ? 'temporary account' : 'own account'}</dd></div>
-        <div><dt>Approvals</dt><dd>{r.requiredApprovals} needed</dd></div>
-        {r.ticket ? <div><dt>Ticket</dt><dd>{r.ticket}</dd></div> : null}
+        <div>
+          <dt>Target</dt>
+          <dd>
+            {r.target} {critical ? <Badge kind="bad">critical</Badge> : null}
+          </dd>
+        </div>
+        <div>
+          <dt>Duration</dt>
+          <dd>{r.duration}</dd>
+        </div>
+        <div>
+          <dt>Delivery</dt>
+          <dd>{r.mode === 'ephemeral-account' ? 'temporary account' : 'own account'}</dd>
+        </div>
+        <div>
+          <dt>Approvals</dt>
+          <dd>{r.requiredApprovals} needed</dd>
+        </div>
+        {r.ticket ? (
+          <div>
+            <dt>Ticket</dt>
+            <dd>{r.ticket}</dd>
+          </div>
+        ) : null}
       </dl>
       <p className="reason">{r.reason ? <>“{r.reason}”</> : <span className="muted">No reason given.</span>}</p>
-      {self ? <p className="hint">This is your own request; someone else must decide it.</p> : (
+      {self ? (
+        <p className="hint">This is your own request; someone else must decide it.</p>
+      ) : (
         <div className="decide">
-          <label htmlFor={`comment-${r.id}`}>Comment <span className="opt">(required to deny)</span></label>
+          <label htmlFor={`comment-${r.id}`}>
+            Comment <span className="opt">(required to deny)</span>
+          </label>
           <input id={`comment-${r.id}`} value={comment} onChange={(e) => setComment(e.target.value)} maxLength={1000} />
           {error ? <ErrorNote>{error}</ErrorNote> : null}
           <div className="actions">
-            <button type="button" className="btn btn-primary" disabled={busy} onClick={() => decide('approve')}>Approve</button>
-            <button type="button" className="btn btn-danger-ghost" disabled={busy} onClick={() => decide('deny')}>Deny</button>
+            <button type="button" className="btn btn-primary" disabled={busy} onClick={() => decide('approve')}>
+              Approve
+            </button>
+            <button type="button" className="btn btn-danger-ghost" disabled={busy} onClick={() => decide('deny')}>
+              Deny
+            </button>
           </div>
         </div>
       )}

@@ -14,21 +14,39 @@ export function KeysPage({ user, toast }: { user: string; toast: (text: string, 
   return (
     <>
       <PageHeader title="SSH keys">
-        The public keys you log in to the SSH gateway with. The gateway then makes a fresh account on the target for each
-        connection, with a key you never see, and removes it when you log out.
+        The public keys you log in to the SSH gateway with. The gateway then makes a fresh account on the target for each connection, with a key you never see,
+        and removes it when you log out.
       </PageHeader>
       <div className="keys-layout">
         <section className="card" aria-labelledby="keys-title">
           <h2 id="keys-title">Your keys</h2>
           {keys.error ? <ErrorNote>Could not load your keys: {keys.error}</ErrorNote> : null}
           {keys.loading && !keys.data ? <Loading /> : null}
-          {keys.data && keys.data.keys.length === 0 ? <Empty title="No keys yet">Add the contents of your <code>~/.ssh/id_ed25519.pub</code> below.</Empty> : null}
+          {keys.data && keys.data.keys.length === 0 ? (
+            <Empty title="No keys yet">
+              Add the contents of your <code>~/.ssh/id_ed25519.pub</code> below.
+            </Empty>
+          ) : null}
           {keys.data && keys.data.keys.length > 0 ? (
             <ul className="key-list">
-              {keys.data.keys.map((k) => <KeyRow key={k.id} k={k} onRemoved={() => { toast(`Removed key ${k.fingerprint}.`, 'ok'); keys.reload(); }} />)}
+              {keys.data.keys.map((k) => (
+                <KeyRow
+                  key={k.id}
+                  k={k}
+                  onRemoved={() => {
+                    toast(`Removed key ${k.fingerprint}.`, 'ok');
+                    keys.reload();
+                  }}
+                />
+              ))}
             </ul>
           ) : null}
-          <AddKey onAdded={(k) => { toast(`Added ${k.type} key ${k.fingerprint}.`, 'ok'); keys.reload(); }} />
+          <AddKey
+            onAdded={(k) => {
+              toast(`Added ${k.type} key ${k.fingerprint}.`, 'ok');
+              keys.reload();
+            }}
+          />
         </section>
         <ConnectHelp user={user} gateways={gateways.data} error={gateways.error} />
       </div>
@@ -43,15 +61,26 @@ function KeyRow({ k, onRemoved }: { k: SshKey; onRemoved: () => void }) {
     <li className="key" data-key={k.id}>
       <div className="key-main">
         <span className="key-type">{k.type}</span> <code className="key-fp">{k.fingerprint}</code>
-        <div className="muted">{k.comment ?? 'no comment'} · added {when(k.createdAt)}{k.createdBy !== k.user ? ` by ${k.createdBy}` : ''}</div>
+        <div className="muted">
+          {k.comment ?? 'no comment'} · added {when(k.createdAt)}
+          {k.createdBy !== k.user ? ` by ${k.createdBy}` : ''}
+        </div>
       </div>
       {error ? <ErrorNote>{error}</ErrorNote> : null}
       {confirm ? (
         <span>
-          <button type="button" className="btn btn-danger btn-sm" onClick={() => api.removeKey(k.id).then(onRemoved, (e: unknown) => setError(errorText(e)))}>Remove now</button>{' '}
-          <button type="button" className="btn btn-ghost btn-sm" onClick={() => setConfirm(false)}>Keep</button>
+          <button type="button" className="btn btn-danger btn-sm" onClick={() => api.removeKey(k.id).then(onRemoved, (e: unknown) => setError(errorText(e)))}>
+            Remove now
+          </button>{' '}
+          <button type="button" className="btn btn-ghost btn-sm" onClick={() => setConfirm(false)}>
+            Keep
+          </button>
         </span>
-      ) : <button type="button" className="btn btn-danger-ghost btn-sm" onClick={() => setConfirm(true)} aria-label={`Remove key ${k.fingerprint}`}>Remove</button>}
+      ) : (
+        <button type="button" className="btn btn-danger-ghost btn-sm" onClick={() => setConfirm(true)} aria-label={`Remove key ${k.fingerprint}`}>
+          Remove
+        </button>
+      )}
     </li>
   );
 }
@@ -70,8 +99,17 @@ function AddKey({ onAdded }: { onAdded: (k: SshKey) => void }) {
     if (!text.trim() || isPrivate) return;
     if (challenge && Date.parse(challenge.expiresAt) - Date.now() > 60_000) return;
     let live = true;
-    api.keyChallenge().then((c) => { if (live) setChallenge(c); }, (err: unknown) => { if (live) setError(errorText(err)); });
-    return () => { live = false; };
+    api.keyChallenge().then(
+      (c) => {
+        if (live) setChallenge(c);
+      },
+      (err: unknown) => {
+        if (live) setError(errorText(err));
+      },
+    );
+    return () => {
+      live = false;
+    };
   }, [text, isPrivate, challenge]);
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -96,24 +134,53 @@ function AddKey({ onAdded }: { onAdded: (k: SshKey) => void }) {
     <form className="add-key" onSubmit={submit} aria-labelledby="add-key-title">
       <h3 id="add-key-title">Add a key</h3>
       <label htmlFor="public-key">Public key</label>
-      <textarea id="public-key" rows={3} spellCheck={false} value={text} onChange={(e) => setText(e.target.value)}
-        placeholder="ssh-ed25519 AAAAC3Nza… you@laptop" aria-describedby="public-key-hint" aria-invalid={looksPrivate(text)} />
-      <p id="public-key-hint" className="hint">One line: the contents of a <code>.pub</code> file (ed25519, ECDSA, or RSA of 2048 bits or more).</p>
-      {isPrivate ? <ErrorNote>That is a private key. It was not sent. Paste the <code>.pub</code> file beside it instead, and keep the private key to yourself.</ErrorNote> : null}
+      <textarea
+        id="public-key"
+        rows={3}
+        spellCheck={false}
+        value={text}
+        onChange={(e) => setText(e.target.value)}
+        placeholder="ssh-ed25519 AAAAC3Nza… you@laptop"
+        aria-describedby="public-key-hint"
+        aria-invalid={looksPrivate(text)}
+      />
+      <p id="public-key-hint" className="hint">
+        One line: the contents of a <code>.pub</code> file (ed25519, ECDSA, or RSA of 2048 bits or more).
+      </p>
+      {isPrivate ? (
+        <ErrorNote>
+          That is a private key. It was not sent. Paste the <code>.pub</code> file beside it instead, and keep the private key to yourself.
+        </ErrorNote>
+      ) : null}
       {challenge && !isPrivate ? (
         <>
           <label htmlFor="key-signature">Proof that the key is yours</label>
-          <p className="hint" id="key-signature-hint">Run this where the private key is (it never leaves your machine), and paste what it prints:</p>
-          <pre className="cmd" data-testid="sign-command">{command}</pre>
-          <textarea id="key-signature" rows={4} spellCheck={false} value={signature} onChange={(e) => setSignature(e.target.value)}
-            placeholder={'-----BEGIN SSH SIGNATURE-----\n…\n-----END SSH SIGNATURE-----'} aria-describedby="key-signature-hint" />
+          <p className="hint" id="key-signature-hint">
+            Run this where the private key is (it never leaves your machine), and paste what it prints:
+          </p>
+          <pre className="cmd" data-testid="sign-command">
+            {command}
+          </pre>
+          <textarea
+            id="key-signature"
+            rows={4}
+            spellCheck={false}
+            value={signature}
+            onChange={(e) => setSignature(e.target.value)}
+            placeholder={'-----BEGIN SSH SIGNATURE-----\n…\n-----END SSH SIGNATURE-----'}
+            aria-describedby="key-signature-hint"
+          />
         </>
       ) : null}
       <label htmlFor="key-comment">Label (optional)</label>
       <input id="key-comment" type="text" maxLength={200} value={comment} onChange={(e) => setComment(e.target.value)} placeholder="the key's own comment" />
       {error ? <ErrorNote>{error}</ErrorNote> : null}
-      <button type="submit" className="btn btn-primary" disabled={busy || !text.trim() || isPrivate || !challenge || !signature.trim()}>{busy ? 'Adding…' : 'Add key'}</button>
-      <p className="hint">Or from a terminal: <code>stint keys add</code> does all of this.</p>
+      <button type="submit" className="btn btn-primary" disabled={busy || !text.trim() || isPrivate || !challenge || !signature.trim()}>
+        {busy ? 'Adding…' : 'Add key'}
+      </button>
+      <p className="hint">
+        Or from a terminal: <code>stint keys add</code> does all of this.
+      </p>
     </form>
   );
 }
@@ -126,8 +193,18 @@ function gatewayHost(listen: string): { host: string; port: string } {
 }
 
 function ConnectHelp({ user, gateways, error }: { user: string; gateways: Gateways | undefined; error: string | undefined }) {
-  if (error) return <section className="card"><ErrorNote>Could not load the gateways: {error}</ErrorNote></section>;
-  if (!gateways) return <section className="card"><Loading /></section>;
+  if (error)
+    return (
+      <section className="card">
+        <ErrorNote>Could not load the gateways: {error}</ErrorNote>
+      </section>
+    );
+  if (!gateways)
+    return (
+      <section className="card">
+        <Loading />
+      </section>
+    );
   const ssh = gateways.ssh ? gatewayHost(gateways.ssh.listen) : null;
   const pg = gateways.postgres ? gatewayHost(gateways.postgres.listen) : null;
   return (
@@ -137,17 +214,26 @@ function ConnectHelp({ user, gateways, error }: { user: string; gateways: Gatewa
       {ssh ? (
         <>
           <h3>SSH</h3>
-          <pre className="cmd" data-testid="ssh-command">{`ssh -p ${ssh.port} ${user}+PROFILE@${ssh.host}\nssh -J ${user}@${ssh.host}:${ssh.port} PROFILE`}</pre>
-          <p className="hint">The gateway's host key ({gateways.ssh!.fingerprint}), for <code>~/.ssh/known_hosts</code>:</p>
+          <pre
+            className="cmd"
+            data-testid="ssh-command"
+          >{`ssh -p ${ssh.port} ${user}+PROFILE@${ssh.host}\nssh -J ${user}@${ssh.host}:${ssh.port} PROFILE`}</pre>
+          <p className="hint">
+            The gateway's host key ({gateways.ssh!.fingerprint}), for <code>~/.ssh/known_hosts</code>:
+          </p>
           <pre className="cmd" data-testid="known-hosts">{`${ssh.port === '22' ? ssh.host : `[${ssh.host}]:${ssh.port}`} ${gateways.ssh!.hostKey}`}</pre>
-          <p className="hint"><code>stint keys ssh-config</code> prints this and an <code>~/.ssh/config</code> block for <code>ssh PROFILE.stint</code>.</p>
+          <p className="hint">
+            <code>stint keys ssh-config</code> prints this and an <code>~/.ssh/config</code> block for <code>ssh PROFILE.stint</code>.
+          </p>
         </>
       ) : null}
       {pg ? (
         <>
           <h3>PostgreSQL</h3>
           <pre className="cmd">{`stint connect PROFILE\npsql "host=${pg.host} port=${pg.port} user=${user} dbname=PROFILE sslmode=require"`}</pre>
-          <p className="hint"><code>stint connect</code> logs in with a one-time token; with plain psql, your Stint token is the password.</p>
+          <p className="hint">
+            <code>stint connect</code> logs in with a one-time token; with plain psql, your Stint token is the password.
+          </p>
         </>
       ) : null}
     </section>

@@ -21,7 +21,13 @@ function duration(s: GatewaySession, now: number): string {
 function shortWhen(iso: string, now: number): string {
   const d = new Date(iso);
   if (d.toDateString() === new Date(now).toDateString()) return d.toLocaleTimeString(undefined, { timeStyle: 'medium' });
-  return d.toLocaleString(undefined, { month: 'short', day: 'numeric', year: d.getFullYear() === new Date(now).getFullYear() ? undefined : 'numeric', hour: 'numeric', minute: '2-digit' });
+  return d.toLocaleString(undefined, {
+    month: 'short',
+    day: 'numeric',
+    year: d.getFullYear() === new Date(now).getFullYear() ? undefined : 'numeric',
+    hour: 'numeric',
+    minute: '2-digit',
+  });
 }
 
 /** Reload while something is live (sessions have no events of their own). */
@@ -38,7 +44,10 @@ export function SessionsPage({ admin }: { admin: boolean }) {
   const { data, error, loading, reload } = useLoad(() => api.sessions(all), [all]);
   const now = useTick();
   const sessions = data?.sessions ?? [];
-  usePoll(sessions.some((s) => s.status === 'live'), reload);
+  usePoll(
+    sessions.some((s) => s.status === 'live'),
+    reload,
+  );
   const showAll = admin && all;
 
   return (
@@ -52,14 +61,19 @@ export function SessionsPage({ admin }: { admin: boolean }) {
             <input type="checkbox" checked={all} onChange={(e) => setAll(e.target.checked)} />
             Show everyone’s sessions
           </label>
-        ) : <span />}
-        <button type="button" className="btn btn-ghost btn-sm" onClick={reload} disabled={loading}>{loading && data ? 'Refreshing…' : 'Refresh'}</button>
+        ) : (
+          <span />
+        )}
+        <button type="button" className="btn btn-ghost btn-sm" onClick={reload} disabled={loading}>
+          {loading && data ? 'Refreshing…' : 'Refresh'}
+        </button>
       </div>
       {error ? <ErrorNote>Could not load sessions: {error}</ErrorNote> : null}
       {loading && !data ? <Loading /> : null}
       {data && sessions.length === 0 ? (
         <Empty title={showAll ? 'No sessions yet' : 'You have no sessions yet'}>
-          Sessions appear here when someone connects through a Stint gateway (for example <code>psql</code> to the PostgreSQL gateway with a Stint token as the password).
+          Sessions appear here when someone connects through a Stint gateway (for example <code>psql</code> to the PostgreSQL gateway with a Stint token as the
+          password).
         </Empty>
       ) : null}
       {sessions.length > 0 ? (
@@ -69,23 +83,71 @@ export function SessionsPage({ admin }: { admin: boolean }) {
               <tr>
                 <th scope="col">Session</th>
                 {showAll ? <th scope="col">User</th> : null}
-                <th scope="col">Gateway</th><th scope="col">Profile / target</th><th scope="col">Account / grant</th>
-                <th scope="col">Started</th><th scope="col">Ended</th><th scope="col">Duration</th><th scope="col">Bytes in / out</th><th scope="col">Status</th>
+                <th scope="col">Gateway</th>
+                <th scope="col">Profile / target</th>
+                <th scope="col">Account / grant</th>
+                <th scope="col">Started</th>
+                <th scope="col">Ended</th>
+                <th scope="col">Duration</th>
+                <th scope="col">Bytes in / out</th>
+                <th scope="col">Status</th>
               </tr>
             </thead>
             <tbody>
               {sessions.map((s) => (
                 <tr key={s.id}>
-                  <td data-label="Session"><Link to={`/sessions/${s.id}`}><span className="mono">{s.id}</span></Link></td>
+                  <td data-label="Session">
+                    <Link to={`/sessions/${s.id}`}>
+                      <span className="mono">{s.id}</span>
+                    </Link>
+                  </td>
                   {showAll ? <td data-label="User">{s.user}</td> : null}
-                  <td data-label="Gateway">{s.gateway}{s.recording ? <> <Badge kind="info">recorded</Badge></> : null}</td>
-                  <td data-label="Profile / target"><strong className="nowrap">{s.profile}</strong><br /><span className="muted">on {s.target}</span></td>
-                  <td data-label="Account / grant"><span className="mono">{s.account}</span><br /><span className="mono muted" title={`grant ${s.grantId} (${s.grantKind})`}>{s.grantId}</span></td>
-                  <td data-label="Started" className="nowrap"><time dateTime={s.startedAt} title={when(s.startedAt)}>{shortWhen(s.startedAt, now)}</time></td>
-                  <td data-label="Ended" className="nowrap">{s.endedAt ? <time dateTime={s.endedAt} title={when(s.endedAt)}>{shortWhen(s.endedAt, now)}</time> : s.status === 'live' ? 'still open' : '—'}</td>
-                  <td data-label="Duration" className="num">{duration(s, now)}</td>
-                  <td data-label="Bytes in / out" className="num nowrap">{s.bytesIn === null && s.bytesOut === null ? '—' : `${formatBytes(s.bytesIn)} / ${formatBytes(s.bytesOut)}`}</td>
-                  <td data-label="Status"><SessionStatus status={s.status} /></td>
+                  <td data-label="Gateway">
+                    {s.gateway}
+                    {s.recording ? (
+                      <>
+                        {' '}
+                        <Badge kind="info">recorded</Badge>
+                      </>
+                    ) : null}
+                  </td>
+                  <td data-label="Profile / target">
+                    <strong className="nowrap">{s.profile}</strong>
+                    <br />
+                    <span className="muted">on {s.target}</span>
+                  </td>
+                  <td data-label="Account / grant">
+                    <span className="mono">{s.account}</span>
+                    <br />
+                    <span className="mono muted" title={`grant ${s.grantId} (${s.grantKind})`}>
+                      {s.grantId}
+                    </span>
+                  </td>
+                  <td data-label="Started" className="nowrap">
+                    <time dateTime={s.startedAt} title={when(s.startedAt)}>
+                      {shortWhen(s.startedAt, now)}
+                    </time>
+                  </td>
+                  <td data-label="Ended" className="nowrap">
+                    {s.endedAt ? (
+                      <time dateTime={s.endedAt} title={when(s.endedAt)}>
+                        {shortWhen(s.endedAt, now)}
+                      </time>
+                    ) : s.status === 'live' ? (
+                      'still open'
+                    ) : (
+                      '—'
+                    )}
+                  </td>
+                  <td data-label="Duration" className="num">
+                    {duration(s, now)}
+                  </td>
+                  <td data-label="Bytes in / out" className="num nowrap">
+                    {s.bytesIn === null && s.bytesOut === null ? '—' : `${formatBytes(s.bytesIn)} / ${formatBytes(s.bytesOut)}`}
+                  </td>
+                  <td data-label="Status">
+                    <SessionStatus status={s.status} />
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -104,9 +166,17 @@ export function SessionDetailPage({ id }: { id: string }) {
 
   return (
     <>
-      <p className="back"><Link to="/sessions">← All sessions</Link></p>
+      <p className="back">
+        <Link to="/sessions">← All sessions</Link>
+      </p>
       <PageHeader title={`Session ${id}`}>
-        {s ? <>{s.user} on <strong>{s.target}</strong> as <code>{s.account}</code> through the {s.gateway} gateway <SessionStatus status={s.status} /></> : 'A connection through a Stint gateway.'}
+        {s ? (
+          <>
+            {s.user} on <strong>{s.target}</strong> as <code>{s.account}</code> through the {s.gateway} gateway <SessionStatus status={s.status} />
+          </>
+        ) : (
+          'A connection through a Stint gateway.'
+        )}
       </PageHeader>
       {error ? <ErrorNote>Could not load this session: {error}</ErrorNote> : null}
       {loading && !data ? <Loading /> : null}
@@ -115,25 +185,84 @@ export function SessionDetailPage({ id }: { id: string }) {
           <section className="card" aria-labelledby="facts-title">
             <h2 id="facts-title">Details</h2>
             <dl className="facts facts-wide">
-              <div><dt>Gateway</dt><dd>{s.gateway}</dd></div>
-              <div><dt>User</dt><dd>{s.user}</dd></div>
-              <div><dt>Profile</dt><dd>{s.profile}</dd></div>
-              <div><dt>Target</dt><dd>{s.target}</dd></div>
-              <div><dt>Account</dt><dd><code>{s.account}</code></dd></div>
-              <div><dt>Grant</dt><dd><code>{s.grantId}</code> <span className="muted">({s.grantKind})</span></dd></div>
-              <div><dt>Client</dt><dd><code>{s.client}</code>{s.tls === null ? null : s.tls ? <> <Badge kind="ok">tls</Badge></> : <> <Badge kind="warn">no tls</Badge></>}</dd></div>
-              <div><dt>Started</dt><dd>{when(s.startedAt)}</dd></div>
-              <div><dt>Ended</dt><dd>{s.endedAt ? when(s.endedAt) : s.status === 'live' ? 'still open' : 'unknown (the broker stopped during it)'}</dd></div>
-              <div><dt>Duration</dt><dd>{duration(s, now)}</dd></div>
-              <div><dt>End reason</dt><dd>{s.endReason ?? '—'}</dd></div>
-              <div><dt>Bytes in / out</dt><dd>{formatBytes(s.bytesIn)} / {formatBytes(s.bytesOut)}</dd></div>
+              <div>
+                <dt>Gateway</dt>
+                <dd>{s.gateway}</dd>
+              </div>
+              <div>
+                <dt>User</dt>
+                <dd>{s.user}</dd>
+              </div>
+              <div>
+                <dt>Profile</dt>
+                <dd>{s.profile}</dd>
+              </div>
+              <div>
+                <dt>Target</dt>
+                <dd>{s.target}</dd>
+              </div>
+              <div>
+                <dt>Account</dt>
+                <dd>
+                  <code>{s.account}</code>
+                </dd>
+              </div>
+              <div>
+                <dt>Grant</dt>
+                <dd>
+                  <code>{s.grantId}</code> <span className="muted">({s.grantKind})</span>
+                </dd>
+              </div>
+              <div>
+                <dt>Client</dt>
+                <dd>
+                  <code>{s.client}</code>
+                  {s.tls === null ? null : s.tls ? (
+                    <>
+                      {' '}
+                      <Badge kind="ok">tls</Badge>
+                    </>
+                  ) : (
+                    <>
+                      {' '}
+                      <Badge kind="warn">no tls</Badge>
+                    </>
+                  )}
+                </dd>
+              </div>
+              <div>
+                <dt>Started</dt>
+                <dd>{when(s.startedAt)}</dd>
+              </div>
+              <div>
+                <dt>Ended</dt>
+                <dd>{s.endedAt ? when(s.endedAt) : s.status === 'live' ? 'still open' : 'unknown (the broker stopped during it)'}</dd>
+              </div>
+              <div>
+                <dt>Duration</dt>
+                <dd>{duration(s, now)}</dd>
+              </div>
+              <div>
+                <dt>End reason</dt>
+                <dd>{s.endReason ?? '—'}</dd>
+              </div>
+              <div>
+                <dt>Bytes in / out</dt>
+                <dd>
+                  {formatBytes(s.bytesIn)} / {formatBytes(s.bytesOut)}
+                </dd>
+              </div>
             </dl>
           </section>
-          {s.gateway === 'postgres' || data.statementsTotal > 0 ? <Statements id={s.id} statements={data.statements} total={data.statementsTotal} live={s.status === 'live'} /> : null}
+          {s.gateway === 'postgres' || data.statementsTotal > 0 ? (
+            <Statements id={s.id} statements={data.statements} total={data.statementsTotal} live={s.status === 'live'} />
+          ) : null}
           {data.channels.length > 0 ? <Channels channels={data.channels} /> : null}
           {s.recordings.length > 0 ? <Playback id={s.id} channels={s.recordings} /> : null}
           {s.gateway !== 'postgres' && data.channels.length === 0 && s.recordings.length === 0 ? (
-            <section className="section"><Empty title="Nothing recorded">This session opened no channels and has no terminal recording.</Empty></section>
+            <section className="section">
+              <Empty title="Nothing recorded">This session opened no channels and has no terminal recording.</Empty>
+            </section>
           ) : null}
         </>
       ) : null}
@@ -168,22 +297,57 @@ function Statements({ id, statements: firstPage, total, live }: { id: string; st
   const errors = statements.filter((x) => x.error).length;
   return (
     <section className="section" aria-labelledby="st-title">
-      <h2 id="st-title">Statements <span className="muted">({total}{errors ? `, ${errors} failed` : ''})</span></h2>
+      <h2 id="st-title">
+        Statements{' '}
+        <span className="muted">
+          ({total}
+          {errors ? `, ${errors} failed` : ''})
+        </span>
+      </h2>
       {statements.length === 0 ? (
         <Empty title="No statements">{live ? 'None yet; statements appear as the session runs them.' : 'The session ran no statements.'}</Empty>
       ) : (
         <>
           <div className="table-wrap">
             <table className="table table-stack statements" aria-label="Statement log">
-              <thead><tr><th scope="col">#</th><th scope="col">Time</th><th scope="col">SQL</th><th scope="col">Duration (ms)</th><th scope="col">Rows</th><th scope="col">Error</th></tr></thead>
+              <thead>
+                <tr>
+                  <th scope="col">#</th>
+                  <th scope="col">Time</th>
+                  <th scope="col">SQL</th>
+                  <th scope="col">Duration (ms)</th>
+                  <th scope="col">Rows</th>
+                  <th scope="col">Error</th>
+                </tr>
+              </thead>
               <tbody>
                 {statements.map((x, i) => (
                   <tr key={i} className={x.error ? 'is-error' : undefined}>
-                    <td data-label="#" className="num">{i + 1}</td>
-                    <td data-label="Time" className="nowrap num"><time dateTime={x.at} title={when(x.at)}>{clockTime(x.at)}</time></td>
-                    <td data-label="SQL" className="sql"><pre><code>{x.sql}</code></pre>{x.protocol !== 'simple' ? <span className="hint">{x.protocol}{x.params !== undefined ? ` · ${x.params} param${x.params === 1 ? '' : 's'}` : ''}</span> : null}</td>
-                    <td data-label="Duration (ms)" className="num">{x.ms}</td>
-                    <td data-label="Rows" className="num">{x.rows ?? '—'}</td>
+                    <td data-label="#" className="num">
+                      {i + 1}
+                    </td>
+                    <td data-label="Time" className="nowrap num">
+                      <time dateTime={x.at} title={when(x.at)}>
+                        {clockTime(x.at)}
+                      </time>
+                    </td>
+                    <td data-label="SQL" className="sql">
+                      <pre>
+                        <code>{x.sql}</code>
+                      </pre>
+                      {x.protocol !== 'simple' ? (
+                        <span className="hint">
+                          {x.protocol}
+                          {x.params !== undefined ? ` · ${x.params} param${x.params === 1 ? '' : 's'}` : ''}
+                        </span>
+                      ) : null}
+                    </td>
+                    <td data-label="Duration (ms)" className="num">
+                      {x.ms}
+                    </td>
+                    <td data-label="Rows" className="num">
+                      {x.rows ?? '—'}
+                    </td>
                     <td data-label="Error">{x.error ? <span className="sql-error">{x.error}</span> : <span className="muted">—</span>}</td>
                   </tr>
                 ))}
@@ -193,8 +357,13 @@ function Statements({ id, statements: firstPage, total, live }: { id: string; st
           {total > statements.length ? (
             <p className="hint">
               Showing the first {statements.length} of {total} statements.{' '}
-              <button type="button" className="btn btn-sm" onClick={() => void loadMore()} disabled={loadingMore}>{loadingMore ? 'Loading…' : `Show ${Math.min(total - statements.length, firstPage.length)} more`}</button>{' '}
-              <code>stint sessions show {id} --offset {statements.length}</code> prints them in a terminal.
+              <button type="button" className="btn btn-sm" onClick={() => void loadMore()} disabled={loadingMore}>
+                {loadingMore ? 'Loading…' : `Show ${Math.min(total - statements.length, firstPage.length)} more`}
+              </button>{' '}
+              <code>
+                stint sessions show {id} --offset {statements.length}
+              </code>{' '}
+              prints them in a terminal.
             </p>
           ) : null}
           {moreError ? <ErrorNote>Could not load more statements: {moreError}</ErrorNote> : null}
@@ -210,17 +379,43 @@ function Channels({ channels }: { channels: SessionChannel[] }) {
       <h2 id="ch-title">Channels</h2>
       <div className="table-wrap">
         <table className="table table-stack" aria-label="Channels">
-          <thead><tr><th scope="col">Channel</th><th scope="col">Opened</th><th scope="col">Kind</th><th scope="col">Command</th><th scope="col">Terminal</th><th scope="col">Ended</th><th scope="col">Exit</th></tr></thead>
+          <thead>
+            <tr>
+              <th scope="col">Channel</th>
+              <th scope="col">Opened</th>
+              <th scope="col">Kind</th>
+              <th scope="col">Command</th>
+              <th scope="col">Terminal</th>
+              <th scope="col">Ended</th>
+              <th scope="col">Exit</th>
+            </tr>
+          </thead>
           <tbody>
             {channels.map((c) => (
               <tr key={c.channel}>
-                <td data-label="Channel" className="num">{c.channel}</td>
-                <td data-label="Opened" className="nowrap">{when(c.at)}</td>
+                <td data-label="Channel" className="num">
+                  {c.channel}
+                </td>
+                <td data-label="Opened" className="nowrap">
+                  {when(c.at)}
+                </td>
                 <td data-label="Kind">{c.kind}</td>
                 <td data-label="Command">{c.detail ? <code>{c.detail}</code> : <span className="muted">—</span>}</td>
-                <td data-label="Terminal">{c.pty ? (c.recording ? <Badge kind="info">recorded</Badge> : 'yes') : 'no'}</td>
-                <td data-label="Ended" className="nowrap">{when(c.endedAt)}</td>
-                <td data-label="Exit">{c.exit ? ('code' in c.exit ? <Badge kind={c.exit.code === 0 ? 'ok' : 'bad'}>{`code ${c.exit.code}`}</Badge> : <Badge kind="bad">{c.exit.signal}</Badge>) : <span className="muted">—</span>}</td>
+                <td data-label="Terminal">{c.pty ? c.recording ? <Badge kind="info">recorded</Badge> : 'yes' : 'no'}</td>
+                <td data-label="Ended" className="nowrap">
+                  {when(c.endedAt)}
+                </td>
+                <td data-label="Exit">
+                  {c.exit ? (
+                    'code' in c.exit ? (
+                      <Badge kind={c.exit.code === 0 ? 'ok' : 'bad'}>{`code ${c.exit.code}`}</Badge>
+                    ) : (
+                      <Badge kind="bad">{c.exit.signal}</Badge>
+                    )
+                  ) : (
+                    <span className="muted">—</span>
+                  )}
+                </td>
               </tr>
             ))}
           </tbody>
@@ -241,13 +436,21 @@ function Playback({ id, channels }: { id: string; channels: number[] }) {
         <div className="actions">
           {channels.length > 1 ? (
             <span className="inline-field">
-              <label htmlFor="pb-channel" className="inline-label">Channel</label>
+              <label htmlFor="pb-channel" className="inline-label">
+                Channel
+              </label>
               <select id="pb-channel" value={channel} onChange={(e) => setChannel(Number(e.target.value))}>
-                {channels.map((c) => <option key={c} value={c}>{c}</option>)}
+                {channels.map((c) => (
+                  <option key={c} value={c}>
+                    {c}
+                  </option>
+                ))}
               </select>
             </span>
           ) : null}
-          <a className="btn btn-sm" href={recordingUrl(id, channel)} download={`${id}-${channel}.cast`}>Download .cast</a>
+          <a className="btn btn-sm" href={recordingUrl(id, channel)} download={`${id}-${channel}.cast`}>
+            Download .cast
+          </a>
         </div>
       </div>
       {cast.error ? <ErrorNote>Could not load the recording: {cast.error}</ErrorNote> : null}
@@ -267,10 +470,12 @@ function TerminalPlayer({ cast, label }: { cast: string; label: string }) {
     let player: Player | undefined;
     let gone = false;
     setError(undefined);
-    import('../player.ts').then(({ create }) => {
-      if (gone) return;
-      player = create({ data: cast }, el, { fit: 'width', preload: true, idleTimeLimit: 2, theme: 'asciinema' });
-    }).catch((err: unknown) => !gone && setError(errorText(err)));
+    import('../player.ts')
+      .then(({ create }) => {
+        if (gone) return;
+        player = create({ data: cast }, el, { fit: 'width', preload: true, idleTimeLimit: 2, theme: 'asciinema' });
+      })
+      .catch((err: unknown) => !gone && setError(errorText(err)));
     return () => {
       gone = true;
       player?.dispose();

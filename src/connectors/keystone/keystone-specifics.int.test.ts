@@ -1,0 +1,155 @@
+// What is specific to keystone, against a real Keystone in both policy modes:
+// an extension moves the application credential's expiry (made again under the
+// same name and secret); the handed-over clouds.yaml names the user, domain
+// and project and works as written; hostile role and project names address
+// exactly the object they name.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import type { KeystonePolicyMode } from '../../testing/servers/keystone.js';
+import type { Connector } from '../contract.js';
+import { rejectsTarget } from '../testing/rejects-target.js';
+import { formatGrant } from './grants.js';
+import { path, query } from './http.js';
+import { createKeystoneConnector } from './module.js';
+import { keystoneFixture, rand, type KeystoneFixture } from './testing/keystone-test-env.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const idOf = (body: unknown, key: string) => z.object({ [key]: z.object({ id: z.string() }) }).parse(body)[key]!.id;
+const cloudSchema = z.object({ auth_type: z.string(), auth: z.record(z.string(), z.string()), identity_api_version: z.number() });
+
+for (const mode of ['legacy', 'strict'] as KeystonePolicyMode[]) {
+  describe(`keystone specifics (${mode} policy)`, () => {
+    let f: KeystoneFixture;
+    let conn: Connector;
+    const member = () => `member@${f.app.name}`;
+
+    const expiryOf = async (account: string) => (await conn.listManaged()).accounts.find((a) => a.account === account)?.expiresAt ?? null;
+    const assignmentsOf = async (userId: string) =>
+      z
+        .object({
+          role_assignments: z.array(z.object({ role: z.object({ id: z.string() }), scope: z.object({ project: z.object({ id: z.string() }).optional() }) })),
+        })
+        .parse((await f.admin('GET', `/role_assignments${query({ 'user.id': userId })}`)).body)
+        .role_assignments.map((a) => `${a.role.id}/${a.scope.project?.id}`)
+        .sort();
+
+    before(async () => {
+      f = await keystoneFixture(mode);
+      conn = createKeystoneConnector(f.factoryInput());
+    });
+    after(async () => {
+      await conn?.close();
+      await f?.teardown();
+    });
+
+    it("extending moves the application credential's expiry: same name and secret, refused only after the new expiry", async () => {
+      const account = `stint_ext_${rand()}`;
+      const secret = `S${rand(24)}`;
+      // Long enough for a slow create on a loaded machine; the test then waits for this moment to pass.
+      const first = new Date(Date.now() + 120_000);
+      await conn.createAccount({ account, secret, grants: [member()], expiresAt: first });
+      try {
+        const old = await f.appCredentialToken(account, secret);
+        assert.ok(old, 'the application credential works before its first expiry');
+        const later = new Date(Date.now() + 3600_000);
+        const refused = await rejectsTarget(conn.extendAccount({ account, expiresAt: later }));
+        assert.equal(refused.retryable, false);
+        assert.match(refused.message, /needs the account's password/);
+        assert.equal((await expiryOf(account))?.toISOString().slice(0, 19), first.toISOString().slice(0, 19), 'a refused extension changes nothing');
+        await conn.extendAccount({ account, expiresAt: later, secret });
+        assert.equal((await expiryOf(account))?.toISOString().slice(0, 19), later.toISOString().slice(0, 19), 'Keystone reports the new expiry');
+        assert.equal(await f.tokenValid(old), false, 'a token from the replaced credential is refused');
+        while (Date.now() <= first.getTime() + 1000) await sleep(500);
+        const after = await f.appCredentialToken(account, secret);
+        assert.ok(after, 'the same name and secret work past the first expiry');
+        assert.equal(await f.readProject(after, f.app.id), 200);
+      } finally {
+        await conn.removeAccount({ account });
+      }
+    });
+
+    it('the handed-over clouds.yaml names the user, its domain and the project, and both entries work as written', async () => {
+      const account = `stint_cy_${rand()}`;
+      const secret = `S${rand(24)}`;
+      await conn.createAccount({ account, secret, grants: [member()], expiresAt: new Date(Date.now() + 3600_000) });
+      try {
+        const info = conn.connectionInfo({ account, grants: [member()] });
+        assert.equal(info.project, f.app.name);
+        assert.equal(info.projectDomain, f.domain.name);
+        assert.ok(!String(info.cloudsYaml).includes(secret), 'the password is not in the connection info');
+        const clouds = z.object({ clouds: z.record(z.string(), cloudSchema) }).parse(parseYaml(String(info.cloudsYaml))).clouds;
+        const fill = (v: string) => v.replace('{password}', secret);
+        const pw = clouds['stint-password']!.auth;
+        assert.equal(pw.auth_url, f.server.url);
+        const byPassword = await f.http.request({
+          method: 'POST',
+          path: '/auth/tokens',
+          body: {
+            auth: {
+              identity: {
+                methods: ['password'],
+                password: { user: { name: pw.username, domain: { name: pw.user_domain_name }, password: fill(pw.password!) } },
+              },
+              scope: { project: { name: pw.project_name, domain: { name: pw.project_domain_name } } },
+            },
+          },
+        });
+        assert.equal(byPassword.status, 201, 'the password entry gives a token for the project');
+        assert.equal(await f.readProject(byPassword.subjectToken!, f.app.id), 200);
+        const ac = clouds.stint!;
+        assert.equal(ac.auth_type, 'v3applicationcredential');
+        const byAppCred = await f.http.request({
+          method: 'POST',
+          path: '/auth/tokens',
+          body: {
+            auth: {
+              identity: {
+                methods: ['application_credential'],
+                application_credential: {
+                  name: ac.auth.application_credential_name,
+                  secret: fill(ac.auth.application_credential_secret!),
+                  user: { name: ac.auth.username, domain: { name: ac.auth.user_domain_name } },
+                },
+              },
+            },
+          },
+        });
+        assert.equal(byAppCred.status, 201, 'the application credential entry gives a token');
+        assert.equal(await f.readProject(byAppCred.subjectToken!, f.app.id), 200);
+      } finally {
+        await conn.removeAccount({ account });
+      }
+    });
+
+    it('hostile role and project names address exactly the object they name', async () => {
+      const sfx = rand(6);
+      const names = [`q'uote"d;${sfx}`, `日本語-é-${sfx}`, `a/b/../${sfx}`, '..', `%2F${sfx}%2e%2e`, `?name=admin&x=${sfx}#`, `${'L'.repeat(249)}${sfx}`];
+      // Decoys a mis-addressed call would hit: a project and a role named like the path a hostile name collapses to.
+      const decoy = await f.createProject('b');
+      for (const name of names) {
+        const project = await f.createProject(name);
+        let roleId: string;
+        const made = await f.admin('POST', '/roles', { role: { name } }, [201, 409]);
+        if (made.status === 201) roleId = idOf(made.body, 'role');
+        else {
+          const listed = z
+            .object({ roles: z.array(z.object({ id: z.string(), name: z.string() })) })
+            .parse((await f.admin('GET', `/roles${query({ name })}`)).body);
+          roleId = listed.roles.find((r) => r.name === name)!.id;
+        }
+        const grant = formatGrant(name, name, null);
+        await conn.grantToAccount({ account: f.own.name, grants: [grant] });
+        assert.deepEqual(await assignmentsOf(f.own.id), [`${roleId}/${project.id}`], `exactly the named role on the named project for ${JSON.stringify(name)}`);
+        assert.deepEqual((await conn.describeAccount({ account: f.own.name })).grants, [grant]);
+        await conn.revokeFromAccount({ account: f.own.name, grants: [grant], terminateSessions: false });
+        assert.deepEqual(await assignmentsOf(f.own.id), []);
+        await f.admin('DELETE', path('projects', project.id));
+      }
+      assert.deepEqual(await assignmentsOf(f.own.id), [], 'nothing landed on a decoy');
+      await f.admin('DELETE', path('projects', decoy.id));
+    });
+  });
+}
