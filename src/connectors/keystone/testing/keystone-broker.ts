@@ -25,7 +25,9 @@ export async function startKeystoneBroker(f: KeystoneFixture): Promise<KeystoneB
   const member = JSON.stringify(`member@${f.app.name}`);
   await writeFile(
     join(dir, 'stint.yaml'),
-    `targets:
+    // No periodic reconcile: the tests run it themselves, and a run of its own in between would act first.
+    `broker: { reconcileInterval: 24h }
+targets:
   - { name: cloud, kind: keystone, ${fields}, admin: { user: admin, passwordFile: ks.secret } }
 profiles:
   - { name: app-a, target: cloud, mode: own-account, grants: [${member}], maxDuration: 1h }
