@@ -64,7 +64,7 @@ export function createAppCredentials(http: HttpClient, api: KeystoneApi) {
 
   /** Replaces the user's Stint credential with one for `scope` expiring at `expiresAt` (same name, secret = the password). */
   async function replace(userId: string, password: string, scope: AppCredScope, expiresAt: Date): Promise<void> {
-    if (scope.roleIds.length === 0 || expiresAt.getTime() <= Date.now() + MIN_LIFETIME_MS) return;
+    if (scope.roleIds.length === 0) return;
     const token = await userToken(userId, password, scope.projectId);
     const list = await http.request({ method: 'GET', path: `${path('users', userId, 'application_credentials')}${query({ name: APP_CRED_NAME })}`, token });
     if (list.status !== 200) throw httpError(list.status, "listing the account's application credentials", list.body);
@@ -73,6 +73,8 @@ export function createAppCredentials(http: HttpClient, api: KeystoneApi) {
       const del = await http.request({ method: 'DELETE', path: path('users', userId, 'application_credentials', c.id), token });
       if (del.status !== 204 && del.status !== 404) throw httpError(del.status, 'deleting the previous application credential', del.body);
     }
+    // Moved to (almost) now: the old one is gone and no new one is made, so nothing outlives the grant.
+    if (expiresAt.getTime() <= Date.now() + MIN_LIFETIME_MS) return;
     const res = await http.request({
       method: 'POST',
       path: path('users', userId, 'application_credentials'),
