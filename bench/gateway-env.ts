@@ -17,6 +17,8 @@ import pino from 'pino';
 import { createApp, type App, type AppOptions } from '../src/app.js';
 import { createLogger } from '../src/log.js';
 import { countProblems, progress, sleep, type BrokerHome } from './lib.js';
+// The self-signed P-256 certificate for 127.0.0.1 that the gateway tests make.
+export { selfSignedCert } from '../src/gateways/testing/tls-cert.js';
 
 // ---------------------------------------------------------------- packages
 
@@ -131,34 +133,6 @@ export function run(cmd: string, args: string[], o: { env?: NodeJS.ProcessEnv; t
 }
 
 // ---------------------------------------------------------------- TLS
-
-/** A self-signed P-256 certificate for 127.0.0.1 (as the gateway tests make). */
-export function selfSignedCert(dir: string): { certFile: string; keyFile: string } {
-  const certFile = join(dir, 'cert.pem');
-  const keyFile = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { certFile, keyFile };
-}
 
 /**
  * Turns on TLS on the embedded server (ssl is reloadable): the certificate

@@ -1,7 +1,8 @@
 // The one composition root: loads config, opens the store and the vault,
 // builds connectors and services, and wires the HTTP API and the expiry worker.
 
-import { hkdfSync } from 'node:crypto';
+import { createHash, hkdfSync } from 'node:crypto';
+import { hostname } from 'node:os';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -10,11 +11,16 @@ import { buildApi } from './api/server.js';
 import { createPostgresGateway, type PostgresGateway } from './gateways/postgres/index.js';
 import { createSshGateway, type SshGateway } from './gateways/ssh/index.js';
 import { loadHostKey } from './gateways/ssh/host-key.js';
+import { sweepRecordings } from './gateways/shared/recording-copy.js';
 import { createKeyService, type KeyService } from './core/keys/key-service.js';
 import type { GatewaysInfo } from './api/deps.js';
 import { createAuditService } from './core/audit/audit-service.js';
 import { createCheckpointService, type CheckpointService } from './core/audit/checkpoint-service.js';
 import { createPeriodicWorker } from './core/periodic.js';
+import { createExportWorker, type ExportWorker } from './core/audit/export-worker.js';
+import { auditSinks } from './export/sinks.js';
+import { brokerHeartbeatMs, createBrokerRegistry, type BrokerRegistry } from './core/brokers/broker-registry.js';
+import { randomId } from './core/ids.js';
 import { createExpiryWorker, type ExpiryWorker } from './core/expiry/expiry-worker.js';
 import { createGrantService, defaultGrantSettings, type GrantService, type RevokeReason } from './core/grant/grant-service.js';
 import type { Clock, ConnectorRegistry, Notifier, Store } from './core/ports.js';
@@ -35,6 +41,7 @@ import { builtinAdmin, createTokenService, type TokenService } from './core/toke
 import { liveGrantStatuses, type Catalog, type GrantRecord } from './core/types.js';
 import { loadConfigFile, type OidcSettings } from './config/load.js';
 import { readPrivateFile } from './config/secrets.js';
+import { checkProfilesOnTargets } from './config/target-check.js';
 import { createRecheckWorker } from './core/identity/recheck-worker.js';
 import { createSignInService, defaultRecheckMs, maxSignInsPerUser, type SignInService } from './core/identity/signin-service.js';
 import { createOidcProvider } from './identity/oidc.js';
@@ -43,7 +50,8 @@ import { createMetrics } from './metrics.js';
 import { openStore } from './store/index.js';
 import { checkMasterKey, loadMasterKey } from './vault/master-key.js';
 import { createVault } from './vault/vault.js';
-import { createLogNotifier, createWebhookNotifier, fanOut } from './notify.js';
+import { createNotifications } from './notify/setup.js';
+import type { DeliveryWorker } from './notify/delivery-worker.js';
 
 export const version = '0.1.0';
 
@@ -65,6 +73,8 @@ export interface AppOptions {
   revokeRetry?: { initialMs: number; maxMs: number };
   /** close() gives up waiting after this (default 60 s); what is left ends with the process. */
   shutdownTimeoutMs?: number;
+  /** This broker's id among those sharing the store (default: host name and a random suffix, new at each start). */
+  brokerId?: string;
 }
 
 export interface App {
@@ -79,6 +89,8 @@ export interface App {
   keys: KeyService;
   worker: ExpiryWorker;
   checkpoints: CheckpointService;
+  /** SIEM export of the audit trail, when the config has `broker.auditExport`. */
+  auditExport: ExportWorker | null;
   connectors: ConnectorRegistry;
   /** Written on first start only; undefined afterwards. */
   initialAdminToken: string | undefined;
@@ -87,6 +99,10 @@ export interface App {
   postgresGateway: PostgresGateway | null;
   /** The SSH session gateway, when the config has `gateways.ssh`. */
   sshGateway: SshGateway | null;
+  /** The brokers sharing the store, this one's heartbeat among them. */
+  brokers: BrokerRegistry;
+  /** Sends the notification outbox. */
+  notifications: DeliveryWorker;
   /** Re-reads the config file; refused when it would orphan live grants unless revokeOrphans. */
   reload(input?: { revokeOrphans?: boolean }): Promise<{ orphansRevoked: number }>;
   listen(host: string, port: number): Promise<string>;
@@ -100,6 +116,13 @@ export async function createApp(opts: AppOptions): Promise<App> {
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
 
   const config = await loadConfigFile(opts.configPath);
+  // What `stint brokers` compares between brokers: the file as read (a reload reads it again).
+  let configDigest = createHash('sha256')
+    .update(await readFile(opts.configPath))
+    .digest('hex');
+  const brokerId = opts.brokerId ?? `${hostname()}-${randomId(6)}`;
+  let listenUrl = '';
+  let closing = false;
 
   const masterKey = await loadMasterKey({ env, dataDir: opts.dataDir });
   const vault = createVault(masterKey.key);
@@ -109,7 +132,25 @@ export async function createApp(opts: AppOptions): Promise<App> {
       ? { kind: 'postgres', connectionString: storeUrl }
       : { kind: 'sqlite', path: storeUrl ?? join(opts.dataDir, 'stint.db') },
   );
-  const targets = createTargetConnectors({ store, vault, env, clock, log, concurrency: config.broker.revokeConcurrency });
+  const brokers = createBrokerRegistry({
+    store,
+    clock,
+    id: brokerId,
+    version,
+    address: () => listenUrl,
+    configDigest: () => configDigest,
+    startedAt: clock.now(),
+  });
+  const metrics = createMetrics({ store, brokerDigests: async () => (await brokers.list()).map((b) => b.configDigest) });
+  const targets = createTargetConnectors({
+    store,
+    vault,
+    env,
+    clock,
+    log,
+    concurrency: config.broker.revokeConcurrency,
+    telemetry: metrics.telemetry,
+  });
   const connectors = targets.registry;
   let catalog: Catalog = config.catalog;
   const getCatalog = () => catalog;
@@ -120,16 +161,33 @@ export async function createApp(opts: AppOptions): Promise<App> {
     startupOrphans = findOrphans(await store.listGrants({ statuses: liveGrantStatuses, unbackedBy: catalogNames(catalog) }), catalog);
     if (blocksConfig(startupOrphans) && !opts.revokeOrphans) throw new StintError('conflict', describeOrphans(startupOrphans, clock.now()));
     await targets.apply(catalog, targetsToKeep(startupOrphans, catalog));
+    await checkProfilesOnTargets(config, { connectors, warn: (target, message) => log.warn({ target }, message) });
   } catch (err) {
     await targets.closeAll();
     await store.close();
     throw err;
   }
 
-  const metrics = createMetrics({ store });
   const accountLocks = new KeyedMutex();
-  const webhooks = createWebhookNotifier({ hooks: config.broker.webhooks, env, log });
-  const notifier: Notifier = fanOut(createLogNotifier(log), webhooks);
+  let outbox: Awaited<ReturnType<typeof createNotifications>>;
+  try {
+    outbox = await createNotifications({
+      config,
+      env,
+      store,
+      catalog: getCatalog,
+      clock,
+      log,
+      telemetry: metrics.telemetry,
+      faults: faultsFromEnv(env.STINT_FAULTS),
+      brokerId,
+    });
+  } catch (err) {
+    await targets.closeAll();
+    await store.close();
+    throw err;
+  }
+  const notifier: Notifier = outbox.notifier;
   let worker: ExpiryWorker | undefined;
   const grants = createGrantService({
     store,
@@ -149,7 +207,16 @@ export async function createApp(opts: AppOptions): Promise<App> {
     onScheduleChange: (at) => worker?.dueBy(at),
     faults: faultsFromEnv(env.STINT_FAULTS),
     accountLocks,
+    brokerId,
   });
+  // Claims on the grants this broker is working on stay alive while it works; a dead broker's lapse.
+  const claimKeeper = createPeriodicWorker({
+    name: 'grant claim renewal',
+    run: grants.renewClaims,
+    log,
+    intervalMs: Math.max(200, Math.floor(defaultGrantSettings.revokeLeaseMs / 3)),
+  });
+  const heartbeat = createPeriodicWorker({ name: 'broker heartbeat', run: brokers.heartbeat, log, intervalMs: brokerHeartbeatMs, initialDelayMs: 0 });
   const requests = createRequestService({
     store,
     catalog: getCatalog,
@@ -202,7 +269,16 @@ export async function createApp(opts: AppOptions): Promise<App> {
     log,
     intervalMs: Math.min(10_000, config.broker.auditCheckpointMs),
   });
-  const reconcile = createReconcileService({ store, catalog: getCatalog, connectors, clock, log, grantLocks: accountLocks });
+  const auditExport = config.broker.auditExport ? createExportWorker({ store, sinks: auditSinks(config.broker.auditExport), log }) : null;
+  // Recordings in the store past their retention go; every broker sweeps (deleting what is gone already is a no-op).
+  const recordingSweeper = createPeriodicWorker({
+    name: 'session recording retention',
+    run: () => sweepRecordings(store, clock.now(), config.broker.recordingRetentionMs),
+    log,
+    intervalMs: Math.min(3_600_000, Math.floor(config.broker.recordingRetentionMs / 10)),
+    initialDelayMs: 60_000,
+  });
+  const reconcile = createReconcileService({ store, catalog: getCatalog, connectors, clock, log, grantLocks: accountLocks, snapshots: store });
   const reconcileWorker = createReconcileWorker({ reconcile, log, intervalMs: config.broker.reconcileIntervalMs });
   worker = createExpiryWorker({ store, grants, requests, clock, log, maxSleepMs: opts.workerMaxSleepMs });
 
@@ -220,6 +296,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         tls: gatewayCert && gw.tlsKey ? { cert: gatewayCert, key: await readFile(gw.tlsKey), minVersion: gw.tlsMinVersion } : null,
         listen: gw.listen,
         sessionDir: join(opts.dataDir, 'sessions'),
+        recordingStore: store,
         requireTls: gw.requireTls,
         maxSessionMs: gw.maxSessionMs ?? undefined,
         handshakeTimeoutMs: gw.handshakeTimeoutMs ?? undefined,
@@ -227,7 +304,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     : null;
 
   const sshCfg = config.gateways.ssh;
-  const sshHostKey = sshCfg ? await loadHostKey({ file: sshCfg.hostKeyFile, dataDir: opts.dataDir }) : null;
+  const sshHostKey = sshCfg ? await loadHostKey({ file: sshCfg.hostKeyFile, dataDir: opts.dataDir, shared: { store, vault } }) : null;
   const sshGateway: SshGateway | null =
     sshCfg && sshHostKey
       ? createSshGateway({
@@ -241,6 +318,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
           authorizedKeys: (user) => keys.authorizedKeys(user),
           listen: sshCfg.listen,
           sessionDir: join(opts.dataDir, 'sessions'),
+          recordingStore: store,
           maxSessionMs: sshCfg.maxSessionMs ?? undefined,
           algorithms: sshCfg.algorithms,
         })
@@ -283,6 +361,10 @@ export async function createApp(opts: AppOptions): Promise<App> {
       sessionDir: join(opts.dataDir, 'sessions'),
       liveSessions: () => [...(postgresGateway?.sessions.list() ?? []), ...(sshGateway?.sessions.list() ?? [])],
       gateways: gatewaysInfo,
+      brokers,
+      ready: async () => {
+        if (closing) throw new StintError('unavailable', 'this broker is shutting down');
+      },
     },
     { logger: log },
   );
@@ -294,9 +376,14 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const recovered = await grants.recoverInterrupted({ onlyAbandoned: store.dialect !== 'sqlite' });
   if (recovered > 0) log.warn({ recovered }, 'finished grants whose provisioning or revocation was interrupted');
   await revokeOrphans(startupOrphans, true);
+  claimKeeper.start();
+  heartbeat.start();
   worker.start();
+  outbox.delivery.start();
   reconcileWorker.start();
   checkpointWorker.start();
+  auditExport?.start();
+  recordingSweeper.start();
   if (oidc) recheckWorker.start();
 
   /** Revokes what a config change orphaned: removed users always, removed profiles/targets when allowed. */
@@ -324,8 +411,19 @@ export async function createApp(opts: AppOptions): Promise<App> {
     const orphans = findOrphans(await store.listGrants({ statuses: liveGrantStatuses, unbackedBy: catalogNames(next.catalog) }), next.catalog);
     if (blocksConfig(orphans) && !input.revokeOrphans) throw new StintError('conflict', describeOrphans(orphans, clock.now()));
     await targets.apply(next.catalog, targetsToKeep(orphans, next.catalog));
+    try {
+      await checkProfilesOnTargets(next, { connectors, warn: (target, message) => log.warn({ target }, message) });
+    } catch (err) {
+      // The running config stays, with the connectors it had.
+      await targets.apply(catalog);
+      throw err;
+    }
     await revokeOrphans(orphans, true);
     catalog = next.catalog;
+    configDigest = createHash('sha256')
+      .update(await readFile(opts.configPath))
+      .digest('hex');
+    await brokers.heartbeat().catch(() => {});
     await store.appendAudit({
       at: clock.now(),
       actor: 'stint',
@@ -354,10 +452,13 @@ export async function createApp(opts: AppOptions): Promise<App> {
     keys,
     worker,
     checkpoints,
+    auditExport,
     connectors,
     initialAdminToken,
+    notifications: outbox.delivery,
     reload,
     reconcile,
+    brokers,
     postgresGateway,
     sshGateway,
     get catalog() {
@@ -369,28 +470,37 @@ export async function createApp(opts: AppOptions): Promise<App> {
       if (sshGateway) {
         gatewayAddresses = { ...gatewayAddresses, ssh: await sshGateway.listen() };
         log.info(
-          { hostKey: sshHostKey!.publicKey, fingerprint: sshHostKey!.fingerprint, file: sshHostKey!.file },
+          { hostKey: sshHostKey!.publicKey, fingerprint: sshHostKey!.fingerprint, file: sshHostKey!.file, source: sshHostKey!.source },
           'ssh gateway host key (clients put it in known_hosts)',
         );
       }
       const addr = api.server.address();
       const actualPort = typeof addr === 'object' && addr ? addr.port : port;
       const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
-      log.info({ url, store: store.dialect, targets: [...catalog.targets.keys()] }, 'stint broker listening');
+      listenUrl = url;
+      await brokers.heartbeat().catch((err: unknown) => log.error({ error: safeErrorText(err) }, 'broker heartbeat failed; will retry'));
+      log.info({ url, store: store.dialect, broker: brokerId, targets: [...catalog.targets.keys()] }, 'stint broker listening');
       return url;
     },
     async close() {
       if (closed) return;
       closed = true;
+      closing = true;
       const steps = async () => {
         // Session-bound grants are revoked as their connections close: before the worker and store go.
         await Promise.all([postgresGateway?.close(), sshGateway?.close()]);
         await worker!.stop();
+        // Claims are renewed until the work holding them is done; then this broker leaves the list.
+        await claimKeeper.stop();
+        await heartbeat.stop();
+        await brokers.leave().catch(() => {});
         await reconcileWorker.stop();
         await checkpointWorker.stop();
+        await auditExport?.stop();
+        await recordingSweeper.stop();
         await recheckWorker.stop();
         await api.close();
-        await webhooks.flush();
+        await outbox.delivery.stop();
         await targets.closeAll();
         await store.close();
       };

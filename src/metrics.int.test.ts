@@ -59,12 +59,16 @@ describe('/metrics under promtool', () => {
       'stint_grants_revoked_total',
       'stint_provision_seconds',
       'stint_revoke_seconds',
+      'stint_target_operation_seconds',
       'stint_process_process_cpu_seconds_total',
       'stint_process_nodejs_active_handles',
       'stint_process_nodejs_active_resources',
     ]) {
       assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), `${name} is exposed`);
     }
+
+    // Each call to the target is timed by the connector kit, by operation and outcome.
+    assert.match(text, /^stint_target_operation_seconds_count\{kind="postgres",target="[^"]+",operation="[a-zA-Z]+",outcome="ok"\} [1-9]/m);
 
     const r = await promtool(text);
     assert.equal(r.output, '', 'promtool reports nothing');

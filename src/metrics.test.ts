@@ -18,6 +18,7 @@ describe('metrics: grants by status', () => {
           if (fail) throw new Error('store down');
           return { active: reads };
         },
+        countNotifications: async () => ({ pending: 0, retrying: 0, failed: 0 }),
       },
     });
     const texts = await Promise.all(Array.from({ length: 5 }, () => metrics.render()));

@@ -4,8 +4,9 @@
 
 import type { Logger as PinoLogger } from 'pino';
 import { createConnector } from './connectors/kit/create.js';
+import type { OperationTiming } from './connectors/kit/operation.js';
 import { connectorModules } from './connectors/registry.js';
-import type { Clock, Connector, ConnectorRegistry, Sealer, Store } from './core/ports.js';
+import type { Clock, Connector, ConnectorRegistry, Sealer, Store, Telemetry } from './core/ports.js';
 import { safeErrorText } from './core/scrub.js';
 import type { Catalog, TargetDef, TargetKind } from './core/types.js';
 import { readAdminSecret } from './config/secrets.js';
@@ -18,7 +19,21 @@ interface Snapshot {
 
 const snapshotKey = (name: string) => `target-def:${name}`;
 
-export function createTargetConnectors(deps: { store: Store; vault: Sealer; env: NodeJS.ProcessEnv; clock: Clock; log: PinoLogger; concurrency?: number }) {
+/** Every target call's duration and outcome, from the connector kit's operation wrapper. */
+const observeWith =
+  (telemetry: Telemetry) =>
+  (t: OperationTiming): void =>
+    telemetry.observe('target_operation_seconds', { kind: t.kind, target: t.target, operation: t.operation, outcome: t.outcome }, t.ms / 1000);
+
+export function createTargetConnectors(deps: {
+  store: Store;
+  vault: Sealer;
+  env: NodeJS.ProcessEnv;
+  clock: Clock;
+  log: PinoLogger;
+  concurrency?: number;
+  telemetry?: Telemetry;
+}) {
   const { store, vault, log } = deps;
   const live = new Map<string, { connector: Connector; fingerprint: string }>();
 
@@ -50,6 +65,7 @@ export function createTargetConnectors(deps: { store: Store; vault: Sealer; env:
       adminSecret: secret,
       concurrency: deps.concurrency,
       warn: (message) => log.warn({ target: name }, message),
+      ...(deps.telemetry ? { observe: observeWith(deps.telemetry) } : {}),
     });
     live.set(name, { connector, fingerprint });
     // A changed definition replaces the connector; the old one finishes its in-flight work first.

@@ -115,6 +115,15 @@ const operations = {
   },
 
   sessions: async (dev, req) => ({ terminatedSessions: await killSessions(dev, req.account) }),
+
+  // Who holds any of `grants` (standing-privilege discovery); the admin itself is left out.
+  async holders(dev, req) {
+    const { users } = await run(dev, { op: 'user.list' });
+    const holders = users
+      .filter((u) => u.name !== req.adminUser)
+      .flatMap((u) => u.roles.filter((r) => req.grants.includes(r)).map((grant) => ({ account: u.name, grant, managed: u.note === MARK })));
+    return { holders };
+  },
 };
 
 const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);

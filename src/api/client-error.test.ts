@@ -18,7 +18,7 @@ async function pair(): Promise<{ server: net.Socket; client: net.Socket; close()
   return { server, client, close: () => (client.destroy(), server.destroy(), srv.close()) };
 }
 
-describe('HTTP parser errors', { timeout: 10_000 }, () => {
+describe('HTTP parser errors', { timeout: 300_000 }, () => {
   for (const [code, status] of [
     ['HPE_INVALID_HEADER_TOKEN', 400],
     ['HPE_HEADER_OVERFLOW', 431],

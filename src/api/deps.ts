@@ -1,5 +1,6 @@
 import type { CheckpointService } from '../core/audit/checkpoint-service.js';
 import type { AuditService } from '../core/audit/audit-service.js';
+import type { BrokerRegistry } from '../core/brokers/broker-registry.js';
 import type { GrantService } from '../core/grant/grant-service.js';
 import type { KeyService } from '../core/keys/key-service.js';
 import type { Clock, ConnectorRegistry, Store, Telemetry } from '../core/ports.js';
@@ -40,6 +41,10 @@ export interface ApiDeps {
   liveSessions?: () => Iterable<LiveSessionRecord>;
   /** What GET /v1/gateways answers (addresses as HOST:PORT). */
   gateways?: () => GatewaysInfo;
+  /** The brokers sharing the store (GET /v1/brokers); 503 without it. */
+  brokers?: Pick<BrokerRegistry, 'id' | 'list'>;
+  /** /readyz: throws StintError('unavailable') saying why this broker should not take traffic now. */
+  ready?: () => Promise<void>;
 }
 
 export interface GatewaysInfo {

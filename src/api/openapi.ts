@@ -135,6 +135,30 @@ export const extraOperations: ExtraOperation[] = [
   },
   {
     method: 'GET',
+    url: '/readyz',
+    operationId: 'getReadyz',
+    tag: 'meta',
+    access: 'public',
+    summary: 'Whether this broker should take traffic: its store answers and it is not shutting down (for a load balancer)',
+    responses: {
+      200: {
+        description: 'Ready',
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              properties: { status: { const: 'ready' }, version: { type: 'string' }, broker: { type: 'string' } },
+              required: ['status', 'version'],
+              additionalProperties: false,
+            },
+          },
+        },
+      },
+    },
+    errors: [400, 500, 503],
+  },
+  {
+    method: 'GET',
     url: '/metrics',
     operationId: 'getMetrics',
     tag: 'meta',
@@ -200,7 +224,7 @@ export function buildOpenApi(routes: RouteDef<any, any, any>[], info: { version:
           status >= 300 && status < 400
             ? // A redirect has no body to describe, only where it goes.
               { description: 'Redirect', headers: { Location: { description: 'where the browser goes next', schema: { type: 'string' } } } }
-            : { description: status === 201 ? 'Created' : 'OK', content: { [r.produces ?? 'application/json']: { schema: toSchema(r.response, 'output') } } },
+            : { description: status === 201 ? 'Created' : 'OK', content: contentOf(r) },
         ...errorRefs(routeErrorStatuses(r)),
       },
     };
@@ -258,4 +282,12 @@ export function buildOpenApi(routes: RouteDef<any, any, any>[], info: { version:
     },
     paths,
   };
+}
+
+/** The success body per media type; a route producing several formats describes its JSON one with the response schema, the others as text. */
+function contentOf(r: RouteDef): Record<string, { schema: unknown }> {
+  const types = [r.produces ?? 'application/json'].flat();
+  return Object.fromEntries(
+    types.map((t) => [t, { schema: types.length > 1 && t !== 'application/json' ? { type: 'string' } : toSchema(r.response, 'output') }]),
+  );
 }

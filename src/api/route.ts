@@ -32,8 +32,8 @@ export interface RouteDef<P = unknown, Q = unknown, B = unknown> {
   body?: z.ZodType<B>;
   response: z.ZodType;
   status?: number;
-  /** Media type of the success body when it is not JSON. */
-  produces?: string;
+  /** Media type of the success body when it is not JSON; several when a query parameter picks the format. */
+  produces?: string | string[];
   /**
    * Error kinds the route raises beyond those its shape implies, for the
    * OpenAPI document (openapi.ts derives 401/403/404/413/415 from auth,

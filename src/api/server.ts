@@ -18,8 +18,12 @@ import { grantRoutes } from './routes/grants.js';
 import { keyRoutes } from './routes/keys.js';
 import { profileRoutes } from './routes/profiles.js';
 import { reconcileRoutes } from './routes/reconcile.js';
+import { standingRoutes } from './routes/standing.js';
+import { brokerRoutes } from './routes/brokers.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { reviewRoutes } from './routes/reviews.js';
+import { reportRoutes } from './routes/reports.js';
+import { sessionVerifyRoutes } from './routes/session-verify.js';
 import { requestRoutes } from './routes/requests.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { adminRoutes } from './routes/admin.js';
@@ -79,9 +83,13 @@ export function allRoutes(deps: ApiDeps): RouteDef<any, any, any>[] {
     ...tokenRoutes(deps),
     ...keyRoutes(deps),
     ...reconcileRoutes(deps),
+    ...standingRoutes(deps),
+    ...brokerRoutes(deps),
     ...adminRoutes(deps),
     ...sessionRoutes(deps),
     ...reviewRoutes(deps),
+    ...reportRoutes(deps),
+    ...sessionVerifyRoutes(deps),
   ];
 }
 
@@ -191,6 +199,13 @@ export async function buildApi(deps: ApiDeps, opts: ApiOptions = {}): Promise<Fa
     } catch (err) {
       return reply.code(503).send({ status: 'unavailable', error: safeErrorText(err) });
     }
+  });
+  // Ready to take traffic (a load balancer's check): the store answers and the broker is not shutting down.
+  // Its migrations ran and its interrupted work was recovered before it listened at all.
+  app.get('/readyz', async () => {
+    await deps.store.getMeta('schema');
+    await deps.ready?.();
+    return { status: 'ready' as const, version: deps.version, ...(deps.brokers ? { broker: deps.brokers.id } : {}) };
   });
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', deps.metrics.contentType);

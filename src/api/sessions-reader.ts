@@ -1,6 +1,9 @@
 // Read model over the session recordings the gateways write, for the API
 // (`GET /v1/sessions…`). Sessions still open come from the gateways' in-memory
-// lists; everything else from the files. Nothing here writes.
+// lists; everything else from the store's copy (sessions-store-reader.ts),
+// which every broker sharing the store reads, then from the files (this
+// broker's own, and those written before recordings went to the store).
+// Nothing here writes.
 //
 // File layout (every gateway follows it; the postgres gateway's
 // session-log.ts is the reference writer):
@@ -27,12 +30,13 @@
 //   No other name is ever opened. Line types this reader does not know are
 //   skipped, so a gateway may add its own.
 
-import type { ReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { invalid } from '../core/errors.js';
 import type { BaseSessionRecord } from '../gateways/shared/session-log.js';
+import { createStoreSessions, type RecordingReadStore, type StoredSession } from './sessions-store-reader.js';
 import type { ChannelView, SessionDetailView, SessionView, StatementView } from './views/index.js';
 
 export const sessionIdPattern = /^ses_[a-z0-9]{12}$/;
@@ -97,7 +101,9 @@ export interface SessionsReader {
   /** The session's summary without reading its statements. */
   summary(sessionId: string): Promise<SessionView | undefined>;
   /** A stream of one channel's asciicast v2 file, or null when there is none. */
-  openRecording(sessionId: string, channel: number): Promise<ReadStream | null>;
+  openRecording(sessionId: string, channel: number): Promise<Readable | null>;
+  /** A stream of the session's whole log (the JSON lines, as written), or null when there is none. */
+  openLog(sessionId: string): Promise<Readable | null>;
 }
 
 interface EndLine {
@@ -114,7 +120,14 @@ const READ_CONCURRENCY = 16;
 /** Files whose first and last lines are remembered (a few hundred bytes each). */
 const MAX_CACHED_ENDS = 50_000;
 
-export function createSessionsReader(opts: { dir: string | undefined; live?: () => Iterable<LiveSessionRecord> }): SessionsReader {
+export function createSessionsReader(opts: {
+  dir: string | undefined;
+  live?: () => Iterable<LiveSessionRecord>;
+  /** The store's copy of recordings, read before the files. */
+  store?: RecordingReadStore;
+  now?: () => number;
+}): SessionsReader {
+  const stored = opts.store ? createStoreSessions(opts.store, opts.now ?? Date.now) : null;
   const liveMap = () => {
     const m = new Map<string, LiveSessionRecord>();
     for (const r of opts.live?.() ?? []) m.set(r.sessionId, r);
@@ -186,7 +199,14 @@ export function createSessionsReader(opts: { dir: string | undefined; live?: () 
     return value;
   }
 
-  function summarise(id: string, header: SessionHeader, end: EndLine | null, live: LiveSessionRecord | undefined, casts: number[]): SessionView {
+  function summarise(
+    id: string,
+    header: SessionHeader,
+    end: EndLine | null,
+    live: LiveSessionRecord | undefined,
+    casts: number[],
+    openElsewhere = false,
+  ): SessionView {
     const memEnded = live && live.endedAt !== null ? live : undefined;
     const endedAt = end?.endedAt ?? memEnded?.endedAt ?? null;
     return {
@@ -203,13 +223,22 @@ export function createSessionsReader(opts: { dir: string | undefined; live?: () 
       startedAt: header.startedAt,
       endedAt,
       endReason: end?.reason ?? memEnded?.endReason ?? null,
-      status: endedAt !== null ? 'ended' : live ? 'live' : 'interrupted',
+      status: endedAt !== null ? 'ended' : live || openElsewhere ? 'live' : 'interrupted',
       bytesIn: end?.bytesIn ?? memEnded?.bytesIn ?? null,
       bytesOut: end?.bytesOut ?? memEnded?.bytesOut ?? null,
       statements: typeof end?.statements === 'number' ? end.statements : null,
       recording: casts.length > 0,
       recordings: casts,
     };
+  }
+
+  /** A session's terminal recordings: the store's copies and this broker's files (the one answering may hold either). */
+  function bothCasts(id: string, inStore: Map<string, number[]>, inFiles: Map<string, number[]>): number[] {
+    return [...new Set([...(inStore.get(id) ?? []), ...(inFiles.get(id) ?? [])])].sort((a, b) => a - b);
+  }
+
+  function storedSummary(id: string, st: StoredSession, live: Map<string, LiveSessionRecord>, casts: number[]): SessionView {
+    return summarise(id, st.header as unknown as SessionHeader, st.end as unknown as EndLine | null, live.get(id), casts, st.openElsewhere);
   }
 
   async function summaryOf(
@@ -228,7 +257,9 @@ export function createSessionsReader(opts: { dir: string | undefined; live?: () 
 
   async function summary(sessionId: string): Promise<SessionView | undefined> {
     if (!isSessionId(sessionId)) throw invalid(`${JSON.stringify(sessionId.slice(0, 40))} is not a session id (ses_ and 12 characters a-z 0-9)`);
+    const st = await stored?.get(sessionId);
     const files = await names();
+    if (st) return storedSummary(sessionId, st, liveMap(), bothCasts(sessionId, await stored!.casts([sessionId]), castsOf(files)));
     return summaryOf(sessionId, files, castsOf(files), liveMap());
   }
 
@@ -237,13 +268,19 @@ export function createSessionsReader(opts: { dir: string | undefined; live?: () 
       const files = await names();
       const casts = castsOf(files);
       const live = liveMap();
+      const inStore = stored
+        ? await stored.list({ user: filter.user, grantId: filter.grantId, limit: filter.limit ?? 5000 })
+        : new Map<string, StoredSession>();
+      const storeCasts = stored ? await stored.casts([...inStore.keys()]) : new Map<string, number[]>();
+      const out: SessionView[] = [...inStore].map(([id, st]) => storedSummary(id, st, live, bothCasts(id, storeCasts, casts)));
       const ids = new Set<string>(live.keys());
       for (const f of files) {
         const id = f.endsWith('.jsonl') ? f.slice(0, -'.jsonl'.length) : null;
         if (id && isSessionId(id)) ids.add(id);
       }
+      // What the store listed is not read from files again (a file of a session the limit left out is the same record).
+      for (const id of inStore.keys()) ids.delete(id);
       const all = [...ids];
-      const out: SessionView[] = [];
       for (let i = 0; i < all.length; i += READ_CONCURRENCY) {
         const batch = await Promise.all(all.slice(i, i + READ_CONCURRENCY).map((id) => summaryOf(id, files, casts, live)));
         for (const s of batch) {
@@ -262,20 +299,22 @@ export function createSessionsReader(opts: { dir: string | undefined; live?: () 
     async get(sessionId, o = {}) {
       const s = await summary(sessionId);
       if (!s) return undefined;
-      if (!opts.dir) return { session: s, statements: [], statementsTotal: 0, channels: [] };
       const limit = o.statementsLimit ?? Number.POSITIVE_INFINITY;
       const offset = o.statementsOffset ?? 0;
       const statements: StatementView[] = [];
       let total = 0;
-      let input: ReadStream;
-      try {
-        const fh = await open(sessionFiles(opts.dir, sessionId).log, 'r');
-        input = fh.createReadStream({ encoding: 'utf8' });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { session: s, statements: [], statementsTotal: 0, channels: [] };
-        throw err;
+      let rl: AsyncIterable<string>;
+      if (stored && (await stored.get(sessionId))) rl = stored.lines(sessionId);
+      else {
+        if (!opts.dir) return { session: s, statements: [], statementsTotal: 0, channels: [] };
+        try {
+          const fh = await open(sessionFiles(opts.dir, sessionId).log, 'r');
+          rl = createInterface({ input: fh.createReadStream({ encoding: 'utf8' }), crlfDelay: Number.POSITIVE_INFINITY });
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { session: s, statements: [], statementsTotal: 0, channels: [] };
+          throw err;
+        }
       }
-      const rl = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
       const channels = new Map<number, ChannelView>();
       for await (const line of rl) {
         const entry = parseLine(line);
@@ -307,7 +346,23 @@ export function createSessionsReader(opts: { dir: string | undefined; live?: () 
       return { session: s, statements, statementsTotal: total, channels: [...channels.values()] };
     },
 
+    async openLog(sessionId) {
+      sessionFiles('', sessionId); // refuses a bad id before anything is read
+      const fromStore = await stored?.openLog(sessionId);
+      if (fromStore) return fromStore;
+      if (!opts.dir) return null;
+      try {
+        return (await open(sessionFiles(opts.dir, sessionId).log, 'r')).createReadStream();
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw err;
+      }
+    },
+
     async openRecording(sessionId, channel) {
+      sessionFiles('', sessionId).cast(channel); // refuses a bad id or channel before anything is read
+      const fromStore = await stored?.openCast(sessionId, channel);
+      if (fromStore) return fromStore;
       if (!opts.dir) return null;
       try {
         const fh = await open(sessionFiles(opts.dir, sessionId).cast(channel), 'r');

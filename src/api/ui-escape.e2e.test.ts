@@ -13,20 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { type BrowserContext } from 'playwright-core';
 import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } from '../testing/broker.js';
+import { chromiumPath, launchChromium } from '../testing/browser.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const chromiumPath = '/usr/bin/chromium';
-const flags = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 describe('web UI escapes stored free text', { skip: existsSync(chromiumPath) ? false : 'needs Debian chromium at /usr/bin/chromium' }, () => {
   let target: TestTarget;
@@ -60,7 +51,7 @@ describe('web UI escapes stored free text', { skip: existsSync(chromiumPath) ? f
       db.close();
     }
 
-    ctx = await chromium.launchPersistentContext(dir, { executablePath: chromiumPath, headless: true, args: flags });
+    ctx = await launchChromium(dir);
     const page = ctx.pages()[0] ?? (await ctx.newPage());
     await page.goto(url);
     await page.getByLabel('Stint token').waitFor();

@@ -12,25 +12,15 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type BrowserContext, type Page } from 'playwright-core';
 import { freePort } from '../embedded/free-port.js';
 import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } from '../testing/broker.js';
 import { keyProofNamespace } from '../core/keys/key-service.js';
 import { sshKeygenSign, testKeyPair } from '../testing/ssh-keys.js';
+import { chromiumPath, launchChromium, uiWait } from '../testing/browser.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const artifacts = join(root, 'test-artifacts', 'ui');
-const chromiumPath = '/usr/bin/chromium';
-const flags = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const uiWait = 120_000;
 const skip = !existsSync(chromiumPath) ? 'needs Debian chromium at /usr/bin/chromium' : false;
 
 describe('web UI: SSH keys in Chromium', { skip }, () => {
@@ -52,7 +42,7 @@ describe('web UI: SSH keys in Chromium', { skip }, () => {
     broker = await startTestBroker({ target, editConfig: (t) => `gateways:\n  ssh: { listen: "127.0.0.1:${gwPort}" }\n${t}` });
     url = await broker.app.listen('127.0.0.1', 0);
     dir = await mkdtemp(join(tmpdir(), 'stint-chromium-keys-'));
-    ctx = await chromium.launchPersistentContext(dir, { executablePath: chromiumPath, headless: true, args: flags, viewport: { width: 1280, height: 860 } });
+    ctx = await launchChromium(dir, { viewport: { width: 1280, height: 860 } });
     page = ctx.pages()[0] ?? (await ctx.newPage());
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('request', (r) => {

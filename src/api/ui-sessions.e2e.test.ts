@@ -14,31 +14,14 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type BrowserContext, type Page } from 'playwright-core';
 import { freePort } from '../embedded/free-port.js';
 import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } from '../testing/broker.js';
+import { selfSignedCert, type TestCert } from '../gateways/testing/tls-cert.js';
+import { chromiumPath, launchChromium, uiWait, until } from '../testing/browser.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const artifacts = join(root, 'test-artifacts', 'ui');
-const chromiumPath = '/usr/bin/chromium';
-const flags = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const uiWait = 120_000;
-
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + uiWait;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const skip = !existsSync(chromiumPath) ? 'needs Debian chromium at /usr/bin/chromium' : false;
 
@@ -46,6 +29,7 @@ describe('web UI: Sessions in Chromium', { skip }, () => {
   let target: TestTarget;
   let broker: TestBroker;
   let certDir: string;
+  let tlsCert: TestCert;
   let port: number;
   let url: string;
   const contexts: BrowserContext[] = [];
@@ -57,7 +41,7 @@ describe('web UI: Sessions in Chromium', { skip }, () => {
   async function browser(name: string, viewport = { width: 1280, height: 860 }): Promise<Page> {
     const dir = await mkdtemp(join(tmpdir(), `stint-chromium-${name}-`));
     dirs.push(dir);
-    const ctx = await chromium.launchPersistentContext(dir, { executablePath: chromiumPath, headless: true, args: flags, viewport });
+    const ctx = await launchChromium(dir, { viewport: viewport });
     contexts.push(ctx);
     const page = ctx.pages()[0] ?? (await ctx.newPage());
     page.on('console', (m) => {
@@ -96,32 +80,12 @@ describe('web UI: Sessions in Chromium', { skip }, () => {
     await mkdir(artifacts, { recursive: true });
     target = await createTestTarget();
     certDir = await mkdtemp(join(tmpdir(), 'stint-gwcert-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-keyout',
-        join(certDir, 'key.pem'),
-        '-out',
-        join(certDir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
+    tlsCert = selfSignedCert(certDir);
     port = await freePort();
     broker = await startTestBroker({
       target,
       editConfig: (t) =>
-        `gateways:\n  postgres: { listen: "127.0.0.1:${port}", tlsCert: ${JSON.stringify(join(certDir, 'cert.pem'))}, tlsKey: ${JSON.stringify(join(certDir, 'key.pem'))}, maxSession: 10m }\n${t}`,
+        `gateways:\n  postgres: { listen: "127.0.0.1:${port}", tlsCert: ${JSON.stringify(tlsCert.certFile)}, tlsKey: ${JSON.stringify(tlsCert.keyFile)}, maxSession: 10m }\n${t}`,
     });
     url = await broker.app.listen('127.0.0.1', 0);
   });

@@ -40,7 +40,7 @@ const types: Record<string, string> = {
 };
 
 /** Paths that belong to the API or the operators, never to the UI. */
-const apiPath = /^\/(v1|healthz|metrics)(\/|$|\?)/;
+const apiPath = /^\/(v1|healthz|readyz|metrics)(\/|$|\?)/;
 
 export function registerWeb(app: FastifyInstance, opts: { dir?: string } = {}): void {
   const dir = opts.dir ?? defaultWebDir;

@@ -74,11 +74,21 @@ export const commandGroups: ReadonlyArray<{ title: string; commands: CommandEntr
     commands: [
       entry('audit', 'Read the audit trail, or verify its hash chain', async () => (await import('./commands/audit.js')).auditCommand),
       entry(
+        'report',
+        'Evidence for auditors: access report of a period, standing privileges, ZSP score',
+        async () => (await import('./commands/report.js')).reportCommand,
+      ),
+      entry(
         'reconcile',
         "Compare targets with Stint's grants: remove drift, report standing privileges (admins)",
         async () => (await import('./commands/reconcile.js')).reconcileCommand,
       ),
       entry('tokens', 'Issue, list and revoke API tokens', async () => (await import('./commands/tokens.js')).tokensCommand),
+      entry(
+        'brokers',
+        'List the brokers sharing the store, their config digests and the work each holds',
+        async () => (await import('./commands/brokers.js')).brokersCommand,
+      ),
     ],
   },
   {

@@ -65,6 +65,12 @@ export function crossCheck(raw: unknown, lineOf: (path: readonly PathSegment[]) 
             : 'portForwarding applies to ephemeral-account profiles (the SSH gateway serves only those); remove it or use mode ephemeral-account',
       });
     }
+    if (p.allowBuiltinPrivileged !== undefined && mod.kind !== 'ad') {
+      problems.push({
+        path: ['profiles', i, 'allowBuiltinPrivileged'],
+        message: `allowBuiltinPrivileged applies to Active Directory (ad) targets, and ${quoteValue(String(target))} is a ${mod.kind} target; remove it`,
+      });
+    }
     if (typeof p.mode === 'string' && (p.mode === 'ephemeral-account' || p.mode === 'own-account') && !mod.modes.includes(p.mode)) {
       problems.push({ path: ['profiles', i, 'mode'], message: `${mod.kind} targets do not support mode ${p.mode}; supported: ${mod.modes.join(', ')}` });
     }

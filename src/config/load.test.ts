@@ -176,6 +176,7 @@ describe('parseConfigText: valid config', () => {
       reconcileIntervalMs: 300_000,
       auditCheckpointEvents: 1000,
       auditCheckpointMs: 3_600_000,
+      recordingRetentionMs: 90 * 86_400_000,
       webhooks: [],
     });
     assert.equal(loaded.file, 'stint.yaml');
@@ -197,6 +198,15 @@ describe('parseConfigText: valid config', () => {
     const fast = parseConfigText(`broker: { revokeRetry: { max: 500ms } }\n${base}`, 'stint.yaml').broker;
     assert.equal(fast.revokeRetryInitialMs, 500);
     assert.equal(fast.revokeRetryMaxMs, 500);
+  });
+
+  test('broker.recordings.retention sets how long recordings stay in the store; under an hour is refused', () => {
+    assert.equal(parseConfigText(`broker: { recordings: { retention: 30d } }\n${base}`, 'stint.yaml').broker.recordingRetentionMs, 30 * 86_400_000);
+    assert.match(
+      problems(`broker: { recordings: { retention: 5m } }\n${base}`).join('\n'),
+      /broker\.recordings\.retention.*shorter than the smallest allowed here \(3600s\)/,
+    );
+    assert.match(problems(`broker: { recordings: { keep: 5m } }\n${base}`).join('\n'), /broker\.recordings.*keep/);
   });
 
   test('relative passwordFile resolves against the config file directory', () => {
@@ -289,14 +299,14 @@ describe('parseConfigText: each problem names file:line:column, path and what is
     const text = base.replace('maxDuration: 1h }', 'maxDuration: 1h, maxDuraton: 2h }');
     assert.deepStrictEqual(problems(text), [
       `${at(text, 'maxDuraton')}: profiles[0].maxDuraton: unknown field "maxDuraton" (did you mean "maxDuration"?); ` +
-        'known fields: name, target, mode, grants, maxDuration, terminateSessionsOnRevoke, description, portForwarding, stepUp, breakGlass',
+        'known fields: name, target, mode, grants, maxDuration, terminateSessionsOnRevoke, description, portForwarding, stepUp, breakGlass, gatewaySessions, allowBuiltinPrivileged',
     ]);
     assert.equal(at(text, 'maxDuraton'), 'stint.yaml:9:106');
   });
 
   test('unknown top-level section', () => {
     assert.deepStrictEqual(problems(`${base}polices: []\n`), [
-      'stint.yaml:14:1: polices: unknown field "polices" (did you mean "policies"?); known fields: identity, broker, gateways, targets, profiles, policies, users, roles',
+      'stint.yaml:14:1: polices: unknown field "polices" (did you mean "policies"?); known fields: identity, broker, gateways, targets, profiles, policies, users, roles, notifications',
     ]);
   });
 

@@ -8,9 +8,11 @@ import { LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { Catalog, PolicyDef, ProfileDef, TargetDef, UserDef } from '../core/types.js';
 import { rolesFor, type RolesConfig } from '../core/identity/roles.js';
 import { crossCheck } from './cross-check.js';
-import { ConfigError, createLocator, sortIssues } from './issues.js';
+import { ConfigError, createLocator, sortIssues, type ConfigIssue, type PathProblem } from './issues.js';
 import { configFileSchema, quoteValue, type ConfigFile, type TargetConfig } from './schema.js';
 import { explainIssues } from './zod-issues.js';
+import { toNotificationSettings, type NotificationSettings } from './notifications.js';
+import type { NotificationsConfig } from './notifications-schema.js';
 
 export { ConfigError, formatIssue, type ConfigIssue } from './issues.js';
 
@@ -26,7 +28,14 @@ export interface BrokerSettings {
   /** Signed audit checkpoints: after this many events, or this long, whichever comes first. */
   auditCheckpointEvents: number;
   auditCheckpointMs: number;
+  /** Session recordings in the store older than this (since their last write) are deleted. */
+  recordingRetentionMs: number;
   webhooks: WebhookSettings[];
+  /** SIEM export (core/audit/export-worker.ts); absent: none. */
+  auditExport?: {
+    syslog?: { host: string; port: number; tls?: { ca: string; serverName?: string } };
+    file?: { dir: string; maxBytes: number; keep: number };
+  };
 }
 
 export interface WebhookSettings {
@@ -44,6 +53,7 @@ export const defaultBrokerSettings: Readonly<BrokerSettings> = {
   reconcileIntervalMs: 5 * 60_000,
   auditCheckpointEvents: 1000,
   auditCheckpointMs: 3_600_000,
+  recordingRetentionMs: 90 * 86_400_000,
   webhooks: [],
 };
 
@@ -52,7 +62,11 @@ export interface LoadedConfig {
   broker: BrokerSettings;
   gateways: GatewaySettings;
   identity: IdentitySettings;
+  /** null: no notifications section (the log and broker.webhooks only). */
+  notifications?: NotificationSettings | null;
   file: string;
+  /** Places a problem found after loading (config/target-check.ts) at its file:line. */
+  locate(problem: PathProblem): ConfigIssue;
 }
 
 export interface OidcSettings {
@@ -161,7 +175,9 @@ export function parseConfigText(text: string, fileName: string): LoadedConfig {
     broker: toBrokerSettings(parsed.data.broker),
     gateways: toGatewaySettings(parsed.data.gateways, dirname(resolve(fileName))),
     identity: toIdentitySettings(parsed.data.identity, dirname(resolve(fileName))),
+    notifications: toNotificationSettings(parsed.data.notifications as NotificationsConfig | undefined, dirname(resolve(fileName))),
     file: fileName,
+    locate: (p) => locate.issue(p),
   };
 }
 
@@ -256,6 +272,8 @@ function toCatalog(cfg: ConfigFile, baseDir: string): Catalog {
       portForwarding: (p.portForwarding ?? []).map((r) => r.toLowerCase()),
       stepUpMs: p.stepUp === undefined ? null : p.stepUp === true ? stepUpDefault : p.stepUp,
       ...(p.breakGlass ? { breakGlass: { groups: p.breakGlass.groups } } : {}),
+      ...(p.gatewaySessions !== undefined ? { gatewaySessions: p.gatewaySessions } : {}),
+      ...(p.allowBuiltinPrivileged ? { allowBuiltinPrivileged: true } : {}),
     });
   }
 
@@ -294,6 +312,7 @@ function toCatalog(cfg: ConfigFile, baseDir: string): Catalog {
       accounts: Object.assign(Object.create(null) as Record<string, string>, u.accounts ?? {}),
       ...withRoles({ groups: u.groups ?? [], admin: u.admin ?? false }, roles),
       ...(u.service ? { service: true } : {}),
+      ...(u.email ? { email: u.email } : {}),
     });
   }
 
@@ -334,6 +353,19 @@ function toBrokerSettings(b: ConfigFile['broker']): BrokerSettings {
     reconcileIntervalMs: b?.reconcileInterval ?? d.reconcileIntervalMs,
     auditCheckpointEvents: b?.auditCheckpoint?.everyEvents ?? d.auditCheckpointEvents,
     auditCheckpointMs: b?.auditCheckpoint?.every ?? d.auditCheckpointMs,
+    recordingRetentionMs: b?.recordings?.retention ?? d.recordingRetentionMs,
     webhooks: (b?.webhooks ?? []).map((w) => ({ url: w.url, events: w.events ?? null, secretEnv: w.secretEnv ?? null })),
+    ...(b?.auditExport ? { auditExport: auditExportSettings(b.auditExport) } : {}),
+  };
+}
+
+function auditExportSettings(x: NonNullable<NonNullable<ConfigFile['broker']>['auditExport']>): NonNullable<BrokerSettings['auditExport']> {
+  const s = x.syslog;
+  const colon = s ? s.address.lastIndexOf(':') : -1;
+  return {
+    ...(s
+      ? { syslog: { host: s.address.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(s.address.slice(colon + 1)), ...(s.tls ? { tls: s.tls } : {}) } }
+      : {}),
+    ...(x.file ? { file: { dir: x.file.dir, maxBytes: x.file.maxSize ?? 64 * 1024 * 1024, keep: x.file.keep ?? 10 } } : {}),
   };
 }

@@ -4,109 +4,16 @@
 // Cross-references between sections are checked in cross-check.ts.
 
 import { z } from 'zod';
-import { parseDuration } from '../core/duration.js';
 import { connectorModules } from '../connectors/registry.js';
 import { ownAccountTemplateProblem } from '../core/identity/own-account.js';
 import { deliveryModes, type TargetKind } from '../core/types.js';
 import { checkAlgorithm, type AlgorithmKind } from '../connectors/ssh/algorithms.js';
+import { emailAddressSchema, notificationsSchema } from './notifications-schema.js';
+import { notificationKinds } from '../core/notify/notification.js';
+import { durationSchema, envVarPattern, grantSchema, intSchema, nameSchema, oneOf, profilePatternPattern, quoteValue, strict } from './schema-helpers.js';
 
-/** Names of targets, profiles, policies, users and groups: safe in logs, URLs and identifiers. */
-export const namePattern = /^[a-z][a-z0-9_.-]{0,62}$/i;
-/** Profile patterns in policies: a name in which `*` stands for any run of characters. */
-export const profilePatternPattern = /^[a-z0-9_.*-]{1,63}$/i;
-const envVarPattern = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
-
-/** Prefix of the message a strict object gives for unknown keys; the loader lists them per key. */
-export const knownFieldsPrefix = 'known fields: ';
-
-/**
- * Quotes a user-supplied value for an error message: escapes quotes,
- * backslashes and invisible or control characters (NUL, bidi overrides, line
- * separators) so a message cannot be forged or hide text, and truncates long
- * values so one bad value cannot flood a log.
- */
-export function quoteValue(value: string, max = 40): string {
-  const chars = Array.from(value);
-  const cut = chars.length > max ? chars.slice(0, max).join('') : value;
-  const escaped = cut.replace(/["\\]/g, '\\$&').replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu, (c) => {
-    const code = c.codePointAt(0)!;
-    return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
-  return chars.length > max ? `"${escaped}…" (${chars.length} characters)` : `"${escaped}"`;
-}
-
-function nameSchema(what: string) {
-  return z.string().superRefine((v, ctx) => {
-    if (!namePattern.test(v)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `${quoteValue(v)} is not a valid ${what} name: start with a letter, then use only letters, digits, _ . - (at most 63 characters)`,
-      });
-    }
-  });
-}
-
-/** A target-native permission or account (role, group DN, ACL rule, sudo rule…): one line of text. */
-function grantSchema() {
-  return z.string().superRefine((v, ctx) => {
-    if (v.length === 0) ctx.addIssue({ code: 'custom', message: 'grant must not be empty' });
-    else if (/[\0\r\n]/.test(v)) ctx.addIssue({ code: 'custom', message: `grant ${quoteValue(v)} contains a NUL or line break` });
-    else if (v.length > 1024) ctx.addIssue({ code: 'custom', message: `grant ${quoteValue(v)} is longer than 1024 characters` });
-  });
-}
-
-/** A duration written like 90s, 30m, 1h30m; becomes milliseconds. */
-function durationSchema(opts: { minMs?: number; maxMs?: number } = {}) {
-  return z.unknown().transform((v, ctx): number => {
-    if (typeof v !== 'string' && typeof v !== 'number') {
-      ctx.addIssue({ code: 'custom', message: 'must be a duration, written like 90s, 30m, 1h or 1h30m' });
-      return z.NEVER;
-    }
-    const parsed = parseDuration(String(v));
-    if (!parsed.ok) {
-      // parseDuration quotes the value as is; escape anything that is not plain printable ASCII.
-      const plain = /^[\x20-\x7e]*$/.test(String(v)) && !/["\\]/.test(String(v));
-      const message = plain ? parsed.error : `${quoteValue(String(v))} is not a duration; write it like 90s, 30m, 1h or 1h30m`;
-      ctx.addIssue({ code: 'custom', message });
-      return z.NEVER;
-    }
-    if (opts.minMs !== undefined && parsed.ms < opts.minMs) {
-      ctx.addIssue({ code: 'custom', message: `duration ${quoteValue(String(v))} is shorter than the smallest allowed here (${opts.minMs / 1000}s)` });
-      return z.NEVER;
-    }
-    if (opts.maxMs !== undefined && parsed.ms > opts.maxMs) {
-      ctx.addIssue({ code: 'custom', message: `duration ${quoteValue(String(v))} is longer than the largest allowed here (${opts.maxMs / 60_000}m)` });
-      return z.NEVER;
-    }
-    return parsed.ms;
-  });
-}
-
-function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
-  return z.enum(values, {
-    error: (iss) => {
-      const choices = `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`;
-      if (iss.input === undefined) return `is required (${choices})`;
-      return `must be ${choices}${typeof iss.input === 'string' ? `, not ${quoteValue(iss.input)}` : ''}`;
-    },
-  });
-}
-
-function intSchema(min: number, max: number) {
-  return z
-    .number()
-    .int({ error: 'must be a whole number' })
-    .min(min, { error: `must be at least ${min}` })
-    .max(max, { error: `must be at most ${max}` });
-}
-
-/** A strict object whose unknown-key issue carries the known keys, for "did you mean". */
-function strict<S extends z.ZodRawShape>(shape: S) {
-  const known = Object.keys(shape).join(', ');
-  return z.strictObject(shape, {
-    error: (iss) => (iss.code === 'unrecognized_keys' ? `${knownFieldsPrefix}${known}` : undefined),
-  });
-}
+// The building blocks live in schema-helpers.ts; importers of this file keep finding them here.
+export * from './schema-helpers.js';
 
 const isObject = (p: { value: unknown }) => typeof p.value === 'object' && p.value !== null;
 
@@ -131,13 +38,23 @@ export const brokerSchema = strict({
   reconcileInterval: humanDuration().optional(),
   // Signed checkpoints of the audit chain (docs/operations.md, "Signed checkpoints").
   auditCheckpoint: strict({ everyEvents: intSchema(1, 1_000_000).optional(), every: humanDuration().optional() }).optional(),
+  // SIEM export of the audit trail as it is appended (docs/config.md, "broker.auditExport").
+  auditExport: strict({
+    syslog: strict({
+      address: z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, { error: 'must be HOST:PORT' }),
+      tls: strict({ ca: z.string().min(1), serverName: z.string().min(1).optional() }).optional(),
+    }).optional(),
+    file: strict({ dir: z.string().min(1), maxSize: intSchema(1024, 1 << 30).optional(), keep: intSchema(1, 100_000).optional() }).optional(),
+  }).optional(),
+  // Gateway session recordings kept in the store (docs/operations.md, "Session recordings").
+  recordings: strict({ retention: durationSchema({ minMs: 3_600_000 }).optional() }).optional(),
   webhooks: z
     .array(
       strict({
         url: z.string().refine((u) => /^https?:\/\/[^\s]+$/.test(u) && URL.canParse(u), { error: 'must be an http:// or https:// URL' }),
-        // Which notifications to send; all of them when omitted.
+        // Which notifications to send; all of them when omitted. request.decided: approved, denied, cancelled and expired-unapproved.
         events: z
-          .array(oneOf(['request.pending', 'request.decided', 'grant.active', 'grant.revoked', 'grant.revoke-failing', 'grant.break-glass']))
+          .array(oneOf([...notificationKinds, 'request.decided']))
           .min(1)
           .optional(),
         // HMAC-SHA256 key for the X-Stint-Signature header, from the environment.
@@ -256,6 +173,10 @@ export const profileSchema = strict({
   breakGlass: strict({ groups: z.array(nameSchema('group')).min(1, { error: 'must list at least one group' }) }).optional(),
   // keystone: may give the admin role (or a target's protectedRoles); refused otherwise.
   allowAdminRole: z.boolean().optional(),
+  // Gateway sessions of this profile one person may have open at once (each an account on the target); default 20.
+  gatewaySessions: intSchema(1, 1000).optional(),
+  // ad targets only: may grant Domain Admins and the other built-in privileged groups.
+  allowBuiltinPrivileged: z.boolean().optional(),
 }).refine((p) => !(p.mode === 'ephemeral-account' && p.terminateSessionsOnRevoke === false), {
   // Removing an ephemeral account always ends its sessions; `false` would be a promise Stint breaks.
   message: 'ephemeral accounts always have their sessions terminated on revoke; remove terminateSessionsOnRevoke',
@@ -346,6 +267,8 @@ export const userSchema = strict({
   admin: z.boolean().optional(),
   // A non-person (CI, a script): admins may create its API tokens.
   service: z.boolean().optional(),
+  // Where email notifications reach this person (notifications.email).
+  email: z.lazy(() => emailAddressSchema()).optional(),
 });
 
 // ---- roles ----
@@ -487,6 +410,8 @@ export const configFileSchema = strict({
   policies: z.array(policySchema).optional(),
   users: z.array(userSchema).optional(),
   roles: rolesSchema.optional(),
+  // Built on first use: notifications-schema.ts uses this file's helpers (an import cycle).
+  notifications: z.lazy(() => notificationsSchema()).optional(),
 });
 
 export type ConfigFile = z.infer<typeof configFileSchema>;

@@ -25,6 +25,8 @@ export interface CreateAccountRequest {
    * logs in with each of them.
    */
   publicKeys?: string[];
+  /** The profile sets `allowBuiltinPrivileged: true`: the kind's built-in privileged groups may be granted (ad). */
+  allowBuiltinPrivileged?: boolean;
 }
 
 /** What the owner of an ephemeral account is handed to log in with (`Connector.handOver`). */
@@ -71,6 +73,8 @@ export interface GrantToAccountRequest {
   /** The person's own, pre-existing account on the target. */
   account: string;
   grants: string[];
+  /** As in CreateAccountRequest. */
+  allowBuiltinPrivileged?: boolean;
 }
 
 export interface RevokeFromAccountRequest {
@@ -114,6 +118,20 @@ export interface Holder {
   grantedByStint: boolean | null;
   /** Intermediate principals (nearest the holder first) when held indirectly; absent or empty for a direct holding. */
   via?: string[];
+  /** Other names the target knows this principal by (ad: its userPrincipalName and DN), so reconcile finds grants that name it so. */
+  aliases?: string[];
+}
+
+/** A profile's grants, checked against the target itself when the config is loaded. */
+export interface CheckProfileRequest {
+  grants: string[];
+  /** The profile sets `allowBuiltinPrivileged: true`. */
+  allowBuiltinPrivileged: boolean;
+}
+
+export interface CheckProfileResponse {
+  /** One entry per grant the target refuses (missing, not a permission of the kind, not allowed), with why; empty when all can be granted. */
+  problems: { grant: string; reason: string }[];
 }
 
 export interface ListHoldersResponse {
@@ -157,6 +175,12 @@ export interface Connector {
    * Optional: reconcile skips those checks for kinds without it.
    */
   listHolders?(req: ListHoldersRequest): Promise<ListHoldersResponse>;
+  /**
+   * Checks a profile's grants against the target (they exist, are of the right
+   * sort, are allowed for this profile), when the config is loaded or reloaded.
+   * Read-only. Optional: kinds without it are checked at grant time only.
+   */
+  checkProfile?(req: CheckProfileRequest): Promise<CheckProfileResponse>;
   /** Current state of one account (own or ephemeral) as the target sees it. */
   describeAccount(req: { account: string }): Promise<AccountInfo>;
   /**

@@ -11,6 +11,8 @@ export const faultPoints = [
   'revoke.after-intent',
   'revoke.after-target',
   'revoke.before-commit',
+  /** A notification row claimed, not yet sent (notify/delivery-worker.ts). */
+  'notify.before-send',
 ] as const;
 
 export type FaultPoint = (typeof faultPoints)[number];

@@ -2,6 +2,7 @@
 // real implementations, tests wire small fakes or the real store.
 
 import type { StoredCheckpoint } from './audit/signing.js';
+import type { ZspSnapshot } from './reconcile/zsp.js';
 import type {
   ApprovalRecord,
   AuditEvent,
@@ -16,7 +17,10 @@ import type {
   SshKeyRecord,
   TokenRecord,
   BreakGlassRecord,
+  BrokerRecord,
+  BrokerStatus,
 } from './types.js';
+import type { Notification, OutboxStoreTx } from './notify/notification.js';
 
 export type { Connector } from '../connectors/contract.js';
 
@@ -65,7 +69,7 @@ export interface AuditFilter {
 }
 
 /** Operations available inside and outside a transaction. */
-export interface StoreTx {
+export interface StoreTx extends OutboxStoreTx {
   insertRequest(r: RequestRecord): Promise<void>;
   getRequest(id: string): Promise<RequestRecord | undefined>;
   /** Applies `patch` only if the stored version equals `version`; bumps version. */
@@ -94,6 +98,28 @@ export interface StoreTx {
    * many were renewed; a grant that is no longer active is not.
    */
   renewSessionLeases(grantIds: readonly string[], until: number): Promise<number>;
+  /**
+   * Claims for `holder` until `until` up to `limit` grants due at `now` (as
+   * listDueGrants) whose claim is free or lapsed (a live claim of `holder`
+   * itself is work it has in hand, not taken again), and returns them: two
+   * brokers asking at once never get the same grant (PostgreSQL: FOR UPDATE
+   * SKIP LOCKED; SQLite: one writer). Not a CAS change: `version` stays.
+   */
+  claimDueGrants(now: number, limit: number, holder: string, until: number): Promise<GrantRecord[]>;
+  /**
+   * Claims one grant for `holder` until `until` if its claim is free, lapsed
+   * at `now` or already `holder`'s (`force`: whoever holds it); the claimed
+   * record, or undefined when another broker's claim is live.
+   */
+  claimGrant(id: string, holder: string, now: number, until: number, force?: boolean): Promise<GrantRecord | undefined>;
+  /** Moves `holder`'s claims on these grants to `until`; how many it still held. */
+  renewClaims(grantIds: readonly string[], holder: string, until: number): Promise<number>;
+  /** Writes a broker's heartbeat row (inserted on first call). */
+  putBroker(b: BrokerRecord): Promise<void>;
+  /** Brokers whose heartbeat is at or after `aliveSince`, oldest start first, with the claims each holds at `now`. */
+  listBrokers(aliveSince: number, now: number): Promise<BrokerStatus[]>;
+  /** Drops broker rows whose last heartbeat is before `before` (and `id`'s own, when given); how many went. */
+  deleteBrokers(before: number, id?: string): Promise<number>;
   /** Earliest future moment at which `listDueGrants` would return something. */
   nextDueAt(): Promise<number | null>;
   countGrantsByStatus(): Promise<Partial<Record<GrantStatus, number>>>;
@@ -182,7 +208,84 @@ export interface AuditCheckpointStore {
   listAuditCheckpoints(afterSeq: number, limit: number): Promise<StoredCheckpoint[]>;
 }
 
-export interface Store extends StoreTx, AuditCheckpointStore {
+/** Zero-standing-privilege scores (core/reconcile/zsp.ts); written outside transactions, by reconcile. */
+export interface ZspSnapshotStore {
+  /** A row for a target and time that exists already is left as it is. */
+  insertZspSnapshots(rows: ZspSnapshot[]): Promise<void>;
+  /** Oldest first; one target when given. */
+  listZspSnapshots(q: { since: number; target?: string }): Promise<ZspSnapshot[]>;
+  /** Each target's newest snapshot, by target name. */
+  latestZspSnapshots(): Promise<ZspSnapshot[]>;
+  /** Deletes snapshots older than `before`; returns how many. */
+  pruneZspSnapshots(before: number): Promise<number>;
+}
+
+/** The access report's reads (core/report/): pages of requests with everything that happened to them. */
+export interface ReportQuery {
+  /** Requests created in [from, to), ms. */
+  from: number;
+  to: number;
+  /** Continue after this request (the last of the previous page). */
+  after?: { createdAt: number; id: string };
+  limit: number;
+  target?: string;
+  user?: string;
+}
+
+export interface ReportItem {
+  request: RequestRecord;
+  approvals: ApprovalRecord[];
+  grant: GrantRecord | null;
+  breakGlass: BreakGlassRecord | null;
+  /** Audit events naming the request or its grant, oldest first. */
+  events: AuditEvent[];
+}
+
+export interface ReportStore {
+  /** Ordered by (createdAt, id); written outside transactions, read in pages so memory stays flat. */
+  reportPage(q: ReportQuery): Promise<ReportItem[]>;
+}
+
+/** One gateway session's recording in the store (gateways/shared/recording-copy.ts writes it, api/sessions-reader.ts reads it). */
+export interface SessionRecordingRecord {
+  id: string;
+  gateway: 'postgres' | 'ssh';
+  user: string;
+  grantId: string;
+  startedAt: number;
+  /** Written at the start, while the session is open (a keep-alive) and at its end. */
+  touchedAt: number;
+  endedAt: number | null;
+  /** The `session` line (JSON) and the `end` line (JSON, null while open), as in the log. */
+  header: string;
+  end: string | null;
+}
+
+/**
+ * Session recordings, chunked: stream `log` is the session's JSON-lines log,
+ * `cast:N` the asciicast of its channel N; each chunk holds whole lines, and
+ * the chunks of a stream in `seq` order are the stream's bytes. Written
+ * outside transactions (a recording is not a state change).
+ */
+export interface SessionRecordingStore {
+  /** Does nothing when a recording with this id exists already. */
+  insertSessionRecording(r: Omit<SessionRecordingRecord, 'touchedAt' | 'endedAt' | 'end'>): Promise<void>;
+  /** Does nothing when this chunk exists already (a retried write). */
+  appendSessionChunk(sessionId: string, stream: string, seq: number, data: string): Promise<void>;
+  touchSessionRecording(sessionId: string, at: number): Promise<void>;
+  endSessionRecording(sessionId: string, endedAt: number, end: string): Promise<void>;
+  getSessionRecording(sessionId: string): Promise<SessionRecordingRecord | undefined>;
+  /** Newest first (startedAt, then id, descending). */
+  listSessionRecordings(filter: { user?: string; grantId?: string; limit: number }): Promise<SessionRecordingRecord[]>;
+  /** The streams each of these sessions has chunks in. */
+  listSessionStreams(sessionIds: readonly string[]): Promise<{ sessionId: string; stream: string }[]>;
+  /** Chunks of one stream with seq > afterSeq, in order. */
+  readSessionChunks(sessionId: string, stream: string, afterSeq: number, limit: number): Promise<{ seq: number; data: string }[]>;
+  /** Deletes up to `limit` recordings (and their chunks) last touched before `before`; how many went. */
+  deleteSessionRecordings(before: number, limit: number): Promise<number>;
+}
+
+export interface Store extends StoreTx, AuditCheckpointStore, ZspSnapshotStore, ReportStore, SessionRecordingStore {
   readonly dialect: 'sqlite' | 'postgres';
   /** Runs `fn` atomically; state change and its audit event commit together. */
   transaction<T>(fn: (tx: StoreTx & TxLocks) => Promise<T>): Promise<T>;
@@ -190,31 +293,20 @@ export interface Store extends StoreTx, AuditCheckpointStore {
   close(): Promise<void>;
 }
 
-export type NotificationKind =
-  | 'request.pending'
-  | 'request.decided'
-  | 'grant.active'
-  | 'grant.revoked'
-  | 'grant.revoke-failing'
-  /** A break-glass activation: access without approval; an alert. */
-  | 'grant.break-glass';
+export type { Notification, NotificationKind } from './notify/notification.js';
 
-export interface Notification {
-  kind: NotificationKind;
-  at: number;
-  requestId?: string;
-  grantId?: string;
-  user?: string;
-  target?: string;
-  profile?: string;
-  message: string;
-}
-
+/**
+ * Notifications go through the store's outbox: `record` writes one inside
+ * the transaction of the change that causes it (so they commit or roll back
+ * together); `committed` runs after the commit (the log line, and a nudge to
+ * the delivery worker so it sends now rather than at its next round).
+ */
 export interface Notifier {
-  notify(n: Notification): void;
+  record(tx: StoreTx, n: Notification): Promise<void>;
+  committed(n: Notification): void;
 }
 
-export const nullNotifier: Notifier = { notify: () => {} };
+export const nullNotifier: Notifier = { record: async () => {}, committed: () => {} };
 
 /** Envelope encryption of secrets at rest (vault/). */
 export interface Sealer {
@@ -248,9 +340,12 @@ export type TelemetryCounter =
   /** Failed API authentication, by reason (api/auth-failures.ts). */
   | 'auth_failures'
   /** Break-glass activations, by profile. */
-  | 'break_glass';
+  | 'break_glass'
+  /** Outbox rows sent, and failed delivery attempts, by channel. */
+  | 'notifications_delivered'
+  | 'notifications_failed';
 
-export type TelemetryHistogram = 'provision_seconds' | 'revoke_seconds' | 'expiry_lag_seconds';
+export type TelemetryHistogram = 'provision_seconds' | 'revoke_seconds' | 'expiry_lag_seconds' | 'target_operation_seconds' | 'notification_seconds';
 
 export const nullTelemetry: Telemetry = { count() {}, observe() {} };
 

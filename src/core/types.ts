@@ -52,6 +52,8 @@ export interface UserDef {
   service?: boolean;
   /** When this person last proved who they are (ms); set only for a sign-in, not for API tokens. */
   authTime?: number;
+  /** Where email notifications reach this person (config users[].email). */
+  email?: string;
 }
 
 export interface TargetDef {
@@ -83,6 +85,10 @@ export interface ProfileDef {
   stepUpMs?: number | null;
   /** Members of these groups may activate it without approval (reason required, alerted, reviewed after). */
   breakGlass?: { groups: string[] };
+  /** Gateway sessions of this profile one person may have open at once; absent: the gateway's default (20). */
+  gatewaySessions?: number;
+  /** ad: the built-in privileged groups (Domain Admins, …) may be granted; absent: refused. */
+  allowBuiltinPrivileged?: boolean;
 }
 
 export type ApprovalRule =
@@ -176,7 +182,31 @@ export interface GrantRecord {
    * null for every other grant.
    */
   sessionLeaseUntil: number | null;
+  /**
+   * The broker whose claim on this grant's work (provisioning, revocation) is
+   * live until `claimedUntil`: another broker takes the work over only once
+   * the claim lapses. Not a CAS change (renewing it leaves `version` alone).
+   */
+  claimedBy: string | null;
+  claimedUntil: number | null;
   version: number;
+}
+
+/** One running `stint server` sharing the store, as its heartbeat last wrote it. */
+export interface BrokerRecord {
+  id: string;
+  /** Where its HTTP API listens, as it printed it. */
+  address: string;
+  version: string;
+  /** sha256 of the config file it runs with (hex). */
+  configDigest: string;
+  startedAt: number;
+  heartbeatAt: number;
+}
+
+/** A broker and the grants whose work it holds a live claim on. */
+export interface BrokerStatus extends BrokerRecord {
+  heldGrants: number;
 }
 
 export interface AuditInput {

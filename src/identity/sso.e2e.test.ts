@@ -15,24 +15,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type BrowserContext, type Page } from 'playwright-core';
 import { runBinary } from '../cli/testing/fake-api.js';
 import { createTestTarget, FakeClock, type TestTarget } from '../testing/broker.js';
 import { startSsoBroker, type SsoBroker } from '../testing/sso-broker.js';
+import { chromiumPath, launchChromium, uiWait } from '../testing/browser.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const artifacts = join(root, 'test-artifacts', 'ui');
-const chromiumPath = '/usr/bin/chromium';
-const flags = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const uiWait = 20_000;
 
 describe('single sign-on in Chromium', () => {
   let target: TestTarget;
@@ -44,12 +34,7 @@ describe('single sign-on in Chromium', () => {
   async function browser(name: string): Promise<Page> {
     const dir = await mkdtemp(join(tmpdir(), `stint-chromium-${name}-`));
     dirs.push(dir);
-    const ctx = await chromium.launchPersistentContext(dir, {
-      executablePath: chromiumPath,
-      headless: true,
-      args: flags,
-      viewport: { width: 1280, height: 860 },
-    });
+    const ctx = await launchChromium(dir, { viewport: { width: 1280, height: 860 } });
     contexts.push(ctx);
     return ctx.pages()[0] ?? (await ctx.newPage());
   }

@@ -17,12 +17,16 @@
 //   PostgreSQL (after an append) for the audit head row this transaction holds.
 
 import { sql, type Kysely } from 'kysely';
-import type { Store, StoreTx, TxLocks } from '../core/ports.js';
+import type { ReportItem, ReportQuery, SessionRecordingRecord, Store, StoreTx, TxLocks } from '../core/ports.js';
 import type { AuditEvent, AuditInput } from '../core/types.js';
 import type { StoredCheckpoint } from '../core/audit/signing.js';
 import { AuditCheckpoints } from './audit-checkpoints.js';
+import { ZspSnapshots } from './zsp-snapshots.js';
+import type { ZspSnapshot } from '../core/reconcile/zsp.js';
 import { KyselyStoreTx, type StoreDialect } from './kysely-tx.js';
 import { migrateToLatest } from './migrations.js';
+import { ReportReads } from './report-reads.js';
+import { SessionRecordings } from './session-recordings.js';
 import type { Database } from './schema.js';
 import { StatementCache } from './statement-cache.js';
 
@@ -53,9 +57,71 @@ export class KyselyStore extends KyselyStoreTx implements Store {
     super(root, options.dialect, new StatementCache());
     this.dialect = options.dialect;
     this.checkpoints = new AuditCheckpoints(root);
+    this.zsp = new ZspSnapshots(root);
+    this.recordings = new SessionRecordings(root);
+  }
+
+  private readonly zsp: ZspSnapshots;
+
+  insertZspSnapshots(rows: ZspSnapshot[]): Promise<void> {
+    return this.zsp.insert(rows);
+  }
+
+  listZspSnapshots(q: { since: number; target?: string }): Promise<ZspSnapshot[]> {
+    return this.zsp.list(q);
+  }
+
+  latestZspSnapshots(): Promise<ZspSnapshot[]> {
+    return this.zsp.latest();
+  }
+
+  pruneZspSnapshots(before: number): Promise<number> {
+    return this.zsp.prune(before);
+  }
+
+  private readonly recordings: SessionRecordings;
+
+  insertSessionRecording(r: Omit<SessionRecordingRecord, 'touchedAt' | 'endedAt' | 'end'>): Promise<void> {
+    return this.recordings.insertSessionRecording(r);
+  }
+
+  appendSessionChunk(sessionId: string, stream: string, seq: number, data: string): Promise<void> {
+    return this.recordings.appendSessionChunk(sessionId, stream, seq, data);
+  }
+
+  touchSessionRecording(sessionId: string, at: number): Promise<void> {
+    return this.recordings.touchSessionRecording(sessionId, at);
+  }
+
+  endSessionRecording(sessionId: string, endedAt: number, end: string): Promise<void> {
+    return this.recordings.endSessionRecording(sessionId, endedAt, end);
+  }
+
+  getSessionRecording(sessionId: string): Promise<SessionRecordingRecord | undefined> {
+    return this.recordings.getSessionRecording(sessionId);
+  }
+
+  listSessionRecordings(filter: { user?: string; grantId?: string; limit: number }): Promise<SessionRecordingRecord[]> {
+    return this.recordings.listSessionRecordings(filter);
+  }
+
+  listSessionStreams(sessionIds: readonly string[]): Promise<{ sessionId: string; stream: string }[]> {
+    return this.recordings.listSessionStreams(sessionIds);
+  }
+
+  readSessionChunks(sessionId: string, stream: string, afterSeq: number, limit: number): Promise<{ seq: number; data: string }[]> {
+    return this.recordings.readSessionChunks(sessionId, stream, afterSeq, limit);
+  }
+
+  deleteSessionRecordings(before: number, limit: number): Promise<number> {
+    return this.recordings.deleteSessionRecordings(before, limit);
   }
 
   private readonly checkpoints: AuditCheckpoints;
+
+  reportPage(q: ReportQuery): Promise<ReportItem[]> {
+    return new ReportReads(this.root).page(q);
+  }
 
   insertAuditCheckpoint(c: StoredCheckpoint): Promise<boolean> {
     return this.checkpoints.insert(c);

@@ -6,10 +6,24 @@
 
 import type { Kysely, Transaction } from 'kysely';
 import type { AuditFilter, GrantFilter, GrantPatch, RequestFilter, RequestPatch, StoreTx } from '../core/ports.js';
-import type { ApprovalRecord, AuditEvent, AuditInput, GrantRecord, GrantStatus, PendingLoginRecord, RequestRecord, SignInRecord } from '../core/types.js';
+import type {
+  ApprovalRecord,
+  AuditEvent,
+  AuditInput,
+  BrokerRecord,
+  BrokerStatus,
+  GrantRecord,
+  GrantStatus,
+  PendingLoginRecord,
+  RequestRecord,
+  SignInRecord,
+} from '../core/types.js';
 import { AuditAppender } from './audit-appender.js';
+import * as claims from './kysely-claims.js';
 import { KyselyRecordsTx, type StoreDialect } from './kysely-records-tx.js';
 import { SignInTx } from './signin-tx.js';
+import { OutboxTx } from './outbox-tx.js';
+import type { OutboxCounts, OutboxFilter, OutboxOutcome, OutboxRecord } from '../core/notify/notification.js';
 import { grantPatchToRow, grantToRow, requestPatchToRow, requestToRow, rowToApproval, rowToAuditEvent, rowToGrant, rowToRequest } from './rows.js';
 import type { Database } from './schema.js';
 import { rowOf, rowShape, type StatementCache } from './statement-cache.js';
@@ -35,6 +49,31 @@ export class KyselyStoreTx extends KyselyRecordsTx implements StoreTx {
     super(db, dialectName, statements);
     this.audit = new AuditAppender(db, dialectName, statements);
     this.signIns = new SignInTx(db);
+    this.outbox = new OutboxTx(db, dialectName);
+  }
+
+  private readonly outbox: OutboxTx;
+
+  // ---- the notification outbox (outbox-tx.ts)
+
+  insertNotifications(rows: readonly OutboxRecord[]): Promise<void> {
+    return this.outbox.insert(rows);
+  }
+
+  claimNotifications(owner: string, now: number, leaseUntil: number, limit: number): Promise<OutboxRecord[]> {
+    return this.outbox.claim(owner, now, leaseUntil, limit);
+  }
+
+  settleNotification(id: string, owner: string, outcome: OutboxOutcome): Promise<boolean> {
+    return this.outbox.settle(id, owner, outcome);
+  }
+
+  listNotifications(filter: OutboxFilter): Promise<OutboxRecord[]> {
+    return this.outbox.list(filter);
+  }
+
+  countNotifications(): Promise<OutboxCounts> {
+    return this.outbox.count();
   }
 
   private readonly signIns: SignInTx;
@@ -208,6 +247,32 @@ export class KyselyStoreTx extends KyselyRecordsTx implements StoreTx {
     const byId = new Map<string, GrantRecord>();
     for (const row of [...expired, ...leaseLapsed, ...retrying]) byId.set(row.id, rowToGrant(row));
     return [...byId.values()].sort((a, b) => dueAt(a) - dueAt(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).slice(0, n);
+  }
+
+  // ---- claimed work and broker heartbeats (kysely-claims.ts)
+
+  claimDueGrants(now: number, limit: number, holder: string, until: number): Promise<GrantRecord[]> {
+    return claims.claimDueGrants(this.db, this.dialectName, now, clampLimit(limit) ?? 0, holder, until);
+  }
+
+  claimGrant(id: string, holder: string, now: number, until: number, force = false): Promise<GrantRecord | undefined> {
+    return claims.claimGrant(this.db, id, holder, now, until, force);
+  }
+
+  renewClaims(grantIds: readonly string[], holder: string, until: number): Promise<number> {
+    return claims.renewClaims(this.db, grantIds, holder, until);
+  }
+
+  putBroker(b: BrokerRecord): Promise<void> {
+    return claims.putBroker(this.db, b);
+  }
+
+  listBrokers(aliveSince: number, now: number): Promise<BrokerStatus[]> {
+    return claims.listBrokers(this.db, aliveSince, now);
+  }
+
+  deleteBrokers(before: number, id?: string): Promise<number> {
+    return claims.deleteBrokers(this.db, before, id);
   }
 
   /** The earliest due time, past or future; each part is an index lookup. */

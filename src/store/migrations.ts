@@ -7,7 +7,12 @@
 
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { genesisHash } from '../core/audit/chain.js';
+import { sessionRecordings } from './migrations/0009-session-recordings.js';
+import { reportIndexes } from './migrations/0011-report-indexes.js';
 import { migrationLockTableName, migrationTableName, type AuditHeadTable } from './schema.js';
+import { brokersMigration } from './migrations/0008-brokers.js';
+import { zspSnapshots } from './migrations/0012-zsp-snapshots.js';
+import { notificationOutbox } from './migrations/0010-notification-outbox.js';
 
 // Migrations take Kysely<unknown>: they must not depend on today's Database
 // type, which describes the schema after the *last* migration.
@@ -343,7 +348,37 @@ export function migrations(schema: string | undefined): Readonly<Record<string, 
     '0005_identity': identity,
     '0006_tokens_reviews': tokensReviews(schema),
     '0007_audit_checkpoints': auditCheckpoints,
+    '0008_brokers': brokersMigration(schema),
+    '0009_session_recordings': sessionRecordings,
+    '0010_notification_outbox': notificationOutbox,
+    '0011_report_indexes': reportIndexes,
+    '0012_zsp_snapshots': zspSnapshots,
   };
+}
+
+/**
+ * A store a newer broker migrated is refused: this broker would misread
+ * tables it does not know. Checked before migrating, outside its lock: a
+ * migration this broker knows is never reported here.
+ */
+async function refuseNewerSchema(db: Kysely<unknown>, schema: string | undefined): Promise<void> {
+  const known = Object.keys(migrations(schema)).sort();
+  let applied: string[];
+  try {
+    const rows = await (schema ? db.withSchema(schema) : db)
+      .withTables<{ [migrationTableName]: { name: string } }>()
+      .selectFrom(migrationTableName)
+      .select('name')
+      .execute();
+    applied = rows.map((r) => r.name).sort();
+  } catch {
+    return; // a fresh store: no bookkeeping table yet
+  }
+  const unknown = applied.filter((n) => !known.includes(n));
+  if (unknown.length > 0)
+    throw new Error(
+      `the store's schema is at version ${unknown[unknown.length - 1]}, newer than this broker knows (${known[known.length - 1]}); run a broker of the version that migrated it, or newer`,
+    );
 }
 
 /**
@@ -351,6 +386,7 @@ export function migrations(schema: string | undefined): Readonly<Record<string, 
  * `schema` (PostgreSQL only) is where the bookkeeping tables live.
  */
 export async function migrateToLatest(db: Kysely<unknown>, schema?: string): Promise<void> {
+  await refuseNewerSchema(db, schema);
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => ({ ...migrations(schema) }) } satisfies MigrationProvider,

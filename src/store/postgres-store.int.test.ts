@@ -5,6 +5,7 @@ import { verifyChain } from '../core/audit/chain.js';
 import { createTestDatabase, ownEmbeddedServer } from '../testing/postgres.js';
 import { createPostgresStore, openStore } from './index.js';
 import { storeSuite } from './testing/store-suite.js';
+import { claimsSuite } from './testing/store-suite-claims.js';
 
 // A server this file started itself (STINT_TEST_PG_URL unset) keeps the
 // process alive, so the 'beforeExit' cleanup in testing/postgres.ts never runs.
@@ -13,6 +14,18 @@ after(async () => {
 });
 
 storeSuite('postgres', async () => {
+  const db = await createTestDatabase('store');
+  const store = await openStore({ kind: 'postgres', connectionString: db.url });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await db.drop();
+    },
+  };
+});
+
+claimsSuite('postgres', async () => {
   const db = await createTestDatabase('store');
   const store = await openStore({ kind: 'postgres', connectionString: db.url });
   return {

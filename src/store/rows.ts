@@ -59,6 +59,8 @@ const grantColumns = {
   failingSince: 'failing_since',
   sealedSecret: 'sealed_secret',
   sessionLeaseUntil: 'session_lease_until',
+  claimedBy: 'claimed_by',
+  claimedUntil: 'claimed_until',
   version: 'version',
 } as const satisfies { [K in keyof GrantRecord]-?: keyof GrantsTable };
 const grantMap: CoversColumns<typeof grantColumns, GrantsTable> = grantColumns;

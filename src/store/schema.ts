@@ -71,7 +71,20 @@ export interface GrantsTable {
   sealed_secret: string | null;
   /** Added in 0002. */
   session_lease_until: number | null;
+  /** Added in 0008. */
+  claimed_by: string | null;
+  claimed_until: number | null;
   version: number;
+}
+
+/** Added in 0008: one row per broker, written by its heartbeat. */
+export interface BrokersTable {
+  id: string;
+  address: string;
+  version: string;
+  config_digest: string;
+  started_at: number;
+  heartbeat_at: number;
 }
 
 export interface AuditEventsTable {
@@ -123,6 +136,24 @@ export interface BreakGlassTable {
   review_comment: string | null;
 }
 
+export interface NotificationsTable {
+  id: string;
+  event_id: string;
+  channel: string;
+  recipient: string;
+  audience: string | null;
+  kind: string;
+  notification: string;
+  status: string;
+  attempts: number;
+  created_at: number;
+  next_attempt_at: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  last_error: string | null;
+  delivered_at: number | null;
+}
+
 export interface SshKeysTable {
   id: string;
   user_name: string;
@@ -159,6 +190,34 @@ export interface AuditCheckpointsTable {
   signature: string;
   /** The window's event hashes, 64 hex digits each, concatenated. */
   window_hashes: string;
+}
+
+export interface ZspSnapshotsTable {
+  target: string;
+  at: number;
+  score: number;
+  holders: number;
+  standing_holders: number;
+}
+
+export interface SessionRecordingsTable {
+  id: string;
+  gateway: string;
+  user_name: string;
+  grant_id: string;
+  started_at: number;
+  touched_at: number;
+  ended_at: number | null;
+  header: string;
+  end_line: string | null;
+}
+
+export interface SessionChunksTable {
+  session_id: string;
+  /** `log`, or `cast:N` for channel N's terminal recording. */
+  stream: string;
+  seq: number;
+  data: string;
 }
 
 export interface MetaTable {
@@ -209,6 +268,11 @@ export interface Database {
   signins: SignInsTable;
   pending_logins: PendingLoginsTable;
   audit_checkpoints: AuditCheckpointsTable;
+  zsp_snapshots: ZspSnapshotsTable;
+  session_recordings: SessionRecordingsTable;
+  session_chunks: SessionChunksTable;
+  brokers: BrokersTable;
+  notifications: NotificationsTable;
 }
 
 /** Names of the migration bookkeeping tables (prefixed so they never clash with another Kysely app's). */

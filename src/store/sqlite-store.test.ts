@@ -15,6 +15,7 @@ import { migrations, upgradedTokenTtlMs } from './migrations.js';
 import { migrationLockTableName, migrationTableName } from './schema.js';
 import { makeGrant } from './testing/fixtures.js';
 import { storeSuite } from './testing/store-suite.js';
+import { claimsSuite } from './testing/store-suite-claims.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'stint-sqlite-'));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -28,6 +29,11 @@ storeSuite('sqlite (file)', async () => {
 
 storeSuite('sqlite (:memory:)', async () => {
   const store = await openStore({ kind: 'sqlite', path: ':memory:' });
+  return { store, cleanup: () => store.close() };
+});
+
+claimsSuite('sqlite (file)', async () => {
+  const store = await openStore({ kind: 'sqlite', path: join(dir, `store-${++n}.db`) });
   return { store, cleanup: () => store.close() };
 });
 
@@ -106,7 +112,7 @@ describe('sqlite store specifics', () => {
       });
     }
     // Pages reach the database file only through a checkpoint.
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 120_000;
     while (statSync(path).size <= before) {
       assert.ok(Date.now() < deadline, 'the database file never grew: nothing was checkpointed');
       await new Promise((r) => setTimeout(r, 50));

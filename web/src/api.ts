@@ -31,6 +31,7 @@ import type {
   TargetHealthView,
   TargetView,
   VerifyView,
+  ZspDashboardView,
 } from '../../src/api/views/index.ts';
 import type { DeliveryMode, GrantStatus, RequestStatus, SessionStatus } from '../../src/core/types.ts';
 
@@ -174,6 +175,7 @@ export const api = {
   verify: () => call<Verify>('GET', '/v1/audit/verify'),
   adminTargets: () => call<{ targets: TargetHealth[] }>('GET', '/v1/admin/targets'),
   adminConfig: () => call<ConfigInfo>('GET', '/v1/admin/config'),
+  zsp: (days: number) => call<ZspDashboardView>('GET', `/v1/reports/zsp?days=${days}`),
   keys: () => call<{ keys: SshKey[] }>('GET', '/v1/keys'),
   keyChallenge: () => call<KeyChallengeView>('POST', '/v1/keys/challenge'),
   addKey: (b: { publicKey: string; comment?: string; challenge: string; signature: string }) => call<{ key: SshKey }>('POST', '/v1/keys', b),

@@ -9,6 +9,7 @@ import { AuditPage } from './pages/audit.tsx';
 import { KeysPage } from './pages/keys.tsx';
 import { RequestPage } from './pages/request.tsx';
 import { SessionDetailPage, SessionsPage } from './pages/sessions.tsx';
+import { ZspPage } from './pages/zsp.tsx';
 import { ErrorNote, Link, LiveContext, errorText, navigate, usePath } from './ui.tsx';
 
 const safeDecode = (s: string) => {
@@ -199,6 +200,7 @@ function Shell({ session, onSignedOut }: { session: Session; onSignedOut: () => 
     { path: '/keys', label: 'SSH keys' },
     { path: '/audit', label: 'Audit' },
     ...(session.admin ? [{ path: '/admin', label: 'Admin' }] : []),
+    ...(session.admin || session.roles.includes('auditor') ? [{ path: '/zsp', label: 'Standing privileges' }] : []),
   ];
   const sessionId = /^\/sessions\/([^/]+)$/.exec(path)?.[1];
   const section = sessionId !== undefined ? '/sessions' : path;
@@ -259,6 +261,7 @@ function Shell({ session, onSignedOut }: { session: Session; onSignedOut: () => 
           {path === '/keys' ? <KeysPage user={session.user} toast={toast} /> : null}
           {path === '/audit' ? <AuditPage admin={session.admin} /> : null}
           {path === '/admin' && session.admin ? <AdminPage toast={toast} /> : null}
+          {path === '/zsp' && (session.admin || session.roles.includes('auditor')) ? <ZspPage /> : null}
           {!known ? (
             <section className="card">
               <h1>Page not found</h1>

@@ -17,6 +17,7 @@ export function toReconcileView(r: ReconcileReport): ReconcileView {
     startedAt: iso(r.startedAt),
     finishedAt: iso(r.finishedAt),
     targets: r.targets.map((t) => ({ ...t, checkedAt: iso(t.checkedAt) })),
+    zsp: r.zsp,
   };
 }
 

@@ -4,7 +4,7 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import pg from 'pg';
 import { runBinary } from '../../cli/testing/fake-api.js';
 import { freePort } from '../../embedded/free-port.js';
 import { createTestTarget, startTestBroker, type TestBroker, type TestTarget } from '../../testing/broker.js';
+import { selfSignedCert, type TestCert } from '../../gateways/testing/tls-cert.js';
 
 const until = async (what: string, check: () => Promise<boolean>) => {
   for (let i = 0; i < 200; i++) {
@@ -25,6 +26,7 @@ describe('GET /v1/sessions and stint sessions over the postgres gateway', () => 
   let target: TestTarget;
   let broker: TestBroker;
   let certDir: string;
+  let tlsCert: TestCert;
   let port: number;
   let url: string;
   let sessionId: string;
@@ -49,32 +51,12 @@ describe('GET /v1/sessions and stint sessions over the postgres gateway', () => 
   before(async () => {
     target = await createTestTarget();
     certDir = await mkdtemp(join(tmpdir(), 'stint-gwcert-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-keyout',
-        join(certDir, 'key.pem'),
-        '-out',
-        join(certDir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
+    tlsCert = selfSignedCert(certDir);
     port = await freePort();
     broker = await startTestBroker({
       target,
       editConfig: (t) =>
-        `gateways:\n  postgres: { listen: "127.0.0.1:${port}", tlsCert: ${JSON.stringify(join(certDir, 'cert.pem'))}, tlsKey: ${JSON.stringify(join(certDir, 'key.pem'))}, maxSession: 10m }\n${t}`,
+        `gateways:\n  postgres: { listen: "127.0.0.1:${port}", tlsCert: ${JSON.stringify(tlsCert.certFile)}, tlsKey: ${JSON.stringify(tlsCert.keyFile)}, maxSession: 10m }\n${t}`,
     });
     url = await broker.app.listen('127.0.0.1', 0);
   });

@@ -1,7 +1,8 @@
 // Gateway sessions: who connected with which grant and account, when, how
 // much went through, the statements they ran and (SSH) the terminal
-// recording. Owners see their own sessions, admins everyone's. The files are
-// described in ../sessions-reader.ts.
+// recording. Owners see their own sessions, admins everyone's. Read from the
+// store's copy (any broker's sessions) and the files, described in
+// ../sessions-reader.ts.
 
 import { readsEverything } from '../../core/identity/roles.js';
 import { z } from 'zod';
@@ -20,7 +21,7 @@ function mayRead(actor: UserDef, s: SessionView): void {
 }
 
 export function sessionRoutes(deps: ApiDeps) {
-  const reader = createSessionsReader({ dir: deps.sessionDir, live: deps.liveSessions });
+  const reader = createSessionsReader({ dir: deps.sessionDir, live: deps.liveSessions, store: deps.store, now: () => deps.clock.now() });
   const found = <T>(v: T | undefined, id: string): T => {
     // The same words as for another user's session (mayRead): neither says whether it exists.
     if (v === undefined) throw notFound(`session ${id} not found`);

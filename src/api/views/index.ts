@@ -12,3 +12,7 @@ export * from './identity.js';
 export * from './reconcile.js';
 export * from './requests.js';
 export * from './sessions.js';
+export * from './standing.js';
+export * from './reports.js';
+export * from './session-verify.js';
+export * from './brokers.js';

@@ -4,6 +4,12 @@
 import { z } from 'zod';
 import { deliveryModes } from '../../core/types.js';
 
+export const zspScoreView = z.object({
+  score: z.number().nullable().describe('share of holders of profile permissions that hold them only through live grants (0..1); null when not measured'),
+  holders: z.number(),
+  standingHolders: z.number(),
+});
+
 export const reconcileTargetView = z.object({
   target: z.string(),
   kind: z.string(),
@@ -55,6 +61,7 @@ export const reconcileTargetView = z.object({
       }),
     )
     .describe('privileges of a profile held outside Stint (report only)'),
+  zsp: zspScoreView.describe('zero-standing-privilege score of the target (docs/zsp.md)'),
   bypass: z
     .array(
       z.object({
@@ -76,5 +83,6 @@ export const reconcileView = z.object({
   startedAt: z.string(),
   finishedAt: z.string(),
   targets: z.array(reconcileTargetView),
+  zsp: zspScoreView.describe('the targets pooled'),
 });
 export type ReconcileView = z.infer<typeof reconcileView>;

@@ -5,8 +5,9 @@ import { CliError, usageError } from '../cli-error.js';
 import { apiError, resolveConfig } from '../client.js';
 import { fields, formatSpan, relativeTime, shortTime, table, type Column, type Output } from '../output.js';
 import { defineCommand, seg, type CommandContext } from '../run.js';
+import { verifySessionCommand } from './sessions-verify.js';
 
-const subcommands = ['show', 'play'];
+const subcommands = ['show', 'play', 'verify'];
 
 export const sessionsCommand = defineCommand({
   name: 'sessions',
@@ -14,6 +15,7 @@ export const sessionsCommand = defineCommand({
   usage: `Usage: stint sessions [--all] [--grant GRANT] [--limit N]
        stint sessions show SESSION [--limit N] [--offset K]
        stint sessions play SESSION [--channel N] [--speed N] [--idle-limit S]
+       stint sessions verify SESSION
 
 Sessions are connections made through Stint's gateways (psql to the
 PostgreSQL gateway, ssh to the SSH gateway), each tied to the grant and the
@@ -25,6 +27,9 @@ show SESSION     the session and every statement it ran (bind values are
                  never recorded), or (ssh) the shells and commands it opened
 play SESSION     replays a terminal recording of the session (asciicast v2)
                  in this terminal with its timing; --json does not apply
+verify SESSION   hashes the session's log and terminal recordings again and
+                 compares them with the SHA-256 its session.ended audit event
+                 holds (exit 8 when they differ or are missing)
 
 Options:
   --all            everyone's sessions (admins)
@@ -43,7 +48,7 @@ Examples:
   stint sessions show ses_0123456789ab
   stint sessions play ses_0123456789ab --speed 2 --idle-limit 1`,
   parse: {
-    positionals: ['show|play', 'SESSION'],
+    positionals: ['show|play|verify', 'SESSION'],
     minPositionals: 0,
     options: {
       all: { type: 'boolean' },
@@ -75,10 +80,11 @@ Examples:
     onlyWith('speed', ['play']);
     onlyWith('channel', ['play']);
     onlyWith('idle-limit', ['play']);
-    onlyWith('json', ['list', 'show']);
+    onlyWith('json', ['list', 'show', 'verify']);
     if (mode === 'list') return list(ctx);
     if (id === undefined) throw usageError(`stint sessions ${mode} needs SESSION (a ses_… id; see stint sessions)`);
     const sessionId = sessionIdArg(id);
+    if (mode === 'verify') return verifySessionCommand(ctx, sessionId);
     return mode === 'show' ? show(ctx, sessionId) : play(ctx, sessionId);
   },
 });

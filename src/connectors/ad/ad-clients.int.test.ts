@@ -145,21 +145,22 @@ describe('ad connector with real clients (Samba AD DC)', () => {
     assert.equal(await smbWorks(env.own.sam, env.own.secret), false);
   });
 
-  it('refuses the built-in privileged groups by SID unless the target allows them', async () => {
+  it('refuses the built-in privileged groups by SID unless the profile allows them', async () => {
     for (const g of ['Domain Admins', `CN=Administrators,CN=Builtin,${env.server.baseDN}`, 'Account Operators', 'Schema Admins', 'Enterprise Admins']) {
       const err = await rejectsTarget(conn.grantToAccount({ account: env.own.sam, grants: [g] }));
       assert.equal(err.retryable, false);
       // With the default groupBaseDN they are out of reach; with the domain as groupBaseDN the SID check refuses them.
       assert.match(err.message, /built-in privileged group|outside|does not exist below/, err.message);
     }
-    const permissive = env.newConnector({ settings: { groupBaseDN: env.server.baseDN, allowBuiltinPrivileged: true } });
-    const strict = env.newConnector({ settings: { groupBaseDN: env.server.baseDN } });
+    const permissive = env.newConnector({ settings: { groupBaseDN: env.server.baseDN } });
+    const strict = permissive;
     assert.match(
       (await rejectsTarget(strict.grantToAccount({ account: env.own.sam, grants: ['Domain Admins'] }))).message,
-      /Domain Admins; set allowBuiltinPrivileged/,
+      /Domain Admins; set allowBuiltinPrivileged: true on the profile/,
     );
-    await permissive.grantToAccount({ account: env.own.sam, grants: ['Server Operators'] });
-    await permissive.grantToAccount({ account: env.own.sam, grants: ['Domain Admins'] });
+    assert.deepEqual((await strict.describeAccount({ account: env.own.sam })).grants, [], 'the refusal changed nothing');
+    await permissive.grantToAccount({ account: env.own.sam, grants: ['Server Operators'], allowBuiltinPrivileged: true });
+    await permissive.grantToAccount({ account: env.own.sam, grants: ['Domain Admins'], allowBuiltinPrivileged: true });
     const holders = (await permissive.listHolders!({ grants: ['Domain Admins'] })).holders;
     assert.ok(
       holders.some((h) => h.account === env.own.sam && h.grantedByStint === null && !h.managed),
@@ -177,7 +178,17 @@ describe('ad connector with real clients (Samba AD DC)', () => {
       await conn.grantToAccount({ account: env.own.sam, grants: [env.groups.own] });
       const { holders } = await conn.listHolders!({ grants: [outer] });
       const mine = holders.filter((h) => h.account === env.own.sam);
-      assert.deepEqual(mine, [{ account: env.own.sam, grant: outer, managed: false, grantedByStint: false, via: [`grp-${env.suffix}`] }]);
+      assert.deepEqual(mine, [
+        {
+          account: env.own.sam,
+          grant: outer,
+          managed: false,
+          grantedByStint: false,
+          via: [`grp-${env.suffix}`],
+          // Its other names, so reconcile finds grants that name it so.
+          aliases: [`${env.own.sam}@${env.server.realm}`, env.own.dn],
+        },
+      ]);
       await conn.revokeFromAccount({ account: env.own.sam, grants: [env.groups.own], terminateSessions: false });
       assert.deepEqual(
         (await conn.listHolders!({ grants: [outer] })).holders.filter((h) => h.account === env.own.sam),

@@ -57,7 +57,7 @@ export async function directMembers(c: Client, base: string, groupDN: string, pr
   const { searchEntries } = await c.search(base, {
     scope: 'sub',
     filter,
-    attributes: ['objectClass', 'sAMAccountName', 'description'],
+    attributes: ['objectClass', 'sAMAccountName', 'userPrincipalName', 'description'],
     paged: { pageSize: 500 },
   });
   return searchEntries;

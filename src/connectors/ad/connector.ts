@@ -10,8 +10,8 @@
 // - only users directly under the ephemeral OU that carry the marker are ever
 //   changed, disabled or deleted; own users only ever gain or lose the
 //   membership a grant names;
-// - the built-in privileged groups (by SID) are refused unless the target
-//   allows them; passwords travel only over TLS. The kit's operation wrapper
+// - the built-in privileged groups (by SID) are refused unless the profile
+//   allows them (the request says so); passwords travel only over TLS. The kit's operation wrapper
 //   checks each request (ad-rules.ts) and classifies and scrubs errors (errors.ts).
 
 import type { Client, Entry } from 'ldapts';
@@ -125,35 +125,44 @@ export function openAd(input: KindInput<AdSettings>): KindConnector {
       throw op.fail(`the user exists but is not managed by Stint (no description ${JSON.stringify(settings.marker)}); it was left unchanged`);
   }
 
-  /** Finds each group, refusing (before anything changes) one that is missing, not a group, outside groupBaseDN or built-in privileged. */
-  async function resolveGroups(c: Client, op: Operation, grants: string[], tolerant = false): Promise<Group[]> {
+  /**
+   * One grant's group, or why it cannot be granted: missing, not a group, two
+   * groups of that name, outside groupBaseDN, or built-in privileged without
+   * `allowBuiltin` (the profile's allowBuiltinPrivileged). `tolerant` (revoke,
+   * listing): a group that is not there is null, and a built-in one is fine.
+   */
+  async function resolveGroup(c: Client, op: Operation, g: string, allowBuiltin: boolean, tolerant: boolean): Promise<Group | string | null> {
+    let entry: Entry | null;
+    if (isDN(g)) {
+      if (!isWithin(parseDN(g), groupBaseRdns)) return `grant ${JSON.stringify(g)} is outside ${JSON.stringify(groupBase)}`;
+      entry = await readEntry(c, adDN(g), ['objectClass', 'objectSid']);
+    } else {
+      const found = await findPrincipal(c, groupBase, g, 'group');
+      if (found.length > 1) return `more than one group is named ${JSON.stringify(g)}; name it by its DN`;
+      entry = found[0] ?? null;
+    }
+    const isGroup = entry !== null && values(entry, 'objectClass').some((v) => v.toLowerCase() === 'group');
+    if (!isGroup) {
+      if (tolerant) return null;
+      return entry
+        ? `${JSON.stringify(g)} is not a group`
+        : `group ${JSON.stringify(g)} does not exist below ${JSON.stringify(groupBase)} (or the service account may not read it)`;
+    }
+    const sid = sidOf(entry!);
+    if (!tolerant && !allowBuiltin && sid) {
+      const builtin = builtinPrivilegedGroup(sid, await getDomainSid(c, op));
+      if (builtin) return `${JSON.stringify(g)} is the built-in privileged group ${builtin}; set allowBuiltinPrivileged: true on the profile to grant it`;
+    }
+    return { dn: adDN(entry!.dn), asked: g, sid };
+  }
+
+  /** Finds each group, refusing (before anything changes) the first that cannot be granted (resolveGroup). */
+  async function resolveGroups(c: Client, op: Operation, grants: string[], allowBuiltin: boolean, tolerant = false): Promise<Group[]> {
     const out = new Map<string, Group>();
     for (const g of grants) {
-      let entry: Entry | null;
-      if (isDN(g)) {
-        if (!isWithin(parseDN(g), groupBaseRdns)) throw op.fail(`grant ${JSON.stringify(g)} is outside ${JSON.stringify(groupBase)}`);
-        entry = await readEntry(c, adDN(g), ['objectClass', 'objectSid']);
-      } else {
-        const found = await findPrincipal(c, groupBase, g, 'group');
-        if (found.length > 1) throw op.fail(`more than one group is named ${JSON.stringify(g)}; name it by its DN`);
-        entry = found[0] ?? null;
-      }
-      const isGroup = entry !== null && values(entry, 'objectClass').some((v) => v.toLowerCase() === 'group');
-      if (!isGroup) {
-        if (tolerant) continue;
-        throw op.fail(
-          entry
-            ? `${JSON.stringify(g)} is not a group`
-            : `group ${JSON.stringify(g)} does not exist below ${JSON.stringify(groupBase)} (or the service account may not read it)`,
-        );
-      }
-      const sid = sidOf(entry!);
-      if (!tolerant && !settings.allowBuiltinPrivileged && sid) {
-        const builtin = builtinPrivilegedGroup(sid, await getDomainSid(c, op));
-        if (builtin)
-          throw op.fail(`${JSON.stringify(g)} is the built-in privileged group ${builtin}; set allowBuiltinPrivileged: true on the target to grant it`);
-      }
-      out.set(dnKey(parseDN(entry!.dn)), { dn: adDN(entry!.dn), asked: g, sid });
+      const r = await resolveGroup(c, op, g, allowBuiltin, tolerant);
+      if (typeof r === 'string') throw op.fail(r);
+      if (r) out.set(dnKey(parseDN(r.dn)), r);
     }
     return [...out.values()];
   }
@@ -191,7 +200,7 @@ export function openAd(input: KindInput<AdSettings>): KindConnector {
       await locks.run(lockKey(req.account), () =>
         pool.use(async (c) => {
           // Groups first: a missing or refused one fails the request before anything exists.
-          const groups = await resolveGroups(c, op, req.grants);
+          const groups = await resolveGroups(c, op, req.grants, req.allowBuiltinPrivileged === true);
           const existing = await readEntry(c, dn, ['description', 'memberOf']);
           let created = false;
           if (!existing) {
@@ -285,7 +294,7 @@ export function openAd(input: KindInput<AdSettings>): KindConnector {
         pool.use(async (c) => {
           const found = await locate(c, op, req.account);
           if (!found) throw op.fail('the account does not exist on the target');
-          const groups = await resolveGroups(c, op, req.grants);
+          const groups = await resolveGroups(c, op, req.grants, req.allowBuiltinPrivileged === true);
           for (const g of groups) await addMember(c, g.dn, found.dn);
         }),
       );
@@ -297,7 +306,7 @@ export function openAd(input: KindInput<AdSettings>): KindConnector {
           // A deleted user's links went with it; a group that is gone holds nobody.
           const found = await locate(c, op, req.account);
           if (!found) return;
-          for (const g of await resolveGroups(c, op, req.grants, true)) await removeMember(c, g.dn, found.dn);
+          for (const g of await resolveGroups(c, op, req.grants, true, true)) await removeMember(c, g.dn, found.dn);
         }),
       );
       // Logon sessions keep the groups of their ticket (README.md, "What removal cuts").
@@ -324,7 +333,7 @@ export function openAd(input: KindInput<AdSettings>): KindConnector {
         const holders: Holder[] = [];
         const admin = await adminDN(c);
         const dom = await getDomainSid(c, op);
-        for (const group of await resolveGroups(c, op, req.grants, true)) {
+        for (const group of await resolveGroups(c, op, req.grants, true, true)) {
           // Breadth first through nested groups, so each indirect holder says through which.
           const seen = new Set<string>([dnKey(parseDN(group.dn))]);
           let frontier: { dn: string; sid: string | null; via: string[] }[] = [{ dn: group.dn, sid: group.sid, via: [] }];
@@ -345,13 +354,17 @@ export function openAd(input: KindInput<AdSettings>): KindConnector {
                 }
                 if (!classes.includes('user') || key === admin) continue;
                 const managed = isEphemeralDN(m.dn) && isMarked(m);
+                const account = managed ? parseDN(m.dn)[0]![0]!.value : (values(m, 'sAMAccountName')[0] ?? m.dn);
+                // Grants may name an own user by any of these (ad-rules.ts); reconcile looks for all of them.
+                const aliases = managed ? [] : [...values(m, 'userPrincipalName'), adDN(m.dn)].filter((a) => a !== account);
                 holders.push({
-                  account: managed ? parseDN(m.dn)[0]![0]!.value : (values(m, 'sAMAccountName')[0] ?? m.dn),
+                  account,
                   grant: group.asked,
                   managed,
-                  // AD records no author for a link value: who added a member cannot be told.
+                  // AD records no author for a link value: reconcile asks the store whether Stint added it.
                   grantedByStint: g.via.length === 0 ? null : false,
                   ...(g.via.length > 0 ? { via: g.via } : {}),
+                  ...(aliases.length > 0 ? { aliases } : {}),
                 });
               }
             }
@@ -366,6 +379,17 @@ export function openAd(input: KindInput<AdSettings>): KindConnector {
       return pool.use(async (c) => {
         const found = await locate(c, op, req.account);
         return found ? { account: req.account, exists: true, grants: groupsOf(found.entry) } : { account: req.account, exists: false, grants: [] };
+      });
+    },
+
+    async checkProfile(req, op: Operation) {
+      return pool.use(async (c) => {
+        const problems: { grant: string; reason: string }[] = [];
+        for (const grant of req.grants) {
+          const r = await resolveGroup(c, op, grant, req.allowBuiltinPrivileged, false);
+          if (typeof r === 'string') problems.push({ grant, reason: r });
+        }
+        return { problems };
       });
     },
 

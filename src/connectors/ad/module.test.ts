@@ -11,7 +11,8 @@ describe('ad module', () => {
   it('validates settings with defaults; the realm comes from baseDN', () => {
     const s = adSettingsSchema.parse(base);
     assert.equal(s.marker, 'stint-managed');
-    assert.equal(s.allowBuiltinPrivileged, false);
+    // allowBuiltinPrivileged is a profile's field (config/cross-check.ts), not the target's.
+    assert.equal(adSettingsSchema.safeParse({ ...base, allowBuiltinPrivileged: true }).success, false);
     assert.equal(adSettingsSchema.parse({ ...base, realm: 'corp.example' }).realm, 'CORP.EXAMPLE');
   });
 
@@ -69,5 +70,30 @@ users:
     );
     assert.equal(catalog.targets.get('corp')!.kind, 'ad');
     assert.deepEqual(catalog.profiles.get('tier1')!.grants, ['tier1-server-admins']);
+  });
+
+  it('allowBuiltinPrivileged is a profile field of ad targets; elsewhere it is refused at its line', () => {
+    const text = (kind: string) => `
+targets:
+  - name: corp
+    kind: ${kind}
+${kind === 'ad' ? '    urls: ["ldaps://dc1.corp.example"]\n    baseDN: "DC=corp,DC=example"\n    ephemeralOU: "OU=Stint,DC=corp,DC=example"\n    admin: { user: "svc-stint@CORP.EXAMPLE", passwordEnv: AD }' : '    url: ldaps://ldap.corp.example\n    baseDN: dc=corp,dc=example\n    ephemeralOU: ou=stint,dc=corp,dc=example\n    admin: { user: stint, passwordEnv: LDAP }'}
+profiles:
+  - { name: plain, target: corp, mode: own-account, grants: ["CN=ops,DC=corp,DC=example"], maxDuration: 1h }
+  - name: domain-admins
+    target: corp
+    mode: own-account
+    grants: ["CN=ops,DC=corp,DC=example"]
+    maxDuration: 1h
+    allowBuiltinPrivileged: true
+`;
+    const { catalog } = parseConfigText(text('ad'), 'stint.yaml');
+    assert.equal(catalog.profiles.get('domain-admins')!.allowBuiltinPrivileged, true);
+    assert.equal(catalog.profiles.get('plain')!.allowBuiltinPrivileged, undefined);
+    assert.throws(
+      () => parseConfigText(text('ldap'), 'stint.yaml'),
+      (e: Error) =>
+        /^stint\.yaml:16:\d+: profiles\[1\]\.allowBuiltinPrivileged: allowBuiltinPrivileged applies to Active Directory \(ad\) targets/m.test(e.message),
+    );
   });
 });

@@ -4,8 +4,8 @@
 // file documents each field.
 
 import { z } from 'zod';
-import { isDN, isWithin, parseDN } from '../ldap/dn.js';
-import { dnSetting, isLdapUrl } from '../ldap/settings.js';
+import { isDN, parseDN } from '../ldap/dn.js';
+import { checkWithinBaseDN, dnSetting, isLdapUrl } from '../ldap/settings.js';
 
 const dn = (what: string) => dnSetting(what, 'OU=Stint,DC=corp,DC=example');
 
@@ -44,8 +44,6 @@ export const adSettingsShape = {
     .max(128)
     .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
     .default('stint-managed'),
-  /** Lets this target's profiles grant Domain Admins, Enterprise Admins, Schema Admins, Administrators and Account Operators. */
-  allowBuiltinPrivileged: z.boolean().default(false),
   connectTimeoutMs: z.number().int().min(100).max(120_000).optional(),
   operationTimeoutMs: z.number().int().min(100).max(600_000).optional(),
   /** Bound admin connections kept open (default: from the broker's revoke concurrency). */
@@ -53,14 +51,8 @@ export const adSettingsShape = {
 };
 
 export const adSettingsSchema = z.strictObject(adSettingsShape).superRefine((s, ctx) => {
+  checkWithinBaseDN(s, ctx);
   if (!isDN(s.baseDN)) return;
-  const base = parseDN(s.baseDN);
-  for (const key of ['ephemeralOU', 'groupBaseDN'] as const) {
-    const v = s[key];
-    if (v !== undefined && isDN(v) && !isWithin(parseDN(v), base)) {
-      ctx.addIssue({ code: 'custom', path: [key], message: `must be within baseDN ${JSON.stringify(s.baseDN)}` });
-    }
-  }
   if (s.realm === undefined && realmOf(s.baseDN) === null) {
     ctx.addIssue({ code: 'custom', path: ['realm'], message: 'baseDN has no DC= components to derive the realm from: set realm' });
   }

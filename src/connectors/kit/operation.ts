@@ -10,6 +10,8 @@ import type {
   AccountInfo,
   BypassCheck,
   ConnectionInfoRequest,
+  CheckProfileRequest,
+  CheckProfileResponse,
   Connector,
   CreateAccountRequest,
   ExtendAccountRequest,
@@ -36,6 +38,7 @@ export type OperationName =
   | 'listHolders'
   | 'describeAccount'
   | 'checkBypass'
+  | 'checkProfile'
   | 'checkHealth';
 
 /** The operation a kind's method is running, as the wrapper started it. */
@@ -74,6 +77,7 @@ export interface KindConnector {
   listHolders?(req: ListHoldersRequest, op: Operation): Promise<ListHoldersResponse>;
   describeAccount(req: { account: string }, op: Operation): Promise<AccountInfo>;
   checkBypass?(op: Operation): Promise<BypassCheck[]>;
+  checkProfile?(req: CheckProfileRequest, op: Operation): Promise<CheckProfileResponse>;
   checkHealth(op: Operation): Promise<void>;
   connectionInfo(forGrant?: ConnectionInfoRequest): Record<string, string | number>;
   close(): Promise<void>;
@@ -201,6 +205,10 @@ export function withOperations(w: Wiring, impl: KindConnector): Connector {
   if (impl.checkBypass) {
     const check = impl.checkBypass.bind(impl);
     connector.checkBypass = () => run('checkBypass', undefined, [], none, (op) => check(op));
+  }
+  if (impl.checkProfile) {
+    const check = impl.checkProfile.bind(impl);
+    connector.checkProfile = (req) => run('checkProfile', undefined, [], grants(req.grants), (op) => check(req, op));
   }
   return connector;
 }

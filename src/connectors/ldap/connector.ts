@@ -17,6 +17,8 @@ import type {
   CreateAccountRequest,
   ExtendAccountRequest,
   GrantToAccountRequest,
+  ListHoldersRequest,
+  ListHoldersResponse,
   ListManagedResponse,
   RemoveAccountRequest,
   RemoveAccountResponse,
@@ -31,6 +33,7 @@ import { and, equals } from './filter.js';
 import { isResultCode, resultCodes, toTargetError } from './errors.js';
 import { parseGeneralizedTime, sshaVerifier, toGeneralizedTime } from './ldap-values.js';
 import type { LdapSettings } from './settings.js';
+import { listHolders } from './holders.js';
 
 /** uid is a Directory String of at most 256 characters (RFC 4519). */
 const MAX_NAME_LENGTH = 256;
@@ -352,6 +355,20 @@ export function openLdap(input: KindInput<LdapSettings>): KindConnector {
         }
         return { accounts };
       });
+    },
+
+    async listHolders(req: ListHoldersRequest): Promise<ListHoldersResponse> {
+      const groups = canonicalGrants(req.grants);
+      return withAdmin(async (c) => ({
+        holders: await listHolders(c, groups, {
+          admin: input.adminUser,
+          ephemeralName(dn, description) {
+            const a = resolve('listHolders', dn);
+            const marker = settings.marker.toLowerCase();
+            return a.ephemeralName !== null && description.some((d) => d.toLowerCase() === marker) ? a.ephemeralName : null;
+          },
+        }),
+      }));
     },
 
     async describeAccount(req: { account: string }): Promise<AccountInfo> {

@@ -56,8 +56,12 @@ export const ldapSettingsShape = {
   operationTimeoutMs: z.number().int().min(100).max(600_000).optional(),
 };
 
-export const ldapSettingsSchema = z.strictObject(ldapSettingsShape).superRefine((s, ctx) => {
-  // Refinements above do not stop this one; skip what already failed.
+/**
+ * The cross-check of a directory kind's settings (ldap, ad): ephemeralOU and
+ * groupBaseDN lie within baseDN. Refinements before it do not stop it, so a
+ * DN that already failed is skipped.
+ */
+export function checkWithinBaseDN(s: { baseDN: string; ephemeralOU: string; groupBaseDN?: string | undefined }, ctx: z.RefinementCtx): void {
   if (!isDN(s.baseDN)) return;
   const base = parseDN(s.baseDN);
   for (const key of ['ephemeralOU', 'groupBaseDN'] as const) {
@@ -66,6 +70,8 @@ export const ldapSettingsSchema = z.strictObject(ldapSettingsShape).superRefine(
       ctx.addIssue({ code: 'custom', path: [key], message: `must be within baseDN ${JSON.stringify(s.baseDN)}` });
     }
   }
-});
+}
+
+export const ldapSettingsSchema = z.strictObject(ldapSettingsShape).superRefine(checkWithinBaseDN);
 
 export type LdapSettings = z.infer<typeof ldapSettingsSchema>;

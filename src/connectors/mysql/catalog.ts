@@ -9,7 +9,7 @@
 import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { DB_PRIVILEGES, formatGrant, unescapeDbPattern, type Account, type Grant, type Privilege } from './grammar.js';
 
-type Conn = Pick<PoolConnection, 'execute' | 'query'>;
+export type Conn = Pick<PoolConnection, 'execute' | 'query'>;
 
 // Parameters arrive in the connection's utf8mb4; the grant tables are
 // utf8mb3_bin. An explicit binary collation on the parameter keeps the
@@ -123,6 +123,11 @@ async function grantsWhere(c: Conn, where: string, params: string[], marker: str
   }
   for (const [k, list] of out) out.set(k, [...new Set(list)].sort());
   return out;
+}
+
+/** Every principal's grants (users and roles, marker excluded), keyed by `User\0Host`: standing-privilege discovery. */
+export function allGrants(c: Conn, marker: string): Promise<Map<string, string[]>> {
+  return grantsWhere(c, 'TRUE', [], marker);
 }
 
 /** The account's grants as the target sees them (marker excluded), sorted. */

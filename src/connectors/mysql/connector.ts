@@ -18,6 +18,8 @@ import type {
   CreateAccountRequest,
   ExtendAccountRequest,
   GrantToAccountRequest,
+  ListHoldersRequest,
+  ListHoldersResponse,
   ListManagedResponse,
   RemoveAccountRequest,
   RemoveAccountResponse,
@@ -28,6 +30,7 @@ import { operationError, type KindConnector, type Operation } from '../kit/opera
 import type { KindInput } from '../module.js';
 import { defaultPoolSize } from '../contract.js';
 import { accountState, currentAccount, existingRoles, expiryEvents, grantsOf, killSessions, listMarked, type AccountState } from './catalog.js';
+import { listHolders } from './holders.js';
 import { createExpiryEventSql, dropExpiryEventSql } from './expiry-event.js';
 import {
   checkAccountText,
@@ -356,6 +359,13 @@ export function openMysql(input: KindInput<MysqlSettings>): KindConnector {
             return { account: formatAccount(m, settings.accountHost), grants: m.grants, expiresAt: at ? parseUtcDateTime(at) : null };
           }),
         };
+      });
+    },
+
+    async listHolders(req: ListHoldersRequest): Promise<ListHoldersResponse> {
+      return withConn(async (c) => {
+        self ??= await currentAccount(c);
+        return { holders: await listHolders(c, req.grants, marker, self, settings.accountHost) };
       });
     },
 

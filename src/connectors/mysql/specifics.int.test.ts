@@ -13,6 +13,7 @@ import { quoteAccount, quoteId } from './grammar.js';
 import { createMysqlConnector } from './module.js';
 import { adminGrantStatements, createMysqlTestEnv, sessionOf, testSecret, type MysqlTestEnv } from './testing/mysql-test-env.js';
 import { rejectsTarget } from '../testing/rejects-target.js';
+import { beforeExpiry } from '../testing/before-expiry.js';
 
 const inAnHour = () => new Date(Date.now() + 3600_000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -138,14 +139,26 @@ describe('mysql connector specifics', () => {
   });
 
   it('the event backstop locks an account and kills its sessions at expiry, with the broker doing nothing', async () => {
-    const account = name();
     const secret = testSecret();
-    await conn.createAccount({ account, secret, grants: [`SELECT ON ${env.db}.items`], expiresAt: new Date(Date.now() + 2000) });
-    const s = await env.connect(account, secret);
-    await s.query(items());
-    await sleep(4000);
+    let account = '';
+    let s: Awaited<ReturnType<typeof env.connect>> | undefined;
+    const { expiresAt } = await beforeExpiry(
+      2000,
+      async ({ expiresAt: at }) => {
+        account = name();
+        await conn.createAccount({ account, secret, grants: [`SELECT ON ${env.db}.items`], expiresAt: at });
+        s = await env.connect(account, secret);
+        await s.query(items());
+      },
+      async () => {
+        await s?.end().catch(() => {});
+        await conn.removeAccount({ account });
+      },
+    );
+    // The event scheduler runs at the expiry; give it a couple of seconds past it.
+    while (Date.now() < expiresAt.getTime() + 2000) await sleep(250);
     await assert.rejects(env.connect(account, secret), 'the target itself refuses the login after expiry');
-    assert.equal(await sessionOf(s).isAlive(), false, 'the open session was killed by the event');
+    assert.equal(await sessionOf(s!).isAlive(), false, 'the open session was killed by the event');
     const m = (await conn.listManaged()).accounts.find((a) => a.account === account);
     assert.ok(m?.expiresAt, 'still listed with its expiry, for the broker to remove');
     // Extending revives it (the event locked, it did not drop).

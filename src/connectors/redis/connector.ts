@@ -19,6 +19,8 @@ import type {
   CreateAccountRequest,
   ExtendAccountRequest,
   GrantToAccountRequest,
+  ListHoldersRequest,
+  ListHoldersResponse,
   ListManagedResponse,
   RemoveAccountRequest,
   RemoveAccountResponse,
@@ -44,6 +46,7 @@ import {
   type AclUser,
 } from './acl-rules.js';
 import { toTargetError } from './errors.js';
+import { holdersIn } from './holders.js';
 import type { RedisSettings } from './settings.js';
 
 const LOCK_TTL_MS = 15_000;
@@ -336,6 +339,22 @@ export function openRedis(input: KindInput<RedisSettings>): KindConnector {
         }
       }
       return { accounts };
+    },
+
+    async listHolders(req: ListHoldersRequest): Promise<ListHoldersResponse> {
+      const c = await redis();
+      const names = ((await c.call('ACL', 'USERS')) as unknown[]).map(String);
+      const pipe = c.pipeline();
+      for (const n of names) pipe.call('ACL', 'GETUSER', n);
+      const replies = (await pipe.exec()) ?? [];
+      const users = new Map<string, AclUser>();
+      names.forEach((n, i) => {
+        const [err, reply] = replies[i] ?? [null, null];
+        if (err) throw err;
+        const user = parseGetUser(reply);
+        if (user) users.set(n, user);
+      });
+      return { holders: holdersIn(users, req.grants, marker, input.adminUser) };
     },
 
     async describeAccount(req: { account: string }): Promise<AccountInfo> {

@@ -22,6 +22,8 @@ import type {
   CreateAccountRequest,
   ExtendAccountRequest,
   GrantToAccountRequest,
+  ListHoldersRequest,
+  ListHoldersResponse,
   ListManagedResponse,
   ManagedAccount,
   RemoveAccountRequest,
@@ -181,6 +183,28 @@ export function openScript(input: KindInput<ScriptSettings>): KindConnector {
       }
       return { accounts: [...seen.values()] };
     },
+
+    // Standing-privilege discovery, only when the target configures a holders command.
+    ...(settings.commands.holders
+      ? {
+          async listHolders(req: ListHoldersRequest): Promise<ListHoldersResponse> {
+            const asked = new Set(req.grants);
+            const { holders } = await call('holders', 'listHolders', undefined, { grants: [...asked] });
+            // Only what was asked about; the script cannot tell who granted it.
+            return {
+              holders: holders
+                .filter((h) => asked.has(h.grant) && h.account !== input.adminUser)
+                .map((h) => ({
+                  account: h.account,
+                  grant: h.grant,
+                  managed: h.managed,
+                  grantedByStint: h.via?.length ? false : null,
+                  ...(h.via?.length ? { via: h.via } : {}),
+                })),
+            };
+          },
+        }
+      : {}),
 
     async describeAccount(req: { account: string }): Promise<AccountInfo> {
       const op = 'describeAccount';

@@ -58,6 +58,17 @@ export const answerSchemas = {
     grants: z.array(z.string()),
     expiresAt: isoDate.nullable().optional(),
   }),
+  holders: z.object({
+    holders: z.array(
+      z.object({
+        account: z.string().min(1),
+        grant: z.string(),
+        managed: z.boolean(),
+        /** Intermediate principals (a role, a group), nearest the holder first; absent or empty when held directly. */
+        via: z.array(z.string().min(1)).max(32).optional(),
+      }),
+    ),
+  }),
 } satisfies Record<Operation, z.ZodType>;
 
 export type Answer<O extends Operation> = z.infer<(typeof answerSchemas)[O]>;

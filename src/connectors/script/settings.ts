@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { parseDuration } from '../../core/duration.js';
 
 /** Operation names: the keys of `commands`, and the `operation` field of every request. */
-export const operations = ['create', 'remove', 'extend', 'grant', 'revoke', 'list', 'describe', 'health', 'sessions'] as const;
+export const operations = ['create', 'remove', 'extend', 'grant', 'revoke', 'list', 'describe', 'health', 'sessions', 'holders'] as const;
 export type Operation = (typeof operations)[number];
 
 const noNul = (s: string) => !s.includes('\0');
@@ -33,6 +33,7 @@ const commandsSchema = z.strictObject({
   describe: argvSchema.optional(),
   health: argvSchema,
   sessions: argvSchema.optional(),
+  holders: argvSchema.optional(),
 });
 
 const MIN_TIMEOUT_MS = 100;

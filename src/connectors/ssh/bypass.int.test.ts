@@ -44,7 +44,7 @@ function realSsh(keyFile: string, account: string, port: number): Promise<{ code
         `${account}@127.0.0.1`,
         'echo in-as-$(whoami)',
       ],
-      { timeout: 60_000 },
+      { timeout: 300_000 },
       (err, out, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, out, err: stderr }),
     );
   });

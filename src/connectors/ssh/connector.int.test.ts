@@ -15,6 +15,7 @@ import { sudoersTime } from './names.js';
 import { createSshTestEnv, sshHarness, testSecret, type SshTestEnv } from './testing/ssh-test-env.js';
 import { testKeyPair } from '../../testing/ssh-keys.js';
 import { rejectsTarget } from '../testing/rejects-target.js';
+import { beforeExpiry } from '../testing/before-expiry.js';
 
 connectorContractSuite({
   name: 'ssh',
@@ -107,17 +108,28 @@ describe('ssh connector specifics', () => {
   });
 
   it('a sudo rule works while granted and not after: NOTAFTER ends it even without Stint', async () => {
-    const soon = new Date(Math.ceil((Date.now() + 4000) / 1000) * 1000);
-    const { account, secret } = await make(env.allowed, soon);
-    const drop = readFileSync(`/etc/sudoers.d/stint-eph-${account}`, 'utf8');
-    assert.match(drop, new RegExp(`ALL=\\(root\\) NOTAFTER=${sudoersTime(soon)} NOPASSWD: /usr/bin/cat ${env.files.sudoOnly}`));
-    const c = await env.ssh(account, secret);
     const sudoCat = `sudo -n /usr/bin/cat ${env.files.sudoOnly}`;
-    assert.equal((await env.exec(c, sudoCat)).code, 0);
+    let made: Awaited<ReturnType<typeof make>> | undefined;
+    let c: Awaited<ReturnType<typeof env.ssh>> | undefined;
+    const { expiresAt: soon } = await beforeExpiry(
+      4000,
+      async ({ expiresAt: at }) => {
+        made = await make(env.allowed, at);
+        const drop = readFileSync(`/etc/sudoers.d/stint-eph-${made.account}`, 'utf8');
+        assert.match(drop, new RegExp(`ALL=\\(root\\) NOTAFTER=${sudoersTime(at)} NOPASSWD: /usr/bin/cat ${env.files.sudoOnly}`));
+        c = await env.ssh(made.account, made.secret);
+        assert.equal((await env.exec(c, sudoCat)).code, 0);
+      },
+      async () => {
+        c?.end();
+        if (made) await conn.removeAccount({ account: made.account });
+      },
+    );
+    const { account } = made!;
     await new Promise((r) => setTimeout(r, Math.max(0, soon.getTime() - Date.now()) + 1500));
     // Linux account expiry is day-granular, so the login still works; sudo itself refuses.
-    assert.notEqual((await env.exec(c, sudoCat)).code, 0, 'NOTAFTER must end the rule');
-    c.end();
+    assert.notEqual((await env.exec(c!, sudoCat)).code, 0, 'NOTAFTER must end the rule');
+    c!.end();
     await conn.removeAccount({ account });
     assert.equal(existsSync(`/etc/sudoers.d/stint-eph-${account}`), false);
 

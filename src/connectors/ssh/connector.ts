@@ -18,6 +18,8 @@ import type {
   CreateAccountRequest,
   ExtendAccountRequest,
   GrantToAccountRequest,
+  ListHoldersRequest,
+  ListHoldersResponse,
   ListManagedResponse,
   ManagedAccount,
   RemoveAccountRequest,
@@ -29,6 +31,7 @@ import { operationError, type KindConnector } from '../kit/operation.js';
 import type { KindInput } from '../module.js';
 import * as hs from './host-scripts.js';
 import { SEP, recordedGroups, sections } from './script-output.js';
+import { holdersScript, sshHolders } from './holders.js';
 import { authorizedKeysFor, handOverFor } from './account-keys.js';
 import {
   SUDOERS_DIR,
@@ -399,6 +402,12 @@ export function openSsh(input: KindInput<SshSettings>): KindConnector {
         expiresAt: expiryFromGecos(e.gecos),
       }));
       return { accounts };
+    },
+
+    async listHolders(req: ListHoldersRequest): Promise<ListHoldersResponse> {
+      const gid = await markerGid();
+      const { stdout } = await sh('listHolders', undefined, holdersScript(ownLog));
+      return { holders: sshHolders({ grants: req.grants, marker, admin: input.adminUser, now: new Date(), stdout, isManaged: (e) => managed(e, gid) }) };
     },
 
     async describeAccount(req: { account: string }): Promise<AccountInfo> {

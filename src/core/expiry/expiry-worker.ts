@@ -37,6 +37,7 @@ export interface ExpiryWorker {
 export function createExpiryWorker(deps: ExpiryWorkerDeps): ExpiryWorker {
   const maxSleepMs = deps.maxSleepMs ?? 1000;
   const batch = deps.batch ?? 500;
+  const idlePollMs = 200;
   let timer: NodeJS.Timeout | null = null;
   let running = false;
   let stopped = true;
@@ -46,6 +47,8 @@ export function createExpiryWorker(deps: ExpiryWorkerDeps): ExpiryWorker {
   let plannedAt = Number.POSITIVE_INFINITY;
   /** Earliest due time announced by dueBy and not yet looked at; covers a hint racing schedule()'s read. */
   let hintAt = Number.POSITIVE_INFINITY;
+  /** The last pass found nothing it could take: what is due is claimed by other brokers (or in hand here). */
+  let idle = false;
 
   function setTimer(delay: number): void {
     if (timer) clearTimeout(timer);
@@ -65,6 +68,7 @@ export function createExpiryWorker(deps: ExpiryWorkerDeps): ExpiryWorker {
       total += n;
       if (n < batch) break;
     }
+    idle = total === 0;
     total += await deps.requests.expireStale(batch);
     return total;
   }
@@ -99,6 +103,9 @@ export function createExpiryWorker(deps: ExpiryWorkerDeps): ExpiryWorker {
     try {
       const next = await deps.store.nextDueAt();
       if (next !== null) delay = Math.min(maxSleepMs, Math.max(0, next - deps.clock.now()));
+      // Due work this pass could not take is another broker's (its claim ends in a revocation or lapses):
+      // look again shortly rather than at once, so brokers do not spin on each other's work.
+      if (idle && next !== null && next <= deps.clock.now()) delay = Math.max(delay, Math.min(maxSleepMs, idlePollMs));
     } catch (err) {
       deps.log.error({ error: safeErrorText(err) }, 'could not read the next due time');
     }

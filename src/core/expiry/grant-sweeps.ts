@@ -2,6 +2,11 @@
 // their expiry or session lease, retrying failing revocations, rolling back
 // provisioning a dead broker abandoned, finishing what a restart cut short,
 // and the gateways' session-lease heartbeat.
+//
+// Several brokers may share the store: each piece of work is claimed first
+// (a lease with the broker's id, Store.claimDueGrants / claimGrant), renewed
+// while it runs (renewClaims) and taken over only once it lapses. The loser
+// of a claim does nothing.
 
 import type { Clock, Logger, Store } from '../ports.js';
 import { safeErrorText } from '../scrub.js';
@@ -10,47 +15,69 @@ import type { GrantSettings, RevokeReason } from '../grant/grant-types.js';
 import type { Revocation } from '../grant/revocation.js';
 
 export interface GrantSweepsDeps {
-  store: Pick<Store, 'listDueGrants' | 'listGrants' | 'renewSessionLeases'>;
+  store: Pick<Store, 'listGrants' | 'renewSessionLeases' | 'claimDueGrants' | 'claimGrant' | 'renewClaims'>;
   clock: Clock;
   log: Logger;
-  settings: Pick<GrantSettings, 'provisionTimeoutMs'>;
+  settings: Pick<GrantSettings, 'provisionTimeoutMs' | 'revokeLeaseMs' | 'revokeConcurrency'>;
   records: Pick<GrantRecords, 'inFlight'>;
-  revocation: Pick<Revocation, 'markRevoking' | 'performRevoke'>;
+  revocation: Pick<Revocation, 'markRevoking' | 'performRevoke' | 'holds'>;
+  brokerId: string;
 }
 
 export function createGrantSweeps(deps: GrantSweepsDeps) {
-  const { store, clock, log, settings } = deps;
+  const { store, clock, log, settings, brokerId } = deps;
   const { inFlight } = deps.records;
-  const { markRevoking, performRevoke } = deps.revocation;
+  const { markRevoking, performRevoke, holds } = deps.revocation;
+  const lease = settings.revokeLeaseMs;
+  // Claimed a few at a time, so that brokers sharing the store split a large batch between them.
+  const claimChunk = Math.max(1, settings.revokeConcurrency * 4);
 
   /**
    * One pass of expiry and retry work: revokes active grants past expiry and
-   * retries revoking/revoke-failing ones that are due. Returns how many it handled.
+   * retries revoking/revoke-failing ones that are due, up to `limit` of them,
+   * each claimed first. Returns how many it handled.
    */
   async function processDue(limit = 500): Promise<number> {
-    const now = clock.now();
-    const due = await store.listDueGrants(now, limit);
-    // Provisioning abandoned by a broker that died (another one, or this one before a restart).
-    const abandoned = (await store.listGrants({ statuses: ['provisioning'], limit })).filter(
-      (g) => g.createdAt + settings.provisionTimeoutMs <= now && !inFlight.has(g.id),
-    );
-    for (const g of abandoned) {
-      const cur = await markRevoking(g.id, 'provisioning-interrupted', 'stint');
-      if (cur.status === 'revoking') due.push(cur);
+    let handled = 0;
+    let first = true;
+    while (handled < limit) {
+      const now = clock.now();
+      const chunk = Math.min(claimChunk, limit - handled);
+      const due = await store.claimDueGrants(now, chunk, brokerId, now + lease);
+      const claimed = due.length;
+      if (first) due.push(...(await takeOverAbandoned(now, limit)));
+      first = false;
+      const work = due.filter((g) => !inFlight.has(g.id));
+      await Promise.all(
+        work.map(async (g) => {
+          try {
+            const reason: RevokeReason = g.expiresAt !== null && g.expiresAt <= now ? 'expired' : 'session-lost';
+            const cur = g.status === 'active' ? await markRevoking(g.id, reason, 'stint', g) : g;
+            if (holds(cur)) await performRevoke(cur);
+          } catch (err) {
+            log.error({ grantId: g.id, error: safeErrorText(err) }, 'expiry work failed; will retry');
+          }
+        }),
+      );
+      handled += work.length;
+      if (claimed < chunk) break;
     }
-    const work = due.filter((g) => !inFlight.has(g.id));
-    await Promise.all(
-      work.map(async (g) => {
-        try {
-          const reason: RevokeReason = g.expiresAt !== null && g.expiresAt <= now ? 'expired' : 'session-lost';
-          const cur = g.status === 'active' ? await markRevoking(g.id, reason, 'stint', g) : g;
-          if (cur.status === 'revoking' || cur.status === 'revoke-failing') await performRevoke(cur);
-        } catch (err) {
-          log.error({ grantId: g.id, error: safeErrorText(err) }, 'expiry work failed; will retry');
-        }
-      }),
+    return handled;
+  }
+
+  /** Provisioning abandoned by a broker that died (another one, or this one before a restart): claimed, then marked for rollback. */
+  async function takeOverAbandoned(now: number, limit: number) {
+    const abandoned = (await store.listGrants({ statuses: ['provisioning'], limit })).filter(
+      (g) => g.createdAt + settings.provisionTimeoutMs <= now && !inFlight.has(g.id) && (g.claimedUntil === null || g.claimedUntil <= now),
     );
-    return work.length;
+    const out = [];
+    for (const g of abandoned) {
+      const claimed = await store.claimGrant(g.id, brokerId, now, now + lease);
+      if (claimed?.status !== 'provisioning') continue;
+      const cur = await markRevoking(g.id, 'provisioning-interrupted', 'stint', claimed);
+      if (holds(cur)) out.push(cur);
+    }
+    return out;
   }
 
   /**
@@ -60,7 +87,8 @@ export function createGrantSweeps(deps: GrantSweepsDeps) {
    */
   async function recoverInterrupted(opts: { onlyAbandoned: boolean }): Promise<number> {
     // With a store shared by several brokers, another one may be working on a grant right now:
-    // only take over what is older than the provisioning timeout or past its revoke lease.
+    // only take over what is older than the provisioning timeout or past its revoke lease, and
+    // whose claim lapsed. A broker that owns its store (SQLite) takes everything.
     const now = clock.now();
     const stuck = (await store.listGrants({ statuses: ['provisioning', 'revoking'] })).filter(
       (g) => !opts.onlyAbandoned || (g.status === 'provisioning' ? g.createdAt + settings.provisionTimeoutMs <= now : (g.nextAttemptAt ?? 0) <= now),
@@ -74,17 +102,13 @@ export function createGrantSweeps(deps: GrantSweepsDeps) {
     await Promise.all(
       stuck.map(async (g) => {
         if (inFlight.has(g.id)) return;
-        if (g.status === 'active') {
-          const cur = await markRevoking(g.id, 'session-lost', 'stint');
-          if (cur.status === 'revoking') {
-            await performRevoke(cur);
-            n++;
-          }
-          return;
-        }
+        const claimed = await store.claimGrant(g.id, brokerId, now, now + lease, !opts.onlyAbandoned);
+        if (!claimed) return;
         // A revocation cut short is finished now rather than after its lease.
-        const cur = g.status === 'provisioning' ? await markRevoking(g.id, 'provisioning-interrupted', 'stint') : g;
-        if (cur.status === 'revoking') {
+        const reason: RevokeReason | null =
+          claimed.status === 'active' ? 'session-lost' : claimed.status === 'provisioning' ? 'provisioning-interrupted' : null;
+        const cur = reason ? await markRevoking(g.id, reason, 'stint', claimed) : claimed;
+        if (holds(cur)) {
           await performRevoke(cur);
           n++;
         }
@@ -103,5 +127,11 @@ export function createGrantSweeps(deps: GrantSweepsDeps) {
     return store.renewSessionLeases(grantIds, clock.now() + leaseMs);
   }
 
-  return { processDue, recoverInterrupted, renewSessionLeases };
+  /** Keeps this broker's claims on the grants it is working on alive (every lease/3, app.ts). */
+  async function renewClaims(): Promise<number> {
+    if (inFlight.size === 0) return 0;
+    return store.renewClaims([...inFlight], brokerId, clock.now() + lease);
+  }
+
+  return { processDue, recoverInterrupted, renewSessionLeases, renewClaims };
 }

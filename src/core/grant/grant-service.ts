@@ -27,7 +27,19 @@ import { createRevocation } from './revocation.js';
 export { defaultGrantSettings, type Credentials, type GrantSettings, type RevokeReason } from './grant-types.js';
 
 /** The part of the store the grant services use. */
-export type GrantStore = Pick<Store, 'transaction' | 'getGrant' | 'listGrants' | 'listDueGrants' | 'renewSessionLeases' | 'appendAudit' | 'listSshKeys'>;
+export type GrantStore = Pick<
+  Store,
+  | 'transaction'
+  | 'getGrant'
+  | 'listGrants'
+  | 'listDueGrants'
+  | 'renewSessionLeases'
+  | 'appendAudit'
+  | 'listSshKeys'
+  | 'claimDueGrants'
+  | 'claimGrant'
+  | 'renewClaims'
+>;
 
 export interface GrantServiceDeps {
   store: GrantStore;
@@ -45,6 +57,8 @@ export interface GrantServiceDeps {
   faults?: Faults;
   /** Per target+account lock, shared with reconcile so both see one consistent picture of own accounts. */
   accountLocks?: KeyedMutex;
+  /** This broker's id (brokers sharing a store claim work under it); one broker alone may leave it out. */
+  brokerId?: string;
 }
 
 export function createGrantService(deps: GrantServiceDeps) {
@@ -52,7 +66,21 @@ export function createGrantService(deps: GrantServiceDeps) {
   const faults = deps.faults ?? noFaults;
   const accountLocks = deps.accountLocks ?? new KeyedMutex();
   const records = createGrantRecords({ store, sealer: deps.sealer });
-  const revocation = createRevocation({ store, connectors, clock, notifier, log, telemetry, settings, faults, accountLocks, records, onScheduleChange });
+  const brokerId = deps.brokerId ?? 'stint';
+  const revocation = createRevocation({
+    store,
+    connectors,
+    clock,
+    notifier,
+    log,
+    telemetry,
+    settings,
+    faults,
+    accountLocks,
+    records,
+    onScheduleChange,
+    brokerId,
+  });
   const provisioning = createProvisioning({
     store,
     catalog,
@@ -67,10 +95,11 @@ export function createGrantService(deps: GrantServiceDeps) {
     records,
     revocation,
     onScheduleChange,
+    brokerId,
   });
   const extension = createExtension({ store, connectors, clock, log, records });
   const credentials = createCredentials({ store, catalog, connectors, clock, records });
-  const sweeps = createGrantSweeps({ store, clock, log, settings, records, revocation });
+  const sweeps = createGrantSweeps({ store, clock, log, settings, records, revocation, brokerId });
 
   return {
     newGrant: provisioning.newGrant,
@@ -82,6 +111,8 @@ export function createGrantService(deps: GrantServiceDeps) {
     processDue: sweeps.processDue,
     recoverInterrupted: sweeps.recoverInterrupted,
     renewSessionLeases: sweeps.renewSessionLeases,
+    renewClaims: sweeps.renewClaims,
+    brokerId,
     get: records.get,
   };
 }

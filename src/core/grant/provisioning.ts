@@ -8,7 +8,8 @@ import { ownAccountOf } from '../identity/own-account.js';
 import { StintError, TargetError, invalid, notFound } from '../errors.js';
 import { newGrantId } from '../ids.js';
 import type { KeyedMutex } from '../keyed-mutex.js';
-import type { Clock, ConnectorRegistry, Logger, Notifier, Store, Telemetry } from '../ports.js';
+import type { Clock, ConnectorRegistry, Logger, Notification, Notifier, Store, Telemetry } from '../ports.js';
+import { formatDuration } from '../duration.js';
 import { safeErrorText } from '../scrub.js';
 import type { Catalog, GrantRecord, RequestRecord, UserDef } from '../types.js';
 import type { Faults } from '../faults.js';
@@ -34,6 +35,8 @@ export interface ProvisioningDeps {
   /** Rolls back a grant whose provisioning failed or was revoked meanwhile. */
   revocation: Pick<Revocation, 'revokeOwned'>;
   onScheduleChange?: (dueAt: number) => void;
+  /** This broker's id: it claims the grants it provisions (renewed while it works; see grant-sweeps.ts). */
+  brokerId: string;
 }
 
 export function createProvisioning(deps: ProvisioningDeps) {
@@ -41,6 +44,7 @@ export function createProvisioning(deps: ProvisioningDeps) {
   const { inFlight, secretOf } = records;
   const mustGet = records.get;
   const { revokeOwned } = deps.revocation;
+  const { brokerId } = deps;
   // Secrets prepared a little ahead on targets whose connector can use that (secret-pool.ts).
   const secrets = createSecretPool({
     size: settings.preparedSecrets ?? 16,
@@ -91,11 +95,16 @@ export function createProvisioning(deps: ProvisioningDeps) {
       failingSince: null,
       sealedSecret,
       sessionLeaseUntil: sessionLeaseMs === undefined ? null : now + sessionLeaseMs,
+      claimedBy: brokerId,
+      claimedUntil: now + settings.revokeLeaseMs,
       version: 1,
     };
     if (secret !== null && sealedSecret !== null) records.remember(grant, sealedSecret, secret);
     return grant;
   }
+
+  /** The profile's allowBuiltinPrivileged as the config says now (ad); absent when not set. */
+  const builtinAllowed = (g: GrantRecord) => (deps.catalog().profiles.get(g.profile)?.allowBuiltinPrivileged ? { allowBuiltinPrivileged: true } : {});
 
   /**
    * Does the target work for a `provisioning` grant and activates it. `known`
@@ -124,9 +133,12 @@ export function createProvisioning(deps: ProvisioningDeps) {
             ...(g.sessionLeaseUntil !== null ? { gatewayOnly: true } : {}),
             // Kinds that log in with keys: the owner's registered keys too (core/keys/grant-keys.ts).
             ...(connector.publicKeyLogin ? { publicKeys: (await ownerKeysFor(store, connector, g)).map((k) => k.publicKey) } : {}),
+            ...builtinAllowed(g),
           });
         } else {
-          await accountLocks.run(`${g.target}\u0000${g.account}`, () => connector.grantToAccount({ account: g.account, grants: g.roles }));
+          await accountLocks.run(`${g.target}\u0000${g.account}`, () =>
+            connector.grantToAccount({ account: g.account, grants: g.roles, ...builtinAllowed(g) }),
+          );
         }
       } catch (err) {
         return await provisioningFailed(g, err, secret);
@@ -140,6 +152,9 @@ export function createProvisioning(deps: ProvisioningDeps) {
           expiresAt: now + g.durationMs,
           // A session lease runs from activation, however long provisioning took (its length is what the gateway asked for).
           ...(g.sessionLeaseUntil !== null ? { sessionLeaseUntil: now + Math.max(0, g.sessionLeaseUntil - g.createdAt) } : {}),
+          // Provisioning's work is done: the claim goes, and the grant's expiry is for whichever broker claims it then.
+          claimedBy: null,
+          claimedUntil: null,
         };
         // Usually nothing changed since the intent: swap on the version we hold; otherwise look.
         let cur = g;
@@ -155,13 +170,15 @@ export function createProvisioning(deps: ProvisioningDeps) {
           grantId: cur.id,
           target: cur.target,
           subjectUser: cur.user,
-          details: { account: cur.account, roles: cur.roles, mode: cur.mode, expiresAt: new Date(patch.expiresAt).toISOString() },
+          details: { account: cur.account, roles: cur.roles, mode: cur.mode, expiresAt: new Date(patch.expiresAt).toISOString(), broker: brokerId },
         });
+        await notifier.record(tx, activeNote(cur, now, patch.expiresAt));
         faults.hit('provision.before-commit');
         return { ...cur, ...patch, version: cur.version + 1 };
       });
       if (!activated) {
-        // Revoked while we were provisioning: the revoke path owns it now; make sure it runs.
+        // Revoked while we were provisioning: the revoke path owns it now; make sure it runs (here, when
+        // this broker holds it: a revoke on another broker leaves the claim with the one provisioning).
         const cur = await mustGet(grantId);
         if (cur.status === 'revoking' || cur.status === 'revoke-failing') await revokeOwned(cur);
         return mustGet(grantId);
@@ -169,16 +186,7 @@ export function createProvisioning(deps: ProvisioningDeps) {
       telemetry.count('grants_activated', { target: g.target, mode: g.mode });
       telemetry.observe('provision_seconds', { target: g.target, mode: g.mode }, (now - started) / 1000);
       log.info({ grantId, target: g.target, user: g.user, account: g.account, expiresAt: activated.expiresAt }, 'grant active');
-      notifier.notify({
-        kind: 'grant.active',
-        at: now,
-        grantId,
-        requestId: g.requestId,
-        user: g.user,
-        target: g.target,
-        profile: g.profile,
-        message: `${g.user} has ${g.profile} until ${new Date(activated.expiresAt!).toISOString()}`,
-      });
+      notifier.committed(activeNote(activated, now, activated.expiresAt!));
       deps.onScheduleChange?.(activated.expiresAt!);
       return activated;
     } finally {
@@ -200,6 +208,8 @@ export function createProvisioning(deps: ProvisioningDeps) {
         revokeRequestedBy: 'stint',
         lastError: message,
         nextAttemptAt: now + settings.revokeLeaseMs,
+        claimedBy: brokerId,
+        claimedUntil: now + settings.revokeLeaseMs,
       });
       await tx.appendAudit({
         at: now,
@@ -209,7 +219,7 @@ export function createProvisioning(deps: ProvisioningDeps) {
         grantId: cur.id,
         target: cur.target,
         subjectUser: cur.user,
-        details: { error: message },
+        details: { error: message, broker: brokerId },
       });
     });
     // Roll back whatever part of the work reached the target (idempotent).
@@ -222,4 +232,19 @@ export function createProvisioning(deps: ProvisioningDeps) {
   }
 
   return { newGrant, provision };
+}
+
+function activeNote(g: GrantRecord, now: number, expiresAt: number): Notification {
+  return {
+    kind: 'grant.active',
+    at: now,
+    grantId: g.id,
+    requestId: g.requestId,
+    user: g.user,
+    target: g.target,
+    profile: g.profile,
+    duration: formatDuration(g.durationMs),
+    expiresAt,
+    message: `${g.user} has ${g.profile} until ${new Date(expiresAt).toISOString()}`,
+  };
 }

@@ -6,7 +6,7 @@
 import { conflict } from '../errors.js';
 import type { KeyedMutex } from '../keyed-mutex.js';
 import { KeyedSemaphore } from '../keyed-mutex.js';
-import type { Clock, ConnectorRegistry, Logger, Notifier, Store, Telemetry } from '../ports.js';
+import type { Clock, ConnectorRegistry, Logger, Notification, Notifier, Store, Telemetry } from '../ports.js';
 import { safeErrorText } from '../scrub.js';
 import type { GrantRecord, UserDef } from '../types.js';
 import type { Faults } from '../faults.js';
@@ -22,7 +22,7 @@ export function backoffMs(attempt: number, initialMs: number, maxMs: number, ran
 const canonicalSet = (roles: readonly string[]) => JSON.stringify([...new Set(roles)].sort());
 
 export interface RevocationDeps {
-  store: Pick<Store, 'transaction' | 'getGrant' | 'listGrants'>;
+  store: Pick<Store, 'transaction' | 'getGrant' | 'listGrants' | 'claimGrant'>;
   connectors: ConnectorRegistry;
   clock: Clock;
   notifier: Notifier;
@@ -35,6 +35,8 @@ export interface RevocationDeps {
   /** Grants in flight (shared with provisioning), reading them, and their secrets (to scrub from error text). */
   records: GrantRecords;
   onScheduleChange?: (dueAt: number) => void;
+  /** This broker's id: its claims on grants, and the `broker` of the audit events of its target work. */
+  brokerId: string;
 }
 
 export type Revocation = ReturnType<typeof createRevocation>;
@@ -42,6 +44,7 @@ export type Revocation = ReturnType<typeof createRevocation>;
 export function createRevocation(deps: RevocationDeps) {
   const { store, connectors, clock, notifier, log, telemetry, settings, faults, accountLocks, records } = deps;
   const { inFlight, secretOf } = records;
+  const { brokerId } = deps;
   const mustGet = records.get;
   const perTarget = new KeyedSemaphore(settings.revokeConcurrency);
 
@@ -54,13 +57,25 @@ export function createRevocation(deps: RevocationDeps) {
       const now = clock.now();
       const guess = attempt === 0 && known?.id === grantId && (known.status === 'active' || known.status === 'provisioning') ? known : undefined;
       const result = await store.transaction(async (tx) => {
-        const patch = { status: 'revoking' as const, revokeReason: reason, revokeRequestedBy: actor, nextAttemptAt: now + settings.revokeLeaseMs };
-        const cur = guess && (await tx.casGrant(guess.id, guess.version, patch)) ? guess : await mustGet(grantId, tx);
+        const patchFor = (g: GrantRecord) => ({
+          status: 'revoking' as const,
+          revokeReason: reason,
+          revokeRequestedBy: actor,
+          nextAttemptAt: now + settings.revokeLeaseMs,
+          // The target work goes to this broker, unless another one is provisioning the grant right
+          // now: that one rolls back what it made once its activation fails (provisioning.ts).
+          ...(g.status === 'provisioning' && g.claimedBy !== null && g.claimedBy !== brokerId && (g.claimedUntil ?? 0) > now
+            ? {}
+            : { claimedBy: brokerId, claimedUntil: now + settings.revokeLeaseMs }),
+        });
+        const cur = guess && (await tx.casGrant(guess.id, guess.version, patchFor(guess))) ? guess : await mustGet(grantId, tx);
         if (cur === guess) {
+          const patch = patchFor(cur);
           await tx.appendAudit(revokingEvent(cur, now, actor, reason));
           return { ...cur, ...patch, version: cur.version + 1 };
         }
         if (cur.status !== 'active' && cur.status !== 'provisioning') return cur;
+        const patch = patchFor(cur);
         if (!(await tx.casGrant(cur.id, cur.version, patch))) return null;
         await tx.appendAudit(revokingEvent(cur, now, actor, reason));
         return { ...cur, ...patch, version: cur.version + 1 };
@@ -79,8 +94,13 @@ export function createRevocation(deps: RevocationDeps) {
       grantId: cur.id,
       target: cur.target,
       subjectUser: cur.user,
-      details: { reason, account: cur.account, expiresAt: cur.expiresAt === null ? null : new Date(cur.expiresAt).toISOString() },
+      details: { reason, account: cur.account, expiresAt: cur.expiresAt === null ? null : new Date(cur.expiresAt).toISOString(), broker: brokerId },
     };
+  }
+
+  /** Whether this broker holds the grant's revocation: its claim, on a grant still to be revoked. */
+  function holds(g: GrantRecord): boolean {
+    return (g.status === 'revoking' || g.status === 'revoke-failing') && g.claimedBy === brokerId;
   }
 
   /** Provisioning holds the grant in flight; when it hands over to revocation it releases it first, so the cleanup runs now. */
@@ -96,7 +116,8 @@ export function createRevocation(deps: RevocationDeps) {
    * removal starts while this one waits for the store.
    */
   async function performRevoke(g: GrantRecord): Promise<GrantRecord> {
-    if (inFlight.has(g.id)) return g;
+    // The loser of a claim does nothing: the broker holding it calls the target.
+    if (inFlight.has(g.id) || !holds(g)) return g;
     inFlight.add(g.id);
     try {
       return await revokeOnTarget(g);
@@ -114,7 +135,7 @@ export function createRevocation(deps: RevocationDeps) {
       // After waiting for a slot, re-read: another broker may have finished it
       // meanwhile. Either way the final compare-and-swap decides.
       const g = waited ? await mustGet(g0.id) : g0;
-      if (g.status !== 'revoking' && g.status !== 'revoke-failing') return { settled: g };
+      if (!holds(g)) return { settled: g };
       const started = clock.now();
       faults.hit('revoke.after-intent');
       try {
@@ -130,7 +151,7 @@ export function createRevocation(deps: RevocationDeps) {
     faults.hit('revoke.after-target');
     const now = clock.now();
     const done = await store.transaction(async (tx) => {
-      const patch = { status: 'revoked' as const, revokedAt: now, nextAttemptAt: null, lastError: null };
+      const patch = { status: 'revoked' as const, revokedAt: now, nextAttemptAt: null, lastError: null, claimedBy: null, claimedUntil: null };
       // Usually nothing changed while the target worked: swap on the version we hold; otherwise look.
       let cur = g;
       if (!(await tx.casGrant(g.id, g.version, patch))) {
@@ -151,9 +172,12 @@ export function createRevocation(deps: RevocationDeps) {
           account: cur.account,
           ...outcome,
           attempts: cur.attempts + 1,
+          broker: brokerId,
           ...(cur.failingSince !== null ? { failingSince: new Date(cur.failingSince).toISOString(), lastError: cur.lastError } : {}),
         },
       });
+      await notifier.record(tx, grantNote(cur, 'grant.revoked', now));
+      if (cur.failingSince !== null) await notifier.record(tx, grantNote(cur, 'grant.revoke-recovered', now));
       faults.hit('revoke.before-commit');
       return { ...cur, ...patch, version: cur.version + 1 };
     });
@@ -163,16 +187,8 @@ export function createRevocation(deps: RevocationDeps) {
       if (g.revokeReason === 'expired' && g.expiresAt !== null)
         telemetry.observe('expiry_lag_seconds', { target: g.target }, Math.max(0, now - g.expiresAt) / 1000);
       log.info({ grantId: g.id, target: g.target, account: g.account, reason: g.revokeReason }, 'grant revoked');
-      notifier.notify({
-        kind: 'grant.revoked',
-        at: now,
-        grantId: g.id,
-        requestId: g.requestId,
-        user: g.user,
-        target: g.target,
-        profile: g.profile,
-        message: `${g.user}'s ${g.profile} was revoked (${g.revokeReason})`,
-      });
+      notifier.committed(grantNote(done, 'grant.revoked', now));
+      if (done.failingSince !== null) notifier.committed(grantNote(done, 'grant.revoke-recovered', now));
     }
     return done;
   }
@@ -215,7 +231,16 @@ export function createRevocation(deps: RevocationDeps) {
       const cur = await mustGet(g.id, tx);
       if (cur.status !== 'revoking' && cur.status !== 'revoke-failing') return cur;
       const firstFailure = cur.status === 'revoking';
-      const patch = { status: 'revoke-failing' as const, attempts, lastError: message, nextAttemptAt: next, failingSince: cur.failingSince ?? now };
+      // The claim goes with the attempt: the next one is due at `next`, for whichever broker claims it then.
+      const patch = {
+        status: 'revoke-failing' as const,
+        attempts,
+        lastError: message,
+        nextAttemptAt: next,
+        failingSince: cur.failingSince ?? now,
+        claimedBy: null,
+        claimedUntil: null,
+      };
       if (!(await tx.casGrant(cur.id, cur.version, patch))) return (await tx.getGrant(cur.id))!;
       // The failing period starts and ends in the audit; retries in between only log.
       if (firstFailure) {
@@ -227,22 +252,14 @@ export function createRevocation(deps: RevocationDeps) {
           grantId: cur.id,
           target: cur.target,
           subjectUser: cur.user,
-          details: { reason: cur.revokeReason, account: cur.account, error: message },
+          details: { reason: cur.revokeReason, account: cur.account, error: message, broker: brokerId },
         });
+        await notifier.record(tx, grantNote(cur, 'grant.revoke-failing', now, message));
       }
       return { ...cur, ...patch, version: cur.version + 1, firstFailure };
     });
     if ('firstFailure' in updated && updated.firstFailure) {
-      notifier.notify({
-        kind: 'grant.revoke-failing',
-        at: now,
-        grantId: g.id,
-        requestId: g.requestId,
-        user: g.user,
-        target: g.target,
-        profile: g.profile,
-        message: `revocation of ${g.user}'s ${g.profile} on ${g.target} is failing: ${message}`,
-      });
+      notifier.committed(grantNote(g, 'grant.revoke-failing', now, message));
     }
     deps.onScheduleChange?.(next);
     return updated;
@@ -259,12 +276,35 @@ export function createRevocation(deps: RevocationDeps) {
     const reason: RevokeReason = input.reason ?? (g.user === input.actor.name ? 'checked-in' : 'revoked-by-admin');
     if (g.status === 'revoked') return g;
     const marked = await markRevoking(g.id, reason, input.actor.name, g);
-    if (marked.status === 'revoking' || marked.status === 'revoke-failing') {
-      // A revocation already under way elsewhere in this broker finishes it.
-      if (!inFlight.has(marked.id)) return performRevoke(marked);
+    if ((marked.status === 'revoking' || marked.status === 'revoke-failing') && !inFlight.has(marked.id)) {
+      // A revocation no broker is working on (a failing one waiting for its retry, one whose claim
+      // lapsed) is finished now; one another broker holds is left to it.
+      const now = clock.now();
+      const mine = holds(marked) ? marked : await store.claimGrant(marked.id, brokerId, now, now + settings.revokeLeaseMs);
+      if (mine) return performRevoke(mine);
     }
     return marked;
   }
 
-  return { markRevoking, performRevoke, revokeOwned, revoke };
+  return { markRevoking, performRevoke, revokeOwned, revoke, holds };
+}
+
+function grantNote(g: GrantRecord, kind: 'grant.revoked' | 'grant.revoke-failing' | 'grant.revoke-recovered', now: number, error?: string): Notification {
+  const message =
+    kind === 'grant.revoked'
+      ? `${g.user}'s ${g.profile} was revoked (${g.revokeReason})`
+      : kind === 'grant.revoke-failing'
+        ? `revocation of ${g.user}'s ${g.profile} on ${g.target} is failing: ${error}`
+        : `revocation of ${g.user}'s ${g.profile} on ${g.target} went through after failing`;
+  return {
+    kind,
+    at: now,
+    grantId: g.id,
+    requestId: g.requestId,
+    user: g.user,
+    target: g.target,
+    profile: g.profile,
+    by: g.revokeRequestedBy ?? undefined,
+    message,
+  };
 }

@@ -12,6 +12,7 @@ import type { Clock, Logger, Sealer, Store } from '../ports.js';
 import { hashToken } from '../tokens/token-service.js';
 import type { Catalog, SignInRecord, UserDef } from '../types.js';
 import type { IdentityClaims, IdentityProvider } from './provider.js';
+import { createPendingLogins, handlePattern, pendingLoginTtlMs } from './pending-logins.js';
 import { rolesFor } from './roles.js';
 
 export type { IdentityClaims, IdentityProvider, ProviderDevice } from './provider.js';
@@ -28,45 +29,10 @@ export interface SignInSettings {
 export const defaultRecheckMs = 15 * 60_000;
 /** Live sign-ins one user may hold (web and CLI); signing in once more ends their oldest. */
 export const maxSignInsPerUser = 10;
-/** How long a sign-in at the provider may take before its state is forgotten. */
-export const pendingLoginTtlMs = 10 * 60_000;
 
 export const signInSecretPattern = /^stints_[A-Za-z0-9_-]{43}$/;
-const handlePattern = /^[A-Za-z0-9_-]{43}$/;
-
-interface WebPending {
-  kind: 'web';
-  verifier: string;
-  nonce: string;
-  returnTo: string;
-  maxAgeS?: number;
-}
-interface DevicePending {
-  kind: 'device';
-  deviceCode: string;
-  maxAgeS?: number;
-  intervalS: number;
-}
-/** The CLI's loopback sign-in (RFC 8252) at the provider: where to send the browser afterwards, and the CLI's PKCE challenge. */
-interface LoopbackPending {
-  kind: 'loopback';
-  verifier: string;
-  nonce: string;
-  redirect: string;
-  cliChallenge: string;
-  maxAgeS?: number;
-}
-/** Its second step: the provider's answer, waiting for the CLI to bring the code and its verifier. */
-interface LoopbackCode {
-  kind: 'loopback-code';
-  claims: IdentityClaims;
-  refreshToken: string | null;
-  cliChallenge: string;
-}
-type Pending = WebPending | DevicePending | LoopbackPending | LoopbackCode;
 
 const random = () => randomBytes(32).toString('base64url');
-const sealContext = (hash: string) => `pending-login:${hash}`;
 const refreshContext = (id: string) => `signin-refresh:${id}`;
 
 export function createSignInService(deps: {
@@ -94,6 +60,7 @@ export function createSignInService(deps: {
   cancelPendingOf(user: string): Promise<number>;
 }) {
   const { store, clock, sealer, log, settings } = deps;
+  const { save: savePending, open: openPending } = createPendingLogins({ store, clock, sealer });
 
   function requireProvider(): IdentityProvider {
     if (!deps.provider) throw new StintError('not_found', 'single sign-on is not configured on this broker (identity.oidc)');
@@ -188,25 +155,6 @@ export function createSignInService(deps: {
       refreshToken,
       subject: claims.subject,
     });
-  }
-
-  async function savePending(p: Pending): Promise<string> {
-    const handle = random();
-    const hash = hashToken(handle);
-    const now = clock.now();
-    // The CLI fetches a loopback code at once; it is good for a minute.
-    const ttl = p.kind === 'loopback-code' ? 60_000 : pendingLoginTtlMs;
-    await store.insertPendingLogin(
-      { hash, kind: p.kind, sealed: sealer.seal(JSON.stringify(p), sealContext(hash)), createdAt: now, expiresAt: now + ttl, usedAt: null },
-      now - 86_400_000,
-    );
-    return handle;
-  }
-
-  function openPending<K extends Pending['kind']>(hash: string, sealed: string, kind: K): Extract<Pending, { kind: K }> {
-    const p = JSON.parse(sealer.unseal(sealed, sealContext(hash))) as Pending;
-    if (p.kind !== kind) throw invalid('this sign-in is not of that kind');
-    return p as Extract<Pending, { kind: K }>;
   }
 
   async function end(s: SignInRecord, reason: string): Promise<void> {

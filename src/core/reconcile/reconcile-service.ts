@@ -27,6 +27,14 @@ import type { Catalog, TargetDef } from '../types.js';
 import { liveGrantStatuses } from '../types.js';
 import { diffTarget, isBacked, type AccountFacts, type MissingFinding, type StandingFinding } from './diff.js';
 import { ownAccountOf } from '../identity/own-account.js';
+import { DAY_MS, ZSP_RETENTION_DAYS, overallScore, zspScore, type ZspScore, type ZspSnapshot } from './zsp.js';
+
+/** Where a non-dry run keeps its scores (store.ts's ZspSnapshotStore); absent: scores are reported, not kept. */
+export interface ZspSnapshotSink {
+  insertZspSnapshots(rows: ZspSnapshot[]): Promise<void>;
+  pruneZspSnapshots(before: number): Promise<number>;
+}
+import { attributeUnknownAuthors } from './authorship.js';
 
 export interface ReconcileServiceDeps {
   store: Pick<Store, 'listGrants' | 'getGrant' | 'appendAudit'>;
@@ -36,6 +44,7 @@ export interface ReconcileServiceDeps {
   log: Logger;
   /** The grant service's per-account lock (key `${target}\0${account}`), so a revoke never interleaves with a grant on one account. */
   grantLocks?: Pick<KeyedMutex, 'run'>;
+  snapshots?: ZspSnapshotSink;
 }
 
 export interface ReconcileInput {
@@ -82,6 +91,8 @@ export interface TargetReport {
   driftRevoked: DriftRevoked[];
   accountMissing: AccountMissing[];
   standing: StandingFinding[];
+  /** Zero-standing-privilege score of the target (zsp.ts, docs/zsp.md). */
+  zsp: ZspScore;
   /**
    * The target's own settings that keep issued accounts inside Stint (connectors with checkBypass; [] for
    * the others): `fail` lets an account be used around Stint, `unknown` could not be verified.
@@ -96,6 +107,8 @@ export interface ReconcileReport {
   startedAt: number;
   finishedAt: number;
   targets: TargetReport[];
+  /** The targets' scores pooled (zsp.ts overallScore). */
+  zsp: ZspScore;
 }
 
 const live = liveGrantStatuses;
@@ -120,7 +133,22 @@ export function createReconcileService(deps: ReconcileServiceDeps) {
     const startedAt = clock.now();
     // Targets run side by side: one slow or unreachable target does not hold up the others.
     const reports = await Promise.all(targets.map((t) => targetRuns.run(t.name, () => reconcileTarget(catalog, t, input))));
-    return { dryRun: input.dryRun, startedAt, finishedAt: clock.now(), targets: reports };
+    if (!input.dryRun) await keepScores(reports);
+    return { dryRun: input.dryRun, startedAt, finishedAt: clock.now(), targets: reports, zsp: overallScore(reports.map((r) => r.zsp)) };
+  }
+
+  /** Stores each measured target's score (the dashboard's trend, the metric) and prunes old ones; a failure is logged, not fatal. */
+  async function keepScores(reports: TargetReport[]): Promise<void> {
+    if (!deps.snapshots) return;
+    const rows = reports.flatMap((r) =>
+      r.zsp.score === null ? [] : [{ target: r.target, at: r.checkedAt, score: r.zsp.score, holders: r.zsp.holders, standingHolders: r.zsp.standingHolders }],
+    );
+    try {
+      if (rows.length > 0) await deps.snapshots.insertZspSnapshots(rows);
+      await deps.snapshots.pruneZspSnapshots(clock.now() - ZSP_RETENTION_DAYS * DAY_MS);
+    } catch (err) {
+      log.warn({ error: safeErrorText(err) }, 'reconcile could not store zero-standing-privilege scores');
+    }
   }
 
   async function reconcileTarget(catalog: Catalog, t: TargetDef, input: ReconcileInput): Promise<TargetReport> {
@@ -135,6 +163,7 @@ export function createReconcileService(deps: ReconcileServiceDeps) {
       driftRevoked: [],
       accountMissing: [],
       standing: [],
+      zsp: { score: null, holders: 0, standingHolders: 0 },
       bypass: [],
       errors: [],
       notes: [],
@@ -223,6 +252,8 @@ export function createReconcileService(deps: ReconcileServiceDeps) {
     } else {
       holders = [];
     }
+    // Kinds that cannot tell who added a membership (ad): the store says which ones Stint gave (authorship.ts).
+    if (holders) holders = await attributeUnknownAuthors(holders, { store, target: t.name });
     const ownAccounts = new Map<string, AccountFacts>();
     for (const account of new Set(activeBefore.filter((g) => g.mode === 'own-account').map((g) => g.account))) {
       try {
@@ -238,6 +269,7 @@ export function createReconcileService(deps: ReconcileServiceDeps) {
 
     const plan = diffTarget({ adminAccount: t.adminUser, managed, liveGrants, activeBefore, ownAccounts, holders });
     report.standing = plan.standing;
+    report.zsp = zspScore({ adminAccount: t.adminUser, managed, liveGrants, holders });
 
     for (const m of plan.missing) {
       // Confirm: still active now means it was active (provisioned) before the target was listed.

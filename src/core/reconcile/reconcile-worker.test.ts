@@ -4,7 +4,7 @@ import { nullLogger } from '../ports.js';
 import type { ReconcileInput, ReconcileReport } from './reconcile-service.js';
 import { createReconcileWorker } from './reconcile-worker.js';
 
-const report = (): ReconcileReport => ({ dryRun: false, startedAt: 0, finishedAt: 0, targets: [] });
+const report = (): ReconcileReport => ({ dryRun: false, startedAt: 0, finishedAt: 0, targets: [], zsp: { score: null, holders: 0, standingHolders: 0 } });
 
 test('runs periodically as stint, acting; keeps going after a failed run; stop waits for the run in progress', async () => {
   const seen: ReconcileInput[] = [];

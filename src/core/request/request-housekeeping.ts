@@ -6,7 +6,8 @@
 import { readsEverything } from '../identity/roles.js';
 import { forbidden, notFound } from '../errors.js';
 import { mayDecide } from '../policy/evaluate.js';
-import type { Clock, Notifier, RequestFilter, Store } from '../ports.js';
+import { requestFacts } from '../notify/notification.js';
+import type { Clock, Notification, Notifier, RequestFilter, Store } from '../ports.js';
 import type { ApprovalRecord, RequestRecord, UserDef } from '../types.js';
 
 /** Requests one user may have waiting for approval at once. */
@@ -36,9 +37,13 @@ export function createRequestHousekeeping(deps: {
           subjectUser: r.user,
           details: { reason: why },
         });
+        await notifier.record(tx, closedNote(r, 'request.cancelled', 'stint', now));
         return true;
       });
-      if (done) cancelled++;
+      if (done) {
+        cancelled++;
+        notifier.committed(closedNote(r, 'request.cancelled', 'stint', now));
+      }
     }
     return cancelled;
   }
@@ -61,25 +66,30 @@ export function createRequestHousekeeping(deps: {
           subjectUser: r.user,
           details: { waitedMs: now - r.createdAt },
         });
+        await notifier.record(tx, closedNote(r, 'request.expired-unapproved', 'stint', now));
         return true;
       });
       if (ok) {
         n++;
-        notifier.notify({
-          kind: 'request.decided',
-          at: now,
-          requestId: r.id,
-          user: r.user,
-          target: r.target,
-          profile: r.profile,
-          message: `request ${r.id} for ${r.profile} expired without approval`,
-        });
+        notifier.committed(closedNote(r, 'request.expired-unapproved', 'stint', now));
       }
     }
     return n;
   }
 
   return { cancelPendingOf, expireStale };
+}
+
+/** A request closed without a decision: cancelled, or expired with nobody approving in time. */
+export function closedNote(r: RequestRecord, kind: 'request.cancelled' | 'request.expired-unapproved', by: string, now: number): Notification {
+  return {
+    kind,
+    at: now,
+    ...requestFacts(r),
+    by,
+    message:
+      kind === 'request.cancelled' ? `request ${r.id} for ${r.profile} was cancelled by ${by}` : `request ${r.id} for ${r.profile} expired without approval`,
+  };
 }
 
 /** Who may see a request: its requester, its possible approvers, admins and auditors. */

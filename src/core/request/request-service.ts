@@ -7,11 +7,12 @@ import { formatDuration } from '../duration.js';
 import { newRequestId } from '../ids.js';
 import { evaluateBreakGlass, evaluateRequest, mayDecide, tallyApprovals } from '../policy/evaluate.js';
 import { requireFreshSignIn } from '../identity/signin-service.js';
-import type { Clock, Logger, Notifier, Store, StoreTx, Telemetry } from '../ports.js';
+import { requestFacts } from '../notify/notification.js';
+import type { Clock, Logger, Notification, Notifier, Store, StoreTx, Telemetry } from '../ports.js';
 import type { ApprovalRecord, AuditInput, Catalog, GrantRecord, RequestRecord, TargetDef, UserDef } from '../types.js';
 import { ownAccountOf } from '../identity/own-account.js';
 import type { GrantService } from '../grant/grant-service.js';
-import { createRequestHousekeeping, createRequestReads, mayView, maxPendingRequestsPerUser } from './request-housekeeping.js';
+import { closedNote, createRequestHousekeeping, createRequestReads, mayView, maxPendingRequestsPerUser } from './request-housekeeping.js';
 
 export { maxPendingRequestsPerUser };
 
@@ -182,6 +183,12 @@ export function createRequestService(deps: RequestServiceDeps) {
     // intent, and both are inserted with their three audit events in one transaction.
     const intent = auto ? grants.newGrant(request, user, now, input.sessionLeaseMs) : null;
     if (intent) request.grantId = intent.id;
+    const pendingNote: Notification = {
+      kind: 'request.pending',
+      at: now,
+      ...requestFacts(request),
+      message: `${user.name} requests ${profile.name} for ${formatDuration(request.durationMs)}${reason ? `: ${reason}` : ''}`,
+    };
     const grant = await store.transaction(async (tx) => {
       if (!intent) {
         // Waiting requests are capped per user: each notifies approvers, and a flood would bury everyone else's.
@@ -213,7 +220,10 @@ export function createRequestService(deps: RequestServiceDeps) {
             : `${request.requiredApprovals} of ${[...request.approverUsers, ...request.approverGroups.map((g) => `group:${g}`)].join(', ')}`,
         },
       });
-      if (!intent) return null;
+      if (!intent) {
+        await notifier.record(tx, pendingNote);
+        return null;
+      }
       await tx.appendAudit({
         at: now,
         actor: 'policy',
@@ -229,15 +239,7 @@ export function createRequestService(deps: RequestServiceDeps) {
     telemetry.count('requests_created', { profile: profile.name, approval: auto ? 'auto' : 'approvers' });
     log.info({ requestId: request.id, user: user.name, profile: profile.name, status: request.status }, 'request created');
     if (!grant) {
-      notifier.notify({
-        kind: 'request.pending',
-        at: now,
-        requestId: request.id,
-        user: user.name,
-        target: target.name,
-        profile: profile.name,
-        message: `${user.name} requests ${profile.name} for ${formatDuration(request.durationMs)}${reason ? `: ${reason}` : ''}`,
-      });
+      notifier.committed(pendingNote);
       return { request, grant: null };
     }
     return { request, grant: await grants.provision(grant.id, grant) };
@@ -287,10 +289,18 @@ export function createRequestService(deps: RequestServiceDeps) {
       version: 1,
     };
     const intent = grants.newGrant(request, user, now);
+    const alert: Notification = {
+      kind: 'grant.break-glass',
+      at: now,
+      ...requestFacts(request),
+      grantId: intent.id,
+      message: `break-glass: ${user.name} activated ${profile.name} on ${target.name} for ${formatDuration(request.durationMs)} without approval (${reason}); it awaits review by someone else: stint review ${intent.id}`,
+    };
     request.grantId = intent.id;
     await store.transaction(async (tx) => {
       await tx.insertRequest(request);
       await tx.insertGrant(intent);
+      await notifier.record(tx, alert);
       await tx.insertBreakGlass({
         grantId: intent.id,
         requestId: request.id,
@@ -326,20 +336,22 @@ export function createRequestService(deps: RequestServiceDeps) {
     });
     telemetry.count('requests_created', { profile: profile.name, approval: 'break-glass' });
     telemetry.count('break_glass', { profile: profile.name });
-    notifier.notify({
-      kind: 'grant.break-glass',
-      at: now,
-      requestId: request.id,
-      grantId: intent.id,
-      user: user.name,
-      target: target.name,
-      profile: profile.name,
-      message: `break-glass: ${user.name} activated ${profile.name} on ${target.name} for ${formatDuration(request.durationMs)} without approval (${reason}); it awaits review by someone else: stint review ${intent.id}`,
-    });
+    notifier.committed(alert);
     return { request, grant: await grants.provision(intent.id, intent) };
   }
 
   type Decision = 'approve' | 'deny';
+
+  function decidedNote(r: RequestRecord, status: 'approved' | 'denied', by: string, comment: string | null, now: number): Notification {
+    return {
+      kind: status === 'approved' ? 'request.approved' : 'request.denied',
+      at: now,
+      ...requestFacts(r),
+      by,
+      comment,
+      message: `request ${r.id} for ${r.profile} was ${status} by ${by}`,
+    };
+  }
 
   async function decide(input: { actor: UserDef; requestId: string; decision: Decision; comment: string | null }): Promise<RequestOutcome> {
     const comment = input.comment?.trim() || null;
@@ -392,6 +404,7 @@ export function createRequestService(deps: RequestServiceDeps) {
               subjectUser: r.user,
               details: { comment },
             });
+            await notifier.record(tx, decidedNote(r, 'denied', input.actor.name, comment, now));
             return { request: { ...r, ...patch, version: r.version + 1 }, grant: null };
           }
           const grant = await approveInTx(tx, r, await requester(r), now, input.actor.name);
@@ -407,6 +420,7 @@ export function createRequestService(deps: RequestServiceDeps) {
             subjectUser: r.user,
             details: { approvals: [...existing, approval].filter((a) => a.decision === 'approve').map((a) => a.approver) },
           });
+          await notifier.record(tx, decidedNote(r, 'approved', input.actor.name, comment, now));
           return { request: { ...r, ...patch, version: r.version + 1 }, grant };
         })
         .catch((err: unknown) => {
@@ -416,16 +430,8 @@ export function createRequestService(deps: RequestServiceDeps) {
       if (!result) continue;
       telemetry.count('requests_decided', { decision: result.request.status });
       log.info({ requestId: result.request.id, actor: input.actor.name, decision: input.decision, status: result.request.status }, 'request decision');
-      if (result.request.status !== 'pending') {
-        notifier.notify({
-          kind: 'request.decided',
-          at: now,
-          requestId: result.request.id,
-          user: result.request.user,
-          target: result.request.target,
-          profile: result.request.profile,
-          message: `request ${result.request.id} for ${result.request.profile} was ${result.request.status} by ${input.actor.name}`,
-        });
+      if (result.request.status === 'approved' || result.request.status === 'denied') {
+        notifier.committed(decidedNote(result.request, result.request.status, input.actor.name, comment, now));
       }
       if (result.grant) return { request: result.request, grant: await grants.provision(result.grant.id, result.grant) };
       return result;
@@ -455,9 +461,13 @@ export function createRequestService(deps: RequestServiceDeps) {
           subjectUser: r.user,
           details: {},
         });
+        await notifier.record(tx, closedNote(r, 'request.cancelled', input.actor.name, now));
         return true;
       });
-      if (done) return { ...r, ...patch, version: r.version + 1 };
+      if (done) {
+        notifier.committed(closedNote(r, 'request.cancelled', input.actor.name, now));
+        return { ...r, ...patch, version: r.version + 1 };
+      }
     }
     throw conflict(`request ${input.requestId} is changing concurrently; try again`);
   }

@@ -1,7 +1,9 @@
 // Cancel requests: a client cancels a query by opening a new connection and
-// sending the process id and secret key it was given at startup. The gateway
-// hands out keys of its own (the target's never reach the client) and maps
-// them back to the target backend; a request with a wrong secret is ignored.
+// sending the process id and secret key it was given at startup. The client
+// sees the target backend's real process id (pg_backend_pid(), notifications
+// and pg_stat_activity agree with it) and a secret key of the gateway's own:
+// the target's secret never reaches the client, and a request with a wrong
+// secret is ignored.
 
 import { randomInt, timingSafeEqual } from 'node:crypto';
 import { cancelUpstream } from './upstream.js';
@@ -16,36 +18,45 @@ export interface CancelTarget {
 }
 
 export interface CancelKeys {
-  /** A new key for the client, standing for `target` until forgotten. */
+  /** The key for the client (the backend's process id, a new secret), standing for `target` until forgotten. */
   issue(target: CancelTarget): { processId: number; secretKey: number };
-  forget(processId: number): void;
+  forget(key: { processId: number; secretKey: number }): void;
   /** Forwards a client's cancel request to the target when the key is one the gateway issued. */
   cancel(processId: number, secretKey: number): void;
 }
 
-export function createCancelKeys(): CancelKeys {
-  const keys = new Map<number, { secretKey: number; target: CancelTarget }>();
+function sameSecret(x: number, y: number): boolean {
+  const a = Buffer.alloc(4);
+  const b = Buffer.alloc(4);
+  a.writeInt32BE(x);
+  b.writeInt32BE(y);
+  return timingSafeEqual(a, b);
+}
+
+/** `send` forwards a cancel request to the target (tests watch it). */
+export function createCancelKeys(send: (target: CancelTarget) => void = cancelUpstream): CancelKeys {
+  // Per process id a list: backends of different targets (or servers) may share a process id.
+  const keys = new Map<number, { secretKey: number; target: CancelTarget }[]>();
   return {
     issue(target) {
-      let processId: number;
-      do processId = randomInt(1, 2 ** 31 - 1);
-      while (keys.has(processId));
-      const secretKey = randomInt(-(2 ** 31), 2 ** 31 - 1);
-      keys.set(processId, { secretKey, target });
-      return { processId, secretKey };
+      const list = keys.get(target.processId) ?? [];
+      let secretKey: number;
+      do secretKey = randomInt(-(2 ** 31), 2 ** 31 - 1);
+      while (list.some((k) => k.secretKey === secretKey));
+      list.push({ secretKey, target });
+      keys.set(target.processId, list);
+      return { processId: target.processId, secretKey };
     },
-    forget(processId) {
-      keys.delete(processId);
+    forget({ processId, secretKey }) {
+      const list = keys.get(processId)?.filter((k) => k.secretKey !== secretKey);
+      if (list?.length) keys.set(processId, list);
+      else keys.delete(processId);
     },
     cancel(processId, secretKey) {
-      const k = keys.get(processId);
-      if (!k) return;
-      const a = Buffer.alloc(4);
-      const b = Buffer.alloc(4);
-      a.writeInt32BE(k.secretKey);
-      b.writeInt32BE(secretKey);
-      if (!timingSafeEqual(a, b)) return;
-      cancelUpstream(k.target);
+      // Every entry is compared, so the time taken does not say which secret came close.
+      let hit: CancelTarget | null = null;
+      for (const k of keys.get(processId) ?? []) if (sameSecret(k.secretKey, secretKey)) hit = k.target;
+      if (hit) send(hit);
     },
   };
 }

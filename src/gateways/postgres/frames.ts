@@ -63,6 +63,18 @@ export class ProtocolError extends Error {
   }
 }
 
+/**
+ * A connection PostgreSQL closes without a word (its COMMERROR): a startup
+ * packet of impossible length — which is also what a Terminate, a TLS
+ * ClientHello or any other non-PostgreSQL bytes look like there.
+ */
+export class SilentClose extends ProtocolError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SilentClose';
+  }
+}
+
 function int32(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeInt32BE(n);
@@ -316,6 +328,12 @@ export class MessageReader {
     return this.buf.length;
   }
 
+  /** The next byte, left unread (what kind of packet comes). */
+  async peekByte(): Promise<number> {
+    await this.need(1);
+    return this.buf[0]!;
+  }
+
   /** One byte (the answer to SSLRequest). */
   async readByte(): Promise<number> {
     await this.need(1);
@@ -326,7 +344,7 @@ export class MessageReader {
   async readUntyped(max = MAX_STARTUP_PACKET): Promise<Buffer> {
     await this.need(4);
     const len = this.buf.readInt32BE(0);
-    if (len < 8 || len > max) throw new ProtocolError(`invalid startup packet length ${len}`);
+    if (len < 8 || len > max) throw new SilentClose(`invalid startup packet length ${len}`);
     await this.need(len);
     return Buffer.from(this.take(len).subarray(4));
   }

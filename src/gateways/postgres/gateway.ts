@@ -100,7 +100,10 @@ export function createPostgresGateway(deps: PostgresGatewayDeps): PostgresGatewa
       log,
       sessionLeaseMs: settings.sessionLeaseMs,
     }),
-    sessions: createSessionLog({ dir: deps.sessionDir }),
+    sessions: createSessionLog({
+      dir: deps.sessionDir,
+      copy: deps.recordingStore ? { store: deps.recordingStore, log: deps.log, now: () => deps.clock.now() } : undefined,
+    }),
     cancelKeys: createCancelKeys(),
   };
 

@@ -15,6 +15,7 @@ import {
   MessageReader,
   PROTOCOL_3_0,
   ProtocolError,
+  SilentClose,
   authenticationCleartextPassword,
   backendFrame,
   parseStartupPacket,
@@ -24,6 +25,10 @@ import {
 import { UpstreamError, connectUpstream, type Upstream } from './upstream.js';
 
 const MAX_PASSWORD_MESSAGE = 4096;
+/** First byte of a TLS handshake record: a ClientHello sent straight away (PostgreSQL 17's sslnegotiation=direct). */
+const TLS_HANDSHAKE_RECORD = 0x16;
+/** The ALPN protocol PostgreSQL 17 clients offer, and that direct TLS requires. */
+export const POSTGRES_ALPN = 'postgresql';
 
 /** The SQLSTATE a client sees for each way a session can be refused. */
 const refusalCodes: Record<RefusalKind, string> = {
@@ -111,8 +116,35 @@ export async function handshake(ctx: PostgresContext, raw: net.Socket): Promise<
     },
     () => log.debug({ client: peer, timeoutMs: settings.handshakeTimeoutMs }, 'postgres gateway: handshake not finished in time; connection closed'),
   );
+  /** After a TLS handshake: errors handled, renegotiation off, a reader on the TLS layer. */
+  function secured(t: tls.TLSSocket): MessageReader {
+    // A renegotiation attempt ends the connection (OpenSSL refuses it anyway: SSL_OP_NO_RENEGOTIATION).
+    t.disableRenegotiation();
+    const tlsFailed = (err: Error) => {
+      log.warn({ client: peer, error: safeErrorText(err) }, 'postgres gateway: TLS error after the handshake; connection closed');
+      t.destroy();
+    };
+    t.on('error', tlsFailed);
+    // A TLSSocket made outside a tls.Server reports errors after its handshake (renegotiation
+    // refused, a peer's alert) only as '_tlsError': tls.Server turns them into 'error' for the
+    // sockets it makes, and without this they went unseen (the "swallowed" renegotiation).
+    t.on('_tlsError', tlsFailed);
+    return new MessageReader(t);
+  }
   try {
     let startup: Extract<StartupPacket, { kind: 'startup' }>;
+    if (secureContext && (await reader.peekByte()) === TLS_HANDSHAKE_RECORD) {
+      // Direct TLS (sslnegotiation=direct): the ClientHello already read is handed back to the socket, which
+      // TLSSocket reads first. As PostgreSQL 17, only with ALPN "postgresql", so that no other protocol's
+      // client is taken for a PostgreSQL one.
+      raw.unshift(reader.detach());
+      const t = new tls.TLSSocket(raw, { isServer: true, secureContext, ALPNProtocols: [POSTGRES_ALPN] });
+      client = t;
+      await tlsHandshake(t, raw);
+      if (t.alpnProtocol !== POSTGRES_ALPN) throw new SilentClose('direct TLS connection without ALPN "postgresql"');
+      reader = secured(t);
+      secure = true;
+    }
     for (;;) {
       const pkt = parseStartupPacket(await reader.readUntyped());
       if (pkt.kind === 'ssl') {
@@ -123,21 +155,10 @@ export async function handshake(ctx: PostgresContext, raw: net.Socket): Promise<
         // Bytes sent before the TLS handshake would be trusted as if encrypted (CVE-2021-23214): refuse.
         if (reader.detach().length) throw new ProtocolError('data received after SSLRequest before the TLS handshake');
         raw.write('S');
-        const t = new tls.TLSSocket(raw, { isServer: true, secureContext });
+        const t = new tls.TLSSocket(raw, { isServer: true, secureContext, ALPNProtocols: [POSTGRES_ALPN] });
         client = t;
         await tlsHandshake(t, raw);
-        // A renegotiation attempt ends the connection (OpenSSL refuses it anyway: SSL_OP_NO_RENEGOTIATION).
-        t.disableRenegotiation();
-        const tlsFailed = (err: Error) => {
-          log.warn({ client: peer, error: safeErrorText(err) }, 'postgres gateway: TLS error after the handshake; connection closed');
-          t.destroy();
-        };
-        t.on('error', tlsFailed);
-        // A TLSSocket made outside a tls.Server reports errors after its handshake (renegotiation
-        // refused, a peer's alert) only as '_tlsError': tls.Server turns them into 'error' for the
-        // sockets it makes, and without this they went unseen (the "swallowed" renegotiation).
-        t.on('_tlsError', tlsFailed);
-        reader = new MessageReader(t);
+        reader = secured(t);
         secure = true;
         continue;
       }
@@ -167,9 +188,10 @@ export async function handshake(ctx: PostgresContext, raw: net.Socket): Promise<
       fatal(client, '28000', 'no user name in the startup packet');
       return null;
     }
-    if (startup.version !== PROTOCOL_3_0) {
-      // Newer minor versions: tell the client we speak 3.0 and ignore protocol options.
-      const unknown = Object.keys(startup.params).filter((k) => k.startsWith('_pq_.'));
+    const unknown = Object.keys(startup.params).filter((k) => k.startsWith('_pq_.'));
+    if (startup.version !== PROTOCOL_3_0 || unknown.length) {
+      // As PostgreSQL: a newer minor version or protocol options (_pq_.*) get NegotiateProtocolVersion,
+      // saying the gateway speaks 3.0 and naming the options it does not know (all of them).
       const body = Buffer.alloc(8);
       body.writeInt32BE(PROTOCOL_3_0, 0);
       body.writeInt32BE(unknown.length, 4);
@@ -177,6 +199,8 @@ export async function handshake(ctx: PostgresContext, raw: net.Socket): Promise<
     }
     client.write(authenticationCleartextPassword());
     const msg = await reader.readTyped(MAX_PASSWORD_MESSAGE);
+    // A client giving up at the password prompt (libpq asking the user, who then cancels) is no error.
+    if (msg.type === 'X') throw new SilentClose('client ended before the password');
     if (msg.type !== 'p') throw new ProtocolError(`expected a password message, got ${JSON.stringify(msg.type)}`);
     // The client's part is done; what follows (token, admission, target login) has its own bounds.
     deadline.done();
@@ -186,6 +210,13 @@ export async function handshake(ctx: PostgresContext, raw: net.Socket): Promise<
   } catch (err) {
     if (deadline.timedOut || raw.destroyed)
       throw new ClientGone(deadline.timedOut ? `handshake not finished within ${settings.handshakeTimeoutMs} ms` : safeErrorText(err));
+    if (err instanceof SilentClose) {
+      // PostgreSQL says nothing here either (COMMERROR): the peer is not speaking its protocol.
+      log.debug({ client: peer, error: err.message }, 'postgres gateway: connection closed during the startup');
+      client.destroy();
+      raw.destroy();
+      return null;
+    }
     if (err instanceof ProtocolError) {
       log.warn({ client: peer, error: err.message }, 'postgres gateway: protocol error during the handshake');
       fatal(client, '08P01', err.message);

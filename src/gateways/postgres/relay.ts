@@ -17,7 +17,7 @@ import { CLIENT_CAPTURE, SERVER_CAPTURE, StatementTracker } from './statement-tr
 /** A statement the gateway does not relay: the session ends before it reaches the target. */
 class StatementRefused extends Error {
   constructor(
-    readonly kind: 'credential-change' | 'too-large',
+    readonly kind: 'credential-change' | 'too-large' | 'unparseable',
     message: string,
     readonly statement?: string,
   ) {
@@ -31,14 +31,26 @@ const TERMINATE = 0x58; // X
 /** Longest statement (Query or Parse) relayed: each is read whole and checked before its end is sent on. */
 export const MAX_CHECKED_SQL = 16 * 1024 * 1024;
 
-/** A statement that would give a role a password (credential-guard.ts), or one too large to check. */
+/** What the session log shows for a refused message (a credential change: the statement found). */
+const refusedSql: Record<StatementRefused['kind'], string> = {
+  'credential-change': '',
+  'too-large': '<refused: statement too large to check>',
+  unparseable: '<refused: a message the gateway could not decode>',
+};
+
+/** A statement that would give a role a password (credential-guard.ts), one too large to check, or one that cannot be read. */
 function checkStatement(t: number, body: Buffer, truncated: boolean): void {
   if (truncated)
     throw new StatementRefused(
       'too-large',
       `a statement longer than ${MAX_CHECKED_SQL / (1 << 20)} MiB cannot be checked by the Stint gateway and is not run; send it in smaller statements`,
     );
-  const sql = t === QUERY ? parseQuery(body) : parseParse(body).sql;
+  let sql: string;
+  try {
+    sql = t === QUERY ? parseQuery(body) : parseParse(body).sql;
+  } catch (err) {
+    throw new StatementRefused('unparseable', `the Stint gateway could not decode a statement (${(err as Error).message}); it was not run`);
+  }
   const found = findCredentialChange(sql);
   if (found) {
     throw new StatementRefused(
@@ -48,6 +60,13 @@ function checkStatement(t: number, body: Buffer, truncated: boolean): void {
     );
   }
 }
+
+const endReasons: Record<StatementRefused['kind'], string> = {
+  'credential-change': 'credential-change-refused',
+  'too-large': 'statement-too-large',
+  unparseable: 'protocol-error',
+};
+const refusalCodes: Record<StatementRefused['kind'], string> = { 'credential-change': '42501', 'too-large': '54000', unparseable: '08P01' };
 
 export async function relay(ctx: PostgresContext, s: Login): Promise<void> {
   const { deps, keeper } = ctx;
@@ -86,7 +105,7 @@ export async function relay(ctx: PostgresContext, s: Login): Promise<void> {
   );
   if (!record) {
     // No recording, no session.
-    ctx.cancelKeys.forget(processId);
+    ctx.cancelKeys.forget({ processId, secretKey });
     up.destroy();
     fatal(client, 'XX000', 'the gateway could not record the session; it was not opened');
     await keeper.endGrant(admission);
@@ -114,7 +133,15 @@ export async function relay(ctx: PostgresContext, s: Login): Promise<void> {
       }
       // Throws, and the frame's last bytes are never relayed, so the target never runs it (fromClient).
       if (t === QUERY || t === PARSE) checkStatement(t, body, truncated);
-      track(() => tracker.fromClient(t, body));
+      try {
+        tracker.fromClient(t, body);
+      } catch (err) {
+        // What the log cannot name does not reach the target: ends the session, recorded as refused.
+        throw new StatementRefused(
+          'unparseable',
+          `the Stint gateway could not decode a ${String.fromCharCode(t)} message (${(err as Error).message}); it was not run`,
+        );
+      }
     },
     64 * 1024,
     // Statements are read whole, to be checked whole (other messages: their first 64 KiB is enough).
@@ -136,7 +163,7 @@ export async function relay(ctx: PostgresContext, s: Login): Promise<void> {
     record!.statement({
       at: new Date(at).toISOString(),
       protocol: 'simple',
-      sql: r.statement ? `<refused: ${r.statement}>` : '<refused: statement too large to check>',
+      sql: r.statement ? `<refused: ${r.statement}>` : refusedSql[r.kind],
       ms: 0,
       rows: null,
       error: `refused by the gateway: ${r.kind}`,
@@ -160,10 +187,7 @@ export async function relay(ctx: PostgresContext, s: Login): Promise<void> {
       } catch (err) {
         log.error({ sessionId, error: safeErrorText(err) }, 'postgres gateway: could not audit a refused statement');
       }
-      await session.end(r.kind === 'credential-change' ? 'credential-change-refused' : 'statement-too-large', {
-        code: r.kind === 'credential-change' ? '42501' : '54000',
-        message: r.message,
-      });
+      await session.end(endReasons[r.kind], { code: refusalCodes[r.kind], message: r.message });
     })();
   }
 
@@ -171,7 +195,7 @@ export async function relay(ctx: PostgresContext, s: Login): Promise<void> {
   let stopWatching = () => {};
   const session = keeper.track(async (reason: string, notice?: Notice) => {
     stopWatching();
-    ctx.cancelKeys.forget(processId);
+    ctx.cancelKeys.forget({ processId, secretKey });
     up.destroy();
     if (notice && client.writable) client.end(errorResponse('FATAL', notice.code, notice.message));
     else client.end();
@@ -181,8 +205,8 @@ export async function relay(ctx: PostgresContext, s: Login): Promise<void> {
       facts,
       reason,
       async (at) => {
-        await record.end({ at, reason, bytesIn, bytesOut });
-        return { bytesIn, bytesOut, statements: record.record.statements.length + record.record.statementsDropped };
+        const recordingSha256 = await record.end({ at, reason, bytesIn, bytesOut });
+        return { bytesIn, bytesOut, statements: record.record.statements.length + record.record.statementsDropped, recordingSha256 };
       },
       { bytesIn, bytesOut },
     );

@@ -2,7 +2,8 @@
 // `session` line, one `statement` line per completed statement (batched:
 // within FLUSH_MS), and an `end` line with the byte counts.
 
-import { createSessionRecords, type BaseSessionRecord } from '../shared/session-log.js';
+import type { RecordingDigest } from '../shared/recording-digest.js';
+import { createSessionRecords, type BaseSessionRecord, type RecordingCopyDeps } from '../shared/session-log.js';
 
 export { FLUSH_MS } from '../shared/session-log.js';
 import type { StatementEntry } from './statement-tracker.js';
@@ -19,7 +20,7 @@ export interface SessionRecord extends BaseSessionRecord {
 export interface SessionLogHandle {
   readonly record: SessionRecord;
   statement(s: StatementEntry): void;
-  end(input: { at: number; reason: string; bytesIn: number; bytesOut: number }): Promise<void>;
+  end(input: { at: number; reason: string; bytesIn: number; bytesOut: number }): Promise<RecordingDigest | null>;
 }
 
 export interface SessionLog {
@@ -36,10 +37,16 @@ export interface SessionLog {
  * them all). With up to 500 recent sessions kept, this bounds the memory the
  * log holds (a statement's SQL may be 16 KiB).
  */
-export function createSessionLog(opts: { dir: string; keepSessions?: number; keepStatements?: number; keepStatementChars?: number }): SessionLog {
+export function createSessionLog(opts: {
+  dir: string;
+  keepSessions?: number;
+  keepStatements?: number;
+  keepStatementChars?: number;
+  copy?: RecordingCopyDeps;
+}): SessionLog {
   const keepStatements = opts.keepStatements ?? 1000;
   const keepStatementChars = opts.keepStatementChars ?? 64 * 1024;
-  const records = createSessionRecords<SessionRecord>({ dir: opts.dir, gateway: 'postgres', keepSessions: opts.keepSessions });
+  const records = createSessionRecords<SessionRecord>({ dir: opts.dir, gateway: 'postgres', keepSessions: opts.keepSessions, copy: opts.copy });
 
   async function open(header: Parameters<SessionLog['open']>[0]): Promise<SessionLogHandle> {
     const record: SessionRecord = { ...header, endedAt: null, endReason: null, bytesIn: 0, bytesOut: 0, statements: [], statementsDropped: 0 };
@@ -59,7 +66,7 @@ export function createSessionLog(opts: { dir: string; keepSessions?: number; kee
       async end(input) {
         record.bytesIn = input.bytesIn;
         record.bytesOut = input.bytesOut;
-        await file.end(input, { bytesIn: input.bytesIn, bytesOut: input.bytesOut, statements: record.statements.length + record.statementsDropped });
+        return file.end(input, { bytesIn: input.bytesIn, bytesOut: input.bytesOut, statements: record.statements.length + record.statementsDropped });
       },
     };
   }

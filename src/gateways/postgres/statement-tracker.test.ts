@@ -2,7 +2,16 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { serialize } from 'pg-protocol';
 import { backendFrame, errorResponse } from './frames.js';
-import { MAX_LOGGED_SQL, MAX_TRACKED, MAX_TRACKED_SQL_CHARS, StatementTracker, rowsFromTag, type StatementEntry } from './statement-tracker.js';
+import { createHash } from 'node:crypto';
+import {
+  MAX_LOGGED_SQL,
+  MAX_LOGGED_TAIL,
+  MAX_TRACKED,
+  MAX_TRACKED_SQL_CHARS,
+  StatementTracker,
+  rowsFromTag,
+  type StatementEntry,
+} from './statement-tracker.js';
 
 const tag = (t: string) => backendFrame('C', Buffer.from(`${t}\0`));
 const ready = () => backendFrame('Z', Buffer.from('I'));
@@ -158,6 +167,38 @@ describe('StatementTracker', () => {
     };
     assert.equal(run('p0'), '<portal "p0">', 'the oldest portal was forgotten with its text');
     assert.equal(run(`p${fit + 4}`), `${long(fit + 4).slice(0, MAX_LOGGED_SQL)}…`);
+  });
+
+  it('a statement longer than the log keeps: its beginning, and its length, hash and end (issue 18)', () => {
+    const h = harness();
+    const sql = `SELECT '${'é'.repeat(MAX_LOGGED_SQL)}' AS tail_marker`;
+    h.client(serialize.query(sql));
+    h.server(ready());
+    const e = h.out[0]!;
+    assert.equal(e.sql, `${sql.slice(0, MAX_LOGGED_SQL)}…`);
+    assert.equal(e.cut?.bytes, Buffer.byteLength(sql));
+    assert.equal(e.cut?.sha256, createHash('sha256').update(sql).digest('hex'));
+    assert.equal(e.cut?.tail, sql.slice(-MAX_LOGGED_TAIL));
+    // Prepared the same way, and each Execute of it carries the same marker.
+    h.client(serialize.parse({ name: 'big', text: sql }));
+    h.client(serialize.bind({ statement: 'big', values: [] }));
+    h.client(serialize.execute({}));
+    h.server(tag('SELECT 1'));
+    assert.deepEqual(h.out[1]!.cut, e.cut);
+    // A short one has none.
+    h.client(serialize.query('SELECT 1'));
+    h.server(ready());
+    assert.equal(h.out[2]!.cut, undefined);
+  });
+
+  it('a fast-path FunctionCall is recorded as a statement', () => {
+    const h = harness();
+    const body = Buffer.alloc(8);
+    body.writeUInt32BE(1598, 0); // oid, then no format codes and no arguments
+    const frame = Buffer.concat([Buffer.from('F'), Buffer.from([0, 0, 0, body.length + 4]), body]);
+    h.client(frame);
+    h.server(ready());
+    assert.equal(h.out[0]!.sql, '<function call: oid 1598>');
   });
 
   it('password literals in SQL are scrubbed', () => {

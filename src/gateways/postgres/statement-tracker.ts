@@ -4,6 +4,7 @@
 // Row counts come from the command tag. Bind parameters are never recorded,
 // only how many there were; SQL text is scrubbed of password literals.
 
+import { createHash } from 'node:crypto';
 import type { DatabaseError } from 'pg-protocol/dist/messages.js';
 import { scrub } from '../../core/scrub.js';
 import { decodeBackend, parseBind, parseExecute, parseParse, parseQuery } from './frames.js';
@@ -19,6 +20,24 @@ export interface StatementEntry {
   /** Bind parameters (extended protocol): the count only, values redacted. */
   params?: number;
   error?: string;
+  /** Set when the SQL was longer than MAX_LOGGED_SQL: `sql` then holds its beginning only. */
+  cut?: StatementCut;
+}
+
+/** What identifies a statement too long to log whole: its size, its hash, and its end (`sql` has its beginning). */
+export interface StatementCut {
+  /** Length of the SQL text as sent, in bytes (UTF-8). */
+  bytes: number;
+  /** SHA-256 of those bytes, hex: the statement run can be matched against a copy kept elsewhere. */
+  sha256: string;
+  /** Its last MAX_LOGGED_TAIL characters (scrubbed). */
+  tail: string;
+}
+
+/** A statement's SQL as logged. */
+interface Logged {
+  sql: string;
+  cut: StatementCut | undefined;
 }
 
 // One shape for every pending statement (fields always present): this runs for every message.
@@ -29,6 +48,7 @@ interface Pending {
   rows: number | null;
   params: number | undefined;
   error: string | undefined;
+  cut: StatementCut | undefined;
 }
 
 // Message type bytes, compared as numbers on the hot path.
@@ -37,6 +57,7 @@ const Parse = 0x50; // P
 const Bind = 0x42; // B
 const Execute = 0x45; // E
 const Close = 0x43; // C
+const FunctionCall = 0x46; // F
 const CommandComplete = 0x43; // C
 const ErrorResponse = 0x45; // E
 const ReadyForQuery = 0x5a; // Z
@@ -45,6 +66,8 @@ const PortalSuspended = 0x73; // s
 
 /** Longest SQL text kept in the log per statement. */
 export const MAX_LOGGED_SQL = 16 * 1024;
+/** Characters kept from the end of a statement longer than MAX_LOGGED_SQL. */
+export const MAX_LOGGED_TAIL = 1024;
 
 /**
  * Prepared statements and portals remembered per connection, to name the SQL
@@ -64,22 +87,37 @@ export function rowsFromTag(tag: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
-function clip(sql: string): string {
+/** A copy, not a slice: V8 keeps a slice's whole parent string alive with it. */
+const copy = (s: string): string => Buffer.from(s, 'utf8').toString('utf8');
+
+/** The SQL as logged: scrubbed, and past MAX_LOGGED_SQL its beginning plus what identifies the whole (`raw`: its bytes as sent). */
+function clip(sql: string, raw: Buffer): Logged {
   const clean = scrub(sql);
-  if (clean.length <= MAX_LOGGED_SQL) return clean;
-  // A copy, not a slice: V8 keeps a slice's whole parent string alive with it.
-  return `${Buffer.from(clean.slice(0, MAX_LOGGED_SQL), 'utf8').toString('utf8')}…`;
+  if (clean.length <= MAX_LOGGED_SQL) return { sql: clean, cut: undefined };
+  return {
+    sql: `${copy(clean.slice(0, MAX_LOGGED_SQL))}…`,
+    cut: { bytes: raw.length, sha256: createHash('sha256').update(raw).digest('hex'), tail: copy(clean.slice(-MAX_LOGGED_TAIL)) },
+  };
 }
 
-/** Frontend types captured: Query, Parse, Bind, Execute, Close. */
-export const CLIENT_CAPTURE = new Set(['Q', 'P', 'B', 'E', 'C'].map((c) => c.charCodeAt(0)));
+/** Characters a logged statement holds in memory (its tail counts towards the tracker's budget too). */
+const charsOf = (l: { sql: string; cut: StatementCut | undefined }): number => l.sql.length + (l.cut?.tail.length ?? 0);
+
+/** The bytes of the C string at `at` (to its terminator, or the end of what was captured). */
+function cstringBytes(body: Buffer, at: number): Buffer {
+  const end = body.indexOf(0, at);
+  return body.subarray(at, end < 0 ? body.length : end);
+}
+
+/** Frontend types captured: Query, Parse, Bind, Execute, Close, FunctionCall. */
+export const CLIENT_CAPTURE = new Set(['Q', 'P', 'B', 'E', 'C', 'F'].map((c) => c.charCodeAt(0)));
 /** Backend types captured: CommandComplete, ErrorResponse, ReadyForQuery, EmptyQueryResponse, PortalSuspended. */
 export const SERVER_CAPTURE = new Set(['C', 'E', 'Z', 'I', 's'].map((c) => c.charCodeAt(0)));
 
 export class StatementTracker {
-  private readonly statements = new Map<string, string>();
+  private readonly statements = new Map<string, Logged>();
   private statementChars = 0;
-  private readonly portals = new Map<string, { sql: string; params: number | null }>();
+  private readonly portals = new Map<string, { sql: string; cut: StatementCut | undefined; params: number | null }>();
   private portalChars = 0;
   private readonly queue: Pending[] = [];
 
@@ -90,15 +128,17 @@ export class StatementTracker {
 
   fromClient(type: number, body: Buffer): void {
     switch (type) {
-      case Query:
-        this.queue.push({ protocol: 'simple', sql: clip(parseQuery(body)), startedAt: this.now(), rows: null, params: undefined, error: undefined });
+      case Query: {
+        const { sql, cut } = clip(parseQuery(body), cstringBytes(body, 0));
+        this.queue.push({ protocol: 'simple', sql, startedAt: this.now(), rows: null, params: undefined, error: undefined, cut });
         break;
+      }
       case Parse: {
         const p = parseParse(body);
         this.forgetStatement(p.statement);
-        const sql = clip(p.sql);
-        this.statements.set(p.statement, sql);
-        this.statementChars += sql.length;
+        const logged = clip(p.sql, cstringBytes(body, body.indexOf(0) + 1));
+        this.statements.set(p.statement, logged);
+        this.statementChars += charsOf(logged);
         for (const oldest of this.statements.keys()) {
           if (this.statements.size <= MAX_TRACKED && this.statementChars <= MAX_TRACKED_SQL_CHARS) break;
           this.forgetStatement(oldest);
@@ -108,10 +148,11 @@ export class StatementTracker {
       case Bind: {
         const b = parseBind(body);
         this.forgetPortal(b.portal);
-        const sql = this.statements.get(b.statement) ?? `<prepared statement ${JSON.stringify(b.statement)}>`;
-        this.portals.set(b.portal, { sql, params: b.paramCount });
+        const st = this.statements.get(b.statement);
+        const sql = st?.sql ?? `<prepared statement ${JSON.stringify(b.statement)}>`;
+        this.portals.set(b.portal, { sql, cut: st?.cut, params: b.paramCount });
         // Its own budget: a portal keeps its statement's text even once the statement is forgotten.
-        this.portalChars += sql.length;
+        this.portalChars += charsOf({ sql, cut: st?.cut });
         for (const oldest of this.portals.keys()) {
           if (this.portals.size <= MAX_TRACKED && this.portalChars <= MAX_TRACKED_SQL_CHARS) break;
           this.forgetPortal(oldest);
@@ -128,7 +169,15 @@ export class StatementTracker {
           rows: null,
           params: p?.params ?? undefined,
           error: undefined,
+          cut: p?.cut,
         });
+        break;
+      }
+      case FunctionCall: {
+        // The fast-path function call runs a function by OID without SQL; it ends at ReadyForQuery as a Query does.
+        if (body.length < 6) throw new Error('FunctionCall message too short');
+        const sql = `<function call: oid ${body.readUInt32BE(0)}>`;
+        this.queue.push({ protocol: 'simple', sql, startedAt: this.now(), rows: null, params: undefined, error: undefined, cut: undefined });
         break;
       }
       case Close: {
@@ -180,14 +229,14 @@ export class StatementTracker {
     const p = this.portals.get(name);
     if (!p) return;
     this.portals.delete(name);
-    this.portalChars -= p.sql.length;
+    this.portalChars -= charsOf(p);
   }
 
   private forgetStatement(name: string): void {
-    const sql = this.statements.get(name);
-    if (sql === undefined) return;
+    const st = this.statements.get(name);
+    if (st === undefined) return;
     this.statements.delete(name);
-    this.statementChars -= sql.length;
+    this.statementChars -= charsOf(st);
   }
 
   /** Statements still running when the session ends are logged as cut. */
@@ -205,6 +254,7 @@ export class StatementTracker {
     const entry: StatementEntry = { at: new Date(p.startedAt).toISOString(), protocol: p.protocol, sql: p.sql, ms: end - p.startedAt, rows: p.rows };
     if (p.params !== undefined) entry.params = p.params;
     if (p.error !== undefined) entry.error = p.error;
+    if (p.cut !== undefined) entry.cut = p.cut;
     this.emit(entry);
   }
 }

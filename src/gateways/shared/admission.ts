@@ -54,7 +54,7 @@ export interface AdmissionDeps {
   clock: Clock;
   maxSessionMs: number;
   sessionLeaseMs: number;
-  /** Session-bound grants one person may hold at once (each is an account on a target). Default 20. */
+  /** Session-bound grants of one profile one person may hold at once, for profiles that do not set gatewaySessions. Default DEFAULT_GATEWAY_SESSIONS. */
   maxSessionsPerUser?: number;
 }
 
@@ -75,6 +75,9 @@ export interface GatewayKind {
  */
 const underWay = new WeakMap<object, Map<string, number>>();
 
+/** Gateway sessions of a profile one person may have open at once, unless the profile sets gatewaySessions. */
+export const DEFAULT_GATEWAY_SESSIONS = 20;
+
 export async function admit(deps: AdmissionDeps, gateway: GatewayKind, user: UserDef, profileName: string): Promise<Admission> {
   const catalog = deps.catalog();
   const profile = catalog.profiles.get(profileName);
@@ -89,13 +92,16 @@ export async function admit(deps: AdmissionDeps, gateway: GatewayKind, user: Use
   const decision = evaluateRequest({ policies: catalog.policies, user, profile, ask: { durationMs, reason: null, ticket: null } });
   if (decision.outcome === 'allowed' && decision.approval.kind === 'auto') {
     // One login can open many channels (a jump login, many connections): each is an account on a target.
-    const cap = deps.maxSessionsPerUser ?? 20;
+    // Per profile, so a connection pool can be allowed where it is wanted (gatewaySessions) without raising every profile's cap.
+    const cap = profile.gatewaySessions ?? deps.maxSessionsPerUser ?? DEFAULT_GATEWAY_SESSIONS;
     const mine = underWay.get(deps.store) ?? new Map<string, number>();
     underWay.set(deps.store, mine);
-    const open = await deps.store.listGrants({ user: user.name, statuses: ['active'], sessionBound: true, limit: cap });
-    const pending = mine.get(user.name) ?? 0;
-    if (open.length + pending >= cap) throw new Refusal('denied', `you have ${cap} gateway sessions open, the most allowed at once; close one first`);
-    mine.set(user.name, pending + 1);
+    const key = `${user.name}\0${profile.name}`;
+    const open = await deps.store.listGrants({ user: user.name, profile: profile.name, statuses: ['active'], sessionBound: true, limit: cap });
+    const pending = mine.get(key) ?? 0;
+    if (open.length + pending >= cap)
+      throw new Refusal('denied', `you have ${cap} gateway sessions open for profile "${profile.name}", the most it allows at once; close one first`);
+    mine.set(key, pending + 1);
     let grant: GrantRecord | null;
     try {
       const out = await deps.requests.create({
@@ -110,9 +116,9 @@ export async function admit(deps: AdmissionDeps, gateway: GatewayKind, user: Use
     } catch (err) {
       throw refusalOf(err);
     } finally {
-      const n = (mine.get(user.name) ?? 1) - 1;
-      if (n > 0) mine.set(user.name, n);
-      else mine.delete(user.name);
+      const n = (mine.get(key) ?? 1) - 1;
+      if (n > 0) mine.set(key, n);
+      else mine.delete(key);
     }
     if (!grant || grant.status !== 'active') throw new Refusal('unavailable', `profile "${profileName}" could not be provisioned right now; try again`);
     return { grant, credentials: await deps.grants.upstreamCredentials({ grantId: grant.id, owner: user }), profile, target, kind: 'session-bound' };

@@ -8,6 +8,7 @@ import type { Clock, Logger, Store } from '../../core/ports.js';
 import type { RequestService } from '../../core/request/request-service.js';
 import type { Catalog } from '../../core/types.js';
 import { defaultSessionLeaseMs } from './lease-keeper.js';
+import type { RecordingStore } from './recording-copy.js';
 
 export type GatewayName = 'postgres' | 'ssh';
 
@@ -21,6 +22,8 @@ export interface GatewayDeps {
   listen: { host: string; port: number };
   /** Session records, one file per session (DATA_DIR/sessions). */
   sessionDir: string;
+  /** Where a copy of each recording goes so every broker sharing the store can read it (the broker's store). */
+  recordingStore?: RecordingStore;
   /** Longest session-bound grant, whatever the profile allows. Default 8h. */
   maxSessionMs?: number;
   /** Session lease of session-bound grants (shared/lease-keeper.ts). Default 60s. */

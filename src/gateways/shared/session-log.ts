@@ -6,11 +6,15 @@
 // than relaying the statement itself (bench/gateways.ts), and a broker crash
 // loses at most the last FLUSH_MS of them. Recent sessions are also kept in
 // memory for the API, at once. The layout is documented in
-// api/sessions-reader.ts, which reads it.
+// api/sessions-reader.ts, which reads it. With `copy`, every write also goes
+// to the store (recording-copy.ts), where every broker sharing it reads it.
 
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { digestSessionFiles, type RecordingDigest } from './recording-digest.js';
+import type { Logger } from '../../core/ports.js';
+import { openRecordingCopy, type RecordingStore, type StreamCopy } from './recording-copy.js';
 
 /** What every gateway records about a session. */
 export interface BaseSessionRecord {
@@ -38,8 +42,13 @@ export interface SessionFile {
   write(type: string, fields: object): void;
   /** The same, batched: written within FLUSH_MS. */
   writeSoon(type: string, fields: object): void;
-  /** Writes the `end` line with `fields`, closes the file, then marks the record ended. */
-  end(input: { at: number; reason: string }, fields?: object): Promise<void>;
+  /**
+   * Writes the `end` line with `fields`, closes the file, then marks the record ended.
+   * Answers the SHA-256 of the finished log and of the session's terminal recordings (closed before).
+   */
+  end(input: { at: number; reason: string }, fields?: object): Promise<RecordingDigest | null>;
+  /** The store's copy of channel N's terminal recording; null without a store copy. */
+  castCopy(channel: number): StreamCopy | null;
 }
 
 export interface SessionRecords<R extends BaseSessionRecord> {
@@ -52,10 +61,18 @@ export interface SessionRecords<R extends BaseSessionRecord> {
   castFile(sessionId: string, channel: number): string;
 }
 
+/** Where the store's copy goes (the broker's store), when there is one. */
+export interface RecordingCopyDeps {
+  store: RecordingStore;
+  log: Logger;
+  now: () => number;
+}
+
 export function createSessionRecords<R extends BaseSessionRecord>(opts: {
   dir: string;
   gateway: 'postgres' | 'ssh';
   keepSessions?: number;
+  copy?: RecordingCopyDeps;
 }): SessionRecords<R> {
   const keepSessions = opts.keepSessions ?? 500;
   const recent: R[] = [];
@@ -63,6 +80,17 @@ export function createSessionRecords<R extends BaseSessionRecord>(opts: {
   const fileOf = (id: string) => join(opts.dir, `${id}.jsonl`);
 
   async function open(record: R, header: object): Promise<SessionFile> {
+    const sessionLine = JSON.stringify({ type: 'session', gateway: opts.gateway, ...header });
+    const copy = opts.copy
+      ? await openRecordingCopy(opts.copy, {
+          sessionId: record.sessionId,
+          gateway: opts.gateway,
+          user: record.user,
+          grantId: record.grantId,
+          startedAt: Date.parse(record.startedAt),
+          header: sessionLine,
+        })
+      : null;
     dirReady ??= mkdir(opts.dir, { recursive: true, mode: 0o700 });
     await dirReady;
     const out: WriteStream = createWriteStream(fileOf(record.sessionId), { flags: 'wx', mode: 0o600 });
@@ -72,7 +100,10 @@ export function createSessionRecords<R extends BaseSessionRecord>(opts: {
     const flush = () => {
       if (timer) clearTimeout(timer);
       timer = null;
-      if (pending) out.write(pending);
+      if (pending) {
+        out.write(pending);
+        copy?.log.write(pending);
+      }
       pending = '';
     };
     // Lines stay in order: an immediate line first lets the waiting ones out.
@@ -88,7 +119,8 @@ export function createSessionRecords<R extends BaseSessionRecord>(opts: {
         timer.unref();
       }
     };
-    line({ type: 'session', gateway: opts.gateway, ...header });
+    pending += `${sessionLine}\n`;
+    flush();
     recent.unshift(record);
     if (recent.length > keepSessions) {
       // Evict the oldest ended session; live ones stay listed however many there are.
@@ -100,13 +132,18 @@ export function createSessionRecords<R extends BaseSessionRecord>(opts: {
       writeSoon: (type, fields) => lineSoon({ type, sessionId: record.sessionId, ...fields }),
       async end(input, fields = {}) {
         const endedAt = new Date(input.at).toISOString();
+        const endLine = { type: 'end', sessionId: record.sessionId, endedAt, reason: input.reason, ...fields };
         // The waiting lines and the end line go out in one write.
-        line({ type: 'end', sessionId: record.sessionId, endedAt, reason: input.reason, ...fields });
+        line(endLine);
         await new Promise<void>((resolve) => out.end(resolve));
-        // Marked ended once the file is complete: whoever sees the mark can read the whole record.
+        await copy?.end(input.at, JSON.stringify(endLine));
+        // Marked ended once the file (and the store's copy) is complete: whoever sees the mark can read the whole record.
         record.endedAt = endedAt;
         record.endReason = input.reason;
+        // A digest that cannot be taken must not cost the session its end event: it is then null (and verify says so).
+        return digestSessionFiles(opts.dir, record.sessionId).catch(() => null);
       },
+      castCopy: (channel) => copy?.cast(channel) ?? null,
     };
   }
 

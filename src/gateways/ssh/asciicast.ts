@@ -7,6 +7,7 @@
 
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
+import type { StreamCopy } from '../shared/recording-copy.js';
 
 export interface AsciicastHeader {
   width: number;
@@ -40,11 +41,26 @@ export function eventLine(seconds: number, code: 'o' | 'r' | 'i', data: string):
  * Opens `file` (created, never overwritten, 0600) and writes the header.
  * `now` (ms) gives event times relative to `startMs`.
  */
-export function openAsciicast(file: string, header: Omit<AsciicastHeader, 'timestamp'>, opts: { now?: () => number; startMs?: number } = {}): AsciicastWriter {
+export function openAsciicast(
+  file: string,
+  header: Omit<AsciicastHeader, 'timestamp'>,
+  opts: { now?: () => number; startMs?: number; copy?: StreamCopy | null } = {},
+): AsciicastWriter {
   const now = opts.now ?? Date.now;
   const start = opts.startMs ?? now();
-  const out: WriteStream = createWriteStream(file, { flags: 'wx', mode: 0o600 });
-  out.on('error', () => {});
+  const fileOut: WriteStream = createWriteStream(file, { flags: 'wx', mode: 0o600 });
+  fileOut.on('error', () => {});
+  // Every line also goes to the store's copy (batched there), when there is one.
+  const copy = opts.copy ? batched(opts.copy) : null;
+  const out = {
+    write(text: string) {
+      fileOut.write(text);
+      copy?.write(text);
+    },
+    end(done: () => void) {
+      fileOut.end(() => void (copy ? copy.close().then(done, done) : done()));
+    },
+  };
   out.write(headerLine({ ...header, timestamp: Math.floor(start / 1000) }));
   // Output arrives in chunks that may split a UTF-8 character: decode across chunks.
   const decoder = new StringDecoder('utf8');
@@ -66,6 +82,32 @@ export function openAsciicast(file: string, header: Omit<AsciicastHeader, 'times
       const rest = decoder.end();
       if (rest) out.write(eventLine(t(), 'o', rest));
       return new Promise<void>((resolve) => out.end(resolve));
+    },
+  };
+}
+
+/** Terminal output comes a few bytes at a time: one store write per 50 ms or 64 KiB, not per event. */
+function batched(copy: StreamCopy): { write(text: string): void; close(): Promise<string> } {
+  let pending = '';
+  let timer: NodeJS.Timeout | null = null;
+  const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    copy.write(pending);
+    pending = '';
+  };
+  return {
+    write(text) {
+      pending += text;
+      if (pending.length >= 64 * 1024) flush();
+      else if (!timer) {
+        timer = setTimeout(flush, 50);
+        timer.unref();
+      }
+    },
+    close() {
+      flush();
+      return copy.close();
     },
   };
 }

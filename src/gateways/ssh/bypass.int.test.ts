@@ -121,10 +121,10 @@ users:
     ]);
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
-    await until('the session is set up', () => /ready \S+ \d+/.test(out), 60_000);
+    await until('the session is set up', () => /ready \S+ \d+/.test(out));
     const [, account, uidText] = /ready (\S+) (\d+)/.exec(out)!;
     const uid = Number(uidText);
-    await until('the three sleeps run', () => processesOf(uid).length >= 5, 60_000);
+    await until('the three sleeps run', () => processesOf(uid).length >= 5);
 
     // While the session is live: the planted key is refused by the target's sshd.
     const direct = await t.run('ssh', [...t.sshArgs(plantedKeyFile, t.env.server.port), '-o', 'LogLevel=INFO', '-T', `${account}@127.0.0.1`, 'true']);
@@ -132,7 +132,7 @@ users:
     assert.match(direct.err, /Permission denied \(publickey\)/);
 
     child.kill('SIGTERM');
-    await until('the account is removed', () => !accountExists(account!), 90_000);
+    await until('the account is removed', () => !accountExists(account!));
     assert.deepEqual(processesOf(uid), [], 'nothing of the account runs on');
   });
 

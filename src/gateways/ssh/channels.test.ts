@@ -59,7 +59,7 @@ function execResult(c: ssh2.Client, command: string): Promise<{ stderr: string; 
   });
 }
 
-describe('ssh gateway channels once the target has dropped the connection', { timeout: 15_000 }, () => {
+describe('ssh gateway channels once the target has dropped the connection', { timeout: 300_000 }, () => {
   let dir: string;
   let target: Awaited<ReturnType<typeof sshServer>>;
   let gateway: Awaited<ReturnType<typeof sshServer>>;

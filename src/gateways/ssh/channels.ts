@@ -95,7 +95,7 @@ export function serveSessionChannel(ch: Session, upstreamP: Promise<Upstream | n
               title: `${up.admission.grant.user}@${up.admission.grant.target} as ${up.admission.grant.account}`,
               env: { TERM: pty.term },
             },
-            { now: clock.now },
+            { now: clock.now, copy: up.record.castCopy(n) },
           );
           casts.add(cast);
         }

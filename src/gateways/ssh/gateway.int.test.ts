@@ -114,10 +114,8 @@ users:
     await until('account removed', () => !accountExists(account!), 120_000);
     await until('session recorded as ended', () => gateway.sessions.list().some((x) => x.account === account && x.endedAt !== null), 120_000);
 
-    await until(
-      'session audited as ended',
-      async () => (await app.store.listAudit({ subjectUser: 'alice', action: 'session.ended', limit: 5000 })).some((e) => e.details.account === account),
-      10_000,
+    await until('session audited as ended', async () =>
+      (await app.store.listAudit({ subjectUser: 'alice', action: 'session.ended', limit: 5000 })).some((e) => e.details.account === account),
     );
     const audit = await app.store.listAudit({ subjectUser: 'alice', limit: 5000 });
     const started = audit.find((e) => e.action === 'session.started' && e.details.account === account);
@@ -133,7 +131,7 @@ users:
     assert.deepEqual(rec.channels[0]?.exit, { code: 0 });
   });
 
-  it(`after ${maxAuthTries} failed key attempts the connection is closed: a registered key tried next never gets in`, { timeout: 30_000 }, async () => {
+  it(`after ${maxAuthTries} failed key attempts the connection is closed: a registered key tried next never gets in`, { timeout: 300_000 }, async () => {
     const keys = [...Array.from({ length: maxAuthTries }, () => testKeyPair().private), aliceKey.private];
     let tried = 0;
     const c = new ssh2.Client();
@@ -156,7 +154,7 @@ users:
 
   it(
     `at most ${maxChannelsPerConnection} session channels open at once on one connection; one more is refused, the rest run`,
-    { timeout: 60_000 },
+    { timeout: 300_000 },
     async () => {
       const c = new ssh2.Client();
       await new Promise<void>((resolve, reject) => {
@@ -186,7 +184,7 @@ users:
 
   it(
     'close() finishes even with a client that stopped reading and never closes: its socket is destroyed after the grace period',
-    { timeout: 30_000 },
+    { timeout: 300_000 },
     async () => {
       const gw = make(join(dir, 'data', 'sessions-stalled'), undefined, { endGraceMs: 300 });
       const p = (await gw.listen()).port;
@@ -256,7 +254,7 @@ users:
     const r = await ssh('alice+host-shell', 'echo hello-cast; stty size', { tty: true });
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /hello-cast/);
-    await until('session ended', () => gateway.sessions.list().some((s) => s.endedAt && s.channels.some((c) => c.pty)), 10_000);
+    await until('session ended', () => gateway.sessions.list().some((s) => s.endedAt && s.channels.some((c) => c.pty)));
     const rec = gateway.sessions.list().find((s) => s.channels.some((c) => c.pty))!;
     const file = rec.channels[0]!.recording!;
     const lines = readFileSync(file, 'utf8')

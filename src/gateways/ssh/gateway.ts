@@ -94,7 +94,10 @@ export function createSshGateway(deps: SshGatewayDeps): SshGateway {
     accept,
     endConnection,
     keeper: createSessionKeeper({ gateway: 'ssh', grants: deps.grants, store: deps.store, clock: deps.clock, log, sessionLeaseMs: settings.sessionLeaseMs }),
-    sessions: createSshSessionLog({ dir: deps.sessionDir }),
+    sessions: createSshSessionLog({
+      dir: deps.sessionDir,
+      copy: deps.recordingStore ? { store: deps.recordingStore, log: deps.log, now: () => deps.clock.now() } : undefined,
+    }),
   };
 
   return {

@@ -73,8 +73,8 @@ function startSession(ctx: SshContext, conn: Connection, login: SessionLogin): S
     if (!up) return;
     const { admission, record, sessionId } = up;
     await keeper.recordEnd({ sessionId, admission, user, startedAt }, reason, async (at) => {
-      await record.end({ at, reason });
-      return { via, channels: record.record.channels.length };
+      const recordingSha256 = await record.end({ at, reason });
+      return { via, channels: record.record.channels.length, recordingSha256 };
     });
   });
   const clientLeft = () => {

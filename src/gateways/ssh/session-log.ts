@@ -3,7 +3,9 @@
 // a `channel-end` line with its exit status, and an `end` line — plus one
 // asciicast v2 file per terminal (DIR/<sessionId>-<channel>.cast).
 
-import { createSessionRecords, type BaseSessionRecord } from '../shared/session-log.js';
+import type { RecordingDigest } from '../shared/recording-digest.js';
+import type { StreamCopy } from '../shared/recording-copy.js';
+import { createSessionRecords, type BaseSessionRecord, type RecordingCopyDeps } from '../shared/session-log.js';
 
 export interface SshChannelRecord {
   channel: number;
@@ -29,9 +31,11 @@ export interface SshSessionRecord extends BaseSessionRecord {
 export interface SshSessionLogHandle {
   readonly record: SshSessionRecord;
   castFile(channel: number): string;
+  /** The store's copy of channel N's recording (null without one). */
+  castCopy(channel: number): StreamCopy | null;
   channel(c: Omit<SshChannelRecord, 'endedAt' | 'exit'>): void;
   channelEnd(channel: number, at: number, exit: SshChannelRecord['exit']): void;
-  end(input: { at: number; reason: string }): Promise<void>;
+  end(input: { at: number; reason: string }): Promise<RecordingDigest | null>;
 }
 
 export interface SshSessionLog {
@@ -41,9 +45,9 @@ export interface SshSessionLog {
   fileOf(sessionId: string): string;
 }
 
-export function createSshSessionLog(opts: { dir: string; keepSessions?: number; keepChannels?: number }): SshSessionLog {
+export function createSshSessionLog(opts: { dir: string; keepSessions?: number; keepChannels?: number; copy?: RecordingCopyDeps }): SshSessionLog {
   const keepChannels = opts.keepChannels ?? 200;
-  const records = createSessionRecords<SshSessionRecord>({ dir: opts.dir, gateway: 'ssh', keepSessions: opts.keepSessions });
+  const records = createSessionRecords<SshSessionRecord>({ dir: opts.dir, gateway: 'ssh', keepSessions: opts.keepSessions, copy: opts.copy });
 
   async function open(header: Parameters<SshSessionLog['open']>[0]): Promise<SshSessionLogHandle> {
     const record: SshSessionRecord = { ...header, endedAt: null, endReason: null, channels: [] };
@@ -51,6 +55,7 @@ export function createSshSessionLog(opts: { dir: string; keepSessions?: number; 
     return {
       record,
       castFile: (n) => records.castFile(header.sessionId, n),
+      castCopy: (n) => file.castCopy(n),
       channel(c) {
         file.write('channel', c);
         record.channels.push({ ...c, endedAt: null, exit: null });

@@ -7,6 +7,7 @@ import type {
   ApprovalRecord,
   AuditEvent,
   BreakGlassRecord,
+  BrokerRecord,
   ConnectTokenRecord,
   GrantRecord,
   PendingLoginRecord,
@@ -15,6 +16,7 @@ import type {
   SshKeyRecord,
   TokenRecord,
 } from '../../core/types.js';
+import type { OutboxRecord } from '../../core/notify/notification.js';
 
 export interface MemoryState {
   requests: Map<string, RequestRecord>;
@@ -30,6 +32,9 @@ export interface MemoryState {
   sshKeys: Map<string, SshKeyRecord>;
   targetCredentials: Map<string, { sealed: string; updatedAt: number }>;
   meta: Map<string, string>;
+  brokers: Map<string, BrokerRecord>;
+  /** The notification outbox, by id. */
+  notifications: Map<string, OutboxRecord>;
 }
 
 export function emptyState(): MemoryState {
@@ -46,6 +51,8 @@ export function emptyState(): MemoryState {
     sshKeys: new Map(),
     targetCredentials: new Map(),
     meta: new Map(),
+    brokers: new Map(),
+    notifications: new Map(),
   };
 }
 
@@ -64,6 +71,8 @@ export function copyState(s: MemoryState): MemoryState {
     sshKeys: new Map(s.sshKeys),
     targetCredentials: new Map(s.targetCredentials),
     meta: new Map(s.meta),
+    brokers: new Map(s.brokers),
+    notifications: new Map(s.notifications),
   };
 }
 

@@ -16,8 +16,10 @@
 // (a SQLite file and this store are; a shared PostgreSQL is not).
 
 import type { StoredCheckpoint } from '../../core/audit/signing.js';
-import type { Store, StoreTx, TxLocks } from '../../core/ports.js';
+import type { ZspSnapshot } from '../../core/reconcile/zsp.js';
+import type { ReportItem, ReportQuery, SessionRecordingStore, Store, StoreTx, TxLocks } from '../../core/ports.js';
 import { copy, copyState, emptyState, type MemoryState } from './memory-state.js';
+import { MemoryRecordings } from './memory-recordings.js';
 import { MemoryTx } from './memory-tx.js';
 
 const reads = [
@@ -45,6 +47,9 @@ const reads = [
   'listSshKeys',
   'getTargetCredential',
   'getMeta',
+  'listBrokers',
+  'listNotifications',
+  'countNotifications',
 ] as const satisfies readonly (keyof StoreTx)[];
 
 const writes = [
@@ -71,7 +76,30 @@ const writes = [
   'deleteSshKey',
   'putTargetCredential',
   'setMeta',
+  'claimDueGrants',
+  'claimGrant',
+  'renewClaims',
+  'putBroker',
+  'deleteBrokers',
+  'insertNotifications',
+  'claimNotifications',
+  'settleNotification',
 ] as const satisfies readonly (keyof StoreTx)[];
+
+const recordingMethods = [
+  'insertSessionRecording',
+  'appendSessionChunk',
+  'touchSessionRecording',
+  'endSessionRecording',
+  'getSessionRecording',
+  'listSessionRecordings',
+  'listSessionStreams',
+  'readSessionChunks',
+  'deleteSessionRecordings',
+] as const satisfies readonly (keyof SessionRecordingStore)[];
+type RecordingLeft = Exclude<keyof SessionRecordingStore, (typeof recordingMethods)[number]>;
+const everyRecordingMethod: [RecordingLeft] extends [never] ? true : RecordingLeft = true;
+void everyRecordingMethod;
 
 // Every port method is a read or a write: the compiler rejects a new one left out.
 type Unsorted = Exclude<keyof StoreTx, (typeof reads)[number] | (typeof writes)[number]>;
@@ -84,9 +112,9 @@ class MemoryTxWithLocks extends MemoryTx implements TxLocks {
   }
 }
 
-// The StoreTx methods are attached in the constructor (reads and writes above).
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
-export interface MemoryStore extends StoreTx {}
+// The StoreTx methods are attached in the constructor (reads and writes above), the recording ones from MemoryRecordings.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface MemoryStore extends StoreTx, SessionRecordingStore {}
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class MemoryStore implements Store {
@@ -100,6 +128,8 @@ export class MemoryStore implements Store {
 
   constructor() {
     const self = this as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const recordings = new MemoryRecordings(() => this.ensureOpen());
+    for (const name of recordingMethods) self[name] = (...args) => (recordings[name] as (...a: unknown[]) => Promise<unknown>).apply(recordings, args);
     for (const name of reads) {
       self[name] = (...args) => {
         this.ensureOpen();
@@ -133,6 +163,34 @@ export class MemoryStore implements Store {
     this.ensureOpen();
   }
 
+  /** Zero-standing-privilege snapshots; written outside transactions as in the SQL stores. */
+  private zsp: ZspSnapshot[] = [];
+
+  async insertZspSnapshots(rows: ZspSnapshot[]): Promise<void> {
+    this.ensureOpen();
+    for (const r of rows) if (!this.zsp.some((x) => x.target === r.target && x.at === r.at)) this.zsp.push({ ...r });
+    this.zsp.sort((a, b) => a.at - b.at || (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
+  }
+
+  async listZspSnapshots(q: { since: number; target?: string }): Promise<ZspSnapshot[]> {
+    this.ensureOpen();
+    return this.zsp.filter((s) => s.at >= q.since && (q.target === undefined || s.target === q.target)).map((s) => ({ ...s }));
+  }
+
+  async latestZspSnapshots(): Promise<ZspSnapshot[]> {
+    this.ensureOpen();
+    const latest = new Map<string, ZspSnapshot>();
+    for (const s of this.zsp) latest.set(s.target, s);
+    return [...latest.values()].sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0)).map((s) => ({ ...s }));
+  }
+
+  async pruneZspSnapshots(before: number): Promise<number> {
+    this.ensureOpen();
+    const n = this.zsp.length;
+    this.zsp = this.zsp.filter((s) => s.at >= before);
+    return n - this.zsp.length;
+  }
+
   async insertAuditCheckpoint(c: StoredCheckpoint): Promise<boolean> {
     this.ensureOpen();
     if (this.checkpoints.some((x) => x.seq === c.seq)) return false;
@@ -152,6 +210,30 @@ export class MemoryStore implements Store {
       .filter((c) => c.seq > afterSeq)
       .slice(0, limit)
       .map(copy);
+  }
+
+  async reportPage(q: ReportQuery): Promise<ReportItem[]> {
+    this.ensureOpen();
+    const s = this.state;
+    const after = q.after;
+    const requests = [...s.requests.values()]
+      .filter(
+        (r) =>
+          r.createdAt >= q.from &&
+          r.createdAt < q.to &&
+          (after === undefined || r.createdAt > after.createdAt || (r.createdAt === after.createdAt && r.id > after.id)) &&
+          (q.target === undefined || r.target === q.target) &&
+          (q.user === undefined || r.user === q.user),
+      )
+      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .slice(0, q.limit);
+    return requests.map((request) => {
+      const grant = request.grantId ? s.grants.get(request.grantId) : undefined;
+      const approvals = [...s.approvals.values()].filter((a) => a.requestId === request.id).sort((a, b) => a.at - b.at || (a.approver < b.approver ? -1 : 1));
+      const bg = [...s.breakGlass.values()].find((b) => b.requestId === request.id);
+      const events = s.audit.filter((e) => e.requestId === request.id || (e.requestId === null && grant !== undefined && e.grantId === grant.id));
+      return copy({ request, approvals, grant: grant ?? null, breakGlass: bg ?? null, events });
+    });
   }
 
   async close(): Promise<void> {

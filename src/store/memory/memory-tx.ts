@@ -10,6 +10,8 @@ import type {
   AuditEvent,
   AuditInput,
   BreakGlassRecord,
+  BrokerRecord,
+  BrokerStatus,
   ConnectTokenRecord,
   GrantRecord,
   GrantStatus,
@@ -20,6 +22,8 @@ import type {
   TokenRecord,
 } from '../../core/types.js';
 import { normalizeDetails } from '../audit-appender.js';
+import type { OutboxCounts, OutboxFilter, OutboxOutcome, OutboxRecord } from '../../core/notify/notification.js';
+import { claimOutbox, countOutbox, insertOutbox, listOutbox, settleOutbox } from './memory-outbox.js';
 import { applyPatch, byKeys, clampLimit, copy, duplicate, take, type MemoryState } from './memory-state.js';
 
 const retrying: readonly GrantStatus[] = ['revoking', 'revoke-failing'];
@@ -35,6 +39,11 @@ function isDue(g: GrantRecord, now: number): boolean {
   return retrying.includes(g.status) && g.nextAttemptAt !== null && g.nextAttemptAt <= now;
 }
 
+/** Free or lapsed at `now` (a claim of `holder` counts as free to it). */
+function claimable(g: GrantRecord, now: number, holder: string): boolean {
+  return g.claimedUntil === null || g.claimedUntil <= now || g.claimedBy === holder;
+}
+
 function unbacked(g: GrantRecord, by: NonNullable<GrantFilter['unbackedBy']>): boolean {
   return (by.users !== null && !by.users.includes(g.user)) || !by.profiles.includes(g.profile) || !by.targets.includes(g.target);
 }
@@ -48,6 +57,28 @@ export class MemoryTx implements StoreTx {
   private insertOnce<T>(table: string, map: Map<string, T>, key: string, value: T): void {
     if (map.has(key)) throw duplicate(table, key);
     map.set(key, copy(value));
+  }
+
+  // ---- the notification outbox (memory-outbox.ts)
+
+  async insertNotifications(rows: readonly OutboxRecord[]): Promise<void> {
+    insertOutbox(this.s.notifications, rows);
+  }
+
+  async claimNotifications(owner: string, now: number, leaseUntil: number, limit: number): Promise<OutboxRecord[]> {
+    return claimOutbox(this.s.notifications, owner, now, leaseUntil, limit);
+  }
+
+  async settleNotification(id: string, owner: string, outcome: OutboxOutcome): Promise<boolean> {
+    return settleOutbox(this.s.notifications, id, owner, outcome);
+  }
+
+  async listNotifications(filter: OutboxFilter): Promise<OutboxRecord[]> {
+    return listOutbox(this.s.notifications, filter);
+  }
+
+  async countNotifications(): Promise<OutboxCounts> {
+    return countOutbox(this.s.notifications);
   }
 
   // ---- requests and approvals
@@ -130,6 +161,67 @@ export class MemoryTx implements StoreTx {
       .sort(byKeys([dueAt, (g) => g.id]))
       .slice(0, clampLimit(limit) ?? 0)
       .map(copy);
+  }
+
+  // ---- claimed work and broker heartbeats (as kysely-claims.ts)
+
+  async claimDueGrants(now: number, limit: number, holder: string, until: number): Promise<GrantRecord[]> {
+    const due = await this.listDueGrants(now, Number.MAX_SAFE_INTEGER);
+    const out: GrantRecord[] = [];
+    for (const g of due) {
+      if (out.length >= (clampLimit(limit) ?? 0)) break;
+      if (g.claimedUntil !== null && g.claimedUntil > now) continue;
+      const next = { ...this.s.grants.get(g.id)!, claimedBy: holder, claimedUntil: until };
+      this.s.grants.set(g.id, next);
+      out.push(copy(next));
+    }
+    return out;
+  }
+
+  async claimGrant(id: string, holder: string, now: number, until: number, force = false): Promise<GrantRecord | undefined> {
+    const g = this.s.grants.get(id);
+    if (!g || (!force && !claimable(g, now, holder))) return undefined;
+    const next = { ...g, claimedBy: holder, claimedUntil: until };
+    this.s.grants.set(id, next);
+    return copy(next);
+  }
+
+  async renewClaims(grantIds: readonly string[], holder: string, until: number): Promise<number> {
+    let renewed = 0;
+    for (const id of new Set(grantIds)) {
+      const g = this.s.grants.get(id);
+      if (!g || g.claimedBy !== holder) continue;
+      this.s.grants.set(id, { ...g, claimedUntil: until });
+      renewed++;
+    }
+    return renewed;
+  }
+
+  async putBroker(b: BrokerRecord): Promise<void> {
+    const cur = this.s.brokers.get(b.id);
+    this.s.brokers.set(b.id, { ...copy(b), startedAt: cur?.startedAt ?? b.startedAt });
+  }
+
+  async listBrokers(aliveSince: number, now: number): Promise<BrokerStatus[]> {
+    const live = new Set<string>(['provisioning', 'active', 'revoking', 'revoke-failing']);
+    const held = new Map<string, number>();
+    for (const g of this.s.grants.values())
+      if (g.claimedBy !== null && g.claimedUntil !== null && g.claimedUntil > now && live.has(g.status))
+        held.set(g.claimedBy, (held.get(g.claimedBy) ?? 0) + 1);
+    return [...this.s.brokers.values()]
+      .filter((b) => b.heartbeatAt >= aliveSince)
+      .sort(byKeys([(b) => b.startedAt, (b) => b.id]))
+      .map((b) => ({ ...copy(b), heldGrants: held.get(b.id) ?? 0 }));
+  }
+
+  async deleteBrokers(before: number, id?: string): Promise<number> {
+    let n = 0;
+    for (const b of [...this.s.brokers.values()])
+      if (b.heartbeatAt < before || b.id === id) {
+        this.s.brokers.delete(b.id);
+        n++;
+      }
+    return n;
   }
 
   async nextDueAt(): Promise<number | null> {

@@ -74,6 +74,8 @@ export function makeGrant(over: Partial<GrantRecord> = {}): GrantRecord {
     failingSince: null,
     sealedSecret: 'v1:sealed:abc',
     sessionLeaseUntil: null,
+    claimedBy: null,
+    claimedUntil: null,
     version: 1,
     ...over,
   };

@@ -8,6 +8,10 @@ import type { Store } from '../../core/ports.js';
 import type { GrantRecord, GrantStatus } from '../../core/types.js';
 import { hostileStrings, makeGrant, makeRequest, makeSshKey, makeToken, t0 } from './fixtures.js';
 import { auditAndTransactionSuite } from './store-suite-audit.js';
+import { zspSnapshotSuite } from './store-suite-zsp.js';
+import { reportSuite } from './store-suite-report.js';
+import { recordingsSuite } from './store-suite-recordings.js';
+import { outboxSuite } from './store-suite-outbox.js';
 
 export type MakeStore = () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
 
@@ -376,6 +380,10 @@ export function storeSuite(name: string, makeStore: MakeStore): void {
     });
 
     auditAndTransactionSuite(() => store);
+    zspSnapshotSuite(() => store);
+    reportSuite(() => store);
+    recordingsSuite(() => store);
+    outboxSuite(() => store);
 
     describe('tokens, credentials, meta, migrations', () => {
       it('tokens: insert, find by hash, list, revoke once', async () => {

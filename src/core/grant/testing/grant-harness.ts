@@ -206,7 +206,8 @@ export function grantHarness(opts: { store?: Store; clock?: FakeClock; targetTak
       connectors: { get: () => db },
       sealer: vault,
       clock,
-      notifier: { notify: (n) => notifications.push(n) },
+      // What committed, in order (a rolled-back change records nothing that reaches `committed`).
+      notifier: { record: async () => {}, committed: (n) => notifications.push(n) },
       log: nullLogger,
       telemetry: nullTelemetry,
       settings,
