@@ -3,7 +3,8 @@
 // is revoked; overlapping grants keep the assignment until the last ends; an
 // ephemeral user's password and application credential both work during the
 // grant and fail after; with no broker at all, the application credential
-// dies at its expires_at. Both policy modes.
+// dies at its expires_at (strict server only: that is Keystone's own clock).
+// Both policy modes otherwise.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -127,31 +128,38 @@ users:
       assert.deepEqual(await usersNamed(f, c.account), [], 'the user is gone');
     });
 
-    it('with Stint stopped, the application credential is refused after its expires_at (the password is not: Keystone users have no expiry)', async () => {
-      // The connector alone, as the broker leaves it: no broker runs from here on.
-      const conn = createKeystoneConnector(f.factoryInput());
-      const account = `stint_exp_${rand()}`;
-      const secret = `S${rand(24)}`;
-      // Room for a slow create on a loaded machine; the wait after it is for a condition, not a guess.
-      const expiresAt = new Date(Date.now() + 120_000);
-      try {
-        await conn.createAccount({ account, secret, grants: [`member@${f.app.name}`], expiresAt });
-        const { accounts } = await conn.listManaged();
-        const reported = accounts.find((a) => a.account === account)?.expiresAt;
-        assert.ok(reported && Math.abs(reported.getTime() - expiresAt.getTime()) <= 1000, `reported expiry ${reported?.toISOString()}`);
-        await conn.close();
-        const before = await f.appCredentialToken(account, secret);
-        assert.ok(Date.now() < expiresAt.getTime(), 'checked before the expiry (a machine this slow cannot run this test)');
-        assert.ok(before, 'the application credential works before its expiry');
-        await waitFor('expires_at to pass', async () => Date.now() > expiresAt.getTime() + 1000, 300_000);
-        assert.equal(await f.appCredentialToken(account, secret), null, 'refused after expires_at, by Keystone itself');
-        assert.equal(await f.tokenValid(before), false, 'a token from it ends with it');
-        assert.ok(await f.passwordToken({ name: account }, secret), 'the password still works: only Stint removes the user');
-      } finally {
-        const again = createKeystoneConnector(f.factoryInput());
-        await again.removeAccount({ account });
-        await again.close();
-      }
-    });
+    // Keystone's own clock, the same in both policy modes: proven once, with the strict server.
+    if (mode === 'strict')
+      it('with Stint stopped, the application credential is refused after its expires_at (the password is not: Keystone users have no expiry)', async () => {
+        // The connector alone, as the broker leaves it: no broker runs from here on.
+        const conn = createKeystoneConnector(f.factoryInput());
+        const account = `stint_exp_${rand()}`;
+        const secret = `S${rand(24)}`;
+        let expiresAt = new Date();
+        let before: string | null = null;
+        try {
+          // A short window, made longer only when this machine was too slow to use the credential inside it.
+          for (const windowMs of [30_000, 90_000, 270_000]) {
+            expiresAt = new Date(Date.now() + windowMs);
+            await conn.createAccount({ account, secret, grants: [`member@${f.app.name}`], expiresAt });
+            before = await f.appCredentialToken(account, secret);
+            if (before !== null || Date.now() < expiresAt.getTime()) break;
+            await conn.removeAccount({ account });
+          }
+          assert.ok(before, 'the application credential works before its expiry');
+          const { accounts } = await conn.listManaged();
+          const reported = accounts.find((a) => a.account === account)?.expiresAt;
+          assert.ok(reported && Math.abs(reported.getTime() - expiresAt.getTime()) <= 1000, `reported expiry ${reported?.toISOString()}`);
+          await conn.close();
+          await waitFor('expires_at to pass', async () => Date.now() > expiresAt.getTime() + 1000, 300_000);
+          assert.equal(await f.appCredentialToken(account, secret), null, 'refused after expires_at, by Keystone itself');
+          assert.equal(await f.tokenValid(before), false, 'a token from it ends with it');
+          assert.ok(await f.passwordToken({ name: account }, secret), 'the password still works: only Stint removes the user');
+        } finally {
+          const again = createKeystoneConnector(f.factoryInput());
+          await again.removeAccount({ account });
+          await again.close();
+        }
+      });
   });
 }
