@@ -73,6 +73,22 @@ export function openKeystone(input: KindInput<KeystoneSettings>): KindConnector 
     return id;
   }
 
+  /** A grant's role and project ids, or why it cannot be granted (the role, project or domain is missing). */
+  async function resolveOne(op: Operation, g: string): Promise<Resolved | string> {
+    const ref = parseGrant(g);
+    const domainId = ref.domain ? await api.domainId(ref.domain) : await domainIdOf(op, s.projectDomain);
+    if (!domainId) return `grant ${JSON.stringify(g)}: domain ${JSON.stringify(ref.domain!.value)} does not exist`;
+    const role = await api.findRole(ref.role);
+    if (!role) return `grant ${JSON.stringify(g)}: role ${JSON.stringify(ref.role.value)} does not exist`;
+    // Config load checks names; a protected role reached by its id slips past that check, so it is refused here.
+    if (ref.role.isId && isProtectedRole(role.name, s.protectedRoles)) {
+      return `grant ${JSON.stringify(g)} names the protected role ${JSON.stringify(role.name)} by id; name it in the profile (with allowAdminRole: true) so the config check sees it`;
+    }
+    const project = await api.findProject(ref.project, domainId);
+    if (!project) return `grant ${JSON.stringify(g)}: project ${JSON.stringify(ref.project.value)} does not exist in its domain`;
+    return { grant: g, roleId: role.id, projectId: project.id };
+  }
+
   /** Role and project ids of each grant, checked to exist (cached briefly; `fresh` skips the cache). */
   async function resolveGrants(op: Operation, grants: string[], fresh = false): Promise<Resolved[]> {
     const out = new Map<string, Resolved>();
@@ -82,20 +98,8 @@ export function openKeystone(input: KindInput<KeystoneSettings>): KindConnector 
         out.set(`${hit.r.roleId}/${hit.r.projectId}`, hit.r);
         continue;
       }
-      const ref = parseGrant(g);
-      const domainId = ref.domain ? await api.domainId(ref.domain) : await domainIdOf(op, s.projectDomain);
-      if (!domainId) throw op.fail(`grant ${JSON.stringify(g)}: domain ${JSON.stringify(ref.domain!.value)} does not exist`);
-      const role = await api.findRole(ref.role);
-      if (!role) throw op.fail(`grant ${JSON.stringify(g)}: role ${JSON.stringify(ref.role.value)} does not exist`);
-      // Config load checks names; a protected role reached by its id slips past that check, so it is refused here.
-      if (ref.role.isId && isProtectedRole(role.name, s.protectedRoles)) {
-        throw op.fail(
-          `grant ${JSON.stringify(g)} names the protected role ${JSON.stringify(role.name)} by id; name it in the profile (with allowAdminRole: true) so the config check sees it`,
-        );
-      }
-      const project = await api.findProject(ref.project, domainId);
-      if (!project) throw op.fail(`grant ${JSON.stringify(g)}: project ${JSON.stringify(ref.project.value)} does not exist in its domain`);
-      const r = { grant: g, roleId: role.id, projectId: project.id };
+      const r = await resolveOne(op, g);
+      if (typeof r === 'string') throw op.fail(r);
       resolved.set(g, { r, until: Date.now() + RESOLVE_TTL_MS });
       out.set(`${r.roleId}/${r.projectId}`, r);
     }
@@ -300,6 +304,16 @@ export function openKeystone(input: KindInput<KeystoneSettings>): KindConnector 
         // Keystone revokes the user's tokens, but cannot say how many there were.
         return { existed: true, terminatedSessions: 0 };
       });
+    },
+
+    // At broker start and config reload (src/config/target-check.ts), as at every grant.
+    async checkProfile(req, op) {
+      const problems: { grant: string; reason: string }[] = [];
+      for (const grant of req.grants) {
+        const r = await resolveOne(op, grant);
+        if (typeof r === 'string') problems.push({ grant, reason: r });
+      }
+      return { problems };
     },
 
     async grantToAccount(req, op) {

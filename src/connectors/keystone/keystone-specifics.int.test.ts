@@ -8,10 +8,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import type { KeystonePolicyMode } from '../../testing/servers/keystone.js';
+import { READ_ONLY_USER_DESCRIPTION, type KeystonePolicyMode } from '../../testing/servers/keystone.js';
 import type { Connector } from '../contract.js';
 import { rejectsTarget } from '../testing/rejects-target.js';
 import { formatGrant } from './grants.js';
+import { assignmentMark } from './holders.js';
 import { path, query } from './http.js';
 import { createKeystoneConnector } from './module.js';
 import { keystoneFixture, rand, type KeystoneFixture } from './testing/keystone-test-env.js';
@@ -125,6 +126,43 @@ for (const mode of ['legacy', 'strict'] as KeystonePolicyMode[]) {
       } finally {
         await conn.removeAccount({ account });
       }
+    });
+
+    it("an own-account grant marks the person's user, so that user must be writable: a read-only one is refused and nothing is assigned", async () => {
+      const memberId = z
+        .object({ roles: z.array(z.object({ id: z.string(), name: z.string() })) })
+        .parse((await f.admin('GET', `/roles${query({ name: 'member' })}`)).body)
+        .roles.find((r) => r.name === 'member')!.id;
+      const mark = assignmentMark(memberId, f.app.id);
+      const userRecord = async (id: string) => z.object({ user: z.record(z.string(), z.unknown()) }).parse((await f.admin('GET', path('users', id))).body).user;
+      await conn.grantToAccount({ account: f.own.name, grants: [member()] });
+      assert.equal((await userRecord(f.own.id))[mark], true, "the grant wrote Stint's mark onto the person's own user");
+      await conn.revokeFromAccount({ account: f.own.name, grants: [member()], terminateSessions: false });
+      assert.equal((await userRecord(f.own.id))[mark], null, 'the revoke cleared it');
+      // A user Keystone will not update (a read-only LDAP domain answers 403 the same way; here a test policy rule).
+      const ro = { name: `ro-${rand()}`, id: '' };
+      ro.id = await f.createUser(ro.name, `R${rand(20)}`, { description: READ_ONLY_USER_DESCRIPTION });
+      const refused = await rejectsTarget(conn.grantToAccount({ account: ro.name, grants: [member()] }));
+      assert.equal(refused.retryable, false);
+      assert.match(refused.message, /marking the assignment as Stint's: the admin credential is not allowed to do this \(403/);
+      assert.deepEqual(await assignmentsOf(ro.id), [], 'refused before any assignment was made');
+      // The assignment itself was allowed: only the write to the user was refused.
+      await f.admin('PUT', path('projects', f.app.id, 'users', ro.id, 'roles', memberId));
+      assert.deepEqual(await assignmentsOf(ro.id), [`${memberId}/${f.app.id}`]);
+      await f.admin('DELETE', path('users', ro.id));
+    });
+
+    it('checkProfile (broker start and reload) names each grant whose role, project or domain does not exist', async () => {
+      const sfx = rand(6);
+      const bad = [`member@no-such-project-${sfx}`, `no-such-role-${sfx}@${f.app.name}`, `member@${f.app.name}@no-such-domain-${sfx}`];
+      const { problems } = await conn.checkProfile!({ grants: [member(), ...bad], allowBuiltinPrivileged: false });
+      assert.deepEqual(
+        problems.map((p) => p.grant),
+        bad,
+      );
+      assert.match(problems[0]!.reason, /project "no-such-project-\w+" does not exist in its domain/);
+      assert.match(problems[1]!.reason, /role "no-such-role-\w+" does not exist/);
+      assert.match(problems[2]!.reason, /domain "no-such-domain-\w+" does not exist/);
     });
 
     it('hostile role and project names address exactly the object they name', async () => {

@@ -60,9 +60,19 @@ function conf(dir: string, mode: KeystonePolicyMode): string {
     '[oslo_policy]',
     `enforce_scope = ${strict}`,
     `enforce_new_defaults = ${strict}`,
+    `policy_file = ${dir}/policy.yaml`,
     '',
   ].join('\n');
 }
+
+/**
+ * Description of a user Keystone refuses to update, as a read-only identity
+ * backend (LDAP) does: an own-account grant's mark on it must fail cleanly.
+ */
+export const READ_ONLY_USER_DESCRIPTION = 'stint-test-read-only';
+
+// The default rule (admin in both modes), except on users carrying that description.
+const POLICY = `"identity:update_user": "rule:admin_required and not '${READ_ONLY_USER_DESCRIPTION}':%(target.user.description)s"\n`;
 
 // Keystone leaves sqlite's foreign keys off outside its unit tests, so rows
 // referring to a deleted application credential stay and collide with the next
@@ -103,6 +113,7 @@ function prepareTemplate(): Promise<{ dir: string; adminPassword: string }> {
     const adminPassword = randomBytes(18).toString('base64url');
     const me = userInfo();
     await writeFile(join(dir, 'keystone.conf'), conf(dir, 'legacy'));
+    await writeFile(join(dir, 'policy.yaml'), POLICY);
     await manage(dir, 'db_sync');
     await manage(dir, 'fernet_setup', '--keystone-user', String(me.username), '--keystone-group', String(me.gid));
     await manage(dir, 'credential_setup', '--keystone-user', String(me.username), '--keystone-group', String(me.gid));
@@ -212,6 +223,7 @@ export async function startKeystoneServer(mode: KeystonePolicyMode, opts: { unre
   const dir = await mkdtemp(join(tmpdir(), `stint-keystone-${mode}-`));
   await cp(t.dir, dir, { recursive: true });
   await writeFile(join(dir, 'keystone.conf'), conf(dir, mode));
+  await writeFile(join(dir, 'policy.yaml'), POLICY);
   const port = await freePort();
   const tls = mode === 'strict' ? await makeCertificates(dir) : null;
   const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}/v3`;
