@@ -48,21 +48,26 @@ export function query(params: Record<string, string | undefined>): string {
   return s === '' ? '' : `?${s}`;
 }
 
+const MAX_SOCKETS = 8;
+
 export function createHttpClient(opts: { baseUrl: string; ca?: string; timeoutMs: number }): HttpClient {
   const base = new URL(opts.baseUrl.replace(/\/+$/, ''));
   const secure = base.protocol === 'https:';
   const agent = secure
-    ? new https.Agent({ keepAlive: true, maxSockets: 8, ...(opts.ca ? { ca: opts.ca } : {}) })
-    : new http.Agent({ keepAlive: true, maxSockets: 8 });
+    ? new https.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS, ...(opts.ca ? { ca: opts.ca } : {}) })
+    : new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
 
   async function request(o: HttpOptions): Promise<HttpResponse> {
-    try {
-      return await once(o);
-    } catch (err) {
-      // A kept-alive socket the server closed meanwhile (uwsgi closes after
-      // each answer): the request never reached Keystone, so sending it again is safe.
-      if ((err as { reusedSocket?: boolean }).reusedSocket) return once(o);
-      throw err;
+    // A kept-alive socket the server closed meanwhile (uwsgi closes after
+    // each answer): the request never reached Keystone, so sending it again is
+    // safe. Each such failure drops one dead pooled socket, and the pool holds
+    // up to 8, so a ninth try gets a fresh connection.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await once(o);
+      } catch (err) {
+        if (!(err as { reusedSocket?: boolean }).reusedSocket || attempt >= MAX_SOCKETS) throw err;
+      }
     }
   }
 
