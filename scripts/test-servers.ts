@@ -5,6 +5,7 @@
 // files beside a full run: only one Samba AD DC fits on a host).
 
 import { startEmbeddedPostgres } from '../src/embedded/postgres.js';
+import { startKeystoneTestServers } from '../src/testing/servers/keystone.js';
 import { startLdapTestServer } from '../src/testing/servers/ldap.js';
 import { startMysqlTestServer } from '../src/testing/servers/mysql.js';
 import { startRedisTestServer } from '../src/testing/servers/redis.js';
@@ -26,6 +27,7 @@ const servers: Record<string, () => Promise<Started>> = {
   ldap: startLdapTestServer,
   ssh: startSshTestServer,
   ad: startSambaTestServer,
+  keystone: startKeystoneTestServers,
 };
 
 const only = process.env.STINT_TEST_SERVERS?.split(',')

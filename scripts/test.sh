@@ -27,6 +27,7 @@ command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v kinit >/dev/null 2>&1 || missing+=(krb5-user)
 command -v smbclient >/dev/null 2>&1 || missing+=(smbclient)
 command -v ldapsearch >/dev/null 2>&1 || missing+=(ldap-utils)
+{ command -v keystone-manage && command -v uwsgi-core && [ -e /usr/lib/uwsgi/plugins/python3_plugin.so ]; } >/dev/null 2>&1 || missing+=(keystone python3-keystone uwsgi-core uwsgi-plugin-python3)
 # The access report's PDF is checked with pdftotext; the SIEM export goes to a real rsyslog (issue 17).
 command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
 [ -x /usr/sbin/rsyslogd ] || missing+=(rsyslog)

@@ -81,6 +81,12 @@ export function crossCheck(raw: unknown, lineOf: (path: readonly PathSegment[]) 
         if (why) problems.push({ path: ['profiles', i, 'grants', j], message: `${quoteValue(g)} is not a valid ${mod.kind} grant: ${why}` });
       });
     }
+    const targetDef = items('targets').find((t) => isRecord(t) && t.name === target);
+    if (mod.checkProfile && Array.isArray(p.grants) && isRecord(targetDef)) {
+      const grants = p.grants.map((g: unknown) => (typeof g === 'string' ? g : ''));
+      for (const x of mod.checkProfile({ grants, allowAdminRole: p.allowAdminRole === true }, targetDef))
+        problems.push({ path: ['profiles', i, 'grants', x.index], message: x.message });
+    }
   });
 
   items('policies').forEach((p, i) => {

@@ -171,6 +171,8 @@ export const profileSchema = strict({
   stepUp: stepUpSchema().optional(),
   // Members of these groups may activate it without approval in an emergency (reason required; alerted; reviewed after).
   breakGlass: strict({ groups: z.array(nameSchema('group')).min(1, { error: 'must list at least one group' }) }).optional(),
+  // keystone: may give the admin role (or a target's protectedRoles); refused otherwise.
+  allowAdminRole: z.boolean().optional(),
   // Gateway sessions of this profile one person may have open at once (each an account on the target); default 20.
   gatewaySessions: intSchema(1, 1000).optional(),
   // ad targets only: may grant Domain Admins and the other built-in privileged groups.

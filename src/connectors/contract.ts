@@ -49,6 +49,14 @@ export interface HandOverResponse {
 export interface ExtendAccountRequest {
   account: string;
   expiresAt: Date;
+  /** The broker's secret for the account, for kinds that must act as the account to move its expiry (keystone's application credential). */
+  secret?: string;
+}
+
+/** The grant whose credential is being handed over, for kinds whose connection info names what it gives (keystone: the project). */
+export interface ConnectionInfoRequest {
+  account: string;
+  grants: readonly string[];
 }
 
 export interface RemoveAccountRequest {
@@ -184,7 +192,7 @@ export interface Connector {
   /** Cheap reachability check with the admin credential. */
   checkHealth(): Promise<void>;
   /** Connection details a person needs to use an account (never the admin credential). */
-  connectionInfo(): Record<string, string | number>;
+  connectionInfo(forGrant?: ConnectionInfoRequest): Record<string, string | number>;
   close(): Promise<void>;
 }
 

@@ -26,6 +26,11 @@ export interface ConnectorModule<S = unknown> {
   checkGrant(grant: string): string | null;
   /** Checks a person's own account name on a target of this kind: null when valid, else why not. */
   checkAccount(account: string): string | null;
+  /**
+   * Optional: checks a whole profile against its target's settings (keystone:
+   * the admin role needs allowAdminRole). Returns problems by grant index.
+   */
+  checkProfile?(profile: { grants: readonly string[]; allowAdminRole?: boolean }, settings: Record<string, unknown>): { index: number; message: string }[];
   /** Why the admin user cannot be used on this kind, or null. */
   checkAdminUser?(adminUser: string): string | null;
   /** The kind's operations for one target, given parsed settings; kit/create.ts wraps them. */

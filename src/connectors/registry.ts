@@ -5,6 +5,7 @@
 import type { TargetKind } from '../core/types.js';
 import type { ConnectorModule } from './module.js';
 import { adModule } from './ad/module.js';
+import { keystoneModule } from './keystone/module.js';
 import { ldapModule } from './ldap/module.js';
 import { mysqlModule } from './mysql/module.js';
 import { postgresModule } from './postgres/module.js';
@@ -19,6 +20,7 @@ export const connectorModules: Record<TargetKind, ConnectorModule> = {
   ssh: sshModule,
   ldap: ldapModule,
   script: scriptModule,
+  keystone: keystoneModule,
   ad: adModule,
 };
 

@@ -4,7 +4,7 @@
 
 import type { Role, RolesConfig } from './identity/roles.js';
 
-export type TargetKind = 'postgres' | 'mysql' | 'redis' | 'ssh' | 'ldap' | 'script' | 'ad';
+export type TargetKind = 'postgres' | 'mysql' | 'redis' | 'ssh' | 'ldap' | 'script' | 'ad' | 'keystone';
 
 // Each list of states is declared once, here; the unions derive from it, and
 // the API's zod views (src/api/views/) use the same arrays as enums.

@@ -9,6 +9,7 @@ import { TargetError } from '../../core/errors.js';
 import type {
   AccountInfo,
   BypassCheck,
+  ConnectionInfoRequest,
   CheckProfileRequest,
   CheckProfileResponse,
   Connector,
@@ -78,7 +79,7 @@ export interface KindConnector {
   checkBypass?(op: Operation): Promise<BypassCheck[]>;
   checkProfile?(req: CheckProfileRequest, op: Operation): Promise<CheckProfileResponse>;
   checkHealth(op: Operation): Promise<void>;
-  connectionInfo(): Record<string, string | number>;
+  connectionInfo(forGrant?: ConnectionInfoRequest): Record<string, string | number>;
   close(): Promise<void>;
 }
 
@@ -171,7 +172,9 @@ export function withOperations(w: Wiring, impl: KindConnector): Connector {
         impl.createAccount(req, op),
       ),
     extendAccount: (req) =>
-      run('extendAccount', req.account, [], all(account('extendAccount', req.account), expiry(req.expiresAt)), (op) => impl.extendAccount(req, op)),
+      run('extendAccount', req.account, req.secret === undefined ? [] : [req.secret], all(account('extendAccount', req.account), expiry(req.expiresAt)), (op) =>
+        impl.extendAccount(req, op),
+      ),
     removeAccount: (req) => run('removeAccount', req.account, [], account('removeAccount', req.account), (op) => impl.removeAccount(req, op)),
     grantToAccount: (req) =>
       run('grantToAccount', req.account, [], all(account('grantToAccount', req.account), grants(req.grants)), (op) => impl.grantToAccount(req, op)),
@@ -180,7 +183,7 @@ export function withOperations(w: Wiring, impl: KindConnector): Connector {
     listManaged: () => run('listManaged', undefined, [], none, (op) => impl.listManaged(op)),
     describeAccount: (req) => run('describeAccount', req.account, [], account('describeAccount', req.account), (op) => impl.describeAccount(req, op)),
     checkHealth: () => run('checkHealth', undefined, [], none, (op) => impl.checkHealth(op)),
-    connectionInfo: () => impl.connectionInfo(),
+    connectionInfo: (forGrant) => impl.connectionInfo(forGrant),
     close: async () => {
       closed = true;
       await impl.close();

@@ -363,8 +363,9 @@ export function connectorContractSuite(opts: { name: string; setup: () => Promis
       const secret = newSecret();
       await create(account, secret);
       const later = new Date(Date.now() + 5 * hour);
-      await conn().extendAccount({ account, expiresAt: later });
-      await conn().extendAccount({ account, expiresAt: later }); // idempotent
+      // With the account's secret, as the broker extends (keystone acts as the account to move its expiry).
+      await conn().extendAccount({ account, expiresAt: later, secret });
+      await conn().extendAccount({ account, expiresAt: later, secret }); // idempotent
       await assertCanLogIn(account, secret);
       if (!h.supportsNativeExpiry) {
         t.diagnostic('no target-native expiry: only checked that extend succeeds');
@@ -384,7 +385,7 @@ export function connectorContractSuite(opts: { name: string; setup: () => Promis
       const secret = newSecret();
       await create(account, secret, new Date(Date.now() - 60_000));
       await assert.rejects(h.login(account, secret), 'expired credential must be refused by the target itself');
-      await conn().extendAccount({ account, expiresAt: inAnHour() });
+      await conn().extendAccount({ account, expiresAt: inAnHour(), secret });
       await assertCanLogIn(account, secret);
     });
 

@@ -31,9 +31,16 @@ export function createCredentials(deps: CredentialsDeps) {
     if (g.status !== 'active') throw conflict(`grant ${g.id} is ${g.status}; credentials exist only while it is active`);
     const target = deps.catalog().targets.get(g.target);
     const connector = connectors.get(g.target);
+    const forGrant = { account: g.account, grants: deps.catalog().profiles.get(g.profile)?.grants ?? [] };
     return {
       grant: g,
-      credentials: { target: g.target, kind: target?.kind ?? 'unknown', account: g.account, password: secretOf(g), connection: connector.connectionInfo() },
+      credentials: {
+        target: g.target,
+        kind: target?.kind ?? 'unknown',
+        account: g.account,
+        password: secretOf(g),
+        connection: connector.connectionInfo(forGrant),
+      },
     };
   }
 

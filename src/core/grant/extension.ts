@@ -21,6 +21,11 @@ export interface ExtensionDeps {
 export function createExtension(deps: ExtensionDeps) {
   const { store, connectors, clock, log, records } = deps;
   const { secretOf } = records;
+  // Some kinds act as the account to move its expiry (keystone remakes its application credential).
+  const secretFor = (g: GrantRecord) => {
+    const secret = secretOf(g);
+    return secret === null ? {} : { secret };
+  };
   const mustGet = records.get;
   const extendLocks = new KeyedMutex();
 
@@ -55,7 +60,7 @@ export function createExtension(deps: ExtensionDeps) {
     }
     if (g.mode === 'ephemeral-account') {
       try {
-        await connectors.get(g.target).extendAccount({ account: g.account, expiresAt: new Date(newExpiry) });
+        await connectors.get(g.target).extendAccount({ account: g.account, expiresAt: new Date(newExpiry), ...secretFor(g) });
       } catch (err) {
         // Lost a race with expiry or revoke (the account is already gone): say so plainly.
         const cur = await mustGet(g.id);
@@ -90,7 +95,7 @@ export function createExtension(deps: ExtensionDeps) {
       if (g.mode === 'ephemeral-account') {
         await connectors
           .get(g.target)
-          .extendAccount({ account: g.account, expiresAt: new Date(cur.expiresAt) })
+          .extendAccount({ account: g.account, expiresAt: new Date(cur.expiresAt), ...secretFor(g) })
           .catch((err: unknown) =>
             log.warn(
               { grantId: g.id, target: g.target, error: safeErrorText(err, [secretOf(g)]) },
