@@ -299,7 +299,7 @@ describe('parseConfigText: each problem names file:line:column, path and what is
     const text = base.replace('maxDuration: 1h }', 'maxDuration: 1h, maxDuraton: 2h }');
     assert.deepStrictEqual(problems(text), [
       `${at(text, 'maxDuraton')}: profiles[0].maxDuraton: unknown field "maxDuraton" (did you mean "maxDuration"?); ` +
-        'known fields: name, target, mode, grants, maxDuration, terminateSessionsOnRevoke, description, portForwarding, stepUp, breakGlass, gatewaySessions, allowBuiltinPrivileged',
+        'known fields: name, target, mode, grants, maxDuration, terminateSessionsOnRevoke, description, portForwarding, stepUp, breakGlass, allowAdminRole, gatewaySessions, allowBuiltinPrivileged',
     ]);
     assert.equal(at(text, 'maxDuraton'), 'stint.yaml:9:106');
   });
@@ -451,7 +451,7 @@ describe('parseConfigText: each problem names file:line:column, path and what is
   test('unknown target kind', () => {
     const text = base.replace('kind: postgres', 'kind: oracle');
     assert.deepStrictEqual(problems(text), [
-      'stint.yaml:3:11: targets[0].kind: "oracle" is not a known kind; one of: postgres, mysql, redis, ssh, ldap, script, ad',
+      'stint.yaml:3:11: targets[0].kind: "oracle" is not a known kind; one of: postgres, mysql, redis, ssh, ldap, script, keystone, ad',
     ]);
   });
 
