@@ -10,6 +10,7 @@ import { newGrantId } from '../ids.js';
 import type { KeyedMutex } from '../keyed-mutex.js';
 import type { Clock, ConnectorRegistry, Logger, Notification, Notifier, Store, Telemetry } from '../ports.js';
 import { formatDuration } from '../duration.js';
+import { grantFacts } from '../notify/notification.js';
 import { safeErrorText } from '../scrub.js';
 import type { Catalog, GrantRecord, RequestRecord, UserDef } from '../types.js';
 import type { Faults } from '../faults.js';
@@ -238,11 +239,7 @@ function activeNote(g: GrantRecord, now: number, expiresAt: number): Notificatio
   return {
     kind: 'grant.active',
     at: now,
-    grantId: g.id,
-    requestId: g.requestId,
-    user: g.user,
-    target: g.target,
-    profile: g.profile,
+    ...grantFacts(g),
     duration: formatDuration(g.durationMs),
     expiresAt,
     message: `${g.user} has ${g.profile} until ${new Date(expiresAt).toISOString()}`,

@@ -7,6 +7,7 @@ import { conflict } from '../errors.js';
 import type { KeyedMutex } from '../keyed-mutex.js';
 import { KeyedSemaphore } from '../keyed-mutex.js';
 import type { Clock, ConnectorRegistry, Logger, Notification, Notifier, Store, Telemetry } from '../ports.js';
+import { grantFacts } from '../notify/notification.js';
 import { safeErrorText } from '../scrub.js';
 import type { GrantRecord, UserDef } from '../types.js';
 import type { Faults } from '../faults.js';
@@ -299,11 +300,7 @@ function grantNote(g: GrantRecord, kind: 'grant.revoked' | 'grant.revoke-failing
   return {
     kind,
     at: now,
-    grantId: g.id,
-    requestId: g.requestId,
-    user: g.user,
-    target: g.target,
-    profile: g.profile,
+    ...grantFacts(g),
     by: g.revokeRequestedBy ?? undefined,
     message,
   };

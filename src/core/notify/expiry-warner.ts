@@ -12,17 +12,13 @@ import { formatDuration } from '../duration.js';
 import { createPeriodicWorker, type PeriodicWorker } from '../periodic.js';
 import type { Clock, Logger, Notifier, Store } from '../ports.js';
 import type { GrantRecord } from '../types.js';
-import type { Notification } from './notification.js';
+import { grantFacts, type Notification } from './notification.js';
 
 export function expiringNote(g: GrantRecord, now: number, expiresAt: number): Notification {
   return {
     kind: 'grant.expiring',
     at: now,
-    grantId: g.id,
-    requestId: g.requestId,
-    user: g.user,
-    target: g.target,
-    profile: g.profile,
+    ...grantFacts(g),
     duration: formatDuration(g.durationMs),
     expiresAt,
     message: `${g.user}'s ${g.profile} on ${g.target} ends at ${new Date(expiresAt).toISOString()}`,

@@ -7,7 +7,7 @@
 
 /** Every kind of notification. The reminder, escalation and expiry-warning kinds are sent by the approval-flow work (issue 16). */
 import { formatDuration } from '../duration.js';
-import type { RequestRecord } from '../types.js';
+import type { GrantRecord, RequestRecord } from '../types.js';
 export const notificationKinds = [
   /** A request waits for approval: approvers are asked ("needs your approval"). */
   'request.pending',
@@ -72,6 +72,11 @@ export function requestFacts(r: RequestRecord): Pick<Notification, 'requestId' |
     ticket: r.ticket,
     duration: formatDuration(r.durationMs),
   };
+}
+
+/** What every notification about a grant says of it. */
+export function grantFacts(g: GrantRecord): Pick<Notification, 'grantId' | 'requestId' | 'user' | 'target' | 'profile'> {
+  return { grantId: g.id, requestId: g.requestId, user: g.user, target: g.target, profile: g.profile };
 }
 
 export type OutboxStatus = 'pending' | 'delivered' | 'failed';
