@@ -105,6 +105,11 @@ describe('ssh gateway: file operations read off SFTP and scp', () => {
     const rec = scpTap('scp -r -t dest', (op) => got.push(op))!;
     feed(rec.fromClient, Buffer.from('D0755 0 d\nC0600 2 a\nhi\0E\nC0600 1 b\nx\0'), [1]);
     rec.end();
+    for (const dir of ['/tmp/', '.', '/']) {
+      const into = scpTap(`scp -t ${dir}`, (op) => got.push(op))!;
+      feed(into.fromClient, Buffer.from('C0644 2 f.txt\nok\0'), [4]);
+      into.end();
+    }
     const down = scpTap('scp -f /etc/hosts', (op) => got.push(op))!;
     down.fromClient(Buffer.from('\0\0\0'));
     down.fromTarget(Buffer.from('C0644 10 hosts\n12345'));
@@ -113,6 +118,9 @@ describe('ssh gateway: file operations read off SFTP and scp', () => {
       { op: 'write', path: 'up.txt', bytes: 5, ok: true },
       { op: 'write', path: 'dest/d/a', bytes: 2, ok: true },
       { op: 'write', path: 'dest/b', bytes: 1, ok: true },
+      { op: 'write', path: '/tmp/f.txt', bytes: 2, ok: true },
+      { op: 'write', path: './f.txt', bytes: 2, ok: true },
+      { op: 'write', path: '/f.txt', bytes: 2, ok: true },
       { op: 'read', path: '/etc/hosts', bytes: 5, ok: false },
     ]);
     for (const cmd of ['ls -t x', 'scp -t', 'scp -t -f x', 'scp x y', 'scp --t x'])

@@ -228,7 +228,10 @@ export function scpTap(command: string, record: (op: FileOp) => void): FileOpTap
   let lineLen = 0;
   let current: { path: string; size: number; left: number } | null = null;
   let broken = false;
-  const joinPath = (name: string) => (many ? [base, ...dirs, name].join('/') : dirs.length ? [base, ...dirs, name].join('/') : base);
+  // `scp f host:/tmp/` sends `scp -t /tmp/` without -d: a target that names a directory gets the announced name.
+  const intoDir = upload && (base.endsWith('/') || base === '.' || base === '~');
+  const joinPath = (name: string) =>
+    many || dirs.length ? [base, ...dirs, name].join('/') : intoDir ? `${base.replace(/\/+$/, '') || '/'}/${name}`.replace(/^\/\//, '/') : base;
   const finish = (c: { path: string; size: number; left: number }, ok: boolean) =>
     record({ op: upload ? 'write' : 'read', path: c.path, bytes: c.size - c.left, ok });
 
