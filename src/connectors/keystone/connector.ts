@@ -199,8 +199,14 @@ export function openKeystone(input: KindInput<KeystoneSettings>): KindConnector 
     await api.call({ method: 'DELETE', path: path('users', userId) }, 'deleting the user', [204, 404]);
   }
 
-  const setPassword = (userId: string, password: string) =>
-    api.call({ method: 'PATCH', path: path('users', userId), body: { user: { password, enabled: true } } }, 'setting the password');
+  async function setPassword(userId: string, password: string): Promise<void> {
+    await api.call({ method: 'PATCH', path: path('users', userId), body: { user: { password, enabled: true } } }, 'setting the password');
+    // A password change revokes the user's tokens issued up to that second (Keystone's revocation events
+    // and fernet issue times have one-second granularity): a token issued in the same second, ours for the
+    // application credential or the person's first login, would be refused as revoked. A full second after
+    // the answer is the next second on Keystone's clock whatever its offset from ours.
+    await new Promise((r) => setTimeout(r, 1050));
+  }
 
   const noOwnUser = (account: string) =>
     `the account does not exist on the target (no user ${JSON.stringify(account)} in domain ${JSON.stringify(s.userDomain)})`;
